@@ -1,0 +1,76 @@
+// peers.ts: the seams between a group and the network. The core imports nothing
+// from any transport; transports implement these small interfaces.
+
+/** Options every network call takes last. */
+export interface CallOptions {
+  /** Aborts the call; its reason decides Cancelled vs DeadlineExceeded. */
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * PeerValue is what an owner returns for a key: the bytes, the absolute expiry
+ * in milliseconds since the Unix epoch (0 = never), and the owner's estimate of
+ * the key's requests per minute, when it sends one (0 = unknown).
+ */
+export interface PeerValue {
+  value: Uint8Array;
+  expireAt: number;
+  minuteQps: number;
+}
+
+/**
+ * PeerClient talks to one remote peer. Errors are CacheErrors: NOT_FOUND when the
+ * owner's loader said the key does not exist, anything else is a failure.
+ */
+export interface PeerClient {
+  /** The peer's identity on the ring: its base URL. */
+  readonly url: string;
+  /** get asks the peer for `key` of `group`; the peer loads it if needed, never forwards it. */
+  get(group: string, key: string, options?: CallOptions): Promise<PeerValue>;
+  /** set stores `value` under `key` in the peer's main cache. `expireAt` as in {@link PeerValue}. */
+  set(
+    group: string,
+    key: string,
+    value: Uint8Array,
+    expireAt: number,
+    options?: CallOptions,
+  ): Promise<void>;
+  /** remove drops `key` from the peer's caches. */
+  remove(group: string, key: string, options?: CallOptions): Promise<void>;
+}
+
+/**
+ * PeerPicker maps a key to its owner. `pickPeer` returns the owner's client, or
+ * `undefined` when this node owns the key (or has no peers).
+ */
+export interface PeerPicker {
+  pickPeer(key: string): PeerClient | undefined;
+  /** Every peer other than this node, for fan-out (e.g. `remove`). */
+  otherPeers(): readonly PeerClient[];
+}
+
+/** noPeers is the PeerPicker of a single process: it owns every key. */
+export const noPeers: PeerPicker = {
+  pickPeer: () => undefined,
+  otherPeers: () => [],
+};
+
+/**
+ * PeerServedGroup is the face a group shows to transport servers: requests that
+ * came from a peer. They are answered locally and never forwarded again, so
+ * peers that briefly disagree about the ring cannot bounce a request around.
+ */
+export interface PeerServedGroup {
+  readonly name: string;
+  /** Load `key` here (cache, then loader) without asking any peer. */
+  getForPeer(key: string, options?: CallOptions): Promise<PeerValue>;
+  /** Store a value a peer sent (this node owns the key). */
+  setFromPeer(key: string, value: Uint8Array, expireAt: number): void;
+  /** Drop `key` from this node's caches. */
+  removeFromPeer(key: string): void;
+}
+
+/** GroupLookup resolves a group name for a transport server. */
+export interface GroupLookup {
+  getGroup(name: string): PeerServedGroup | undefined;
+}

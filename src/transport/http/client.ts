@@ -1,0 +1,367 @@
+// client.ts: the HTTP peer client, speaking golang/groupcache's wire protocol over undici.
+
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { Agent, type Dispatcher } from 'undici';
+import type { CallOptions, PeerClient, PeerValue } from '../../core/peers.js';
+import {
+  abortError,
+  CacheError,
+  DeadlineExceededError,
+  InvalidArgumentError,
+  NotFoundError,
+  TooLargeError,
+  UnauthenticatedError,
+  UnavailableError,
+} from '../../errors.js';
+import {
+  type GetResponse,
+  GetResponseSchema,
+  SetRequestSchema,
+} from '../../proto/gen/groupcache_pb.js';
+import { escapePathSegment } from './escape.js';
+import {
+  DEFAULT_BASE_PATH,
+  DEFAULT_MAX_VALUE_BYTES,
+  expireAtFromNanos,
+  nanosFromExpireAt,
+} from './wire.js';
+
+const defaultConnections = 64;
+const defaultRequestTimeoutMs = 10_000;
+// Room for GetResponse's field tags, the value's length, minute_qps and expire.
+const getResponseOverhead = 64;
+// Error bodies: how much to read before giving up, and how much to quote.
+const errorBodyReadLimit = 64 * 1024;
+const errorTextLimit = 512;
+
+/** HttpTransportOptions configures {@link createHttpTransport}. */
+export interface HttpTransportOptions {
+  /**
+   * basePath is the URL path prefix peers serve under; it must start and end
+   * with `/`. Defaults to `'/_groupcache/'`.
+   */
+  basePath?: string;
+  /**
+   * dispatcher sends the requests: supply your own undici Dispatcher (an Agent,
+   * a ProxyAgent, one composed with interceptors for tracing or TLS). The
+   * transport never closes a dispatcher it was given. Defaults to an undici
+   * Agent owned by the transport (keep-alive, no pipelining).
+   */
+  dispatcher?: Dispatcher;
+  /**
+   * connections bounds the sockets the default Agent opens to each peer origin;
+   * requests beyond it wait in line. Ignored when `dispatcher` is given.
+   * Defaults to 64.
+   */
+  connections?: number;
+  /**
+   * requestTimeoutMs bounds each whole request (waiting for a socket, sending,
+   * the peer's load, reading the body), in addition to the caller's signal;
+   * passing it fails the call with DeadlineExceededError. `Infinity` disables it.
+   * Defaults to 10 000.
+   */
+  requestTimeoutMs?: number;
+  /**
+   * maxValueBytes is the largest value accepted from a peer; larger responses
+   * fail with TooLargeError without being read to the end. Defaults to 64 MiB.
+   */
+  maxValueBytes?: number;
+}
+
+/** HttpTransport hands out {@link PeerClient}s that share one dispatcher. */
+export interface HttpTransport {
+  /**
+   * client returns the PeerClient for the peer at `baseUrl` (e.g.
+   * `'http://127.0.0.1:8001'`, the peer's identity on the ring). Clients are
+   * cached: the same URL gives the same client. Throws TypeError for a URL that
+   * is not http(s).
+   */
+  client(baseUrl: string): PeerClient;
+  /**
+   * close closes the dispatcher the transport owns, after in-flight requests
+   * end; a dispatcher passed in options is left open. Calling it again is a no-op.
+   */
+  close(): Promise<void>;
+}
+
+interface ClientConfig {
+  dispatcher: Dispatcher;
+  basePath: string;
+  requestTimeoutMs: number;
+  maxValueBytes: number;
+}
+
+/**
+ * createHttpTransport builds the HTTP peer transport: each client sends
+ * `GET`/`PUT`/`DELETE {baseUrl}{basePath}{group}/{key}` as golang/groupcache (and
+ * its mailgun v2 extensions) expect, and maps every failure to a CacheError.
+ * Throws TypeError on a bad option.
+ */
+export function createHttpTransport(options: HttpTransportOptions = {}): HttpTransport {
+  const basePath = options.basePath ?? DEFAULT_BASE_PATH;
+  if (!basePath.startsWith('/') || !basePath.endsWith('/')) {
+    throw new TypeError(`basePath must start and end with '/': ${JSON.stringify(basePath)}`);
+  }
+  const requestTimeoutMs = options.requestTimeoutMs ?? defaultRequestTimeoutMs;
+  if (!(requestTimeoutMs > 0)) {
+    throw new TypeError(`requestTimeoutMs must be positive: ${requestTimeoutMs}`);
+  }
+  const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+  if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes < 0) {
+    throw new TypeError(`maxValueBytes must be a non-negative integer: ${maxValueBytes}`);
+  }
+  const connections = options.connections ?? defaultConnections;
+  if (!Number.isSafeInteger(connections) || connections < 1) {
+    throw new TypeError(`connections must be a positive integer: ${connections}`);
+  }
+
+  const owned = options.dispatcher ? undefined : new Agent({ connections, pipelining: 1 });
+  const config: ClientConfig = {
+    dispatcher: options.dispatcher ?? owned!,
+    basePath,
+    requestTimeoutMs,
+    maxValueBytes,
+  };
+  const clients = new Map<string, PeerClient>();
+  let closing: Promise<void> | undefined;
+
+  return {
+    client(baseUrl) {
+      let client = clients.get(baseUrl);
+      if (!client) {
+        client = new HttpPeerClient(baseUrl, config);
+        clients.set(baseUrl, client);
+      }
+      return client;
+    },
+    close() {
+      closing ??= owned ? owned.close() : Promise.resolve();
+      return closing;
+    },
+  };
+}
+
+/** HttpPeerClient is one peer's {@link PeerClient}. */
+class HttpPeerClient implements PeerClient {
+  readonly url: string;
+  readonly #origin: string;
+  readonly #pathPrefix: string;
+  readonly #config: ClientConfig;
+
+  constructor(baseUrl: string, config: ClientConfig) {
+    let parsed: URL;
+    try {
+      parsed = new URL(baseUrl);
+    } catch (err) {
+      throw new TypeError(`peer base URL is not a URL: ${JSON.stringify(baseUrl)}`, {
+        cause: err,
+      });
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      throw new TypeError(`peer base URL must be http(s): ${JSON.stringify(baseUrl)}`);
+    }
+    this.url = baseUrl;
+    this.#origin = parsed.origin;
+    this.#pathPrefix = parsed.pathname.replace(/\/+$/, '') + config.basePath;
+    this.#config = config;
+  }
+
+  async get(group: string, key: string, options?: CallOptions): Promise<PeerValue> {
+    const limit = this.#config.maxValueBytes;
+    const bytes = await this.#call('GET', group, key, undefined, options, (body, headers) =>
+      readBody(this.url, body, headers, limit + getResponseOverhead),
+    );
+    let message: GetResponse;
+    try {
+      message = fromBinary(GetResponseSchema, bytes);
+    } catch (err) {
+      throw new UnavailableError(`peer ${this.url}: malformed GetResponse`, { cause: err });
+    }
+    if (message.value.byteLength > limit) {
+      throw tooLarge(this.url, message.value.byteLength, limit);
+    }
+    const qps = message.minuteQps;
+    return {
+      value: message.value,
+      expireAt: expireAtFromNanos(message.expire),
+      minuteQps: Number.isFinite(qps) && qps > 0 ? qps : 0,
+    };
+  }
+
+  async set(
+    group: string,
+    key: string,
+    value: Uint8Array,
+    expireAt: number,
+    options?: CallOptions,
+  ): Promise<void> {
+    const request = create(SetRequestSchema, { group, key, value });
+    const expire = nanosFromExpireAt(expireAt);
+    if (expire !== 0n) request.expire = expire;
+    await this.#call('PUT', group, key, toBinary(SetRequestSchema, request), options, discard);
+  }
+
+  async remove(group: string, key: string, options?: CallOptions): Promise<void> {
+    await this.#call('DELETE', group, key, undefined, options, discard);
+  }
+
+  /**
+   * call sends one request and hands a 200's body to `onOk`; any other status,
+   * network failure, abort or timeout becomes a CacheError. The body is always
+   * consumed or destroyed, so no socket is left stuck.
+   */
+  async #call<T>(
+    method: 'GET' | 'PUT' | 'DELETE',
+    group: string,
+    key: string,
+    body: Uint8Array | undefined,
+    options: CallOptions | undefined,
+    onOk: (body: ResponseBody, headers: Headers) => Promise<T>,
+  ): Promise<T> {
+    const callerSignal = options?.signal;
+    if (callerSignal?.aborted) throw abortError(callerSignal);
+    const path = `${this.#pathPrefix}${escapePathSegment(group)}/${escapePathSegment(key)}`;
+
+    // One controller aborts the request for either reason: the caller's signal,
+    // or our own timeout (whose reason is a DeadlineExceededError).
+    const controller = new AbortController();
+    const onCallerAbort = () => controller.abort(callerSignal?.reason);
+    callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+    const timeoutMs = this.#config.requestTimeoutMs;
+    const timer = Number.isFinite(timeoutMs)
+      ? setTimeout(() => {
+          controller.abort(
+            new DeadlineExceededError(`peer ${this.url}: no answer within ${timeoutMs} ms`),
+          );
+        }, timeoutMs)
+      : undefined;
+    try {
+      const response = await this.#config.dispatcher.request({
+        origin: this.#origin,
+        path,
+        method,
+        body,
+        headers: body ? { 'content-type': 'application/x-protobuf' } : undefined,
+        signal: controller.signal,
+      });
+      if (response.statusCode === 200) {
+        return await onOk(response.body, response.headers);
+      }
+      const text = await readErrorText(response.body);
+      throw statusError(this.url, method, response.statusCode, text);
+    } catch (err) {
+      if (callerSignal?.aborted) throw abortError(callerSignal);
+      if (controller.signal.aborted) throw abortError(controller.signal);
+      if (err instanceof CacheError) throw err;
+      throw networkError(this.url, method, err);
+    } finally {
+      clearTimeout(timer);
+      callerSignal?.removeEventListener('abort', onCallerAbort);
+    }
+  }
+}
+
+type ResponseBody = Dispatcher.ResponseData['body'];
+type Headers = Dispatcher.ResponseData['headers'];
+
+function discard(body: ResponseBody): Promise<void> {
+  return body.dump();
+}
+
+/**
+ * readBody reads a whole response body into one buffer of its own (not a slice
+ * of a shared pool), refusing more than `limit` bytes: a declared length over
+ * the limit is refused before reading, an undeclared one as soon as it passes.
+ */
+async function readBody(
+  url: string,
+  body: ResponseBody,
+  headers: Headers,
+  limit: number,
+): Promise<Uint8Array> {
+  const declared = Number(headers['content-length'] ?? Number.NaN);
+  if (declared > limit) {
+    body.destroy();
+    throw new TooLargeError(`peer ${url}: response of ${declared} bytes is over the limit`);
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    total += chunk.byteLength;
+    if (total > limit) {
+      body.destroy();
+      throw new TooLargeError(`peer ${url}: response of over ${limit} bytes is over the limit`);
+    }
+    chunks.push(chunk);
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+/** readErrorText reads the start of an error body as text, destroying the rest if long. */
+async function readErrorText(body: ResponseBody): Promise<string> {
+  const chunks: Buffer[] = [];
+  let kept = 0;
+  let total = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    total += chunk.byteLength;
+    if (kept < errorTextLimit) {
+      chunks.push(chunk);
+      kept += chunk.byteLength;
+    }
+    if (total > errorBodyReadLimit) {
+      body.destroy();
+      break;
+    }
+  }
+  let text = Buffer.concat(chunks).toString('utf8').trim();
+  if (text.length > errorTextLimit) text = `${text.slice(0, errorTextLimit)}…`;
+  return text;
+}
+
+/**
+ * statusError maps a peer's non-200 answer to a CacheError. A 404 is the owner's
+ * "not found" unless its body says `no such group` (as a Go peer does for a group
+ * it does not serve): that peer is misconfigured, so it is Unavailable and the
+ * caller loads locally.
+ */
+function statusError(url: string, method: string, status: number, text: string): CacheError {
+  const detail = `peer ${url}: ${method} answered ${status}${text ? `: ${text}` : ''}`;
+  switch (status) {
+    case 404:
+      if (text.startsWith('no such group')) return new UnavailableError(detail);
+      return new NotFoundError(text || 'not found');
+    case 400:
+      return new InvalidArgumentError(detail);
+    case 413:
+    case 414:
+      return new TooLargeError(detail);
+    case 401:
+    case 403:
+      return new UnauthenticatedError(detail);
+    default:
+      return new UnavailableError(detail);
+  }
+}
+
+const undiciTimeouts = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/** networkError maps a socket or dispatcher failure to a CacheError, keeping it as `cause`. */
+function networkError(url: string, method: string, err: unknown): CacheError {
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  const detail = `peer ${url}: ${method} failed: ${message}${typeof code === 'string' ? ` (${code})` : ''}`;
+  if (typeof code === 'string' && undiciTimeouts.has(code)) {
+    return new DeadlineExceededError(detail, { cause: err });
+  }
+  return new UnavailableError(detail, { cause: err });
+}
+
+function tooLarge(url: string, size: number, limit: number): TooLargeError {
+  return new TooLargeError(`peer ${url}: value of ${size} bytes is over the limit of ${limit}`);
+}

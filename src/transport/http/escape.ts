@@ -1,0 +1,77 @@
+// escape.ts: percent-encoding of group names and keys in peer URLs, both ways.
+
+import { isUtf8 } from 'node:buffer';
+import { InvalidArgumentError } from '../../errors.js';
+
+const extraReserved = /[!'()*]/g;
+const needsDecoding = /[%+]/;
+const hexDigit = /^[0-9A-Fa-f]$/;
+
+function percentEncodeChar(c: string): string {
+  return `%${c.charCodeAt(0).toString(16).toUpperCase()}`;
+}
+
+/**
+ * escapePathSegment percent-encodes a group name or key for one URL path segment,
+ * so that a Go server (which decodes the path and keeps `+` as `+`) and ours both
+ * recover the exact string: every byte outside RFC 3986's unreserved set
+ * (`A-Z a-z 0-9 - . _ ~`) is encoded, space as `%20`, `+` as `%2B`, `/` as `%2F`,
+ * `%` as `%25`, and non-ASCII as its UTF-8 bytes.
+ *
+ * Throws InvalidArgumentError for a string with a lone UTF-16 surrogate, which
+ * has no UTF-8 form.
+ */
+export function escapePathSegment(s: string): string {
+  let encoded: string;
+  try {
+    encoded = encodeURIComponent(s);
+  } catch (err) {
+    throw new InvalidArgumentError('key or group is not valid Unicode (lone surrogate)', {
+      cause: err,
+    });
+  }
+  return encoded.replace(extraReserved, percentEncodeChar);
+}
+
+/**
+ * unescapePathSegment decodes one raw URL path segment as peers send it: `%XX`
+ * as a byte, `+` as a space (what Go clients mean: they escape with
+ * `url.QueryEscape`), the bytes then read as UTF-8. Returns `undefined` when the
+ * segment is malformed: a bad `%` escape, a raw non-ASCII character, or bytes
+ * that are not valid UTF-8.
+ */
+export function unescapePathSegment(raw: string): string | undefined {
+  if (!needsDecoding.test(raw)) {
+    return isAscii(raw) ? raw : undefined;
+  }
+  // Each input character yields at most one byte.
+  const bytes = Buffer.alloc(raw.length);
+  let n = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const code = raw.charCodeAt(i);
+    if (code === 0x25 /* % */) {
+      const hex = raw.slice(i + 1, i + 3);
+      if (hex.length !== 2 || !hexDigit.test(hex[0]!) || !hexDigit.test(hex[1]!)) {
+        return undefined;
+      }
+      bytes[n++] = Number.parseInt(hex, 16);
+      i += 2;
+    } else if (code === 0x2b /* + */) {
+      bytes[n++] = 0x20;
+    } else if (code < 0x80) {
+      bytes[n++] = code;
+    } else {
+      return undefined;
+    }
+  }
+  const decoded = bytes.subarray(0, n);
+  if (!isUtf8(decoded)) return undefined;
+  return decoded.toString('utf8');
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) >= 0x80) return false;
+  }
+  return true;
+}

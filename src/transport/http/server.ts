@@ -1,0 +1,382 @@
+// server.ts: the HTTP peer handler, answering golang/groupcache's wire protocol for local groups.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { create, fromBinary, type MessageInitShape, toBinary } from '@bufbuild/protobuf';
+import type { GroupLookup, PeerServedGroup } from '../../core/peers.js';
+import { CancelledError, httpStatus, toCacheError } from '../../errors.js';
+import {
+  GetResponseSchema,
+  type SetRequest,
+  SetRequestSchema,
+} from '../../proto/gen/groupcache_pb.js';
+import { unescapePathSegment } from './escape.js';
+import {
+  DEFAULT_BASE_PATH,
+  DEFAULT_MAX_VALUE_BYTES,
+  expireAtFromNanos,
+  nanosFromExpireAt,
+} from './wire.js';
+
+/** DEFAULT_MAX_KEY_BYTES is the default limit on a key's UTF-8 size: 4096 bytes. */
+export const DEFAULT_MAX_KEY_BYTES = 4096;
+
+// Room in a SetRequest for the field tags, the lengths and the expiry.
+const setRequestOverhead = 64;
+
+/** HttpPeerHandlerOptions configures {@link createHttpPeerHandler}. */
+export interface HttpPeerHandlerOptions {
+  /**
+   * basePath is the URL path prefix served, matched against the full request
+   * path (`req.originalUrl` when a framework such as Express sets it, else
+   * `req.url`); it must start and end with `/`. Defaults to `'/_groupcache/'`.
+   */
+  basePath?: string;
+  /** maxKeyBytes is the largest key, in UTF-8 bytes; longer keys get 414. Defaults to 4096. */
+  maxKeyBytes?: number;
+  /**
+   * maxValueBytes is the largest value a PUT may carry; larger bodies get 413,
+   * and a body declared or seen to be too large is not read further (the
+   * connection is closed). Defaults to 64 MiB.
+   */
+  maxValueBytes?: number;
+  /**
+   * signalFor derives each request's own AbortSignal (the seed's
+   * `HTTPPool.Context`), e.g. a server-wide shutdown signal. It is combined
+   * with the built-in signal that aborts when the client disconnects before the
+   * answer is sent. Defaults to none.
+   */
+  signalFor?: (req: IncomingMessage) => AbortSignal | undefined;
+  /**
+   * onError is told of failures worth logging: errors answered with a 5xx
+   * (loader failures, faults in a group) and anything that broke the handler
+   * itself. Not-found, bad requests and client disconnects are not reported.
+   * Defaults to none.
+   */
+  onError?: (err: unknown, req: IncomingMessage) => void;
+}
+
+/**
+ * HttpPeerHandler serves peer requests: a node:http request listener that also
+ * fits Express (`app.use(handler)`) and Fastify (`reply.hijack()` and hand it
+ * `request.raw, reply.raw`). Requests outside the base path go to `next` when
+ * given, else get 404.
+ */
+export type HttpPeerHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  next?: (err?: unknown) => void,
+) => void;
+
+interface ServerConfig {
+  groups: GroupLookup;
+  basePath: string;
+  maxKeyBytes: number;
+  maxValueBytes: number;
+  signalFor: ((req: IncomingMessage) => AbortSignal | undefined) | undefined;
+  onError: ((err: unknown, req: IncomingMessage) => void) | undefined;
+}
+
+/**
+ * createHttpPeerHandler answers `GET`, `PUT` and `DELETE
+ * {basePath}{group}/{key}` from peers (golang/groupcache and its mailgun v2
+ * extensions) with the groups `groups` resolves. It never throws: every request
+ * gets an answer, errors as plain text with the status of the `httpStatus`
+ * table. Throws TypeError on a bad option.
+ */
+export function createHttpPeerHandler(
+  groups: GroupLookup,
+  options: HttpPeerHandlerOptions = {},
+): HttpPeerHandler {
+  const basePath = options.basePath ?? DEFAULT_BASE_PATH;
+  if (!basePath.startsWith('/') || !basePath.endsWith('/')) {
+    throw new TypeError(`basePath must start and end with '/': ${JSON.stringify(basePath)}`);
+  }
+  const maxKeyBytes = options.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES;
+  if (!Number.isSafeInteger(maxKeyBytes) || maxKeyBytes < 1) {
+    throw new TypeError(`maxKeyBytes must be a positive integer: ${maxKeyBytes}`);
+  }
+  const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+  if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes < 0) {
+    throw new TypeError(`maxValueBytes must be a non-negative integer: ${maxValueBytes}`);
+  }
+  const config: ServerConfig = {
+    groups,
+    basePath,
+    maxKeyBytes,
+    maxValueBytes,
+    signalFor: options.signalFor,
+    onError: options.onError,
+  };
+  return (req, res, next) => {
+    serve(config, req, res, next).catch((err: unknown) => {
+      report(config, err, req);
+      if (!res.headersSent) sendText(res, 500, 'internal error');
+      else res.destroy();
+    });
+  };
+}
+
+async function serve(
+  config: ServerConfig,
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: ((err?: unknown) => void) | undefined,
+): Promise<void> {
+  const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+  const query = url.indexOf('?');
+  const path = query === -1 ? url : url.slice(0, query);
+  if (!path.startsWith(config.basePath)) {
+    if (next) next();
+    else sendText(res, 404, '404 page not found');
+    return;
+  }
+  const method = req.method;
+  if (method !== 'GET' && method !== 'PUT' && method !== 'DELETE') {
+    res.setHeader('Allow', 'GET, PUT, DELETE');
+    sendText(res, 405, 'method not allowed');
+    return;
+  }
+
+  // Split the raw path first, then decode each part, so an escaped '/' in the
+  // group name cannot move the split.
+  const rest = path.slice(config.basePath.length);
+  const slash = rest.indexOf('/');
+  if (slash === -1) {
+    sendText(res, 400, 'bad request');
+    return;
+  }
+  const groupName = unescapePathSegment(rest.slice(0, slash));
+  const key = unescapePathSegment(rest.slice(slash + 1));
+  if (groupName === undefined || key === undefined) {
+    sendText(res, 400, 'bad request: malformed percent-encoding or UTF-8 in path');
+    return;
+  }
+  if (key === '') {
+    sendText(res, 400, 'bad request: empty key');
+    return;
+  }
+  if (Buffer.byteLength(key) > config.maxKeyBytes) {
+    sendText(res, 414, `key is over the limit of ${config.maxKeyBytes} bytes`);
+    return;
+  }
+  const group = config.groups.getGroup(groupName);
+  if (!group) {
+    sendText(res, 404, `no such group: ${groupName}`);
+    return;
+  }
+
+  switch (method) {
+    case 'GET':
+      return serveGet(config, group, key, req, res);
+    case 'PUT':
+      return servePut(config, group, groupName, key, req, res);
+    case 'DELETE':
+      try {
+        group.removeFromPeer(key);
+      } catch (err) {
+        sendError(config, res, err, req);
+        return;
+      }
+      sendEmpty(res);
+      return;
+  }
+}
+
+async function serveGet(
+  config: ServerConfig,
+  group: PeerServedGroup,
+  key: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const { signal, release } = requestSignal(config, req, res);
+  try {
+    const found = await group.getForPeer(key, { signal });
+    const init: MessageInitShape<typeof GetResponseSchema> = { value: found.value };
+    if (found.minuteQps > 0) init.minuteQps = found.minuteQps;
+    const expire = nanosFromExpireAt(found.expireAt);
+    if (expire !== 0n) init.expire = expire;
+    const body = toBinary(GetResponseSchema, create(GetResponseSchema, init));
+    if (res.destroyed) return;
+    res.writeHead(200, {
+      'Content-Type': 'application/x-protobuf',
+      'Content-Length': body.byteLength,
+    });
+    res.end(body);
+  } catch (err) {
+    if (res.destroyed) return; // the client left; nobody to answer
+    sendError(config, res, err, req);
+  } finally {
+    release();
+  }
+}
+
+async function servePut(
+  config: ServerConfig,
+  group: PeerServedGroup,
+  groupName: string,
+  key: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const limit =
+    config.maxValueBytes +
+    Buffer.byteLength(groupName) +
+    Buffer.byteLength(key) +
+    setRequestOverhead;
+  const body = await readRequestBody(req, limit);
+  if (body === 'too-large') {
+    sendTooLarge(res, config.maxValueBytes);
+    return;
+  }
+  if (body === 'aborted') {
+    res.destroy(); // the client is gone or the upload broke: nobody to answer
+    return;
+  }
+  let message: SetRequest;
+  try {
+    message = fromBinary(SetRequestSchema, body);
+  } catch {
+    sendText(res, 400, 'bad request: malformed SetRequest');
+    return;
+  }
+  if (message.group !== groupName || message.key !== key) {
+    sendText(res, 400, 'bad request: SetRequest group or key differs from the URL');
+    return;
+  }
+  if (message.value.byteLength > config.maxValueBytes) {
+    sendTooLarge(res, config.maxValueBytes);
+    return;
+  }
+  try {
+    group.setFromPeer(key, message.value, expireAtFromNanos(message.expire));
+  } catch (err) {
+    sendError(config, res, err, req);
+    return;
+  }
+  sendEmpty(res);
+}
+
+/**
+ * requestSignal builds the signal handed to the group: it aborts when the client
+ * goes away before the answer is sent, or when `signalFor`'s signal aborts.
+ * `release` detaches the listeners once the request is answered.
+ */
+function requestSignal(
+  config: ServerConfig,
+  req: IncomingMessage,
+  res: ServerResponse,
+): { signal: AbortSignal; release: () => void } {
+  const controller = new AbortController();
+  const onClose = () => {
+    if (!res.writableFinished) {
+      controller.abort(new CancelledError('peer request: client disconnected'));
+    }
+  };
+  res.once('close', onClose);
+  const outer = config.signalFor?.(req);
+  const onOuterAbort = () => controller.abort(outer?.reason);
+  if (outer?.aborted) onOuterAbort();
+  else outer?.addEventListener('abort', onOuterAbort, { once: true });
+  // A client that left before we got here: 'close' has already fired.
+  if (res.destroyed) onClose();
+  return {
+    signal: controller.signal,
+    release: () => {
+      res.removeListener('close', onClose);
+      outer?.removeEventListener('abort', onOuterAbort);
+    },
+  };
+}
+
+/**
+ * readRequestBody reads a request body into one buffer of its own, giving up as
+ * soon as it is known to pass `limit` (from Content-Length or while reading).
+ */
+function readRequestBody(
+  req: IncomingMessage,
+  limit: number,
+): Promise<Uint8Array | 'too-large' | 'aborted'> {
+  const declared = Number(req.headers['content-length'] ?? Number.NaN);
+  if (declared > limit) return Promise.resolve('too-large');
+  // A framework may have read the body already (e.g. express.raw()).
+  const parsed = (req as { body?: unknown }).body;
+  if (parsed instanceof Uint8Array) {
+    return Promise.resolve(parsed.byteLength > limit ? 'too-large' : parsed);
+  }
+  if (req.readableEnded) return Promise.resolve(new Uint8Array(0));
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const finish = (result: Uint8Array | 'too-large' | 'aborted') => {
+      req.removeListener('data', onData);
+      req.removeListener('end', onEnd);
+      req.removeListener('error', onAbort);
+      req.removeListener('close', onAbort);
+      resolve(result);
+    };
+    const onData = (chunk: Buffer) => {
+      total += chunk.byteLength;
+      if (total > limit) {
+        req.pause();
+        finish('too-large');
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      const out = new Uint8Array(total);
+      let offset = 0;
+      for (const chunk of chunks) {
+        out.set(chunk, offset);
+        offset += chunk.byteLength;
+      }
+      finish(out);
+    };
+    const onAbort = () => finish('aborted');
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onAbort);
+    req.once('close', onAbort);
+  });
+}
+
+function sendTooLarge(res: ServerResponse, maxValueBytes: number): void {
+  // Close the connection rather than read the rest of a body we refuse.
+  res.setHeader('Connection', 'close');
+  sendText(res, 413, `value is over the limit of ${maxValueBytes} bytes`);
+}
+
+/** sendError answers with a group's error: its code's status and its message. */
+function sendError(config: ServerConfig, res: ServerResponse, err: unknown, req: IncomingMessage) {
+  const cacheError = toCacheError(err);
+  const status = httpStatus[cacheError.code];
+  if (status >= 500) report(config, err, req);
+  sendText(res, status, cacheError.message);
+}
+
+/** sendText answers in plain text as Go's http.Error does (a trailing newline, nosniff). */
+function sendText(res: ServerResponse, status: number, text: string): void {
+  if (res.headersSent || res.destroyed) return;
+  const body = Buffer.from(`${text}\n`);
+  res.writeHead(status, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'X-Content-Type-Options': 'nosniff',
+    'Content-Length': body.byteLength,
+  });
+  res.end(body);
+}
+
+function sendEmpty(res: ServerResponse): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(200, { 'Content-Length': 0 });
+  res.end();
+}
+
+function report(config: ServerConfig, err: unknown, req: IncomingMessage): void {
+  try {
+    config.onError?.(err, req);
+  } catch {
+    // A failing logger must not take the handler down with it.
+  }
+}
