@@ -1,0 +1,77 @@
+// group.bench.ts: a local hit through Group against lru-cache 11 on the same
+// keys (the anchor). Group.get is a Promise API, so it is also compared with
+// lru-cache behind the same `await`, which is what an async caller pays anyway.
+import { LRUCache } from 'lru-cache';
+import { bench, do_not_optimize } from 'mitata';
+import { GroupRegistry } from '../src/core/registry.js';
+import { measure, printTable } from './lib.js';
+
+const n = 100_000;
+const batch = 1000;
+const value = 'x'.repeat(100);
+
+async function main(): Promise<void> {
+  const keys = Array.from({ length: n }, (_, i) => `key:${i.toString(36)}:${i * 7919}`);
+  const lru = new LRUCache<string, string>({ max: n });
+  const group = new GroupRegistry().newGroup('bench', { cacheBytes: 1 << 30, load: () => value });
+  for (const k of keys) {
+    lru.set(k, value);
+    await group.get(k);
+  }
+  if (group.cacheStats('main').items !== n) throw new Error('setup: group did not cache every key');
+  const stride = 7919;
+  let j = 0;
+  bench('lru-cache get', () => {
+    for (let b = 0; b < batch; b++) {
+      j = (j + stride) % n;
+      do_not_optimize(lru.get(keys[j]!));
+    }
+  });
+  bench('Group.peek (sync hit)', () => {
+    for (let b = 0; b < batch; b++) {
+      j = (j + stride) % n;
+      do_not_optimize(group.peek(keys[j]!));
+    }
+  });
+  bench('await lru-cache get', async () => {
+    for (let b = 0; b < batch; b++) {
+      j = (j + stride) % n;
+      do_not_optimize(await Promise.resolve(lru.get(keys[j]!)));
+    }
+  });
+  bench('await Group.get (hit)', async () => {
+    for (let b = 0; b < batch; b++) {
+      j = (j + stride) % n;
+      do_not_optimize(await group.get(keys[j]!));
+    }
+  });
+  const per = Object.fromEntries(
+    ['lru-cache get', 'Group.peek (sync hit)', 'await lru-cache get', 'await Group.get (hit)'].map(
+      (k) => [k, batch],
+    ),
+  );
+  const ns = await measure(per);
+  const at = (name: string) => ns.get(name) ?? Number.NaN;
+  printTable(`Local hit, ${n.toLocaleString('en-US')} keys, 100-byte values`, [
+    { name: 'lru-cache get', nsPerOp: at('lru-cache get') },
+    {
+      name: 'Group.peek (sync hit)',
+      nsPerOp: at('Group.peek (sync hit)'),
+      vs: 'lru-cache get',
+      target: 1.5,
+    },
+    { name: 'await lru-cache get', nsPerOp: at('await lru-cache get'), vs: 'lru-cache get' },
+    {
+      name: 'await Group.get (hit)',
+      nsPerOp: at('await Group.get (hit)'),
+      vs: 'await lru-cache get',
+      target: 1.5,
+    },
+  ]);
+  const raw = at('await Group.get (hit)') / at('lru-cache get');
+  console.log(
+    `\nawait Group.get vs sync lru-cache get: ${raw.toFixed(2)}× (the await alone is most of it)`,
+  );
+}
+
+await main();

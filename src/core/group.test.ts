@@ -1,0 +1,387 @@
+// group.test.ts: the read-through behaviour of a single-process Group.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { create } from '@bufbuild/protobuf';
+import { GetRequestSchema } from '../proto/gen/groupcache_pb.js';
+import { ByteView } from './byteview.js';
+import type { LoadFn } from './group.js';
+import { GroupRegistry } from './registry.js';
+import {
+  allocatingByteSliceSink,
+  byteViewSink,
+  protoSink,
+  stringSink,
+  truncatingByteSliceSink,
+} from './sinks.js';
+
+function counting(fn: LoadFn = (key) => `v:${key}`) {
+  const calls: string[] = [];
+  const load: LoadFn = (key, ctx) => {
+    calls.push(key);
+    return fn(key, ctx);
+  };
+  return { load, calls };
+}
+
+function deferred<T>() {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+describe('Group.get', () => {
+  test('loads on a miss, then answers from the cache', async () => {
+    const { load, calls } = counting();
+    const g = new GroupRegistry().newGroup('g', { cacheBytes: 1 << 20, load });
+    assert.equal((await g.get('a')).toString(), 'v:a');
+    assert.equal((await g.get('a')).toString(), 'v:a');
+    assert.deepEqual(calls, ['a']);
+    const s = g.stats;
+    assert.equal(s.gets, 2);
+    assert.equal(s.cacheHits, 1);
+    assert.equal(s.loads, 1);
+    assert.equal(s.localLoads, 1);
+  });
+
+  test('accepts strings, bytes, ByteViews and { value, ttl } from the loader', async () => {
+    const values: Record<string, unknown> = {
+      s: 'text',
+      b: new Uint8Array([1, 2, 3]),
+      v: ByteView.from('view'),
+      o: { value: 'obj', ttl: 1000 },
+    };
+    const g = new GroupRegistry().newGroup('g', {
+      cacheBytes: 1 << 20,
+      load: (key) => values[key] as string,
+    });
+    assert.equal((await g.get('s')).toString(), 'text');
+    assert.deepEqual((await g.get('b')).byteSlice(), new Uint8Array([1, 2, 3]));
+    assert.equal((await g.get('v')).toString(), 'view');
+    assert.equal((await g.get('o')).toString(), 'obj');
+  });
+
+  test('the cached value cannot be changed through the loader’s buffer or a caller’s copy', async () => {
+    const buf = new Uint8Array([1, 2, 3]);
+    const g = new GroupRegistry().newGroup('g', { cacheBytes: 1 << 20, load: () => buf });
+    const first = await g.get('k');
+    buf[0] = 9;
+    first.byteSlice()[1] = 9;
+    assert.deepEqual((await g.get('k')).byteSlice(), new Uint8Array([1, 2, 3]));
+  });
+
+  test('fills every kind of sink', async () => {
+    const g = new GroupRegistry().newGroup('g', { cacheBytes: 1 << 20, load: (k) => `value-${k}` });
+    const s = stringSink();
+    await g.get('a', s);
+    assert.equal(s.value, 'value-a');
+    const v = byteViewSink();
+    await g.get('a', v);
+    assert.equal(v.value?.toString(), 'value-a');
+    const alloc = allocatingByteSliceSink();
+    await g.get('a', alloc, {});
+    assert.deepEqual(alloc.value, new TextEncoder().encode('value-a'));
+    const small = new Uint8Array(3);
+    const t = truncatingByteSliceSink(small);
+    await g.get('a', t);
+    assert.equal(t.length, 3);
+    assert.deepEqual(small, new TextEncoder().encode('val'));
+  });
+
+  test('a seed-style getter fills its sink, and protoSink decodes a message', async () => {
+    const g = new GroupRegistry().newGroup('protos', {
+      cacheBytes: 1 << 20,
+      getter: {
+        get(key, dest) {
+          dest.setProto(GetRequestSchema, create(GetRequestSchema, { group: 'x', key }));
+        },
+      },
+    });
+    const sink = protoSink(GetRequestSchema);
+    await g.get('hello', sink);
+    assert.equal(sink.message?.key, 'hello');
+    assert.equal(sink.message?.group, 'x');
+  });
+
+  test('a getter that neither fills its sink nor returns a value is an INTERNAL error', async () => {
+    const g = new GroupRegistry().newGroup('g', { cacheBytes: 1 << 20, getter: { get() {} } });
+    await assert.rejects(g.get('k'), { code: 'INTERNAL' });
+  });
+});
+
+describe('singleflight in the group', () => {
+  test('100 concurrent gets of a cold key load it once', async () => {
+    const gate = deferred<string>();
+    const { load, calls } = counting(() => gate.promise);
+    const g = new GroupRegistry().newGroup('g', { cacheBytes: 1 << 20, load });
+    const all = Array.from({ length: 100 }, () => g.get('hot'));
+    await sleep(1);
+    gate.resolve('once');
+    const views = await Promise.all(all);
+    assert.ok(views.every((v) => v.toString() === 'once'));
+    assert.equal(calls.length, 1);
+    assert.equal(g.stats.loads, 100);
+    assert.equal(g.stats.loadsDeduped, 1);
+  });
+
+  test('a caller that aborts leaves alone; the others get the value', async () => {
+    const gate = deferred<string>();
+    let loadSignal: AbortSignal | undefined;
+    const g = new GroupRegistry().newGroup('g', {
+      cacheBytes: 1 << 20,
+      load: (_k, { signal }) => {
+        loadSignal = signal;
+        return gate.promise;
+      },
+    });
+    const ac = new AbortController();
+    const leaving = g.get('k', { signal: ac.signal });
+    const staying = g.get('k');
+    ac.abort();
+    await assert.rejects(leaving, { code: 'CANCELLED' });
+    assert.equal(loadSignal?.aborted, false);
+    gate.resolve('v');
+    assert.equal((await staying).toString(), 'v');
+  });
+
+  test('a caller whose deadline passes gets DEADLINE_EXCEEDED', async () => {
+    const g = new GroupRegistry().newGroup('g', {
+      cacheBytes: 1 << 20,
+      load: () => new Promise<string>(() => {}),
+      loadTimeoutMs: 0,
+    });
+    // Like AbortSignal.timeout, but on a timer that keeps the test's event loop alive.
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(new DOMException('deadline', 'TimeoutError')), 5);
+    await assert.rejects(g.get('k', { signal: ac.signal }), { code: 'DEADLINE_EXCEEDED' });
+  });
+
+  test('when every caller leaves, the load itself is aborted', async () => {
+    const aborted = deferred<void>();
+    const g = new GroupRegistry().newGroup('g', {
+      cacheBytes: 1 << 20,
+      load: (_k, { signal }) =>
+        new Promise<string>(() => signal.addEventListener('abort', () => aborted.resolve())),
+    });
+    const a = new AbortController();
+    const b = new AbortController();
+    const pa = g.get('k', { signal: a.signal });
+    const pb = g.get('k', { signal: b.signal });
+    a.abort();
+    b.abort();
+    await assert.rejects(pa, { code: 'CANCELLED' });
+    await assert.rejects(pb, { code: 'CANCELLED' });
+    await aborted.promise;
+  });
+
+  test('a loader that throws fails its waiters and does not leave the key stuck', async () => {
+    let n = 0;
+    const g = new GroupRegistry().newGroup('g', {
+      cacheBytes: 1 << 20,
+      load: async () => {
+        n++;
+        if (n === 1) throw new Error('database down');
+        return 'recovered';
+      },
+    });
+    const results = await Promise.allSettled([g.get('k'), g.get('k')]);
+    for (const r of results) {
+      assert.equal(r.status, 'rejected');
+      assert.equal((r as PromiseRejectedResult).reason.code, 'INTERNAL');
+      assert.match((r as PromiseRejectedResult).reason.message, /database down/);
+    }
+    assert.equal(g.stats.localLoadErrs, 1);
+    assert.equal((await g.get('k')).toString(), 'recovered');
+  });
+
+  test('a loader that never settles fails with DEADLINE_EXCEEDED after loadTimeoutMs, and the next get loads again', async () => {
+    let n = 0;
+    const g = new GroupRegistry().newGroup('g', {
+      cacheBytes: 1 << 20,
+      loadTimeoutMs: 20,
+      load: () => (++n === 1 ? new Promise<string>(() => {}) : 'second'),
+    });
+    await assert.rejects(g.get('k'), { code: 'DEADLINE_EXCEEDED' });
+    assert.equal((await g.get('k')).toString(), 'second');
+  });
+});
+
+describe('not found', () => {
+  test('null is NOT_FOUND, distinct from a failure, and not cached by default', async () => {
+    const { load, calls } = counting(() => null);
+    const g = new GroupRegistry().newGroup('g', { cacheBytes: 1 << 20, load });
+    await assert.rejects(g.get('nope'), { code: 'NOT_FOUND', name: 'NotFoundError' });
+    await assert.rejects(g.get('nope'), { code: 'NOT_FOUND' });
+    assert.equal(calls.length, 2);
+  });
+
+  test('notFoundTtl caches the answer until it expires', async () => {
+    let now = 1_000_000;
+    const { load, calls } = counting(() => undefined);
+    const g = new GroupRegistry().newGroup('g', {
+      cacheBytes: 1 << 20,
+      load,
+      notFoundTtl: 500,
+      now: () => now,
+    });
+    await assert.rejects(g.get('nope'), { code: 'NOT_FOUND' });
+    await assert.rejects(g.get('nope'), { code: 'NOT_FOUND' });
+    assert.equal(calls.length, 1);
+    assert.equal(g.peek('nope'), undefined);
+    now += 501;
+    await assert.rejects(g.get('nope'), { code: 'NOT_FOUND' });
+    assert.equal(calls.length, 2);
+  });
+});
+
+describe('expiry', () => {
+  test('per-key ttl from the loader, the group ttl and set ttl are honoured on read', async () => {
+    let now = 5_000;
+    const { load, calls } = counting((key) =>
+      key === 'short' ? { value: 's', ttl: 100 } : 'long',
+    );
+    const g = new GroupRegistry().newGroup('g', {
+      cacheBytes: 1 << 20,
+      load,
+      ttl: 1000,
+      now: () => now,
+    });
+    await g.get('short');
+    await g.get('long');
+    await g.set('manual', 'm', { ttl: 50 });
+    await g.set('forever', 'f', { ttl: 0 });
+    now += 60;
+    assert.equal(g.peek('manual'), undefined);
+    assert.equal(g.peek('short')?.toString(), 's');
+    now += 50;
+    await g.get('short');
+    assert.deepEqual(calls, ['short', 'long', 'short']);
+    now += 1000;
+    await g.get('long');
+    assert.deepEqual(calls, ['short', 'long', 'short', 'long']);
+    assert.equal(g.peek('forever')?.toString(), 'f');
+  });
+});
+
+describe('set, remove, peek', () => {
+  test('set stores, remove drops, peek never loads', async () => {
+    const { load, calls } = counting();
+    const g = new GroupRegistry().newGroup('g', { cacheBytes: 1 << 20, load });
+    await g.set('k', 'mine');
+    assert.equal((await g.get('k')).toString(), 'mine');
+    await g.remove('k');
+    assert.equal(g.peek('k'), undefined);
+    assert.equal((await g.get('k')).toString(), 'v:k');
+    assert.deepEqual(calls, ['k']);
+  });
+
+  test('cacheBytes 0 disables caching', async () => {
+    const { load, calls } = counting();
+    const g = new GroupRegistry().newGroup('g', { cacheBytes: 0, load });
+    await g.get('a');
+    await g.get('a');
+    await g.set('b', 'x');
+    assert.equal(g.peek('b'), undefined);
+    assert.equal(calls.length, 2);
+    assert.equal(g.cacheStats('main').items, 0);
+  });
+});
+
+describe('budget and stats', () => {
+  test('bytes are key + value (UTF-8), and the oldest entries are evicted first', async () => {
+    const g = new GroupRegistry().newGroup('g', { cacheBytes: 30, load: () => 'xxxxx' });
+    await g.get('é1234'); // key 6 bytes + value 5 = 11
+    assert.equal(g.cacheStats('main').bytes, 11);
+    await g.get('b1234'); // 10 → 21
+    await g.get('é1234'); // touch: b1234 is now the oldest
+    await g.get('c1234'); // 10 → 31 > 30: evict b1234
+    const st = g.cacheStats('main');
+    assert.equal(st.items, 2);
+    assert.equal(st.bytes, 21);
+    assert.equal(st.evictions, 1);
+    assert.ok(g.peek('é1234'));
+    assert.equal(g.peek('b1234'), undefined);
+    assert.ok(g.peek('c1234'));
+  });
+
+  test('a value larger than the whole budget is served but not cached', async () => {
+    const { load, calls } = counting(() => 'x'.repeat(100));
+    const g = new GroupRegistry().newGroup('g', { cacheBytes: 50, load });
+    await g.get('a');
+    await g.get('a');
+    assert.equal(calls.length, 2);
+    assert.equal(g.cacheStats('main').bytes, 0);
+  });
+
+  test('cache stats count gets and hits', async () => {
+    const g = new GroupRegistry().newGroup('g', { cacheBytes: 1 << 20, load: (k) => k });
+    await g.get('a');
+    await g.get('a');
+    const main = g.cacheStats('main');
+    assert.equal(main.hits, 1);
+    assert.ok(main.gets >= 2);
+    assert.equal(main.items, 1);
+  });
+});
+
+describe('bad input', () => {
+  const reg = new GroupRegistry();
+  const g = reg.newGroup('bad', {
+    cacheBytes: 1 << 20,
+    load: (k) => (k === 'big' ? 'x'.repeat(11) : 'ok'),
+    maxKeyBytes: 8,
+    maxValueBytes: 10,
+  });
+
+  test('empty, non-string and oversized keys are typed errors at the call', async () => {
+    await assert.rejects(g.get(''), { code: 'INVALID_ARGUMENT' });
+    await assert.rejects(g.get(42 as unknown as string), { code: 'INVALID_ARGUMENT' });
+    await assert.rejects(g.get('123456789'), { code: 'TOO_LARGE' });
+    await assert.rejects(g.get('ééééé'), { code: 'TOO_LARGE' }); // 10 bytes in UTF-8
+    await assert.rejects(g.set('', 'v'), { code: 'INVALID_ARGUMENT' });
+    await assert.rejects(g.remove(''), { code: 'INVALID_ARGUMENT' });
+  });
+
+  test('values over the limit are refused, from set and from the loader', async () => {
+    await assert.rejects(g.set('k', 'x'.repeat(11)), { code: 'TOO_LARGE' });
+    await assert.rejects(g.set('k', 42 as unknown as string), { code: 'INVALID_ARGUMENT' });
+    await assert.rejects(g.get('big'), { code: 'TOO_LARGE' });
+    await assert.rejects(g.set('k', 'v', { ttl: -1 }), { code: 'INVALID_ARGUMENT' });
+  });
+
+  test('the group keeps working after bad input', async () => {
+    assert.equal((await g.get('fine')).toString(), 'ok');
+  });
+
+  test('bad options are typed errors at construction', () => {
+    const load = () => 'v';
+    assert.throws(() => reg.newGroup('neg', { cacheBytes: -1, load }), {
+      code: 'INVALID_ARGUMENT',
+    });
+    assert.throws(() => reg.newGroup('nan', { cacheBytes: Number.NaN, load }), {
+      code: 'INVALID_ARGUMENT',
+    });
+    assert.throws(() => reg.newGroup('none', { cacheBytes: 1 }), { code: 'INVALID_ARGUMENT' });
+    assert.throws(() => reg.newGroup('both', { cacheBytes: 1, load, getter: { get: () => 'v' } }), {
+      code: 'INVALID_ARGUMENT',
+    });
+    assert.throws(() => reg.newGroup('', { cacheBytes: 1, load }), { code: 'INVALID_ARGUMENT' });
+    assert.throws(() => reg.newGroup('bad', { cacheBytes: 1, load }), {
+      code: 'ALREADY_EXISTS',
+      message: /bad already exists/,
+    });
+    assert.throws(() => reg.newGroup('hc', { cacheBytes: 1, load, hotCacheChance: 2 }), {
+      code: 'INVALID_ARGUMENT',
+    });
+  });
+
+  test('a loader returning something unusable is an error, not a corrupt cache', async () => {
+    const h = reg.newGroup('weird', { cacheBytes: 1 << 20, load: () => 42 as unknown as string });
+    await assert.rejects(h.get('k'), { code: 'INVALID_ARGUMENT', message: /returned number/ });
+    assert.equal(h.cacheStats('main').items, 0);
+  });
+});

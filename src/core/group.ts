@@ -1,0 +1,511 @@
+// group.ts: Group, a named cache namespace with a byte budget and a loader; the
+// read-through logic (cache, singleflight, owner peer, local load) lives here.
+import {
+  abortError,
+  type CacheError,
+  InternalError,
+  InvalidArgumentError,
+  isCacheError,
+  NotFoundError,
+  TooLargeError,
+  toCacheError,
+} from '../errors.js';
+import { SingleFlight } from '../singleflight/singleflight.js';
+import { ByteView } from './byteview.js';
+import { type Entry, TwoTierCache } from './cache.js';
+import type { Logger } from './logger.js';
+import { noopLogger } from './logger.js';
+import type { CallOptions, PeerClient, PeerPicker, PeerServedGroup, PeerValue } from './peers.js';
+import { ByteViewSink, type Sink } from './sinks.js';
+import { type CacheStats, type CacheType, type GroupStats, newGroupStats } from './stats.js';
+
+/** What a loader may return: the value, or `null`/`undefined` when the key does not exist. */
+export type LoadResult =
+  | string
+  | Uint8Array
+  | ByteView
+  | null
+  | undefined
+  | { value: string | Uint8Array | ByteView; ttl?: number | undefined };
+
+/** LoadContext is passed to a loader. */
+export interface LoadContext {
+  /** Aborts when every caller waiting for this load has given up, or the load timed out. */
+  signal: AbortSignal;
+  /** The group's name. */
+  group: string;
+}
+
+/**
+ * LoadFn loads the value of `key` from the source of truth. Return the value (a
+ * string, bytes, or `{ value, ttl }` for a per-key expiry in ms), or
+ * `null`/`undefined` when the key does not exist; throw on failure.
+ */
+export type LoadFn = (key: string, ctx: LoadContext) => LoadResult | Promise<LoadResult>;
+
+/**
+ * Getter is the seed's loader interface: fill `dest` with the value of `key`,
+ * or return the value directly. Throw {@link NotFoundError} when the key does
+ * not exist.
+ */
+export interface Getter {
+  // biome-ignore lint/suspicious/noConfusingVoidType: a getter that fills its sink returns nothing.
+  get(key: string, dest: Sink, ctx: LoadContext): void | LoadResult | Promise<void | LoadResult>;
+}
+
+/** GroupOptions configure a {@link Group}. */
+export interface GroupOptions {
+  /** Byte budget of the group's main and hot caches together (keys + values). 0 disables caching. */
+  cacheBytes: number;
+  /** The loader, as a function. Give exactly one of `load` and `getter`. */
+  load?: LoadFn | undefined;
+  /** The loader, as a {@link Getter}. */
+  getter?: Getter | undefined;
+  /** Entry limit of each cache, on top of the byte budget. Default: none. */
+  maxEntries?: number | undefined;
+  /** Default time to live of loaded and set values, in ms. Default: 0, no expiry. */
+  ttl?: number | undefined;
+  /** Cache a not-found answer for this many ms. Default: 0, not cached. */
+  notFoundTtl?: number | undefined;
+  /** A load that has not settled after this many ms fails its callers. Default: 30,000. 0: no limit. */
+  loadTimeoutMs?: number | undefined;
+  /** Largest key, in UTF-8 bytes. Default: 4096. */
+  maxKeyBytes?: number | undefined;
+  /** Largest value, in bytes. Default: 64 MiB. */
+  maxValueBytes?: number | undefined;
+  /**
+   * hotCacheChance is the probability that a value fetched from its owner is
+   * kept in the hot cache. Default 0.1, golang/groupcache's one in ten.
+   */
+  hotCacheChance?: number | undefined;
+  /** Clock in ms since the epoch, for expiry. Default `Date.now`. */
+  now?: (() => number) | undefined;
+  /** Random source in [0, 1), for the hot-cache choice. Default `Math.random`. */
+  random?: (() => number) | undefined;
+  /** Logger for loads and peer errors. Default: silent. */
+  logger?: Logger | undefined;
+}
+
+/** GetOptions are the options of {@link Group.get}. */
+export interface GetOptions extends CallOptions {}
+
+/** SetOptions are the options of {@link Group.set}. */
+export interface SetOptions extends CallOptions {
+  /** Time to live in ms; default the group's `ttl` (0 = never expires). */
+  ttl?: number | undefined;
+}
+
+const DEFAULT_MAX_KEY_BYTES = 4096;
+const DEFAULT_MAX_VALUE_BYTES = 64 * 1024 * 1024;
+const DEFAULT_LOAD_TIMEOUT_MS = 30_000;
+
+function checkNumber(name: string, v: number | undefined, min: number): void {
+  if (v === undefined) return;
+  if (typeof v !== 'number' || Number.isNaN(v) || v < min) {
+    throw new InvalidArgumentError(`${name} must be a number >= ${min}, got ${String(v)}`);
+  }
+}
+
+/**
+ * Group is a cache namespace: a name, a byte budget and a loader. `get` answers
+ * from the cache, or loads the value once however many callers ask at once —
+ * from the key's owner when another peer owns it, else with the loader.
+ * Create groups with `newGroup` of a {@link GroupRegistry} (or a Node).
+ */
+export class Group implements PeerServedGroup {
+  /** The group's name. */
+  readonly name: string;
+  readonly #load: LoadFn;
+  readonly #cache: TwoTierCache;
+  readonly #peers: () => PeerPicker;
+  readonly #stats: GroupStats = newGroupStats();
+  /** Flights that load locally: shared by local and peer-served gets, never forward. */
+  readonly #localFlights: SingleFlight<Entry>;
+  /** Flights that ask the owner peer (dedupes this node's concurrent callers). */
+  readonly #remoteFlights: SingleFlight<Entry>;
+  readonly #ttl: number;
+  readonly #notFoundTtl: number;
+  readonly #maxKeyBytes: number;
+  readonly #maxValueBytes: number;
+  readonly #hotCacheChance: number;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  readonly #log: Logger;
+
+  /** @internal Use `GroupRegistry.newGroup`. */
+  constructor(name: string, options: GroupOptions, peers: () => PeerPicker) {
+    if (typeof name !== 'string' || name === '') {
+      throw new InvalidArgumentError('group name must be a non-empty string');
+    }
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidArgumentError(`group ${name}: options are required`);
+    }
+    if (typeof options.cacheBytes !== 'number') {
+      throw new InvalidArgumentError(`group ${name}: cacheBytes must be a number`);
+    }
+    checkNumber('cacheBytes', options.cacheBytes, 0);
+    checkNumber('maxEntries', options.maxEntries, 1);
+    checkNumber('ttl', options.ttl, 0);
+    checkNumber('notFoundTtl', options.notFoundTtl, 0);
+    checkNumber('loadTimeoutMs', options.loadTimeoutMs, 0);
+    checkNumber('maxKeyBytes', options.maxKeyBytes, 1);
+    checkNumber('maxValueBytes', options.maxValueBytes, 0);
+    checkNumber('hotCacheChance', options.hotCacheChance, 0);
+    if ((options.hotCacheChance ?? 0) > 1) {
+      throw new InvalidArgumentError('hotCacheChance must be between 0 and 1');
+    }
+    if ((options.load === undefined) === (options.getter === undefined)) {
+      throw new InvalidArgumentError(`group ${name}: give exactly one of load and getter`);
+    }
+    if (options.load !== undefined && typeof options.load !== 'function') {
+      throw new InvalidArgumentError(`group ${name}: load must be a function`);
+    }
+    if (options.getter !== undefined && typeof options.getter?.get !== 'function') {
+      throw new InvalidArgumentError(`group ${name}: getter must have a get method`);
+    }
+    this.name = name;
+    this.#load = options.load ?? getterToLoad(options.getter as Getter);
+    this.#peers = peers;
+    this.#now = options.now ?? Date.now;
+    this.#random = options.random ?? Math.random;
+    this.#ttl = options.ttl ?? 0;
+    this.#notFoundTtl = options.notFoundTtl ?? 0;
+    this.#maxKeyBytes = options.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES;
+    this.#maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+    this.#hotCacheChance = options.hotCacheChance ?? 0.1;
+    this.#log = options.logger ?? noopLogger;
+    this.#cache = new TwoTierCache({
+      cacheBytes: options.cacheBytes,
+      maxEntries: options.maxEntries,
+      now: this.#now,
+    });
+    const timeoutMs = options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
+    this.#localFlights = new SingleFlight<Entry>({ timeoutMs });
+    this.#remoteFlights = new SingleFlight<Entry>({ timeoutMs });
+  }
+
+  /**
+   * get returns the value of `key`: from the cache, else loaded once however
+   * many callers ask at once (from the owner peer, or with the loader). With a
+   * `sink`, the value is also written into it. Rejects with NotFoundError when
+   * the key does not exist, InvalidArgumentError/TooLargeError for a bad key,
+   * Cancelled/DeadlineExceeded when the caller's signal fires, and the loader's
+   * error (as a CacheError) when loading fails.
+   */
+  get(key: string, options?: GetOptions): Promise<ByteView>;
+  get(key: string, sink: Sink, options?: GetOptions): Promise<ByteView>;
+  get(key: string, a?: Sink | GetOptions, b?: GetOptions): Promise<ByteView> {
+    const bad = this.#checkKey(key);
+    if (bad !== undefined) return Promise.reject(bad);
+    const sink =
+      a !== undefined && typeof (a as Sink).setView === 'function' ? (a as Sink) : undefined;
+    const options = sink === undefined ? (a as GetOptions | undefined) : b;
+    this.#stats.gets++;
+    const hit = this.#cache.get(key);
+    if (hit !== undefined) {
+      this.#stats.cacheHits++;
+      if (hit.view === null) return Promise.reject(new NotFoundError(`not found: ${key}`));
+      if (sink !== undefined) sink.setView(hit.view);
+      return Promise.resolve(hit.view);
+    }
+    this.#stats.loads++;
+    const loading = this.#loadAnywhere(key, options?.signal).then(viewOf(key));
+    if (sink === undefined) return loading;
+    return loading.then((v) => {
+      sink.setView(v);
+      return v;
+    });
+  }
+
+  /**
+   * peek returns the cached value of `key` without loading, or `undefined` on a
+   * miss (including a cached not-found). It counts as a get in the stats.
+   */
+  peek(key: string): ByteView | undefined {
+    if (this.#checkKey(key) !== undefined) return undefined;
+    this.#stats.gets++;
+    const hit = this.#cache.get(key);
+    if (hit === undefined || hit.view === null) return undefined;
+    this.#stats.cacheHits++;
+    return hit.view;
+  }
+
+  /**
+   * set stores `value` under `key`, on the key's owner: locally when this node
+   * owns it, else on the owner peer first (the call fails if the owner cannot be
+   * reached) and then in this node's hot cache if it held a copy. Other peers
+   * are told to drop their copies. `ttl` defaults to the group's.
+   */
+  async set(
+    key: string,
+    value: string | Uint8Array | ByteView,
+    options?: SetOptions,
+  ): Promise<void> {
+    const bad = this.#checkKey(key);
+    if (bad !== undefined) throw bad;
+    if (
+      typeof value !== 'string' &&
+      !(value instanceof Uint8Array) &&
+      !(value instanceof ByteView)
+    ) {
+      throw new InvalidArgumentError('value must be a string, Uint8Array or ByteView');
+    }
+    checkNumber('ttl', options?.ttl, 0);
+    const view = ByteView.from(value);
+    this.#checkValue(view.length);
+    const ttl = options?.ttl ?? this.#ttl;
+    const entry: Entry = { view, expireAt: ttl > 0 ? this.#now() + ttl : 0 };
+    const picker = this.#peers();
+    const owner = picker.pickPeer(key);
+    if (owner === undefined) {
+      this.#cache.add('main', key, entry);
+    } else {
+      await owner.set(this.name, key, view.unsafeBytes(), entry.expireAt, {
+        signal: options?.signal,
+      });
+      if (this.#cache.has('hot', key) || this.#cache.has('main', key)) {
+        this.#cache.add('hot', key, entry);
+      }
+    }
+    await this.#tellOthers(picker, owner, key, options?.signal);
+  }
+
+  /**
+   * remove drops `key` everywhere: at the owner (the call fails if the owner
+   * cannot be reached), here, and on every other peer that may hold a copy
+   * (best effort: failures there are counted as peer errors and logged).
+   */
+  async remove(key: string, options?: CallOptions): Promise<void> {
+    const bad = this.#checkKey(key);
+    if (bad !== undefined) throw bad;
+    const picker = this.#peers();
+    const owner = picker.pickPeer(key);
+    if (owner !== undefined) await owner.remove(this.name, key, { signal: options?.signal });
+    this.#cache.remove(key);
+    await this.#tellOthers(picker, owner, key, options?.signal);
+  }
+
+  /** Ask every peer but the owner to drop its copy of `key`. */
+  async #tellOthers(
+    picker: PeerPicker,
+    owner: PeerClient | undefined,
+    key: string,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const others = picker.otherPeers().filter((p) => p !== owner);
+    if (others.length === 0) return;
+    const results = await Promise.allSettled(
+      others.map((p) => p.remove(this.name, key, { signal })),
+    );
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') {
+        this.#stats.peerErrors++;
+        this.#log.warn(
+          { group: this.name, key, peer: others[i]?.url, err: String(r.reason) },
+          'peer could not drop its copy',
+        );
+      }
+    });
+  }
+
+  /** getForPeer serves a peer's get: cache, then a local load; it never asks another peer. */
+  async getForPeer(key: string, options?: CallOptions): Promise<PeerValue> {
+    const bad = this.#checkKey(key);
+    if (bad !== undefined) throw bad;
+    this.#stats.gets++;
+    this.#stats.serverRequests++;
+    let entry = this.#cache.get(key);
+    if (entry !== undefined) {
+      this.#stats.cacheHits++;
+    } else {
+      this.#stats.loads++;
+      entry = await this.#localFlights.do(key, (signal) => this.#loadLocally(key, signal), {
+        signal: options?.signal,
+      });
+    }
+    const view = viewOf(key)(entry);
+    return { value: view.unsafeBytes(), expireAt: entry.expireAt, minuteQps: 0 };
+  }
+
+  /** setFromPeer stores a value a peer sent to this node, its owner. */
+  setFromPeer(key: string, value: Uint8Array, expireAt: number): void {
+    const bad = this.#checkKey(key);
+    if (bad !== undefined) throw bad;
+    this.#checkValue(value.byteLength);
+    this.#cache.add('main', key, { view: ByteView.from(value), expireAt });
+  }
+
+  /** removeFromPeer drops `key` from this node's caches. */
+  removeFromPeer(key: string): void {
+    const bad = this.#checkKey(key);
+    if (bad !== undefined) throw bad;
+    this.#cache.remove(key);
+  }
+
+  /** stats returns a snapshot of the group's counters. */
+  get stats(): GroupStats {
+    return { ...this.#stats };
+  }
+
+  /** cacheStats returns a snapshot of the main or hot cache's stats. */
+  cacheStats(which: CacheType): CacheStats {
+    return this.#cache.stats(which);
+  }
+
+  /** cacheBytes is the group's byte budget. */
+  get cacheBytes(): number {
+    return this.#cache.budget;
+  }
+
+  /** Load on a miss: from the owner peer if another node owns the key, else locally. */
+  #loadAnywhere(key: string, signal: AbortSignal | undefined): Promise<Entry> {
+    const owner = this.#peers().pickPeer(key);
+    if (owner === undefined) {
+      return this.#localFlights.do(key, (s) => this.#loadLocally(key, s), { signal });
+    }
+    return this.#remoteFlights.do(key, (s) => this.#loadFromOwner(key, owner, s), { signal });
+  }
+
+  async #loadFromOwner(key: string, owner: PeerClient, signal: AbortSignal): Promise<Entry> {
+    // Another caller's flight may have filled the cache between our miss and now.
+    const cached = this.#cache.get(key);
+    if (cached !== undefined) return cached;
+    this.#stats.loadsDeduped++;
+    try {
+      const got = await owner.get(this.name, key, { signal });
+      this.#stats.peerLoads++;
+      const entry: Entry = { view: ByteView.adopt(got.value), expireAt: got.expireAt };
+      if (this.#random() < this.#hotCacheChance) this.#cache.add('hot', key, entry);
+      return entry;
+    } catch (err) {
+      if (isCacheError(err, 'NOT_FOUND')) {
+        if (this.#notFoundTtl > 0) {
+          this.#cache.add('hot', key, { view: null, expireAt: this.#now() + this.#notFoundTtl });
+        }
+        throw err;
+      }
+      if (signal.aborted) throw abortError(signal);
+      this.#stats.peerErrors++;
+      this.#log.warn(
+        {
+          group: this.name,
+          key,
+          peer: owner.url,
+          err: err instanceof Error ? err.message : String(err),
+        },
+        'peer error, loading locally',
+      );
+    }
+    return this.#localFlights.do(key, (s) => this.#loadLocally(key, s), { signal });
+  }
+
+  async #loadLocally(key: string, signal: AbortSignal): Promise<Entry> {
+    const cached = this.#cache.get(key);
+    if (cached !== undefined) return cached;
+    this.#stats.loadsDeduped++;
+    let result: LoadResult;
+    try {
+      result = await this.#load(key, { signal, group: this.name });
+    } catch (err) {
+      this.#stats.localLoadErrs++;
+      if (signal.aborted) throw abortError(signal);
+      const e = isCacheError(err) ? err : toCacheError(err, `load ${this.name}/${key}`);
+      if (e.code === 'NOT_FOUND') return this.#notFound(key);
+      this.#log.warn({ group: this.name, key, err: e.message }, 'load failed');
+      throw e;
+    }
+    if (result === null || result === undefined) {
+      this.#stats.localLoadErrs++;
+      return this.#notFound(key);
+    }
+    let entry: Entry;
+    try {
+      entry = this.#entryOf(result);
+    } catch (err) {
+      this.#stats.localLoadErrs++;
+      throw err;
+    }
+    this.#stats.localLoads++;
+    this.#log.info({ group: this.name, key, bytes: entry.view?.length ?? 0 }, 'loaded');
+    this.#cache.add('main', key, entry);
+    return entry;
+  }
+
+  #notFound(key: string): never {
+    if (this.#notFoundTtl > 0) {
+      this.#cache.add('main', key, { view: null, expireAt: this.#now() + this.#notFoundTtl });
+    }
+    throw new NotFoundError(`not found: ${key}`);
+  }
+
+  #entryOf(result: Exclude<LoadResult, null | undefined>): Entry {
+    let value: unknown = result;
+    let ttl = this.#ttl;
+    if (
+      typeof result === 'object' &&
+      !(result instanceof Uint8Array) &&
+      !(result instanceof ByteView)
+    ) {
+      value = result.value;
+      if (result.ttl !== undefined) {
+        if (typeof result.ttl !== 'number' || Number.isNaN(result.ttl) || result.ttl < 0) {
+          throw new InvalidArgumentError(`load ${this.name}: ttl must be a number >= 0`);
+        }
+        ttl = result.ttl;
+      }
+    }
+    if (
+      typeof value !== 'string' &&
+      !(value instanceof Uint8Array) &&
+      !(value instanceof ByteView)
+    ) {
+      throw new InvalidArgumentError(
+        `load ${this.name}: the loader returned ${typeof value}; want a string, Uint8Array, ByteView, { value, ttl } or null`,
+      );
+    }
+    const view = ByteView.from(value);
+    this.#checkValue(view.length);
+    return { view, expireAt: ttl > 0 ? this.#now() + ttl : 0 };
+  }
+
+  #checkKey(key: unknown): CacheError | undefined {
+    if (typeof key !== 'string')
+      return new InvalidArgumentError(`key must be a string, got ${typeof key}`);
+    if (key.length === 0) return new InvalidArgumentError('key must not be empty');
+    // A UTF-16 code unit is at most 3 UTF-8 bytes: count bytes only when it could matter.
+    if (key.length * 3 > this.#maxKeyBytes && Buffer.byteLength(key) > this.#maxKeyBytes) {
+      return new TooLargeError(`key is longer than ${this.#maxKeyBytes} bytes`);
+    }
+    return undefined;
+  }
+
+  #checkValue(bytes: number): void {
+    if (bytes > this.#maxValueBytes) {
+      throw new TooLargeError(
+        `value of ${bytes} bytes is over the limit of ${this.#maxValueBytes}`,
+      );
+    }
+  }
+}
+
+function viewOf(key: string): (entry: Entry) => ByteView {
+  return (entry) => {
+    if (entry.view === null) throw new NotFoundError(`not found: ${key}`);
+    return entry.view;
+  };
+}
+
+/** getterToLoad adapts a seed-style {@link Getter} to a {@link LoadFn}. */
+function getterToLoad(getter: Getter): LoadFn {
+  return async (key, ctx) => {
+    const sink = new ByteViewSink();
+    const returned = await getter.get(key, sink, ctx);
+    if (sink.value !== undefined) return sink.value;
+    if (returned === undefined) {
+      throw new InternalError(
+        `getter of ${ctx.group} neither filled the sink nor returned a value`,
+      );
+    }
+    return returned;
+  };
+}

@@ -1,0 +1,169 @@
+// routing.test.ts: how groups route through peers, with three nodes in one
+// process joined by the in-memory transport.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { UnavailableError } from '../errors.js';
+import { MemoryTransport } from '../transport/memory/memory.js';
+import type { LoadFn } from './group.js';
+import type { PeerClient } from './peers.js';
+import { GroupRegistry } from './registry.js';
+import { RingPicker } from './ring-picker.js';
+
+const urls = ['http://n1', 'http://n2', 'http://n3'];
+
+function cluster(options: { hotCacheChance?: number; load?: LoadFn } = {}) {
+  const net = new MemoryTransport();
+  const loads: Record<string, string[]> = {};
+  const nodes = urls.map((self) => {
+    const registry = new GroupRegistry();
+    const picker = new RingPicker({ self, clientFor: (u) => net.client(u) });
+    picker.setPeers(urls);
+    registry.setPeerPicker(picker);
+    loads[self] = [];
+    const group = registry.newGroup('g', {
+      cacheBytes: 1 << 20,
+      hotCacheChance: options.hotCacheChance ?? 0,
+      load: (key, ctx) => {
+        loads[self]?.push(key);
+        return options.load ? options.load(key, ctx) : `v:${key}`;
+      },
+    });
+    const detach = net.serve(self, registry);
+    return { self, registry, picker, group, detach };
+  });
+  return { net, nodes, loads };
+}
+
+describe('routing through the owner', () => {
+  test('each key is loaded once, on its owner, whichever node is asked', async () => {
+    const { nodes, loads } = cluster();
+    const keys = Array.from({ length: 60 }, (_, i) => `key-${i}`);
+    for (const n of nodes)
+      for (const k of keys) assert.equal((await n.group.get(k)).toString(), `v:${k}`);
+    for (const k of keys) {
+      const owner = nodes[0]?.picker.ownerOf(k);
+      for (const n of nodes) assert.equal(n.picker.ownerOf(k), owner, 'nodes agree on the owner');
+      const where = urls.filter((u) => loads[u]?.includes(k));
+      assert.deepEqual(where, [owner], `${k} loaded once, on its owner`);
+    }
+    const total = Object.values(loads).reduce((s, l) => s + l.length, 0);
+    assert.equal(total, keys.length);
+  });
+
+  test('values fetched from the owner go to the hot cache as the chance says', async () => {
+    const { nodes, net } = cluster({ hotCacheChance: 1 });
+    const [a] = nodes;
+    const key = Array.from({ length: 100 }, (_, i) => `k${i}`).find((k) => a?.picker.pickPeer(k));
+    assert.ok(key && a);
+    const owner = a.picker.ownerOf(key);
+    await a.group.get(key);
+    const before = net.calls.get(owner);
+    await a.group.get(key);
+    assert.equal(net.calls.get(owner), before, 'second get served from the hot cache');
+    assert.equal(a.group.cacheStats('hot').items, 1);
+    assert.equal(a.group.stats.peerLoads, 1);
+  });
+
+  test('with hotCacheChance 0 every get of a remote key asks the owner', async () => {
+    const { nodes, net } = cluster({ hotCacheChance: 0 });
+    const [a] = nodes;
+    const key = Array.from({ length: 100 }, (_, i) => `k${i}`).find((k) => a?.picker.pickPeer(k));
+    assert.ok(key && a);
+    await a.group.get(key);
+    await a.group.get(key);
+    assert.equal(net.calls.get(a.picker.ownerOf(key)), 2);
+    assert.equal(a.group.cacheStats('hot').items, 0);
+  });
+
+  test('a failed owner means a local load and a peer error; a not-found does not', async () => {
+    const { nodes, loads } = cluster({ load: (k) => (k.startsWith('missing') ? null : `v:${k}`) });
+    const [a, b] = nodes;
+    assert.ok(a && b);
+    const keyOfB = Array.from({ length: 200 }, (_, i) => `x${i}`).find(
+      (k) => a.picker.ownerOf(k) === b.self,
+    );
+    const missingOfB = Array.from({ length: 200 }, (_, i) => `missing${i}`).find(
+      (k) => a.picker.ownerOf(k) === b.self,
+    );
+    assert.ok(keyOfB && missingOfB);
+    await assert.rejects(a.group.get(missingOfB), { code: 'NOT_FOUND' });
+    assert.deepEqual(loads[a.self], [], 'not-found from the owner is final');
+    assert.equal(a.group.stats.peerErrors, 0);
+    b.detach();
+    assert.equal((await a.group.get(keyOfB)).toString(), `v:${keyOfB}`);
+    assert.deepEqual(loads[a.self], [keyOfB]);
+    assert.equal(a.group.stats.peerErrors, 1);
+  });
+
+  test('a peer-served get never goes on to another peer', async () => {
+    const { nodes, loads, net } = cluster();
+    const [a, b] = nodes;
+    assert.ok(a && b);
+    // A key owned by c, asked of b as if a peer (with a different ring) sent it there.
+    const keyOfC = Array.from({ length: 200 }, (_, i) => `y${i}`).find(
+      (k) => b.picker.ownerOf(k) === urls[2],
+    );
+    assert.ok(keyOfC);
+    const got = await net.client(b.self).get('g', keyOfC);
+    assert.equal(new TextDecoder().decode(got.value), `v:${keyOfC}`);
+    assert.deepEqual(loads[b.self], [keyOfC]);
+    assert.equal(net.calls.get(urls[2] as string) ?? 0, 0);
+    assert.equal(b.group.stats.serverRequests, 1);
+  });
+
+  test('set goes to the owner and remove clears the owner and the hot copies', async () => {
+    const { nodes, loads } = cluster({ hotCacheChance: 1 });
+    const [a, b, c] = nodes;
+    assert.ok(a && b && c);
+    const key = Array.from({ length: 200 }, (_, i) => `z${i}`).find(
+      (k) => a.picker.ownerOf(k) === b.self,
+    );
+    assert.ok(key);
+    await a.group.set(key, 'written');
+    assert.equal(b.group.peek(key)?.toString(), 'written', 'stored on the owner');
+    assert.equal((await c.group.get(key)).toString(), 'written');
+    assert.equal(c.group.cacheStats('hot').items, 1, 'c holds a hot copy');
+    await a.group.remove(key);
+    assert.equal(b.group.peek(key), undefined);
+    assert.equal(c.group.peek(key), undefined, 'hot copy dropped too');
+    assert.equal((await c.group.get(key)).toString(), `v:${key}`);
+    assert.deepEqual(loads[b.self], [key]);
+  });
+
+  test('set fails when the owner cannot be reached, and changes nothing here', async () => {
+    const { nodes } = cluster();
+    const [a, b] = nodes;
+    assert.ok(a && b);
+    const key = Array.from({ length: 200 }, (_, i) => `w${i}`).find(
+      (k) => a.picker.ownerOf(k) === b.self,
+    );
+    assert.ok(key);
+    b.detach();
+    await assert.rejects(a.group.set(key, 'lost'), UnavailableError);
+    assert.equal(a.group.peek(key), undefined);
+  });
+
+  test('concurrent gets on one node for a remote key make one request to the owner', async () => {
+    let calls = 0;
+    const slow: PeerClient = {
+      url: 'http://slow',
+      async get() {
+        calls++;
+        await new Promise((r) => setTimeout(r, 5));
+        return { value: new TextEncoder().encode('remote'), expireAt: 0, minuteQps: 0 };
+      },
+      async set() {},
+      async remove() {},
+    };
+    const registry = new GroupRegistry();
+    registry.setPeerPicker({ pickPeer: () => slow, otherPeers: () => [slow] });
+    const g = registry.newGroup('g', {
+      cacheBytes: 1 << 20,
+      load: () => 'local',
+      hotCacheChance: 0,
+    });
+    const got = await Promise.all(Array.from({ length: 50 }, () => g.get('k')));
+    assert.ok(got.every((v) => v.toString() === 'remote'));
+    assert.equal(calls, 1);
+  });
+});

@@ -1,0 +1,61 @@
+// index.ts: the public API of peercache.
+
+export { ByteView } from './core/byteview.js';
+export {
+  type GetOptions,
+  type Getter,
+  Group,
+  type GroupOptions,
+  type LoadContext,
+  type LoadFn,
+  type LoadResult,
+  type SetOptions,
+} from './core/group.js';
+export type { LogFn, Logger } from './core/logger.js';
+export {
+  type CallOptions,
+  type GroupLookup,
+  noPeers,
+  type PeerClient,
+  type PeerPicker,
+  type PeerServedGroup,
+  type PeerValue,
+} from './core/peers.js';
+export {
+  defaultGroups,
+  GroupRegistry,
+  type GroupRegistryOptions,
+  getGroup,
+  newGroup,
+} from './core/registry.js';
+export { RingPicker, type RingPickerOptions } from './core/ring-picker.js';
+export {
+  AllocatingByteSliceSink,
+  allocatingByteSliceSink,
+  ByteViewSink,
+  byteViewSink,
+  ProtoSink,
+  protoSink,
+  type Sink,
+  SinkBase,
+  StringSink,
+  stringSink,
+  TruncatingByteSliceSink,
+  truncatingByteSliceSink,
+} from './core/sinks.js';
+export type { CacheStats, CacheType, GroupStats } from './core/stats.js';
+export * from './errors.js';
+export { LRU, type LRUOptions } from './lru/lru.js';
+export { NodeMetrics } from './node/metrics.js';
+export { CacheNode, createNode, type NodeOptions, type PeersInfo } from './node/node.js';
+export { crc32, type HashFn, Ring, type RingOptions } from './ring/ring.js';
+export { type FlightOptions, SingleFlight } from './singleflight/singleflight.js';
+export {
+  createHttpPeerHandler,
+  createHttpTransport,
+  type HttpPeerHandler,
+  type HttpPeerHandlerOptions,
+  type HttpTransport,
+  type HttpTransportOptions,
+} from './transport/http/index.js';
+export { MemoryTransport } from './transport/memory/memory.js';

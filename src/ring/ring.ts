@@ -1,0 +1,189 @@
+// ring.ts: the consistent-hash ring that maps a key to its owner peer, point for
+// point the same as golang/groupcache's consistenthash (CRC-32 IEEE, 50 replicas).
+import { crc32 as zlibCrc32 } from 'node:zlib';
+import { InvalidArgumentError } from '../errors.js';
+
+/**
+ * HashFn hashes the UTF-8 bytes of a string to an unsigned 32-bit integer. A
+ * result outside that range is reduced to it with `>>> 0`.
+ */
+export type HashFn = (data: string) => number;
+
+/**
+ * crc32 is the default {@link HashFn}: CRC-32 IEEE of the UTF-8 bytes, the same
+ * value as Go's `crc32.ChecksumIEEE([]byte(s))`.
+ */
+export const crc32: HashFn = (data) => zlibCrc32(data);
+
+/** RingOptions configures a {@link Ring}. */
+export interface RingOptions {
+  /**
+   * Points placed on the ring for each peer: more spread keys more evenly, at
+   * the cost of memory and rebuild time. An integer >= 1. Defaults to 50, as
+   * golang/groupcache's HTTPPool; every node of a cluster must use the same.
+   */
+  replicas?: number;
+  /** Hash of keys and points. Defaults to {@link crc32}; must match the cluster's. */
+  hash?: HashFn;
+}
+
+const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Ring is a consistent-hash ring of peers (their base URLs). Peer `p` gets the
+ * points `hash(String(i) + p)` for `i` in `0..replicas-1`; the owner of a key is
+ * the peer of the first point at or after `hash(key)` (as unsigned 32-bit
+ * integers), wrapping around to the lowest point. With the defaults this picks
+ * the same owner as golang/groupcache for every key.
+ *
+ * Collisions: when points of two peers hash to the same value, the peer whose
+ * string sorts first (plain `<` on strings, i.e. UTF-16 code units) owns the
+ * point, whatever the order in which peers were added. (Go lets the peer added
+ * last win, so two Go nodes that learned of peers in different orders can
+ * disagree; with CRC-32 this needs a hash collision and is rare, but it is
+ * real: peers `x` and `0x` both produce `"10x"`.)
+ *
+ * Membership changes rebuild the ring (a sorted `Uint32Array` of points with a
+ * parallel array of owners); {@link Ring.get} is one hash and a binary search.
+ */
+export class Ring {
+  readonly #replicas: number;
+  readonly #hash: HashFn;
+  /** Members, sorted by {@link compareStrings}; owner indexes point into it. */
+  #peers: string[] = [];
+  /** Distinct points, ascending. */
+  #points = new Uint32Array(0);
+  /** `#owners[j]` is the index in `#peers` of the owner of `#points[j]`. */
+  #owners = new Uint32Array(0);
+
+  constructor(options: RingOptions = {}) {
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidArgumentError('ring: options must be an object');
+    }
+    const { replicas = 50, hash = crc32 } = options;
+    if (typeof replicas !== 'number' || !Number.isSafeInteger(replicas) || replicas < 1) {
+      throw new InvalidArgumentError(`ring: replicas must be an integer >= 1, got ${replicas}`);
+    }
+    if (typeof hash !== 'function') {
+      throw new InvalidArgumentError('ring: hash must be a function');
+    }
+    this.#replicas = replicas;
+    this.#hash = hash;
+  }
+
+  /** replicas is the number of points each peer has on the ring. */
+  get replicas(): number {
+    return this.#replicas;
+  }
+
+  /** add adds peers; peers already present (or repeated) are ignored. */
+  add(...peers: string[]): void {
+    checkPeers(peers);
+    const next = new Set(this.#peers);
+    for (const p of peers) next.add(p);
+    if (next.size !== this.#peers.length) this.#rebuild(next);
+  }
+
+  /** remove removes peers; peers not present are ignored. */
+  remove(...peers: string[]): void {
+    checkPeers(peers);
+    const next = new Set(this.#peers);
+    for (const p of peers) next.delete(p);
+    if (next.size !== this.#peers.length) this.#rebuild(next);
+  }
+
+  /**
+   * set replaces the whole membership with `peers` (duplicates ignored) in one
+   * step: the result equals a fresh ring given the same peers. Nothing changes
+   * if a peer is invalid.
+   */
+  set(peers: Iterable<string>): void {
+    if (
+      typeof peers === 'string' ||
+      typeof (peers as Partial<Iterable<string>> | null)?.[Symbol.iterator] !== 'function'
+    ) {
+      throw new InvalidArgumentError('ring: peers must be an iterable of strings (not a string)');
+    }
+    const list = [...peers];
+    checkPeers(list);
+    const next = new Set(list);
+    if (next.size === this.#peers.length && this.#peers.every((p) => next.has(p))) return;
+    this.#rebuild(next);
+  }
+
+  /** get returns the peer that owns `key`, or `undefined` when the ring is empty. */
+  get(key: string): string | undefined {
+    const points = this.#points;
+    const n = points.length;
+    if (n === 0) return undefined;
+    const h = this.#hash(key) >>> 0;
+    // Lower bound: the first point >= h.
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (points[mid]! < h) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === n) lo = 0;
+    return this.#peers[this.#owners[lo]!];
+  }
+
+  /** has tells whether `peer` is a member. */
+  has(peer: string): boolean {
+    return this.#indexOf(peer) >= 0;
+  }
+
+  /** isEmpty tells whether the ring has no members. */
+  isEmpty(): boolean {
+    return this.#peers.length === 0;
+  }
+
+  /** members returns the peers, sorted (a copy). */
+  members(): string[] {
+    return this.#peers.slice();
+  }
+
+  #indexOf(peer: string): number {
+    const peers = this.#peers;
+    let lo = 0;
+    let hi = peers.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = compareStrings(peers[mid]!, peer);
+      if (c === 0) return mid;
+      if (c < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return -1;
+  }
+
+  #rebuild(members: Set<string>): void {
+    const peers = [...members].sort(compareStrings);
+    // Peers are visited in sorted order and a point keeps its first owner, so
+    // on a collision the peer that sorts first wins, whatever the add order.
+    const ownerOf = new Map<number, number>();
+    for (let m = 0; m < peers.length; m++) {
+      const peer = peers[m]!;
+      for (let i = 0; i < this.#replicas; i++) {
+        const point = this.#hash(String(i) + peer) >>> 0;
+        if (!ownerOf.has(point)) ownerOf.set(point, m);
+      }
+    }
+    const points = Uint32Array.from(ownerOf.keys()).sort();
+    const owners = new Uint32Array(points.length);
+    for (let j = 0; j < points.length; j++) owners[j] = ownerOf.get(points[j]!)!;
+    this.#peers = peers;
+    this.#points = points;
+    this.#owners = owners;
+  }
+}
+
+function checkPeers(peers: readonly unknown[]): void {
+  for (const p of peers) {
+    if (typeof p !== 'string' || p === '') {
+      const got = p === '' ? 'an empty string' : typeof p;
+      throw new InvalidArgumentError(`ring: a peer must be a non-empty string, got ${got}`);
+    }
+  }
+}

@@ -1,0 +1,378 @@
+// singleflight.test.ts: loads of one key run once, callers leave on their own,
+// and no flight, timer or listener outlives its use.
+import assert from 'node:assert/strict';
+import { getEventListeners, setMaxListeners } from 'node:events';
+import { describe, mock, test } from 'node:test';
+import {
+  CancelledError,
+  DeadlineExceededError,
+  InvalidArgumentError,
+  isCacheError,
+} from '../errors.js';
+import { SingleFlight } from './singleflight.js';
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(err: unknown): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** A loader that records its calls and settles when the test says so. */
+function loader<T>() {
+  const calls: { signal: AbortSignal; result: Deferred<T> }[] = [];
+  const fn = (signal: AbortSignal): Promise<T> => {
+    const result = deferred<T>();
+    calls.push({ signal, result });
+    return result.promise;
+  };
+  return { fn, calls };
+}
+
+/** Tracks whether a promise has settled, without awaiting it. */
+function track<T>(p: Promise<T>): { settled: boolean } {
+  const state = { settled: false };
+  p.then(
+    () => {
+      state.settled = true;
+    },
+    () => {
+      state.settled = true;
+    },
+  );
+  return state;
+}
+
+/**
+ * keepAlive holds the event loop open while a test awaits promises that no
+ * timer or socket of its own keeps pending (e.g. abandoned flights).
+ */
+async function keepAlive<T>(body: () => Promise<T>): Promise<T> {
+  const handle = setInterval(() => {}, 1_000);
+  try {
+    return await body();
+  } finally {
+    clearInterval(handle);
+  }
+}
+
+/** Lets pending promise callbacks and immediates run. */
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('SingleFlight', () => {
+  test('concurrent calls of one key run fn once and share the value', async () => {
+    const sf = new SingleFlight<string>();
+    const { fn, calls } = loader<string>();
+    const all = [sf.do('k', fn), sf.do('k', fn), sf.do('k', fn)];
+    assert.equal(calls.length, 1);
+    assert.equal(sf.has('k'), true);
+    assert.equal(sf.size, 1);
+    calls[0]!.result.resolve('v');
+    assert.deepEqual(await Promise.all(all), ['v', 'v', 'v']);
+  });
+
+  test('concurrent calls share the same error, unwrapped', async () => {
+    const sf = new SingleFlight<string>();
+    const { fn, calls } = loader<string>();
+    const all = [sf.do('k', fn), sf.do('k', fn)];
+    const boom = new Error('boom');
+    calls[0]!.result.reject(boom);
+    for (const p of all) await assert.rejects(p, (err) => err === boom);
+    assert.equal(calls.length, 1);
+  });
+
+  test('different keys run independently', async () => {
+    const sf = new SingleFlight<string>();
+    const { fn, calls } = loader<string>();
+    const a = sf.do('a', fn);
+    const b = sf.do('b', fn);
+    assert.equal(calls.length, 2);
+    assert.equal(sf.size, 2);
+    calls[1]!.result.resolve('B');
+    assert.equal(await b, 'B');
+    assert.equal(sf.has('a'), true);
+    assert.equal(sf.has('b'), false);
+    calls[0]!.result.resolve('A');
+    assert.equal(await a, 'A');
+    assert.equal(sf.size, 0);
+  });
+
+  test('the key is freed when the flight settles: nothing is cached', async () => {
+    const sf = new SingleFlight<number>();
+    let n = 0;
+    assert.equal(await sf.do('k', async () => ++n), 1);
+    assert.equal(sf.has('k'), false);
+    assert.equal(await sf.do('k', async () => ++n), 2);
+    await assert.rejects(
+      sf.do('k', async () => {
+        throw new Error('fail');
+      }),
+      /fail/,
+    );
+    assert.equal(sf.size, 0);
+    assert.equal(await sf.do('k', () => ++n), 3);
+  });
+
+  test('fn that throws synchronously rejects the caller and frees the key', async () => {
+    const sf = new SingleFlight<string>();
+    const boom = new Error('sync boom');
+    const p = sf.do('k', () => {
+      throw boom;
+    });
+    assert.ok(p instanceof Promise, 'do returns a promise, it does not throw');
+    await assert.rejects(p, (err) => err === boom);
+    assert.equal(sf.has('k'), false);
+  });
+
+  describe('per-caller abort', () => {
+    test('an aborted caller leaves at once; the others get the result', async () => {
+      const sf = new SingleFlight<string>();
+      const { fn, calls } = loader<string>();
+      const ac = new AbortController();
+      const leaving = sf.do('k', fn, { signal: ac.signal });
+      const staying = sf.do('k', fn);
+      const stayingState = track(staying);
+      ac.abort();
+      await assert.rejects(leaving, CancelledError);
+      await turn();
+      assert.equal(stayingState.settled, false);
+      assert.equal(sf.has('k'), true);
+      assert.equal(calls[0]!.signal.aborted, false);
+      calls[0]!.result.resolve('v');
+      assert.equal(await staying, 'v');
+      assert.equal(calls.length, 1);
+    });
+
+    test('a TimeoutError reason becomes DeadlineExceededError; a CacheError reason is kept', async () => {
+      await keepAlive(async () => {
+        const sf = new SingleFlight<string>();
+        const { fn, calls } = loader<string>();
+        const staying = sf.do('k', fn);
+        await assert.rejects(
+          sf.do('k', fn, { signal: AbortSignal.timeout(2) }),
+          DeadlineExceededError,
+        );
+        const ac = new AbortController();
+        const leaving = sf.do('k', fn, { signal: ac.signal });
+        const reason = new CancelledError('shutting down');
+        ac.abort(reason);
+        await assert.rejects(leaving, (err) => err === reason);
+        calls[0]!.result.resolve('v');
+        assert.equal(await staying, 'v');
+      });
+    });
+
+    test('a signal aborted on entry neither starts nor joins a flight', async () => {
+      const sf = new SingleFlight<string>();
+      const { fn, calls } = loader<string>();
+      const aborted = AbortSignal.abort();
+      await assert.rejects(sf.do('k', fn, { signal: aborted }), CancelledError);
+      assert.equal(calls.length, 0);
+      assert.equal(sf.has('k'), false);
+
+      const running = sf.do('k', fn);
+      await assert.rejects(sf.do('k', fn, { signal: aborted }), CancelledError);
+      assert.equal(getEventListeners(aborted, 'abort').length, 0);
+      // Had it joined and left, the flight would have lost a waiter, not ended.
+      assert.equal(calls[0]!.signal.aborted, false);
+      calls[0]!.result.resolve('v');
+      assert.equal(await running, 'v');
+    });
+  });
+
+  describe('when every caller has left', () => {
+    test('the flight aborts and the key is free for a fresh flight at once', async () => {
+      const sf = new SingleFlight<string>();
+      const { fn, calls } = loader<string>();
+      const ac1 = new AbortController();
+      const ac2 = new AbortController();
+      const p1 = sf.do('k', fn, { signal: ac1.signal });
+      const p2 = sf.do('k', fn, { signal: ac2.signal });
+      const flightSignal = calls[0]!.signal;
+      ac1.abort();
+      assert.equal(flightSignal.aborted, false);
+      ac2.abort();
+      assert.equal(flightSignal.aborted, true);
+      assert.ok(isCacheError(flightSignal.reason, 'CANCELLED'), 'the reason is a CancelledError');
+      assert.equal(sf.has('k'), false);
+      await assert.rejects(p1, CancelledError);
+      await assert.rejects(p2, CancelledError);
+
+      const fresh = sf.do('k', fn);
+      assert.equal(calls.length, 2);
+      // The abandoned fn's late result is ignored and does not end the new flight.
+      calls[0]!.result.resolve('stale');
+      await turn();
+      assert.equal(sf.has('k'), true);
+      calls[1]!.result.resolve('fresh');
+      assert.equal(await fresh, 'fresh');
+      assert.equal(sf.size, 0);
+    });
+
+    test("the abandoned fn's rejection is never an unhandled rejection", async () => {
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown) => unhandled.push(reason);
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        const sf = new SingleFlight<string>();
+        const { fn, calls } = loader<string>();
+        const ac = new AbortController();
+        const p = sf.do('k', fn, { signal: ac.signal });
+        ac.abort();
+        await assert.rejects(p, CancelledError);
+        calls[0]!.result.reject(new Error('late failure'));
+        await turn();
+        await turn();
+        assert.deepEqual(unhandled, []);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+    });
+  });
+
+  describe('timeout', () => {
+    test('a flight that does not settle in time rejects every waiter and frees the key', async () => {
+      await keepAlive(async () => {
+        const sf = new SingleFlight<string>({ timeoutMs: 5 });
+        const { fn, calls } = loader<string>();
+        const all = [sf.do('user:7', fn), sf.do('user:7', fn)];
+        const errors: unknown[] = [];
+        for (const p of all) {
+          await assert.rejects(p, (err) => {
+            errors.push(err);
+            return err instanceof DeadlineExceededError;
+          });
+        }
+        assert.equal(errors[0], errors[1]);
+        const message = (errors[0] as Error).message;
+        assert.match(message, /user:7/);
+        assert.match(message, /\b5 ms\b/);
+        assert.equal(calls[0]!.signal.aborted, true);
+        assert.equal(calls[0]!.signal.reason, errors[0]);
+        assert.equal(sf.has('user:7'), false);
+        // The stuck loader does not hold the key: a new flight starts.
+        const next = sf.do('user:7', fn);
+        assert.equal(calls.length, 2);
+        calls[1]!.result.resolve('v');
+        assert.equal(await next, 'v');
+      });
+    });
+
+    test('the first caller sets the timeout of its flight', async () => {
+      await keepAlive(async () => {
+        const sf = new SingleFlight<string>();
+        const { fn, calls } = loader<string>();
+        const first = sf.do('a', fn, { timeoutMs: 5 });
+        const joiner = sf.do('a', fn, { timeoutMs: 0 });
+        await assert.rejects(first, DeadlineExceededError);
+        await assert.rejects(joiner, DeadlineExceededError);
+        assert.equal(calls.length, 1);
+
+        const withDefault = new SingleFlight<string>({ timeoutMs: 5 });
+        const noTimeout = withDefault.do('b', fn, { timeoutMs: 0 });
+        const state = track(noTimeout);
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        assert.equal(state.settled, false);
+        calls[1]!.result.resolve('late but fine');
+        assert.equal(await noTimeout, 'late but fine');
+      });
+    });
+
+    test('the timer keeps the process alive and is cleared when the flight settles', async () => {
+      const setSpy = mock.method(globalThis, 'setTimeout');
+      const clearSpy = mock.method(globalThis, 'clearTimeout');
+      try {
+        const sf = new SingleFlight<string>({ timeoutMs: 60_000 });
+        const { fn, calls } = loader<string>();
+        const p = sf.do('k', fn);
+        assert.equal(setSpy.mock.callCount(), 1);
+        const timer = setSpy.mock.calls[0]!.result as NodeJS.Timeout;
+        assert.equal(timer.hasRef(), true, 'a pending flight is owed an answer before exit');
+        calls[0]!.result.resolve('v');
+        assert.equal(await p, 'v');
+        assert.ok(
+          clearSpy.mock.calls.some((c) => c.arguments[0] === timer),
+          'the flight timer was cleared',
+        );
+      } finally {
+        setSpy.mock.restore();
+        clearSpy.mock.restore();
+      }
+    });
+  });
+
+  describe('no leaks', () => {
+    test('a waiter that settles removes its abort listener', async () => {
+      const sf = new SingleFlight<number>();
+      const shared = new AbortController().signal;
+      setMaxListeners(100, shared); // one listener per pending call is expected here
+      const { fn, calls } = loader<number>();
+      const pending = Array.from({ length: 50 }, (_, i) =>
+        sf.do(`k${i % 5}`, fn, { signal: shared }),
+      );
+      assert.equal(getEventListeners(shared, 'abort').length, 50);
+      for (const [i, c] of calls.entries()) {
+        if (i % 2 === 0) c.result.resolve(i);
+        else c.result.reject(new Error(`e${i}`));
+      }
+      await Promise.allSettled(pending);
+      assert.equal(getEventListeners(shared, 'abort').length, 0);
+      assert.equal(sf.size, 0);
+    });
+
+    test('many aborted waiters leave nothing behind', async () => {
+      const sf = new SingleFlight<string>();
+      const { fn, calls } = loader<string>();
+      const staying = sf.do('k', fn);
+      const controllers = Array.from({ length: 200 }, () => new AbortController());
+      const leaving = controllers.map((ac) => sf.do('k', fn, { signal: ac.signal }));
+      for (const ac of controllers) ac.abort();
+      const results = await Promise.allSettled(leaving);
+      assert.ok(
+        results.every((r) => r.status === 'rejected' && r.reason instanceof CancelledError),
+        'every aborted caller got a CancelledError',
+      );
+      for (const ac of controllers) assert.equal(getEventListeners(ac.signal, 'abort').length, 0);
+      assert.equal(calls.length, 1);
+      assert.equal(getEventListeners(calls[0]!.signal, 'abort').length, 0);
+      calls[0]!.result.resolve('v');
+      assert.equal(await staying, 'v');
+      assert.equal(sf.size, 0);
+    });
+  });
+
+  describe('bad arguments', () => {
+    test('the constructor throws InvalidArgumentError', () => {
+      for (const timeoutMs of [-1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31, '5']) {
+        assert.throws(
+          () => new SingleFlight({ timeoutMs: timeoutMs as number }),
+          InvalidArgumentError,
+          String(timeoutMs),
+        );
+      }
+      assert.throws(() => new SingleFlight(null as unknown as undefined), InvalidArgumentError);
+    });
+
+    test('do rejects with InvalidArgumentError and starts nothing', async () => {
+      const sf = new SingleFlight<string>();
+      const fn = () => 'v';
+      await assert.rejects(sf.do(1 as unknown as string, fn), InvalidArgumentError);
+      await assert.rejects(sf.do('k', 'fn' as unknown as () => string), InvalidArgumentError);
+      await assert.rejects(sf.do('k', fn, { timeoutMs: -1 }), InvalidArgumentError);
+      await assert.rejects(
+        sf.do('k', fn, { signal: {} as unknown as AbortSignal }),
+        InvalidArgumentError,
+      );
+      assert.equal(sf.size, 0);
+    });
+  });
+});
