@@ -124,6 +124,7 @@ export class Group implements PeerServedGroup {
   /** Flights that ask the owner peer (dedupes this node's concurrent callers). */
   readonly #remoteFlights: SingleFlight<Entry>;
   readonly #ttl: number;
+  readonly #loadTimeoutMs: number;
   readonly #notFoundTtl: number;
   readonly #maxKeyBytes: number;
   readonly #maxValueBytes: number;
@@ -179,9 +180,9 @@ export class Group implements PeerServedGroup {
       maxEntries: options.maxEntries,
       now: this.#now,
     });
-    const timeoutMs = options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
-    this.#localFlights = new SingleFlight<Entry>({ timeoutMs });
-    this.#remoteFlights = new SingleFlight<Entry>({ timeoutMs });
+    this.#loadTimeoutMs = options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
+    this.#localFlights = new SingleFlight<Entry>({ timeoutMs: this.#loadTimeoutMs });
+    this.#remoteFlights = new SingleFlight<Entry>({ timeoutMs: this.#loadTimeoutMs });
   }
 
   /**
@@ -372,7 +373,8 @@ export class Group implements PeerServedGroup {
     if (cached !== undefined) return cached;
     this.#stats.loadsDeduped++;
     try {
-      const got = await owner.get(this.name, key, { signal });
+      const deadline = this.#loadTimeoutMs > 0 ? Date.now() + this.#loadTimeoutMs : undefined;
+      const got = await owner.get(this.name, key, { signal, deadline });
       this.#stats.peerLoads++;
       const entry: Entry = { view: ByteView.adopt(got.value), expireAt: got.expireAt };
       if (this.#random() < this.#hotCacheChance) this.#cache.add('hot', key, entry);

@@ -5,6 +5,12 @@
 export interface CallOptions {
   /** Aborts the call; its reason decides Cancelled vs DeadlineExceeded. */
   signal?: AbortSignal | undefined;
+  /**
+   * deadline is the absolute time (ms since the epoch) after which the caller
+   * no longer wants the answer. Transports send the time left to the peer
+   * (gRPC's `grpc-timeout`, a header on HTTP) so the owner stops waiting too.
+   */
+  deadline?: number | undefined;
 }
 
 /**

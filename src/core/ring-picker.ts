@@ -10,17 +10,23 @@ export interface RingPickerOptions extends RingOptions {
   self: string;
   /** Builds the client for a peer URL; called once per peer while it is a member. */
   clientFor: (url: string) => PeerClient;
+  /**
+   * member says whether self owns keys. A client-only node (a gateway) is not on
+   * the ring: every key belongs to some peer. Default true.
+   */
+  member?: boolean | undefined;
 }
 
 /**
  * RingPicker owns the ring and the peer clients. `setPeers` replaces the whole
- * membership in one step; self is always a member, so this node recognises its
- * own keys even when the list given leaves it out.
+ * membership in one step; self is always a member (unless `member: false`), so
+ * this node recognises its own keys even when the list given leaves it out.
  */
 export class RingPicker implements PeerPicker {
   readonly self: string;
   readonly #options: RingOptions;
   readonly #clientFor: (url: string) => PeerClient;
+  readonly #member: boolean;
   #ring: Ring;
   #clients = new Map<string, PeerClient>();
   #others: PeerClient[] = [];
@@ -32,8 +38,9 @@ export class RingPicker implements PeerPicker {
     this.self = options.self;
     this.#options = { replicas: options.replicas, hash: options.hash };
     this.#clientFor = options.clientFor;
+    this.#member = options.member ?? true;
     this.#ring = new Ring(this.#options);
-    this.#ring.add(this.self);
+    if (this.#member) this.#ring.add(this.self);
   }
 
   /**
@@ -71,7 +78,7 @@ export class RingPicker implements PeerPicker {
     return this.#clients.get(owner);
   }
 
-  /** ownerOf returns the URL of the node that owns `key` (possibly self). */
+  /** ownerOf returns the URL of the node that owns `key` (possibly self; self when the ring is empty). */
   ownerOf(key: string): string {
     return this.#ring.get(key) ?? this.self;
   }

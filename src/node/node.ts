@@ -1,6 +1,5 @@
 // node.ts: CacheNode, the wiring of one cache process: its groups, the ring of
-// peers, the peer transport (client and server), metrics, and its lifecycle.
-import { createServer, type Server } from 'node:http';
+// peers, the peer transport, membership, metrics, and its lifecycle.
 import type { AddressInfo } from 'node:net';
 import type { Group, GroupOptions } from '../core/group.js';
 import type { Logger } from '../core/logger.js';
@@ -8,14 +7,15 @@ import { noopLogger } from '../core/logger.js';
 import { GroupRegistry } from '../core/registry.js';
 import { RingPicker } from '../core/ring-picker.js';
 import { InvalidArgumentError, UnavailableError } from '../errors.js';
+import type { Membership } from '../membership/membership.js';
 import type { HashFn } from '../ring/ring.js';
 import {
-  createHttpPeerHandler,
-  createHttpTransport,
   type HttpPeerHandler,
-  type HttpTransport,
+  type HttpPeerTransport,
   type HttpTransportOptions,
+  httpTransport,
 } from '../transport/http/index.js';
+import type { PeerServer, PeerTransport } from '../transport/transport.js';
 import { NodeMetrics } from './metrics.js';
 import { parsePeerUrl } from './peer-url.js';
 
@@ -24,26 +24,43 @@ export interface NodeOptions {
   /**
    * self is this node's peer base URL, e.g. `http://10.0.0.1:8001`: its identity
    * on the ring (peers must list it exactly so) and, unless `listen` says
-   * otherwise, where it listens. Default `http://127.0.0.1:0`-less: a node
-   * without `self` and without peers is a single instance with no network.
+   * otherwise, where it listens. Without `self` and without peers, a node is a
+   * single instance with no network.
    */
   self?: string | undefined;
-  /** peers is the static member list; it may include self. Default: none. */
+  /**
+   * peers is the static member list; it may include self. With `membership`
+   * it seeds the ring until the membership source delivers its first set.
+   * Default: none.
+   */
   peers?: readonly string[] | undefined;
+  /** membership is a source of member lists (e.g. etcd), started by `listen()` or `start()`. */
+  membership?: Membership | undefined;
+  /**
+   * member says whether this node owns keys. `false` makes a client-only node (a
+   * gateway): it follows membership, is never on the ring, and asks each key's
+   * owner. Default true.
+   */
+  member?: boolean | undefined;
   /** listen is where `listen()` binds, as `host:port`. Default: the host and port of `self`. */
   listen?: string | undefined;
-  /** basePath is the URL path prefix of peer requests. Default `/_groupcache/`. */
+  /**
+   * transport is the peer protocol. Default: HTTP, golang/groupcache's, built
+   * from `basePath`, `http`, `maxKeyBytes` and `maxValueBytes`.
+   */
+  transport?: PeerTransport | undefined;
+  /** basePath is the URL path prefix of HTTP peer requests. Default `/_groupcache/`. */
   basePath?: string | undefined;
+  /** http configures the default HTTP peer client (dispatcher hook, timeouts, connections). */
+  http?: Omit<HttpTransportOptions, 'basePath' | 'maxValueBytes'> | undefined;
+  /** maxKeyBytes bounds keys on the default HTTP peer endpoint. Default 4096. */
+  maxKeyBytes?: number | undefined;
+  /** maxValueBytes bounds values on the default HTTP peer endpoint and from peers. Default 64 MiB. */
+  maxValueBytes?: number | undefined;
   /** replicas is the number of ring points per peer. Default 50. */
   replicas?: number | undefined;
   /** hash is the ring's hash function. Default CRC-32 IEEE (golang/groupcache's). */
   hash?: HashFn | undefined;
-  /** http configures the HTTP peer client (dispatcher hook, timeouts, connections). */
-  http?: Omit<HttpTransportOptions, 'basePath'> | undefined;
-  /** maxKeyBytes bounds keys on the peer endpoint. Default 4096. */
-  maxKeyBytes?: number | undefined;
-  /** maxValueBytes bounds values on the peer endpoint and from peers. Default 64 MiB. */
-  maxValueBytes?: number | undefined;
   /** shutdownGraceMs is how long `close()` waits for in-flight requests. Default 10,000. */
   shutdownGraceMs?: number | undefined;
   /** logger receives loads, peer errors and membership changes (a pino logger fits). Default: silent. */
@@ -53,11 +70,16 @@ export interface NodeOptions {
 /** PeersInfo describes the ring as this node sees it. */
 export interface PeersInfo {
   self: string;
+  /** Whether this node owns keys (false for a client-only node). */
+  member: boolean;
+  /** The ring's members, sorted. */
   peers: string[];
   /** What set the current member list: `static`, `api`, or a membership source's name. */
   source: string;
   /** When the member list last changed (ISO 8601). */
   updatedAt: string;
+  /** The membership source's own state, when it reports one. */
+  membership?: Record<string, unknown>;
 }
 
 /**
@@ -70,16 +92,19 @@ export class CacheNode {
   readonly self: string;
   /** metrics holds this node's Prometheus registry. */
   readonly metrics: NodeMetrics;
-  /** handler serves peer requests; mount it yourself, or let `listen()` serve it. */
-  readonly handler: HttpPeerHandler;
+  /** transport is the peer protocol this node speaks. */
+  readonly transport: PeerTransport;
   readonly #registry: GroupRegistry;
   readonly #picker: RingPicker;
-  readonly #transport: HttpTransport;
+  readonly #membership: Membership | undefined;
+  readonly #member: boolean;
   readonly #log: Logger;
   readonly #listen: { host: string; port: number } | undefined;
   readonly #graceMs: number;
   readonly #shutdown = new AbortController();
-  #server: Server | undefined;
+  #membershipStarted: Promise<void> | undefined;
+  #server: PeerServer | undefined;
+  #listening = false;
   #closing: Promise<void> | undefined;
   #info: PeersInfo;
 
@@ -97,40 +122,49 @@ export class CacheNode {
         : options.self !== undefined
           ? hostPortOf(options.self)
           : undefined;
+    this.#member = options.member ?? true;
+    this.#membership = options.membership;
     this.#log = options.logger ?? noopLogger;
     this.#graceMs = options.shutdownGraceMs ?? 10_000;
     this.#registry = new GroupRegistry({ logger: this.#log });
     this.metrics = new NodeMetrics(() => this.#registry.groups());
-    this.#transport = createHttpTransport({
-      ...options.http,
-      ...(options.basePath !== undefined ? { basePath: options.basePath } : {}),
-      ...(options.maxValueBytes !== undefined ? { maxValueBytes: options.maxValueBytes } : {}),
-    });
+    this.transport =
+      options.transport ??
+      httpTransport({
+        ...options.http,
+        ...(options.basePath !== undefined ? { basePath: options.basePath } : {}),
+        ...(options.maxKeyBytes !== undefined ? { maxKeyBytes: options.maxKeyBytes } : {}),
+        ...(options.maxValueBytes !== undefined ? { maxValueBytes: options.maxValueBytes } : {}),
+      });
     this.#picker = new RingPicker({
       self: this.self,
       replicas: options.replicas,
       hash: options.hash,
-      clientFor: (url) => this.metrics.instrument(this.#transport.client(url)),
+      member: this.#member,
+      clientFor: (url) => this.metrics.instrument(this.transport.client(url)),
     });
     this.#registry.setPeerPicker(this.#picker);
-    this.handler = createHttpPeerHandler(this.#registry, {
-      ...(options.basePath !== undefined ? { basePath: options.basePath } : {}),
-      ...(options.maxKeyBytes !== undefined ? { maxKeyBytes: options.maxKeyBytes } : {}),
-      ...(options.maxValueBytes !== undefined ? { maxValueBytes: options.maxValueBytes } : {}),
-      signalFor: () => this.#shutdown.signal,
-      onError: (err, req) =>
-        this.#log.warn(
-          { err: err instanceof Error ? err.message : String(err), url: req.url },
-          'peer request failed',
-        ),
-    });
     this.#info = {
       self: this.self,
-      peers: [this.self],
+      member: this.#member,
+      peers: [],
       source: 'static',
       updatedAt: new Date().toISOString(),
     };
     this.setPeers(peers, 'static');
+  }
+
+  /**
+   * handler is the HTTP peer handler for these groups, to mount in your own
+   * server (node:http, Express, Fastify) instead of calling `listen()`. Only the
+   * HTTP transport has one; with another it throws InvalidArgumentError.
+   */
+  get handler(): HttpPeerHandler {
+    const t = this.transport as Partial<HttpPeerTransport>;
+    if (typeof t.handler !== 'function') {
+      throw new InvalidArgumentError(`the ${this.transport.name} transport has no HTTP handler`);
+    }
+    return t.handler(this.#registry, { signalFor: () => this.#shutdown.signal });
   }
 
   /** newGroup creates a group on this node. A duplicate name is an AlreadyExistsError. */
@@ -149,24 +183,36 @@ export class CacheNode {
   }
 
   /**
-   * setPeers replaces the member list in one step (self is always a member).
-   * `source` says where the list came from, for `/peers` and the logs.
+   * setPeers replaces the member list in one step (self is always a member of
+   * a member node). `source` says where the list came from, for `/peers`, logs
+   * and metrics.
    */
   setPeers(peers: Iterable<string>, source = 'api'): void {
     const list = [...peers];
     for (const p of list) parsePeerUrl(p, 'peer');
     const { added, removed } = this.#picker.setPeers(list);
     const members = this.#picker.members();
-    this.#info = { self: this.self, peers: members, source, updatedAt: new Date().toISOString() };
+    this.#info = {
+      self: this.self,
+      member: this.#member,
+      peers: members,
+      source,
+      updatedAt: new Date().toISOString(),
+    };
     this.metrics.membership(members.length, source);
     if (added.length > 0 || removed.length > 0) {
       this.#log.info({ source, added, removed, members }, 'membership changed');
     }
   }
 
-  /** peers describes the current ring. */
+  /** peers describes the current ring, and the membership source's state if it reports one. */
   peers(): PeersInfo {
-    return { ...this.#info, peers: [...this.#info.peers] };
+    const status = this.#membership?.status?.();
+    return {
+      ...this.#info,
+      peers: [...this.#info.peers],
+      ...(status !== undefined ? { membership: status } : {}),
+    };
   }
 
   /** ownerOf returns the URL of the node that owns `key`. */
@@ -175,37 +221,64 @@ export class CacheNode {
   }
 
   /**
-   * listen starts serving peer requests on `listen` (or self's host and port)
-   * and resolves with the bound address. Calling it twice is an error.
+   * listen serves peer requests on `listen` (or self's host and port), then
+   * starts the membership source; it resolves with the bound address.
+   * Calling it twice is an InvalidArgumentError.
    */
   async listen(): Promise<AddressInfo> {
     if (this.#closing) throw new UnavailableError('node is closed');
-    if (this.#server) throw new InvalidArgumentError('node is already listening');
+    if (this.#listening) throw new InvalidArgumentError('node is already listening');
     if (this.#listen === undefined) {
       throw new InvalidArgumentError('nothing to listen on: give self or listen');
     }
-    const server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => this.handler(req, res));
-    this.#server = server;
+    this.#listening = true;
     const { host, port } = this.#listen;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
+    try {
+      this.#server = await this.transport.serve(this.#registry, {
+        host,
+        port,
+        signal: this.#shutdown.signal,
+        logger: this.#log,
       });
-    });
-    const address = server.address() as AddressInfo;
+    } catch (err) {
+      this.#listening = false;
+      throw err;
+    }
+    const address = this.#server.address;
     this.#log.info(
-      { self: this.self, address: `${address.address}:${address.port}` },
+      {
+        self: this.self,
+        transport: this.transport.name,
+        address: `${address.address}:${address.port}`,
+      },
       'serving peers',
     );
+    await this.start();
     return address;
   }
 
   /**
-   * close shuts the node down gracefully: it stops accepting connections, lets
-   * in-flight requests finish (up to `shutdownGraceMs`, then aborts them), and
-   * closes peer connections. Calling it again returns the same promise.
+   * start starts the membership source, if any: from then on its member lists
+   * replace the ring. `listen()` calls it once the node serves peers; a
+   * client-only node, which serves none, calls it directly. Idempotent.
+   */
+  start(): Promise<void> {
+    if (this.#closing) return Promise.reject(new UnavailableError('node is closed'));
+    const membership = this.#membership;
+    this.#membershipStarted ??=
+      membership === undefined
+        ? Promise.resolve()
+        : membership.start((peers) => {
+            if (this.#closing === undefined) this.setPeers(peers, membership.name);
+          });
+    return this.#membershipStarted;
+  }
+
+  /**
+   * close shuts the node down gracefully: it leaves the membership (so peers
+   * stop routing here), stops accepting connections, lets in-flight requests
+   * finish (up to `shutdownGraceMs`, then aborts them), and closes peer
+   * connections. Calling it again returns the same promise.
    */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -213,19 +286,27 @@ export class CacheNode {
   }
 
   async #close(): Promise<void> {
+    if (this.#membership !== undefined && this.#membershipStarted !== undefined) {
+      await this.#membershipStarted.catch(() => {});
+      await this.#membership.close().catch((err: unknown) => {
+        this.#log.warn(
+          { err: err instanceof Error ? err.message : String(err) },
+          'membership close failed',
+        );
+      });
+    }
     const server = this.#server;
     if (server) {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      const grace = setTimeout(() => {
-        this.#shutdown.abort(new UnavailableError('node is shutting down'));
-        server.closeAllConnections();
-      }, this.#graceMs);
+      // Past the grace period, in-flight requests are told to give up.
+      const grace = setTimeout(
+        () => this.#shutdown.abort(new UnavailableError('node is shutting down')),
+        this.#graceMs,
+      );
       grace.unref();
-      await closed;
+      await server.close(this.#graceMs);
       clearTimeout(grace);
     }
-    await this.#transport.close();
+    await this.transport.close();
     this.#log.info({ self: this.self }, 'node closed');
   }
 }

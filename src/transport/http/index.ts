@@ -12,4 +12,9 @@ export {
   type HttpPeerHandler,
   type HttpPeerHandlerOptions,
 } from './server.js';
+export {
+  type HttpPeerTransport,
+  type HttpPeerTransportOptions,
+  httpTransport,
+} from './transport.js';
 export { DEFAULT_BASE_PATH, DEFAULT_MAX_VALUE_BYTES } from './wire.js';

@@ -1,0 +1,40 @@
+// transport.ts: the transport seam: how a node reaches its peers and serves them.
+// HTTP (golang/groupcache's protocol) implements it; other protocols plug in here.
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../core/logger.js';
+import type { GroupLookup, PeerClient } from '../core/peers.js';
+
+/** ServeOptions tell a transport where and how to serve a node's groups. */
+export interface ServeOptions {
+  host: string;
+  port: number;
+  /** Fires when the node gives up waiting for in-flight requests at shutdown. */
+  signal: AbortSignal;
+  logger: Logger;
+}
+
+/** PeerServer is a running server of peer requests. */
+export interface PeerServer {
+  /** The bound address. */
+  readonly address: AddressInfo;
+  /**
+   * close stops accepting requests and resolves when in-flight ones have
+   * finished, or after `graceMs`, when it drops them. Idempotent.
+   */
+  close(graceMs: number): Promise<void>;
+}
+
+/**
+ * PeerTransport is one wire protocol between peers: clients to reach them, a
+ * server to answer them. Every node of a cluster must use the same one.
+ */
+export interface PeerTransport {
+  /** name is the protocol's name, e.g. `http`. */
+  readonly name: string;
+  /** client returns the (cached) client for the peer whose base URL is `url`. */
+  client(url: string): PeerClient;
+  /** serve answers peer requests for `groups` on `host:port`. */
+  serve(groups: GroupLookup, options: ServeOptions): Promise<PeerServer>;
+  /** close closes the clients' connections. Idempotent. */
+  close(): Promise<void>;
+}
