@@ -48,11 +48,12 @@ export class RingPicker implements PeerPicker {
    * stay are kept; it returns the URLs that joined and left.
    */
   setPeers(peers: Iterable<string>): { added: string[]; removed: string[] } {
-    const next = new Set<string>([this.self]);
+    const next = new Set<string>(this.#member ? [this.self] : []);
     for (const p of peers) {
-      if (typeof p !== 'string' || p === '')
+      if (typeof p !== 'string' || p === '') {
         throw new InvalidArgumentError('peer URLs must be non-empty strings');
-      next.add(p);
+      }
+      if (p !== this.self || this.#member) next.add(p);
     }
     const ring = new Ring(this.#options);
     ring.set(next);
@@ -88,7 +89,7 @@ export class RingPicker implements PeerPicker {
     return this.#others;
   }
 
-  /** members lists every member's URL, self included, sorted. */
+  /** members lists every member's URL (self included on a member node), sorted. */
   members(): string[] {
     return this.#ring.members();
   }

@@ -1,0 +1,172 @@
+// node.test.ts: CacheNode wiring: three nodes in one process over real HTTP on
+// loopback, membership, lifecycle and bad options.
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, describe, test } from 'node:test';
+import type { Membership } from '../membership/membership.js';
+import { type CacheNode, createNode, parseHostPort } from './node.js';
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+describe('a 3-node cluster over HTTP in one process', async () => {
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const urls = ports.map((p) => `http://127.0.0.1:${p}`);
+  const loads: Record<string, string[]> = {};
+  const nodes: CacheNode[] = [];
+  for (const self of urls) {
+    const node = createNode({ self, peers: urls });
+    loads[self] = [];
+    node.newGroup('g', {
+      cacheBytes: 1 << 20,
+      hotCacheChance: 0,
+      load: (key) => {
+        loads[self]?.push(key);
+        return key.startsWith('missing') ? null : `value of ${key}`;
+      },
+    });
+    await node.listen();
+    nodes.push(node);
+  }
+  after(() => Promise.all(nodes.map((n) => n.close())));
+
+  test('every key is loaded once, on its owner, whichever node is asked', async () => {
+    const keys = Array.from({ length: 40 }, (_, i) => `k ${i}/+%é`);
+    for (const node of nodes) {
+      const got = await Promise.all(keys.map((k) => node.getGroup('g')?.get(k)));
+      got.forEach((v, i) => assert.equal(v?.toString(), `value of ${keys[i]}`));
+    }
+    for (const k of keys) {
+      const owner = nodes[0]?.ownerOf(k) as string;
+      for (const n of nodes) assert.equal(n.ownerOf(k), owner);
+      assert.deepEqual(
+        urls.filter((u) => loads[u]?.includes(k)),
+        [owner],
+      );
+    }
+    assert.ok(nodes.every((n) => (n.getGroup('g')?.stats.peerLoads ?? 0) > 0));
+  });
+
+  test('not found from the owner is NOT_FOUND on the asker', async () => {
+    const asker = nodes[0] as CacheNode;
+    const key = Array.from({ length: 100 }, (_, i) => `missing${i}`).find(
+      (k) => asker.ownerOf(k) !== asker.self,
+    ) as string;
+    await assert.rejects(asker.getGroup('g')?.get(key) as Promise<unknown>, { code: 'NOT_FOUND' });
+    assert.equal(loads[asker.self]?.includes(key), false);
+  });
+
+  test('peers() reports the ring', () => {
+    const info = nodes[1]?.peers();
+    assert.equal(info?.self, urls[1]);
+    assert.deepEqual(info?.peers, [...urls].sort());
+    assert.equal(info?.source, 'static');
+    assert.equal(info?.member, true);
+  });
+
+  test('metrics count peer requests', async () => {
+    const text = await nodes[0]?.metrics.registry.metrics();
+    assert.match(text ?? '', /peercache_peer_request_duration_seconds_count\{peer="http:\/\/127/);
+    assert.match(text ?? '', /peercache_group_gets_total\{group="g"\} \d+/);
+    assert.match(text ?? '', /peercache_ring_members 3/);
+  });
+});
+
+describe('node lifecycle and options', () => {
+  test('a node without peers is a local cache and needs no network', async () => {
+    const node = createNode();
+    const g = node.newGroup('local', { cacheBytes: 1024, load: (k) => k.toUpperCase() });
+    assert.equal((await g.get('abc')).toString(), 'ABC');
+    assert.equal(node.ownerOf('abc'), 'local');
+    await assert.rejects(node.listen(), { code: 'INVALID_ARGUMENT' });
+    await node.close();
+    await node.close();
+  });
+
+  test('close is graceful and idempotent; listen after close fails', async () => {
+    const port = await freePort();
+    const node = createNode({ self: `http://127.0.0.1:${port}` });
+    await node.listen();
+    await assert.rejects(node.listen(), { code: 'INVALID_ARGUMENT' });
+    const first = node.close();
+    assert.equal(node.close(), first);
+    await first;
+    await assert.rejects(node.listen(), { code: 'UNAVAILABLE' });
+  });
+
+  test('membership sets the ring, and close leaves the membership first', async () => {
+    const events: string[] = [];
+    let apply: ((peers: readonly string[]) => void) | undefined;
+    const membership: Membership = {
+      name: 'fake',
+      async start(a) {
+        events.push('start');
+        apply = a;
+      },
+      async close() {
+        events.push('close');
+      },
+      status: () => ({ connected: true }),
+    };
+    const port = await freePort();
+    const self = `http://127.0.0.1:${port}`;
+    const node = createNode({ self, membership });
+    await node.listen();
+    assert.deepEqual(events, ['start']);
+    apply?.([self, 'http://127.0.0.1:1']);
+    assert.deepEqual(node.peers().peers, ['http://127.0.0.1:1', self].sort());
+    assert.equal(node.peers().source, 'fake');
+    assert.deepEqual(node.peers().membership, { connected: true });
+    await node.close();
+    assert.deepEqual(events, ['start', 'close']);
+  });
+
+  test('a client-only node is never on the ring', () => {
+    const node = createNode({
+      self: 'http://127.0.0.1:9',
+      member: false,
+      peers: ['http://127.0.0.1:7', 'http://127.0.0.1:8'],
+    });
+    assert.deepEqual(node.peers().peers, ['http://127.0.0.1:7', 'http://127.0.0.1:8']);
+    for (let i = 0; i < 50; i++) assert.notEqual(node.ownerOf(`k${i}`), node.self);
+  });
+
+  test('bad options are InvalidArgumentErrors', () => {
+    assert.throws(() => createNode({ self: 'not a url' }), { code: 'INVALID_ARGUMENT' });
+    assert.throws(() => createNode({ self: 'http://h:1/' }), { code: 'INVALID_ARGUMENT' });
+    assert.throws(() => createNode({ self: 'ftp://h:1' }), { code: 'INVALID_ARGUMENT' });
+    assert.throws(() => createNode({ peers: ['http://h:1'] }), { code: 'INVALID_ARGUMENT' });
+    assert.throws(() => createNode({ self: 'http://h:1', peers: ['http://h:2/x'] }), {
+      code: 'INVALID_ARGUMENT',
+    });
+    assert.throws(() => createNode({ self: 'http://h:1', listen: 'nope' }), {
+      code: 'INVALID_ARGUMENT',
+    });
+  });
+
+  test('parseHostPort', () => {
+    assert.deepEqual(parseHostPort('127.0.0.1:80'), { host: '127.0.0.1', port: 80 });
+    assert.deepEqual(parseHostPort('[::1]:8080'), { host: '::1', port: 8080 });
+    assert.deepEqual(parseHostPort(':9'), { host: '0.0.0.0', port: 9 });
+    assert.throws(() => parseHostPort('h:70000'), { code: 'INVALID_ARGUMENT' });
+  });
+
+  test('the handler mounts in a server of your own', async () => {
+    const node = createNode({ self: 'http://127.0.0.1:1' });
+    node.newGroup('m', { cacheBytes: 1024, load: (k) => `m:${k}` });
+    const server = createServer(node.handler);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    const res = await fetch(`http://127.0.0.1:${port}/_groupcache/m/key`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'application/x-protobuf');
+    await new Promise((r) => server.close(r));
+    await node.close();
+  });
+});
