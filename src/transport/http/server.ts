@@ -226,7 +226,7 @@ async function servePut(
     setRequestOverhead;
   const body = await readRequestBody(req, limit);
   if (body === 'too-large') {
-    sendTooLarge(res, config.maxValueBytes);
+    sendTooLarge(req, res, config.maxValueBytes);
     return;
   }
   if (body === 'aborted') {
@@ -245,7 +245,7 @@ async function servePut(
     return;
   }
   if (message.value.byteLength > config.maxValueBytes) {
-    sendTooLarge(res, config.maxValueBytes);
+    sendTooLarge(req, res, config.maxValueBytes);
     return;
   }
   try {
@@ -341,10 +341,25 @@ function readRequestBody(
   });
 }
 
-function sendTooLarge(res: ServerResponse, maxValueBytes: number): void {
-  // Close the connection rather than read the rest of a body we refuse.
-  res.setHeader('Connection', 'close');
+/** How long the rest of a refused body is read and thrown away before the connection is cut. */
+const refusedBodyLingerMs = 2_000;
+
+/**
+ * sendTooLarge answers 413. Closing the socket at once while the client is still
+ * sending would make the kernel reset the connection, which can destroy the
+ * answer before the client reads it; so the rest of the body is read and
+ * discarded (node:http does that after the answer), for a bounded time.
+ */
+function sendTooLarge(req: IncomingMessage, res: ServerResponse, maxValueBytes: number): void {
   sendText(res, 413, `value is over the limit of ${maxValueBytes} bytes`);
+  if (req.readableEnded) return;
+  const socket = req.socket;
+  const cut = setTimeout(() => socket.destroy(), refusedBodyLingerMs);
+  cut.unref();
+  const done = () => clearTimeout(cut);
+  req.once('end', done);
+  req.once('close', done);
+  req.resume();
 }
 
 /** sendError answers with a group's error: its code's status and its message. */
