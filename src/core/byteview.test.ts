@@ -44,3 +44,11 @@ test('equal, equalString, equalBytes', () => {
   assert.ok(!a.equal(ByteView.from('sama')));
   assert.equal(ByteView.empty.length, 0);
 });
+
+test('from a Buffer copies too (Buffer#slice would share memory)', () => {
+  const pooled = Buffer.from('abc');
+  const v = ByteView.from(pooled);
+  pooled[0] = 0x7a;
+  assert.equal(v.toString(), 'abc');
+  assert.equal(v.unsafeBytes().buffer === pooled.buffer, false);
+});

@@ -22,7 +22,8 @@ export class ByteView {
   static from(value: string | Uint8Array | ByteView): ByteView {
     if (value instanceof ByteView) return value;
     if (typeof value === 'string') return new ByteView(encoder.encode(value), value);
-    return new ByteView(value.slice(), undefined);
+    // Not value.slice(): on a Buffer that shares memory instead of copying.
+    return new ByteView(Uint8Array.prototype.slice.call(value), undefined);
   }
 
   /**
@@ -43,7 +44,7 @@ export class ByteView {
 
   /** byteSlice returns a copy of the bytes, which the caller may change freely. */
   byteSlice(): Uint8Array {
-    return this.#bytes.slice();
+    return Uint8Array.prototype.slice.call(this.#bytes);
   }
 
   /** toString returns the bytes decoded as UTF-8. */

@@ -353,6 +353,16 @@ export class Group implements PeerServedGroup {
     return this.#cache.stats(which);
   }
 
+  /** maxKeyBytes is the largest key this group accepts, in UTF-8 bytes. */
+  get maxKeyBytes(): number {
+    return this.#maxKeyBytes;
+  }
+
+  /** maxValueBytes is the largest value this group accepts, in bytes. */
+  get maxValueBytes(): number {
+    return this.#maxValueBytes;
+  }
+
   /** cacheBytes is the group's byte budget. */
   get cacheBytes(): number {
     return this.#cache.budget;
