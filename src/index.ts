@@ -1,5 +1,9 @@
 // index.ts: the public API of peercache.
 
+export {
+  createApiHandler,
+  startApiServer,
+} from './api/server.js';
 export { ByteView } from './core/byteview.js';
 export {
   type GetOptions,
@@ -45,7 +49,10 @@ export {
 } from './core/sinks.js';
 export type { CacheStats, CacheType, GroupStats } from './core/stats.js';
 export * from './errors.js';
+export { createOriginLoader } from './loaders/origin.js';
+export { createScoresLoader, DEMO_SCORES } from './loaders/scores.js';
 export { LRU, type LRUOptions } from './lru/lru.js';
+export { type Membership, staticMembership } from './membership/membership.js';
 export { NodeMetrics } from './node/metrics.js';
 export { CacheNode, createNode, type NodeOptions, type PeersInfo } from './node/node.js';
 export { crc32, type HashFn, Ring, type RingOptions } from './ring/ring.js';
@@ -55,7 +62,11 @@ export {
   createHttpTransport,
   type HttpPeerHandler,
   type HttpPeerHandlerOptions,
+  type HttpPeerTransport,
+  type HttpPeerTransportOptions,
   type HttpTransport,
   type HttpTransportOptions,
+  httpTransport,
 } from './transport/http/index.js';
 export { MemoryTransport } from './transport/memory/memory.js';
+export type { PeerServer, PeerTransport, ServeOptions } from './transport/transport.js';

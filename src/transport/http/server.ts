@@ -9,6 +9,7 @@ import {
   type SetRequest,
   SetRequestSchema,
 } from '../../proto/gen/groupcache_pb.js';
+import { lingerOnRefusedBody } from '../../util/refused-body.js';
 import { unescapePathSegment } from './escape.js';
 import {
   DEFAULT_BASE_PATH,
@@ -341,25 +342,10 @@ function readRequestBody(
   });
 }
 
-/** How long the rest of a refused body is read and thrown away before the connection is cut. */
-const refusedBodyLingerMs = 2_000;
-
-/**
- * sendTooLarge answers 413. Closing the socket at once while the client is still
- * sending would make the kernel reset the connection, which can destroy the
- * answer before the client reads it; so the rest of the body is read and
- * discarded (node:http does that after the answer), for a bounded time.
- */
+/** sendTooLarge answers 413, then lets the client finish sending (see lingerOnRefusedBody). */
 function sendTooLarge(req: IncomingMessage, res: ServerResponse, maxValueBytes: number): void {
   sendText(res, 413, `value is over the limit of ${maxValueBytes} bytes`);
-  if (req.readableEnded) return;
-  const socket = req.socket;
-  const cut = setTimeout(() => socket.destroy(), refusedBodyLingerMs);
-  cut.unref();
-  const done = () => clearTimeout(cut);
-  req.once('end', done);
-  req.once('close', done);
-  req.resume();
+  lingerOnRefusedBody(req);
 }
 
 /** sendError answers with a group's error: its code's status and its message. */

@@ -1,0 +1,389 @@
+// server.test.ts: the API handler, in process, over a real node:http server on port 0.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { freePort } from '../../test/support/process.js';
+import { DeadlineExceededError, UnavailableError } from '../errors.js';
+import { createScoresLoader } from '../loaders/scores.js';
+import { type CacheNode, createNode } from '../node/node.js';
+import { type ApiHandlerOptions, createApiHandler, parseQuery, startApiServer } from './server.js';
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+  text: string;
+}
+
+/** call sends one request with node:http (no client-side URL clean-up) and reads the whole reply. */
+function call(
+  base: string,
+  method: string,
+  path: string,
+  opts: { body?: Uint8Array | string; headers?: Record<string, string | number> } = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${base}${path}`,
+      { method, headers: opts.headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks);
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body,
+            text: body.toString('utf8'),
+          });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+async function serve(
+  node: CacheNode,
+  options?: ApiHandlerOptions,
+): Promise<{ base: string; server: Server }> {
+  const server = createServer(createApiHandler(node, options));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return { base: `http://127.0.0.1:${port}`, server };
+}
+
+async function stop(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/** Each error body is one line of plain text. */
+function assertOneLine(r: Reply, status: number, includes?: string): void {
+  assert.equal(r.status, status, r.text);
+  assert.match(String(r.headers['content-type']), /^text\/plain/);
+  assert.equal(r.text.trimEnd().includes('\n'), false, r.text);
+  if (includes !== undefined)
+    assert.ok(r.text.includes(includes), `${JSON.stringify(r.text)} lacks ${includes}`);
+}
+
+describe('API handler, one group', () => {
+  let node: CacheNode;
+  let base: string;
+  let server: Server;
+  let slowStarted: () => void = () => {};
+  let slowAborted: (reason: unknown) => void = () => {};
+
+  before(async () => {
+    node = createNode();
+    const scores = createScoresLoader({ delayMs: 0 });
+    node.newGroup('scores', {
+      cacheBytes: 1 << 20,
+      load: (key, ctx) => {
+        if (key === 'unavailable') throw new UnavailableError('database is down');
+        if (key === 'deadline') throw new DeadlineExceededError('database timed out');
+        if (key === 'crash') throw new Error('boom\nsecond line');
+        if (key === 'slow') {
+          slowStarted();
+          return new Promise((_, reject) => {
+            ctx.signal.addEventListener('abort', () => {
+              slowAborted(ctx.signal.reason);
+              reject(ctx.signal.reason);
+            });
+          });
+        }
+        return scores(key, ctx);
+      },
+    });
+    ({ base, server } = await serve(node, { maxBodyBytes: 1024 }));
+  });
+  after(() => stop(server));
+
+  test('GET /api returns the raw value', async () => {
+    const r = await call(base, 'GET', '/api?key=Tom');
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-type'], 'application/octet-stream');
+    assert.equal(r.text, '630');
+    const named = await call(base, 'GET', '/api?key=Peter&group=scores');
+    assert.equal(named.text, '999');
+  });
+
+  test('GET /api of an unknown key is 404', async () => {
+    assertOneLine(await call(base, 'GET', '/api?key=Nobody'), 404, 'not found');
+  });
+
+  test('PUT stores bytes exactly, DELETE removes them', async () => {
+    const value = Buffer.from([0, 255, 10, 13, 0x80, 1, 2, 3]);
+    const put = await call(base, 'PUT', '/api?key=bin%20key%2B%2F%25', { body: value });
+    assert.equal(put.status, 204, put.text);
+    const got = await call(base, 'GET', '/api?key=bin+key%2B%2F%25');
+    assert.equal(got.status, 200);
+    assert.deepEqual(got.body, value);
+    const del = await call(base, 'DELETE', '/api?key=bin%20key%2B%2F%25');
+    assert.equal(del.status, 204);
+    assertOneLine(await call(base, 'GET', '/api?key=bin%20key%2B%2F%25'), 404);
+  });
+
+  test('PUT of an empty body stores an empty value', async () => {
+    assert.equal((await call(base, 'PUT', '/api?key=empty', { body: '' })).status, 204);
+    const got = await call(base, 'GET', '/api?key=empty');
+    assert.equal(got.status, 200);
+    assert.equal(got.body.byteLength, 0);
+  });
+
+  test('PUT with ttl expires the value; a bad ttl is 400', async () => {
+    assert.equal((await call(base, 'PUT', '/api?key=brief&ttl=30', { body: 'x' })).status, 204);
+    assert.equal((await call(base, 'GET', '/api?key=brief')).text, 'x');
+    await new Promise((r) => setTimeout(r, 60));
+    assertOneLine(await call(base, 'GET', '/api?key=brief'), 404);
+    for (const ttl of ['abc', '-1', '1.5', '', '1e3']) {
+      assertOneLine(await call(base, 'PUT', `/api?key=k&ttl=${ttl}`, { body: 'x' }), 400, 'ttl');
+    }
+  });
+
+  test('a body over the limit is 413, streamed or declared', async () => {
+    assertOneLine(
+      await call(base, 'PUT', '/api?key=big', { body: Buffer.alloc(2048) }),
+      413,
+      '1024',
+    );
+    const declared = await new Promise<Reply>((resolve, reject) => {
+      const req = request(
+        `${base}/api?key=big`,
+        { method: 'PUT', headers: { 'Content-Length': 100 * 1024 * 1024 }, agent: false },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const body = Buffer.concat(chunks);
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body,
+              text: body.toString(),
+            });
+          });
+        },
+      );
+      req.on('error', reject);
+      req.write('only the start');
+    });
+    assertOneLine(declared, 413);
+    assertOneLine(await call(base, 'GET', '/api?key=big'), 404);
+  });
+
+  test('missing, empty, malformed and oversized keys', async () => {
+    assertOneLine(await call(base, 'GET', '/api'), 400, 'missing key');
+    assertOneLine(await call(base, 'GET', '/api?group=scores'), 400, 'missing key');
+    assertOneLine(await call(base, 'GET', '/api?key='), 400, 'empty key');
+    assertOneLine(await call(base, 'PUT', '/api?key=', { body: 'x' }), 400, 'empty key');
+    assertOneLine(await call(base, 'DELETE', '/api?key='), 400, 'empty key');
+    assertOneLine(await call(base, 'GET', '/api?key=%E0%A4%A'), 400, 'malformed');
+    assertOneLine(await call(base, 'GET', '/api?key=%FF'), 400, 'malformed');
+    assertOneLine(await call(base, 'GET', '/api?key=a&key=b'), 400, 'twice');
+    assertOneLine(await call(base, 'GET', `/api?key=${'k'.repeat(4097)}`), 414, '4096');
+    assert.equal((await call(base, 'GET', `/api?key=${'k'.repeat(4096)}`)).status, 404);
+  });
+
+  test('unknown and empty group', async () => {
+    assertOneLine(await call(base, 'GET', '/api?key=Tom&group=nope'), 404, 'no such group: nope');
+    assertOneLine(
+      await call(base, 'PUT', '/api?key=Tom&group=nope', { body: 'x' }),
+      404,
+      'no such group',
+    );
+    assertOneLine(await call(base, 'GET', '/api?key=Tom&group='), 400, 'empty group');
+  });
+
+  test('wrong methods are 405 with Allow', async () => {
+    for (const method of ['POST', 'PATCH', 'HEAD']) {
+      const r = await call(base, method, '/api?key=Tom');
+      assert.equal(r.status, 405);
+      assert.equal(r.headers.allow, 'GET, PUT, DELETE');
+    }
+    for (const path of ['/peers', '/stats', '/metrics', '/healthz']) {
+      const r = await call(base, 'POST', path);
+      assertOneLine(r, 405);
+      assert.equal(r.headers.allow, 'GET, HEAD');
+    }
+  });
+
+  test('unknown paths are 404', async () => {
+    assertOneLine(await call(base, 'GET', '/'), 404);
+    assertOneLine(await call(base, 'GET', '/api/extra?key=Tom'), 404);
+  });
+
+  test('loader errors map through httpStatus: 503, 504, 500 as one line', async () => {
+    assertOneLine(await call(base, 'GET', '/api?key=unavailable'), 503, 'database is down');
+    assertOneLine(await call(base, 'GET', '/api?key=deadline'), 504, 'database timed out');
+    assertOneLine(await call(base, 'GET', '/api?key=crash'), 500, 'boom second line');
+  });
+
+  test('a client that disconnects aborts its load', async () => {
+    const started = new Promise<void>((resolve) => {
+      slowStarted = resolve;
+    });
+    const aborted = new Promise<unknown>((resolve) => {
+      slowAborted = resolve;
+    });
+    const req = request(`${base}/api?key=slow`, { agent: false });
+    req.on('error', () => {});
+    req.end();
+    await started;
+    req.destroy();
+    const reason = await aborted;
+    assert.equal((reason as { code?: string }).code, 'CANCELLED');
+  });
+
+  test('GET /peers, /stats, /metrics and /healthz', async () => {
+    const peers = await call(base, 'GET', '/peers');
+    assert.equal(peers.status, 200);
+    assert.equal(peers.headers['content-type'], 'application/json');
+    const info = JSON.parse(peers.text) as Record<string, unknown>;
+    assert.equal(info.self, 'local');
+    assert.deepEqual(info.peers, ['local']);
+    assert.equal(info.source, 'static');
+    assert.equal(typeof info.updatedAt, 'string');
+
+    const before = JSON.parse((await call(base, 'GET', '/stats')).text);
+    await call(base, 'GET', '/api?key=Jack');
+    await call(base, 'GET', '/api?key=Jack');
+    const stats = await call(base, 'GET', '/stats');
+    assert.equal(stats.headers['content-type'], 'application/json');
+    const after = JSON.parse(stats.text);
+    const g = after.groups.scores;
+    assert.deepEqual(Object.keys(after.groups), ['scores']);
+    assert.equal(g.stats.gets - before.groups.scores.stats.gets, 2);
+    assert.equal(g.stats.cacheHits - before.groups.scores.stats.cacheHits, 1);
+    assert.equal(typeof g.main.bytes, 'number');
+    assert.ok(g.main.items >= 1);
+    assert.equal(typeof g.hot.items, 'number');
+
+    const metrics = await call(base, 'GET', '/metrics');
+    assert.equal(metrics.status, 200);
+    assert.equal(metrics.headers['content-type'], node.metrics.registry.contentType);
+    assert.match(metrics.text, /^peercache_group_gets_total\{group="scores"\} \d+$/m);
+
+    const health = await call(base, 'GET', '/healthz');
+    assert.equal(health.status, 200);
+    assert.equal(health.text, 'ok\n');
+    assert.equal((await call(base, 'HEAD', '/healthz')).status, 200);
+  });
+
+  test('still serves after all of the above', async () => {
+    assert.equal((await call(base, 'GET', '/healthz')).status, 200);
+    assert.equal((await call(base, 'GET', '/api?key=Sam')).text, '567');
+  });
+});
+
+describe('API handler, limits and group choice', () => {
+  test('a URL over the limit is 414', async () => {
+    const node = createNode();
+    node.newGroup('g', { cacheBytes: 1024, load: () => 'v' });
+    const { base, server } = await serve(node, { maxUrlBytes: 100 });
+    try {
+      assertOneLine(await call(base, 'GET', `/api?key=k&pad=${'x'.repeat(100)}`), 414, 'URL');
+      assert.equal((await call(base, 'GET', '/api?key=k')).text, 'v');
+    } finally {
+      await stop(server);
+    }
+  });
+
+  test('with several groups the group is required; with none, 404', async () => {
+    const node = createNode();
+    node.newGroup('alpha', { cacheBytes: 1024, load: (k) => `a:${k}` });
+    node.newGroup('beta', { cacheBytes: 1024, load: (k) => `b:${k}` });
+    const { base, server } = await serve(node);
+    try {
+      assertOneLine(await call(base, 'GET', '/api?key=x'), 400, 'alpha, beta');
+      assert.equal((await call(base, 'GET', '/api?key=x&group=beta')).text, 'b:x');
+      const stats = JSON.parse((await call(base, 'GET', '/stats')).text);
+      assert.deepEqual(Object.keys(stats.groups), ['alpha', 'beta']);
+    } finally {
+      await stop(server);
+    }
+    const empty = await serve(createNode());
+    try {
+      assertOneLine(await call(empty.base, 'GET', '/api?key=x'), 404, 'no such group');
+    } finally {
+      await stop(empty.server);
+    }
+  });
+
+  test('once the closing signal aborts, requests get 503', async () => {
+    const node = createNode();
+    node.newGroup('g', { cacheBytes: 1024, load: (k) => k });
+    const closing = new AbortController();
+    const { base, server } = await serve(node, { signal: closing.signal });
+    try {
+      assert.equal((await call(base, 'GET', '/api?key=a')).text, 'a');
+      closing.abort();
+      const r = await call(base, 'GET', '/api?key=a');
+      assertOneLine(r, 503, 'shutting down');
+      assert.equal(r.headers.connection, 'close');
+    } finally {
+      await stop(server);
+    }
+  });
+
+  test('a set whose owner peer is unreachable is 503', async () => {
+    const deadPort = await freePort();
+    const self = 'http://127.0.0.1:1';
+    const dead = `http://127.0.0.1:${deadPort}`;
+    const node = createNode({ self, peers: [self, dead] });
+    node.newGroup('g', { cacheBytes: 1024, load: (k) => k });
+    let key = 'k0';
+    for (let i = 0; node.ownerOf(key) !== dead; i++) key = `k${i}`;
+    const { base, server } = await serve(node);
+    try {
+      assertOneLine(await call(base, 'PUT', `/api?key=${key}`, { body: 'v' }), 503);
+    } finally {
+      await stop(server);
+      await node.close();
+    }
+  });
+});
+
+describe('startApiServer', () => {
+  test('serves on a port from the OS; close() is idempotent and stops it', async () => {
+    const node = createNode();
+    node.newGroup('scores', { cacheBytes: 1024, load: createScoresLoader({ delayMs: 0 }) });
+    const api = await startApiServer(node, '127.0.0.1', 0);
+    assert.match(api.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal((await call(api.url, 'GET', '/api?key=Tom')).text, '630');
+    const closed = api.close();
+    assert.equal(api.close(), closed);
+    await closed;
+    await assert.rejects(call(api.url, 'GET', '/healthz'), /ECONNREFUSED/);
+  });
+
+  test('rejects when the address is taken', async () => {
+    const node = createNode();
+    const api = await startApiServer(node, '127.0.0.1', 0);
+    try {
+      await assert.rejects(startApiServer(node, '127.0.0.1', api.address.port), /EADDRINUSE/);
+    } finally {
+      await api.close();
+    }
+  });
+});
+
+describe('parseQuery', () => {
+  test('decodes form encoding and rejects malformed input', () => {
+    const q = parseQuery('key=a+b%2Bc&group=g&x&key2=%E2%82%AC');
+    assert.ok(q instanceof Map);
+    assert.equal(q.get('key'), 'a b+c');
+    assert.equal(q.get('group'), 'g');
+    assert.equal(q.get('x'), '');
+    assert.equal(q.get('key2'), '€');
+    assert.equal(typeof parseQuery('key=%E0%A4%A'), 'string');
+    assert.equal(typeof parseQuery('key=%zz'), 'string');
+    assert.equal(typeof parseQuery('group=a&group=b'), 'string');
+  });
+});

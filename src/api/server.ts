@@ -1,0 +1,451 @@
+// server.ts: the public HTTP API of a node (`--api`): get, set and remove values,
+// and read the node's peers, stats, metrics and health.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Group } from '../core/group.js';
+import type { Logger } from '../core/logger.js';
+import { CancelledError, httpStatus, toCacheError, UnavailableError } from '../errors.js';
+import type { CacheNode } from '../node/node.js';
+import { lingerOnRefusedBody } from '../util/refused-body.js';
+
+/** ApiNode is what the API needs of a node; a {@link CacheNode} fits. */
+export type ApiNode = Pick<CacheNode, 'getGroup' | 'groups' | 'peers' | 'metrics'>;
+
+/** ApiHandlerOptions configure {@link createApiHandler}. */
+export interface ApiHandlerOptions {
+  /**
+   * maxBodyBytes is the largest value a PUT may carry; a larger body gets 413
+   * and is not read further (the connection is closed). Default 64 MiB, the
+   * groups' default value limit.
+   */
+  maxBodyBytes?: number;
+  /** maxKeyBytes is the largest key, in UTF-8 bytes; a longer key gets 414. Default 4096. */
+  maxKeyBytes?: number;
+  /** maxUrlBytes is the longest request target (path and query); longer gets 414. Default 32 KiB. */
+  maxUrlBytes?: number;
+  /**
+   * signal marks the node as closing: once it aborts, new requests get 503 (and
+   * `Connection: close`); requests already running finish. Default: none.
+   */
+  signal?: AbortSignal;
+  /** onError is told of errors answered with a 5xx, for logging. Default: none. */
+  onError?: (err: unknown, req: IncomingMessage) => void;
+}
+
+/** ApiHandler is a node:http request listener serving the API. It never throws. */
+export type ApiHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+interface Config {
+  node: ApiNode;
+  maxBodyBytes: number;
+  maxKeyBytes: number;
+  maxUrlBytes: number;
+  signal: AbortSignal | undefined;
+  onError: ((err: unknown, req: IncomingMessage) => void) | undefined;
+}
+
+const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
+const DEFAULT_MAX_KEY_BYTES = 4096;
+const DEFAULT_MAX_URL_BYTES = 32 * 1024;
+
+/**
+ * createApiHandler returns the API's request listener for `node`:
+ *
+ * - `GET /api?key=K[&group=G]`: 200 with the raw value (`application/octet-stream`).
+ * - `PUT /api?key=K[&group=G][&ttl=MS]` with the value as the body: 204. `ttl`
+ *   is the value's time to live in milliseconds (a whole number; 0 = never
+ *   expires; default the group's).
+ * - `DELETE /api?key=K[&group=G]`: 204.
+ * - `GET /peers`: JSON `{ self, peers, source, updatedAt }`.
+ * - `GET /stats`: JSON `{ groups: { NAME: { stats, main, hot } } }`.
+ * - `GET /metrics`: Prometheus text. `GET /healthz`: 200 `ok`.
+ *
+ * The query is form-encoded (`+` is a space). `group` may be left out when the
+ * node has exactly one group. Errors are one line of plain text: 400 for a
+ * missing, empty or malformed key, group or ttl (or a malformed query), 404
+ * for a key that does not exist or an unknown group, 405 for a wrong method
+ * (with `Allow`), 413 for a body over the limit, 414 for a key or URL over the
+ * limit, 503 when a peer is unreachable or the node is closing, 504 on a
+ * deadline, and otherwise the `httpStatus` of the error's code. A client that
+ * disconnects aborts its get, set or remove. Throws TypeError on a bad option.
+ */
+export function createApiHandler(node: ApiNode, options: ApiHandlerOptions = {}): ApiHandler {
+  const config: Config = {
+    node,
+    maxBodyBytes: limit('maxBodyBytes', options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 0),
+    maxKeyBytes: limit('maxKeyBytes', options.maxKeyBytes, DEFAULT_MAX_KEY_BYTES, 1),
+    maxUrlBytes: limit('maxUrlBytes', options.maxUrlBytes, DEFAULT_MAX_URL_BYTES, 1),
+    signal: options.signal,
+    onError: options.onError,
+  };
+  return (req, res) => {
+    serve(config, req, res).catch((err: unknown) => {
+      report(config, err, req);
+      if (!res.headersSent) sendText(res, 500, 'internal error');
+      else res.destroy();
+    });
+  };
+}
+
+function limit(name: string, v: number | undefined, fallback: number, min: number): number {
+  if (v === undefined) return fallback;
+  if (!Number.isSafeInteger(v) || v < min) {
+    throw new TypeError(`${name} must be an integer >= ${min}, got ${String(v)}`);
+  }
+  return v;
+}
+
+async function serve(config: Config, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = req.url ?? '/';
+  if (url.length > config.maxUrlBytes) {
+    sendText(res, 414, `URL is over the limit of ${config.maxUrlBytes} bytes`);
+    return;
+  }
+  if (config.signal?.aborted) {
+    res.setHeader('Connection', 'close');
+    sendText(res, 503, 'node is shutting down');
+    return;
+  }
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  const query = q === -1 ? '' : url.slice(q + 1);
+  switch (path) {
+    case '/api':
+      return serveApi(config, req, res, query);
+    case '/peers':
+      if (allow(req, res, 'GET, HEAD')) sendJson(res, config.node.peers());
+      return;
+    case '/stats':
+      if (allow(req, res, 'GET, HEAD')) sendJson(res, stats(config.node));
+      return;
+    case '/metrics':
+      if (allow(req, res, 'GET, HEAD')) {
+        const registry = config.node.metrics.registry;
+        const text = await registry.metrics();
+        sendBody(res, 200, registry.contentType, Buffer.from(text));
+      }
+      return;
+    case '/healthz':
+      if (allow(req, res, 'GET, HEAD')) sendText(res, 200, 'ok');
+      return;
+    default:
+      sendText(res, 404, `not found: ${path}`);
+  }
+}
+
+/** allow answers 405 and returns false unless the method is one of `methods`. */
+function allow(req: IncomingMessage, res: ServerResponse, methods: string): boolean {
+  if (methods.split(', ').includes(req.method ?? '')) return true;
+  res.setHeader('Allow', methods);
+  sendText(res, 405, `method ${req.method} not allowed; use ${methods}`);
+  return false;
+}
+
+function stats(node: ApiNode): { groups: Record<string, unknown> } {
+  const groups: Record<string, unknown> = {};
+  for (const g of node.groups()) {
+    groups[g.name] = { stats: g.stats, main: g.cacheStats('main'), hot: g.cacheStats('hot') };
+  }
+  return { groups };
+}
+
+async function serveApi(
+  config: Config,
+  req: IncomingMessage,
+  res: ServerResponse,
+  query: string,
+): Promise<void> {
+  if (!allow(req, res, 'GET, PUT, DELETE')) return;
+  const params = parseQuery(query);
+  if (typeof params === 'string') {
+    sendText(res, 400, `bad request: ${params}`);
+    return;
+  }
+  const key = params.get('key');
+  if (key === undefined) {
+    sendText(res, 400, 'bad request: missing key (use ?key=...)');
+    return;
+  }
+  if (key === '') {
+    sendText(res, 400, 'bad request: empty key');
+    return;
+  }
+  if (Buffer.byteLength(key) > config.maxKeyBytes) {
+    sendText(res, 414, `key is over the limit of ${config.maxKeyBytes} bytes`);
+    return;
+  }
+  const choice = pickGroup(config.node, params.get('group'));
+  if ('status' in choice) {
+    sendText(res, choice.status, choice.message);
+    return;
+  }
+  const { group } = choice;
+  let ttl: number | undefined;
+  const rawTtl = params.get('ttl');
+  if (req.method === 'PUT' && rawTtl !== undefined) {
+    ttl = /^\d{1,15}$/.test(rawTtl) ? Number(rawTtl) : Number.NaN;
+    if (Number.isNaN(ttl)) {
+      sendText(
+        res,
+        400,
+        `bad request: ttl must be a whole number of milliseconds, got ${JSON.stringify(rawTtl)}`,
+      );
+      return;
+    }
+  }
+
+  const { signal, release } = clientSignal(res);
+  try {
+    if (req.method === 'GET') {
+      const view = await group.get(key, { signal });
+      sendBody(res, 200, 'application/octet-stream', view.unsafeBytes());
+    } else if (req.method === 'PUT') {
+      const limit = Math.min(config.maxBodyBytes, group.maxValueBytes);
+      const body = await readBody(req, limit);
+      if (body === 'too-large') {
+        sendText(res, 413, `value is over the limit of ${limit} bytes`);
+        lingerOnRefusedBody(req);
+        return;
+      }
+      if (body === 'aborted') {
+        res.destroy();
+        return;
+      }
+      await group.set(key, body, { ttl, signal });
+      sendEmpty(res);
+    } else {
+      await group.remove(key, { signal });
+      sendEmpty(res);
+    }
+  } catch (err) {
+    if (res.destroyed) return; // the client left: nobody to answer
+    sendError(config, req, res, err);
+  } finally {
+    release();
+  }
+}
+
+type GroupChoice = { group: Group } | { status: number; message: string };
+
+function pickGroup(node: ApiNode, name: string | undefined): GroupChoice {
+  if (name !== undefined) {
+    if (name === '') return { status: 400, message: 'bad request: empty group' };
+    const group = node.getGroup(name);
+    return group ? { group } : { status: 404, message: `no such group: ${name}` };
+  }
+  const all = node.groups();
+  if (all.length === 1) return { group: all[0] as Group };
+  if (all.length === 0) return { status: 404, message: 'no such group: this node has no groups' };
+  const names = all.map((g) => g.name).join(', ');
+  return { status: 400, message: `bad request: group is required (one of: ${names})` };
+}
+
+/**
+ * parseQuery decodes a form-encoded query (`+` is a space) strictly: it returns
+ * the first value of each name, or a message for malformed percent-encoding,
+ * invalid UTF-8, or a repeated `key`, `group` or `ttl`.
+ */
+export function parseQuery(query: string): Map<string, string> | string {
+  const params = new Map<string, string>();
+  if (query === '') return params;
+  for (const pair of query.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const rawName = eq === -1 ? pair : pair.slice(0, eq);
+    const rawValue = eq === -1 ? '' : pair.slice(eq + 1);
+    let name: string;
+    let value: string;
+    try {
+      name = decodeURIComponent(rawName.replaceAll('+', ' '));
+      value = decodeURIComponent(rawValue.replaceAll('+', ' '));
+    } catch {
+      return 'malformed percent-encoding or UTF-8 in the query';
+    }
+    if (params.has(name)) {
+      if (name === 'key' || name === 'group' || name === 'ttl') return `${name} given twice`;
+      continue;
+    }
+    params.set(name, value);
+  }
+  return params;
+}
+
+/**
+ * clientSignal aborts when the client goes away before its answer is sent.
+ * `release` detaches the listener once the request is answered.
+ */
+function clientSignal(res: ServerResponse): { signal: AbortSignal; release: () => void } {
+  const controller = new AbortController();
+  const onClose = () => {
+    if (!res.writableFinished) controller.abort(new CancelledError('API client disconnected'));
+  };
+  res.once('close', onClose);
+  if (res.destroyed) onClose();
+  return { signal: controller.signal, release: () => res.removeListener('close', onClose) };
+}
+
+/** readBody reads a request body into a buffer of its own, giving up once it passes `limit`. */
+function readBody(
+  req: IncomingMessage,
+  limit: number,
+): Promise<Uint8Array | 'too-large' | 'aborted'> {
+  const declared = Number(req.headers['content-length'] ?? Number.NaN);
+  if (declared > limit) return Promise.resolve('too-large');
+  if (req.readableEnded) return Promise.resolve(new Uint8Array(0));
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const finish = (result: Uint8Array | 'too-large' | 'aborted') => {
+      req.removeListener('data', onData);
+      req.removeListener('end', onEnd);
+      req.removeListener('error', onAbort);
+      req.removeListener('close', onAbort);
+      resolve(result);
+    };
+    const onData = (chunk: Buffer) => {
+      total += chunk.byteLength;
+      if (total > limit) {
+        req.pause();
+        finish('too-large');
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      const out = new Uint8Array(total);
+      let offset = 0;
+      for (const chunk of chunks) {
+        out.set(chunk, offset);
+        offset += chunk.byteLength;
+      }
+      finish(out);
+    };
+    const onAbort = () => finish('aborted');
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onAbort);
+    req.once('close', onAbort);
+  });
+}
+
+function sendError(config: Config, req: IncomingMessage, res: ServerResponse, err: unknown): void {
+  const e = toCacheError(err);
+  const status = httpStatus[e.code];
+  if (status >= 500) report(config, err, req);
+  sendText(res, status, e.message);
+}
+
+function report(config: Config, err: unknown, req: IncomingMessage): void {
+  try {
+    config.onError?.(err, req);
+  } catch {
+    // A failing logger must not take the handler down with it.
+  }
+}
+
+/** sendText answers with one line of plain text. */
+function sendText(res: ServerResponse, status: number, text: string): void {
+  const line = text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+  sendBody(res, status, 'text/plain; charset=utf-8', Buffer.from(`${line}\n`));
+}
+
+function sendJson(res: ServerResponse, value: unknown): void {
+  sendBody(res, 200, 'application/json', Buffer.from(`${JSON.stringify(value)}\n`));
+}
+
+function sendBody(res: ServerResponse, status: number, type: string, body: Uint8Array): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(status, {
+    'Content-Type': type,
+    'Content-Length': body.byteLength,
+    'X-Content-Type-Options': 'nosniff',
+  });
+  res.end(body);
+}
+
+function sendEmpty(res: ServerResponse): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(204);
+  res.end();
+}
+
+/** ApiServerOptions configure {@link startApiServer}. */
+export interface ApiServerOptions extends Omit<ApiHandlerOptions, 'signal'> {
+  /** logger gets one line when the server listens and one per 5xx answer. Default: silent. */
+  logger?: Logger;
+  /** shutdownGraceMs is how long `close()` lets running requests finish before cutting them. Default 10,000. */
+  shutdownGraceMs?: number;
+}
+
+/** ApiServer is a running API server. */
+export interface ApiServer {
+  /** server is the underlying node:http server. */
+  readonly server: Server;
+  /** address is where it listens. */
+  readonly address: AddressInfo;
+  /** url is its base URL, e.g. `http://127.0.0.1:9999`. */
+  readonly url: string;
+  /**
+   * close stops accepting connections, answers new requests on open
+   * connections with 503, lets running ones finish (up to `shutdownGraceMs`)
+   * and resolves once the server is closed. Calling it again returns the same promise.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * startApiServer serves {@link createApiHandler} for `node` on `host:port`
+ * (port 0: one the OS picks) and resolves once it listens; it rejects if the
+ * address cannot be bound.
+ */
+export async function startApiServer(
+  node: ApiNode,
+  host: string,
+  port: number,
+  options: ApiServerOptions = {},
+): Promise<ApiServer> {
+  const { logger, shutdownGraceMs = 10_000, ...handlerOptions } = options;
+  const closing = new AbortController();
+  const handler = createApiHandler(node, {
+    ...handlerOptions,
+    signal: closing.signal,
+    onError:
+      handlerOptions.onError ??
+      ((err, req) =>
+        logger?.warn(
+          {
+            err: err instanceof Error ? err.message : String(err),
+            method: req.method,
+            url: req.url,
+          },
+          'API request failed',
+        )),
+  });
+  // Room in the request head for a URL of maxUrlBytes.
+  const maxUrlBytes = handlerOptions.maxUrlBytes ?? DEFAULT_MAX_URL_BYTES;
+  const server = createServer({ maxHeaderSize: maxUrlBytes + 16 * 1024 }, handler);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${shownHost}:${address.port}`;
+  logger?.info({ api: url }, 'serving API');
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closed ??= new Promise<void>((resolve) => {
+      closing.abort(new UnavailableError('node is shutting down'));
+      server.close(() => resolve());
+      server.closeIdleConnections();
+      const grace = setTimeout(() => server.closeAllConnections(), shutdownGraceMs);
+      grace.unref();
+      server.once('close', () => clearTimeout(grace));
+    });
+    return closed;
+  };
+  return { server, address, url, close };
+}
