@@ -1,0 +1,204 @@
+// peercache.ts: starts `peercache node` as a real process for integration tests, talks to
+// its API, and reads its JSON log lines (which node loaded which key).
+
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { CacheStats, GroupStats } from '../../src/core/stats.js';
+import {
+  freePorts,
+  type ManagedProcess,
+  type ProcessRegistry,
+  startProcess,
+  waitFor,
+} from './process.js';
+
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** VALUES_LOADER is the `--loader` module serving `testValue(key)` (see test/fixtures). */
+export const VALUES_LOADER = 'test/fixtures/values-loader.ts';
+
+/** StartPeercacheOptions configure {@link startPeercacheNode}. */
+export interface StartPeercacheOptions {
+  /** The node's `--self`: its peer base URL and ring identity, e.g. `http://127.0.0.1:41234`. */
+  self: string;
+  /** The `--peers` list (may include self). Default: none, a single instance. */
+  peers?: readonly string[];
+  /** Port of the API on 127.0.0.1. Default: a free port. */
+  apiPort?: number;
+  /** The `--loader` module, relative to the repository root. Default: {@link VALUES_LOADER}. */
+  loader?: string;
+  /** The group the node serves (`--group`), used by `syncLogs` and `stats`. Default: `scores`. */
+  group?: string;
+  /** Variables added to the node's environment (e.g. LOAD_DELAY_MS). Default: none. */
+  env?: NodeJS.ProcessEnv;
+  /** Registry that stops the node at cleanup. Default: none (call `stop`). */
+  registry?: ProcessRegistry;
+}
+
+/** ApiAnswer is an HTTP answer from a node's API: status, raw body and content type. */
+export interface ApiAnswer {
+  status: number;
+  body: Uint8Array;
+  type: string | null;
+  /** text is the body as UTF-8. */
+  text: string;
+}
+
+/** NodeGroupStats is one group's entry in `GET /stats`. */
+export interface NodeGroupStats {
+  stats: GroupStats;
+  main: CacheStats;
+  hot: CacheStats;
+}
+
+/** LogLine is one JSON line of a node's pino log. */
+export interface LogLine {
+  level: number;
+  msg: string;
+  [field: string]: unknown;
+}
+
+/** PeercacheNode is a running `peercache node` process. */
+export interface PeercacheNode {
+  /** PeercacheNode.url is its `--self` URL. */
+  readonly url: string;
+  /** PeercacheNode.apiUrl is the base URL of its API, e.g. `http://127.0.0.1:41235`. */
+  readonly apiUrl: string;
+  /** PeercacheNode.process is the running process. */
+  readonly process: ManagedProcess;
+  /** PeercacheNode.get is `GET /api?key=K[&group=G]`. */
+  get(key: string, group?: string): Promise<ApiAnswer>;
+  /** PeercacheNode.set is `PUT /api?key=K[&group=G]` with `value` as the body. */
+  set(key: string, value: string | Uint8Array, group?: string): Promise<ApiAnswer>;
+  /** PeercacheNode.remove is `DELETE /api?key=K[&group=G]`. */
+  remove(key: string, group?: string): Promise<ApiAnswer>;
+  /** PeercacheNode.stats returns its group's entry of `GET /stats`. */
+  stats(): Promise<NodeGroupStats>;
+  /** PeercacheNode.logs returns the JSON log lines received so far. */
+  logs(): LogLine[];
+  /**
+   * PeercacheNode.loads counts the `loaded` log lines received so far, per key (one line
+   * per successful local load; `syncLogs` keys left out). Call `syncLogs` first.
+   */
+  loads(): Record<string, number>;
+  /**
+   * PeercacheNode.syncLogs makes sure every line the node logged before this call has been
+   * received: it asks the node's peer endpoint for a fresh key (served locally, so it logs a
+   * `loaded` line) and waits for that line. Each call adds one to the node's local loads.
+   */
+  syncLogs(): Promise<void>;
+  /** PeercacheNode.stop stops the process (SIGTERM, then SIGKILL). */
+  stop(): Promise<void>;
+}
+
+const SYNC_PREFIX = '__sync-';
+
+async function request(url: string, init: RequestInit = {}): Promise<ApiAnswer> {
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(60_000) });
+  const body = new Uint8Array(await res.arrayBuffer());
+  return {
+    status: res.status,
+    body,
+    type: res.headers.get('content-type'),
+    text: new TextDecoder().decode(body),
+  };
+}
+
+function parseLogs(lines: readonly string[]): LogLine[] {
+  const out: LogLine[] = [];
+  for (const line of lines) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const parsed = JSON.parse(line) as LogLine;
+      if (typeof parsed.msg === 'string') out.push(parsed);
+    } catch {
+      // not a log line (e.g. a stack trace): skip it
+    }
+  }
+  return out;
+}
+
+/**
+ * startPeercacheNode runs `peercache node --self URL [--peers ...] --api 127.0.0.1:PORT
+ * --loader MODULE --log-level info` from the repository root (through tsx, from the
+ * sources) and resolves once it prints `ready <self>`.
+ */
+export async function startPeercacheNode(options: StartPeercacheOptions): Promise<PeercacheNode> {
+  const apiPort = options.apiPort ?? (await freePorts(1))[0]!;
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const group = options.group ?? 'scores';
+  const args = [
+    '--import',
+    'tsx',
+    'src/cli/main.ts',
+    'node',
+    '--self',
+    options.self,
+    '--api',
+    `127.0.0.1:${apiPort}`,
+    '--loader',
+    options.loader ?? VALUES_LOADER,
+    '--log-level',
+    'info',
+  ];
+  if (options.peers && options.peers.length > 0) args.push('--peers', options.peers.join(','));
+  if (options.group !== undefined) args.push('--group', options.group);
+  const proc = await startProcess(process.execPath, args, {
+    cwd: REPO_ROOT,
+    env: options.env,
+    readyLine: `ready ${options.self}`,
+    timeoutMs: 60_000,
+    registry: options.registry,
+  });
+
+  const apiPath = (key: string, g: string | undefined) => {
+    const q = new URLSearchParams({ key });
+    if (g !== undefined) q.set('group', g);
+    return `${apiUrl}/api?${q}`;
+  };
+  const logs = () => parseLogs(proc.stderr);
+
+  return {
+    url: options.self,
+    apiUrl,
+    process: proc,
+    get: (key, g) => request(apiPath(key, g)),
+    set: (key, value, g) => request(apiPath(key, g), { method: 'PUT', body: value }),
+    remove: (key, g) => request(apiPath(key, g), { method: 'DELETE' }),
+    async stats() {
+      const res = await request(`${apiUrl}/stats`);
+      if (res.status !== 200) throw new Error(`GET /stats: ${res.status} ${res.text}`);
+      const all = JSON.parse(res.text) as { groups: Record<string, NodeGroupStats> };
+      const entry = all.groups[group];
+      if (!entry) throw new Error(`GET /stats has no group ${group}: ${res.text}`);
+      return entry;
+    },
+    logs,
+    loads() {
+      const counts: Record<string, number> = {};
+      for (const line of logs()) {
+        if (line.msg !== 'loaded' || typeof line.key !== 'string') continue;
+        if (line.key.startsWith(SYNC_PREFIX)) continue;
+        counts[line.key] = (counts[line.key] ?? 0) + 1;
+      }
+      return counts;
+    },
+    async syncLogs() {
+      const key = `${SYNC_PREFIX}${randomUUID()}`;
+      const res = await request(`${options.self}/_groupcache/${group}/${key}`);
+      if (res.status !== 200) throw new Error(`sync get on ${options.self}: ${res.status}`);
+      await waitFor(() => logs().some((l) => l.msg === 'loaded' && l.key === key), {
+        timeoutMs: 10_000,
+        message: `log line of ${key} from ${options.self}`,
+      });
+    },
+    async stop() {
+      await proc.stop();
+    },
+  };
+}
+
+/** sumLoads adds up the loads of `key` over `counts` (one record per node). */
+export function sumLoads(counts: readonly Record<string, number>[], key: string): number {
+  return counts.reduce((sum, c) => sum + (c[key] ?? 0), 0);
+}
