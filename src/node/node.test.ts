@@ -40,7 +40,7 @@ describe('a 3-node cluster over HTTP in one process', async () => {
     const keys = Array.from({ length: 40 }, (_, i) => `k ${i}/+%é`);
     for (const node of nodes) {
       const got = await Promise.all(keys.map((k) => node.getGroup('g')?.get(k)));
-      got.forEach((v, i) => assert.equal(v?.toString(), `value of ${keys[i]}`));
+      for (const [i, v] of got.entries()) assert.equal(v?.toString(), `value of ${keys[i]}`);
     }
     for (const k of keys) {
       const owner = nodes[0]?.ownerOf(k) as string;
