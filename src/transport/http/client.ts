@@ -23,11 +23,15 @@ import {
   DEFAULT_BASE_PATH,
   DEFAULT_MAX_VALUE_BYTES,
   expireAtFromNanos,
+  MAX_TIMEOUT_HEADER_MS,
   nanosFromExpireAt,
+  TIMEOUT_HEADER,
 } from './wire.js';
 
 const defaultConnections = 64;
 const defaultRequestTimeoutMs = 10_000;
+/** The largest delay `setTimeout` honours; a longer wait needs no timer. */
+const maxTimerMs = 2 ** 31 - 1;
 // Room for GetResponse's field tags, the value's length, minute_qps and expire.
 const getResponseOverhead = 64;
 // Error bodies: how much to read before giving up, and how much to quote.
@@ -56,9 +60,10 @@ export interface HttpTransportOptions {
   connections?: number;
   /**
    * requestTimeoutMs bounds each whole request (waiting for a socket, sending,
-   * the peer's load, reading the body), in addition to the caller's signal;
-   * passing it fails the call with DeadlineExceededError. `Infinity` disables it.
-   * Defaults to 10 000.
+   * the peer's load, reading the body), in addition to the caller's signal and
+   * deadline; passing either fails the call with DeadlineExceededError. The
+   * earlier of the two is sent to the peer as the `Peercache-Timeout` header.
+   * `Infinity` disables it. Defaults to 10 000.
    */
   requestTimeoutMs?: number;
   /**
@@ -222,26 +227,43 @@ class HttpPeerClient implements PeerClient {
     if (callerSignal?.aborted) throw abortError(callerSignal);
     const path = `${this.#pathPrefix}${escapePathSegment(group)}/${escapePathSegment(key)}`;
 
+    // The call waits until the earlier of the caller's deadline and our own
+    // timeout, and tells the peer how long that is, so the owner stops waiting
+    // at the same time.
+    const requestTimeoutMs = this.#config.requestTimeoutMs;
+    const leftMs = options?.deadline === undefined ? Infinity : options.deadline - Date.now();
+    if (leftMs <= 0) {
+      throw new DeadlineExceededError(`peer ${this.url}: ${method}: the deadline has passed`);
+    }
+    const timeoutMs = Math.min(requestTimeoutMs, leftMs);
+    const headers: Record<string, string> = {};
+    if (body) headers['content-type'] = 'application/x-protobuf';
+    if (timeoutMs <= MAX_TIMEOUT_HEADER_MS) headers[TIMEOUT_HEADER] = String(Math.ceil(timeoutMs));
+
     // One controller aborts the request for either reason: the caller's signal,
     // or our own timeout (whose reason is a DeadlineExceededError).
     const controller = new AbortController();
     const onCallerAbort = () => controller.abort(callerSignal?.reason);
     callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
-    const timeoutMs = this.#config.requestTimeoutMs;
-    const timer = Number.isFinite(timeoutMs)
-      ? setTimeout(() => {
-          controller.abort(
-            new DeadlineExceededError(`peer ${this.url}: no answer within ${timeoutMs} ms`),
-          );
-        }, timeoutMs)
-      : undefined;
+    const timer =
+      timeoutMs <= maxTimerMs
+        ? setTimeout(() => {
+            controller.abort(
+              new DeadlineExceededError(
+                leftMs < requestTimeoutMs
+                  ? `peer ${this.url}: the caller's deadline passed (${Math.ceil(leftMs)} ms)`
+                  : `peer ${this.url}: no answer within ${requestTimeoutMs} ms`,
+              ),
+            );
+          }, timeoutMs)
+        : undefined;
     try {
       const response = await this.#config.dispatcher.request({
         origin: this.#origin,
         path,
         method,
         body,
-        headers: body ? { 'content-type': 'application/x-protobuf' } : undefined,
+        headers,
         signal: controller.signal,
       });
       if (response.statusCode === 200) {
@@ -344,6 +366,8 @@ function statusError(url: string, method: string, status: number, text: string):
     case 401:
     case 403:
       return new UnauthenticatedError(detail);
+    case 504:
+      return new DeadlineExceededError(detail);
     default:
       return new UnavailableError(detail);
   }

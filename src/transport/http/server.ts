@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { create, fromBinary, type MessageInitShape, toBinary } from '@bufbuild/protobuf';
 import type { GroupLookup, PeerServedGroup } from '../../core/peers.js';
-import { CancelledError, httpStatus, toCacheError } from '../../errors.js';
+import { CancelledError, DeadlineExceededError, httpStatus, toCacheError } from '../../errors.js';
 import {
   GetResponseSchema,
   type SetRequest,
@@ -16,6 +16,7 @@ import {
   DEFAULT_MAX_VALUE_BYTES,
   expireAtFromNanos,
   nanosFromExpireAt,
+  TIMEOUT_HEADER,
 } from './wire.js';
 
 /** DEFAULT_MAX_KEY_BYTES is the default limit on a key's UTF-8 size: 4096 bytes. */
@@ -190,9 +191,9 @@ async function serveGet(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
-  const { signal, release } = requestSignal(config, req, res);
+  const { signal, deadline, release } = requestSignal(config, req, res);
   try {
-    const found = await group.getForPeer(key, { signal });
+    const found = await group.getForPeer(key, { signal, deadline });
     const init: MessageInitShape<typeof GetResponseSchema> = { value: found.value };
     if (found.minuteQps > 0) init.minuteQps = found.minuteQps;
     const expire = nanosFromExpireAt(found.expireAt);
@@ -260,15 +261,29 @@ async function servePut(
 
 /**
  * requestSignal builds the signal handed to the group: it aborts when the client
- * goes away before the answer is sent, or when `signalFor`'s signal aborts.
+ * goes away before the answer is sent, when the time the client said it would
+ * wait (the `Peercache-Timeout` header) has passed, or when `signalFor`'s signal
+ * aborts. `deadline` is that time as an absolute one, when the client sent it.
  * `release` detaches the listeners once the request is answered.
  */
 function requestSignal(
   config: ServerConfig,
   req: IncomingMessage,
   res: ServerResponse,
-): { signal: AbortSignal; release: () => void } {
+): { signal: AbortSignal; deadline: number | undefined; release: () => void } {
   const controller = new AbortController();
+  const timeoutMs = parseTimeout(req.headers[TIMEOUT_HEADER]);
+  const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+  const timer =
+    timeoutMs === undefined
+      ? undefined
+      : setTimeout(
+          () =>
+            controller.abort(
+              new DeadlineExceededError(`peer request: the client's ${timeoutMs} ms have passed`),
+            ),
+          timeoutMs,
+        );
   const onClose = () => {
     if (!res.writableFinished) {
       controller.abort(new CancelledError('peer request: client disconnected'));
@@ -283,11 +298,22 @@ function requestSignal(
   if (res.destroyed) onClose();
   return {
     signal: controller.signal,
+    deadline,
     release: () => {
+      clearTimeout(timer);
       res.removeListener('close', onClose);
       outer?.removeEventListener('abort', onOuterAbort);
     },
   };
+}
+
+/**
+ * parseTimeout reads a `Peercache-Timeout` value: whole milliseconds, 1 to 8
+ * digits. Anything else (absent, repeated, malformed) is ignored, as if absent.
+ */
+function parseTimeout(value: string | string[] | undefined): number | undefined {
+  if (typeof value !== 'string' || !/^\d{1,8}$/.test(value)) return undefined;
+  return Number(value);
 }
 
 /**

@@ -6,6 +6,16 @@ export const DEFAULT_BASE_PATH = '/_groupcache/';
 /** DEFAULT_MAX_VALUE_BYTES is the default limit on a value's size: 64 MiB. */
 export const DEFAULT_MAX_VALUE_BYTES = 64 * 1024 * 1024;
 
+/**
+ * TIMEOUT_HEADER carries the time the client will still wait for an answer, in
+ * whole milliseconds (1 to 8 digits), so the owner stops waiting when the caller
+ * does. Go groupcache peers ignore it, as they ignore every unknown header.
+ */
+export const TIMEOUT_HEADER = 'peercache-timeout';
+
+/** MAX_TIMEOUT_HEADER_MS is the largest value {@link TIMEOUT_HEADER} carries (8 digits). */
+export const MAX_TIMEOUT_HEADER_MS = 99_999_999;
+
 const nanosPerMilli = 1_000_000n;
 
 /**

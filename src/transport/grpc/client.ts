@@ -1,0 +1,217 @@
+// client.ts: the gRPC peer client: one grpc-js channel per peer, calls with deadlines and
+// cancellation, every failure mapped to a CacheError.
+import { create, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+import {
+  type ChannelCredentials,
+  type ChannelOptions,
+  Client,
+  type ClientUnaryCall,
+  Metadata,
+  type ServiceError,
+} from '@grpc/grpc-js';
+import type { CallOptions, PeerClient, PeerValue } from '../../core/peers.js';
+import {
+  abortError,
+  DeadlineExceededError,
+  InvalidArgumentError,
+  TooLargeError,
+  UnavailableError,
+} from '../../errors.js';
+import {
+  GetRequestSchema,
+  RemoveRequestSchema,
+  SetRequestSchema,
+} from '../../proto/gen/groupcache_pb.js';
+import { expireAtFromNanos, nanosFromExpireAt } from '../http/wire.js';
+import { groupCacheMethods, type UnaryMethod } from './service.js';
+import { errorFromStatus } from './status.js';
+
+// Room in a GetResponse for the field tags, the value's length, minute_qps and expire.
+const getResponseOverhead = 64;
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** GrpcClientConfig is what every peer client of one transport shares. */
+export interface GrpcClientConfig {
+  /** How peers are dialled (insecure until TLS options exist). */
+  credentials: ChannelCredentials;
+  /** grpc-js channel options, already merged with the transport's defaults. */
+  channelOptions: ChannelOptions;
+  /** Bounds each call on top of the caller's deadline; `Infinity` for none. */
+  requestTimeoutMs: number;
+  /** Largest value accepted from a peer or sent to one. */
+  maxValueBytes: number;
+}
+
+/**
+ * GrpcPeerClient is one peer's {@link PeerClient} over its own grpc-js channel,
+ * dialled at the host and port of the peer's base URL (its ring identity).
+ */
+export class GrpcPeerClient implements PeerClient {
+  readonly url: string;
+  readonly #client: Client;
+  readonly #config: GrpcClientConfig;
+  #closed = false;
+
+  /** Throws TypeError for a base URL that is not `http://host:port`. */
+  constructor(baseUrl: string, config: GrpcClientConfig) {
+    this.url = baseUrl;
+    this.#config = config;
+    this.#client = new Client(targetOf(baseUrl), config.credentials, config.channelOptions);
+  }
+
+  async get(group: string, key: string, options?: CallOptions): Promise<PeerValue> {
+    checkText(group, key);
+    const request = create(GetRequestSchema, { group, key });
+    const got = await this.#call(groupCacheMethods.get, 'Get', request, options);
+    const limit = this.#config.maxValueBytes;
+    if (got.value.byteLength > limit) {
+      throw new TooLargeError(
+        `peer ${this.url}: value of ${got.value.byteLength} bytes is over the limit of ${limit}`,
+      );
+    }
+    const qps = got.minuteQps;
+    return {
+      // A copy of its own: the decoded bytes are a view into grpc-js's frame buffer.
+      value: new Uint8Array(got.value),
+      expireAt: expireAtFromNanos(got.expire),
+      minuteQps: Number.isFinite(qps) && qps > 0 ? qps : 0,
+    };
+  }
+
+  async set(
+    group: string,
+    key: string,
+    value: Uint8Array,
+    expireAt: number,
+    options?: CallOptions,
+  ): Promise<void> {
+    checkText(group, key);
+    const limit = this.#config.maxValueBytes;
+    if (value.byteLength > limit) {
+      throw new TooLargeError(
+        `peer ${this.url}: value of ${value.byteLength} bytes is over the limit of ${limit}`,
+      );
+    }
+    const request = create(SetRequestSchema, { group, key, value });
+    const expire = nanosFromExpireAt(expireAt);
+    if (expire !== 0n) request.expire = expire;
+    await this.#call(groupCacheMethods.set, 'Set', request, options);
+  }
+
+  async remove(group: string, key: string, options?: CallOptions): Promise<void> {
+    checkText(group, key);
+    const request = create(RemoveRequestSchema, { group, key });
+    await this.#call(groupCacheMethods.remove, 'Remove', request, options);
+  }
+
+  /** close closes the channel; later calls fail with UnavailableError. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#client.close();
+  }
+
+  /**
+   * call makes one unary call with the earlier of the caller's deadline and the
+   * request timeout (grpc-js sends it as `grpc-timeout`, so the peer stops
+   * waiting too). The caller's signal cancels the call and rejects at once.
+   */
+  #call<I extends DescMessage, O extends DescMessage>(
+    method: UnaryMethod<I, O>,
+    name: string,
+    request: MessageShape<I>,
+    options: CallOptions | undefined,
+  ): Promise<MessageShape<O>> {
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    if (this.#closed) {
+      return Promise.reject(new UnavailableError(`peer ${this.url}: the transport is closed`));
+    }
+    const now = Date.now();
+    const deadline = Math.min(options?.deadline ?? Infinity, now + this.#config.requestTimeoutMs);
+    if (deadline <= now) {
+      return Promise.reject(
+        new DeadlineExceededError(`peer ${this.url}: ${name}: the deadline has passed`),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      let call: ClientUnaryCall | undefined;
+      const onAbort = () => {
+        if (settled) return;
+        settled = true;
+        reject(abortError(signal!));
+        call?.cancel();
+      };
+      // Not aborted yet (checked above), and only the caller can abort it: nothing fires
+      // before the call exists.
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const onDone = (err: ServiceError | null, response?: MessageShape<O>) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (settled) return;
+        settled = true;
+        if (err) reject(errorFromStatus(this.url, name, err.code, err.details, err));
+        else if (response === undefined) {
+          reject(new UnavailableError(`peer ${this.url}: ${name}: no response message`));
+        } else resolve(response);
+      };
+      try {
+        call = this.#client.makeUnaryRequest(
+          method.path,
+          method.requestSerialize,
+          method.responseDeserialize,
+          request,
+          new Metadata(),
+          { deadline },
+          onDone,
+        );
+      } catch (err) {
+        signal?.removeEventListener('abort', onAbort);
+        settled = true;
+        const message = err instanceof Error ? err.message : String(err);
+        reject(
+          new UnavailableError(`peer ${this.url}: ${name} failed: ${message}`, { cause: err }),
+        );
+      }
+    });
+  }
+}
+
+/** clientChannelOptions are the channel options the transport sets for `maxValueBytes`. */
+export function clientChannelOptions(maxValueBytes: number): ChannelOptions {
+  return {
+    'grpc.max_receive_message_length': maxValueBytes + getResponseOverhead,
+    // Sets are checked against maxValueBytes before sending; the peer enforces its own limit.
+    'grpc.max_send_message_length': -1,
+    // Each transport owns its connections: two nodes in one process don't share them,
+    // and closing one transport closes its own.
+    'grpc.use_local_subchannel_pool': 1,
+    // A peer that was down is retried within seconds, not grpc-js's default two minutes.
+    'grpc.initial_reconnect_backoff_ms': 250,
+    'grpc.max_reconnect_backoff_ms': 5_000,
+  };
+}
+
+/** targetOf turns a peer base URL `http://host:port` into the `host:port` a channel dials. */
+function targetOf(baseUrl: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(baseUrl);
+  } catch (err) {
+    throw new TypeError(`peer base URL is not a URL: ${JSON.stringify(baseUrl)}`, { cause: err });
+  }
+  if (parsed.protocol !== 'http:') {
+    throw new TypeError(
+      `the gRPC transport dials http:// peers (no TLS yet): ${JSON.stringify(baseUrl)}`,
+    );
+  }
+  // `hostname` keeps an IPv6 address's brackets, as grpc-js wants them.
+  return `${parsed.hostname}:${parsed.port === '' ? '80' : parsed.port}`;
+}
+
+/** checkText refuses strings with no UTF-8 form, which protobuf would silently alter. */
+function checkText(group: string, key: string): void {
+  if (loneSurrogate.test(group) || loneSurrogate.test(key)) {
+    throw new InvalidArgumentError('key or group is not valid Unicode (lone surrogate)');
+  }
+}

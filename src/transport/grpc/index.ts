@@ -1,0 +1,13 @@
+// index.ts: the gRPC peer transport: GroupCache Get/Set/Remove over grpc-js, plus grpc.health.v1.
+
+export {
+  GROUP_CACHE_SERVICE,
+  groupCacheMethods,
+  healthMethods,
+  MalformedMessage,
+  type Received,
+  type UnaryMethod,
+  unaryMethod,
+} from './service.js';
+export { errorFromStatus, grpcStatus, NO_SUCH_GROUP_STATUS } from './status.js';
+export { type GrpcTransportOptions, grpcTransport } from './transport.js';

@@ -1,0 +1,334 @@
+// server.ts: the gRPC peer server: GroupCache Get/Set/Remove for local groups, and grpc.health.v1.
+import { isIPv6 } from 'node:net';
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
+import {
+  type handleUnaryCall,
+  Server,
+  ServerCredentials,
+  type ServerUnaryCall,
+  status as Status,
+  type StatusObject,
+} from '@grpc/grpc-js';
+import type { Logger } from '../../core/logger.js';
+import type { GroupLookup, PeerServedGroup } from '../../core/peers.js';
+import { CancelledError, DeadlineExceededError, httpStatus, toCacheError } from '../../errors.js';
+import {
+  type GetRequest,
+  type GetResponse,
+  GetResponseSchema,
+  type RemoveRequest,
+  type RemoveResponse,
+  RemoveResponseSchema,
+  type SetRequest,
+  type SetResponse,
+  SetResponseSchema,
+} from '../../proto/gen/groupcache_pb.js';
+import {
+  type HealthCheckRequest,
+  type HealthCheckResponse,
+  HealthCheckResponseSchema,
+  HealthCheckResponse_ServingStatus as ServingStatus,
+} from '../../proto/gen/grpc/health/v1/health_pb.js';
+import { expireAtFromNanos, nanosFromExpireAt } from '../http/wire.js';
+import type { PeerServer } from '../transport.js';
+import {
+  GROUP_CACHE_SERVICE,
+  groupCacheMethods,
+  healthMethods,
+  MalformedMessage,
+  type Received,
+} from './service.js';
+import { grpcStatus, NO_SUCH_GROUP_STATUS } from './status.js';
+
+/** The largest delay `setTimeout` honours; a deadline further away needs no timer. */
+const maxTimerMs = 2 ** 31 - 1;
+// Room in a SetRequest for the field tags, the lengths, the expiry and a group name.
+const setRequestOverhead = 64 * 1024;
+// Error details travel in a trailer: keep them short.
+const detailsLimit = 1024;
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** GrpcServerConfig is what {@link serveGrpc} needs besides the groups. */
+export interface GrpcServerConfig {
+  host: string;
+  port: number;
+  /** Aborts every in-flight group call (the node gave up waiting at shutdown). */
+  signal: AbortSignal;
+  logger: Logger;
+  /** Largest key, in UTF-8 bytes. */
+  maxKeyBytes: number;
+  /** Largest value a Set may carry or a Get may answer. */
+  maxValueBytes: number;
+}
+
+/**
+ * serveGrpc answers `groupcachepb.GroupCache` (Get, Set, Remove) and
+ * `grpc.health.v1.Health/Check` on `host:port` for the groups `groups`
+ * resolves. Requests are served locally and never forwarded. Every failure is
+ * answered with the status of the `grpcStatus` table; bad input never throws.
+ */
+export async function serveGrpc(
+  groups: GroupLookup,
+  config: GrpcServerConfig,
+): Promise<PeerServer> {
+  const server = new Server({
+    // grpc-js refuses larger messages itself, with RESOURCE_EXHAUSTED.
+    'grpc.max_receive_message_length':
+      config.maxValueBytes + config.maxKeyBytes + setRequestOverhead,
+    'grpc.max_send_message_length': config.maxValueBytes + setRequestOverhead,
+  });
+  const handlers = new Handlers(groups, config);
+  server.addService(groupCacheMethods, {
+    get: handlers.get,
+    set: handlers.set,
+    remove: handlers.remove,
+  });
+  server.addService(healthMethods, { check: handlers.check });
+
+  const target = isIPv6(config.host)
+    ? `[${config.host}]:${config.port}`
+    : `${config.host}:${config.port}`;
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(target, ServerCredentials.createInsecure(), (err, bound) => {
+      if (err) reject(err);
+      else resolve(bound);
+    });
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    address: {
+      address: config.host,
+      family: isIPv6(config.host) ? 'IPv6' : 'IPv4',
+      port,
+    },
+    close(graceMs: number) {
+      closing ??= new Promise<void>((resolve) => {
+        // Past the grace period, open calls are dropped (their clients see UNAVAILABLE).
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        force.unref();
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+      return closing;
+    },
+  };
+}
+
+type Call<T> = ServerUnaryCall<Received<T>, unknown>;
+/** Answer is how a handler's helpers answer a call with a failure. */
+type Answer = (error: Partial<StatusObject>) => void;
+
+/** Handlers holds the rpc implementations of one server. */
+class Handlers {
+  readonly #groups: GroupLookup;
+  readonly #config: GrpcServerConfig;
+
+  constructor(groups: GroupLookup, config: GrpcServerConfig) {
+    this.#groups = groups;
+    this.#config = config;
+  }
+
+  readonly get: handleUnaryCall<Received<GetRequest>, GetResponse> = (call, done) => {
+    const target = this.#target(call, 'GetRequest', done);
+    if (target === undefined) return;
+    const { group, key } = target;
+    const { signal, deadline, release } = callSignal(call, this.#config.signal);
+    let loading: ReturnType<PeerServedGroup['getForPeer']>;
+    try {
+      loading = group.getForPeer(key, { signal, deadline });
+    } catch (err) {
+      loading = Promise.reject(err);
+    }
+    loading.then(
+      (found) => {
+        release();
+        if (found.value.byteLength > this.#config.maxValueBytes) {
+          done({
+            code: Status.RESOURCE_EXHAUSTED,
+            details: `value of ${found.value.byteLength} bytes is over the limit of ${this.#config.maxValueBytes}`,
+          });
+          return;
+        }
+        const init: MessageInitShape<typeof GetResponseSchema> = { value: found.value };
+        if (found.minuteQps > 0) init.minuteQps = found.minuteQps;
+        const expire = nanosFromExpireAt(found.expireAt);
+        if (expire !== 0n) init.expire = expire;
+        done(null, create(GetResponseSchema, init));
+      },
+      (err: unknown) => {
+        release();
+        this.#fail(call, 'Get', err, done);
+      },
+    );
+  };
+
+  readonly set: handleUnaryCall<Received<SetRequest>, SetResponse> = (call, done) => {
+    const target = this.#target(call, 'SetRequest', done);
+    if (target === undefined) return;
+    const { request } = target;
+    if (request.value.byteLength > this.#config.maxValueBytes) {
+      done({
+        code: Status.RESOURCE_EXHAUSTED,
+        details: `value is over the limit of ${this.#config.maxValueBytes} bytes`,
+      });
+      return;
+    }
+    try {
+      // A plain view of the bytes (they arrive as a Buffer); the group copies what it keeps.
+      const { buffer, byteOffset, byteLength } = request.value;
+      const value = new Uint8Array(buffer, byteOffset, byteLength);
+      target.group.setFromPeer(target.key, value, expireAtFromNanos(request.expire));
+    } catch (err) {
+      this.#fail(call, 'Set', err, done);
+      return;
+    }
+    done(null, create(SetResponseSchema));
+  };
+
+  readonly remove: handleUnaryCall<Received<RemoveRequest>, RemoveResponse> = (call, done) => {
+    const target = this.#target(call, 'RemoveRequest', done);
+    if (target === undefined) return;
+    try {
+      target.group.removeFromPeer(target.key);
+    } catch (err) {
+      this.#fail(call, 'Remove', err, done);
+      return;
+    }
+    done(null, create(RemoveResponseSchema));
+  };
+
+  readonly check: handleUnaryCall<Received<HealthCheckRequest>, HealthCheckResponse> = (
+    call,
+    done,
+  ) => {
+    const request = call.request;
+    if (!isMessage(request)) {
+      done({ code: Status.INVALID_ARGUMENT, details: 'malformed HealthCheckRequest' });
+      return;
+    }
+    if (request.service !== '' && request.service !== GROUP_CACHE_SERVICE) {
+      done({ code: Status.NOT_FOUND, details: `unknown service: ${clean(request.service)}` });
+      return;
+    }
+    // Answering at all means serving: a closing server takes no new calls (UNAVAILABLE).
+    done(null, create(HealthCheckResponseSchema, { status: ServingStatus.SERVING }));
+  };
+
+  /**
+   * target checks a request's group and key as the HTTP server does (a
+   * malformed message or an empty key is INVALID_ARGUMENT, a key over the limit
+   * RESOURCE_EXHAUSTED, a group not served here FAILED_PRECONDITION) and
+   * answers the call itself when they are unusable.
+   */
+  #target<T extends { group: string; key: string }>(
+    call: Call<T>,
+    what: string,
+    done: Answer,
+  ): { group: PeerServedGroup; key: string; request: T } | undefined {
+    const request = call.request;
+    if (!isMessage(request)) {
+      done({ code: Status.INVALID_ARGUMENT, details: `malformed ${what}` });
+      return undefined;
+    }
+    const { key } = request;
+    if (key === '') {
+      done({ code: Status.INVALID_ARGUMENT, details: 'bad request: empty key' });
+      return undefined;
+    }
+    if (Buffer.byteLength(key) > this.#config.maxKeyBytes) {
+      done({
+        code: Status.RESOURCE_EXHAUSTED,
+        details: `key is over the limit of ${this.#config.maxKeyBytes} bytes`,
+      });
+      return undefined;
+    }
+    const group = this.#groups.getGroup(request.group);
+    if (group === undefined) {
+      done({ code: NO_SUCH_GROUP_STATUS, details: `no such group: ${clean(request.group)}` });
+      return undefined;
+    }
+    return { group, key, request };
+  }
+
+  /** fail answers with a group's error: its code's status and its message; logs server faults. */
+  #fail(call: Call<unknown>, method: string, err: unknown, done: Answer): void {
+    const cacheError = toCacheError(err);
+    // A client that left is owed nothing, and its leaving is no fault of ours.
+    if (call.cancelled) return;
+    if (httpStatus[cacheError.code] >= 500) {
+      try {
+        this.#config.logger.warn(
+          { err: err instanceof Error ? err.message : String(err), method },
+          'peer request failed',
+        );
+      } catch {
+        // A failing logger must not take the handler down with it.
+      }
+    }
+    done({ code: grpcStatus[cacheError.code], details: clean(cacheError.message) });
+  }
+}
+
+function isMessage<T>(request: Received<T>): request is T {
+  return !(request instanceof MalformedMessage);
+}
+
+/** clean makes text safe for a status trailer: well-formed Unicode, bounded length. */
+function clean(text: string): string {
+  const short = text.length > detailsLimit ? `${text.slice(0, detailsLimit)}…` : text;
+  return short.replace(loneSurrogate, '\uFFFD');
+}
+
+/**
+ * callSignal builds the signal handed to the group for one call: it aborts when
+ * the client cancels or goes away (CancelledError), when the call's deadline —
+ * the client's `grpc-timeout` — passes (DeadlineExceededError), or when the
+ * server-wide `outer` signal aborts (its reason). `release` detaches it once
+ * the call is answered: grpc-js reports every finished call as cancelled.
+ */
+function callSignal(
+  call: Call<unknown>,
+  outer: AbortSignal,
+): { signal: AbortSignal; deadline: number | undefined; release: () => void } {
+  const controller = new AbortController();
+  const onCancelled = () =>
+    controller.abort(new CancelledError('peer request: the client cancelled or went away'));
+  call.once('cancelled', onCancelled);
+  const onOuterAbort = () => controller.abort(outer.reason);
+  if (outer.aborted) onOuterAbort();
+  else outer.addEventListener('abort', onOuterAbort, { once: true });
+
+  const raw = call.getDeadline();
+  const at = raw instanceof Date ? raw.getTime() : raw;
+  const deadline = Number.isFinite(at) ? at : undefined;
+  let timer: NodeJS.Timeout | undefined;
+  if (deadline !== undefined) {
+    const left = Math.max(0, deadline - Date.now());
+    if (left <= maxTimerMs) {
+      timer = setTimeout(
+        () =>
+          controller.abort(
+            new DeadlineExceededError(`peer request: deadline of ${left} ms passed`),
+          ),
+        left,
+      );
+    }
+  }
+  // A client that cancelled before the handler ran: 'cancelled' has already fired.
+  if (call.cancelled) onCancelled();
+  return {
+    signal: controller.signal,
+    deadline,
+    release: () => {
+      clearTimeout(timer);
+      call.removeListener('cancelled', onCancelled);
+      outer.removeEventListener('abort', onOuterAbort);
+    },
+  };
+}

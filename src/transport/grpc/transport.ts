@@ -1,0 +1,94 @@
+// transport.ts: the gRPC peer transport as a PeerTransport: grpc-js channels and a grpc-js server.
+import { type ChannelOptions, credentials } from '@grpc/grpc-js';
+import type { GroupLookup, PeerClient } from '../../core/peers.js';
+import { DEFAULT_MAX_KEY_BYTES } from '../http/server.js';
+import { DEFAULT_MAX_VALUE_BYTES } from '../http/wire.js';
+import type { PeerServer, PeerTransport, ServeOptions } from '../transport.js';
+import { clientChannelOptions, type GrpcClientConfig, GrpcPeerClient } from './client.js';
+import { serveGrpc } from './server.js';
+
+const defaultRequestTimeoutMs = 10_000;
+
+/** GrpcTransportOptions configure {@link grpcTransport}. */
+export interface GrpcTransportOptions {
+  /**
+   * maxValueBytes is the largest value a peer may send or be sent; it sets
+   * grpc-js's message size limits (with room for the rest of the message) on
+   * both clients and server. Larger values fail with TooLargeError
+   * (RESOURCE_EXHAUSTED on the wire). Defaults to 64 MiB.
+   */
+  maxValueBytes?: number;
+  /** maxKeyBytes is the largest key the server accepts, in UTF-8 bytes. Defaults to 4096. */
+  maxKeyBytes?: number;
+  /**
+   * requestTimeoutMs bounds each call in addition to the caller's deadline and
+   * signal: the earlier of the two is the call's gRPC deadline, which the peer
+   * receives and stops waiting at. Passing it fails the call with
+   * DeadlineExceededError. `Infinity` disables it. Defaults to 10 000.
+   */
+  requestTimeoutMs?: number;
+  /**
+   * channelOptions are grpc-js channel options laid over the transport's own
+   * (message size limits from `maxValueBytes`, a local subchannel pool, a
+   * reconnect backoff of 250 ms to 5 s), e.g. keepalive settings. Defaults to none.
+   */
+  channelOptions?: ChannelOptions;
+}
+
+/**
+ * grpcTransport builds the gRPC peer transport (name `grpc`): peers still name
+ * each other by `http://host:port` base URLs (their ring identities), and the
+ * client dials that host and port, insecure for now. One channel per peer,
+ * cached; `close()` closes them. The server serves `groupcachepb.GroupCache`
+ * and `grpc.health.v1.Health/Check`. Every node of a cluster must use it.
+ * Throws TypeError on a bad option.
+ */
+export function grpcTransport(options: GrpcTransportOptions = {}): PeerTransport {
+  const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+  if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes < 0) {
+    throw new TypeError(`maxValueBytes must be a non-negative integer: ${maxValueBytes}`);
+  }
+  const maxKeyBytes = options.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES;
+  if (!Number.isSafeInteger(maxKeyBytes) || maxKeyBytes < 1) {
+    throw new TypeError(`maxKeyBytes must be a positive integer: ${maxKeyBytes}`);
+  }
+  const requestTimeoutMs = options.requestTimeoutMs ?? defaultRequestTimeoutMs;
+  if (!(requestTimeoutMs > 0)) {
+    throw new TypeError(`requestTimeoutMs must be positive: ${requestTimeoutMs}`);
+  }
+  const config: GrpcClientConfig = {
+    credentials: credentials.createInsecure(),
+    channelOptions: { ...clientChannelOptions(maxValueBytes), ...options.channelOptions },
+    requestTimeoutMs,
+    maxValueBytes,
+  };
+  const clients = new Map<string, GrpcPeerClient>();
+  let closed = false;
+
+  return {
+    name: 'grpc',
+    client(url: string): PeerClient {
+      let client = clients.get(url);
+      if (client === undefined) {
+        client = new GrpcPeerClient(url, config);
+        if (closed) client.close();
+        clients.set(url, client);
+      }
+      return client;
+    },
+    serve(groups: GroupLookup, serve: ServeOptions): Promise<PeerServer> {
+      return serveGrpc(groups, {
+        host: serve.host,
+        port: serve.port,
+        signal: serve.signal,
+        logger: serve.logger,
+        maxKeyBytes,
+        maxValueBytes,
+      });
+    },
+    async close() {
+      closed = true;
+      for (const client of clients.values()) client.close();
+    },
+  };
+}

@@ -1,0 +1,542 @@
+// transport-suite.ts: the conformance suite every peer transport passes: a real server of the
+// transport on 127.0.0.1 serving real groups, exercised through a client of the same transport.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { LoadResult } from '../../src/core/group.js';
+import { noopLogger } from '../../src/core/logger.js';
+import type {
+  CallOptions,
+  GroupLookup,
+  PeerClient,
+  PeerServedGroup,
+} from '../../src/core/peers.js';
+import { GroupRegistry } from '../../src/core/registry.js';
+import { type ErrorCode, isCacheError, UnavailableError } from '../../src/errors.js';
+import type { PeerServer, PeerTransport } from '../../src/transport/transport.js';
+import { freePort } from '../support/process.js';
+
+/** TransportLimits are the options every transport under test is built with. */
+export interface TransportLimits {
+  maxValueBytes: number;
+  maxKeyBytes: number;
+  /** The client's own bound on each call; the transport's default when absent. */
+  requestTimeoutMs?: number;
+}
+
+/** MakeTransport builds a fresh transport of the kind under test. */
+export type MakeTransport = (limits: TransportLimits) => PeerTransport;
+
+/** ConformanceOptions add what only the transport itself can do. */
+export interface ConformanceOptions {
+  /**
+   * sendMalformed sends protocol-level garbage to the server at `baseUrl` (bytes
+   * no client of ours would send); the suite then checks the server still serves.
+   * Default: none.
+   */
+  sendMalformed?: (baseUrl: string) => Promise<void>;
+}
+
+/** The limits of the suite's main server and client: small, so limit tests are quick. */
+const limits: TransportLimits = { maxValueBytes: 1 << 20, maxKeyBytes: 256 };
+const GROUP = 'conformance';
+/** How long a call may take before the suite calls it a hang. */
+const HANG_MS = 5_000;
+
+/**
+ * runTransportConformance registers the suite for the transport called `name`:
+ * get/set/remove, not-found vs failure, limits, any Unicode key and any bytes,
+ * expiry, cancellation, deadlines, shared loads, an unreachable peer, a server
+ * closing mid-request, an unknown group, and bad input.
+ */
+export function runTransportConformance(
+  name: string,
+  makeTransport: MakeTransport,
+  options: ConformanceOptions = {},
+): void {
+  describe(`${name} transport conformance`, { timeout: 120_000 }, () => {
+    const fx = new Fixture();
+    const opened: PeerTransport[] = [];
+    const servers: PeerServer[] = [];
+    let transport: PeerTransport;
+    let client: PeerClient;
+    let url: string;
+
+    /** open builds a transport that `after` closes. */
+    const open = (l: TransportLimits = limits) => {
+      const t = makeTransport(l);
+      opened.push(t);
+      return t;
+    };
+    /** serve starts another server of `transport` on a free port, with its own shutdown signal. */
+    const serve = async (signal = new AbortController().signal) => {
+      const server = await transport.serve(fx.lookup, {
+        host: '127.0.0.1',
+        port: 0,
+        signal,
+        logger: noopLogger,
+      });
+      servers.push(server);
+      return { server, client: transport.client(`http://127.0.0.1:${server.address.port}`) };
+    };
+
+    before(async () => {
+      transport = open();
+      const main = await serve();
+      client = main.client;
+      url = main.client.url;
+    });
+    after(async () => {
+      fx.releaseAll();
+      await Promise.all(servers.map((s) => s.close(0)));
+      await Promise.all(opened.map((t) => t.close()));
+    });
+
+    it('get returns the owner value and loads it once', async () => {
+      const first = await within(client.get(GROUP, 'plain'));
+      assert.deepEqual(first.value, utf8('value of plain'));
+      assert.equal(first.expireAt, 0);
+      const again = await within(client.get(GROUP, 'plain'));
+      assert.deepEqual(again.value, utf8('value of plain'));
+      assert.equal(fx.loadsOf('plain'), 1);
+    });
+
+    it('not found is NOT_FOUND; a loader failure is another code that says why', async () => {
+      await assert.rejects(within(client.get(GROUP, 'missing-1')), { code: 'NOT_FOUND' });
+      const err = await rejection(client.get(GROUP, 'fail-1'));
+      assert.notEqual(err.code, 'NOT_FOUND');
+      assert.ok(
+        err.code === 'INTERNAL' || err.code === 'UNAVAILABLE',
+        `a failure is INTERNAL or UNAVAILABLE, got ${err.code}`,
+      );
+      assert.match(err.message, /boom: fail-1/);
+    });
+
+    it('set stores into the owner cache: get answers it without a load', async () => {
+      const value = Uint8Array.from([9, 8, 7]);
+      await within(client.set(GROUP, 'set-1', value, 0));
+      const got = await within(client.get(GROUP, 'set-1'));
+      assert.deepEqual(got.value, value);
+      assert.equal(got.expireAt, 0);
+      assert.equal(fx.loadsOf('set-1'), 0);
+    });
+
+    it('remove drops the key: the next get loads again', async () => {
+      await within(client.get(GROUP, 'removed'));
+      await within(client.remove(GROUP, 'removed'));
+      await within(client.get(GROUP, 'removed'));
+      assert.equal(fx.loadsOf('removed'), 2);
+      // Removing what is not there is fine too.
+      await within(client.remove(GROUP, 'never-there'));
+    });
+
+    it('expiry travels both ways, to the millisecond', async () => {
+      const before = Date.now();
+      const loaded = await within(client.get(GROUP, 'ttl:60000'));
+      assert.ok(
+        loaded.expireAt >= before + 60_000 && loaded.expireAt <= Date.now() + 60_000,
+        `expireAt ${loaded.expireAt} is the loader's ttl from now`,
+      );
+      const expireAt = Date.now() + 3_600_000;
+      await within(client.set(GROUP, 'expiring', utf8('soon'), expireAt));
+      assert.equal((await within(client.get(GROUP, 'expiring'))).expireAt, expireAt);
+      // A value that has already expired is not served: the owner loads afresh.
+      await within(client.set(GROUP, 'expired', utf8('stale'), Date.now() - 1_000));
+      assert.deepEqual(
+        (await within(client.get(GROUP, 'expired'))).value,
+        utf8('value of expired'),
+      );
+    });
+
+    it('values up to maxValueBytes pass both ways; one byte more is TOO_LARGE', async () => {
+      const max = limits.maxValueBytes;
+      const got = await within(client.get(GROUP, `size:${max}`));
+      assert.equal(got.value.byteLength, max);
+      assert.deepEqual(got.value, pattern(max));
+      await assert.rejects(within(client.get(GROUP, `size:${max + 1}`)), { code: 'TOO_LARGE' });
+
+      await within(client.set(GROUP, 'big-set', pattern(max), 0));
+      assert.deepEqual((await within(client.get(GROUP, 'big-set'))).value, pattern(max));
+      await assert.rejects(within(client.set(GROUP, 'too-big-set', pattern(max + 1), 0)), {
+        code: 'TOO_LARGE',
+      });
+      // The refused value was not stored: the owner loads the key.
+      assert.deepEqual(
+        (await within(client.get(GROUP, 'too-big-set'))).value,
+        utf8('value of too-big-set'),
+      );
+    });
+
+    it('keys are any Unicode and arrive exactly, on get, set and remove', async () => {
+      const keys = [
+        'a/b',
+        '/',
+        '/leading/and/trailing/',
+        '%',
+        '%2F',
+        '%zz',
+        '+',
+        'a+b c',
+        ' ',
+        'tab\there',
+        'new\nline',
+        '?q=1&r=2#frag',
+        '..',
+        'ключ',
+        '鍵',
+        '😀 emoji',
+        'e\u0301',
+        '\u0000nul',
+        '\\back\\slash',
+      ];
+      for (const key of keys) {
+        const got = await within(client.get(GROUP, key));
+        assert.deepEqual(got.value, utf8(`value of ${key}`), `get ${JSON.stringify(key)}`);
+        const mine = utf8(`set ${key}`);
+        await within(client.set(GROUP, key, mine, 0));
+        assert.deepEqual((await within(client.get(GROUP, key))).value, mine);
+        await within(client.remove(GROUP, key));
+        assert.deepEqual((await within(client.get(GROUP, key))).value, utf8(`value of ${key}`));
+        assert.equal(fx.loadsOf(key), 2, `loads of ${JSON.stringify(key)}`);
+      }
+    });
+
+    it('values are bytes: every byte value, and the empty value', async () => {
+      const every = Uint8Array.from({ length: 512 }, (_, i) => i % 256);
+      await within(client.set(GROUP, 'bytes', every, 0));
+      assert.deepEqual((await within(client.get(GROUP, 'bytes'))).value, every);
+
+      await within(client.set(GROUP, 'set-empty', new Uint8Array(0), 0));
+      const setEmpty = await within(client.get(GROUP, 'set-empty'));
+      assert.equal(setEmpty.value.byteLength, 0);
+
+      const loadedEmpty = await within(client.get(GROUP, 'empty'));
+      assert.equal(loadedEmpty.value.byteLength, 0);
+      assert.equal(fx.loadsOf('empty'), 1);
+    });
+
+    it('keys are checked: empty, over maxKeyBytes, or not Unicode are refused', async () => {
+      const atLimit = 'k'.repeat(limits.maxKeyBytes);
+      assert.deepEqual(
+        (await within(client.get(GROUP, atLimit))).value,
+        utf8(`value of ${atLimit}`),
+      );
+      await assert.rejects(within(client.get(GROUP, `${atLimit}k`)), { code: 'TOO_LARGE' });
+      // The limit is in UTF-8 bytes, not characters.
+      const wide = 'é'.repeat(limits.maxKeyBytes / 2 + 1);
+      await assert.rejects(within(client.get(GROUP, wide)), { code: 'TOO_LARGE' });
+      await assert.rejects(within(client.set(GROUP, wide, utf8('x'), 0)), { code: 'TOO_LARGE' });
+      await assert.rejects(within(client.get(GROUP, '')), { code: 'INVALID_ARGUMENT' });
+      await assert.rejects(within(client.get(GROUP, 'lone \ud800 surrogate')), {
+        code: 'INVALID_ARGUMENT',
+      });
+      await assert.rejects(within(client.set(GROUP, 'lone \udc00', utf8('x'), 0)), {
+        code: 'INVALID_ARGUMENT',
+      });
+      assert.equal(fx.loadsOf(`${atLimit}k`) + fx.loadsOf(wide) + fx.loadsOf(''), 0);
+    });
+
+    it('a caller that cancels gets CANCELLED at once; its load, with no other waiter, is aborted', async () => {
+      const key = 'hold-cancel';
+      const controller = new AbortController();
+      const call = client.get(GROUP, key, { signal: controller.signal });
+      await within(fx.hold(key).started.promise);
+      controller.abort();
+      await assert.rejects(within(call), { code: 'CANCELLED' });
+      await within(fx.hold(key).aborted.promise, 'the owner load to be aborted');
+      // A signal aborted before the call: nothing is sent.
+      const before = fx.callsOf('already');
+      await assert.rejects(within(client.get(GROUP, 'already', { signal: controller.signal })), {
+        code: 'CANCELLED',
+      });
+      assert.equal(fx.callsOf('already'), before);
+    });
+
+    it('a cancelled caller does not cancel another client shared load', async () => {
+      const key = 'hold-shared';
+      const other = open().client(url);
+      const controller = new AbortController();
+      const leaving = client.get(GROUP, key, { signal: controller.signal });
+      const staying = other.get(GROUP, key);
+      await within(fx.waitForCalls(key, 2), 'both requests to reach the owner');
+      controller.abort();
+      await assert.rejects(within(leaving), { code: 'CANCELLED' });
+      // Give a wrongly propagated cancel time to arrive before checking it did not.
+      await sleep(100);
+      assert.equal(fx.hold(key).abortedYet, false, 'the shared load was aborted');
+      fx.hold(key).release.resolve('shared value');
+      assert.deepEqual((await within(staying)).value, utf8('shared value'));
+      assert.equal(fx.loadsOf(key), 1);
+    });
+
+    it('a deadline travels to the owner, which stops waiting when it passes', async () => {
+      const key = 'hold-deadline';
+      const deadline = Date.now() + 300;
+      await assert.rejects(within(client.get(GROUP, key, { deadline })), {
+        code: 'DEADLINE_EXCEEDED',
+      });
+      const seen = fx.lastCall(key);
+      assert.ok(seen?.deadline !== undefined, 'the owner was told the deadline');
+      assert.ok(
+        Math.abs(seen.deadline - deadline) < 250,
+        `the owner deadline ${seen.deadline} is the caller's ${deadline}`,
+      );
+      await within(fx.hold(key).aborted.promise, 'the owner load to be aborted');
+      // A deadline already passed fails at once, without reaching the peer.
+      await assert.rejects(within(client.get(GROUP, 'late', { deadline: Date.now() - 1 })), {
+        code: 'DEADLINE_EXCEEDED',
+      });
+      assert.equal(fx.callsOf('late'), 0);
+    });
+
+    it('requestTimeoutMs bounds a call and travels like a deadline', async () => {
+      const key = 'hold-timeout';
+      const quick = open({ ...limits, requestTimeoutMs: 300 }).client(url);
+      const sent = Date.now();
+      await assert.rejects(within(quick.get(GROUP, key)), { code: 'DEADLINE_EXCEEDED' });
+      const seen = fx.lastCall(key);
+      assert.ok(seen?.deadline !== undefined, 'the owner was told the deadline');
+      assert.ok(Math.abs(seen.deadline - (sent + 300)) < 250, `owner deadline ${seen.deadline}`);
+      await within(fx.hold(key).aborted.promise, 'the owner load to be aborted');
+      // The caller's own deadline wins when it is the earlier one.
+      const deadline = Date.now() + 100;
+      await assert.rejects(within(quick.get(GROUP, 'hold-timeout-2', { deadline })), {
+        code: 'DEADLINE_EXCEEDED',
+      });
+      assert.ok(Math.abs((fx.lastCall('hold-timeout-2')?.deadline ?? 0) - deadline) < 250);
+    });
+
+    it('an unreachable peer is UNAVAILABLE for get, set and remove', async () => {
+      const down = transport.client(`http://127.0.0.1:${await freePort()}`);
+      await assert.rejects(within(down.get(GROUP, 'x')), { code: 'UNAVAILABLE' });
+      await assert.rejects(within(down.set(GROUP, 'x', utf8('v'), 0)), { code: 'UNAVAILABLE' });
+      await assert.rejects(within(down.remove(GROUP, 'x')), { code: 'UNAVAILABLE' });
+    });
+
+    it('an unknown group is UNAVAILABLE (the caller falls back), not NOT_FOUND', async () => {
+      for (const call of [
+        client.get('no-such-group', 'k'),
+        client.set('no-such-group', 'k', utf8('v'), 0),
+        client.remove('no-such-group', 'k'),
+      ]) {
+        const err = await rejection(call);
+        assert.equal(err.code, 'UNAVAILABLE');
+        assert.match(err.message, /no such group/);
+      }
+    });
+
+    it('a closing server finishes in-flight requests within its grace period', async () => {
+      const { server, client: c } = await serve();
+      const key = 'hold-grace';
+      const call = c.get(GROUP, key);
+      await within(fx.hold(key).started.promise);
+      const closing = server.close(HANG_MS);
+      await sleep(50);
+      fx.hold(key).release.resolve('finished during grace');
+      assert.deepEqual((await within(call)).value, utf8('finished during grace'));
+      await within(closing, 'the server to close');
+      await assert.rejects(within(c.get(GROUP, 'after-close')), { code: 'UNAVAILABLE' });
+    });
+
+    it('a server closed past its grace drops in-flight requests: UNAVAILABLE, never a hang', async () => {
+      const { server, client: c } = await serve();
+      const key = 'hold-dropped';
+      const call = c.get(GROUP, key);
+      await within(fx.hold(key).started.promise);
+      const closing = server.close(100);
+      await assert.rejects(within(call), { code: 'UNAVAILABLE' });
+      await within(closing, 'the server to close');
+      await within(fx.hold(key).aborted.promise, 'the owner load to be aborted');
+    });
+
+    it('the server shutdown signal aborts in-flight loads; the caller gets UNAVAILABLE', async () => {
+      const shutdown = new AbortController();
+      const { client: c } = await serve(shutdown.signal);
+      const key = 'hold-shutdown';
+      const call = c.get(GROUP, key);
+      await within(fx.hold(key).started.promise);
+      shutdown.abort(new UnavailableError('node is shutting down'));
+      await assert.rejects(within(call), { code: 'UNAVAILABLE' });
+      await within(fx.hold(key).aborted.promise, 'the owner load to be aborted');
+    });
+
+    it('the server keeps serving after bad input', async () => {
+      const bad = await Promise.allSettled([
+        client.get(GROUP, ''),
+        client.get(GROUP, 'x'.repeat(limits.maxKeyBytes * 4)),
+        client.set(GROUP, 'k', pattern(limits.maxValueBytes + 1), 0),
+        client.get('', 'k'),
+        client.get('no-such-group', 'k'),
+        client.remove(GROUP, ''),
+      ]);
+      for (const r of bad) assert.equal(r.status, 'rejected');
+      if (options.sendMalformed) await within(options.sendMalformed(url), 'sendMalformed');
+      assert.deepEqual(
+        (await within(client.get(GROUP, 'still-fine'))).value,
+        utf8('value of still-fine'),
+      );
+    });
+  });
+}
+
+/** Hold is a load that waits until the test releases it, or its signal aborts. */
+interface Hold {
+  started: Deferred<void>;
+  release: Deferred<LoadResult>;
+  aborted: Deferred<unknown>;
+  abortedYet: boolean;
+}
+
+/**
+ * Fixture is the suite's group and what it saw: a real GroupRegistry group whose
+ * loader's answer depends on the key, wrapped to record each getForPeer call.
+ *
+ * Keys: `missing…` → not found; `fail…` → throws `boom: <key>`; `size:N` → N
+ * bytes of a pattern; `ttl:N` → a value with an N ms ttl; `empty` → no bytes;
+ * `hold…` → waits for the test; anything else → `value of <key>`.
+ */
+class Fixture {
+  readonly registry = new GroupRegistry();
+  readonly lookup: GroupLookup;
+  readonly #loads = new Map<string, number>();
+  readonly #calls: { key: string; options: CallOptions | undefined }[] = [];
+  readonly #holds = new Map<string, Hold>();
+  readonly #callWaiters = new Set<() => void>();
+
+  constructor() {
+    const group = this.registry.newGroup(GROUP, {
+      cacheBytes: 16 << 20,
+      load: (key, { signal }) => this.#load(key, signal),
+    });
+    const recorded: PeerServedGroup = {
+      name: group.name,
+      getForPeer: (key, options) => {
+        this.#calls.push({ key, options });
+        for (const wake of this.#callWaiters) wake();
+        return group.getForPeer(key, options);
+      },
+      setFromPeer: (key, value, expireAt) => group.setFromPeer(key, value, expireAt),
+      removeFromPeer: (key) => group.removeFromPeer(key),
+    };
+    this.lookup = { getGroup: (name) => (name === GROUP ? recorded : undefined) };
+  }
+
+  loadsOf(key: string): number {
+    return this.#loads.get(key) ?? 0;
+  }
+
+  callsOf(key: string): number {
+    return this.#calls.filter((c) => c.key === key).length;
+  }
+
+  lastCall(key: string): CallOptions | undefined {
+    return this.#calls.findLast((c) => c.key === key)?.options;
+  }
+
+  /** waitForCalls resolves once the owner has been asked for `key` `count` times. */
+  waitForCalls(key: string, count: number): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.callsOf(key) < count) return;
+        this.#callWaiters.delete(check);
+        resolve();
+      };
+      this.#callWaiters.add(check);
+      check();
+    });
+  }
+
+  hold(key: string): Hold {
+    let h = this.#holds.get(key);
+    if (h === undefined) {
+      h = { started: deferred(), release: deferred(), aborted: deferred(), abortedYet: false };
+      this.#holds.set(key, h);
+    }
+    return h;
+  }
+
+  /** releaseAll lets every held load finish, so nothing is left pending. */
+  releaseAll(): void {
+    for (const h of this.#holds.values()) h.release.resolve('released');
+  }
+
+  async #load(key: string, signal: AbortSignal): Promise<LoadResult> {
+    this.#loads.set(key, this.loadsOf(key) + 1);
+    if (key.startsWith('missing')) return null;
+    if (key.startsWith('fail')) throw new Error(`boom: ${key}`);
+    if (key === 'empty') return '';
+    const size = /^size:(\d+)$/.exec(key);
+    if (size) return pattern(Number(size[1]));
+    const ttl = /^ttl:(\d+)$/.exec(key);
+    if (ttl) return { value: `value of ${key}`, ttl: Number(ttl[1]) };
+    if (key.startsWith('hold')) return this.#held(key, signal);
+    return `value of ${key}`;
+  }
+
+  #held(key: string, signal: AbortSignal): Promise<LoadResult> {
+    const h = this.hold(key);
+    h.started.resolve();
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        h.abortedYet = true;
+        h.aborted.resolve(signal.reason);
+        reject(signal.reason);
+      };
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+      h.release.promise.then((v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      });
+    });
+  }
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** within fails when `promise` has not settled after HANG_MS: a hang is a failure, not a timeout. */
+async function within<T>(promise: Promise<T>, what = 'the call'): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} hung for ${HANG_MS} ms`)), HANG_MS);
+  });
+  try {
+    return await Promise.race([promise, hang]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** rejection returns the CacheError `promise` rejects with, failing if it resolves or hangs. */
+async function rejection(promise: Promise<unknown>): Promise<{ code: ErrorCode; message: string }> {
+  try {
+    await within(promise);
+  } catch (err) {
+    assert.ok(isCacheError(err), `expected a CacheError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('expected the call to fail');
+}
+
+function utf8(s: string): Uint8Array {
+  return new TextEncoder().encode(s);
+}
+
+/** pattern is `n` bytes that differ from one offset to the next. */
+function pattern(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (i * 31 + 7) & 0xff;
+  return out;
+}
