@@ -86,7 +86,11 @@ export interface GroupOptions {
   logger?: Logger | undefined;
 }
 
-/** GetOptions are the options of {@link Group.get}. */
+/**
+ * GetOptions are the options of {@link Group.get}: `signal` ends this caller's
+ * wait; `deadline` (ms since the epoch) ends it at that time too and, when this
+ * caller starts the load, travels to the owner peer so it stops waiting as well.
+ */
 export interface GetOptions extends CallOptions {}
 
 /** SetOptions are the options of {@link Group.set}. */
@@ -210,7 +214,7 @@ export class Group implements PeerServedGroup {
       return Promise.resolve(hit.view);
     }
     this.#stats.loads++;
-    const loading = this.#loadAnywhere(key, options?.signal).then(viewOf(key));
+    const loading = this.#loadAnywhere(key, options).then(viewOf(key));
     if (sink === undefined) return loading;
     return loading.then((v) => {
       sink.setView(v);
@@ -369,21 +373,44 @@ export class Group implements PeerServedGroup {
   }
 
   /** Load on a miss: from the owner peer if another node owns the key, else locally. */
-  #loadAnywhere(key: string, signal: AbortSignal | undefined): Promise<Entry> {
+  #loadAnywhere(key: string, options: GetOptions | undefined): Promise<Entry> {
+    const deadline = options?.deadline;
+    let signal = options?.signal;
+    if (deadline !== undefined) {
+      const left = Math.max(0, deadline - Date.now());
+      const timeout = AbortSignal.timeout(left);
+      signal = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
+    }
     const owner = this.#peers().pickPeer(key);
     if (owner === undefined) {
       return this.#localFlights.do(key, (s) => this.#loadLocally(key, s), { signal });
     }
-    return this.#remoteFlights.do(key, (s) => this.#loadFromOwner(key, owner, s), { signal });
+    return this.#remoteFlights.do(key, (s) => this.#loadFromOwner(key, owner, s, deadline), {
+      signal,
+    });
   }
 
-  async #loadFromOwner(key: string, owner: PeerClient, signal: AbortSignal): Promise<Entry> {
+  /**
+   * Ask the owner. The request's deadline is the starting caller's, capped by
+   * loadTimeoutMs: callers who join later with more time still get a local load
+   * if the owner does not answer by then.
+   */
+  async #loadFromOwner(
+    key: string,
+    owner: PeerClient,
+    signal: AbortSignal,
+    callerDeadline: number | undefined,
+  ): Promise<Entry> {
     // Another caller's flight may have filled the cache between our miss and now.
     const cached = this.#cache.get(key);
     if (cached !== undefined) return cached;
     this.#stats.loadsDeduped++;
     try {
-      const deadline = this.#loadTimeoutMs > 0 ? Date.now() + this.#loadTimeoutMs : undefined;
+      const cap = this.#loadTimeoutMs > 0 ? Date.now() + this.#loadTimeoutMs : undefined;
+      const deadline =
+        callerDeadline === undefined || cap === undefined
+          ? (callerDeadline ?? cap)
+          : Math.min(callerDeadline, cap);
       const got = await owner.get(this.name, key, { signal, deadline });
       this.#stats.peerLoads++;
       const entry: Entry = { view: ByteView.adopt(got.value), expireAt: got.expireAt };

@@ -166,4 +166,42 @@ describe('routing through the owner', () => {
     assert.ok(got.every((v) => v.toString() === 'remote'));
     assert.equal(calls, 1);
   });
+
+  test('a caller deadline travels to the owner, capped by loadTimeoutMs, and ends the wait', async () => {
+    const seen: (number | undefined)[] = [];
+    let release: (() => void) | undefined;
+    const owner: PeerClient = {
+      url: 'http://owner',
+      get(_g, _k, options) {
+        seen.push(options?.deadline);
+        return new Promise((resolve) => {
+          release = () =>
+            resolve({ value: new TextEncoder().encode('v'), expireAt: 0, minuteQps: 0 });
+        });
+      },
+      async set() {},
+      async remove() {},
+    };
+    const registry = new GroupRegistry();
+    registry.setPeerPicker({ pickPeer: () => owner, otherPeers: () => [owner] });
+    const g = registry.newGroup('g', {
+      cacheBytes: 1 << 20,
+      load: () => 'local',
+      loadTimeoutMs: 60_000,
+    });
+    const before = Date.now();
+    const deadline = before + 30;
+    const keepAlive = setTimeout(() => {}, 1_000);
+    await assert.rejects(g.get('k', { deadline }), { code: 'DEADLINE_EXCEEDED' });
+    clearTimeout(keepAlive);
+    assert.equal(seen[0], deadline, 'the caller deadline reached the owner');
+    release?.();
+    const far = Date.now() + 10 * 60_000;
+    const pending = g.get('k2', { deadline: far });
+    await new Promise((r) => setImmediate(r));
+    const sent = seen[1] ?? Number.POSITIVE_INFINITY;
+    assert.ok(sent <= Date.now() + 60_000, 'capped by loadTimeoutMs');
+    release?.();
+    assert.equal((await pending).toString(), 'v');
+  });
 });
