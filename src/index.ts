@@ -70,3 +70,4 @@ export {
 } from './transport/http/index.js';
 export { MemoryTransport } from './transport/memory/memory.js';
 export type { PeerServer, PeerTransport, ServeOptions } from './transport/transport.js';
+export { grpcTransport, type GrpcTransportOptions } from './transport/grpc/index.js';
