@@ -71,3 +71,4 @@ export {
 export { MemoryTransport } from './transport/memory/memory.js';
 export type { PeerServer, PeerTransport, ServeOptions } from './transport/transport.js';
 export { grpcTransport, type GrpcTransportOptions } from './transport/grpc/index.js';
+export { readTlsFiles, resolveTls, type TlsFiles, type TlsOptions } from './security/index.js';

@@ -2,8 +2,10 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, request, type Server } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { makeTestCerts } from '../../test/support/certs.js';
 import { freePort } from '../../test/support/process.js';
 import { DeadlineExceededError, UnavailableError } from '../errors.js';
 import { createScoresLoader } from '../loaders/scores.js';
@@ -370,6 +372,114 @@ describe('startApiServer', () => {
       await assert.rejects(startApiServer(node, '127.0.0.1', api.address.port), /EADDRINUSE/);
     } finally {
       await api.close();
+    }
+  });
+});
+
+describe('API token', () => {
+  const token = 'api-token-0123';
+  let node: CacheNode;
+  let base: string;
+  let server: Server;
+  let loads = 0;
+
+  before(async () => {
+    node = createNode();
+    node.newGroup('scores', {
+      cacheBytes: 1 << 20,
+      load: (key) => {
+        loads++;
+        return `value of ${key}`;
+      },
+    });
+    ({ base, server } = await serve(node, { token }));
+  });
+  after(() => stop(server));
+
+  const routes: [string, string][] = [
+    ['GET', '/api?key=k'],
+    ['PUT', '/api?key=planted'],
+    ['DELETE', '/api?key=kept'],
+    ['GET', '/peers'],
+    ['GET', '/stats'],
+    ['GET', '/metrics'],
+    ['GET', '/nowhere'],
+  ];
+
+  test('a missing or wrong token is 401 with a Bearer challenge, on every route but /healthz', async () => {
+    await node.getGroup('scores')!.set('kept', 'kept value');
+    for (const authorization of [undefined, `Bearer ${token}x`, `Basic ${token}`, token]) {
+      const headers: Record<string, string> = authorization === undefined ? {} : { authorization };
+      for (const [method, path] of routes) {
+        const r = await call(base, method, path, { headers, body: method === 'PUT' ? 'evil' : '' });
+        assertOneLine(r, 401, 'unauthenticated');
+        assert.match(String(r.headers['www-authenticate']), /^Bearer /);
+      }
+    }
+    assert.equal(loads, 0, 'no load ran');
+    assert.equal(node.getGroup('scores')!.peek('planted'), undefined, 'nothing was stored');
+    assert.equal(
+      node.getGroup('scores')!.peek('kept')?.toString(),
+      'kept value',
+      'nothing removed',
+    );
+    const health = await call(base, 'GET', '/healthz');
+    assert.equal(health.status, 200);
+    assert.equal(health.text, 'ok\n');
+  });
+
+  test('the right token is served', async () => {
+    const headers = { authorization: `Bearer ${token}` };
+    const got = await call(base, 'GET', '/api?key=k', { headers });
+    assert.equal(got.status, 200);
+    assert.equal(got.text, 'value of k');
+    assert.equal((await call(base, 'PUT', '/api?key=planted', { headers, body: 'v' })).status, 204);
+    assert.equal(node.getGroup('scores')!.peek('planted')?.toString(), 'v');
+    assert.equal((await call(base, 'GET', '/stats', { headers })).status, 200);
+  });
+
+  test('a token that cannot travel in a header is refused up front', () => {
+    assert.throws(() => createApiHandler(node, { token: 'has space' }), TypeError);
+    assert.throws(() => createApiHandler(node, { token: '' }), TypeError);
+  });
+});
+
+describe('startApiServer over TLS', () => {
+  test('serves https with the token; a client that does not trust the CA is refused', async () => {
+    const certs = makeTestCerts();
+    const node = createNode();
+    node.newGroup('scores', { cacheBytes: 1024, load: createScoresLoader({ delayMs: 0 }) });
+    const api = await startApiServer(node, '127.0.0.1', 0, {
+      token: 'tls-token',
+      tls: { cert: certs.node.cert, key: certs.node.key },
+    });
+    try {
+      assert.match(api.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+      const get = (options: { ca?: Buffer; authorization?: string }) =>
+        new Promise<number>((resolve, reject) => {
+          const req = httpsRequest(
+            `${api.url}/api?key=Tom`,
+            {
+              agent: false,
+              ...(options.ca ? { ca: options.ca } : {}),
+              headers: options.authorization ? { authorization: options.authorization } : {},
+            },
+            (res) => {
+              res.resume();
+              resolve(res.statusCode ?? 0);
+            },
+          );
+          req.on('error', reject);
+          req.end();
+        });
+      assert.equal(await get({ ca: certs.ca, authorization: 'Bearer tls-token' }), 200);
+      assert.equal(await get({ ca: certs.ca }), 401);
+      await assert.rejects(get({ ca: certs.rogueCa, authorization: 'Bearer tls-token' }), {
+        code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+      });
+    } finally {
+      await api.close();
+      certs.cleanup();
     }
   });
 });

@@ -1,11 +1,20 @@
 // server.ts: the public HTTP API of a node (`--api`): get, set and remove values,
 // and read the node's peers, stats, metrics and health.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Group } from '../core/group.js';
 import type { Logger } from '../core/logger.js';
 import { CancelledError, httpStatus, toCacheError, UnavailableError } from '../errors.js';
 import type { CacheNode } from '../node/node.js';
+import {
+  AUTHORIZATION,
+  checkSecret,
+  type SecretCheck,
+  secretCheck,
+  WWW_AUTHENTICATE,
+} from '../security/secret.js';
+import { resolveTls, type TlsOptions } from '../security/tls.js';
 import { lingerOnRefusedBody } from '../util/refused-body.js';
 
 /** ApiNode is what the API needs of a node; a {@link CacheNode} fits. */
@@ -30,6 +39,13 @@ export interface ApiHandlerOptions {
   signal?: AbortSignal;
   /** onError is told of errors answered with a 5xx, for logging. Default: none. */
   onError?: (err: unknown, req: IncomingMessage) => void;
+  /**
+   * token, when set, is required on every route but `/healthz` as
+   * `Authorization: Bearer <token>` (compared in constant time); a request
+   * without it, or with another, gets 401 with `WWW-Authenticate: Bearer` and
+   * touches nothing. Visible ASCII, no spaces. Default: none (the API is open).
+   */
+  token?: string | undefined;
 }
 
 /** ApiHandler is a node:http request listener serving the API. It never throws. */
@@ -42,6 +58,7 @@ interface Config {
   maxUrlBytes: number;
   signal: AbortSignal | undefined;
   onError: ((err: unknown, req: IncomingMessage) => void) | undefined;
+  authorized: SecretCheck | undefined;
 }
 
 const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -60,6 +77,9 @@ const DEFAULT_MAX_URL_BYTES = 32 * 1024;
  * - `GET /stats`: JSON `{ groups: { NAME: { stats, main, hot } } }`.
  * - `GET /metrics`: Prometheus text. `GET /healthz`: 200 `ok`.
  *
+ * With `token`, every route but `/healthz` first requires the bearer token
+ * (401 without it).
+ *
  * The query is form-encoded (`+` is a space). `group` may be left out when the
  * node has exactly one group. Errors are one line of plain text: 400 for a
  * missing, empty or malformed key, group or ttl (or a malformed query), 404
@@ -77,6 +97,7 @@ export function createApiHandler(node: ApiNode, options: ApiHandlerOptions = {})
     maxUrlBytes: limit('maxUrlBytes', options.maxUrlBytes, DEFAULT_MAX_URL_BYTES, 1),
     signal: options.signal,
     onError: options.onError,
+    authorized: tokenCheck(options.token),
   };
   return (req, res) => {
     serve(config, req, res).catch((err: unknown) => {
@@ -85,6 +106,11 @@ export function createApiHandler(node: ApiNode, options: ApiHandlerOptions = {})
       else res.destroy();
     });
   };
+}
+
+function tokenCheck(token: string | undefined): SecretCheck | undefined {
+  const checked = checkSecret('token', token);
+  return checked === undefined ? undefined : secretCheck(checked);
 }
 
 function limit(name: string, v: number | undefined, fallback: number, min: number): number {
@@ -109,6 +135,17 @@ async function serve(config: Config, req: IncomingMessage, res: ServerResponse):
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
   const query = q === -1 ? '' : url.slice(q + 1);
+  // Every route but the health check needs the token, checked before anything is read.
+  if (
+    path !== '/healthz' &&
+    config.authorized !== undefined &&
+    !config.authorized(req.headers[AUTHORIZATION])
+  ) {
+    res.setHeader('WWW-Authenticate', WWW_AUTHENTICATE);
+    sendText(res, 401, 'unauthenticated: missing or wrong API token');
+    lingerOnRefusedBody(req);
+    return;
+  }
   switch (path) {
     case '/api':
       return serveApi(config, req, res, query);
@@ -375,6 +412,12 @@ export interface ApiServerOptions extends Omit<ApiHandlerOptions, 'signal'> {
   logger?: Logger;
   /** shutdownGraceMs is how long `close()` lets running requests finish before cutting them. Default 10,000. */
   shutdownGraceMs?: number;
+  /**
+   * tls serves the API over HTTPS when it has `cert` and `key` (the same
+   * {@link TlsOptions} as the peers'); with `clientAuth`, clients must present
+   * a certificate from `ca`. Default: none (plain HTTP).
+   */
+  tls?: TlsOptions | undefined;
 }
 
 /** ApiServer is a running API server. */
@@ -383,7 +426,7 @@ export interface ApiServer {
   readonly server: Server;
   /** address is where it listens. */
   readonly address: AddressInfo;
-  /** url is its base URL, e.g. `http://127.0.0.1:9999`. */
+  /** url is its base URL, e.g. `http://127.0.0.1:9999` (`https://` with TLS). */
   readonly url: string;
   /**
    * close stops accepting connections, answers new requests on open
@@ -395,8 +438,8 @@ export interface ApiServer {
 
 /**
  * startApiServer serves {@link createApiHandler} for `node` on `host:port`
- * (port 0: one the OS picks) and resolves once it listens; it rejects if the
- * address cannot be bound.
+ * (port 0: one the OS picks), over HTTPS with `tls`, and resolves once it
+ * listens; it rejects if the address cannot be bound. Throws TypeError on a bad option.
  */
 export async function startApiServer(
   node: ApiNode,
@@ -404,7 +447,8 @@ export async function startApiServer(
   port: number,
   options: ApiServerOptions = {},
 ): Promise<ApiServer> {
-  const { logger, shutdownGraceMs = 10_000, ...handlerOptions } = options;
+  const { logger, shutdownGraceMs = 10_000, tls: tlsOptions, ...handlerOptions } = options;
+  const tls = resolveTls(tlsOptions);
   const closing = new AbortController();
   const handler = createApiHandler(node, {
     ...handlerOptions,
@@ -423,7 +467,19 @@ export async function startApiServer(
   });
   // Room in the request head for a URL of maxUrlBytes.
   const maxUrlBytes = handlerOptions.maxUrlBytes ?? DEFAULT_MAX_URL_BYTES;
-  const server = createServer({ maxHeaderSize: maxUrlBytes + 16 * 1024 }, handler);
+  const maxHeaderSize = maxUrlBytes + 16 * 1024;
+  const server: Server =
+    tls?.serving === true
+      ? createTlsServer(
+          {
+            maxHeaderSize,
+            cert: tls.cert,
+            key: tls.key,
+            ...(tls.clientAuth ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
+          },
+          handler,
+        )
+      : createServer({ maxHeaderSize }, handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -433,7 +489,7 @@ export async function startApiServer(
   });
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${shownHost}:${address.port}`;
+  const url = `${tls?.serving === true ? 'https' : 'http'}://${shownHost}:${address.port}`;
   logger?.info({ api: url }, 'serving API');
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => {

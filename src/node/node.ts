@@ -9,6 +9,7 @@ import { RingPicker } from '../core/ring-picker.js';
 import { InvalidArgumentError, UnavailableError } from '../errors.js';
 import type { Membership } from '../membership/membership.js';
 import type { HashFn } from '../ring/ring.js';
+import type { TlsOptions } from '../security/tls.js';
 import {
   type HttpPeerHandler,
   type HttpPeerTransport,
@@ -46,13 +47,30 @@ export interface NodeOptions {
   listen?: string | undefined;
   /**
    * transport is the peer protocol. Default: HTTP, golang/groupcache's, built
-   * from `basePath`, `http`, `maxKeyBytes` and `maxValueBytes`.
+   * from `basePath`, `http`, `maxKeyBytes`, `maxValueBytes`, `tls` and
+   * `peerSecret`. With a transport of your own, give it its TLS and secret
+   * options instead: `tls` or `peerSecret` here is then an InvalidArgumentError.
    */
   transport?: PeerTransport | undefined;
   /** basePath is the URL path prefix of HTTP peer requests. Default `/_groupcache/`. */
   basePath?: string | undefined;
   /** http configures the default HTTP peer client (dispatcher hook, timeouts, connections). */
-  http?: Omit<HttpTransportOptions, 'basePath' | 'maxValueBytes'> | undefined;
+  http?:
+    | Omit<HttpTransportOptions, 'basePath' | 'maxValueBytes' | 'tls' | 'peerSecret'>
+    | undefined;
+  /**
+   * tls turns on TLS for the default HTTP transport: served with `tls.cert` and
+   * `tls.key` (then `self` should be `https://...`), required of clients with
+   * `tls.clientAuth`, and used to check `https://` peers against `tls.ca`.
+   * See {@link TlsOptions}. Default: none (plain HTTP).
+   */
+  tls?: TlsOptions | undefined;
+  /**
+   * peerSecret is the shared secret of the default HTTP transport: sent on
+   * every peer request and required on every one served (401 otherwise).
+   * golang/groupcache peers send none, so they are refused. Default: none.
+   */
+  peerSecret?: string | undefined;
   /** maxKeyBytes bounds keys on the default HTTP peer endpoint. Default 4096. */
   maxKeyBytes?: number | undefined;
   /** maxValueBytes bounds values on the default HTTP peer endpoint and from peers. Default 64 MiB. */
@@ -128,10 +146,17 @@ export class CacheNode {
     this.#graceMs = options.shutdownGraceMs ?? 10_000;
     this.#registry = new GroupRegistry({ logger: this.#log });
     this.metrics = new NodeMetrics(() => this.#registry.groups());
+    if (options.transport !== undefined && (options.tls ?? options.peerSecret) !== undefined) {
+      throw new InvalidArgumentError(
+        'tls and peerSecret configure the default HTTP transport: pass them to your transport instead',
+      );
+    }
     this.transport =
       options.transport ??
       httpTransport({
         ...options.http,
+        ...(options.tls !== undefined ? { tls: options.tls } : {}),
+        ...(options.peerSecret !== undefined ? { peerSecret: options.peerSecret } : {}),
         ...(options.basePath !== undefined ? { basePath: options.basePath } : {}),
         ...(options.maxKeyBytes !== undefined ? { maxKeyBytes: options.maxKeyBytes } : {}),
         ...(options.maxValueBytes !== undefined ? { maxValueBytes: options.maxValueBytes } : {}),

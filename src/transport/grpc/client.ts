@@ -22,6 +22,7 @@ import {
   RemoveRequestSchema,
   SetRequestSchema,
 } from '../../proto/gen/groupcache_pb.js';
+import { AUTHORIZATION } from '../../security/secret.js';
 import { expireAtFromNanos, nanosFromExpireAt } from '../http/wire.js';
 import { groupCacheMethods, type UnaryMethod } from './service.js';
 import { errorFromStatus } from './status.js';
@@ -32,8 +33,12 @@ const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\
 
 /** GrpcClientConfig is what every peer client of one transport shares. */
 export interface GrpcClientConfig {
-  /** How peers are dialled (insecure until TLS options exist). */
-  credentials: ChannelCredentials;
+  /** How `http://` peers are dialled: in the clear. */
+  insecure: ChannelCredentials;
+  /** How `https://` peers are dialled: TLS, checked against the transport's CA. */
+  secure: ChannelCredentials;
+  /** The `authorization` metadata sent with every call (the peer secret), if any. */
+  authorization: string | undefined;
   /** grpc-js channel options, already merged with the transport's defaults. */
   channelOptions: ChannelOptions;
   /** Bounds each call on top of the caller's deadline; `Infinity` for none. */
@@ -52,11 +57,19 @@ export class GrpcPeerClient implements PeerClient {
   readonly #config: GrpcClientConfig;
   #closed = false;
 
-  /** Throws TypeError for a base URL that is not `http://host:port`. */
+  /**
+   * The channel dials the URL's host and port with TLS for `https://`, in the
+   * clear for `http://`. Throws TypeError for a base URL that is neither.
+   */
   constructor(baseUrl: string, config: GrpcClientConfig) {
     this.url = baseUrl;
     this.#config = config;
-    this.#client = new Client(targetOf(baseUrl), config.credentials, config.channelOptions);
+    const { target, secure } = targetOf(baseUrl);
+    this.#client = new Client(
+      target,
+      secure ? config.secure : config.insecure,
+      config.channelOptions,
+    );
   }
 
   async get(group: string, key: string, options?: CallOptions): Promise<PeerValue> {
@@ -155,13 +168,17 @@ export class GrpcPeerClient implements PeerClient {
           reject(new UnavailableError(`peer ${this.url}: ${name}: no response message`));
         } else resolve(response);
       };
+      const metadata = new Metadata();
+      if (this.#config.authorization !== undefined) {
+        metadata.set(AUTHORIZATION, this.#config.authorization);
+      }
       try {
         call = this.#client.makeUnaryRequest(
           method.path,
           method.requestSerialize,
           method.responseDeserialize,
           request,
-          new Metadata(),
+          metadata,
           { deadline },
           onDone,
         );
@@ -192,21 +209,24 @@ export function clientChannelOptions(maxValueBytes: number): ChannelOptions {
   };
 }
 
-/** targetOf turns a peer base URL `http://host:port` into the `host:port` a channel dials. */
-function targetOf(baseUrl: string): string {
+/**
+ * targetOf turns a peer base URL `http(s)://host:port` into the `host:port` a
+ * channel dials, and whether to dial it with TLS.
+ */
+function targetOf(baseUrl: string): { target: string; secure: boolean } {
   let parsed: URL;
   try {
     parsed = new URL(baseUrl);
   } catch (err) {
     throw new TypeError(`peer base URL is not a URL: ${JSON.stringify(baseUrl)}`, { cause: err });
   }
-  if (parsed.protocol !== 'http:') {
-    throw new TypeError(
-      `the gRPC transport dials http:// peers (no TLS yet): ${JSON.stringify(baseUrl)}`,
-    );
+  const secure = parsed.protocol === 'https:';
+  if (!secure && parsed.protocol !== 'http:') {
+    throw new TypeError(`peer base URL must be http(s): ${JSON.stringify(baseUrl)}`);
   }
+  const port = parsed.port === '' ? (secure ? '443' : '80') : parsed.port;
   // `hostname` keeps an IPv6 address's brackets, as grpc-js wants them.
-  return `${parsed.hostname}:${parsed.port === '' ? '80' : parsed.port}`;
+  return { target: `${parsed.hostname}:${port}`, secure };
 }
 
 /** checkText refuses strings with no UTF-8 form, which protobuf would silently alter. */

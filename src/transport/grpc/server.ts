@@ -29,6 +29,8 @@ import {
   HealthCheckResponseSchema,
   HealthCheckResponse_ServingStatus as ServingStatus,
 } from '../../proto/gen/grpc/health/v1/health_pb.js';
+import { AUTHORIZATION, type SecretCheck, secretCheck } from '../../security/secret.js';
+import type { ResolvedTls } from '../../security/tls.js';
 import { expireAtFromNanos, nanosFromExpireAt } from '../http/wire.js';
 import type { PeerServer } from '../transport.js';
 import {
@@ -59,6 +61,10 @@ export interface GrpcServerConfig {
   maxKeyBytes: number;
   /** Largest value a Set may carry or a Get may answer. */
   maxValueBytes: number;
+  /** With a certificate, serve TLS only (and with `clientAuth`, mutual TLS). Default: plain. */
+  tls?: ResolvedTls | undefined;
+  /** When set, every GroupCache call must carry it (`authorization: Bearer`). Default: none. */
+  peerSecret?: string | undefined;
 }
 
 /**
@@ -89,7 +95,7 @@ export async function serveGrpc(
     ? `[${config.host}]:${config.port}`
     : `${config.host}:${config.port}`;
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(target, ServerCredentials.createInsecure(), (err, bound) => {
+    server.bindAsync(target, serverCredentials(config.tls), (err, bound) => {
       if (err) reject(err);
       else resolve(bound);
     });
@@ -120,6 +126,21 @@ export async function serveGrpc(
   };
 }
 
+/**
+ * serverCredentials serves TLS when `tls` has a certificate, requiring client
+ * certificates that chain to `tls.ca` under `clientAuth`; else plain text.
+ */
+function serverCredentials(tls: ResolvedTls | undefined): ServerCredentials {
+  if (tls?.serving !== true || tls.cert === undefined || tls.key === undefined) {
+    return ServerCredentials.createInsecure();
+  }
+  return ServerCredentials.createSsl(
+    tls.clientAuth ? (tls.ca ?? null) : null,
+    [{ cert_chain: tls.cert, private_key: tls.key }],
+    tls.clientAuth,
+  );
+}
+
 type Call<T> = ServerUnaryCall<Received<T>, unknown>;
 /** Answer is how a handler's helpers answer a call with a failure. */
 type Answer = (error: Partial<StatusObject>) => void;
@@ -128,10 +149,12 @@ type Answer = (error: Partial<StatusObject>) => void;
 class Handlers {
   readonly #groups: GroupLookup;
   readonly #config: GrpcServerConfig;
+  readonly #authorized: SecretCheck | undefined;
 
   constructor(groups: GroupLookup, config: GrpcServerConfig) {
     this.#groups = groups;
     this.#config = config;
+    this.#authorized = config.peerSecret === undefined ? undefined : secretCheck(config.peerSecret);
   }
 
   readonly get: handleUnaryCall<Received<GetRequest>, GetResponse> = (call, done) => {
@@ -221,7 +244,8 @@ class Handlers {
   };
 
   /**
-   * target checks a request's group and key as the HTTP server does (a
+   * target checks the call's peer secret (UNAUTHENTICATED when it is required
+   * and missing or wrong), then its group and key as the HTTP server does (a
    * malformed message or an empty key is INVALID_ARGUMENT, a key over the limit
    * RESOURCE_EXHAUSTED, a group not served here FAILED_PRECONDITION) and
    * answers the call itself when they are unusable.
@@ -231,6 +255,15 @@ class Handlers {
     what: string,
     done: Answer,
   ): { group: PeerServedGroup; key: string; request: T } | undefined {
+    // Authentication comes first: an unauthenticated call learns nothing (not even
+    // whether its group exists) and changes nothing.
+    if (this.#authorized !== undefined && !this.#authorized(call.metadata.get(AUTHORIZATION))) {
+      done({
+        code: Status.UNAUTHENTICATED,
+        details: 'unauthenticated: missing or wrong peer secret',
+      });
+      return undefined;
+    }
     const request = call.request;
     if (!isMessage(request)) {
       done({ code: Status.INVALID_ARGUMENT, details: `malformed ${what}` });

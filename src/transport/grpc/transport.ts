@@ -1,6 +1,8 @@
 // transport.ts: the gRPC peer transport as a PeerTransport: grpc-js channels and a grpc-js server.
 import { type ChannelOptions, credentials } from '@grpc/grpc-js';
 import type { GroupLookup, PeerClient } from '../../core/peers.js';
+import { bearer, checkSecret } from '../../security/secret.js';
+import { resolveTls, type TlsOptions } from '../../security/tls.js';
 import { DEFAULT_MAX_KEY_BYTES } from '../http/server.js';
 import { DEFAULT_MAX_VALUE_BYTES } from '../http/wire.js';
 import type { PeerServer, PeerTransport, ServeOptions } from '../transport.js';
@@ -33,12 +35,32 @@ export interface GrpcTransportOptions {
    * reconnect backoff of 250 ms to 5 s), e.g. keepalive settings. Defaults to none.
    */
   channelOptions?: ChannelOptions;
+  /**
+   * tls configures both sides. Server: with `tls.cert` and `tls.key` it serves
+   * TLS only; with `tls.clientAuth` it also requires a client certificate that
+   * chains to `tls.ca`. Client: `https://` peers are dialled with TLS, their
+   * certificate checked against `tls.ca` (Node's public roots without it) and
+   * the URL's host; `tls.cert`/`tls.key` are presented when a server asks for
+   * a client certificate. `http://` peers are dialled in the clear. A peer
+   * whose certificate is refused, or that refuses ours, fails the call with
+   * UnavailableError. Default: none (plain text; `https://` peers checked
+   * against the public roots).
+   */
+  tls?: TlsOptions | undefined;
+  /**
+   * peerSecret is sent with every call as `authorization: Bearer <secret>`
+   * metadata, and required on every GroupCache call served (compared in
+   * constant time): a call without it, or with another, is answered
+   * UNAUTHENTICATED before any group is looked at. The health service stays
+   * open. Visible ASCII, no spaces. Default: none.
+   */
+  peerSecret?: string | undefined;
 }
 
 /**
  * grpcTransport builds the gRPC peer transport (name `grpc`): peers still name
- * each other by `http://host:port` base URLs (their ring identities), and the
- * client dials that host and port, insecure for now. One channel per peer,
+ * each other by `http(s)://host:port` base URLs (their ring identities), and the
+ * client dials that host and port, with TLS for `https://`. One channel per peer,
  * cached; `close()` closes them. The server serves `groupcachepb.GroupCache`
  * and `grpc.health.v1.Health/Check`. Every node of a cluster must use it.
  * Throws TypeError on a bad option.
@@ -56,8 +78,12 @@ export function grpcTransport(options: GrpcTransportOptions = {}): PeerTransport
   if (!(requestTimeoutMs > 0)) {
     throw new TypeError(`requestTimeoutMs must be positive: ${requestTimeoutMs}`);
   }
+  const tls = resolveTls(options.tls);
+  const secret = checkSecret('peerSecret', options.peerSecret);
   const config: GrpcClientConfig = {
-    credentials: credentials.createInsecure(),
+    insecure: credentials.createInsecure(),
+    secure: credentials.createSsl(tls?.ca ?? null, tls?.key ?? null, tls?.cert ?? null),
+    authorization: secret === undefined ? undefined : bearer(secret),
     channelOptions: { ...clientChannelOptions(maxValueBytes), ...options.channelOptions },
     requestTimeoutMs,
     maxValueBytes,
@@ -84,6 +110,8 @@ export function grpcTransport(options: GrpcTransportOptions = {}): PeerTransport
         logger: serve.logger,
         maxKeyBytes,
         maxValueBytes,
+        tls,
+        peerSecret: secret,
       });
     },
     async close() {

@@ -9,6 +9,13 @@ import {
   type SetRequest,
   SetRequestSchema,
 } from '../../proto/gen/groupcache_pb.js';
+import {
+  AUTHORIZATION,
+  checkSecret,
+  type SecretCheck,
+  secretCheck,
+  WWW_AUTHENTICATE,
+} from '../../security/secret.js';
 import { lingerOnRefusedBody } from '../../util/refused-body.js';
 import { unescapePathSegment } from './escape.js';
 import {
@@ -42,6 +49,15 @@ export interface HttpPeerHandlerOptions {
    */
   maxValueBytes?: number;
   /**
+   * peerSecret, when set, is required on every request under the base path as
+   * `Authorization: Bearer <secret>` (compared in constant time). A request
+   * without it, or with another, gets `401` with `WWW-Authenticate: Bearer`
+   * before anything else is looked at: no group is asked, loaded, written or
+   * cleared. Requests outside the base path are not checked. Default: none
+   * (every request is served; golang/groupcache peers send no secret).
+   */
+  peerSecret?: string | undefined;
+  /**
    * signalFor derives each request's own AbortSignal (the seed's
    * `HTTPPool.Context`), e.g. a server-wide shutdown signal. It is combined
    * with the built-in signal that aborts when the client disconnects before the
@@ -74,6 +90,7 @@ interface ServerConfig {
   basePath: string;
   maxKeyBytes: number;
   maxValueBytes: number;
+  authorized: SecretCheck | undefined;
   signalFor: ((req: IncomingMessage) => AbortSignal | undefined) | undefined;
   onError: ((err: unknown, req: IncomingMessage) => void) | undefined;
 }
@@ -101,11 +118,13 @@ export function createHttpPeerHandler(
   if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes < 0) {
     throw new TypeError(`maxValueBytes must be a non-negative integer: ${maxValueBytes}`);
   }
+  const secret = checkSecret('peerSecret', options.peerSecret);
   const config: ServerConfig = {
     groups,
     basePath,
     maxKeyBytes,
     maxValueBytes,
+    authorized: secret === undefined ? undefined : secretCheck(secret),
     signalFor: options.signalFor,
     onError: options.onError,
   };
@@ -130,6 +149,14 @@ async function serve(
   if (!path.startsWith(config.basePath)) {
     if (next) next();
     else sendText(res, 404, '404 page not found');
+    return;
+  }
+  // Authentication comes first: an unauthenticated request learns nothing (not even
+  // whether its group exists) and changes nothing.
+  if (config.authorized !== undefined && !config.authorized(req.headers[AUTHORIZATION])) {
+    res.setHeader('WWW-Authenticate', WWW_AUTHENTICATE);
+    sendText(res, 401, 'unauthenticated: missing or wrong peer secret');
+    lingerOnRefusedBody(req);
     return;
   }
   const method = req.method;

@@ -1,8 +1,10 @@
 // transport.ts: the HTTP peer transport as a PeerTransport: undici clients and a
-// node:http server running the golang/groupcache-compatible handler.
-import { createServer } from 'node:http';
+// node:http (or, with TLS, node:https) server running the golang/groupcache-compatible handler.
+import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { GroupLookup, PeerClient } from '../../core/peers.js';
+import { type ResolvedTls, resolveTls } from '../../security/tls.js';
 import type { PeerServer, PeerTransport, ServeOptions } from '../transport.js';
 import { createHttpTransport, type HttpTransportOptions } from './client.js';
 import {
@@ -11,7 +13,13 @@ import {
   type HttpPeerHandlerOptions,
 } from './server.js';
 
-/** HttpPeerTransportOptions configure {@link httpTransport}: the client's options and the handler's. */
+/**
+ * HttpPeerTransportOptions configure {@link httpTransport}: the client's options and the
+ * handler's. `tls` configures both sides: with `tls.cert` and `tls.key` the server speaks
+ * HTTPS only (and with `tls.clientAuth` requires client certificates from `tls.ca`), and
+ * clients dial `https://` peers as {@link HttpTransportOptions.tls} says. `peerSecret` is
+ * both sent on every request and required on every request served.
+ */
 export interface HttpPeerTransportOptions
   extends HttpTransportOptions,
     Omit<HttpPeerHandlerOptions, 'signalFor' | 'onError'> {
@@ -32,8 +40,10 @@ export interface HttpPeerTransport extends PeerTransport {
 
 /** httpTransport builds the HTTP peer transport (the default, and the one Go groupcache speaks). */
 export function httpTransport(options: HttpPeerTransportOptions = {}): HttpPeerTransport {
+  const tls = resolveTls(options.tls);
   const clients = createHttpTransport(options);
   const handlerOptions: HttpPeerHandlerOptions = {
+    ...(options.peerSecret !== undefined ? { peerSecret: options.peerSecret } : {}),
     ...(options.basePath !== undefined ? { basePath: options.basePath } : {}),
     ...(options.maxKeyBytes !== undefined ? { maxKeyBytes: options.maxKeyBytes } : {}),
     ...(options.maxValueBytes !== undefined ? { maxValueBytes: options.maxValueBytes } : {}),
@@ -53,9 +63,8 @@ export function httpTransport(options: HttpPeerTransportOptions = {}): HttpPeerT
             'peer request failed',
           ),
       });
-      const server = createServer(
-        { keepAliveTimeout: options.keepAliveTimeoutMs ?? 30_000 },
-        (req, res) => handle(req, res),
+      const server = createPeerServer(options.keepAliveTimeoutMs ?? 30_000, tls, (req, res) =>
+        handle(req, res),
       );
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -83,4 +92,26 @@ export function httpTransport(options: HttpPeerTransportOptions = {}): HttpPeerT
     },
     close: () => clients.close(),
   };
+}
+
+/**
+ * createPeerServer makes the server that answers peers: node:https when `tls`
+ * has a certificate (requiring and checking client certificates under
+ * `clientAuth`), else node:http.
+ */
+function createPeerServer(
+  keepAliveTimeout: number,
+  tls: ResolvedTls | undefined,
+  listener: RequestListener,
+): Server {
+  if (tls?.serving !== true) return createServer({ keepAliveTimeout }, listener);
+  return createTlsServer(
+    {
+      keepAliveTimeout,
+      cert: tls.cert,
+      key: tls.key,
+      ...(tls.clientAuth ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
+    },
+    listener,
+  );
 }

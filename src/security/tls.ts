@@ -1,0 +1,138 @@
+// tls.ts: the TLS options shared by the peer transports and the API server, checked once.
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createSecureContext } from 'node:tls';
+
+/**
+ * TlsOptions turn on TLS for peers (and, optionally, the API server). Every
+ * value is PEM text (a string or a Buffer), not a file name: see
+ * {@link readTlsFiles} to load files.
+ *
+ * - Serving: with `cert` and `key`, the server speaks TLS only (plain
+ *   connections fail). Without them it serves in the clear.
+ * - Dialling: `https://` peer URLs use TLS, `http://` ones do not. The peer's
+ *   certificate must chain to `ca` and name the host of the URL (DNS name or
+ *   IP address in subjectAltName). The client presents `cert`/`key` whenever a
+ *   server asks for a certificate, so in a mutual-TLS cluster each node's
+ *   certificate must allow both uses (extendedKeyUsage serverAuth and
+ *   clientAuth, or no extendedKeyUsage at all).
+ */
+export interface TlsOptions {
+  /** cert is this node's certificate chain, leaf first (PEM). Needs `key`. Default: none. */
+  cert?: string | Buffer | undefined;
+  /** key is the private key of `cert` (PEM, unencrypted). Needs `cert`. Default: none. */
+  key?: string | Buffer | undefined;
+  /**
+   * ca is the certificate authority (one or more PEM certificates) that peer
+   * certificates must chain to, on both sides. It replaces the public roots
+   * Node trusts by default. Default: Node's bundled public roots.
+   */
+  ca?: string | Buffer | undefined;
+  /**
+   * clientAuth makes the server require a client certificate that chains to
+   * `ca` (mutual TLS): a client without one, or with one from another CA, is
+   * refused during the handshake. Needs `cert`, `key` and `ca`. Default false.
+   */
+  clientAuth?: boolean | undefined;
+}
+
+/**
+ * ResolvedTls is a checked {@link TlsOptions}: Buffers, and whether the server
+ * side serves TLS at all.
+ */
+export interface ResolvedTls {
+  cert: Buffer | undefined;
+  key: Buffer | undefined;
+  ca: Buffer | undefined;
+  clientAuth: boolean;
+  /** serving is true when `cert` and `key` are set: the server speaks TLS. */
+  serving: boolean;
+}
+
+/**
+ * resolveTls checks `tls` and returns it as Buffers, or undefined when it is
+ * undefined. The certificate, key and CA are parsed now (a bad PEM, or a key
+ * that does not match its certificate, fails here, not at the first peer call).
+ * Throws TypeError on a bad option.
+ */
+export function resolveTls(tls: TlsOptions | undefined): ResolvedTls | undefined {
+  if (tls === undefined) return undefined;
+  if (tls === null || typeof tls !== 'object') throw new TypeError('tls must be an object');
+  const cert = pem('tls.cert', tls.cert);
+  const key = pem('tls.key', tls.key);
+  const ca = pem('tls.ca', tls.ca);
+  const clientAuth = tls.clientAuth ?? false;
+  if (typeof clientAuth !== 'boolean') throw new TypeError('tls.clientAuth must be a boolean');
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new TypeError('tls.cert and tls.key go together: give both or neither');
+  }
+  if (clientAuth && (cert === undefined || ca === undefined)) {
+    throw new TypeError(
+      'tls.clientAuth needs tls.cert and tls.key (to serve TLS) and tls.ca (to check clients)',
+    );
+  }
+  try {
+    // Node skips CA certificates it cannot parse without a word: parse each one here.
+    if (ca !== undefined) checkCertificates('tls.ca', ca);
+    createSecureContext({ cert, key, ca });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new TypeError(`tls: unusable certificate, key or CA: ${message}`, { cause: err });
+  }
+  return { cert, key, ca, clientAuth, serving: cert !== undefined };
+}
+
+const pemCertificate = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/** checkCertificates throws unless `bundle` holds PEM certificates only, each one well formed. */
+function checkCertificates(name: string, bundle: Buffer): void {
+  const blocks = bundle.toString('latin1').match(pemCertificate) ?? [];
+  if (blocks.length === 0) throw new TypeError(`${name} holds no PEM certificate`);
+  for (const block of blocks) new X509Certificate(block);
+}
+
+function pem(name: string, value: string | Buffer | undefined): Buffer | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' && !Buffer.isBuffer(value)) {
+    throw new TypeError(`${name} must be PEM text (a string or a Buffer)`);
+  }
+  const bytes = Buffer.from(value);
+  if (!bytes.includes('-----BEGIN ')) {
+    throw new TypeError(`${name} must be PEM text (-----BEGIN ...), not a file name`);
+  }
+  return bytes;
+}
+
+/** TlsFiles names the files of {@link TlsOptions}, as the CLI's `--tls-*` flags do. */
+export interface TlsFiles {
+  /** certFile is the certificate chain's PEM file (`--tls-cert`). */
+  certFile?: string | undefined;
+  /** keyFile is the private key's PEM file (`--tls-key`). */
+  keyFile?: string | undefined;
+  /** caFile is the CA bundle's PEM file (`--tls-ca`). */
+  caFile?: string | undefined;
+  /** clientAuth requires client certificates (`--tls-client-auth`). Default false. */
+  clientAuth?: boolean | undefined;
+}
+
+/**
+ * readTlsFiles reads the PEM files `files` names into {@link TlsOptions}
+ * (checked by {@link resolveTls}). Rejects with the file system's error for a
+ * file it cannot read, and with TypeError for contents that are no usable PEM.
+ */
+export async function readTlsFiles(files: TlsFiles): Promise<TlsOptions> {
+  const read = (path: string | undefined) => (path === undefined ? undefined : readFile(path));
+  const [cert, key, ca] = await Promise.all([
+    read(files.certFile),
+    read(files.keyFile),
+    read(files.caFile),
+  ]);
+  const tls: TlsOptions = {
+    ...(cert !== undefined ? { cert } : {}),
+    ...(key !== undefined ? { key } : {}),
+    ...(ca !== undefined ? { ca } : {}),
+    ...(files.clientAuth !== undefined ? { clientAuth: files.clientAuth } : {}),
+  };
+  resolveTls(tls);
+  return tls;
+}
