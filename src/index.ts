@@ -72,3 +72,10 @@ export { MemoryTransport } from './transport/memory/memory.js';
 export type { PeerServer, PeerTransport, ServeOptions } from './transport/transport.js';
 export { grpcTransport, type GrpcTransportOptions } from './transport/grpc/index.js';
 export { readTlsFiles, resolveTls, type TlsFiles, type TlsOptions } from './security/index.js';
+export {
+  createEtcdMembership,
+  type EtcdMembershipOptions,
+  type EtcdMembershipStatus,
+  type EtcdTimingOptions,
+  type EtcdTlsOptions,
+} from './membership/etcd/index.js';
