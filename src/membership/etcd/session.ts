@@ -421,7 +421,8 @@ export class EtcdMembership implements Membership {
     const removed = previous?.filter((u) => !list.includes(u)) ?? [];
     this.#applied = list;
     this.#lastChangeAt = new Date().toISOString();
-    this.#log.info(
+    // The node logs the change it applies at info; this line adds the revision.
+    this.#log.debug(
       { added, removed, members: list, revision: this.#revision },
       'etcd members changed',
     );
