@@ -15,7 +15,7 @@ import {
   WWW_AUTHENTICATE,
 } from '../security/secret.js';
 import { resolveTls, type TlsOptions } from '../security/tls.js';
-import { lingerOnRefusedBody } from '../util/refused-body.js';
+import { lingerOnRefusedBody, readRequestBody } from '../util/body.js';
 
 /** ApiNode is what the API needs of a node; a {@link CacheNode} fits. */
 export type ApiNode = Pick<CacheNode, 'getGroup' | 'groups' | 'peers' | 'metrics'>;
@@ -238,7 +238,7 @@ async function serveApi(
       sendBody(res, 200, 'application/octet-stream', view.unsafeBytes());
     } else if (req.method === 'PUT') {
       const limit = Math.min(config.maxBodyBytes, group.maxValueBytes);
-      const body = await readBody(req, limit);
+      const body = await readRequestBody(req, limit);
       if (body === 'too-large') {
         sendText(res, 413, `value is over the limit of ${limit} bytes`);
         lingerOnRefusedBody(req);
@@ -319,50 +319,6 @@ function clientSignal(res: ServerResponse): { signal: AbortSignal; release: () =
   res.once('close', onClose);
   if (res.destroyed) onClose();
   return { signal: controller.signal, release: () => res.removeListener('close', onClose) };
-}
-
-/** readBody reads a request body into a buffer of its own, giving up once it passes `limit`. */
-function readBody(
-  req: IncomingMessage,
-  limit: number,
-): Promise<Uint8Array | 'too-large' | 'aborted'> {
-  const declared = Number(req.headers['content-length'] ?? Number.NaN);
-  if (declared > limit) return Promise.resolve('too-large');
-  if (req.readableEnded) return Promise.resolve(new Uint8Array(0));
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const finish = (result: Uint8Array | 'too-large' | 'aborted') => {
-      req.removeListener('data', onData);
-      req.removeListener('end', onEnd);
-      req.removeListener('error', onAbort);
-      req.removeListener('close', onAbort);
-      resolve(result);
-    };
-    const onData = (chunk: Buffer) => {
-      total += chunk.byteLength;
-      if (total > limit) {
-        req.pause();
-        finish('too-large');
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      const out = new Uint8Array(total);
-      let offset = 0;
-      for (const chunk of chunks) {
-        out.set(chunk, offset);
-        offset += chunk.byteLength;
-      }
-      finish(out);
-    };
-    const onAbort = () => finish('aborted');
-    req.on('data', onData);
-    req.once('end', onEnd);
-    req.once('error', onAbort);
-    req.once('close', onAbort);
-  });
 }
 
 function sendError(config: Config, req: IncomingMessage, res: ServerResponse, err: unknown): void {

@@ -16,7 +16,7 @@ import {
   secretCheck,
   WWW_AUTHENTICATE,
 } from '../../security/secret.js';
-import { lingerOnRefusedBody } from '../../util/refused-body.js';
+import { lingerOnRefusedBody, readRequestBody } from '../../util/body.js';
 import { unescapePathSegment } from './escape.js';
 import {
   DEFAULT_BASE_PATH,
@@ -341,58 +341,6 @@ function requestSignal(
 function parseTimeout(value: string | string[] | undefined): number | undefined {
   if (typeof value !== 'string' || !/^\d{1,8}$/.test(value)) return undefined;
   return Number(value);
-}
-
-/**
- * readRequestBody reads a request body into one buffer of its own, giving up as
- * soon as it is known to pass `limit` (from Content-Length or while reading).
- */
-function readRequestBody(
-  req: IncomingMessage,
-  limit: number,
-): Promise<Uint8Array | 'too-large' | 'aborted'> {
-  const declared = Number(req.headers['content-length'] ?? Number.NaN);
-  if (declared > limit) return Promise.resolve('too-large');
-  // A framework may have read the body already (e.g. express.raw()).
-  const parsed = (req as { body?: unknown }).body;
-  if (parsed instanceof Uint8Array) {
-    return Promise.resolve(parsed.byteLength > limit ? 'too-large' : parsed);
-  }
-  if (req.readableEnded) return Promise.resolve(new Uint8Array(0));
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const finish = (result: Uint8Array | 'too-large' | 'aborted') => {
-      req.removeListener('data', onData);
-      req.removeListener('end', onEnd);
-      req.removeListener('error', onAbort);
-      req.removeListener('close', onAbort);
-      resolve(result);
-    };
-    const onData = (chunk: Buffer) => {
-      total += chunk.byteLength;
-      if (total > limit) {
-        req.pause();
-        finish('too-large');
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      const out = new Uint8Array(total);
-      let offset = 0;
-      for (const chunk of chunks) {
-        out.set(chunk, offset);
-        offset += chunk.byteLength;
-      }
-      finish(out);
-    };
-    const onAbort = () => finish('aborted');
-    req.on('data', onData);
-    req.once('end', onEnd);
-    req.once('error', onAbort);
-    req.once('close', onAbort);
-  });
 }
 
 /** sendTooLarge answers 413, then lets the client finish sending (see lingerOnRefusedBody). */

@@ -1,0 +1,75 @@
+// body.ts: reading request bodies under a size limit, and what to do with the
+// rest of a body answered with 413.
+import type { IncomingMessage } from 'node:http';
+
+/** How long the rest of a refused body is read and thrown away before the connection is cut. */
+const refusedBodyLingerMs = 2_000;
+
+/**
+ * lingerOnRefusedBody keeps reading (and discarding) a body already answered
+ * with 413, for a bounded time, then cuts the connection. Closing the socket
+ * while the client still sends would make the kernel reset the connection,
+ * which can destroy the answer before the client reads it.
+ */
+export function lingerOnRefusedBody(req: IncomingMessage): void {
+  if (req.readableEnded) return;
+  const socket = req.socket;
+  const cut = setTimeout(() => socket.destroy(), refusedBodyLingerMs);
+  cut.unref();
+  const done = () => clearTimeout(cut);
+  req.once('end', done);
+  req.once('close', done);
+  req.resume();
+}
+
+/**
+ * readRequestBody reads a request body into one buffer of its own, giving up as
+ * soon as it is known to pass `limit` (from Content-Length or while reading).
+ */
+export function readRequestBody(
+  req: IncomingMessage,
+  limit: number,
+): Promise<Uint8Array | 'too-large' | 'aborted'> {
+  const declared = Number(req.headers['content-length'] ?? Number.NaN);
+  if (declared > limit) return Promise.resolve('too-large');
+  // A framework may have read the body already (e.g. express.raw()).
+  const parsed = (req as { body?: unknown }).body;
+  if (parsed instanceof Uint8Array) {
+    return Promise.resolve(parsed.byteLength > limit ? 'too-large' : parsed);
+  }
+  if (req.readableEnded) return Promise.resolve(new Uint8Array(0));
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const finish = (result: Uint8Array | 'too-large' | 'aborted') => {
+      req.removeListener('data', onData);
+      req.removeListener('end', onEnd);
+      req.removeListener('error', onAbort);
+      req.removeListener('close', onAbort);
+      resolve(result);
+    };
+    const onData = (chunk: Buffer) => {
+      total += chunk.byteLength;
+      if (total > limit) {
+        req.pause();
+        finish('too-large');
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      const out = new Uint8Array(total);
+      let offset = 0;
+      for (const chunk of chunks) {
+        out.set(chunk, offset);
+        offset += chunk.byteLength;
+      }
+      finish(out);
+    };
+    const onAbort = () => finish('aborted');
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onAbort);
+    req.once('close', onAbort);
+  });
+}
