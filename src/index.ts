@@ -79,3 +79,4 @@ export {
   type EtcdTimingOptions,
   type EtcdTlsOptions,
 } from './membership/etcd/index.js';
+export { tcpTransport, type TcpTransportOptions } from './transport/tcp/index.js';

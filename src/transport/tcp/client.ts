@@ -1,0 +1,397 @@
+// client.ts: the tcp transport's peer client: one long-lived connection per peer, many requests
+// in flight on it by id, answers in any order; a broken connection fails its requests UNAVAILABLE.
+import { connect as connectTcp, isIP, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
+import type { Logger } from '../../core/logger.js';
+import type { CallOptions, PeerClient, PeerValue } from '../../core/peers.js';
+import {
+  abortError,
+  type CacheError,
+  DeadlineExceededError,
+  errorFromCode,
+  InvalidArgumentError,
+  TooLargeError,
+  UnavailableError,
+} from '../../errors.js';
+import type { ResolvedTls } from '../../security/tls.js';
+import {
+  codeOf,
+  encodeCancel,
+  encodeHello,
+  encodeRequest,
+  FrameReader,
+  FrameType,
+  GET_OK_FIXED_BYTES,
+  HEADER_BYTES,
+  MAX_GROUP_BYTES,
+  MAX_TIMEOUT_MS,
+  maxResponseFrame,
+  OK,
+} from './frame.js';
+import { Outbox } from './outbox.js';
+
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const maxTimerMs = 2 ** 31 - 1;
+
+/** TcpClientConfig is what every peer client of one transport shares. */
+export interface TcpClientConfig {
+  maxKeyBytes: number;
+  maxValueBytes: number;
+  /** Bounds each call on top of the caller's deadline; `Infinity` for none. */
+  requestTimeoutMs: number;
+  /** The first wait before redialling a peer that refused a connection; doubles up to `maxBackoffMs`. */
+  minBackoffMs: number;
+  maxBackoffMs: number;
+  /** TLS for `https://` peers: the CA to check them against, our certificate if asked. */
+  tls: ResolvedTls | undefined;
+  peerSecret: string | undefined;
+  logger: Logger;
+}
+
+/** Pending is one request waiting for its answer. */
+interface Pending {
+  readonly type: number;
+  readonly resolve: (value: PeerValue | undefined) => void;
+  readonly reject: (err: CacheError) => void;
+  readonly signal: AbortSignal | undefined;
+  readonly onAbort: (() => void) | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** Link is one open (or opening) connection and the requests in flight on it. */
+interface Link {
+  readonly socket: Socket;
+  readonly outbox: Outbox;
+  readonly reader: FrameReader;
+  readonly pending: Map<number, Pending>;
+  connected: boolean;
+  dead: boolean;
+}
+
+/**
+ * TcpPeerClient is one peer's {@link PeerClient}: a single connection to the
+ * host and port of the peer's base URL (TLS for `https://`), dialled on first
+ * use and redialled on the first call after it breaks (after a backoff when
+ * the peer refused the connection). Requests are pipelined on it.
+ */
+export class TcpPeerClient implements PeerClient {
+  readonly url: string;
+  readonly #config: TcpClientConfig;
+  readonly #host: string;
+  readonly #port: number;
+  readonly #secure: boolean;
+  #link: Link | undefined;
+  #nextId = 1;
+  #closed = false;
+  #backoffMs = 0;
+  #retryAt = 0;
+  #lastFailure: unknown;
+
+  /** Throws TypeError for a base URL that is not `http(s)://host:port`. */
+  constructor(baseUrl: string, config: TcpClientConfig) {
+    this.url = baseUrl;
+    this.#config = config;
+    let parsed: URL;
+    try {
+      parsed = new URL(baseUrl);
+    } catch (err) {
+      throw new TypeError(`peer base URL is not a URL: ${JSON.stringify(baseUrl)}`, {
+        cause: err,
+      });
+    }
+    this.#secure = parsed.protocol === 'https:';
+    if (!this.#secure && parsed.protocol !== 'http:') {
+      throw new TypeError(`peer base URL must be http(s): ${JSON.stringify(baseUrl)}`);
+    }
+    this.#port = parsed.port === '' ? (this.#secure ? 443 : 80) : Number(parsed.port);
+    this.#host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+  }
+
+  get(group: string, key: string, options?: CallOptions): Promise<PeerValue> {
+    return this.#call(FrameType.Get, group, key, undefined, 0, options) as Promise<PeerValue>;
+  }
+
+  async set(
+    group: string,
+    key: string,
+    value: Uint8Array,
+    expireAt: number,
+    options?: CallOptions,
+  ): Promise<void> {
+    const limit = this.#config.maxValueBytes;
+    if (value.byteLength > limit) {
+      throw new TooLargeError(
+        `peer ${this.url}: value of ${value.byteLength} bytes is over the limit of ${limit}`,
+      );
+    }
+    const at = expireAt > 0 && Number.isFinite(expireAt) ? Math.floor(expireAt) : 0;
+    await this.#call(FrameType.Set, group, key, value, at, options);
+  }
+
+  async remove(group: string, key: string, options?: CallOptions): Promise<void> {
+    await this.#call(FrameType.Remove, group, key, undefined, 0, options);
+  }
+
+  /** close drops the connection (its requests fail UNAVAILABLE); later calls fail too. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#link) this.#fail(this.#link, new UnavailableError(`peer ${this.url}: closed`));
+  }
+
+  #call(
+    type: number,
+    group: string,
+    key: string,
+    value: Uint8Array | undefined,
+    expireAt: number,
+    options: CallOptions | undefined,
+  ): Promise<PeerValue | undefined> {
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    if (this.#closed) {
+      return Promise.reject(new UnavailableError(`peer ${this.url}: the transport is closed`));
+    }
+    const groupBytes = Buffer.byteLength(group);
+    const keyBytes = Buffer.byteLength(key);
+    if (key === '') return Promise.reject(new InvalidArgumentError('bad request: empty key'));
+    if (keyBytes > this.#config.maxKeyBytes) {
+      return Promise.reject(
+        new TooLargeError(`key is over the limit of ${this.#config.maxKeyBytes} bytes`),
+      );
+    }
+    if (groupBytes > MAX_GROUP_BYTES) {
+      return Promise.reject(
+        new InvalidArgumentError(`group name is over the limit of ${MAX_GROUP_BYTES} bytes`),
+      );
+    }
+    if (loneSurrogate.test(key) || loneSurrogate.test(group)) {
+      return Promise.reject(
+        new InvalidArgumentError('key or group is not valid Unicode (lone surrogate)'),
+      );
+    }
+    const now = Date.now();
+    const deadline = Math.min(options?.deadline ?? Infinity, now + this.#config.requestTimeoutMs);
+    if (deadline <= now) {
+      return Promise.reject(new DeadlineExceededError(`peer ${this.url}: the deadline has passed`));
+    }
+    const link = this.#linkNow(now);
+    if (link === undefined) {
+      const cause = this.#lastFailure;
+      return Promise.reject(
+        new UnavailableError(`peer ${this.url}: unreachable (${describe(cause)})`, { cause }),
+      );
+    }
+    const left = deadline - now;
+    const timeoutMs = Number.isFinite(left) ? Math.min(Math.ceil(left), MAX_TIMEOUT_MS) : 0;
+    const id = this.#takeId(link);
+    link.outbox.push(
+      encodeRequest(type, id, timeoutMs, group, groupBytes, key, keyBytes, value, expireAt),
+    );
+    return new Promise<PeerValue | undefined>((resolve, reject) => {
+      const onAbort =
+        signal === undefined
+          ? undefined
+          : () => this.#giveUp(link, id, abortError(signal as AbortSignal));
+      const pending: Pending = { type, resolve, reject, signal, onAbort, timer: undefined };
+      if (timeoutMs > 0 && left <= maxTimerMs) {
+        pending.timer = setTimeout(
+          () =>
+            this.#giveUp(
+              link,
+              id,
+              new DeadlineExceededError(`peer ${this.url}: no answer within ${timeoutMs} ms`),
+            ),
+          left,
+        );
+      }
+      if (signal !== undefined && onAbort !== undefined) {
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
+      link.pending.set(id, pending);
+    });
+  }
+
+  /** takeId is the next request id not in flight on `link`: 1 to 2^32-1, wrapping. */
+  #takeId(link: Link): number {
+    let id = this.#nextId;
+    while (link.pending.has(id)) id = id === 0xffff_ffff ? 1 : id + 1;
+    this.#nextId = id === 0xffff_ffff ? 1 : id + 1;
+    return id;
+  }
+
+  /** giveUp rejects request `id` with `err` and tells the server to stop (CANCEL). */
+  #giveUp(link: Link, id: number, err: CacheError): void {
+    const p = link.pending.get(id);
+    if (p === undefined) return;
+    this.#settle(link, id, p);
+    if (!link.dead) link.outbox.push(encodeCancel(id));
+    p.reject(err);
+  }
+
+  #settle(link: Link, id: number, p: Pending): void {
+    link.pending.delete(id);
+    clearTimeout(p.timer);
+    if (p.onAbort !== undefined) p.signal?.removeEventListener('abort', p.onAbort);
+  }
+
+  /** linkNow is the open connection, dialled if there is none; undefined while backing off. */
+  #linkNow(now: number): Link | undefined {
+    if (this.#link !== undefined && !this.#link.dead) return this.#link;
+    if (now < this.#retryAt) return undefined;
+    const socket = this.#secure
+      ? connectTls({
+          host: this.#host,
+          port: this.#port,
+          ca: this.#config.tls?.ca,
+          cert: this.#config.tls?.cert,
+          key: this.#config.tls?.key,
+          ...(isIP(this.#host) === 0 ? { servername: this.#host } : {}),
+        })
+      : connectTcp({ host: this.#host, port: this.#port, noDelay: true });
+    const link: Link = {
+      socket,
+      outbox: new Outbox(socket, false),
+      reader: new FrameReader(maxResponseFrame(this.#config.maxValueBytes), (buf, start, end) =>
+        this.#answer(link, buf, start, end),
+      ),
+      pending: new Map(),
+      connected: false,
+      dead: false,
+    };
+    socket.setNoDelay(true);
+    // A peer machine that vanished without a reset is noticed in time, not never.
+    socket.setKeepAlive(true, 10_000);
+    socket.once(this.#secure ? 'secureConnect' : 'connect', () => {
+      link.connected = true;
+      this.#backoffMs = 0;
+    });
+    socket.on('data', (chunk: Buffer) => {
+      const problem = link.reader.push(chunk);
+      if (problem !== undefined) this.#protocolError(link, problem);
+    });
+    socket.on('error', (err) => this.#broken(link, err));
+    socket.on('close', () => this.#broken(link, new Error('connection closed')));
+    link.outbox.push(encodeHello(this.#config.peerSecret));
+    this.#link = link;
+    return link;
+  }
+
+  /** broken fails every request of `link`; a connection never made also starts a backoff. */
+  #broken(link: Link, cause: unknown): void {
+    if (link.dead) return;
+    if (!link.connected) {
+      const c = this.#config;
+      this.#backoffMs = Math.min(Math.max(this.#backoffMs * 2, c.minBackoffMs), c.maxBackoffMs);
+      this.#retryAt = Date.now() + this.#backoffMs;
+    }
+    this.#lastFailure = cause;
+    this.#fail(
+      link,
+      new UnavailableError(`peer ${this.url}: connection failed (${describe(cause)})`, { cause }),
+    );
+  }
+
+  #fail(link: Link, err: CacheError): void {
+    if (link.dead) return;
+    link.dead = true;
+    link.reader.stop();
+    link.socket.destroy();
+    if (this.#link === link) this.#link = undefined;
+    const pending = [...link.pending];
+    link.pending.clear();
+    for (const [id, p] of pending) {
+      this.#settle(link, id, p);
+      p.reject(err);
+    }
+  }
+
+  #protocolError(link: Link, problem: string): void {
+    try {
+      this.#config.logger.warn({ peer: this.url, problem }, 'peer connection closed: bad answer');
+    } catch {
+      // A failing logger changes nothing.
+    }
+    this.#fail(link, new UnavailableError(`peer ${this.url}: malformed answer: ${problem}`));
+  }
+
+  #answer(link: Link, buf: Buffer, start: number, end: number): void {
+    const type = buf[start];
+    const id = buf.readUInt32BE(start + 1);
+    const at = start + HEADER_BYTES;
+    if (type !== FrameType.Response || end - at < 1) {
+      this.#protocolError(link, `unexpected frame type ${type}`);
+      return;
+    }
+    const status = buf[at] as number;
+    if (status !== OK) {
+      const code = codeOf(status);
+      if (code === undefined) {
+        this.#protocolError(link, `unknown status ${status}`);
+        return;
+      }
+      const message = buf.toString('utf8', at + 1, end);
+      const err =
+        code === 'NOT_FOUND'
+          ? errorFromCode(code, message || 'not found')
+          : errorFromCode(
+              code === 'CANCELLED' ? 'UNAVAILABLE' : code,
+              `peer ${this.url}: ${message}`,
+            );
+      if (id === 0) {
+        // The HELLO was refused: nothing on this connection will be answered.
+        this.#fail(link, err);
+        return;
+      }
+      const p = link.pending.get(id);
+      if (p === undefined) return;
+      this.#settle(link, id, p);
+      p.reject(err);
+      return;
+    }
+    const p = link.pending.get(id);
+    if (p === undefined) {
+      // Cancelled or timed out here: the answer crossed our CANCEL.
+      if (id === 0) this.#protocolError(link, 'an OK answer to the HELLO');
+      return;
+    }
+    if (p.type !== FrameType.Get) {
+      if (end - at !== 1) {
+        this.#protocolError(link, 'an OK answer with a body');
+        return;
+      }
+      this.#settle(link, id, p);
+      p.resolve(undefined);
+      return;
+    }
+    if (end - at < GET_OK_FIXED_BYTES) {
+      this.#protocolError(link, 'a truncated GET answer');
+      return;
+    }
+    const expireAt = buf.readDoubleBE(at + 1);
+    const qps = buf.readDoubleBE(at + 9);
+    const valueAt = at + GET_OK_FIXED_BYTES;
+    if (end - valueAt > this.#config.maxValueBytes) {
+      this.#settle(link, id, p);
+      p.reject(
+        new TooLargeError(
+          `peer ${this.url}: value of ${end - valueAt} bytes is over the limit of ${this.#config.maxValueBytes}`,
+        ),
+      );
+      return;
+    }
+    this.#settle(link, id, p);
+    // A copy of its own: the frame is a view into a socket chunk shared with other answers.
+    const value = new Uint8Array(end - valueAt);
+    value.set(buf.subarray(valueAt, end));
+    p.resolve({
+      value,
+      expireAt: Number.isFinite(expireAt) && expireAt > 0 ? Math.floor(expireAt) : 0,
+      minuteQps: Number.isFinite(qps) && qps > 0 ? qps : 0,
+    });
+  }
+}
+
+function describe(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause ?? 'no connection');
+}

@@ -1,0 +1,102 @@
+// frame.test.ts: the tcp framing: status bytes, encoders, and the reader's splitting and limits.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  codeOf,
+  encodeCancel,
+  encodeError,
+  encodeRequest,
+  FrameReader,
+  FrameType,
+  LENGTH_BYTES,
+  MAX_MESSAGE_BYTES,
+  statusOf,
+} from './frame.js';
+
+/** collect returns a reader with limit `max` and the frames it delivered (copied). */
+function collect(max = 1024) {
+  const frames: Buffer[] = [];
+  const reader = new FrameReader(max, (buf, start, end) =>
+    frames.push(Buffer.from(buf.subarray(start, end))),
+  );
+  return { reader, frames };
+}
+
+describe('tcp frames', () => {
+  it('status bytes map to error codes and back, 0 being OK', () => {
+    for (const code of ['NOT_FOUND', 'TOO_LARGE', 'UNAVAILABLE', 'INTERNAL'] as const) {
+      const status = statusOf(code);
+      assert.ok(status >= 1 && status <= 9);
+      assert.equal(codeOf(status), code);
+    }
+    assert.equal(codeOf(0), undefined);
+    assert.equal(codeOf(10), undefined);
+  });
+
+  it('a request carries its type, id, time left, group, key and value', () => {
+    const value = Uint8Array.from([1, 2, 3]);
+    const frame = encodeRequest(FrameType.Set, 42, 1500, 'g', 1, 'ключ', 8, value, 1234.5);
+    assert.equal(frame.readUInt32BE(0), frame.length - LENGTH_BYTES);
+    assert.equal(frame[4], FrameType.Set);
+    assert.equal(frame.readUInt32BE(5), 42);
+    assert.equal(frame.readUInt32BE(9), 1500);
+    assert.equal(frame.readUInt16BE(13), 1);
+    assert.equal(frame.readUInt16BE(15), 8);
+    assert.equal(frame.readDoubleBE(17), 1234.5);
+    assert.equal(frame.toString('utf8', 25, 26), 'g');
+    assert.equal(frame.toString('utf8', 26, 34), 'ключ');
+    assert.deepEqual([...frame.subarray(34)], [1, 2, 3]);
+  });
+
+  it('an error answer cuts its message to the limit', () => {
+    const frame = encodeError(7, 'INTERNAL', 'x'.repeat(MAX_MESSAGE_BYTES * 2));
+    assert.equal(frame.length, LENGTH_BYTES + 5 + 1 + MAX_MESSAGE_BYTES);
+    assert.equal(frame[9], statusOf('INTERNAL'));
+  });
+
+  it('the reader splits frames however the bytes arrive', () => {
+    const frames = [
+      encodeCancel(1),
+      encodeRequest(FrameType.Get, 2, 0, 'g', 1, 'k', 1),
+      encodeCancel(3),
+    ];
+    const stream = Buffer.concat(frames);
+    for (let step = 1; step <= stream.length; step++) {
+      const { reader, frames: got } = collect();
+      for (let at = 0; at < stream.length; at += step) {
+        assert.equal(reader.push(stream.subarray(at, at + step)), undefined);
+      }
+      assert.deepEqual(
+        got,
+        frames.map((f) => f.subarray(LENGTH_BYTES)),
+        `in pieces of ${step}`,
+      );
+      assert.equal(reader.buffered, 0);
+    }
+  });
+
+  it('a declared length over the limit, or under a header, fails before anything is buffered', () => {
+    for (const length of [1025, 0xffff_ffff, 4, 0]) {
+      const { reader, frames } = collect(1024);
+      const head = Buffer.alloc(LENGTH_BYTES + 8);
+      head.writeUInt32BE(length, 0);
+      assert.match(reader.push(head) ?? '', /bad frame length/);
+      assert.equal(reader.buffered, 0);
+      assert.equal(frames.length, 0);
+      // A failed reader takes nothing more.
+      assert.notEqual(reader.push(encodeCancel(1)), undefined);
+    }
+  });
+
+  it('an incomplete frame holds only the bytes that arrived, not its declared length', () => {
+    const { reader, frames } = collect(1 << 20);
+    const head = Buffer.alloc(LENGTH_BYTES + 5);
+    head.writeUInt32BE(1 << 20, 0);
+    reader.push(head);
+    assert.equal(reader.buffered, head.length);
+    reader.push(Buffer.alloc(1000));
+    assert.equal(reader.buffered, head.length + 1000);
+    assert.equal(frames.length, 0);
+  });
+});

@@ -1,0 +1,280 @@
+// frame.ts: the tcp transport's binary framing (see docs/wire-format.md): frame types, status
+// codes, encoders, and a reader that splits a byte stream into frames under a hard size limit.
+import type { ErrorCode } from '../../errors.js';
+
+/** PROTOCOL_VERSION is the version a client announces in its HELLO frame. */
+export const PROTOCOL_VERSION = 1;
+
+/** Frame types: requests from client to server, and the one response type. */
+export const FrameType = {
+  /** First frame of every connection: the protocol version and the peer secret. */
+  Hello: 0x01,
+  Get: 0x02,
+  Set: 0x03,
+  Remove: 0x04,
+  /** The client no longer wants the answer to request `id`; nothing is answered. */
+  Cancel: 0x05,
+  /** Answered with an empty OK: a cheap liveness check. */
+  Ping: 0x06,
+  /** The answer to request `id`: a status byte, then a body. */
+  Response: 0x80,
+} as const;
+
+/** LENGTH_BYTES is the size of the length prefix that starts every frame. */
+export const LENGTH_BYTES = 4;
+/** HEADER_BYTES is the part of a frame the length counts first: type (1) and id (4). */
+export const HEADER_BYTES = 5;
+/** REQUEST_FIXED_BYTES is GET/REMOVE's fixed part: timeout (4), group length (2), key length (2). */
+export const REQUEST_FIXED_BYTES = 8;
+/** SET_FIXED_BYTES is SET's fixed part: the request's, then expireAt (8). */
+export const SET_FIXED_BYTES = REQUEST_FIXED_BYTES + 8;
+/** GET_OK_FIXED_BYTES is an OK GET answer's fixed part: status (1), expireAt (8), minuteQps (8). */
+export const GET_OK_FIXED_BYTES = 17;
+/** MAX_GROUP_BYTES is the largest group name on the wire, in UTF-8 bytes. */
+export const MAX_GROUP_BYTES = 1024;
+/** MAX_SECRET_BYTES is the largest secret a HELLO may carry. */
+export const MAX_SECRET_BYTES = 1024;
+/** MAX_MESSAGE_BYTES is the largest error message an answer carries; longer ones are cut. */
+export const MAX_MESSAGE_BYTES = 1024;
+/** MAX_TIMEOUT_MS is the largest time left a request carries (u32); 0 means none. */
+export const MAX_TIMEOUT_MS = 0xffff_ffff;
+
+/** OK is the status of a successful answer; the others are {@link statusOf}'s. */
+export const OK = 0;
+
+const codes: readonly ErrorCode[] = [
+  'NOT_FOUND',
+  'INVALID_ARGUMENT',
+  'TOO_LARGE',
+  'ALREADY_EXISTS',
+  'UNAVAILABLE',
+  'DEADLINE_EXCEEDED',
+  'CANCELLED',
+  'UNAUTHENTICATED',
+  'INTERNAL',
+];
+
+/** statusOf is the status byte of an error code: 1 (NOT_FOUND) to 9 (INTERNAL). */
+export function statusOf(code: ErrorCode): number {
+  return codes.indexOf(code) + 1;
+}
+
+/** codeOf is the error code of a non-OK status byte, or undefined for one no version defines. */
+export function codeOf(status: number): ErrorCode | undefined {
+  return codes[status - 1];
+}
+
+/**
+ * maxRequestFrame is the largest request frame (after the length prefix) a
+ * server with these limits reads; anything declared larger closes the connection.
+ */
+export function maxRequestFrame(maxKeyBytes: number, maxValueBytes: number): number {
+  return HEADER_BYTES + SET_FIXED_BYTES + MAX_GROUP_BYTES + maxKeyBytes + maxValueBytes;
+}
+
+/** maxResponseFrame is the largest answer frame (after the length prefix) a client reads. */
+export function maxResponseFrame(maxValueBytes: number): number {
+  return HEADER_BYTES + Math.max(GET_OK_FIXED_BYTES + maxValueBytes, 1 + MAX_MESSAGE_BYTES);
+}
+
+/** encodeHello builds the HELLO frame, carrying `secret` (empty when there is none). */
+export function encodeHello(secret: string | undefined): Buffer {
+  const bytes = Buffer.from(secret ?? '', 'utf8');
+  const frame = Buffer.allocUnsafe(LENGTH_BYTES + HEADER_BYTES + 4 + bytes.length);
+  frame.writeUInt32BE(HEADER_BYTES + 4 + bytes.length, 0);
+  frame[4] = FrameType.Hello;
+  frame.writeUInt32BE(0, 5);
+  frame[9] = PROTOCOL_VERSION;
+  frame[10] = 0;
+  frame.writeUInt16BE(bytes.length, 11);
+  bytes.copy(frame, 13);
+  return frame;
+}
+
+/**
+ * encodeRequest builds a GET, SET or REMOVE frame. `groupBytes` and `keyBytes`
+ * are the UTF-8 lengths of `group` and `key`, measured by the caller.
+ */
+export function encodeRequest(
+  type: number,
+  id: number,
+  timeoutMs: number,
+  group: string,
+  groupBytes: number,
+  key: string,
+  keyBytes: number,
+  value?: Uint8Array,
+  expireAt = 0,
+): Buffer {
+  const fixed = type === FrameType.Set ? SET_FIXED_BYTES : REQUEST_FIXED_BYTES;
+  const valueBytes = value?.byteLength ?? 0;
+  const length = HEADER_BYTES + fixed + groupBytes + keyBytes + valueBytes;
+  const frame = Buffer.allocUnsafe(LENGTH_BYTES + length);
+  frame.writeUInt32BE(length, 0);
+  frame[4] = type;
+  frame.writeUInt32BE(id, 5);
+  frame.writeUInt32BE(timeoutMs, 9);
+  frame.writeUInt16BE(groupBytes, 13);
+  frame.writeUInt16BE(keyBytes, 15);
+  let at = 17;
+  if (type === FrameType.Set) {
+    frame.writeDoubleBE(expireAt, at);
+    at += 8;
+  }
+  at += frame.write(group, at, groupBytes, 'utf8');
+  at += frame.write(key, at, keyBytes, 'utf8');
+  if (value !== undefined && valueBytes > 0) frame.set(value, at);
+  return frame;
+}
+
+/** encodeCancel builds the CANCEL frame of request `id`. */
+export function encodeCancel(id: number): Buffer {
+  const frame = Buffer.allocUnsafe(LENGTH_BYTES + HEADER_BYTES);
+  frame.writeUInt32BE(HEADER_BYTES, 0);
+  frame[4] = FrameType.Cancel;
+  frame.writeUInt32BE(id, 5);
+  return frame;
+}
+
+/** encodeOk builds an OK answer with no body (SET, REMOVE, PING). */
+export function encodeOk(id: number): Buffer {
+  const frame = Buffer.allocUnsafe(LENGTH_BYTES + HEADER_BYTES + 1);
+  frame.writeUInt32BE(HEADER_BYTES + 1, 0);
+  frame[4] = FrameType.Response;
+  frame.writeUInt32BE(id, 5);
+  frame[9] = OK;
+  return frame;
+}
+
+/**
+ * encodeGetOkHeader builds an OK GET answer up to (not including) the value's
+ * `valueBytes` bytes, with `extra` bytes of room after it for the caller to
+ * copy the value into (0 to send the value as a chunk of its own).
+ */
+export function encodeGetOkHeader(
+  id: number,
+  expireAt: number,
+  minuteQps: number,
+  valueBytes: number,
+  extra: number,
+): Buffer {
+  const frame = Buffer.allocUnsafe(LENGTH_BYTES + HEADER_BYTES + GET_OK_FIXED_BYTES + extra);
+  frame.writeUInt32BE(HEADER_BYTES + GET_OK_FIXED_BYTES + valueBytes, 0);
+  frame[4] = FrameType.Response;
+  frame.writeUInt32BE(id, 5);
+  frame[9] = OK;
+  frame.writeDoubleBE(expireAt, 10);
+  frame.writeDoubleBE(minuteQps, 18);
+  return frame;
+}
+
+/** encodeError builds a failed answer: the status of `code` and `message`, cut to its limit. */
+export function encodeError(id: number, code: ErrorCode, message: string): Buffer {
+  const text = Buffer.from(message, 'utf8');
+  const n = Math.min(text.length, MAX_MESSAGE_BYTES);
+  const frame = Buffer.allocUnsafe(LENGTH_BYTES + HEADER_BYTES + 1 + n);
+  frame.writeUInt32BE(HEADER_BYTES + 1 + n, 0);
+  frame[4] = FrameType.Response;
+  frame.writeUInt32BE(id, 5);
+  frame[9] = statusOf(code);
+  text.copy(frame, 10, 0, n);
+  return frame;
+}
+
+/**
+ * FrameHandler receives each whole frame: `buf[start, end)` is the frame after
+ * its length prefix (type, id, payload). The bytes are only valid during the
+ * call unless copied or kept as a view (they are never reused by the reader).
+ */
+export type FrameHandler = (buf: Buffer, start: number, end: number) => void;
+
+/**
+ * FrameReader splits a byte stream into frames. A frame whose declared length
+ * is under {@link HEADER_BYTES} or over `maxFrame` is an error at once, before
+ * any of its bytes are buffered; a frame that arrives in pieces is gathered as
+ * a list of chunks and joined once, when complete. Frames wholly inside one
+ * chunk are handed over as views of it, with no copy.
+ */
+export class FrameReader {
+  readonly #maxFrame: number;
+  readonly #onFrame: FrameHandler;
+  // The chunks of the frame being gathered (its length prefix included), and their total size.
+  #parts: Buffer[] = [];
+  #partBytes = 0;
+  // The gathered frame's full size (prefix included), once its prefix is known; 0 before.
+  #need = 0;
+  #failed = false;
+
+  constructor(maxFrame: number, onFrame: FrameHandler) {
+    this.#maxFrame = maxFrame;
+    this.#onFrame = onFrame;
+  }
+
+  /** buffered is the number of bytes held for an incomplete frame. */
+  get buffered(): number {
+    return this.#partBytes;
+  }
+
+  /** stop makes the reader drop the rest of its input: the connection is going away. */
+  stop(): void {
+    this.#failed = true;
+    this.#parts = [];
+    this.#partBytes = 0;
+  }
+
+  /**
+   * push feeds `chunk` in, handing each whole frame to the handler. Returns an
+   * error message when the stream is malformed (a bad declared length); the
+   * reader then refuses all further input, and the connection must be closed.
+   */
+  push(chunk: Buffer): string | undefined {
+    if (this.#failed) return 'the stream already failed';
+    let buf = chunk;
+    let at = 0;
+    if (this.#partBytes > 0) {
+      if (this.#need === 0) {
+        // Fewer than 4 bytes of a length prefix were held: join them with the new chunk.
+        buf = Buffer.concat([...this.#parts, chunk]);
+        this.#parts = [];
+        this.#partBytes = 0;
+      } else {
+        const missing = this.#need - this.#partBytes;
+        if (chunk.length < missing) {
+          this.#parts.push(chunk);
+          this.#partBytes += chunk.length;
+          return undefined;
+        }
+        this.#parts.push(chunk.subarray(0, missing));
+        const frame = Buffer.concat(this.#parts, this.#need);
+        this.#parts = [];
+        this.#partBytes = 0;
+        this.#need = 0;
+        this.#onFrame(frame, LENGTH_BYTES, frame.length);
+        at = missing;
+        if (this.#failed) return undefined;
+      }
+    }
+    while (buf.length - at >= LENGTH_BYTES && !this.#failed) {
+      const length = buf.readUInt32BE(at);
+      if (length < HEADER_BYTES || length > this.#maxFrame) {
+        this.#failed = true;
+        this.#parts = [];
+        this.#partBytes = 0;
+        return `bad frame length ${length} (allowed ${HEADER_BYTES} to ${this.#maxFrame})`;
+      }
+      const end = at + LENGTH_BYTES + length;
+      if (end > buf.length) {
+        this.#need = LENGTH_BYTES + length;
+        break;
+      }
+      this.#onFrame(buf, at + LENGTH_BYTES, end);
+      at = end;
+    }
+    if (at < buf.length && !this.#failed) {
+      const rest = buf.subarray(at);
+      this.#parts.push(rest);
+      this.#partBytes = rest.length;
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,77 @@
+// outbox.ts: coalesces the frames one connection sends within an event-loop turn into one write.
+import type { Socket } from 'node:net';
+
+/** Frames smaller than this in total are joined into one buffer; larger batches are written corked. */
+const joinLimit = 64 * 1024;
+
+/**
+ * Outbox queues frames for a socket and writes them all at once when the
+ * current turn of the event loop is over (`setImmediate`), so the answers to
+ * one read's worth of requests, or the requests of many concurrent callers,
+ * leave in one system call. With `backpressure`, the socket stops being read
+ * while its write buffer is full, so a peer that never reads its answers
+ * cannot make this side buffer without end.
+ */
+export class Outbox {
+  readonly #socket: Socket;
+  readonly #backpressure: boolean;
+  #chunks: (Buffer | Uint8Array)[] = [];
+  #bytes = 0;
+  #scheduled = false;
+  #ending = false;
+  readonly #flush = () => this.flush();
+
+  constructor(socket: Socket, backpressure = true) {
+    this.#socket = socket;
+    this.#backpressure = backpressure;
+    if (backpressure) socket.on('drain', () => socket.resume());
+  }
+
+  /** push queues `frame`, followed by `tail` when given (a large value sent without a copy). */
+  push(frame: Buffer, tail?: Uint8Array): void {
+    this.#chunks.push(frame);
+    this.#bytes += frame.length;
+    if (tail !== undefined && tail.byteLength > 0) {
+      this.#chunks.push(tail);
+      this.#bytes += tail.byteLength;
+    }
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#flush);
+    }
+  }
+
+  /** flush writes what is queued now. */
+  flush(): void {
+    this.#scheduled = false;
+    const chunks = this.#chunks;
+    if (chunks.length === 0 || this.#socket.destroyed) {
+      this.#chunks = [];
+      this.#bytes = 0;
+      if (this.#ending) this.#socket.end();
+      return;
+    }
+    this.#chunks = [];
+    const bytes = this.#bytes;
+    this.#bytes = 0;
+    let ok: boolean;
+    if (chunks.length === 1) {
+      ok = this.#socket.write(chunks[0] as Uint8Array);
+    } else if (bytes <= joinLimit) {
+      ok = this.#socket.write(Buffer.concat(chunks, bytes));
+    } else {
+      this.#socket.cork();
+      ok = true;
+      for (const c of chunks) ok = this.#socket.write(c);
+      this.#socket.uncork();
+    }
+    if (!ok && this.#backpressure) this.#socket.pause();
+    if (this.#ending) this.#socket.end();
+  }
+
+  /** end writes what is queued, then half-closes the socket. */
+  end(): void {
+    this.#ending = true;
+    if (!this.#scheduled) this.flush();
+  }
+}

@@ -1,0 +1,147 @@
+// tcp.test.ts: the tcp transport's connection behaviour: pipelining, the peer secret, a broken
+// or refused connection, redialling, and its options.
+
+import assert from 'node:assert/strict';
+import { createServer, type Socket } from 'node:net';
+import { after, describe, it } from 'node:test';
+import { noopLogger } from '../../core/logger.js';
+import type { GroupLookup, PeerServedGroup } from '../../core/peers.js';
+import type { PeerServer, PeerTransport } from '../transport.js';
+import { tcpTransport } from './transport.js';
+
+/** A group whose `slow…` keys answer after `ms` in the key, others at once. */
+const group: PeerServedGroup = {
+  name: 'g',
+  getForPeer: async (key) => {
+    const slow = /^slow(\d+)$/.exec(key);
+    if (slow) await new Promise((r) => setTimeout(r, Number(slow[1])));
+    return { value: Buffer.from(`v:${key}`), expireAt: 0, minuteQps: 0 };
+  },
+  setFromPeer: () => {},
+  removeFromPeer: () => {},
+};
+const lookup: GroupLookup = { getGroup: (name) => (name === 'g' ? group : undefined) };
+const text = (v: Uint8Array) => Buffer.from(v).toString();
+
+async function serve(transport: PeerTransport, port = 0): Promise<PeerServer> {
+  return transport.serve(lookup, {
+    host: '127.0.0.1',
+    port,
+    signal: new AbortController().signal,
+    logger: noopLogger,
+  });
+}
+
+describe('tcp transport', () => {
+  const cleanup: (() => Promise<unknown>)[] = [];
+  after(async () => {
+    for (const c of cleanup.reverse()) await c();
+  });
+
+  it('pipelines many requests; answers arrive in any order', async () => {
+    const t = tcpTransport();
+    const server = await serve(t);
+    cleanup.push(
+      () => server.close(0),
+      () => t.close(),
+    );
+    const client = t.client(`http://127.0.0.1:${server.address.port}`);
+    const order: string[] = [];
+    const keys = ['slow80', 'a', 'slow20', 'b', ...Array.from({ length: 200 }, (_, i) => `k${i}`)];
+    const got = await Promise.all(
+      keys.map((k) =>
+        client.get('g', k).then((v) => {
+          order.push(k);
+          return text(v.value);
+        }),
+      ),
+    );
+    assert.deepEqual(
+      got,
+      keys.map((k) => `v:${k}`),
+    );
+    assert.equal(order.at(-1), 'slow80', 'the slowest answer came last');
+    assert.ok(order.indexOf('a') < order.indexOf('slow20'));
+  });
+
+  it('refuses a wrong or missing peer secret with UNAUTHENTICATED', async () => {
+    const owner = tcpTransport({ peerSecret: 'right' });
+    const server = await serve(owner);
+    cleanup.push(
+      () => server.close(0),
+      () => owner.close(),
+    );
+    const url = `http://127.0.0.1:${server.address.port}`;
+    for (const t of [tcpTransport({ peerSecret: 'wrong' }), tcpTransport()]) {
+      cleanup.push(() => t.close());
+      await assert.rejects(t.client(url).get('g', 'k'), { code: 'UNAUTHENTICATED' });
+    }
+    const good = tcpTransport({ peerSecret: 'right' });
+    cleanup.push(() => good.close());
+    assert.equal(text((await good.client(url).get('g', 'k')).value), 'v:k');
+  });
+
+  it('a reset connection fails its requests UNAVAILABLE; the next call redials', async () => {
+    // A peer that accepts, reads, and resets the first connection.
+    const sockets = new Set<Socket>();
+    let resets = 1;
+    const fake = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.once('data', () => {
+        if (resets-- > 0) socket.resetAndDestroy();
+      });
+    });
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+    const port = (fake.address() as { port: number }).port;
+    const t = tcpTransport();
+    cleanup.push(() => t.close());
+    const client = t.client(`http://127.0.0.1:${port}`);
+    const calls = [client.get('g', 'a'), client.get('g', 'b')];
+    for (const call of calls) await assert.rejects(call, { code: 'UNAVAILABLE' });
+    // Now the real server takes the port over: the next call dials again and succeeds.
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((r) => fake.close(() => r()));
+    const real = await serve(t, port);
+    cleanup.push(() => real.close(0));
+    assert.equal(text((await client.get('g', 'c')).value), 'v:c');
+  });
+
+  it('backs off from a peer that refuses connections, then dials it again', async () => {
+    const t = tcpTransport({ minBackoffMs: 200, maxBackoffMs: 200 });
+    cleanup.push(() => t.close());
+    const probe = tcpTransport();
+    const server = await serve(probe);
+    const port = server.address.port;
+    await server.close(0);
+    await probe.close();
+    const client = t.client(`http://127.0.0.1:${port}`);
+    await assert.rejects(client.get('g', 'k'), { code: 'UNAVAILABLE' });
+    // Within the backoff the call fails at once, without dialling.
+    await assert.rejects(client.get('g', 'k'), /unreachable/);
+    const back = await serve(t, port);
+    cleanup.push(() => back.close(0));
+    await new Promise((r) => setTimeout(r, 250));
+    assert.equal(text((await client.get('g', 'k')).value), 'v:k');
+  });
+
+  it('close is idempotent and fails later calls UNAVAILABLE', async () => {
+    const t = tcpTransport();
+    const server = await serve(t);
+    cleanup.push(() => server.close(0));
+    const client = t.client(`http://127.0.0.1:${server.address.port}`);
+    await client.get('g', 'k');
+    await t.close();
+    await t.close();
+    await assert.rejects(client.get('g', 'k'), { code: 'UNAVAILABLE' });
+  });
+
+  it('refuses bad options with TypeError', () => {
+    assert.throws(() => tcpTransport({ maxKeyBytes: 70_000 }), TypeError);
+    assert.throws(() => tcpTransport({ maxValueBytes: -1 }), TypeError);
+    assert.throws(() => tcpTransport({ requestTimeoutMs: 0 }), TypeError);
+    assert.throws(() => tcpTransport({ peerSecret: 'has space' }), TypeError);
+    assert.throws(() => tcpTransport({ minBackoffMs: 10, maxBackoffMs: 5 }), TypeError);
+    assert.throws(() => tcpTransport().client('ftp://x:1'), TypeError);
+  });
+});

@@ -1,0 +1,138 @@
+// transport.ts: the tcp peer transport as a PeerTransport: one multiplexed connection per peer
+// pair with a compact binary framing, for clusters whose nodes are all peercache.
+import { type Logger, noopLogger } from '../../core/logger.js';
+import type { GroupLookup, PeerClient } from '../../core/peers.js';
+import { checkSecret } from '../../security/secret.js';
+import { resolveTls, type TlsOptions } from '../../security/tls.js';
+import { DEFAULT_MAX_KEY_BYTES } from '../http/server.js';
+import { DEFAULT_MAX_VALUE_BYTES } from '../http/wire.js';
+import type { PeerServer, PeerTransport, ServeOptions } from '../transport.js';
+import { type TcpClientConfig, TcpPeerClient } from './client.js';
+import { MAX_SECRET_BYTES } from './frame.js';
+import { serveTcp } from './server.js';
+
+/** TcpTransportOptions configure {@link tcpTransport}. */
+export interface TcpTransportOptions {
+  /**
+   * maxValueBytes is the largest value sent or accepted, both ways; it bounds
+   * every frame, so a peer declaring a larger one is disconnected before any of
+   * it is buffered. Defaults to 64 MiB.
+   */
+  maxValueBytes?: number;
+  /** maxKeyBytes is the largest key, in UTF-8 bytes (at most 65 535). Defaults to 4096. */
+  maxKeyBytes?: number;
+  /**
+   * requestTimeoutMs bounds each call in addition to the caller's deadline; the
+   * earlier of the two travels to the peer as the time left, and passing it
+   * fails the call with DeadlineExceededError. `Infinity` disables it.
+   * Defaults to 10 000.
+   */
+  requestTimeoutMs?: number;
+  /**
+   * maxInFlight is how many GETs one connection may have in flight at the
+   * server; more are answered UNAVAILABLE. Defaults to 4096.
+   */
+  maxInFlight?: number;
+  /**
+   * minBackoffMs and maxBackoffMs bound the wait before redialling a peer that
+   * refused a connection (calls meanwhile fail UNAVAILABLE at once); the wait
+   * doubles from the first to the second. Defaults to 100 and 2 000.
+   */
+  minBackoffMs?: number;
+  /** See {@link TcpTransportOptions.minBackoffMs}. Defaults to 2 000. */
+  maxBackoffMs?: number;
+  /**
+   * tls: with `tls.cert` and `tls.key` the server speaks TLS only (and with
+   * `tls.clientAuth` requires client certificates from `tls.ca`); `https://`
+   * peers are dialled with TLS, checked against `tls.ca` (Node's public roots
+   * without it) and the URL's host. Default: none (plain text).
+   */
+  tls?: TlsOptions | undefined;
+  /**
+   * peerSecret is sent in each connection's HELLO and required of every
+   * connection served (compared in constant time); a connection without it is
+   * answered UNAUTHENTICATED and closed. Visible ASCII, no spaces. Default: none.
+   */
+  peerSecret?: string | undefined;
+  /** logger hears of connections closed for a malformed answer. Default: none. */
+  logger?: Logger;
+}
+
+/**
+ * tcpTransport builds the tcp peer transport (name `tcp`), peercache-to-peercache
+ * only (Go groupcache does not speak it). Peers keep naming each other by
+ * `http(s)://host:port` base URLs (ring identities); the client dials that host
+ * and port, with TLS for `https://`. One connection per peer, requests
+ * multiplexed on it by id; the wire format is docs/wire-format.md. Every node
+ * of a cluster must use it. Throws TypeError on a bad option.
+ */
+export function tcpTransport(options: TcpTransportOptions = {}): PeerTransport {
+  const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+  // The frame length is a u32: the value and its headers must fit.
+  if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes < 0 || maxValueBytes > 2 ** 31) {
+    throw new TypeError(`maxValueBytes must be an integer from 0 to 2^31: ${maxValueBytes}`);
+  }
+  const maxKeyBytes = options.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES;
+  if (!Number.isSafeInteger(maxKeyBytes) || maxKeyBytes < 1 || maxKeyBytes > 0xffff) {
+    throw new TypeError(`maxKeyBytes must be an integer from 1 to 65535: ${maxKeyBytes}`);
+  }
+  const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+  if (!(requestTimeoutMs > 0)) {
+    throw new TypeError(`requestTimeoutMs must be positive: ${requestTimeoutMs}`);
+  }
+  const maxInFlight = options.maxInFlight ?? 4096;
+  if (!Number.isSafeInteger(maxInFlight) || maxInFlight < 1) {
+    throw new TypeError(`maxInFlight must be a positive integer: ${maxInFlight}`);
+  }
+  const minBackoffMs = options.minBackoffMs ?? 100;
+  const maxBackoffMs = options.maxBackoffMs ?? 2_000;
+  if (!(minBackoffMs >= 0) || !(maxBackoffMs >= minBackoffMs)) {
+    throw new TypeError('backoff must satisfy 0 <= minBackoffMs <= maxBackoffMs');
+  }
+  const tls = resolveTls(options.tls);
+  const secret = checkSecret('peerSecret', options.peerSecret);
+  if (secret !== undefined && secret.length > MAX_SECRET_BYTES) {
+    throw new TypeError(`peerSecret must be at most ${MAX_SECRET_BYTES} characters`);
+  }
+  const config: TcpClientConfig = {
+    maxKeyBytes,
+    maxValueBytes,
+    requestTimeoutMs,
+    minBackoffMs,
+    maxBackoffMs,
+    tls,
+    peerSecret: secret,
+    logger: options.logger ?? noopLogger,
+  };
+  const clients = new Map<string, TcpPeerClient>();
+  let closed = false;
+  return {
+    name: 'tcp',
+    client(url: string): PeerClient {
+      let client = clients.get(url);
+      if (client === undefined) {
+        client = new TcpPeerClient(url, config);
+        if (closed) client.close();
+        clients.set(url, client);
+      }
+      return client;
+    },
+    serve(groups: GroupLookup, serve: ServeOptions): Promise<PeerServer> {
+      return serveTcp(groups, {
+        host: serve.host,
+        port: serve.port,
+        signal: serve.signal,
+        logger: serve.logger,
+        maxKeyBytes,
+        maxValueBytes,
+        maxInFlight,
+        tls,
+        peerSecret: secret,
+      });
+    },
+    async close() {
+      closed = true;
+      for (const client of clients.values()) client.close();
+    },
+  };
+}
