@@ -9,6 +9,7 @@ import {
   NotFoundError,
   TooLargeError,
   toCacheError,
+  UnavailableError,
 } from '../errors.js';
 import { SingleFlight } from '../singleflight/singleflight.js';
 import { ByteView } from './byteview.js';
@@ -262,6 +263,9 @@ export class Group implements PeerServedGroup {
     const entry: Entry = { view, expireAt: ttl > 0 ? this.#now() + ttl : 0 };
     const picker = this.#peers();
     const owner = picker.pickPeer(key);
+    if (owner === undefined && picker.member === false) {
+      throw new UnavailableError(`no cache node owns ${key}: the ring is empty`);
+    }
     if (owner === undefined) {
       this.#cache.add('main', key, entry);
     } else {

@@ -51,6 +51,11 @@ export interface PeerClient {
  */
 export interface PeerPicker {
   pickPeer(key: string): PeerClient | undefined;
+  /**
+   * member is false on a client-only node (a gateway): a key no peer owns has
+   * no owner at all, rather than being this node's. Default true.
+   */
+  readonly member?: boolean;
   /** Every peer other than this node, for fan-out (e.g. `remove`). */
   otherPeers(): readonly PeerClient[];
 }

@@ -28,6 +28,11 @@ export class RingPicker implements PeerPicker {
   readonly #clientFor: (url: string) => PeerClient;
   readonly #member: boolean;
   #ring: Ring;
+
+  /** member is false for a client-only node, which owns no keys. */
+  get member(): boolean {
+    return this.#member;
+  }
   #clients = new Map<string, PeerClient>();
   #others: PeerClient[] = [];
 

@@ -170,3 +170,13 @@ describe('node lifecycle and options', () => {
     await node.close();
   });
 });
+
+test('a client-only node needs no self, and refuses a set when no node owns the key', async () => {
+  const node = createNode({ member: false });
+  const g = node.newGroup('gw', { cacheBytes: 0, load: () => 'never' });
+  await assert.rejects(g.set('k', 'v'), { code: 'UNAVAILABLE' });
+  const withPeers = createNode({ member: false, peers: ['http://127.0.0.1:7'] });
+  assert.deepEqual(withPeers.peers().peers, ['http://127.0.0.1:7']);
+  await node.close();
+  await withPeers.close();
+});

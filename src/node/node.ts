@@ -129,7 +129,7 @@ export class CacheNode {
   constructor(options: NodeOptions = {}) {
     const peers = options.peers ?? [];
     if (!Array.isArray(peers)) throw new InvalidArgumentError('peers must be an array of URLs');
-    if (options.self === undefined && peers.length > 0) {
+    if (options.self === undefined && peers.length > 0 && options.member !== false) {
       throw new InvalidArgumentError('self is required when peers are given');
     }
     this.self = options.self === undefined ? 'local' : parsePeerUrl(options.self, 'self');
