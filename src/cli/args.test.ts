@@ -1,9 +1,12 @@
-// args.test.ts: flag parsing of `peercache node` and `peercache demo`, and log-line formatting.
+// args.test.ts: flag parsing of `peercache node`, `peercache gateway` and `peercache demo`,
+// and log-line formatting.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
+  type GatewayConfig,
   type NodeConfig,
   parseDemoArgs,
+  parseGatewayArgs,
   parseGroup,
   parseNodeArgs,
   parseSize,
@@ -13,10 +16,16 @@ import { formatLogLine } from './format.js';
 
 const SELF = 'http://127.0.0.1:8001';
 
-function config(argv: string[]): NodeConfig {
-  const parsed = parseNodeArgs(argv);
+function config(argv: string[], env: Record<string, string> = {}): NodeConfig {
+  const parsed = parseNodeArgs(argv, env);
   assert.equal(parsed.help, false);
   return (parsed as { config: NodeConfig }).config;
+}
+
+function gateway(argv: string[], env: Record<string, string> = {}): GatewayConfig {
+  const parsed = parseGatewayArgs(argv, env);
+  assert.equal(parsed.help, false);
+  return (parsed as { config: GatewayConfig }).config;
 }
 
 function usage(fn: () => unknown, message: RegExp): void {
@@ -78,6 +87,13 @@ describe('parseNodeArgs', () => {
       loader: { kind: 'scores' },
       replicas: undefined,
       basePath: undefined,
+      etcd: undefined,
+      transport: 'http',
+      tls: undefined,
+      apiTls: false,
+      peerSecret: undefined,
+      apiToken: undefined,
+      secretFlags: [],
       logLevel: 'info',
     });
   });
@@ -156,6 +172,332 @@ describe('parseNodeArgs', () => {
       [['--self', SELF, '--log-level', 'loud'], /--log-level must be one of/],
     ];
     for (const [argv, message] of cases) usage(() => parseNodeArgs(argv), message);
+  });
+});
+
+describe('parseNodeArgs: transport and security', () => {
+  const TLS_SELF = 'https://127.0.0.1:8001';
+
+  test('--transport grpc; --base-path stays an http flag', () => {
+    assert.equal(config(['--self', SELF, '--transport', 'grpc']).transport, 'grpc');
+    assert.equal(config(['--self', SELF, '--transport=http']).transport, 'http');
+    assert.equal(config(['--self', SELF, '--transport', 'tcp']).transport, 'tcp');
+    usage(() => parseNodeArgs(['--self', SELF, '--transport', 'quic']), /--transport must be/);
+    usage(() => parseNodeArgs(['--self', SELF, '--transport', '']), /--transport must be/);
+    usage(
+      () => parseNodeArgs(['--self', SELF, '--transport', 'grpc', '--base-path', '/x/']),
+      /--base-path is for the http transport only/,
+    );
+  });
+
+  test('--tls-* files, https:// URLs and --api-tls', () => {
+    const c = config([
+      '--self',
+      TLS_SELF,
+      '--peers',
+      `${TLS_SELF},https://127.0.0.1:8002`,
+      '--tls-cert',
+      'node.crt',
+      '--tls-key',
+      'node.key',
+      '--tls-ca',
+      'ca.crt',
+      '--tls-client-auth',
+      '--api',
+      '127.0.0.1:9999',
+      '--api-tls',
+    ]);
+    assert.deepEqual(c.tls, {
+      certFile: 'node.crt',
+      keyFile: 'node.key',
+      caFile: 'ca.crt',
+      clientAuth: true,
+    });
+    assert.equal(c.apiTls, true);
+    const plain = config(['--self', TLS_SELF, '--tls-cert', 'c', '--tls-key', 'k']);
+    assert.deepEqual(plain.tls, {
+      certFile: 'c',
+      keyFile: 'k',
+      caFile: undefined,
+      clientAuth: false,
+    });
+    assert.equal(plain.apiTls, false);
+  });
+
+  test('TLS flags that do not go together are UsageErrors', () => {
+    const cert = ['--tls-cert', 'c', '--tls-key', 'k'];
+    const cases: [string[], RegExp][] = [
+      [['--self', TLS_SELF, '--tls-cert', 'c'], /--tls-cert and --tls-key go together/],
+      [['--self', TLS_SELF, '--tls-key', 'k'], /--tls-cert and --tls-key go together/],
+      [['--self', SELF, '--tls-ca', 'ca'], /--tls-ca needs --tls-cert and --tls-key/],
+      [['--self', SELF, '--tls-client-auth'], /--tls-client-auth needs --tls-cert/],
+      [['--self', TLS_SELF, ...cert, '--tls-client-auth'], /--tls-client-auth needs --tls-ca/],
+      [['--self', SELF, ...cert], /--self must be an https:\/\/ URL with --tls-cert/],
+      [['--self', TLS_SELF], /is https:\/\/: give --tls-cert and --tls-key/],
+      [
+        ['--self', TLS_SELF, ...cert, '--peers', 'http://127.0.0.1:8002'],
+        /--peers must all use the scheme of --self \(https:\/\/\)/,
+      ],
+      [['--self', SELF, '--peers', 'https://127.0.0.1:8002'], /--peers must all use the scheme/],
+      [['--self', TLS_SELF, '--tls-cert', '', '--tls-key', 'k'], /--tls-cert needs a file/],
+      [['--self', TLS_SELF, ...cert, '--api-tls'], /--api-tls needs --api/],
+      [['--self', SELF, '--api', '127.0.0.1:1', '--api-tls'], /--api-tls serves the API with/],
+      [['--self', SELF, '--tls-client-auth=yes'], /--tls-client-auth takes no value/],
+    ];
+    for (const [argv, message] of cases) usage(() => parseNodeArgs(argv), message);
+  });
+
+  test('--peer-secret and --api-token: the flag wins over the environment', () => {
+    const env = { PEERCACHE_PEER_SECRET: 'from-env', PEERCACHE_API_TOKEN: 'token-env' };
+    const fromEnv = config(['--self', SELF, '--api', '127.0.0.1:1'], env);
+    assert.equal(fromEnv.peerSecret, 'from-env');
+    assert.equal(fromEnv.apiToken, 'token-env');
+    assert.deepEqual(fromEnv.secretFlags, []);
+    const fromFlags = config(
+      ['--self', SELF, '--api', '127.0.0.1:1', '--peer-secret', 's3cr3t', '--api-token', 't0k'],
+      env,
+    );
+    assert.equal(fromFlags.peerSecret, 's3cr3t');
+    assert.equal(fromFlags.apiToken, 't0k');
+    assert.deepEqual(fromFlags.secretFlags, ['--peer-secret', '--api-token']);
+    // Without --api the token variable is not used (a node without an API has no token).
+    assert.equal(config(['--self', SELF], env).apiToken, undefined);
+    assert.equal(config(['--self', SELF]).peerSecret, undefined);
+  });
+
+  test('unusable secrets are UsageErrors', () => {
+    const api = ['--self', SELF, '--api', '127.0.0.1:1'];
+    usage(() => parseNodeArgs([...api, '--peer-secret', '']), /--peer-secret is empty/);
+    usage(() => parseNodeArgs([...api, '--peer-secret', 'has space']), /--peer-secret must be/);
+    usage(() => parseNodeArgs([...api, '--api-token', 'caf\u00e9']), /--api-token must be/);
+    usage(() => parseNodeArgs(['--self', SELF, '--api-token', 't']), /--api-token needs --api/);
+    usage(
+      () => parseNodeArgs(api, { PEERCACHE_PEER_SECRET: '' }),
+      /PEERCACHE_PEER_SECRET is empty/,
+    );
+    usage(() => parseNodeArgs(api, { PEERCACHE_API_TOKEN: 'a\tb' }), /PEERCACHE_API_TOKEN must be/);
+    usage(() => parseNodeArgs(['--self', SELF, '--peer-secret']), /--peer-secret needs a value/);
+  });
+});
+
+describe('parseNodeArgs: etcd', () => {
+  test('--etcd and the flags that go with it', () => {
+    const c = config(
+      [
+        '--self',
+        SELF,
+        '--peers',
+        SELF,
+        '--etcd',
+        'http://127.0.0.1:2379, https://etcd-2:2379,',
+        '--service',
+        'users',
+        '--lease-ttl',
+        '3',
+        '--etcd-prefix',
+        '/caches',
+        '--etcd-username',
+        'root',
+        '--fail-fast',
+      ],
+      { PEERCACHE_ETCD_PASSWORD: 'pw' },
+    );
+    assert.deepEqual(c.peers, [SELF]);
+    assert.deepEqual(c.etcd, {
+      endpoints: ['http://127.0.0.1:2379', 'https://etcd-2:2379'],
+      service: 'users',
+      prefix: '/caches',
+      leaseTtlSeconds: 3,
+      username: 'root',
+      password: 'pw',
+      tls: undefined,
+      failFast: true,
+    });
+    assert.deepEqual(c.secretFlags, []);
+    const minimal = config(['--self', SELF, '--etcd', 'http://e:2379']).etcd;
+    assert.deepEqual(minimal, {
+      endpoints: ['http://e:2379'],
+      service: undefined,
+      prefix: undefined,
+      leaseTtlSeconds: undefined,
+      username: undefined,
+      password: undefined,
+      tls: undefined,
+      failFast: false,
+    });
+    const withFlag = config([
+      '--self',
+      SELF,
+      '--etcd',
+      'https://e:2379',
+      '--etcd-username',
+      'u',
+      '--etcd-password',
+      'p',
+      '--etcd-ca',
+      'ca.pem',
+      '--etcd-cert',
+      'c.pem',
+      '--etcd-key',
+      'k.pem',
+    ]);
+    assert.equal(withFlag.etcd?.password, 'p');
+    assert.deepEqual(withFlag.etcd?.tls, { caFile: 'ca.pem', certFile: 'c.pem', keyFile: 'k.pem' });
+    assert.deepEqual(withFlag.secretFlags, ['--etcd-password']);
+  });
+
+  test('malformed --etcd values and stray etcd flags are UsageErrors', () => {
+    const etcd = ['--self', SELF, '--etcd', 'http://e:2379'];
+    const cases: [string[], RegExp][] = [
+      [['--self', SELF, '--etcd', ''], /--etcd needs at least one URL/],
+      [['--self', SELF, '--etcd', ' , '], /--etcd needs at least one URL/],
+      [['--self', SELF, '--etcd', 'e:2379'], /--etcd: etcd endpoint "e:2379"/],
+      [['--self', SELF, '--etcd', '127.0.0.1:2379'], /--etcd: etcd endpoint/],
+      [['--self', SELF, '--etcd', 'ftp://e:2379'], /unsupported scheme/],
+      [['--self', SELF, '--etcd', 'http://e:2379/v3'], /has a path or query/],
+      [['--self', SELF, '--etcd', 'http://u:p@e:2379'], /holds credentials/],
+      [['--self', SELF, '--etcd', 'http://e:2379,nope'], /"nope"/],
+      [[...etcd, '--service', ''], /--service must be a non-empty name/],
+      [[...etcd, '--service', 'a/b'], /--service must be a non-empty name without "\/"/],
+      [[...etcd, '--lease-ttl', '0'], /--lease-ttl must be a whole number >= 1/],
+      [[...etcd, '--lease-ttl', '1.5'], /--lease-ttl must be a whole number/],
+      [[...etcd, '--lease-ttl', '10s'], /--lease-ttl must be a whole number/],
+      [[...etcd, '--etcd-username', 'u'], /--etcd-username needs --etcd-password or PEERCACHE/],
+      [[...etcd, '--etcd-password', 'p'], /--etcd-password needs --etcd-username/],
+      [[...etcd, '--etcd-username', ''], /--etcd-username is empty/],
+      [[...etcd, '--etcd-username', 'u', '--etcd-password', ''], /--etcd-password is empty/],
+      [[...etcd, '--etcd-ca', 'ca.pem'], /need https:\/\/ endpoints, got http:\/\/e:2379/],
+      [
+        ['--self', SELF, '--etcd', 'https://e:2379', '--etcd-cert', 'c.pem'],
+        /--etcd-cert and --etcd-key go together/,
+      ],
+      [['--self', SELF, '--service', 'users'], /--service needs --etcd/],
+      [['--self', SELF, '--lease-ttl', '5'], /--lease-ttl needs --etcd/],
+      [['--self', SELF, '--etcd-prefix', '/p'], /--etcd-prefix needs --etcd/],
+      [['--self', SELF, '--fail-fast'], /--fail-fast needs --etcd/],
+      [['--self', SELF, '--etcd-key', 'k'], /--etcd-key needs --etcd/],
+    ];
+    for (const [argv, message] of cases) usage(() => parseNodeArgs(argv), message);
+    usage(
+      () => parseNodeArgs([...etcd, '--etcd-username', 'u'], { PEERCACHE_ETCD_PASSWORD: '' }),
+      /PEERCACHE_ETCD_PASSWORD is empty/,
+    );
+  });
+});
+
+describe('parseGatewayArgs', () => {
+  test('defaults: group scores, http, no etcd flags beyond --etcd', () => {
+    assert.deepEqual(gateway(['--etcd', 'http://e:2379', '--api', '127.0.0.1:9999']), {
+      peers: [],
+      etcd: {
+        endpoints: ['http://e:2379'],
+        service: undefined,
+        prefix: undefined,
+        leaseTtlSeconds: undefined,
+        username: undefined,
+        password: undefined,
+        tls: undefined,
+        failFast: false,
+      },
+      api: { host: '127.0.0.1', port: 9999 },
+      groups: ['scores'],
+      replicas: undefined,
+      basePath: undefined,
+      transport: 'http',
+      tls: undefined,
+      apiTls: false,
+      peerSecret: undefined,
+      apiToken: undefined,
+      secretFlags: [],
+      logLevel: 'info',
+    });
+  });
+
+  test('every flag', () => {
+    const c = gateway(
+      [
+        '--peers',
+        'https://127.0.0.1:8001,https://127.0.0.1:8002',
+        '--etcd',
+        'http://e:2379',
+        '--service',
+        'users',
+        '--etcd-prefix',
+        '/p',
+        '--fail-fast',
+        '--api',
+        ':9999',
+        '--group',
+        'users:1MiB',
+        '--group',
+        'orders',
+        '--replicas',
+        '7',
+        '--transport',
+        'grpc',
+        '--tls-ca',
+        'ca.crt',
+        '--tls-cert',
+        'client.crt',
+        '--tls-key',
+        'client.key',
+        '--api-tls',
+        '--peer-secret',
+        'shh',
+        '--log-level',
+        'warn',
+      ],
+      { PEERCACHE_API_TOKEN: 'tok' },
+    );
+    assert.deepEqual(c.peers, ['https://127.0.0.1:8001', 'https://127.0.0.1:8002']);
+    assert.equal(c.etcd?.service, 'users');
+    assert.equal(c.etcd?.prefix, '/p');
+    assert.equal(c.etcd?.failFast, true);
+    assert.deepEqual(c.api, { host: '0.0.0.0', port: 9999 });
+    assert.deepEqual(c.groups, ['users', 'orders']);
+    assert.equal(c.replicas, 7);
+    assert.equal(c.transport, 'grpc');
+    assert.deepEqual(c.tls, {
+      certFile: 'client.crt',
+      keyFile: 'client.key',
+      caFile: 'ca.crt',
+      clientAuth: false,
+    });
+    assert.equal(c.apiTls, true);
+    assert.equal(c.peerSecret, 'shh');
+    assert.equal(c.apiToken, 'tok');
+    assert.deepEqual(c.secretFlags, ['--peer-secret']);
+    assert.equal(c.logLevel, 'warn');
+    // A CA alone is enough to reach https:// nodes.
+    const caOnly = gateway(['--peers', 'https://n:1', '--api', '127.0.0.1:1', '--tls-ca', 'ca']);
+    assert.equal(caOnly.tls?.caFile, 'ca');
+    assert.deepEqual(parseGatewayArgs(['--help']), { help: true });
+  });
+
+  test('bad command lines are UsageErrors', () => {
+    const api = ['--api', '127.0.0.1:9999'];
+    const etcd = ['--etcd', 'http://e:2379', ...api];
+    const cases: [string[], RegExp][] = [
+      [api, /a gateway needs --etcd URL or --peers/],
+      [['--etcd', 'http://e:2379'], /--api HOST:PORT is required/],
+      [['--peers', 'http://n:1', '--api', 'x'], /--api must look like HOST:PORT/],
+      [['--etcd', 'nope', ...api], /--etcd: etcd endpoint "nope"/],
+      [['--peers', 'n:1', ...api], /--peers/],
+      [[...etcd, '--self', 'http://n:1'], /unknown flag --self/],
+      [[...etcd, '--lease-ttl', '3'], /unknown flag --lease-ttl/],
+      [[...etcd, '--loader', 'x.mjs'], /unknown flag --loader/],
+      [[...etcd, '--listen', ':1'], /unknown flag --listen/],
+      [[...etcd, '--group', 'a', '--group', 'a:1K'], /--group a is given twice/],
+      [[...etcd, '--tls-client-auth', '--tls-ca', 'ca'], /a gateway serves no peers/],
+      [[...etcd, '--tls-cert', 'c'], /--tls-cert and --tls-key go together/],
+      [[...etcd, '--api-tls'], /--api-tls serves the API with --tls-cert/],
+      [[...etcd, '--transport', 'grpc', '--base-path', '/x/'], /http transport only/],
+      [[...etcd, '--replicas', '0'], /--replicas/],
+      [[...etcd, '--peer-secret', 'a b'], /--peer-secret must be/],
+      [['--peers', 'http://n:1', ...api, '--service', 's'], /--service needs --etcd/],
+      [[...etcd, 'extra'], /unexpected argument "extra"/],
+    ];
+    for (const [argv, message] of cases) usage(() => parseGatewayArgs(argv), message);
   });
 });
 

@@ -1,22 +1,26 @@
-// args.ts: the command-line flags of `peercache node` and `peercache demo`, parsed
-// and checked into plain config objects (no side effects).
-import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { isCacheError } from '../errors.js';
-import { parseHostPort } from '../node/node.js';
+// args.ts: the command-line flags of `peercache node`, `peercache gateway` and
+// `peercache demo`, parsed and checked into plain config objects (no side effects).
 import { parsePeerUrl } from '../node/peer-url.js';
+import {
+  CLUSTER_OPTIONS,
+  type EtcdFlags,
+  parseEtcd,
+  parseSecurity,
+  type SecurityConfig,
+} from './cluster-args.js';
+import {
+  checked,
+  type Env,
+  type HostPort,
+  hostPort,
+  type LogLevel,
+  logLevel,
+  strictParse,
+  UsageError,
+  wholeNumber,
+} from './flags.js';
 
-/** UsageError is a bad command line: main prints `peercache: <message>` and exits 2. */
-export class UsageError extends Error {
-  override get name(): string {
-    return 'UsageError';
-  }
-}
-
-/** LOG_LEVELS are the values `--log-level` accepts (pino's). */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
-/** LogLevel is one of {@link LOG_LEVELS}. */
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export { type HostPort, LOG_LEVELS, type LogLevel, UsageError } from './flags.js';
 
 /** GroupSpec is one `--group NAME[:SIZE]`. */
 export interface GroupSpec {
@@ -30,14 +34,8 @@ export type LoaderSpec =
   | { kind: 'module'; module: string }
   | { kind: 'origin'; url: string };
 
-/** HostPort is a parsed `HOST:PORT`. */
-export interface HostPort {
-  host: string;
-  port: number;
-}
-
 /** NodeConfig is what `peercache node` runs, from {@link parseNodeArgs}. */
-export interface NodeConfig {
+export interface NodeConfig extends SecurityConfig {
   /** This node's peer base URL and ring identity. */
   self: string;
   /** Where the peer server binds (`HOST:PORT`); default self's host and port. */
@@ -53,6 +51,26 @@ export interface NodeConfig {
   /** Ring points per peer; default the node's (50). */
   replicas: number | undefined;
   /** Peer URL path prefix; default the node's (`/_groupcache/`). */
+  basePath: string | undefined;
+  /** Membership from etcd (`--etcd`); default none (the static `peers`). */
+  etcd: EtcdFlags | undefined;
+  /** pino's level; default `info`. */
+  logLevel: LogLevel;
+}
+
+/** GatewayConfig is what `peercache gateway` runs, from {@link parseGatewayArgs}. */
+export interface GatewayConfig extends SecurityConfig {
+  /** The static member list: all of it with no `--etcd`, the seed until etcd answers with it. */
+  peers: string[];
+  /** Membership from etcd (`--etcd`, without `leaseTtlSeconds`: a gateway never registers). */
+  etcd: EtcdFlags | undefined;
+  /** Where the API server listens (required). */
+  api: HostPort;
+  /** The groups' names; default `scores`. A gateway caches nothing: sizes are ignored. */
+  groups: string[];
+  /** Ring points per peer; must match the nodes'. Default the node's (50). */
+  replicas: number | undefined;
+  /** Peer URL path prefix; must match the nodes'. Default `/_groupcache/`. */
   basePath: string | undefined;
   /** pino's level; default `info`. */
   logLevel: LogLevel;
@@ -134,6 +152,19 @@ const nodeOptions = {
   replicas: { type: 'string' },
   'base-path': { type: 'string' },
   'log-level': { type: 'string' },
+  'lease-ttl': { type: 'string' },
+  ...CLUSTER_OPTIONS,
+} as const;
+
+const gatewayOptions = {
+  help: { type: 'boolean', short: 'h' },
+  peers: { type: 'string' },
+  api: { type: 'string' },
+  group: { type: 'string', multiple: true },
+  replicas: { type: 'string' },
+  'base-path': { type: 'string' },
+  'log-level': { type: 'string' },
+  ...CLUSTER_OPTIONS,
 } as const;
 
 const demoOptions = {
@@ -145,30 +176,26 @@ const demoOptions = {
 
 /**
  * parseNodeArgs turns the flags of `peercache node` (without the word `node`)
- * into a {@link NodeConfig}, or `{ help: true }` for `--help`. Throws
+ * into a {@link NodeConfig}, or `{ help: true }` for `--help`. Secrets not
+ * given as flags are read from `env` (`PEERCACHE_PEER_SECRET`,
+ * `PEERCACHE_API_TOKEN`, `PEERCACHE_ETCD_PASSWORD`; default: none). Throws
  * UsageError for an unknown flag, a missing value, a stray argument, a missing
  * or malformed `--self`, a bad peer URL, address, size, replica count, base
- * path or log level, a repeated group, or both `--loader` and `--origin`.
+ * path, log level, transport, etcd endpoint or lease TTL, a repeated group,
+ * both `--loader` and `--origin`, TLS flags that do not go together (or do
+ * not match the scheme of `--self` and `--peers`), an unusable secret, or a
+ * flag that needs another one (`--api-token` without `--api`, `--service`
+ * without `--etcd`, ...).
  */
-export function parseNodeArgs(argv: readonly string[]): Parsed<NodeConfig> {
+export function parseNodeArgs(argv: readonly string[], env: Env = {}): Parsed<NodeConfig> {
   const { values } = strictParse(argv, nodeOptions);
   if (values.help) return { help: true };
   if (values.self === undefined) throw new UsageError('--self URL is required');
   const self = checked(() => parsePeerUrl(values.self, '--self'));
-  const peers = (values.peers ?? '')
-    .split(',')
-    .map((p) => p.trim())
-    .filter((p) => p !== '')
-    .map((p) => checked(() => parsePeerUrl(p, '--peers')));
+  const peers = peerList(values.peers);
   if (values.listen !== undefined) hostPort('--listen', values.listen);
   const api = values.api === undefined ? undefined : hostPort('--api', values.api);
-
-  const groups = (values.group ?? []).map(parseGroup);
-  const seen = new Set<string>();
-  for (const g of groups) {
-    if (seen.has(g.name)) throw new UsageError(`--group ${g.name} is given twice`);
-    seen.add(g.name);
-  }
+  const groups = groupList(values.group).map(parseGroup);
   if (groups.length === 0) groups.push({ ...DEFAULT_GROUP });
 
   if (values.loader !== undefined && values.origin !== undefined) {
@@ -182,21 +209,23 @@ export function parseNodeArgs(argv: readonly string[]): Parsed<NodeConfig> {
     loader = { kind: 'origin', url: originUrl(values.origin) };
   }
 
-  let replicas: number | undefined;
-  if (values.replicas !== undefined) {
-    replicas = /^\d+$/.test(values.replicas) ? Number(values.replicas) : Number.NaN;
-    if (!Number.isSafeInteger(replicas) || replicas < 1) {
-      throw new UsageError(
-        `--replicas must be a whole number >= 1, got ${JSON.stringify(values.replicas)}`,
-      );
-    }
-  }
-  const basePath = values['base-path'];
-  if (basePath !== undefined && (!basePath.startsWith('/') || !basePath.endsWith('/'))) {
+  const security = parseSecurity(values, env, 'node', api !== undefined);
+  const scheme = new URL(self).protocol;
+  const serving = security.tls?.certFile !== undefined;
+  if (serving !== (scheme === 'https:')) {
     throw new UsageError(
-      `--base-path must start and end with '/', got ${JSON.stringify(basePath)}`,
+      serving
+        ? `--self must be an https:// URL with --tls-cert, got ${self}`
+        : `--self ${self} is https://: give --tls-cert and --tls-key to serve TLS`,
     );
   }
+  const stranger = peers.find((p) => new URL(p).protocol !== scheme);
+  if (stranger !== undefined) {
+    throw new UsageError(
+      `--peers must all use the scheme of --self (${scheme}//), got ${stranger}`,
+    );
+  }
+  const etcd = parseEtcd(values, env, security.secretFlags);
   return {
     help: false,
     config: {
@@ -206,8 +235,42 @@ export function parseNodeArgs(argv: readonly string[]): Parsed<NodeConfig> {
       api,
       groups,
       loader,
-      replicas,
-      basePath,
+      ...ringFlags(values, security.transport),
+      etcd,
+      ...security,
+      logLevel: logLevel(values['log-level']),
+    },
+  };
+}
+
+/**
+ * parseGatewayArgs turns the flags of `peercache gateway` into a
+ * {@link GatewayConfig}, or `{ help: true }`. It needs `--api` and `--etcd` or
+ * `--peers` (or both); secrets not given as flags come from `env`. Throws
+ * UsageError on a bad flag or value, as {@link parseNodeArgs} does.
+ */
+export function parseGatewayArgs(argv: readonly string[], env: Env = {}): Parsed<GatewayConfig> {
+  const { values } = strictParse(argv, gatewayOptions);
+  if (values.help) return { help: true };
+  const peers = peerList(values.peers);
+  if (values.etcd === undefined && peers.length === 0) {
+    throw new UsageError('a gateway needs --etcd URL or --peers URL,... to find the nodes');
+  }
+  if (values.api === undefined) throw new UsageError('--api HOST:PORT is required');
+  const api = hostPort('--api', values.api);
+  const groups = groupList(values.group).map((g) => parseGroup(g).name);
+  if (groups.length === 0) groups.push(DEFAULT_GROUP.name);
+  const security = parseSecurity(values, env, 'gateway', true);
+  const etcd = parseEtcd(values, env, security.secretFlags);
+  return {
+    help: false,
+    config: {
+      peers,
+      etcd,
+      api,
+      groups,
+      ...ringFlags(values, security.transport),
+      ...security,
       logLevel: logLevel(values['log-level']),
     },
   };
@@ -242,53 +305,42 @@ export function parseDemoArgs(argv: readonly string[]): Parsed<DemoConfig> {
   };
 }
 
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-/** strictParse runs util.parseArgs strictly, with short messages for what it rejects. */
-function strictParse<O extends Options>(argv: readonly string[], options: O) {
-  try {
-    return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false });
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    const message = err instanceof Error ? err.message : String(err);
-    const quoted = /'([^']*)'/.exec(message)?.[1] ?? '';
-    switch (code) {
-      case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-        throw new UsageError(`unknown flag ${quoted}`);
-      case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
-        throw new UsageError(`unexpected argument ${JSON.stringify(quoted)}`);
-      case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
-        const flag = /^(--?[\w-]+)/.exec(quoted.split(', ').pop() ?? '')?.[1] ?? quoted;
-        throw new UsageError(
-          /argument missing|ambiguous/.test(message)
-            ? `${flag} needs a value`
-            : `${flag} takes no value`,
-        );
-      }
-      default:
-        throw new UsageError(message.split('\n')[0] ?? 'bad arguments');
-    }
-  }
+function peerList(raw: string | undefined): string[] {
+  return (raw ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')
+    .map((p) => checked(() => parsePeerUrl(p, '--peers')));
 }
 
-/** checked runs a validation and turns its InvalidArgumentError into a UsageError. */
-function checked<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (isCacheError(err)) throw new UsageError(err.message);
-    throw err;
+/** groupList checks that no `--group` name is given twice. */
+function groupList(raw: string[] | undefined): string[] {
+  const seen = new Set<string>();
+  for (const g of raw ?? []) {
+    const { name } = parseGroup(g);
+    if (seen.has(name)) throw new UsageError(`--group ${name} is given twice`);
+    seen.add(name);
   }
+  return raw ?? [];
 }
 
-function hostPort(flag: string, s: string): HostPort {
-  return checked(() => {
-    try {
-      return parseHostPort(s);
-    } catch {
-      throw new UsageError(`${flag} must look like HOST:PORT, got ${JSON.stringify(s)}`);
-    }
-  });
+/** ringFlags reads `--replicas` and `--base-path` (HTTP only), which every node must agree on. */
+function ringFlags(
+  values: { replicas?: string | undefined; 'base-path'?: string | undefined },
+  transport: string,
+): { replicas: number | undefined; basePath: string | undefined } {
+  const replicas =
+    values.replicas === undefined ? undefined : wholeNumber('--replicas', values.replicas, 1);
+  const basePath = values['base-path'];
+  if (basePath !== undefined && (!basePath.startsWith('/') || !basePath.endsWith('/'))) {
+    throw new UsageError(
+      `--base-path must start and end with '/', got ${JSON.stringify(basePath)}`,
+    );
+  }
+  if (basePath !== undefined && transport !== 'http') {
+    throw new UsageError('--base-path is for the http transport only');
+  }
+  return { replicas, basePath };
 }
 
 function originUrl(s: string): string {
@@ -307,14 +359,4 @@ function originUrl(s: string): string {
     throw new UsageError(`--origin must be an http(s) URL without query, got ${JSON.stringify(s)}`);
   }
   return s;
-}
-
-function logLevel(s: string | undefined): LogLevel {
-  const level = s ?? 'info';
-  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-    throw new UsageError(
-      `--log-level must be one of ${LOG_LEVELS.join(', ')}; got ${JSON.stringify(level)}`,
-    );
-  }
-  return level as LogLevel;
 }

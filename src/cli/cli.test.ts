@@ -77,22 +77,72 @@ const FLAGS = [
   '--replicas',
   '--base-path',
   '--log-level',
+  '--transport',
+  '--tls-cert',
+  '--tls-key',
+  '--tls-ca',
+  '--tls-client-auth',
+  '--api-tls',
+  '--peer-secret',
+  '--api-token',
+  '--etcd',
+  '--service',
+  '--lease-ttl',
+  '--etcd-prefix',
+  '--etcd-username',
+  '--etcd-password',
+  '--etcd-ca',
+  '--etcd-cert',
+  '--etcd-key',
+  '--fail-fast',
+];
+
+/** GATEWAY_FLAGS are the flags `peercache gateway --help` must document. */
+const GATEWAY_FLAGS = [
+  '--api',
+  '--etcd',
+  '--peers',
+  '--group',
+  '--service',
+  '--etcd-prefix',
+  '--etcd-username',
+  '--etcd-password',
+  '--etcd-ca',
+  '--etcd-cert',
+  '--etcd-key',
+  '--fail-fast',
+  '--replicas',
+  '--base-path',
+  '--transport',
+  '--tls-ca',
+  '--tls-cert',
+  '--tls-key',
+  '--api-tls',
+  '--peer-secret',
+  '--api-token',
+  '--log-level',
 ];
 
 describe('peercache help and usage errors', () => {
-  test('--help and node --help mention every flag; --version prints the version', async () => {
-    const [main, node, demo, version] = await Promise.all([
+  test('--help, node --help and gateway --help mention every flag; --version prints the version', async () => {
+    const [main, node, demo, gateway, version] = await Promise.all([
       run(['--help']),
       run(['node', '--help']),
       run(['demo', '--help']),
+      run(['gateway', '--help']),
       run(['--version']),
     ]);
-    for (const r of [main, node, demo, version]) assert.equal(r.code, 0, r.stderr);
+    for (const r of [main, node, demo, gateway, version]) assert.equal(r.code, 0, r.stderr);
     for (const flag of FLAGS) {
       assert.ok(main.stdout.includes(flag), `peercache --help lacks ${flag}`);
       assert.ok(node.stdout.includes(flag), `peercache node --help lacks ${flag}`);
     }
+    for (const flag of GATEWAY_FLAGS) {
+      assert.ok(gateway.stdout.includes(flag), `peercache gateway --help lacks ${flag}`);
+    }
+    assert.match(main.stdout, /peercache gateway/);
     assert.match(node.stdout, /ready <self URL>/);
+    assert.match(gateway.stdout, /ready <API URL>/);
     for (const flag of ['--api', '--base-port', '--log-level'])
       assert.ok(demo.stdout.includes(flag));
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
@@ -114,13 +164,23 @@ describe('peercache help and usage errors', () => {
       ['node', '--self', self, '--api', 'nowhere'],
       ['node', '--self', self, '--log-level', 'loud'],
       ['demo', '--base-port', 'x'],
+      ['node', '--self', self, '--etcd', 'localhost'],
+      ['gateway'],
+      ['gateway', '--peers', self, '--api', '127.0.0.1:1', '--lease-ttl', '2'],
     ];
-    const results = await Promise.all(cases.map((argv) => run(argv)));
+    // Four at a time: a 2-core machine running the whole suite starts them slowly.
+    const results: Awaited<ReturnType<typeof run>>[] = [];
+    for (let i = 0; i < cases.length; i += 4) {
+      results.push(...(await Promise.all(cases.slice(i, i + 4).map((argv) => run(argv)))));
+    }
     results.forEach((r, i) => {
       const what = JSON.stringify(cases[i]);
       assert.equal(r.code, 2, `${what}: ${r.stderr}`);
       assert.equal(r.stdout, '', what);
       assert.match(r.stderr, /^peercache: [^\n]+\(see peercache[^\n]*--help\)\n$/, what);
+      if (cases[i]![0] === 'gateway') {
+        assert.match(r.stderr, /\(see peercache gateway --help\)\n$/, what);
+      }
     });
   });
 });

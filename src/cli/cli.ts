@@ -1,28 +1,26 @@
 // cli.ts: the `peercache` command: picks the subcommand, prints help, version and
 // usage errors, and returns the exit code.
-import { readFileSync } from 'node:fs';
-import { parseDemoArgs, parseNodeArgs, UsageError } from './args.js';
+import { parseDemoArgs, parseGatewayArgs, parseNodeArgs, UsageError } from './args.js';
 import { runDemo } from './demo.js';
-import { DEMO_HELP, MAIN_HELP, NODE_HELP } from './help.js';
-import { type RunIo, runNode } from './run-node.js';
+import type { Env } from './flags.js';
+import { DEMO_HELP, GATEWAY_HELP, MAIN_HELP, NODE_HELP } from './help.js';
+import { type RunIo, version } from './lifecycle.js';
+import { runGateway } from './run-gateway.js';
+import { runNode } from './run-node.js';
 
-/** version returns peercache's version, from its package.json. */
-export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version?: string;
-  };
-  return pkg.version ?? 'unknown';
-}
+export { version } from './lifecycle.js';
 
 /**
  * runCli runs `peercache` with `argv` (the arguments after the executable and
  * script) and resolves with the exit code: 0 for help, version and a clean
- * shutdown, 1 when a node or the demo fails, 2 for a bad command line (after a
- * one-line `peercache: <message> (see peercache ... --help)` on stderr).
+ * shutdown, 1 when a node, gateway or the demo fails, 2 for a bad command line
+ * (after a one-line `peercache: <message> (see peercache ... --help)` on
+ * stderr). Secrets not given as flags are read from `env`.
  */
 export async function runCli(
   argv: readonly string[],
   io: RunIo = { stdout: process.stdout, stderr: process.stderr },
+  env: Env = process.env,
 ): Promise<number> {
   const [command, ...rest] = argv;
   const usage = (message: string, help: string) => {
@@ -32,12 +30,20 @@ export async function runCli(
   try {
     switch (command) {
       case 'node': {
-        const parsed = parseNodeArgs(rest);
+        const parsed = parseNodeArgs(rest, env);
         if (parsed.help) {
           io.stdout.write(NODE_HELP);
           return 0;
         }
         return await runNode(parsed.config, io);
+      }
+      case 'gateway': {
+        const parsed = parseGatewayArgs(rest, env);
+        if (parsed.help) {
+          io.stdout.write(GATEWAY_HELP);
+          return 0;
+        }
+        return await runGateway(parsed.config, io);
       }
       case 'demo': {
         const parsed = parseDemoArgs(rest);
@@ -57,7 +63,7 @@ export async function runCli(
         io.stdout.write(`${version()}\n`);
         return 0;
       case undefined:
-        return usage('missing command: node or demo', 'peercache --help');
+        return usage('missing command: node, gateway or demo', 'peercache --help');
       default:
         return usage(`unknown command ${JSON.stringify(command)}`, 'peercache --help');
     }

@@ -8,7 +8,7 @@ import { DEMO_SCORES } from '../loaders/scores.js';
 import { Ring } from '../ring/ring.js';
 import type { DemoConfig } from './args.js';
 import { formatLogLine } from './format.js';
-import type { RunIo } from './run-node.js';
+import type { RunIo } from './lifecycle.js';
 
 /** DemoOptions tune {@link runDemo}; the defaults suit the CLI. */
 export interface DemoOptions {

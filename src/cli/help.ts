@@ -1,4 +1,4 @@
-// help.ts: the text of `peercache --help`, `peercache node --help` and `peercache demo --help`.
+// help.ts: the text of `peercache --help` and of `--help` for node, gateway and demo.
 
 /** MAIN_HELP is printed by `peercache --help`. */
 export const MAIN_HELP = `peercache: a distributed, in-memory, read-through cache (golang/groupcache compatible)
@@ -7,14 +7,26 @@ Usage:
   peercache node --self URL [--listen HOST:PORT] [--peers URL,URL,...] [--api HOST:PORT]
                  [--group NAME[:SIZE]]... [--loader MODULE | --origin URL]
                  [--replicas N] [--base-path PATH] [--log-level LEVEL]
+                 [--transport http|grpc|tcp] [--tls-cert FILE --tls-key FILE]
+                 [--tls-ca FILE] [--tls-client-auth] [--api-tls]
+                 [--peer-secret SECRET] [--api-token TOKEN]
+                 [--etcd URL,... [--service NAME] [--lease-ttl SECONDS]
+                  [--etcd-prefix P] [--etcd-username U --etcd-password P]
+                  [--etcd-ca FILE] [--etcd-cert FILE --etcd-key FILE] [--fail-fast]]
+  peercache gateway (--etcd URL,... | --peers URL,...) --api HOST:PORT [--group NAME]...
+                 [--transport ...] [--tls-* ...] [--peer-secret ...] [--api-token ...]
+                 [--service NAME] [--etcd-prefix P] [--replicas N] [--log-level LEVEL]
   peercache demo [--api HOST:PORT] [--base-port N] [--log-level LEVEL]
-  peercache --help | peercache node --help | peercache demo --help | peercache --version
+  peercache --help | peercache node --help | peercache gateway --help
+  peercache demo --help | peercache --version
 
 Commands:
-  node    run one cache node: a peer server, optionally the HTTP API
-  demo    run a local 3-node cluster with the demo scores data (what \`npm start\` runs)
+  node     run one cache node: a peer server, optionally the HTTP API
+  gateway  serve the HTTP API for a cluster without being a member of it: it owns
+           no keys, caches nothing and asks each key's owner
+  demo     run a local 3-node cluster with the demo scores data (what \`npm start\` runs)
 
-Run \`peercache node --help\` for every flag of a node.
+Run \`peercache node --help\` or \`peercache gateway --help\` for every flag.
 `;
 
 /** NODE_HELP is printed by `peercache node --help`. */
@@ -52,6 +64,43 @@ Flags:
   --log-level LEVEL      fatal, error, warn, info, debug, trace or silent. Default info.
   -h, --help             show this help.
 
+Transport and security (every node of a cluster must agree on these):
+  --transport http|grpc|tcp  the peer protocol. Default http (golang/groupcache's);
+                         tcp is peercache's fast multiplexed protocol.
+  --tls-cert FILE        serve peers over TLS with this certificate chain (PEM);
+  --tls-key FILE         and its private key. --self and --peers are then https://.
+  --tls-ca FILE          the CA peers' certificates must chain to. Default: Node's
+                         public roots.
+  --tls-client-auth      also require a client certificate from --tls-ca (mutual TLS).
+  --api-tls              serve the API over HTTPS too, with --tls-cert/--tls-key
+                         (no client certificates). Default: the API is plain HTTP.
+  --peer-secret SECRET   a secret shared by all nodes, sent and required on every
+                         peer request (401 without it). Default: none. Prefer the
+                         environment variable PEERCACHE_PEER_SECRET: a flag is
+                         visible to every user of the machine (ps).
+  --api-token TOKEN      require "Authorization: Bearer TOKEN" on the API (all but
+                         /healthz). Or PEERCACHE_API_TOKEN. Default: none.
+  Nothing listens beyond loopback unless --self, --listen or --api names such an
+  address; when the peer server does with neither TLS nor a peer secret, or the
+  API with neither --api-tls nor a token, the node logs a warning at start.
+
+Membership from etcd (instead of, or seeded by, --peers):
+  --etcd URL,URL,...     etcd's client URLs (http://host:2379 or https://...): the
+                         node registers --self under a lease and follows the others.
+                         With --peers too, the list is used until etcd answers.
+  --service NAME         the cluster's name in etcd. Default peercache.
+  --lease-ttl SECONDS    the registration lease: a node that dies without leaving
+                         drops out of the others' rings this long after. Default 10.
+  --etcd-prefix P        where the keys live: P/NAME/nodes/URL. Default /peercache.
+  --etcd-username U      etcd authentication, with --etcd-password P or (better)
+  --etcd-password P      the environment variable PEERCACHE_ETCD_PASSWORD.
+  --etcd-ca FILE         TLS to etcd (https:// endpoints): the CA of etcd's
+  --etcd-cert FILE       certificate, and a client certificate and key for etcd's
+  --etcd-key FILE        --client-cert-auth. Default: the system's roots, no client
+                         certificate.
+  --fail-fast            exit 1 when etcd cannot be reached at start. Default: log
+                         the error, keep retrying, join once etcd answers.
+
 HTTP API (with --api):
   GET    /api?key=K[&group=G]           the raw value (group optional with one group)
   PUT    /api?key=K[&group=G][&ttl=MS]  store the request body; ttl in milliseconds
@@ -65,7 +114,8 @@ Output:
   membership change, and one at start ("started"). Once the peer server and the
   API are listening, stdout gets exactly one line: "ready <self URL>".
   SIGINT or SIGTERM shuts down gracefully (exit 0); a second signal exits at once.
-  Exit codes: 0 after a clean shutdown, 1 when the node cannot start, 2 for bad flags.
+  Exit codes: 0 after a clean shutdown, 1 when the node cannot start (port taken,
+  unreadable TLS file, etcd unreachable with --fail-fast), 2 for bad flags.
 
 Example (three terminals):
   peercache node --self http://127.0.0.1:8001 --api 127.0.0.1:9999 \\
@@ -73,6 +123,52 @@ Example (three terminals):
   peercache node --self http://127.0.0.1:8002 --peers (the same list)
   peercache node --self http://127.0.0.1:8003 --peers (the same list)
   curl "http://127.0.0.1:9999/api?key=Tom"
+
+With etcd (each node on its own machine; the secret from the environment):
+  PEERCACHE_PEER_SECRET=... peercache node --self http://10.0.0.1:8001 \\
+    --etcd http://10.0.0.9:2379 --service users --loader ./load-user.mjs
+`;
+
+/** GATEWAY_HELP is printed by `peercache gateway --help`. */
+export const GATEWAY_HELP = `Usage: peercache gateway (--etcd URL,... | --peers URL,...) --api HOST:PORT [flags]
+
+Serves the HTTP API for a cluster without being a member of it, so clients in any
+language can use the cluster over plain HTTP. A gateway follows the membership (etcd
+or a static list) but never registers and is on no node's ring; it owns no keys,
+caches nothing (it would miss invalidations) and loads nothing: each get, set and
+remove goes to the key's owner. When no owner answers, a get fails with 503.
+
+Flags:
+  --api HOST:PORT        where the API listens (required).
+  --etcd URL,URL,...     follow the nodes registered in etcd (watch only).
+  --peers URL,URL,...    the nodes' URLs (with --etcd: used until etcd answers).
+  --group NAME           a group the nodes serve; repeat for several. A :SIZE
+                         suffix is accepted and ignored. Default: scores.
+  --service NAME         the cluster's name in etcd. Default peercache.
+  --etcd-prefix P        where the keys live in etcd. Default /peercache.
+  --etcd-username U, --etcd-password P (or PEERCACHE_ETCD_PASSWORD),
+  --etcd-ca FILE, --etcd-cert FILE, --etcd-key FILE, --fail-fast: as for a node.
+  --replicas N           ring points per peer: the nodes' value. Default 50.
+  --base-path PATH       URL prefix of peer requests: the nodes' value (http only).
+  --transport http|grpc|tcp  the nodes' peer protocol. Default http.
+  --tls-ca FILE          the CA of the nodes' certificates (for https:// nodes).
+  --tls-cert FILE        a client certificate and key, for nodes that require one
+  --tls-key FILE         (--tls-client-auth); with --api-tls also the API's.
+  --api-tls              serve the API over HTTPS with --tls-cert/--tls-key.
+  --peer-secret SECRET   the nodes' peer secret (or PEERCACHE_PEER_SECRET).
+  --api-token TOKEN      require a bearer token on the API (or PEERCACHE_API_TOKEN).
+  --log-level LEVEL      fatal, error, warn, info, debug, trace or silent. Default info.
+  -h, --help             show this help.
+
+The API is the node's: /api (GET, PUT, DELETE), /peers, /stats, /metrics, /healthz
+(see peercache node --help). /peers lists the nodes the gateway routes to.
+Once the API listens, stdout gets one line: "ready <API URL>". Logs, signals and
+exit codes are as for a node.
+
+Example:
+  peercache gateway --etcd http://10.0.0.9:2379 --service users --group users \\
+    --api 127.0.0.1:9999
+  curl "http://127.0.0.1:9999/api?group=users&key=42"
 `;
 
 /** DEMO_HELP is printed by `peercache demo --help`. */

@@ -1,0 +1,142 @@
+// run-gateway.ts: `peercache gateway`, a client-only node behind the HTTP API: it
+// follows the membership, owns no keys, caches nothing, and asks each key's owner.
+import type { Logger as PinoLogger } from 'pino';
+import { type ApiServer, startApiServer } from '../api/server.js';
+import type { LoadFn } from '../core/group.js';
+import { UnavailableError } from '../errors.js';
+import type { Membership } from '../membership/membership.js';
+import { type CacheNode, createNode } from '../node/node.js';
+import type { GatewayConfig } from './args.js';
+import { createLogger, type RunIo, runUntilStopped, version } from './lifecycle.js';
+import {
+  apiTlsOf,
+  etcdMembership,
+  peerOptions,
+  readPeerTls,
+  warnOpenDoors,
+  warnSecretFlags,
+} from './wiring.js';
+
+/** RunningGateway is a started gateway: its client-only node and its API. */
+export interface RunningGateway {
+  node: CacheNode;
+  api: ApiServer;
+  /** close stops the API, then the node (and its etcd watch). Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * gatewayLoader is the loader of a gateway's groups: it never loads. A group
+ * reaches it only when no owner answered, so the get fails with
+ * UnavailableError (503 on the API) instead of loading where no node owns the key.
+ */
+export function gatewayLoader(node: Pick<CacheNode, 'peers'>): LoadFn {
+  return () => {
+    const members = node.peers().peers.length;
+    throw new UnavailableError(
+      members === 0
+        ? 'no cache node owns this key: the gateway knows no nodes yet'
+        : 'no cache node owns this key: its owner did not answer (a gateway never loads)',
+    );
+  };
+}
+
+/**
+ * startGateway builds a client-only node (`member: false`): never on a ring,
+ * never registered in etcd (its etcd membership has no `self`, so it only
+ * watches), with one group per name, each caching nothing (`cacheBytes: 0`:
+ * a gateway is not told of invalidations, so any copy could go stale). With
+ * `--peers` and `--etcd`, the peers seed the ring until etcd answers. It starts
+ * the membership, then the API. On failure it closes what it started and rethrows.
+ */
+export async function startGateway(
+  config: GatewayConfig,
+  logger: PinoLogger,
+): Promise<RunningGateway> {
+  warnSecretFlags(logger, config.secretFlags);
+  const tls = await readPeerTls(config.tls);
+  let membership: Membership | undefined;
+  if (config.etcd !== undefined) {
+    membership = await etcdMembership(config.etcd, undefined, logger, version());
+  }
+  let node: CacheNode;
+  try {
+    node = createNode({
+      member: false,
+      membership,
+      replicas: config.replicas,
+      basePath: config.basePath,
+      ...peerOptions(config, tls),
+      logger,
+    });
+  } catch (err) {
+    await membership?.close();
+    throw err;
+  }
+  let api: ApiServer | undefined;
+  try {
+    if (config.peers.length > 0) node.setPeers(config.peers, 'static');
+    const load = gatewayLoader(node);
+    for (const name of config.groups) node.newGroup(name, { cacheBytes: 0, load });
+    await node.start();
+    api = await startApiServer(node, config.api.host, config.api.port, {
+      logger,
+      token: config.apiToken,
+      tls: apiTlsOf(config, tls),
+    });
+    warnOpenDoors(logger, [
+      {
+        what: 'API',
+        address: api.address,
+        guarded: config.apiTls || config.apiToken !== undefined,
+      },
+    ]);
+    const started = api;
+    let closing: Promise<void> | undefined;
+    const close = () => {
+      closing ??= (async () => {
+        await started.close();
+        await node.close();
+      })();
+      return closing;
+    };
+    return { node, api, close };
+  } catch (err) {
+    await api?.close();
+    await node.close();
+    throw err;
+  }
+}
+
+/**
+ * runGateway runs `peercache gateway` until SIGINT or SIGTERM and resolves with
+ * the exit code (as `peercache node` does). Once the API listens it writes
+ * `ready <API URL>` to stdout; logs go to stderr.
+ */
+export function runGateway(
+  config: GatewayConfig,
+  io: RunIo = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
+  const logger = createLogger(config.logLevel);
+  return runUntilStopped(
+    logger,
+    io,
+    () => startGateway(config, logger),
+    ({ node, api }) => {
+      logger.info(
+        {
+          api: api.url,
+          transport: config.transport,
+          tls: config.tls !== undefined,
+          peerSecret: config.peerSecret !== undefined,
+          peers: node.peers().peers,
+          etcd: config.etcd?.endpoints ?? null,
+          groups: config.groups,
+        },
+        'gateway started',
+      );
+      return api.url;
+    },
+    'api',
+  );
+}

@@ -1,0 +1,85 @@
+// wiring.test.ts: the pieces `peercache node` and `peercache gateway` build alike:
+// loopback detection, the open-door and secret-flag warnings, the transport and API TLS.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Logger } from '../core/logger.js';
+import { apiTlsOf, isLoopback, peerOptions, warnOpenDoors, warnSecretFlags } from './wiring.js';
+
+function recorder(): { logger: Logger; warned: Array<[Record<string, unknown>, string]> } {
+  const warned: Array<[Record<string, unknown>, string]> = [];
+  const nothing = () => {};
+  return {
+    logger: { debug: nothing, info: nothing, error: nothing, warn: (f, m) => warned.push([f, m]) },
+    warned,
+  };
+}
+
+describe('isLoopback', () => {
+  test('127.0.0.0/8, ::1 (also mapped) and localhost are loopback; the rest is not', () => {
+    for (const a of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', '::ffff:127.0.0.1', 'localhost']) {
+      assert.equal(isLoopback(a), true, a);
+    }
+    for (const a of ['0.0.0.0', '::', '10.0.0.1', '192.168.1.5', '::ffff:10.0.0.1', 'fe80::1']) {
+      assert.equal(isLoopback(a), false, a);
+    }
+    assert.equal(isLoopback('cache-1.internal'), false);
+    assert.equal(isLoopback('128.0.0.1'), false);
+  });
+});
+
+describe('warnOpenDoors', () => {
+  test('warns about an unguarded server beyond loopback only', () => {
+    const { logger, warned } = recorder();
+    const n = warnOpenDoors(logger, [
+      { what: 'peer server', address: { address: '0.0.0.0', port: 1 }, guarded: false },
+      { what: 'API', address: { address: '::', port: 2 }, guarded: false },
+      { what: 'peer server', address: { address: '0.0.0.0', port: 3 }, guarded: true },
+      { what: 'API', address: { address: '127.0.0.1', port: 4 }, guarded: false },
+    ]);
+    assert.equal(n, 2);
+    assert.deepEqual(
+      warned.map(([f]) => f.listen),
+      ['0.0.0.0:1', ':::2'],
+    );
+    assert.match(warned[0]![1], /^the peer server listens beyond loopback/);
+    assert.match(warned[1]![1], /^the API listens beyond loopback/);
+  });
+});
+
+describe('warnSecretFlags', () => {
+  test('one warning per secret flag, naming its environment variable', () => {
+    const { logger, warned } = recorder();
+    warnSecretFlags(logger, ['--peer-secret', '--api-token', '--etcd-password']);
+    assert.deepEqual(
+      warned.map(([f]) => [f.flag, f.env]),
+      [
+        ['--peer-secret', 'PEERCACHE_PEER_SECRET'],
+        ['--api-token', 'PEERCACHE_API_TOKEN'],
+        ['--etcd-password', 'PEERCACHE_ETCD_PASSWORD'],
+      ],
+    );
+  });
+});
+
+describe('peerOptions and apiTlsOf', () => {
+  test('grpc gets a transport of its own; http passes tls and the secret to createNode', async () => {
+    const grpc = peerOptions({ transport: 'grpc', peerSecret: 's' }, undefined);
+    assert.equal(grpc.transport?.name, 'grpc');
+    assert.equal(grpc.peerSecret, undefined);
+    await grpc.transport?.close();
+    const tcp = peerOptions({ transport: 'tcp', peerSecret: 's' }, undefined);
+    assert.equal(tcp.transport?.name, 'tcp');
+    await tcp.transport?.close();
+    assert.deepEqual(peerOptions({ transport: 'http', peerSecret: 's' }, { ca: 'x' }), {
+      tls: { ca: 'x' },
+      peerSecret: 's',
+    });
+  });
+
+  test('the API gets the certificate and key with --api-tls, never client auth', () => {
+    const tls = { cert: 'C', key: 'K', ca: 'A', clientAuth: true };
+    assert.deepEqual(apiTlsOf({ apiTls: true }, tls), { cert: 'C', key: 'K' });
+    assert.equal(apiTlsOf({ apiTls: false }, tls), undefined);
+    assert.equal(apiTlsOf({ apiTls: true }, undefined), undefined);
+  });
+});

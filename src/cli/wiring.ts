@@ -1,0 +1,152 @@
+// wiring.ts: what `peercache node` and `peercache gateway` build alike from their
+// flags: TLS from files, the peer transport, etcd membership, and the start-up
+// warnings about open doors and secrets on the command line.
+import { readFile } from 'node:fs/promises';
+import { isIPv4 } from 'node:net';
+import type { Logger } from '../core/logger.js';
+import { createEtcdMembership } from '../membership/etcd/index.js';
+import type { EtcdTlsOptions } from '../membership/etcd/options.js';
+import type { Membership } from '../membership/membership.js';
+import type { NodeOptions } from '../node/node.js';
+import { readTlsFiles, type TlsOptions } from '../security/tls.js';
+import { grpcTransport } from '../transport/grpc/index.js';
+import { tcpTransport } from '../transport/tcp/index.js';
+import {
+  API_TOKEN_ENV,
+  ETCD_PASSWORD_ENV,
+  type EtcdFlags,
+  PEER_SECRET_ENV,
+  type SecurityConfig,
+  type TlsFlags,
+} from './cluster-args.js';
+
+/** readPeerTls reads the `--tls-*` files into TlsOptions (checked), or undefined without them. */
+export async function readPeerTls(flags: TlsFlags | undefined): Promise<TlsOptions | undefined> {
+  if (flags === undefined) return undefined;
+  return readTlsFiles(flags);
+}
+
+/**
+ * peerOptions are the createNode options of the peer protocol: the default HTTP
+ * transport given `tls` and `peerSecret`, or a gRPC or TCP transport built with them
+ * (createNode takes them only for its default transport).
+ */
+export function peerOptions(
+  config: Pick<SecurityConfig, 'transport' | 'peerSecret'>,
+  tls: TlsOptions | undefined,
+): Pick<NodeOptions, 'transport' | 'tls' | 'peerSecret'> {
+  if (config.transport === 'grpc') {
+    return { transport: grpcTransport({ tls, peerSecret: config.peerSecret }) };
+  }
+  if (config.transport === 'tcp') {
+    return { transport: tcpTransport({ tls, peerSecret: config.peerSecret }) };
+  }
+  return { tls, peerSecret: config.peerSecret };
+}
+
+/** apiTlsOf is the API server's TLS: the peer certificate and key with `--api-tls`, else none. */
+export function apiTlsOf(
+  config: Pick<SecurityConfig, 'apiTls'>,
+  tls: TlsOptions | undefined,
+): TlsOptions | undefined {
+  if (!config.apiTls || tls?.cert === undefined) return undefined;
+  return { cert: tls.cert, key: tls.key };
+}
+
+/**
+ * etcdMembership builds the etcd membership of `flags`, reading its TLS files.
+ * With `self` the node registers; without (a gateway) it only watches.
+ */
+export async function etcdMembership(
+  flags: EtcdFlags,
+  self: string | undefined,
+  logger: Logger,
+  version: string,
+): Promise<Membership> {
+  let tls: EtcdTlsOptions | undefined;
+  if (flags.tls !== undefined) {
+    const read = (file: string | undefined) => (file === undefined ? undefined : readFile(file));
+    const [ca, cert, key] = await Promise.all([
+      read(flags.tls.caFile),
+      read(flags.tls.certFile),
+      read(flags.tls.keyFile),
+    ]);
+    tls = { ca, cert, key };
+  }
+  return createEtcdMembership({
+    endpoints: flags.endpoints,
+    self,
+    service: flags.service,
+    prefix: flags.prefix,
+    leaseTtlSeconds: flags.leaseTtlSeconds,
+    username: flags.username,
+    password: flags.password,
+    tls,
+    logger,
+    failFast: flags.failFast,
+    metadata: { version },
+  });
+}
+
+/**
+ * isLoopback says whether a listening address is reachable from this machine
+ * only: 127.0.0.0/8, ::1 (also IPv4-mapped), or `localhost`.
+ */
+export function isLoopback(address: string): boolean {
+  const a = address.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  if (a === 'localhost' || a === '::1' || a === '0:0:0:0:0:0:0:1') return true;
+  const v4 = a.startsWith('::ffff:') ? a.slice('::ffff:'.length) : a;
+  return isIPv4(v4) && v4.startsWith('127.');
+}
+
+/** Door is one listening server, for {@link warnOpenDoors}. */
+export interface Door {
+  /** what names it in the warning: `peer server` or `API`. */
+  what: 'peer server' | 'API';
+  /** address is the bound address (an IP) and port. */
+  address: { address: string; port: number };
+  /** guarded says whether TLS or a secret/token protects it. */
+  guarded: boolean;
+}
+
+/**
+ * warnOpenDoors logs one warning per server that listens beyond loopback with
+ * neither TLS nor a secret (peers) or token (API): anyone who can reach it may
+ * use it. Returns how many it logged.
+ */
+export function warnOpenDoors(logger: Logger, doors: readonly Door[]): number {
+  let count = 0;
+  for (const door of doors) {
+    if (door.guarded || isLoopback(door.address.address)) continue;
+    count++;
+    const listen = `${door.address.address}:${door.address.port}`;
+    if (door.what === 'peer server') {
+      logger.warn(
+        { listen, fix: '--peer-secret (or PEERCACHE_PEER_SECRET) or --tls-cert/--tls-key' },
+        'the peer server listens beyond loopback with neither TLS nor a peer secret: anyone who can reach it can read, overwrite and remove cached values',
+      );
+    } else {
+      logger.warn(
+        { listen, fix: '--api-token (or PEERCACHE_API_TOKEN) or --api-tls' },
+        'the API listens beyond loopback with neither TLS nor a token: anyone who can reach it can read, overwrite and remove cached values',
+      );
+    }
+  }
+  return count;
+}
+
+const envOf: Record<string, string> = {
+  '--peer-secret': PEER_SECRET_ENV,
+  '--api-token': API_TOKEN_ENV,
+  '--etcd-password': ETCD_PASSWORD_ENV,
+};
+
+/** warnSecretFlags logs one warning per secret given as a flag (visible to `ps`). */
+export function warnSecretFlags(logger: Logger, flags: readonly string[]): void {
+  for (const flag of flags) {
+    logger.warn(
+      { flag, env: envOf[flag] },
+      'a secret given as a flag is visible to every user of this machine (ps, /proc): prefer the environment variable',
+    );
+  }
+}

@@ -1,0 +1,254 @@
+// cli-etcd.test.ts: `peercache node --etcd ...` as real processes against a real etcd:
+// join, leave on SIGTERM, an etcd that is not there yet, --fail-fast, malformed --etcd.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { type EtcdServer, etcdBinary, startEtcd, suiteCleanup } from './support/etcd.js';
+import {
+  cleanupAfter,
+  freePorts,
+  type ManagedProcess,
+  type ProcessRegistry,
+  startProcess,
+  waitFor,
+} from './support/process.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
+const SERVICE = 'cli-test';
+const PREFIX = '/cli-etcd';
+
+/** Peers is the body of `GET /peers`. */
+interface Peers {
+  self: string;
+  peers: string[];
+  source: string;
+  membership?: {
+    connected: boolean;
+    registered: boolean;
+    lastError: string | null;
+    leaseId: string | null;
+  };
+}
+
+/** A `peercache node` process with its API. */
+interface CliNode {
+  url: string;
+  api: string;
+  proc: ManagedProcess;
+}
+
+async function startNode(
+  etcd: string,
+  registry: ProcessRegistry,
+  extra: string[] = [],
+): Promise<CliNode> {
+  const [peerPort, apiPort] = await freePorts(2);
+  const url = `http://127.0.0.1:${peerPort}`;
+  const args = [
+    ...CLI,
+    'node',
+    '--self',
+    url,
+    '--api',
+    `127.0.0.1:${apiPort}`,
+    '--etcd',
+    etcd,
+    '--service',
+    SERVICE,
+    '--etcd-prefix',
+    PREFIX,
+    '--lease-ttl',
+    '2',
+    ...extra,
+  ];
+  const proc = await startProcess(process.execPath, args, {
+    cwd: ROOT,
+    readyLine: `ready ${url}`,
+    timeoutMs: 60_000,
+    registry,
+  });
+  return { url, api: `http://127.0.0.1:${apiPort}`, proc };
+}
+
+async function peersOf(node: CliNode): Promise<Peers> {
+  const res = await fetch(`${node.api}/peers`, { signal: AbortSignal.timeout(2000) });
+  assert.equal(res.status, 200);
+  return (await res.json()) as Peers;
+}
+
+function logs(proc: ManagedProcess): Array<Record<string, unknown>> {
+  return proc.stderr.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+}
+
+/** run runs the CLI to its end and returns its exit code and output. */
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...CLI, ...args], { cwd: ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
+      stdout += s;
+    });
+    child.stderr.setEncoding('utf8').on('data', (s: string) => {
+      stderr += s;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const sorted = (list: readonly string[]) => [...list].sort();
+
+const binary = await etcdBinary();
+const skip = typeof binary === 'string' ? false : binary.skip;
+
+describe('peercache node --etcd', { timeout: 90_000 }, () => {
+  const cleanup = suiteCleanup();
+  const registry = cleanupAfter();
+  let etcd: EtcdServer;
+
+  before(async () => {
+    if (!skip) etcd = await startEtcd({ cleanup });
+  });
+
+  it('3 nodes see the same 3 members within 2 s; SIGTERM drops one within 1 s', {
+    skip,
+  }, async () => {
+    const nodes = await Promise.all([0, 1, 2].map(() => startNode(etcd.endpoint, registry)));
+    const urls = sorted(nodes.map((n) => n.url));
+    // Counted from the moment the last node is up.
+    await waitFor(
+      async () => {
+        const views = await Promise.all(nodes.map(peersOf));
+        return views.every((v) => JSON.stringify(sorted(v.peers)) === JSON.stringify(urls));
+      },
+      { timeoutMs: 2000, message: 'all 3 nodes list the same 3 members' },
+    );
+    for (const node of nodes) {
+      const view = await peersOf(node);
+      assert.equal(view.source, 'etcd');
+      assert.equal(view.membership?.connected, true);
+      assert.equal(view.membership?.registered, true);
+    }
+    // The flags reached etcd: the keys live under --etcd-prefix/--service, on 2 s leases.
+    const keys = await etcd.keys(`${PREFIX}/${SERVICE}/nodes/`);
+    assert.deepEqual(
+      keys.map((k) => k.key).sort(),
+      urls.map((u) => `${PREFIX}/${SERVICE}/nodes/${u}`),
+    );
+    const ttl = await etcd.call('/v3/lease/timetolive', { ID: keys[0]!.lease });
+    assert.equal(Number(ttl.grantedTTL), 2);
+
+    const [gone, ...rest] = nodes as [CliNode, CliNode, CliNode];
+    const left = urls.filter((u) => u !== gone.url);
+    const stopped = gone.proc.stop('SIGTERM', 10_000);
+    await waitFor(
+      async () => {
+        const views = await Promise.all(rest.map(peersOf));
+        return views.every((v) => JSON.stringify(sorted(v.peers)) === JSON.stringify(left));
+      },
+      { timeoutMs: 1000, intervalMs: 20, message: 'the stopped node leaves the others' },
+    );
+    assert.deepEqual(await stopped, { code: 0, signal: null });
+    assert.ok(logs(gone.proc).some((l) => l.msg === 'left etcd: lease revoked'));
+    await Promise.all(rest.map((n) => n.proc.stop('SIGTERM', 10_000)));
+  });
+
+  it('an unreachable etcd: the node runs, shows the error, and joins once etcd is up', {
+    skip,
+  }, async () => {
+    const [port] = await freePorts(1);
+    const endpoint = `http://127.0.0.1:${port}`;
+    const node = await startNode(endpoint, registry);
+    const early = await peersOf(node);
+    assert.deepEqual(early.peers, [node.url], 'its own ring until etcd answers');
+    assert.equal(early.membership?.connected, false);
+    assert.equal(early.membership?.registered, false);
+    assert.match(early.membership?.lastError ?? '', /./, 'the error is in /peers');
+    assert.ok(
+      logs(node.proc).some((l) => l.msg === 'etcd not ready yet: retrying in the background'),
+    );
+    // Still retrying a moment later: the process did not exit.
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(node.proc.exitStatus, undefined);
+
+    const late = await startEtcd({ clientPort: port!, cleanup });
+    await waitFor(async () => (await peersOf(node)).membership?.registered === true, {
+      timeoutMs: 15_000,
+      message: 'the node registers once etcd is up',
+    });
+    const keys = await late.keys(`${PREFIX}/${SERVICE}/nodes/`);
+    assert.deepEqual(
+      keys.map((k) => k.key),
+      [`${PREFIX}/${SERVICE}/nodes/${node.url}`],
+    );
+    const view = await peersOf(node);
+    assert.equal(view.membership?.connected, true);
+    assert.deepEqual(view.peers, [node.url]);
+    assert.deepEqual(await node.proc.stop('SIGTERM', 10_000), { code: 0, signal: null });
+  });
+
+  it('--etcd-ca/--etcd-cert/--etcd-key reach an etcd that requires client certificates', {
+    skip,
+  }, async () => {
+    const secure = await startEtcd({ cleanup, tls: true });
+    const dir = await mkdtemp(join(tmpdir(), 'peercache-cli-etcd-'));
+    cleanup.after(() => rm(dir, { recursive: true, force: true }));
+    const files = { ca: join(dir, 'ca.pem'), cert: join(dir, 'c.pem'), key: join(dir, 'k.pem') };
+    await writeFile(files.ca, secure.tls!.ca);
+    await writeFile(files.cert, secure.tls!.cert);
+    await writeFile(files.key, secure.tls!.key);
+    const node = await startNode(secure.endpoint, registry, [
+      '--etcd-ca',
+      files.ca,
+      '--etcd-cert',
+      files.cert,
+      '--etcd-key',
+      files.key,
+      '--fail-fast',
+    ]);
+    const view = await peersOf(node);
+    assert.equal(view.membership?.connected, true);
+    const keys = await secure.keys(`${PREFIX}/${SERVICE}/nodes/`);
+    assert.deepEqual(
+      keys.map((k) => k.key),
+      [`${PREFIX}/${SERVICE}/nodes/${node.url}`],
+    );
+    assert.deepEqual(await node.proc.stop('SIGTERM', 10_000), { code: 0, signal: null });
+  });
+
+  it('--fail-fast with no etcd exits 1; a malformed --etcd exits 2', async () => {
+    const [peerPort, deadPort] = await freePorts(2);
+    const self = `http://127.0.0.1:${peerPort}`;
+    const dead = `http://127.0.0.1:${deadPort}`;
+    const [failFast, malformed, noHost] = await Promise.all([
+      run(['node', '--self', self, '--etcd', dead, '--fail-fast']),
+      run(['node', '--self', self, '--etcd', '127.0.0.1:2379']),
+      run(['node', '--self', self, '--etcd', 'http://127.0.0.1:2379,http://']),
+    ]);
+    assert.equal(failFast.code, 1, failFast.stderr);
+    assert.equal(failFast.stdout, '');
+    assert.match(
+      failFast.stderr,
+      new RegExp(`^peercache: cannot start: cannot reach etcd at ${dead}`, 'm'),
+    );
+    for (const r of [malformed, noHost]) {
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stdout, '');
+      assert.match(
+        r.stderr,
+        /^peercache: --etcd: etcd endpoint "[^"]*" [^\n]+\(see peercache node --help\)\n$/,
+      );
+    }
+  });
+});
