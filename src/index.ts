@@ -52,11 +52,20 @@ export * from './errors.js';
 export { createOriginLoader } from './loaders/origin.js';
 export { createScoresLoader, DEMO_SCORES } from './loaders/scores.js';
 export { LRU, type LRUOptions } from './lru/lru.js';
+export {
+  createEtcdMembership,
+  type EtcdMembershipOptions,
+  type EtcdMembershipStatus,
+  type EtcdTimingOptions,
+  type EtcdTlsOptions,
+} from './membership/etcd/index.js';
 export { type Membership, staticMembership } from './membership/membership.js';
 export { NodeMetrics } from './node/metrics.js';
 export { CacheNode, createNode, type NodeOptions, type PeersInfo } from './node/node.js';
 export { crc32, type HashFn, Ring, type RingOptions } from './ring/ring.js';
+export { readTlsFiles, resolveTls, type TlsFiles, type TlsOptions } from './security/index.js';
 export { type FlightOptions, SingleFlight } from './singleflight/singleflight.js';
+export { type GrpcTransportOptions, grpcTransport } from './transport/grpc/index.js';
 export {
   createHttpPeerHandler,
   createHttpTransport,
@@ -69,14 +78,5 @@ export {
   httpTransport,
 } from './transport/http/index.js';
 export { MemoryTransport } from './transport/memory/memory.js';
+export { type TcpTransportOptions, tcpTransport } from './transport/tcp/index.js';
 export type { PeerServer, PeerTransport, ServeOptions } from './transport/transport.js';
-export { grpcTransport, type GrpcTransportOptions } from './transport/grpc/index.js';
-export { readTlsFiles, resolveTls, type TlsFiles, type TlsOptions } from './security/index.js';
-export {
-  createEtcdMembership,
-  type EtcdMembershipOptions,
-  type EtcdMembershipStatus,
-  type EtcdTimingOptions,
-  type EtcdTlsOptions,
-} from './membership/etcd/index.js';
-export { tcpTransport, type TcpTransportOptions } from './transport/tcp/index.js';
