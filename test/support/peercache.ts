@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { CacheStats, GroupStats } from '../../src/core/stats.js';
+import { Ring } from '../../src/ring/ring.js';
 import {
   freePorts,
   type ManagedProcess,
@@ -33,6 +34,8 @@ export interface StartPeercacheOptions {
   env?: NodeJS.ProcessEnv;
   /** Registry that stops the node at cleanup. Default: none (call `stop`). */
   registry?: ProcessRegistry;
+  /** More flags for `peercache node` (e.g. `['--transport', 'grpc']`). Default: none. */
+  extraArgs?: readonly string[];
 }
 
 /** ApiAnswer is an HTTP answer from a node's API: status, raw body and content type. */
@@ -83,8 +86,8 @@ export interface PeercacheNode {
   loads(): Record<string, number>;
   /**
    * PeercacheNode.syncLogs makes sure every line the node logged before this call has been
-   * received: it asks the node's peer endpoint for a fresh key (served locally, so it logs a
-   * `loaded` line) and waits for that line. Each call adds one to the node's local loads.
+   * received: it asks the node's API for a fresh key the node owns (loaded locally, so it
+   * logs a `loaded` line) and waits for that line. Each call adds one to the node's local loads.
    */
   syncLogs(): Promise<void>;
   /** PeercacheNode.stop stops the process (SIGTERM, then SIGKILL). */
@@ -143,6 +146,9 @@ export async function startPeercacheNode(options: StartPeercacheOptions): Promis
   ];
   if (options.peers && options.peers.length > 0) args.push('--peers', options.peers.join(','));
   if (options.group !== undefined) args.push('--group', options.group);
+  if (options.extraArgs) args.push(...options.extraArgs);
+  const syncRing = new Ring();
+  syncRing.set(new Set([options.self, ...(options.peers ?? [])]));
   const proc = await startProcess(process.execPath, args, {
     cwd: REPO_ROOT,
     env: options.env,
@@ -184,8 +190,12 @@ export async function startPeercacheNode(options: StartPeercacheOptions): Promis
       return counts;
     },
     async syncLogs() {
-      const key = `${SYNC_PREFIX}${randomUUID()}`;
-      const res = await request(`${options.self}/_groupcache/${group}/${key}`);
+      // A fresh key this node owns, asked through its API (whatever the peer
+      // transport), is loaded here and logged.
+      const prefix = `${SYNC_PREFIX}${randomUUID()}-`;
+      let key = `${prefix}0`;
+      for (let i = 1; syncRing.get(key) !== options.self; i++) key = `${prefix}${i}`;
+      const res = await request(`${apiUrl}/api?${new URLSearchParams({ key, group })}`);
       if (res.status !== 200) throw new Error(`sync get on ${options.self}: ${res.status}`);
       await waitFor(() => logs().some((l) => l.msg === 'loaded' && l.key === key), {
         timeoutMs: 10_000,

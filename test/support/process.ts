@@ -286,26 +286,43 @@ export function cleanupAfter(t?: AfterHook): ProcessRegistry {
   return registry;
 }
 
-function listen(server: Server, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      if (address && typeof address === 'object') resolve(address.port);
-      else reject(new Error('no port'));
+/**
+ * Ports are drawn below Linux's ephemeral range (32768–60999 by default): a port
+ * the OS handed out for `listen(0)` and then released can be taken a moment later
+ * by some process's outgoing connection, before our child binds it.
+ */
+const portRange = { min: 15_000, max: 32_000 };
+
+function listenOn(server: Server, port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const onError = () => resolve(false);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve(true);
     });
   });
 }
 
 /**
  * freePorts returns `count` distinct TCP ports that were free on `host` (default
- * 127.0.0.1) a moment ago: all are held open together, then released.
+ * 127.0.0.1) a moment ago, drawn at random from outside the ephemeral range: all
+ * are held open together, then released.
  */
 export async function freePorts(count: number, host = '127.0.0.1'): Promise<number[]> {
-  const servers = Array.from({ length: count }, () => createServer());
+  const servers: Server[] = [];
   try {
     const ports: number[] = [];
-    for (const server of servers) ports.push(await listen(server, host));
+    for (let tries = 0; ports.length < count; tries++) {
+      if (tries > 10_000) throw new Error(`no ${count} free ports found on ${host}`);
+      const port = portRange.min + Math.floor(Math.random() * (portRange.max - portRange.min));
+      if (ports.includes(port)) continue;
+      const server = createServer();
+      if (await listenOn(server, port, host)) {
+        servers.push(server);
+        ports.push(port);
+      }
+    }
     return ports;
   } finally {
     await Promise.all(
