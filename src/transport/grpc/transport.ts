@@ -3,6 +3,7 @@ import { type ChannelOptions, credentials } from '@grpc/grpc-js';
 import type { GroupLookup, PeerClient } from '../../core/peers.js';
 import { bearer, checkSecret } from '../../security/secret.js';
 import { resolveTls, type TlsOptions } from '../../security/tls.js';
+import { clientCache } from '../clients.js';
 import { DEFAULT_MAX_KEY_BYTES } from '../http/server.js';
 import { DEFAULT_MAX_VALUE_BYTES } from '../http/wire.js';
 import type { PeerServer, PeerTransport, ServeOptions } from '../transport.js';
@@ -88,20 +89,11 @@ export function grpcTransport(options: GrpcTransportOptions = {}): PeerTransport
     requestTimeoutMs,
     maxValueBytes,
   };
-  const clients = new Map<string, GrpcPeerClient>();
-  let closed = false;
+  const clients = clientCache((url) => new GrpcPeerClient(url, config));
 
   return {
     name: 'grpc',
-    client(url: string): PeerClient {
-      let client = clients.get(url);
-      if (client === undefined) {
-        client = new GrpcPeerClient(url, config);
-        if (closed) client.close();
-        clients.set(url, client);
-      }
-      return client;
-    },
+    client: (url: string): PeerClient => clients.get(url),
     serve(groups: GroupLookup, serve: ServeOptions): Promise<PeerServer> {
       return serveGrpc(groups, {
         host: serve.host,
@@ -115,8 +107,7 @@ export function grpcTransport(options: GrpcTransportOptions = {}): PeerTransport
       });
     },
     async close() {
-      closed = true;
-      for (const client of clients.values()) client.close();
+      clients.closeAll();
     },
   };
 }

@@ -4,6 +4,7 @@ import { type Logger, noopLogger } from '../../core/logger.js';
 import type { GroupLookup, PeerClient } from '../../core/peers.js';
 import { checkSecret } from '../../security/secret.js';
 import { resolveTls, type TlsOptions } from '../../security/tls.js';
+import { clientCache } from '../clients.js';
 import { DEFAULT_MAX_KEY_BYTES } from '../http/server.js';
 import { DEFAULT_MAX_VALUE_BYTES } from '../http/wire.js';
 import type { PeerServer, PeerTransport, ServeOptions } from '../transport.js';
@@ -104,19 +105,10 @@ export function tcpTransport(options: TcpTransportOptions = {}): PeerTransport {
     peerSecret: secret,
     logger: options.logger ?? noopLogger,
   };
-  const clients = new Map<string, TcpPeerClient>();
-  let closed = false;
+  const clients = clientCache((url) => new TcpPeerClient(url, config));
   return {
     name: 'tcp',
-    client(url: string): PeerClient {
-      let client = clients.get(url);
-      if (client === undefined) {
-        client = new TcpPeerClient(url, config);
-        if (closed) client.close();
-        clients.set(url, client);
-      }
-      return client;
-    },
+    client: (url: string): PeerClient => clients.get(url),
     serve(groups: GroupLookup, serve: ServeOptions): Promise<PeerServer> {
       return serveTcp(groups, {
         host: serve.host,
@@ -131,8 +123,7 @@ export function tcpTransport(options: TcpTransportOptions = {}): PeerTransport {
       });
     },
     async close() {
-      closed = true;
-      for (const client of clients.values()) client.close();
+      clients.closeAll();
     },
   };
 }
