@@ -133,7 +133,6 @@ export class CacheNode {
       throw new InvalidArgumentError('self is required when peers are given');
     }
     this.self = options.self === undefined ? 'local' : parsePeerUrl(options.self, 'self');
-    for (const p of peers) parsePeerUrl(p, 'peer');
     this.#listen =
       options.listen !== undefined
         ? parseHostPort(options.listen)
