@@ -5,6 +5,7 @@ import { LRUCache } from 'lru-cache';
 import { bench, do_not_optimize } from 'mitata';
 import { GroupRegistry } from '../src/core/registry.js';
 import { measure, printTable } from './lib.js';
+import { headline, times } from './support/report.js';
 
 const n = 100_000;
 const batch = 1000;
@@ -68,6 +69,15 @@ async function main(): Promise<void> {
       target: 1.5,
     },
   ]);
+  const ratio = at('await Group.get (hit)') / at('await lru-cache get');
+  headline({
+    item: 1,
+    name: 'Local hit, await Group.get vs await lru-cache get',
+    measured: times(ratio),
+    target: '≤ 1.5×',
+    met: ratio <= 1.5,
+    chart: { ratio, target: 1.5, higherIsBetter: false },
+  });
   const raw = at('await Group.get (hit)') / at('lru-cache get');
   console.log(
     `\nawait Group.get vs sync lru-cache get: ${raw.toFixed(2)}× (the await alone is most of it)`,

@@ -1,28 +1,56 @@
 // run.ts: `npm run bench` runs every benchmark script of this folder in its own
-// process (so one cannot warm or pollute the heap of the next), in order.
+// process (so one cannot warm or pollute the heap of the next), in order, then
+// prints the summary of their headline figures and writes it, with a chart, to
+// bench/results/ (`npm run bench -- remote` runs only the scripts whose name
+// contains `remote`).
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RESULTS_ENV } from './support/report.js';
+import { chartSvg, readHeadlines, summaryTable } from './support/summary.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const outDir = join(here, 'results');
 const only = process.argv.slice(2);
 const scripts = readdirSync(here)
   .filter((f) => f.endsWith('.bench.ts'))
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
   .sort();
 
-console.log(
-  `# peercache benchmarks (node ${process.version}, ${process.platform}/${process.arch})`,
-);
+const machine = `node ${process.version}, ${process.platform}/${process.arch}, ${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`;
+console.log(`# peercache benchmarks (${machine})`);
+mkdirSync(outDir, { recursive: true });
+const resultsFile = join(outDir, 'headlines.jsonl');
+rmSync(resultsFile, { force: true });
+writeFileSync(resultsFile, '');
+
 let failed = 0;
 for (const script of scripts) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(here, script)], {
     stdio: 'inherit',
+    env: { ...process.env, [RESULTS_ENV]: resultsFile },
   });
   if (r.status !== 0) {
     failed++;
     console.error(`${script} exited with ${r.status ?? r.signal}`);
   }
 }
+
+const headlines = readHeadlines(readFileSync(resultsFile, 'utf8'));
+const table = summaryTable(headlines);
+const date = new Date().toISOString().slice(0, 10);
+console.log(`\n## Summary\n\n${table}`);
+writeFileSync(
+  join(outDir, 'summary.md'),
+  `# peercache benchmarks, ${date}\n\n${machine}\n\n${table}\n`,
+);
+writeFileSync(
+  join(outDir, 'chart.svg'),
+  chartSvg(headlines, `peercache benchmarks, ${date} (${machine})`),
+);
+console.log(
+  `\nwritten: ${join('bench', 'results', 'summary.md')}, ${join('bench', 'results', 'chart.svg')}`,
+);
 process.exitCode = failed ? 1 : 0;

@@ -73,14 +73,86 @@ export async function runLoad(
     }
   };
   await Promise.all(Array.from({ length: inFlight }, loop));
+  return summarize(latencies.subarray(0, ops), errors, firstError, start);
+}
+
+/** summarize turns the latencies (ms) of the successes since `start` into a LoadResult. */
+function summarize(
+  latencies: Float64Array,
+  errors: number,
+  firstError: unknown,
+  start: number,
+): LoadResult {
   const elapsedMs = performance.now() - start;
-  const sorted = latencies.subarray(0, ops).sort();
+  const sorted = latencies.sort();
   return {
-    ops,
+    ops: sorted.length,
     errors,
     ...(firstError === undefined ? {} : { firstError }),
-    opsPerSec: (ops * 1000) / elapsedMs,
+    opsPerSec: (sorted.length * 1000) / elapsedMs,
     p50Us: percentile(sorted, 50) * 1000,
     p99Us: percentile(sorted, 99) * 1000,
   };
+}
+
+/** RateOptions configure {@link runRate}. */
+export interface RateOptions {
+  /** Keys requested in turn, round-robin. */
+  keys: readonly string[];
+  /** Requests started per second, whatever the answers do. */
+  rate: number;
+  /** How long to keep sending, in milliseconds. Default: 5000. */
+  durationMs?: number;
+}
+
+/**
+ * runRate starts `rate` requests per second for `durationMs` (an open loop: a
+ * slow answer does not hold back the next request) and returns p50/p99 latency,
+ * each measured from the moment its request was sent. Requests go out in small
+ * batches, every millisecond or so (a timer, so the generator does not spin a core
+ * the measured processes need).
+ */
+export async function runRate(
+  request: (key: string) => Promise<unknown>,
+  options: RateOptions,
+): Promise<LoadResult> {
+  const { keys, rate, durationMs = 5000 } = options;
+  if (keys.length === 0) throw new TypeError('runRate needs at least one key');
+  if (!(rate > 0)) throw new RangeError(`runRate needs a positive rate, not ${rate}`);
+  const total = Math.floor((rate * durationMs) / 1000);
+  const latencies = new Float64Array(total);
+  const settled: Promise<void>[] = [];
+  let ops = 0;
+  let errors = 0;
+  let firstError: unknown;
+  let sent = 0;
+  const start = performance.now();
+  const send = () => {
+    const key = keys[sent % keys.length]!;
+    sent++;
+    const t0 = performance.now();
+    settled.push(
+      request(key).then(
+        () => {
+          latencies[ops++] = performance.now() - t0;
+        },
+        (err: unknown) => {
+          errors++;
+          firstError ??= err;
+        },
+      ),
+    );
+  };
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const now = performance.now();
+      const due = Math.min(total, Math.floor(((now - start) * rate) / 1000) + 1);
+      while (sent < due) send();
+      if (sent >= total) resolve();
+      else setTimeout(tick, 1);
+    };
+    tick();
+  });
+  await Promise.all(settled);
+  return summarize(latencies.subarray(0, ops), errors, firstError, start);
 }

@@ -35,7 +35,7 @@ export function printRateTable(title: string, rows: readonly RateRow[]): void {
       continue;
     }
     const anchor = r.vs ? byName.get(r.vs) : undefined;
-    let ratio = 'anchor';
+    let ratio = rows.some((o) => o.vs === r.name) ? 'anchor' : '';
     if (r.vs) {
       ratio = anchor?.opsPerSec
         ? `${(r.opsPerSec / anchor.opsPerSec).toFixed(2)}× ${r.vs}`
