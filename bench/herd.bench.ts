@@ -224,13 +224,9 @@ function describe(name: string, r: HerdResult): string {
 
 /**
  * startTargets starts `count` `peercache node` processes, each listing all as peers
- * (none when alone), with the delayed test loader and an API, and a pool for each API.
+ * (none when alone), over tcp, with the delayed test loader and an API, and a pool for each API.
  */
-async function startTargets(
-  registry: ProcessRegistry,
-  count: number,
-  transportArgs: readonly string[],
-): Promise<Target[]> {
+async function startTargets(registry: ProcessRegistry, count: number): Promise<Target[]> {
   const ports = await freePorts(count);
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
   const nodes = await Promise.all(
@@ -241,7 +237,7 @@ async function startTargets(
         group: GROUP,
         env: { LOAD_DELAY_MS: String(LOAD_DELAY_MS) },
         registry,
-        extraArgs: transportArgs,
+        transport: 'tcp',
       }),
     ),
   );
@@ -255,7 +251,7 @@ async function main(): Promise<void> {
   const registry = stopOnInterrupt(new ProcessRegistry());
   const pools: Pool[] = [];
   try {
-    const targets = await startTargets(registry, 3, ['--transport', 'tcp']);
+    const targets = await startTargets(registry, 3);
     pools.push(...targets.map((t) => t.pool));
     const cluster = targets.map((t) => t.node);
     const ring = new Ring();
@@ -280,7 +276,7 @@ async function main(): Promise<void> {
     }
     row('3 nodes, all to one node', await herd(cluster, ring, () => a));
 
-    const [single] = await startTargets(registry, 1, ['--transport', 'tcp']);
+    const [single] = await startTargets(registry, 1);
     if (!single) throw new Error('setup: no single node');
     pools.push(single.pool);
     const singleRing = new Ring();

@@ -31,7 +31,7 @@ for (const transport of ['http', 'grpc', 'tcp'] as const) {
             apiPort: ports[3 + i]!,
             env: { LOAD_DELAY_MS: String(SLOW_MS), LOAD_DELAY_PREFIX: 'slow' },
             registry,
-            extraArgs: ['--transport', transport],
+            transport,
           }),
         ),
       );

@@ -3,9 +3,10 @@
 
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Ring } from '../src/ring/ring.js';
+import { tcpTransport } from '../src/transport/tcp/index.js';
 import { type EtcdServer, etcdBinary, startEtcd, suiteCleanup } from './support/etcd.js';
 import { VALUES_LOADER } from './support/peercache.js';
 import {
@@ -22,6 +23,10 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 const SERVICE = 'gateway-test';
 const SYNC = '__sync-';
+
+// The nodes speak the CLI's default transport, tcp; this test asks them directly over it.
+const peerTransport = tcpTransport();
+after(() => peerTransport.close());
 
 /** A `peercache node` or `peercache gateway` process and its API. */
 interface Proc {
@@ -79,13 +84,13 @@ function logs(proc: ManagedProcess): Array<Record<string, unknown>> {
 
 /**
  * loads counts a node's `loaded` log lines per key, once every line it logged
- * so far has arrived: a fresh key asked of its peer endpoint is loaded there
+ * so far has arrived: a fresh key asked of it as a peer is loaded there
  * and logged last.
  */
 async function loads(node: Proc): Promise<Record<string, number>> {
   const key = `${SYNC}${randomUUID()}`;
-  const res = await call(`${node.url}/_groupcache/scores/${key}`);
-  assert.equal(res.status, 200);
+  // A peer request is served by the node it is sent to, never forwarded.
+  await peerTransport.client(node.url).get('scores', key);
   await waitFor(() => logs(node.proc).some((l) => l.msg === 'loaded' && l.key === key), {
     timeoutMs: 10_000,
   });

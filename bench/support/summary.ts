@@ -46,6 +46,7 @@ export function chartSvg(headlines: readonly Headline[], title: string): string 
   const x = (v: number) => label + (v / max) * plot;
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<title>${xml(title)}</title>`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
     `<text x="12" y="22" font-size="14" font-weight="bold">${xml(title)}</text>`,
     `<text x="12" y="38" fill="#555">ratio to the anchor measured in the same run (1.0 = anchor); ▲ = target</text>`,

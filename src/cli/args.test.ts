@@ -88,7 +88,7 @@ describe('parseNodeArgs', () => {
       replicas: undefined,
       basePath: undefined,
       etcd: undefined,
-      transport: 'http',
+      transport: 'tcp',
       tls: undefined,
       apiTls: false,
       peerSecret: undefined,
@@ -115,6 +115,8 @@ describe('parseNodeArgs', () => {
       './my-loader.mjs',
       '--replicas',
       '100',
+      '--transport',
+      'http',
       '--base-path',
       '/cache/',
       '--log-level',
@@ -178,7 +180,8 @@ describe('parseNodeArgs', () => {
 describe('parseNodeArgs: transport and security', () => {
   const TLS_SELF = 'https://127.0.0.1:8001';
 
-  test('--transport grpc; --base-path stays an http flag', () => {
+  test('--transport: tcp by default, grpc or http; --base-path stays an http flag', () => {
+    assert.equal(config(['--self', SELF]).transport, 'tcp');
     assert.equal(config(['--self', SELF, '--transport', 'grpc']).transport, 'grpc');
     assert.equal(config(['--self', SELF, '--transport=http']).transport, 'http');
     assert.equal(config(['--self', SELF, '--transport', 'tcp']).transport, 'tcp');
@@ -186,6 +189,10 @@ describe('parseNodeArgs: transport and security', () => {
     usage(() => parseNodeArgs(['--self', SELF, '--transport', '']), /--transport must be/);
     usage(
       () => parseNodeArgs(['--self', SELF, '--transport', 'grpc', '--base-path', '/x/']),
+      /--base-path is for the http transport only/,
+    );
+    usage(
+      () => parseNodeArgs(['--self', SELF, '--base-path', '/x/']),
       /--base-path is for the http transport only/,
     );
   });
@@ -403,7 +410,7 @@ describe('parseGatewayArgs', () => {
       groups: ['scores'],
       replicas: undefined,
       basePath: undefined,
-      transport: 'http',
+      transport: 'tcp',
       tls: undefined,
       apiTls: false,
       peerSecret: undefined,

@@ -59,7 +59,7 @@ export interface EtcdFlags {
 
 /** SecurityConfig is the transport and security part of a node's or gateway's config. */
 export interface SecurityConfig {
-  /** `--transport`; default `http`. */
+  /** `--transport`; default `tcp` (`http` for clusters with golang/groupcache nodes). */
   transport: TransportName;
   /** `--tls-*`; default none (plain text). */
   tls: TlsFlags | undefined;
@@ -130,7 +130,7 @@ export function parseSecurity(
   role: Role,
   hasApi: boolean,
 ): SecurityConfig {
-  const transport = (values.transport ?? 'http') as TransportName;
+  const transport = (values.transport ?? 'tcp') as TransportName;
   if (!TRANSPORTS.includes(transport)) {
     throw new UsageError(
       `--transport must be ${TRANSPORTS.join(' or ')}, got ${JSON.stringify(values.transport)}`,

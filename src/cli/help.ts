@@ -7,7 +7,7 @@ Usage:
   peercache node --self URL [--listen HOST:PORT] [--peers URL,URL,...] [--api HOST:PORT]
                  [--group NAME[:SIZE]]... [--loader MODULE | --origin URL]
                  [--replicas N] [--base-path PATH] [--log-level LEVEL]
-                 [--transport http|grpc|tcp] [--tls-cert FILE --tls-key FILE]
+                 [--transport tcp|http|grpc] [--tls-cert FILE --tls-key FILE]
                  [--tls-ca FILE] [--tls-client-auth] [--api-tls]
                  [--peer-secret SECRET] [--api-token TOKEN]
                  [--etcd URL,... [--service NAME] [--lease-ttl SECONDS]
@@ -60,13 +60,14 @@ Flags:
                          Without --loader or --origin: the demo scores table
                          (Tom, Jack, Sam, Peter in group "scores", 50 ms per load).
   --replicas N           points per peer on the ring; all nodes must agree. Default 50.
-  --base-path PATH       URL prefix of peer requests. Default /_groupcache/.
+  --base-path PATH       URL prefix of peer requests (http only). Default /_groupcache/.
   --log-level LEVEL      fatal, error, warn, info, debug, trace or silent. Default info.
   -h, --help             show this help.
 
 Transport and security (every node of a cluster must agree on these):
-  --transport http|grpc|tcp  the peer protocol. Default http (golang/groupcache's);
-                         tcp is peercache's fast multiplexed protocol.
+  --transport tcp|http|grpc  the peer protocol. Default tcp: peercache's fast
+                         multiplexed protocol, for clusters of peercache nodes. Use
+                         http (golang/groupcache's) when Go groupcache nodes take part.
   --tls-cert FILE        serve peers over TLS with this certificate chain (PEM);
   --tls-key FILE         and its private key. --self and --peers are then https://.
   --tls-ca FILE          the CA peers' certificates must chain to. Default: Node's
@@ -150,7 +151,7 @@ Flags:
   --etcd-ca FILE, --etcd-cert FILE, --etcd-key FILE, --fail-fast: as for a node.
   --replicas N           ring points per peer: the nodes' value. Default 50.
   --base-path PATH       URL prefix of peer requests: the nodes' value (http only).
-  --transport http|grpc|tcp  the nodes' peer protocol. Default http.
+  --transport tcp|http|grpc  the nodes' peer protocol. Default tcp.
   --tls-ca FILE          the CA of the nodes' certificates (for https:// nodes).
   --tls-cert FILE        a client certificate and key, for nodes that require one
   --tls-key FILE         (--tls-client-auth); with --api-tls also the API's.

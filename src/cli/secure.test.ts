@@ -14,7 +14,7 @@ import {
 import { testValue } from '../../test/support/values.js';
 import { Ring } from '../ring/ring.js';
 import { grpcTransport } from '../transport/grpc/index.js';
-import { httpTransport } from '../transport/http/index.js';
+import { tcpTransport } from '../transport/tcp/index.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
@@ -122,7 +122,9 @@ describe('peercache node --transport grpc', { timeout: 90_000 }, () => {
   });
 });
 
-describe('peercache node with TLS and a peer secret', { timeout: 90_000 }, () => {
+describe('peercache node with TLS and a peer secret (the default tcp transport)', {
+  timeout: 90_000,
+}, () => {
   const registry = cleanupAfter();
   const certs = makeTestCerts();
   after(() => certs.cleanup());
@@ -182,10 +184,10 @@ describe('peercache node with TLS and a peer secret', { timeout: 90_000 }, () =>
     assert.equal(stats.groups.scores.stats.localLoads, 1);
     assert.equal(stats.groups.scores.stats.serverRequests, 2, "A's and the gateway's requests");
 
-    // B's peer port: TLS only, and the secret is required.
-    const plain = httpTransport();
-    const noSecret = httpTransport({ tls: { ca: certs.ca } });
-    const withSecret = httpTransport({ tls: { ca: certs.ca }, peerSecret: secret });
+    // B's peer port (tcp, the default): TLS only, and the secret is required.
+    const plain = tcpTransport();
+    const noSecret = tcpTransport({ tls: { ca: certs.ca } });
+    const withSecret = tcpTransport({ tls: { ca: certs.ca }, peerSecret: secret });
     try {
       await assert.rejects(plain.client(`http://127.0.0.1:${portB}`).get('scores', key), {
         code: 'UNAVAILABLE',

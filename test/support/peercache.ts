@@ -34,7 +34,12 @@ export interface StartPeercacheOptions {
   env?: NodeJS.ProcessEnv;
   /** Registry that stops the node at cleanup. Default: none (call `stop`). */
   registry?: ProcessRegistry;
-  /** More flags for `peercache node` (e.g. `['--transport', 'grpc']`). Default: none. */
+  /**
+   * The `--transport`. Default: `http`, golang/groupcache's, which most
+   * integration tests speak to directly (the CLI's own default is `tcp`).
+   */
+  transport?: 'http' | 'grpc' | 'tcp';
+  /** More flags for `peercache node` (e.g. `['--peer-secret', 's']`). Default: none. */
   extraArgs?: readonly string[];
 }
 
@@ -143,6 +148,8 @@ export async function startPeercacheNode(options: StartPeercacheOptions): Promis
     options.loader ?? VALUES_LOADER,
     '--log-level',
     'info',
+    '--transport',
+    options.transport ?? 'http',
   ];
   if (options.peers && options.peers.length > 0) args.push('--peers', options.peers.join(','));
   if (options.group !== undefined) args.push('--group', options.group);
