@@ -43,6 +43,11 @@ const transports: Record<string, () => PeerTransport> = {
   grpc: () => grpcTransport(),
 };
 
+/** aloneLabel names the row of a transport's client measured by itself, for reference. */
+function aloneLabel(transport: string): string {
+  return `peercache ${transport} client alone (no Group) → owner`;
+}
+
 /** Target is one thing measured: how to start it, get through it, and stop it. */
 interface Target {
   name: string;
@@ -118,7 +123,16 @@ async function clientGroup(owner: string, transport: PeerTransport) {
   return { node, group };
 }
 
-async function peercacheTarget(registry: ProcessRegistry, transport: string): Promise<Target> {
+/**
+ * peercacheTarget starts a `peercache node` owner speaking `transport`. The
+ * measured get is `Group.get` on a client-only node, or with `alone` the
+ * transport's client by itself (no group, no singleflight, no signal).
+ */
+async function peercacheTarget(
+  registry: ProcessRegistry,
+  transport: string,
+  alone = false,
+): Promise<Target> {
   const port = await freePort();
   const self = `http://127.0.0.1:${port}`;
   const owner = await startProcess(
@@ -141,10 +155,12 @@ async function peercacheTarget(registry: ProcessRegistry, transport: string): Pr
     ],
     { cwd: REPO_ROOT, readyLine: `ready ${self}`, registry },
   );
-  const { node, group } = await clientGroup(self, transports[transport]!());
+  const peerTransport = transports[transport]!();
+  const { node, group } = await clientGroup(self, peerTransport);
+  const client = peerTransport.client(self);
   return {
-    name: `peercache ${transport}: Group.get → owner`,
-    get: (key) => group.get(key),
+    name: alone ? aloneLabel(transport) : `peercache ${transport}: Group.get → owner`,
+    get: alone ? (key) => client.get(GROUP, key) : (key) => group.get(key),
     async stop() {
       await node.close();
       await owner.stop();
@@ -199,6 +215,10 @@ async function main(): Promise<void> {
     for (const name of Object.keys(transports)) {
       const label = `peercache ${name}: Group.get → owner`;
       results.set(label, await run(() => peercacheTarget(registry, name), label));
+      if (name === 'tcp') {
+        const alone = aloneLabel(name);
+        results.set(alone, await run(() => peercacheTarget(registry, name, true), alone));
+      }
     }
     const goLabel = 'peercache http: Group.get → Go groupcache owner';
     const go = await goPeerBinary().catch((err: unknown) => ({ skip: String(err) }));
@@ -214,7 +234,7 @@ async function main(): Promise<void> {
   const halfRows: RateRow[] = [];
   for (const [name, r] of results) {
     const vs = name === REDIS ? {} : { vs: REDIS };
-    const target = name.startsWith('peercache tcp') ? { target: 1 } : {};
+    const target = name.startsWith('peercache tcp:') ? { target: 1 } : {};
     if ('skipped' in r) {
       rows.push({ name, skipped: r.skipped, ...vs });
       continue;
@@ -249,7 +269,7 @@ function reportHeadlines(results: Map<string, Measured | { skipped: string }>): 
   const anchor = redis && !('skipped' in redis) ? redis : undefined;
   const us = (v: number) => `${Math.round(v)} µs`;
   for (const [name, r] of results) {
-    if (name === REDIS) continue;
+    if (name === REDIS || name.includes('client alone')) continue;
     const transport = name.startsWith('peercache tcp') ? 'tcp' : undefined;
     const item = name.includes('Go groupcache') ? 3 : 2;
     const label =
