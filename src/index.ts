@@ -64,7 +64,11 @@ export { NodeMetrics } from './node/metrics.js';
 export { CacheNode, createNode, type NodeOptions, type PeersInfo } from './node/node.js';
 export { crc32, type HashFn, Ring, type RingOptions } from './ring/ring.js';
 export { readTlsFiles, resolveTls, type TlsFiles, type TlsOptions } from './security/index.js';
-export { type FlightOptions, SingleFlight } from './singleflight/singleflight.js';
+export {
+  type FlightContext,
+  type FlightOptions,
+  SingleFlight,
+} from './singleflight/singleflight.js';
 export { type GrpcTransportOptions, grpcTransport } from './transport/grpc/index.js';
 export {
   createHttpPeerHandler,

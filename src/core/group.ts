@@ -11,7 +11,7 @@ import {
   toCacheError,
   UnavailableError,
 } from '../errors.js';
-import { SingleFlight } from '../singleflight/singleflight.js';
+import { type FlightContext, SingleFlight } from '../singleflight/singleflight.js';
 import { ByteView } from './byteview.js';
 import { type Entry, TwoTierCache } from './cache.js';
 import type { Logger } from './logger.js';
@@ -31,8 +31,11 @@ export type LoadResult =
 
 /** LoadContext is passed to a loader. */
 export interface LoadContext {
-  /** Aborts when every caller waiting for this load has given up, or the load timed out. */
-  signal: AbortSignal;
+  /**
+   * Aborts when every caller waiting for this load has given up, or the load
+   * timed out. Made when first read: a loader that ignores it costs nothing.
+   */
+  readonly signal: AbortSignal;
   /** The group's name. */
   group: string;
 }
@@ -328,7 +331,7 @@ export class Group implements PeerServedGroup {
       this.#stats.cacheHits++;
     } else {
       this.#stats.loads++;
-      entry = await this.#localFlights.do(key, (signal) => this.#loadLocally(key, signal), {
+      entry = await this.#localFlights.do(key, (flight) => this.#loadLocally(key, flight), {
         signal: options?.signal,
       });
     }
@@ -387,11 +390,17 @@ export class Group implements PeerServedGroup {
     }
     const owner = this.#peers().pickPeer(key);
     if (owner === undefined) {
-      return this.#localFlights.do(key, (s) => this.#loadLocally(key, s), { signal });
+      return this.#localFlights.do(key, (flight) => this.#loadLocally(key, flight), { signal });
     }
-    return this.#remoteFlights.do(key, (s) => this.#loadFromOwner(key, owner, s, deadline), {
-      signal,
-    });
+    // A flight started by a caller without a signal can only time out (its starter
+    // never leaves), and the peer call carries that deadline itself: it then goes
+    // without the flight's signal, so no AbortController is made for it.
+    const cancellable = signal !== undefined;
+    return this.#remoteFlights.do(
+      key,
+      (flight) => this.#loadFromOwner(key, owner, cancellable ? flight : undefined, deadline),
+      { signal },
+    );
   }
 
   /**
@@ -402,9 +411,10 @@ export class Group implements PeerServedGroup {
   async #loadFromOwner(
     key: string,
     owner: PeerClient,
-    signal: AbortSignal,
+    flight: FlightContext | undefined,
     callerDeadline: number | undefined,
   ): Promise<Entry> {
+    const signal = flight?.signal;
     // Another caller's flight may have filled the cache between our miss and now.
     const cached = this.#cache.get(key);
     if (cached !== undefined) return cached;
@@ -427,7 +437,7 @@ export class Group implements PeerServedGroup {
         }
         throw err;
       }
-      if (signal.aborted) throw abortError(signal);
+      if (signal?.aborted) throw abortError(signal);
       this.#stats.peerErrors++;
       this.#log.warn(
         {
@@ -439,19 +449,26 @@ export class Group implements PeerServedGroup {
         'peer error, loading locally',
       );
     }
-    return this.#localFlights.do(key, (s) => this.#loadLocally(key, s), { signal });
+    return this.#localFlights.do(key, (local) => this.#loadLocally(key, local), { signal });
   }
 
-  async #loadLocally(key: string, signal: AbortSignal): Promise<Entry> {
+  async #loadLocally(key: string, flight: FlightContext): Promise<Entry> {
     const cached = this.#cache.get(key);
     if (cached !== undefined) return cached;
     this.#stats.loadsDeduped++;
     let result: LoadResult;
     try {
-      result = await this.#load(key, { signal, group: this.name });
+      // The loader's signal is the flight's, made only if the loader reads it.
+      const group = this.name;
+      result = await this.#load(key, {
+        get signal() {
+          return flight.signal;
+        },
+        group,
+      });
     } catch (err) {
       this.#stats.localLoadErrs++;
-      if (signal.aborted) throw abortError(signal);
+      if (flight.aborted) throw abortError(flight.signal);
       const e = isCacheError(err) ? err : toCacheError(err, `load ${this.name}/${key}`);
       if (e.code === 'NOT_FOUND') return this.#notFound(key);
       this.#log.warn({ group: this.name, key, err: e.message }, 'load failed');

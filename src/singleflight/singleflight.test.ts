@@ -9,7 +9,7 @@ import {
   InvalidArgumentError,
   isCacheError,
 } from '../errors.js';
-import { SingleFlight } from './singleflight.js';
+import { type FlightContext, SingleFlight } from './singleflight.js';
 
 interface Deferred<T> {
   promise: Promise<T>;
@@ -30,7 +30,7 @@ function deferred<T>(): Deferred<T> {
 /** A loader that records its calls and settles when the test says so. */
 function loader<T>() {
   const calls: { signal: AbortSignal; result: Deferred<T> }[] = [];
-  const fn = (signal: AbortSignal): Promise<T> => {
+  const fn = ({ signal }: FlightContext): Promise<T> => {
     const result = deferred<T>();
     calls.push({ signal, result });
     return result.promise;
@@ -264,6 +264,24 @@ describe('SingleFlight', () => {
         assert.equal(calls.length, 2);
         calls[1]!.result.resolve('v');
         assert.equal(await next, 'v');
+      });
+    });
+
+    test('a flight whose fn never reads its signal still reports the abort, and a late read sees it', async () => {
+      await keepAlive(async () => {
+        const sf = new SingleFlight<string>({ timeoutMs: 5 });
+        let seen: FlightContext | undefined;
+        const never = new Promise<string>(() => {});
+        const p = sf.do('k', (flight) => {
+          seen = flight;
+          return never;
+        });
+        assert.equal(seen?.aborted, false);
+        await assert.rejects(p, DeadlineExceededError);
+        assert.equal(seen?.aborted, true);
+        const signal = seen!.signal;
+        assert.equal(signal.aborted, true);
+        assert.ok(signal.reason instanceof DeadlineExceededError);
       });
     });
 

@@ -42,13 +42,52 @@ interface Waiter<T> {
   detach(): void;
 }
 
-interface Flight<T> {
+/** FlightContext is what a flight's `fn` gets: the flight's cancellation. */
+export interface FlightContext {
+  /**
+   * The flight's AbortSignal, made when first read (a flight whose `fn` never
+   * reads it costs no AbortController): it aborts when the flight times out
+   * (reason: a DeadlineExceededError) or every caller has left (a CancelledError).
+   */
+  readonly signal: AbortSignal;
+  /** Whether the flight was aborted, read without making its signal. */
+  readonly aborted: boolean;
+}
+
+/** Flight is one key's load in progress, its waiters, and its lazily made AbortController. */
+class Flight<T> implements FlightContext {
   readonly key: string;
-  readonly controller: AbortController;
-  readonly waiters: Set<Waiter<T>>;
+  readonly waiters = new Set<Waiter<T>>();
   timer: NodeJS.Timeout | undefined;
   /** Settled, timed out or abandoned: later outcomes of `fn` are ignored. */
-  done: boolean;
+  done = false;
+  #controller: AbortController | undefined;
+  #aborted = false;
+  #reason: unknown;
+
+  constructor(key: string) {
+    this.key = key;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  /** abort aborts the flight's signal, now or when it is made. */
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
 }
 
 /**
@@ -73,9 +112,10 @@ export class SingleFlight<T> {
 
   /**
    * do returns the result of the flight of `key`, starting one with `fn` if none
-   * is running. `fn` gets the flight's AbortSignal, which aborts when the flight
-   * times out (reason: a DeadlineExceededError) or every caller has left (a
-   * CancelledError). If `fn` throws or rejects, every waiter rejects with that
+   * is running. `fn` gets the flight's {@link FlightContext}, whose signal aborts
+   * when the flight times out (reason: a DeadlineExceededError) or every caller
+   * has left (a CancelledError); a flight whose starting caller has no `signal`
+   * can only time out, since that caller never leaves. If `fn` throws or rejects, every waiter rejects with that
    * same error. A timeout rejects every waiter with a DeadlineExceededError.
    * A `signal` already aborted rejects at once without starting or joining.
    * A call that starts a flight runs `fn` before returning; bad arguments give
@@ -83,7 +123,7 @@ export class SingleFlight<T> {
    */
   do(
     key: string,
-    fn: (signal: AbortSignal) => Promise<T> | T,
+    fn: (flight: FlightContext) => Promise<T> | T,
     options: FlightOptions = {},
   ): Promise<T> {
     try {
@@ -143,13 +183,7 @@ export class SingleFlight<T> {
   }
 
   #open(key: string, timeoutMs: number): Flight<T> {
-    const flight: Flight<T> = {
-      key,
-      controller: new AbortController(),
-      waiters: new Set(),
-      timer: undefined,
-      done: false,
-    };
+    const flight = new Flight<T>(key);
     this.#flights.set(key, flight);
     if (timeoutMs > 0) {
       flight.timer = setTimeout(() => {
@@ -158,7 +192,7 @@ export class SingleFlight<T> {
           `singleflight: load of key ${JSON.stringify(key)} timed out after ${timeoutMs} ms`,
         );
         this.#settle(flight, false, err);
-        flight.controller.abort(err);
+        flight.abort(err);
       }, timeoutMs);
       // The timer keeps the process alive on purpose: whoever awaits the flight
       // is owed an answer, the value or a DeadlineExceededError, not an exit.
@@ -166,10 +200,10 @@ export class SingleFlight<T> {
     return flight;
   }
 
-  #run(flight: Flight<T>, fn: (signal: AbortSignal) => Promise<T> | T): void {
+  #run(flight: Flight<T>, fn: (flight: FlightContext) => Promise<T> | T): void {
     let pending: Promise<T>;
     try {
-      pending = Promise.resolve(fn(flight.controller.signal));
+      pending = Promise.resolve(fn(flight));
     } catch (err) {
       this.#finish(flight, false, err);
       return;
@@ -213,7 +247,7 @@ export class SingleFlight<T> {
   /** #abandon stops a flight nobody waits for any more; `fn`'s result will be ignored. */
   #abandon(flight: Flight<T>): void {
     if (!this.#close(flight)) return;
-    flight.controller.abort(
+    flight.abort(
       new CancelledError(`singleflight: every caller of key ${JSON.stringify(flight.key)} left`),
     );
   }
