@@ -12,6 +12,11 @@ export interface RateRow {
   errors?: number;
   /** Name of the row this one's rate is divided by (the anchor), if any. */
   vs?: string;
+  /**
+   * The anchor's rate to divide by, when it was measured beside this row (in
+   * interleaved rounds) rather than once for the table. Default: the `vs` row's.
+   */
+  anchorOpsPerSec?: number;
   /** Target rate ratio (at least this many times the anchor's), printed beside it. */
   target?: number;
   /** Why the row was not measured, printed instead of numbers. */
@@ -37,8 +42,9 @@ export function printRateTable(title: string, rows: readonly RateRow[]): void {
     const anchor = r.vs ? byName.get(r.vs) : undefined;
     let ratio = rows.some((o) => o.vs === r.name) ? 'anchor' : '';
     if (r.vs) {
-      ratio = anchor?.opsPerSec
-        ? `${(r.opsPerSec / anchor.opsPerSec).toFixed(2)}× ${r.vs}`
+      const anchorOps = r.anchorOpsPerSec ?? anchor?.opsPerSec;
+      ratio = anchorOps
+        ? `${(r.opsPerSec / anchorOps).toFixed(2)}× ${r.vs}`
         : `n/a (${r.vs} not measured)`;
     }
     const ops = Math.round(r.opsPerSec).toLocaleString('en-US');
