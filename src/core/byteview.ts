@@ -4,26 +4,64 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
+ * ViewSlots reach into a view's storage, for {@link ValueArena} alone: make a
+ * view of a block range, read where it lies, mark it held by a block, move it.
+ * @internal
+ */
+export interface ViewSlots {
+  make(buf: Uint8Array, off: number, len: number): ByteView;
+  buffer(v: ByteView): Uint8Array;
+  offset(v: ByteView): number;
+  holder(v: ByteView): object | undefined;
+  hold(v: ByteView, holder: object | undefined): void;
+  move(v: ByteView, buf: Uint8Array, off: number, holder: object): void;
+}
+
+/** @internal Set once by ByteView's static block. */
+export let viewSlots: ViewSlots;
+
+/** clampIndex resolves a slice index as `subarray` does: negative from the end, clamped to [0, len]. */
+function clampIndex(i: number, len: number): number {
+  const n = Math.trunc(i) || 0;
+  return n < 0 ? Math.max(len + n, 0) : Math.min(n, len);
+}
+
+/**
  * ByteView is an immutable view of bytes. A value enters the cache once, as a
  * copy, and every reader gets a view of it: nothing a caller does to the bytes it
  * passed in or got out can change what the cache holds. Strings are stored as
  * their UTF-8 bytes; `toString()` decodes them (once, then cached).
+ *
+ * A view is a range of a larger buffer: its own, or a block that a cache's
+ * {@link ValueArena} shares between many values. Bytes in such a buffer are
+ * written once and never again, so a view stays valid however long it is kept.
  */
 export class ByteView {
-  readonly #bytes: Uint8Array;
+  #buf: Uint8Array;
+  #off: number;
+  readonly #len: number;
   #string: string | undefined;
+  /** The arena block that counts this view as live, if any. */
+  #holder: object | undefined;
 
-  private constructor(bytes: Uint8Array, str: string | undefined) {
-    this.#bytes = bytes;
+  private constructor(buf: Uint8Array, off: number, len: number, str: string | undefined) {
+    this.#buf = buf;
+    this.#off = off;
+    this.#len = len;
     this.#string = str;
+    this.#holder = undefined;
   }
 
   /** ByteView.from copies `value` (bytes) or encodes it (a string) into a new view. */
   static from(value: string | Uint8Array | ByteView): ByteView {
     if (value instanceof ByteView) return value;
-    if (typeof value === 'string') return new ByteView(encoder.encode(value), value);
+    if (typeof value === 'string') {
+      const bytes = encoder.encode(value);
+      return new ByteView(bytes, 0, bytes.byteLength, value);
+    }
     // Not value.slice(): on a Buffer that shares memory instead of copying.
-    return new ByteView(Uint8Array.prototype.slice.call(value), undefined);
+    const copy: Uint8Array = Uint8Array.prototype.slice.call(value);
+    return new ByteView(copy, 0, copy.byteLength, undefined);
   }
 
   /**
@@ -31,38 +69,59 @@ export class ByteView {
    * must never write to them again (used for buffers fresh off the network).
    */
   static adopt(bytes: Uint8Array): ByteView {
-    return new ByteView(bytes, undefined);
+    return new ByteView(bytes, 0, bytes.byteLength, undefined);
   }
 
   /** ByteView.empty is a view of no bytes. */
-  static readonly empty: ByteView = new ByteView(new Uint8Array(0), '');
+  static readonly empty: ByteView = new ByteView(new Uint8Array(0), 0, 0, '');
+
+  static {
+    viewSlots = {
+      make: (buf, off, len) => new ByteView(buf, off, len, undefined),
+      buffer: (v) => v.#buf,
+      offset: (v) => v.#off,
+      holder: (v) => v.#holder,
+      hold: (v, holder) => {
+        v.#holder = holder;
+      },
+      move: (v, buf, off, holder) => {
+        v.#buf = buf;
+        v.#off = off;
+        v.#holder = holder;
+      },
+    };
+  }
 
   /** length is the number of bytes in the view. */
   get length(): number {
-    return this.#bytes.byteLength;
+    return this.#len;
   }
 
   /** byteSlice returns a copy of the bytes, which the caller may change freely. */
   byteSlice(): Uint8Array {
-    return Uint8Array.prototype.slice.call(this.#bytes);
+    return Uint8Array.prototype.slice.call(this.#buf, this.#off, this.#off + this.#len);
   }
 
   /** toString returns the bytes decoded as UTF-8. */
   toString(): string {
-    if (this.#string === undefined) this.#string = decoder.decode(this.#bytes);
+    if (this.#string === undefined) this.#string = decoder.decode(this.unsafeBytes());
     return this.#string;
   }
 
   /** at returns the byte at index `i`; negative indexes count from the end. Throws RangeError when out of range. */
   at(i: number): number {
-    const b = this.#bytes.at(i);
-    if (b === undefined) throw new RangeError(`index ${i} out of range [0, ${this.length})`);
-    return b;
+    const j = i < 0 ? i + this.#len : i;
+    if (!(j >= 0 && j < this.#len)) {
+      throw new RangeError(`index ${i} out of range [0, ${this.#len})`);
+    }
+    return this.#buf[this.#off + j] as number;
   }
 
-  /** slice returns a view of bytes [from, to), sharing memory with this one. */
-  slice(from: number, to: number = this.length): ByteView {
-    return new ByteView(this.#bytes.subarray(from, to), undefined);
+  /** slice returns a view of bytes [from, to), sharing memory with this one; negative indexes count from the end. */
+  slice(from: number, to: number = this.#len): ByteView {
+    const a = clampIndex(from, this.#len);
+    const b = Math.max(a, clampIndex(to, this.#len));
+    return new ByteView(this.#buf, this.#off + a, b - a, undefined);
   }
 
   /** sliceFrom returns a view of the bytes from `from` to the end. */
@@ -72,14 +131,14 @@ export class ByteView {
 
   /** copy copies as many bytes as fit into `dest` and returns how many it copied. */
   copy(dest: Uint8Array): number {
-    const n = Math.min(dest.byteLength, this.length);
-    dest.set(n === this.length ? this.#bytes : this.#bytes.subarray(0, n));
+    const n = Math.min(dest.byteLength, this.#len);
+    dest.set(this.#buf.subarray(this.#off, this.#off + n));
     return n;
   }
 
   /** equal tells whether `other` holds the same bytes. */
   equal(other: ByteView): boolean {
-    return other === this || this.equalBytes(other.#bytes);
+    return other === this || this.equalBytes(other.unsafeBytes());
   }
 
   /** equalString tells whether the bytes are the UTF-8 encoding of `s`. */
@@ -90,9 +149,9 @@ export class ByteView {
 
   /** equalBytes tells whether the bytes equal `b`. */
   equalBytes(b: Uint8Array): boolean {
-    const a = this.#bytes;
-    if (a.byteLength !== b.byteLength) return false;
-    return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+    if (this.#len !== b.byteLength) return false;
+    const a = this.#buf;
+    return Buffer.from(a.buffer, a.byteOffset + this.#off, this.#len).equals(b);
   }
 
   /**
@@ -100,6 +159,8 @@ export class ByteView {
    * write them to a socket. Callers must not modify them.
    */
   unsafeBytes(): Uint8Array {
-    return this.#bytes;
+    const buf = this.#buf;
+    if (this.#off === 0 && this.#len === buf.byteLength) return buf;
+    return buf.subarray(this.#off, this.#off + this.#len);
   }
 }

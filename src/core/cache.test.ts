@@ -1,17 +1,14 @@
 // cache.test.ts: the shared budget of main and hot, and expiry on read.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ByteView } from './byteview.js';
 import { TwoTierCache } from './cache.js';
-
-const entry = (s: string, expireAt = 0) => ({ view: ByteView.from(s), expireAt });
 
 test('hot is evicted first while it holds more than 1/8 of main', () => {
   const c = new TwoTierCache({ cacheBytes: 100 });
-  for (let i = 0; i < 8; i++) c.add('main', `m${i}`, entry('x'.repeat(8))); // 8 × 10 = 80
-  c.add('hot', 'h0', entry('y'.repeat(8))); // 90
-  c.add('hot', 'h1', entry('y'.repeat(8))); // 100
-  c.add('hot', 'h2', entry('y'.repeat(8))); // 110 > 100: hot (30) > 80/8 → evict h0
+  for (let i = 0; i < 8; i++) c.add('main', `m${i}`, 'x'.repeat(8), 0); // 8 × 10 = 80
+  c.add('hot', 'h0', 'y'.repeat(8), 0); // 90
+  c.add('hot', 'h1', 'y'.repeat(8), 0); // 100
+  c.add('hot', 'h2', 'y'.repeat(8), 0); // 110 > 100: hot (30) > 80/8 → evict h0
   assert.equal(c.stats('hot').items, 2);
   assert.equal(c.stats('hot').evictions, 1);
   assert.equal(c.has('hot', 'h0'), false);
@@ -21,9 +18,9 @@ test('hot is evicted first while it holds more than 1/8 of main', () => {
 
 test('main is evicted when hot is within its share', () => {
   const c = new TwoTierCache({ cacheBytes: 100 });
-  for (let i = 0; i < 9; i++) c.add('main', `m${i}`, entry('x'.repeat(8))); // 90
-  c.add('hot', 'h0', entry('y'.repeat(8))); // 100; hot 10 ≤ 90/8 = 11.25
-  c.add('main', 'm9', entry('x'.repeat(8))); // 110 → evict oldest of main: m0
+  for (let i = 0; i < 9; i++) c.add('main', `m${i}`, 'x'.repeat(8), 0); // 90
+  c.add('hot', 'h0', 'y'.repeat(8), 0); // 100; hot 10 ≤ 90/8 = 11.25
+  c.add('main', 'm9', 'x'.repeat(8), 0); // 110 → evict oldest of main: m0
   assert.equal(c.has('main', 'm0'), false);
   assert.equal(c.has('hot', 'h0'), true);
   assert.equal(c.stats('main').evictions, 1);
@@ -32,11 +29,11 @@ test('main is evicted when hot is within its share', () => {
 
 test('hot entries go when main is empty; a key lives in one cache at a time', () => {
   const c = new TwoTierCache({ cacheBytes: 20 });
-  c.add('hot', 'a', entry('123456789')); // 10
-  c.add('hot', 'b', entry('123456789')); // 20
-  c.add('hot', 'c', entry('123456789')); // 30 → evict a
+  c.add('hot', 'a', '123456789', 0); // 10
+  c.add('hot', 'b', '123456789', 0); // 20
+  c.add('hot', 'c', '123456789', 0); // 30 → evict a
   assert.equal(c.has('hot', 'a'), false);
-  c.add('main', 'b', entry('12345'));
+  c.add('main', 'b', '12345', 0);
   assert.equal(c.has('hot', 'b'), false);
   assert.equal(c.has('main', 'b'), true);
   assert.equal(c.stats('main').bytes + c.stats('hot').bytes, 16);
@@ -45,18 +42,93 @@ test('hot entries go when main is empty; a key lives in one cache at a time', ()
 test('an expired entry is a miss and is dropped', () => {
   let now = 1000;
   const c = new TwoTierCache({ cacheBytes: 100, now: () => now });
-  c.add('main', 'k', entry('v', 1500));
+  c.add('main', 'k', 'v', 1500);
   assert.ok(c.get('k'));
   now = 1500;
   assert.equal(c.get('k'), undefined);
   assert.equal(c.stats('main').items, 0);
-  c.add('main', 'old', entry('v', 1000));
+  c.add('main', 'old', 'v', 1000);
   assert.equal(c.stats('main').items, 0, 'already expired values are not stored');
 });
 
 test('a budget of 0 keeps nothing', () => {
   const c = new TwoTierCache({ cacheBytes: 0 });
-  c.add('main', 'k', entry('v'));
+  c.add('main', 'k', 'v', 0);
   assert.equal(c.get('k'), undefined);
   assert.equal(c.stats('main').items, 0);
+});
+
+test('values are copied into the arena; every way out of the cache releases them', () => {
+  let now = 1000;
+  const c = new TwoTierCache({ cacheBytes: 4096, now: () => now });
+  const src = new Uint8Array(100).fill(1);
+  const stored = c.add('main', 'a', src, 0);
+  src.fill(2);
+  assert.deepEqual(stored.view?.byteSlice(), new Uint8Array(100).fill(1));
+  assert.equal(c.arenaBytes.live, 100);
+  c.add('main', 'a', 'x'.repeat(50), 0); // replaced
+  assert.equal(c.arenaBytes.live, 50);
+  c.add('hot', 'a', 'y'.repeat(60), 0); // moved to hot
+  assert.equal(c.arenaBytes.live, 60);
+  c.remove('a');
+  assert.equal(c.arenaBytes.live, 0);
+  c.add('main', 'e', 'z'.repeat(70), 1500);
+  now = 2000;
+  assert.equal(c.get('e'), undefined); // expired on read
+  assert.equal(c.arenaBytes.live, 0);
+  for (let i = 0; i < 100; i++) c.add('main', `k${i}`, 'v'.repeat(99), 0); // evicts the oldest
+  assert.ok(c.stats('main').evictions > 0);
+  let kept = 0;
+  for (let i = 0; i < 100; i++) if (c.has('main', `k${i}`)) kept++;
+  assert.equal(kept, c.stats('main').items);
+  assert.equal(c.arenaBytes.live, kept * 99);
+  c.clear();
+  assert.deepEqual(c.arenaBytes, { used: 0, live: 0, blocks: 0 });
+});
+
+test('a value not kept (too large, expired, no budget) is still an owned copy', () => {
+  const src = new Uint8Array(10).fill(3);
+  for (const [c, expireAt] of [
+    [new TwoTierCache({ cacheBytes: 0 }), 0],
+    [new TwoTierCache({ cacheBytes: 5 }), 0],
+    [new TwoTierCache({ cacheBytes: 100, now: () => 10 }), 5],
+  ] as const) {
+    const e = c.add('main', 'k', src, expireAt);
+    assert.equal(c.get('k'), undefined);
+    src[0] = 4;
+    assert.equal(e.view?.at(0), 3);
+    src[0] = 3;
+  }
+});
+
+test('random adds, removes and evictions: every value read matches, the arena adds up', () => {
+  let seed = 7;
+  const random = () => {
+    seed = (seed * 48271) % 2147483647;
+    return seed / 2147483647;
+  };
+  const c = new TwoTierCache({ cacheBytes: 64 * 1024 });
+  const want = new Map<string, string>();
+  for (let step = 0; step < 20000; step++) {
+    const key = `k${Math.floor(random() * 2000)}`;
+    const r = random();
+    if (r < 0.1) {
+      c.remove(key);
+      want.delete(key);
+    } else if (r < 0.6) {
+      const value = `${key}:${step}:`.padEnd(Math.floor(random() * 300), '.');
+      c.add(random() < 0.2 ? 'hot' : 'main', key, value, 0);
+      want.set(key, value);
+    } else {
+      const got = c.get(key);
+      if (got !== undefined) assert.equal(got.view?.toString(), want.get(key), key);
+    }
+  }
+  let live = 0;
+  for (const [key, value] of want) {
+    if (c.has('main', key) || c.has('hot', key)) live += Buffer.byteLength(value);
+  }
+  assert.equal(c.arenaBytes.live, live);
+  const { used } = c.arenaBytes;
+  assert.ok(used - live <= 2 * 4096 + 300, `released bytes kept: ${used - live}`);
 });

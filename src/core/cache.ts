@@ -1,7 +1,8 @@
 // cache.ts: a group's two LRU caches (main and hot) under one byte budget, with
 // per-entry expiry checked on read.
 import { LRU } from '../lru/lru.js';
-import type { ByteView } from './byteview.js';
+import { ValueArena } from './arena.js';
+import { ByteView } from './byteview.js';
 import type { CacheStats, CacheType } from './stats.js';
 
 /**
@@ -28,6 +29,21 @@ export interface TwoTierCacheOptions {
   now?: (() => number) | undefined;
 }
 
+/** What {@link TwoTierCache.add} accepts as a value: bytes are copied, a view is kept or copied. */
+export type CacheValue = ByteView | Uint8Array | string;
+
+/** Blocks of the value arena: about 1/64 of the budget, a power of two within these bounds. */
+const MIN_BLOCK_BYTES = 4 * 1024;
+const MAX_BLOCK_BYTES = 1024 * 1024;
+/** The arena compacts when released bytes pass this share of the budget. */
+const SLACK_SHARE = 1 / 64;
+
+function blockBytesFor(budget: number): number {
+  let block = MIN_BLOCK_BYTES;
+  while (block < MAX_BLOCK_BYTES && block * 64 < budget) block *= 2;
+  return block;
+}
+
 interface Counters {
   gets: number;
   hits: number;
@@ -42,10 +58,12 @@ interface Counters {
  * of golang/groupcache, which keeps hot small but never starves main.
  * An entry's size is its key's UTF-8 length plus its value's length; an entry
  * larger than the whole budget is not kept at all (it would flush everything).
+ * Values up to 1/8 of a block are copied into a {@link ValueArena} shared by both.
  */
 export class TwoTierCache {
   readonly #main: LRU<Entry>;
   readonly #hot: LRU<Entry>;
+  readonly #arena: ValueArena;
   readonly #budget: number;
   readonly #hotShare: number;
   readonly #now: () => number;
@@ -59,16 +77,22 @@ export class TwoTierCache {
     this.#hotShare = options.hotShare ?? 1 / 8;
     this.#now = options.now ?? Date.now;
     const maxEntries = options.maxEntries ?? Number.POSITIVE_INFINITY;
+    this.#arena = new ValueArena({
+      blockBytes: blockBytesFor(this.#budget),
+      slackBytes: Math.floor(this.#budget * SLACK_SHARE),
+    });
     this.#main = new LRU<Entry>({
       maxEntries,
-      onEvicted: () => {
+      onEvicted: (_key, entry) => {
         this.#counters.main.evictions++;
+        this.#release(entry);
       },
     });
     this.#hot = new LRU<Entry>({
       maxEntries,
-      onEvicted: () => {
+      onEvicted: (_key, entry) => {
         this.#counters.hot.evictions++;
+        this.#release(entry);
       },
     });
   }
@@ -91,26 +115,42 @@ export class TwoTierCache {
     if (entry === undefined) return undefined;
     if (entry.expireAt !== 0 && entry.expireAt <= this.#now()) {
       lru.remove(key);
+      this.#release(entry);
       return undefined;
     }
     counters.hits++;
     return entry;
   }
 
-  /** add stores `entry` in `which` cache, then evicts to stay within the budget. */
-  add(which: CacheType, key: string, entry: Entry): void {
-    if (this.#budget === 0) return;
-    const size = Buffer.byteLength(key) + (entry.view?.length ?? 0);
-    if (size > this.#budget) {
-      // Too large to keep: make sure no older copy lingers under this key.
-      this.remove(key);
-      return;
-    }
-    if (entry.expireAt !== 0 && entry.expireAt <= this.#now()) return;
-    // A key lives in one cache at a time.
-    (which === 'main' ? this.#hot : this.#main).remove(key);
+  /**
+   * add stores `value` under `key` in `which` cache (`null` is a cached not-found),
+   * then evicts to stay within the budget. It returns the entry for callers to use:
+   * its view owns its bytes whether or not it was kept, so `Uint8Array` values may
+   * be the caller's own buffers (they are copied, into the arena when they fit).
+   * `expireAt` is in ms since the epoch, 0 for never.
+   */
+  add(which: CacheType, key: string, value: CacheValue | null, expireAt: number): Entry {
+    const bytes =
+      value === null ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+    const size = Buffer.byteLength(key) + bytes;
+    const keep =
+      this.#budget > 0 && size <= this.#budget && (expireAt === 0 || expireAt > this.#now());
+    // A key lives in one cache at a time, and a newer value replaces any older one.
+    this.remove(key);
+    let view: ByteView | null;
+    if (value === null) view = null;
+    else if (keep && this.#arena.fits(bytes)) {
+      view = this.#arena.store(value instanceof ByteView ? value.unsafeBytes() : value, bytes);
+    } else view = ByteView.from(value);
+    const entry: Entry = { view, expireAt };
+    if (!keep) return entry;
     (which === 'main' ? this.#main : this.#hot).add(key, entry, size);
     this.#evict();
+    return entry;
+  }
+
+  #release(entry: Entry): void {
+    if (entry.view !== null) this.#arena.release(entry.view);
   }
 
   #evict(): void {
@@ -131,15 +171,33 @@ export class TwoTierCache {
 
   /** remove drops `key` from both caches; it tells whether anything was there. */
   remove(key: string): boolean {
-    const a = this.#main.remove(key);
-    const b = this.#hot.remove(key);
+    const a = this.#drop(this.#main, key);
+    const b = this.#drop(this.#hot, key);
     return a || b;
+  }
+
+  #drop(lru: LRU<Entry>, key: string): boolean {
+    const entry = lru.peek(key);
+    if (entry === undefined) return false;
+    lru.remove(key);
+    this.#release(entry);
+    return true;
   }
 
   /** clear empties both caches (stats counters are kept). */
   clear(): void {
     this.#main.clear();
     this.#hot.clear();
+    this.#arena.clear();
+  }
+
+  /** arenaBytes are the bytes the value arena has written into its blocks, and the live part of them. */
+  get arenaBytes(): { used: number; live: number; blocks: number } {
+    return {
+      used: this.#arena.usedBytes,
+      live: this.#arena.liveBytes,
+      blocks: this.#arena.blockCount,
+    };
   }
 
   /** stats returns a snapshot of `which` cache's stats. */

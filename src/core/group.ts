@@ -13,7 +13,7 @@ import {
 } from '../errors.js';
 import { type FlightContext, SingleFlight } from '../singleflight/singleflight.js';
 import { ByteView } from './byteview.js';
-import { type Entry, TwoTierCache } from './cache.js';
+import { type CacheValue, type Entry, TwoTierCache } from './cache.js';
 import type { Logger } from './logger.js';
 import { noopLogger } from './logger.js';
 import type { CallOptions, PeerClient, PeerPicker, PeerServedGroup, PeerValue } from './peers.js';
@@ -263,20 +263,20 @@ export class Group implements PeerServedGroup {
     const view = ByteView.from(value);
     this.#checkValue(view.length);
     const ttl = options?.ttl ?? this.#ttl;
-    const entry: Entry = { view, expireAt: ttl > 0 ? this.#now() + ttl : 0 };
+    const expireAt = ttl > 0 ? this.#now() + ttl : 0;
     const picker = this.#peers();
     const owner = picker.pickPeer(key);
     if (owner === undefined && picker.member === false) {
       throw new UnavailableError(`no cache node owns ${key}: the ring is empty`);
     }
     if (owner === undefined) {
-      this.#cache.add('main', key, entry);
+      this.#cache.add('main', key, view, expireAt);
     } else {
-      await owner.set(this.name, key, view.unsafeBytes(), entry.expireAt, {
+      await owner.set(this.name, key, view.unsafeBytes(), expireAt, {
         signal: options?.signal,
       });
       if (this.#cache.has('hot', key) || this.#cache.has('main', key)) {
-        this.#cache.add('hot', key, entry);
+        this.#cache.add('hot', key, view, expireAt);
       }
     }
     await this.#tellOthers(picker, owner, key, options?.signal);
@@ -344,7 +344,7 @@ export class Group implements PeerServedGroup {
     const bad = this.#checkKey(key);
     if (bad !== undefined) throw bad;
     this.#checkValue(value.byteLength);
-    this.#cache.add('main', key, { view: ByteView.from(value), expireAt });
+    this.#cache.add('main', key, value, expireAt);
   }
 
   /** removeFromPeer drops `key` from this node's caches. */
@@ -427,13 +427,15 @@ export class Group implements PeerServedGroup {
           : Math.min(callerDeadline, cap);
       const got = await owner.get(this.name, key, { signal, deadline });
       this.#stats.peerLoads++;
-      const entry: Entry = { view: ByteView.adopt(got.value), expireAt: got.expireAt };
-      if (this.#random() < this.#hotCacheChance) this.#cache.add('hot', key, entry);
-      return entry;
+      const view = ByteView.adopt(got.value);
+      if (this.#random() < this.#hotCacheChance) {
+        return this.#cache.add('hot', key, view, got.expireAt);
+      }
+      return { view, expireAt: got.expireAt };
     } catch (err) {
       if (isCacheError(err, 'NOT_FOUND')) {
         if (this.#notFoundTtl > 0) {
-          this.#cache.add('hot', key, { view: null, expireAt: this.#now() + this.#notFoundTtl });
+          this.#cache.add('hot', key, null, this.#now() + this.#notFoundTtl);
         }
         throw err;
       }
@@ -478,27 +480,28 @@ export class Group implements PeerServedGroup {
       this.#stats.localLoadErrs++;
       return this.#notFound(key);
     }
-    let entry: Entry;
+    let loaded: Loaded;
     try {
-      entry = this.#entryOf(result);
+      loaded = this.#loadedOf(result);
     } catch (err) {
       this.#stats.localLoadErrs++;
       throw err;
     }
     this.#stats.localLoads++;
-    this.#log.info({ group: this.name, key, bytes: entry.view?.length ?? 0 }, 'loaded');
-    this.#cache.add('main', key, entry);
-    return entry;
+    this.#log.info({ group: this.name, key, bytes: loaded.bytes }, 'loaded');
+    // The cache copies the loader's bytes (into its arena when they fit): the
+    // loader may reuse its buffer, and callers get the cache's copy.
+    return this.#cache.add('main', key, loaded.value, loaded.expireAt);
   }
 
   #notFound(key: string): never {
     if (this.#notFoundTtl > 0) {
-      this.#cache.add('main', key, { view: null, expireAt: this.#now() + this.#notFoundTtl });
+      this.#cache.add('main', key, null, this.#now() + this.#notFoundTtl);
     }
     throw new NotFoundError(`not found: ${key}`);
   }
 
-  #entryOf(result: Exclude<LoadResult, null | undefined>): Entry {
+  #loadedOf(result: Exclude<LoadResult, null | undefined>): Loaded {
     let value: unknown = result;
     let ttl = this.#ttl;
     if (
@@ -523,9 +526,12 @@ export class Group implements PeerServedGroup {
         `load ${this.name}: the loader returned ${typeof value}; want a string, Uint8Array, ByteView, { value, ttl } or null`,
       );
     }
-    const view = ByteView.from(value);
-    this.#checkValue(view.length);
-    return { view, expireAt: ttl > 0 ? this.#now() + ttl : 0 };
+    const bytes =
+      typeof value === 'string'
+        ? Buffer.byteLength(value)
+        : (value as Uint8Array | ByteView).length;
+    this.#checkValue(bytes);
+    return { value, bytes, expireAt: ttl > 0 ? this.#now() + ttl : 0 };
   }
 
   #checkKey(key: unknown): CacheError | undefined {
@@ -546,6 +552,13 @@ export class Group implements PeerServedGroup {
       );
     }
   }
+}
+
+/** Loaded is a loader's value, checked, before the cache copies it. */
+interface Loaded {
+  value: CacheValue;
+  bytes: number;
+  expireAt: number;
 }
 
 function viewOf(key: string): (entry: Entry) => ByteView {
