@@ -1,10 +1,11 @@
 // metrics.ts: a node's Prometheus metrics (prom-client, one registry per node):
 // group and cache stats read at scrape time, peer request latency and errors.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { Group } from '../core/group.js';
 import type { PeerClient } from '../core/peers.js';
 import type { GroupStats } from '../core/stats.js';
 import { isCacheError } from '../errors.js';
+import { LatencyHistogram, type LatencySeries } from './latency.js';
 
 const statNames: Record<keyof GroupStats, string> = {
   gets: 'gets: every get, hits included',
@@ -18,6 +19,15 @@ const statNames: Record<keyof GroupStats, string> = {
   serverRequests: 'gets that came from other peers',
 };
 
+type PeerOp = 'get' | 'set' | 'remove';
+
+/** The latency series of one operation to one peer, by outcome. */
+interface OpSeries {
+  ok: LatencySeries;
+  notFound: LatencySeries;
+  error: LatencySeries;
+}
+
 function snake(s: string): string {
   return s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
@@ -30,9 +40,10 @@ function snake(s: string): string {
 export class NodeMetrics {
   /** The prom-client registry; `registry.metrics()` renders the text format. */
   readonly registry = new Registry();
-  readonly #latency: Histogram<'peer' | 'op' | 'outcome'>;
+  readonly #latency: LatencyHistogram<'peer' | 'op' | 'outcome'>;
   readonly #errors: Counter<'peer' | 'op' | 'code'>;
   readonly #members: Gauge;
+  readonly #ops = new Map<string, OpSeries>();
   readonly #changes: Counter<'source'>;
 
   constructor(groups: () => Iterable<Group>) {
@@ -82,7 +93,7 @@ export class NodeMetrics {
         },
       });
     }
-    this.#latency = new Histogram({
+    this.#latency = new LatencyHistogram({
       name: 'peercache_peer_request_duration_seconds',
       help: 'Latency of requests to peers, by peer, operation and outcome.',
       labelNames: ['peer', 'op', 'outcome'],
@@ -116,25 +127,52 @@ export class NodeMetrics {
 
   /** instrument wraps `client` so that every request is timed and its failures counted. */
   instrument(client: PeerClient): PeerClient {
-    const time = async <T>(op: string, run: () => Promise<T>): Promise<T> => {
-      const end = this.#latency.startTimer({ peer: client.url, op });
-      try {
-        const out = await run();
-        end({ outcome: 'ok' });
-        return out;
-      } catch (err) {
-        const code = isCacheError(err) ? err.code : 'INTERNAL';
-        end({ outcome: code === 'NOT_FOUND' ? 'not_found' : 'error' });
-        if (code !== 'NOT_FOUND') this.#errors.inc({ peer: client.url, op, code });
-        throw err;
-      }
+    const peer = client.url;
+    const ops: Record<PeerOp, OpSeries> = {
+      get: this.#seriesOf(peer, 'get'),
+      set: this.#seriesOf(peer, 'set'),
+      remove: this.#seriesOf(peer, 'remove'),
+    };
+    const timed = <T>(op: PeerOp, request: Promise<T>, started: number): Promise<T> => {
+      const series = ops[op];
+      return request.then(
+        (out) => {
+          series.ok.observe((performance.now() - started) / 1000);
+          return out;
+        },
+        (err: unknown) => {
+          const seconds = (performance.now() - started) / 1000;
+          const code = isCacheError(err) ? err.code : 'INTERNAL';
+          if (code === 'NOT_FOUND') {
+            series.notFound.observe(seconds);
+          } else {
+            series.error.observe(seconds);
+            this.#errors.inc({ peer, op, code });
+          }
+          throw err;
+        },
+      );
     };
     return {
-      url: client.url,
-      get: (group, key, options) => time('get', () => client.get(group, key, options)),
+      url: peer,
+      get: (group, key, options) =>
+        timed('get', client.get(group, key, options), performance.now()),
       set: (group, key, value, expireAt, options) =>
-        time('set', () => client.set(group, key, value, expireAt, options)),
-      remove: (group, key, options) => time('remove', () => client.remove(group, key, options)),
+        timed('set', client.set(group, key, value, expireAt, options), performance.now()),
+      remove: (group, key, options) =>
+        timed('remove', client.remove(group, key, options), performance.now()),
     };
+  }
+
+  /** #seriesOf returns the latency series of `op` to `peer`, one per outcome. */
+  #seriesOf(peer: string, op: PeerOp): OpSeries {
+    const key = `${op} ${peer}`;
+    let series = this.#ops.get(key);
+    if (series === undefined) {
+      const of = (outcome: string) => this.#latency.series({ peer, op, outcome });
+      series = { ok: of('ok'), notFound: of('not_found'), error: of('error') };
+      this.#ops.set(key, series);
+    }
+    return series;
   }
 }
