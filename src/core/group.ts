@@ -130,7 +130,7 @@ export class Group implements PeerServedGroup {
   /** Flights that load locally: shared by local and peer-served gets, never forward. */
   readonly #localFlights: SingleFlight<Entry>;
   /** Flights that ask the owner peer (dedupes this node's concurrent callers). */
-  readonly #remoteFlights: SingleFlight<Entry>;
+  readonly #remoteFlights: SingleFlight<ByteView>;
   readonly #ttl: number;
   readonly #loadTimeoutMs: number;
   readonly #notFoundTtl: number;
@@ -190,7 +190,7 @@ export class Group implements PeerServedGroup {
     });
     this.#loadTimeoutMs = options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
     this.#localFlights = new SingleFlight<Entry>({ timeoutMs: this.#loadTimeoutMs });
-    this.#remoteFlights = new SingleFlight<Entry>({ timeoutMs: this.#loadTimeoutMs });
+    this.#remoteFlights = new SingleFlight<ByteView>({ timeoutMs: this.#loadTimeoutMs });
   }
 
   /**
@@ -218,7 +218,7 @@ export class Group implements PeerServedGroup {
       return Promise.resolve(hit.view);
     }
     this.#stats.loads++;
-    const loading = this.#loadAnywhere(key, options).then(viewOf(key));
+    const loading = this.#loadAnywhere(key, options);
     if (sink === undefined) return loading;
     return loading.then((v) => {
       sink.setView(v);
@@ -380,7 +380,7 @@ export class Group implements PeerServedGroup {
   }
 
   /** Load on a miss: from the owner peer if another node owns the key, else locally. */
-  #loadAnywhere(key: string, options: GetOptions | undefined): Promise<Entry> {
+  #loadAnywhere(key: string, options: GetOptions | undefined): Promise<ByteView> {
     const deadline = options?.deadline;
     let signal = options?.signal;
     if (deadline !== undefined) {
@@ -389,8 +389,11 @@ export class Group implements PeerServedGroup {
       signal = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
     }
     const owner = this.#peers().pickPeer(key);
+    const flightOptions = signal === undefined ? undefined : { signal };
     if (owner === undefined) {
-      return this.#localFlights.do(key, (flight) => this.#loadLocally(key, flight), { signal });
+      return this.#localFlights
+        .do(key, (flight) => this.#loadLocally(key, flight), flightOptions)
+        .then(viewOf(key));
     }
     // A flight started by a caller without a signal can only time out (its starter
     // never leaves), and the peer call carries that deadline itself: it then goes
@@ -399,7 +402,7 @@ export class Group implements PeerServedGroup {
     return this.#remoteFlights.do(
       key,
       (flight) => this.#loadFromOwner(key, owner, cancellable ? flight : undefined, deadline),
-      { signal },
+      flightOptions,
     );
   }
 
@@ -413,11 +416,11 @@ export class Group implements PeerServedGroup {
     owner: PeerClient,
     flight: FlightContext | undefined,
     callerDeadline: number | undefined,
-  ): Promise<Entry> {
+  ): Promise<ByteView> {
     const signal = flight?.signal;
     // Another caller's flight may have filled the cache between our miss and now.
     const cached = this.#cache.get(key);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) return viewOf(key)(cached);
     this.#stats.loadsDeduped++;
     try {
       const cap = this.#loadTimeoutMs > 0 ? Date.now() + this.#loadTimeoutMs : undefined;
@@ -429,9 +432,9 @@ export class Group implements PeerServedGroup {
       this.#stats.peerLoads++;
       const view = ByteView.adopt(got.value);
       if (this.#random() < this.#hotCacheChance) {
-        return this.#cache.add('hot', key, view, got.expireAt);
+        return this.#cache.add('hot', key, view, got.expireAt).view ?? view;
       }
-      return { view, expireAt: got.expireAt };
+      return view;
     } catch (err) {
       if (isCacheError(err, 'NOT_FOUND')) {
         if (this.#notFoundTtl > 0) {
@@ -451,7 +454,12 @@ export class Group implements PeerServedGroup {
         'peer error, loading locally',
       );
     }
-    return this.#localFlights.do(key, (local) => this.#loadLocally(key, local), { signal });
+    const entry = await this.#localFlights.do(
+      key,
+      (local) => this.#loadLocally(key, local),
+      signal === undefined ? undefined : { signal },
+    );
+    return viewOf(key)(entry);
   }
 
   async #loadLocally(key: string, flight: FlightContext): Promise<Entry> {

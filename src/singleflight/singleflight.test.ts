@@ -305,26 +305,50 @@ describe('SingleFlight', () => {
       });
     });
 
-    test('the timer keeps the process alive and is cleared when the flight settles', async () => {
+    test('one timer for the flights of the default timeout; it holds the process only while one is pending', async () => {
       const setSpy = mock.method(globalThis, 'setTimeout');
-      const clearSpy = mock.method(globalThis, 'clearTimeout');
       try {
         const sf = new SingleFlight<string>({ timeoutMs: 60_000 });
         const { fn, calls } = loader<string>();
-        const p = sf.do('k', fn);
-        assert.equal(setSpy.mock.callCount(), 1);
+        const pending = ['a', 'b', 'c'].map((k) => sf.do(k, fn));
+        assert.equal(setSpy.mock.callCount(), 1, 'three flights, one timer');
         const timer = setSpy.mock.calls[0]!.result as NodeJS.Timeout;
         assert.equal(timer.hasRef(), true, 'a pending flight is owed an answer before exit');
-        calls[0]!.result.resolve('v');
-        assert.equal(await p, 'v');
-        assert.ok(
-          clearSpy.mock.calls.some((c) => c.arguments[0] === timer),
-          'the flight timer was cleared',
-        );
+        calls[0]!.result.resolve('a');
+        calls[1]!.result.resolve('b');
+        await Promise.all(pending.slice(0, 2));
+        assert.equal(timer.hasRef(), true, 'c is still pending');
+        calls[2]!.result.resolve('c');
+        assert.equal(await pending[2], 'c');
+        assert.equal(timer.hasRef(), false, 'no flight pending: the process may exit');
+        const again = sf.do('d', fn);
+        assert.equal(setSpy.mock.callCount(), 1, 'the timer is reused');
+        assert.equal(timer.hasRef(), true);
+        calls[3]!.result.resolve('d');
+        assert.equal(await again, 'd');
       } finally {
         setSpy.mock.restore();
-        clearSpy.mock.restore();
       }
+    });
+
+    test('flights time out in the order they started, each after its own timeout', async () => {
+      const sf = new SingleFlight<string>({ timeoutMs: 40 });
+      const { fn, calls } = loader<string>();
+      const started = performance.now();
+      const first = sf.do('a', fn);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const second = sf.do('b', fn);
+      const third = sf.do('c', fn);
+      calls[2]!.result.resolve('c in time');
+      assert.equal(await third, 'c in time');
+      await assert.rejects(first, DeadlineExceededError);
+      const firstAt = performance.now() - started;
+      assert.equal(sf.has('b'), true, 'b started later and is not yet due');
+      await assert.rejects(second, DeadlineExceededError);
+      const secondAt = performance.now() - started;
+      assert.ok(firstAt >= 39, `a timed out after ${firstAt} ms`);
+      assert.ok(secondAt >= 59, `b timed out after ${secondAt} ms`);
+      assert.equal(sf.size, 0);
     });
   });
 

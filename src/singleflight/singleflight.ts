@@ -35,10 +35,11 @@ export interface SingleFlightOptions {
 /** The largest delay `setTimeout` honours; larger ones fire at once. */
 const maxTimeoutMs = 2 ** 31 - 1;
 
+/** A caller that came with a signal, and so may leave before the flight ends. */
 interface Waiter<T> {
   resolve(value: T): void;
   reject(err: unknown): void;
-  /** Removes the waiter's abort listener, if any. */
+  /** Removes the waiter's abort listener. */
   detach(): void;
 }
 
@@ -54,11 +55,27 @@ export interface FlightContext {
   readonly aborted: boolean;
 }
 
-/** Flight is one key's load in progress, its waiters, and its lazily made AbortController. */
+/**
+ * Flight is one key's load in progress. Callers without a signal never leave, so
+ * they share one promise and are only counted; callers with a signal each get
+ * their own promise, in `waiters`. The AbortController is made when first read.
+ */
 class Flight<T> implements FlightContext {
   readonly key: string;
-  readonly waiters = new Set<Waiter<T>>();
+  /** Callers without a signal: while there is one, the flight is never abandoned. */
+  stay = 0;
+  /** Callers with a signal still waiting; made for the first one. */
+  waiters: Set<Waiter<T>> | undefined;
+  /** The promise the callers without a signal share, made for the first one. */
+  #shared: Promise<T> | undefined;
+  #resolve: ((value: T) => void) | undefined;
+  #reject: ((err: unknown) => void) | undefined;
+  /** A timeout other than the SingleFlight's default has a timer of its own. */
   timer: NodeJS.Timeout | undefined;
+  /** When the flight times out (performance.now() ms), on its SingleFlight's deadline list. */
+  deadline = 0;
+  prev: Flight<T> | undefined;
+  next: Flight<T> | undefined;
   /** Settled, timed out or abandoned: later outcomes of `fn` are ignored. */
   done = false;
   #controller: AbortController | undefined;
@@ -67,6 +84,31 @@ class Flight<T> implements FlightContext {
 
   constructor(key: string) {
     this.key = key;
+  }
+
+  /** shared returns the promise of the callers without a signal. */
+  shared(): Promise<T> {
+    if (this.#shared === undefined) {
+      this.#shared = new Promise<T>((resolve, reject) => {
+        this.#resolve = resolve;
+        this.#reject = reject;
+      });
+    }
+    return this.#shared;
+  }
+
+  /** settle hands `outcome` to every caller still waiting and drops their abort listeners. */
+  settle(ok: boolean, outcome: unknown): void {
+    if (ok) this.#resolve?.(outcome as T);
+    else this.#reject?.(outcome);
+    const waiters = this.waiters;
+    if (waiters === undefined) return;
+    this.waiters = undefined;
+    for (const w of waiters) {
+      w.detach();
+      if (ok) w.resolve(outcome as T);
+      else w.reject(outcome);
+    }
   }
 
   get signal(): AbortSignal {
@@ -91,6 +133,58 @@ class Flight<T> implements FlightContext {
 }
 
 /**
+ * DeadlineList times out flights that share one timeout with one timer: they
+ * expire in the order they started, so they are kept in a linked list in that
+ * order and the timer is set for the first. A flight that ends leaves the list
+ * at once. While the list is empty the timer does not hold the process open.
+ */
+class DeadlineList<T> {
+  readonly #timeoutMs: number;
+  readonly #expire: (flight: Flight<T>) => void;
+  #head: Flight<T> | undefined;
+  #tail: Flight<T> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #fire = () => this.#onTimer();
+
+  constructor(timeoutMs: number, expire: (flight: Flight<T>) => void) {
+    this.#timeoutMs = timeoutMs;
+    this.#expire = expire;
+  }
+
+  add(flight: Flight<T>): void {
+    flight.deadline = performance.now() + this.#timeoutMs;
+    const tail = this.#tail;
+    flight.prev = tail;
+    if (tail === undefined) this.#head = flight;
+    else tail.next = flight;
+    this.#tail = flight;
+    if (this.#timer === undefined) this.#timer = setTimeout(this.#fire, this.#timeoutMs);
+    else if (tail === undefined) this.#timer.ref();
+  }
+
+  remove(flight: Flight<T>): void {
+    const { prev, next } = flight;
+    if (prev === undefined) this.#head = next;
+    else prev.next = next;
+    if (next === undefined) this.#tail = prev;
+    else next.prev = prev;
+    flight.prev = undefined;
+    flight.next = undefined;
+    if (this.#head === undefined) this.#timer?.unref();
+  }
+
+  #onTimer(): void {
+    this.#timer = undefined;
+    const now = performance.now();
+    for (let f = this.#head; f !== undefined && f.deadline <= now; f = this.#head) {
+      this.#expire(f);
+    }
+    const head = this.#head;
+    if (head !== undefined) this.#timer = setTimeout(this.#fire, Math.max(1, head.deadline - now));
+  }
+}
+
+/**
  * SingleFlight runs `fn` once for concurrent {@link SingleFlight.do} calls of
  * the same key and gives all of them its result. It caches nothing: once the
  * flight settles the key is free and the next call starts a new one.
@@ -102,12 +196,19 @@ class Flight<T> implements FlightContext {
 export class SingleFlight<T> {
   readonly #timeoutMs: number;
   readonly #flights = new Map<string, Flight<T>>();
+  /** Flights with the default timeout; undefined when it is 0. */
+  readonly #deadlines: DeadlineList<T> | undefined;
 
   constructor(options: SingleFlightOptions = {}) {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidArgumentError('singleflight: options must be an object');
     }
     this.#timeoutMs = checkTimeout(options.timeoutMs ?? 0);
+    if (this.#timeoutMs > 0) {
+      this.#deadlines = new DeadlineList<T>(this.#timeoutMs, (f) =>
+        this.#timeOut(f, this.#timeoutMs),
+      );
+    }
   }
 
   /**
@@ -124,7 +225,7 @@ export class SingleFlight<T> {
   do(
     key: string,
     fn: (flight: FlightContext) => Promise<T> | T,
-    options: FlightOptions = {},
+    options?: FlightOptions,
   ): Promise<T> {
     try {
       if (typeof key !== 'string') {
@@ -133,42 +234,37 @@ export class SingleFlight<T> {
       if (typeof fn !== 'function') {
         throw new InvalidArgumentError('singleflight: fn must be a function');
       }
-      if (typeof options !== 'object' || options === null) {
-        throw new InvalidArgumentError('singleflight: options must be an object');
+      if (options !== undefined) {
+        if (typeof options !== 'object' || options === null) {
+          throw new InvalidArgumentError('singleflight: options must be an object');
+        }
+        if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+          throw new InvalidArgumentError('singleflight: signal must be an AbortSignal');
+        }
+        if (options.timeoutMs !== undefined) checkTimeout(options.timeoutMs);
       }
-      if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
-        throw new InvalidArgumentError('singleflight: signal must be an AbortSignal');
-      }
-      if (options.timeoutMs !== undefined) checkTimeout(options.timeoutMs);
     } catch (err) {
       return Promise.reject(err);
     }
-    const { signal } = options;
+    const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(abortError(signal));
 
     let flight = this.#flights.get(key);
     let start = false;
     if (flight === undefined) {
-      flight = this.#open(key, options.timeoutMs ?? this.#timeoutMs);
+      flight = this.#open(key, options?.timeoutMs ?? this.#timeoutMs);
       start = true;
     }
-    const joined = flight;
-    const result = new Promise<T>((resolve, reject) => {
-      const waiter: Waiter<T> = { resolve, reject, detach: () => {} };
-      if (signal !== undefined) {
-        const onAbort = (): void => {
-          joined.waiters.delete(waiter);
-          reject(abortError(signal));
-          if (joined.waiters.size === 0) this.#abandon(joined);
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        waiter.detach = () => signal.removeEventListener('abort', onAbort);
-      }
-      joined.waiters.add(waiter);
-    });
-    // The waiter is registered before `fn` runs, so an `fn` that throws at once
-    // (or settles synchronously) still reaches this caller.
-    if (start) this.#run(joined, fn);
+    let result: Promise<T>;
+    if (signal === undefined) {
+      flight.stay++;
+      result = flight.shared();
+    } else {
+      result = this.#wait(flight, signal);
+    }
+    // The caller is registered before `fn` runs, so an `fn` that throws at once
+    // (or settles synchronously) still reaches it.
+    if (start) this.#run(flight, fn);
     return result;
   }
 
@@ -182,22 +278,47 @@ export class SingleFlight<T> {
     return this.#flights.size;
   }
 
+  /** #wait registers a caller with a signal: its own promise, which its signal can end early. */
+  #wait(flight: Flight<T>, signal: AbortSignal): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = (): void => {
+        flight.waiters?.delete(waiter);
+        reject(abortError(signal));
+        if (flight.stay === 0 && (flight.waiters?.size ?? 0) === 0) this.#abandon(flight);
+      };
+      const waiter: Waiter<T> = {
+        resolve,
+        reject,
+        detach: () => signal.removeEventListener('abort', onAbort),
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      flight.waiters ??= new Set();
+      flight.waiters.add(waiter);
+    });
+  }
+
   #open(key: string, timeoutMs: number): Flight<T> {
     const flight = new Flight<T>(key);
     this.#flights.set(key, flight);
     if (timeoutMs > 0) {
-      flight.timer = setTimeout(() => {
-        if (!this.#close(flight)) return;
-        const err = new DeadlineExceededError(
-          `singleflight: load of key ${JSON.stringify(key)} timed out after ${timeoutMs} ms`,
-        );
-        this.#settle(flight, false, err);
-        flight.abort(err);
-      }, timeoutMs);
+      if (timeoutMs === this.#timeoutMs && this.#deadlines !== undefined) {
+        this.#deadlines.add(flight);
+      } else {
+        flight.timer = setTimeout(() => this.#timeOut(flight, timeoutMs), timeoutMs);
+      }
       // The timer keeps the process alive on purpose: whoever awaits the flight
       // is owed an answer, the value or a DeadlineExceededError, not an exit.
     }
     return flight;
+  }
+
+  #timeOut(flight: Flight<T>, timeoutMs: number): void {
+    if (!this.#close(flight)) return;
+    const err = new DeadlineExceededError(
+      `singleflight: load of key ${JSON.stringify(flight.key)} timed out after ${timeoutMs} ms`,
+    );
+    flight.settle(false, err);
+    flight.abort(err);
   }
 
   #run(flight: Flight<T>, fn: (flight: FlightContext) => Promise<T> | T): void {
@@ -216,12 +337,16 @@ export class SingleFlight<T> {
     );
   }
 
-  /** #close marks the flight done, clears its timer and frees its key. */
+  /** #close marks the flight done, stops its timeout and frees its key. */
   #close(flight: Flight<T>): boolean {
     if (flight.done) return false;
     flight.done = true;
-    if (flight.timer !== undefined) clearTimeout(flight.timer);
-    flight.timer = undefined;
+    if (flight.timer !== undefined) {
+      clearTimeout(flight.timer);
+      flight.timer = undefined;
+    } else if (flight.deadline !== 0) {
+      this.#deadlines?.remove(flight);
+    }
     // A flight leaves the map only here, so while it is not done it is the
     // key's current flight and freeing the key cannot drop a newer one.
     this.#flights.delete(flight.key);
@@ -230,18 +355,7 @@ export class SingleFlight<T> {
 
   /** #finish ends the flight with `fn`'s outcome, unless it already ended. */
   #finish(flight: Flight<T>, ok: boolean, outcome: unknown): void {
-    if (this.#close(flight)) this.#settle(flight, ok, outcome);
-  }
-
-  /** #settle hands `outcome` to every waiter and drops their abort listeners. */
-  #settle(flight: Flight<T>, ok: boolean, outcome: unknown): void {
-    const waiters = [...flight.waiters];
-    flight.waiters.clear();
-    for (const w of waiters) {
-      w.detach();
-      if (ok) w.resolve(outcome as T);
-      else w.reject(outcome);
-    }
+    if (this.#close(flight)) flight.settle(ok, outcome);
   }
 
   /** #abandon stops a flight nobody waits for any more; `fn`'s result will be ignored. */
