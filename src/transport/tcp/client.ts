@@ -14,6 +14,7 @@ import {
   UnavailableError,
 } from '../../errors.js';
 import type { ResolvedTls } from '../../security/tls.js';
+import { SweepTimer } from '../../util/sweep-timer.js';
 import {
   codeOf,
   encodeCancel,
@@ -29,9 +30,6 @@ import {
   OK,
 } from './frame.js';
 import { Outbox } from './outbox.js';
-
-const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const maxTimerMs = 2 ** 31 - 1;
 
 /** TcpClientConfig is what every peer client of one transport shares. */
 export interface TcpClientConfig {
@@ -55,7 +53,10 @@ interface Pending {
   readonly reject: (err: CacheError) => void;
   readonly signal: AbortSignal | undefined;
   readonly onAbort: (() => void) | undefined;
-  timer: NodeJS.Timeout | undefined;
+  /** When the request times out, ms since the epoch; Infinity for never. */
+  readonly deadline: number;
+  /** The timeout sent with the request, for the error message. */
+  readonly timeoutMs: number;
 }
 
 /** Link is one open (or opening) connection and the requests in flight on it. */
@@ -86,6 +87,8 @@ export class TcpPeerClient implements PeerClient {
   #backoffMs = 0;
   #retryAt = 0;
   #lastFailure: unknown;
+  /** Times out requests of the current connection; one timer for all of them. */
+  readonly #timeouts = new SweepTimer((now) => this.#timeOut(now));
 
   /** Throws TypeError for a base URL that is not `http(s)://host:port`. */
   constructor(baseUrl: string, config: TcpClientConfig) {
@@ -137,6 +140,7 @@ export class TcpPeerClient implements PeerClient {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#link) this.#fail(this.#link, new UnavailableError(`peer ${this.url}: closed`));
+    this.#timeouts.stop();
   }
 
   #call(
@@ -165,7 +169,7 @@ export class TcpPeerClient implements PeerClient {
         new InvalidArgumentError(`group name is over the limit of ${MAX_GROUP_BYTES} bytes`),
       );
     }
-    if (loneSurrogate.test(key) || loneSurrogate.test(group)) {
+    if (!key.isWellFormed() || !group.isWellFormed()) {
       return Promise.reject(
         new InvalidArgumentError('key or group is not valid Unicode (lone surrogate)'),
       );
@@ -193,23 +197,32 @@ export class TcpPeerClient implements PeerClient {
         signal === undefined
           ? undefined
           : () => this.#giveUp(link, id, abortError(signal as AbortSignal));
-      const pending: Pending = { type, resolve, reject, signal, onAbort, timer: undefined };
-      if (timeoutMs > 0 && left <= maxTimerMs) {
-        pending.timer = setTimeout(
-          () =>
-            this.#giveUp(
-              link,
-              id,
-              new DeadlineExceededError(`peer ${this.url}: no answer within ${timeoutMs} ms`),
-            ),
-          left,
-        );
-      }
+      const pending: Pending = { type, resolve, reject, signal, onAbort, deadline, timeoutMs };
       if (signal !== undefined && onAbort !== undefined) {
         signal.addEventListener('abort', onAbort, { once: true });
       }
+      if (link.pending.size === 0) this.#timeouts.hold(true);
       link.pending.set(id, pending);
+      if (deadline !== Infinity) this.#timeouts.schedule(deadline);
     });
+  }
+
+  /** timeOut gives up on the requests due by `now`; it returns the next deadline. */
+  #timeOut(now: number): number {
+    const link = this.#link;
+    if (link === undefined) return Number.POSITIVE_INFINITY;
+    let next = Number.POSITIVE_INFINITY;
+    for (const [id, p] of link.pending) {
+      if (p.deadline <= now) {
+        const err = new DeadlineExceededError(
+          `peer ${this.url}: no answer within ${p.timeoutMs} ms`,
+        );
+        this.#giveUp(link, id, err);
+      } else if (p.deadline < next) {
+        next = p.deadline;
+      }
+    }
+    return next;
   }
 
   /** takeId is the next request id not in flight on `link`: 1 to 2^32-1, wrapping. */
@@ -231,7 +244,7 @@ export class TcpPeerClient implements PeerClient {
 
   #settle(link: Link, id: number, p: Pending): void {
     link.pending.delete(id);
-    clearTimeout(p.timer);
+    if (link.pending.size === 0) this.#timeouts.hold(false);
     if (p.onAbort !== undefined) p.signal?.removeEventListener('abort', p.onAbort);
   }
 

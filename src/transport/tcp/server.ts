@@ -15,6 +15,7 @@ import {
 } from '../../errors.js';
 import { secretCheck } from '../../security/secret.js';
 import type { ResolvedTls } from '../../security/tls.js';
+import { SweepTimer } from '../../util/sweep-timer.js';
 import type { PeerServer } from '../transport.js';
 import {
   encodeError,
@@ -37,8 +38,6 @@ import { Outbox } from './outbox.js';
 const copyLimit = 16 * 1024;
 /** How long an ended connection waits for its peer to close its side. */
 const lingerMs = 10_000;
-/** The largest delay `setTimeout` honours. */
-const maxTimerMs = 2 ** 31 - 1;
 
 /** TcpServerConfig is what {@link serveTcp} needs besides the groups. */
 export interface TcpServerConfig {
@@ -162,7 +161,10 @@ function authorizer(secret: string | undefined): ((presented: string) => boolean
  * request was the server's largest cost.
  */
 class InFlight {
-  timer: NodeJS.Timeout | undefined;
+  /** When the request times out, ms since the epoch; Infinity for never. */
+  deadline = Number.POSITIVE_INFINITY;
+  /** The timeout the request came with, for the error message. */
+  timeoutMs = 0;
   #controller: AbortController | undefined;
   #reason: unknown;
   #aborted = false;
@@ -173,6 +175,10 @@ class InFlight {
       if (this.#aborted) this.#controller.abort(this.#reason);
     }
     return this.#controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.#aborted;
   }
 
   /** abort aborts the signal, now or when it is made. The first reason wins. */
@@ -191,6 +197,8 @@ class Connection {
   readonly #reader: FrameReader;
   readonly #outbox: Outbox;
   readonly #inFlight = new Map<number, InFlight>();
+  /** Aborts loads whose deadline passed; one timer for the connection. */
+  readonly #timeouts = new SweepTimer((now) => this.#timeOut(now));
   #helloed = false;
   #closed = false;
   #draining = false;
@@ -231,11 +239,9 @@ class Connection {
     if (!this.#closed) {
       this.#closed = true;
       this.#reader.stop();
-      for (const f of this.#inFlight.values()) {
-        clearTimeout(f.timer);
-        f.abort(reason);
-      }
+      for (const f of this.#inFlight.values()) f.abort(reason);
       this.#inFlight.clear();
+      this.#timeouts.stop();
     }
     this.#socket.destroy();
   }
@@ -286,8 +292,7 @@ class Connection {
         if (end !== at) break;
         const f = this.#inFlight.get(id);
         if (f !== undefined) {
-          this.#inFlight.delete(id);
-          clearTimeout(f.timer);
+          this.#untrack(id);
           f.abort(new CancelledError('peer request: the client cancelled'));
           this.#endIfIdle();
         }
@@ -405,17 +410,12 @@ class Connection {
     let deadline: number | undefined;
     if (timeoutMs > 0) {
       deadline = Date.now() + timeoutMs;
-      if (timeoutMs <= maxTimerMs) {
-        flight.timer = setTimeout(
-          () =>
-            flight.abort(
-              new DeadlineExceededError(`peer request: deadline of ${timeoutMs} ms passed`),
-            ),
-          timeoutMs,
-        );
-      }
+      flight.deadline = deadline;
+      flight.timeoutMs = timeoutMs;
     }
+    if (this.#inFlight.size === 0) this.#timeouts.hold(true);
     this.#inFlight.set(id, flight);
+    if (deadline !== undefined) this.#timeouts.schedule(deadline);
     let loading: Promise<PeerValue>;
     try {
       loading = group.getForPeer(key, {
@@ -454,9 +454,28 @@ class Connection {
   /** settle ends a GET's flight; false when it was cancelled or dropped (nothing to answer). */
   #settle(id: number, flight: InFlight): boolean {
     if (this.#inFlight.get(id) !== flight) return false;
-    this.#inFlight.delete(id);
-    clearTimeout(flight.timer);
+    this.#untrack(id);
     return !this.#closed;
+  }
+
+  /** untrack forgets request `id`; the connection's timer stops holding the process when none is left. */
+  #untrack(id: number): void {
+    this.#inFlight.delete(id);
+    if (this.#inFlight.size === 0) this.#timeouts.hold(false);
+  }
+
+  /** timeOut aborts the loads due by `now` (their answers still go out); it returns the next deadline. */
+  #timeOut(now: number): number {
+    let next = Number.POSITIVE_INFINITY;
+    for (const f of this.#inFlight.values()) {
+      if (f.aborted) continue;
+      if (f.deadline <= now) {
+        f.abort(new DeadlineExceededError(`peer request: deadline of ${f.timeoutMs} ms passed`));
+      } else if (f.deadline < next) {
+        next = f.deadline;
+      }
+    }
+    return next;
   }
 
   #failWith(id: number, method: string, err: unknown): void {

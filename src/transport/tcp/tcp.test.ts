@@ -107,6 +107,42 @@ describe('tcp transport', () => {
     assert.equal(text((await client.get('g', 'c')).value), 'v:c');
   });
 
+  it('a peer that never answers: each request times out at its own deadline, on the client', async () => {
+    // Accepts and reads, never writes: only the client's timer can end these calls.
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.resume();
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    cleanup.push(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    });
+    const port = (silent.address() as { port: number }).port;
+    const t = tcpTransport({ requestTimeoutMs: 400 });
+    cleanup.push(() => t.close());
+    const client = t.client(`http://127.0.0.1:${port}`);
+    const started = Date.now();
+    const settledAt = (p: Promise<unknown>) =>
+      p.then(
+        () => assert.fail('a silent peer cannot answer'),
+        (err: { code?: string }) => {
+          assert.equal(err.code, 'DEADLINE_EXCEEDED');
+          return Date.now() - started;
+        },
+      );
+    // The later deadline is asked first: the timer must still fire for the earlier one.
+    const byDefault = settledAt(client.get('g', 'a'));
+    const late = settledAt(client.get('g', 'b', { deadline: started + 250 }));
+    const early = settledAt(client.get('g', 'c', { deadline: started + 100 }));
+    const [d, l, e] = await Promise.all([byDefault, late, early]);
+    assert.ok(e >= 99 && e <= l, `early at ${e} ms, late at ${l} ms`);
+    assert.ok(l >= 249 && l <= d, `late at ${l} ms, default at ${d} ms`);
+    assert.ok(d >= 399, `requestTimeoutMs at ${d} ms`);
+  });
+
   it('backs off from a peer that refuses connections, then dials it again', async () => {
     const t = tcpTransport({ minBackoffMs: 200, maxBackoffMs: 200 });
     cleanup.push(() => t.close());
