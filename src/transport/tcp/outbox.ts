@@ -3,12 +3,22 @@ import type { Socket } from 'node:net';
 
 /** Frames smaller than this in total are joined into one buffer; larger batches are written corked. */
 const joinLimit = 64 * 1024;
+/**
+ * A batch is written as soon as it holds this many frames, without waiting for the
+ * end of the turn. Measured with 32 to 256 requests in flight between two processes
+ * on two cores: 16 gave 1.2 to 2 times the throughput of one write per turn, 8 and
+ * 32 less.
+ */
+const maxBatchFrames = 16;
 
 /**
- * Outbox queues frames for a socket and writes them all at once when the
- * current turn of the event loop is over (`setImmediate`), so the answers to
- * one read's worth of requests, or the requests of many concurrent callers,
- * leave in one system call. With `backpressure`, the socket stops being read
+ * Outbox queues frames for a socket and writes them together when the current
+ * turn of the event loop is over (`setImmediate`), so the answers to one read's
+ * worth of requests, or the requests of many concurrent callers, leave in few
+ * system calls. A batch that reaches {@link maxBatchFrames} frames is written at
+ * once: the peer starts on it while this side still makes the rest, so the two
+ * processes work at the same time instead of in turn (one write per turn makes
+ * a pipelined pair settle into lockstep). With `backpressure`, the socket stops being read
  * while its write buffer is full, so a peer that never reads its answers
  * cannot make this side buffer without end.
  */
@@ -35,7 +45,9 @@ export class Outbox {
       this.#chunks.push(tail);
       this.#bytes += tail.byteLength;
     }
-    if (!this.#scheduled) {
+    if (this.#chunks.length >= maxBatchFrames) {
+      this.#write();
+    } else if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#flush);
     }
@@ -44,11 +56,16 @@ export class Outbox {
   /** flush writes what is queued now. */
   flush(): void {
     this.#scheduled = false;
+    this.#write();
+    if (this.#ending) this.#socket.end();
+  }
+
+  /** #write writes the queued frames, if any. */
+  #write(): void {
     const chunks = this.#chunks;
     if (chunks.length === 0 || this.#socket.destroyed) {
       this.#chunks = [];
       this.#bytes = 0;
-      if (this.#ending) this.#socket.end();
       return;
     }
     this.#chunks = [];
@@ -66,7 +83,6 @@ export class Outbox {
       this.#socket.uncork();
     }
     if (!ok && this.#backpressure) this.#socket.pause();
-    if (this.#ending) this.#socket.end();
   }
 
   /** end writes what is queued, then half-closes the socket. */
