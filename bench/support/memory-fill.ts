@@ -33,12 +33,18 @@ export interface FillResult {
   fillMs: number;
   /** Full collections run before the figures were read. */
   gcs: number;
-  /** process.memoryUsage() once the heap stopped shrinking. */
+  /**
+   * process.memoryUsage() once the process has been idle for IDLE_MS and the heap
+   * stopped shrinking: the steady state of a filled cache (V8 gives back the young
+   * generation it grew during the fill only after a few seconds without allocation).
+   */
   rss: number;
   heapTotal: number;
   heapUsed: number;
   external: number;
   arrayBuffers: number;
+  /** RSS right after the fill, once the heap stopped shrinking, before the idle wait. */
+  rssAfterFill: number;
 }
 
 /** Every key is `key:` and 10 digits: 14 bytes. */
@@ -51,6 +57,8 @@ const PAST_FULL = 0.1;
 const QUIET_GCS = 5;
 /** At most this many full collections while waiting for the heap to stop shrinking. */
 const MAX_GCS = 30;
+/** How long the filled process idles before its steady-state figures are read. */
+const IDLE_MS = 15_000;
 
 const encoder = new TextEncoder();
 
@@ -180,7 +188,10 @@ async function main(): Promise<void> {
       ? fillLruCache(budget, valueBytes, fill)
       : await fillGroup(kind === 'none' ? 0 : budget, valueBytes, fill);
   const fillMs = performance.now() - started;
-  const gcs = await settle();
+  let gcs = await settle();
+  const rssAfterFill = process.memoryUsage().rss;
+  await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+  gcs += await settle();
   const mem = process.memoryUsage();
   // Read after the memory figures, so the cache is still reachable when they are taken.
   const { items, bytes, evictions } = counts();
@@ -201,6 +212,7 @@ async function main(): Promise<void> {
     heapUsed: mem.heapUsed,
     external: mem.external,
     arrayBuffers: mem.arrayBuffers,
+    rssAfterFill,
   };
   console.log(JSON.stringify(result));
 }
