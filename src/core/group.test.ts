@@ -385,3 +385,33 @@ describe('bad input', () => {
     assert.equal(h.cacheStats('main').items, 0);
   });
 });
+
+describe('serving peers', () => {
+  test('getForPeer answers a cache hit at once; a miss, bad key or not-found with a promise', async () => {
+    const { load, calls } = counting((key) => (key === 'gone' ? null : `v:${key}`));
+    const g = new GroupRegistry().newGroup('peer-served', {
+      cacheBytes: 1 << 20,
+      load,
+      notFoundTtl: 60_000,
+    });
+    const miss = g.getForPeer('k');
+    assert.ok(miss instanceof Promise, 'a miss loads');
+    const loaded = await miss;
+    assert.equal(Buffer.from(loaded.value).toString(), 'v:k');
+    const hit = g.getForPeer('k');
+    assert.ok(!(hit instanceof Promise), 'a hit is answered at once');
+    assert.equal(Buffer.from((hit as { value: Uint8Array }).value).toString(), 'v:k');
+    assert.deepEqual(calls, ['k']);
+    await assert.rejects(Promise.resolve(g.getForPeer('gone')), { code: 'NOT_FOUND' });
+    const cachedNotFound = g.getForPeer('gone');
+    assert.ok(cachedNotFound instanceof Promise, 'a cached not-found still rejects');
+    await assert.rejects(cachedNotFound, { code: 'NOT_FOUND' });
+    const bad = g.getForPeer('');
+    assert.ok(bad instanceof Promise);
+    await assert.rejects(bad, { code: 'INVALID_ARGUMENT' });
+    assert.deepEqual(calls, ['k', 'gone']);
+    const s = g.stats;
+    assert.equal(s.serverRequests, 4);
+    assert.equal(s.cacheHits, 2);
+  });
+});

@@ -320,23 +320,30 @@ export class Group implements PeerServedGroup {
     });
   }
 
-  /** getForPeer serves a peer's get: cache, then a local load; it never asks another peer. */
-  async getForPeer(key: string, options?: CallOptions): Promise<PeerValue> {
+  /**
+   * getForPeer serves a peer's get: cache, then a local load; it never asks another
+   * peer. A cache hit is answered at once, without a promise.
+   */
+  getForPeer(key: string, options?: CallOptions): PeerValue | Promise<PeerValue> {
     const bad = this.#checkKey(key);
-    if (bad !== undefined) throw bad;
+    if (bad !== undefined) return Promise.reject(bad);
     this.#stats.gets++;
     this.#stats.serverRequests++;
-    let entry = this.#cache.get(key);
+    const entry = this.#cache.get(key);
     if (entry !== undefined) {
       this.#stats.cacheHits++;
-    } else {
-      this.#stats.loads++;
-      entry = await this.#localFlights.do(key, (flight) => this.#loadLocally(key, flight), {
-        signal: options?.signal,
-      });
+      if (entry.view === null) return Promise.reject(new NotFoundError(`not found: ${key}`));
+      return { value: entry.view.unsafeBytes(), expireAt: entry.expireAt, minuteQps: 0 };
     }
-    const view = viewOf(key)(entry);
-    return { value: view.unsafeBytes(), expireAt: entry.expireAt, minuteQps: 0 };
+    this.#stats.loads++;
+    return this.#localFlights
+      .do(key, (flight) => this.#loadLocally(key, flight), {
+        signal: options?.signal,
+      })
+      .then((loaded) => {
+        const view = viewOf(key)(loaded);
+        return { value: view.unsafeBytes(), expireAt: loaded.expireAt, minuteQps: 0 };
+      });
   }
 
   /** setFromPeer stores a value a peer sent to this node, its owner. */

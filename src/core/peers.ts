@@ -73,8 +73,11 @@ export const noPeers: PeerPicker = {
  */
 export interface PeerServedGroup {
   readonly name: string;
-  /** Load `key` here (cache, then loader) without asking any peer. */
-  getForPeer(key: string, options?: CallOptions): Promise<PeerValue>;
+  /**
+   * Load `key` here (cache, then loader) without asking any peer. A cache hit may
+   * be answered at once, without a promise; failures are always a rejected promise.
+   */
+  getForPeer(key: string, options?: CallOptions): PeerValue | Promise<PeerValue>;
   /** Store a value a peer sent (this node owns the key). */
   setFromPeer(key: string, value: Uint8Array, expireAt: number): void;
   /** Drop `key` from this node's caches. */

@@ -10,7 +10,7 @@ import {
   type StatusObject,
 } from '@grpc/grpc-js';
 import type { Logger } from '../../core/logger.js';
-import type { GroupLookup, PeerServedGroup } from '../../core/peers.js';
+import type { GroupLookup, PeerServedGroup, PeerValue } from '../../core/peers.js';
 import { CancelledError, DeadlineExceededError, httpStatus, toCacheError } from '../../errors.js';
 import {
   type GetRequest,
@@ -162,9 +162,9 @@ class Handlers {
     if (target === undefined) return;
     const { group, key } = target;
     const { signal, deadline, release } = callSignal(call, this.#config.signal);
-    let loading: ReturnType<PeerServedGroup['getForPeer']>;
+    let loading: Promise<PeerValue>;
     try {
-      loading = group.getForPeer(key, { signal, deadline });
+      loading = Promise.resolve(group.getForPeer(key, { signal, deadline }));
     } catch (err) {
       loading = Promise.reject(err);
     }

@@ -404,51 +404,68 @@ class Connection {
       this.#fail(id, 'UNAVAILABLE', 'too many requests in flight on this connection');
       return;
     }
-    const flight = new InFlight();
+    const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : undefined;
+    // The flight (its signal, its entry in the table) is made only if the group reads
+    // the signal or answers later: a cache hit answers at once and needs neither.
+    let flight: InFlight | undefined;
     const outer = this.#shared.config.signal;
-    if (outer.aborted) flight.abort(outer.reason);
-    let deadline: number | undefined;
-    if (timeoutMs > 0) {
-      deadline = Date.now() + timeoutMs;
-      flight.deadline = deadline;
-      flight.timeoutMs = timeoutMs;
-    }
-    if (this.#inFlight.size === 0) this.#timeouts.hold(true);
-    this.#inFlight.set(id, flight);
-    if (deadline !== undefined) this.#timeouts.schedule(deadline);
-    let loading: Promise<PeerValue>;
+    const flightNow = (): InFlight => {
+      if (flight === undefined) {
+        flight = new InFlight();
+        if (outer.aborted) flight.abort(outer.reason);
+      }
+      return flight;
+    };
+    let answer: PeerValue | Promise<PeerValue>;
     try {
-      loading = group.getForPeer(key, {
+      answer = group.getForPeer(key, {
         get signal() {
-          return flight.signal;
+          return flightNow().signal;
         },
         deadline,
       });
     } catch (err) {
-      loading = Promise.reject(err);
+      answer = Promise.reject(err);
     }
-    loading.then(
+    if (!isThenable(answer)) {
+      this.#found(id, answer);
+      return;
+    }
+    const pending = flightNow();
+    if (deadline !== undefined) {
+      pending.deadline = deadline;
+      pending.timeoutMs = timeoutMs;
+    }
+    if (this.#inFlight.size === 0) this.#timeouts.hold(true);
+    this.#inFlight.set(id, pending);
+    if (deadline !== undefined) this.#timeouts.schedule(deadline);
+    answer.then(
       (found) => {
-        if (!this.#settle(id, flight)) return;
-        const limit = this.#shared.config.maxValueBytes;
-        const n = found.value.byteLength;
-        if (n > limit) {
-          this.#fail(id, 'TOO_LARGE', `value of ${n} bytes is over the limit of ${limit}`);
-        } else if (n <= copyLimit) {
-          const frame = encodeGetOkHeader(id, found.expireAt, found.minuteQps, n, n);
-          frame.set(found.value, LENGTH_BYTES + HEADER_BYTES + GET_OK_FIXED_BYTES);
-          this.#send(frame);
-        } else {
-          this.#send(encodeGetOkHeader(id, found.expireAt, found.minuteQps, n, 0), found.value);
-        }
+        if (!this.#settle(id, pending)) return;
+        this.#found(id, found);
         this.#endIfIdle();
       },
       (err: unknown) => {
-        if (!this.#settle(id, flight)) return;
+        if (!this.#settle(id, pending)) return;
         this.#failWith(id, 'Get', err);
         this.#endIfIdle();
       },
     );
+  }
+
+  /** found answers GET `id` with the value the group found. */
+  #found(id: number, found: PeerValue): void {
+    const limit = this.#shared.config.maxValueBytes;
+    const n = found.value.byteLength;
+    if (n > limit) {
+      this.#fail(id, 'TOO_LARGE', `value of ${n} bytes is over the limit of ${limit}`);
+    } else if (n <= copyLimit) {
+      const frame = encodeGetOkHeader(id, found.expireAt, found.minuteQps, n, n);
+      frame.set(found.value, LENGTH_BYTES + HEADER_BYTES + GET_OK_FIXED_BYTES);
+      this.#send(frame);
+    } else {
+      this.#send(encodeGetOkHeader(id, found.expireAt, found.minuteQps, n, 0), found.value);
+    }
   }
 
   /** settle ends a GET's flight; false when it was cancelled or dropped (nothing to answer). */
@@ -494,4 +511,9 @@ function warn(logger: Logger, fields: Record<string, unknown>, message: string):
   } catch {
     // Nothing better to do.
   }
+}
+
+/** isThenable tells a promise (or any thenable) from a value given at once. */
+function isThenable<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
+  return typeof (v as PromiseLike<T> | null)?.then === 'function';
 }
