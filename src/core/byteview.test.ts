@@ -52,3 +52,13 @@ test('from a Buffer copies too (Buffer#slice would share memory)', () => {
   assert.equal(v.toString(), 'abc');
   assert.equal(v.unsafeBytes().buffer === pooled.buffer, false);
 });
+
+test('byteSlice is a plain Uint8Array copy, even of a view adopted from a Buffer', () => {
+  const pooled = Buffer.from('pooled bytes');
+  const v = ByteView.adopt(pooled.subarray(7));
+  const out = v.byteSlice();
+  assert.equal(Object.getPrototypeOf(out), Uint8Array.prototype);
+  assert.deepEqual(out, new Uint8Array(Buffer.from('bytes')));
+  out[0] = 0;
+  assert.equal(v.toString(), 'bytes');
+});

@@ -99,7 +99,10 @@ export class ByteView {
 
   /** byteSlice returns a copy of the bytes, which the caller may change freely. */
   byteSlice(): Uint8Array {
-    return Uint8Array.prototype.slice.call(this.#buf, this.#off, this.#off + this.#len);
+    // A plain Uint8Array whatever the storage (slice() of a Buffer would be a Buffer).
+    const out = new Uint8Array(this.#len);
+    out.set(this.unsafeBytes());
+    return out;
   }
 
   /** toString returns the bytes decoded as UTF-8. */

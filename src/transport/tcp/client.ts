@@ -395,8 +395,10 @@ export class TcpPeerClient implements PeerClient {
     }
     this.#settle(link, id, p);
     // A copy of its own: the frame is a view into a socket chunk shared with other answers.
-    const value = new Uint8Array(end - valueAt);
-    value.set(buf.subarray(valueAt, end));
+    // Small values come from Node's buffer pool, cheaper than an ArrayBuffer each.
+    const pooled = Buffer.allocUnsafe(end - valueAt);
+    buf.copy(pooled, 0, valueAt, end);
+    const value = new Uint8Array(pooled.buffer, pooled.byteOffset, pooled.byteLength);
     p.resolve({
       value,
       expireAt: Number.isFinite(expireAt) && expireAt > 0 ? Math.floor(expireAt) : 0,
