@@ -1,7 +1,7 @@
 // cache.test.ts: the shared budget of main and hot, and expiry on read.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TwoTierCache } from './cache.js';
+import { hitExpireAt, hitView, TwoTierCache } from './cache.js';
 
 test('hot is evicted first while it holds more than 1/8 of main', () => {
   const c = new TwoTierCache({ cacheBytes: 100 });
@@ -121,7 +121,7 @@ test('random adds, removes and evictions: every value read matches, the arena ad
       want.set(key, value);
     } else {
       const got = c.get(key);
-      if (got !== undefined) assert.equal(got.view?.toString(), want.get(key), key);
+      if (got !== undefined) assert.equal(hitView(got)?.toString(), want.get(key), key);
     }
   }
   let live = 0;
@@ -131,4 +131,22 @@ test('random adds, removes and evictions: every value read matches, the arena ad
   assert.equal(c.arenaBytes.live, live);
   const { used } = c.arenaBytes;
   assert.ok(used - live <= 2 * 4096 + 300, `released bytes kept: ${used - live}`);
+});
+
+test('a value that never expires is held as its view; others, and not-founds, with their expiry', () => {
+  const c = new TwoTierCache({ cacheBytes: 1024, now: () => 1000 });
+  const forever = c.add('main', 'a', 'v', 0);
+  const hit = c.get('a');
+  assert.ok(hit !== undefined && hit === forever.view, 'the view itself, no Entry object');
+  assert.equal(hitExpireAt(hit), 0);
+  c.add('main', 'b', 'w', 5000);
+  const expiring = c.get('b');
+  assert.ok(expiring !== undefined);
+  assert.equal(hitView(expiring)?.toString(), 'w');
+  assert.equal(hitExpireAt(expiring), 5000);
+  c.add('main', 'gone', null, 5000);
+  const notFound = c.get('gone');
+  assert.ok(notFound !== undefined);
+  assert.equal(hitView(notFound), null);
+  assert.equal(hitExpireAt(notFound), 5000);
 });

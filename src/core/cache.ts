@@ -14,6 +14,23 @@ export interface Entry {
   readonly expireAt: number;
 }
 
+/**
+ * Hit is what a lookup returns: a value that never expires is kept, and returned,
+ * as its view alone (no Entry object per cached value); anything else as an Entry.
+ * Read it with {@link hitView} and {@link hitExpireAt}.
+ */
+export type Hit = ByteView | Entry;
+
+/** hitView is the value of a hit, `null` for a cached not-found. */
+export function hitView(hit: Hit): ByteView | null {
+  return hit instanceof ByteView ? hit : hit.view;
+}
+
+/** hitExpireAt is the expiry of a hit in ms since the epoch, 0 for never. */
+export function hitExpireAt(hit: Hit): number {
+  return hit instanceof ByteView ? 0 : hit.expireAt;
+}
+
 /** TwoTierCacheOptions configure a {@link TwoTierCache}. */
 export interface TwoTierCacheOptions {
   /** Byte budget shared by main and hot; 0 disables caching. */
@@ -61,8 +78,8 @@ interface Counters {
  * Values up to 1/8 of a block are copied into a {@link ValueArena} shared by both.
  */
 export class TwoTierCache {
-  readonly #main: LRU<Entry>;
-  readonly #hot: LRU<Entry>;
+  readonly #main: LRU<Hit>;
+  readonly #hot: LRU<Hit>;
   readonly #arena: ValueArena;
   readonly #budget: number;
   readonly #hotShare: number;
@@ -81,14 +98,14 @@ export class TwoTierCache {
       blockBytes: blockBytesFor(this.#budget),
       slackBytes: Math.floor(this.#budget * SLACK_SHARE),
     });
-    this.#main = new LRU<Entry>({
+    this.#main = new LRU<Hit>({
       maxEntries,
       onEvicted: (_key, entry) => {
         this.#counters.main.evictions++;
         this.#release(entry);
       },
     });
-    this.#hot = new LRU<Entry>({
+    this.#hot = new LRU<Hit>({
       maxEntries,
       onEvicted: (_key, entry) => {
         this.#counters.hot.evictions++;
@@ -101,7 +118,7 @@ export class TwoTierCache {
    * get looks `key` up in main, then hot. An expired entry is removed and
    * counts as a miss.
    */
-  get(key: string): Entry | undefined {
+  get(key: string): Hit | undefined {
     if (this.#budget === 0) return undefined;
     return (
       this.#lookup(this.#main, this.#counters.main, key) ??
@@ -109,11 +126,11 @@ export class TwoTierCache {
     );
   }
 
-  #lookup(lru: LRU<Entry>, counters: Counters, key: string): Entry | undefined {
+  #lookup(lru: LRU<Hit>, counters: Counters, key: string): Hit | undefined {
     counters.gets++;
     const entry = lru.get(key);
     if (entry === undefined) return undefined;
-    if (entry.expireAt !== 0 && entry.expireAt <= this.#now()) {
+    if (!(entry instanceof ByteView) && entry.expireAt !== 0 && entry.expireAt <= this.#now()) {
       lru.remove(key);
       this.#release(entry);
       return undefined;
@@ -144,13 +161,15 @@ export class TwoTierCache {
     } else view = ByteView.from(value);
     const entry: Entry = { view, expireAt };
     if (!keep) return entry;
-    (which === 'main' ? this.#main : this.#hot).add(key, entry, size);
+    const stored: Hit = view !== null && expireAt === 0 ? view : entry;
+    (which === 'main' ? this.#main : this.#hot).add(key, stored, size);
     this.#evict();
     return entry;
   }
 
-  #release(entry: Entry): void {
-    if (entry.view !== null) this.#arena.release(entry.view);
+  #release(hit: Hit): void {
+    const view = hitView(hit);
+    if (view !== null) this.#arena.release(view);
   }
 
   #evict(): void {
@@ -165,8 +184,10 @@ export class TwoTierCache {
 
   /** has tells whether `which` holds a live entry for `key`, without touching recency or stats. */
   has(which: CacheType, key: string): boolean {
-    const entry = (which === 'main' ? this.#main : this.#hot).peek(key);
-    return entry !== undefined && (entry.expireAt === 0 || entry.expireAt > this.#now());
+    const hit = (which === 'main' ? this.#main : this.#hot).peek(key);
+    if (hit === undefined) return false;
+    const expireAt = hitExpireAt(hit);
+    return expireAt === 0 || expireAt > this.#now();
   }
 
   /** remove drops `key` from both caches; it tells whether anything was there. */
@@ -176,7 +197,7 @@ export class TwoTierCache {
     return a || b;
   }
 
-  #drop(lru: LRU<Entry>, key: string): boolean {
+  #drop(lru: LRU<Hit>, key: string): boolean {
     const entry = lru.peek(key);
     if (entry === undefined) return false;
     lru.remove(key);

@@ -13,7 +13,14 @@ import {
 } from '../errors.js';
 import { type FlightContext, SingleFlight } from '../singleflight/singleflight.js';
 import { ByteView } from './byteview.js';
-import { type CacheValue, type Entry, TwoTierCache } from './cache.js';
+import {
+  type CacheValue,
+  type Entry,
+  type Hit,
+  hitExpireAt,
+  hitView,
+  TwoTierCache,
+} from './cache.js';
 import type { Logger } from './logger.js';
 import { noopLogger } from './logger.js';
 import type { CallOptions, PeerClient, PeerPicker, PeerServedGroup, PeerValue } from './peers.js';
@@ -213,9 +220,10 @@ export class Group implements PeerServedGroup {
     const hit = this.#cache.get(key);
     if (hit !== undefined) {
       this.#stats.cacheHits++;
-      if (hit.view === null) return Promise.reject(new NotFoundError(`not found: ${key}`));
-      if (sink !== undefined) sink.setView(hit.view);
-      return Promise.resolve(hit.view);
+      const view = hitView(hit);
+      if (view === null) return Promise.reject(new NotFoundError(`not found: ${key}`));
+      if (sink !== undefined) sink.setView(view);
+      return Promise.resolve(view);
     }
     this.#stats.loads++;
     const loading = this.#loadAnywhere(key, options);
@@ -234,9 +242,10 @@ export class Group implements PeerServedGroup {
     if (this.#checkKey(key) !== undefined) return undefined;
     this.#stats.gets++;
     const hit = this.#cache.get(key);
-    if (hit === undefined || hit.view === null) return undefined;
+    const view = hit === undefined ? null : hitView(hit);
+    if (view === null) return undefined;
     this.#stats.cacheHits++;
-    return hit.view;
+    return view;
   }
 
   /**
@@ -329,11 +338,12 @@ export class Group implements PeerServedGroup {
     if (bad !== undefined) return Promise.reject(bad);
     this.#stats.gets++;
     this.#stats.serverRequests++;
-    const entry = this.#cache.get(key);
-    if (entry !== undefined) {
+    const hit = this.#cache.get(key);
+    if (hit !== undefined) {
       this.#stats.cacheHits++;
-      if (entry.view === null) return Promise.reject(new NotFoundError(`not found: ${key}`));
-      return { value: entry.view.unsafeBytes(), expireAt: entry.expireAt, minuteQps: 0 };
+      const view = hitView(hit);
+      if (view === null) return Promise.reject(new NotFoundError(`not found: ${key}`));
+      return { value: view.unsafeBytes(), expireAt: hitExpireAt(hit), minuteQps: 0 };
     }
     this.#stats.loads++;
     return this.#localFlights
@@ -427,7 +437,7 @@ export class Group implements PeerServedGroup {
     const signal = flight?.signal;
     // Another caller's flight may have filled the cache between our miss and now.
     const cached = this.#cache.get(key);
-    if (cached !== undefined) return viewOf(key)(cached);
+    if (cached !== undefined) return viewOf(key)(entryOf(cached));
     this.#stats.loadsDeduped++;
     try {
       const cap = this.#loadTimeoutMs > 0 ? Date.now() + this.#loadTimeoutMs : undefined;
@@ -471,7 +481,7 @@ export class Group implements PeerServedGroup {
 
   async #loadLocally(key: string, flight: FlightContext): Promise<Entry> {
     const cached = this.#cache.get(key);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) return entryOf(cached);
     this.#stats.loadsDeduped++;
     let result: LoadResult;
     try {
@@ -574,6 +584,11 @@ interface Loaded {
   value: CacheValue;
   bytes: number;
   expireAt: number;
+}
+
+/** entryOf turns a cache hit into the Entry a flight resolves to. */
+function entryOf(hit: Hit): Entry {
+  return hit instanceof ByteView ? { view: hit, expireAt: 0 } : hit;
 }
 
 function viewOf(key: string): (entry: Entry) => ByteView {
