@@ -64,7 +64,7 @@ test('values are copied into the arena; every way out of the cache releases them
   const src = new Uint8Array(100).fill(1);
   const stored = c.add('main', 'a', src, 0);
   src.fill(2);
-  assert.deepEqual(stored.view?.byteSlice(), new Uint8Array(100).fill(1));
+  assert.deepEqual(hitView(stored)?.byteSlice(), new Uint8Array(100).fill(1));
   assert.equal(c.arenaBytes.live, 100);
   c.add('main', 'a', 'x'.repeat(50), 0); // replaced
   assert.equal(c.arenaBytes.live, 50);
@@ -96,7 +96,7 @@ test('a value not kept (too large, expired, no budget) is still an owned copy', 
     const e = c.add('main', 'k', src, expireAt);
     assert.equal(c.get('k'), undefined);
     src[0] = 4;
-    assert.equal(e.view?.at(0), 3);
+    assert.equal(hitView(e)?.at(0), 3);
     src[0] = 3;
   }
 });
@@ -137,7 +137,7 @@ test('a value that never expires is held as its view; others, and not-founds, wi
   const c = new TwoTierCache({ cacheBytes: 1024, now: () => 1000 });
   const forever = c.add('main', 'a', 'v', 0);
   const hit = c.get('a');
-  assert.ok(hit !== undefined && hit === forever.view, 'the view itself, no Entry object');
+  assert.ok(hit !== undefined && hit === forever, 'the view itself, no Entry object');
   assert.equal(hitExpireAt(hit), 0);
   c.add('main', 'b', 'w', 5000);
   const expiring = c.get('b');

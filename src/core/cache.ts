@@ -141,12 +141,12 @@ export class TwoTierCache {
 
   /**
    * add stores `value` under `key` in `which` cache (`null` is a cached not-found),
-   * then evicts to stay within the budget. It returns the entry for callers to use:
-   * its view owns its bytes whether or not it was kept, so `Uint8Array` values may
+   * then evicts to stay within the budget. It returns the value for callers to use,
+   * as a lookup would ({@link Hit}): its view owns its bytes whether or not it was kept, so `Uint8Array` values may
    * be the caller's own buffers (they are copied, into the arena when they fit).
    * `expireAt` is in ms since the epoch, 0 for never.
    */
-  add(which: CacheType, key: string, value: CacheValue | null, expireAt: number): Entry {
+  add(which: CacheType, key: string, value: CacheValue | null, expireAt: number): Hit {
     const bytes =
       value === null ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value.length;
     const size = Buffer.byteLength(key) + bytes;
@@ -159,12 +159,12 @@ export class TwoTierCache {
     else if (keep && this.#arena.fits(bytes)) {
       view = this.#arena.store(value instanceof ByteView ? value.unsafeBytes() : value, bytes);
     } else view = ByteView.from(value);
-    const entry: Entry = { view, expireAt };
-    if (!keep) return entry;
-    const stored: Hit = view !== null && expireAt === 0 ? view : entry;
-    (which === 'main' ? this.#main : this.#hot).add(key, stored, size);
+    // No Entry object for a value that never expires: none to keep, none to return.
+    const hit: Hit = view !== null && expireAt === 0 ? view : { view, expireAt };
+    if (!keep) return hit;
+    (which === 'main' ? this.#main : this.#hot).add(key, hit, size);
     this.#evict();
-    return entry;
+    return hit;
   }
 
   #release(hit: Hit): void {

@@ -15,7 +15,6 @@ import { type FlightContext, SingleFlight } from '../singleflight/singleflight.j
 import { ByteView } from './byteview.js';
 import {
   type CacheValue,
-  type Entry,
   type Hit,
   hitExpireAt,
   hitView,
@@ -135,7 +134,7 @@ export class Group implements PeerServedGroup {
   readonly #peers: () => PeerPicker;
   readonly #stats: GroupStats = newGroupStats();
   /** Flights that load locally: shared by local and peer-served gets, never forward. */
-  readonly #localFlights: SingleFlight<Entry>;
+  readonly #localFlights: SingleFlight<Hit>;
   /** Flights that ask the owner peer (dedupes this node's concurrent callers). */
   readonly #remoteFlights: SingleFlight<ByteView>;
   readonly #ttl: number;
@@ -196,7 +195,7 @@ export class Group implements PeerServedGroup {
       now: this.#now,
     });
     this.#loadTimeoutMs = options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
-    this.#localFlights = new SingleFlight<Entry>({ timeoutMs: this.#loadTimeoutMs });
+    this.#localFlights = new SingleFlight<Hit>({ timeoutMs: this.#loadTimeoutMs });
     this.#remoteFlights = new SingleFlight<ByteView>({ timeoutMs: this.#loadTimeoutMs });
   }
 
@@ -352,7 +351,7 @@ export class Group implements PeerServedGroup {
       })
       .then((loaded) => {
         const view = viewOf(key)(loaded);
-        return { value: view.unsafeBytes(), expireAt: loaded.expireAt, minuteQps: 0 };
+        return { value: view.unsafeBytes(), expireAt: hitExpireAt(loaded), minuteQps: 0 };
       });
   }
 
@@ -437,7 +436,7 @@ export class Group implements PeerServedGroup {
     const signal = flight?.signal;
     // Another caller's flight may have filled the cache between our miss and now.
     const cached = this.#cache.get(key);
-    if (cached !== undefined) return viewOf(key)(entryOf(cached));
+    if (cached !== undefined) return viewOf(key)(cached);
     this.#stats.loadsDeduped++;
     try {
       const cap = this.#loadTimeoutMs > 0 ? Date.now() + this.#loadTimeoutMs : undefined;
@@ -449,7 +448,7 @@ export class Group implements PeerServedGroup {
       this.#stats.peerLoads++;
       const view = ByteView.adopt(got.value);
       if (this.#random() < this.#hotCacheChance) {
-        return this.#cache.add('hot', key, view, got.expireAt).view ?? view;
+        return hitView(this.#cache.add('hot', key, view, got.expireAt)) ?? view;
       }
       return view;
     } catch (err) {
@@ -479,9 +478,9 @@ export class Group implements PeerServedGroup {
     return viewOf(key)(entry);
   }
 
-  async #loadLocally(key: string, flight: FlightContext): Promise<Entry> {
+  async #loadLocally(key: string, flight: FlightContext): Promise<Hit> {
     const cached = this.#cache.get(key);
-    if (cached !== undefined) return entryOf(cached);
+    if (cached !== undefined) return cached;
     this.#stats.loadsDeduped++;
     let result: LoadResult;
     try {
@@ -586,15 +585,11 @@ interface Loaded {
   expireAt: number;
 }
 
-/** entryOf turns a cache hit into the Entry a flight resolves to. */
-function entryOf(hit: Hit): Entry {
-  return hit instanceof ByteView ? { view: hit, expireAt: 0 } : hit;
-}
-
-function viewOf(key: string): (entry: Entry) => ByteView {
-  return (entry) => {
-    if (entry.view === null) throw new NotFoundError(`not found: ${key}`);
-    return entry.view;
+function viewOf(key: string): (hit: Hit) => ByteView {
+  return (hit) => {
+    const view = hitView(hit);
+    if (view === null) throw new NotFoundError(`not found: ${key}`);
+    return view;
   };
 }
 
