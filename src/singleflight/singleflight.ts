@@ -6,6 +6,7 @@ import {
   DeadlineExceededError,
   InvalidArgumentError,
 } from '../errors.js';
+import { LazyAbort } from '../util/lazy-abort.js';
 
 /** FlightOptions are the per-call options of {@link SingleFlight.do}. */
 export interface FlightOptions {
@@ -58,9 +59,9 @@ export interface FlightContext {
 /**
  * Flight is one key's load in progress. Callers without a signal never leave, so
  * they share one promise and are only counted; callers with a signal each get
- * their own promise, in `waiters`. The AbortController is made when first read.
+ * their own promise, in `waiters`. Its signal (a {@link LazyAbort}) is made when first read.
  */
-class Flight<T> implements FlightContext {
+class Flight<T> extends LazyAbort implements FlightContext {
   readonly key: string;
   /** Callers without a signal: while there is one, the flight is never abandoned. */
   stay = 0;
@@ -78,11 +79,9 @@ class Flight<T> implements FlightContext {
   next: Flight<T> | undefined;
   /** Settled, timed out or abandoned: later outcomes of `fn` are ignored. */
   done = false;
-  #controller: AbortController | undefined;
-  #aborted = false;
-  #reason: unknown;
 
   constructor(key: string) {
+    super();
     this.key = key;
   }
 
@@ -109,26 +108,6 @@ class Flight<T> implements FlightContext {
       if (ok) w.resolve(outcome as T);
       else w.reject(outcome);
     }
-  }
-
-  get signal(): AbortSignal {
-    if (this.#controller === undefined) {
-      this.#controller = new AbortController();
-      if (this.#aborted) this.#controller.abort(this.#reason);
-    }
-    return this.#controller.signal;
-  }
-
-  get aborted(): boolean {
-    return this.#aborted;
-  }
-
-  /** abort aborts the flight's signal, now or when it is made. */
-  abort(reason: unknown): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
-    this.#reason = reason;
-    this.#controller?.abort(reason);
   }
 }
 

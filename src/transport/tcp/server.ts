@@ -15,6 +15,7 @@ import {
 } from '../../errors.js';
 import { secretCheck } from '../../security/secret.js';
 import type { ResolvedTls } from '../../security/tls.js';
+import { LazyAbort } from '../../util/lazy-abort.js';
 import { SweepTimer } from '../../util/sweep-timer.js';
 import type { PeerServer } from '../transport.js';
 import {
@@ -160,34 +161,11 @@ function authorizer(secret: string | undefined): ((presented: string) => boolean
  * group first reads it: a cache hit never does, and an AbortController per
  * request was the server's largest cost.
  */
-class InFlight {
+class InFlight extends LazyAbort {
   /** When the request times out, ms since the epoch; Infinity for never. */
   deadline = Number.POSITIVE_INFINITY;
   /** The timeout the request came with, for the error message. */
   timeoutMs = 0;
-  #controller: AbortController | undefined;
-  #reason: unknown;
-  #aborted = false;
-
-  get signal(): AbortSignal {
-    if (this.#controller === undefined) {
-      this.#controller = new AbortController();
-      if (this.#aborted) this.#controller.abort(this.#reason);
-    }
-    return this.#controller.signal;
-  }
-
-  get aborted(): boolean {
-    return this.#aborted;
-  }
-
-  /** abort aborts the signal, now or when it is made. The first reason wins. */
-  abort(reason: unknown): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
-    this.#reason = reason;
-    this.#controller?.abort(reason);
-  }
 }
 
 /** Connection serves one peer connection: its frames in, its answers out. */
