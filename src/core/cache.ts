@@ -49,6 +49,11 @@ export interface TwoTierCacheOptions {
 /** What {@link TwoTierCache.add} accepts as a value: bytes are copied, a view is kept or copied. */
 export type CacheValue = ByteView | Uint8Array | string;
 
+/** valueBytes is the size `value` has once stored: a string's UTF-8 length, else its byte length. */
+export function valueBytes(value: CacheValue): number {
+  return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+}
+
 /** Blocks of the value arena: about 1/64 of the budget, a power of two within these bounds. */
 const MIN_BLOCK_BYTES = 4 * 1024;
 const MAX_BLOCK_BYTES = 1024 * 1024;
@@ -147,8 +152,7 @@ export class TwoTierCache {
    * `expireAt` is in ms since the epoch, 0 for never.
    */
   add(which: CacheType, key: string, value: CacheValue | null, expireAt: number): Hit {
-    const bytes =
-      value === null ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+    const bytes = value === null ? 0 : valueBytes(value);
     const size = Buffer.byteLength(key) + bytes;
     const keep =
       this.#budget > 0 && size <= this.#budget && (expireAt === 0 || expireAt > this.#now());

@@ -74,6 +74,18 @@ describe('Group.get', () => {
     assert.deepEqual((await g.get('k')).byteSlice(), new Uint8Array([1, 2, 3]));
   });
 
+  test('a value set locally is a copy: changing the caller’s bytes afterwards changes nothing', async () => {
+    const g = new GroupRegistry().newGroup('set-copy', { cacheBytes: 1 << 20, load: () => null });
+    const small = new Uint8Array([1, 2, 3]);
+    const large = new Uint8Array(200_000).fill(5); // too large for the arena's blocks
+    await g.set('small', small);
+    await g.set('large', large);
+    small[0] = 9;
+    large[0] = 9;
+    assert.deepEqual((await g.get('small')).byteSlice(), new Uint8Array([1, 2, 3]));
+    assert.equal((await g.get('large')).at(0), 5);
+  });
+
   test('fills every kind of sink', async () => {
     const g = new GroupRegistry().newGroup('g', { cacheBytes: 1 << 20, load: (k) => `value-${k}` });
     const s = stringSink();

@@ -19,6 +19,7 @@ import {
   hitExpireAt,
   hitView,
   TwoTierCache,
+  valueBytes,
 } from './cache.js';
 import type { Logger } from './logger.js';
 import { noopLogger } from './logger.js';
@@ -268,8 +269,7 @@ export class Group implements PeerServedGroup {
       throw new InvalidArgumentError('value must be a string, Uint8Array or ByteView');
     }
     checkNumber('ttl', options?.ttl, 0);
-    const view = ByteView.from(value);
-    this.#checkValue(view.length);
+    this.#checkValue(valueBytes(value));
     const ttl = options?.ttl ?? this.#ttl;
     const expireAt = ttl > 0 ? this.#now() + ttl : 0;
     const picker = this.#peers();
@@ -278,8 +278,11 @@ export class Group implements PeerServedGroup {
       throw new UnavailableError(`no cache node owns ${key}: the ring is empty`);
     }
     if (owner === undefined) {
-      this.#cache.add('main', key, view, expireAt);
+      // The cache makes the copy it keeps.
+      this.#cache.add('main', key, value, expireAt);
     } else {
+      // A copy of our own: the caller may change its bytes while the request is out.
+      const view = ByteView.from(value);
       await owner.set(this.name, key, view.unsafeBytes(), expireAt, {
         signal: options?.signal,
       });
@@ -550,10 +553,7 @@ export class Group implements PeerServedGroup {
         `load ${this.name}: the loader returned ${typeof value}; want a string, Uint8Array, ByteView, { value, ttl } or null`,
       );
     }
-    const bytes =
-      typeof value === 'string'
-        ? Buffer.byteLength(value)
-        : (value as Uint8Array | ByteView).length;
+    const bytes = valueBytes(value as CacheValue);
     this.#checkValue(bytes);
     return { value, bytes, expireAt: ttl > 0 ? this.#now() + ttl : 0 };
   }
