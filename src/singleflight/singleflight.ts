@@ -7,6 +7,7 @@ import {
   InvalidArgumentError,
 } from '../errors.js';
 import { LazyAbort } from '../util/lazy-abort.js';
+import { SweepTimer } from '../util/sweep-timer.js';
 
 /** FlightOptions are the per-call options of {@link SingleFlight.do}. */
 export interface FlightOptions {
@@ -71,12 +72,10 @@ class Flight<T> extends LazyAbort implements FlightContext {
   #shared: Promise<T> | undefined;
   #resolve: ((value: T) => void) | undefined;
   #reject: ((err: unknown) => void) | undefined;
-  /** A timeout other than the SingleFlight's default has a timer of its own. */
-  timer: NodeJS.Timeout | undefined;
-  /** When the flight times out (performance.now() ms), on its SingleFlight's deadline list. */
-  deadline = 0;
-  prev: Flight<T> | undefined;
-  next: Flight<T> | undefined;
+  /** When the flight times out, ms since the epoch; Infinity for never. */
+  deadline = Number.POSITIVE_INFINITY;
+  /** Its timeout, for the error message. */
+  timeoutMs = 0;
   /** Settled, timed out or abandoned: later outcomes of `fn` are ignored. */
   done = false;
 
@@ -112,58 +111,6 @@ class Flight<T> extends LazyAbort implements FlightContext {
 }
 
 /**
- * DeadlineList times out flights that share one timeout with one timer: they
- * expire in the order they started, so they are kept in a linked list in that
- * order and the timer is set for the first. A flight that ends leaves the list
- * at once. While the list is empty the timer does not hold the process open.
- */
-class DeadlineList<T> {
-  readonly #timeoutMs: number;
-  readonly #expire: (flight: Flight<T>) => void;
-  #head: Flight<T> | undefined;
-  #tail: Flight<T> | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  readonly #fire = () => this.#onTimer();
-
-  constructor(timeoutMs: number, expire: (flight: Flight<T>) => void) {
-    this.#timeoutMs = timeoutMs;
-    this.#expire = expire;
-  }
-
-  add(flight: Flight<T>): void {
-    flight.deadline = performance.now() + this.#timeoutMs;
-    const tail = this.#tail;
-    flight.prev = tail;
-    if (tail === undefined) this.#head = flight;
-    else tail.next = flight;
-    this.#tail = flight;
-    if (this.#timer === undefined) this.#timer = setTimeout(this.#fire, this.#timeoutMs);
-    else if (tail === undefined) this.#timer.ref();
-  }
-
-  remove(flight: Flight<T>): void {
-    const { prev, next } = flight;
-    if (prev === undefined) this.#head = next;
-    else prev.next = next;
-    if (next === undefined) this.#tail = prev;
-    else next.prev = prev;
-    flight.prev = undefined;
-    flight.next = undefined;
-    if (this.#head === undefined) this.#timer?.unref();
-  }
-
-  #onTimer(): void {
-    this.#timer = undefined;
-    const now = performance.now();
-    for (let f = this.#head; f !== undefined && f.deadline <= now; f = this.#head) {
-      this.#expire(f);
-    }
-    const head = this.#head;
-    if (head !== undefined) this.#timer = setTimeout(this.#fire, Math.max(1, head.deadline - now));
-  }
-}
-
-/**
  * SingleFlight runs `fn` once for concurrent {@link SingleFlight.do} calls of
  * the same key and gives all of them its result. It caches nothing: once the
  * flight settles the key is free and the next call starts a new one.
@@ -175,19 +122,14 @@ class DeadlineList<T> {
 export class SingleFlight<T> {
   readonly #timeoutMs: number;
   readonly #flights = new Map<string, Flight<T>>();
-  /** Flights with the default timeout; undefined when it is 0. */
-  readonly #deadlines: DeadlineList<T> | undefined;
+  /** Times out flights: one timer for all of them, set for the earliest deadline. */
+  readonly #timeouts = new SweepTimer((now) => this.#timeOutDue(now));
 
   constructor(options: SingleFlightOptions = {}) {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidArgumentError('singleflight: options must be an object');
     }
     this.#timeoutMs = checkTimeout(options.timeoutMs ?? 0);
-    if (this.#timeoutMs > 0) {
-      this.#deadlines = new DeadlineList<T>(this.#timeoutMs, (f) =>
-        this.#timeOut(f, this.#timeoutMs),
-      );
-    }
   }
 
   /**
@@ -280,21 +222,30 @@ export class SingleFlight<T> {
     const flight = new Flight<T>(key);
     this.#flights.set(key, flight);
     if (timeoutMs > 0) {
-      if (timeoutMs === this.#timeoutMs && this.#deadlines !== undefined) {
-        this.#deadlines.add(flight);
-      } else {
-        flight.timer = setTimeout(() => this.#timeOut(flight, timeoutMs), timeoutMs);
-      }
-      // The timer keeps the process alive on purpose: whoever awaits the flight
-      // is owed an answer, the value or a DeadlineExceededError, not an exit.
+      flight.deadline = Date.now() + timeoutMs;
+      flight.timeoutMs = timeoutMs;
+      // The timer keeps the process alive on purpose while a flight is pending:
+      // whoever awaits it is owed an answer, the value or a DeadlineExceededError.
+      this.#timeouts.hold(true);
+      this.#timeouts.schedule(flight.deadline);
     }
     return flight;
   }
 
-  #timeOut(flight: Flight<T>, timeoutMs: number): void {
+  /** #timeOutDue times out the flights due by `now`; it returns the next deadline. */
+  #timeOutDue(now: number): number {
+    let next = Number.POSITIVE_INFINITY;
+    for (const flight of this.#flights.values()) {
+      if (flight.deadline <= now) this.#timeOut(flight);
+      else if (flight.deadline < next) next = flight.deadline;
+    }
+    return next;
+  }
+
+  #timeOut(flight: Flight<T>): void {
     if (!this.#close(flight)) return;
     const err = new DeadlineExceededError(
-      `singleflight: load of key ${JSON.stringify(flight.key)} timed out after ${timeoutMs} ms`,
+      `singleflight: load of key ${JSON.stringify(flight.key)} timed out after ${flight.timeoutMs} ms`,
     );
     flight.settle(false, err);
     flight.abort(err);
@@ -316,19 +267,14 @@ export class SingleFlight<T> {
     );
   }
 
-  /** #close marks the flight done, stops its timeout and frees its key. */
+  /** #close marks the flight done (its deadline no longer counts) and frees its key. */
   #close(flight: Flight<T>): boolean {
     if (flight.done) return false;
     flight.done = true;
-    if (flight.timer !== undefined) {
-      clearTimeout(flight.timer);
-      flight.timer = undefined;
-    } else if (flight.deadline !== 0) {
-      this.#deadlines?.remove(flight);
-    }
     // A flight leaves the map only here, so while it is not done it is the
     // key's current flight and freeing the key cannot drop a newer one.
     this.#flights.delete(flight.key);
+    if (this.#flights.size === 0) this.#timeouts.hold(false);
     return true;
   }
 
