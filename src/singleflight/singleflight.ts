@@ -6,6 +6,7 @@ import {
   DeadlineExceededError,
   InvalidArgumentError,
 } from '../errors.js';
+import { ChurnMap } from '../util/churn-map.js';
 import { LazyAbort } from '../util/lazy-abort.js';
 import { SweepTimer } from '../util/sweep-timer.js';
 
@@ -121,7 +122,7 @@ class Flight<T> extends LazyAbort implements FlightContext {
  */
 export class SingleFlight<T> {
   readonly #timeoutMs: number;
-  readonly #flights = new Map<string, Flight<T>>();
+  readonly #flights = new ChurnMap<string, Flight<T>>();
   /** Times out flights: one timer for all of them, set for the earliest deadline. */
   readonly #timeouts = new SweepTimer((now) => this.#timeOutDue(now));
 

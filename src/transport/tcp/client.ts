@@ -14,6 +14,7 @@ import {
   UnavailableError,
 } from '../../errors.js';
 import type { ResolvedTls } from '../../security/tls.js';
+import { ChurnMap } from '../../util/churn-map.js';
 import { SweepTimer } from '../../util/sweep-timer.js';
 import {
   codeOf,
@@ -64,7 +65,7 @@ interface Link {
   readonly socket: Socket;
   readonly outbox: Outbox;
   readonly reader: FrameReader;
-  readonly pending: Map<number, Pending>;
+  readonly pending: ChurnMap<number, Pending>;
   connected: boolean;
   dead: boolean;
 }
@@ -268,7 +269,7 @@ export class TcpPeerClient implements PeerClient {
       reader: new FrameReader(maxResponseFrame(this.#config.maxValueBytes), (buf, start, end) =>
         this.#answer(link, buf, start, end),
       ),
-      pending: new Map(),
+      pending: new ChurnMap(),
       connected: false,
       dead: false,
     };

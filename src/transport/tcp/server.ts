@@ -15,6 +15,7 @@ import {
 } from '../../errors.js';
 import { secretCheck } from '../../security/secret.js';
 import type { ResolvedTls } from '../../security/tls.js';
+import { ChurnMap } from '../../util/churn-map.js';
 import { LazyAbort } from '../../util/lazy-abort.js';
 import { SweepTimer } from '../../util/sweep-timer.js';
 import type { PeerServer } from '../transport.js';
@@ -174,7 +175,7 @@ class Connection {
   readonly #shared: Shared;
   readonly #reader: FrameReader;
   readonly #outbox: Outbox;
-  readonly #inFlight = new Map<number, InFlight>();
+  readonly #inFlight = new ChurnMap<number, InFlight>();
   /** Aborts loads whose deadline passed; one timer for the connection. */
   readonly #timeouts = new SweepTimer((now) => this.#timeOut(now));
   #helloed = false;
