@@ -4,7 +4,7 @@ import { isUtf8 } from 'node:buffer';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from '../../core/logger.js';
-import type { GroupLookup, PeerServedGroup, PeerValue } from '../../core/peers.js';
+import type { CallOptions, GroupLookup, PeerServedGroup, PeerValue } from '../../core/peers.js';
 import {
   CancelledError,
   DeadlineExceededError,
@@ -162,11 +162,17 @@ function authorizer(secret: string | undefined): ((presented: string) => boolean
  * group first reads it: a cache hit never does, and an AbortController per
  * request was the server's largest cost.
  */
-class InFlight extends LazyAbort {
-  /** When the request times out, ms since the epoch; Infinity for never. */
-  deadline = Number.POSITIVE_INFINITY;
+class InFlight extends LazyAbort implements CallOptions {
+  /** When the request times out, ms since the epoch; undefined for never. */
+  readonly deadline: number | undefined;
   /** The timeout the request came with, for the error message. */
-  timeoutMs = 0;
+  readonly timeoutMs: number;
+
+  constructor(timeoutMs: number, now: number) {
+    super();
+    this.timeoutMs = timeoutMs;
+    this.deadline = timeoutMs > 0 ? now + timeoutMs : undefined;
+  }
 }
 
 /** Connection serves one peer connection: its frames in, its answers out. */
@@ -383,26 +389,14 @@ class Connection {
       this.#fail(id, 'UNAVAILABLE', 'too many requests in flight on this connection');
       return;
     }
-    const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : undefined;
-    // The flight (its signal, its entry in the table) is made only if the group reads
-    // the signal or answers later: a cache hit answers at once and needs neither.
-    let flight: InFlight | undefined;
+    // The request is its own call options: its signal is made only if the group
+    // reads it, and a cache hit, answered at once, leaves no entry in the table.
+    const pending = new InFlight(timeoutMs, timeoutMs > 0 ? Date.now() : 0);
     const outer = this.#shared.config.signal;
-    const flightNow = (): InFlight => {
-      if (flight === undefined) {
-        flight = new InFlight();
-        if (outer.aborted) flight.abort(outer.reason);
-      }
-      return flight;
-    };
+    if (outer.aborted) pending.abort(outer.reason);
     let answer: PeerValue | Promise<PeerValue>;
     try {
-      answer = group.getForPeer(key, {
-        get signal() {
-          return flightNow().signal;
-        },
-        deadline,
-      });
+      answer = group.getForPeer(key, pending);
     } catch (err) {
       answer = Promise.reject(err);
     }
@@ -410,11 +404,7 @@ class Connection {
       this.#found(id, answer);
       return;
     }
-    const pending = flightNow();
-    if (deadline !== undefined) {
-      pending.deadline = deadline;
-      pending.timeoutMs = timeoutMs;
-    }
+    const deadline = pending.deadline;
     if (this.#inFlight.size === 0) this.#timeouts.hold(true);
     this.#inFlight.set(id, pending);
     if (deadline !== undefined) this.#timeouts.schedule(deadline);
@@ -464,7 +454,7 @@ class Connection {
   #timeOut(now: number): number {
     let next = Number.POSITIVE_INFINITY;
     for (const f of this.#inFlight.values()) {
-      if (f.aborted) continue;
+      if (f.aborted || f.deadline === undefined) continue;
       if (f.deadline <= now) {
         f.abort(new DeadlineExceededError(`peer request: deadline of ${f.timeoutMs} ms passed`));
       } else if (f.deadline < next) {
