@@ -420,65 +420,83 @@ export class Group implements PeerServedGroup {
     const cancellable = signal !== undefined;
     return this.#remoteFlights.do(
       key,
-      (flight) => this.#loadFromOwner(key, owner, cancellable ? flight : undefined, deadline),
+      (flight) => this.#loadFromOwner(key, owner, flight, cancellable, deadline),
       flightOptions,
     );
   }
 
   /**
-   * Ask the owner. The request's deadline is the starting caller's, capped by
-   * loadTimeoutMs: callers who join later with more time still get a local load
-   * if the owner does not answer by then.
+   * Ask the owner. The request's deadline is the starting caller's, capped by the
+   * flight's (loadTimeoutMs): callers who join later with more time still get a
+   * local load if the owner does not answer by then. The flight starts right
+   * after the caller's cache miss, so the cache is not looked at again.
    */
-  async #loadFromOwner(
+  #loadFromOwner(
     key: string,
     owner: PeerClient,
-    flight: FlightContext | undefined,
+    flight: FlightContext,
+    cancellable: boolean,
     callerDeadline: number | undefined,
   ): Promise<ByteView> {
-    const signal = flight?.signal;
-    // Another caller's flight may have filled the cache between our miss and now.
-    const cached = this.#cache.get(key);
-    if (cached !== undefined) return viewOf(key)(cached);
+    const signal = cancellable ? flight.signal : undefined;
     this.#stats.loadsDeduped++;
+    const cap = flight.deadline;
+    const deadline =
+      callerDeadline === undefined
+        ? Number.isFinite(cap)
+          ? cap
+          : undefined
+        : Math.min(callerDeadline, cap);
+    let asked: Promise<PeerValue>;
     try {
-      const cap = this.#loadTimeoutMs > 0 ? Date.now() + this.#loadTimeoutMs : undefined;
-      const deadline =
-        callerDeadline === undefined || cap === undefined
-          ? (callerDeadline ?? cap)
-          : Math.min(callerDeadline, cap);
-      const got = await owner.get(this.name, key, { signal, deadline });
-      this.#stats.peerLoads++;
-      const view = ByteView.adopt(got.value);
-      if (this.#random() < this.#hotCacheChance) {
-        return hitView(this.#cache.add('hot', key, view, got.expireAt)) ?? view;
-      }
-      return view;
+      asked = owner.get(this.name, key, { signal, deadline });
     } catch (err) {
-      if (isCacheError(err, 'NOT_FOUND')) {
-        if (this.#notFoundTtl > 0) {
-          this.#cache.add('hot', key, null, this.#now() + this.#notFoundTtl);
-        }
-        throw err;
-      }
-      if (signal?.aborted) throw abortError(signal);
-      this.#stats.peerErrors++;
-      this.#log.warn(
-        {
-          group: this.name,
-          key,
-          peer: owner.url,
-          err: err instanceof Error ? err.message : String(err),
-        },
-        'peer error, loading locally',
-      );
+      return this.#ownerFailed(key, owner, err, signal);
     }
-    const entry = await this.#localFlights.do(
-      key,
-      (local) => this.#loadLocally(key, local),
-      signal === undefined ? undefined : { signal },
+    return asked.then(
+      (got) => {
+        this.#stats.peerLoads++;
+        const view = ByteView.adopt(got.value);
+        if (this.#random() < this.#hotCacheChance) {
+          return hitView(this.#cache.add('hot', key, view, got.expireAt)) ?? view;
+        }
+        return view;
+      },
+      (err: unknown) => this.#ownerFailed(key, owner, err, signal),
     );
-    return viewOf(key)(entry);
+  }
+
+  /** After the owner failed: NOT_FOUND and the caller's abort are final, else load here. */
+  #ownerFailed(
+    key: string,
+    owner: PeerClient,
+    err: unknown,
+    signal: AbortSignal | undefined,
+  ): Promise<ByteView> {
+    if (isCacheError(err, 'NOT_FOUND')) {
+      if (this.#notFoundTtl > 0) {
+        this.#cache.add('hot', key, null, this.#now() + this.#notFoundTtl);
+      }
+      return Promise.reject(err);
+    }
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    this.#stats.peerErrors++;
+    this.#log.warn(
+      {
+        group: this.name,
+        key,
+        peer: owner.url,
+        err: err instanceof Error ? err.message : String(err),
+      },
+      'peer error, loading locally',
+    );
+    return this.#localFlights
+      .do(
+        key,
+        (local) => this.#loadLocally(key, local),
+        signal === undefined ? undefined : { signal },
+      )
+      .then(viewOf(key));
   }
 
   async #loadLocally(key: string, flight: FlightContext): Promise<Hit> {

@@ -56,6 +56,8 @@ export interface FlightContext {
   readonly signal: AbortSignal;
   /** Whether the flight was aborted, read without making its signal. */
   readonly aborted: boolean;
+  /** When the flight times out, in ms since the epoch; `Infinity` for never. */
+  readonly deadline: number;
 }
 
 /**
