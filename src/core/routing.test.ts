@@ -204,4 +204,30 @@ describe('routing through the owner', () => {
     release?.();
     assert.equal((await pending).toString(), 'v');
   });
+
+  test('a peer client that throws instead of rejecting is a peer error, and the key loads here', async () => {
+    const owner: PeerClient = {
+      url: 'http://owner',
+      get() {
+        throw new UnavailableError('socket gone');
+      },
+      async set() {},
+      async remove() {},
+    };
+    const registry = new GroupRegistry();
+    registry.setPeerPicker({ pickPeer: () => owner, otherPeers: () => [owner] });
+    const loaded: string[] = [];
+    const g = registry.newGroup('g', {
+      cacheBytes: 1 << 20,
+      load: (key) => {
+        loaded.push(key);
+        return `local:${key}`;
+      },
+    });
+    const [first, second] = await Promise.all([g.get('k'), g.get('k')]);
+    assert.equal(first.toString(), 'local:k');
+    assert.equal(second.toString(), 'local:k');
+    assert.deepEqual(loaded, ['k'], 'both callers shared one local load');
+    assert.equal(g.stats.peerErrors, 1);
+  });
 });
