@@ -1,5 +1,6 @@
 // cli-etcd.test.ts: `peercache node --etcd ...` as real processes against a real etcd:
-// join, leave on SIGTERM, an etcd that is not there yet, --fail-fast, malformed --etcd.
+// join, leave on SIGTERM, an etcd that is not there yet, TLS and password auth, --fail-fast,
+// malformed --etcd.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -47,6 +48,7 @@ async function startNode(
   etcd: string,
   registry: ProcessRegistry,
   extra: string[] = [],
+  env?: NodeJS.ProcessEnv,
 ): Promise<CliNode> {
   const [peerPort, apiPort] = await freePorts(2);
   const url = `http://127.0.0.1:${peerPort}`;
@@ -69,6 +71,7 @@ async function startNode(
   ];
   const proc = await startProcess(process.execPath, args, {
     cwd: ROOT,
+    ...(env === undefined ? {} : { env }),
     readyLine: `ready ${url}`,
     timeoutMs: 60_000,
     registry,
@@ -225,6 +228,55 @@ describe('peercache node --etcd', { timeout: 90_000 }, () => {
       [`${PREFIX}/${SERVICE}/nodes/${node.url}`],
     );
     assert.deepEqual(await node.proc.stop('SIGTERM', 10_000), { code: 0, signal: null });
+  });
+
+  it('--etcd-username with PEERCACHE_ETCD_PASSWORD joins an etcd with auth on; a wrong --etcd-password exits 1', {
+    skip,
+  }, async () => {
+    const guarded = await startEtcd({ cleanup });
+    await guarded.call('/v3/auth/role/add', { name: 'root' });
+    await guarded.call('/v3/auth/user/add', { name: 'root', password: 'secret' });
+    await guarded.call('/v3/auth/user/grant', { user: 'root', role: 'root' });
+    await guarded.call('/v3/auth/enable', {});
+    const node = await startNode(
+      guarded.endpoint,
+      registry,
+      ['--etcd-username', 'root', '--fail-fast'],
+      { PEERCACHE_ETCD_PASSWORD: 'secret' },
+    );
+    const view = await peersOf(node);
+    assert.equal(view.membership?.connected, true);
+    assert.equal(view.membership?.registered, true);
+    assert.equal(view.membership?.lastError, null);
+
+    const [peerPort] = await freePorts(1);
+    const wrong = await run([
+      'node',
+      '--self',
+      `http://127.0.0.1:${peerPort}`,
+      '--etcd',
+      guarded.endpoint,
+      '--service',
+      SERVICE,
+      '--etcd-prefix',
+      PREFIX,
+      '--etcd-username',
+      'root',
+      '--etcd-password',
+      'wrong',
+      '--fail-fast',
+    ]);
+    assert.equal(wrong.code, 1, wrong.stderr);
+    assert.equal(wrong.stdout, '');
+    assert.match(wrong.stderr, /^peercache: cannot start: .*authentication failed/m);
+    assert.doesNotMatch(wrong.stderr, /wrong/, 'the password is not echoed');
+    // Only the node with the right password registered. Reading the keys needs a token
+    // now, so the node's own view is the witness: it is alone, and still serving.
+    const after = await peersOf(node);
+    assert.deepEqual(after.peers, [node.url]);
+    assert.equal(after.membership?.registered, true);
+    assert.deepEqual(await node.proc.stop('SIGTERM', 10_000), { code: 0, signal: null });
+    assert.ok(logs(node.proc).some((l) => l.msg === 'left etcd: lease revoked'));
   });
 
   it('--fail-fast with no etcd exits 1; a malformed --etcd exits 2', async () => {
