@@ -1,9 +1,11 @@
 // go-interop.test.ts: a mixed cluster of 2 golang/groupcache peers and 2 peercache nodes, one
-// peer list for all: same owners, one load per key, byte-exact values, Go's fallback.
+// peer list for all: same owners, one load per key, byte-exact values, Go's fallback; and a
+// Go peer and a peercache node over mutual TLS.
 
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { Ring } from '../src/ring/ring.js';
+import { makeTestCerts } from './support/certs.js';
 import { type GoPeer, GoPeerError, goPeerBinary, startGoPeer } from './support/gopeer.js';
 import { type PeercacheNode, startPeercacheNode, sumLoads } from './support/peercache.js';
 import { cleanupAfter, freePorts } from './support/process.js';
@@ -242,5 +244,87 @@ describe('a mixed cluster: 2 Go groupcache peers and 2 peercache nodes', {
     assert.equal(after2.peerErrors, after.peerErrors + 1);
     assert.equal(after2.localLoadErrs, after.localLoadErrs + 1);
     assert.equal((await goPeers[0]!.loads())[goKey], 1);
+  });
+});
+
+describe('a Go groupcache peer and a peercache node over mutual TLS', {
+  skip,
+  timeout: 120_000,
+}, () => {
+  const registry = cleanupAfter();
+  const certs = makeTestCerts();
+  after(() => certs.cleanup());
+  const ring = new Ring();
+  let goPeer: GoPeer;
+  let ours: PeercacheNode;
+
+  before(async () => {
+    const [goPort, ourPort, controlPort, apiPort] = await freePorts(4);
+    const urls = [goPort, ourPort].map((port) => `https://127.0.0.1:${port}`);
+    ring.set(urls);
+    // Each side serves TLS, checks the other against the CA and requires its client
+    // certificate: a request that did not present one would be refused and loaded locally.
+    [goPeer, ours] = await Promise.all([
+      startGoPeer({
+        self: urls[0]!,
+        peers: urls,
+        controlPort: controlPort!,
+        registry,
+        tls: {
+          certFile: certs.node.certFile,
+          keyFile: certs.node.keyFile,
+          caFile: certs.caFile,
+          clientAuth: true,
+        },
+      }),
+      startPeercacheNode({
+        self: urls[1]!,
+        peers: urls,
+        apiPort: apiPort!,
+        registry,
+        extraArgs: [
+          '--tls-cert',
+          certs.node.certFile,
+          '--tls-key',
+          certs.node.keyFile,
+          '--tls-ca',
+          certs.caFile,
+          '--tls-client-auth',
+        ],
+      }),
+    ]);
+  });
+
+  it('each key asked on both nodes is loaded once, on its owner, and arrives byte-exact', async () => {
+    const keys = Array.from({ length: 30 }, (_, i) => `tls-${i}`).concat(['tls a b', 'size:5000']);
+    const owners = new Set(keys.map((k) => ring.get(k)));
+    assert.equal(owners.size, 2, 'the keys should spread over both nodes');
+    const goBefore = await goPeer.stats();
+    const oursBefore = (await ours.stats()).stats;
+    for (const key of keys) {
+      const want = testValue(key)!;
+      const viaGo = await goPeer.get(key);
+      assert.ok(Buffer.from(viaGo).equals(want), `${label(key)} via Go`);
+      const viaUs = await ours.get(key);
+      assert.equal(viaUs.status, 200, `${label(key)} via peercache: ${viaUs.text}`);
+      assert.ok(Buffer.from(viaUs.body).equals(want), `${label(key)} via peercache`);
+    }
+    await ours.syncLogs();
+    const goLoads = await goPeer.loads();
+    const ourLoads = ours.loads();
+    for (const key of keys) {
+      const owner = ring.get(key);
+      const where = [goPeer.url, ours.url].filter(
+        (url) => (url === goPeer.url ? goLoads : ourLoads)[key] !== undefined,
+      );
+      assert.deepEqual(where, [owner], `node(s) that loaded ${label(key)}`);
+      assert.equal(sumLoads([goLoads, ourLoads], key), 1, `loads of ${label(key)}`);
+    }
+    const goAfter = await goPeer.stats();
+    const oursAfter = (await ours.stats()).stats;
+    assert.equal(goAfter.PeerErrors, goBefore.PeerErrors, 'Go reached us over TLS every time');
+    assert.ok(goAfter.PeerLoads > goBefore.PeerLoads, 'Go asked us for our keys');
+    assert.equal(oursAfter.peerErrors, oursBefore.peerErrors, 'we reached Go over TLS every time');
+    assert.ok(oursAfter.peerLoads > oursBefore.peerLoads, 'we asked Go for its keys');
   });
 });

@@ -62,6 +62,12 @@ export interface StartGoPeerOptions {
   controlPort?: number;
   /** Registry that stops the peer at cleanup. Default: none (call `stop`). */
   registry?: ProcessRegistry;
+  /**
+   * TLS of the groupcache protocol, as PEM files: served with `certFile`/`keyFile`
+   * (also presented to peers that ask for a client certificate), peers checked
+   * against `caFile`, client certificates required with `clientAuth`. Default: plain.
+   */
+  tls?: { certFile: string; keyFile: string; caFile?: string; clientAuth?: boolean };
 }
 
 /** GoCacheStats is one of a Go group's caches (groupcache.CacheStats). */
@@ -167,6 +173,12 @@ export async function startGoPeer(options: StartGoPeerOptions): Promise<GoPeer> 
     `-load-delay=${options.loadDelayMs ?? 0}ms`,
     '-exit-on-stdin-eof',
   ];
+  const tls = options.tls;
+  if (tls !== undefined) {
+    args.push(`-tls-cert=${tls.certFile}`, `-tls-key=${tls.keyFile}`);
+    if (tls.caFile !== undefined) args.push(`-tls-ca=${tls.caFile}`);
+    if (tls.clientAuth === true) args.push('-tls-client-auth');
+  }
   const proc = await startProcess(binary, args, {
     readyLine: 'ready',
     timeoutMs: 15_000,

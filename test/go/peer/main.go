@@ -8,6 +8,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -131,6 +133,42 @@ func fatalf(format string, args ...interface{}) {
 	os.Exit(2)
 }
 
+// tlsConfigs builds the peer server's and the peer client's TLS from the -tls-*
+// flags; both are nil when no -tls-cert is given.
+func tlsConfigs(certFile, keyFile, caFile string, clientAuth bool) (*tls.Config, *tls.Config) {
+	if certFile == "" && keyFile == "" && caFile == "" {
+		return nil, nil
+	}
+	if certFile == "" || keyFile == "" {
+		fatalf("-tls-cert and -tls-key go together")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		fatalf("-tls-cert/-tls-key: %v", err)
+	}
+	var roots *x509.CertPool
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			fatalf("-tls-ca: %v", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			fatalf("-tls-ca: no certificate in %s", caFile)
+		}
+	}
+	server := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if clientAuth {
+		if roots == nil {
+			fatalf("-tls-client-auth needs -tls-ca")
+		}
+		server.ClientCAs = roots
+		server.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	client := &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	return server, client
+}
+
 func main() {
 	self := flag.String("self", "", "this peer's base URL and ring identity, e.g. http://127.0.0.1:8001 (required)")
 	peersFlag := flag.String("peers", "", "comma-separated peer base URLs (may include -self); default: -self alone")
@@ -142,6 +180,10 @@ func main() {
 	basePath := flag.String("basepath", "/_groupcache/", "HTTP base path of the groupcache protocol")
 	loadDelay := flag.Duration("load-delay", 0, "sleep this long in the loader before answering")
 	exitOnEOF := flag.Bool("exit-on-stdin-eof", false, "exit when standard input closes (the parent died)")
+	tlsCert := flag.String("tls-cert", "", "PEM certificate: serve the groupcache protocol over TLS and present it to peers that ask")
+	tlsKey := flag.String("tls-key", "", "PEM private key of -tls-cert")
+	tlsCA := flag.String("tls-ca", "", "PEM CA that peers' certificates must chain to (https:// peers)")
+	tlsClientAuth := flag.Bool("tls-client-auth", false, "require client certificates from -tls-ca")
 	flag.Parse()
 
 	if *self == "" || *control == "" {
@@ -176,10 +218,17 @@ func main() {
 		return dest.SetBytes(v)
 	})
 
+	serverTLS, clientTLS := tlsConfigs(*tlsCert, *tlsKey, *tlsCA, *tlsClientAuth)
+
 	pool := groupcache.NewHTTPPoolOpts(*self, &groupcache.HTTPPoolOptions{
 		BasePath: *basePath,
 		Replicas: *replicas,
 	})
+	if clientTLS != nil {
+		// Set before the peers: each peer's getter takes the pool's Transport when made.
+		transport := &http.Transport{TLSClientConfig: clientTLS}
+		pool.Transport = func(context.Context) http.RoundTripper { return transport }
+	}
 	pool.Set(peers...)
 	group := groupcache.NewGroup(*groupName, *cacheBytes, getter)
 	ring := consistenthash.New(*replicas, nil)
@@ -247,6 +296,9 @@ func main() {
 		fatalf("listen %s: %v", *control, err)
 	}
 	errc := make(chan error, 2)
+	if serverTLS != nil {
+		peerLn = tls.NewListener(peerLn, serverTLS)
+	}
 	go func() { errc <- (&http.Server{Handler: peerHandler}).Serve(peerLn) }()
 	go func() { errc <- (&http.Server{Handler: mux}).Serve(controlLn) }()
 	if *exitOnEOF {
