@@ -139,7 +139,6 @@ export class Group implements PeerServedGroup {
   /** Flights that ask the owner peer (dedupes this node's concurrent callers). */
   readonly #remoteFlights: SingleFlight<ByteView>;
   readonly #ttl: number;
-  readonly #loadTimeoutMs: number;
   readonly #notFoundTtl: number;
   readonly #maxKeyBytes: number;
   readonly #maxValueBytes: number;
@@ -195,9 +194,9 @@ export class Group implements PeerServedGroup {
       maxEntries: options.maxEntries,
       now: this.#now,
     });
-    this.#loadTimeoutMs = options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
-    this.#localFlights = new SingleFlight<Hit>({ timeoutMs: this.#loadTimeoutMs });
-    this.#remoteFlights = new SingleFlight<ByteView>({ timeoutMs: this.#loadTimeoutMs });
+    const loadTimeoutMs = options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
+    this.#localFlights = new SingleFlight<Hit>({ timeoutMs: loadTimeoutMs });
+    this.#remoteFlights = new SingleFlight<ByteView>({ timeoutMs: loadTimeoutMs });
   }
 
   /**
@@ -440,13 +439,8 @@ export class Group implements PeerServedGroup {
   ): Promise<ByteView> {
     const signal = cancellable ? flight.signal : undefined;
     this.#stats.loadsDeduped++;
-    const cap = flight.deadline;
-    const deadline =
-      callerDeadline === undefined
-        ? Number.isFinite(cap)
-          ? cap
-          : undefined
-        : Math.min(callerDeadline, cap);
+    const until = Math.min(callerDeadline ?? Number.POSITIVE_INFINITY, flight.deadline);
+    const deadline = Number.isFinite(until) ? until : undefined;
     let asked: Promise<PeerValue>;
     try {
       asked = owner.get(this.name, key, { signal, deadline });

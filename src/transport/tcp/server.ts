@@ -158,9 +158,9 @@ function authorizer(secret: string | undefined): ((presented: string) => boolean
 }
 
 /**
- * InFlight is one GET being answered, and its abort signal, made only when the
- * group first reads it: a cache hit never does, and an AbortController per
- * request was the server's largest cost.
+ * InFlight is one GET being answered, passed to the group as its call options.
+ * Its abort signal is made only when the group first reads it: a cache hit never
+ * does, and an AbortController per request was the server's largest cost.
  */
 class InFlight extends LazyAbort implements CallOptions {
   /** When the request times out, ms since the epoch; undefined for never. */
@@ -168,10 +168,11 @@ class InFlight extends LazyAbort implements CallOptions {
   /** The timeout the request came with, for the error message. */
   readonly timeoutMs: number;
 
-  constructor(timeoutMs: number, now: number) {
+  /** `timeoutMs` 0 means no deadline. */
+  constructor(timeoutMs: number) {
     super();
     this.timeoutMs = timeoutMs;
-    this.deadline = timeoutMs > 0 ? now + timeoutMs : undefined;
+    this.deadline = timeoutMs > 0 ? Date.now() + timeoutMs : undefined;
   }
 }
 
@@ -391,7 +392,7 @@ class Connection {
     }
     // The request is its own call options: its signal is made only if the group
     // reads it, and a cache hit, answered at once, leaves no entry in the table.
-    const pending = new InFlight(timeoutMs, timeoutMs > 0 ? Date.now() : 0);
+    const pending = new InFlight(timeoutMs);
     const outer = this.#shared.config.signal;
     if (outer.aborted) pending.abort(outer.reason);
     let answer: PeerValue | Promise<PeerValue>;

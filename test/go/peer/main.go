@@ -134,7 +134,7 @@ func fatalf(format string, args ...interface{}) {
 }
 
 // tlsConfigs builds the peer server's and the peer client's TLS from the -tls-*
-// flags; both are nil when no -tls-cert is given.
+// flags; both are nil when no -tls-* flag is given.
 func tlsConfigs(certFile, keyFile, caFile string, clientAuth bool) (*tls.Config, *tls.Config) {
 	if certFile == "" && keyFile == "" && caFile == "" {
 		return nil, nil
