@@ -4,11 +4,16 @@ import { test } from 'node:test';
 import {
   abortError,
   CacheError,
+  DeadlineExceededError,
   ErrorCode,
   errorFromCode,
   httpStatus,
+  InternalError,
+  InvalidArgumentError,
   NotFoundError,
+  peerUnreachable,
   toCacheError,
+  UnavailableError,
 } from './errors.js';
 
 test('every code has a class, a name and an HTTP status', () => {
@@ -42,4 +47,16 @@ test('abortError tells a timeout from a cancel', () => {
   const t = new AbortController();
   t.abort(new DOMException('timed out', 'TimeoutError'));
   assert.equal(abortError(t.signal).code, 'DEADLINE_EXCEEDED');
+});
+
+test('peerUnreachable tells a failure to reach a peer from the peer answer', () => {
+  assert.equal(peerUnreachable(new UnavailableError('connection refused')), true);
+  assert.equal(peerUnreachable(new DeadlineExceededError('timed out')), true);
+  assert.equal(peerUnreachable(new Error('socket hang up')), true);
+  assert.equal(peerUnreachable(new InternalError('loader failed', { remote: true })), false);
+  assert.equal(peerUnreachable(new UnavailableError('db down', { remote: true })), false);
+  assert.equal(peerUnreachable(new InvalidArgumentError('bad key')), false);
+  assert.equal(peerUnreachable(new NotFoundError()), false);
+  assert.equal(errorFromCode('INTERNAL', 'x', { remote: true }).remote, true);
+  assert.equal(new InternalError('x').remote, false);
 });

@@ -29,17 +29,33 @@ export const ErrorCode = {
 /** ErrorCode values, e.g. `'NOT_FOUND'`. */
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/** CacheErrorOptions are the options of every {@link CacheError}. */
+export interface CacheErrorOptions {
+  /** The underlying error, if any. */
+  cause?: unknown;
+  /**
+   * remote is true when the error is a peer's answer: the request reached the
+   * peer and the peer said so (its loader failed, it refused the secret). Peer
+   * clients set it on errors they decode from an answer. Default false.
+   */
+  remote?: boolean | undefined;
+}
+
 /**
  * CacheError is the base of every error peercache throws on purpose. `code` is
- * stable; `cause` keeps the underlying error, if any.
+ * stable; `cause` keeps the underlying error, if any; `remote` tells a peer's
+ * answer from a failure on the way to it.
  */
 export class CacheError extends Error {
   /** The stable code of this error. */
   readonly code: ErrorCode;
+  /** True when the error is a peer's answer rather than a failure to reach it. */
+  readonly remote: boolean;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: CacheErrorOptions) {
     super(message, options);
     this.code = code;
+    this.remote = options?.remote ?? false;
   }
 
   override get name(): string {
@@ -49,63 +65,63 @@ export class CacheError extends Error {
 
 /** NotFoundError: the loader reported that the key does not exist. */
 export class NotFoundError extends CacheError {
-  constructor(message = 'not found', options?: { cause?: unknown }) {
+  constructor(message = 'not found', options?: CacheErrorOptions) {
     super(ErrorCode.NotFound, message, options);
   }
 }
 
 /** InvalidArgumentError: a bad key, value, option or request. */
 export class InvalidArgumentError extends CacheError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: CacheErrorOptions) {
     super(ErrorCode.InvalidArgument, message, options);
   }
 }
 
 /** TooLargeError: a key or value over the configured limit. */
 export class TooLargeError extends CacheError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: CacheErrorOptions) {
     super(ErrorCode.TooLarge, message, options);
   }
 }
 
 /** AlreadyExistsError: e.g. a group name registered twice. */
 export class AlreadyExistsError extends CacheError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: CacheErrorOptions) {
     super(ErrorCode.AlreadyExists, message, options);
   }
 }
 
 /** UnavailableError: a peer could not be reached, or the node is closing. */
 export class UnavailableError extends CacheError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: CacheErrorOptions) {
     super(ErrorCode.Unavailable, message, options);
   }
 }
 
 /** DeadlineExceededError: a timeout or deadline passed. */
 export class DeadlineExceededError extends CacheError {
-  constructor(message = 'deadline exceeded', options?: { cause?: unknown }) {
+  constructor(message = 'deadline exceeded', options?: CacheErrorOptions) {
     super(ErrorCode.DeadlineExceeded, message, options);
   }
 }
 
 /** CancelledError: the caller's AbortSignal fired. */
 export class CancelledError extends CacheError {
-  constructor(message = 'cancelled', options?: { cause?: unknown }) {
+  constructor(message = 'cancelled', options?: CacheErrorOptions) {
     super(ErrorCode.Cancelled, message, options);
   }
 }
 
 /** UnauthenticatedError: missing or wrong credentials on a peer or API request. */
 export class UnauthenticatedError extends CacheError {
-  constructor(message = 'unauthenticated', options?: { cause?: unknown }) {
+  constructor(message = 'unauthenticated', options?: CacheErrorOptions) {
     super(ErrorCode.Unauthenticated, message, options);
   }
 }
 
 /** InternalError: a loader failed or an unexpected fault occurred. */
 export class InternalError extends CacheError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: CacheErrorOptions) {
     super(ErrorCode.Internal, message, options);
   }
 }
@@ -114,7 +130,7 @@ const classes: Record<
   ErrorCode,
   new (
     message: string,
-    options?: { cause?: unknown },
+    options?: CacheErrorOptions,
   ) => CacheError
 > = {
   NOT_FOUND: NotFoundError,
@@ -132,7 +148,7 @@ const classes: Record<
 export function errorFromCode(
   code: ErrorCode,
   message: string,
-  options?: { cause?: unknown },
+  options?: CacheErrorOptions,
 ): CacheError {
   return new classes[code](message, options);
 }
@@ -190,4 +206,18 @@ export function abortError(signal: AbortSignal): CacheError {
   return new CancelledError(reason instanceof Error ? reason.message : 'cancelled', {
     cause: reason,
   });
+}
+
+/**
+ * peerUnreachable says whether a failed peer call means the peer could not be
+ * reached or did not answer (refused or broken connection, timeout, a closed
+ * client, anything that is not a CacheError), as opposed to an answer from the
+ * peer (`remote` errors, e.g. its loader failed) or a request refused before it
+ * was sent (a bad key). Only the first is a reason to load elsewhere or to
+ * count against the peer's health.
+ */
+export function peerUnreachable(err: unknown): boolean {
+  if (!(err instanceof CacheError)) return true;
+  if (err.remote) return false;
+  return err.code === 'UNAVAILABLE' || err.code === 'DEADLINE_EXCEEDED' || err.code === 'INTERNAL';
 }
