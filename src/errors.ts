@@ -126,23 +126,18 @@ export class InternalError extends CacheError {
   }
 }
 
-const classes: Record<
-  ErrorCode,
-  new (
-    message: string,
-    options?: CacheErrorOptions,
-  ) => CacheError
-> = {
-  NOT_FOUND: NotFoundError,
-  INVALID_ARGUMENT: InvalidArgumentError,
-  TOO_LARGE: TooLargeError,
-  ALREADY_EXISTS: AlreadyExistsError,
-  UNAVAILABLE: UnavailableError,
-  DEADLINE_EXCEEDED: DeadlineExceededError,
-  CANCELLED: CancelledError,
-  UNAUTHENTICATED: UnauthenticatedError,
-  INTERNAL: InternalError,
-};
+const classes: Record<ErrorCode, new (message: string, options?: CacheErrorOptions) => CacheError> =
+  {
+    NOT_FOUND: NotFoundError,
+    INVALID_ARGUMENT: InvalidArgumentError,
+    TOO_LARGE: TooLargeError,
+    ALREADY_EXISTS: AlreadyExistsError,
+    UNAVAILABLE: UnavailableError,
+    DEADLINE_EXCEEDED: DeadlineExceededError,
+    CANCELLED: CancelledError,
+    UNAUTHENTICATED: UnauthenticatedError,
+    INTERNAL: InternalError,
+  };
 
 /** errorFromCode builds the {@link CacheError} subclass for `code`. */
 export function errorFromCode(
