@@ -43,6 +43,16 @@ export interface PeerClient {
   ): Promise<void>;
   /** remove drops `key` from the peer's caches. */
   remove(group: string, key: string, options?: CallOptions): Promise<void>;
+  /**
+   * close releases the client for good: it closes the client's connections,
+   * its transport forgets it (asking the transport for the same URL again
+   * gives a fresh client), and wrappers drop what they keep for the peer
+   * (metric series, health state) before forwarding it. The ring calls it once
+   * the peer has left and the requests in flight to it have ended; requests
+   * made after it fail with UnavailableError. Optional: a client holding
+   * nothing need not have it. Idempotent.
+   */
+  close?(): void;
 }
 
 /**

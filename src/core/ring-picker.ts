@@ -1,14 +1,20 @@
 // ring-picker.ts: RingPicker, the PeerPicker that maps keys to owners with the
-// consistent-hash ring and keeps one client per peer.
+// consistent-hash ring, keeps one client per peer and closes those of peers that left.
 import { InvalidArgumentError } from '../errors.js';
 import { Ring, type RingOptions } from '../ring/ring.js';
 import type { PeerClient, PeerPicker } from './peers.js';
+import { TrackedClient } from './tracked-client.js';
 
 /** RingPickerOptions configure a {@link RingPicker}. */
 export interface RingPickerOptions extends RingOptions {
   /** This node's identity on the ring (its peer base URL); it must match how peers list it. */
   self: string;
-  /** Builds the client for a peer URL; called once per peer while it is a member. */
+  /**
+   * Builds the client for a peer URL; called once per peer while it is a
+   * member. When the peer leaves, the client's `close()` (if it has one) is
+   * called once the requests in flight to it have ended; a peer that comes
+   * back after that gets a fresh client from a new call.
+   */
   clientFor: (url: string) => PeerClient;
   /**
    * member says whether self owns keys. A client-only node (a gateway) is not on
@@ -21,6 +27,9 @@ export interface RingPickerOptions extends RingOptions {
  * RingPicker owns the ring and the peer clients. `setPeers` replaces the whole
  * membership in one step; self is always a member (unless `member: false`), so
  * this node recognises its own keys even when the list given leaves it out.
+ * A peer that leaves stops being picked at once; its client is closed when the
+ * last request in flight to it ends, so however often membership changes, only
+ * the members' clients and those still finishing a request stay open.
  */
 export class RingPicker implements PeerPicker {
   readonly self: string;
@@ -33,8 +42,13 @@ export class RingPicker implements PeerPicker {
   get member(): boolean {
     return this.#member;
   }
-  #clients = new Map<string, PeerClient>();
-  #others: PeerClient[] = [];
+  #clients = new Map<string, TrackedClient>();
+  #others: TrackedClient[] = [];
+  /** Clients of peers that left, until their last request ends and they are closed. */
+  readonly #leaving = new Map<string, TrackedClient>();
+  readonly #onClosed = (client: TrackedClient): void => {
+    if (this.#leaving.get(client.url) === client) this.#leaving.delete(client.url);
+  };
 
   constructor(options: RingPickerOptions) {
     if (typeof options.self !== 'string' || options.self === '') {
@@ -50,7 +64,10 @@ export class RingPicker implements PeerPicker {
 
   /**
    * setPeers makes `peers` (plus self) the membership. Clients of peers that
-   * stay are kept; it returns the URLs that joined and left.
+   * stay are kept; those of peers that left are closed once their requests in
+   * flight end (at once when there are none). A peer that comes back before its
+   * old client closed keeps that client; after, it gets a fresh one. Returns
+   * the URLs that joined and left.
    */
   setPeers(peers: Iterable<string>): { added: string[]; removed: string[] } {
     const next = new Set<string>(this.#member ? [this.self] : []);
@@ -62,19 +79,57 @@ export class RingPicker implements PeerPicker {
     }
     const ring = new Ring(this.#options);
     ring.set(next);
-    const clients = new Map<string, PeerClient>();
+    const clients = new Map<string, TrackedClient>();
     const added: string[] = [];
-    for (const url of next) {
-      if (url === this.self) continue;
-      const existing = this.#clients.get(url);
-      if (existing === undefined) added.push(url);
-      clients.set(url, existing ?? this.#clientFor(url));
+    const made: TrackedClient[] = [];
+    try {
+      for (const url of next) {
+        if (url === this.self) continue;
+        const existing = this.#clients.get(url);
+        if (existing !== undefined) {
+          clients.set(url, existing);
+          continue;
+        }
+        added.push(url);
+        const leaving = this.#leaving.get(url);
+        if (leaving !== undefined && !leaving.closed) {
+          // Revived below, once nothing can fail any more.
+          clients.set(url, leaving);
+        } else {
+          const client = new TrackedClient(this.#clientFor(url), this.#onClosed);
+          made.push(client);
+          clients.set(url, client);
+        }
+      }
+    } catch (err) {
+      // The membership stays as it was: the clients made for it are not needed.
+      for (const client of made) client.retire();
+      throw err;
     }
-    const removed = [...this.#clients.keys()].filter((u) => !clients.has(u));
+    for (const url of added) {
+      const leaving = this.#leaving.get(url);
+      if (leaving !== undefined && clients.get(url) === leaving) {
+        leaving.revive();
+        this.#leaving.delete(url);
+      }
+    }
+    const old = this.#clients;
+    const removed = [...old.keys()].filter((u) => !clients.has(u));
     this.#ring = ring;
     this.#clients = clients;
     this.#others = [...clients.values()];
+    // Only now, with the new ring in place, can no new request pick a leaving client.
+    for (const url of removed) {
+      const client = old.get(url) as TrackedClient;
+      this.#leaving.set(url, client);
+      client.retire();
+    }
     return { added, removed };
+  }
+
+  /** leaving counts the clients of departed peers that still wait for requests in flight. */
+  get leaving(): number {
+    return this.#leaving.size;
   }
 
   /** pickPeer returns the owner's client, or undefined when this node owns `key`. */

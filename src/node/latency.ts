@@ -59,7 +59,7 @@ export class LatencyHistogram<L extends string> {
 
   /** series returns the series of `labels` (one value per label name), made on first use. */
   series(labels: Readonly<Record<L, string>>): LatencySeries {
-    const key = this.#labelNames.map((n) => labels[n]).join('\u0000');
+    const key = this.#keyOf(labels);
     let series = this.#series.get(key);
     if (series === undefined) {
       const bounds = this.#bounds;
@@ -120,6 +120,18 @@ export class LatencyHistogram<L extends string> {
       values,
       aggregator: this.aggregator,
     };
+  }
+
+  /**
+   * remove forgets the series of `labels`: it is no longer exported, and a
+   * holder that still observes into it changes nothing. No-op for an unknown one.
+   */
+  remove(labels: Readonly<Record<L, string>>): void {
+    this.#series.delete(this.#keyOf(labels));
+  }
+
+  #keyOf(labels: Readonly<Record<L, string>>): string {
+    return this.#labelNames.map((n) => labels[n]).join('\u0000');
   }
 
   /** reset forgets every series. */

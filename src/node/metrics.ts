@@ -28,6 +28,17 @@ interface OpSeries {
   error: LatencySeries;
 }
 
+const outcomes = ['ok', 'not_found', 'error'] as const;
+
+/** PeerSeries is every series of one peer, shared by the clients instrumented for it. */
+interface PeerSeries {
+  readonly ops: Record<PeerOp, OpSeries>;
+  /** The (op, code) pairs of the error counter's series, to remove them with the peer. */
+  readonly errorLabels: Map<string, { op: PeerOp; code: string }>;
+  /** How many instrumented clients of the peer are still open. */
+  clients: number;
+}
+
 function snake(s: string): string {
   return s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
@@ -43,7 +54,7 @@ export class NodeMetrics {
   readonly #latency: LatencyHistogram<'peer' | 'op' | 'outcome'>;
   readonly #errors: Counter<'peer' | 'op' | 'code'>;
   readonly #members: Gauge;
-  readonly #ops = new Map<string, OpSeries>();
+  readonly #peers = new Map<string, PeerSeries>();
   readonly #changes: Counter<'source'>;
 
   constructor(groups: () => Iterable<Group>) {
@@ -125,34 +136,42 @@ export class NodeMetrics {
     this.#changes.inc({ source });
   }
 
-  /** instrument wraps `client` so that every request is timed and its failures counted. */
-  instrument(client: PeerClient): PeerClient {
+  /**
+   * instrument wraps `client` so that every request is timed and its failures
+   * counted, under the peer's URL. The wrapper's `close()` removes the peer's
+   * series (once every client instrumented for it is closed), then closes
+   * `client`: a peer that left leaves nothing behind in the registry.
+   */
+  instrument(client: PeerClient): PeerClient & { close(): void } {
     const peer = client.url;
-    const ops: Record<PeerOp, OpSeries> = {
-      get: this.#seriesOf(peer, 'get'),
-      set: this.#seriesOf(peer, 'set'),
-      remove: this.#seriesOf(peer, 'remove'),
-    };
+    const series = this.#seriesOf(peer);
+    const ops = series.ops;
     const timed = <T>(op: PeerOp, request: Promise<T>, started: number): Promise<T> => {
-      const series = ops[op];
+      const latency = ops[op];
       return request.then(
         (out) => {
-          series.ok.observe((performance.now() - started) / 1000);
+          latency.ok.observe((performance.now() - started) / 1000);
           return out;
         },
         (err: unknown) => {
           const seconds = (performance.now() - started) / 1000;
           const code = isCacheError(err) ? err.code : 'INTERNAL';
           if (code === 'NOT_FOUND') {
-            series.notFound.observe(seconds);
+            latency.notFound.observe(seconds);
           } else {
-            series.error.observe(seconds);
-            this.#errors.inc({ peer, op, code });
+            latency.error.observe(seconds);
+            // A request that ends after its peer's series were removed would bring one back.
+            if (this.#peers.get(peer) === series) {
+              const key = `${op} ${code}`;
+              if (!series.errorLabels.has(key)) series.errorLabels.set(key, { op, code });
+              this.#errors.inc({ peer, op, code });
+            }
           }
           throw err;
         },
       );
     };
+    let closed = false;
     return {
       url: peer,
       get: (group, key, options) =>
@@ -161,18 +180,43 @@ export class NodeMetrics {
         timed('set', client.set(group, key, value, expireAt, options), performance.now()),
       remove: (group, key, options) =>
         timed('remove', client.remove(group, key, options), performance.now()),
+      close: () => {
+        if (!closed) {
+          closed = true;
+          this.#release(peer, series);
+        }
+        client.close?.();
+      },
     };
   }
 
-  /** #seriesOf returns the latency series of `op` to `peer`, one per outcome. */
-  #seriesOf(peer: string, op: PeerOp): OpSeries {
-    const key = `${op} ${peer}`;
-    let series = this.#ops.get(key);
+  /** #seriesOf returns the series of `peer`, made on first use, counting one more client of it. */
+  #seriesOf(peer: string): PeerSeries {
+    let series = this.#peers.get(peer);
     if (series === undefined) {
-      const of = (outcome: string) => this.#latency.series({ peer, op, outcome });
-      series = { ok: of('ok'), notFound: of('not_found'), error: of('error') };
-      this.#ops.set(key, series);
+      const opSeries = (op: PeerOp): OpSeries => {
+        const of = (outcome: string) => this.#latency.series({ peer, op, outcome });
+        return { ok: of('ok'), notFound: of('not_found'), error: of('error') };
+      };
+      series = {
+        ops: { get: opSeries('get'), set: opSeries('set'), remove: opSeries('remove') },
+        errorLabels: new Map(),
+        clients: 0,
+      };
+      this.#peers.set(peer, series);
     }
+    series.clients++;
     return series;
+  }
+
+  /** #release counts one client of `peer` closed; with the last one, the peer's series go. */
+  #release(peer: string, series: PeerSeries): void {
+    series.clients--;
+    if (series.clients > 0 || this.#peers.get(peer) !== series) return;
+    this.#peers.delete(peer);
+    for (const op of Object.keys(series.ops) as PeerOp[]) {
+      for (const outcome of outcomes) this.#latency.remove({ peer, op, outcome });
+    }
+    for (const { op, code } of series.errorLabels.values()) this.#errors.remove({ peer, op, code });
   }
 }

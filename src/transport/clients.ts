@@ -1,30 +1,90 @@
-// clients.ts: one client per peer URL, made on first use and closed with its transport.
+// clients.ts: one client per peer URL, made on first use, released one by one when its
+// peer leaves, and all closed with their transport.
+import type { CallOptions, PeerClient, PeerValue } from '../core/peers.js';
 
-/** ClientCache hands out one client per peer URL and closes them all at once. */
-export interface ClientCache<C> {
-  /** get returns the client of `url`, making it on first use (closed at once after closeAll). */
-  get(url: string): C;
+/** ClosableClient is a transport's own client: a PeerClient whose close may take a while. */
+export interface ClosableClient extends PeerClient {
+  close(): void | Promise<void>;
+}
+
+/**
+ * ClientCache hands out one client per peer URL. What it hands out is a handle
+ * on the transport's client whose `close()` releases it: the client is closed
+ * and forgotten, so the next `get` of that URL makes a fresh one.
+ */
+export interface ClientCache {
+  /**
+   * get returns the client of `url`, making it on first use (closed at once
+   * after closeAll). Everyone asking for one URL shares one client, so its
+   * `close()` is for whoever owns the URL's membership: the node's ring.
+   */
+  get(url: string): PeerClient & { close(): void };
+  /**
+   * release closes the client of `url` and forgets it; a later `get` makes a
+   * fresh one. It resolves once the client has closed. A URL with no client is
+   * a no-op.
+   */
+  release(url: string): Promise<void>;
   /** closeAll closes every client; later ones are made closed. Idempotent. */
-  closeAll(): void;
+  closeAll(): Promise<void>;
+}
+
+/** Entry is one URL's client and the handle given out for it. */
+interface Entry {
+  readonly client: ClosableClient;
+  readonly handle: PeerClient & { close(): void };
 }
 
 /** clientCache builds a {@link ClientCache} around `make`. */
-export function clientCache<C extends { close(): void }>(make: (url: string) => C): ClientCache<C> {
-  const clients = new Map<string, C>();
+export function clientCache(make: (url: string) => ClosableClient): ClientCache {
+  const entries = new Map<string, Entry>();
   let closed = false;
+
+  const closeQuietly = (client: ClosableClient): Promise<void> => {
+    try {
+      return Promise.resolve(client.close()).catch(() => {});
+    } catch {
+      return Promise.resolve();
+    }
+  };
+  const release = (url: string, entry: Entry | undefined): Promise<void> => {
+    if (entry === undefined) return Promise.resolve();
+    // A handle released late must not take a fresh client of the same URL with it.
+    if (entries.get(url) === entry) entries.delete(url);
+    return closeQuietly(entry.client);
+  };
+
   return {
     get(url) {
-      let client = clients.get(url);
-      if (client === undefined) {
-        client = make(url);
-        if (closed) client.close();
-        clients.set(url, client);
+      let entry = entries.get(url);
+      if (entry === undefined) {
+        const client = make(url);
+        const made: Entry = {
+          client,
+          handle: {
+            url: client.url,
+            get: (group: string, key: string, options?: CallOptions): Promise<PeerValue> =>
+              client.get(group, key, options),
+            set: (group, key, value, expireAt, options) =>
+              client.set(group, key, value, expireAt, options),
+            remove: (group, key, options) => client.remove(group, key, options),
+            close: () => {
+              void release(url, made);
+            },
+          },
+        };
+        entry = made;
+        if (closed) void closeQuietly(client);
+        entries.set(url, entry);
       }
-      return client;
+      return entry.handle;
     },
-    closeAll() {
+    release(url) {
+      return release(url, entries.get(url));
+    },
+    async closeAll() {
       closed = true;
-      for (const client of clients.values()) client.close();
+      await Promise.all([...entries.values()].map((e) => closeQuietly(e.client)));
     },
   };
 }

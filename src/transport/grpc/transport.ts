@@ -106,8 +106,6 @@ export function grpcTransport(options: GrpcTransportOptions = {}): PeerTransport
         peerSecret: secret,
       });
     },
-    async close() {
-      clients.closeAll();
-    },
+    close: () => clients.closeAll(),
   };
 }

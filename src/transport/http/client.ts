@@ -1,7 +1,7 @@
 // client.ts: the HTTP peer client, speaking golang/groupcache's wire protocol over undici.
 
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { Agent, type Dispatcher } from 'undici';
+import { type Dispatcher, Pool } from 'undici';
 import type { CallOptions, PeerClient, PeerValue } from '../../core/peers.js';
 import {
   abortError,
@@ -20,6 +20,7 @@ import {
 } from '../../proto/gen/groupcache_pb.js';
 import { AUTHORIZATION, bearer, checkSecret } from '../../security/secret.js';
 import { resolveTls, type TlsOptions } from '../../security/tls.js';
+import { clientCache } from '../clients.js';
 import { escapePathSegment } from './escape.js';
 import {
   DEFAULT_BASE_PATH,
@@ -50,12 +51,14 @@ export interface HttpTransportOptions {
   /**
    * dispatcher sends the requests: supply your own undici Dispatcher (an Agent,
    * a ProxyAgent, one composed with interceptors for tracing or TLS). The
-   * transport never closes a dispatcher it was given. Defaults to an undici
-   * Agent owned by the transport (keep-alive, no pipelining).
+   * transport never closes a dispatcher it was given, so a released client's
+   * idle connections then last until the dispatcher's keep-alive timeout.
+   * Defaults to an undici Pool per peer owned by the transport (keep-alive, no
+   * pipelining), closed when the peer's client is released.
    */
   dispatcher?: Dispatcher;
   /**
-   * connections bounds the sockets the default Agent opens to each peer origin;
+   * connections bounds the sockets the default Pool opens to each peer;
    * requests beyond it wait in line. Ignored when `dispatcher` is given.
    * Defaults to 64.
    */
@@ -96,19 +99,24 @@ export interface HttpTransport {
   /**
    * client returns the PeerClient for the peer at `baseUrl` (e.g.
    * `'http://127.0.0.1:8001'`, the peer's identity on the ring). Clients are
-   * cached: the same URL gives the same client. Throws TypeError for a URL that
-   * is not http(s).
+   * cached: the same URL gives the same client, until its `close()` releases
+   * it (closing its connections; the next call makes a fresh one). Throws
+   * TypeError for a URL that is not http(s).
    */
-  client(baseUrl: string): PeerClient;
+  client(baseUrl: string): PeerClient & { close(): void };
   /**
-   * close closes the dispatcher the transport owns, after in-flight requests
-   * end; a dispatcher passed in options is left open. Calling it again is a no-op.
+   * close closes the connections the transport owns, after in-flight requests
+   * end; a dispatcher passed in options is left open (and its clients usable).
+   * Calling it again is a no-op.
    */
   close(): Promise<void>;
 }
 
 interface ClientConfig {
-  dispatcher: Dispatcher;
+  /** The dispatcher passed in options; without one, each client has a Pool of its own. */
+  dispatcher: Dispatcher | undefined;
+  /** The options of each client's own Pool. */
+  pool: Pool.Options;
   basePath: string;
   requestTimeoutMs: number;
   maxValueBytes: number;
@@ -143,47 +151,45 @@ export function createHttpTransport(options: HttpTransportOptions = {}): HttpTra
   const secret = checkSecret('peerSecret', options.peerSecret);
   const tls = resolveTls(options.tls);
 
-  const owned = options.dispatcher
-    ? undefined
-    : new Agent({
-        connections,
-        pipelining: 1,
-        // Applied to https:// origins only; `key` and `cert` answer a server's request for a
-        // client certificate.
-        ...(tls !== undefined ? { connect: { ca: tls.ca, cert: tls.cert, key: tls.key } } : {}),
-      });
   const config: ClientConfig = {
-    dispatcher: options.dispatcher ?? owned!,
+    dispatcher: options.dispatcher,
+    pool: {
+      connections,
+      pipelining: 1,
+      // Applied to https:// origins only; `key` and `cert` answer a server's request for a
+      // client certificate.
+      ...(tls !== undefined ? { connect: { ca: tls.ca, cert: tls.cert, key: tls.key } } : {}),
+    },
     basePath,
     requestTimeoutMs,
     maxValueBytes,
     authorization: secret === undefined ? undefined : bearer(secret),
   };
-  const clients = new Map<string, PeerClient>();
+  const clients = clientCache((url) => new HttpPeerClient(url, config));
   let closing: Promise<void> | undefined;
 
   return {
-    client(baseUrl) {
-      let client = clients.get(baseUrl);
-      if (!client) {
-        client = new HttpPeerClient(baseUrl, config);
-        clients.set(baseUrl, client);
-      }
-      return client;
-    },
+    client: (baseUrl) => clients.get(baseUrl),
     close() {
-      closing ??= owned ? owned.close() : Promise.resolve();
+      closing ??= options.dispatcher === undefined ? clients.closeAll() : Promise.resolve();
       return closing;
     },
   };
 }
 
-/** HttpPeerClient is one peer's {@link PeerClient}. */
+/**
+ * HttpPeerClient is one peer's {@link PeerClient}: requests go through the
+ * transport's dispatcher if it was given one, else through a Pool of its own.
+ */
 class HttpPeerClient implements PeerClient {
   readonly url: string;
   readonly #origin: string;
   readonly #pathPrefix: string;
   readonly #config: ClientConfig;
+  readonly #dispatcher: Dispatcher;
+  /** The Pool this client owns (none with a dispatcher from options). */
+  readonly #pool: Pool | undefined;
+  #closing: Promise<void> | undefined;
 
   constructor(baseUrl: string, config: ClientConfig) {
     let parsed: URL;
@@ -201,6 +207,17 @@ class HttpPeerClient implements PeerClient {
     this.#origin = parsed.origin;
     this.#pathPrefix = parsed.pathname.replace(/\/+$/, '') + config.basePath;
     this.#config = config;
+    this.#pool = config.dispatcher === undefined ? new Pool(this.#origin, config.pool) : undefined;
+    this.#dispatcher = config.dispatcher ?? (this.#pool as Pool);
+  }
+
+  /**
+   * close closes the client's own Pool once its requests in flight have ended;
+   * later calls fail with UnavailableError. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#pool === undefined ? Promise.resolve() : this.#pool.close();
+    return this.#closing;
   }
 
   async get(group: string, key: string, options?: CallOptions): Promise<PeerValue> {
@@ -257,6 +274,9 @@ class HttpPeerClient implements PeerClient {
   ): Promise<T> {
     const callerSignal = options?.signal;
     if (callerSignal?.aborted) throw abortError(callerSignal);
+    if (this.#closing !== undefined) {
+      throw new UnavailableError(`peer ${this.url}: the client is closed`);
+    }
     const path = `${this.#pathPrefix}${escapePathSegment(group)}/${escapePathSegment(key)}`;
 
     // The call waits until the earlier of the caller's deadline and our own
@@ -291,7 +311,7 @@ class HttpPeerClient implements PeerClient {
           }, timeoutMs)
         : undefined;
     try {
-      const response = await this.#config.dispatcher.request({
+      const response = await this.#dispatcher.request({
         origin: this.#origin,
         path,
         method,

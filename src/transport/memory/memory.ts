@@ -22,9 +22,14 @@ export class MemoryTransport {
     };
   }
 
-  /** client returns a PeerClient for `url`. */
-  client(url: string): PeerClient {
+  /**
+   * client returns a fresh PeerClient for `url` (nothing is cached); once it is
+   * closed, its calls fail like calls to a peer that is down.
+   */
+  client(url: string): PeerClient & { close(): void } {
+    let closed = false;
     const target = (group: string) => {
+      if (closed) throw new UnavailableError(`peer ${url}: the client is closed`);
       this.calls.set(url, (this.calls.get(url) ?? 0) + 1);
       const node = this.#nodes.get(url);
       if (node === undefined) throw new UnavailableError(`peer ${url} is unreachable`);
@@ -43,6 +48,9 @@ export class MemoryTransport {
       },
       async remove(group, key) {
         target(group).removeFromPeer(key);
+      },
+      close() {
+        closed = true;
       },
     };
   }

@@ -122,8 +122,6 @@ export function tcpTransport(options: TcpTransportOptions = {}): PeerTransport {
         peerSecret: secret,
       });
     },
-    async close() {
-      clients.closeAll();
-    },
+    close: () => clients.closeAll(),
   };
 }
