@@ -1,0 +1,170 @@
+// ring-picker.test.ts: RingPicker closes the clients of peers that leave, once their requests
+// in flight end, and gives a peer that comes back a fresh client.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { CallOptions, PeerClient, PeerValue } from './peers.js';
+import { RingPicker } from './ring-picker.js';
+
+/** FakeClient answers each get when the test says so, and records whether it was closed. */
+class FakeClient implements PeerClient {
+  readonly url: string;
+  closed = 0;
+  readonly waiting: Array<{ resolve: (v: PeerValue) => void; reject: (e: unknown) => void }> = [];
+  constructor(url: string) {
+    this.url = url;
+  }
+  get(_group: string, _key: string, _options?: CallOptions): Promise<PeerValue> {
+    if (this.closed > 0) return Promise.reject(new Error(`${this.url} is closed`));
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
+  }
+  async set(): Promise<void> {}
+  async remove(): Promise<void> {}
+  close(): void {
+    this.closed++;
+  }
+}
+
+const SELF = 'http://self:1';
+
+function picker() {
+  const made: FakeClient[] = [];
+  const ring = new RingPicker({
+    self: SELF,
+    clientFor: (url) => {
+      const c = new FakeClient(url);
+      made.push(c);
+      return c;
+    },
+  });
+  /** keyOf finds a key owned by `url`. */
+  const keyOf = (url: string): string => {
+    for (let i = 0; ; i++) if (ring.ownerOf(`k${i}`) === url) return `k${i}`;
+  };
+  /** made of `url`, newest last. */
+  const of = (url: string) => made.filter((c) => c.url === url);
+  return { ring, made, keyOf, of };
+}
+
+const value = (s: string): PeerValue => ({
+  value: new TextEncoder().encode(s),
+  expireAt: 0,
+  minuteQps: 0,
+});
+
+describe('RingPicker and departed peers', () => {
+  it('closes the client of a peer that left at once when nothing is in flight', () => {
+    const { ring, of } = picker();
+    ring.setPeers([SELF, 'http://a:1', 'http://b:1']);
+    const { removed } = ring.setPeers([SELF, 'http://a:1']);
+    assert.deepEqual(removed, ['http://b:1']);
+    assert.equal(of('http://b:1')[0]?.closed, 1);
+    assert.equal(of('http://a:1')[0]?.closed, 0);
+    assert.equal(ring.leaving, 0);
+    assert.deepEqual(
+      ring.otherPeers().map((p) => p.url),
+      ['http://a:1'],
+    );
+  });
+
+  it('lets a request in flight to a removed peer complete, then closes its client', async () => {
+    const { ring, of, keyOf } = picker();
+    ring.setPeers([SELF, 'http://a:1']);
+    const owner = ring.pickPeer(keyOf('http://a:1'));
+    assert.ok(owner);
+    const first = owner.get('g', 'k');
+    const second = owner.get('g', 'k2');
+    ring.setPeers([SELF]);
+    const fake = of('http://a:1')[0] as FakeClient;
+    assert.equal(fake.closed, 0, 'closed while requests were in flight');
+    assert.equal(ring.leaving, 1);
+    assert.equal(ring.pickPeer(keyOf(SELF)), undefined);
+    fake.waiting[0]?.resolve(value('one'));
+    assert.equal(new TextDecoder().decode((await first).value), 'one');
+    assert.equal(fake.closed, 0, 'closed while one request was still in flight');
+    fake.waiting[1]?.reject(new Error('boom'));
+    await assert.rejects(second, /boom/);
+    assert.equal(fake.closed, 1);
+    assert.equal(ring.leaving, 0);
+  });
+
+  it('gives a peer that comes back after its client closed a fresh client', async () => {
+    const { ring, of, keyOf } = picker();
+    ring.setPeers([SELF, 'http://a:1']);
+    ring.setPeers([SELF]);
+    const { added } = ring.setPeers([SELF, 'http://a:1']);
+    assert.deepEqual(added, ['http://a:1']);
+    const [old, fresh] = of('http://a:1');
+    assert.equal(old?.closed, 1);
+    assert.equal(fresh?.closed, 0);
+    const owner = ring.pickPeer(keyOf('http://a:1'));
+    const got = owner?.get('g', 'k');
+    fresh?.waiting[0]?.resolve(value('fresh'));
+    assert.equal(new TextDecoder().decode((await got)?.value), 'fresh');
+  });
+
+  it('keeps the client of a peer that comes back while its requests were in flight', async () => {
+    const { ring, of, keyOf } = picker();
+    ring.setPeers([SELF, 'http://a:1']);
+    const before = ring.pickPeer(keyOf('http://a:1'));
+    const pending = before?.get('g', 'k');
+    ring.setPeers([SELF]);
+    ring.setPeers([SELF, 'http://a:1']);
+    assert.equal(of('http://a:1').length, 1, 'a second client was made');
+    assert.equal(ring.pickPeer(keyOf('http://a:1')), before);
+    assert.equal(ring.leaving, 0);
+    const fake = of('http://a:1')[0] as FakeClient;
+    fake.waiting[0]?.resolve(value('v'));
+    await pending;
+    assert.equal(fake.closed, 0, 'the member closed after its request ended');
+  });
+
+  it('a request through a stale reference after the close fails; the client stays closed', async () => {
+    const { ring, of, keyOf } = picker();
+    ring.setPeers([SELF, 'http://a:1']);
+    const stale = ring.pickPeer(keyOf('http://a:1'));
+    ring.setPeers([SELF]);
+    await assert.rejects(stale?.get('g', 'k') ?? Promise.resolve(), /closed/);
+    assert.equal(of('http://a:1')[0]?.closed, 1);
+  });
+
+  it('after many changes with fresh addresses only the members have open clients', async () => {
+    const { ring, made, keyOf } = picker();
+    const inFlight: Promise<PeerValue>[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const url = `http://10.0.${i >> 8}.${i & 255}:1`;
+      ring.setPeers([SELF, url]);
+      // Every tenth peer is left with a request in flight when it goes.
+      if (i % 10 === 0) inFlight.push(ring.pickPeer(keyOf(url))?.get('g', 'k') as never);
+    }
+    assert.equal(made.filter((c) => c.closed === 0).length, 1 + 100);
+    assert.equal(ring.leaving, 100);
+    for (const c of made) for (const w of c.waiting) w.resolve(value('v'));
+    await Promise.all(inFlight);
+    assert.equal(made.filter((c) => c.closed === 0).length, 1);
+    assert.equal(ring.leaving, 0);
+    assert.ok(made.every((c) => c.closed <= 1));
+  });
+
+  it('a clientFor that throws leaves the membership as it was and closes what it made', () => {
+    const made: FakeClient[] = [];
+    const ring = new RingPicker({
+      self: SELF,
+      clientFor: (url) => {
+        if (url.includes('bad')) throw new TypeError('bad URL');
+        const c = new FakeClient(url);
+        made.push(c);
+        return c;
+      },
+    });
+    ring.setPeers([SELF, 'http://a:1']);
+    assert.throws(() => ring.setPeers([SELF, 'http://b:1', 'http://bad:1']), TypeError);
+    assert.deepEqual(ring.members(), [SELF, 'http://a:1'].sort());
+    assert.deepEqual(
+      made.map((c) => [c.url, c.closed]),
+      [
+        ['http://a:1', 0],
+        ['http://b:1', 1],
+      ],
+    );
+  });
+});
