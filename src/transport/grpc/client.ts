@@ -24,6 +24,7 @@ import {
 } from '../../proto/gen/groupcache_pb.js';
 import { AUTHORIZATION } from '../../security/secret.js';
 import { expireAtFromNanos, nanosFromExpireAt } from '../http/wire.js';
+import { StoppableCredentials } from './credentials.js';
 import { groupCacheMethods, type UnaryMethod } from './service.js';
 import { errorFromStatus } from './status.js';
 
@@ -55,6 +56,7 @@ export class GrpcPeerClient implements PeerClient {
   readonly url: string;
   readonly #client: Client;
   readonly #config: GrpcClientConfig;
+  readonly #credentials: StoppableCredentials;
   #closed = false;
 
   /**
@@ -65,11 +67,8 @@ export class GrpcPeerClient implements PeerClient {
     this.url = baseUrl;
     this.#config = config;
     const { target, secure } = targetOf(baseUrl);
-    this.#client = new Client(
-      target,
-      secure ? config.secure : config.insecure,
-      config.channelOptions,
-    );
+    this.#credentials = new StoppableCredentials(secure ? config.secure : config.insecure);
+    this.#client = new Client(target, this.#credentials, config.channelOptions);
   }
 
   async get(group: string, key: string, options?: CallOptions): Promise<PeerValue> {
@@ -117,10 +116,14 @@ export class GrpcPeerClient implements PeerClient {
     await this.#call(groupCacheMethods.remove, 'Remove', request, options);
   }
 
-  /** close closes the channel; later calls fail with UnavailableError. Idempotent. */
+  /**
+   * close closes the channel, which then never dials the peer again; later
+   * calls fail with UnavailableError. Idempotent.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#credentials.stop();
     this.#client.close();
   }
 
