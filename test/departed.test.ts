@@ -5,103 +5,27 @@
 // behind a counting proxy on 0.0.0.0, reached at a fresh 127.0.x.y address for each change.
 
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Group } from '../src/core/group.js';
 import { noopLogger } from '../src/core/logger.js';
-import { GroupRegistry } from '../src/core/registry.js';
 import { type CacheNode, createNode } from '../src/node/node.js';
 import { grpcTransport } from '../src/transport/grpc/index.js';
 import { httpTransport } from '../src/transport/http/index.js';
 import { tcpTransport } from '../src/transport/tcp/index.js';
-import type { PeerServer, PeerTransport } from '../src/transport/transport.js';
-import { type CountingProxy, startCountingProxy } from './support/counting-proxy.js';
+import type { PeerTransport } from '../src/transport/transport.js';
+import {
+  addressOf,
+  canCountSockets,
+  openSockets,
+  type Peer,
+  peerSeries,
+  startPeer,
+} from './support/churn.js';
 import { waitFor } from './support/process.js';
 
 const CHANGES = 1000;
 const SELF = 'http://127.0.0.1:1';
-const canCountSockets = existsSync('/proc/self/fd');
-
-/** openSockets counts this process's file descriptors that are sockets. */
-function openSockets(): number {
-  let n = 0;
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:')) n++;
-    } catch {
-      // Closed between the listing and the look.
-    }
-  }
-  return n;
-}
-
-/** address i is a loopback address of its own, 127.0.1.1 onwards (every one reaches 0.0.0.0). */
-const addressOf = (i: number) => `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`;
-
-/** peerSeries lists the distinct `peer` labels in the node's metrics. */
-async function peerSeries(node: CacheNode): Promise<Set<string>> {
-  const text = await node.metrics.registry.metrics();
-  return new Set([...text.matchAll(/peer="([^"]*)"/g)].map((m) => m[1] as string));
-}
-
-/** Gate holds the peer's loads of `slow*` keys until opened. */
-class Gate {
-  waiting = 0;
-  #open: () => void = () => {};
-  #opened = new Promise<void>((resolve) => {
-    this.#open = resolve;
-  });
-  async pass(): Promise<void> {
-    this.waiting++;
-    await this.#opened;
-  }
-  open(): void {
-    this.#open();
-  }
-}
-
-/** Peer is one real peer server of the transport under test, behind a counting proxy. */
-interface Peer {
-  server: PeerServer;
-  proxy: CountingProxy;
-  gate: Gate;
-  url(address: string): string;
-  close(): Promise<void>;
-}
-
-async function startPeer(transport: PeerTransport): Promise<Peer> {
-  const groups = new GroupRegistry();
-  const gate = new Gate();
-  groups.newGroup('g', {
-    cacheBytes: 0,
-    load: async (key: string) => {
-      if (key.startsWith('slow')) await gate.pass();
-      return `peer:${key}`;
-    },
-  });
-  const shutdown = new AbortController();
-  const server = await transport.serve(groups, {
-    host: '127.0.0.1',
-    port: 0,
-    signal: shutdown.signal,
-    logger: noopLogger,
-  });
-  const proxy = await startCountingProxy(server.address.port);
-  return {
-    server,
-    proxy,
-    gate,
-    url: (address) => `http://${address}:${proxy.port}`,
-    async close() {
-      gate.open();
-      await proxy.close();
-      await server.close(100);
-      await transport.close();
-    },
-  };
-}
-
 /** client builds the node under test: it never listens, and loads `local:key` when it owns a key. */
 function client(transport: PeerTransport): { node: CacheNode; group: Group } {
   const node = createNode({ self: SELF, transport, logger: noopLogger });
