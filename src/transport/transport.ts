@@ -31,7 +31,13 @@ export interface PeerServer {
 export interface PeerTransport {
   /** name is the protocol's name, e.g. `http`. */
   readonly name: string;
-  /** client returns the (cached) client for the peer whose base URL is `url`. */
+  /**
+   * client returns the (cached) client for the peer whose base URL is `url`.
+   * Its `close()` releases it: the connections to the peer are closed and the
+   * cache forgets it, so the next `client(url)` makes a fresh one. The node's
+   * ring calls it once the peer has left and its requests have ended; a
+   * transport whose clients hold nothing may leave `close` out.
+   */
   client(url: string): PeerClient;
   /** serve answers peer requests for `groups` on `host:port`. */
   serve(groups: GroupLookup, options: ServeOptions): Promise<PeerServer>;
