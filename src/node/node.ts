@@ -50,6 +50,8 @@ export interface NodeOptions {
    * from `basePath`, `http`, `maxKeyBytes`, `maxValueBytes`, `tls` and
    * `peerSecret`. With a transport of your own, give it its TLS and secret
    * options instead: `tls` or `peerSecret` here is then an InvalidArgumentError.
+   * Give each node a transport of its own: a node closes the clients of peers
+   * that leave its ring, which another node sharing the transport may still use.
    */
   transport?: PeerTransport | undefined;
   /** basePath is the URL path prefix of HTTP peer requests. Default `/_groupcache/`. */
