@@ -42,6 +42,15 @@ function protobuf(bytes: Uint8Array): Script {
   };
 }
 
+/** waitUntil polls `check` every 10 ms, for up to 5 s. */
+async function waitUntil(check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.fail('the condition never held');
+}
+
 describe('HTTP peer client', () => {
   let server: TestServer;
   let transport: HttpTransport;
@@ -315,6 +324,50 @@ describe('HTTP peer client', () => {
       await hooked.client(server.url).get('g', 'k');
       assert.equal(agent.count, 3);
     } finally {
+      await agent.close();
+    }
+  });
+
+  it("a client's close releases it: its connection closes, the URL gets a fresh client", async () => {
+    const t = createHttpTransport({ connections: 1 });
+    try {
+      script = protobuf(new Uint8Array(0));
+      const old = t.client(server.url);
+      await old.get('g', 'k');
+      await old.get('g', 'k');
+      assert.equal(seen.length, 2);
+      assert.equal(seen[0]?.port, seen[1]?.port, 'one kept-alive connection');
+      const open = () =>
+        new Promise<number>((resolve, reject) =>
+          server.server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
+        );
+      // Other tests' clients may keep connections to the same server open.
+      const withOld = await open();
+      old.close();
+      await assert.rejects(old.get('g', 'k'), UnavailableError);
+      await waitUntil(async () => (await open()) === withOld - 1);
+      const fresh = t.client(server.url);
+      assert.notEqual(fresh, old);
+      await fresh.get('g', 'k');
+      assert.equal(seen.length, 3);
+      assert.notEqual(seen[2]?.port, seen[0]?.port, 'the old connection was reused');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('closing a client leaves a given dispatcher open', async () => {
+    const agent = new Agent();
+    const hooked = createHttpTransport({ dispatcher: agent });
+    try {
+      script = protobuf(new Uint8Array(0));
+      const old = hooked.client(server.url);
+      old.close();
+      await assert.rejects(old.get('g', 'k'), UnavailableError);
+      assert.equal(agent.closed, false);
+      await hooked.client(server.url).get('g', 'k');
+    } finally {
+      await hooked.close();
       await agent.close();
     }
   });
