@@ -218,6 +218,26 @@ describe('grpcTransport options and lifecycle', () => {
     await first;
   });
 
+  it("a client's close releases it: its calls fail, the URL gets a fresh client", async () => {
+    const group = new FakeGroup('g');
+    group.store.set('k', { value: Uint8Array.of(1), expireAt: 0, minuteQps: 0 });
+    const transport = grpcTransport();
+    const server = await transport.serve(fakeLookup(group), serveOptions());
+    try {
+      const url = `http://127.0.0.1:${server.address.port}`;
+      const old = transport.client(url);
+      assert.deepEqual((await old.get('g', 'k')).value, Uint8Array.of(1));
+      old.close?.();
+      await assert.rejects(old.get('g', 'k'), { code: 'UNAVAILABLE' });
+      const fresh = transport.client(url);
+      assert.notEqual(fresh, old);
+      assert.deepEqual((await fresh.get('g', 'k')).value, Uint8Array.of(1));
+    } finally {
+      await transport.close();
+      await server.close(0);
+    }
+  });
+
   it('serve rejects when the port is taken', async () => {
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
