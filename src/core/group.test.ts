@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { create } from '@bufbuild/protobuf';
-import { InternalError, UnavailableError } from '../errors.js';
+import { InternalError, TooLargeError, UnavailableError } from '../errors.js';
 import { GetRequestSchema } from '../proto/gen/groupcache_pb.js';
 import { ByteView } from './byteview.js';
 import type { GroupOptions, LoadFn, LoadResult } from './group.js';
@@ -598,6 +598,18 @@ describe('when the owner fails', () => {
     await assert.rejects(reading, { code: 'INTERNAL', message: 'loader broke' });
     assert.deepEqual(loads, []);
     assert.equal(group.stats.peerErrors, 0);
+  });
+
+  test('a value over a limit on the way back from the owner is INTERNAL, not the caller’s TOO_LARGE', async () => {
+    const owner = scriptedOwner();
+    const { group, loads } = nonOwner(owner.client);
+    const reading = group.get('k');
+    owner.gets[0]!.answer.reject(new TooLargeError('value of 99 bytes is over the limit of 10'));
+    await assert.rejects(reading, {
+      code: 'INTERNAL',
+      message: 'get n/k from http://owner: value of 99 bytes is over the limit of 10',
+    });
+    assert.deepEqual(loads, []);
   });
 
   test('an unreachable owner: a local load, kept in hot for fallbackTtl only', async () => {

@@ -532,6 +532,16 @@ export class Group implements PeerServedGroup {
       return Promise.reject(err);
     }
     if (signal?.aborted) return Promise.reject(abortError(signal));
+    if (isCacheError(err, 'TOO_LARGE')) {
+      // The key passed this node's limits: an owner's value (or a key) over a limit on
+      // the way back is a mismatch between the nodes' limits, not the caller's fault.
+      return Promise.reject(
+        new InternalError(`get ${this.name}/${key} from ${owner.url}: ${err.message}`, {
+          cause: err,
+          remote: err.remote,
+        }),
+      );
+    }
     if (!peerUnreachable(err)) return Promise.reject(err);
     this.#stats.peerErrors++;
     this.#log.warn(
