@@ -1,10 +1,17 @@
 // consistency.test.ts: no acknowledged write is lost to a load in flight. The history
 // checker is first shown to catch stale reads, then run against three nodes over http
-// and over tcp with a slow loader, a short ttl and the hot cache on.
+// and over tcp with a slow loader, a short ttl and the hot cache on. Last, a hung owner
+// (a real process, stopped) leaves a non-owner's fallback copy only for its bound.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createNode } from '../src/node/node.js';
+import { Ring } from '../src/ring/ring.js';
+import { tcpTransport } from '../src/transport/tcp/transport.js';
 import { checkHistory, describeViolation, History } from './support/history.js';
 import { runHistory } from './support/history-cluster.js';
+import { startPeercacheNode } from './support/peercache.js';
+import { cleanupAfter, freePorts } from './support/process.js';
 
 /** A history built by hand: each step's ticks in the order written. */
 function handMade(build: (h: History, steps: Steps) => Promise<void>) {
@@ -120,3 +127,60 @@ for (const transport of ['http', 'tcp'] as const) {
     });
   });
 }
+
+describe('a hung owner', { timeout: 90_000 }, () => {
+  const registry = cleanupAfter();
+
+  it('a non-owner’s fallback copy does not outlive the fault: after fallbackTtl it answers the owner’s value', async () => {
+    const [portA, portC, apiC] = (await freePorts(3)) as [number, number, number];
+    const urlA = `http://127.0.0.1:${portA}`;
+    const urlC = `http://127.0.0.1:${portC}`;
+    const urls = [urlA, urlC];
+    const ring = new Ring();
+    ring.set(urls);
+    let key = 'hung-0';
+    for (let i = 1; ring.get(key) !== urlC; i++) key = `hung-${i}`;
+
+    const owner = await startPeercacheNode({
+      self: urlC,
+      peers: urls,
+      apiPort: apiC,
+      transport: 'tcp',
+      registry,
+    });
+    const FALLBACK_TTL_MS = 500;
+    const a = createNode({
+      self: urlA,
+      peers: urls,
+      transport: tcpTransport({ requestTimeoutMs: 300 }),
+    });
+    const group = a.newGroup('scores', {
+      cacheBytes: 1 << 20,
+      hotCacheChance: 0,
+      fallbackTtl: FALLBACK_TTL_MS,
+      load: (k) => `loaded by A: ${k}`,
+    });
+    await a.listen();
+    try {
+      await group.set(key, 'new');
+      assert.equal((await group.get(key)).toString(), 'new', 'from the owner');
+
+      process.kill(owner.process.pid, 'SIGSTOP');
+      try {
+        // The owner does not answer: after the request timeout, A loads the key itself.
+        assert.equal((await group.get(key)).toString(), `loaded by A: ${key}`);
+        assert.equal(group.stats.peerErrors, 1);
+        assert.equal(group.cacheStats('main').items, 0, 'the fallback copy is not in main');
+      } finally {
+        process.kill(owner.process.pid, 'SIGCONT');
+      }
+      // Past the bound, A asks the owner again and answers the acknowledged write.
+      await sleep(FALLBACK_TTL_MS + 100);
+      assert.equal((await group.get(key)).toString(), 'new');
+      const viaOwner = await owner.get(key);
+      assert.equal(viaOwner.text, 'new');
+    } finally {
+      await a.close();
+    }
+  });
+});
