@@ -400,6 +400,19 @@ describe('bad input', () => {
     });
   });
 
+  test('a loader that throws TOO_LARGE itself is INTERNAL too', async () => {
+    const h = reg.newGroup('throws-big', {
+      cacheBytes: 1 << 20,
+      load: () => {
+        throw new TooLargeError('origin body of 99 bytes is over the limit of 10');
+      },
+    });
+    await assert.rejects(h.get('k'), {
+      code: 'INTERNAL',
+      message: 'load throws-big/k: origin body of 99 bytes is over the limit of 10',
+    });
+  });
+
   test('a loader returning something unusable is an error, not a corrupt cache', async () => {
     const h = reg.newGroup('weird', { cacheBytes: 1 << 20, load: () => 42 as unknown as string });
     await assert.rejects(h.get('k'), {

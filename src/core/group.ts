@@ -590,8 +590,13 @@ export class Group implements PeerServedGroup {
     } catch (err) {
       this.#stats.localLoadErrs++;
       if (flight.aborted) throw abortError(flight.signal);
-      const e = isCacheError(err) ? err : toCacheError(err, `load ${this.name}/${key}`);
+      let e = isCacheError(err) ? err : toCacheError(err, `load ${this.name}/${key}`);
       if (e.code === 'NOT_FOUND') return this.#notFound(key, flight, fallbackFor);
+      // A loader's value too large for it (e.g. an origin's body over the limit) is the
+      // server's fault, not the request's: INTERNAL, never a 413 to a GET.
+      if (e.code === 'TOO_LARGE') {
+        e = new InternalError(`load ${this.name}/${key}: ${e.message}`, { cause: e });
+      }
       this.#log.warn({ group: this.name, key, err: e.message }, 'load failed');
       throw e;
     }
