@@ -107,7 +107,7 @@ for (const transport of ['http', 'tcp'] as const) {
   describe(`three nodes over ${transport}: writes race loads in flight`, {
     timeout: 60_000,
   }, () => {
-    it('every read that starts after a write’s ack returns that write or a later one', async () => {
+    it('every read that starts after a write’s ack returns that write or a later one', async (t) => {
       const run = await runHistory({
         transport,
         writes: 150,
@@ -118,6 +118,10 @@ for (const transport of ['http', 'tcp'] as const) {
         seed: transport === 'tcp' ? 7 : 11,
       });
       const { result } = run;
+      t.diagnostic(
+        `${result.writes} writes, ${result.reads} reads (${result.readsAfterWrites} after an ack), ` +
+          `${result.loads} loads, ${run.peerLoads} owner answers, ${result.violations.length} stale`,
+      );
       assert.equal(result.writeErrors, 0, 'every write acknowledged');
       assert.equal(result.readErrors, 0, 'every read answered');
       assert.ok(result.readsAfterWrites > 300, `${result.readsAfterWrites} reads checked`);
