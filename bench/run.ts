@@ -2,7 +2,8 @@
 // process (so one cannot warm or pollute the heap of the next), in order, then
 // prints the summary of their headline figures and writes it, with a chart, to
 // bench/results/ (`npm run bench -- remote` runs only the scripts whose name
-// contains `remote`).
+// contains `remote`; `npm run bench -- consistency` the large history check of
+// writes racing loads, consistency.bench.ts).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

@@ -189,14 +189,17 @@ for (const transport of ['http', 'grpc', 'tcp'] as const) {
       assert.deepEqual(failures, [], `${failures.length} of ${total} gets failed`);
       assert.ok(okAfterKill > 0, 'gets ran after the kill');
 
-      // Every orphan, asked on both survivors, is served, and each survivor loaded it itself.
+      // Every orphan, asked on both survivors, is served, and each survivor loaded it itself
+      // (again after each fallbackTtl, 2 s: a fallback copy does not outlive it).
       for (const key of orphans) {
         for (const node of survivors) assertValue(await node.get(key), key);
       }
       await Promise.all(survivors.map((n) => n.syncLogs()));
       for (const node of survivors) {
         const loads = node.loads();
-        for (const key of orphans) assert.equal(loads[key], 1, `${key} reloaded on ${node.url}`);
+        for (const key of orphans) {
+          assert.ok((loads[key] ?? 0) >= 1, `${key} reloaded on ${node.url}`);
+        }
       }
       for (const [i, node] of survivors.entries()) {
         const { stats } = await node.stats();

@@ -9,7 +9,7 @@ export const RESULTS_ENV = 'PEERCACHE_BENCH_RESULTS';
 
 /** Headline is one figure of the summary: what was measured, against what, and the target. */
 export interface Headline {
-  /** Item of the suite (1–7), for ordering the summary. */
+  /** Item of the suite (1–8), for ordering the summary. */
   item: number;
   /** What was measured, e.g. "Remote get, tcp vs ioredis GET". */
   name: string;

@@ -54,6 +54,15 @@ export function valueBytes(value: CacheValue): number {
   return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
 }
 
+/**
+ * unstoredHit makes the {@link Hit} of a value that is not kept in any cache,
+ * as {@link TwoTierCache.add} returns one: its view owns its bytes.
+ */
+export function unstoredHit(value: CacheValue | null, expireAt: number): Hit {
+  const view = value === null ? null : ByteView.from(value);
+  return view !== null && expireAt === 0 ? view : { view, expireAt };
+}
+
 /** Blocks of the value arena: about 1/64 of the budget, a power of two within these bounds. */
 const MIN_BLOCK_BYTES = 4 * 1024;
 const MAX_BLOCK_BYTES = 1024 * 1024;
@@ -158,14 +167,14 @@ export class TwoTierCache {
       this.#budget > 0 && size <= this.#budget && (expireAt === 0 || expireAt > this.#now());
     // A key lives in one cache at a time, and a newer value replaces any older one.
     this.remove(key);
+    if (!keep) return unstoredHit(value, expireAt);
     let view: ByteView | null;
     if (value === null) view = null;
-    else if (keep && this.#arena.fits(bytes)) {
+    else if (this.#arena.fits(bytes)) {
       view = this.#arena.store(value instanceof ByteView ? value.unsafeBytes() : value, bytes);
     } else view = ByteView.from(value);
     // No Entry object for a value that never expires: none to keep, none to return.
     const hit: Hit = view !== null && expireAt === 0 ? view : { view, expireAt };
-    if (!keep) return hit;
     (which === 'main' ? this.#main : this.#hot).add(key, hit, size);
     this.#evict();
     return hit;

@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { create } from '@bufbuild/protobuf';
+import { InternalError, TooLargeError, UnavailableError } from '../errors.js';
 import { GetRequestSchema } from '../proto/gen/groupcache_pb.js';
 import { ByteView } from './byteview.js';
-import type { LoadFn } from './group.js';
+import type { GroupOptions, LoadFn, LoadResult } from './group.js';
+import type { PeerClient, PeerValue } from './peers.js';
 import { GroupRegistry } from './registry.js';
 import {
   allocatingByteSliceSink,
@@ -361,8 +363,15 @@ describe('bad input', () => {
   test('values over the limit are refused, from set and from the loader', async () => {
     await assert.rejects(g.set('k', 'x'.repeat(11)), { code: 'TOO_LARGE' });
     await assert.rejects(g.set('k', 42 as unknown as string), { code: 'INVALID_ARGUMENT' });
-    await assert.rejects(g.get('big'), { code: 'TOO_LARGE' });
     await assert.rejects(g.set('k', 'v', { ttl: -1 }), { code: 'INVALID_ARGUMENT' });
+  });
+
+  test('a loader value over the limit is the server’s fault: INTERNAL, naming group, key and limit', async () => {
+    await assert.rejects(g.get('big'), {
+      code: 'INTERNAL',
+      message: "load bad/big: the loader returned 11 bytes, over the group's limit of 10",
+    });
+    assert.equal(g.peek('big'), undefined);
   });
 
   test('the group keeps working after bad input', async () => {
@@ -391,10 +400,32 @@ describe('bad input', () => {
     });
   });
 
+  test('a loader that throws TOO_LARGE itself is INTERNAL too', async () => {
+    const h = reg.newGroup('throws-big', {
+      cacheBytes: 1 << 20,
+      load: () => {
+        throw new TooLargeError('origin body of 99 bytes is over the limit of 10');
+      },
+    });
+    await assert.rejects(h.get('k'), {
+      code: 'INTERNAL',
+      message: 'load throws-big/k: origin body of 99 bytes is over the limit of 10',
+    });
+  });
+
   test('a loader returning something unusable is an error, not a corrupt cache', async () => {
     const h = reg.newGroup('weird', { cacheBytes: 1 << 20, load: () => 42 as unknown as string });
-    await assert.rejects(h.get('k'), { code: 'INVALID_ARGUMENT', message: /returned number/ });
+    await assert.rejects(h.get('k'), {
+      code: 'INTERNAL',
+      message: /^load weird\/k: the loader returned number; want/,
+    });
+    await assert.rejects(Promise.resolve(h.getForPeer('k')), { code: 'INTERNAL' });
     assert.equal(h.cacheStats('main').items, 0);
+    const t = reg.newGroup('weird-ttl', {
+      cacheBytes: 1 << 20,
+      load: () => ({ value: 'v', ttl: -5 }),
+    });
+    await assert.rejects(t.get('k'), { code: 'INTERNAL', message: /weird-ttl\/k.*ttl of -5/ });
   });
 });
 
@@ -427,3 +458,225 @@ describe('serving peers', () => {
     assert.equal(s.cacheHits, 2);
   });
 });
+
+/** A peer client whose answers the test gives, one deferred per call. */
+function scriptedOwner(url = 'http://owner') {
+  const gets: { key: string; answer: ReturnType<typeof deferred<PeerValue>> }[] = [];
+  const writes: string[] = [];
+  const client: PeerClient = {
+    url,
+    get(_group, key) {
+      const answer = deferred<PeerValue>();
+      gets.push({ key, answer });
+      return answer.promise;
+    },
+    async set(_group, key) {
+      writes.push(`set ${key}`);
+    },
+    async remove(_group, key) {
+      writes.push(`remove ${key}`);
+    },
+  };
+  return { client, gets, writes };
+}
+
+function peerValue(text: string): PeerValue {
+  return { value: new TextEncoder().encode(text), expireAt: 0, minuteQps: 0 };
+}
+
+/** A group on a node that owns no key: every key's owner is `owner`. */
+function nonOwner(owner: PeerClient, options: Partial<GroupOptions> = {}) {
+  const registry = new GroupRegistry();
+  registry.setPeerPicker({ pickPeer: () => owner, otherPeers: () => [owner] });
+  const loads: string[] = [];
+  const group = registry.newGroup('n', {
+    cacheBytes: 1 << 20,
+    hotCacheChance: 1,
+    load: (key) => {
+      loads.push(key);
+      return `local:${key}`;
+    },
+    ...options,
+  });
+  return { group, loads };
+}
+
+describe('writes and loads in flight', () => {
+  /** An owner whose loader answers when the test says, numbering its loads. */
+  function owning(options: Partial<GroupOptions> = {}) {
+    const pending: ReturnType<typeof deferred<LoadResult>>[] = [];
+    const group = new GroupRegistry().newGroup('o', {
+      cacheBytes: 1 << 20,
+      load: () => {
+        const d = deferred<LoadResult>();
+        pending.push(d);
+        return d.promise;
+      },
+      ...options,
+    });
+    return { group, pending };
+  }
+
+  test('a set during a load survives the load’s end; the load’s callers get the old value', async () => {
+    const { group, pending } = owning();
+    const reading = group.get('k');
+    await group.set('k', 'new');
+    pending[0]!.resolve('old');
+    assert.equal((await reading).toString(), 'old', 'the read began before the write');
+    assert.equal((await group.get('k')).toString(), 'new');
+    assert.equal(pending.length, 1);
+  });
+
+  test('a remove during a load: the load is not stored, and the next get loads afresh', async () => {
+    const { group, pending } = owning();
+    const reading = group.get('k');
+    await group.remove('k');
+    const after = group.get('k');
+    assert.equal(pending.length, 2, 'a get after the remove does not join the older load');
+    pending[0]!.resolve('before-remove');
+    assert.equal((await reading).toString(), 'before-remove');
+    pending[1]!.resolve('after-remove');
+    assert.equal((await after).toString(), 'after-remove');
+    assert.equal(group.peek('k')?.toString(), 'after-remove');
+  });
+
+  test('setFromPeer and removeFromPeer supersede a peer-served load', async () => {
+    const { group, pending } = owning();
+    const served = Promise.resolve(group.getForPeer('k'));
+    group.setFromPeer('k', new TextEncoder().encode('from-peer'), 0);
+    pending[0]!.resolve('old');
+    assert.equal(new TextDecoder().decode((await served).value), 'old');
+    assert.equal(group.peek('k')?.toString(), 'from-peer');
+
+    const served2 = Promise.resolve(group.getForPeer('j'));
+    group.removeFromPeer('j');
+    pending[1]!.resolve('old-j');
+    await served2;
+    assert.equal(group.peek('j'), undefined, 'the removed key stays removed');
+  });
+
+  test('a not-found from a superseded load is not cached', async () => {
+    const { group, pending } = owning({ notFoundTtl: 60_000 });
+    const reading = group.get('k');
+    await group.set('k', 'new');
+    pending[0]!.resolve(null);
+    await assert.rejects(reading, { code: 'NOT_FOUND' });
+    assert.equal((await group.get('k')).toString(), 'new');
+  });
+
+  test('an owner’s answer older than a remove that reached this node is not kept in hot', async () => {
+    const owner = scriptedOwner();
+    const { group } = nonOwner(owner.client);
+    const reading = group.get('k');
+    group.removeFromPeer('k');
+    owner.gets[0]!.answer.resolve(peerValue('old'));
+    assert.equal((await reading).toString(), 'old');
+    assert.equal(group.cacheStats('hot').items, 0);
+    assert.equal(group.peek('k'), undefined);
+  });
+
+  test('a non-owner that wrote does not let a get after the ack join an older owner request', async () => {
+    const owner = scriptedOwner();
+    const { group } = nonOwner(owner.client);
+    const before = group.get('k');
+    await group.set('k', 'new');
+    const after = group.get('k');
+    assert.equal(owner.gets.length, 2, 'the get after the ack asks the owner again');
+    owner.gets[0]!.answer.resolve(peerValue('old'));
+    owner.gets[1]!.answer.resolve(peerValue('new'));
+    assert.equal((await before).toString(), 'old');
+    assert.equal((await after).toString(), 'new');
+    assert.equal(group.peek('k')?.toString(), 'new');
+    assert.deepEqual(owner.writes, ['set k']);
+  });
+
+  test('a non-owner drops its copy on set instead of keeping the value', async () => {
+    const owner = scriptedOwner();
+    const { group } = nonOwner(owner.client);
+    const first = group.get('k');
+    owner.gets[0]!.answer.resolve(peerValue('v1'));
+    await first;
+    assert.equal(group.peek('k')?.toString(), 'v1');
+    await group.set('k', 'v2');
+    assert.equal(group.peek('k'), undefined);
+  });
+});
+
+describe('when the owner fails', () => {
+  test('the owner’s loader error is the answer: no local load', async () => {
+    const owner = scriptedOwner();
+    const { group, loads } = nonOwner(owner.client);
+    const reading = group.get('k');
+    owner.gets[0]!.answer.reject(new InternalError('loader broke', { remote: true }));
+    await assert.rejects(reading, { code: 'INTERNAL', message: 'loader broke' });
+    assert.deepEqual(loads, []);
+    assert.equal(group.stats.peerErrors, 0);
+  });
+
+  test('a value over a limit on the way back from the owner is INTERNAL, not the caller’s TOO_LARGE', async () => {
+    const owner = scriptedOwner();
+    const { group, loads } = nonOwner(owner.client);
+    const reading = group.get('k');
+    owner.gets[0]!.answer.reject(new TooLargeError('value of 99 bytes is over the limit of 10'));
+    await assert.rejects(reading, {
+      code: 'INTERNAL',
+      message: 'get n/k from http://owner: value of 99 bytes is over the limit of 10',
+    });
+    assert.deepEqual(loads, []);
+  });
+
+  test('an unreachable owner: a local load, kept in hot for fallbackTtl only', async () => {
+    let now = 1_000_000;
+    const owner = scriptedOwner();
+    const { group, loads } = nonOwner(owner.client, { fallbackTtl: 500, now: () => now });
+    const reading = group.get('k');
+    owner.gets[0]!.answer.reject(new UnavailableError('connection refused'));
+    assert.equal((await reading).toString(), 'local:k');
+    assert.deepEqual(loads, ['k']);
+    assert.equal(group.stats.peerErrors, 1);
+    assert.equal(group.cacheStats('main').items, 0, 'never in main');
+    assert.equal(group.cacheStats('hot').items, 1);
+    now += 499;
+    assert.equal((await group.get('k')).toString(), 'local:k', 'within the bound: the copy');
+    assert.equal(owner.gets.length, 1);
+    now += 1;
+    const again = group.get('k');
+    assert.equal(owner.gets.length, 2, 'past the bound: the owner is asked again');
+    owner.gets[1]!.answer.resolve(peerValue('owner'));
+    assert.equal((await again).toString(), 'owner');
+  });
+
+  test('fallbackTtl is capped by the group’s ttl, and 0 keeps no copy', async () => {
+    let now = 1_000_000;
+    const owner = scriptedOwner();
+    const capped = nonOwner(owner.client, { ttl: 100, now: () => now });
+    const reading = capped.group.get('k');
+    owner.gets[0]!.answer.reject(new UnavailableError('down'));
+    await reading;
+    now += 100;
+    assert.equal(capped.group.peek('k'), undefined, 'gone at the group’s ttl');
+
+    const none = nonOwner(owner.client, { fallbackTtl: 0 });
+    const r2 = none.group.get('j');
+    owner.gets[1]!.answer.reject(new UnavailableError('down'));
+    assert.equal((await r2).toString(), 'local:j');
+    assert.equal(none.group.cacheStats('hot').items, 0);
+  });
+
+  test('a fallback load superseded by a write is not kept', async () => {
+    const owner = scriptedOwner();
+    const registry = new GroupRegistry();
+    registry.setPeerPicker({ pickPeer: () => owner.client, otherPeers: () => [owner.client] });
+    const local = deferred<LoadResult>();
+    const group = registry.newGroup('f', { cacheBytes: 1 << 20, load: () => local.promise });
+    const reading = group.get('k');
+    owner.gets[0]!.answer.reject(new UnavailableError('down'));
+    await turn();
+    group.removeFromPeer('k');
+    local.resolve('stale');
+    assert.equal((await reading).toString(), 'stale');
+    assert.equal(group.peek('k'), undefined);
+  });
+});
+
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -7,6 +7,7 @@ import {
   InvalidArgumentError,
   isCacheError,
   NotFoundError,
+  peerUnreachable,
   TooLargeError,
   toCacheError,
   UnavailableError,
@@ -19,6 +20,7 @@ import {
   hitExpireAt,
   hitView,
   TwoTierCache,
+  unstoredHit,
   valueBytes,
 } from './cache.js';
 import type { Logger } from './logger.js';
@@ -78,6 +80,13 @@ export interface GroupOptions {
   ttl?: number | undefined;
   /** Cache a not-found answer for this many ms. Default: 0, not cached. */
   notFoundTtl?: number | undefined;
+  /**
+   * fallbackTtl is how long, in ms, a non-owner keeps a value it loaded itself
+   * because the owner could not be reached: in the hot cache, never longer than
+   * the group's `ttl` (when set) or the value's own. 0 keeps no fallback copy.
+   * Default: 2,000.
+   */
+  fallbackTtl?: number | undefined;
   /** A load that has not settled after this many ms fails its callers. Default: 30,000. 0: no limit. */
   loadTimeoutMs?: number | undefined;
   /** Largest key, in UTF-8 bytes. Default: 4096. */
@@ -113,6 +122,7 @@ export interface SetOptions extends CallOptions {
 const DEFAULT_MAX_KEY_BYTES = 4096;
 const DEFAULT_MAX_VALUE_BYTES = 64 * 1024 * 1024;
 const DEFAULT_LOAD_TIMEOUT_MS = 30_000;
+const DEFAULT_FALLBACK_TTL_MS = 2_000;
 
 function checkNumber(name: string, v: number | undefined, min: number): void {
   if (v === undefined) return;
@@ -140,6 +150,8 @@ export class Group implements PeerServedGroup {
   readonly #remoteFlights: SingleFlight<ByteView>;
   readonly #ttl: number;
   readonly #notFoundTtl: number;
+  /** How long a fallback copy lives, already capped by the group's ttl. */
+  readonly #fallbackTtl: number;
   readonly #maxKeyBytes: number;
   readonly #maxValueBytes: number;
   readonly #hotCacheChance: number;
@@ -162,6 +174,7 @@ export class Group implements PeerServedGroup {
     checkNumber('maxEntries', options.maxEntries, 1);
     checkNumber('ttl', options.ttl, 0);
     checkNumber('notFoundTtl', options.notFoundTtl, 0);
+    checkNumber('fallbackTtl', options.fallbackTtl, 0);
     checkNumber('loadTimeoutMs', options.loadTimeoutMs, 0);
     checkNumber('maxKeyBytes', options.maxKeyBytes, 1);
     checkNumber('maxValueBytes', options.maxValueBytes, 0);
@@ -185,6 +198,8 @@ export class Group implements PeerServedGroup {
     this.#random = options.random ?? Math.random;
     this.#ttl = options.ttl ?? 0;
     this.#notFoundTtl = options.notFoundTtl ?? 0;
+    const fallbackTtl = options.fallbackTtl ?? DEFAULT_FALLBACK_TTL_MS;
+    this.#fallbackTtl = this.#ttl > 0 ? Math.min(fallbackTtl, this.#ttl) : fallbackTtl;
     this.#maxKeyBytes = options.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES;
     this.#maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
     this.#hotCacheChance = options.hotCacheChance ?? 0.1;
@@ -249,9 +264,11 @@ export class Group implements PeerServedGroup {
 
   /**
    * set stores `value` under `key`, on the key's owner: locally when this node
-   * owns it, else on the owner peer first (the call fails if the owner cannot be
-   * reached) and then in this node's hot cache if it held a copy. Other peers
-   * are told to drop their copies. `ttl` defaults to the group's.
+   * owns it, else on the owner peer (the call fails if the owner cannot be
+   * reached), and this node drops its own copy. Other peers are told to drop
+   * theirs. Loads of `key` already in flight anywhere are superseded: they still
+   * answer their callers but are never stored over the value. `ttl` defaults to
+   * the group's.
    */
   async set(
     key: string,
@@ -277,17 +294,20 @@ export class Group implements PeerServedGroup {
       throw new UnavailableError(`no cache node owns ${key}: the ring is empty`);
     }
     if (owner === undefined) {
-      // The cache makes the copy it keeps.
+      // The cache makes the copy it keeps; in the same step, loads in flight lose
+      // the right to store (see #supersede).
       this.#cache.add('main', key, value, expireAt);
+      this.#supersede(key);
     } else {
       // A copy of our own: the caller may change its bytes while the request is out.
       const view = ByteView.from(value);
       await owner.set(this.name, key, view.unsafeBytes(), expireAt, {
         signal: options?.signal,
       });
-      if (this.#cache.has('hot', key) || this.#cache.has('main', key)) {
-        this.#cache.add('hot', key, view, expireAt);
-      }
+      // Drop the copy rather than keep the value: a later write from another node
+      // may have told us to drop ours while this one's ack was on the way, and
+      // keeping this value then would put an older write over a newer one.
+      this.#dropCopy(key);
     }
     await this.#tellOthers(picker, owner, key, options?.signal);
   }
@@ -303,8 +323,34 @@ export class Group implements PeerServedGroup {
     const picker = this.#peers();
     const owner = picker.pickPeer(key);
     if (owner !== undefined) await owner.remove(this.name, key, { signal: options?.signal });
-    this.#cache.remove(key);
+    this.#dropCopy(key);
     await this.#tellOthers(picker, owner, key, options?.signal);
+  }
+
+  /** Drop this node's copy of `key` and supersede its loads of it, in one step. */
+  #dropCopy(key: string): void {
+    this.#cache.remove(key);
+    this.#supersede(key);
+  }
+
+  /**
+   * #supersede marks this node's loads of `key` in flight (local and from the
+   * owner) as older than a write, and frees the key for fresh ones. It runs in
+   * the same synchronous step as the write's change to the cache, so no load
+   * can slip between the two. The race it closes, step by step:
+   *   1. a get misses and starts a load (from the loader, or from the owner);
+   *   2. a write lands here: the cache now holds the written value (or nothing);
+   *   3. the load ends with the value it read before the write, and stores it.
+   * Without 2's supersede, step 3 overwrites the acknowledged write, and every
+   * later get answers the old value until it expires. With it, step 3 checks
+   * `flight.superseded` and hands the value to the callers it had (their gets
+   * began before the write ended, so either value is a right answer) without
+   * storing it; and a get that starts after step 2 starts a fresh flight
+   * instead of joining the old one.
+   */
+  #supersede(key: string): void {
+    this.#localFlights.supersede(key);
+    this.#remoteFlights.supersede(key);
   }
 
   /** Ask every peer but the owner to drop its copy of `key`. */
@@ -348,7 +394,7 @@ export class Group implements PeerServedGroup {
     }
     this.#stats.loads++;
     return this.#localFlights
-      .do(key, (flight) => this.#loadLocally(key, flight), {
+      .do(key, (flight) => this.#loadLocally(key, flight, undefined), {
         signal: options?.signal,
       })
       .then((loaded) => {
@@ -357,19 +403,23 @@ export class Group implements PeerServedGroup {
       });
   }
 
-  /** setFromPeer stores a value a peer sent to this node, its owner. */
+  /**
+   * setFromPeer stores a value a peer sent to this node, its owner, and
+   * supersedes this node's loads of `key` in flight.
+   */
   setFromPeer(key: string, value: Uint8Array, expireAt: number): void {
     const bad = this.#checkKey(key);
     if (bad !== undefined) throw bad;
     this.#checkValue(value.byteLength);
     this.#cache.add('main', key, value, expireAt);
+    this.#supersede(key);
   }
 
-  /** removeFromPeer drops `key` from this node's caches. */
+  /** removeFromPeer drops `key` from this node's caches and supersedes its loads in flight. */
   removeFromPeer(key: string): void {
     const bad = this.#checkKey(key);
     if (bad !== undefined) throw bad;
-    this.#cache.remove(key);
+    this.#dropCopy(key);
   }
 
   /** stats returns a snapshot of the group's counters. */
@@ -410,7 +460,7 @@ export class Group implements PeerServedGroup {
     const flightOptions = signal === undefined ? undefined : { signal };
     if (owner === undefined) {
       return this.#localFlights
-        .do(key, (flight) => this.#loadLocally(key, flight), flightOptions)
+        .do(key, (flight) => this.#loadLocally(key, flight, undefined), flightOptions)
         .then(viewOf(key));
     }
     // A flight started by a caller without a signal can only time out (its starter
@@ -445,35 +495,54 @@ export class Group implements PeerServedGroup {
     try {
       asked = owner.get(this.name, key, { signal, deadline });
     } catch (err) {
-      return this.#ownerFailed(key, owner, err, signal);
+      return this.#ownerFailed(key, owner, err, signal, flight);
     }
     return asked.then(
       (got) => {
         this.#stats.peerLoads++;
         const view = ByteView.adopt(got.value);
-        if (this.#random() < this.#hotCacheChance) {
+        // The owner may have answered before a write that has since reached this
+        // node (and superseded this flight): its answer is then not kept.
+        if (!flight.superseded && this.#random() < this.#hotCacheChance) {
           return hitView(this.#cache.add('hot', key, view, got.expireAt)) ?? view;
         }
         return view;
       },
-      (err: unknown) => this.#ownerFailed(key, owner, err, signal),
+      (err: unknown) => this.#ownerFailed(key, owner, err, signal, flight),
     );
   }
 
-  /** After the owner failed: NOT_FOUND and the caller's abort are final, else load here. */
+  /**
+   * After the owner failed: its answer (NOT_FOUND, its loader's error) and the
+   * caller's abort are final; only an owner that could not be reached (see
+   * {@link peerUnreachable}) makes this node load the key itself, and that
+   * fallback copy is kept only briefly (`fallbackTtl`).
+   */
   #ownerFailed(
     key: string,
     owner: PeerClient,
     err: unknown,
     signal: AbortSignal | undefined,
+    remote: FlightContext,
   ): Promise<ByteView> {
     if (isCacheError(err, 'NOT_FOUND')) {
-      if (this.#notFoundTtl > 0) {
+      if (this.#notFoundTtl > 0 && !remote.superseded) {
         this.#cache.add('hot', key, null, this.#now() + this.#notFoundTtl);
       }
       return Promise.reject(err);
     }
     if (signal?.aborted) return Promise.reject(abortError(signal));
+    if (isCacheError(err, 'TOO_LARGE')) {
+      // The key passed this node's limits: an owner's value (or a key) over a limit on
+      // the way back is a mismatch between the nodes' limits, not the caller's fault.
+      return Promise.reject(
+        new InternalError(`get ${this.name}/${key} from ${owner.url}: ${err.message}`, {
+          cause: err,
+          remote: err.remote,
+        }),
+      );
+    }
+    if (!peerUnreachable(err)) return Promise.reject(err);
     this.#stats.peerErrors++;
     this.#log.warn(
       {
@@ -487,13 +556,24 @@ export class Group implements PeerServedGroup {
     return this.#localFlights
       .do(
         key,
-        (local) => this.#loadLocally(key, local),
+        (local) => this.#loadLocally(key, local, remote),
         signal === undefined ? undefined : { signal },
       )
       .then(viewOf(key));
   }
 
-  async #loadLocally(key: string, flight: FlightContext): Promise<Hit> {
+  /**
+   * #loadLocally runs the loader for a local flight and stores the value in
+   * main, unless the flight was superseded by a write meanwhile. `fallbackFor`
+   * is the remote flight whose owner could not be reached: the value is then a
+   * fallback copy, kept in hot for `fallbackTtl` at most, and not kept at all
+   * if either flight was superseded.
+   */
+  async #loadLocally(
+    key: string,
+    flight: FlightContext,
+    fallbackFor: FlightContext | undefined,
+  ): Promise<Hit> {
     const cached = this.#cache.get(key);
     if (cached !== undefined) return cached;
     this.#stats.loadsDeduped++;
@@ -510,37 +590,68 @@ export class Group implements PeerServedGroup {
     } catch (err) {
       this.#stats.localLoadErrs++;
       if (flight.aborted) throw abortError(flight.signal);
-      const e = isCacheError(err) ? err : toCacheError(err, `load ${this.name}/${key}`);
-      if (e.code === 'NOT_FOUND') return this.#notFound(key);
+      let e = isCacheError(err) ? err : toCacheError(err, `load ${this.name}/${key}`);
+      if (e.code === 'NOT_FOUND') return this.#notFound(key, flight, fallbackFor);
+      // A loader's value too large for it (e.g. an origin's body over the limit) is the
+      // server's fault, not the request's: INTERNAL, never a 413 to a GET.
+      if (e.code === 'TOO_LARGE') {
+        e = new InternalError(`load ${this.name}/${key}: ${e.message}`, { cause: e });
+      }
       this.#log.warn({ group: this.name, key, err: e.message }, 'load failed');
       throw e;
     }
     if (result === null || result === undefined) {
       this.#stats.localLoadErrs++;
-      return this.#notFound(key);
+      return this.#notFound(key, flight, fallbackFor);
     }
     let loaded: Loaded;
     try {
-      loaded = this.#loadedOf(result);
+      loaded = this.#loadedOf(key, result);
     } catch (err) {
       this.#stats.localLoadErrs++;
+      this.#log.warn({ group: this.name, key, err: (err as Error).message }, 'load failed');
       throw err;
     }
     this.#stats.localLoads++;
     this.#log.info({ group: this.name, key, bytes: loaded.bytes }, 'loaded');
     // The cache copies the loader's bytes (into its arena when they fit): the
     // loader may reuse its buffer, and callers get the cache's copy.
-    return this.#cache.add('main', key, loaded.value, loaded.expireAt);
+    return this.#store(key, loaded.value, loaded.expireAt, flight, fallbackFor);
   }
 
-  #notFound(key: string): never {
+  /**
+   * #store keeps what a local load found — in main, or in hot for a short
+   * while when it is a fallback copy — unless a write superseded the load while
+   * the loader ran (see #supersede): the callers of the load get it all the
+   * same, but the cache keeps the write.
+   */
+  #store(
+    key: string,
+    value: CacheValue | null,
+    expireAt: number,
+    flight: FlightContext,
+    fallbackFor: FlightContext | undefined,
+  ): Hit {
+    if (flight.superseded || fallbackFor?.superseded) return unstoredHit(value, expireAt);
+    if (fallbackFor === undefined) return this.#cache.add('main', key, value, expireAt);
+    if (this.#fallbackTtl === 0) return unstoredHit(value, expireAt);
+    const bound = this.#now() + this.#fallbackTtl;
+    return this.#cache.add('hot', key, value, expireAt === 0 ? bound : Math.min(expireAt, bound));
+  }
+
+  #notFound(key: string, flight: FlightContext, fallbackFor: FlightContext | undefined): never {
     if (this.#notFoundTtl > 0) {
-      this.#cache.add('main', key, null, this.#now() + this.#notFoundTtl);
+      this.#store(key, null, this.#now() + this.#notFoundTtl, flight, fallbackFor);
     }
     throw new NotFoundError(`not found: ${key}`);
   }
 
-  #loadedOf(result: Exclude<LoadResult, null | undefined>): Loaded {
+  /**
+   * #loadedOf checks a loader's result. A result of the wrong type or over the
+   * value limit is the loader's fault, not the caller's: an InternalError that
+   * names the group, the key and what was wrong.
+   */
+  #loadedOf(key: string, result: Exclude<LoadResult, null | undefined>): Loaded {
     let value: unknown = result;
     let ttl = this.#ttl;
     if (
@@ -551,7 +662,9 @@ export class Group implements PeerServedGroup {
       value = result.value;
       if (result.ttl !== undefined) {
         if (typeof result.ttl !== 'number' || Number.isNaN(result.ttl) || result.ttl < 0) {
-          throw new InvalidArgumentError(`load ${this.name}: ttl must be a number >= 0`);
+          throw new InternalError(
+            `load ${this.name}/${key}: the loader returned a ttl of ${String(result.ttl)}; want a number >= 0`,
+          );
         }
         ttl = result.ttl;
       }
@@ -561,12 +674,16 @@ export class Group implements PeerServedGroup {
       !(value instanceof Uint8Array) &&
       !(value instanceof ByteView)
     ) {
-      throw new InvalidArgumentError(
-        `load ${this.name}: the loader returned ${typeof value}; want a string, Uint8Array, ByteView, { value, ttl } or null`,
+      throw new InternalError(
+        `load ${this.name}/${key}: the loader returned ${value === null ? 'null' : typeof value}; want a string, Uint8Array, ByteView, { value, ttl } or null`,
       );
     }
     const bytes = valueBytes(value as CacheValue);
-    this.#checkValue(bytes);
+    if (bytes > this.#maxValueBytes) {
+      throw new InternalError(
+        `load ${this.name}/${key}: the loader returned ${bytes} bytes, over the group's limit of ${this.#maxValueBytes}`,
+      );
+    }
     return { value, bytes, expireAt: ttl > 0 ? this.#now() + ttl : 0 };
   }
 

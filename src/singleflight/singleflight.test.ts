@@ -392,6 +392,66 @@ describe('SingleFlight', () => {
     });
   });
 
+  describe('supersede', () => {
+    test('a superseded flight answers its own callers; new callers start a fresh flight', async () => {
+      const sf = new SingleFlight<string>();
+      const contexts: FlightContext[] = [];
+      const results: Deferred<string>[] = [];
+      const fn = (ctx: FlightContext): Promise<string> => {
+        contexts.push(ctx);
+        const d = deferred<string>();
+        results.push(d);
+        return d.promise;
+      };
+      const before = sf.do('k', fn);
+      const joined = sf.do('k', fn, { signal: new AbortController().signal });
+      assert.equal(sf.supersede('k'), true);
+      assert.equal(contexts[0]!.superseded, true);
+      assert.equal(sf.has('k'), false);
+      const after = sf.do('k', fn);
+      assert.equal(contexts.length, 2, 'a caller after the supersede starts its own flight');
+      assert.equal(contexts[1]!.superseded, false);
+      // The old flight settling must not free the key of the new one.
+      results[0]!.resolve('old');
+      assert.equal(await before, 'old');
+      assert.equal(await joined, 'old');
+      assert.equal(sf.has('k'), true);
+      const joinsNew = sf.do('k', fn);
+      assert.equal(contexts.length, 2);
+      results[1]!.resolve('new');
+      assert.equal(await after, 'new');
+      assert.equal(await joinsNew, 'new');
+      assert.equal(sf.size, 0);
+    });
+
+    test('supersede of a key with no flight is a no-op', () => {
+      const sf = new SingleFlight<string>();
+      assert.equal(sf.supersede('none'), false);
+      assert.equal(sf.size, 0);
+    });
+
+    test('a superseded flight still times out, and its callers can still leave', async () => {
+      await keepAlive(async () => {
+        const sf = new SingleFlight<string>({ timeoutMs: 5 });
+        const { fn, calls } = loader<string>();
+        const stuck = sf.do('k', fn);
+        sf.supersede('k');
+        assert.equal(sf.size, 1);
+        await assert.rejects(stuck, DeadlineExceededError);
+        assert.equal(calls[0]!.signal.aborted, true);
+        assert.equal(sf.size, 0);
+
+        const ac = new AbortController();
+        const leaving = sf.do('j', fn, { signal: ac.signal });
+        sf.supersede('j');
+        ac.abort();
+        await assert.rejects(leaving, CancelledError);
+        assert.equal(calls[1]!.signal.aborted, true, 'the last caller leaving abandons it');
+        assert.equal(sf.size, 0);
+      });
+    });
+  });
+
   describe('bad arguments', () => {
     test('the constructor throws InvalidArgumentError', () => {
       for (const timeoutMs of [-1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31, '5']) {

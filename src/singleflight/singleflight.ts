@@ -58,6 +58,12 @@ export interface FlightContext {
   readonly aborted: boolean;
   /** When the flight times out, in ms since the epoch; `Infinity` for never. */
   readonly deadline: number;
+  /**
+   * Whether the flight was superseded ({@link SingleFlight.supersede}): its
+   * callers still get its outcome, but the outcome is older than a write and
+   * must not be stored anywhere.
+   */
+  readonly superseded: boolean;
 }
 
 /**
@@ -81,6 +87,8 @@ class Flight<T> extends LazyAbort implements FlightContext {
   timeoutMs = 0;
   /** Settled, timed out or abandoned: later outcomes of `fn` are ignored. */
   done = false;
+  /** Taken out of the table by a write: its outcome must not be stored. */
+  superseded = false;
 
   constructor(key: string) {
     super();
@@ -125,6 +133,8 @@ class Flight<T> extends LazyAbort implements FlightContext {
 export class SingleFlight<T> {
   readonly #timeoutMs: number;
   readonly #flights = new ChurnMap<string, Flight<T>>();
+  /** Superseded flights still running: out of the table, but still owed a timeout. */
+  readonly #detached = new Set<Flight<T>>();
   /** Times out flights: one timer for all of them, set for the earliest deadline. */
   readonly #timeouts = new SweepTimer((now) => this.#timeOutDue(now));
 
@@ -197,9 +207,26 @@ export class SingleFlight<T> {
     return this.#flights.has(key);
   }
 
-  /** size is the number of flights in progress. */
+  /** size is the number of flights in progress, superseded ones included. */
   get size(): number {
-    return this.#flights.size;
+    return this.#flights.size + this.#detached.size;
+  }
+
+  /**
+   * supersede takes the running flight of `key`, if any, out of the table: the
+   * next {@link SingleFlight.do} of `key` starts a fresh flight, while the
+   * superseded one runs on for the callers it has (their outcome, their
+   * timeout, their abort). Its context's `superseded` turns true, so `fn` can
+   * tell that its result is older than whatever superseded it. Returns whether
+   * there was a flight.
+   */
+  supersede(key: string): boolean {
+    const flight = this.#flights.get(key);
+    if (flight === undefined) return false;
+    flight.superseded = true;
+    this.#flights.delete(key);
+    this.#detached.add(flight);
+    return true;
   }
 
   /** #wait registers a caller with a signal: its own promise, which its signal can end early. */
@@ -242,6 +269,10 @@ export class SingleFlight<T> {
       if (flight.deadline <= now) this.#timeOut(flight);
       else if (flight.deadline < next) next = flight.deadline;
     }
+    for (const flight of this.#detached) {
+      if (flight.deadline <= now) this.#timeOut(flight);
+      else if (flight.deadline < next) next = flight.deadline;
+    }
     return next;
   }
 
@@ -274,10 +305,11 @@ export class SingleFlight<T> {
   #close(flight: Flight<T>): boolean {
     if (flight.done) return false;
     flight.done = true;
-    // A flight leaves the map only here, so while it is not done it is the
-    // key's current flight and freeing the key cannot drop a newer one.
-    this.#flights.delete(flight.key);
-    if (this.#flights.size === 0) this.#timeouts.hold(false);
+    // A flight leaves the table here or when superseded; a superseded one is in
+    // `#detached` instead, and freeing its key would drop the newer flight.
+    if (flight.superseded) this.#detached.delete(flight);
+    else this.#flights.delete(flight.key);
+    if (this.#flights.size === 0 && this.#detached.size === 0) this.#timeouts.hold(false);
     return true;
   }
 

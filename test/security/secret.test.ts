@@ -1,6 +1,6 @@
 // secret.test.ts: the peer secret on both transports: a missing or wrong secret gets 401 /
 // UNAUTHENTICATED before any group is looked at (no load, nothing stored, nothing removed), and a
-// node whose owner refuses its secret loads locally on get and fails set and remove.
+// node whose owner refuses its secret takes that as the owner's answer: get, set and remove fail.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -141,7 +141,7 @@ for (const [kind, { make, node: nodeSecret }] of Object.entries(kinds)) {
       });
     }
 
-    it('a node whose owner refuses its secret loads locally on get; set and remove fail', async () => {
+    it('a node whose owner refuses its secret fails get, set and remove, and loads nothing', async () => {
       const [portA, portB] = await freePorts(2);
       const a = `http://127.0.0.1:${portA}`;
       const b = `http://127.0.0.1:${portB}`;
@@ -169,9 +169,10 @@ for (const [kind, { make, node: nodeSecret }] of Object.entries(kinds)) {
         )!;
         nodeB.getGroup(GROUP)!.setFromPeer(key, utf8('on b'), 0);
         const group = nodeA.getGroup(GROUP)!;
-        assert.equal((await group.get(key)).toString(), `value of ${key}`);
-        assert.deepEqual(loads, { [a]: 1, [b]: 0 }, 'loaded on A, not on B');
-        assert.equal(group.stats.peerErrors, 1);
+        // The owner was reached and refused: its answer, not a reason to load here.
+        await assert.rejects(group.get(key), { code: 'UNAUTHENTICATED' });
+        assert.deepEqual(loads, { [a]: 0, [b]: 0 }, 'loaded nowhere');
+        assert.equal(group.stats.peerErrors, 0);
         await assert.rejects(group.set(key, 'from a'), { code: 'UNAUTHENTICATED' });
         await assert.rejects(group.remove(key), { code: 'UNAUTHENTICATED' });
         assert.equal(nodeB.getGroup(GROUP)!.peek(key)?.toString(), 'on b', 'B is unchanged');

@@ -8,7 +8,7 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { Client, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import type { Logger } from '../../core/logger.js';
 import { noopLogger } from '../../core/logger.js';
-import { ErrorCode, errorFromCode, isCacheError } from '../../errors.js';
+import { ErrorCode, errorFromCode, isCacheError, peerUnreachable } from '../../errors.js';
 import {
   HealthCheckRequestSchema,
   HealthCheckResponse_ServingStatus,
@@ -55,8 +55,22 @@ describe('the status table', () => {
       status.ABORTED,
       status.UNAVAILABLE,
     ]) {
-      assert.equal(errorFromStatus('http://p', 'Get', code, '').code, 'UNAVAILABLE');
+      const err = errorFromStatus('http://p', 'Get', code, '');
+      assert.equal(err.code, 'UNAVAILABLE');
+      assert.equal(peerUnreachable(err), true);
     }
+  });
+
+  it('marks the peer’s answers remote, so no caller falls back on them', () => {
+    for (const code of ['NOT_FOUND', 'INTERNAL', 'INVALID_ARGUMENT', 'UNAUTHENTICATED'] as const) {
+      const err = errorFromStatus('http://p', 'Get', grpcStatus[code], 'why');
+      assert.equal(err.remote, true, code);
+      assert.equal(peerUnreachable(err), false, code);
+    }
+    // grpc-js gives DEADLINE_EXCEEDED for the call's own deadline too: not an answer.
+    const late = errorFromStatus('http://p', 'Get', status.DEADLINE_EXCEEDED, '');
+    assert.equal(late.remote, false);
+    assert.equal(peerUnreachable(late), true);
   });
 });
 

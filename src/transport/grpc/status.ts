@@ -52,7 +52,10 @@ const fromStatus: Partial<Record<Status, ErrorCode>> = {
 /**
  * errorFromStatus turns a failed call's status into a CacheError for the peer
  * at `url`. NOT_FOUND keeps the server's message alone (it is the owner's
- * answer about the key); others say which peer and method failed.
+ * answer about the key); others say which peer and method failed. The statuses
+ * of the table are the peer's answer (`remote`), except DEADLINE_EXCEEDED,
+ * which grpc-js also gives when the call's own deadline passes on the way;
+ * the rest are UNAVAILABLE and not remote: the caller falls back.
  */
 export function errorFromStatus(
   url: string,
@@ -65,6 +68,7 @@ export function errorFromStatus(
   const detail = `peer ${url}: ${method} answered ${Status[code] ?? code}${text}`;
   const ours = fromStatus[code];
   if (ours === undefined) return new UnavailableError(detail, { cause });
-  if (ours === 'NOT_FOUND') return errorFromCode(ours, details || 'not found', { cause });
-  return errorFromCode(ours, detail, { cause });
+  const remote = ours !== 'DEADLINE_EXCEEDED';
+  if (ours === 'NOT_FOUND') return errorFromCode(ours, details || 'not found', { cause, remote });
+  return errorFromCode(ours, detail, { cause, remote });
 }

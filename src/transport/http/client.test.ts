@@ -7,8 +7,11 @@ import { create, fromBinary, isFieldSet, toBinary } from '@bufbuild/protobuf';
 import { Agent, type Dispatcher } from 'undici';
 import {
   type CacheError,
+  DeadlineExceededError,
+  InternalError,
   InvalidArgumentError,
   NotFoundError,
+  peerUnreachable,
   TooLargeError,
   UnauthenticatedError,
   UnavailableError,
@@ -162,7 +165,9 @@ describe('HTTP peer client', () => {
     [414, 'key too long\n', TooLargeError],
     [401, 'who are you\n', UnauthenticatedError],
     [403, 'go away\n', UnauthenticatedError],
-    [500, 'db down\n', UnavailableError],
+    [500, 'db down\n', InternalError],
+    [504, 'load timed out\n', DeadlineExceededError],
+    [502, 'bad gateway\n', UnavailableError],
     [503, 'closing\n', UnavailableError],
     [302, 'moved\n', UnavailableError],
   ];
@@ -176,6 +181,10 @@ describe('HTTP peer client', () => {
       ]) {
         const err = await call().catch((e: unknown) => e);
         assert.ok(err instanceof kind, `${status}: ${String(err)}`);
+        // The peer's own answers are marked so that no caller falls back on them.
+        const answered = kind !== UnavailableError;
+        assert.equal(err.remote, answered, `${status}: remote`);
+        assert.equal(peerUnreachable(err), !answered, `${status}: unreachable`);
         if (kind === NotFoundError) assert.equal(err.message, body.trim());
         else assert.ok(err.message.includes(String(status)) && err.message.includes(body.trim()));
       }
@@ -187,7 +196,7 @@ describe('HTTP peer client', () => {
     const err = await client()
       .get('g', 'k')
       .catch((e: unknown) => e);
-    assert.ok(err instanceof UnavailableError);
+    assert.ok(err instanceof InternalError);
     assert.ok(err.message.length < 700, `message of ${err.message.length} chars`);
   });
 
@@ -196,7 +205,7 @@ describe('HTTP peer client', () => {
     try {
       script = text(500, 'db down\n');
       for (let i = 0; i < 5; i++) {
-        await assert.rejects(single.client(server.url).get('g', 'k'), UnavailableError);
+        await assert.rejects(single.client(server.url).get('g', 'k'), InternalError);
       }
       script = text(404, 'no value\n');
       for (let i = 0; i < 5; i++) {
@@ -216,7 +225,7 @@ describe('HTTP peer client', () => {
     const single = createHttpTransport({ connections: 1, requestTimeoutMs: 2000 });
     try {
       script = text(500, 'x'.repeat(4 * 1024 * 1024));
-      await assert.rejects(single.client(server.url).get('g', 'k'), UnavailableError);
+      await assert.rejects(single.client(server.url).get('g', 'k'), InternalError);
       script = protobuf(new Uint8Array(0));
       await single.client(server.url).get('g', 'k');
     } finally {

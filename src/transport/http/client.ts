@@ -7,6 +7,7 @@ import {
   abortError,
   CacheError,
   DeadlineExceededError,
+  InternalError,
   InvalidArgumentError,
   NotFoundError,
   TooLargeError,
@@ -400,27 +401,34 @@ async function readErrorText(body: ResponseBody): Promise<string> {
 }
 
 /**
- * statusError maps a peer's non-200 answer to a CacheError. A 404 is the owner's
- * "not found" unless its body says `no such group` (as a Go peer does for a group
- * it does not serve): that peer is misconfigured, so it is Unavailable and the
- * caller loads locally.
+ * statusError maps a peer's non-200 answer to a CacheError. The peer's own
+ * answers — a key's 404, 400, 413/414, 401/403, a 500 (its loader failed:
+ * golang/groupcache answers every loader error so) and a 504 — are marked
+ * `remote`: the caller takes them as the answer and does not load the key
+ * itself. A 404 whose body says `no such group` (as a Go peer answers for a
+ * group it does not serve), a 502/503 (closing, overloaded, or a proxy on the
+ * way) and anything unexpected mean the peer could not serve the request:
+ * Unavailable, not remote, and the caller falls back to a local load.
  */
 function statusError(url: string, method: string, status: number, text: string): CacheError {
   const detail = `peer ${url}: ${method} answered ${status}${text ? `: ${text}` : ''}`;
+  const answer = { remote: true };
   switch (status) {
     case 404:
       if (text.startsWith('no such group')) return new UnavailableError(detail);
-      return new NotFoundError(text || 'not found');
+      return new NotFoundError(text || 'not found', answer);
     case 400:
-      return new InvalidArgumentError(detail);
+      return new InvalidArgumentError(detail, answer);
     case 413:
     case 414:
-      return new TooLargeError(detail);
+      return new TooLargeError(detail, answer);
     case 401:
     case 403:
-      return new UnauthenticatedError(detail);
+      return new UnauthenticatedError(detail, answer);
+    case 500:
+      return new InternalError(detail, answer);
     case 504:
-      return new DeadlineExceededError(detail);
+      return new DeadlineExceededError(detail, answer);
     default:
       return new UnavailableError(detail);
   }

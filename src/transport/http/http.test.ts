@@ -168,7 +168,7 @@ describe('HTTP transport errors', () => {
     await stillServes();
   });
 
-  it('maps a loader failure (500) to UnavailableError with status and message', async () => {
+  it('maps a loader failure (500) to a remote InternalError with status and message', async () => {
     group.load = async (key) => {
       if (key === 'boom') throw new Error('db down');
       if (key === 'internal') throw new InternalError('loader exploded');
@@ -183,7 +183,8 @@ describe('HTTP transport errors', () => {
           .client(server.url)
           .get('g', key)
           .catch((e: unknown) => e);
-        assert.ok(err instanceof UnavailableError, key);
+        assert.ok(err instanceof InternalError, key);
+        assert.equal(err.remote, true, 'the peer answered');
         assert.match(err.message, new RegExp(`500: ${text}`));
       }
       assert.equal(serverErrors.length, 2);

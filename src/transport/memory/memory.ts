@@ -2,7 +2,7 @@
 // process: clients call the target's groups directly, copying bytes as a network would.
 
 import type { CallOptions, GroupLookup, PeerClient, PeerValue } from '../../core/peers.js';
-import { UnavailableError } from '../../errors.js';
+import { errorFromCode, isCacheError, UnavailableError } from '../../errors.js';
 
 /**
  * MemoryTransport is a switchboard: `serve(url, groups)` attaches a node's groups
@@ -40,7 +40,14 @@ export class MemoryTransport {
     return {
       url,
       async get(group: string, key: string, options?: CallOptions): Promise<PeerValue> {
-        const got = await target(group).getForPeer(key, options);
+        const served = target(group);
+        let got: PeerValue;
+        try {
+          got = await served.getForPeer(key, options);
+        } catch (err) {
+          // The peer's answer, as a network client would decode it.
+          throw isCacheError(err) ? errorFromCode(err.code, err.message, { remote: true }) : err;
+        }
         return { ...got, value: got.value.slice() };
       },
       async set(group, key, value, expireAt) {

@@ -345,13 +345,14 @@ export class TcpPeerClient implements PeerClient {
         return;
       }
       const message = buf.toString('utf8', at + 1, end);
+      // The peer's answer, final for the caller; except UNAVAILABLE (and a
+      // CANCELLED the caller did not ask for): the peer could not serve it.
+      const ours = code === 'CANCELLED' ? 'UNAVAILABLE' : code;
+      const answer = { remote: ours !== 'UNAVAILABLE' };
       const err =
         code === 'NOT_FOUND'
-          ? errorFromCode(code, message || 'not found')
-          : errorFromCode(
-              code === 'CANCELLED' ? 'UNAVAILABLE' : code,
-              `peer ${this.url}: ${message}`,
-            );
+          ? errorFromCode(code, message || 'not found', answer)
+          : errorFromCode(ours, `peer ${this.url}: ${message}`, answer);
       if (id === 0) {
         // The HELLO was refused: nothing on this connection will be answered.
         this.#fail(link, err);
