@@ -1,0 +1,470 @@
+// partition.test.ts: network partitions: three `peercache node` processes (tcp transport) on
+// three hosts of a network-namespace lab, clients in the root namespace; under a steady load
+// one node's link is cut silently, then healed. Static membership and etcd membership.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Ring } from '../src/ring/ring.js';
+import { type EtcdServer, etcdBinary, startEtcd, suiteCleanup } from './support/etcd.js';
+import { createNetnsLab, type NetnsHost, type NetnsLab, netnsSupport } from './support/netns.js';
+import { type PeercacheNode, startPeercacheNode } from './support/peercache.js';
+import { cleanupAfter, waitFor } from './support/process.js';
+import { testValue } from './support/values.js';
+
+/**
+ * GET_TIMEOUT_MS is how long a client waits for a get: one with no answer by then
+ * counts as failed, as it would for a client that gives up.
+ */
+const GET_TIMEOUT_MS = 5_000;
+/** CUT_MS is how long the link stays cut in the tests of the issue. */
+const CUT_MS = 10_000;
+/**
+ * RATE_PER_S gets a second, sent on time whether or not earlier ones have been answered
+ * (clients do not slow down because a node is cut off): a steady stream, bounded in
+ * flight by the rate times {@link GET_TIMEOUT_MS}.
+ */
+const RATE_PER_S = 100;
+/**
+ * RSS_ALLOWANCE_MIB is how much a surviving node's resident memory may grow over its
+ * level before the cut while the cut lasts: requests held without bound, at this rate,
+ * would pass it; garbage-collector swings do not.
+ */
+const RSS_ALLOWANCE_MIB = 64;
+const PEER_PORT = 8001;
+const API_PORT = 9001;
+const LEASE_TTL_S = 2;
+
+const support = await netnsSupport();
+const etcd = support === true ? await etcdBinary() : undefined;
+const skipLab = support === true ? false : support.skip;
+const skipEtcd = skipLab || (typeof etcd === 'string' ? false : (etcd?.skip ?? 'no etcd'));
+
+/** GetRecord is one get of the load: which key, through which node, how it went. */
+interface GetRecord {
+  key: string;
+  owner: string;
+  via: string;
+  /** When it was sent and how long it took, in ms. */
+  startedAt: number;
+  ms: number;
+  /** Why it failed (status, wrong value, timeout); undefined when it succeeded. */
+  error?: string | undefined;
+}
+
+/** timedGet asks `node` for `key` and checks the value, within {@link GET_TIMEOUT_MS}. */
+async function timedGet(node: PeercacheNode, key: string, owner: string): Promise<GetRecord> {
+  const startedAt = Date.now();
+  let error: string | undefined;
+  try {
+    const res = await fetch(`${node.apiUrl}/api?${new URLSearchParams({ key })}`, {
+      signal: AbortSignal.timeout(GET_TIMEOUT_MS),
+    });
+    const body = new Uint8Array(await res.arrayBuffer());
+    if (res.status !== 200) error = `${res.status} ${new TextDecoder().decode(body)}`;
+    else if (!Buffer.from(body).equals(testValue(key)!)) error = 'wrong value';
+  } catch (err) {
+    error =
+      (err as Error).name === 'TimeoutError' ? `no answer in ${GET_TIMEOUT_MS} ms` : String(err);
+  }
+  return { key, owner, via: node.url, startedAt, ms: Date.now() - startedAt, error };
+}
+
+/** SteadyLoad is a running stream of gets of fresh keys through some nodes. */
+interface SteadyLoad {
+  /** records holds the gets answered (or failed) so far. */
+  readonly records: GetRecord[];
+  /** maxInFlight is the most gets that were waiting for an answer at once. */
+  readonly maxInFlight: number;
+  /** stop ends the stream and resolves once every get sent has ended. */
+  stop(): Promise<void>;
+}
+
+/**
+ * steadyLoad sends {@link RATE_PER_S} gets a second, each of a key never asked before
+ * (so every get reaches the key's owner), to `targets` in turn.
+ */
+function steadyLoad(
+  targets: readonly PeercacheNode[],
+  ownerOf: (key: string) => string,
+  prefix: string,
+): SteadyLoad {
+  const records: GetRecord[] = [];
+  const inFlight = new Set<Promise<void>>();
+  let maxInFlight = 0;
+  let running = true;
+  const send = async () => {
+    const start = Date.now();
+    for (let i = 0; running; i++) {
+      const key = `${prefix}-${i}`;
+      const get = timedGet(targets[i % targets.length]!, key, ownerOf(key)).then((r) => {
+        records.push(r);
+        inFlight.delete(get);
+      });
+      inFlight.add(get);
+      maxInFlight = Math.max(maxInFlight, inFlight.size);
+      // On schedule: the next get is due at start + (i + 1) / rate, however long this took.
+      await sleep(Math.max(0, start + ((i + 1) * 1000) / RATE_PER_S - Date.now()));
+    }
+  };
+  const sending = send();
+  return {
+    records,
+    get maxInFlight() {
+      return maxInFlight;
+    },
+    async stop() {
+      running = false;
+      await sending;
+      await Promise.all(inFlight);
+    },
+  };
+}
+
+/** rssMiB is a process's resident set size, in MiB. */
+function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  return kb ? Number(kb[1]) / 1024 : 0;
+}
+
+/** RssSampler records the RSS of some processes every 200 ms, with the time. */
+interface RssSampler {
+  readonly samples: Array<{ at: number; mib: number[] }>;
+  stop(): void;
+}
+
+function sampleRss(pids: readonly number[]): RssSampler {
+  const samples: Array<{ at: number; mib: number[] }> = [];
+  const take = () => samples.push({ at: Date.now(), mib: pids.map(rssMiB) });
+  take();
+  const timer = setInterval(take, 200);
+  return { samples, stop: () => clearInterval(timer) };
+}
+
+/** peerGetsOk reads from `node`'s /metrics how many gets `peer` answered with a value. */
+async function peerGetsOk(node: PeercacheNode, peer: string): Promise<number> {
+  const res = await fetch(`${node.apiUrl}/metrics`, { signal: AbortSignal.timeout(5000) });
+  const text = await res.text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('peercache_peer_request_duration_seconds_count{')) continue;
+    if (!line.includes(`peer="${peer}"`) || !line.includes('op="get"')) continue;
+    if (!line.includes('outcome="ok"')) continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+/** peersOf is the ring a node shows in `GET /peers`, and its membership state. */
+async function peersOf(
+  node: PeercacheNode,
+): Promise<{ peers: string[]; membership?: Record<string, unknown> }> {
+  const res = await fetch(`${node.apiUrl}/peers`, { signal: AbortSignal.timeout(2000) });
+  return (await res.json()) as { peers: string[]; membership?: Record<string, unknown> };
+}
+
+/** p99 of a list of milliseconds (0 for none). */
+function p99(ms: readonly number[]): number {
+  if (ms.length === 0) return 0;
+  const sorted = [...ms].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)]!;
+}
+
+const describeFailures = (records: readonly GetRecord[]) =>
+  records
+    .filter((r) => r.error !== undefined)
+    .slice(0, 10)
+    .map((r) => `${r.key} (owner ${r.owner}) via ${r.via}: ${r.error} after ${r.ms} ms`);
+
+/** freshKeys makes keys never asked before that `url` owns on `ring`. */
+function freshKeys(ring: Ring, url: string, prefix: string): () => string {
+  let i = 0;
+  return () => {
+    for (;;) {
+      const key = `${prefix}-${i++}`;
+      if (ring.get(key) === url) return key;
+    }
+  };
+}
+
+/** startLabNode starts `peercache node` (tcp) on `host`, its API on the host's address. */
+function startLabNode(
+  host: NetnsHost,
+  registry: ReturnType<typeof cleanupAfter>,
+  extra: { peers?: readonly string[]; extraArgs?: readonly string[] },
+): Promise<PeercacheNode> {
+  return startPeercacheNode({
+    self: `http://${host.address}:${PEER_PORT}`,
+    apiHost: host.address,
+    apiPort: API_PORT,
+    runner: host,
+    registry,
+    transport: 'tcp',
+    ...extra,
+  });
+}
+
+describe('a partition of a static 3-node tcp cluster', { skip: skipLab, timeout: 150_000 }, () => {
+  const registry = cleanupAfter();
+  const cleanup = suiteCleanup();
+  let lab: NetnsLab;
+  let nodes: PeercacheNode[] = [];
+  const ring = new Ring();
+
+  before(async () => {
+    lab = await createNetnsLab({ hosts: 3, cleanup });
+    const urls = lab.hosts.map((h) => `http://${h.address}:${PEER_PORT}`);
+    ring.set(urls);
+    nodes = await Promise.all(lab.hosts.map((h) => startLabNode(h, registry, { peers: urls })));
+  });
+
+  it('cut for 10 s under load: no failed get, bounded memory, node 3 serves again after the heal', async (t) => {
+    const [n1, n2, n3] = nodes as [PeercacheNode, PeercacheNode, PeercacheNode];
+    const host3 = lab.hosts[2]!;
+    const ownerOf = (key: string) => ring.get(key)!;
+    const rss = sampleRss([n1.process.pid, n2.process.pid]);
+    const load = steadyLoad([n1, n2], ownerOf, 'static');
+    let cutAt = 0;
+    let healAt = 0;
+    try {
+      await sleep(2000);
+      cutAt = Date.now();
+      await host3.cut();
+      await sleep(CUT_MS);
+      await host3.heal();
+      healAt = Date.now();
+      await sleep(3000);
+    } finally {
+      await host3.heal();
+      rss.stop();
+      await load.stop();
+    }
+
+    // After the heal node 3 owns and serves its keys again: fresh keys of its own, asked
+    // through both other nodes, are answered by it (their metrics count its answers) and
+    // its count of requests from peers grows.
+    const next = freshKeys(ring, n3.url, 'static-after');
+    const okBefore = [await peerGetsOk(n1, n3.url), await peerGetsOk(n2, n3.url)];
+    const servedBefore = (await n3.stats()).stats.serverRequests;
+    const checks: GetRecord[] = [];
+    await waitFor(
+      async () => {
+        for (const via of [n1, n2]) checks.push(await timedGet(via, next(), n3.url));
+        const ok = [await peerGetsOk(n1, n3.url), await peerGetsOk(n2, n3.url)];
+        const served = (await n3.stats()).stats.serverRequests;
+        return ok[0]! > okBefore[0]! && ok[1]! > okBefore[1]! && served > servedBefore;
+      },
+      { timeoutMs: 20_000, intervalMs: 100, message: `${n3.url} serving its keys again` },
+    );
+
+    const records = load.records;
+    const during = records.filter((r) => r.startedAt >= cutAt && r.startedAt < healAt);
+    const after = records.filter((r) => r.startedAt >= healAt);
+    const ofCut = during.filter((r) => r.owner === n3.url);
+    const base = rss.samples.filter((s) => s.at < cutAt);
+    const cutSamples = rss.samples.filter((s) => s.at >= cutAt);
+    const peak = (samples: typeof base, i: number) => Math.max(...samples.map((s) => s.mib[i]!));
+    t.diagnostic(
+      `${records.length} gets, at most ${load.maxInFlight} in flight: ${during.length} during the cut (${ofCut.length} of node 3's keys, p99 ${p99(ofCut.map((r) => r.ms))} ms), ${after.length} after the heal`,
+    );
+    t.diagnostic(
+      `RSS MiB before/during the cut: node 1 ${peak(base, 0).toFixed(0)}/${peak(cutSamples, 0).toFixed(0)}, node 2 ${peak(base, 1).toFixed(0)}/${peak(cutSamples, 1).toFixed(0)}`,
+    );
+
+    assert.ok(ofCut.length > 0, 'gets of node 3’s keys were sent during the cut');
+    assert.ok(
+      after.some((r) => r.owner === n3.url),
+      'gets of node 3’s keys were sent after the heal',
+    );
+    for (const i of [0, 1]) {
+      assert.ok(
+        peak(cutSamples, i) <= peak(base, i) + RSS_ALLOWANCE_MIB,
+        `RSS of node ${i + 1} grew from ${peak(base, i).toFixed(0)} to ${peak(cutSamples, i).toFixed(0)} MiB`,
+      );
+    }
+    const all = [...records, ...checks];
+    const failed = all.filter((r) => r.error !== undefined);
+    assert.deepEqual(
+      describeFailures(failed),
+      [],
+      `${failed.length} of ${all.length} gets failed (${describeFailures(failed).length} shown)`,
+    );
+  });
+
+  it('right after a heal, gets of the healed node’s keys succeed and go to it again', async (t) => {
+    const [n1, n2, n3] = nodes as [PeercacheNode, PeercacheNode, PeercacheNode];
+    const host3 = lab.hosts[2]!;
+    const ownerOf = (key: string) => ring.get(key)!;
+    // Requests to node 3 are outstanding on the nodes' connections to it when the link
+    // goes: that is what stalled gets for seconds after a heal.
+    const load = steadyLoad([n1, n2], ownerOf, 'heal');
+    let stopping: Promise<void> | undefined;
+    let healAt = 0;
+    // From the heal on, a round every 100 ms: a get of a fresh key of node 3 through each
+    // other node, sent on time whatever the earlier ones are doing.
+    const ROUNDS = 80;
+    const next = freshKeys(ring, n3.url, 'healed');
+    const rounds: Array<Promise<GetRecord[]>> = [];
+    try {
+      await sleep(1000);
+      await host3.cut();
+      await sleep(6000);
+      await host3.heal();
+      healAt = Date.now();
+      stopping = load.stop();
+      for (let i = 0; i < ROUNDS; i++) {
+        rounds.push(Promise.all([n1, n2].map((via) => timedGet(via, next(), n3.url))));
+        await sleep(Math.max(0, healAt + (i + 1) * 100 - Date.now()));
+      }
+    } finally {
+      await host3.heal();
+      await (stopping ?? load.stop());
+    }
+    const answered = await Promise.all(rounds);
+
+    // A get was served by node 3 unless the node asked loaded the key itself (fresh keys:
+    // no copy anywhere).
+    await Promise.all([n1.syncLogs(), n2.syncLogs()]);
+    const loadedLocally = new Set([...Object.keys(n1.loads()), ...Object.keys(n2.loads())]);
+    const byOwner = answered.map((round) =>
+      round.every((r) => r.error === undefined && !loadedLocally.has(r.key)),
+    );
+    const firstOfOwner = byOwner.findIndex((_, i) => byOwner.slice(i).every(Boolean));
+
+    const gets = answered.flat();
+    const soon = gets.filter((r) => r.startedAt < healAt + 1000);
+    t.diagnostic(
+      `after the heal: p99 of gets of node 3's keys within 1 s of it ${p99(soon.map((r) => r.ms))} ms (${soon.length} gets), over ${ROUNDS / 10} s ${p99(gets.map((r) => r.ms))} ms (${gets.length} gets); served by node 3 from round ${firstOfOwner} of ${ROUNDS} on`,
+    );
+    // Gets during the cut are the first test's subject; this one's are those after the heal.
+    const failed = gets.filter((r) => r.error !== undefined);
+    assert.ok(
+      firstOfOwner !== -1 && firstOfOwner <= 50,
+      `node 3 serves its keys again from round ${firstOfOwner} (of ${ROUNDS}, 100 ms apart) on`,
+    );
+    assert.deepEqual(describeFailures(failed), [], `${failed.length} gets failed`);
+  });
+});
+
+describe('a partition of a 3-node tcp cluster with etcd membership', {
+  skip: skipEtcd,
+  timeout: 150_000,
+}, () => {
+  const registry = cleanupAfter();
+  const cleanup = suiteCleanup();
+  const SERVICE = `partition-${process.pid}`;
+  const PREFIX = `/peercache/${SERVICE}/nodes/`;
+  let lab: NetnsLab;
+  let server: EtcdServer;
+  let nodes: PeercacheNode[] = [];
+  let urls: string[] = [];
+
+  before(async () => {
+    lab = await createNetnsLab({ hosts: 3, cleanup });
+    server = await startEtcd({ host: lab.rootAddress, cleanup });
+    urls = lab.hosts.map((h) => `http://${h.address}:${PEER_PORT}`);
+    const flags = [
+      '--etcd',
+      server.endpoint,
+      '--service',
+      SERVICE,
+      '--lease-ttl',
+      String(LEASE_TTL_S),
+    ];
+    nodes = await Promise.all(
+      lab.hosts.map((h) => startLabNode(h, registry, { extraArgs: flags })),
+    );
+    await waitFor(
+      async () => {
+        const rings = await Promise.all(nodes.map(peersOf));
+        return rings.every((r) => JSON.stringify(r.peers) === JSON.stringify([...urls].sort()));
+      },
+      { timeoutMs: 20_000, message: 'every node sees all three' },
+    );
+  });
+
+  it('the cut node’s lease expires, the others drop it, it re-registers after the heal', async (t) => {
+    const [n1, n2, n3] = nodes as [PeercacheNode, PeercacheNode, PeercacheNode];
+    const host3 = lab.hosts[2]!;
+    const full = new Ring();
+    full.set(urls);
+    const leaseOf = async (url: string) =>
+      (await server.keys(PREFIX)).find((k) => k.key === PREFIX + url)?.lease;
+    const oldLease = await leaseOf(n3.url);
+    assert.ok(oldLease !== undefined && oldLease !== '0', `${n3.url} is registered`);
+
+    // The owner a get went to depends on the ring of the node asked at that moment; the
+    // full ring's owner is recorded.
+    const load = steadyLoad([n1, n2], (key) => full.get(key)!, 'etcd');
+    let cutAt = 0;
+    let droppedAt = 0;
+    let healAt = 0;
+    let rejoinedAt = 0;
+    try {
+      await sleep(2000);
+      cutAt = Date.now();
+      await host3.cut();
+      await waitFor(
+        async () => {
+          const rings = await Promise.all([n1, n2].map(peersOf));
+          if (!rings.every((r) => !r.peers.includes(n3.url))) return false;
+          return (await leaseOf(n3.url)) === undefined;
+        },
+        { timeoutMs: CUT_MS, intervalMs: 100, message: `${n3.url} dropped while cut` },
+      );
+      droppedAt = Date.now();
+      // While it is out, its keys belong to the other two.
+      assert.deepEqual((await peersOf(n1)).peers, [...urls.slice(0, 2)].sort());
+      await sleep(Math.max(0, cutAt + CUT_MS - Date.now()));
+      await host3.heal();
+      healAt = Date.now();
+      await waitFor(
+        async () => {
+          const rings = await Promise.all(nodes.map(peersOf));
+          return rings.every((r) => JSON.stringify(r.peers) === JSON.stringify([...urls].sort()));
+        },
+        { timeoutMs: 20_000, intervalMs: 100, message: `${n3.url} back in every ring` },
+      );
+      rejoinedAt = Date.now();
+    } finally {
+      await host3.heal();
+      await load.stop();
+    }
+    const newLease = await leaseOf(n3.url);
+    assert.ok(newLease !== undefined && newLease !== oldLease, 're-registered under a new lease');
+    assert.equal((await peersOf(n3)).membership?.registered, true);
+
+    // It owns and serves its keys again.
+    const next = freshKeys(full, n3.url, 'etcd-after');
+    const okBefore = [await peerGetsOk(n1, n3.url), await peerGetsOk(n2, n3.url)];
+    const checks: GetRecord[] = [];
+    await waitFor(
+      async () => {
+        for (const via of [n1, n2]) checks.push(await timedGet(via, next(), n3.url));
+        const ok = [await peerGetsOk(n1, n3.url), await peerGetsOk(n2, n3.url)];
+        return ok[0]! > okBefore[0]! && ok[1]! > okBefore[1]!;
+      },
+      { timeoutMs: 20_000, intervalMs: 100, message: `${n3.url} serving its keys again` },
+    );
+
+    const records = load.records;
+    t.diagnostic(
+      `dropped ${droppedAt - cutAt} ms after the cut, back in every ring ${rejoinedAt - healAt} ms after the heal; ${records.length} gets`,
+    );
+    const all = [...records, ...checks];
+    const failed = all.filter((r) => r.error !== undefined);
+    const ofTwo = records.filter((r) => r.startedAt >= droppedAt && r.startedAt < healAt);
+    assert.ok(ofTwo.length > 0, 'gets were sent while node 3 was out');
+    assert.ok(
+      ofTwo.some((r) => r.owner === n3.url),
+      'some of them were of keys node 3 owns when in',
+    );
+    assert.deepEqual(
+      describeFailures(failed),
+      [],
+      `${failed.length} of ${all.length} gets failed (${describeFailures(failed).length} shown)`,
+    );
+  });
+});
