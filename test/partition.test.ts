@@ -11,7 +11,14 @@ import { type EtcdServer, etcdBinary, startEtcd, suiteCleanup } from './support/
 import { createNetnsLab, type NetnsHost, type NetnsLab, netnsSupport } from './support/netns.js';
 import { type PeercacheNode, startPeercacheNode } from './support/peercache.js';
 import { cleanupAfter, waitFor } from './support/process.js';
-import { testValue } from './support/values.js';
+import {
+  describeFailures,
+  freshKeys,
+  type GetRecord,
+  percentile,
+  steadyLoad,
+  timedGet,
+} from './support/steady-load.js';
 
 /**
  * GET_TIMEOUT_MS is how long a client waits for a get: one with no answer by then
@@ -28,8 +35,9 @@ const CUT_MS = 10_000;
 const RATE_PER_S = 100;
 /**
  * RSS_ALLOWANCE_MIB is how much a surviving node's resident memory may grow over its
- * level before the cut while the cut lasts: requests held without bound, at this rate,
- * would pass it; garbage-collector swings do not.
+ * peak before the cut while the cut lasts: room for the garbage collector's swings and
+ * the cache filling with the fresh keys; more means the node held on to requests,
+ * buffers or timers through the cut.
  */
 const RSS_ALLOWANCE_MIB = 64;
 const PEER_PORT = 8001;
@@ -40,87 +48,6 @@ const support = await netnsSupport();
 const etcd = support === true ? await etcdBinary() : undefined;
 const skipLab = support === true ? false : support.skip;
 const skipEtcd = skipLab || (typeof etcd === 'string' ? false : (etcd?.skip ?? 'no etcd'));
-
-/** GetRecord is one get of the load: which key, through which node, how it went. */
-interface GetRecord {
-  key: string;
-  owner: string;
-  via: string;
-  /** When it was sent and how long it took, in ms. */
-  startedAt: number;
-  ms: number;
-  /** Why it failed (status, wrong value, timeout); undefined when it succeeded. */
-  error?: string | undefined;
-}
-
-/** timedGet asks `node` for `key` and checks the value, within {@link GET_TIMEOUT_MS}. */
-async function timedGet(node: PeercacheNode, key: string, owner: string): Promise<GetRecord> {
-  const startedAt = Date.now();
-  let error: string | undefined;
-  try {
-    const res = await fetch(`${node.apiUrl}/api?${new URLSearchParams({ key })}`, {
-      signal: AbortSignal.timeout(GET_TIMEOUT_MS),
-    });
-    const body = new Uint8Array(await res.arrayBuffer());
-    if (res.status !== 200) error = `${res.status} ${new TextDecoder().decode(body)}`;
-    else if (!Buffer.from(body).equals(testValue(key)!)) error = 'wrong value';
-  } catch (err) {
-    error =
-      (err as Error).name === 'TimeoutError' ? `no answer in ${GET_TIMEOUT_MS} ms` : String(err);
-  }
-  return { key, owner, via: node.url, startedAt, ms: Date.now() - startedAt, error };
-}
-
-/** SteadyLoad is a running stream of gets of fresh keys through some nodes. */
-interface SteadyLoad {
-  /** records holds the gets answered (or failed) so far. */
-  readonly records: GetRecord[];
-  /** maxInFlight is the most gets that were waiting for an answer at once. */
-  readonly maxInFlight: number;
-  /** stop ends the stream and resolves once every get sent has ended. */
-  stop(): Promise<void>;
-}
-
-/**
- * steadyLoad sends {@link RATE_PER_S} gets a second, each of a key never asked before
- * (so every get reaches the key's owner), to `targets` in turn.
- */
-function steadyLoad(
-  targets: readonly PeercacheNode[],
-  ownerOf: (key: string) => string,
-  prefix: string,
-): SteadyLoad {
-  const records: GetRecord[] = [];
-  const inFlight = new Set<Promise<void>>();
-  let maxInFlight = 0;
-  let running = true;
-  const send = async () => {
-    const start = Date.now();
-    for (let i = 0; running; i++) {
-      const key = `${prefix}-${i}`;
-      const get = timedGet(targets[i % targets.length]!, key, ownerOf(key)).then((r) => {
-        records.push(r);
-        inFlight.delete(get);
-      });
-      inFlight.add(get);
-      maxInFlight = Math.max(maxInFlight, inFlight.size);
-      // On schedule: the next get is due at start + (i + 1) / rate, however long this took.
-      await sleep(Math.max(0, start + ((i + 1) * 1000) / RATE_PER_S - Date.now()));
-    }
-  };
-  const sending = send();
-  return {
-    records,
-    get maxInFlight() {
-      return maxInFlight;
-    },
-    async stop() {
-      running = false;
-      await sending;
-      await Promise.all(inFlight);
-    },
-  };
-}
 
 /** rssMiB is a process's resident set size, in MiB. */
 function rssMiB(pid: number): number {
@@ -166,28 +93,18 @@ async function peersOf(
 }
 
 /** p99 of a list of milliseconds (0 for none). */
-function p99(ms: readonly number[]): number {
-  if (ms.length === 0) return 0;
-  const sorted = [...ms].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)]!;
-}
+const p99 = (ms: readonly number[]) => percentile(ms, 0.99);
 
-const describeFailures = (records: readonly GetRecord[]) =>
-  records
-    .filter((r) => r.error !== undefined)
-    .slice(0, 10)
-    .map((r) => `${r.key} (owner ${r.owner}) via ${r.via}: ${r.error} after ${r.ms} ms`);
+/** get is {@link timedGet} with the tests' client timeout. */
+const get = (node: PeercacheNode, key: string, owner: string) =>
+  timedGet(node, key, owner, GET_TIMEOUT_MS);
 
-/** freshKeys makes keys never asked before that `url` owns on `ring`. */
-function freshKeys(ring: Ring, url: string, prefix: string): () => string {
-  let i = 0;
-  return () => {
-    for (;;) {
-      const key = `${prefix}-${i++}`;
-      if (ring.get(key) === url) return key;
-    }
-  };
-}
+/** load is {@link steadyLoad} at the tests' rate and client timeout. */
+const load = (
+  targets: readonly PeercacheNode[],
+  ownerOf: (key: string) => string,
+  prefix: string,
+) => steadyLoad({ targets, ownerOf, prefix, ratePerSecond: RATE_PER_S, timeoutMs: GET_TIMEOUT_MS });
 
 /** startLabNode starts `peercache node` (tcp) on `host`, its API on the host's address. */
 function startLabNode(
@@ -225,7 +142,7 @@ describe('a partition of a static 3-node tcp cluster', { skip: skipLab, timeout:
     const host3 = lab.hosts[2]!;
     const ownerOf = (key: string) => ring.get(key)!;
     const rss = sampleRss([n1.process.pid, n2.process.pid]);
-    const load = steadyLoad([n1, n2], ownerOf, 'static');
+    const stream = load([n1, n2], ownerOf, 'static');
     let cutAt = 0;
     let healAt = 0;
     try {
@@ -239,7 +156,7 @@ describe('a partition of a static 3-node tcp cluster', { skip: skipLab, timeout:
     } finally {
       await host3.heal();
       rss.stop();
-      await load.stop();
+      await stream.stop();
     }
 
     // After the heal node 3 owns and serves its keys again: fresh keys of its own, asked
@@ -251,7 +168,7 @@ describe('a partition of a static 3-node tcp cluster', { skip: skipLab, timeout:
     const checks: GetRecord[] = [];
     await waitFor(
       async () => {
-        for (const via of [n1, n2]) checks.push(await timedGet(via, next(), n3.url));
+        for (const via of [n1, n2]) checks.push(await get(via, next(), n3.url));
         const ok = [await peerGetsOk(n1, n3.url), await peerGetsOk(n2, n3.url)];
         const served = (await n3.stats()).stats.serverRequests;
         return ok[0]! > okBefore[0]! && ok[1]! > okBefore[1]! && served > servedBefore;
@@ -259,7 +176,7 @@ describe('a partition of a static 3-node tcp cluster', { skip: skipLab, timeout:
       { timeoutMs: 20_000, intervalMs: 100, message: `${n3.url} serving its keys again` },
     );
 
-    const records = load.records;
+    const records = stream.records;
     const during = records.filter((r) => r.startedAt >= cutAt && r.startedAt < healAt);
     const after = records.filter((r) => r.startedAt >= healAt);
     const ofCut = during.filter((r) => r.owner === n3.url);
@@ -267,7 +184,7 @@ describe('a partition of a static 3-node tcp cluster', { skip: skipLab, timeout:
     const cutSamples = rss.samples.filter((s) => s.at >= cutAt);
     const peak = (samples: typeof base, i: number) => Math.max(...samples.map((s) => s.mib[i]!));
     t.diagnostic(
-      `${records.length} gets, at most ${load.maxInFlight} in flight: ${during.length} during the cut (${ofCut.length} of node 3's keys, p99 ${p99(ofCut.map((r) => r.ms))} ms), ${after.length} after the heal`,
+      `${records.length} gets, at most ${stream.maxInFlight} in flight: ${during.length} during the cut (${ofCut.length} of node 3's keys, p99 ${p99(ofCut.map((r) => r.ms))} ms), ${after.length} after the heal`,
     );
     t.diagnostic(
       `RSS MiB before/during the cut: node 1 ${peak(base, 0).toFixed(0)}/${peak(cutSamples, 0).toFixed(0)}, node 2 ${peak(base, 1).toFixed(0)}/${peak(cutSamples, 1).toFixed(0)}`,
@@ -299,7 +216,7 @@ describe('a partition of a static 3-node tcp cluster', { skip: skipLab, timeout:
     const ownerOf = (key: string) => ring.get(key)!;
     // Requests to node 3 are outstanding on the nodes' connections to it when the link
     // goes: that is what stalled gets for seconds after a heal.
-    const load = steadyLoad([n1, n2], ownerOf, 'heal');
+    const stream = load([n1, n2], ownerOf, 'heal');
     let stopping: Promise<void> | undefined;
     let healAt = 0;
     // From the heal on, a round every 100 ms: a get of a fresh key of node 3 through each
@@ -313,14 +230,14 @@ describe('a partition of a static 3-node tcp cluster', { skip: skipLab, timeout:
       await sleep(6000);
       await host3.heal();
       healAt = Date.now();
-      stopping = load.stop();
+      stopping = stream.stop();
       for (let i = 0; i < ROUNDS; i++) {
-        rounds.push(Promise.all([n1, n2].map((via) => timedGet(via, next(), n3.url))));
+        rounds.push(Promise.all([n1, n2].map((via) => get(via, next(), n3.url))));
         await sleep(Math.max(0, healAt + (i + 1) * 100 - Date.now()));
       }
     } finally {
       await host3.heal();
-      await (stopping ?? load.stop());
+      await (stopping ?? stream.stop());
     }
     const answered = await Promise.all(rounds);
 
@@ -397,7 +314,7 @@ describe('a partition of a 3-node tcp cluster with etcd membership', {
 
     // The owner a get went to depends on the ring of the node asked at that moment; the
     // full ring's owner is recorded.
-    const load = steadyLoad([n1, n2], (key) => full.get(key)!, 'etcd');
+    const stream = load([n1, n2], (key) => full.get(key)!, 'etcd');
     let cutAt = 0;
     let droppedAt = 0;
     let healAt = 0;
@@ -430,7 +347,7 @@ describe('a partition of a 3-node tcp cluster with etcd membership', {
       rejoinedAt = Date.now();
     } finally {
       await host3.heal();
-      await load.stop();
+      await stream.stop();
     }
     const newLease = await leaseOf(n3.url);
     assert.ok(newLease !== undefined && newLease !== oldLease, 're-registered under a new lease');
@@ -442,14 +359,14 @@ describe('a partition of a 3-node tcp cluster with etcd membership', {
     const checks: GetRecord[] = [];
     await waitFor(
       async () => {
-        for (const via of [n1, n2]) checks.push(await timedGet(via, next(), n3.url));
+        for (const via of [n1, n2]) checks.push(await get(via, next(), n3.url));
         const ok = [await peerGetsOk(n1, n3.url), await peerGetsOk(n2, n3.url)];
         return ok[0]! > okBefore[0]! && ok[1]! > okBefore[1]!;
       },
       { timeoutMs: 20_000, intervalMs: 100, message: `${n3.url} serving its keys again` },
     );
 
-    const records = load.records;
+    const records = stream.records;
     t.diagnostic(
       `dropped ${droppedAt - cutAt} ms after the cut, back in every ring ${rejoinedAt - healAt} ms after the heal; ${records.length} gets`,
     );
