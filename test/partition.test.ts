@@ -227,7 +227,7 @@ describe('a partition of a static 3-node tcp cluster', { skip: skipLab, timeout:
     try {
       await sleep(1000);
       await host3.cut();
-      await sleep(6000);
+      await sleep(CUT_MS);
       await host3.heal();
       healAt = Date.now();
       stopping = stream.stop();
