@@ -3,14 +3,25 @@
 // one node's link is cut silently, then healed. Static membership and etcd membership.
 
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { Ring } from '../src/ring/ring.js';
 import { type EtcdServer, etcdBinary, startEtcd, suiteCleanup } from './support/etcd.js';
-import { createNetnsLab, type NetnsHost, type NetnsLab, netnsSupport } from './support/netns.js';
+import {
+  createNetnsLab,
+  NETNS_PREFIX,
+  type NetnsHost,
+  type NetnsLab,
+  netnsSupport,
+  sweepStaleNetns,
+} from './support/netns.js';
 import { type PeercacheNode, startPeercacheNode } from './support/peercache.js';
-import { cleanupAfter, waitFor } from './support/process.js';
+import { cleanupAfter, type ProcessRegistry, startProcess, waitFor } from './support/process.js';
 import {
   describeFailures,
   freshKeys,
@@ -48,6 +59,10 @@ const support = await netnsSupport();
 const etcd = support === true ? await etcdBinary() : undefined;
 const skipLab = support === true ? false : support.skip;
 const skipEtcd = skipLab || (typeof etcd === 'string' ? false : (etcd?.skip ?? 'no etcd'));
+
+/** run runs a command and resolves with its stdout. */
+const run = async (cmd: string, args: readonly string[]) =>
+  (await promisify(execFile)(cmd, args)).stdout;
 
 /** rssMiB is a process's resident set size, in MiB. */
 function rssMiB(pid: number): number {
@@ -122,6 +137,138 @@ function startLabNode(
     ...extra,
   });
 }
+
+/** ECHO_SERVER is a `node -e` script: an echo server on argv[1]:7000 that prints `ready`. */
+const ECHO_SERVER =
+  "require('net').createServer((s) => s.pipe(s)).listen(7000, process.argv[1], () => console.log('ready'))";
+/**
+ * CONNECT is a `node -e` script that connects to argv[1]:argv[2] and prints what came of
+ * it within argv[3] ms: `connected`, `error <code>` or `timeout`.
+ */
+const CONNECT = `const s = require('net').connect(+process.argv[2], process.argv[1]);
+const done = (what) => { console.log(what); process.exit(0); };
+setTimeout(() => done('timeout'), +process.argv[3]);
+s.on('connect', () => done('connected'));
+s.on('error', (e) => done('error ' + e.code));`;
+const OUTCOME = /^(connected|error .*|timeout)$/;
+
+/** connectFrom connects from `host` (or the root namespace) and says what came of it within `ms`. */
+async function connectFrom(
+  host: NetnsHost | undefined,
+  registry: ProcessRegistry,
+  address: string,
+  port: number,
+  ms: number,
+): Promise<string> {
+  const args = ['-e', CONNECT, address, String(port), String(ms)];
+  const options = { readyLine: OUTCOME, registry, timeoutMs: ms + 10_000 };
+  const proc = host
+    ? await host.start(process.execPath, args, options)
+    : await startProcess(process.execPath, args, options);
+  await proc.exited;
+  return proc.stdout.find((line) => OUTCOME.test(line)) ?? `no outcome: ${proc.stderr.join('\n')}`;
+}
+
+/** roundTrip writes `text` on `socket` and resolves with what comes back within `ms`, or undefined. */
+function roundTrip(socket: Socket, text: string, ms: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      socket.off('data', onData);
+      resolve(undefined);
+    }, ms);
+    const onData = (chunk: Buffer) => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      resolve(chunk.toString());
+    };
+    socket.on('data', onData);
+    socket.write(text);
+  });
+}
+
+describe('the network-namespace lab', { skip: skipLab, timeout: 60_000 }, () => {
+  const registry = cleanupAfter();
+
+  it('joins hosts and the root namespace; a cut host is silent both ways; a heal restores even open connections', async () => {
+    const lab = await createNetnsLab({ hosts: 2 });
+    const sockets: Socket[] = [];
+    try {
+      const [h1, h2] = lab.hosts as [NetnsHost, NetnsHost];
+      await h1.start(process.execPath, ['-e', ECHO_SERVER, h1.address], {
+        readyLine: 'ready',
+        registry,
+      });
+      const rootServer = createServer((s) => s.pipe(s));
+      await new Promise<void>((resolve) => rootServer.listen(0, lab.rootAddress, resolve));
+      const rootPort = (rootServer.address() as AddressInfo).port;
+      try {
+        assert.equal(await connectFrom(h2, registry, h1.address, 7000, 5000), 'connected');
+        assert.equal(await connectFrom(h1, registry, lab.rootAddress, rootPort, 5000), 'connected');
+        const open = connect(7000, h1.address);
+        sockets.push(open);
+        await once(open, 'connect');
+        assert.equal(await roundTrip(open, 'before', 5000), 'before');
+
+        await h1.cut();
+        assert.equal(h1.isCut, true);
+        // Nothing answers: no reset, no "unreachable", from any side.
+        assert.equal(await connectFrom(undefined, registry, h1.address, 7000, 1500), 'timeout');
+        assert.equal(await connectFrom(h2, registry, h1.address, 7000, 1500), 'timeout');
+        assert.equal(await connectFrom(h1, registry, lab.rootAddress, rootPort, 1500), 'timeout');
+        assert.equal(await roundTrip(open, 'during', 1000), undefined, 'the open connection');
+        // The other host is not cut off.
+        assert.equal(await connectFrom(h2, registry, lab.rootAddress, rootPort, 5000), 'connected');
+
+        await h1.heal();
+        assert.equal(h1.isCut, false);
+        assert.equal(await connectFrom(h2, registry, h1.address, 7000, 5000), 'connected');
+        // The open connection was never reset: what was written during the cut arrives.
+        const late = await new Promise<string>((resolve) => {
+          let got = '';
+          open.on('data', (chunk: Buffer) => {
+            got += chunk.toString();
+            if (got.includes('during')) resolve(got);
+          });
+        });
+        assert.equal(late, 'during');
+      } finally {
+        rootServer.close();
+      }
+    } finally {
+      for (const s of sockets) s.destroy();
+      await registry.stopAll(1000);
+      await lab.close();
+    }
+    const left = await run('ip', ['netns', 'list']);
+    assert.ok(!left.includes(lab.prefix), `namespaces left: ${left}`);
+    const links = await run('ip', ['-o', 'link', 'show']);
+    assert.ok(!links.includes(lab.prefix), 'root-side link left');
+  });
+
+  it('a sweep removes what a test process that no longer runs left, and nothing of a live one', async () => {
+    // A pid that no longer runs: a process that has exited.
+    const gone = await startProcess(process.execPath, ['-e', '0']);
+    await gone.exited;
+    const stale = `${NETNS_PREFIX}${gone.pid}xzz`;
+    const live = `${NETNS_PREFIX}${process.pid}xzz`;
+    const made = [`${stale}-h1`, `${live}-h1`];
+    try {
+      for (const ns of made) await run('ip', ['netns', 'add', ns]);
+      await run('ip', ['link', 'add', `${stale}r`, 'type', 'bridge']);
+      const inside = await startProcess('ip', ['netns', 'exec', `${stale}-h1`, 'sleep', '60'], {
+        registry,
+      });
+      const removed = await sweepStaleNetns();
+      assert.deepEqual(removed.sort(), [`${stale}-h1`, `${stale}r`].sort());
+      assert.equal((await inside.exited).signal, 'SIGKILL', 'the process left inside was killed');
+      const names = await run('ip', ['netns', 'list']);
+      assert.ok(!names.includes(`${stale}-h1`), 'the stale namespace is gone');
+      assert.ok(names.includes(`${live}-h1`), 'a live process’s namespace stays');
+    } finally {
+      for (const ns of made) await run('ip', ['netns', 'del', ns]).catch(() => {});
+    }
+  });
+});
 
 describe('a partition of a static 3-node tcp cluster', { skip: skipLab, timeout: 150_000 }, () => {
   const registry = cleanupAfter();
