@@ -53,6 +53,7 @@ export interface StartPeercacheOptions {
 
 /** ProcessRunner starts a process somewhere, as {@link startProcess} does here. */
 export interface ProcessRunner {
+  /** ProcessRunner.start starts `cmd args` and resolves once it is ready, as {@link startProcess}. */
   start(
     cmd: string,
     args: readonly string[],
