@@ -169,28 +169,11 @@ async function connectFrom(
   return proc.stdout.find((line) => OUTCOME.test(line)) ?? `no outcome: ${proc.stderr.join('\n')}`;
 }
 
-/** roundTrip writes `text` on `socket` and resolves with what comes back within `ms`, or undefined. */
-function roundTrip(socket: Socket, text: string, ms: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      socket.off('data', onData);
-      resolve(undefined);
-    }, ms);
-    const onData = (chunk: Buffer) => {
-      clearTimeout(timer);
-      socket.off('data', onData);
-      resolve(chunk.toString());
-    };
-    socket.on('data', onData);
-    socket.write(text);
-  });
-}
-
-describe('the network-namespace lab', { skip: skipLab, timeout: 60_000 }, () => {
+describe('the network-namespace lab', { skip: skipLab, timeout: 90_000 }, () => {
   const registry = cleanupAfter();
 
-  it('joins hosts and the root namespace; a cut host is silent both ways; a heal restores even open connections', async () => {
-    const lab = await createNetnsLab({ hosts: 2 });
+  it('joins hosts and the root namespace; a cut host is silent both ways; a heal restores even open connections', async (t) => {
+    const lab = await createNetnsLab({ hosts: 2, cleanup: t });
     const sockets: Socket[] = [];
     try {
       const [h1, h2] = lab.hosts as [NetnsHost, NetnsHost];
@@ -206,8 +189,13 @@ describe('the network-namespace lab', { skip: skipLab, timeout: 60_000 }, () => 
         assert.equal(await connectFrom(h1, registry, lab.rootAddress, rootPort, 5000), 'connected');
         const open = connect(7000, h1.address);
         sockets.push(open);
+        let echoed = '';
+        open.on('data', (chunk: Buffer) => {
+          echoed += chunk.toString();
+        });
         await once(open, 'connect');
-        assert.equal(await roundTrip(open, 'before', 5000), 'before');
+        open.write('before');
+        await waitFor(() => echoed === 'before', { message: 'the echo before the cut' });
 
         await h1.cut();
         assert.equal(h1.isCut, true);
@@ -215,22 +203,22 @@ describe('the network-namespace lab', { skip: skipLab, timeout: 60_000 }, () => 
         assert.equal(await connectFrom(undefined, registry, h1.address, 7000, 1500), 'timeout');
         assert.equal(await connectFrom(h2, registry, h1.address, 7000, 1500), 'timeout');
         assert.equal(await connectFrom(h1, registry, lab.rootAddress, rootPort, 1500), 'timeout');
-        assert.equal(await roundTrip(open, 'during', 1000), undefined, 'the open connection');
+        open.write('during');
+        await sleep(1000);
+        assert.equal(echoed, 'before', 'nothing crosses the cut on the open connection');
         // The other host is not cut off.
         assert.equal(await connectFrom(h2, registry, lab.rootAddress, rootPort, 5000), 'connected');
 
         await h1.heal();
         assert.equal(h1.isCut, false);
         assert.equal(await connectFrom(h2, registry, h1.address, 7000, 5000), 'connected');
-        // The open connection was never reset: what was written during the cut arrives.
-        const late = await new Promise<string>((resolve) => {
-          let got = '';
-          open.on('data', (chunk: Buffer) => {
-            got += chunk.toString();
-            if (got.includes('during')) resolve(got);
-          });
+        // The open connection was never reset: what was written during the cut arrives
+        // (when TCP next retransmits it: its backed-off timer).
+        await waitFor(() => echoed === 'beforeduring', {
+          timeoutMs: 30_000,
+          intervalMs: 50,
+          message: 'what was written during the cut, echoed after the heal',
         });
-        assert.equal(late, 'during');
       } finally {
         rootServer.close();
       }
@@ -259,7 +247,9 @@ describe('the network-namespace lab', { skip: skipLab, timeout: 60_000 }, () => 
         registry,
       });
       const removed = await sweepStaleNetns();
-      assert.deepEqual(removed.sort(), [`${stale}-h1`, `${stale}r`].sort());
+      // Leftovers of other dead runs may go too; nothing of this live process may.
+      assert.ok(removed.includes(`${stale}-h1`) && removed.includes(`${stale}r`), `${removed}`);
+      assert.ok(!removed.some((name) => name.startsWith(live)), `${removed}`);
       assert.equal((await inside.exited).signal, 'SIGKILL', 'the process left inside was killed');
       const names = await run('ip', ['netns', 'list']);
       assert.ok(!names.includes(`${stale}-h1`), 'the stale namespace is gone');
@@ -368,7 +358,12 @@ describe('a partition of a static 3-node tcp cluster', { skip: skipLab, timeout:
     let healAt = 0;
     // From the heal on, a round every 100 ms: a get of a fresh key of node 3 through each
     // other node, sent on time whatever the earlier ones are doing.
-    const ROUNDS = 80;
+    const ROUNDS = 100;
+    /**
+     * Node 3 must serve every round from this one on: 7 s after the heal, room for a
+     * health check to find it answering again (promised within 5 s) on a busy machine.
+     */
+    const SERVED_FROM = 70;
     const next = freshKeys(ring, n3.url, 'healed');
     const rounds: Array<Promise<GetRecord[]>> = [];
     try {
@@ -405,7 +400,7 @@ describe('a partition of a static 3-node tcp cluster', { skip: skipLab, timeout:
     // Gets during the cut are the first test's subject; this one's are those after the heal.
     const failed = gets.filter((r) => r.error !== undefined);
     assert.ok(
-      firstOfOwner !== -1 && firstOfOwner <= 50,
+      firstOfOwner !== -1 && firstOfOwner <= SERVED_FROM,
       `node 3 serves its keys again from round ${firstOfOwner} (of ${ROUNDS}, 100 ms apart) on`,
     );
     assert.deepEqual(describeFailures(failed), [], `${failed.length} gets failed`);
