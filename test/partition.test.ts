@@ -1,6 +1,7 @@
 // partition.test.ts: network partitions: three `peercache node` processes (tcp transport) on
 // three hosts of a network-namespace lab, clients in the root namespace; under a steady load
-// one node's link is cut silently, then healed. Static membership and etcd membership.
+// one node's link is cut silently, then healed. Static membership and etcd membership; and
+// the lab's own promises (a silent cut, a heal, cleanup).
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
