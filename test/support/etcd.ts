@@ -151,6 +151,11 @@ export interface StartEtcdOptions {
   /** clientPort is the client port to listen on. Default: a free one. */
   clientPort?: number;
   /**
+   * host is the address etcd listens on, for clients and its peer port, e.g. the root
+   * namespace's address of a network-namespace lab. Default: `127.0.0.1`.
+   */
+  host?: string;
+  /**
    * tls serves clients over TLS with certificates made for the test (openssl) and
    * requires a client certificate (`--client-cert-auth`). Default false.
    */
@@ -224,7 +229,7 @@ function prefixEnd(prefix: string): string {
 }
 
 /**
- * startEtcd starts a single-member etcd on free 127.0.0.1 ports with a temporary
+ * startEtcd starts a single-member etcd on free ports of `host` (127.0.0.1) with a temporary
  * data dir, resolving once a read through its JSON gateway works. Short raft timers make it elect
  * itself (and restart) quickly. After the suite (or `cleanup`) it is killed by
  * PID and its data dir removed. Callers should check {@link etcdBinary} first
@@ -233,11 +238,12 @@ function prefixEnd(prefix: string): string {
 export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdServer> {
   const binary = await etcdBinary();
   if (typeof binary !== 'string') throw new Error(binary.skip);
-  const [freeClient, peerPort] = await freePorts(2);
+  const host = options.host ?? '127.0.0.1';
+  const [freeClient, peerPort] = await freePorts(2, host);
   const clientPort = options.clientPort ?? freeClient;
   const dataDir = await mkdtemp(join(tmpdir(), 'peercache-etcd-'));
-  const endpoint = `${options.tls ? 'https' : 'http'}://127.0.0.1:${clientPort}`;
-  const peerUrl = `http://127.0.0.1:${peerPort}`;
+  const endpoint = `${options.tls ? 'https' : 'http'}://${host}:${clientPort}`;
+  const peerUrl = `http://${host}:${peerPort}`;
   // The server certificate is good for clientAuth too: etcd's gateway dials its
   // own gRPC port with it.
   const certs = options.tls ? makeTestCerts() : undefined;

@@ -9,6 +9,7 @@ import {
   freePorts,
   type ManagedProcess,
   type ProcessRegistry,
+  type StartProcessOptions,
   startProcess,
   waitFor,
 } from './process.js';
@@ -41,6 +42,23 @@ export interface StartPeercacheOptions {
   transport?: 'http' | 'grpc' | 'tcp';
   /** More flags for `peercache node` (e.g. `['--peer-secret', 's']`). Default: none. */
   extraArgs?: readonly string[];
+  /** The address the API binds and is asked on. Default: `127.0.0.1`. */
+  apiHost?: string;
+  /**
+   * Where the process runs, e.g. a host of a network-namespace lab (test/support/netns.ts).
+   * Default: here, with {@link startProcess}.
+   */
+  runner?: ProcessRunner;
+}
+
+/** ProcessRunner starts a process somewhere, as {@link startProcess} does here. */
+export interface ProcessRunner {
+  /** ProcessRunner.start starts `cmd args` and resolves once it is ready, as {@link startProcess}. */
+  start(
+    cmd: string,
+    args: readonly string[],
+    options?: StartProcessOptions,
+  ): Promise<ManagedProcess>;
 }
 
 /** ApiAnswer is an HTTP answer from a node's API: status, raw body and content type. */
@@ -127,13 +145,14 @@ function parseLogs(lines: readonly string[]): LogLine[] {
 }
 
 /**
- * startPeercacheNode runs `peercache node --self URL [--peers ...] --api 127.0.0.1:PORT
+ * startPeercacheNode runs `peercache node --self URL [--peers ...] --api HOST:PORT
  * --loader MODULE --log-level info` from the repository root (through tsx, from the
- * sources) and resolves once it prints `ready <self>`.
+ * sources; HOST is `apiHost`, 127.0.0.1 by default) and resolves once it prints `ready <self>`.
  */
 export async function startPeercacheNode(options: StartPeercacheOptions): Promise<PeercacheNode> {
   const apiPort = options.apiPort ?? (await freePorts(1))[0]!;
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const apiHost = options.apiHost ?? '127.0.0.1';
+  const apiUrl = `http://${apiHost}:${apiPort}`;
   const group = options.group ?? 'scores';
   const args = [
     '--import',
@@ -143,7 +162,7 @@ export async function startPeercacheNode(options: StartPeercacheOptions): Promis
     '--self',
     options.self,
     '--api',
-    `127.0.0.1:${apiPort}`,
+    `${apiHost}:${apiPort}`,
     '--loader',
     options.loader ?? VALUES_LOADER,
     '--log-level',
@@ -156,7 +175,9 @@ export async function startPeercacheNode(options: StartPeercacheOptions): Promis
   if (options.extraArgs) args.push(...options.extraArgs);
   const syncRing = new Ring();
   syncRing.set(new Set([options.self, ...(options.peers ?? [])]));
-  const proc = await startProcess(process.execPath, args, {
+  const runner = options.runner;
+  const start: ProcessRunner['start'] = runner ? (c, a, o) => runner.start(c, a, o) : startProcess;
+  const proc = await start(process.execPath, args, {
     cwd: REPO_ROOT,
     env: options.env,
     readyLine: `ready ${options.self}`,
