@@ -265,7 +265,7 @@ export class TcpPeerClient implements PeerClient {
       : connectTcp({ host: this.#host, port: this.#port, noDelay: true });
     const link: Link = {
       socket,
-      outbox: new Outbox(socket, false),
+      outbox: new Outbox(socket),
       reader: new FrameReader(maxResponseFrame(this.#config.maxValueBytes), (buf, start, end) =>
         this.#answer(link, buf, start, end),
       ),
