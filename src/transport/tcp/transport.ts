@@ -90,6 +90,19 @@ export interface TcpTransportOptions {
    * served); a frame larger than the cap is read alone. Defaults to 128 MiB.
    */
   maxInflightBytes?: number;
+  /**
+   * maxQueuedRequests is how many requests to one peer may wait to be written
+   * (its connection still opening, or its socket not draining); past it, calls
+   * fail at once with UnavailableError. Defaults to 4096.
+   */
+  maxQueuedRequests?: number;
+  /**
+   * maxQueuedBytes is how many bytes of requests to one peer may wait to be
+   * written; past it, calls fail at once with UnavailableError. A request is
+   * always let in when none is waiting, so any legal value can be sent.
+   * Defaults to 16 MiB.
+   */
+  maxQueuedBytes?: number;
   /** logger hears of connections closed for a malformed answer. Default: none. */
   logger?: Logger;
 }
@@ -149,6 +162,8 @@ export function tcpTransport(options: TcpTransportOptions = {}): PeerTransport {
   const readTimeoutMs = positiveMs('readTimeoutMs', options.readTimeoutMs ?? 30_000);
   const idleTimeoutMs = positiveMs('idleTimeoutMs', options.idleTimeoutMs ?? 300_000);
   const maxInflightBytes = positiveInt('maxInflightBytes', options.maxInflightBytes ?? 128 * MiB);
+  const maxQueuedRequests = positiveInt('maxQueuedRequests', options.maxQueuedRequests ?? 4096);
+  const maxQueuedBytes = positiveInt('maxQueuedBytes', options.maxQueuedBytes ?? 16 * MiB);
   const tls = resolveTls(options.tls);
   const secret = checkSecret('peerSecret', options.peerSecret);
   if (secret !== undefined && secret.length > MAX_SECRET_BYTES) {
@@ -163,6 +178,8 @@ export function tcpTransport(options: TcpTransportOptions = {}): PeerTransport {
     tls,
     peerSecret: secret,
     logger: options.logger ?? noopLogger,
+    maxQueuedRequests,
+    maxQueuedBytes,
   };
   const clients = clientCache((url) => new TcpPeerClient(url, config));
   return {
