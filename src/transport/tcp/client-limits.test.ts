@@ -197,8 +197,14 @@ describe('tcp client limits', () => {
     cleanup.push(() => server.close(0));
     const client = t.client(`http://127.0.0.1:${server.address.port}`) as TcpPeerClient;
     await assert.rejects(client.get('g', 'slow400'), { code: 'DEADLINE_EXCEEDED' });
-    // Past the probe's deadline: had the probe gone unanswered, the connection would be gone.
-    await new Promise((r) => setTimeout(r, 250));
+    // The probe sent after the timeout settles (answered, or timed out and the connection reset).
+    await within(
+      (async () => {
+        while (client.stats().pending > 0) await new Promise((r) => setTimeout(r, 5));
+      })(),
+      5_000,
+      'the probe settles',
+    );
     assert.equal(text((await client.get('g', 'x')).value), 'v:x');
     assert.equal(client.stats().dials, 1, 'still the first connection');
   });

@@ -21,6 +21,7 @@ import {
   codeOf,
   encodeCancel,
   encodeHello,
+  encodePing,
   encodeRequest,
   FrameReader,
   FrameType,
@@ -327,10 +328,6 @@ export class TcpPeerClient implements PeerClient {
   #probe(link: Link, now: number): number {
     const id = this.#takeId(link);
     const deadline = now + this.#probeMs;
-    const frame = Buffer.allocUnsafe(9);
-    frame.writeUInt32BE(5, 0);
-    frame[4] = FrameType.Ping;
-    frame.writeUInt32BE(id, 5);
     const ignore = () => {};
     link.pending.set(id, {
       type: FrameType.Ping,
@@ -341,7 +338,7 @@ export class TcpPeerClient implements PeerClient {
       deadline,
       timeoutMs: this.#probeMs,
       // Unbounded: a full queue is itself what the probe may find stuck.
-      entry: link.queue.offer(frame, false),
+      entry: link.queue.offer(encodePing(id), false),
       reads: link.reads,
     });
     link.probeId = id;

@@ -138,6 +138,15 @@ export function encodeCancel(id: number): Buffer {
   return frame;
 }
 
+/** encodePing builds the PING frame of request `id`. */
+export function encodePing(id: number): Buffer {
+  const frame = Buffer.allocUnsafe(LENGTH_BYTES + HEADER_BYTES);
+  frame.writeUInt32BE(HEADER_BYTES, 0);
+  frame[4] = FrameType.Ping;
+  frame.writeUInt32BE(id, 5);
+  return frame;
+}
+
 /** encodeOk builds an OK answer with no body (SET, REMOVE, PING). */
 export function encodeOk(id: number): Buffer {
   const frame = Buffer.allocUnsafe(LENGTH_BYTES + HEADER_BYTES + 1);

@@ -72,7 +72,7 @@ export interface TcpServerConfig {
   peerSecret?: string | undefined;
   /** Connections open at once; more are closed as they arrive, and logged. */
   maxConnections: number;
-  /** Bytes of incomplete request frames held at once, server-wide; more wait. */
+  /** Bytes of large (over 64 KiB) request frames being received at once, server-wide; more wait. */
   maxInflightBytes: number;
   /** The TLS handshake, then the HELLO, must each complete within it. */
   handshakeTimeoutMs: number;
