@@ -138,6 +138,52 @@ describe('tcp client limits', () => {
     assert.equal(client.stats().dials, 1);
   });
 
+  it('a request aborted before it was written is never sent', async () => {
+    // A peer that reads only when told to, and records the keys of the GETs it receives.
+    const sockets: Socket[] = [];
+    const keys: string[] = [];
+    let gotTwo: () => void = () => {};
+    const two = new Promise<void>((r) => {
+      gotTwo = r;
+    });
+    const peer = createServer({ pauseOnConnect: true }, (socket) => {
+      sockets.push(socket);
+      socket.on('error', () => {});
+      const reader = new FrameReader(MiB, (buf, start, end) => {
+        if (buf[start] !== FrameType.Get) return;
+        keys.push(buf.toString('utf8', end - 1, end));
+        if (keys.length === 2) gotTwo();
+      });
+      socket.on('data', (chunk: Buffer) => reader.push(chunk));
+    });
+    const port = await listen(peer);
+    cleanup.push(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => peer.close(r));
+    });
+    const client = transport({}).client(`http://127.0.0.1:${port}`) as TcpPeerClient;
+    const aborted = new AbortController();
+    // Nothing is written before the connection is made: these wait in the queue.
+    const a = client.get('g', 'a', { signal: aborted.signal });
+    const b = client.get('g', 'b', { deadline: Date.now() + 5_000 });
+    const c = client.get('g', 'c', { deadline: Date.now() + 5_000 });
+    aborted.abort(new Error('the caller gave up'));
+    await assert.rejects(a, { code: 'CANCELLED' });
+    assert.equal(client.stats().queuedRequests, 3, 'the HELLO, b and c wait');
+    await within(
+      (async () => {
+        while (sockets.length === 0) await turn();
+      })(),
+      5_000,
+      'accepted',
+    );
+    for (const s of sockets) s.resume();
+    await within(two, 5_000, 'the peer receives the other two');
+    assert.deepEqual(keys, ['b', 'c']);
+    client.close();
+    await Promise.allSettled([b, c]);
+  });
+
   it('a connection on which a request timed out and a probe got no answer is reset; the next call dials afresh', async () => {
     const server = transport({});
     const real = await server.serve(lookup, {
