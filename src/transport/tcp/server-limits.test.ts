@@ -140,7 +140,7 @@ describe('tcp server limits', () => {
   }
 
   it('closes a connection whose first frame announces more than a HELLO, buffering nothing', async () => {
-    const { server, open } = await start({ peerSecret: 'secret', maxValueBytes: 64 * MiB });
+    const { server, lines, open } = await start({ peerSecret: 'secret', maxValueBytes: 64 * MiB });
     const conns = await Promise.all(Array.from({ length: 20 }, () => open()));
     // A SET header announcing 66 MB, then a first slice of its body.
     const header = Buffer.alloc(LENGTH_BYTES + 5);
@@ -152,6 +152,9 @@ describe('tcp server limits', () => {
       5_000,
       'the server closes every one of them',
     );
+    const warned = lines.filter((l) => l.message.includes('malformed frame'));
+    assert.equal(warned.length, 1, 'one warning for the 20, within the log interval');
+    assert.match(String(warned[0]?.fields.problem), /bad frame length 66000000/);
     const stats = server.stats();
     assert.equal(stats.connections, 0);
     assert.equal(stats.bufferedBytes, 0);

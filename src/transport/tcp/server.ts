@@ -459,13 +459,25 @@ class Connection {
     this.#socket.setTimeout(lingerMs, () => this.#socket.destroy());
   }
 
+  /**
+   * protocolError closes the connection for a malformed frame, with a warning.
+   * Before the HELLO, anyone can cause one as fast as they can connect: those
+   * warnings are limited to one per interval, with a count.
+   */
   #protocolError(problem: string): void {
     if (this.#closed) return;
-    warn(
-      this.#shared.config.logger,
-      { remote: `${this.#socket.remoteAddress}:${this.#socket.remotePort}`, problem },
-      'peer connection closed: malformed frame',
-    );
+    const held = this.#helloed ? 0 : this.#shared.throttle.take('malformed');
+    if (held !== undefined) {
+      warn(
+        this.#shared.config.logger,
+        {
+          remote: `${this.#socket.remoteAddress}:${this.#socket.remotePort}`,
+          problem,
+          ...(this.#helloed ? {} : { closedSinceLastLog: held }),
+        },
+        'peer connection closed: malformed frame',
+      );
+    }
     this.destroy(new CancelledError('peer connection closed: malformed frame'));
   }
 
