@@ -232,6 +232,31 @@ describe('tcp client limits', () => {
     assert.equal(accepted, 2);
   });
 
+  it('the client closes an idle connection before the server would', async () => {
+    const t = transport({ idleTimeoutMs: 400 });
+    const serverLog: string[] = [];
+    const note = (_fields: Record<string, unknown>, message: string) => serverLog.push(message);
+    const server = await t.serve(lookup, {
+      host: '127.0.0.1',
+      port: 0,
+      signal: new AbortController().signal,
+      logger: { debug: note, info: note, warn: note, error: note },
+    });
+    cleanup.push(() => server.close(0));
+    const client = t.client(`http://127.0.0.1:${server.address.port}`) as TcpPeerClient;
+    assert.equal(text((await client.get('g', 'a')).value), 'v:a');
+    await within(
+      (async () => {
+        while (client.stats().connected) await new Promise((r) => setTimeout(r, 5));
+      })(),
+      5_000,
+      'the client closes its idle connection',
+    );
+    assert.ok(!serverLog.includes('peer connection closed: idle'), 'the server did not have to');
+    assert.equal(text((await client.get('g', 'b')).value), 'v:b');
+    assert.equal(client.stats().dials, 2);
+  });
+
   it('a slow answer alone does not drop a connection: the peer answers the probe', async () => {
     const t = transport({ requestTimeoutMs: 100 });
     const server = await t.serve(lookup, {

@@ -51,6 +51,8 @@ export interface TcpClientConfig {
   maxQueuedRequests: number;
   /** Bytes of requests waiting to be written to one peer; past it calls fail UNAVAILABLE at once. */
   maxQueuedBytes: number;
+  /** The servers' idle timeout: the client closes an idle connection a little before it. */
+  idleTimeoutMs: number;
 }
 
 /** TcpClientStats is a snapshot of one peer client's connection. */
@@ -100,6 +102,8 @@ interface Link {
   reads: number;
   /** The id of the PING sent to check a connection on which a request timed out unanswered. */
   probeId: number | undefined;
+  /** When the last request in flight ended, ms since the epoch. */
+  idleSince: number;
 }
 
 /**
@@ -132,6 +136,8 @@ export class TcpPeerClient implements PeerClient {
   #dials = 0;
   /** How long a probe of a stalled connection waits: the request timeout, at most 1 s. */
   readonly #probeMs: number;
+  /** How long a connection may idle before this side closes it. */
+  readonly #idleMs: number;
   /** Times out requests of the current connection; one timer for all of them. */
   readonly #timeouts = new SweepTimer((now) => this.#timeOut(now));
 
@@ -140,6 +146,9 @@ export class TcpPeerClient implements PeerClient {
     this.url = baseUrl;
     this.#config = config;
     this.#probeMs = Math.min(config.requestTimeoutMs, maxProbeMs);
+    // Before the server's idle timeout, so that with equal settings it is this side that closes
+    // an idle connection: the server closing it could cross a request just sent on it.
+    this.#idleMs = Math.max(config.idleTimeoutMs - 5_000, config.idleTimeoutMs / 2);
     let parsed: URL;
     try {
       parsed = new URL(baseUrl);
@@ -310,7 +319,7 @@ export class TcpPeerClient implements PeerClient {
         next = p.deadline;
       }
     }
-    if (!stalled) return next;
+    if (!stalled) return this.#idleCheck(link, now, next);
     if (!link.connected) {
       // The dial itself hangs (SYNs unanswered): give up on it; the backoff applies.
       this.#broken(link, new Error(`not connected within ${this.#config.requestTimeoutMs} ms`));
@@ -321,6 +330,15 @@ export class TcpPeerClient implements PeerClient {
       return Number.POSITIVE_INFINITY;
     }
     if (link.probeId === undefined) next = Math.min(next, this.#probe(link, now));
+    return next;
+  }
+
+  /** idleCheck closes `link` once it has idled long enough; it returns the next deadline. */
+  #idleCheck(link: Link, now: number, next: number): number {
+    if (link.pending.size > 0 || link.dead) return next;
+    const closeAt = link.idleSince + this.#idleMs;
+    if (closeAt > now) return Math.min(next, closeAt);
+    this.#fail(link, new UnavailableError(`peer ${this.url}: idle connection closed`));
     return next;
   }
 
@@ -392,7 +410,12 @@ export class TcpPeerClient implements PeerClient {
   #settle(link: Link, id: number, p: Pending): void {
     if (id === link.probeId) link.probeId = undefined;
     link.pending.delete(id);
-    if (link.pending.size === 0) this.#timeouts.hold(false);
+    if (link.pending.size === 0) {
+      this.#timeouts.hold(false);
+      link.idleSince = Date.now();
+      // Usually armed earlier already (a deadline of a request that has ended).
+      this.#timeouts.schedule(link.idleSince + this.#idleMs);
+    }
     if (p.onAbort !== undefined) p.signal?.removeEventListener('abort', p.onAbort);
   }
 
@@ -425,6 +448,7 @@ export class TcpPeerClient implements PeerClient {
       dead: false,
       reads: 0,
       probeId: undefined,
+      idleSince: Date.now(),
     };
     socket.setNoDelay(true);
     // An idle connection to a peer that vanished without a reset is noticed within about
