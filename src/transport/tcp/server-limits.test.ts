@@ -5,8 +5,10 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
+import { makeTestCerts } from '../../../test/support/certs.js';
 import type { Logger } from '../../core/logger.js';
 import type { GroupLookup, PeerServedGroup } from '../../core/peers.js';
+import { resolveTls } from '../../security/tls.js';
 import { encodeHello, encodeRequest, FrameReader, FrameType, LENGTH_BYTES, OK } from './frame.js';
 import { serveTcp, type TcpPeerServer, type TcpServerConfig } from './server.js';
 import { tcpTransport } from './transport.js';
@@ -187,6 +189,19 @@ describe('tcp server limits', () => {
     const warned = lines.filter((l) => l.message.includes('no HELLO in time'));
     assert.equal(warned.length, 1, 'one line for both, within the log interval');
     assert.equal(warned[0]?.fields.limitMs, 150);
+  });
+
+  it('with TLS, cuts a connection that never finishes its TLS handshake', async () => {
+    const certs = makeTestCerts();
+    try {
+      const tls = resolveTls({ cert: certs.node.cert, key: certs.node.key, ca: certs.ca });
+      const { lines, open } = await start({ tls, handshakeTimeoutMs: 150 });
+      const silent = await open();
+      await within(silent.closed, 5_000, 'cut during the TLS handshake');
+      assert.ok(lines.some((l) => l.message === 'peer TLS handshake failed'));
+    } finally {
+      certs.cleanup();
+    }
   });
 
   it('cuts a frame begun and never finished after readTimeoutMs (slowloris), others go on', async () => {

@@ -165,7 +165,9 @@ export async function serveTcp(
           onSocket,
         )
       : createServer({ noDelay: true }, onSocket);
-  server.on('tlsClientError', (err: Error) => {
+  server.on('tlsClientError', (err: Error, socket: Socket) => {
+    // Node leaves the socket open after some of these (a handshake timeout among them).
+    socket.destroy();
     const held = shared.throttle.take('tls');
     if (held !== undefined) {
       warn(
