@@ -82,7 +82,8 @@ describe('tcp client limits', () => {
     const t = transport({ maxQueuedBytes: 4 * MiB, maxValueBytes: 2 * MiB });
     const client = t.client(`http://127.0.0.1:${port}`) as TcpPeerClient;
     const value = Buffer.alloc(MiB, 7);
-    const deadline = Date.now() + 1_000;
+    // Far enough for the 40 calls to be made before it, on a busy machine too.
+    const deadline = Date.now() + 2_000;
     const outcomes: (string | undefined)[] = [];
     const calls: Promise<void>[] = [];
     const call = (i: number) =>
@@ -112,6 +113,7 @@ describe('tcp client limits', () => {
       maxQueued = Math.max(maxQueued, s.queuedBytes);
       maxSocket = Math.max(maxSocket, s.socketBufferedBytes);
     }
+    assert.ok(Date.now() < deadline, 'every call was made before its deadline');
     const refusedAtOnce = outcomes.filter((o) => o?.startsWith('refused')).length;
     assert.ok(refusedAtOnce > 0, 'past the bound, calls fail at once');
     assert.match(outcomes.find((o) => o?.startsWith('refused')) ?? '', /wait to be sent/);
