@@ -15,6 +15,7 @@ export interface BudgetWaiter {
  * then exceeds the limit by less than that one frame).
  */
 export class ByteBudget {
+  /** limit is the most bytes reserved at once (but for one reservation larger than it). */
   readonly limit: number;
   #used = 0;
   readonly #waiters: BudgetWaiter[] = [];
