@@ -81,8 +81,9 @@ export interface TcpTransportOptions {
    * idleTimeoutMs: the server closes a connection that has had no request in
    * flight and no frame begun for this long (the client dials again when it
    * next needs to). The client closes its own idle connections a little
-   * earlier (5 s, or at most half of it), so that with equal settings on every
-   * node no request crosses the server's close. Defaults to 300 000 (5 min).
+   * earlier (5 s earlier, but not before half of it), so that with equal
+   * settings on every node no request crosses the server's close. Defaults to
+   * 300 000 (5 min).
    */
   idleTimeoutMs?: number;
   /**
