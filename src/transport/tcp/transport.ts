@@ -106,7 +106,10 @@ export interface TcpTransportOptions {
    * Defaults to 16 MiB.
    */
   maxQueuedBytes?: number;
-  /** logger hears of connections closed for a malformed answer. Default: none. */
+  /**
+   * logger hears of the connections the client drops: for a malformed answer,
+   * or reset after making no progress. Default: none.
+   */
   logger?: Logger;
 }
 
