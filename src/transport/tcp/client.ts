@@ -1,5 +1,6 @@
 // client.ts: the tcp transport's peer client: one long-lived connection per peer, many requests
-// in flight on it by id, answers in any order; a broken connection fails its requests UNAVAILABLE.
+// in flight on it by id, answers in any order, a bounded queue of requests not yet written; a
+// broken or stalled connection fails its requests UNAVAILABLE and the next call dials afresh.
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import type { Logger } from '../../core/logger.js';
@@ -20,6 +21,7 @@ import {
   codeOf,
   encodeCancel,
   encodeHello,
+  encodePing,
   encodeRequest,
   FrameReader,
   FrameType,
@@ -30,7 +32,7 @@ import {
   maxResponseFrame,
   OK,
 } from './frame.js';
-import { Outbox } from './outbox.js';
+import { type Queued, SendQueue } from './send-queue.js';
 
 /** TcpClientConfig is what every peer client of one transport shares. */
 export interface TcpClientConfig {
@@ -45,7 +47,31 @@ export interface TcpClientConfig {
   tls: ResolvedTls | undefined;
   peerSecret: string | undefined;
   logger: Logger;
+  /** Requests waiting to be written to one peer; past it calls fail UNAVAILABLE at once. */
+  maxQueuedRequests: number;
+  /** Bytes of requests waiting to be written to one peer; past it calls fail UNAVAILABLE at once. */
+  maxQueuedBytes: number;
+  /** The servers' idle timeout: the client closes an idle connection a little before it. */
+  idleTimeoutMs: number;
 }
+
+/** TcpClientStats is a snapshot of one peer client's connection. */
+export interface TcpClientStats {
+  /** Whether a connection is made (not merely being dialled). */
+  connected: boolean;
+  /** Requests waiting to be written, and their bytes. */
+  queuedRequests: number;
+  queuedBytes: number;
+  /** Bytes the socket holds, written by us and not yet taken by the kernel. */
+  socketBufferedBytes: number;
+  /** Requests sent or queued and not yet answered. */
+  pending: number;
+  /** Connections dialled so far. */
+  dials: number;
+}
+
+/** The longest wait for a probe's answer before a stalled connection is dropped. */
+const maxProbeMs = 1_000;
 
 /** Pending is one request waiting for its answer. */
 interface Pending {
@@ -58,16 +84,26 @@ interface Pending {
   readonly deadline: number;
   /** The timeout sent with the request, for the error message. */
   readonly timeoutMs: number;
+  /** Its frame in the send queue, to take back if it is given up before being written. */
+  readonly entry: Queued | undefined;
+  /** The connection's `reads` when it was queued: more since means the connection moved. */
+  readonly reads: number;
 }
 
 /** Link is one open (or opening) connection and the requests in flight on it. */
 interface Link {
   readonly socket: Socket;
-  readonly outbox: Outbox;
+  readonly queue: SendQueue;
   readonly reader: FrameReader;
   readonly pending: ChurnMap<number, Pending>;
   connected: boolean;
   dead: boolean;
+  /** Reads so far (any bytes from the peer): the connection's sign of progress. */
+  reads: number;
+  /** The id of the PING sent to check a connection on which a request timed out unanswered. */
+  probeId: number | undefined;
+  /** When the last request in flight ended, ms since the epoch. */
+  idleSince: number;
 }
 
 /**
@@ -75,6 +111,15 @@ interface Link {
  * host and port of the peer's base URL (TLS for `https://`), dialled on first
  * use and redialled on the first call after it breaks (after a backoff when
  * the peer refused the connection). Requests are pipelined on it.
+ *
+ * Requests wait in a bounded {@link SendQueue} until the socket takes them; a
+ * request given up (deadline, abort) before it was written is taken out and
+ * never sent. When a request times out and nothing at all has been read on the
+ * connection since it was queued, the connection may be stuck (a hung peer, a
+ * partition that left the kernel retransmitting with a long backoff): a dial
+ * that has not connected is dropped at once, an open connection is sent a PING,
+ * and if nothing is read before the PING's own short deadline, the connection
+ * is reset and its requests fail UNAVAILABLE. The next call dials afresh.
  */
 export class TcpPeerClient implements PeerClient {
   readonly url: string;
@@ -88,6 +133,11 @@ export class TcpPeerClient implements PeerClient {
   #backoffMs = 0;
   #retryAt = 0;
   #lastFailure: unknown;
+  #dials = 0;
+  /** How long a probe of a stalled connection waits: the request timeout, at most 1 s. */
+  readonly #probeMs: number;
+  /** How long a connection may idle before this side closes it. */
+  readonly #idleMs: number;
   /** Times out requests of the current connection; one timer for all of them. */
   readonly #timeouts = new SweepTimer((now) => this.#timeOut(now));
 
@@ -95,6 +145,10 @@ export class TcpPeerClient implements PeerClient {
   constructor(baseUrl: string, config: TcpClientConfig) {
     this.url = baseUrl;
     this.#config = config;
+    this.#probeMs = Math.min(config.requestTimeoutMs, maxProbeMs);
+    // Before the server's idle timeout, so that with equal settings it is this side that closes
+    // an idle connection: the server closing it could cross a request just sent on it.
+    this.#idleMs = Math.max(config.idleTimeoutMs - 5_000, config.idleTimeoutMs / 2);
     let parsed: URL;
     try {
       parsed = new URL(baseUrl);
@@ -134,6 +188,19 @@ export class TcpPeerClient implements PeerClient {
 
   async remove(group: string, key: string, options?: CallOptions): Promise<void> {
     await this.#call(FrameType.Remove, group, key, undefined, 0, options);
+  }
+
+  /** stats tells the state of the connection and its queue. */
+  stats(): TcpClientStats {
+    const link = this.#link;
+    return {
+      connected: link?.connected ?? false,
+      queuedRequests: link?.queue.waiting ?? 0,
+      queuedBytes: link?.queue.bytes ?? 0,
+      socketBufferedBytes: link?.socket.writableLength ?? 0,
+      pending: link?.pending.size ?? 0,
+      dials: this.#dials,
+    };
   }
 
   /** close drops the connection (its requests fail UNAVAILABLE); later calls fail too. Idempotent. */
@@ -190,15 +257,34 @@ export class TcpPeerClient implements PeerClient {
     const left = deadline - now;
     const timeoutMs = Number.isFinite(left) ? Math.min(Math.ceil(left), MAX_TIMEOUT_MS) : 0;
     const id = this.#takeId(link);
-    link.outbox.push(
+    const entry = link.queue.offer(
       encodeRequest(type, id, timeoutMs, group, groupBytes, key, keyBytes, value, expireAt),
     );
+    if (entry === undefined) {
+      const c = this.#config;
+      return Promise.reject(
+        new UnavailableError(
+          `peer ${this.url}: ${link.queue.waiting} requests (${link.queue.bytes} bytes) already wait to be sent; the limits are ${c.maxQueuedRequests} requests and ${c.maxQueuedBytes} bytes`,
+        ),
+      );
+    }
+    const reads = link.reads;
     return new Promise<PeerValue | undefined>((resolve, reject) => {
       const onAbort =
         signal === undefined
           ? undefined
           : () => this.#giveUp(link, id, abortError(signal as AbortSignal));
-      const pending: Pending = { type, resolve, reject, signal, onAbort, deadline, timeoutMs };
+      const pending: Pending = {
+        type,
+        resolve,
+        reject,
+        signal,
+        onAbort,
+        deadline,
+        timeoutMs,
+        entry,
+        reads,
+      };
       if (signal !== undefined && onAbort !== undefined) {
         signal.addEventListener('abort', onAbort, { once: true });
       }
@@ -208,13 +294,23 @@ export class TcpPeerClient implements PeerClient {
     });
   }
 
-  /** timeOut gives up on the requests due by `now`; it returns the next deadline. */
+  /**
+   * timeOut gives up on the requests due by `now`, and deals with a connection
+   * that made no progress while one of them waited (see the class); it returns
+   * the next deadline.
+   */
   #timeOut(now: number): number {
     const link = this.#link;
     if (link === undefined) return Number.POSITIVE_INFINITY;
     let next = Number.POSITIVE_INFINITY;
+    let stalled = false;
+    let probeFailed = false;
     for (const [id, p] of link.pending) {
       if (p.deadline <= now) {
+        if (p.reads === link.reads) {
+          stalled = true;
+          if (id === link.probeId) probeFailed = true;
+        }
         const err = new DeadlineExceededError(
           `peer ${this.url}: no answer within ${p.timeoutMs} ms`,
         );
@@ -223,7 +319,70 @@ export class TcpPeerClient implements PeerClient {
         next = p.deadline;
       }
     }
+    if (!stalled) return this.#idleCheck(link, now, next);
+    if (!link.connected) {
+      // The dial itself hangs (SYNs unanswered): give up on it; the backoff applies.
+      this.#broken(link, new Error(`not connected within ${this.#config.requestTimeoutMs} ms`));
+      return Number.POSITIVE_INFINITY;
+    }
+    if (probeFailed) {
+      this.#stalled(link);
+      return Number.POSITIVE_INFINITY;
+    }
+    if (link.probeId === undefined) next = Math.min(next, this.#probe(link, now));
     return next;
+  }
+
+  /** idleCheck closes `link` once it has idled long enough; it returns the next deadline. */
+  #idleCheck(link: Link, now: number, next: number): number {
+    if (link.pending.size > 0 || link.dead) return next;
+    const closeAt = link.idleSince + this.#idleMs;
+    if (closeAt > now) return Math.min(next, closeAt);
+    this.#fail(link, new UnavailableError(`peer ${this.url}: idle connection closed`));
+    return next;
+  }
+
+  /** probe sends a PING on `link` with a short deadline; it returns that deadline. */
+  #probe(link: Link, now: number): number {
+    const id = this.#takeId(link);
+    const deadline = now + this.#probeMs;
+    const ignore = () => {};
+    link.pending.set(id, {
+      type: FrameType.Ping,
+      resolve: ignore,
+      reject: ignore,
+      signal: undefined,
+      onAbort: undefined,
+      deadline,
+      timeoutMs: this.#probeMs,
+      // Unbounded: a full queue is itself what the probe may find stuck.
+      entry: link.queue.offer(encodePing(id), false),
+      reads: link.reads,
+    });
+    link.probeId = id;
+    this.#timeouts.hold(true);
+    return deadline;
+  }
+
+  /**
+   * stalled drops `link`: a request timed out on it, then a probe did, with
+   * nothing read all that time. It is reset rather than closed: a peer that was
+   * only paused must not find our unanswered requests still queued to it when
+   * it resumes (a reset makes its kernel discard what it had not read yet).
+   */
+  #stalled(link: Link): void {
+    const cause = new Error(`no answer on the connection for ${this.#probeMs} ms after a timeout`);
+    this.#lastFailure = cause;
+    try {
+      this.#config.logger.warn({ peer: this.url }, 'peer connection reset: it made no progress');
+    } catch {
+      // A failing logger changes nothing.
+    }
+    this.#fail(
+      link,
+      new UnavailableError(`peer ${this.url}: connection reset (${cause.message})`, { cause }),
+      true,
+    );
   }
 
   /** takeId is the next request id not in flight on `link`: 1 to 2^32-1, wrapping. */
@@ -234,18 +393,29 @@ export class TcpPeerClient implements PeerClient {
     return id;
   }
 
-  /** giveUp rejects request `id` with `err` and tells the server to stop (CANCEL). */
+  /**
+   * giveUp rejects request `id` with `err`. A request not yet written is taken
+   * out of the queue and never sent; one already sent is cancelled (CANCEL),
+   * when the queue has room for that.
+   */
   #giveUp(link: Link, id: number, err: CacheError): void {
     const p = link.pending.get(id);
     if (p === undefined) return;
     this.#settle(link, id, p);
-    if (!link.dead) link.outbox.push(encodeCancel(id));
+    const unsent = p.entry !== undefined && link.queue.withdraw(p.entry);
+    if (!unsent && !link.dead) link.queue.offer(encodeCancel(id));
     p.reject(err);
   }
 
   #settle(link: Link, id: number, p: Pending): void {
+    if (id === link.probeId) link.probeId = undefined;
     link.pending.delete(id);
-    if (link.pending.size === 0) this.#timeouts.hold(false);
+    if (link.pending.size === 0) {
+      this.#timeouts.hold(false);
+      link.idleSince = Date.now();
+      // Usually armed earlier already (a deadline of a request that has ended).
+      this.#timeouts.schedule(link.idleSince + this.#idleMs);
+    }
     if (p.onAbort !== undefined) p.signal?.removeEventListener('abort', p.onAbort);
   }
 
@@ -263,30 +433,40 @@ export class TcpPeerClient implements PeerClient {
           ...(isIP(this.#host) === 0 ? { servername: this.#host } : {}),
         })
       : connectTcp({ host: this.#host, port: this.#port, noDelay: true });
+    this.#dials++;
     const link: Link = {
       socket,
-      outbox: new Outbox(socket, false),
+      queue: new SendQueue(socket, {
+        maxRequests: this.#config.maxQueuedRequests,
+        maxBytes: this.#config.maxQueuedBytes,
+      }),
       reader: new FrameReader(maxResponseFrame(this.#config.maxValueBytes), (buf, start, end) =>
         this.#answer(link, buf, start, end),
       ),
       pending: new ChurnMap(),
       connected: false,
       dead: false,
+      reads: 0,
+      probeId: undefined,
+      idleSince: Date.now(),
     };
     socket.setNoDelay(true);
-    // A peer machine that vanished without a reset is noticed in time, not never.
-    socket.setKeepAlive(true, 10_000);
+    // An idle connection to a peer that vanished without a reset is noticed within about
+    // 15 s: probes after 5 s of silence, then (as libuv sets them on Linux) 10 a second apart.
+    socket.setKeepAlive(true, 5_000);
     socket.once(this.#secure ? 'secureConnect' : 'connect', () => {
       link.connected = true;
       this.#backoffMs = 0;
+      link.queue.open();
     });
     socket.on('data', (chunk: Buffer) => {
+      link.reads++;
       const problem = link.reader.push(chunk);
       if (problem !== undefined) this.#protocolError(link, problem);
     });
     socket.on('error', (err) => this.#broken(link, err));
     socket.on('close', () => this.#broken(link, new Error('connection closed')));
-    link.outbox.push(encodeHello(this.#config.peerSecret));
+    link.queue.offer(encodeHello(this.#config.peerSecret), false);
     this.#link = link;
     return link;
   }
@@ -306,11 +486,14 @@ export class TcpPeerClient implements PeerClient {
     );
   }
 
-  #fail(link: Link, err: CacheError): void {
+  /** fail drops `link` (reset, not closed, when `reset`) and fails its requests with `err`. */
+  #fail(link: Link, err: CacheError, reset = false): void {
     if (link.dead) return;
     link.dead = true;
     link.reader.stop();
-    link.socket.destroy();
+    link.queue.close();
+    if (reset) resetSocket(link.socket);
+    else link.socket.destroy();
     if (this.#link === link) this.#link = undefined;
     const pending = [...link.pending];
     link.pending.clear();
@@ -406,6 +589,15 @@ export class TcpPeerClient implements PeerClient {
       expireAt: Number.isFinite(expireAt) && expireAt > 0 ? Math.floor(expireAt) : 0,
       minuteQps: Number.isFinite(qps) && qps > 0 ? qps : 0,
     });
+  }
+}
+
+/** resetSocket drops `socket` with a TCP reset (a TLS socket, which cannot, is destroyed). */
+function resetSocket(socket: Socket): void {
+  try {
+    socket.resetAndDestroy();
+  } catch {
+    socket.destroy();
   }
 }
 

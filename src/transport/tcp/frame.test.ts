@@ -6,10 +6,12 @@ import {
   codeOf,
   encodeCancel,
   encodeError,
+  encodeHello,
   encodeRequest,
   FrameReader,
   FrameType,
   LENGTH_BYTES,
+  MAX_HELLO_FRAME,
   MAX_MESSAGE_BYTES,
   statusOf,
 } from './frame.js';
@@ -98,5 +100,37 @@ describe('tcp frames', () => {
     reader.push(Buffer.alloc(1000));
     assert.equal(reader.buffered, head.length + 1000);
     assert.equal(frames.length, 0);
+  });
+
+  it('a limit raised by a frame handler applies to the frames after it in the same chunk', () => {
+    for (const split of [false, true]) {
+      const frames: number[] = [];
+      const reader: FrameReader = new FrameReader(MAX_HELLO_FRAME, (_buf, start, end) => {
+        frames.push(end - start);
+        reader.maxFrame = 1 << 20;
+      });
+      const hello = encodeHello('s');
+      const big = encodeRequest(FrameType.Set, 1, 0, 'g', 1, 'k', 1, new Uint8Array(5000));
+      const bytes = Buffer.concat([hello, big]);
+      // Split, the HELLO is gathered from two chunks and the large frame starts in the second.
+      const chunks = split ? [bytes.subarray(0, 5), bytes.subarray(5)] : [bytes];
+      for (const chunk of chunks) assert.equal(reader.push(chunk), undefined);
+      assert.deepEqual(frames, [hello.length - LENGTH_BYTES, big.length - LENGTH_BYTES]);
+    }
+    const strict = new FrameReader(MAX_HELLO_FRAME, () => {});
+    const big = encodeRequest(FrameType.Set, 1, 0, 'g', 1, 'k', 1, new Uint8Array(5000));
+    assert.match(strict.push(big) ?? '', /bad frame length/);
+    assert.equal(strict.expecting, 0);
+  });
+
+  it('expecting is the size of the frame being gathered, once its length prefix is in', () => {
+    const { reader } = collect(1 << 20);
+    reader.push(Buffer.from([0, 0]));
+    assert.equal(reader.expecting, 0);
+    reader.push(Buffer.from([0, 100, 2]));
+    assert.equal(reader.expecting, LENGTH_BYTES + 100);
+    reader.push(Buffer.alloc(99));
+    assert.equal(reader.expecting, 0);
+    assert.equal(reader.buffered, 0);
   });
 });

@@ -34,6 +34,8 @@ export const GET_OK_FIXED_BYTES = 17;
 export const MAX_GROUP_BYTES = 1024;
 /** MAX_SECRET_BYTES is the largest secret a HELLO may carry. */
 export const MAX_SECRET_BYTES = 1024;
+/** MAX_HELLO_FRAME is the largest HELLO frame (after the length prefix): header, fixed part, secret. */
+export const MAX_HELLO_FRAME = HEADER_BYTES + 4 + MAX_SECRET_BYTES;
 /** MAX_MESSAGE_BYTES is the largest error message an answer carries; longer ones are cut. */
 export const MAX_MESSAGE_BYTES = 1024;
 /** MAX_TIMEOUT_MS is the largest time left a request carries (u32); 0 means none. */
@@ -136,6 +138,15 @@ export function encodeCancel(id: number): Buffer {
   return frame;
 }
 
+/** encodePing builds the PING frame of request `id`. */
+export function encodePing(id: number): Buffer {
+  const frame = Buffer.allocUnsafe(LENGTH_BYTES + HEADER_BYTES);
+  frame.writeUInt32BE(HEADER_BYTES, 0);
+  frame[4] = FrameType.Ping;
+  frame.writeUInt32BE(id, 5);
+  return frame;
+}
+
 /** encodeOk builds an OK answer with no body (SET, REMOVE, PING). */
 export function encodeOk(id: number): Buffer {
   const frame = Buffer.allocUnsafe(LENGTH_BYTES + HEADER_BYTES + 1);
@@ -196,7 +207,7 @@ export type FrameHandler = (buf: Buffer, start: number, end: number) => void;
  * chunk are handed over as views of it, with no copy.
  */
 export class FrameReader {
-  readonly #maxFrame: number;
+  #maxFrame: number;
   readonly #onFrame: FrameHandler;
   // The chunks of the frame being gathered (its length prefix included), and their total size.
   #parts: Buffer[] = [];
@@ -215,11 +226,33 @@ export class FrameReader {
     return this.#partBytes;
   }
 
+  /**
+   * expecting is the full size (length prefix included) of the incomplete frame
+   * being gathered, once its length prefix has arrived; 0 otherwise.
+   */
+  get expecting(): number {
+    return this.#need;
+  }
+
+  /**
+   * maxFrame is the largest frame accepted from now on. Raising it during a
+   * frame handler applies to the frames after that one in the same chunk
+   * (a server reads only a HELLO's worth until the HELLO is accepted).
+   */
+  get maxFrame(): number {
+    return this.#maxFrame;
+  }
+
+  set maxFrame(n: number) {
+    this.#maxFrame = n;
+  }
+
   /** stop makes the reader drop the rest of its input: the connection is going away. */
   stop(): void {
     this.#failed = true;
     this.#parts = [];
     this.#partBytes = 0;
+    this.#need = 0;
   }
 
   /**
@@ -260,6 +293,7 @@ export class FrameReader {
         this.#failed = true;
         this.#parts = [];
         this.#partBytes = 0;
+        this.#need = 0;
         return `bad frame length ${length} (allowed ${HEADER_BYTES} to ${this.#maxFrame})`;
       }
       const end = at + LENGTH_BYTES + length;

@@ -88,3 +88,21 @@ test('end writes what is queued, then half-closes', async () => {
   new Outbox(idle as unknown as Socket).end();
   assert.equal(idle.ended, true, 'nothing queued: ends at once');
 });
+
+test('backpressure hears when a write fills the socket and when it drains', async () => {
+  const socket = new RecordingSocket();
+  const heard: string[] = [];
+  const out = new Outbox(socket as unknown as Socket, {
+    full: () => heard.push('full'),
+    drained: () => heard.push('drained'),
+  });
+  socket.write = (chunk: Uint8Array) => {
+    socket.writes.push(Buffer.from(chunk));
+    return false;
+  };
+  out.push(frame(1));
+  await turn();
+  assert.deepEqual(heard, ['full']);
+  socket.emit('drain');
+  assert.deepEqual(heard, ['full', 'drained']);
+});

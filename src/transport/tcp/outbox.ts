@@ -1,15 +1,23 @@
 // outbox.ts: coalesces the frames one connection sends within an event-loop turn into one write.
 import type { Socket } from 'node:net';
 
-/** Frames smaller than this in total are joined into one buffer; larger batches are written corked. */
-const joinLimit = 64 * 1024;
+/** Backpressure hears when a socket's write buffer fills up and when it has drained. */
+export interface Backpressure {
+  /** full: a write was buffered past the socket's high-water mark. */
+  full(): void;
+  /** drained: the socket's write buffer has emptied ('drain'). */
+  drained(): void;
+}
+
+/** joinLimit: frames smaller than this in total are joined into one buffer; larger batches are written corked. */
+export const joinLimit = 64 * 1024;
 /**
- * A batch is written as soon as it holds this many frames, without waiting for the
+ * maxBatchFrames: a batch is written as soon as it holds this many frames, without waiting for the
  * end of the turn. Measured with 32 to 256 requests in flight between two processes
  * on two cores: 16 gave 1.2 to 2 times the throughput of one write per turn, 8 and
  * 32 less.
  */
-const maxBatchFrames = 16;
+export const maxBatchFrames = 16;
 
 /**
  * Outbox queues frames for a socket and writes them together when the current
@@ -18,23 +26,24 @@ const maxBatchFrames = 16;
  * system calls. A batch that reaches {@link maxBatchFrames} frames is written at
  * once: the peer starts on it while this side still makes the rest, so the two
  * processes work at the same time instead of in turn (one write per turn makes
- * a pipelined pair settle into lockstep). With `backpressure`, the socket stops being read
- * while its write buffer is full, so a peer that never reads its answers
- * cannot make this side buffer without end.
+ * a pipelined pair settle into lockstep). With `backpressure`, it is told when
+ * the socket's write buffer is full and when it has drained, so that the owner
+ * can stop reading a peer that never reads its answers instead of buffering
+ * them without end.
  */
 export class Outbox {
   readonly #socket: Socket;
-  readonly #backpressure: boolean;
+  readonly #backpressure: Backpressure | undefined;
   #chunks: (Buffer | Uint8Array)[] = [];
   #bytes = 0;
   #scheduled = false;
   #ending = false;
   readonly #flush = () => this.flush();
 
-  constructor(socket: Socket, backpressure = true) {
+  constructor(socket: Socket, backpressure?: Backpressure) {
     this.#socket = socket;
     this.#backpressure = backpressure;
-    if (backpressure) socket.on('drain', () => socket.resume());
+    if (backpressure !== undefined) socket.on('drain', () => backpressure.drained());
   }
 
   /** push queues `frame`, followed by `tail` when given (a large value sent without a copy). */
@@ -82,7 +91,7 @@ export class Outbox {
       for (const c of chunks) ok = this.#socket.write(c);
       this.#socket.uncork();
     }
-    if (!ok && this.#backpressure) this.#socket.pause();
+    if (!ok) this.#backpressure?.full();
   }
 
   /** end writes what is queued, then half-closes the socket. */

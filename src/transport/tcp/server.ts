@@ -1,5 +1,6 @@
 // server.ts: the tcp transport's server: reads pipelined GET/SET/REMOVE frames from each peer
-// connection, answers them in any order, and closes a connection that breaks the framing.
+// connection, answers them in any order, and closes a connection that breaks the framing, is
+// too slow, idles, or does not fit the server's limits.
 import { isUtf8 } from 'node:buffer';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
@@ -17,8 +18,10 @@ import { secretCheck } from '../../security/secret.js';
 import type { ResolvedTls } from '../../security/tls.js';
 import { ChurnMap } from '../../util/churn-map.js';
 import { LazyAbort } from '../../util/lazy-abort.js';
+import { LogThrottle } from '../../util/log-throttle.js';
 import { SweepTimer } from '../../util/sweep-timer.js';
 import type { PeerServer } from '../transport.js';
+import { type BudgetWaiter, ByteBudget } from './budget.js';
 import {
   encodeError,
   encodeGetOkHeader,
@@ -28,6 +31,7 @@ import {
   GET_OK_FIXED_BYTES,
   HEADER_BYTES,
   LENGTH_BYTES,
+  MAX_HELLO_FRAME,
   MAX_SECRET_BYTES,
   maxRequestFrame,
   PROTOCOL_VERSION,
@@ -35,11 +39,21 @@ import {
   SET_FIXED_BYTES,
 } from './frame.js';
 import { Outbox } from './outbox.js';
+import { type ConnectionLimits, type Overdue, watchdogDeadline } from './watchdog.js';
 
 /** Values up to this size are copied into their answer frame; larger ones go as their own chunk. */
 const copyLimit = 16 * 1024;
 /** How long an ended connection waits for its peer to close its side. */
 const lingerMs = 10_000;
+/**
+ * Frames up to this size are read without a reservation from `maxInflightBytes`:
+ * a connection holds at most one incomplete frame, so small ones are bounded by
+ * the connection count, and GETs split across two reads never wait.
+ */
+const reserveAbove = 64 * 1024;
+/** Reasons a connection stops reading; it reads again when none is left. */
+const HOLD_WRITES = 1;
+const HOLD_BUDGET = 2;
 
 /** TcpServerConfig is what {@link serveTcp} needs besides the groups. */
 export interface TcpServerConfig {
@@ -56,6 +70,34 @@ export interface TcpServerConfig {
   tls?: ResolvedTls | undefined;
   /** When set, a connection's HELLO must carry it. Default: none. */
   peerSecret?: string | undefined;
+  /** Connections open at once; more are closed as they arrive, and logged. */
+  maxConnections: number;
+  /** Bytes of large (over 64 KiB) request frames being received at once, server-wide; more wait. */
+  maxInflightBytes: number;
+  /** The TLS handshake, then the HELLO, must each complete within it. */
+  handshakeTimeoutMs: number;
+  /** A frame begun must complete within it. */
+  readTimeoutMs: number;
+  /** A connection with nothing in flight and no frame begun is closed after it. */
+  idleTimeoutMs: number;
+}
+
+/** TcpServerStats is a snapshot of what a tcp server holds. */
+export interface TcpServerStats {
+  /** Open connections. */
+  connections: number;
+  /** Bytes held for incomplete frames, over all connections. */
+  bufferedBytes: number;
+  /** Bytes reserved from `maxInflightBytes` for large frames being received. */
+  reservedBytes: number;
+  /** Connections waiting (not read) until their frame fits in `maxInflightBytes`. */
+  waiting: number;
+}
+
+/** TcpPeerServer is the tcp transport's {@link PeerServer}, with its {@link TcpServerStats}. */
+export interface TcpPeerServer extends PeerServer {
+  /** stats tells what the server holds now. */
+  stats(): TcpServerStats;
 }
 
 /** Shared is what every connection of one server reads. */
@@ -66,6 +108,10 @@ interface Shared {
   readonly authorized: ((secret: string) => boolean) | undefined;
   closing: boolean;
   readonly connections: Set<Connection>;
+  readonly limits: ConnectionLimits;
+  readonly budget: ByteBudget;
+  /** One warning per interval for refusals and timeouts, which a flood repeats. */
+  readonly throttle: LogThrottle;
 }
 
 /**
@@ -73,8 +119,15 @@ interface Shared {
  * `groups` resolves, served locally and never forwarded. A connection that
  * breaks the framing (a bad length, an unknown type, a truncated payload, no
  * HELLO first) is closed with a logged warning; every other connection goes on.
+ * Until its HELLO is accepted, a connection may send no frame larger than a
+ * HELLO. Connections past `maxConnections` are refused; ones that stall, idle
+ * or take too long over their HELLO are cut; large frames wait for room in
+ * `maxInflightBytes` before they are read.
  */
-export async function serveTcp(groups: GroupLookup, config: TcpServerConfig): Promise<PeerServer> {
+export async function serveTcp(
+  groups: GroupLookup,
+  config: TcpServerConfig,
+): Promise<TcpPeerServer> {
   const shared: Shared = {
     groups,
     config,
@@ -82,6 +135,13 @@ export async function serveTcp(groups: GroupLookup, config: TcpServerConfig): Pr
     authorized: authorizer(config.peerSecret),
     closing: false,
     connections: new Set(),
+    limits: {
+      handshakeTimeoutMs: config.handshakeTimeoutMs,
+      readTimeoutMs: config.readTimeoutMs,
+      idleTimeoutMs: config.idleTimeoutMs,
+    },
+    budget: new ByteBudget(config.maxInflightBytes),
+    throttle: new LogThrottle(),
   };
   const onSocket = (socket: Socket) => {
     if (shared.closing) {
@@ -100,13 +160,37 @@ export async function serveTcp(groups: GroupLookup, config: TcpServerConfig): Pr
             ca: tls.ca,
             requestCert: tls.clientAuth,
             rejectUnauthorized: tls.clientAuth,
+            handshakeTimeout: config.handshakeTimeoutMs,
           },
           onSocket,
         )
       : createServer({ noDelay: true }, onSocket);
-  server.on('tlsClientError', (err: Error) =>
-    warn(config.logger, { err: err.message }, 'peer TLS handshake failed'),
-  );
+  server.on('tlsClientError', (err: Error, socket: Socket) => {
+    // Node leaves the socket open after some of these (a handshake timeout among them).
+    socket.destroy();
+    const held = shared.throttle.take('tls');
+    if (held !== undefined) {
+      warn(
+        config.logger,
+        { err: err.message, failedSinceLastLog: held },
+        'peer TLS handshake failed',
+      );
+    }
+  });
+  server.maxConnections = config.maxConnections;
+  server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) => {
+    const held = shared.throttle.take('drop');
+    if (held === undefined) return;
+    warn(
+      config.logger,
+      {
+        remote: `${data?.remoteAddress}:${data?.remotePort}`,
+        maxConnections: config.maxConnections,
+        refusedSinceLastLog: held,
+      },
+      'peer connection refused: too many connections',
+    );
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
@@ -121,9 +205,34 @@ export async function serveTcp(groups: GroupLookup, config: TcpServerConfig): Pr
 
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('tcp: no bound address');
+  try {
+    config.logger.info(
+      {
+        port: address.port,
+        maxConnections: config.maxConnections,
+        maxInflightBytes: config.maxInflightBytes,
+        handshakeTimeoutMs: config.handshakeTimeoutMs,
+        readTimeoutMs: config.readTimeoutMs,
+        idleTimeoutMs: config.idleTimeoutMs,
+      },
+      'tcp peer server limits',
+    );
+  } catch {
+    // A failing logger changes nothing.
+  }
   let closing: Promise<void> | undefined;
   return {
     address,
+    stats() {
+      let bufferedBytes = 0;
+      for (const c of shared.connections) bufferedBytes += c.buffered;
+      return {
+        connections: shared.connections.size,
+        bufferedBytes,
+        reservedBytes: shared.budget.used,
+        waiting: shared.budget.waiting,
+      };
+    },
     close(graceMs: number) {
       closing ??= new Promise<void>((resolve) => {
         shared.closing = true;
@@ -176,15 +285,34 @@ class InFlight extends LazyAbort implements CallOptions {
   }
 }
 
-/** Connection serves one peer connection: its frames in, its answers out. */
+/**
+ * Connection serves one peer connection: its frames in, its answers out. One
+ * timer per connection (its {@link SweepTimer}) serves both the loads' deadlines
+ * and the connection's own (handshake, read, idle; see {@link watchdogDeadline}).
+ */
 class Connection {
   readonly #socket: Socket;
   readonly #shared: Shared;
   readonly #reader: FrameReader;
   readonly #outbox: Outbox;
   readonly #inFlight = new ChurnMap<number, InFlight>();
-  /** Aborts loads whose deadline passed; one timer for the connection. */
+  /** Aborts loads whose deadline passed and cuts an overdue connection; one timer for both. */
   readonly #timeouts = new SweepTimer((now) => this.#timeOut(now));
+  readonly #acceptedAt = Date.now();
+  /** The last activity (bytes read, or the last request answered), ms since the epoch. */
+  #activeAt = this.#acceptedAt;
+  /** Frames read whole so far; numbers the frame being gathered. */
+  #frames = 0;
+  /** The number of the incomplete frame `#frameSince` belongs to; -1 for none. */
+  #frameSeq = -1;
+  /** When the incomplete frame began; undefined when none is. */
+  #frameSince: number | undefined;
+  /** Bytes reserved from the server's budget for the frame being gathered. */
+  #reserved = 0;
+  /** The reservation waited for, while the budget is full. */
+  #waiter: BudgetWaiter | undefined;
+  /** Why reading is stopped (HOLD_* bits); 0 while reading. */
+  #holds = 0;
   #helloed = false;
   #closed = false;
   #draining = false;
@@ -192,21 +320,35 @@ class Connection {
   constructor(socket: Socket, shared: Shared) {
     this.#socket = socket;
     this.#shared = shared;
-    this.#outbox = new Outbox(socket);
-    this.#reader = new FrameReader(shared.maxFrame, (buf, start, end) =>
+    this.#outbox = new Outbox(socket, {
+      full: () => this.#hold(HOLD_WRITES),
+      drained: () => this.#unhold(HOLD_WRITES),
+    });
+    // Until the HELLO is accepted, nothing larger than a HELLO is read.
+    this.#reader = new FrameReader(MAX_HELLO_FRAME, (buf, start, end) =>
       this.#frame(buf, start, end),
     );
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
     socket.on('data', (chunk: Buffer) => {
+      this.#activeAt = Date.now();
       const problem = this.#reader.push(chunk);
       if (problem !== undefined) this.#protocolError(problem);
+      else this.#afterRead();
     });
     socket.on('error', () => this.destroy(new UnavailableError('peer connection failed')));
     socket.on('close', () => {
       shared.connections.delete(this);
       this.destroy(new CancelledError('peer connection closed'));
     });
+    // The timer holds the process open only while loads are in flight.
+    this.#timeouts.hold(false);
+    this.#timeouts.schedule(this.#acceptedAt + shared.limits.handshakeTimeoutMs);
+  }
+
+  /** buffered is the number of bytes held for the connection's incomplete frame. */
+  get buffered(): number {
+    return this.#reader.buffered;
   }
 
   /** abortAll aborts every in-flight load with `reason`; their answers still go out. */
@@ -225,6 +367,7 @@ class Connection {
     if (!this.#closed) {
       this.#closed = true;
       this.#reader.stop();
+      this.#releaseBudget();
       for (const f of this.#inFlight.values()) f.abort(reason);
       this.#inFlight.clear();
       this.#timeouts.stop();
@@ -232,22 +375,111 @@ class Connection {
     this.#socket.destroy();
   }
 
+  /**
+   * afterRead follows each read: it notes when a new incomplete frame began (for
+   * the read timeout) and reserves room in the server's budget for a large one,
+   * stopping reads until there is room.
+   */
+  #afterRead(): void {
+    if (this.#closed) return;
+    const reader = this.#reader;
+    if (reader.buffered === 0) {
+      this.#frameSeq = -1;
+      this.#frameSince = undefined;
+    } else if (this.#frameSeq !== this.#frames) {
+      this.#frameSeq = this.#frames;
+      this.#frameSince = this.#activeAt;
+      if (this.#helloed)
+        this.#timeouts.schedule(this.#activeAt + this.#shared.limits.readTimeoutMs);
+    }
+    const need = reader.expecting > reserveAbove ? reader.expecting : 0;
+    if (need !== (this.#waiter?.bytes ?? this.#reserved)) this.#reserve(need);
+  }
+
+  /**
+   * reserve makes the connection's reservation `need` bytes: it gives back what
+   * it held, then asks for `need`; when the budget has no room, reading stops
+   * until the bytes are granted. Two frames of one size in a row keep one
+   * reservation (afterRead does not call this).
+   */
+  #reserve(need: number): void {
+    this.#releaseBudget();
+    if (need === 0) return;
+    const waiter: BudgetWaiter = {
+      bytes: need,
+      grant: () => {
+        if (this.#waiter !== waiter) return;
+        this.#waiter = undefined;
+        this.#reserved = need;
+        this.#unhold(HOLD_BUDGET);
+      },
+    };
+    if (this.#shared.budget.reserve(waiter)) {
+      this.#reserved = need;
+    } else {
+      this.#waiter = waiter;
+      this.#hold(HOLD_BUDGET);
+    }
+  }
+
+  /** releaseBudget gives back the connection's reservation, or leaves the queue for one. */
+  #releaseBudget(): void {
+    const budget = this.#shared.budget;
+    if (this.#waiter !== undefined) {
+      const waiter = this.#waiter;
+      this.#waiter = undefined;
+      budget.cancel(waiter);
+      this.#unhold(HOLD_BUDGET);
+    }
+    if (this.#reserved > 0) {
+      const bytes = this.#reserved;
+      this.#reserved = 0;
+      budget.release(bytes);
+    }
+  }
+
+  /** hold stops reading for `reason` (a HOLD_* bit). */
+  #hold(reason: number): void {
+    if (this.#holds === 0) this.#socket.pause();
+    this.#holds |= reason;
+  }
+
+  /** unhold lifts `reason`; reading resumes when no reason is left. */
+  #unhold(reason: number): void {
+    if ((this.#holds & reason) === 0) return;
+    this.#holds &= ~reason;
+    if (this.#holds === 0 && !this.#closed) this.#socket.resume();
+  }
+
   #endIfIdle(): void {
     if (!this.#draining || this.#closed || this.#inFlight.size > 0) return;
     this.#closed = true;
     this.#reader.stop();
+    this.#releaseBudget();
     this.#outbox.end();
     // A peer that never closes its side is not waited for long.
     this.#socket.setTimeout(lingerMs, () => this.#socket.destroy());
   }
 
+  /**
+   * protocolError closes the connection for a malformed frame, with a warning.
+   * Before the HELLO, anyone can cause one as fast as they can connect: those
+   * warnings are limited to one per interval, with a count.
+   */
   #protocolError(problem: string): void {
     if (this.#closed) return;
-    warn(
-      this.#shared.config.logger,
-      { remote: `${this.#socket.remoteAddress}:${this.#socket.remotePort}`, problem },
-      'peer connection closed: malformed frame',
-    );
+    const held = this.#helloed ? 0 : this.#shared.throttle.take('malformed');
+    if (held !== undefined) {
+      warn(
+        this.#shared.config.logger,
+        {
+          remote: `${this.#socket.remoteAddress}:${this.#socket.remotePort}`,
+          problem,
+          ...(this.#helloed ? {} : { closedSinceLastLog: held }),
+        },
+        'peer connection closed: malformed frame',
+      );
+    }
     this.destroy(new CancelledError('peer connection closed: malformed frame'));
   }
 
@@ -261,6 +493,7 @@ class Connection {
   }
 
   #frame(buf: Buffer, start: number, end: number): void {
+    this.#frames++;
     const type = buf[start];
     const id = buf.readUInt32BE(start + 1);
     const at = start + HEADER_BYTES;
@@ -315,6 +548,9 @@ class Connection {
       return;
     }
     this.#helloed = true;
+    this.#reader.maxFrame = this.#shared.maxFrame;
+    // From now on the idle timeout applies (the timer may be armed for the handshake's, later).
+    this.#timeouts.schedule(this.#activeAt + this.#shared.limits.idleTimeoutMs);
   }
 
   #request(type: number, id: number, buf: Buffer, at: number, end: number): void {
@@ -448,12 +684,35 @@ class Connection {
   /** untrack forgets request `id`; the connection's timer stops holding the process when none is left. */
   #untrack(id: number): void {
     this.#inFlight.delete(id);
-    if (this.#inFlight.size === 0) this.#timeouts.hold(false);
+    if (this.#inFlight.size === 0) {
+      this.#timeouts.hold(false);
+      // Idle from now: the timer is usually armed earlier already (a load's deadline).
+      this.#activeAt = Date.now();
+      this.#timeouts.schedule(this.#activeAt + this.#shared.limits.idleTimeoutMs);
+    }
   }
 
-  /** timeOut aborts the loads due by `now` (their answers still go out); it returns the next deadline. */
+  /**
+   * timeOut aborts the loads due by `now` (their answers still go out), and cuts
+   * the connection if it is overdue; it returns the next deadline.
+   */
   #timeOut(now: number): number {
-    let next = Number.POSITIVE_INFINITY;
+    if (this.#closed) return Number.POSITIVE_INFINITY;
+    const due = watchdogDeadline(
+      {
+        acceptedAt: this.#acceptedAt,
+        helloed: this.#helloed,
+        frameSince: this.#frameSince,
+        busy: this.#inFlight.size > 0,
+        activeAt: this.#activeAt,
+      },
+      this.#shared.limits,
+    );
+    if (due.at <= now && due.reason !== undefined) {
+      this.#overdue(due.reason);
+      return Number.POSITIVE_INFINITY;
+    }
+    let next = due.at;
     for (const f of this.#inFlight.values()) {
       if (f.aborted || f.deadline === undefined) continue;
       if (f.deadline <= now) {
@@ -463,6 +722,37 @@ class Connection {
       }
     }
     return next;
+  }
+
+  /** overdue cuts the connection for taking too long; a timeout that a flood repeats is logged once per interval. */
+  #overdue(reason: Overdue): void {
+    const message =
+      reason === 'handshake'
+        ? 'peer connection closed: no HELLO in time'
+        : reason === 'read'
+          ? 'peer connection closed: a frame was not received in time'
+          : 'peer connection closed: idle';
+    const fields = {
+      remote: `${this.#socket.remoteAddress}:${this.#socket.remotePort}`,
+      limitMs:
+        reason === 'handshake'
+          ? this.#shared.limits.handshakeTimeoutMs
+          : reason === 'read'
+            ? this.#shared.limits.readTimeoutMs
+            : this.#shared.limits.idleTimeoutMs,
+    };
+    if (reason === 'idle') {
+      try {
+        this.#shared.config.logger.debug(fields, message);
+      } catch {
+        // A failing logger changes nothing.
+      }
+    } else {
+      const held = this.#shared.throttle.take(reason);
+      if (held !== undefined)
+        warn(this.#shared.config.logger, { ...fields, closedSinceLastLog: held }, message);
+    }
+    this.destroy(new CancelledError(message));
   }
 
   #failWith(id: number, method: string, err: unknown): void {

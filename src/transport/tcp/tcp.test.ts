@@ -179,5 +179,17 @@ describe('tcp transport', () => {
     assert.throws(() => tcpTransport({ peerSecret: 'has space' }), TypeError);
     assert.throws(() => tcpTransport({ minBackoffMs: 10, maxBackoffMs: 5 }), TypeError);
     assert.throws(() => tcpTransport().client('ftp://x:1'), TypeError);
+    for (const name of [
+      'maxConnections',
+      'maxInflightBytes',
+      'maxQueuedRequests',
+      'maxQueuedBytes',
+      'handshakeTimeoutMs',
+      'readTimeoutMs',
+      'idleTimeoutMs',
+    ]) {
+      assert.throws(() => tcpTransport({ [name]: 0 }), TypeError, `${name}: 0`);
+      assert.throws(() => tcpTransport({ [name]: Number.NaN }), TypeError, `${name}: NaN`);
+    }
   });
 });

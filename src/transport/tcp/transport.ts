@@ -4,6 +4,7 @@ import { type Logger, noopLogger } from '../../core/logger.js';
 import type { GroupLookup, PeerClient } from '../../core/peers.js';
 import { checkSecret } from '../../security/secret.js';
 import { resolveTls, type TlsOptions } from '../../security/tls.js';
+import { defaultMaxConnections } from '../../util/fd-limit.js';
 import { clientCache } from '../clients.js';
 import { DEFAULT_MAX_KEY_BYTES } from '../http/server.js';
 import { DEFAULT_MAX_VALUE_BYTES } from '../http/wire.js';
@@ -11,6 +12,8 @@ import type { PeerServer, PeerTransport, ServeOptions } from '../transport.js';
 import { type TcpClientConfig, TcpPeerClient } from './client.js';
 import { MAX_SECRET_BYTES } from './frame.js';
 import { serveTcp } from './server.js';
+
+const MiB = 1024 * 1024;
 
 /** TcpTransportOptions configure {@link tcpTransport}. */
 export interface TcpTransportOptions {
@@ -55,8 +58,75 @@ export interface TcpTransportOptions {
    * answered UNAUTHENTICATED and closed. Visible ASCII, no spaces. Default: none.
    */
   peerSecret?: string | undefined;
-  /** logger hears of connections closed for a malformed answer. Default: none. */
+  /**
+   * maxConnections is how many connections the server keeps open at once; more
+   * are closed as they arrive (logged once per 10 s with a count). Defaults to
+   * half the process's open-file limit, at least 16 and at most 4096, so that a
+   * flood on the peer port leaves descriptors for the API server.
+   */
+  maxConnections?: number;
+  /**
+   * handshakeTimeoutMs: a connection must finish its TLS handshake (with TLS)
+   * and then have its HELLO accepted, each within this time, or it is closed.
+   * Defaults to 10 000.
+   */
+  handshakeTimeoutMs?: number;
+  /**
+   * readTimeoutMs: once the first byte of a frame has arrived, the whole frame
+   * must arrive within this time, or the connection is closed (slow senders
+   * and half-sent values cannot hold the server's memory). Defaults to 30 000.
+   */
+  readTimeoutMs?: number;
+  /**
+   * idleTimeoutMs: the server closes a connection that has had no request in
+   * flight and no frame begun for this long (the client dials again when it
+   * next needs to). The client closes its own idle connections a little
+   * earlier (5 s earlier, but not before half of it), so that with equal
+   * settings on every node no request crosses the server's close. Defaults to
+   * 300 000 (5 min).
+   */
+  idleTimeoutMs?: number;
+  /**
+   * maxInflightBytes caps the bytes of large request frames (over 64 KiB) being
+   * received at once, server-wide. A frame that does not fit waits, its
+   * connection not read, until earlier ones are done (first come, first
+   * served); a frame larger than the cap is read alone. Defaults to 128 MiB.
+   */
+  maxInflightBytes?: number;
+  /**
+   * maxQueuedRequests is how many requests to one peer may wait to be written
+   * (its connection still opening, or its socket not draining); past it, calls
+   * fail at once with UnavailableError. Defaults to 4096.
+   */
+  maxQueuedRequests?: number;
+  /**
+   * maxQueuedBytes is how many bytes of requests to one peer may wait to be
+   * written; past it, calls fail at once with UnavailableError. A request is
+   * always let in when none is waiting, so any legal value can be sent.
+   * Defaults to 16 MiB.
+   */
+  maxQueuedBytes?: number;
+  /**
+   * logger hears of the connections the client drops: for a malformed answer,
+   * or reset after making no progress. Default: none.
+   */
   logger?: Logger;
+}
+
+/** positiveInt returns `value`, or throws TypeError naming `name` unless it is a positive integer. */
+function positiveInt(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new TypeError(`${name} must be a positive integer: ${value}`);
+  }
+  return value;
+}
+
+/** positiveMs returns `value`, or throws TypeError naming `name` unless it is a positive number of ms. */
+function positiveMs(name: string, value: number): number {
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw new TypeError(`${name} must be a positive, finite number of ms: ${value}`);
+  }
+  return value;
 }
 
 /**
@@ -90,6 +160,16 @@ export function tcpTransport(options: TcpTransportOptions = {}): PeerTransport {
   if (!(minBackoffMs >= 0) || !(maxBackoffMs >= minBackoffMs)) {
     throw new TypeError('backoff must satisfy 0 <= minBackoffMs <= maxBackoffMs');
   }
+  const maxConnections = positiveInt(
+    'maxConnections',
+    options.maxConnections ?? defaultMaxConnections(0.5, 4096),
+  );
+  const handshakeTimeoutMs = positiveMs('handshakeTimeoutMs', options.handshakeTimeoutMs ?? 10_000);
+  const readTimeoutMs = positiveMs('readTimeoutMs', options.readTimeoutMs ?? 30_000);
+  const idleTimeoutMs = positiveMs('idleTimeoutMs', options.idleTimeoutMs ?? 300_000);
+  const maxInflightBytes = positiveInt('maxInflightBytes', options.maxInflightBytes ?? 128 * MiB);
+  const maxQueuedRequests = positiveInt('maxQueuedRequests', options.maxQueuedRequests ?? 4096);
+  const maxQueuedBytes = positiveInt('maxQueuedBytes', options.maxQueuedBytes ?? 16 * MiB);
   const tls = resolveTls(options.tls);
   const secret = checkSecret('peerSecret', options.peerSecret);
   if (secret !== undefined && secret.length > MAX_SECRET_BYTES) {
@@ -104,6 +184,9 @@ export function tcpTransport(options: TcpTransportOptions = {}): PeerTransport {
     tls,
     peerSecret: secret,
     logger: options.logger ?? noopLogger,
+    maxQueuedRequests,
+    maxQueuedBytes,
+    idleTimeoutMs,
   };
   const clients = clientCache((url) => new TcpPeerClient(url, config));
   return {
@@ -120,6 +203,11 @@ export function tcpTransport(options: TcpTransportOptions = {}): PeerTransport {
         maxInFlight,
         tls,
         peerSecret: secret,
+        maxConnections,
+        maxInflightBytes,
+        handshakeTimeoutMs,
+        readTimeoutMs,
+        idleTimeoutMs,
       });
     },
     close: () => clients.closeAll(),

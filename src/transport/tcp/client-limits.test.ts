@@ -1,0 +1,284 @@
+// client-limits.test.ts: the tcp client against a hung peer and a stalled connection, over real
+// sockets: a bounded queue, requests given up before being written never sent, and a connection
+// that made no progress replaced by a fresh one.
+
+import assert from 'node:assert/strict';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { after, describe, it } from 'node:test';
+import type { GroupLookup, PeerServedGroup } from '../../core/peers.js';
+import type { PeerTransport } from '../transport.js';
+import type { TcpPeerClient } from './client.js';
+import { FrameReader, FrameType } from './frame.js';
+import { tcpTransport } from './transport.js';
+
+const MiB = 1024 * 1024;
+
+/** A group whose `slow…` keys answer after the ms in the key, others at once. */
+const group: PeerServedGroup = {
+  name: 'g',
+  getForPeer: async (key) => {
+    const slow = /^slow(\d+)$/.exec(key);
+    if (slow) await new Promise((r) => setTimeout(r, Number(slow[1])));
+    return { value: Buffer.from(`v:${key}`), expireAt: 0, minuteQps: 0 };
+  },
+  setFromPeer: () => {},
+  removeFromPeer: () => {},
+};
+const lookup: GroupLookup = { getGroup: (name) => (name === 'g' ? group : undefined) };
+const text = (v: Uint8Array) => Buffer.from(v).toString();
+const turn = () => new Promise<void>((r) => setImmediate(r));
+
+/** within fails if `p` has not settled in `ms` (a bound on a hang, not a timing assertion). */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not within ${ms} ms: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, bound]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function listen(server: Server): Promise<number> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return (server.address() as { port: number }).port;
+}
+
+describe('tcp client limits', () => {
+  const cleanup: (() => Promise<unknown> | unknown)[] = [];
+  after(async () => {
+    for (const c of cleanup.reverse()) await c();
+  });
+  const transport = (options: Parameters<typeof tcpTransport>[0]): PeerTransport => {
+    const t = tcpTransport(options);
+    cleanup.push(() => t.close());
+    return t;
+  };
+
+  it('a peer that stops reading: the queue stays bounded, the excess fails at once, and requests given up unwritten never reach it', async () => {
+    // A peer that accepts and does not read until told to, then counts the SETs it receives.
+    const sockets: Socket[] = [];
+    let sets = 0;
+    let pinged: () => void = () => {};
+    const pingSeen = new Promise<void>((r) => {
+      pinged = r;
+    });
+    const hung = createServer({ pauseOnConnect: true }, (socket) => {
+      sockets.push(socket);
+      socket.on('error', () => {});
+      const reader = new FrameReader(4 * MiB, (buf, start) => {
+        if (buf[start] === FrameType.Set) sets++;
+        if (buf[start] === FrameType.Ping) pinged();
+      });
+      socket.on('data', (chunk: Buffer) => reader.push(chunk));
+    });
+    const port = await listen(hung);
+    cleanup.push(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => hung.close(r));
+    });
+    const t = transport({ maxQueuedBytes: 4 * MiB, maxValueBytes: 2 * MiB });
+    const client = t.client(`http://127.0.0.1:${port}`) as TcpPeerClient;
+    const value = Buffer.alloc(MiB, 7);
+    // Far enough for the 40 calls to be made before it, on a busy machine too.
+    const deadline = Date.now() + 2_000;
+    const outcomes: (string | undefined)[] = [];
+    const calls: Promise<void>[] = [];
+    const call = (i: number) =>
+      client.set('g', `k${i}`, value, 0, { deadline }).then(
+        () => {
+          outcomes[i] = 'ok';
+        },
+        (err: { code?: string; message: string }) => {
+          outcomes[i] = err.code === 'UNAVAILABLE' ? `refused: ${err.message}` : err.code;
+        },
+      );
+    calls.push(call(0));
+    await within(
+      (async () => {
+        while (!client.stats().connected) await turn();
+      })(),
+      5_000,
+      'connected',
+    );
+    // One SET per turn, so the socket takes what it can between them.
+    let maxQueued = 0;
+    let maxSocket = 0;
+    for (let i = 1; i < 40; i++) {
+      calls.push(call(i));
+      await turn();
+      const s = client.stats();
+      maxQueued = Math.max(maxQueued, s.queuedBytes);
+      maxSocket = Math.max(maxSocket, s.socketBufferedBytes);
+    }
+    assert.ok(Date.now() < deadline, 'every call was made before its deadline');
+    const refusedAtOnce = outcomes.filter((o) => o?.startsWith('refused')).length;
+    assert.ok(refusedAtOnce > 0, 'past the bound, calls fail at once');
+    assert.match(outcomes.find((o) => o?.startsWith('refused')) ?? '', /wait to be sent/);
+    assert.ok(maxQueued <= 4 * MiB, `queued at most the bound (${maxQueued})`);
+    assert.ok(maxSocket <= MiB + 64 * 1024, `the socket holds at most one frame (${maxSocket})`);
+    // The ones still queued now are never written: the peer is not reading.
+    const unwritten = client.stats().queuedRequests;
+    assert.ok(unwritten > 0, 'some requests wait in the queue');
+    const admitted = 40 - refusedAtOnce;
+    await within(Promise.all(calls), 5_000, 'every call settles');
+    assert.equal(
+      outcomes.filter((o) => o === 'DEADLINE_EXCEEDED').length,
+      admitted,
+      'every admitted call timed out',
+    );
+    // What still waits is small: CANCELs for the written ones and a probe, no values.
+    assert.ok(client.stats().queuedBytes < 1024, 'timed-out requests left the queue');
+    // The peer reads again: it gets what was written before the deadline, not the rest.
+    for (const s of sockets) s.resume();
+    // The probe PING is queued after everything else this client sent: once it arrives,
+    // every earlier frame has.
+    await within(pingSeen, 5_000, 'the peer reads up to the probe');
+    assert.equal(sets, admitted - unwritten, 'exactly the requests written before they timed out');
+    assert.equal(client.stats().dials, 1);
+  });
+
+  it('a request aborted before it was written is never sent', async () => {
+    // A peer that reads only when told to, and records the keys of the GETs it receives.
+    const sockets: Socket[] = [];
+    const keys: string[] = [];
+    let gotTwo: () => void = () => {};
+    const two = new Promise<void>((r) => {
+      gotTwo = r;
+    });
+    const peer = createServer({ pauseOnConnect: true }, (socket) => {
+      sockets.push(socket);
+      socket.on('error', () => {});
+      const reader = new FrameReader(MiB, (buf, start, end) => {
+        if (buf[start] !== FrameType.Get) return;
+        keys.push(buf.toString('utf8', end - 1, end));
+        if (keys.length === 2) gotTwo();
+      });
+      socket.on('data', (chunk: Buffer) => reader.push(chunk));
+    });
+    const port = await listen(peer);
+    cleanup.push(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => peer.close(r));
+    });
+    const client = transport({}).client(`http://127.0.0.1:${port}`) as TcpPeerClient;
+    const aborted = new AbortController();
+    // Nothing is written before the connection is made: these wait in the queue.
+    const a = client.get('g', 'a', { signal: aborted.signal });
+    const b = client.get('g', 'b', { deadline: Date.now() + 5_000 });
+    const c = client.get('g', 'c', { deadline: Date.now() + 5_000 });
+    aborted.abort(new Error('the caller gave up'));
+    await assert.rejects(a, { code: 'CANCELLED' });
+    assert.equal(client.stats().queuedRequests, 3, 'the HELLO, b and c wait');
+    await within(
+      (async () => {
+        while (sockets.length === 0) await turn();
+      })(),
+      5_000,
+      'accepted',
+    );
+    for (const s of sockets) s.resume();
+    await within(two, 5_000, 'the peer receives the other two');
+    assert.deepEqual(keys, ['b', 'c']);
+    client.close();
+    await Promise.allSettled([b, c]);
+  });
+
+  it('a connection on which a request timed out and a probe got no answer is reset; the next call dials afresh', async () => {
+    const server = transport({});
+    const real = await server.serve(lookup, {
+      host: '127.0.0.1',
+      port: 0,
+      signal: new AbortController().signal,
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+    });
+    cleanup.push(() => real.close(0));
+    // The first connection goes nowhere (a hung peer); later ones reach the real server.
+    let accepted = 0;
+    let firstError: string | undefined;
+    let firstClosed: () => void = () => {};
+    const firstGone = new Promise<void>((r) => {
+      firstClosed = r;
+    });
+    const open: Socket[] = [];
+    const proxy = createServer((socket) => {
+      accepted++;
+      open.push(socket);
+      if (accepted === 1) {
+        socket.on('error', (err: NodeJS.ErrnoException) => {
+          firstError = err.code;
+        });
+        socket.on('close', () => firstClosed());
+        return;
+      }
+      const up = connect(real.address.port, '127.0.0.1');
+      open.push(up);
+      up.on('error', () => socket.destroy());
+      socket.on('error', () => up.destroy());
+      socket.pipe(up).pipe(socket);
+    });
+    const port = await listen(proxy);
+    cleanup.push(async () => {
+      for (const s of open) s.destroy();
+      await new Promise((r) => proxy.close(r));
+    });
+    const t = transport({ requestTimeoutMs: 200 });
+    const client = t.client(`http://127.0.0.1:${port}`) as TcpPeerClient;
+    await assert.rejects(client.get('g', 'a'), { code: 'DEADLINE_EXCEEDED' });
+    await within(firstGone, 5_000, 'the stalled connection is dropped');
+    assert.equal(firstError, 'ECONNRESET', 'dropped with a reset');
+    assert.equal(text((await client.get('g', 'b')).value), 'v:b');
+    assert.equal(client.stats().dials, 2);
+    assert.equal(accepted, 2);
+  });
+
+  it('the client closes an idle connection before the server would', async () => {
+    const t = transport({ idleTimeoutMs: 400 });
+    const serverLog: string[] = [];
+    const note = (_fields: Record<string, unknown>, message: string) => serverLog.push(message);
+    const server = await t.serve(lookup, {
+      host: '127.0.0.1',
+      port: 0,
+      signal: new AbortController().signal,
+      logger: { debug: note, info: note, warn: note, error: note },
+    });
+    cleanup.push(() => server.close(0));
+    const client = t.client(`http://127.0.0.1:${server.address.port}`) as TcpPeerClient;
+    assert.equal(text((await client.get('g', 'a')).value), 'v:a');
+    await within(
+      (async () => {
+        while (client.stats().connected) await new Promise((r) => setTimeout(r, 5));
+      })(),
+      5_000,
+      'the client closes its idle connection',
+    );
+    assert.ok(!serverLog.includes('peer connection closed: idle'), 'the server did not have to');
+    assert.equal(text((await client.get('g', 'b')).value), 'v:b');
+    assert.equal(client.stats().dials, 2);
+  });
+
+  it('a slow answer alone does not drop a connection: the peer answers the probe', async () => {
+    const t = transport({ requestTimeoutMs: 100 });
+    const server = await t.serve(lookup, {
+      host: '127.0.0.1',
+      port: 0,
+      signal: new AbortController().signal,
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+    });
+    cleanup.push(() => server.close(0));
+    const client = t.client(`http://127.0.0.1:${server.address.port}`) as TcpPeerClient;
+    await assert.rejects(client.get('g', 'slow400'), { code: 'DEADLINE_EXCEEDED' });
+    // The probe sent after the timeout settles (answered, or timed out and the connection reset).
+    await within(
+      (async () => {
+        while (client.stats().pending > 0) await new Promise((r) => setTimeout(r, 5));
+      })(),
+      5_000,
+      'the probe settles',
+    );
+    assert.equal(text((await client.get('g', 'x')).value), 'v:x');
+    assert.equal(client.stats().dials, 1, 'still the first connection');
+  });
+});
