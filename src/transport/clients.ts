@@ -12,7 +12,7 @@ export interface ClosableClient extends PeerClient {
  * on the transport's client whose `close()` releases it: the client is closed
  * and forgotten, so the next `get` of that URL makes a fresh one.
  */
-export interface ClientCache {
+export interface ClientCache<C extends ClosableClient = ClosableClient> {
   /**
    * get returns the client of `url`, making it on first use (closed at once
    * after closeAll). Everyone asking for one URL shares one client, so its
@@ -25,19 +25,23 @@ export interface ClientCache {
    * a no-op.
    */
   release(url: string): Promise<void>;
+  /** peek returns the transport's own client of `url`, if one is open, for its stats. */
+  peek(url: string): C | undefined;
   /** closeAll closes every client; later ones are made closed. Idempotent. */
   closeAll(): Promise<void>;
 }
 
 /** Entry is one URL's client and the handle given out for it. */
-interface Entry {
-  readonly client: ClosableClient;
+interface Entry<C extends ClosableClient> {
+  readonly client: C;
   readonly handle: PeerClient & { close(): void };
 }
 
 /** clientCache builds a {@link ClientCache} around `make`. */
-export function clientCache(make: (url: string) => ClosableClient): ClientCache {
-  const entries = new Map<string, Entry>();
+export function clientCache<C extends ClosableClient>(
+  make: (url: string) => C,
+): ClientCache<C> {
+  const entries = new Map<string, Entry<C>>();
   let closed = false;
 
   const closeQuietly = (client: ClosableClient): Promise<void> => {
@@ -47,7 +51,7 @@ export function clientCache(make: (url: string) => ClosableClient): ClientCache 
       return Promise.resolve();
     }
   };
-  const release = (url: string, entry: Entry | undefined): Promise<void> => {
+  const release = (url: string, entry: Entry<C> | undefined): Promise<void> => {
     if (entry === undefined) return Promise.resolve();
     // A handle released late must not take a fresh client of the same URL with it.
     if (entries.get(url) === entry) entries.delete(url);
@@ -59,7 +63,7 @@ export function clientCache(make: (url: string) => ClosableClient): ClientCache 
       let entry = entries.get(url);
       if (entry === undefined) {
         const client = make(url);
-        const made: Entry = {
+        const made: Entry<C> = {
           client,
           handle: {
             url: client.url,
@@ -81,6 +85,9 @@ export function clientCache(make: (url: string) => ClosableClient): ClientCache 
     },
     release(url) {
       return release(url, entries.get(url));
+    },
+    peek(url) {
+      return entries.get(url)?.client;
     },
     async closeAll() {
       closed = true;

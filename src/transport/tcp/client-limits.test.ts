@@ -6,10 +6,8 @@ import assert from 'node:assert/strict';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import type { GroupLookup, PeerServedGroup } from '../../core/peers.js';
-import type { PeerTransport } from '../transport.js';
-import type { TcpPeerClient } from './client.js';
 import { FrameReader, FrameType } from './frame.js';
-import { tcpTransport } from './transport.js';
+import { type TcpTransport, tcpTransport } from './transport.js';
 
 const MiB = 1024 * 1024;
 
@@ -51,7 +49,7 @@ describe('tcp client limits', () => {
   after(async () => {
     for (const c of cleanup.reverse()) await c();
   });
-  const transport = (options: Parameters<typeof tcpTransport>[0]): PeerTransport => {
+  const transport = (options: Parameters<typeof tcpTransport>[0]): TcpTransport => {
     const t = tcpTransport(options);
     cleanup.push(() => t.close());
     return t;
@@ -80,7 +78,9 @@ describe('tcp client limits', () => {
       await new Promise((r) => hung.close(r));
     });
     const t = transport({ maxQueuedBytes: 4 * MiB, maxValueBytes: 2 * MiB });
-    const client = t.client(`http://127.0.0.1:${port}`) as TcpPeerClient;
+    const peerUrl = `http://127.0.0.1:${port}`;
+    const client = t.client(peerUrl);
+    const stats = () => t.clientStats(peerUrl) ?? assert.fail('no client open');
     const value = Buffer.alloc(MiB, 7);
     // Far enough for the 40 calls to be made before it, on a busy machine too.
     const deadline = Date.now() + 2_000;
@@ -98,7 +98,7 @@ describe('tcp client limits', () => {
     calls.push(call(0));
     await within(
       (async () => {
-        while (!client.stats().connected) await turn();
+        while (!stats().connected) await turn();
       })(),
       5_000,
       'connected',
@@ -109,7 +109,7 @@ describe('tcp client limits', () => {
     for (let i = 1; i < 40; i++) {
       calls.push(call(i));
       await turn();
-      const s = client.stats();
+      const s = stats();
       maxQueued = Math.max(maxQueued, s.queuedBytes);
       maxSocket = Math.max(maxSocket, s.socketBufferedBytes);
     }
@@ -120,7 +120,7 @@ describe('tcp client limits', () => {
     assert.ok(maxQueued <= 4 * MiB, `queued at most the bound (${maxQueued})`);
     assert.ok(maxSocket <= MiB + 64 * 1024, `the socket holds at most one frame (${maxSocket})`);
     // The ones still queued now are never written: the peer is not reading.
-    const unwritten = client.stats().queuedRequests;
+    const unwritten = stats().queuedRequests;
     assert.ok(unwritten > 0, 'some requests wait in the queue');
     const admitted = 40 - refusedAtOnce;
     await within(Promise.all(calls), 5_000, 'every call settles');
@@ -130,14 +130,14 @@ describe('tcp client limits', () => {
       'every admitted call timed out',
     );
     // What still waits is small: CANCELs for the written ones and a probe, no values.
-    assert.ok(client.stats().queuedBytes < 1024, 'timed-out requests left the queue');
+    assert.ok(stats().queuedBytes < 1024, 'timed-out requests left the queue');
     // The peer reads again: it gets what was written before the deadline, not the rest.
     for (const s of sockets) s.resume();
     // The probe PING is queued after everything else this client sent: once it arrives,
     // every earlier frame has.
     await within(pingSeen, 5_000, 'the peer reads up to the probe');
     assert.equal(sets, admitted - unwritten, 'exactly the requests written before they timed out');
-    assert.equal(client.stats().dials, 1);
+    assert.equal(stats().dials, 1);
   });
 
   it('a request aborted before it was written is never sent', async () => {
@@ -163,7 +163,10 @@ describe('tcp client limits', () => {
       for (const s of sockets) s.destroy();
       await new Promise((r) => peer.close(r));
     });
-    const client = transport({}).client(`http://127.0.0.1:${port}`) as TcpPeerClient;
+    const peerUrl = `http://127.0.0.1:${port}`;
+    const t = transport({});
+    const client = t.client(peerUrl);
+    const stats = () => t.clientStats(peerUrl) ?? assert.fail('no client open');
     const aborted = new AbortController();
     // Nothing is written before the connection is made: these wait in the queue.
     const a = client.get('g', 'a', { signal: aborted.signal });
@@ -171,7 +174,7 @@ describe('tcp client limits', () => {
     const c = client.get('g', 'c', { deadline: Date.now() + 5_000 });
     aborted.abort(new Error('the caller gave up'));
     await assert.rejects(a, { code: 'CANCELLED' });
-    assert.equal(client.stats().queuedRequests, 3, 'the HELLO, b and c wait');
+    assert.equal(stats().queuedRequests, 3, 'the HELLO, b and c wait');
     await within(
       (async () => {
         while (sockets.length === 0) await turn();
@@ -182,7 +185,7 @@ describe('tcp client limits', () => {
     for (const s of sockets) s.resume();
     await within(two, 5_000, 'the peer receives the other two');
     assert.deepEqual(keys, ['b', 'c']);
-    client.close();
+    client.close?.();
     await Promise.allSettled([b, c]);
   });
 
@@ -225,12 +228,14 @@ describe('tcp client limits', () => {
       await new Promise((r) => proxy.close(r));
     });
     const t = transport({ requestTimeoutMs: 200 });
-    const client = t.client(`http://127.0.0.1:${port}`) as TcpPeerClient;
+    const peerUrl = `http://127.0.0.1:${port}`;
+    const client = t.client(peerUrl);
+    const stats = () => t.clientStats(peerUrl) ?? assert.fail('no client open');
     await assert.rejects(client.get('g', 'a'), { code: 'DEADLINE_EXCEEDED' });
     await within(firstGone, 5_000, 'the stalled connection is dropped');
     assert.equal(firstError, 'ECONNRESET', 'dropped with a reset');
     assert.equal(text((await client.get('g', 'b')).value), 'v:b');
-    assert.equal(client.stats().dials, 2);
+    assert.equal(stats().dials, 2);
     assert.equal(accepted, 2);
   });
 
@@ -245,18 +250,20 @@ describe('tcp client limits', () => {
       logger: { debug: note, info: note, warn: note, error: note },
     });
     cleanup.push(() => server.close(0));
-    const client = t.client(`http://127.0.0.1:${server.address.port}`) as TcpPeerClient;
+    const peerUrl = `http://127.0.0.1:${server.address.port}`;
+    const client = t.client(peerUrl);
+    const stats = () => t.clientStats(peerUrl) ?? assert.fail('no client open');
     assert.equal(text((await client.get('g', 'a')).value), 'v:a');
     await within(
       (async () => {
-        while (client.stats().connected) await new Promise((r) => setTimeout(r, 5));
+        while (stats().connected) await new Promise((r) => setTimeout(r, 5));
       })(),
       5_000,
       'the client closes its idle connection',
     );
     assert.ok(!serverLog.includes('peer connection closed: idle'), 'the server did not have to');
     assert.equal(text((await client.get('g', 'b')).value), 'v:b');
-    assert.equal(client.stats().dials, 2);
+    assert.equal(stats().dials, 2);
   });
 
   it('a slow answer alone does not drop a connection: the peer answers the probe', async () => {
@@ -268,17 +275,19 @@ describe('tcp client limits', () => {
       logger: { debug() {}, info() {}, warn() {}, error() {} },
     });
     cleanup.push(() => server.close(0));
-    const client = t.client(`http://127.0.0.1:${server.address.port}`) as TcpPeerClient;
+    const peerUrl = `http://127.0.0.1:${server.address.port}`;
+    const client = t.client(peerUrl);
+    const stats = () => t.clientStats(peerUrl) ?? assert.fail('no client open');
     await assert.rejects(client.get('g', 'slow400'), { code: 'DEADLINE_EXCEEDED' });
     // The probe sent after the timeout settles (answered, or timed out and the connection reset).
     await within(
       (async () => {
-        while (client.stats().pending > 0) await new Promise((r) => setTimeout(r, 5));
+        while (stats().pending > 0) await new Promise((r) => setTimeout(r, 5));
       })(),
       5_000,
       'the probe settles',
     );
     assert.equal(text((await client.get('g', 'x')).value), 'v:x');
-    assert.equal(client.stats().dials, 1, 'still the first connection');
+    assert.equal(stats().dials, 1, 'still the first connection');
   });
 });

@@ -2,4 +2,4 @@
 
 export type { TcpClientStats, TcpPeerClient } from './client.js';
 export type { TcpPeerServer, TcpServerStats } from './server.js';
-export { type TcpTransportOptions, tcpTransport } from './transport.js';
+export { type TcpTransport, type TcpTransportOptions, tcpTransport } from './transport.js';

@@ -9,7 +9,7 @@ import { clientCache } from '../clients.js';
 import { DEFAULT_MAX_KEY_BYTES } from '../http/server.js';
 import { DEFAULT_MAX_VALUE_BYTES } from '../http/wire.js';
 import type { PeerServer, PeerTransport, ServeOptions } from '../transport.js';
-import { type TcpClientConfig, TcpPeerClient } from './client.js';
+import { type TcpClientConfig, type TcpClientStats, TcpPeerClient } from './client.js';
 import { MAX_SECRET_BYTES } from './frame.js';
 import { serveTcp } from './server.js';
 
@@ -137,7 +137,13 @@ function positiveMs(name: string, value: number): number {
  * multiplexed on it by id; the wire format is docs/wire-format.md. Every node
  * of a cluster must use it. Throws TypeError on a bad option.
  */
-export function tcpTransport(options: TcpTransportOptions = {}): PeerTransport {
+/** TcpTransport is the tcp {@link PeerTransport}, with its clients' stats. */
+export interface TcpTransport extends PeerTransport {
+  /** clientStats returns the stats of the client of `url`, or undefined when it has none open. */
+  clientStats(url: string): TcpClientStats | undefined;
+}
+
+export function tcpTransport(options: TcpTransportOptions = {}): TcpTransport {
   const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
   // The frame length is a u32: the value and its headers must fit.
   if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes < 0 || maxValueBytes > 2 ** 31) {
@@ -192,6 +198,7 @@ export function tcpTransport(options: TcpTransportOptions = {}): PeerTransport {
   return {
     name: 'tcp',
     client: (url: string): PeerClient => clients.get(url),
+    clientStats: (url: string) => clients.peek(url)?.stats(),
     serve(groups: GroupLookup, serve: ServeOptions): Promise<PeerServer> {
       return serveTcp(groups, {
         host: serve.host,
