@@ -5,6 +5,7 @@ import {
   type CacheError,
   DeadlineExceededError,
   InternalError,
+  InvalidArgumentError,
   isCacheError,
   NotFoundError,
   UnavailableError,
@@ -397,8 +398,16 @@ describe('HealthCheckedPeer', () => {
 
   test('rejects bad options', () => {
     const inner = new FakePeer();
-    assert.throws(() => new HealthCheckedPeer(inner, { failureThreshold: 0 }), TypeError);
-    assert.throws(() => new HealthCheckedPeer(inner, { requestTimeoutMs: -1 }), TypeError);
-    assert.throws(() => new HealthCheckedPeer(inner, { probeTimeoutMs: Number.NaN }), TypeError);
+    const bad = (options: HealthCheckedPeerOptions, name: string) =>
+      assert.throws(
+        () => new HealthCheckedPeer(inner, options),
+        (err: unknown) => err instanceof InvalidArgumentError && err.message.startsWith(name),
+      );
+    bad({ failureThreshold: 0 }, 'failureThreshold');
+    bad({ failureThreshold: 1.5 }, 'failureThreshold');
+    bad({ requestTimeoutMs: -1 }, 'requestTimeoutMs');
+    bad({ probeTimeoutMs: Number.NaN }, 'probeTimeoutMs');
+    bad({ suspectAfterMs: 0 }, 'suspectAfterMs');
+    bad({ probeIntervalMs: Number.POSITIVE_INFINITY }, 'probeIntervalMs');
   });
 });

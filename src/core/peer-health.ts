@@ -4,6 +4,7 @@
 import {
   type CacheError,
   DeadlineExceededError,
+  InvalidArgumentError,
   isCacheError,
   peerUnreachable,
   UnavailableError,
@@ -119,9 +120,43 @@ export function probeAnswered(err: unknown): boolean {
 function positive(name: string, value: number | undefined, fallback: number): number {
   const v = value ?? fallback;
   if (!(v > 0) || !Number.isFinite(v)) {
-    throw new TypeError(`${name} must be a positive number of ms: ${value}`);
+    throw new InvalidArgumentError(`${name} must be a positive number of ms, got ${value}`);
   }
   return v;
+}
+
+/** ResolvedPeerHealth is {@link HealthCheckedPeerOptions}' numbers with the defaults filled in. */
+export interface ResolvedPeerHealth {
+  enabled: boolean;
+  requestTimeoutMs: number;
+  failureThreshold: number;
+  suspectAfterMs: number;
+  probeTimeoutMs: number;
+  probeIntervalMs: number;
+}
+
+/**
+ * resolvePeerHealth fills in the defaults of `options` and checks them: an
+ * InvalidArgumentError names the first bad one.
+ */
+export function resolvePeerHealth(
+  options: PeerHealthOptions & { requestTimeoutMs?: number | undefined } = {},
+): ResolvedPeerHealth {
+  const d = PEER_HEALTH_DEFAULTS;
+  const threshold = options.failureThreshold ?? d.failureThreshold;
+  if (!Number.isSafeInteger(threshold) || threshold < 1) {
+    throw new InvalidArgumentError(
+      `failureThreshold must be a whole number >= 1, got ${threshold}`,
+    );
+  }
+  return {
+    enabled: options.enabled ?? true,
+    requestTimeoutMs: positive('requestTimeoutMs', options.requestTimeoutMs, d.requestTimeoutMs),
+    failureThreshold: threshold,
+    suspectAfterMs: positive('suspectAfterMs', options.suspectAfterMs, d.suspectAfterMs),
+    probeTimeoutMs: positive('probeTimeoutMs', options.probeTimeoutMs, d.probeTimeoutMs),
+    probeIntervalMs: positive('probeIntervalMs', options.probeIntervalMs, d.probeIntervalMs),
+  };
 }
 
 function messageOf(err: unknown): string {
@@ -179,7 +214,7 @@ export class HealthCheckedPeer implements PeerClient {
   #closed = false;
 
   constructor(inner: PeerClient, options: HealthCheckedPeerOptions = {}) {
-    const d = PEER_HEALTH_DEFAULTS;
+    const config = resolvePeerHealth(options);
     this.url = inner.url;
     this.#inner = inner;
     this.#probeClient = options.probe ?? inner;
@@ -189,16 +224,12 @@ export class HealthCheckedPeer implements PeerClient {
       intervalMs: options.logIntervalMs,
       now: () => this.#clock.now(),
     });
-    this.#enabled = options.enabled ?? true;
-    this.#timeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs, d.requestTimeoutMs);
-    const threshold = options.failureThreshold ?? d.failureThreshold;
-    if (!Number.isSafeInteger(threshold) || threshold < 1) {
-      throw new TypeError(`failureThreshold must be a whole number >= 1: ${threshold}`);
-    }
-    this.#threshold = threshold;
-    this.#suspectAfterMs = positive('suspectAfterMs', options.suspectAfterMs, d.suspectAfterMs);
-    this.#probeTimeoutMs = positive('probeTimeoutMs', options.probeTimeoutMs, d.probeTimeoutMs);
-    this.#probeIntervalMs = positive('probeIntervalMs', options.probeIntervalMs, d.probeIntervalMs);
+    this.#enabled = config.enabled;
+    this.#timeoutMs = config.requestTimeoutMs;
+    this.#threshold = config.failureThreshold;
+    this.#suspectAfterMs = config.suspectAfterMs;
+    this.#probeTimeoutMs = config.probeTimeoutMs;
+    this.#probeIntervalMs = config.probeIntervalMs;
     this.#since = this.#clock.now();
   }
 

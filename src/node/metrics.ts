@@ -2,6 +2,7 @@
 // group and cache stats read at scrape time, peer request latency and errors.
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Group } from '../core/group.js';
+import { healthOf } from '../core/peer-health.js';
 import type { PeerClient } from '../core/peers.js';
 import type { GroupStats } from '../core/stats.js';
 import { isCacheError } from '../errors.js';
@@ -123,6 +124,26 @@ export class NodeMetrics {
   membership(members: number, source: string): void {
     this.#members.set(members);
     this.#changes.inc({ source });
+  }
+
+  /**
+   * peerHealth registers the gauge `peercache_peer_healthy{peer}`: 1 while a
+   * peer answers, 0 while it is avoided. It reads `peers` at scrape time, so a
+   * peer that left the ring leaves the gauge with it.
+   */
+  peerHealth(peers: () => Iterable<PeerClient>): void {
+    new Gauge({
+      name: 'peercache_peer_healthy',
+      help: 'Whether a peer answers (1) or is avoided and its keys loaded locally (0).',
+      labelNames: ['peer'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const client of peers()) {
+          this.set({ peer: client.url }, (healthOf(client)?.healthy ?? true) ? 1 : 0);
+        }
+      },
+    });
   }
 
   /** instrument wraps `client` so that every request is timed and its failures counted. */
