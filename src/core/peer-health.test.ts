@@ -78,7 +78,9 @@ class FakePeer implements PeerClient {
   readonly calls: Sent[] = [];
   probes = 0;
   /** What a probe gets: an answer (`no such group`), silence, or a refused connection. */
-  probe: 'answer' | 'hang' | 'refuse' = 'answer';
+  probe: 'answer' | 'hang' | 'refuse' | 'manual' = 'answer';
+  /** With probe `manual`: answers the probe sent last. */
+  answerProbe: (() => void) | undefined;
   closed = 0;
   get(group: string, key: string, options?: CallOptions): Promise<PeerValue> {
     if (group === PROBE_GROUP) {
@@ -89,7 +91,11 @@ class FakePeer implements PeerClient {
       if (this.probe === 'refuse') {
         return Promise.reject(new UnavailableError(`peer ${this.url}: connect ECONNREFUSED`));
       }
-      return new Promise(() => {});
+      return new Promise((_, reject) => {
+        if (this.probe === 'manual') {
+          this.answerProbe = () => reject(new UnavailableError(`no such group: ${group}`));
+        }
+      });
     }
     return new Promise((resolve, reject) => {
       this.calls.push({ group, key, options, resolve, reject });
@@ -278,6 +284,19 @@ describe('HealthCheckedPeer', () => {
     inner.calls[0]?.reject(new DeadlineExceededError('timed out'));
     await settle();
     assert.equal(peer.healthy, false);
+  });
+
+  test('an answer that came in while this process was busy beats an overdue probe timer', async () => {
+    const { clock, inner, peer } = setup();
+    inner.probe = 'manual';
+    void outcome(peer.get('g', 'a'));
+    await clock.advance(500);
+    assert.equal(inner.probes, 1);
+    // The answer is read in the same turn of the event loop as the overdue timer
+    // fires, after it (as socket data is read after timers): it must still count.
+    setImmediate(() => inner.answerProbe?.());
+    await clock.advance(1_000);
+    assert.equal(peer.healthy, true);
   });
 
   test('a slow owner that answers probes stays healthy while its loads take long', async () => {

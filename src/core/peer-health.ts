@@ -386,13 +386,23 @@ export class HealthCheckedPeer implements PeerClient {
     this.#probing = true;
     const started = this.#clock.now();
     let done = false;
-    // The probe's own timer decides, not only the client's deadline: a client
-    // that ignores deadlines must not leave the peer's state undecided.
+    // The probe's own timer decides, not the client's deadline, and only once the
+    // I/O that is already in has been read. Step by step: when this process was
+    // itself busy (a long synchronous task, a CPU-starved machine), the timer is
+    // overdue by the time the event loop turns; timers run before the loop polls
+    // the sockets, so an answer that arrived meanwhile would not have been read
+    // yet, and a live peer would be marked unhealthy for our own delay. So the
+    // timer only schedules the verdict with setImmediate, which runs after the
+    // poll phase: an answer already received settles the probe first. For the
+    // same reason the client gets a deadline later than the timer: its own timeout
+    // would also fire before the poll phase.
     const timer = this.#clock.setTimeout(
       () =>
-        finish(
-          new DeadlineExceededError(
-            `peer ${this.url}: no answer to a health probe within ${this.#probeTimeoutMs} ms`,
+        setImmediate(() =>
+          finish(
+            new DeadlineExceededError(
+              `peer ${this.url}: no answer to a health probe within ${this.#probeTimeoutMs} ms`,
+            ),
           ),
         ),
       this.#probeTimeoutMs,
@@ -409,7 +419,7 @@ export class HealthCheckedPeer implements PeerClient {
     let asked: Promise<unknown>;
     try {
       asked = this.#probeClient.get(PROBE_GROUP, 'probe', {
-        deadline: started + this.#probeTimeoutMs,
+        deadline: started + 2 * this.#probeTimeoutMs,
       });
     } catch (err) {
       asked = Promise.reject(err);
