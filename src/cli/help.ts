@@ -68,7 +68,7 @@ Flags:
                          from the loader's time limit: 500ms, 2s, or milliseconds.
                          Past it the node loads the key itself. Default 5s.
   --peer-health on|off   find peers that stop answering (a request waiting 500ms
-                         with no answer from the peer triggers a probe; 1s without
+                         with no answer from the peer triggers a probe; 2s without
                          an answer marks it unhealthy), load their keys locally at
                          once, and probe them every second until they answer.
                          /peers and /metrics show each peer's health. Default on.

@@ -299,6 +299,17 @@ describe('HealthCheckedPeer', () => {
     assert.equal(peer.healthy, true);
   });
 
+  test('a call answered while the probe waited proves the peer alive', async () => {
+    const { clock, inner, peer } = setup();
+    inner.probe = 'hang';
+    void outcome(peer.get('g', 'a'));
+    await clock.advance(500);
+    assert.equal(inner.probes, 1);
+    inner.calls[0]?.resolve(value);
+    await clock.advance(1_000);
+    assert.equal(peer.healthy, true, 'the probe got no answer, but the call did');
+  });
+
   test('a slow owner that answers probes stays healthy while its loads take long', async () => {
     const { clock, inner, peer } = setup();
     const slow = outcome(peer.get('g', 'slow'));

@@ -61,7 +61,10 @@ export interface PeerHealthOptions {
    * answered nothing meanwhile, it is probed. Default 500.
    */
   suspectAfterMs?: number | undefined;
-  /** probeTimeoutMs is how long a probe waits for an answer before the peer is marked unhealthy. Default 1,000. */
+  /**
+   * probeTimeoutMs is how long a probe waits for an answer (from it, or from
+   * any call) before the peer is marked unhealthy. Default 2,000.
+   */
   probeTimeoutMs?: number | undefined;
   /** probeIntervalMs is the pause between probes of an unhealthy peer. Default 1,000. */
   probeIntervalMs?: number | undefined;
@@ -102,7 +105,7 @@ export const PEER_HEALTH_DEFAULTS = Object.freeze({
   requestTimeoutMs: 5_000,
   failureThreshold: 5,
   suspectAfterMs: 500,
-  probeTimeoutMs: 1_000,
+  probeTimeoutMs: 2_000,
   probeIntervalMs: 1_000,
 });
 
@@ -413,8 +416,13 @@ export class HealthCheckedPeer implements PeerClient {
       this.#clock.clearTimeout(timer);
       this.#probing = false;
       if (this.#closed) return;
-      if (err === undefined || probeAnswered(err)) this.#answered();
-      else this.#probeFailed(err);
+      // A call answered while the probe waited (its connection may have queued
+      // behind theirs) proves the peer alive as well as the probe would have.
+      if (err === undefined || probeAnswered(err) || this.#lastAnswerAt >= started) {
+        this.#answered();
+      } else {
+        this.#probeFailed(err);
+      }
     };
     let asked: Promise<unknown>;
     try {
