@@ -315,6 +315,10 @@ export class HealthCheckedPeer implements PeerClient {
           if (this.#waiting.delete(id)) resolve(value);
         },
         (err: unknown) => {
+          // #failed may mark the peer unhealthy, which fails every waiting call at
+          // once, this one included, with the wrapper's UnavailableError; the
+          // delete then finds nothing, and this call's own error is not passed on
+          // a second time.
           this.#failed(err, ours, signal);
           if (this.#waiting.delete(id)) reject(err);
         },
