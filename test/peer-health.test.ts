@@ -1,4 +1,4 @@
-// peer-health.test.ts: a hung owner in a 3-node cluster of real `peercache node` processes
+// peer-health.test.ts: a hung owner in a 3-node cluster of real `peercache node` processes, per transport
 // (SIGSTOP, then SIGCONT): its keys are answered by the others with no failure, it is
 // reported unhealthy and avoided, and it gets traffic again once it answers.
 
@@ -33,7 +33,7 @@ async function requestsTo(node: PeercacheNode, peer: string): Promise<number> {
   return sum;
 }
 
-for (const transport of ['tcp', 'http'] as const) {
+for (const transport of ['tcp', 'http', 'grpc'] as const) {
   describe(`a hung owner in a 3-node cluster over ${transport}`, { timeout: 90_000 }, () => {
     let nodes: PeercacheNode[] = [];
     let stopped: number | undefined;
