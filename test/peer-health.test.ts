@@ -1,6 +1,6 @@
-// peer-health.test.ts: a hung owner in a 3-node cluster of real `peercache node` processes, per transport
-// (SIGSTOP, then SIGCONT): its keys are answered by the others with no failure, it is
-// reported unhealthy and avoided, and it gets traffic again once it answers.
+// peer-health.test.ts: a hung owner in a 3-node cluster of real `peercache node` processes,
+// per transport (SIGSTOP, then SIGCONT): its keys are answered by the others with no
+// failure, it is reported unhealthy and avoided, and it gets traffic again once it answers.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
