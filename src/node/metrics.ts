@@ -127,14 +127,15 @@ export class NodeMetrics {
   }
 
   /**
-   * peerHealth registers the gauge `peercache_peer_healthy{peer}`: 1 while a
-   * peer answers, 0 while it is avoided. It reads `peers` at scrape time, so a
-   * peer that left the ring leaves the gauge with it.
+   * peerHealth registers the gauge `peercache_peer_healthy{peer}`: 0 while a
+   * peer is avoided because it stopped answering, else 1 (a peer not asked yet
+   * counts as healthy). It reads `peers` at scrape time, so a peer that left the
+   * ring leaves the gauge with it.
    */
   peerHealth(peers: () => Iterable<PeerClient>): void {
     new Gauge({
       name: 'peercache_peer_healthy',
-      help: 'Whether a peer answers (1) or is avoided and its keys loaded locally (0).',
+      help: 'Whether a peer is used (1) or avoided, its keys loaded locally, because it stopped answering (0).',
       labelNames: ['peer'],
       registers: [this.registry],
       collect() {

@@ -119,8 +119,9 @@ export interface PeersInfo {
   /** The membership source's own state, when it reports one. */
   membership?: Record<string, unknown>;
   /**
-   * Whether each peer but self answers: false while requests to it fail at
-   * once and its keys are loaded locally (see `peerHealth`).
+   * Whether each peer but self is used: false while it is avoided because it
+   * stopped answering (requests to it fail at once and its keys are loaded
+   * locally, see `peerHealth`); a peer not asked yet counts as healthy.
    */
   peerHealthy: Record<string, boolean>;
   /** Why each unhealthy peer is so, and since when (ISO 8601). */
