@@ -17,6 +17,14 @@ export {
 } from './core/group.js';
 export type { LogFn, Logger } from './core/logger.js';
 export {
+  HealthCheckedPeer,
+  type HealthCheckedPeerOptions,
+  type HealthClock,
+  type PeerHealthOptions,
+  type PeerHealthState,
+  PROBE_GROUP,
+} from './core/peer-health.js';
+export {
   type CallOptions,
   type GroupLookup,
   noPeers,

@@ -252,6 +252,8 @@ describe('API handler, one group', () => {
     assert.deepEqual(info.peers, ['local']);
     assert.equal(info.source, 'static');
     assert.equal(typeof info.updatedAt, 'string');
+    assert.deepEqual(info.peerHealthy, {}, 'a single node has no peers to judge');
+    assert.deepEqual(info.unhealthyPeers, {});
 
     const before = JSON.parse((await call(base, 'GET', '/stats')).text);
     await call(base, 'GET', '/api?key=Jack');

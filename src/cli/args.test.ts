@@ -6,6 +6,7 @@ import {
   type GatewayConfig,
   type NodeConfig,
   parseDemoArgs,
+  parseDuration,
   parseGatewayArgs,
   parseGroup,
   parseNodeArgs,
@@ -95,6 +96,8 @@ describe('parseNodeArgs', () => {
       apiToken: undefined,
       secretFlags: [],
       logLevel: 'info',
+      peerTimeoutMs: undefined,
+      peerHealth: true,
     });
   });
 
@@ -417,6 +420,8 @@ describe('parseGatewayArgs', () => {
       apiToken: undefined,
       secretFlags: [],
       logLevel: 'info',
+      peerTimeoutMs: undefined,
+      peerHealth: true,
     });
   });
 
@@ -530,6 +535,36 @@ describe('parseDemoArgs', () => {
     usage(() => parseDemoArgs(['--api', 'x']), /--api/);
     usage(() => parseDemoArgs(['--api', '127.0.0.1:0']), /fixed port/);
     usage(() => parseDemoArgs(['--self', SELF]), /unknown flag --self/);
+  });
+});
+
+describe('--peer-timeout and --peer-health', () => {
+  test('parseDuration reads milliseconds, ms and s', () => {
+    assert.equal(parseDuration('--x', '750'), 750);
+    assert.equal(parseDuration('--x', '250ms'), 250);
+    assert.equal(parseDuration('--x', '2s'), 2_000);
+    assert.equal(parseDuration('--x', '1.5s'), 1_500);
+    for (const bad of ['', '0', '0ms', '-1', '2m', 'soon', '1e3', '0.4']) {
+      usage(() => parseDuration('--x', bad), /--x must be a duration/);
+    }
+  });
+
+  test('a node and a gateway take both', () => {
+    const node = config(['--self', SELF, '--peer-timeout', '2s', '--peer-health', 'off']);
+    assert.equal(node.peerTimeoutMs, 2_000);
+    assert.equal(node.peerHealth, false);
+    const gw = gateway(['--peers', SELF, '--api', '127.0.0.1:1', '--peer-timeout', '300ms']);
+    assert.equal(gw.peerTimeoutMs, 300);
+    assert.equal(gw.peerHealth, true);
+  });
+
+  test('rejects bad values', () => {
+    usage(() => config(['--self', SELF, '--peer-timeout', '0']), /--peer-timeout must be/);
+    usage(() => config(['--self', SELF, '--peer-timeout']), /--peer-timeout needs a value/);
+    usage(
+      () => config(['--self', SELF, '--peer-health', 'maybe']),
+      /--peer-health must be on or off/,
+    );
   });
 });
 

@@ -56,6 +56,10 @@ export interface NodeConfig extends SecurityConfig {
   etcd: EtcdFlags | undefined;
   /** pino's level; default `info`. */
   logLevel: LogLevel;
+  /** `--peer-timeout`: the bound on each peer request, in ms; default the node's (5 s). */
+  peerTimeoutMs: number | undefined;
+  /** `--peer-health`: whether unresponsive peers are found and avoided; default true. */
+  peerHealth: boolean;
 }
 
 /** GatewayConfig is what `peercache gateway` runs, from {@link parseGatewayArgs}. */
@@ -74,6 +78,10 @@ export interface GatewayConfig extends SecurityConfig {
   basePath: string | undefined;
   /** pino's level; default `info`. */
   logLevel: LogLevel;
+  /** `--peer-timeout`: the bound on each peer request, in ms; default the node's (5 s). */
+  peerTimeoutMs: number | undefined;
+  /** `--peer-health`: whether unresponsive nodes are found and avoided; default true. */
+  peerHealth: boolean;
 }
 
 /** DemoConfig is what `peercache demo` runs, from {@link parseDemoArgs}. */
@@ -153,6 +161,8 @@ const nodeOptions = {
   'base-path': { type: 'string' },
   'log-level': { type: 'string' },
   'lease-ttl': { type: 'string' },
+  'peer-timeout': { type: 'string' },
+  'peer-health': { type: 'string' },
   ...CLUSTER_OPTIONS,
 } as const;
 
@@ -164,6 +174,8 @@ const gatewayOptions = {
   replicas: { type: 'string' },
   'base-path': { type: 'string' },
   'log-level': { type: 'string' },
+  'peer-timeout': { type: 'string' },
+  'peer-health': { type: 'string' },
   ...CLUSTER_OPTIONS,
 } as const;
 
@@ -239,6 +251,7 @@ export function parseNodeArgs(argv: readonly string[], env: Env = {}): Parsed<No
       etcd,
       ...security,
       logLevel: logLevel(values['log-level']),
+      ...peerHealthFlags(values),
     },
   };
 }
@@ -272,6 +285,7 @@ export function parseGatewayArgs(argv: readonly string[], env: Env = {}): Parsed
       ...ringFlags(values, security.transport),
       ...security,
       logLevel: logLevel(values['log-level']),
+      ...peerHealthFlags(values),
     },
   };
 }
@@ -341,6 +355,38 @@ function ringFlags(
     throw new UsageError('--base-path is for the http transport only');
   }
   return { replicas, basePath };
+}
+
+/**
+ * parseDuration reads a duration in ms for `flag`: plain milliseconds (`500`),
+ * or a number with `ms` or `s` (`250ms`, `2s`, `1.5s`); it must be at least 1 ms.
+ * Throws UsageError otherwise.
+ */
+export function parseDuration(flag: string, s: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(s.trim());
+  const ms = m ? Math.round(Number(m[1]) * (m[2] === 's' ? 1000 : 1)) : Number.NaN;
+  if (!(ms >= 1) || !Number.isSafeInteger(ms)) {
+    throw new UsageError(
+      `${flag} must be a duration of at least 1ms (e.g. 500ms, 2s, or milliseconds), got ${JSON.stringify(s)}`,
+    );
+  }
+  return ms;
+}
+
+/** peerHealthFlags reads `--peer-timeout` and `--peer-health on|off` (default on). */
+function peerHealthFlags(values: {
+  'peer-timeout'?: string | undefined;
+  'peer-health'?: string | undefined;
+}): { peerTimeoutMs: number | undefined; peerHealth: boolean } {
+  const timeout = values['peer-timeout'];
+  const health = values['peer-health'] ?? 'on';
+  if (health !== 'on' && health !== 'off') {
+    throw new UsageError(`--peer-health must be on or off, got ${JSON.stringify(health)}`);
+  }
+  return {
+    peerTimeoutMs: timeout === undefined ? undefined : parseDuration('--peer-timeout', timeout),
+    peerHealth: health === 'on',
+  };
 }
 
 function originUrl(s: string): string {

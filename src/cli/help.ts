@@ -7,6 +7,7 @@ Usage:
   peercache node --self URL [--listen HOST:PORT] [--peers URL,URL,...] [--api HOST:PORT]
                  [--group NAME[:SIZE]]... [--loader MODULE | --origin URL]
                  [--replicas N] [--base-path PATH] [--log-level LEVEL]
+                 [--peer-timeout DURATION] [--peer-health on|off]
                  [--transport tcp|http|grpc] [--tls-cert FILE --tls-key FILE]
                  [--tls-ca FILE] [--tls-client-auth] [--api-tls]
                  [--peer-secret SECRET] [--api-token TOKEN]
@@ -16,6 +17,7 @@ Usage:
   peercache gateway (--etcd URL,... | --peers URL,...) --api HOST:PORT [--group NAME]...
                  [--transport ...] [--tls-* ...] [--peer-secret ...] [--api-token ...]
                  [--service NAME] [--etcd-prefix P] [--replicas N] [--log-level LEVEL]
+                 [--peer-timeout DURATION] [--peer-health on|off]
   peercache demo [--api HOST:PORT] [--base-port N] [--log-level LEVEL]
   peercache --help | peercache node --help | peercache gateway --help
   peercache demo --help | peercache --version
@@ -62,6 +64,14 @@ Flags:
   --replicas N           points per peer on the ring; all nodes must agree. Default 50.
   --base-path PATH       URL prefix of peer requests (http only). Default /_groupcache/.
   --log-level LEVEL      fatal, error, warn, info, debug, trace or silent. Default info.
+  --peer-timeout DURATION  the longest wait for a peer's answer to one request, apart
+                         from the loader's time limit: 500ms, 2s, or milliseconds.
+                         Past it the node loads the key itself. Default 5s.
+  --peer-health on|off   find peers that stop answering (a request waiting 500ms
+                         with no answer from the peer triggers a probe; 2s without
+                         an answer marks it unhealthy), load their keys locally at
+                         once, and probe them every second until they answer.
+                         /peers and /metrics show each peer's health. Default on.
   -h, --help             show this help.
 
 Transport and security (every node of a cluster must agree on these):
@@ -159,6 +169,8 @@ Flags:
   --peer-secret SECRET   the nodes' peer secret (or PEERCACHE_PEER_SECRET).
   --api-token TOKEN      require a bearer token on the API (or PEERCACHE_API_TOKEN).
   --log-level LEVEL      fatal, error, warn, info, debug, trace or silent. Default info.
+  --peer-timeout DURATION, --peer-health on|off: as for a node (an unhealthy node's
+                         keys fail at once with 503 instead of waiting).
   -h, --help             show this help.
 
 The API is the node's: /api (GET, PUT, DELETE), /peers, /stats, /metrics, /healthz

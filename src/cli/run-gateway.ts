@@ -11,6 +11,7 @@ import { createLogger, type RunIo, runUntilStopped, version } from './lifecycle.
 import {
   apiTlsOf,
   etcdMembership,
+  peerHealthOptions,
   peerOptions,
   readPeerTls,
   warnOpenDoors,
@@ -67,6 +68,7 @@ export async function startGateway(
       replicas: config.replicas,
       basePath: config.basePath,
       ...peerOptions(config, tls),
+      ...peerHealthOptions(config),
       logger,
     });
   } catch (err) {

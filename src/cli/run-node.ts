@@ -14,6 +14,7 @@ import { createLogger, type RunIo, runUntilStopped, version } from './lifecycle.
 import {
   apiTlsOf,
   etcdMembership,
+  peerHealthOptions,
   peerOptions,
   readPeerTls,
   warnOpenDoors,
@@ -73,6 +74,7 @@ export async function startNode(config: NodeConfig, logger: PinoLogger): Promise
       basePath: config.basePath,
       membership,
       ...peerOptions(config, tls),
+      ...peerHealthOptions(config),
       logger,
     });
   } catch (err) {

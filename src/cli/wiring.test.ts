@@ -3,7 +3,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Logger } from '../core/logger.js';
-import { apiTlsOf, isLoopback, peerOptions, warnOpenDoors, warnSecretFlags } from './wiring.js';
+import {
+  apiTlsOf,
+  isLoopback,
+  peerHealthOptions,
+  peerOptions,
+  warnOpenDoors,
+  warnSecretFlags,
+} from './wiring.js';
 
 function recorder(): { logger: Logger; warned: Array<[Record<string, unknown>, string]> } {
   const warned: Array<[Record<string, unknown>, string]> = [];
@@ -81,5 +88,18 @@ describe('peerOptions and apiTlsOf', () => {
     assert.deepEqual(apiTlsOf({ apiTls: true }, tls), { cert: 'C', key: 'K' });
     assert.equal(apiTlsOf({ apiTls: false }, tls), undefined);
     assert.equal(apiTlsOf({ apiTls: true }, undefined), undefined);
+  });
+});
+
+describe('peerHealthOptions', () => {
+  test('passes the timeout on and turns health tracking off only when asked', () => {
+    assert.deepEqual(peerHealthOptions({ peerTimeoutMs: 2_000, peerHealth: true }), {
+      peerTimeoutMs: 2_000,
+      peerHealth: undefined,
+    });
+    assert.deepEqual(peerHealthOptions({ peerTimeoutMs: undefined, peerHealth: false }), {
+      peerTimeoutMs: undefined,
+      peerHealth: { enabled: false },
+    });
   });
 });

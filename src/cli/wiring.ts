@@ -44,6 +44,21 @@ export function peerOptions(
   return { tls, peerSecret: config.peerSecret };
 }
 
+/**
+ * peerHealthOptions are the createNode options of `--peer-timeout` and
+ * `--peer-health`: the request bound, and health tracking on (the node's
+ * defaults) or off.
+ */
+export function peerHealthOptions(config: {
+  peerTimeoutMs: number | undefined;
+  peerHealth: boolean;
+}): Pick<NodeOptions, 'peerTimeoutMs' | 'peerHealth'> {
+  return {
+    peerTimeoutMs: config.peerTimeoutMs,
+    peerHealth: config.peerHealth ? undefined : { enabled: false },
+  };
+}
+
 /** apiTlsOf is the API server's TLS: the peer certificate and key with `--api-tls`, else none. */
 export function apiTlsOf(
   config: Pick<SecurityConfig, 'apiTls'>,

@@ -2,6 +2,7 @@
 // group and cache stats read at scrape time, peer request latency and errors.
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Group } from '../core/group.js';
+import { healthOf } from '../core/peer-health.js';
 import type { PeerClient } from '../core/peers.js';
 import type { GroupStats } from '../core/stats.js';
 import { isCacheError } from '../errors.js';
@@ -134,6 +135,27 @@ export class NodeMetrics {
   membership(members: number, source: string): void {
     this.#members.set(members);
     this.#changes.inc({ source });
+  }
+
+  /**
+   * peerHealth registers the gauge `peercache_peer_healthy{peer}`: 0 while a
+   * peer is avoided because it stopped answering, else 1 (a peer not asked yet
+   * counts as healthy). It reads `peers` at scrape time, so a peer that left the
+   * ring leaves the gauge with it.
+   */
+  peerHealth(peers: () => Iterable<PeerClient>): void {
+    new Gauge({
+      name: 'peercache_peer_healthy',
+      help: 'Whether a peer is used (1) or avoided, its keys loaded locally, because it stopped answering (0).',
+      labelNames: ['peer'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const client of peers()) {
+          this.set({ peer: client.url }, (healthOf(client)?.healthy ?? true) ? 1 : 0);
+        }
+      },
+    });
   }
 
   /**

@@ -4,6 +4,13 @@ import type { AddressInfo } from 'node:net';
 import type { Group, GroupOptions } from '../core/group.js';
 import type { Logger } from '../core/logger.js';
 import { noopLogger } from '../core/logger.js';
+import {
+  HealthCheckedPeer,
+  healthOf,
+  type PeerHealthOptions,
+  type ResolvedPeerHealth,
+  resolvePeerHealth,
+} from '../core/peer-health.js';
 import { GroupRegistry } from '../core/registry.js';
 import { RingPicker } from '../core/ring-picker.js';
 import { InvalidArgumentError, UnavailableError } from '../errors.js';
@@ -81,6 +88,19 @@ export interface NodeOptions {
   replicas?: number | undefined;
   /** hash is the ring's hash function. Default CRC-32 IEEE (golang/groupcache's). */
   hash?: HashFn | undefined;
+  /**
+   * peerTimeoutMs bounds every request to a peer, apart from the groups'
+   * `loadTimeoutMs`: its deadline is the earlier of the caller's and now + this.
+   * Default 5,000.
+   */
+  peerTimeoutMs?: number | undefined;
+  /**
+   * peerHealth tunes how peers that stop answering are found and avoided (see
+   * {@link PeerHealthOptions}; each field documents its default). An unhealthy
+   * peer's keys are loaded locally at once until it answers a probe again.
+   * Default: on, with the defaults.
+   */
+  peerHealth?: PeerHealthOptions | undefined;
   /** shutdownGraceMs is how long `close()` waits for in-flight requests. Default 10,000. */
   shutdownGraceMs?: number | undefined;
   /** logger receives loads, peer errors and membership changes (a pino logger fits). Default: silent. */
@@ -100,6 +120,14 @@ export interface PeersInfo {
   updatedAt: string;
   /** The membership source's own state, when it reports one. */
   membership?: Record<string, unknown>;
+  /**
+   * Whether each peer but self is used: false while it is avoided because it
+   * stopped answering (requests to it fail at once and its keys are loaded
+   * locally, see `peerHealth`); a peer not asked yet counts as healthy.
+   */
+  peerHealthy: Record<string, boolean>;
+  /** Why each unhealthy peer is so, and since when (ISO 8601). */
+  unhealthyPeers: Record<string, { reason: string; since: string }>;
 }
 
 /**
@@ -126,7 +154,7 @@ export class CacheNode {
   #server: PeerServer | undefined;
   #listening = false;
   #closing: Promise<void> | undefined;
-  #info: PeersInfo;
+  #info: Omit<PeersInfo, 'peerHealthy' | 'unhealthyPeers'>;
 
   constructor(options: NodeOptions = {}) {
     const peers = options.peers ?? [];
@@ -162,13 +190,27 @@ export class CacheNode {
         ...(options.maxKeyBytes !== undefined ? { maxKeyBytes: options.maxKeyBytes } : {}),
         ...(options.maxValueBytes !== undefined ? { maxValueBytes: options.maxValueBytes } : {}),
       });
+    const health: ResolvedPeerHealth = resolvePeerHealth({
+      ...options.peerHealth,
+      requestTimeoutMs: options.peerTimeoutMs,
+    });
     this.#picker = new RingPicker({
       self: this.self,
       replicas: options.replicas,
       hash: options.hash,
       member: this.#member,
-      clientFor: (url) => this.metrics.instrument(this.transport.client(url)),
+      // Probes go through the bare client: they are not requests, and stay out
+      // of the request metrics.
+      clientFor: (url) => {
+        const client = this.transport.client(url);
+        return new HealthCheckedPeer(this.metrics.instrument(client), {
+          ...health,
+          probe: client,
+          logger: this.#log,
+        });
+      },
     });
+    this.metrics.peerHealth(() => this.#picker.otherPeers());
     this.#registry.setPeerPicker(this.#picker);
     this.#info = {
       self: this.self,
@@ -231,13 +273,30 @@ export class CacheNode {
     }
   }
 
-  /** peers describes the current ring, and the membership source's state if it reports one. */
+  /**
+   * peers describes the current ring, each peer's health, and the membership
+   * source's state if it reports one.
+   */
   peers(): PeersInfo {
     const status = this.#membership?.status?.();
+    const peerHealthy: Record<string, boolean> = {};
+    const unhealthyPeers: Record<string, { reason: string; since: string }> = {};
+    for (const client of this.#picker.otherPeers()) {
+      const health = healthOf(client);
+      peerHealthy[client.url] = health?.healthy ?? true;
+      if (health !== undefined && !health.healthy) {
+        unhealthyPeers[client.url] = {
+          reason: health.reason ?? 'no answer',
+          since: new Date(health.since).toISOString(),
+        };
+      }
+    }
     return {
       ...this.#info,
       peers: [...this.#info.peers],
       ...(status !== undefined ? { membership: status } : {}),
+      peerHealthy,
+      unhealthyPeers,
     };
   }
 

@@ -1,0 +1,507 @@
+// peer-health.ts: HealthCheckedPeer, a PeerClient wrapper that notices when one peer
+// stops answering, fails calls to it at once while it is down, and probes it until it
+// answers again.
+import {
+  type CacheError,
+  DeadlineExceededError,
+  InvalidArgumentError,
+  isCacheError,
+  peerUnreachable,
+  UnavailableError,
+} from '../errors.js';
+import { ChurnMap } from '../util/churn-map.js';
+import { LogThrottle } from '../util/log-throttle.js';
+import type { Logger } from './logger.js';
+import { noopLogger } from './logger.js';
+import type { CallOptions, PeerClient, PeerValue } from './peers.js';
+
+/**
+ * PROBE_GROUP is the group a health probe asks for. No node serves it, so every
+ * peercache server and golang/groupcache answer at once with `no such group`:
+ * an answer, which is all a probe wants.
+ */
+export const PROBE_GROUP = '_peercache_health_probe';
+
+/** HealthClock is the time source of a {@link HealthCheckedPeer}: the epoch clock and timers. */
+export interface HealthClock {
+  /** now returns the time in ms since the epoch (deadlines are in this unit). */
+  now(): number;
+  /** setTimeout runs `fn` after `ms`; the handle goes to `clearTimeout`. */
+  setTimeout(fn: () => void, ms: number): unknown;
+  /** clearTimeout cancels a timer of `setTimeout`. */
+  clearTimeout(handle: unknown): void;
+}
+
+/** systemClock is `Date.now` with unref'd timers: a probe never keeps a process alive. */
+export const systemClock: HealthClock = Object.freeze({
+  now: () => Date.now(),
+  setTimeout: (fn: () => void, ms: number) => {
+    const timer = setTimeout(fn, ms);
+    timer.unref();
+    return timer;
+  },
+  clearTimeout: (handle: unknown) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+});
+
+/** PeerHealthOptions tune how a {@link HealthCheckedPeer} judges its peer. */
+export interface PeerHealthOptions {
+  /**
+   * enabled turns health tracking on. When false only `requestTimeoutMs`
+   * applies: every call goes to the peer. Default true.
+   */
+  enabled?: boolean | undefined;
+  /**
+   * failureThreshold is how many calls in a row may fail to reach the peer
+   * (refused, reset, timed out) before it is marked unhealthy without waiting
+   * for a probe. Default 5.
+   */
+  failureThreshold?: number | undefined;
+  /**
+   * suspectAfterMs: when calls have been waiting this long and the peer has
+   * answered nothing meanwhile, it is probed. Default 500.
+   */
+  suspectAfterMs?: number | undefined;
+  /**
+   * probeTimeoutMs is how long a probe waits for an answer (from it, or from
+   * any call) before the peer is marked unhealthy. Default 2,000.
+   */
+  probeTimeoutMs?: number | undefined;
+  /** probeIntervalMs is the pause between probes of an unhealthy peer. Default 1,000. */
+  probeIntervalMs?: number | undefined;
+}
+
+/** HealthCheckedPeerOptions configure a {@link HealthCheckedPeer}. */
+export interface HealthCheckedPeerOptions extends PeerHealthOptions {
+  /**
+   * requestTimeoutMs caps every call: its deadline is the earlier of the
+   * caller's and now + this. Default 5,000.
+   */
+  requestTimeoutMs?: number | undefined;
+  /**
+   * probe is the client probes go through. Default the wrapped client; a node
+   * passes the bare transport client so probes stay out of request metrics.
+   */
+  probe?: PeerClient | undefined;
+  /** logger receives health transitions and throttled failure counts. Default: silent. */
+  logger?: Logger | undefined;
+  /** clock drives deadlines, suspicion and probes. Default {@link systemClock}. */
+  clock?: HealthClock | undefined;
+  /** logIntervalMs is the least time between two log lines about one peer's failures. Default 10,000. */
+  logIntervalMs?: number | undefined;
+}
+
+/** PeerHealthState is what a {@link HealthCheckedPeer} knows about its peer. */
+export interface PeerHealthState {
+  /** healthy is false while calls to the peer fail at once. */
+  healthy: boolean;
+  /** since is when the peer last changed state (ms since the epoch), or when tracking began. */
+  since: number;
+  /** reason says why the peer is unhealthy; absent while healthy. */
+  reason?: string;
+}
+
+/** The defaults of {@link HealthCheckedPeerOptions}. */
+export const PEER_HEALTH_DEFAULTS = Object.freeze({
+  requestTimeoutMs: 5_000,
+  failureThreshold: 5,
+  suspectAfterMs: 500,
+  probeTimeoutMs: 2_000,
+  probeIntervalMs: 1_000,
+});
+
+/**
+ * probeAnswered tells whether a probe's failure is nonetheless an answer from
+ * the peer: any error the peer sent back (`remote`, a not-found, refused
+ * credentials), or the `no such group` every transport reports for
+ * {@link PROBE_GROUP}, whichever code the client maps it to.
+ */
+export function probeAnswered(err: unknown): boolean {
+  if (!peerUnreachable(err)) return true;
+  return isCacheError(err) && err.message.includes('no such group');
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!(v > 0) || !Number.isFinite(v)) {
+    throw new InvalidArgumentError(`${name} must be a positive number of ms, got ${value}`);
+  }
+  return v;
+}
+
+/** ResolvedPeerHealth is {@link HealthCheckedPeerOptions}' numbers with the defaults filled in. */
+export interface ResolvedPeerHealth {
+  enabled: boolean;
+  requestTimeoutMs: number;
+  failureThreshold: number;
+  suspectAfterMs: number;
+  probeTimeoutMs: number;
+  probeIntervalMs: number;
+}
+
+/**
+ * resolvePeerHealth fills in the defaults of `options` and checks them: an
+ * InvalidArgumentError names the first bad one.
+ */
+export function resolvePeerHealth(
+  options: PeerHealthOptions & { requestTimeoutMs?: number | undefined } = {},
+): ResolvedPeerHealth {
+  const d = PEER_HEALTH_DEFAULTS;
+  const threshold = options.failureThreshold ?? d.failureThreshold;
+  if (!Number.isSafeInteger(threshold) || threshold < 1) {
+    throw new InvalidArgumentError(
+      `failureThreshold must be a whole number >= 1, got ${threshold}`,
+    );
+  }
+  return {
+    enabled: options.enabled ?? true,
+    requestTimeoutMs: positive('requestTimeoutMs', options.requestTimeoutMs, d.requestTimeoutMs),
+    failureThreshold: threshold,
+    suspectAfterMs: positive('suspectAfterMs', options.suspectAfterMs, d.suspectAfterMs),
+    probeTimeoutMs: positive('probeTimeoutMs', options.probeTimeoutMs, d.probeTimeoutMs),
+    probeIntervalMs: positive('probeIntervalMs', options.probeIntervalMs, d.probeIntervalMs),
+  };
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * HealthCheckedPeer wraps the client of one peer. Every call's deadline is
+ * capped by `requestTimeoutMs`. The peer is marked unhealthy when a probe gets
+ * no answer or `failureThreshold` calls in a row fail to reach it; then the
+ * calls waiting on it fail at once, new calls fail at once with an
+ * UnavailableError (the group loads locally), and the peer is probed every
+ * `probeIntervalMs` until it answers. Its first answer — to a probe or to a
+ * call sent before it went down — makes it healthy again.
+ *
+ * A probe is sent when a call fails to reach the peer, or when calls have been
+ * waiting `suspectAfterMs` and the peer has answered nothing meanwhile: a hung
+ * peer is found in about `suspectAfterMs + probeTimeoutMs`, whatever the
+ * calls' own timeouts, while an owner that is merely slow to load keeps
+ * answering probes and stays healthy. Errors the peer answered with (its
+ * loader failed, not found) prove it alive and never count against it.
+ */
+export class HealthCheckedPeer implements PeerClient {
+  /** url is the peer's base URL. */
+  readonly url: string;
+  readonly #inner: PeerClient;
+  readonly #probeClient: PeerClient;
+  readonly #clock: HealthClock;
+  readonly #log: Logger;
+  readonly #throttle: LogThrottle;
+  readonly #enabled: boolean;
+  readonly #timeoutMs: number;
+  readonly #threshold: number;
+  readonly #suspectAfterMs: number;
+  readonly #probeTimeoutMs: number;
+  readonly #probeIntervalMs: number;
+
+  #healthy = true;
+  #reason: string | undefined;
+  #since: number;
+  /** Calls in a row that failed to reach the peer. */
+  #failures = 0;
+  /** Calls waiting for the peer, by id: how to fail each at once. */
+  readonly #waiting = new ChurnMap<number, (err: CacheError) => void>();
+  #nextId = 0;
+  /** When the peer last answered anything. */
+  #lastAnswerAt = Number.NEGATIVE_INFINITY;
+  /** When the calls now waiting began to wait (the first of them to be sent). */
+  #busySince = 0;
+  /** The suspicion timer, armed while calls wait and the peer is healthy. */
+  #watch: unknown;
+  /** The timer of the next probe of an unhealthy peer. */
+  #nextProbe: unknown;
+  #probing = false;
+  #closed = false;
+
+  constructor(inner: PeerClient, options: HealthCheckedPeerOptions = {}) {
+    const config = resolvePeerHealth(options);
+    this.url = inner.url;
+    this.#inner = inner;
+    this.#probeClient = options.probe ?? inner;
+    this.#clock = options.clock ?? systemClock;
+    this.#log = options.logger ?? noopLogger;
+    this.#throttle = new LogThrottle({
+      intervalMs: options.logIntervalMs,
+      now: () => this.#clock.now(),
+    });
+    this.#enabled = config.enabled;
+    this.#timeoutMs = config.requestTimeoutMs;
+    this.#threshold = config.failureThreshold;
+    this.#suspectAfterMs = config.suspectAfterMs;
+    this.#probeTimeoutMs = config.probeTimeoutMs;
+    this.#probeIntervalMs = config.probeIntervalMs;
+    this.#since = this.#clock.now();
+  }
+
+  /** healthy is false while calls to the peer fail at once. */
+  get healthy(): boolean {
+    return this.#healthy;
+  }
+
+  /** state describes the peer's health for `/peers`. */
+  state(): PeerHealthState {
+    return this.#healthy || this.#reason === undefined
+      ? { healthy: this.#healthy, since: this.#since }
+      : { healthy: false, since: this.#since, reason: this.#reason };
+  }
+
+  /** get asks the peer for `key` of `group` (see {@link PeerClient.get}). */
+  get(group: string, key: string, options?: CallOptions): Promise<PeerValue> {
+    return this.#call(options, (o) => this.#inner.get(group, key, o));
+  }
+
+  /** set stores a value at the peer (see {@link PeerClient.set}). */
+  set(
+    group: string,
+    key: string,
+    value: Uint8Array,
+    expireAt: number,
+    options?: CallOptions,
+  ): Promise<void> {
+    return this.#call(options, (o) => this.#inner.set(group, key, value, expireAt, o));
+  }
+
+  /** remove drops a key at the peer (see {@link PeerClient.remove}). */
+  remove(group: string, key: string, options?: CallOptions): Promise<void> {
+    return this.#call(options, (o) => this.#inner.remove(group, key, o));
+  }
+
+  /**
+   * close stops probing and closes the wrapped client, if it can be closed.
+   * Calls still waiting settle as the wrapped client settles them.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#stopWatch();
+    if (this.#nextProbe !== undefined) this.#clock.clearTimeout(this.#nextProbe);
+    this.#nextProbe = undefined;
+    this.#throttle.forget(this.url);
+    await (this.#inner as { close?: () => unknown }).close?.();
+  }
+
+  #call<T>(options: CallOptions | undefined, send: (o: CallOptions) => Promise<T>): Promise<T> {
+    if (!this.#healthy) {
+      return Promise.reject(
+        new UnavailableError(
+          `peer ${this.url} is unhealthy (${this.#reason ?? 'no answer'}): not asked until it answers a probe`,
+        ),
+      );
+    }
+    const now = this.#clock.now();
+    const cap = now + this.#timeoutMs;
+    const callerDeadline = options?.deadline;
+    // ours: the deadline that binds is this wrapper's, so a timeout is the peer's
+    // fault, not a caller in a hurry.
+    const ours = callerDeadline === undefined || callerDeadline >= cap;
+    const signal = options?.signal;
+    let sent: Promise<T>;
+    try {
+      sent = send({ signal, deadline: ours ? cap : callerDeadline });
+    } catch (err) {
+      sent = Promise.reject(err);
+    }
+    if (!this.#enabled) return sent;
+    if (this.#waiting.size === 0) this.#busySince = now;
+    const id = this.#nextId++;
+    this.#armWatch();
+    return new Promise<T>((resolve, reject) => {
+      this.#waiting.set(id, reject);
+      sent.then(
+        (value) => {
+          this.#answered();
+          if (this.#waiting.delete(id)) resolve(value);
+        },
+        (err: unknown) => {
+          // #failed may mark the peer unhealthy, which fails every waiting call at
+          // once, this one included, with the wrapper's UnavailableError; the
+          // delete then finds nothing, and this call's own error is not passed on
+          // a second time.
+          this.#failed(err, ours, signal);
+          if (this.#waiting.delete(id)) reject(err);
+        },
+      );
+    });
+  }
+
+  /** The peer answered something: it is alive. */
+  #answered(): void {
+    this.#lastAnswerAt = this.#clock.now();
+    this.#failures = 0;
+    if (!this.#healthy) this.#markHealthy();
+  }
+
+  /** A call failed: count it against the peer only if the peer, not the caller, is why. */
+  #failed(err: unknown, ours: boolean, signal: AbortSignal | undefined): void {
+    if (!peerUnreachable(err)) {
+      this.#answered();
+      return;
+    }
+    if (signal?.aborted) return; // the caller left: that says nothing about the peer
+    if (!ours && isCacheError(err, 'DEADLINE_EXCEEDED')) return; // the caller's deadline, not ours
+    if (!this.#healthy || this.#closed) return;
+    this.#failures++;
+    if (this.#failures >= this.#threshold) {
+      this.#markUnhealthy(
+        `${this.#failures} requests in a row failed to reach it, the last: ${messageOf(err)}`,
+      );
+      return;
+    }
+    const held = this.#throttle.take(this.url);
+    if (held !== undefined) {
+      this.#log.warn(
+        { peer: this.url, err: messageOf(err), failedInARow: this.#failures, heldBack: held },
+        'peer request failed to reach the peer; probing it',
+      );
+    }
+    this.#probe();
+  }
+
+  #armWatch(): void {
+    if (this.#watch !== undefined || !this.#healthy || this.#closed) return;
+    this.#watch = this.#clock.setTimeout(() => this.#onWatch(), this.#suspectAfterMs);
+  }
+
+  #stopWatch(): void {
+    if (this.#watch !== undefined) this.#clock.clearTimeout(this.#watch);
+    this.#watch = undefined;
+  }
+
+  /**
+   * The suspicion timer fired. If calls are waiting and the peer has answered
+   * nothing for `suspectAfterMs` (counted from when they began to wait), probe
+   * it; either way look again while calls wait.
+   */
+  #onWatch(): void {
+    this.#watch = undefined;
+    if (!this.#healthy || this.#closed || this.#waiting.size === 0) return;
+    const now = this.#clock.now();
+    const quietFor = now - Math.max(this.#lastAnswerAt, this.#busySince);
+    if (quietFor >= this.#suspectAfterMs) {
+      this.#probe();
+      this.#watch = this.#clock.setTimeout(() => this.#onWatch(), this.#suspectAfterMs);
+    } else {
+      this.#watch = this.#clock.setTimeout(() => this.#onWatch(), this.#suspectAfterMs - quietFor);
+    }
+  }
+
+  /** Send one probe unless one is out; its answer or silence decides the peer's state. */
+  #probe(): void {
+    if (this.#probing || this.#closed) return;
+    this.#probing = true;
+    const started = this.#clock.now();
+    let done = false;
+    // The probe's own timer decides, not the client's deadline, and only once the
+    // I/O that is already in has been read. Step by step: when this process was
+    // itself busy (a long synchronous task, a CPU-starved machine), the timer is
+    // overdue by the time the event loop turns; timers run before the loop polls
+    // the sockets, so an answer that arrived meanwhile would not have been read
+    // yet, and a live peer would be marked unhealthy for our own delay. So the
+    // timer only schedules the verdict with setImmediate, which runs after the
+    // poll phase: an answer already received settles the probe first. For the
+    // same reason the client gets a deadline later than the timer: its own timeout
+    // would also fire before the poll phase.
+    const timer = this.#clock.setTimeout(
+      () =>
+        setImmediate(() =>
+          finish(
+            new DeadlineExceededError(
+              `peer ${this.url}: no answer to a health probe within ${this.#probeTimeoutMs} ms`,
+            ),
+          ),
+        ),
+      this.#probeTimeoutMs,
+    );
+    const finish = (err: unknown) => {
+      if (done) return;
+      done = true;
+      this.#clock.clearTimeout(timer);
+      this.#probing = false;
+      if (this.#closed) return;
+      // A call answered while the probe waited (its connection may have queued
+      // behind theirs) proves the peer alive as well as the probe would have.
+      if (err === undefined || probeAnswered(err) || this.#lastAnswerAt >= started) {
+        this.#answered();
+      } else {
+        this.#probeFailed(err);
+      }
+    };
+    let asked: Promise<unknown>;
+    try {
+      asked = this.#probeClient.get(PROBE_GROUP, 'probe', {
+        deadline: started + 2 * this.#probeTimeoutMs,
+      });
+    } catch (err) {
+      asked = Promise.reject(err);
+    }
+    asked.then(
+      () => finish(undefined),
+      (err: unknown) => finish(err ?? new UnavailableError('probe failed')),
+    );
+  }
+
+  #probeFailed(err: unknown): void {
+    if (this.#healthy) {
+      this.#markUnhealthy(messageOf(err));
+      return;
+    }
+    const held = this.#throttle.take(this.url);
+    if (held !== undefined) {
+      this.#log.warn(
+        { peer: this.url, err: messageOf(err), failedProbes: held + 1 },
+        'peer still unhealthy',
+      );
+    }
+    this.#scheduleProbe();
+  }
+
+  #scheduleProbe(): void {
+    if (this.#closed || this.#nextProbe !== undefined) return;
+    this.#nextProbe = this.#clock.setTimeout(() => {
+      this.#nextProbe = undefined;
+      if (!this.#healthy) this.#probe();
+    }, this.#probeIntervalMs);
+  }
+
+  /**
+   * Mark the peer unhealthy and fail every call waiting on it now, so that
+   * their groups load locally at once instead of waiting out their timeouts.
+   * The requests themselves stay with the transport until their deadlines.
+   */
+  #markUnhealthy(reason: string): void {
+    if (!this.#healthy) return;
+    this.#healthy = false;
+    this.#reason = reason;
+    this.#since = this.#clock.now();
+    this.#stopWatch();
+    this.#throttle.take(this.url); // the transition line below opens the interval
+    this.#log.warn(
+      { peer: this.url, reason, abandoned: this.#waiting.size },
+      'peer unhealthy: its keys are loaded locally until it answers a probe',
+    );
+    const waiting = [...this.#waiting.values()];
+    this.#waiting.clear();
+    const err = new UnavailableError(`peer ${this.url} stopped answering: ${reason}`);
+    for (const reject of waiting) reject(err);
+    this.#scheduleProbe();
+  }
+
+  #markHealthy(): void {
+    const downMs = this.#clock.now() - this.#since;
+    this.#healthy = true;
+    this.#reason = undefined;
+    this.#since = this.#clock.now();
+    this.#failures = 0;
+    if (this.#nextProbe !== undefined) this.#clock.clearTimeout(this.#nextProbe);
+    this.#nextProbe = undefined;
+    this.#throttle.forget(this.url);
+    this.#log.info({ peer: this.url, downMs }, 'peer healthy again');
+  }
+}
+
+/** healthOf returns the health of a peer client made by a node, or undefined for an unwrapped one. */
+export function healthOf(client: PeerClient): PeerHealthState | undefined {
+  return client instanceof HealthCheckedPeer ? client.state() : undefined;
+}
