@@ -503,5 +503,8 @@ export class HealthCheckedPeer implements PeerClient {
 
 /** healthOf returns the health of a peer client made by a node, or undefined for an unwrapped one. */
 export function healthOf(client: PeerClient): PeerHealthState | undefined {
-  return client instanceof HealthCheckedPeer ? client.state() : undefined;
+  for (let c: PeerClient | undefined = client; c !== undefined; c = c.inner) {
+    if (c instanceof HealthCheckedPeer) return c.state();
+  }
+  return undefined;
 }

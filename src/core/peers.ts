@@ -53,6 +53,11 @@ export interface PeerClient {
    * nothing need not have it. Idempotent.
    */
   close?(): void;
+  /**
+   * inner is the client this one wraps, on a wrapper (request counting,
+   * metrics, health), so that what a wrapper further in knows can be found.
+   */
+  readonly inner?: PeerClient | undefined;
 }
 
 /**

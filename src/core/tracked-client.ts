@@ -35,6 +35,11 @@ export class TrackedClient implements PeerClient {
     this.#onClosed = onClosed;
   }
 
+  /** inner is the client this one counts the requests of. */
+  get inner(): PeerClient {
+    return this.#inner;
+  }
+
   /** inFlight is how many requests through this client have not ended yet. */
   get inFlight(): number {
     return this.#inFlight;
