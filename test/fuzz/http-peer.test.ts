@@ -32,8 +32,8 @@ const unreserved = /^[A-Za-z0-9\-._~]$/;
 /** Style is how one byte of a path segment is written: raw when it may be, `+`, or `%xx`/`%XX`. */
 type Style = 'raw' | 'plus' | 'lower' | 'upper';
 
-/** escape writes `bytes` as a path segment, each byte in one of the ways a peer may write it. */
-function escape(bytes: Uint8Array, styles: Style[]): string {
+/** writeSegment writes `bytes` as a path segment, each byte in one of the ways a peer may write it. */
+function writeSegment(bytes: Uint8Array, styles: Style[]): string {
   let out = '';
   bytes.forEach((b, i) => {
     const style = styles[i % Math.max(1, styles.length)] ?? 'upper';
@@ -125,7 +125,7 @@ describe(`HTTP peer server decoding fuzz (FUZZ_SEED=${seed})`, { timeout: 60_000
     await fc.assert(
       fc.asyncProperty(groupBytes(), keyBytes(), styles, async (group, key, how) => {
         const expected = expect(group, key);
-        const answer = await send('GET', `${base}${escape(group, how)}/${escape(key, how)}`);
+        const answer = await send('GET', `${base}${writeSegment(group, how)}/${writeSegment(key, how)}`);
         assert.equal(answer.status, statusFor(expected), `${expected.kind}: ${answer.text}`);
         if (expected.kind === 'ok') {
           const got = fromBinary(GetResponseSchema, answer.body).value;
