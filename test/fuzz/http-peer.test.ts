@@ -125,7 +125,10 @@ describe(`HTTP peer server decoding fuzz (FUZZ_SEED=${seed})`, { timeout: 60_000
     await fc.assert(
       fc.asyncProperty(groupBytes(), keyBytes(), styles, async (group, key, how) => {
         const expected = expect(group, key);
-        const answer = await send('GET', `${base}${writeSegment(group, how)}/${writeSegment(key, how)}`);
+        const answer = await send(
+          'GET',
+          `${base}${writeSegment(group, how)}/${writeSegment(key, how)}`,
+        );
         assert.equal(answer.status, statusFor(expected), `${expected.kind}: ${answer.text}`);
         if (expected.kind === 'ok') {
           const got = fromBinary(GetResponseSchema, answer.body).value;
