@@ -7,7 +7,7 @@ import { type ApiServer, parseQuery, startApiServer } from '../../src/api/server
 import { type CacheNode, createNode } from '../../src/node/node.js';
 import { type RawAnswer, rawRequest } from '../support/raw-http.js';
 import { type Expected, expect, GROUP, groupBytes, keyBytes, LIMITS, loaded } from './fixtures.js';
-import { fuzzRuns, fuzzSeed } from './runs.js';
+import { fuzzRuns, fuzzSeed, fuzzTimeout } from './runs.js';
 
 const seed = fuzzSeed();
 /** A second group, so that `group` is required and an unknown one is possible. */
@@ -92,7 +92,7 @@ describe(`API query decoding (FUZZ_SEED=${seed})`, () => {
   });
 });
 
-describe(`API server decoding fuzz (FUZZ_SEED=${seed})`, { timeout: 60_000 }, () => {
+describe(`API server decoding fuzz (FUZZ_SEED=${seed})`, { timeout: fuzzTimeout(60_000) }, () => {
   let node: CacheNode;
   let api: ApiServer;
   let good = 0;

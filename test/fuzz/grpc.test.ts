@@ -22,7 +22,7 @@ import {
   MALFORMED_UTF8,
   mutated,
 } from './fixtures.js';
-import { fuzzRuns, fuzzSeed } from './runs.js';
+import { fuzzRuns, fuzzSeed, fuzzTimeout } from './runs.js';
 
 const seed = fuzzSeed();
 const service = '/groupcachepb.GroupCache';
@@ -59,7 +59,9 @@ function statusFor(expected: Expected): status {
   }
 }
 
-describe(`gRPC peer server decoding fuzz (FUZZ_SEED=${seed})`, { timeout: 60_000 }, () => {
+describe(`gRPC peer server decoding fuzz (FUZZ_SEED=${seed})`, {
+  timeout: fuzzTimeout(60_000),
+}, () => {
   let transport: PeerTransport;
   let server: PeerServer;
   let client: Client;

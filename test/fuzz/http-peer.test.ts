@@ -23,7 +23,7 @@ import {
   MALFORMED_UTF8,
   mutated,
 } from './fixtures.js';
-import { fuzzRuns, fuzzSeed } from './runs.js';
+import { fuzzRuns, fuzzSeed, fuzzTimeout } from './runs.js';
 
 const seed = fuzzSeed();
 const base = '/_groupcache/';
@@ -77,7 +77,9 @@ function setRequest(group: Uint8Array, key: Uint8Array, value: Uint8Array): Uint
   return w.finish();
 }
 
-describe(`HTTP peer server decoding fuzz (FUZZ_SEED=${seed})`, { timeout: 60_000 }, () => {
+describe(`HTTP peer server decoding fuzz (FUZZ_SEED=${seed})`, {
+  timeout: fuzzTimeout(60_000),
+}, () => {
   let transport: PeerTransport;
   let server: PeerServer;
   let origin: string;

@@ -51,3 +51,11 @@ export function fuzzRuns<T = void>(
     ...(path === undefined || path === '' ? {} : { path }),
   };
 }
+
+/**
+ * fuzzTimeout is a test's time limit of `ms` in `npm test`, grown with
+ * {@link fuzzScale} so that a bench run of many more cases is not cut short.
+ */
+export function fuzzTimeout(ms: number, env: NodeJS.ProcessEnv = process.env): number {
+  return Math.round(ms * Math.max(1, fuzzScale(env)));
+}

@@ -22,7 +22,7 @@ import {
 import { tcpTransport } from '../../src/transport/tcp/index.js';
 import type { PeerServer, PeerTransport } from '../../src/transport/transport.js';
 import { expect, fuzzRegistry, GROUP, groupBytes, keyBytes, LIMITS, loaded } from './fixtures.js';
-import { fuzzRuns, fuzzSeed } from './runs.js';
+import { fuzzRuns, fuzzSeed, fuzzTimeout } from './runs.js';
 
 const seed = fuzzSeed();
 
@@ -258,7 +258,9 @@ const splitText = fc
     return [new Uint8Array(bytes.subarray(0, at)), new Uint8Array(bytes.subarray(at))] as const;
   });
 
-describe(`tcp server request decoding fuzz (FUZZ_SEED=${seed})`, { timeout: 60_000 }, () => {
+describe(`tcp server request decoding fuzz (FUZZ_SEED=${seed})`, {
+  timeout: fuzzTimeout(60_000),
+}, () => {
   let transport: PeerTransport;
   let server: PeerServer;
   let peer: RawPeer;
