@@ -2,7 +2,7 @@
 // process (so one cannot warm or pollute the heap of the next), in order, then
 // prints the summary of their headline figures and writes it, with a chart, to
 // bench/results/ (`npm run bench -- remote` runs only the scripts whose name
-// contains `remote`).
+// contains `remote`; `npm run bench -- fuzz`, the decoder fuzz tests with more cases).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
