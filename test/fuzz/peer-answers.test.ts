@@ -8,10 +8,10 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import {
-  type sendUnaryData,
   Server as GrpcServer,
-  type ServerUnaryCall,
   ServerCredentials,
+  type ServerUnaryCall,
+  type sendUnaryData,
   status,
 } from '@grpc/grpc-js';
 import fc from 'fast-check';
