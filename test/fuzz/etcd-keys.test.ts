@@ -12,6 +12,7 @@ import {
   utf8,
 } from '../../src/membership/etcd/keys.js';
 import { parsePeerUrl } from '../../src/node/peer-url.js';
+import { keySuffix, peerUrl } from './fixtures.js';
 import { fuzzRuns, fuzzSeed } from './runs.js';
 
 const seed = fuzzSeed();
@@ -25,42 +26,6 @@ const decoder = new TextDecoder();
 function compare(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
-
-/** peerUrl draws peer base URLs of every host form: names, IPv4, IPv6, with and without ports. */
-const peerUrl = fc
-  .tuple(
-    fc.constantFrom('http', 'https'),
-    fc.oneof(
-      fc.domain(),
-      fc.ipV4(),
-      fc.ipV6().map((a) => `[${a}]`),
-    ),
-    fc.option(fc.integer({ min: 1, max: 65_535 }), { nil: undefined }),
-  )
-  .map(([scheme, host, port]) => `${scheme}://${host}${port === undefined ? '' : `:${port}`}`)
-  .filter((url) => {
-    try {
-      parsePeerUrl(url);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-
-/** keySuffix draws what may follow the prefix in etcd: peer URLs, near misses and any bytes. */
-const keySuffix: fc.Arbitrary<Uint8Array> = fc.oneof(
-  peerUrl.map(utf8),
-  peerUrl.map((u) => utf8(`${u}/`)),
-  peerUrl.chain((u) =>
-    fc.tuple(fc.nat(), fc.uint8Array({ minLength: 1, maxLength: 3 })).map(([at, bytes]) => {
-      const b = Buffer.from(u);
-      const i = at % (b.length + 1);
-      return new Uint8Array(Buffer.concat([b.subarray(0, i), bytes, b.subarray(i)]));
-    }),
-  ),
-  fc.string({ unit: 'binary', maxLength: 30 }).map(utf8),
-  fc.uint8Array({ maxLength: 30 }),
-);
 
 describe(`etcd key and value decoding fuzz (FUZZ_SEED=${seed})`, () => {
   it('a node key names back exactly the peer URL it was made from', () => {

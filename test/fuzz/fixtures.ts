@@ -1,8 +1,9 @@
 // fixtures.ts: what the decoder fuzz tests share: a registry with one deterministic group, the
-// limits its servers run with, and arbitraries for the bytes of group names and keys.
+// limits its servers run with, and arbitraries for the bytes of group names, keys and etcd keys.
 import { isUtf8 } from 'node:buffer';
 import fc from 'fast-check';
 import { GroupRegistry } from '../../src/core/registry.js';
+import { parsePeerUrl } from '../../src/node/peer-url.js';
 
 /** GROUP is the one group the fuzzed servers serve. */
 export const GROUP = 'fuzz';
@@ -121,3 +122,39 @@ export function mutated(bytes: Uint8Array): fc.Arbitrary<Uint8Array> {
     return new Uint8Array(out);
   });
 }
+
+/** peerUrl draws peer base URLs of every host form: names, IPv4, IPv6, with and without ports. */
+export const peerUrl: fc.Arbitrary<string> = fc
+  .tuple(
+    fc.constantFrom('http', 'https'),
+    fc.oneof(
+      fc.domain(),
+      fc.ipV4(),
+      fc.ipV6().map((a) => `[${a}]`),
+    ),
+    fc.option(fc.integer({ min: 1, max: 65_535 }), { nil: undefined }),
+  )
+  .map(([scheme, host, port]) => `${scheme}://${host}${port === undefined ? '' : `:${port}`}`)
+  .filter((url) => {
+    try {
+      parsePeerUrl(url);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+
+/** keySuffix draws what may follow the prefix in etcd: peer URLs, near misses and any bytes. */
+export const keySuffix: fc.Arbitrary<Uint8Array> = fc.oneof(
+  peerUrl.map(utf8),
+  peerUrl.map((u) => utf8(`${u}/`)),
+  peerUrl.chain((u) =>
+    fc.tuple(fc.nat(), fc.uint8Array({ minLength: 1, maxLength: 3 })).map(([at, bytes]) => {
+      const b = Buffer.from(u);
+      const i = at % (b.length + 1);
+      return new Uint8Array(Buffer.concat([b.subarray(0, i), bytes, b.subarray(i)]));
+    }),
+  ),
+  fc.string({ unit: 'binary', maxLength: 30 }).map(utf8),
+  fc.uint8Array({ maxLength: 30 }),
+);
