@@ -8,7 +8,12 @@ import { Client, credentials, Metadata, type ServiceError, status } from '@grpc/
 import fc from 'fast-check';
 import { noopLogger } from '../../src/core/logger.js';
 import { GetRequestSchema, GetResponseSchema } from '../../src/proto/gen/groupcache_pb.js';
-import { grpcTransport } from '../../src/transport/grpc/index.js';
+import {
+  HealthCheckRequestSchema,
+  HealthCheckResponse_ServingStatus,
+  HealthCheckResponseSchema,
+} from '../../src/proto/gen/grpc/health/v1/health_pb.js';
+import { GROUP_CACHE_SERVICE, grpcTransport } from '../../src/transport/grpc/index.js';
 import type { PeerServer, PeerTransport } from '../../src/transport/transport.js';
 import {
   type Expected,
@@ -82,11 +87,11 @@ describe(`gRPC peer server decoding fuzz (FUZZ_SEED=${seed})`, {
     await transport.close();
   });
 
-  /** call sends `bytes` as the request of `method`, as they are. */
+  /** call sends `bytes` as the request of `method` (a GroupCache rpc, or a full path), as they are. */
   function call(method: string, bytes: Uint8Array): Promise<Answer> {
     return new Promise((resolve) => {
       client.makeUnaryRequest(
-        `${service}/${method}`,
+        method.startsWith('/') ? method : `${service}/${method}`,
         (b: Buffer) => b,
         (b: Buffer) => b,
         Buffer.from(bytes),
@@ -221,6 +226,48 @@ describe(`gRPC peer server decoding fuzz (FUZZ_SEED=${seed})`, {
         assert.ok(allowed.has(answer.code), `${method}: ${status[answer.code]} ${answer.details}`);
         const key = `good-${n++}`;
         assert.equal((await getValue(key)).toString(), loaded(key), 'the server still answers');
+      }),
+      fuzzRuns(150, seed),
+    );
+  });
+
+  it('answers health checks of any service name or bytes with OK, NOT_FOUND or INVALID_ARGUMENT', async () => {
+    const check = '/grpc.health.v1.Health/Check';
+    const name = fc.oneof(
+      fc.constantFrom('', GROUP_CACHE_SERVICE, `${GROUP_CACHE_SERVICE} `),
+      fc.string({ unit: 'binary', maxLength: 20 }),
+    );
+    const valid = name.map((service) => ({
+      service,
+      bytes: toBinary(HealthCheckRequestSchema, create(HealthCheckRequestSchema, { service })),
+    }));
+    const input = fc.oneof(
+      valid,
+      valid.chain(({ bytes }) => mutated(bytes).map((m) => ({ service: undefined, bytes: m }))),
+      fc.uint8Array({ maxLength: 40 }).map((bytes) => ({ service: undefined, bytes })),
+      // A service name whose bytes are not UTF-8.
+      keyBytes().map((b) => {
+        const w = new BinaryWriter();
+        w.tag(1, WireType.LengthDelimited).bytes(b);
+        return { service: undefined, bytes: w.finish() };
+      }),
+    );
+    await fc.assert(
+      fc.asyncProperty(input, async ({ service: name, bytes }) => {
+        const answer = await call(check, bytes);
+        if (name !== undefined) {
+          const served = name === '' || name === GROUP_CACHE_SERVICE;
+          assert.equal(answer.code, served ? status.OK : status.NOT_FOUND, answer.details);
+          if (served) {
+            const reply = fromBinary(HealthCheckResponseSchema, answer.response!);
+            assert.equal(reply.status, HealthCheckResponse_ServingStatus.SERVING);
+          }
+          return;
+        }
+        assert.ok(
+          [status.OK, status.NOT_FOUND, status.INVALID_ARGUMENT].includes(answer.code),
+          `${status[answer.code]} ${answer.details}`,
+        );
       }),
       fuzzRuns(150, seed),
     );
