@@ -21,7 +21,16 @@ import {
 } from '../../src/transport/tcp/frame.js';
 import { tcpTransport } from '../../src/transport/tcp/index.js';
 import type { PeerServer, PeerTransport } from '../../src/transport/transport.js';
-import { expect, fuzzRegistry, GROUP, groupBytes, keyBytes, LIMITS, loaded } from './fixtures.js';
+import {
+  expect,
+  fuzzRegistry,
+  GROUP,
+  groupBytes,
+  keyBytes,
+  LIMITS,
+  loaded,
+  mutated,
+} from './fixtures.js';
 import { fuzzRuns, fuzzSeed, fuzzTimeout } from './runs.js';
 
 const seed = fuzzSeed();
@@ -345,4 +354,81 @@ describe(`tcp server request decoding fuzz (FUZZ_SEED=${seed})`, {
       fuzzRuns(100, seed),
     );
   });
+
+  it('answers mutated and random frames from the status table or closes, and keeps serving', async () => {
+    const valid = fc
+      .tuple(
+        fc.constantFrom(FrameType.Get, FrameType.Set, FrameType.Remove),
+        fc.nat(),
+        groupBytes(),
+        keyBytes(),
+        fc.uint8Array({ maxLength: 64 }),
+      )
+      .map(([type, id, group, key, value]) =>
+        request(type, id, group, key, type === FrameType.Set ? value : undefined),
+      );
+    const frames = fc
+      .array(fc.oneof(valid, valid.chain(mutated), fc.uint8Array({ maxLength: 32 })), {
+        minLength: 1,
+        maxLength: 4,
+      })
+      .map((parts) => Buffer.concat(parts));
+    await fc.assert(
+      fc.asyncProperty(frames, async (bytes) => {
+        const replies = await exchange(server.address.port, bytes);
+        for (const reply of replies) {
+          assert.ok(
+            reply.status === OK || codeOf(reply.status) !== undefined,
+            `status ${reply.status} is in no version's table`,
+          );
+        }
+        const id = nextId++;
+        const key = `good ${id}`;
+        const reply = await peer.ask(
+          id,
+          request(FrameType.Get, id, Buffer.from(GROUP), Buffer.from(key)),
+        );
+        assert.equal(reply.status, OK, 'the server still answers');
+        assert.equal(reply.body.subarray(16).toString(), loaded(key));
+      }),
+      fuzzRuns(150, seed),
+    );
+  });
 });
+
+/**
+ * exchange says HELLO on a connection of its own, writes `bytes`, ends its side,
+ * and resolves with the answers read before the server closed the connection;
+ * it fails if they are not well-formed frames, or if the server keeps the
+ * connection past a bound.
+ */
+function exchange(port: number, bytes: Buffer): Promise<Reply[]> {
+  return new Promise((resolve, reject) => {
+    const replies: Reply[] = [];
+    const reader = new FrameReader(1 << 20, (buf, start, end) => {
+      if (buf[start] !== FrameType.Response || end - start < HEADER_BYTES + 1) {
+        reject(new Error(`a malformed answer: type ${buf[start]}, ${end - start} bytes`));
+        return;
+      }
+      const id = buf.readUInt32BE(start + 1);
+      const body = Buffer.from(buf.subarray(start + HEADER_BYTES + 1, end));
+      replies.push({ id, status: buf[start + HEADER_BYTES]!, body });
+    });
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.end(Buffer.concat([encodeHello(undefined), bytes]));
+    });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error('the server kept a finished connection open for 10 s'));
+    }, 10_000);
+    socket.on('data', (chunk) => {
+      const error = reader.push(chunk);
+      if (error !== undefined) reject(new Error(`answers: ${error}`));
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(replies);
+    });
+  });
+}
