@@ -1,10 +1,15 @@
-// peer-answers.test.ts: property-based fuzzing of how the HTTP and gRPC peer clients decode
+// peer-answers.test.ts: property-based fuzzing of how the HTTP, gRPC and tcp peer clients decode
 // answers: any status, body or GetResponse bytes from a peer give the decoded value or a
-// CacheError, never another exception. (tcp-framing.test.ts does the same for tcp.)
+// CacheError, never another exception.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import {
+  type AddressInfo,
+  createServer as createNetServer,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import {
@@ -20,6 +25,15 @@ import { isCacheError } from '../../src/errors.js';
 import { GetResponseSchema } from '../../src/proto/gen/groupcache_pb.js';
 import { grpcTransport } from '../../src/transport/grpc/index.js';
 import { httpTransport } from '../../src/transport/http/index.js';
+import {
+  codeOf,
+  FrameReader,
+  FrameType,
+  HEADER_BYTES,
+  LENGTH_BYTES,
+  OK,
+} from '../../src/transport/tcp/frame.js';
+import { tcpTransport } from '../../src/transport/tcp/index.js';
 import type { PeerTransport } from '../../src/transport/transport.js';
 import { GROUP, LIMITS, mutated } from './fixtures.js';
 import { fuzzRuns, fuzzSeed, fuzzTimeout } from './runs.js';
@@ -189,6 +203,83 @@ describe(`gRPC peer client answer fuzz (FUZZ_SEED=${seed})`, {
           await checkGet(client, body, c === status.OK);
         },
       ),
+      fuzzRuns(150, seed),
+    );
+  });
+});
+
+describe(`tcp peer client answer fuzz (FUZZ_SEED=${seed})`, {
+  timeout: fuzzTimeout(60_000),
+}, () => {
+  let fake: NetServer;
+  const sockets = new Set<Socket>();
+  let transport: PeerTransport;
+  let client: PeerClient;
+  let answer: { status: number; body: Uint8Array } = { status: OK, body: new Uint8Array(0) };
+
+  before(async () => {
+    // A stand-in peer that answers each request, under its own id, with the chosen status and body.
+    fake = createNetServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => {});
+      const reader = new FrameReader(1 << 20, (buf, start) => {
+        if (buf[start] === FrameType.Hello || buf[start] === FrameType.Cancel) return;
+        const frame = Buffer.alloc(LENGTH_BYTES + HEADER_BYTES + 1 + answer.body.byteLength);
+        frame.writeUInt32BE(frame.length - LENGTH_BYTES, 0);
+        frame[4] = FrameType.Response;
+        frame.writeUInt32BE(buf.readUInt32BE(start + 1), 5);
+        frame[9] = answer.status;
+        frame.set(answer.body, 10);
+        socket.write(frame);
+      });
+      socket.on('data', (chunk) => reader.push(chunk));
+    });
+    fake.listen(0, '127.0.0.1');
+    await once(fake, 'listening');
+    transport = tcpTransport({ ...LIMITS, requestTimeoutMs: 5_000, minBackoffMs: 0 });
+    client = transport.client(`http://127.0.0.1:${(fake.address() as AddressInfo).port}`);
+  });
+  after(async () => {
+    await transport.close();
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => fake.close(() => resolve()));
+  });
+
+  it('turns any status and body into the value they encode or a CacheError', async () => {
+    // An OK GET body: expireAt and minuteQps (doubles), then the value.
+    const okBody = fc
+      .tuple(fc.double(), fc.double(), fc.uint8Array({ maxLength: LIMITS.maxValueBytes + 8 }))
+      .map(([expireAt, qps, value]) => {
+        const head = Buffer.alloc(16);
+        head.writeDoubleBE(expireAt, 0);
+        head.writeDoubleBE(qps, 8);
+        return new Uint8Array(Buffer.concat([head, value]));
+      });
+    const body = fc.oneof(okBody, okBody.chain(mutated), fc.uint8Array({ maxLength: 40 }));
+    const statusByte = fc.oneof(
+      { weight: 3, arbitrary: fc.constant(OK) },
+      { weight: 1, arbitrary: fc.nat(255) },
+    );
+    await fc.assert(
+      fc.asyncProperty(statusByte, body, async (status, bytes) => {
+        answer = { status, body: bytes };
+        const value = Buffer.from(bytes).subarray(16);
+        const good =
+          status === OK && bytes.byteLength >= 16 && value.length <= LIMITS.maxValueBytes;
+        try {
+          const got = await client.get(GROUP, 'k');
+          assert.ok(good, `status ${status} and ${bytes.byteLength} bytes were taken as a value`);
+          assert.deepEqual(Buffer.from(got.value), value);
+          assert.ok(Number.isFinite(got.expireAt) && got.expireAt >= 0, `expireAt ${got.expireAt}`);
+          assert.ok(Number.isFinite(got.minuteQps) && got.minuteQps >= 0, `qps ${got.minuteQps}`);
+        } catch (err) {
+          assert.ok(isCacheError(err), `a CacheError, got ${String(err)}`);
+          assert.ok(!good, `a good answer failed: ${String(err)}`);
+          if (status !== OK && codeOf(status) === 'NOT_FOUND')
+            assert.ok(isCacheError(err, 'NOT_FOUND'));
+        }
+      }),
       fuzzRuns(150, seed),
     );
   });
