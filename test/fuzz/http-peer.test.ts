@@ -141,6 +141,29 @@ describe(`HTTP peer server decoding fuzz (FUZZ_SEED=${seed})`, {
     );
   });
 
+  it('ignores a Peercache-Timeout that is not 1 to 8 digits, and honours one that leaves time', async () => {
+    const header = fc.oneof(
+      fc.stringMatching(/^[\x21-\x7e]{0,12}$/).filter((v) => !/^\d{1,8}$/.test(v)),
+      fc.constantFrom('123456789', '-1', '1e3', '0x10', '1.5', '+5', '١٢'),
+      fc.integer({ min: 1_000, max: 99_999_999 }).map(String),
+    );
+    await fc.assert(
+      fc.asyncProperty(header, async (timeout) => {
+        const key = `timeout ${good++}`;
+        const answer = await rawRequest({
+          origin,
+          method: 'GET',
+          target: `${base}${GROUP}/${encodeURIComponent(key)}`,
+          headers: { 'peercache-timeout': timeout },
+        });
+        assert.equal(answer.status, 200, `${JSON.stringify(timeout)}: ${answer.text}`);
+        const got = fromBinary(GetResponseSchema, answer.body).value;
+        assert.equal(Buffer.from(got).toString(), loaded(key));
+      }),
+      fuzzRuns(100, seed),
+    );
+  });
+
   it('answers any path and method with a precise status, never 500, and keeps serving', async () => {
     const segment = fc.oneof(
       fc.string({ maxLength: 12 }),
