@@ -7,7 +7,9 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import fc from 'fast-check';
 import { noopLogger } from '../../src/core/logger.js';
+import { isCacheError } from '../../src/errors.js';
 import { GetResponseSchema } from '../../src/proto/gen/groupcache_pb.js';
+import { escapePathSegment, unescapePathSegment } from '../../src/transport/http/escape.js';
 import { httpTransport } from '../../src/transport/http/index.js';
 import type { PeerServer, PeerTransport } from '../../src/transport/transport.js';
 import { type RawAnswer, rawRequest } from '../support/raw-http.js';
@@ -76,6 +78,49 @@ function setRequest(group: Uint8Array, key: Uint8Array, value: Uint8Array): Uint
   w.tag(3, WireType.LengthDelimited).bytes(value);
   return w.finish();
 }
+
+describe(`HTTP peer path escaping fuzz (FUZZ_SEED=${seed})`, () => {
+  it('unescapePathSegment inverts escapePathSegment for any text, into one plain ASCII segment', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 24 }), (text) => {
+        const segment = escapePathSegment(text);
+        assert.match(segment, /^(?:[A-Za-z0-9\-._~]|%[0-9A-F]{2})*$/);
+        assert.equal(unescapePathSegment(segment), text);
+      }),
+      fuzzRuns(1000, seed),
+    );
+  });
+
+  it('escapePathSegment refuses a lone surrogate with InvalidArgumentError', () => {
+    const lone = fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c));
+    fc.assert(
+      fc.property(fc.string({ maxLength: 6 }), lone, fc.string({ maxLength: 6 }), (a, bad, b) => {
+        assert.throws(
+          () => escapePathSegment(`${a}${bad}${b}`),
+          (err) => isCacheError(err, 'INVALID_ARGUMENT'),
+        );
+      }),
+      fuzzRuns(300, seed),
+    );
+  });
+
+  it('unescapePathSegment reads any raw segment as its UTF-8 text, or refuses it', () => {
+    const raw = fc.oneof(
+      fc.stringMatching(/^(%[0-9a-fA-F]{2}|%[0-9a-zA-Z]{0,2}|[+a-z/.~]|[\x80-\xff])*$/),
+      fc.string({ maxLength: 16 }),
+    );
+    fc.assert(
+      fc.property(raw, (segment) => {
+        const text = unescapePathSegment(segment);
+        if (text === undefined) return;
+        // What it read is text, and escaping it again and reading that gives it back.
+        assert.ok(text.isWellFormed());
+        assert.equal(unescapePathSegment(escapePathSegment(text)), text);
+      }),
+      fuzzRuns(1000, seed),
+    );
+  });
+});
 
 describe(`HTTP peer server decoding fuzz (FUZZ_SEED=${seed})`, {
   timeout: fuzzTimeout(60_000),
