@@ -20,8 +20,8 @@ import {
   status,
 } from '@grpc/grpc-js';
 import fc from 'fast-check';
-import type { PeerClient } from '../../src/core/peers.js';
-import { isCacheError } from '../../src/errors.js';
+import type { PeerClient, PeerValue } from '../../src/core/peers.js';
+import { CacheError, isCacheError, peerUnreachable } from '../../src/errors.js';
 import { GetResponseSchema } from '../../src/proto/gen/groupcache_pb.js';
 import { grpcTransport } from '../../src/transport/grpc/index.js';
 import { httpTransport } from '../../src/transport/http/index.js';
@@ -66,15 +66,29 @@ async function checkGet(client: PeerClient, bytes: Uint8Array, ok: boolean): Pro
       // Malformed: the client must fail the call.
     }
   }
+  let got = await outcome(client);
+  if (want !== undefined && got instanceof CacheError && peerUnreachable(got)) {
+    // A good answer lost on the way (a connection reset on a loaded machine) says
+    // nothing of decoding, and a decoding fault would repeat: ask once more.
+    got = await outcome(client);
+  }
+  if (want === undefined) {
+    assert.ok(got instanceof CacheError, 'a bad answer was taken as a value');
+    return;
+  }
+  assert.ok(!(got instanceof CacheError), `a good answer failed: ${String(got)}`);
+  assert.deepEqual(Buffer.from(got.value), Buffer.from(want));
+  assert.ok(Number.isFinite(got.expireAt) && got.expireAt >= 0, `expireAt ${got.expireAt}`);
+  assert.ok(Number.isFinite(got.minuteQps) && got.minuteQps >= 0, `qps ${got.minuteQps}`);
+}
+
+/** outcome is what a Get of the stand-in peer gives: a value, or the CacheError it failed with. */
+async function outcome(client: PeerClient): Promise<PeerValue | CacheError> {
   try {
-    const got = await client.get(GROUP, 'k');
-    assert.ok(want !== undefined, 'a bad answer was taken as a value');
-    assert.deepEqual(Buffer.from(got.value), Buffer.from(want));
-    assert.ok(Number.isFinite(got.expireAt) && got.expireAt >= 0, `expireAt ${got.expireAt}`);
-    assert.ok(Number.isFinite(got.minuteQps) && got.minuteQps >= 0, `qps ${got.minuteQps}`);
+    return await client.get(GROUP, 'k');
   } catch (err) {
     assert.ok(isCacheError(err), `a CacheError, got ${String(err)}`);
-    assert.equal(want, undefined, `a good answer failed: ${String(err)}`);
+    return err;
   }
 }
 
