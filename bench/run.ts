@@ -3,7 +3,8 @@
 // prints the summary of their headline figures and writes it, with a chart, to
 // bench/results/ (`npm run bench -- remote` runs only the scripts whose name
 // contains `remote`; `npm run bench -- consistency` the large history check of
-// writes racing loads, consistency.bench.ts).
+// writes racing loads, consistency.bench.ts; `npm run bench -- fuzz`, the decoder
+// fuzz tests with more cases).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

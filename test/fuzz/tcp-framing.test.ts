@@ -10,14 +10,15 @@ import { isCacheError } from '../../src/errors.js';
 import { encodeHello, encodeRequest, FrameType } from '../../src/transport/tcp/frame.js';
 import { tcpTransport } from '../../src/transport/tcp/index.js';
 import type { PeerServer, PeerTransport } from '../../src/transport/transport.js';
+import { fuzzScale, fuzzSeed, fuzzTimeout } from './runs.js';
 
 /** FUZZ_SEED replays a run; by default each run draws a new seed (printed on failure). */
-const seed = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const seed = fuzzSeed();
 const limits = { maxValueBytes: 64 * 1024, maxKeyBytes: 256, requestTimeoutMs: 2_000 };
-/** Bounds of the run: whichever comes first. */
-const BATCHES = 40;
+/** Bounds of the run: whichever comes first (FUZZ_SCALE multiplies both). */
+const BATCHES = Math.round(40 * fuzzScale());
 const CASES_PER_BATCH = 25;
-const TIME_BUDGET_MS = 15_000;
+const TIME_BUDGET_MS = fuzzTimeout(15_000);
 
 /** rng is a small seeded generator (mulberry32), so a failing run can be replayed. */
 function rng(s: number): () => number {
@@ -113,7 +114,7 @@ function throwAt(port: number, bytes: Buffer): Promise<void> {
   });
 }
 
-describe(`tcp framing fuzz (FUZZ_SEED=${seed})`, { timeout: 60_000 }, () => {
+describe(`tcp framing fuzz (FUZZ_SEED=${seed})`, { timeout: fuzzTimeout(60_000) }, () => {
   const registry = new GroupRegistry();
   let transport: PeerTransport;
   let server: PeerServer;
@@ -201,7 +202,7 @@ describe(`tcp framing fuzz (FUZZ_SEED=${seed})`, { timeout: 60_000 }, () => {
   });
 });
 
-describe(`tcp client fuzz (FUZZ_SEED=${seed})`, { timeout: 60_000 }, () => {
+describe(`tcp client fuzz (FUZZ_SEED=${seed})`, { timeout: fuzzTimeout(60_000) }, () => {
   let fake: Server;
   let port: number;
   let answer: (request: Buffer) => Buffer = () => Buffer.alloc(0);
@@ -234,7 +235,7 @@ describe(`tcp client fuzz (FUZZ_SEED=${seed})`, { timeout: 60_000 }, () => {
       const client = transport.client(`http://127.0.0.1:${port}`);
       const started = Date.now();
       let failures = 0;
-      for (let i = 0; i < 150 && Date.now() - started < TIME_BUDGET_MS / 2; i++) {
+      for (let i = 0; i < 150 * fuzzScale() && Date.now() - started < TIME_BUDGET_MS / 2; i++) {
         const kind = int(r, 4);
         answer = (request) => {
           // The id of the chunk's first request, to make answers that almost fit.

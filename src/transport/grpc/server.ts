@@ -266,7 +266,8 @@ class Handlers {
     }
     const request = call.request;
     if (!isMessage(request)) {
-      done({ code: Status.INVALID_ARGUMENT, details: `malformed ${what}` });
+      const cause = request.cause instanceof Error ? `: ${clean(request.cause.message)}` : '';
+      done({ code: Status.INVALID_ARGUMENT, details: `malformed ${what}${cause}` });
       return undefined;
     }
     const { key } = request;

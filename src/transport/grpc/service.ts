@@ -10,9 +10,11 @@ import {
 import type { MethodDefinition } from '@grpc/grpc-js';
 import { GroupCache } from '../../proto/gen/groupcache_pb.js';
 import { Health } from '../../proto/gen/grpc/health/v1/health_pb.js';
+import { fromBinaryStrict } from '../../proto/strict.js';
 
 /**
- * MalformedMessage stands for a request whose bytes did not decode. Servers get
+ * MalformedMessage stands for a request whose bytes did not decode, or decoded
+ * to a string field that is not UTF-8 (see `fromBinaryStrict`). Servers get
  * it instead of an exception in grpc-js (which would answer INTERNAL), so they
  * can answer INVALID_ARGUMENT.
  */
@@ -56,7 +58,7 @@ export function unaryMethod<I extends DescMessage, O extends DescMessage>(
     },
     requestDeserialize: (bytes) => {
       try {
-        return fromBinary(input, bytes);
+        return fromBinaryStrict(input, bytes);
       } catch (err) {
         return new MalformedMessage(err);
       }

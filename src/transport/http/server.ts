@@ -1,7 +1,7 @@
 // server.ts: the HTTP peer handler, answering golang/groupcache's wire protocol for local groups.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { create, fromBinary, type MessageInitShape, toBinary } from '@bufbuild/protobuf';
+import { create, type MessageInitShape, toBinary } from '@bufbuild/protobuf';
 import type { GroupLookup, PeerServedGroup } from '../../core/peers.js';
 import { CancelledError, DeadlineExceededError, httpStatus, toCacheError } from '../../errors.js';
 import {
@@ -9,6 +9,7 @@ import {
   type SetRequest,
   SetRequestSchema,
 } from '../../proto/gen/groupcache_pb.js';
+import { fromBinaryStrict } from '../../proto/strict.js';
 import {
   AUTHORIZATION,
   checkSecret,
@@ -264,7 +265,8 @@ async function servePut(
   }
   let message: SetRequest;
   try {
-    message = fromBinary(SetRequestSchema, body);
+    // Strict: a group or key that is not UTF-8 must not be folded into one that is.
+    message = fromBinaryStrict(SetRequestSchema, body);
   } catch {
     sendText(res, 400, 'bad request: malformed SetRequest');
     return;

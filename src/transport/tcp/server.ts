@@ -591,7 +591,8 @@ class Connection {
       this.#fail(id, 'TOO_LARGE', `value is over the limit of ${config.maxValueBytes} bytes`);
       return;
     }
-    if (!isUtf8(buf.subarray(groupAt, valueAt))) {
+    // Each on its own: a character split across the two would pass a check of both together.
+    if (!isUtf8(buf.subarray(groupAt, keyAt)) || !isUtf8(buf.subarray(keyAt, valueAt))) {
       this.#fail(id, 'INVALID_ARGUMENT', 'bad request: group or key is not UTF-8');
       return;
     }
