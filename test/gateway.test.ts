@@ -51,6 +51,8 @@ async function startNode(etcd: string, registry: ProcessRegistry): Promise<Proc>
   const api = `http://127.0.0.1:${apiPort}`;
   const args = ['node', '--self', url, '--api', `127.0.0.1:${apiPort}`];
   args.push('--etcd', etcd, '--service', SERVICE, '--lease-ttl', '2', '--loader', VALUES_LOADER);
+  // Each load is logged at debug.
+  args.push('--log-level', 'debug');
   return { url, api, proc: await start(args, `ready ${url}`, registry) };
 }
 
@@ -241,7 +243,7 @@ describe('peercache gateway with a static list', { timeout: 90_000 }, () => {
     const url = `http://127.0.0.1:${peerPort}`;
     const dead = `http://127.0.0.1:${deadPort}`;
     const nodeArgs = ['node', '--self', url, '--api', `127.0.0.1:${apiPort}`];
-    nodeArgs.push('--loader', VALUES_LOADER);
+    nodeArgs.push('--loader', VALUES_LOADER, '--log-level', 'debug');
     const [node, gateway] = await Promise.all([
       start(nodeArgs, `ready ${url}`, registry).then(
         (proc): Proc => ({ url, api: `http://127.0.0.1:${apiPort}`, proc }),

@@ -222,11 +222,15 @@ describe('peercache node', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  test('with --api it serves the demo table, logs each load once, and SIGTERM exits 0', async () => {
+  test('with --api it serves the demo table, logs each load once (at debug), and SIGTERM exits 0', async () => {
     const [peerPort, apiPort] = await freePorts(2);
     const self = `http://127.0.0.1:${peerPort}`;
     const api = `http://127.0.0.1:${apiPort}`;
-    const proc = await startNode(self, ['--api', `127.0.0.1:${apiPort}`], registry);
+    const proc = await startNode(
+      self,
+      ['--api', `127.0.0.1:${apiPort}`, '--log-level', 'debug'],
+      registry,
+    );
     assert.deepEqual(proc.stdout, [`ready ${self}`]);
     const health = await fetch(`${api}/healthz`);
     assert.equal(health.status, 200);

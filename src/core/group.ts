@@ -13,6 +13,7 @@ import {
   UnavailableError,
 } from '../errors.js';
 import { type FlightContext, SingleFlight } from '../singleflight/singleflight.js';
+import { LogThrottle } from '../util/log-throttle.js';
 import { ByteView } from './byteview.js';
 import {
   type CacheValue,
@@ -158,6 +159,8 @@ export class Group implements PeerServedGroup {
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #log: Logger;
+  /** Peer failures reach the log once per peer per interval, with a count: a dead peer fails every get of its keys. */
+  readonly #peerLog: LogThrottle;
 
   /** @internal Use `GroupRegistry.newGroup`. */
   constructor(name: string, options: GroupOptions, peers: () => PeerPicker) {
@@ -204,6 +207,7 @@ export class Group implements PeerServedGroup {
     this.#maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
     this.#hotCacheChance = options.hotCacheChance ?? 0.1;
     this.#log = options.logger ?? noopLogger;
+    this.#peerLog = new LogThrottle({ now: this.#now });
     this.#cache = new TwoTierCache({
       cacheBytes: options.cacheBytes,
       maxEntries: options.maxEntries,
@@ -368,10 +372,14 @@ export class Group implements PeerServedGroup {
     results.forEach((r, i) => {
       if (r.status === 'rejected') {
         this.#stats.peerErrors++;
-        this.#log.warn(
-          { group: this.name, key, peer: others[i]?.url, err: String(r.reason) },
-          'peer could not drop its copy',
-        );
+        const peer = others[i]?.url ?? '';
+        const held = this.#peerLog.take(`drop ${peer}`);
+        if (held !== undefined) {
+          this.#log.warn(
+            { group: this.name, key, peer, err: String(r.reason), alsoFailed: held },
+            'peer could not drop its copy',
+          );
+        }
       }
     });
   }
@@ -544,15 +552,19 @@ export class Group implements PeerServedGroup {
     }
     if (!peerUnreachable(err)) return Promise.reject(err);
     this.#stats.peerErrors++;
-    this.#log.warn(
-      {
-        group: this.name,
-        key,
-        peer: owner.url,
-        err: err instanceof Error ? err.message : String(err),
-      },
-      'peer error, loading locally',
-    );
+    const held = this.#peerLog.take(`get ${owner.url}`);
+    if (held !== undefined) {
+      this.#log.warn(
+        {
+          group: this.name,
+          key,
+          peer: owner.url,
+          err: err instanceof Error ? err.message : String(err),
+          alsoFailed: held,
+        },
+        'peer error, loading locally',
+      );
+    }
     return this.#localFlights
       .do(
         key,
@@ -613,7 +625,7 @@ export class Group implements PeerServedGroup {
       throw err;
     }
     this.#stats.localLoads++;
-    this.#log.info({ group: this.name, key, bytes: loaded.bytes }, 'loaded');
+    this.#log.debug({ group: this.name, key, bytes: loaded.bytes }, 'loaded');
     // The cache copies the loader's bytes (into its arena when they fit): the
     // loader may reuse its buffer, and callers get the cache's copy.
     return this.#store(key, loaded.value, loaded.expireAt, flight, fallbackFor);

@@ -165,8 +165,9 @@ export async function startPeercacheNode(options: StartPeercacheOptions): Promis
     `${apiHost}:${apiPort}`,
     '--loader',
     options.loader ?? VALUES_LOADER,
+    // Loads are logged at debug; the tests count them from the log.
     '--log-level',
-    'info',
+    'debug',
     '--transport',
     options.transport ?? 'http',
   ];
