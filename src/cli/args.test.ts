@@ -517,7 +517,7 @@ describe('parseDemoArgs', () => {
   test('defaults and flags', () => {
     assert.deepEqual(parseDemoArgs([]), {
       help: false,
-      config: { api: { host: '127.0.0.1', port: 9999 }, basePort: undefined, logLevel: 'info' },
+      config: { api: { host: '127.0.0.1', port: 9999 }, basePort: undefined, logLevel: 'debug' },
     });
     assert.deepEqual(
       parseDemoArgs(['--api', '127.0.0.1:7000', '--base-port', '7001', '--log-level', 'warn']),

@@ -314,7 +314,8 @@ export function parseDemoArgs(argv: readonly string[]): Parsed<DemoConfig> {
     config: {
       api,
       basePort,
-      logLevel: logLevel(values['log-level']),
+      // At debug each load shows, which node made it being the point of the demo.
+      logLevel: logLevel(values['log-level'] ?? 'debug'),
     },
   };
 }

@@ -195,6 +195,6 @@ When all nodes are up, stdout gets the line "ready <API URL>". Ctrl-C stops them
 Flags:
   --api HOST:PORT     the API of node1. Default 127.0.0.1:9999.
   --base-port N       peer ports N, N+1, N+2 on 127.0.0.1. Default: free ports from the OS.
-  --log-level LEVEL   the nodes' log level. Default info.
+  --log-level LEVEL   the nodes' log level. Default debug: each load shows.
   -h, --help          show this help.
 `;
