@@ -10,4 +10,5 @@ export {
   unaryMethod,
 } from './service.js';
 export { errorFromStatus, grpcStatus, NO_SUCH_GROUP_STATUS } from './status.js';
-export { type GrpcTransportOptions, grpcTransport } from './transport.js';
+export type { GrpcPeerServer } from './server.js';
+export { type GrpcTransport, type GrpcTransportOptions, grpcTransport } from './transport.js';
