@@ -3,8 +3,8 @@
 // from the server-wide budget before reading begins, and a read timeout on the message.
 import {
   type Metadata,
-  type ServerInterceptingCallInterface,
   ServerInterceptingCall,
+  type ServerInterceptingCallInterface,
   type ServerInterceptor,
   status as Status,
 } from '@grpc/grpc-js';

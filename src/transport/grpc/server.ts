@@ -1,10 +1,5 @@
 // server.ts: the gRPC peer server: GroupCache Get/Set/Remove for local groups, and grpc.health.v1.
-import {
-  createServer as createNetServer,
-  isIPv6,
-  type Server as NetServer,
-  type Socket,
-} from 'node:net';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import {
@@ -47,6 +42,7 @@ import {
 } from '../../util/server-limits.js';
 import { expireAtFromNanos, nanosFromExpireAt } from '../http/wire.js';
 import type { PeerServer } from '../transport.js';
+import { limitCalls } from './limits.js';
 import {
   GROUP_CACHE_SERVICE,
   groupCacheMethods,
@@ -54,7 +50,6 @@ import {
   MalformedMessage,
   type Received,
 } from './service.js';
-import { limitCalls } from './limits.js';
 import { grpcStatus, NO_SUCH_GROUP_STATUS } from './status.js';
 
 /** The largest delay `setTimeout` honours; a deadline further away needs no timer. */

@@ -3,14 +3,14 @@ import { type ChannelOptions, credentials } from '@grpc/grpc-js';
 import type { GroupLookup, PeerClient } from '../../core/peers.js';
 import { bearer, checkSecret } from '../../security/secret.js';
 import { resolveTls, type TlsOptions } from '../../security/tls.js';
-import { clientCache } from '../clients.js';
-import { DEFAULT_MAX_KEY_BYTES } from '../http/server.js';
-import { DEFAULT_MAX_VALUE_BYTES } from '../http/wire.js';
 import {
   PEER_CONNECTION_SHARE,
   resolveServerLimits,
   type ServerLimitOptions,
 } from '../../util/server-limits.js';
+import { clientCache } from '../clients.js';
+import { DEFAULT_MAX_KEY_BYTES } from '../http/server.js';
+import { DEFAULT_MAX_VALUE_BYTES } from '../http/wire.js';
 import type { PeerTransport, ServeOptions } from '../transport.js';
 import { clientChannelOptions, type GrpcClientConfig, GrpcPeerClient } from './client.js';
 import { type GrpcPeerServer, serveGrpc } from './server.js';
