@@ -19,6 +19,12 @@ import {
   UsageError,
   wholeNumber,
 } from './flags.js';
+import {
+  API_LIMIT_OPTIONS,
+  LIMIT_OPTIONS,
+  parseLimits,
+  type ServerLimitFlags,
+} from './limit-args.js';
 
 export { type HostPort, LOG_LEVELS, type LogLevel, UsageError } from './flags.js';
 
@@ -56,6 +62,8 @@ export interface NodeConfig extends SecurityConfig {
   etcd: EtcdFlags | undefined;
   /** pino's level; default `info`. */
   logLevel: LogLevel;
+  /** The limits of the peer server and the API given as flags; default none (their defaults). */
+  limits: ServerLimitFlags;
 }
 
 /** GatewayConfig is what `peercache gateway` runs, from {@link parseGatewayArgs}. */
@@ -74,6 +82,8 @@ export interface GatewayConfig extends SecurityConfig {
   basePath: string | undefined;
   /** pino's level; default `info`. */
   logLevel: LogLevel;
+  /** The API's limits given as flags (`limits.peer` is empty: a gateway serves no peers). */
+  limits: ServerLimitFlags;
 }
 
 /** DemoConfig is what `peercache demo` runs, from {@link parseDemoArgs}. */
@@ -154,6 +164,7 @@ const nodeOptions = {
   'log-level': { type: 'string' },
   'lease-ttl': { type: 'string' },
   ...CLUSTER_OPTIONS,
+  ...LIMIT_OPTIONS,
 } as const;
 
 const gatewayOptions = {
@@ -165,6 +176,7 @@ const gatewayOptions = {
   'base-path': { type: 'string' },
   'log-level': { type: 'string' },
   ...CLUSTER_OPTIONS,
+  ...API_LIMIT_OPTIONS,
 } as const;
 
 const demoOptions = {
@@ -239,6 +251,7 @@ export function parseNodeArgs(argv: readonly string[], env: Env = {}): Parsed<No
       etcd,
       ...security,
       logLevel: logLevel(values['log-level']),
+      limits: parseLimits(values, api !== undefined, parseSize),
     },
   };
 }
@@ -272,6 +285,7 @@ export function parseGatewayArgs(argv: readonly string[], env: Env = {}): Parsed
       ...ringFlags(values, security.transport),
       ...security,
       logLevel: logLevel(values['log-level']),
+      limits: { peer: {}, api: parseLimits(values, true, parseSize).api },
     },
   };
 }

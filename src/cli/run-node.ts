@@ -72,7 +72,7 @@ export async function startNode(config: NodeConfig, logger: PinoLogger): Promise
       replicas: config.replicas,
       basePath: config.basePath,
       membership,
-      ...peerOptions(config, tls),
+      ...peerOptions(config, tls, config.limits.peer),
       logger,
     });
   } catch (err) {
@@ -89,6 +89,7 @@ export async function startNode(config: NodeConfig, logger: PinoLogger): Promise
         logger,
         token: config.apiToken,
         tls: apiTlsOf(config, tls),
+        ...config.limits.api,
       });
     }
     warnOpenDoors(logger, [
