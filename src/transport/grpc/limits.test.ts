@@ -8,7 +8,7 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import { TooLargeError, UnauthenticatedError } from '../../errors.js';
 import { SetRequestSchema } from '../../proto/gen/groupcache_pb.js';
 import { rawConnect, recordingLogger, until } from '../../util/limits-testing.js';
-import { FakeGroup, fakeLookup } from '../http/testing.js';
+import { deferred, FakeGroup, fakeLookup } from '../http/testing.js';
 import type { GrpcPeerServer } from './server.js';
 import { grpcTransport } from './transport.js';
 
@@ -176,6 +176,44 @@ describe('gRPC peer server limits', () => {
     await silent.closed;
     const idle = open();
     await new Promise<void>((resolve) => idle.once('close', () => resolve()));
+  });
+});
+
+describe('gRPC peer server streams per connection', () => {
+  it('lets a client queue the calls past maxConcurrentStreams; all are answered', async () => {
+    const group = new FakeGroup('g');
+    let open = 0;
+    let most = 0;
+    const gate = deferred();
+    group.load = async (key) => {
+      open++;
+      most = Math.max(most, open);
+      await gate.promise;
+      open--;
+      return { value: new TextEncoder().encode(key), expireAt: 0, minuteQps: 0 };
+    };
+    const transport = grpcTransport({ maxConcurrentStreams: 2 });
+    const server = await transport.serve(fakeLookup(group), {
+      host: '127.0.0.1',
+      port: 0,
+      signal: new AbortController().signal,
+      logger: recordingLogger().logger,
+    });
+    try {
+      const client = transport.client(`http://127.0.0.1:${server.address.port}`);
+      const gets = ['a', 'b', 'c', 'd', 'e'].map((k) => client.get('g', k));
+      await until(() => open >= 2);
+      gate.resolve();
+      const values = await Promise.all(gets);
+      assert.deepEqual(
+        values.map((v) => new TextDecoder().decode(v.value)),
+        ['a', 'b', 'c', 'd', 'e'],
+      );
+      assert.equal(most, 2, 'never more than two calls at once on the connection');
+    } finally {
+      await transport.close();
+      await server.close(100);
+    }
   });
 });
 
