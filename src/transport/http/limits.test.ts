@@ -6,7 +6,7 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import { Agent, request } from 'undici';
 import { SetRequestSchema } from '../../proto/gen/groupcache_pb.js';
 import { rawConnect, recordingLogger, until } from '../../util/limits-testing.js';
-import { FakeGroup, fakeLookup, utf8 } from './testing.js';
+import { deferred, FakeGroup, fakeLookup, utf8 } from './testing.js';
 import { type HttpPeerServer, httpTransport } from './transport.js';
 
 const MiB = 1024 * 1024;
@@ -100,6 +100,29 @@ describe('HTTP peer server limits', () => {
     idle.socket.write('GET /_groupcache/g/k HTTP/1.1\r\nHost: peer\r\n\r\n');
     await idle.closed;
     assert.match(idle.text(), /^HTTP\/1\.1 200 [\s\S]*v$/, 'answered, then closed when idle');
+  });
+
+  it('does not take a slow answer for idleness', async () => {
+    const gate = deferred();
+    group.load = async () => {
+      await gate.promise;
+      return { value: utf8('slow'), expireAt: 0, minuteQps: 0 };
+    };
+    try {
+      const slow = await rawConnect(port);
+      slow.socket.write('GET /_groupcache/g/slow HTTP/1.1\r\nHost: peer\r\n\r\n');
+      // A connection answered at the same time and then left silent shows the idle timeout has passed.
+      const idle = await rawConnect(port);
+      idle.socket.write('GET /_groupcache/g/k HTTP/1.1\r\nHost: peer\r\n\r\n');
+      await idle.closed;
+      assert.match(idle.text(), /^HTTP\/1\.1 200/);
+      gate.resolve();
+      await until(() => slow.text().endsWith('slow'));
+      assert.match(slow.text(), /^HTTP\/1\.1 200/);
+      slow.socket.destroy();
+    } finally {
+      group.load = undefined;
+    }
   });
 
   it('refuses PUTs past the bytes in flight at once with 503, then takes them again', async () => {
