@@ -113,9 +113,9 @@ describe('HTTP peer server limits', () => {
       slow.socket.write('GET /_groupcache/g/slow HTTP/1.1\r\nHost: peer\r\n\r\n');
       // A connection answered at the same time and then left silent shows the idle timeout has passed.
       const idle = await rawConnect(port);
-      idle.socket.write('GET /_groupcache/g/k HTTP/1.1\r\nHost: peer\r\n\r\n');
+      idle.socket.write('GET /_groupcache/other/k HTTP/1.1\r\nHost: peer\r\n\r\n');
       await idle.closed;
-      assert.match(idle.text(), /^HTTP\/1\.1 200/);
+      assert.match(idle.text(), /^HTTP\/1\.1 404/);
       gate.resolve();
       await until(() => slow.text().endsWith('slow'));
       assert.match(slow.text(), /^HTTP\/1\.1 200/);
