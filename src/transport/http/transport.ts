@@ -95,6 +95,8 @@ export function httpTransport(options: HttpPeerTransportOptions = {}): HttpPeerT
     ...(options.basePath !== undefined ? { basePath: options.basePath } : {}),
     ...(options.maxKeyBytes !== undefined ? { maxKeyBytes: options.maxKeyBytes } : {}),
     ...(options.maxValueBytes !== undefined ? { maxValueBytes: options.maxValueBytes } : {}),
+    // A handler mounted in a server of one's own counts its bodies under the same cap.
+    maxInflightBytes: limits.maxInflightBytes,
   };
   const handler: HttpPeerTransport['handler'] = (groups, extra) =>
     createHttpPeerHandler(groups, { ...handlerOptions, ...extra });
