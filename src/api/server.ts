@@ -21,6 +21,7 @@ import { httpServerOptions, limitHttpServer } from '../util/http-limits.js';
 import {
   API_CONNECTION_SHARE,
   logLimits,
+  logServerErrors,
   resolveServerLimits,
   type ServerLimitOptions,
   type ServerStats,
@@ -537,6 +538,7 @@ export async function startApiServer(
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${tls?.serving === true ? 'https' : 'http'}://${shownHost}:${address.port}`;
+  logServerErrors(server, logger ?? noopLogger, 'api');
   logger?.info({ api: url }, 'serving API');
   if (logger !== undefined) logLimits(logger, 'api', limits);
   let closed: Promise<void> | undefined;

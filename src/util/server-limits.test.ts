@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { defaultMaxConnections } from './fd-limit.js';
-import { resolveServerLimits } from './server-limits.js';
+import { recordingLogger } from './limits-testing.js';
+import { logServerErrors, resolveServerLimits } from './server-limits.js';
 
 const defaults = { connectionShare: 0.5, connectionCap: 4096, maxInflightBytes: 1000 };
 
@@ -33,4 +35,16 @@ test('resolveServerLimits refuses limits that are not whole numbers in range', (
   ]) {
     assert.throws(() => resolveServerLimits(bad, defaults), TypeError, JSON.stringify(bad));
   }
+});
+
+test('logServerErrors turns a listening server’s errors into throttled warnings', () => {
+  const server = createServer();
+  const { logger, lines } = recordingLogger();
+  logServerErrors(server, logger, 'peer');
+  const emfile = Object.assign(new Error('accept EMFILE'), { code: 'EMFILE' });
+  server.emit('error', emfile);
+  server.emit('error', emfile);
+  assert.equal(lines.length, 1, 'one line per interval, and no throw');
+  assert.equal(lines[0]?.fields.code, 'EMFILE');
+  assert.equal(lines[0]?.fields.server, 'peer');
 });

@@ -174,6 +174,28 @@ export function guardConnections(
   };
 }
 
+/**
+ * logServerErrors logs the errors of a listening server (a failed accept, e.g.
+ * when the process is out of descriptors) as warnings naming `what`, at most
+ * one line per 10 s with a count, instead of letting them crash the process.
+ * Call it once the server listens, so that a failure to bind still rejects.
+ */
+export function logServerErrors(server: Server, logger: Logger, what: string): void {
+  const throttle = new LogThrottle();
+  server.on('error', (err: Error & { code?: string }) => {
+    const held = throttle.take(err.code ?? err.message);
+    if (held === undefined) return;
+    try {
+      logger.warn(
+        { server: what, err: err.message, code: err.code, since: held + 1 },
+        'server error: a connection could not be accepted',
+      );
+    } catch {
+      // A failing logger must not take the server down with it.
+    }
+  });
+}
+
 /** serverStats assembles {@link ServerStats} from a server's parts. */
 export function serverStats(
   limits: ServerLimits,

@@ -36,6 +36,7 @@ import { ByteBudget } from '../../util/byte-budget.js';
 import {
   guardConnections,
   logLimits,
+  logServerErrors,
   type ServerLimits,
   type ServerStats,
   serverStats,
@@ -164,10 +165,7 @@ export async function serveGrpc(
       resolve();
     });
   });
-  // Later errors (a failed accept) must not crash the process.
-  listener.on('error', (err) =>
-    config.logger.warn({ err: err.message }, 'peer server: listening socket error'),
-  );
+  logServerErrors(listener, config.logger, 'peer');
   logLimits(config.logger, 'peer', limits);
   const bound = listener.address() as { address: string; family: string; port: number };
 

@@ -9,6 +9,7 @@ import { ByteBudget } from '../../util/byte-budget.js';
 import { httpServerOptions, limitHttpServer } from '../../util/http-limits.js';
 import {
   logLimits,
+  logServerErrors,
   PEER_CONNECTION_SHARE,
   resolveServerLimits,
   type ServerLimitOptions,
@@ -134,6 +135,7 @@ export function httpTransport(options: HttpPeerTransportOptions = {}): HttpPeerT
           resolve();
         });
       });
+      logServerErrors(server, serve.logger, 'peer');
       logLimits(serve.logger, 'peer', limits);
       let closing: Promise<void> | undefined;
       return {
