@@ -115,8 +115,8 @@ function defaultInflightBytes(maxBodyBytes: number): number {
  * missing, empty or malformed key, group or ttl (or a malformed query), 404
  * for a key that does not exist or an unknown group, 405 for a wrong method
  * (with `Allow`), 413 for a body over the limit, 414 for a key or URL over the
- * limit, 503 when a peer is unreachable or the node is closing, 504 on a
- * deadline, and otherwise the `httpStatus` of the error's code. A client that
+ * limit, 503 when a peer is unreachable or the node is closing (and, with
+ * `Retry-After: 1`, for a PUT past `maxInflightBytes`), 504 on a deadline, and otherwise the `httpStatus` of the error's code. A client that
  * disconnects aborts its get, set or remove. Throws TypeError on a bad option.
  */
 export function createApiHandler(node: ApiNode, options: ApiHandlerOptions = {}): ApiHandler {
