@@ -96,10 +96,10 @@ once per 10 s with a count):
   --api-max-connections N  the same for the API. Default: a quarter of the
                          open-file limit, at most 2048, so a flood on the peer port
                          leaves the API reachable.
-  --max-inflight SIZE    request bytes the peer server receives or holds at once
-                         (http and grpc); a request past it is refused at once (503,
-                         UNAVAILABLE) unread. Default 256MiB, or twice the largest
-                         value when that is more.
+  --max-inflight SIZE    request bytes the peer server receives or holds at once; a
+                         request past it is refused at once, unread (http: 503,
+                         grpc: UNAVAILABLE; tcp: its frame waits). Default 256MiB,
+                         or twice the largest value when that is more (tcp: 128MiB).
   --api-max-inflight SIZE  the same for API PUT bodies. Default 256MiB.
   --read-timeout MS      a request must arrive in full (headers and body, or a
                          gRPC message) this long after it began, on both servers;
