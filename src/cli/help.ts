@@ -105,7 +105,7 @@ once per 10 s with a count):
                          gRPC message) this long after it began, on both servers;
                          a slower one is cut (408). Default 30000.
   --idle-timeout MS      a connection with nothing in flight is closed after this
-                         long, on both servers. Default 30000.
+                         long, on both servers. Default 30000 (grpc peers: 300000).
 
 Membership from etcd (instead of, or seeded by, --peers):
   --etcd URL,URL,...     etcd's client URLs (http://host:2379 or https://...): the

@@ -21,7 +21,7 @@ const defaultRequestTimeoutMs = 10_000;
  * GrpcTransportOptions configure {@link grpcTransport}. The server also takes
  * the {@link ServerLimitOptions}: `maxConnections` (default half the
  * open-file limit, at most 4,096), `handshakeTimeoutMs` (TLS, default 10,000),
- * `idleTimeoutMs` (a connection with no call open, default 30,000),
+ * `idleTimeoutMs` (a connection with no call open, default 300,000),
  * `readTimeoutMs` (a call's message, once asked for, default 30,000) and
  * `maxInflightBytes` (default 256 MiB, or twice the largest Set message).
  */
@@ -104,11 +104,16 @@ export function grpcTransport(options: GrpcTransportOptions = {}): GrpcTransport
   if (!(requestTimeoutMs > 0)) {
     throw new TypeError(`requestTimeoutMs must be positive: ${requestTimeoutMs}`);
   }
-  const limits = resolveServerLimits(options, {
-    connectionShare: PEER_CONNECTION_SHARE,
-    connectionCap: 4096,
-    maxInflightBytes: Math.max(256 * 1024 * 1024, 2 * (maxValueBytes + maxKeyBytes + 64 * 1024)),
-  });
+  // Peers keep one long-lived channel each: an idle one is closed after 5 minutes, not
+  // 30 s, so a quiet pair of peers does not pay a reconnection every half minute.
+  const limits = resolveServerLimits(
+    { ...options, idleTimeoutMs: options.idleTimeoutMs ?? 300_000 },
+    {
+      connectionShare: PEER_CONNECTION_SHARE,
+      connectionCap: 4096,
+      maxInflightBytes: Math.max(256 * 1024 * 1024, 2 * (maxValueBytes + maxKeyBytes + 64 * 1024)),
+    },
+  );
   const maxConcurrentStreams = options.maxConcurrentStreams ?? 1024;
   if (!Number.isSafeInteger(maxConcurrentStreams) || maxConcurrentStreams < 1) {
     throw new TypeError(`maxConcurrentStreams must be a positive integer: ${maxConcurrentStreams}`);
