@@ -50,7 +50,15 @@ export function recordingLogger(): { logger: Logger; lines: LogLine[] } {
   };
 }
 
-/** until polls `check` every few ms until it is true (for states a test cannot await directly). */
-export async function until(check: () => boolean): Promise<void> {
-  while (!check()) await new Promise((resolve) => setTimeout(resolve, 5));
+/**
+ * until polls `check` every few ms until it is true (for states a test cannot
+ * await directly); it throws after `timeoutMs` (default 15,000) so that a
+ * broken promise fails its test instead of hanging it.
+ */
+export async function until(check: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
