@@ -13,7 +13,7 @@ function putHead(key: string, length: number): string {
   return `PUT /api?key=${key} HTTP/1.1\r\nHost: api\r\nContent-Length: ${length}\r\n\r\n`;
 }
 
-describe('API server limits', () => {
+describe('API server limits', { timeout: 30_000 }, () => {
   const node = createNode();
   node.newGroup('g', { cacheBytes: 64 * MiB, load: () => null });
   const { logger, lines } = recordingLogger();
@@ -95,7 +95,7 @@ describe('API server limits', () => {
   });
 });
 
-describe('API server connection limit', () => {
+describe('API server connection limit', { timeout: 30_000 }, () => {
   it('refuses connections past maxConnections and logs it; the others keep working', async () => {
     const node = createNode();
     node.newGroup('g', { cacheBytes: MiB, load: (key) => `v-${key}` });

@@ -54,7 +54,7 @@ function rawCall(session: ClientHttp2Session, headers: Record<string, string> = 
   return { stream, status };
 }
 
-describe('gRPC peer server limits', () => {
+describe('gRPC peer server limits', { timeout: 30_000 }, () => {
   const group = new FakeGroup('g');
   const { logger, lines } = recordingLogger();
   let server: GrpcPeerServer;
@@ -179,7 +179,7 @@ describe('gRPC peer server limits', () => {
   });
 });
 
-describe('gRPC peer server streams per connection', () => {
+describe('gRPC peer server streams per connection', { timeout: 30_000 }, () => {
   it('lets a client queue the calls past maxConcurrentStreams; all are answered', async () => {
     const group = new FakeGroup('g');
     let open = 0;
@@ -217,7 +217,7 @@ describe('gRPC peer server streams per connection', () => {
   });
 });
 
-describe('gRPC peer server connection limit', () => {
+describe('gRPC peer server connection limit', { timeout: 30_000 }, () => {
   it('refuses connections past maxConnections, logs it, and keeps the others working', async () => {
     const group = new FakeGroup('g');
     const { logger, lines } = recordingLogger();

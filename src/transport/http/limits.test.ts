@@ -20,7 +20,7 @@ function head(method: string, path: string, length: number): string {
   return `${method} ${path} HTTP/1.1\r\nHost: peer\r\nContent-Length: ${length}\r\n\r\n`;
 }
 
-describe('HTTP peer server limits', () => {
+describe('HTTP peer server limits', { timeout: 30_000 }, () => {
   const group = new FakeGroup('g');
   const { logger, lines } = recordingLogger();
   const shutdown = new AbortController();
@@ -168,7 +168,7 @@ describe('HTTP peer server limits', () => {
   });
 });
 
-describe('HTTP peer server connection limit', () => {
+describe('HTTP peer server connection limit', { timeout: 30_000 }, () => {
   it('refuses connections past maxConnections, logs it, and keeps the others working', async () => {
     const group = new FakeGroup('g');
     group.store.set('k', { value: utf8('v'), expireAt: 0, minuteQps: 0 });
