@@ -77,12 +77,18 @@ export {
   type FlightOptions,
   SingleFlight,
 } from './singleflight/singleflight.js';
-export { type GrpcTransportOptions, grpcTransport } from './transport/grpc/index.js';
+export {
+  type GrpcPeerServer,
+  type GrpcTransport,
+  type GrpcTransportOptions,
+  grpcTransport,
+} from './transport/grpc/index.js';
 export {
   createHttpPeerHandler,
   createHttpTransport,
   type HttpPeerHandler,
   type HttpPeerHandlerOptions,
+  type HttpPeerServer,
   type HttpPeerTransport,
   type HttpPeerTransportOptions,
   type HttpTransport,
@@ -92,3 +98,5 @@ export {
 export { MemoryTransport } from './transport/memory/memory.js';
 export { type TcpTransportOptions, tcpTransport } from './transport/tcp/index.js';
 export type { PeerServer, PeerTransport, ServeOptions } from './transport/transport.js';
+export { ByteBudget } from './util/byte-budget.js';
+export type { ServerLimitOptions, ServerStats } from './util/server-limits.js';

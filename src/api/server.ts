@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Group } from '../core/group.js';
-import type { Logger } from '../core/logger.js';
+import { type Logger, noopLogger } from '../core/logger.js';
 import { CancelledError, httpStatus, toCacheError, UnavailableError } from '../errors.js';
 import type { CacheNode } from '../node/node.js';
 import {
@@ -15,7 +15,18 @@ import {
   WWW_AUTHENTICATE,
 } from '../security/secret.js';
 import { resolveTls, type TlsOptions } from '../security/tls.js';
-import { lingerOnRefusedBody, readRequestBody } from '../util/body.js';
+import { lingerOnRefusedBody, readBudgetedBody } from '../util/body.js';
+import { ByteBudget } from '../util/byte-budget.js';
+import { httpServerOptions, limitHttpServer } from '../util/http-limits.js';
+import {
+  API_CONNECTION_SHARE,
+  logLimits,
+  logServerErrors,
+  resolveServerLimits,
+  type ServerLimitOptions,
+  type ServerStats,
+  serverStats,
+} from '../util/server-limits.js';
 
 /** ApiNode is what the API needs of a node; a {@link CacheNode} fits. */
 export type ApiNode = Pick<CacheNode, 'getGroup' | 'groups' | 'peers' | 'metrics'>;
@@ -32,6 +43,19 @@ export interface ApiHandlerOptions {
   maxKeyBytes?: number;
   /** maxUrlBytes is the longest request target (path and query); longer gets 414. Default 32 KiB. */
   maxUrlBytes?: number;
+  /**
+   * maxInflightBytes caps the PUT body bytes being received or held (until the
+   * set has finished) at once: a body reserves its declared Content-Length
+   * before it is read (one without, its bytes as they arrive); one that does
+   * not fit gets `503` with `Retry-After: 1` and is not read into memory.
+   * Default 256 MiB, or twice `maxBodyBytes` when that is more.
+   */
+  maxInflightBytes?: number;
+  /**
+   * inflight is the budget those bytes are counted in, to share it with the
+   * server's stats; it replaces `maxInflightBytes`. Default: one of its own.
+   */
+  inflight?: ByteBudget;
   /**
    * signal marks the node as closing: once it aborts, new requests get 503 (and
    * `Connection: close`); requests already running finish. Default: none.
@@ -59,11 +83,17 @@ interface Config {
   signal: AbortSignal | undefined;
   onError: ((err: unknown, req: IncomingMessage) => void) | undefined;
   authorized: SecretCheck | undefined;
+  inflight: ByteBudget;
 }
 
 const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 const DEFAULT_MAX_KEY_BYTES = 4096;
 const DEFAULT_MAX_URL_BYTES = 32 * 1024;
+
+/** defaultInflightBytes is the default of `maxInflightBytes`: 256 MiB, or twice the largest body. */
+function defaultInflightBytes(maxBodyBytes: number): number {
+  return Math.max(256 * 1024 * 1024, 2 * maxBodyBytes);
+}
 
 /**
  * createApiHandler returns the API's request listener for `node`:
@@ -86,19 +116,25 @@ const DEFAULT_MAX_URL_BYTES = 32 * 1024;
  * missing, empty or malformed key, group or ttl (or a malformed query), 404
  * for a key that does not exist or an unknown group, 405 for a wrong method
  * (with `Allow`), 413 for a body over the limit, 414 for a key or URL over the
- * limit, 503 when a peer is unreachable or the node is closing, 504 on a
- * deadline, and otherwise the `httpStatus` of the error's code. A client that
+ * limit, 503 when a peer is unreachable or the node is closing (and, with
+ * `Retry-After: 1`, for a PUT past `maxInflightBytes`), 504 on a deadline, and otherwise the `httpStatus` of the error's code. A client that
  * disconnects aborts its get, set or remove. Throws TypeError on a bad option.
  */
 export function createApiHandler(node: ApiNode, options: ApiHandlerOptions = {}): ApiHandler {
+  const maxBodyBytes = limit('maxBodyBytes', options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 0);
   const config: Config = {
     node,
-    maxBodyBytes: limit('maxBodyBytes', options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 0),
+    maxBodyBytes,
     maxKeyBytes: limit('maxKeyBytes', options.maxKeyBytes, DEFAULT_MAX_KEY_BYTES, 1),
     maxUrlBytes: limit('maxUrlBytes', options.maxUrlBytes, DEFAULT_MAX_URL_BYTES, 1),
     signal: options.signal,
     onError: options.onError,
     authorized: tokenCheck(options.token),
+    inflight:
+      options.inflight ??
+      new ByteBudget(
+        limit('maxInflightBytes', options.maxInflightBytes, defaultInflightBytes(maxBodyBytes), 0),
+      ),
   };
   return (req, res) => {
     serve(config, req, res).catch((err: unknown) => {
@@ -239,17 +275,32 @@ async function serveApi(
       sendBody(res, 200, 'application/octet-stream', view.unsafeBytes());
     } else if (req.method === 'PUT') {
       const limit = Math.min(config.maxBodyBytes, group.maxValueBytes);
-      const body = await readRequestBody(req, limit);
-      if (body === 'too-large') {
-        sendText(res, 413, `value is over the limit of ${limit} bytes`);
-        lingerOnRefusedBody(req);
-        return;
+      const { body, held } = await readBudgetedBody(req, limit, config.inflight);
+      try {
+        if (body === 'too-large') {
+          sendText(res, 413, `value is over the limit of ${limit} bytes`);
+          lingerOnRefusedBody(req);
+          return;
+        }
+        if (body === 'over-budget') {
+          res.setHeader('Retry-After', '1');
+          sendText(
+            res,
+            503,
+            `API busy: request bytes in flight are at the limit of ${config.inflight.limit}`,
+          );
+          lingerOnRefusedBody(req);
+          return;
+        }
+        if (body === 'aborted') {
+          res.destroy();
+          return;
+        }
+        // The body stays reserved until the set is done with it.
+        await group.set(key, body, { ttl, signal });
+      } finally {
+        config.inflight.release(held);
       }
-      if (body === 'aborted') {
-        res.destroy();
-        return;
-      }
-      await group.set(key, body, { ttl, signal });
       sendEmpty(res);
     } else {
       await group.remove(key, { signal });
@@ -364,7 +415,9 @@ function sendEmpty(res: ServerResponse): void {
 }
 
 /** ApiServerOptions configure {@link startApiServer}. */
-export interface ApiServerOptions extends Omit<ApiHandlerOptions, 'signal'> {
+export interface ApiServerOptions
+  extends Omit<ApiHandlerOptions, 'signal' | 'inflight'>,
+    ServerLimitOptions {
   /** logger gets one line when the server listens and one per 5xx answer. Default: silent. */
   logger?: Logger;
   /** shutdownGraceMs is how long `close()` lets running requests finish before cutting them. Default 10,000. */
@@ -375,6 +428,8 @@ export interface ApiServerOptions extends Omit<ApiHandlerOptions, 'signal'> {
    * a certificate from `ca`. Default: none (plain HTTP).
    */
   tls?: TlsOptions | undefined;
+  /** connectionLogIntervalMs is the shortest time between two log lines about refused connections. Default 10,000. */
+  connectionLogIntervalMs?: number | undefined;
 }
 
 /** ApiServer is a running API server. */
@@ -391,12 +446,19 @@ export interface ApiServer {
    * and resolves once the server is closed. Calling it again returns the same promise.
    */
   close(): Promise<void>;
+  /** stats tells the server's connections and PUT bytes in flight against its limits. */
+  stats(): ServerStats;
 }
 
 /**
  * startApiServer serves {@link createApiHandler} for `node` on `host:port`
  * (port 0: one the OS picks), over HTTPS with `tls`, and resolves once it
- * listens; it rejects if the address cannot be bound. Throws TypeError on a bad option.
+ * listens; it rejects if the address cannot be bound. It takes the
+ * {@link ServerLimitOptions}: `maxConnections` defaults to a quarter of the
+ * open-file limit (at most 2,048; the peer server takes half, so a flood on
+ * the peer port leaves the API reachable), the timeouts to 30 s (10 s for a
+ * TLS handshake). It logs its limits when it listens. Throws TypeError on a
+ * bad option.
  */
 export async function startApiServer(
   node: ApiNode,
@@ -404,11 +466,32 @@ export async function startApiServer(
   port: number,
   options: ApiServerOptions = {},
 ): Promise<ApiServer> {
-  const { logger, shutdownGraceMs = 10_000, tls: tlsOptions, ...handlerOptions } = options;
+  const {
+    logger,
+    shutdownGraceMs = 10_000,
+    tls: tlsOptions,
+    maxConnections,
+    handshakeTimeoutMs,
+    idleTimeoutMs,
+    readTimeoutMs,
+    maxInflightBytes,
+    connectionLogIntervalMs,
+    ...handlerOptions
+  } = options;
   const tls = resolveTls(tlsOptions);
+  const limits = resolveServerLimits(
+    { maxConnections, handshakeTimeoutMs, idleTimeoutMs, readTimeoutMs, maxInflightBytes },
+    {
+      connectionShare: API_CONNECTION_SHARE,
+      connectionCap: 2048,
+      maxInflightBytes: defaultInflightBytes(handlerOptions.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES),
+    },
+  );
+  const inflight = new ByteBudget(limits.maxInflightBytes);
   const closing = new AbortController();
   const handler = createApiHandler(node, {
     ...handlerOptions,
+    inflight,
     signal: closing.signal,
     onError:
       handlerOptions.onError ??
@@ -425,10 +508,12 @@ export async function startApiServer(
   // Room in the request head for a URL of maxUrlBytes.
   const maxUrlBytes = handlerOptions.maxUrlBytes ?? DEFAULT_MAX_URL_BYTES;
   const maxHeaderSize = maxUrlBytes + 16 * 1024;
+  const timeouts = httpServerOptions(limits);
   const server: Server =
     tls?.serving === true
       ? createTlsServer(
           {
+            ...timeouts,
             maxHeaderSize,
             cert: tls.cert,
             key: tls.key,
@@ -436,7 +521,14 @@ export async function startApiServer(
           },
           handler,
         )
-      : createServer({ maxHeaderSize }, handler);
+      : createServer({ ...timeouts, maxHeaderSize }, handler);
+  const guard = limitHttpServer(
+    server,
+    limits,
+    logger ?? noopLogger,
+    'api',
+    connectionLogIntervalMs,
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -447,7 +539,9 @@ export async function startApiServer(
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${tls?.serving === true ? 'https' : 'http'}://${shownHost}:${address.port}`;
+  logServerErrors(server, logger ?? noopLogger, 'api');
   logger?.info({ api: url }, 'serving API');
+  if (logger !== undefined) logLimits(logger, 'api', limits);
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closed ??= new Promise<void>((resolve) => {
@@ -460,5 +554,5 @@ export async function startApiServer(
     });
     return closed;
   };
-  return { server, address, url, close };
+  return { server, address, url, close, stats: () => serverStats(limits, guard, inflight) };
 }

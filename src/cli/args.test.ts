@@ -98,6 +98,7 @@ describe('parseNodeArgs', () => {
       logLevel: 'info',
       peerTimeoutMs: undefined,
       peerHealth: true,
+      limits: { peer: {}, api: {} },
     });
   });
 
@@ -422,6 +423,7 @@ describe('parseGatewayArgs', () => {
       logLevel: 'info',
       peerTimeoutMs: undefined,
       peerHealth: true,
+      limits: { peer: {}, api: {} },
     });
   });
 
@@ -510,6 +512,51 @@ describe('parseGatewayArgs', () => {
       [[...etcd, 'extra'], /unexpected argument "extra"/],
     ];
     for (const [argv, message] of cases) usage(() => parseGatewayArgs(argv), message);
+  });
+});
+
+describe('limit flags', () => {
+  test('the peer server and the API each get theirs; the timeouts go to both', () => {
+    const c = config([
+      '--self',
+      SELF,
+      '--api',
+      '127.0.0.1:9999',
+      '--max-connections',
+      '500',
+      '--api-max-connections',
+      '200',
+      '--max-inflight',
+      '128MiB',
+      '--api-max-inflight',
+      '0',
+      '--read-timeout',
+      '5000',
+      '--idle-timeout',
+      '60000',
+    ]);
+    assert.deepEqual(c.limits, {
+      peer: {
+        maxConnections: 500,
+        maxInflightBytes: 128 * 1024 * 1024,
+        readTimeoutMs: 5000,
+        idleTimeoutMs: 60000,
+      },
+      api: { maxConnections: 200, maxInflightBytes: 0, readTimeoutMs: 5000, idleTimeoutMs: 60000 },
+    });
+    const g = gateway(['--peers', SELF, '--api', '127.0.0.1:9999', '--api-max-connections', '7']);
+    assert.deepEqual(g.limits, { peer: {}, api: { maxConnections: 7 } });
+  });
+
+  test('bad limits are UsageErrors', () => {
+    usage(() => config(['--self', SELF, '--max-connections', '0']), /--max-connections.*>= 1/);
+    usage(() => config(['--self', SELF, '--read-timeout', '1.5']), /--read-timeout/);
+    usage(() => config(['--self', SELF, '--max-inflight', 'lots']), /--max-inflight.*bad size/);
+    usage(() => config(['--self', SELF, '--api-max-connections', '5']), /needs --api/);
+    usage(
+      () => gateway(['--peers', SELF, '--api', '127.0.0.1:1', '--max-connections', '5']),
+      /max-connections/,
+    );
   });
 });
 

@@ -19,6 +19,12 @@ import {
   UsageError,
   wholeNumber,
 } from './flags.js';
+import {
+  API_LIMIT_OPTIONS,
+  LIMIT_OPTIONS,
+  parseLimits,
+  type ServerLimitFlags,
+} from './limit-args.js';
 
 export { type HostPort, LOG_LEVELS, type LogLevel, UsageError } from './flags.js';
 
@@ -60,6 +66,8 @@ export interface NodeConfig extends SecurityConfig {
   peerTimeoutMs: number | undefined;
   /** `--peer-health`: whether unresponsive peers are found and avoided; default true. */
   peerHealth: boolean;
+  /** The limits of the peer server and the API given as flags; default none (their defaults). */
+  limits: ServerLimitFlags;
 }
 
 /** GatewayConfig is what `peercache gateway` runs, from {@link parseGatewayArgs}. */
@@ -82,6 +90,8 @@ export interface GatewayConfig extends SecurityConfig {
   peerTimeoutMs: number | undefined;
   /** `--peer-health`: whether unresponsive nodes are found and avoided; default true. */
   peerHealth: boolean;
+  /** The API's limits given as flags (`limits.peer` is empty: a gateway serves no peers). */
+  limits: ServerLimitFlags;
 }
 
 /** DemoConfig is what `peercache demo` runs, from {@link parseDemoArgs}. */
@@ -164,6 +174,7 @@ const nodeOptions = {
   'peer-timeout': { type: 'string' },
   'peer-health': { type: 'string' },
   ...CLUSTER_OPTIONS,
+  ...LIMIT_OPTIONS,
 } as const;
 
 const gatewayOptions = {
@@ -177,6 +188,7 @@ const gatewayOptions = {
   'peer-timeout': { type: 'string' },
   'peer-health': { type: 'string' },
   ...CLUSTER_OPTIONS,
+  ...API_LIMIT_OPTIONS,
 } as const;
 
 const demoOptions = {
@@ -252,6 +264,7 @@ export function parseNodeArgs(argv: readonly string[], env: Env = {}): Parsed<No
       ...security,
       logLevel: logLevel(values['log-level']),
       ...peerHealthFlags(values),
+      limits: parseLimits(values, api !== undefined, parseSize),
     },
   };
 }
@@ -286,6 +299,7 @@ export function parseGatewayArgs(argv: readonly string[], env: Env = {}): Parsed
       ...security,
       logLevel: logLevel(values['log-level']),
       ...peerHealthFlags(values),
+      limits: { peer: {}, api: parseLimits(values, true, parseSize).api },
     },
   };
 }

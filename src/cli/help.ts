@@ -11,6 +11,9 @@ Usage:
                  [--transport tcp|http|grpc] [--tls-cert FILE --tls-key FILE]
                  [--tls-ca FILE] [--tls-client-auth] [--api-tls]
                  [--peer-secret SECRET] [--api-token TOKEN]
+                 [--max-connections N] [--api-max-connections N]
+                 [--max-inflight SIZE] [--api-max-inflight SIZE]
+                 [--read-timeout MS] [--idle-timeout MS]
                  [--etcd URL,... [--service NAME] [--lease-ttl SECONDS]
                   [--etcd-prefix P] [--etcd-username U --etcd-password P]
                   [--etcd-ca FILE] [--etcd-cert FILE --etcd-key FILE] [--fail-fast]]
@@ -95,6 +98,25 @@ Transport and security (every node of a cluster must agree on these):
   address; when the peer server does with neither TLS nor a peer secret, or the
   API with neither --api-tls nor a token, the node logs a warning at start.
 
+Limits (each server logs the limits in force at start, and refused connections
+once per 10 s with a count):
+  --max-connections N    connections the peer server keeps at once; more are closed
+                         as they are accepted. Default: half the open-file limit
+                         (ulimit -n), at most 4096.
+  --api-max-connections N  the same for the API. Default: a quarter of the
+                         open-file limit, at most 2048, so a flood on the peer port
+                         leaves the API reachable.
+  --max-inflight SIZE    request bytes the peer server receives or holds at once; a
+                         request past it is refused at once, unread (http: 503,
+                         grpc: UNAVAILABLE; tcp: its frame waits). Default 256MiB,
+                         or twice the largest value when that is more (tcp: 128MiB).
+  --api-max-inflight SIZE  the same for API PUT bodies. Default 256MiB.
+  --read-timeout MS      a request must arrive in full (headers and body, or a
+                         gRPC message) this long after it began, on both servers;
+                         a slower one is cut (408). Default 30000.
+  --idle-timeout MS      a connection with nothing in flight is closed after this
+                         long, on both servers. Default 30000 (grpc peers: 300000).
+
 Membership from etcd (instead of, or seeded by, --peers):
   --etcd URL,URL,...     etcd's client URLs (http://host:2379 or https://...): the
                          node registers --self under a lease and follows the others.
@@ -117,8 +139,9 @@ HTTP API (with --api):
   PUT    /api?key=K[&group=G][&ttl=MS]  store the request body; ttl in milliseconds
   DELETE /api?key=K[&group=G]           remove the key everywhere
   GET    /peers | /stats | /metrics | /healthz
-  Statuses: 400 bad request, 404 not found, 405 wrong method, 413 body too large,
-  414 key or URL too long, 503 unavailable, 504 deadline exceeded.
+  Statuses: 400 bad request, 404 not found, 405 wrong method, 408 request too slow,
+  413 body too large, 414 key or URL too long, 503 unavailable (or busy: see
+  Retry-After), 504 deadline exceeded.
 
 Output:
   Logs are JSON lines (pino) on stderr: one per load ("loaded"), peer error and
@@ -168,6 +191,8 @@ Flags:
   --api-tls              serve the API over HTTPS with --tls-cert/--tls-key.
   --peer-secret SECRET   the nodes' peer secret (or PEERCACHE_PEER_SECRET).
   --api-token TOKEN      require a bearer token on the API (or PEERCACHE_API_TOKEN).
+  --api-max-connections N, --api-max-inflight SIZE, --read-timeout MS,
+  --idle-timeout MS      the API's limits, as for a node.
   --log-level LEVEL      fatal, error, warn, info, debug, trace or silent. Default info.
   --peer-timeout DURATION, --peer-health on|off: as for a node (an unhealthy node's
                          keys fail at once with 503 instead of waiting).

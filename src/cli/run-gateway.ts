@@ -85,6 +85,7 @@ export async function startGateway(
       logger,
       token: config.apiToken,
       tls: apiTlsOf(config, tls),
+      ...config.limits.api,
     });
     warnOpenDoors(logger, [
       {

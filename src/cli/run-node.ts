@@ -73,7 +73,7 @@ export async function startNode(config: NodeConfig, logger: PinoLogger): Promise
       replicas: config.replicas,
       basePath: config.basePath,
       membership,
-      ...peerOptions(config, tls),
+      ...peerOptions(config, tls, config.limits.peer),
       ...peerHealthOptions(config),
       logger,
     });
@@ -91,6 +91,7 @@ export async function startNode(config: NodeConfig, logger: PinoLogger): Promise
         logger,
         token: config.apiToken,
         tls: apiTlsOf(config, tls),
+        ...config.limits.api,
       });
     }
     warnOpenDoors(logger, [

@@ -83,6 +83,13 @@ describe('peerOptions and apiTlsOf', () => {
     });
   });
 
+  test("the peer server's limits reach the HTTP transport through createNode's http option", () => {
+    assert.deepEqual(
+      peerOptions({ transport: 'http', peerSecret: undefined }, undefined, { maxConnections: 9 }),
+      { tls: undefined, peerSecret: undefined, http: { maxConnections: 9 } },
+    );
+  });
+
   test('the API gets the certificate and key with --api-tls, never client auth', () => {
     const tls = { cert: 'C', key: 'K', ca: 'A', clientAuth: true };
     assert.deepEqual(apiTlsOf({ apiTls: true }, tls), { cert: 'C', key: 'K' });

@@ -11,6 +11,7 @@ import type { NodeOptions } from '../node/node.js';
 import { readTlsFiles, type TlsOptions } from '../security/tls.js';
 import { grpcTransport } from '../transport/grpc/index.js';
 import { tcpTransport } from '../transport/tcp/index.js';
+import type { ServerLimitOptions } from '../util/server-limits.js';
 import {
   API_TOKEN_ENV,
   ETCD_PASSWORD_ENV,
@@ -28,20 +29,26 @@ export async function readPeerTls(flags: TlsFlags | undefined): Promise<TlsOptio
 
 /**
  * peerOptions are the createNode options of the peer protocol: the default HTTP
- * transport given `tls` and `peerSecret`, or a gRPC or TCP transport built with them
+ * transport given `tls`, `peerSecret` and the peer server's `limits` (as
+ * `http`, when any is set), or a gRPC or TCP transport built with them
  * (createNode takes them only for its default transport).
  */
 export function peerOptions(
   config: Pick<SecurityConfig, 'transport' | 'peerSecret'>,
   tls: TlsOptions | undefined,
-): Pick<NodeOptions, 'transport' | 'tls' | 'peerSecret'> {
+  limits: ServerLimitOptions = {},
+): Pick<NodeOptions, 'transport' | 'tls' | 'peerSecret' | 'http'> {
   if (config.transport === 'grpc') {
-    return { transport: grpcTransport({ tls, peerSecret: config.peerSecret }) };
+    return { transport: grpcTransport({ tls, peerSecret: config.peerSecret, ...limits }) };
   }
   if (config.transport === 'tcp') {
-    return { transport: tcpTransport({ tls, peerSecret: config.peerSecret }) };
+    return { transport: tcpTransport({ tls, peerSecret: config.peerSecret, ...limits }) };
   }
-  return { tls, peerSecret: config.peerSecret };
+  return {
+    tls,
+    peerSecret: config.peerSecret,
+    ...(Object.keys(limits).length > 0 ? { http: limits } : {}),
+  };
 }
 
 /**

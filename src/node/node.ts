@@ -20,7 +20,7 @@ import type { TlsOptions } from '../security/tls.js';
 import {
   type HttpPeerHandler,
   type HttpPeerTransport,
-  type HttpTransportOptions,
+  type HttpPeerTransportOptions,
   httpTransport,
 } from '../transport/http/index.js';
 import type { PeerServer, PeerTransport } from '../transport/transport.js';
@@ -63,9 +63,16 @@ export interface NodeOptions {
   transport?: PeerTransport | undefined;
   /** basePath is the URL path prefix of HTTP peer requests. Default `/_groupcache/`. */
   basePath?: string | undefined;
-  /** http configures the default HTTP peer client (dispatcher hook, timeouts, connections). */
+  /**
+   * http configures the default HTTP transport: its client (dispatcher hook,
+   * timeouts, connections) and its server's limits (`maxConnections`, the
+   * timeouts, `maxInflightBytes`).
+   */
   http?:
-    | Omit<HttpTransportOptions, 'basePath' | 'maxValueBytes' | 'tls' | 'peerSecret'>
+    | Omit<
+        HttpPeerTransportOptions,
+        'basePath' | 'maxValueBytes' | 'maxKeyBytes' | 'tls' | 'peerSecret'
+      >
     | undefined;
   /**
    * tls turns on TLS for the default HTTP transport: served with `tls.cert` and

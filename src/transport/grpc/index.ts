@@ -1,5 +1,6 @@
 // index.ts: the gRPC peer transport: GroupCache Get/Set/Remove over grpc-js, plus grpc.health.v1.
 
+export type { GrpcPeerServer } from './server.js';
 export {
   GROUP_CACHE_SERVICE,
   groupCacheMethods,
@@ -10,4 +11,4 @@ export {
   unaryMethod,
 } from './service.js';
 export { errorFromStatus, grpcStatus, NO_SUCH_GROUP_STATUS } from './status.js';
-export { type GrpcTransportOptions, grpcTransport } from './transport.js';
+export { type GrpcTransport, type GrpcTransportOptions, grpcTransport } from './transport.js';

@@ -1,5 +1,6 @@
 // server.ts: the gRPC peer server: GroupCache Get/Set/Remove for local groups, and grpc.health.v1.
-import { isIPv6 } from 'node:net';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import {
   type handleUnaryCall,
@@ -31,8 +32,18 @@ import {
 } from '../../proto/gen/grpc/health/v1/health_pb.js';
 import { AUTHORIZATION, type SecretCheck, secretCheck } from '../../security/secret.js';
 import type { ResolvedTls } from '../../security/tls.js';
+import { ByteBudget } from '../../util/byte-budget.js';
+import {
+  guardConnections,
+  logLimits,
+  logServerErrors,
+  type ServerLimits,
+  type ServerStats,
+  serverStats,
+} from '../../util/server-limits.js';
 import { expireAtFromNanos, nanosFromExpireAt } from '../http/wire.js';
 import type { PeerServer } from '../transport.js';
+import { limitCalls } from './limits.js';
 import {
   GROUP_CACHE_SERVICE,
   groupCacheMethods,
@@ -65,6 +76,20 @@ export interface GrpcServerConfig {
   tls?: ResolvedTls | undefined;
   /** When set, every GroupCache call must carry it (`authorization: Bearer`). Default: none. */
   peerSecret?: string | undefined;
+  /** The server's limits: connections, timeouts, message bytes in flight. */
+  limits: ServerLimits;
+  /** The most calls open at once on one connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxConcurrentStreams: number;
+  /** The shortest time between two log lines about refused connections. Default 10,000. */
+  connectionLogIntervalMs?: number | undefined;
+}
+
+/**
+ * GrpcPeerServer is the running gRPC peer server; `stats()` tells its
+ * connections and message bytes in flight against its limits.
+ */
+export interface GrpcPeerServer extends PeerServer {
+  stats(): ServerStats;
 }
 
 /**
@@ -72,16 +97,39 @@ export interface GrpcServerConfig {
  * `grpc.health.v1.Health/Check` on `host:port` for the groups `groups`
  * resolves. Requests are served locally and never forwarded. Every failure is
  * answered with the status of the `grpcStatus` table; bad input never throws.
+ *
+ * The listening socket is peercache's own (a net or TLS server), each accepted
+ * connection handed to grpc-js through its connection injector: grpc-js has no
+ * connection limit of its own, and this way `maxConnections` refuses the excess
+ * before any TLS or HTTP/2 work, and a TLS handshake is bounded by
+ * `handshakeTimeoutMs`. grpc-js closes a connection with no call open for
+ * `idleTimeoutMs` (`grpc.max_connection_idle_ms`), refuses a message over the
+ * receive limit with RESOURCE_EXHAUSTED, and caps the calls per connection
+ * (`grpc.max_concurrent_streams`); {@link limitCalls} checks the peer secret
+ * before a message is read and keeps message bytes under `maxInflightBytes`.
  */
 export async function serveGrpc(
   groups: GroupLookup,
   config: GrpcServerConfig,
-): Promise<PeerServer> {
+): Promise<GrpcPeerServer> {
+  const { limits } = config;
+  const maxSetBytes = config.maxValueBytes + config.maxKeyBytes + setRequestOverhead;
+  const inflight = new ByteBudget(limits.maxInflightBytes);
   const server = new Server({
     // grpc-js refuses larger messages itself, with RESOURCE_EXHAUSTED.
-    'grpc.max_receive_message_length':
-      config.maxValueBytes + config.maxKeyBytes + setRequestOverhead,
+    'grpc.max_receive_message_length': maxSetBytes,
     'grpc.max_send_message_length': config.maxValueBytes + setRequestOverhead,
+    'grpc.max_concurrent_streams': config.maxConcurrentStreams,
+    'grpc.max_connection_idle_ms': limits.idleTimeoutMs,
+    interceptors: [
+      limitCalls({
+        authorized: config.peerSecret === undefined ? undefined : secretCheck(config.peerSecret),
+        inflight,
+        maxSetBytes,
+        maxSmallBytes: 2 * config.maxKeyBytes + setRequestOverhead,
+        readTimeoutMs: limits.readTimeoutMs,
+      }),
+    ],
   });
   const handlers = new Handlers(groups, config);
   server.addService(groupCacheMethods, {
@@ -91,33 +139,54 @@ export async function serveGrpc(
   });
   server.addService(healthMethods, { check: handlers.check });
 
-  const target = isIPv6(config.host)
-    ? `[${config.host}]:${config.port}`
-    : `${config.host}:${config.port}`;
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(target, serverCredentials(config.tls), (err, bound) => {
-      if (err) reject(err);
-      else resolve(bound);
+  // TLS is ours too (see above): grpc-js gets decrypted connections.
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const sockets = new Set<Socket>();
+  const track = (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  };
+  const listener = listeningServer(config.tls, limits, (socket) => {
+    if (socket.destroyed) return;
+    injector.injectConnection(socket);
+  });
+  listener.on('connection', track);
+  const guard = guardConnections(
+    listener,
+    limits.maxConnections,
+    config.logger,
+    'peer',
+    config.connectionLogIntervalMs,
+  );
+  await new Promise<void>((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen(config.port, config.host, () => {
+      listener.off('error', reject);
+      resolve();
     });
   });
+  logServerErrors(listener, config.logger, 'peer');
+  logLimits(config.logger, 'peer', limits);
+  const bound = listener.address() as { address: string; family: string; port: number };
 
   let closing: Promise<void> | undefined;
   return {
-    address: {
-      address: config.host,
-      family: isIPv6(config.host) ? 'IPv6' : 'IPv4',
-      port,
-    },
+    address: { address: config.host, family: bound.family, port: bound.port },
+    stats: () => serverStats(limits, guard, inflight),
     close(graceMs: number) {
       closing ??= new Promise<void>((resolve) => {
+        listener.close();
         // Past the grace period, open calls are dropped (their clients see UNAVAILABLE).
         const force = setTimeout(() => {
           server.forceShutdown();
+          for (const socket of sockets) socket.destroy();
           resolve();
         }, graceMs);
         force.unref();
         server.tryShutdown(() => {
           clearTimeout(force);
+          // Connections grpc-js never took (a TLS handshake under way) close too.
+          for (const socket of sockets) socket.destroy();
           resolve();
         });
       });
@@ -127,18 +196,33 @@ export async function serveGrpc(
 }
 
 /**
- * serverCredentials serves TLS when `tls` has a certificate, requiring client
- * certificates that chain to `tls.ca` under `clientAuth`; else plain text.
+ * listeningServer makes the socket server peers connect to: TLS when `tls`
+ * has a certificate (HTTP/2 by ALPN; under `clientAuth`, requiring a client
+ * certificate that chains to `tls.ca`; the handshake bounded by
+ * `handshakeTimeoutMs`), else plain TCP. `serve` gets each connection ready
+ * for HTTP/2.
  */
-function serverCredentials(tls: ResolvedTls | undefined): ServerCredentials {
+function listeningServer(
+  tls: ResolvedTls | undefined,
+  limits: ServerLimits,
+  serve: (socket: Socket) => void,
+): NetServer {
   if (tls?.serving !== true || tls.cert === undefined || tls.key === undefined) {
-    return ServerCredentials.createInsecure();
+    return createNetServer({ noDelay: true }, serve);
   }
-  return ServerCredentials.createSsl(
-    tls.clientAuth ? (tls.ca ?? null) : null,
-    [{ cert_chain: tls.cert, private_key: tls.key }],
-    tls.clientAuth,
+  const server = createTlsServer(
+    {
+      cert: tls.cert,
+      key: tls.key,
+      ALPNProtocols: ['h2'],
+      handshakeTimeout: limits.handshakeTimeoutMs,
+      ...(tls.clientAuth ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
+    },
+    serve,
   );
+  // A failed handshake is the client's problem; without a listener it would be thrown.
+  server.on('tlsClientError', (_err, socket) => socket.destroy());
+  return server;
 }
 
 type Call<T> = ServerUnaryCall<Received<T>, unknown>;

@@ -3,17 +3,37 @@ import { type ChannelOptions, credentials } from '@grpc/grpc-js';
 import type { GroupLookup, PeerClient } from '../../core/peers.js';
 import { bearer, checkSecret } from '../../security/secret.js';
 import { resolveTls, type TlsOptions } from '../../security/tls.js';
+import {
+  PEER_CONNECTION_SHARE,
+  resolveServerLimits,
+  type ServerLimitOptions,
+} from '../../util/server-limits.js';
 import { clientCache } from '../clients.js';
 import { DEFAULT_MAX_KEY_BYTES } from '../http/server.js';
 import { DEFAULT_MAX_VALUE_BYTES } from '../http/wire.js';
-import type { PeerServer, PeerTransport, ServeOptions } from '../transport.js';
+import type { PeerTransport, ServeOptions } from '../transport.js';
 import { clientChannelOptions, type GrpcClientConfig, GrpcPeerClient } from './client.js';
-import { serveGrpc } from './server.js';
+import { type GrpcPeerServer, serveGrpc } from './server.js';
 
 const defaultRequestTimeoutMs = 10_000;
 
-/** GrpcTransportOptions configure {@link grpcTransport}. */
-export interface GrpcTransportOptions {
+/**
+ * GrpcTransportOptions configure {@link grpcTransport}. The server also takes
+ * the {@link ServerLimitOptions}: `maxConnections` (default half the
+ * open-file limit, at most 4,096), `handshakeTimeoutMs` (TLS, default 10,000),
+ * `idleTimeoutMs` (a connection with no call open, default 300,000),
+ * `readTimeoutMs` (a call's message, once asked for, default 30,000) and
+ * `maxInflightBytes` (default 256 MiB, or twice the largest Set message).
+ */
+export interface GrpcTransportOptions extends ServerLimitOptions {
+  /**
+   * maxConcurrentStreams is how many calls one connection may have open at
+   * once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); a client queues the rest.
+   * Default 1,024.
+   */
+  maxConcurrentStreams?: number | undefined;
+  /** connectionLogIntervalMs is the shortest time between two log lines about refused connections. Default 10,000. */
+  connectionLogIntervalMs?: number | undefined;
   /**
    * maxValueBytes is the largest value a peer may send or be sent; it sets
    * grpc-js's message size limits (with room for the rest of the message) on
@@ -58,6 +78,11 @@ export interface GrpcTransportOptions {
   peerSecret?: string | undefined;
 }
 
+/** GrpcTransport is the gRPC transport; its server tells its stats (see {@link GrpcPeerServer}). */
+export interface GrpcTransport extends PeerTransport {
+  serve(groups: GroupLookup, options: ServeOptions): Promise<GrpcPeerServer>;
+}
+
 /**
  * grpcTransport builds the gRPC peer transport (name `grpc`): peers still name
  * each other by `http(s)://host:port` base URLs (their ring identities), and the
@@ -66,7 +91,7 @@ export interface GrpcTransportOptions {
  * and `grpc.health.v1.Health/Check`. Every node of a cluster must use it.
  * Throws TypeError on a bad option.
  */
-export function grpcTransport(options: GrpcTransportOptions = {}): PeerTransport {
+export function grpcTransport(options: GrpcTransportOptions = {}): GrpcTransport {
   const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
   if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes < 0) {
     throw new TypeError(`maxValueBytes must be a non-negative integer: ${maxValueBytes}`);
@@ -78,6 +103,20 @@ export function grpcTransport(options: GrpcTransportOptions = {}): PeerTransport
   const requestTimeoutMs = options.requestTimeoutMs ?? defaultRequestTimeoutMs;
   if (!(requestTimeoutMs > 0)) {
     throw new TypeError(`requestTimeoutMs must be positive: ${requestTimeoutMs}`);
+  }
+  // Peers keep one long-lived channel each: an idle one is closed after 5 minutes, not
+  // 30 s, so a quiet pair of peers does not pay a reconnection every half minute.
+  const limits = resolveServerLimits(
+    { ...options, idleTimeoutMs: options.idleTimeoutMs ?? 300_000 },
+    {
+      connectionShare: PEER_CONNECTION_SHARE,
+      connectionCap: 4096,
+      maxInflightBytes: Math.max(256 * 1024 * 1024, 2 * (maxValueBytes + maxKeyBytes + 64 * 1024)),
+    },
+  );
+  const maxConcurrentStreams = options.maxConcurrentStreams ?? 1024;
+  if (!Number.isSafeInteger(maxConcurrentStreams) || maxConcurrentStreams < 1) {
+    throw new TypeError(`maxConcurrentStreams must be a positive integer: ${maxConcurrentStreams}`);
   }
   const tls = resolveTls(options.tls);
   const secret = checkSecret('peerSecret', options.peerSecret);
@@ -94,7 +133,7 @@ export function grpcTransport(options: GrpcTransportOptions = {}): PeerTransport
   return {
     name: 'grpc',
     client: (url: string): PeerClient => clients.get(url),
-    serve(groups: GroupLookup, serve: ServeOptions): Promise<PeerServer> {
+    serve(groups: GroupLookup, serve: ServeOptions): Promise<GrpcPeerServer> {
       return serveGrpc(groups, {
         host: serve.host,
         port: serve.port,
@@ -104,6 +143,9 @@ export function grpcTransport(options: GrpcTransportOptions = {}): PeerTransport
         maxValueBytes,
         tls,
         peerSecret: secret,
+        limits,
+        maxConcurrentStreams,
+        connectionLogIntervalMs: options.connectionLogIntervalMs,
       });
     },
     close: () => clients.closeAll(),

@@ -13,6 +13,7 @@ export {
   type HttpPeerHandlerOptions,
 } from './server.js';
 export {
+  type HttpPeerServer,
   type HttpPeerTransport,
   type HttpPeerTransportOptions,
   httpTransport,

@@ -17,7 +17,8 @@ import {
   secretCheck,
   WWW_AUTHENTICATE,
 } from '../../security/secret.js';
-import { lingerOnRefusedBody, readRequestBody } from '../../util/body.js';
+import { lingerOnRefusedBody, readBudgetedBody } from '../../util/body.js';
+import { ByteBudget } from '../../util/byte-budget.js';
 import { unescapePathSegment } from './escape.js';
 import {
   DEFAULT_BASE_PATH,
@@ -32,6 +33,14 @@ export const DEFAULT_MAX_KEY_BYTES = 4096;
 
 // Room in a SetRequest for the field tags, the lengths and the expiry.
 const setRequestOverhead = 64;
+
+/**
+ * defaultMaxInflightBytes is the default cap on PUT body bytes a peer server
+ * receives or holds at once: 256 MiB, or twice the largest PUT when that is more.
+ */
+export function defaultMaxInflightBytes(maxValueBytes: number, maxKeyBytes: number): number {
+  return Math.max(256 * 1024 * 1024, 2 * (maxValueBytes + 2 * maxKeyBytes + setRequestOverhead));
+}
 
 /** HttpPeerHandlerOptions configures {@link createHttpPeerHandler}. */
 export interface HttpPeerHandlerOptions {
@@ -58,6 +67,20 @@ export interface HttpPeerHandlerOptions {
    * (every request is served; golang/groupcache peers send no secret).
    */
   peerSecret?: string | undefined;
+  /**
+   * maxInflightBytes caps the PUT body bytes being received or held at once by
+   * every request this handler serves: a body reserves its declared
+   * Content-Length before it is read (a body without one, its bytes as they
+   * arrive); one that does not fit is answered `503` with `Retry-After: 1` and
+   * is not read into memory. Default 256 MiB, or twice the largest PUT
+   * (`maxValueBytes` plus a key and group name) when that is more.
+   */
+  maxInflightBytes?: number | undefined;
+  /**
+   * inflight is the budget those bytes are counted in, to share it with the
+   * server's stats; it replaces `maxInflightBytes`. Default: one of its own.
+   */
+  inflight?: ByteBudget | undefined;
   /**
    * signalFor derives each request's own AbortSignal (the seed's
    * `HTTPPool.Context`), e.g. a server-wide shutdown signal. It is combined
@@ -92,6 +115,7 @@ interface ServerConfig {
   maxKeyBytes: number;
   maxValueBytes: number;
   authorized: SecretCheck | undefined;
+  inflight: ByteBudget;
   signalFor: ((req: IncomingMessage) => AbortSignal | undefined) | undefined;
   onError: ((err: unknown, req: IncomingMessage) => void) | undefined;
 }
@@ -120,12 +144,16 @@ export function createHttpPeerHandler(
     throw new TypeError(`maxValueBytes must be a non-negative integer: ${maxValueBytes}`);
   }
   const secret = checkSecret('peerSecret', options.peerSecret);
+  const inflight =
+    options.inflight ??
+    new ByteBudget(options.maxInflightBytes ?? defaultMaxInflightBytes(maxValueBytes, maxKeyBytes));
   const config: ServerConfig = {
     groups,
     basePath,
     maxKeyBytes,
     maxValueBytes,
     authorized: secret === undefined ? undefined : secretCheck(secret),
+    inflight,
     signalFor: options.signalFor,
     onError: options.onError,
   };
@@ -254,9 +282,36 @@ async function servePut(
     Buffer.byteLength(groupName) +
     Buffer.byteLength(key) +
     setRequestOverhead;
-  const body = await readRequestBody(req, limit);
+  const { body, held } = await readBudgetedBody(req, limit, config.inflight);
+  try {
+    storeBody(config, group, groupName, key, body, req, res);
+  } finally {
+    config.inflight.release(held);
+  }
+}
+
+/** storeBody answers a PUT whose body has been read (or refused). */
+function storeBody(
+  config: ServerConfig,
+  group: PeerServedGroup,
+  groupName: string,
+  key: string,
+  body: Uint8Array | 'too-large' | 'over-budget' | 'aborted',
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
   if (body === 'too-large') {
     sendTooLarge(req, res, config.maxValueBytes);
+    return;
+  }
+  if (body === 'over-budget') {
+    res.setHeader('Retry-After', '1');
+    sendText(
+      res,
+      503,
+      `peer server busy: request bytes in flight are at the limit of ${config.inflight.limit}`,
+    );
+    lingerOnRefusedBody(req);
     return;
   }
   if (body === 'aborted') {

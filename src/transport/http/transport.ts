@@ -1,17 +1,31 @@
 // transport.ts: the HTTP peer transport as a PeerTransport: undici clients and a
 // node:http (or, with TLS, node:https) server running the golang/groupcache-compatible handler.
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server, type ServerOptions } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { GroupLookup, PeerClient } from '../../core/peers.js';
 import { type ResolvedTls, resolveTls } from '../../security/tls.js';
+import { ByteBudget } from '../../util/byte-budget.js';
+import { httpServerOptions, limitHttpServer } from '../../util/http-limits.js';
+import {
+  logLimits,
+  logServerErrors,
+  PEER_CONNECTION_SHARE,
+  resolveServerLimits,
+  type ServerLimitOptions,
+  type ServerStats,
+  serverStats,
+} from '../../util/server-limits.js';
 import type { PeerServer, PeerTransport, ServeOptions } from '../transport.js';
 import { createHttpTransport, type HttpTransportOptions } from './client.js';
 import {
   createHttpPeerHandler,
+  DEFAULT_MAX_KEY_BYTES,
+  defaultMaxInflightBytes,
   type HttpPeerHandler,
   type HttpPeerHandlerOptions,
 } from './server.js';
+import { DEFAULT_MAX_VALUE_BYTES } from './wire.js';
 
 /**
  * HttpPeerTransportOptions configure {@link httpTransport}: the client's options and the
@@ -22,9 +36,26 @@ import {
  */
 export interface HttpPeerTransportOptions
   extends HttpTransportOptions,
-    Omit<HttpPeerHandlerOptions, 'signalFor' | 'onError'> {
-  /** keepAliveTimeoutMs is how long the server keeps an idle peer connection. Default 30,000. */
+    Omit<HttpPeerHandlerOptions, 'signalFor' | 'onError' | 'inflight' | 'maxInflightBytes'>,
+    ServerLimitOptions {
+  /**
+   * keepAliveTimeoutMs is the former name of `idleTimeoutMs`, used when that
+   * is not given. Default 30,000.
+   */
   keepAliveTimeoutMs?: number;
+  /**
+   * connectionLogIntervalMs is the shortest time between two log lines about
+   * refused connections. Default 10,000.
+   */
+  connectionLogIntervalMs?: number | undefined;
+}
+
+/**
+ * HttpPeerServer is the running HTTP peer server; `stats()` tells its
+ * connections and request bytes in flight against its limits.
+ */
+export interface HttpPeerServer extends PeerServer {
+  stats(): ServerStats;
 }
 
 /**
@@ -32,21 +63,41 @@ export interface HttpPeerTransportOptions
  * `(req, res, next?)` handler, to mount in an application's own server.
  */
 export interface HttpPeerTransport extends PeerTransport {
+  serve(groups: GroupLookup, options: ServeOptions): Promise<HttpPeerServer>;
   handler(
     groups: GroupLookup,
     options?: Pick<HttpPeerHandlerOptions, 'signalFor' | 'onError'>,
   ): HttpPeerHandler;
 }
 
-/** httpTransport builds the HTTP peer transport (the default, and the one Go groupcache speaks). */
+/**
+ * httpTransport builds the HTTP peer transport (the default, and the one Go
+ * groupcache speaks). Its server takes the {@link ServerLimitOptions}:
+ * `maxConnections` defaults to half the open-file limit (at most 4,096), the
+ * timeouts to 30 s (10 s for a TLS handshake), `maxInflightBytes` to 256 MiB or
+ * twice the largest PUT. Throws TypeError on a bad option.
+ */
 export function httpTransport(options: HttpPeerTransportOptions = {}): HttpPeerTransport {
   const tls = resolveTls(options.tls);
+  const limits = resolveServerLimits(
+    { ...options, idleTimeoutMs: options.idleTimeoutMs ?? options.keepAliveTimeoutMs },
+    {
+      connectionShare: PEER_CONNECTION_SHARE,
+      connectionCap: 4096,
+      maxInflightBytes: defaultMaxInflightBytes(
+        options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES,
+        options.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES,
+      ),
+    },
+  );
   const clients = createHttpTransport(options);
   const handlerOptions: HttpPeerHandlerOptions = {
     ...(options.peerSecret !== undefined ? { peerSecret: options.peerSecret } : {}),
     ...(options.basePath !== undefined ? { basePath: options.basePath } : {}),
     ...(options.maxKeyBytes !== undefined ? { maxKeyBytes: options.maxKeyBytes } : {}),
     ...(options.maxValueBytes !== undefined ? { maxValueBytes: options.maxValueBytes } : {}),
+    // A handler mounted in a server of one's own counts its bodies under the same cap.
+    maxInflightBytes: limits.maxInflightBytes,
   };
   const handler: HttpPeerTransport['handler'] = (groups, extra) =>
     createHttpPeerHandler(groups, { ...handlerOptions, ...extra });
@@ -54,8 +105,12 @@ export function httpTransport(options: HttpPeerTransportOptions = {}): HttpPeerT
     name: 'http',
     client: (url: string): PeerClient => clients.client(url),
     handler,
-    async serve(groups: GroupLookup, serve: ServeOptions): Promise<PeerServer> {
-      const handle = handler(groups, {
+    async serve(groups: GroupLookup, serve: ServeOptions): Promise<HttpPeerServer> {
+      // One budget per server: each serve() counts its own bodies.
+      const inflight = new ByteBudget(limits.maxInflightBytes);
+      const handle = createHttpPeerHandler(groups, {
+        ...handlerOptions,
+        inflight,
         signalFor: () => serve.signal,
         onError: (err, req) =>
           serve.logger.warn(
@@ -63,8 +118,15 @@ export function httpTransport(options: HttpPeerTransportOptions = {}): HttpPeerT
             'peer request failed',
           ),
       });
-      const server = createPeerServer(options.keepAliveTimeoutMs ?? 30_000, tls, (req, res) =>
+      const server = createPeerServer(httpServerOptions(limits), tls, (req, res) =>
         handle(req, res),
+      );
+      const guard = limitHttpServer(
+        server,
+        limits,
+        serve.logger,
+        'peer',
+        options.connectionLogIntervalMs,
       );
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -73,9 +135,12 @@ export function httpTransport(options: HttpPeerTransportOptions = {}): HttpPeerT
           resolve();
         });
       });
+      logServerErrors(server, serve.logger, 'peer');
+      logLimits(serve.logger, 'peer', limits);
       let closing: Promise<void> | undefined;
       return {
         address: server.address() as AddressInfo,
+        stats: () => serverStats(limits, guard, inflight),
         close(graceMs: number) {
           closing ??= new Promise<void>((resolve) => {
             const grace = setTimeout(() => server.closeAllConnections(), graceMs);
@@ -100,14 +165,14 @@ export function httpTransport(options: HttpPeerTransportOptions = {}): HttpPeerT
  * `clientAuth`), else node:http.
  */
 function createPeerServer(
-  keepAliveTimeout: number,
+  limits: ServerOptions & { handshakeTimeout: number },
   tls: ResolvedTls | undefined,
   listener: RequestListener,
 ): Server {
-  if (tls?.serving !== true) return createServer({ keepAliveTimeout }, listener);
+  if (tls?.serving !== true) return createServer(limits, listener);
   return createTlsServer(
     {
-      keepAliveTimeout,
+      ...limits,
       cert: tls.cert,
       key: tls.key,
       ...(tls.clientAuth ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
