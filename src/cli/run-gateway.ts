@@ -67,7 +67,7 @@ export async function startGateway(
       membership,
       replicas: config.replicas,
       basePath: config.basePath,
-      ...peerOptions(config, tls),
+      ...peerOptions(config, tls, {}, logger),
       ...peerHealthOptions(config),
       logger,
     });

@@ -73,7 +73,7 @@ export async function startNode(config: NodeConfig, logger: PinoLogger): Promise
       replicas: config.replicas,
       basePath: config.basePath,
       membership,
-      ...peerOptions(config, tls, config.limits.peer),
+      ...peerOptions(config, tls, config.limits.peer, logger),
       ...peerHealthOptions(config),
       logger,
     });

@@ -37,12 +37,16 @@ export function peerOptions(
   config: Pick<SecurityConfig, 'transport' | 'peerSecret'>,
   tls: TlsOptions | undefined,
   limits: ServerLimitOptions = {},
+  logger?: Logger,
 ): Pick<NodeOptions, 'transport' | 'tls' | 'peerSecret' | 'http'> {
   if (config.transport === 'grpc') {
     return { transport: grpcTransport({ tls, peerSecret: config.peerSecret, ...limits }) };
   }
   if (config.transport === 'tcp') {
-    return { transport: tcpTransport({ tls, peerSecret: config.peerSecret, ...limits }) };
+    // The tcp client logs what it does to a peer's connection (a reset, a malformed answer).
+    return {
+      transport: tcpTransport({ tls, peerSecret: config.peerSecret, ...limits, logger }),
+    };
   }
   return {
     tls,
