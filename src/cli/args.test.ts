@@ -552,6 +552,10 @@ describe('limit flags', () => {
     usage(() => config(['--self', SELF, '--max-connections', '0']), /--max-connections.*>= 1/);
     usage(() => config(['--self', SELF, '--read-timeout', '1.5']), /--read-timeout/);
     usage(() => config(['--self', SELF, '--max-inflight', 'lots']), /--max-inflight.*bad size/);
+    usage(
+      () => config(['--self', SELF, '--max-inflight', '0']),
+      /--max-inflight must be at least 1 byte/,
+    );
     usage(() => config(['--self', SELF, '--api-max-connections', '5']), /needs --api/);
     usage(
       () => gateway(['--peers', SELF, '--api', '127.0.0.1:1', '--max-connections', '5']),

@@ -58,11 +58,15 @@ export function parseLimits(
   const size = (flag: keyof LimitValues) => {
     const raw = values[flag];
     if (raw === undefined) return undefined;
+    let bytes: number;
     try {
-      return parseSize(raw);
+      bytes = parseSize(raw);
     } catch (err) {
       throw new UsageError(`--${flag}: ${err instanceof Error ? err.message : String(err)}`);
     }
+    // Every transport takes a positive budget; 0 would refuse every request with a body.
+    if (bytes < 1) throw new UsageError(`--${flag} must be at least 1 byte, got ${raw}`);
+    return bytes;
   };
   if (!hasApi) {
     const stray = (['api-max-connections', 'api-max-inflight'] as const).find(
