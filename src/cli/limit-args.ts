@@ -64,8 +64,11 @@ export function parseLimits(
     } catch (err) {
       throw new UsageError(`--${flag}: ${err instanceof Error ? err.message : String(err)}`);
     }
-    // Every transport takes a positive budget; 0 would refuse every request with a body.
-    if (bytes < 1) throw new UsageError(`--${flag} must be at least 1 byte, got ${raw}`);
+    // A peer server with no budget would refuse every set from its peers (and the tcp
+    // transport takes none); an API with none is read-only, which is allowed.
+    if (flag === 'max-inflight' && bytes < 1) {
+      throw new UsageError(`--${flag} must be at least 1 byte, got ${raw}`);
+    }
     return bytes;
   };
   if (!hasApi) {
