@@ -16,12 +16,12 @@ import {
 } from '../../errors.js';
 import { secretCheck } from '../../security/secret.js';
 import type { ResolvedTls } from '../../security/tls.js';
+import { type BudgetWaiter, ByteBudget } from '../../util/byte-budget.js';
 import { ChurnMap } from '../../util/churn-map.js';
 import { LazyAbort } from '../../util/lazy-abort.js';
 import { LogThrottle } from '../../util/log-throttle.js';
 import { SweepTimer } from '../../util/sweep-timer.js';
 import type { PeerServer } from '../transport.js';
-import { type BudgetWaiter, ByteBudget } from './budget.js';
 import {
   encodeError,
   encodeGetOkHeader,
@@ -229,7 +229,7 @@ export async function serveTcp(
       return {
         connections: shared.connections.size,
         bufferedBytes,
-        reservedBytes: shared.budget.used,
+        reservedBytes: shared.budget.reserved,
         waiting: shared.budget.waiting,
       };
     },
@@ -414,7 +414,7 @@ class Connection {
         this.#unhold(HOLD_BUDGET);
       },
     };
-    if (this.#shared.budget.reserve(waiter)) {
+    if (this.#shared.budget.reserveOrWait(waiter)) {
       this.#reserved = need;
     } else {
       this.#waiter = waiter;
