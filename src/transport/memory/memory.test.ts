@@ -46,8 +46,10 @@ describe('a createNode cluster on a memory network', () => {
       node.newGroup('g', {
         cacheBytes: 1 << 20,
         hotCacheChance: 0,
-        load: (key) => {
+        load: async (key) => {
           loads[self]?.push(key);
+          // A slow key gives a herd time to pile up behind its load.
+          if (key.startsWith('slow')) await new Promise((r) => setTimeout(r, 50));
           return `v:${key}`;
         },
       });
@@ -75,6 +77,23 @@ describe('a createNode cluster on a memory network', () => {
         );
       }
       assert.ok(nodes.every((n) => (n.getGroup('g')?.stats.peerLoads ?? 0) > 0));
+
+      // A herd of 300 gets of one cold key over the three nodes: one load, on its owner,
+      // and no listener piling up on a shared signal (Node warns past 10).
+      const warnings: Error[] = [];
+      const onWarning = (w: Error) => warnings.push(w);
+      process.on('warning', onWarning);
+      const herd = await Promise.all(
+        Array.from({ length: 300 }, (_, i) => nodes[i % 3]?.getGroup('g')?.get('slow-herd')),
+      );
+      await new Promise((r) => setImmediate(r));
+      process.off('warning', onWarning);
+      assert.ok(herd.every((v) => v?.toString() === 'v:slow-herd'));
+      assert.deepEqual(
+        urls.map((u) => loads[u]?.filter((k) => k === 'slow-herd').length),
+        urls.map((u) => (u === nodes[0]?.ownerOf('slow-herd') ? 1 : 0)),
+      );
+      assert.deepEqual(warnings, []);
 
       // A closed node leaves its address: the others load its keys themselves.
       const [a, , c] = nodes as [CacheNode, CacheNode, CacheNode];

@@ -60,12 +60,15 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
   readonly #inflight = new Set<AbortController>();
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
+  /** One listener on the shutdown signal for all the gets, rather than one per get. */
+  readonly #onShutdown = () => this.#abortAll(this.#config.signal.reason);
 
   constructor(groups: GroupLookup, config: MemoryServerConfig) {
     this.#groups = groups;
     this.#config = config;
     const bound = config.network.listen(config.host, config.port, this);
     this.address = { address: bound.host, family: familyOf(bound.host), port: bound.port };
+    config.signal.addEventListener('abort', this.#onShutdown, { once: true });
   }
 
   /** inflight is how many gets are being answered. */
@@ -124,16 +127,20 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
         return;
       }
       const grace = setTimeout(() => {
-        const dropped = new UnavailableError('peer server closed before answering');
-        for (const controller of [...this.#inflight]) controller.abort(dropped);
+        this.#abortAll(new UnavailableError('peer server closed before answering'));
         resolve();
       }, graceMs);
       this.#drained = () => {
         clearTimeout(grace);
         resolve();
       };
-    });
+    }).then(() => this.#config.signal.removeEventListener('abort', this.#onShutdown));
     return this.#closing;
+  }
+
+  /** abortAll aborts every get in flight with `reason`. */
+  #abortAll(reason: unknown): void {
+    for (const controller of [...this.#inflight]) controller.abort(reason);
   }
 
   /**
@@ -147,17 +154,14 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
     const controller = new AbortController();
     const shutdown = this.#config.signal;
     const onClient = () => controller.abort(call.signal.reason);
-    const onShutdown = () => controller.abort(shutdown.reason);
     if (call.signal.aborted) onClient();
-    else if (shutdown.aborted) onShutdown();
+    else if (shutdown.aborted) controller.abort(shutdown.reason);
     call.signal.addEventListener('abort', onClient, { once: true });
-    shutdown.addEventListener('abort', onShutdown, { once: true });
     this.#inflight.add(controller);
 
     return new Promise<PeerValue>((resolve, reject) => {
       const done = () => {
         call.signal.removeEventListener('abort', onClient);
-        shutdown.removeEventListener('abort', onShutdown);
         controller.signal.removeEventListener('abort', onAbort);
         this.#inflight.delete(controller);
         if (this.#inflight.size === 0) this.#drained?.();
