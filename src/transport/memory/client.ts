@@ -151,7 +151,14 @@ export class MemoryPeerClient implements PeerClient {
           wire.abort(new CancelledError('peer request: the client cancelled or went away'));
         },
       };
-      /** settle ends the call on this side once; false when it had already ended. */
+      /**
+       * settle ends the call on this side, once. Four things may end it, in any
+       * order and even in one turn: the server's answer, the caller's abort, the
+       * deadline's timer and close(). The first to settle wins; the others find
+       * the call gone and do nothing. So an answer that comes after the caller
+       * left is dropped, and only an end that comes from this side aborts the
+       * server's half (an answered call has nothing left there to abort).
+       */
       const settle = () => {
         if (!this.#pending.delete(pending)) return false;
         clearTimeout(timer);
@@ -173,7 +180,8 @@ export class MemoryPeerClient implements PeerClient {
         signal: wire.signal,
         deadline: Number.isFinite(deadline) ? deadline : undefined,
       };
-      // Delivered on a later tick, as over a wire: never inside the caller's own stack.
+      // Delivered once the caller's own code has run (in a microtask), as over a wire:
+      // never inside the caller's stack.
       queueMicrotask(() => {
         if (wire.signal.aborted) return;
         let answered: Promise<PeerValue | undefined>;

@@ -76,6 +76,10 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
     return this.#inflight.size;
   }
 
+  /**
+   * exchange answers one request that reached this server's address: checked,
+   * then served by its group (see {@link MemoryEndpoint}).
+   */
   exchange(
     request: MemoryRequest,
     call: CallOptions & { signal: AbortSignal },
@@ -118,6 +122,7 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
     }
   }
 
+  /** close leaves the address, then waits for the gets in flight up to `graceMs`. Idempotent. */
   close(graceMs: number): Promise<void> {
     this.#closing ??= new Promise<void>((resolve) => {
       const { network, host } = this.#config;
