@@ -42,7 +42,8 @@ export interface CliLogger {
  * written asynchronously, so that a busy node never blocks on a slow reader of
  * its logs. Lines wait in memory while stderr is busy. Every graceful exit
  * awaits `flush()`; on a forced one (`process.exit`, an uncaught exception)
- * pino writes what is still waiting synchronously as the process exits.
+ * pino writes what is still waiting synchronously as the process exits. A
+ * stderr that fails (its reader gone) loses the lines, not the node.
  */
 export function createLogger(level: LogLevel): CliLogger {
   const destination = pino.destination({ fd: 2, sync: false });
