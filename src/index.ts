@@ -95,7 +95,13 @@ export {
   type HttpTransportOptions,
   httpTransport,
 } from './transport/http/index.js';
-export { MemoryTransport } from './transport/memory/memory.js';
+export {
+  MemoryNetwork,
+  type MemoryPeerServer,
+  type MemoryTransport,
+  type MemoryTransportOptions,
+  memoryTransport,
+} from './transport/memory/index.js';
 export { type TcpTransportOptions, tcpTransport } from './transport/tcp/index.js';
 export type { PeerServer, PeerTransport, ServeOptions } from './transport/transport.js';
 export { ByteBudget } from './util/byte-budget.js';

@@ -199,7 +199,7 @@ describe('peercache node', () => {
       [
         'export default async (key, { group, signal }) => {',
         "  if (key === 'hang') return new Promise(() => {});",
-        "  return key === 'x' ? group + ':' + key : null;",
+        "  return key === 'x' || key.startsWith('burst-') ? group + ':' + key : null;",
         '};',
         '',
       ].join('\n'),
@@ -255,8 +255,46 @@ describe('peercache node', () => {
 
     const status = await proc.stop('SIGTERM', 10_000);
     assert.deepEqual(status, { code: 0, signal: null });
-    assert.ok(logs(proc).some((l) => l.msg === 'stopped'));
+    // stderr may still be on its way after the exit: the line must come.
+    await waitFor(() => logs(proc).some((l) => l.msg === 'stopped'));
     await assert.rejects(fetch(`${api}/healthz`));
+  });
+
+  test('logs are written asynchronously and none is lost at exit: a burst, then SIGTERM', async () => {
+    const [peerPort, apiPort] = await freePorts(2);
+    const self = `http://127.0.0.1:${peerPort}`;
+    const api = `http://127.0.0.1:${apiPort}`;
+    const proc = await startNode(
+      self,
+      [
+        '--api',
+        `127.0.0.1:${apiPort}`,
+        '--loader',
+        join(dir, 'loader.mjs'),
+        '--group',
+        'things:1MiB',
+        '--log-level',
+        'debug',
+      ],
+      registry,
+    );
+    const keys = Array.from({ length: 400 }, (_, i) => `burst-${i}`);
+    for (let i = 0; i < keys.length; i += 50) {
+      await Promise.all(
+        keys.slice(i, i + 50).map(async (key) => {
+          const r = await fetch(`${api}/api?key=${key}`);
+          assert.equal(await r.text(), `things:${key}`);
+        }),
+      );
+    }
+    // The signal comes at once: the last loads' lines may still wait to be written.
+    assert.deepEqual(await proc.stop('SIGTERM', 10_000), { code: 0, signal: null });
+    await waitFor(() => logs(proc).some((l) => l.msg === 'stopped'));
+    const lines = logs(proc);
+    const loaded = lines.filter((l) => l.msg === 'loaded').map((l) => l.key);
+    assert.deepEqual(new Set(loaded), new Set(keys));
+    assert.equal(loaded.length, keys.length, 'each load logged once');
+    assert.equal(lines.at(-1)?.msg, 'stopped', 'the last line is the last one logged');
   });
 
   test('--origin loads over HTTP; SIGINT exits 0', async () => {
@@ -312,6 +350,8 @@ describe('peercache node', () => {
       new Promise((r) => setTimeout(r, 5000, 'late').unref()),
     ]);
     assert.deepEqual(status, { code: 143, signal: null });
+    // Written on the way out, though the process did not wait for its logs.
+    await waitFor(() => logs(proc).some((l) => l.msg === 'second signal: exiting now'));
     await hanging;
   });
 
@@ -330,6 +370,15 @@ describe('peercache node', () => {
       assert.equal(taken.stdout, '');
       assert.equal(badLoader.code, 1);
       assert.match(badLoader.stderr, /^peercache: cannot start: cannot import loader/m);
+      // The fatal log line is written before the process exits, not lost with it.
+      for (const r of [taken, badLoader]) {
+        const fatal = r.stderr
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l) as Record<string, unknown>)
+          .find((l) => l.msg === 'cannot start');
+        assert.equal(fatal?.level, 60, r.stderr);
+      }
     } finally {
       blocker.close();
     }

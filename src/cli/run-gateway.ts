@@ -120,9 +120,10 @@ export function runGateway(
   config: GatewayConfig,
   io: RunIo = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
-  const logger = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel);
+  const { logger } = log;
   return runUntilStopped(
-    logger,
+    log,
     io,
     () => startGateway(config, logger),
     ({ node, api }) => {

@@ -137,9 +137,10 @@ export function runNode(
   config: NodeConfig,
   io: RunIo = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
-  const logger = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel);
+  const { logger } = log;
   return runUntilStopped(
-    logger,
+    log,
     io,
     () => startNode(config, logger),
     ({ node, address, api }) => {

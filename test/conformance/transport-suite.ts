@@ -36,6 +36,11 @@ export interface ConformanceOptions {
    * Default: none.
    */
   sendMalformed?: (baseUrl: string) => Promise<void>;
+  /**
+   * unreachableUrl gives a peer URL where nothing listens. Default: loopback on
+   * a port the OS just handed out free.
+   */
+  unreachableUrl?: () => Promise<string>;
 }
 
 /** The limits of the suite's main server and client: small, so limit tests are quick. */
@@ -308,7 +313,9 @@ export function runTransportConformance(
     });
 
     it('an unreachable peer is UNAVAILABLE for get, set and remove', async () => {
-      const down = transport.client(`http://127.0.0.1:${await freePort()}`);
+      const unreachable =
+        options.unreachableUrl ?? (async () => `http://127.0.0.1:${await freePort()}`);
+      const down = transport.client(await unreachable());
       await assert.rejects(within(down.get(GROUP, 'x')), { code: 'UNAVAILABLE' });
       await assert.rejects(within(down.set(GROUP, 'x', utf8('v'), 0)), { code: 'UNAVAILABLE' });
       await assert.rejects(within(down.remove(GROUP, 'x')), { code: 'UNAVAILABLE' });

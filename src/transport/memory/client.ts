@@ -1,0 +1,238 @@
+// client.ts: the memory transport's peer client: each call crosses a MemoryNetwork to the server
+// at its peer URL's host and port, with the checks, copies, deadlines and errors of a wire.
+
+import type { CallOptions, PeerClient, PeerValue } from '../../core/peers.js';
+import {
+  abortError,
+  type CacheError,
+  CancelledError,
+  DeadlineExceededError,
+  errorFromCode,
+  InvalidArgumentError,
+  TooLargeError,
+  toCacheError,
+  UnavailableError,
+} from '../../errors.js';
+import type { MemoryNetwork, MemoryRequest } from './network.js';
+
+/** The largest delay `setTimeout` honours; a deadline further away needs no timer. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** MemoryClientConfig is what every client of one memory transport shares. */
+export interface MemoryClientConfig {
+  network: MemoryNetwork;
+  /** Largest key sent, in UTF-8 bytes. */
+  maxKeyBytes: number;
+  /** Largest value sent or accepted. */
+  maxValueBytes: number;
+  /** Bounds each call on top of the caller's deadline; `Infinity` for none. */
+  requestTimeoutMs: number;
+}
+
+/** A call in flight: how to end it from this side. */
+interface Pending {
+  fail(err: CacheError): void;
+}
+
+/**
+ * MemoryPeerClient is one peer's {@link PeerClient} over a {@link MemoryNetwork}.
+ * The server is looked up at each call, by the host and port of the peer's base
+ * URL, so a peer that restarts at the same address is reached again. Values are
+ * copied both ways, so neither side sees the other mutate them; the earlier of
+ * the caller's deadline and `requestTimeoutMs` travels to the server and ends
+ * the call when it passes.
+ */
+export class MemoryPeerClient implements PeerClient {
+  readonly url: string;
+  readonly #config: MemoryClientConfig;
+  readonly #host: string;
+  readonly #port: number;
+  readonly #pending = new Set<Pending>();
+  #closed = false;
+
+  /** Throws TypeError for a base URL that is not `http(s)://host[:port]`. */
+  constructor(baseUrl: string, config: MemoryClientConfig) {
+    this.url = baseUrl;
+    this.#config = config;
+    const { host, port } = hostPortOf(baseUrl);
+    this.#host = host;
+    this.#port = port;
+  }
+
+  async get(group: string, key: string, options?: CallOptions): Promise<PeerValue> {
+    const got = (await this.#call({ op: 'get', group, key }, options)) as PeerValue;
+    const limit = this.#config.maxValueBytes;
+    if (got.value.byteLength > limit) {
+      throw new TooLargeError(
+        `peer ${this.url}: value of ${got.value.byteLength} bytes is over the limit of ${limit}`,
+      );
+    }
+    return got;
+  }
+
+  async set(
+    group: string,
+    key: string,
+    value: Uint8Array,
+    expireAt: number,
+    options?: CallOptions,
+  ): Promise<void> {
+    const limit = this.#config.maxValueBytes;
+    if (value.byteLength > limit) {
+      throw new TooLargeError(
+        `peer ${this.url}: value of ${value.byteLength} bytes is over the limit of ${limit}`,
+      );
+    }
+    // A wire carries whole milliseconds, and 0 for never.
+    const at = expireAt > 0 && Number.isFinite(expireAt) ? Math.floor(expireAt) : 0;
+    // The bytes are sent now: the caller may reuse its buffer as soon as this returns.
+    await this.#call({ op: 'set', group, key, value: value.slice(), expireAt: at }, options);
+  }
+
+  async remove(group: string, key: string, options?: CallOptions): Promise<void> {
+    await this.#call({ op: 'remove', group, key }, options);
+  }
+
+  /**
+   * close fails the calls in flight with UnavailableError (their server sees
+   * them cancelled, as at a dropped connection); later calls fail too. Idempotent.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const err = new UnavailableError(`peer ${this.url}: closed`);
+    for (const pending of [...this.#pending]) pending.fail(err);
+  }
+
+  /**
+   * call checks the request as a socket client would before sending it, then
+   * hands it to the server listening at the peer's address. The server's half
+   * of the call has a signal that aborts when this side ends the call first:
+   * the caller's signal, the deadline, or `close()`.
+   */
+  #call(request: MemoryRequest, options: CallOptions | undefined): Promise<PeerValue | undefined> {
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    if (this.#closed) {
+      return Promise.reject(new UnavailableError(`peer ${this.url}: the client is closed`));
+    }
+    const { key, group } = request;
+    if (key === '') return Promise.reject(new InvalidArgumentError('bad request: empty key'));
+    if (Buffer.byteLength(key) > this.#config.maxKeyBytes) {
+      return Promise.reject(
+        new TooLargeError(`key is over the limit of ${this.#config.maxKeyBytes} bytes`),
+      );
+    }
+    if (!key.isWellFormed() || !group.isWellFormed()) {
+      return Promise.reject(
+        new InvalidArgumentError('key or group is not valid Unicode (lone surrogate)'),
+      );
+    }
+    const now = Date.now();
+    const deadline = Math.min(options?.deadline ?? Infinity, now + this.#config.requestTimeoutMs);
+    if (deadline <= now) {
+      return Promise.reject(new DeadlineExceededError(`peer ${this.url}: the deadline has passed`));
+    }
+    const server = this.#config.network.dial(this.#host, this.#port);
+    if (server === undefined) {
+      return Promise.reject(
+        new UnavailableError(`peer ${this.url}: unreachable (nothing listens there)`),
+      );
+    }
+
+    return new Promise((resolve, reject) => {
+      const wire = new AbortController();
+      let timer: NodeJS.Timeout | undefined;
+      const pending: Pending = {
+        fail: (err) => {
+          if (!settle()) return;
+          reject(err);
+          // The server's half learns of it as a cancelled call.
+          wire.abort(new CancelledError('peer request: the client cancelled or went away'));
+        },
+      };
+      /**
+       * settle ends the call on this side, once. Four things may end it, in any
+       * order and even in one turn: the server's answer, the caller's abort, the
+       * deadline's timer and close(). The first to settle wins; the others find
+       * the call gone and do nothing. So an answer that comes after the caller
+       * left is dropped, and only an end that comes from this side aborts the
+       * server's half (an answered call has nothing left there to abort).
+       */
+      const settle = () => {
+        if (!this.#pending.delete(pending)) return false;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        return true;
+      };
+      const onAbort = () => pending.fail(abortError(signal as AbortSignal));
+      this.#pending.add(pending);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const left = deadline - now;
+      if (left <= MAX_TIMER_MS) {
+        timer = setTimeout(() => {
+          if (!settle()) return;
+          reject(new DeadlineExceededError(`peer ${this.url}: no answer within ${left} ms`));
+          wire.abort(new DeadlineExceededError(`peer request: deadline of ${left} ms passed`));
+        }, left);
+      }
+      const call = {
+        signal: wire.signal,
+        deadline: Number.isFinite(deadline) ? deadline : undefined,
+      };
+      // Delivered once the caller's own code has run (in a microtask), as over a wire:
+      // never inside the caller's stack.
+      queueMicrotask(() => {
+        if (wire.signal.aborted) return;
+        let answered: Promise<PeerValue | undefined>;
+        try {
+          answered = server.exchange(request, call);
+        } catch (err) {
+          answered = Promise.reject(err);
+        }
+        answered.then(
+          (value) => {
+            if (settle()) resolve(value);
+          },
+          (err: unknown) => {
+            if (settle()) reject(this.#decode(err));
+          },
+        );
+      });
+    });
+  }
+
+  /**
+   * decode turns the server's error into the client's, keeping only what a wire
+   * carries: the code and the message. They are the peer's answer (`remote`),
+   * except UNAVAILABLE, and a CANCELLED this side did not ask for (the server
+   * dropped the call), which are UNAVAILABLE and not remote: the peer could
+   * not serve the request, and the caller falls back.
+   */
+  #decode(err: unknown): CacheError {
+    const sent = toCacheError(err);
+    if (sent.code === 'NOT_FOUND') {
+      return errorFromCode('NOT_FOUND', sent.message || 'not found', { remote: true });
+    }
+    const code = sent.code === 'CANCELLED' ? 'UNAVAILABLE' : sent.code;
+    return errorFromCode(code, `peer ${this.url}: ${sent.message}`, {
+      remote: code !== 'UNAVAILABLE',
+    });
+  }
+}
+
+/** hostPortOf is the host (without IPv6 brackets) and port a peer base URL names. */
+function hostPortOf(baseUrl: string): { host: string; port: number } {
+  let parsed: URL;
+  try {
+    parsed = new URL(baseUrl);
+  } catch (err) {
+    throw new TypeError(`peer base URL is not a URL: ${JSON.stringify(baseUrl)}`, { cause: err });
+  }
+  const secure = parsed.protocol === 'https:';
+  if (!secure && parsed.protocol !== 'http:') {
+    throw new TypeError(`peer base URL must be http(s): ${JSON.stringify(baseUrl)}`);
+  }
+  const port = parsed.port === '' ? (secure ? 443 : 80) : Number(parsed.port);
+  return { host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'), port };
+}

@@ -1,0 +1,230 @@
+// memory.test.ts: what the memory transport adds to the conformance suite: createNode clusters
+// in one process without ports, bytes copied across, remote answers, addresses and closing.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { noopLogger } from '../../core/logger.js';
+import { GroupRegistry } from '../../core/registry.js';
+import { isCacheError } from '../../errors.js';
+import { type CacheNode, createNode } from '../../node/node.js';
+import type { ServeOptions } from '../transport.js';
+import { MemoryNetwork } from './network.js';
+import { memoryTransport } from './transport.js';
+
+const utf8 = (s: string) => new TextEncoder().encode(s);
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+/** serveOn is the ServeOptions of a server on `host:port` that is never told to shut down. */
+function serveOn(host: string, port: number): ServeOptions {
+  return { host, port, signal: new AbortController().signal, logger: noopLogger };
+}
+
+/** registry is a group `g` whose loader answers `v:<key>`, `missing…` → not found, `fail…` → throws. */
+function registry(onLoad: (key: string, signal: AbortSignal) => void = () => {}) {
+  const r = new GroupRegistry();
+  r.newGroup('g', {
+    cacheBytes: 1 << 20,
+    load: (key, { signal }) => {
+      onLoad(key, signal);
+      if (key.startsWith('missing')) return null;
+      if (key.startsWith('fail')) throw new Error(`boom: ${key}`);
+      if (key.startsWith('hold')) return new Promise(() => {});
+      return `v:${key}`;
+    },
+  });
+  return r;
+}
+
+describe('a createNode cluster on a memory network', () => {
+  test('three nodes reach each other by URL, with no port, and load each key once on its owner', async () => {
+    const network = new MemoryNetwork();
+    const urls = ['http://a:8001', 'http://b:8001', 'http://c:8001'];
+    const loads: Record<string, string[]> = {};
+    const nodes: CacheNode[] = urls.map((self) => {
+      const node = createNode({ self, peers: urls, transport: memoryTransport(network) });
+      loads[self] = [];
+      node.newGroup('g', {
+        cacheBytes: 1 << 20,
+        hotCacheChance: 0,
+        load: async (key) => {
+          loads[self]?.push(key);
+          // A slow key gives a herd time to pile up behind its load.
+          if (key.startsWith('slow')) await new Promise((r) => setTimeout(r, 50));
+          return `v:${key}`;
+        },
+      });
+      return node;
+    });
+    try {
+      const addresses = await Promise.all(nodes.map((n) => n.listen()));
+      assert.deepEqual(
+        addresses.map((a) => `${a.address}:${a.port}`),
+        ['a:8001', 'b:8001', 'c:8001'],
+      );
+      assert.deepEqual(network.addresses().sort(), ['a:8001', 'b:8001', 'c:8001']);
+      const keys = Array.from({ length: 30 }, (_, i) => `key-${i}`);
+      for (const node of nodes) {
+        assert.equal(node.transport.name, 'memory');
+        for (const key of keys)
+          assert.equal((await node.getGroup('g')?.get(key))?.toString(), `v:${key}`);
+      }
+      for (const key of keys) {
+        const owner = nodes[0]?.ownerOf(key) ?? '';
+        assert.deepEqual(
+          urls.filter((u) => loads[u]?.includes(key)),
+          [owner],
+          `${key} loaded once, on ${owner}`,
+        );
+      }
+      assert.ok(nodes.every((n) => (n.getGroup('g')?.stats.peerLoads ?? 0) > 0));
+
+      // A herd of 300 gets of one cold key over the three nodes: one load, on its owner.
+      const herd = await Promise.all(
+        Array.from({ length: 300 }, (_, i) => nodes[i % 3]?.getGroup('g')?.get('slow-herd')),
+      );
+      assert.ok(herd.every((v) => v?.toString() === 'v:slow-herd'));
+      assert.deepEqual(
+        urls.map((u) => loads[u]?.filter((k) => k === 'slow-herd').length),
+        urls.map((u) => (u === nodes[0]?.ownerOf('slow-herd') ? 1 : 0)),
+      );
+
+      // Many gets in flight at one owner at once: no listener piles up on a signal they
+      // share (Node warns past 10).
+      const warnings: Error[] = [];
+      const onWarning = (w: Error) => warnings.push(w);
+      process.on('warning', onWarning);
+      const spread = Array.from({ length: 120 }, (_, i) => `slow-${i}`).filter(
+        (k) => nodes[0]?.ownerOf(k) === urls[1],
+      );
+      assert.ok(spread.length > 20);
+      await Promise.all(spread.map((k) => nodes[0]?.getGroup('g')?.get(k)));
+      await new Promise((r) => setImmediate(r));
+      process.off('warning', onWarning);
+      assert.deepEqual(warnings, []);
+
+      // A closed node leaves its address: the others load its keys themselves.
+      const [a, , c] = nodes as [CacheNode, CacheNode, CacheNode];
+      const orphan = Array.from({ length: 200 }, (_, i) => `orphan-${i}`).find(
+        (k) => a.ownerOf(k) === c.self,
+      ) as string;
+      await c.close();
+      assert.deepEqual(network.addresses().sort(), ['a:8001', 'b:8001']);
+      assert.equal((await a.getGroup('g')?.get(orphan))?.toString(), `v:${orphan}`);
+      assert.deepEqual(loads[a.self]?.slice(-1), [orphan]);
+    } finally {
+      await Promise.all(nodes.map((n) => n.close()));
+    }
+  });
+});
+
+describe('the memory transport', () => {
+  test('bytes are copied across: neither side sees the other change them', async () => {
+    const network = new MemoryNetwork();
+    const transport = memoryTransport(network);
+    const server = await transport.serve(registry(), serveOn('127.0.0.1', 0));
+    const client = transport.client(`http://127.0.0.1:${server.address.port}`);
+    try {
+      const sent = utf8('original');
+      const setting = client.set('g', 'k', sent, 0);
+      sent.fill(0x21); // the caller reuses its buffer before the set has arrived
+      await setting;
+      const got = await client.get('g', 'k');
+      assert.equal(text(got.value), 'original');
+      got.value.fill(0x21); // the caller scribbles on the answer
+      assert.equal(text((await client.get('g', 'k')).value), 'original');
+    } finally {
+      await server.close(0);
+      await transport.close();
+    }
+  });
+
+  test("the peer's answers are remote; failing to reach it is not", async () => {
+    const network = new MemoryNetwork();
+    const transport = memoryTransport(network);
+    const server = await transport.serve(registry(), serveOn('n1', 80));
+    const client = transport.client('http://n1');
+    try {
+      const answers = await Promise.allSettled([
+        client.get('g', 'missing-1'),
+        client.get('g', 'fail-1'),
+        client.get('no-such-group', 'k'),
+        transport.client('http://n2').get('g', 'k'),
+      ]);
+      const errors = answers.map((a) => (a.status === 'rejected' ? a.reason : undefined));
+      assert.ok(errors.every((e) => isCacheError(e)));
+      assert.deepEqual(
+        errors.map((e) => [e.code, e.remote]),
+        [
+          ['NOT_FOUND', true],
+          ['INTERNAL', true],
+          ['UNAVAILABLE', false],
+          ['UNAVAILABLE', false],
+        ],
+      );
+      assert.match(String(errors[1]?.message), /^peer http:\/\/n1: .*boom: fail-1$/);
+    } finally {
+      await server.close(0);
+      await transport.close();
+    }
+  });
+
+  test('addresses: port 0 picks a free one, a taken one is refused, a closed one is free again', async () => {
+    const network = new MemoryNetwork();
+    const transport = memoryTransport(network);
+    const first = await transport.serve(registry(), serveOn('h', 0));
+    const second = await transport.serve(registry(), serveOn('h', 0));
+    assert.notEqual(first.address.port, second.address.port);
+    assert.equal(first.address.family, 'IPv4');
+    await assert.rejects(transport.serve(registry(), serveOn('h', first.address.port)), {
+      code: 'ALREADY_EXISTS',
+    });
+    // The same client reaches a server restarted at the address.
+    const client = transport.client(`http://h:${first.address.port}`);
+    assert.equal(text((await client.get('g', 'x')).value), 'v:x');
+    await first.close(0);
+    await assert.rejects(client.get('g', 'x'), { code: 'UNAVAILABLE' });
+    const again = await transport.serve(registry(), serveOn('h', first.address.port));
+    assert.equal(text((await client.get('g', 'x')).value), 'v:x');
+    const v6 = await transport.serve(registry(), serveOn('::1', 9000));
+    assert.equal(v6.address.family, 'IPv6');
+    assert.equal(text((await transport.client('http://[::1]:9000').get('g', 'y')).value), 'v:y');
+    await Promise.all([second.close(0), again.close(0), v6.close(0)]);
+    await transport.close();
+  });
+
+  test("closing a departed peer's client fails its calls and aborts their loads; the next client is fresh", async () => {
+    const network = new MemoryNetwork();
+    const transport = memoryTransport(network);
+    const aborted: unknown[] = [];
+    const started: string[] = [];
+    const server = await transport.serve(
+      registry((key, signal) => {
+        started.push(key);
+        signal.addEventListener('abort', () => aborted.push(signal.reason));
+      }),
+      serveOn('gone', 80),
+    );
+    const client = transport.client('http://gone');
+    try {
+      const call = client.get('g', 'hold-1');
+      while (!started.includes('hold-1')) await new Promise((r) => setImmediate(r));
+      client.close?.();
+      await assert.rejects(call, { code: 'UNAVAILABLE', remote: false });
+      assert.equal(aborted.length, 1, 'the owner load was aborted');
+      await assert.rejects(client.get('g', 'x'), { code: 'UNAVAILABLE' });
+      const fresh = transport.client('http://gone');
+      assert.notEqual(fresh, client);
+      assert.equal(text((await fresh.get('g', 'x')).value), 'v:x');
+    } finally {
+      await server.close(0);
+      await transport.close();
+    }
+  });
+
+  test('bad options are TypeErrors', () => {
+    const network = new MemoryNetwork();
+    assert.throws(() => memoryTransport(network, { maxKeyBytes: 0 }), TypeError);
+    assert.throws(() => memoryTransport(network, { maxValueBytes: -1 }), TypeError);
+    assert.throws(() => memoryTransport(network, { requestTimeoutMs: 0 }), TypeError);
+  });
+});

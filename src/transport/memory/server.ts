@@ -1,0 +1,237 @@
+// server.ts: the memory transport's server: answers the requests that reach its address on a
+// MemoryNetwork from its node's groups, with the checks, deadlines and shutdown of a real server.
+
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../../core/logger.js';
+import type { CallOptions, GroupLookup, PeerServedGroup, PeerValue } from '../../core/peers.js';
+import {
+  httpStatus,
+  InvalidArgumentError,
+  TooLargeError,
+  toCacheError,
+  UnavailableError,
+} from '../../errors.js';
+import type { PeerServer } from '../transport.js';
+import {
+  familyOf,
+  type MemoryEndpoint,
+  type MemoryNetwork,
+  type MemoryRequest,
+} from './network.js';
+
+/** MemoryServerConfig is what {@link serveMemory} needs besides the groups. */
+export interface MemoryServerConfig {
+  network: MemoryNetwork;
+  host: string;
+  /** The port to listen on; 0 picks an unused one. */
+  port: number;
+  /** Aborts every in-flight get (the node gave up waiting at shutdown). */
+  signal: AbortSignal;
+  logger: Logger;
+  /** Largest key served, in UTF-8 bytes. */
+  maxKeyBytes: number;
+  /** Largest value a set may carry or a get may answer. */
+  maxValueBytes: number;
+}
+
+/**
+ * serveMemory listens on `host:port` of the config's network and answers
+ * requests for the groups `groups` resolves, locally, never forwarding them.
+ * It checks each request as the socket servers do (an empty key or a key that
+ * is not Unicode is InvalidArgumentError, a key or value over the limit
+ * TooLargeError, an unknown group UnavailableError `no such group`) and never
+ * throws for bad input. Throws AlreadyExistsError when the address is taken.
+ */
+export function serveMemory(groups: GroupLookup, config: MemoryServerConfig): MemoryPeerServer {
+  return new MemoryPeerServer(groups, config);
+}
+
+/**
+ * MemoryPeerServer is a running memory server. `close(graceMs)` stops taking
+ * requests at once (new ones find nothing at the address: UNAVAILABLE), lets
+ * the gets in flight finish, and past `graceMs` drops them: their callers get
+ * UnavailableError and the loads are aborted.
+ */
+export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
+  readonly address: AddressInfo;
+  readonly #groups: GroupLookup;
+  readonly #config: MemoryServerConfig;
+  /** The gets in flight, by the controller of the signal their load was given. */
+  readonly #inflight = new Set<AbortController>();
+  #closing: Promise<void> | undefined;
+  #drained: (() => void) | undefined;
+  /** One listener on the shutdown signal for all the gets, rather than one per get. */
+  readonly #onShutdown = () => this.#abortAll(this.#config.signal.reason);
+
+  constructor(groups: GroupLookup, config: MemoryServerConfig) {
+    this.#groups = groups;
+    this.#config = config;
+    const bound = config.network.listen(config.host, config.port, this);
+    this.address = { address: bound.host, family: familyOf(bound.host), port: bound.port };
+    config.signal.addEventListener('abort', this.#onShutdown, { once: true });
+  }
+
+  /** inflight is how many gets are being answered. */
+  get inflight(): number {
+    return this.#inflight.size;
+  }
+
+  /**
+   * exchange answers one request that reached this server's address: checked,
+   * then served by its group (see {@link MemoryEndpoint}).
+   */
+  exchange(
+    request: MemoryRequest,
+    call: CallOptions & { signal: AbortSignal },
+  ): Promise<PeerValue | undefined> {
+    if (this.#closing !== undefined) {
+      return Promise.reject(new UnavailableError('peer server is closing'));
+    }
+    const { maxKeyBytes, maxValueBytes } = this.#config;
+    const { key } = request;
+    if (key === '') return Promise.reject(new InvalidArgumentError('bad request: empty key'));
+    if (!key.isWellFormed() || !request.group.isWellFormed()) {
+      return Promise.reject(
+        new InvalidArgumentError('bad request: key or group is not valid Unicode'),
+      );
+    }
+    if (Buffer.byteLength(key) > maxKeyBytes) {
+      return Promise.reject(new TooLargeError(`key is over the limit of ${maxKeyBytes} bytes`));
+    }
+    const group = this.#groups.getGroup(request.group);
+    if (group === undefined) {
+      return Promise.reject(new UnavailableError(`no such group: ${request.group}`));
+    }
+    try {
+      switch (request.op) {
+        case 'get':
+          return this.#get(group, key, call);
+        case 'set':
+          if (request.value.byteLength > maxValueBytes) {
+            throw new TooLargeError(`value is over the limit of ${maxValueBytes} bytes`);
+          }
+          group.setFromPeer(key, request.value, request.expireAt);
+          return Promise.resolve(undefined);
+        case 'remove':
+          group.removeFromPeer(key);
+          return Promise.resolve(undefined);
+      }
+    } catch (err) {
+      this.#logFault(request.op, err);
+      return Promise.reject(err);
+    }
+  }
+
+  /** close leaves the address, then waits for the gets in flight up to `graceMs`. Idempotent. */
+  close(graceMs: number): Promise<void> {
+    this.#closing ??= new Promise<void>((resolve) => {
+      const { network, host } = this.#config;
+      network.unlisten(host, this.address.port, this);
+      if (this.#inflight.size === 0) {
+        resolve();
+        return;
+      }
+      const grace = setTimeout(() => {
+        this.#abortAll(new UnavailableError('peer server closed before answering'));
+        resolve();
+      }, graceMs);
+      this.#drained = () => {
+        clearTimeout(grace);
+        resolve();
+      };
+    }).then(() => this.#config.signal.removeEventListener('abort', this.#onShutdown));
+    return this.#closing;
+  }
+
+  /** abortAll aborts every get in flight with `reason`. */
+  #abortAll(reason: unknown): void {
+    for (const controller of [...this.#inflight]) controller.abort(reason);
+  }
+
+  /**
+   * get loads `key` with a signal of its own, which aborts when the client
+   * gives up, when the server's shutdown signal fires, or when the server
+   * drops the request past its grace. Whichever comes first settles the
+   * answer: an abort answers with its reason at once, without waiting for the
+   * load to notice it, and the load's own answer, if it comes later, is dropped.
+   */
+  #get(group: PeerServedGroup, key: string, call: CallOptions & { signal: AbortSignal }) {
+    const controller = new AbortController();
+    const shutdown = this.#config.signal;
+    const onClient = () => controller.abort(call.signal.reason);
+    if (call.signal.aborted) onClient();
+    else if (shutdown.aborted) controller.abort(shutdown.reason);
+    call.signal.addEventListener('abort', onClient, { once: true });
+    this.#inflight.add(controller);
+
+    return new Promise<PeerValue>((resolve, reject) => {
+      const done = () => {
+        call.signal.removeEventListener('abort', onClient);
+        controller.signal.removeEventListener('abort', onAbort);
+        this.#inflight.delete(controller);
+        if (this.#inflight.size === 0) this.#drained?.();
+      };
+      const onAbort = () => {
+        done();
+        reject(controller.signal.reason);
+      };
+      if (controller.signal.aborted) {
+        onAbort();
+        return;
+      }
+      controller.signal.addEventListener('abort', onAbort, { once: true });
+      const answer = (found: PeerValue) => {
+        if (controller.signal.aborted) return;
+        done();
+        const limit = this.#config.maxValueBytes;
+        if (found.value.byteLength > limit) {
+          reject(
+            new TooLargeError(
+              `value of ${found.value.byteLength} bytes is over the limit of ${limit}`,
+            ),
+          );
+          return;
+        }
+        // The answer leaves with bytes of its own, as if encoded into a frame now:
+        // the group's view may be of memory it reuses.
+        resolve({
+          value: found.value.slice(),
+          expireAt: found.expireAt,
+          minuteQps: found.minuteQps,
+        });
+      };
+      const fail = (err: unknown) => {
+        if (controller.signal.aborted) return;
+        done();
+        this.#logFault('get', err);
+        reject(err);
+      };
+      let found: PeerValue | Promise<PeerValue>;
+      try {
+        found = group.getForPeer(key, { signal: controller.signal, deadline: call.deadline });
+      } catch (err) {
+        fail(err);
+        return;
+      }
+      if (isThenable(found)) Promise.resolve(found).then(answer, fail);
+      else answer(found);
+    });
+  }
+
+  /** logFault logs a group call that failed through no fault of the request (a 5xx answer). */
+  #logFault(op: string, err: unknown): void {
+    if (httpStatus[toCacheError(err).code] < 500) return;
+    try {
+      this.#config.logger.warn(
+        { err: err instanceof Error ? err.message : String(err), op },
+        'peer request failed',
+      );
+    } catch {
+      // A failing logger must not take the server down with it.
+    }
+  }
+}
+
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown }).then === 'function';
+}
