@@ -5,7 +5,13 @@ import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Group } from '../core/group.js';
 import { type Logger, noopLogger } from '../core/logger.js';
-import { CancelledError, httpStatus, toCacheError, UnavailableError } from '../errors.js';
+import {
+  type CacheError,
+  CancelledError,
+  httpStatus,
+  toCacheError,
+  UnavailableError,
+} from '../errors.js';
 import type { CacheNode } from '../node/node.js';
 import {
   AUTHORIZATION,
@@ -116,8 +122,11 @@ function defaultInflightBytes(maxBodyBytes: number): number {
  * missing, empty or malformed key, group or ttl (or a malformed query), 404
  * for a key that does not exist or an unknown group, 405 for a wrong method
  * (with `Allow`), 413 for a body over the limit, 414 for a key or URL over the
- * limit, 503 when a peer is unreachable or the node is closing (and, with
- * `Retry-After: 1`, for a PUT past `maxInflightBytes`), 504 on a deadline, and otherwise the `httpStatus` of the error's code. A client that
+ * limit, 502 when a peer refused this node's peer secret (the API client is
+ * not the one unauthenticated), 503 when a peer is unreachable or the node is
+ * closing, with the reason (and, with `Retry-After: 1`, for a PUT past
+ * `maxInflightBytes`), 504 on a deadline, and otherwise the `httpStatus` of
+ * the error's code. A client that
  * disconnects aborts its get, set or remove. Throws TypeError on a bad option.
  */
 export function createApiHandler(node: ApiNode, options: ApiHandlerOptions = {}): ApiHandler {
@@ -375,9 +384,25 @@ function clientSignal(res: ServerResponse): { signal: AbortSignal; release: () =
 
 function sendError(config: Config, req: IncomingMessage, res: ServerResponse, err: unknown): void {
   const e = toCacheError(err);
-  const status = httpStatus[e.code];
+  const { status, message } = apiError(e);
   if (status >= 500) report(config, err, req);
-  sendText(res, status, e.message);
+  sendText(res, status, message);
+}
+
+/**
+ * apiError is the status and text the API answers `e` with: its code's
+ * `httpStatus`, except a peer's own UNAUTHENTICATED answer. That one means the
+ * peer refused this node's peer secret, not the API client's credentials: 502,
+ * naming the peer (the message does) and the reason.
+ */
+export function apiError(e: CacheError): { status: number; message: string } {
+  if (e.remote && e.code === 'UNAUTHENTICATED') {
+    return {
+      status: 502,
+      message: `${e.message} (the peer refused this node's peer secret: the cluster's peer secrets differ)`,
+    };
+  }
+  return { status: httpStatus[e.code], message: e.message };
 }
 
 function report(config: Config, err: unknown, req: IncomingMessage): void {
