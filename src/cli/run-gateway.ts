@@ -38,7 +38,7 @@ export function gatewayLoader(node: Pick<CacheNode, 'peers'>): LoadFn {
     if (ownerFailure !== undefined) {
       // The owner's error names it and says why (a TLS refusal, a timeout).
       throw new UnavailableError(
-        `its owner did not answer (a gateway never loads): ${ownerFailure.reason}`,
+        `no cache node owns this key: its owner did not answer (a gateway never loads): ${ownerFailure.reason}`,
       );
     }
     const members = node.peers().peers.length;
