@@ -3,6 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Group } from '../core/group.js';
 import { type Logger, noopLogger } from '../core/logger.js';
 import {
@@ -13,6 +14,7 @@ import {
   UnavailableError,
 } from '../errors.js';
 import type { CacheNode } from '../node/node.js';
+import { RefusalLog } from '../security/refusals.js';
 import {
   AUTHORIZATION,
   checkSecret,
@@ -69,6 +71,8 @@ export interface ApiHandlerOptions {
   signal?: AbortSignal;
   /** onError is told of errors answered with a 5xx, for logging. Default: none. */
   onError?: (err: unknown, req: IncomingMessage) => void;
+  /** onRefused is told of each request refused (401) for a missing or wrong token. Default: none. */
+  onRefused?: (req: IncomingMessage) => void;
   /**
    * token, when set, is required on every route but `/healthz` as
    * `Authorization: Bearer <token>` (compared in constant time); a request
@@ -88,6 +92,7 @@ interface Config {
   maxUrlBytes: number;
   signal: AbortSignal | undefined;
   onError: ((err: unknown, req: IncomingMessage) => void) | undefined;
+  onRefused: ((req: IncomingMessage) => void) | undefined;
   authorized: SecretCheck | undefined;
   inflight: ByteBudget;
 }
@@ -138,6 +143,7 @@ export function createApiHandler(node: ApiNode, options: ApiHandlerOptions = {})
     maxUrlBytes: limit('maxUrlBytes', options.maxUrlBytes, DEFAULT_MAX_URL_BYTES, 1),
     signal: options.signal,
     onError: options.onError,
+    onRefused: options.onRefused,
     authorized: tokenCheck(options.token),
     inflight:
       options.inflight ??
@@ -190,6 +196,11 @@ async function serve(config: Config, req: IncomingMessage, res: ServerResponse):
     res.setHeader('WWW-Authenticate', WWW_AUTHENTICATE);
     sendText(res, 401, 'unauthenticated: missing or wrong API token');
     lingerOnRefusedBody(req);
+    try {
+      config.onRefused?.(req);
+    } catch {
+      // A failing logger must not take the handler down with it.
+    }
     return;
   }
   switch (path) {
@@ -514,7 +525,10 @@ export async function startApiServer(
   );
   const inflight = new ByteBudget(limits.maxInflightBytes);
   const closing = new AbortController();
+  const refusals = new RefusalLog(logger ?? noopLogger, 'api');
   const handler = createApiHandler(node, {
+    onRefused: (req) =>
+      refusals.secret(`${req.socket.remoteAddress}:${req.socket.remotePort}`, 'API token'),
     ...handlerOptions,
     inflight,
     signal: closing.signal,
@@ -542,11 +556,24 @@ export async function startApiServer(
             maxHeaderSize,
             cert: tls.cert,
             key: tls.key,
-            ...(tls.clientAuth ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
+            // A client certificate is checked below, where the reason of a refusal can be logged.
+            ...(tls.clientAuth ? { ca: tls.ca, requestCert: true, rejectUnauthorized: false } : {}),
           },
           handler,
         )
       : createServer({ ...timeouts, maxHeaderSize }, handler);
+  if (tls?.serving === true) {
+    // Prepended: an unaccepted connection is destroyed before node:http reads a byte of it.
+    if (tls.clientAuth) {
+      server.prependListener('secureConnection', (socket: TLSSocket) =>
+        refusals.refuseUnauthorized(socket),
+      );
+    }
+    server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+      socket.destroy();
+      refusals.handshake(err, socket);
+    });
+  }
   const guard = limitHttpServer(
     server,
     limits,

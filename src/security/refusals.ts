@@ -62,12 +62,15 @@ export class RefusalLog {
     this.#throttle = new LogThrottle(options);
   }
 
-  /** secret logs a request refused for a missing or wrong peer secret from `remote`. */
-  secret(remote: string | undefined): void {
+  /**
+   * secret logs a request from `remote` refused for a missing or wrong secret;
+   * `what` names it. Default `what`: `peer secret`.
+   */
+  secret(remote: string | undefined, what = 'peer secret'): void {
     this.#log(
-      'secret',
-      { remote, reason: 'missing or wrong peer secret' },
-      `${this.#server} request refused: missing or wrong peer secret`,
+      `secret:${what}`,
+      { remote, reason: `missing or wrong ${what}` },
+      `${this.#server} request refused: missing or wrong ${what}`,
     );
   }
 
