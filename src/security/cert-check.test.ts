@@ -44,7 +44,7 @@ describe('checkCertificate', () => {
     const soon = checkCertificate(certs.expiringSoon);
     assert.deepEqual(codes(soon), ['EXPIRES_SOON']);
     assert.equal(soon[0]?.fatal, false);
-    assert.match(soon[0]?.message ?? '', /expires in 1 days, on .*: renew it/);
+    assert.match(soon[0]?.message ?? '', /expires in 1 day, on .*: renew it/);
     assert.deepEqual(checkCertificate(certs.expiringSoon, { warnWithinDays: 1 }), []);
     // The 30-day certificate enters the 14-day window 16 days from now.
     assert.deepEqual(checkCertificate(certs.node, { now: Date.now() + 15 * DAY }), []);

@@ -107,7 +107,8 @@ export function checkCertificate(
   }
   if (now <= to && to - now < warnWithinDays * DAY_MS) {
     const days = Math.max(0, Math.floor((to - now) / DAY_MS));
-    add('EXPIRES_SOON', false, `expires in ${days} days, on ${leaf.validTo}: renew it`);
+    const span = days === 1 ? '1 day' : `${days} days`;
+    add('EXPIRES_SOON', false, `expires in ${span}, on ${leaf.validTo}: renew it`);
   }
   // No extendedKeyUsage extension at all allows every use.
   const usages: string[] = leaf.keyUsage ?? [];
