@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { connect } from 'node:tls';
+import { connect, createServer } from 'node:tls';
 import type { Logger } from '../../src/core/logger.js';
 import { CertificateError } from '../../src/security/cert-check.js';
 import type { TlsOptions } from '../../src/security/tls.js';
@@ -141,6 +141,25 @@ for (const [kind, make] of Object.entries(kinds)) {
       const lines = server.of('peer TLS handshake failed');
       assert.equal(lines.length, 1);
       assert.match(String(lines[0]?.fields.reason), /does it trust this node's certificate/);
+    });
+
+    it("a peer serving an expired certificate: the client's error says it has expired", async () => {
+      // The transports refuse to serve an expired certificate: a bare TLS server does.
+      const server = createServer({ ...certs.expired }, (socket) => socket.destroy());
+      server.on('tlsClientError', () => {});
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        const { port } = server.address() as { port: number };
+        const client = open({ tls: { ca: certs.ca } }).client(`https://127.0.0.1:${port}`);
+        await assert.rejects(client.get(GROUP, 'k'), (err: Error & { code?: string }) => {
+          assert.equal(err.code, 'UNAVAILABLE');
+          assert.match(err.message, /certificate has expired/);
+          assert.ok(err.message.includes(`127.0.0.1:${port}`), 'names the peer');
+          return true;
+        });
+      } finally {
+        server.close();
+      }
     });
 
     it('a wrong peer secret: the server logs it with the address, once per interval', async () => {
