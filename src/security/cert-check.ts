@@ -143,7 +143,7 @@ function chainsTo(chain: X509Certificate[], roots: X509Certificate[]): boolean {
   const issuedBy = (child: X509Certificate, parent: X509Certificate) =>
     child.checkIssued(parent) && child.verify(parent.publicKey);
   let current = chain[0];
-  // A chain longer than the certificates given would loop: each step uses a new one.
+  // Bounded by the chain's length: certificates that issue each other in a cycle end too.
   for (let step = 0; current !== undefined && step <= chain.length; step++) {
     const at = current;
     if (roots.some((root) => at.fingerprint256 === root.fingerprint256 || issuedBy(at, root))) {
