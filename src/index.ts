@@ -71,7 +71,17 @@ export { type Membership, staticMembership } from './membership/membership.js';
 export { NodeMetrics } from './node/metrics.js';
 export { CacheNode, createNode, type NodeOptions, type PeersInfo } from './node/node.js';
 export { crc32, type HashFn, Ring, type RingOptions } from './ring/ring.js';
-export { readTlsFiles, resolveTls, type TlsFiles, type TlsOptions } from './security/index.js';
+export {
+  type CertificateCheckOptions,
+  CertificateError,
+  type CertificateProblem,
+  type CertificateProblemCode,
+  checkCertificate,
+  readTlsFiles,
+  resolveTls,
+  type TlsFiles,
+  type TlsOptions,
+} from './security/index.js';
 export {
   type FlightContext,
   type FlightOptions,

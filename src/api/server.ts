@@ -3,10 +3,18 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Group } from '../core/group.js';
 import { type Logger, noopLogger } from '../core/logger.js';
-import { CancelledError, httpStatus, toCacheError, UnavailableError } from '../errors.js';
+import {
+  type CacheError,
+  CancelledError,
+  httpStatus,
+  toCacheError,
+  UnavailableError,
+} from '../errors.js';
 import type { CacheNode } from '../node/node.js';
+import { RefusalLog } from '../security/refusals.js';
 import {
   AUTHORIZATION,
   checkSecret,
@@ -63,6 +71,8 @@ export interface ApiHandlerOptions {
   signal?: AbortSignal;
   /** onError is told of errors answered with a 5xx, for logging. Default: none. */
   onError?: (err: unknown, req: IncomingMessage) => void;
+  /** onRefused is told of each request refused (401) for a missing or wrong token. Default: none. */
+  onRefused?: (req: IncomingMessage) => void;
   /**
    * token, when set, is required on every route but `/healthz` as
    * `Authorization: Bearer <token>` (compared in constant time); a request
@@ -82,6 +92,7 @@ interface Config {
   maxUrlBytes: number;
   signal: AbortSignal | undefined;
   onError: ((err: unknown, req: IncomingMessage) => void) | undefined;
+  onRefused: ((req: IncomingMessage) => void) | undefined;
   authorized: SecretCheck | undefined;
   inflight: ByteBudget;
 }
@@ -116,8 +127,11 @@ function defaultInflightBytes(maxBodyBytes: number): number {
  * missing, empty or malformed key, group or ttl (or a malformed query), 404
  * for a key that does not exist or an unknown group, 405 for a wrong method
  * (with `Allow`), 413 for a body over the limit, 414 for a key or URL over the
- * limit, 503 when a peer is unreachable or the node is closing (and, with
- * `Retry-After: 1`, for a PUT past `maxInflightBytes`), 504 on a deadline, and otherwise the `httpStatus` of the error's code. A client that
+ * limit, 502 when a peer refused this node's peer secret (the API client is
+ * not the one unauthenticated), 503 when a peer is unreachable or the node is
+ * closing, with the reason (and, with `Retry-After: 1`, for a PUT past
+ * `maxInflightBytes`), 504 on a deadline, and otherwise the `httpStatus` of
+ * the error's code. A client that
  * disconnects aborts its get, set or remove. Throws TypeError on a bad option.
  */
 export function createApiHandler(node: ApiNode, options: ApiHandlerOptions = {}): ApiHandler {
@@ -129,6 +143,7 @@ export function createApiHandler(node: ApiNode, options: ApiHandlerOptions = {})
     maxUrlBytes: limit('maxUrlBytes', options.maxUrlBytes, DEFAULT_MAX_URL_BYTES, 1),
     signal: options.signal,
     onError: options.onError,
+    onRefused: options.onRefused,
     authorized: tokenCheck(options.token),
     inflight:
       options.inflight ??
@@ -181,6 +196,11 @@ async function serve(config: Config, req: IncomingMessage, res: ServerResponse):
     res.setHeader('WWW-Authenticate', WWW_AUTHENTICATE);
     sendText(res, 401, 'unauthenticated: missing or wrong API token');
     lingerOnRefusedBody(req);
+    try {
+      config.onRefused?.(req);
+    } catch {
+      // A failing logger must not take the handler down with it.
+    }
     return;
   }
   switch (path) {
@@ -375,9 +395,25 @@ function clientSignal(res: ServerResponse): { signal: AbortSignal; release: () =
 
 function sendError(config: Config, req: IncomingMessage, res: ServerResponse, err: unknown): void {
   const e = toCacheError(err);
-  const status = httpStatus[e.code];
+  const { status, message } = apiError(e);
   if (status >= 500) report(config, err, req);
-  sendText(res, status, e.message);
+  sendText(res, status, message);
+}
+
+/**
+ * apiError is the status and text the API answers `e` with: its code's
+ * `httpStatus`, except a peer's own UNAUTHENTICATED answer. That one means the
+ * peer refused this node's peer secret, not the API client's credentials: 502,
+ * naming the peer (the message does) and the reason.
+ */
+export function apiError(e: CacheError): { status: number; message: string } {
+  if (e.remote && e.code === 'UNAUTHENTICATED') {
+    return {
+      status: 502,
+      message: `${e.message} (the peer refused this node's peer secret: the cluster's peer secrets differ)`,
+    };
+  }
+  return { status: httpStatus[e.code], message: e.message };
 }
 
 function report(config: Config, err: unknown, req: IncomingMessage): void {
@@ -489,7 +525,10 @@ export async function startApiServer(
   );
   const inflight = new ByteBudget(limits.maxInflightBytes);
   const closing = new AbortController();
+  const refusals = new RefusalLog(logger ?? noopLogger, 'api');
   const handler = createApiHandler(node, {
+    onRefused: (req) =>
+      refusals.secret(`${req.socket.remoteAddress}:${req.socket.remotePort}`, 'API token'),
     ...handlerOptions,
     inflight,
     signal: closing.signal,
@@ -517,11 +556,24 @@ export async function startApiServer(
             maxHeaderSize,
             cert: tls.cert,
             key: tls.key,
-            ...(tls.clientAuth ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
+            // A client certificate is checked below, where the reason of a refusal can be logged.
+            ...(tls.clientAuth ? { ca: tls.ca, requestCert: true, rejectUnauthorized: false } : {}),
           },
           handler,
         )
       : createServer({ ...timeouts, maxHeaderSize }, handler);
+  if (tls?.serving === true) {
+    // Prepended: an unaccepted connection is destroyed before node:http reads a byte of it.
+    if (tls.clientAuth) {
+      server.prependListener('secureConnection', (socket: TLSSocket) =>
+        refusals.refuseUnauthorized(socket),
+      );
+    }
+    server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+      socket.destroy();
+      refusals.handshake(err, socket);
+    });
+  }
   const guard = limitHttpServer(
     server,
     limits,

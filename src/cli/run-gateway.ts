@@ -6,6 +6,7 @@ import type { LoadFn } from '../core/group.js';
 import { UnavailableError } from '../errors.js';
 import type { Membership } from '../membership/membership.js';
 import { type CacheNode, createNode } from '../node/node.js';
+import { checkCertificate } from '../security/cert-check.js';
 import type { GatewayConfig } from './args.js';
 import { createLogger, type RunIo, runUntilStopped, version } from './lifecycle.js';
 import {
@@ -29,10 +30,17 @@ export interface RunningGateway {
 /**
  * gatewayLoader is the loader of a gateway's groups: it never loads. A group
  * reaches it only when no owner answered, so the get fails with
- * UnavailableError (503 on the API) instead of loading where no node owns the key.
+ * UnavailableError (503 on the API, naming the owner and saying why it did not
+ * answer) instead of loading where no node owns the key.
  */
 export function gatewayLoader(node: Pick<CacheNode, 'peers'>): LoadFn {
-  return () => {
+  return (_key, { ownerFailure }) => {
+    if (ownerFailure !== undefined) {
+      // The owner's error names it and says why (a TLS refusal, a timeout).
+      throw new UnavailableError(
+        `no cache node owns this key: its owner did not answer (a gateway never loads): ${ownerFailure.reason}`,
+      );
+    }
     const members = node.peers().peers.length;
     throw new UnavailableError(
       members === 0
@@ -55,7 +63,18 @@ export async function startGateway(
   logger: PinoLogger,
 ): Promise<RunningGateway> {
   warnSecretFlags(logger, config.secretFlags);
+  // An expired certificate, or a key of another, is refused here (CertificateError).
   const tls = await readPeerTls(config.tls);
+  if (tls?.cert !== undefined && tls.key !== undefined) {
+    // A gateway serves no peers: its certificate is a client's (and the API's, with --api-tls).
+    const problems = checkCertificate(
+      { cert: tls.cert, key: tls.key, ca: tls.ca },
+      { clientAuth: true, serverAuth: config.apiTls },
+    );
+    for (const problem of problems) {
+      logger.warn({ code: problem.code }, `peer TLS: ${problem.message}`);
+    }
+  }
   let membership: Membership | undefined;
   if (config.etcd !== undefined) {
     membership = await etcdMembership(config.etcd, undefined, logger, version());

@@ -48,6 +48,11 @@ export interface LoadContext {
   readonly signal: AbortSignal;
   /** The group's name. */
   group: string;
+  /**
+   * ownerFailure is set when this node loads a key another node owns because
+   * that owner could not be reached: the owner's URL and why. Absent otherwise.
+   */
+  ownerFailure?: { peer: string; reason: string } | undefined;
 }
 
 /**
@@ -568,7 +573,11 @@ export class Group implements PeerServedGroup {
     return this.#localFlights
       .do(
         key,
-        (local) => this.#loadLocally(key, local, remote),
+        (local) =>
+          this.#loadLocally(key, local, remote, {
+            peer: owner.url,
+            reason: err instanceof Error ? err.message : String(err),
+          }),
         signal === undefined ? undefined : { signal },
       )
       .then(viewOf(key));
@@ -579,12 +588,13 @@ export class Group implements PeerServedGroup {
    * main, unless the flight was superseded by a write meanwhile. `fallbackFor`
    * is the remote flight whose owner could not be reached: the value is then a
    * fallback copy, kept in hot for `fallbackTtl` at most, and not kept at all
-   * if either flight was superseded.
+   * if either flight was superseded; `ownerFailure` (the loader's) says why.
    */
   async #loadLocally(
     key: string,
     flight: FlightContext,
     fallbackFor: FlightContext | undefined,
+    ownerFailure?: LoadContext['ownerFailure'],
   ): Promise<Hit> {
     const cached = this.#cache.get(key);
     if (cached !== undefined) return cached;
@@ -598,6 +608,7 @@ export class Group implements PeerServedGroup {
           return flight.signal;
         },
         group,
+        ...(ownerFailure !== undefined ? { ownerFailure } : {}),
       });
     } catch (err) {
       this.#stats.localLoadErrs++;

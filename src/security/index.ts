@@ -1,6 +1,14 @@
 // index.ts: security pieces shared by the transports and the API server: TLS options, secrets.
 
 export {
+  type CertificateCheckOptions,
+  CertificateError,
+  type CertificateProblem,
+  type CertificateProblemCode,
+  checkCertificate,
+  DEFAULT_WARN_WITHIN_DAYS,
+} from './cert-check.js';
+export {
   AUTHORIZATION,
   bearer,
   checkSecret,

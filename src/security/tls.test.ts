@@ -42,6 +42,10 @@ describe('resolveTls', () => {
     assert.throws(() => resolveTls({ ca: '-----BEGIN FOO-----\n' }), /no PEM certificate/);
     assert.throws(
       () => resolveTls({ cert: certs.node.cert, key: certs.client.key }),
+      /certificate refused: .* does not match tls.key/,
+    );
+    assert.throws(
+      () => resolveTls({ cert: certs.node.cert, key: '-----BEGIN PRIVATE KEY-----\nnope\n' }),
       /unusable certificate, key or CA/,
     );
     assert.throws(() => resolveTls({ clientAuth: 'yes' as unknown as boolean }), /boolean/);

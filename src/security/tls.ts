@@ -2,6 +2,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
+import { CertificateError, type CertificateProblem, checkCertificate } from './cert-check.js';
 
 /**
  * TlsOptions turn on TLS for peers (and, optionally, the API server). Every
@@ -47,13 +48,23 @@ export interface ResolvedTls {
   clientAuth: boolean;
   /** serving is true when `cert` and `key` are set: the server speaks TLS. */
   serving: boolean;
+  /**
+   * warnings are what is wrong with `cert` without making it unusable (it
+   * expires soon, lacks a usage the options need, was not issued by `ca`); a
+   * server logs them when it starts. Empty without a certificate.
+   */
+  warnings: readonly CertificateProblem[];
 }
 
 /**
  * resolveTls checks `tls` and returns it as Buffers, or undefined when it is
- * undefined. The certificate, key and CA are parsed now (a bad PEM, or a key
- * that does not match its certificate, fails here, not at the first peer call).
- * Throws TypeError on a bad option.
+ * undefined. The certificate, key and CA are parsed now (a bad PEM fails here,
+ * not at the first peer call), and the certificate is checked
+ * ({@link checkCertificate}): one that has expired, is not yet valid or does
+ * not match its key is refused with a {@link CertificateError}; lesser problems
+ * (it expires within 14 days, lacks the serverAuth usage, or the clientAuth
+ * usage under `clientAuth`, or was not issued by `ca`) are returned as
+ * `warnings`. Throws TypeError on a bad option.
  */
 export function resolveTls(tls: TlsOptions | undefined): ResolvedTls | undefined {
   if (tls === undefined) return undefined;
@@ -71,15 +82,27 @@ export function resolveTls(tls: TlsOptions | undefined): ResolvedTls | undefined
       'tls.clientAuth needs tls.cert and tls.key (to serve TLS) and tls.ca (to check clients)',
     );
   }
+  let warnings: CertificateProblem[] = [];
   try {
     // Node skips CA certificates it cannot parse without a word: parse each one here.
     if (ca !== undefined) checkCertificates('tls.ca', ca);
+    if (cert !== undefined && key !== undefined) {
+      const problems = checkCertificate(
+        { cert, key, ca },
+        // The certificate serves peers, and under clientAuth the cluster asks for it too.
+        { serverAuth: true, clientAuth },
+      );
+      const fatal = problems.filter((p) => p.fatal);
+      if (fatal.length > 0) throw new CertificateError(fatal);
+      warnings = problems;
+    }
     createSecureContext({ cert, key, ca });
   } catch (err) {
+    if (err instanceof CertificateError) throw err;
     const message = err instanceof Error ? err.message : String(err);
     throw new TypeError(`tls: unusable certificate, key or CA: ${message}`, { cause: err });
   }
-  return { cert, key, ca, clientAuth, serving: cert !== undefined };
+  return { cert, key, ca, clientAuth, serving: cert !== undefined, warnings };
 }
 
 const pemCertificate = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
@@ -118,7 +141,9 @@ export interface TlsFiles {
 /**
  * readTlsFiles reads the PEM files `files` names into {@link TlsOptions}
  * (checked by {@link resolveTls}). Rejects with the file system's error for a
- * file it cannot read, and with TypeError for contents that are no usable PEM.
+ * file it cannot read, with TypeError for contents that are no usable PEM, and
+ * with {@link CertificateError} for a certificate that is expired, not yet
+ * valid or not matching its key.
  */
 export async function readTlsFiles(files: TlsFiles): Promise<TlsOptions> {
   const read = (path: string | undefined) => (path === undefined ? undefined : readFile(path));

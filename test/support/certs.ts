@@ -34,12 +34,20 @@ export interface TestCerts {
   rogueNode: KeyPair;
   /** rogueClient is like `client` but issued by `rogueCa`. */
   rogueClient: KeyPair;
+  /** expired is like `node` but expired (its validity ended a day before it began). */
+  expired: KeyPair;
+  /** expiringSoon is like `node` but valid for two days only. */
+  expiringSoon: KeyPair;
+  /** serverOnly is like `node` but for serving only (extendedKeyUsage serverAuth, no clientAuth). */
+  serverOnly: KeyPair;
+  /** mismatched is `node`'s certificate with another key (`client`'s). */
+  mismatched: KeyPair;
   /** cleanup deletes the directory, keys included. */
   cleanup(): void;
 }
 
 /**
- * makeTestCerts generates {@link TestCerts} (EC P-256, valid for two days)
+ * makeTestCerts generates {@link TestCerts} (EC P-256, valid for 30 days unless said otherwise)
  * with `openssl` in a fresh temp dir. Throws if openssl is missing or fails.
  */
 export function makeTestCerts(): TestCerts {
@@ -50,15 +58,31 @@ export function makeTestCerts(): TestCerts {
     const serving =
       'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth';
     const clientOnly = 'extendedKeyUsage=clientAuth';
+    const node = issue(dir, ca, 'node', serving);
+    const client = issue(dir, ca, 'client', clientOnly);
     return {
       dir,
       ca: readFileSync(ca.certFile),
       caFile: ca.certFile,
       rogueCa: readFileSync(rogue.certFile),
-      node: issue(dir, ca, 'node', serving),
-      client: issue(dir, ca, 'client', clientOnly),
+      node,
+      client,
       rogueNode: issue(dir, rogue, 'rogue-node', serving),
       rogueClient: issue(dir, rogue, 'rogue-client', clientOnly),
+      expired: issue(dir, ca, 'expired', serving, -1),
+      expiringSoon: issue(dir, ca, 'expiring-soon', serving, 2),
+      serverOnly: issue(
+        dir,
+        ca,
+        'server-only',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth',
+      ),
+      mismatched: {
+        cert: node.cert,
+        key: client.key,
+        certFile: node.certFile,
+        keyFile: client.keyFile,
+      },
       cleanup: () => rmSync(dir, { recursive: true, force: true }),
     };
   } catch (err) {
@@ -90,7 +114,7 @@ function makeCa(dir: string, name: string, cn: string): Ca {
     '-out',
     certFile,
     '-days',
-    '2',
+    '30',
     '-subj',
     `/CN=${cn}`,
     '-addext',
@@ -101,7 +125,11 @@ function makeCa(dir: string, name: string, cn: string): Ca {
   return { certFile, keyFile };
 }
 
-function issue(dir: string, ca: Ca, name: string, extensions: string): KeyPair {
+/**
+ * issue makes a certificate from `ca` valid for `days` days from now; with
+ * `days` negative (openssl takes it), it ended before it began: expired.
+ */
+function issue(dir: string, ca: Ca, name: string, extensions: string, days = 30): KeyPair {
   const keyFile = join(dir, `${name}.key`);
   const csrFile = join(dir, `${name}.csr`);
   const certFile = join(dir, `${name}.crt`);
@@ -124,7 +152,7 @@ function issue(dir: string, ca: Ca, name: string, extensions: string): KeyPair {
     '-out',
     certFile,
     '-days',
-    '2',
+    String(days),
     '-extfile',
     extFile,
   ]);

@@ -8,6 +8,7 @@ import {
   type ClientUnaryCall,
   Metadata,
   type ServiceError,
+  status as Status,
 } from '@grpc/grpc-js';
 import type { CallOptions, PeerClient, PeerValue } from '../../core/peers.js';
 import {
@@ -22,6 +23,7 @@ import {
   RemoveRequestSchema,
   SetRequestSchema,
 } from '../../proto/gen/groupcache_pb.js';
+import { CLOSED_AFTER_HANDSHAKE } from '../../security/refusals.js';
 import { AUTHORIZATION } from '../../security/secret.js';
 import { expireAtFromNanos, nanosFromExpireAt } from '../http/wire.js';
 import { StoppableCredentials } from './credentials.js';
@@ -57,6 +59,7 @@ export class GrpcPeerClient implements PeerClient {
   readonly #client: Client;
   readonly #config: GrpcClientConfig;
   readonly #credentials: StoppableCredentials;
+  readonly #secure: boolean;
   #closed = false;
 
   /**
@@ -67,6 +70,7 @@ export class GrpcPeerClient implements PeerClient {
     this.url = baseUrl;
     this.#config = config;
     const { target, secure } = targetOf(baseUrl);
+    this.#secure = secure;
     this.#credentials = new StoppableCredentials(secure ? config.secure : config.insecure);
     this.#client = new Client(target, this.#credentials, config.channelOptions);
   }
@@ -166,7 +170,7 @@ export class GrpcPeerClient implements PeerClient {
         signal?.removeEventListener('abort', onAbort);
         if (settled) return;
         settled = true;
-        if (err) reject(errorFromStatus(this.url, name, err.code, err.details, err));
+        if (err) reject(errorFromStatus(this.url, name, err.code, this.#details(err), err));
         else if (response === undefined) {
           reject(new UnavailableError(`peer ${this.url}: ${name}: no response message`));
         } else resolve(response);
@@ -194,6 +198,22 @@ export class GrpcPeerClient implements PeerClient {
         );
       }
     });
+  }
+
+  /**
+   * details are a failed call's details, with the likely reason when grpc-js
+   * gives none: over TLS, a connection closed before HTTP/2 began is how a
+   * peer refuses this node's client certificate.
+   */
+  #details(err: ServiceError): string {
+    if (
+      this.#secure &&
+      err.code === Status.UNAVAILABLE &&
+      err.details.includes('Failed to connect')
+    ) {
+      return `${err.details.replace(/\. Resolution note: $/, '')}: ${CLOSED_AFTER_HANDSHAKE}`;
+    }
+    return err.details;
   }
 }
 

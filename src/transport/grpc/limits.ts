@@ -17,6 +17,8 @@ import { GROUP_CACHE_SERVICE } from './service.js';
 export interface CallLimits {
   /** The peer secret's check on GroupCache calls; undefined: no secret. */
   authorized: SecretCheck | undefined;
+  /** Told of each call refused for its peer secret, with the caller's address. Default: none. */
+  onRefused?: ((remote: string) => void) | undefined;
   /** The server-wide budget of request bytes being received or held. */
   inflight: ByteBudget;
   /** The most bytes a Set message may have (the server's receive limit). */
@@ -94,6 +96,7 @@ class LimitedCall extends ServerInterceptingCall {
       !authorized(metadata.get(AUTHORIZATION))
     ) {
       // Not forwarded: the handler never starts, so the message is never asked for.
+      this.#limits.onRefused?.(this.#next.getPeer());
       this.#refuse(Status.UNAUTHENTICATED, 'unauthenticated: missing or wrong peer secret');
       return;
     }

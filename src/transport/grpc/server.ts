@@ -30,6 +30,7 @@ import {
   HealthCheckResponseSchema,
   HealthCheckResponse_ServingStatus as ServingStatus,
 } from '../../proto/gen/grpc/health/v1/health_pb.js';
+import { RefusalLog } from '../../security/refusals.js';
 import { AUTHORIZATION, type SecretCheck, secretCheck } from '../../security/secret.js';
 import type { ResolvedTls } from '../../security/tls.js';
 import { ByteBudget } from '../../util/byte-budget.js';
@@ -115,6 +116,7 @@ export async function serveGrpc(
   const { limits } = config;
   const maxSetBytes = config.maxValueBytes + config.maxKeyBytes + setRequestOverhead;
   const inflight = new ByteBudget(limits.maxInflightBytes);
+  const refusals = new RefusalLog(config.logger, 'peer');
   const server = new Server({
     // grpc-js refuses larger messages itself, with RESOURCE_EXHAUSTED.
     'grpc.max_receive_message_length': maxSetBytes,
@@ -124,6 +126,7 @@ export async function serveGrpc(
     interceptors: [
       limitCalls({
         authorized: config.peerSecret === undefined ? undefined : secretCheck(config.peerSecret),
+        onRefused: (remote) => refusals.secret(remote),
         inflight,
         maxSetBytes,
         maxSmallBytes: 2 * config.maxKeyBytes + setRequestOverhead,
@@ -146,7 +149,10 @@ export async function serveGrpc(
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   };
-  const listener = listeningServer(config.tls, limits, (socket) => {
+  for (const problem of config.tls?.warnings ?? []) {
+    config.logger.warn({ code: problem.code }, `peer TLS: ${problem.message}`);
+  }
+  const listener = listeningServer(config.tls, limits, refusals, (socket) => {
     if (socket.destroyed) return;
     injector.injectConnection(socket);
   });
@@ -200,11 +206,13 @@ export async function serveGrpc(
  * has a certificate (HTTP/2 by ALPN; under `clientAuth`, requiring a client
  * certificate that chains to `tls.ca`; the handshake bounded by
  * `handshakeTimeoutMs`), else plain TCP. `serve` gets each connection ready
- * for HTTP/2.
+ * for HTTP/2. Failed handshakes and refused client certificates are logged
+ * through `refusals`, with the reason.
  */
 function listeningServer(
   tls: ResolvedTls | undefined,
   limits: ServerLimits,
+  refusals: RefusalLog,
   serve: (socket: Socket) => void,
 ): NetServer {
   if (tls?.serving !== true || tls.cert === undefined || tls.key === undefined) {
@@ -216,12 +224,19 @@ function listeningServer(
       key: tls.key,
       ALPNProtocols: ['h2'],
       handshakeTimeout: limits.handshakeTimeoutMs,
-      ...(tls.clientAuth ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
+      // A client certificate is checked below, where the reason of a refusal can be logged.
+      ...(tls.clientAuth ? { ca: tls.ca, requestCert: true, rejectUnauthorized: false } : {}),
     },
-    serve,
+    (socket) => {
+      if (tls.clientAuth && refusals.refuseUnauthorized(socket)) return;
+      serve(socket);
+    },
   );
   // A failed handshake is the client's problem; without a listener it would be thrown.
-  server.on('tlsClientError', (_err, socket) => socket.destroy());
+  server.on('tlsClientError', (err, socket) => {
+    socket.destroy();
+    refusals.handshake(err, socket);
+  });
   return server;
 }
 

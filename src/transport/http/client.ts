@@ -19,6 +19,7 @@ import {
   GetResponseSchema,
   SetRequestSchema,
 } from '../../proto/gen/groupcache_pb.js';
+import { CLOSED_AFTER_HANDSHAKE } from '../../security/refusals.js';
 import { AUTHORIZATION, bearer, checkSecret } from '../../security/secret.js';
 import { resolveTls, type TlsOptions } from '../../security/tls.js';
 import { clientCache } from '../clients.js';
@@ -440,7 +441,12 @@ const undiciTimeouts = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT
 function networkError(url: string, method: string, err: unknown): CacheError {
   const code = (err as { code?: unknown } | null)?.code;
   const message = err instanceof Error ? err.message : String(err);
-  const detail = `peer ${url}: ${method} failed: ${message}${typeof code === 'string' ? ` (${code})` : ''}`;
+  // undici's word for a closed connection; over TLS with not a byte of answer, likely a refusal.
+  const refused =
+    code === 'UND_ERR_SOCKET' &&
+    url.startsWith('https:') &&
+    (err as { socket?: { bytesRead?: unknown } }).socket?.bytesRead === 0;
+  const detail = `peer ${url}: ${method} failed: ${message}${typeof code === 'string' ? ` (${code})` : ''}${refused ? `: ${CLOSED_AFTER_HANDSHAKE}` : ''}`;
   if (typeof code === 'string' && undiciTimeouts.has(code)) {
     return new DeadlineExceededError(detail, { cause: err });
   }

@@ -95,6 +95,11 @@ export interface HttpPeerHandlerOptions {
    * Defaults to none.
    */
   onError?: (err: unknown, req: IncomingMessage) => void;
+  /**
+   * onRefused is told of each request refused (401) for a missing or wrong
+   * peer secret, e.g. to log it on this side. Defaults to none.
+   */
+  onRefused?: (req: IncomingMessage) => void;
 }
 
 /**
@@ -118,6 +123,7 @@ interface ServerConfig {
   inflight: ByteBudget;
   signalFor: ((req: IncomingMessage) => AbortSignal | undefined) | undefined;
   onError: ((err: unknown, req: IncomingMessage) => void) | undefined;
+  onRefused: ((req: IncomingMessage) => void) | undefined;
 }
 
 /**
@@ -156,6 +162,7 @@ export function createHttpPeerHandler(
     inflight,
     signalFor: options.signalFor,
     onError: options.onError,
+    onRefused: options.onRefused,
   };
   return (req, res, next) => {
     serve(config, req, res, next).catch((err: unknown) => {
@@ -186,6 +193,11 @@ async function serve(
     res.setHeader('WWW-Authenticate', WWW_AUTHENTICATE);
     sendText(res, 401, 'unauthenticated: missing or wrong peer secret');
     lingerOnRefusedBody(req);
+    try {
+      config.onRefused?.(req);
+    } catch {
+      // A failing logger must not take the handler down with it.
+    }
     return;
   }
   const method = req.method;

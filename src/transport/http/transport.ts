@@ -4,6 +4,7 @@ import { createServer, type RequestListener, type Server, type ServerOptions } f
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { GroupLookup, PeerClient } from '../../core/peers.js';
+import { RefusalLog } from '../../security/refusals.js';
 import { type ResolvedTls, resolveTls } from '../../security/tls.js';
 import { ByteBudget } from '../../util/byte-budget.js';
 import { httpServerOptions, limitHttpServer } from '../../util/http-limits.js';
@@ -36,7 +37,10 @@ import { DEFAULT_MAX_VALUE_BYTES } from './wire.js';
  */
 export interface HttpPeerTransportOptions
   extends HttpTransportOptions,
-    Omit<HttpPeerHandlerOptions, 'signalFor' | 'onError' | 'inflight' | 'maxInflightBytes'>,
+    Omit<
+      HttpPeerHandlerOptions,
+      'signalFor' | 'onError' | 'onRefused' | 'inflight' | 'maxInflightBytes'
+    >,
     ServerLimitOptions {
   /**
    * keepAliveTimeoutMs is the former name of `idleTimeoutMs`, used when that
@@ -66,7 +70,7 @@ export interface HttpPeerTransport extends PeerTransport {
   serve(groups: GroupLookup, options: ServeOptions): Promise<HttpPeerServer>;
   handler(
     groups: GroupLookup,
-    options?: Pick<HttpPeerHandlerOptions, 'signalFor' | 'onError'>,
+    options?: Pick<HttpPeerHandlerOptions, 'signalFor' | 'onError' | 'onRefused'>,
   ): HttpPeerHandler;
 }
 
@@ -108,6 +112,7 @@ export function httpTransport(options: HttpPeerTransportOptions = {}): HttpPeerT
     async serve(groups: GroupLookup, serve: ServeOptions): Promise<HttpPeerServer> {
       // One budget per server: each serve() counts its own bodies.
       const inflight = new ByteBudget(limits.maxInflightBytes);
+      const refusals = new RefusalLog(serve.logger, 'peer');
       const handle = createHttpPeerHandler(groups, {
         ...handlerOptions,
         inflight,
@@ -117,10 +122,14 @@ export function httpTransport(options: HttpPeerTransportOptions = {}): HttpPeerT
             { err: err instanceof Error ? err.message : String(err), url: req.url },
             'peer request failed',
           ),
+        onRefused: (req) => refusals.secret(`${req.socket.remoteAddress}:${req.socket.remotePort}`),
       });
-      const server = createPeerServer(httpServerOptions(limits), tls, (req, res) =>
+      const server = createPeerServer(httpServerOptions(limits), tls, refusals, (req, res) =>
         handle(req, res),
       );
+      for (const problem of tls?.warnings ?? []) {
+        serve.logger.warn({ code: problem.code }, `peer TLS: ${problem.message}`);
+      }
       const guard = limitHttpServer(
         server,
         limits,
@@ -162,21 +171,33 @@ export function httpTransport(options: HttpPeerTransportOptions = {}): HttpPeerT
 /**
  * createPeerServer makes the server that answers peers: node:https when `tls`
  * has a certificate (requiring and checking client certificates under
- * `clientAuth`), else node:http.
+ * `clientAuth`), else node:http. Failed handshakes and refused client
+ * certificates are logged through `refusals`, with the reason.
  */
 function createPeerServer(
   limits: ServerOptions & { handshakeTimeout: number },
   tls: ResolvedTls | undefined,
+  refusals: RefusalLog,
   listener: RequestListener,
 ): Server {
   if (tls?.serving !== true) return createServer(limits, listener);
-  return createTlsServer(
+  const server = createTlsServer(
     {
       ...limits,
       cert: tls.cert,
       key: tls.key,
-      ...(tls.clientAuth ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
+      // A client certificate is checked below, where the reason of a refusal can be logged.
+      ...(tls.clientAuth ? { ca: tls.ca, requestCert: true, rejectUnauthorized: false } : {}),
     },
     listener,
   );
+  // Prepended: an unaccepted connection is destroyed before node:http reads a byte of it.
+  if (tls.clientAuth) {
+    server.prependListener('secureConnection', (socket) => refusals.refuseUnauthorized(socket));
+  }
+  server.on('tlsClientError', (err, socket) => {
+    socket.destroy();
+    refusals.handshake(err, socket);
+  });
+  return server;
 }

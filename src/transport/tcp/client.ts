@@ -14,6 +14,7 @@ import {
   TooLargeError,
   UnavailableError,
 } from '../../errors.js';
+import { CLOSED_AFTER_HANDSHAKE } from '../../security/refusals.js';
 import type { ResolvedTls } from '../../security/tls.js';
 import { ChurnMap } from '../../util/churn-map.js';
 import { SweepTimer } from '../../util/sweep-timer.js';
@@ -465,7 +466,17 @@ export class TcpPeerClient implements PeerClient {
       if (problem !== undefined) this.#protocolError(link, problem);
     });
     socket.on('error', (err) => this.#broken(link, err));
-    socket.on('close', () => this.#broken(link, new Error('connection closed')));
+    socket.on('close', () =>
+      this.#broken(
+        link,
+        // Closed after the handshake with no answer at all, not even to the HELLO.
+        new Error(
+          this.#secure && link.connected && link.reads === 0
+            ? CLOSED_AFTER_HANDSHAKE
+            : 'connection closed',
+        ),
+      ),
+    );
     link.queue.offer(encodeHello(this.#config.peerSecret), false);
     this.#link = link;
     return link;

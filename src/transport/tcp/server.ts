@@ -3,7 +3,7 @@
 // too slow, idles, or does not fit the server's limits.
 import { isUtf8 } from 'node:buffer';
 import { createServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from '../../core/logger.js';
 import type { CallOptions, GroupLookup, PeerServedGroup, PeerValue } from '../../core/peers.js';
 import {
@@ -14,6 +14,7 @@ import {
   toCacheError,
   UnavailableError,
 } from '../../errors.js';
+import { RefusalLog } from '../../security/refusals.js';
 import { secretCheck } from '../../security/secret.js';
 import type { ResolvedTls } from '../../security/tls.js';
 import { type BudgetWaiter, ByteBudget } from '../../util/byte-budget.js';
@@ -112,6 +113,8 @@ interface Shared {
   readonly budget: ByteBudget;
   /** One warning per interval for refusals and timeouts, which a flood repeats. */
   readonly throttle: LogThrottle;
+  /** Logs refused peers (secret, TLS) with the reason, once per interval per reason. */
+  readonly refusals: RefusalLog;
 }
 
 /**
@@ -142,15 +145,17 @@ export async function serveTcp(
     },
     budget: new ByteBudget(config.maxInflightBytes),
     throttle: new LogThrottle(),
+    refusals: new RefusalLog(config.logger, 'peer'),
   };
+  const tls = config.tls;
   const onSocket = (socket: Socket) => {
     if (shared.closing) {
       socket.destroy();
       return;
     }
+    if (tls?.clientAuth === true && shared.refusals.refuseUnauthorized(socket as TLSSocket)) return;
     shared.connections.add(new Connection(socket, shared));
   };
-  const tls = config.tls;
   const server: Server =
     tls?.serving === true
       ? createTlsServer(
@@ -159,24 +164,21 @@ export async function serveTcp(
             key: tls.key,
             ca: tls.ca,
             requestCert: tls.clientAuth,
-            rejectUnauthorized: tls.clientAuth,
+            // Client certificates are checked in onSocket, which logs why one is refused.
+            rejectUnauthorized: false,
             handshakeTimeout: config.handshakeTimeoutMs,
           },
           onSocket,
         )
       : createServer({ noDelay: true }, onSocket);
-  server.on('tlsClientError', (err: Error, socket: Socket) => {
+  server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
     // Node leaves the socket open after some of these (a handshake timeout among them).
     socket.destroy();
-    const held = shared.throttle.take('tls');
-    if (held !== undefined) {
-      warn(
-        config.logger,
-        { err: err.message, failedSinceLastLog: held },
-        'peer TLS handshake failed',
-      );
-    }
+    shared.refusals.handshake(err, socket);
   });
+  for (const problem of tls?.warnings ?? []) {
+    warn(config.logger, { code: problem.code }, `peer TLS: ${problem.message}`);
+  }
   server.maxConnections = config.maxConnections;
   server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) => {
     const held = shared.throttle.take('drop');
@@ -543,6 +545,7 @@ class Connection {
     }
     const authorized = this.#shared.authorized;
     if (authorized !== undefined && !authorized(buf.toString('latin1', at + 4, end))) {
+      this.#shared.refusals.secret(`${this.#socket.remoteAddress}:${this.#socket.remotePort}`);
       this.#fail(0, 'UNAUTHENTICATED', 'unauthenticated: missing or wrong peer secret');
       this.drain();
       return;
