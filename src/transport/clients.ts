@@ -38,9 +38,7 @@ interface Entry<C extends ClosableClient> {
 }
 
 /** clientCache builds a {@link ClientCache} around `make`. */
-export function clientCache<C extends ClosableClient>(
-  make: (url: string) => C,
-): ClientCache<C> {
+export function clientCache<C extends ClosableClient>(make: (url: string) => C): ClientCache<C> {
   const entries = new Map<string, Entry<C>>();
   let closed = false;
 
