@@ -634,6 +634,7 @@ describe('when the owner fails', () => {
     assert.equal((await reading).toString(), 'local:k');
     assert.deepEqual(loads, ['k']);
     assert.equal(group.stats.peerErrors, 1);
+    assert.equal(group.stats.loadsDeduped, 1, 'the ask and the local load are one load');
     assert.equal(group.cacheStats('main').items, 0, 'never in main');
     assert.equal(group.cacheStats('hot').items, 1);
     now += 499;

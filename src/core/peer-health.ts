@@ -508,3 +508,15 @@ export function healthOf(client: PeerClient): PeerHealthState | undefined {
   }
   return undefined;
 }
+
+/**
+ * peerHealthy tells whether a peer client made by a node is used: false while
+ * the {@link HealthCheckedPeer} it wraps finds its peer unhealthy, true for a
+ * client with no health tracking. It reads the state without copying it.
+ */
+export function peerHealthy(client: PeerClient): boolean {
+  for (let c: PeerClient | undefined = client; c !== undefined; c = c.inner) {
+    if (c instanceof HealthCheckedPeer) return c.healthy;
+  }
+  return true;
+}
