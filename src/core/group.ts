@@ -71,7 +71,10 @@ export interface Getter {
 export interface GroupOptions {
   /** Byte budget of the group's main and hot caches together (keys + values). 0 disables caching. */
   cacheBytes: number;
-  /** The loader, as a function. Give exactly one of `load` and `getter`. */
+  /**
+   * The loader, as a function. Give exactly one of `load` and `getter`; a group
+   * of a client-only node (`member: false`), which never loads, may have neither.
+   */
   load?: LoadFn | undefined;
   /** The loader, as a {@link Getter}. */
   getter?: Getter | undefined;
@@ -185,7 +188,10 @@ export class Group implements PeerServedGroup {
     if ((options.hotCacheChance ?? 0) > 1) {
       throw new InvalidArgumentError('hotCacheChance must be between 0 and 1');
     }
-    if ((options.load === undefined) === (options.getter === undefined)) {
+    if (options.load !== undefined && options.getter !== undefined) {
+      throw new InvalidArgumentError(`group ${name}: give exactly one of load and getter`);
+    }
+    if (options.load === undefined && options.getter === undefined && peers().member !== false) {
       throw new InvalidArgumentError(`group ${name}: give exactly one of load and getter`);
     }
     if (options.load !== undefined && typeof options.load !== 'function') {
@@ -195,7 +201,9 @@ export class Group implements PeerServedGroup {
       throw new InvalidArgumentError(`group ${name}: getter must have a get method`);
     }
     this.name = name;
-    this.#load = options.load ?? getterToLoad(options.getter as Getter);
+    this.#load =
+      options.load ??
+      (options.getter === undefined ? neverLoads : getterToLoad(options.getter as Getter));
     this.#peers = peers;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
@@ -816,6 +824,11 @@ function viewOf(key: string): (hit: Hit) => ByteView {
     return view;
   };
 }
+
+/** neverLoads is the loader of a client-only node's group given none: no get reaches it. */
+const neverLoads: LoadFn = (key, ctx) => {
+  throw new InternalError(`load ${ctx.group}/${key}: a client-only node never loads`);
+};
 
 /** getterToLoad adapts a seed-style {@link Getter} to a {@link LoadFn}. */
 function getterToLoad(getter: Getter): LoadFn {
