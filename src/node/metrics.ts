@@ -146,7 +146,7 @@ export class NodeMetrics {
   peerHealth(peers: () => Iterable<PeerClient>): void {
     new Gauge({
       name: 'peercache_peer_healthy',
-      help: 'Whether a peer is used (1) or avoided, its keys loaded locally, because it stopped answering (0).',
+      help: 'Whether a peer is used (1) or avoided, its keys sent to their fallback owners, because it stopped answering (0).',
       labelNames: ['peer'],
       registers: [this.registry],
       collect() {
