@@ -9,7 +9,7 @@ export interface GroupStats {
   gets: number;
   /** Gets answered from the main or hot cache. */
   cacheHits: number;
-  /** Values fetched from the owner peer. */
+  /** Values fetched from a peer: the key's owner, or its fallback owner. */
   peerLoads: number;
   /**
    * Asks of a peer that could not be reached: of an owner (the key then goes to
