@@ -11,7 +11,7 @@ import { LatencyHistogram, type LatencySeries } from './latency.js';
 const statNames: Record<keyof GroupStats, string> = {
   gets: 'gets: every get, hits included',
   cacheHits: 'gets answered from the main or hot cache',
-  peerLoads: 'values fetched from the owner peer',
+  peerLoads: 'values fetched from a peer (the owner, or the fallback owner)',
   peerErrors: 'failed requests to peers',
   loads: 'gets that missed the cache',
   loadsDeduped: 'loads that ran after singleflight deduplication',
