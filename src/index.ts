@@ -23,6 +23,7 @@ export {
   type PeerHealthOptions,
   type PeerHealthState,
   PROBE_GROUP,
+  peerHealthy,
 } from './core/peer-health.js';
 export {
   type CallOptions,

@@ -238,7 +238,7 @@ describe('peercache gateway with etcd', { timeout: 90_000, skip }, () => {
 describe('peercache gateway with a static list', { timeout: 90_000 }, () => {
   const registry = cleanupAfter();
 
-  it('a key whose owner is down gets 503 and is loaded nowhere; the API warns when open', async () => {
+  it('a key whose owner is down is answered by its fallback owner, with both down 503 naming the owner; the API warns when open', async () => {
     const [peerPort, apiPort, deadPort] = await freePorts(3);
     const url = `http://127.0.0.1:${peerPort}`;
     const dead = `http://127.0.0.1:${deadPort}`;
@@ -257,19 +257,25 @@ describe('peercache gateway with a static list', { timeout: 90_000 }, () => {
     const alive = keys.filter((k) => ring.get(k) === url);
     const orphaned = keys.filter((k) => ring.get(k) === dead);
     assert.ok(alive.length > 0 && orphaned.length > 0);
-    for (const key of alive) assertValue(await get(gateway, key), key);
-    for (const key of orphaned) {
-      const got = await get(gateway, key);
-      assert.equal(got.status, 503, `${key}: ${got.text}`);
-      assert.match(got.text, /no cache node owns this key/);
-    }
+    // The dead node's keys go to their fallback owner, the next member on the ring:
+    // here the one live node. The gateway itself never loads.
+    for (const key of keys) assertValue(await get(gateway, key), key);
     const loaded = await where([node], keys);
-    for (const key of alive) assert.deepEqual(loaded[key], [url]);
-    for (const key of orphaned) assert.deepEqual(loaded[key], []);
+    for (const key of keys) assert.deepEqual(loaded[key], [url], `loads of ${key}`);
+    const stats = JSON.parse((await call(`${gateway.api}/stats`)).text) as {
+      groups: { scores: { stats: { localLoads: number } } };
+    };
+    assert.equal(stats.groups.scores.stats.localLoads, 0, 'the gateway loads nothing');
     // Listening on every interface with no token: one warning, about the API.
     const warnings = logs(gateway.proc).filter((l) => /beyond loopback/.test(String(l.msg)));
     assert.equal(warnings.length, 1);
     assert.match(String(warnings[0]!.msg), /^the API listens beyond loopback/);
+    // With the live node gone too, a key has neither its owner nor a fallback owner.
+    await node.proc.stop('SIGTERM', 10_000);
+    const got = await get(gateway, orphaned[0]!);
+    assert.equal(got.status, 503, got.text);
+    assert.match(got.text, new RegExp(`its owner ${dead} could not be reached`));
+    assert.match(got.text, /a client-only node never loads/);
     assert.deepEqual(await gateway.proc.stop('SIGTERM', 10_000), { code: 0, signal: null });
   });
 });

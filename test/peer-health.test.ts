@@ -94,7 +94,8 @@ for (const transport of ['tcp', 'http', 'grpc'] as const) {
       stopped = c.process.pid;
       process.kill(c.process.pid, 'SIGSTOP');
 
-      // The first wave waits until the owner is found unresponsive, then loads locally.
+      // The first wave waits until the owner is found unresponsive, then goes to each
+      // key's fallback owner.
       await getAll(others, keysOwnedBy(c.url, 'first-', 10));
       for (const n of others) {
         const peers = await peersOf(n);

@@ -69,11 +69,14 @@ Flags:
   --log-level LEVEL      fatal, error, warn, info, debug, trace or silent. Default info.
   --peer-timeout DURATION  the longest wait for a peer's answer to one request, apart
                          from the loader's time limit: 500ms, 2s, or milliseconds.
-                         Past it the node loads the key itself. Default 5s.
+                         Past it the key goes to its fallback owner (the next
+                         live node on the ring), or is loaded here. Default 5s.
   --peer-health on|off   find peers that stop answering (a request waiting 500ms
                          with no answer from the peer triggers a probe; 2s without
-                         an answer marks it unhealthy), load their keys locally at
-                         once, and probe them every second until they answer.
+                         an answer marks it unhealthy), send their keys at once to
+                         their fallback owners (the next healthy node on the ring,
+                         which loads each once for the cluster), and probe them
+                         every second until they answer.
                          /peers and /metrics show each peer's health. Default on.
   -h, --help             show this help.
 
@@ -195,7 +198,8 @@ Flags:
   --idle-timeout MS      the API's limits, as for a node.
   --log-level LEVEL      fatal, error, warn, info, debug, trace or silent. Default info.
   --peer-timeout DURATION, --peer-health on|off: as for a node (an unhealthy node's
-                         keys fail at once with 503 instead of waiting).
+                         keys go at once to their fallback owners; with neither
+                         answering, a get fails with 503: a gateway never loads).
   -h, --help             show this help.
 
 The API is the node's: /api (GET, PUT, DELETE), /peers, /stats, /metrics, /healthz

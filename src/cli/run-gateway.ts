@@ -2,8 +2,6 @@
 // follows the membership, owns no keys, caches nothing, and asks each key's owner.
 import type { Logger as PinoLogger } from 'pino';
 import { type ApiServer, startApiServer } from '../api/server.js';
-import type { LoadFn } from '../core/group.js';
-import { UnavailableError } from '../errors.js';
 import type { Membership } from '../membership/membership.js';
 import { type CacheNode, createNode } from '../node/node.js';
 import { checkCertificate } from '../security/cert-check.js';
@@ -28,35 +26,14 @@ export interface RunningGateway {
 }
 
 /**
- * gatewayLoader is the loader of a gateway's groups: it never loads. A group
- * reaches it only when no owner answered, so the get fails with
- * UnavailableError (503 on the API, naming the owner and saying why it did not
- * answer) instead of loading where no node owns the key.
- */
-export function gatewayLoader(node: Pick<CacheNode, 'peers'>): LoadFn {
-  return (_key, { ownerFailure }) => {
-    if (ownerFailure !== undefined) {
-      // The owner's error names it and says why (a TLS refusal, a timeout).
-      throw new UnavailableError(
-        `no cache node owns this key: its owner did not answer (a gateway never loads): ${ownerFailure.reason}`,
-      );
-    }
-    const members = node.peers().peers.length;
-    throw new UnavailableError(
-      members === 0
-        ? 'no cache node owns this key: the gateway knows no nodes yet'
-        : 'no cache node owns this key: its owner did not answer (a gateway never loads)',
-    );
-  };
-}
-
-/**
  * startGateway builds a client-only node (`member: false`): never on a ring,
  * never registered in etcd (its etcd membership has no `self`, so it only
  * watches), with one group per name, each caching nothing (`cacheBytes: 0`:
  * a gateway is not told of invalidations, so any copy could go stale). With
  * `--peers` and `--etcd`, the peers seed the ring until etcd answers. It starts
- * the membership, then the API. On failure it closes what it started and rethrows.
+ * the membership, then the API. Its groups have no loader: a get goes to the key's
+ * owner, or its fallback owner while the owner cannot be reached, and fails with
+ * UnavailableError when neither answers. On failure it closes what it started and rethrows.
  */
 export async function startGateway(
   config: GatewayConfig,
@@ -97,8 +74,9 @@ export async function startGateway(
   let api: ApiServer | undefined;
   try {
     if (config.peers.length > 0) node.setPeers(config.peers, 'static');
-    const load = gatewayLoader(node);
-    for (const name of config.groups) node.newGroup(name, { cacheBytes: 0, load });
+    // No loader: a client-only node never loads. A key whose owner and fallback owner
+    // cannot be reached fails with UnavailableError (503 on the API).
+    for (const name of config.groups) node.newGroup(name, { cacheBytes: 0 });
     await node.start();
     api = await startApiServer(node, config.api.host, config.api.port, {
       logger,

@@ -634,6 +634,7 @@ describe('when the owner fails', () => {
     assert.equal((await reading).toString(), 'local:k');
     assert.deepEqual(loads, ['k']);
     assert.equal(group.stats.peerErrors, 1);
+    assert.equal(group.stats.loadsDeduped, 1, 'the ask and the local load are one load');
     assert.equal(group.cacheStats('main').items, 0, 'never in main');
     assert.equal(group.cacheStats('hot').items, 1);
     now += 499;
@@ -676,6 +677,81 @@ describe('when the owner fails', () => {
     local.resolve('stale');
     assert.equal((await reading).toString(), 'stale');
     assert.equal(group.peek('k'), undefined);
+  });
+});
+
+describe('the fallback owner', () => {
+  test('a peer’s get of a key another node owns is a fallback copy: in hot for fallbackTtl, never in main', async () => {
+    let now = 1_000_000;
+    const owner = scriptedOwner();
+    const { group, loads } = nonOwner(owner.client, { fallbackTtl: 500, now: () => now });
+    const served = await group.getForPeer('k');
+    assert.equal(new TextDecoder().decode(served.value), 'local:k');
+    assert.equal(served.expireAt, now + 500, 'the asker is told the copy’s bound');
+    assert.deepEqual(loads, ['k']);
+    assert.equal(owner.gets.length, 0, 'a peer’s request never goes on to the owner');
+    assert.equal(group.cacheStats('main').items, 0);
+    assert.equal(group.cacheStats('hot').items, 1);
+    await group.getForPeer('k');
+    assert.deepEqual(loads, ['k'], 'answered from the copy within the bound');
+    now += 500;
+    assert.equal(group.peek('k'), undefined, 'gone at the bound');
+  });
+
+  test('an answer from the fallback owner is kept in hot for fallbackTtl at most', async () => {
+    let now = 1_000_000;
+    const owner = scriptedOwner();
+    const fallback = scriptedOwner('http://fallback');
+    const registry = new GroupRegistry();
+    registry.setPeerPicker({
+      pickPeer: () => owner.client,
+      pickFallback: () => fallback.client,
+      otherPeers: () => [owner.client, fallback.client],
+    });
+    const { load, calls } = counting();
+    const group = registry.newGroup('f', {
+      cacheBytes: 1 << 20,
+      hotCacheChance: 1,
+      fallbackTtl: 300,
+      now: () => now,
+      load,
+    });
+    const reading = group.get('k');
+    owner.gets[0]!.answer.reject(new UnavailableError('connection refused'));
+    await turn();
+    assert.equal(fallback.gets.length, 1, 'the fallback owner is asked');
+    fallback.gets[0]!.answer.resolve({ ...peerValue('from fallback'), expireAt: now + 60_000 });
+    assert.equal((await reading).toString(), 'from fallback');
+    assert.deepEqual(calls, [], 'nothing loaded here');
+    assert.equal(group.stats.peerErrors, 1);
+    assert.equal(group.stats.peerLoads, 1);
+    assert.equal(group.stats.loadsDeduped, 1);
+    now += 299;
+    assert.equal(group.peek('k')?.toString(), 'from fallback');
+    now += 1;
+    assert.equal(group.peek('k'), undefined, 'the copy’s bound, not the answer’s expiry');
+  });
+
+  test('a fallback owner that cannot be reached either: a local load, the last resort', async () => {
+    const owner = scriptedOwner();
+    const fallback = scriptedOwner('http://fallback');
+    const registry = new GroupRegistry();
+    registry.setPeerPicker({
+      pickPeer: () => owner.client,
+      pickFallback: () => fallback.client,
+      otherPeers: () => [owner.client, fallback.client],
+    });
+    const { load, calls } = counting();
+    const group = registry.newGroup('f', { cacheBytes: 1 << 20, load });
+    const reading = group.get('k');
+    owner.gets[0]!.answer.reject(new UnavailableError('connection refused'));
+    await turn();
+    fallback.gets[0]!.answer.reject(new UnavailableError('connection reset'));
+    assert.equal((await reading).toString(), 'v:k');
+    assert.deepEqual(calls, ['k']);
+    assert.equal(group.stats.peerErrors, 2);
+    assert.equal(group.stats.loadsDeduped, 1);
+    assert.equal(group.cacheStats('main').items, 0);
   });
 });
 

@@ -48,11 +48,6 @@ export interface LoadContext {
   readonly signal: AbortSignal;
   /** The group's name. */
   group: string;
-  /**
-   * ownerFailure is set when this node loads a key another node owns because
-   * that owner could not be reached: the owner's URL and why. Absent otherwise.
-   */
-  ownerFailure?: { peer: string; reason: string } | undefined;
 }
 
 /**
@@ -76,7 +71,10 @@ export interface Getter {
 export interface GroupOptions {
   /** Byte budget of the group's main and hot caches together (keys + values). 0 disables caching. */
   cacheBytes: number;
-  /** The loader, as a function. Give exactly one of `load` and `getter`. */
+  /**
+   * The loader, as a function. Give exactly one of `load` and `getter`; a group
+   * of a client-only node (`member: false`), which never loads, may have neither.
+   */
   load?: LoadFn | undefined;
   /** The loader, as a {@link Getter}. */
   getter?: Getter | undefined;
@@ -190,7 +188,10 @@ export class Group implements PeerServedGroup {
     if ((options.hotCacheChance ?? 0) > 1) {
       throw new InvalidArgumentError('hotCacheChance must be between 0 and 1');
     }
-    if ((options.load === undefined) === (options.getter === undefined)) {
+    if (options.load !== undefined && options.getter !== undefined) {
+      throw new InvalidArgumentError(`group ${name}: give exactly one of load and getter`);
+    }
+    if (options.load === undefined && options.getter === undefined && peers().member !== false) {
       throw new InvalidArgumentError(`group ${name}: give exactly one of load and getter`);
     }
     if (options.load !== undefined && typeof options.load !== 'function') {
@@ -200,7 +201,9 @@ export class Group implements PeerServedGroup {
       throw new InvalidArgumentError(`group ${name}: getter must have a get method`);
     }
     this.name = name;
-    this.#load = options.load ?? getterToLoad(options.getter as Getter);
+    this.#load =
+      options.load ??
+      (options.getter === undefined ? neverLoads : getterToLoad(options.getter as Getter));
     this.#peers = peers;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
@@ -331,6 +334,9 @@ export class Group implements PeerServedGroup {
     if (bad !== undefined) throw bad;
     const picker = this.#peers();
     const owner = picker.pickPeer(key);
+    if (owner === undefined && picker.member === false) {
+      throw new UnavailableError(`no cache node owns ${key}: the ring is empty`);
+    }
     if (owner !== undefined) await owner.remove(this.name, key, { signal: options?.signal });
     this.#dropCopy(key);
     await this.#tellOthers(picker, owner, key, options?.signal);
@@ -391,7 +397,10 @@ export class Group implements PeerServedGroup {
 
   /**
    * getForPeer serves a peer's get: cache, then a local load; it never asks another
-   * peer. A cache hit is answered at once, without a promise.
+   * peer. A cache hit is answered at once, without a promise. A key this node does
+   * not own on its ring is asked of it as the key's fallback owner (its owner could
+   * not be reached): the value is kept as a fallback copy, in hot for `fallbackTtl`,
+   * never in main. A client-only node never loads: a miss is an UnavailableError.
    */
   getForPeer(key: string, options?: CallOptions): PeerValue | Promise<PeerValue> {
     const bad = this.#checkKey(key);
@@ -405,9 +414,20 @@ export class Group implements PeerServedGroup {
       if (view === null) return Promise.reject(new NotFoundError(`not found: ${key}`));
       return { value: view.unsafeBytes(), expireAt: hitExpireAt(hit), minuteQps: 0 };
     }
+    const picker = this.#peers();
+    if (picker.member === false) {
+      return Promise.reject(
+        new UnavailableError(`get ${this.name}/${key}: a client-only node never loads`),
+      );
+    }
+    // The request itself does not say why it came here (the golang/groupcache wire
+    // has no room for it): this node's own ring does. Not the owner here means the
+    // asker could not reach the owner, or briefly sees another ring; either way a
+    // short-lived copy is the safe one to keep.
+    const fallback = picker.pickPeer(key) !== undefined;
     this.#stats.loads++;
     return this.#localFlights
-      .do(key, (flight) => this.#loadLocally(key, flight, undefined), {
+      .do(key, (flight) => this.#loadLocally(key, flight, fallback, undefined), {
         signal: options?.signal,
       })
       .then((loaded) => {
@@ -460,7 +480,11 @@ export class Group implements PeerServedGroup {
     return this.#cache.budget;
   }
 
-  /** Load on a miss: from the owner peer if another node owns the key, else locally. */
+  /**
+   * Load on a miss: from the owner peer if another node owns the key (from its
+   * fallback owner when it cannot be reached), else locally. A client-only node
+   * never loads.
+   */
   #loadAnywhere(key: string, options: GetOptions | undefined): Promise<ByteView> {
     const deadline = options?.deadline;
     let signal = options?.signal;
@@ -469,11 +493,15 @@ export class Group implements PeerServedGroup {
       const timeout = AbortSignal.timeout(left);
       signal = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
     }
-    const owner = this.#peers().pickPeer(key);
+    const picker = this.#peers();
+    const owner = picker.pickPeer(key);
     const flightOptions = signal === undefined ? undefined : { signal };
     if (owner === undefined) {
+      if (picker.member === false) {
+        return Promise.reject(new UnavailableError(`no cache node owns ${key}: the ring is empty`));
+      }
       return this.#localFlights
-        .do(key, (flight) => this.#loadLocally(key, flight, undefined), flightOptions)
+        .do(key, (flight) => this.#loadLocally(key, flight, false, undefined), flightOptions)
         .then(viewOf(key));
     }
     // A flight started by a caller without a signal can only time out (its starter
@@ -500,56 +528,72 @@ export class Group implements PeerServedGroup {
     cancellable: boolean,
     callerDeadline: number | undefined,
   ): Promise<ByteView> {
-    const signal = cancellable ? flight.signal : undefined;
     this.#stats.loadsDeduped++;
     const until = Math.min(callerDeadline ?? Number.POSITIVE_INFINITY, flight.deadline);
-    const deadline = Number.isFinite(until) ? until : undefined;
+    const ask: Ask = {
+      key,
+      owner,
+      flight,
+      signal: cancellable ? flight.signal : undefined,
+      deadline: Number.isFinite(until) ? until : undefined,
+    };
+    return this.#askPeer(ask, owner);
+  }
+
+  /**
+   * Ask `peer` for the key of `ask`: its owner, or its fallback owner once the
+   * owner could not be reached. A value from the owner may go into hot (at
+   * `hotCacheChance`); one from a fallback owner too, but as a fallback copy,
+   * for `fallbackTtl` at most.
+   */
+  #askPeer(ask: Ask, peer: PeerClient): Promise<ByteView> {
+    const { key, flight } = ask;
     let asked: Promise<PeerValue>;
     try {
-      asked = owner.get(this.name, key, { signal, deadline });
+      asked = peer.get(this.name, key, { signal: ask.signal, deadline: ask.deadline });
     } catch (err) {
-      return this.#ownerFailed(key, owner, err, signal, flight);
+      asked = Promise.reject(err);
     }
     return asked.then(
       (got) => {
         this.#stats.peerLoads++;
         const view = ByteView.adopt(got.value);
-        // The owner may have answered before a write that has since reached this
+        // The peer may have answered before a write that has since reached this
         // node (and superseded this flight): its answer is then not kept.
-        if (!flight.superseded && this.#random() < this.#hotCacheChance) {
-          return hitView(this.#cache.add('hot', key, view, got.expireAt)) ?? view;
+        if (flight.superseded || this.#random() >= this.#hotCacheChance) return view;
+        let expireAt = got.expireAt;
+        if (peer !== ask.owner) {
+          if (this.#fallbackTtl === 0) return view;
+          const bound = this.#now() + this.#fallbackTtl;
+          expireAt = expireAt === 0 ? bound : Math.min(expireAt, bound);
         }
-        return view;
+        return hitView(this.#cache.add('hot', key, view, expireAt)) ?? view;
       },
-      (err: unknown) => this.#ownerFailed(key, owner, err, signal, flight),
+      (err: unknown) => this.#peerFailed(ask, peer, err),
     );
   }
 
   /**
-   * After the owner failed: its answer (NOT_FOUND, its loader's error) and the
-   * caller's abort are final; only an owner that could not be reached (see
-   * {@link peerUnreachable}) makes this node load the key itself, and that
-   * fallback copy is kept only briefly (`fallbackTtl`).
+   * After a peer failed: its answer (NOT_FOUND, its loader's error) and the
+   * caller's abort are final. Only a peer that could not be reached (see
+   * {@link peerUnreachable}) sends the key on: from the owner to the key's
+   * fallback owner, and from there (or when there is none) to a local load,
+   * the last resort, whose value is kept only briefly (`fallbackTtl`).
    */
-  #ownerFailed(
-    key: string,
-    owner: PeerClient,
-    err: unknown,
-    signal: AbortSignal | undefined,
-    remote: FlightContext,
-  ): Promise<ByteView> {
+  #peerFailed(ask: Ask, peer: PeerClient, err: unknown): Promise<ByteView> {
+    const { key, owner, signal, flight } = ask;
     if (isCacheError(err, 'NOT_FOUND')) {
-      if (this.#notFoundTtl > 0 && !remote.superseded) {
+      if (this.#notFoundTtl > 0 && !flight.superseded) {
         this.#cache.add('hot', key, null, this.#now() + this.#notFoundTtl);
       }
       return Promise.reject(err);
     }
     if (signal?.aborted) return Promise.reject(abortError(signal));
     if (isCacheError(err, 'TOO_LARGE')) {
-      // The key passed this node's limits: an owner's value (or a key) over a limit on
+      // The key passed this node's limits: a peer's value (or a key) over a limit on
       // the way back is a mismatch between the nodes' limits, not the caller's fault.
       return Promise.reject(
-        new InternalError(`get ${this.name}/${key} from ${owner.url}: ${err.message}`, {
+        new InternalError(`get ${this.name}/${key} from ${peer.url}: ${err.message}`, {
           cause: err,
           remote: err.remote,
         }),
@@ -557,27 +601,46 @@ export class Group implements PeerServedGroup {
     }
     if (!peerUnreachable(err)) return Promise.reject(err);
     this.#stats.peerErrors++;
-    const held = this.#peerLog.take(`get ${owner.url}`);
+    const picker = this.#peers();
+    // The fallback owner is tried once, after the owner; if it fails too, or is the
+    // owner itself on a ring that changed meanwhile, the key is loaded here.
+    const next = peer === owner ? picker.pickFallback?.(key) : undefined;
+    const fallback =
+      next === undefined || next === 'self' || next.url === owner.url ? undefined : next;
+    const clientOnly = picker.member === false;
+    const held = this.#peerLog.take(`get ${peer.url}`);
     if (held !== undefined) {
+      const then =
+        fallback !== undefined
+          ? `asking its fallback owner ${fallback.url}`
+          : clientOnly
+            ? 'failing the get: a client-only node never loads'
+            : 'loading locally';
       this.#log.warn(
         {
           group: this.name,
           key,
-          peer: owner.url,
+          peer: peer.url,
           err: err instanceof Error ? err.message : String(err),
           alsoFailed: held,
         },
-        'peer error, loading locally',
+        `peer error, ${then}`,
+      );
+    }
+    if (fallback !== undefined) return this.#askPeer(ask, fallback);
+    if (clientOnly) {
+      const tried = peer === owner ? '' : `, nor its fallback owner ${peer.url}`;
+      return Promise.reject(
+        new UnavailableError(
+          `get ${this.name}/${key}: its owner ${owner.url} could not be reached${tried}, and a client-only node never loads (${err instanceof Error ? err.message : String(err)})`,
+          { cause: err },
+        ),
       );
     }
     return this.#localFlights
       .do(
         key,
-        (local) =>
-          this.#loadLocally(key, local, remote, {
-            peer: owner.url,
-            reason: err instanceof Error ? err.message : String(err),
-          }),
+        (local) => this.#loadLocally(key, local, true, flight),
         signal === undefined ? undefined : { signal },
       )
       .then(viewOf(key));
@@ -585,20 +648,22 @@ export class Group implements PeerServedGroup {
 
   /**
    * #loadLocally runs the loader for a local flight and stores the value in
-   * main, unless the flight was superseded by a write meanwhile. `fallbackFor`
-   * is the remote flight whose owner could not be reached: the value is then a
-   * fallback copy, kept in hot for `fallbackTtl` at most, and not kept at all
-   * if either flight was superseded; `ownerFailure` (the loader's) says why.
+   * main, unless the flight was superseded by a write meanwhile. With
+   * `fallback` (this node does not own the key) the value is a fallback copy,
+   * kept in hot for `fallbackTtl` at most. `remote` is the remote flight whose
+   * peers could not be reached, when the load goes on from one: then nothing is
+   * kept if either flight was superseded, and the load was counted there.
    */
   async #loadLocally(
     key: string,
     flight: FlightContext,
-    fallbackFor: FlightContext | undefined,
-    ownerFailure?: LoadContext['ownerFailure'],
+    fallback: boolean,
+    remote: FlightContext | undefined,
   ): Promise<Hit> {
     const cached = this.#cache.get(key);
     if (cached !== undefined) return cached;
-    this.#stats.loadsDeduped++;
+    // A load that goes on from a remote flight is the same load: counted once.
+    if (remote === undefined) this.#stats.loadsDeduped++;
     let result: LoadResult;
     try {
       // The loader's signal is the flight's, made only if the loader reads it.
@@ -608,13 +673,12 @@ export class Group implements PeerServedGroup {
           return flight.signal;
         },
         group,
-        ...(ownerFailure !== undefined ? { ownerFailure } : {}),
       });
     } catch (err) {
       this.#stats.localLoadErrs++;
       if (flight.aborted) throw abortError(flight.signal);
       let e = isCacheError(err) ? err : toCacheError(err, `load ${this.name}/${key}`);
-      if (e.code === 'NOT_FOUND') return this.#notFound(key, flight, fallbackFor);
+      if (e.code === 'NOT_FOUND') return this.#notFound(key, flight, fallback, remote);
       // A loader's value too large for it (e.g. an origin's body over the limit) is the
       // server's fault, not the request's: INTERNAL, never a 413 to a GET.
       if (e.code === 'TOO_LARGE') {
@@ -625,7 +689,7 @@ export class Group implements PeerServedGroup {
     }
     if (result === null || result === undefined) {
       this.#stats.localLoadErrs++;
-      return this.#notFound(key, flight, fallbackFor);
+      return this.#notFound(key, flight, fallback, remote);
     }
     let loaded: Loaded;
     try {
@@ -639,7 +703,7 @@ export class Group implements PeerServedGroup {
     this.#log.debug({ group: this.name, key, bytes: loaded.bytes }, 'loaded');
     // The cache copies the loader's bytes (into its arena when they fit): the
     // loader may reuse its buffer, and callers get the cache's copy.
-    return this.#store(key, loaded.value, loaded.expireAt, flight, fallbackFor);
+    return this.#store(key, loaded.value, loaded.expireAt, flight, fallback, remote);
   }
 
   /**
@@ -653,18 +717,24 @@ export class Group implements PeerServedGroup {
     value: CacheValue | null,
     expireAt: number,
     flight: FlightContext,
-    fallbackFor: FlightContext | undefined,
+    fallback: boolean,
+    remote: FlightContext | undefined,
   ): Hit {
-    if (flight.superseded || fallbackFor?.superseded) return unstoredHit(value, expireAt);
-    if (fallbackFor === undefined) return this.#cache.add('main', key, value, expireAt);
+    if (flight.superseded || remote?.superseded) return unstoredHit(value, expireAt);
+    if (!fallback) return this.#cache.add('main', key, value, expireAt);
     if (this.#fallbackTtl === 0) return unstoredHit(value, expireAt);
     const bound = this.#now() + this.#fallbackTtl;
     return this.#cache.add('hot', key, value, expireAt === 0 ? bound : Math.min(expireAt, bound));
   }
 
-  #notFound(key: string, flight: FlightContext, fallbackFor: FlightContext | undefined): never {
+  #notFound(
+    key: string,
+    flight: FlightContext,
+    fallback: boolean,
+    remote: FlightContext | undefined,
+  ): never {
     if (this.#notFoundTtl > 0) {
-      this.#store(key, null, this.#now() + this.#notFoundTtl, flight, fallbackFor);
+      this.#store(key, null, this.#now() + this.#notFoundTtl, flight, fallback, remote);
     }
     throw new NotFoundError(`not found: ${key}`);
   }
@@ -730,6 +800,16 @@ export class Group implements PeerServedGroup {
   }
 }
 
+/** Ask is one remote flight's question: the key, its owner, and how long to wait. */
+interface Ask {
+  key: string;
+  owner: PeerClient;
+  flight: FlightContext;
+  /** The flight's signal, when a caller can cancel; else the deadline alone ends the request. */
+  signal: AbortSignal | undefined;
+  deadline: number | undefined;
+}
+
 /** Loaded is a loader's value, checked, before the cache copies it. */
 interface Loaded {
   value: CacheValue;
@@ -744,6 +824,11 @@ function viewOf(key: string): (hit: Hit) => ByteView {
     return view;
   };
 }
+
+/** neverLoads is the loader of a client-only node's group given none: no get reaches it. */
+const neverLoads: LoadFn = (key, ctx) => {
+  throw new InternalError(`load ${ctx.group}/${key}: a client-only node never loads`);
+};
 
 /** getterToLoad adapts a seed-style {@link Getter} to a {@link LoadFn}. */
 function getterToLoad(getter: Getter): LoadFn {

@@ -171,7 +171,7 @@ function messageOf(err: unknown): string {
  * capped by `requestTimeoutMs`. The peer is marked unhealthy when a probe gets
  * no answer or `failureThreshold` calls in a row fail to reach it; then the
  * calls waiting on it fail at once, new calls fail at once with an
- * UnavailableError (the group loads locally), and the peer is probed every
+ * UnavailableError (the group asks the key's fallback owner), and the peer is probed every
  * `probeIntervalMs` until it answers. Its first answer — to a probe or to a
  * call sent before it went down — makes it healthy again.
  *
@@ -467,7 +467,8 @@ export class HealthCheckedPeer implements PeerClient {
 
   /**
    * Mark the peer unhealthy and fail every call waiting on it now, so that
-   * their groups load locally at once instead of waiting out their timeouts.
+   * their groups turn to the keys' fallback owners at once instead of waiting
+   * out their timeouts.
    * The requests themselves stay with the transport until their deadlines.
    */
   #markUnhealthy(reason: string): void {
@@ -479,7 +480,7 @@ export class HealthCheckedPeer implements PeerClient {
     this.#throttle.take(this.url); // the transition line below opens the interval
     this.#log.warn(
       { peer: this.url, reason, abandoned: this.#waiting.size },
-      'peer unhealthy: its keys are loaded locally until it answers a probe',
+      'peer unhealthy: its keys go to their fallback owners until it answers a probe',
     );
     const waiting = [...this.#waiting.values()];
     this.#waiting.clear();
@@ -507,4 +508,16 @@ export function healthOf(client: PeerClient): PeerHealthState | undefined {
     if (c instanceof HealthCheckedPeer) return c.state();
   }
   return undefined;
+}
+
+/**
+ * peerHealthy tells whether a peer client made by a node is used: false while
+ * the {@link HealthCheckedPeer} it wraps finds its peer unhealthy, true for a
+ * client with no health tracking. It reads the state without copying it.
+ */
+export function peerHealthy(client: PeerClient): boolean {
+  for (let c: PeerClient | undefined = client; c !== undefined; c = c.inner) {
+    if (c instanceof HealthCheckedPeer) return c.healthy;
+  }
+  return true;
 }

@@ -73,6 +73,16 @@ export interface PeerPicker {
   readonly member?: boolean;
   /** Every peer other than this node, for fan-out (e.g. `remove`). */
   otherPeers(): readonly PeerClient[];
+  /**
+   * pickFallback names the fallback owner of `key`, who loads it while its
+   * owner cannot be reached: the first member after the owner, walking the
+   * ring, that is healthy (this node counts as healthy). Its client, `'self'`
+   * when it is this node, or `undefined` when there is none. Every node with
+   * the same ring and the same view of health names the same one, so a key is
+   * still loaded once in the cluster. Optional: without it an unreachable
+   * owner's keys are loaded by the node that asks.
+   */
+  pickFallback?(key: string): PeerClient | 'self' | undefined;
 }
 
 /** noPeers is the PeerPicker of a single process: it owns every key. */
@@ -89,8 +99,10 @@ export const noPeers: PeerPicker = {
 export interface PeerServedGroup {
   readonly name: string;
   /**
-   * Load `key` here (cache, then loader) without asking any peer. A cache hit may
-   * be answered at once, without a promise; failures are always a rejected promise.
+   * Load `key` here (cache, then loader) without asking any peer. A key this node
+   * does not own (it is the key's fallback owner) is kept as a fallback copy. A
+   * cache hit may be answered at once, without a promise; failures are always a
+   * rejected promise.
    */
   getForPeer(key: string, options?: CallOptions): PeerValue | Promise<PeerValue>;
   /** Store a value a peer sent (this node owns the key). */

@@ -1,7 +1,9 @@
 // ring-picker.test.ts: RingPicker closes the clients of peers that leave, once their requests
-// in flight end, and gives a peer that comes back a fresh client.
+// in flight end, gives a peer that comes back a fresh client, and names a key's fallback owner.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { UnavailableError } from '../errors.js';
+import { HealthCheckedPeer, type HealthClock } from './peer-health.js';
 import type { CallOptions, PeerClient, PeerValue } from './peers.js';
 import { RingPicker } from './ring-picker.js';
 
@@ -166,5 +168,82 @@ describe('RingPicker and departed peers', () => {
         ['http://b:1', 1],
       ],
     );
+  });
+});
+
+describe('RingPicker.pickFallback', () => {
+  const peers = ['http://a:1', 'http://b:1', 'http://c:1'];
+  /** A clock whose timers never fire: a peer marked unhealthy stays so. */
+  const clock: HealthClock = { now: () => 0, setTimeout: () => 0, clearTimeout: () => {} };
+
+  function withHealth(self: string, member = true) {
+    const checked = new Map<string, HealthCheckedPeer>();
+    const inner = new Map<string, FakeClient>();
+    const ring = new RingPicker({
+      self,
+      member,
+      clientFor: (url) => {
+        const fake = new FakeClient(url);
+        const peer = new HealthCheckedPeer(fake, { failureThreshold: 1, clock });
+        inner.set(url, fake);
+        checked.set(url, peer);
+        return peer;
+      },
+    });
+    ring.setPeers(peers);
+    /** markDown makes the health check of `url` see it unreachable once: it is then unhealthy. */
+    const markDown = async (url: string) => {
+      const call = checked
+        .get(url)!
+        .get('g', 'k')
+        .catch(() => {});
+      inner.get(url)!.waiting.shift()!.reject(new UnavailableError('connection refused'));
+      await call;
+      assert.equal(checked.get(url)!.healthy, false);
+    };
+    return { ring, markDown };
+  }
+
+  const keysOf = (ring: RingPicker, owner: string) =>
+    Array.from({ length: 400 }, (_, i) => `key-${i}`).filter((k) => ring.ownerOf(k) === owner);
+
+  it('names the next healthy member after the owner, the same on every node', async () => {
+    const nodes = await Promise.all(
+      peers.slice(0, 2).map(async (self) => {
+        const n = withHealth(self);
+        await n.markDown('http://c:1');
+        return n;
+      }),
+    );
+    const gateway = withHealth('http://gw:1', false);
+    await gateway.markDown('http://c:1');
+    const keys = keysOf(nodes[0]!.ring, 'http://c:1');
+    assert.ok(keys.length > 20);
+    for (const key of keys) {
+      const named = nodes[0]!.ring.fallbackOf(key);
+      assert.ok(named === 'http://a:1' || named === 'http://b:1', `${key}: ${named}`);
+      assert.equal(nodes[1]!.ring.fallbackOf(key), named);
+      assert.equal(gateway.ring.fallbackOf(key), named, 'a client-only node names it too');
+      const picked = nodes[0]!.ring.pickFallback(key);
+      if (named === 'http://a:1') assert.equal(picked, 'self', 'self as fallback owner');
+      else assert.equal(picked, nodes[0]!.ring.pickPeer(keysOf(nodes[0]!.ring, named)[0]!));
+    }
+    const both = new Set(keys.map((k) => nodes[0]!.ring.fallbackOf(k)));
+    assert.equal(both.size, 2, 'the keys of the owner spread over both others');
+  });
+
+  it('passes over unhealthy members; none healthy but the owner: none', async () => {
+    const { ring, markDown } = withHealth('http://gw:1', false);
+    const key = keysOf(ring, 'http://c:1')[0]!;
+    const first = ring.fallbackOf(key)!;
+    await markDown(first);
+    const second = ring.fallbackOf(key);
+    assert.ok(second !== undefined && second !== first && second !== 'http://c:1');
+    await markDown(second);
+    assert.equal(ring.fallbackOf(key), undefined, 'a client-only node never names itself');
+    const member = withHealth('http://a:1');
+    const ownedByC = keysOf(member.ring, 'http://c:1')[0]!;
+    await member.markDown('http://b:1');
+    assert.equal(member.ring.pickFallback(ownedByC), 'self', 'self is always healthy');
   });
 });

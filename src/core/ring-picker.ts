@@ -2,6 +2,7 @@
 // consistent-hash ring, keeps one client per peer and closes those of peers that left.
 import { InvalidArgumentError } from '../errors.js';
 import { Ring, type RingOptions } from '../ring/ring.js';
+import { peerHealthy } from './peer-health.js';
 import type { PeerClient, PeerPicker } from './peers.js';
 import { TrackedClient } from './tracked-client.js';
 
@@ -21,6 +22,13 @@ export interface RingPickerOptions extends RingOptions {
    * the ring: every key belongs to some peer. Default true.
    */
   member?: boolean | undefined;
+  /**
+   * healthy tells whether a peer's client is used: false while it is avoided
+   * because its peer stopped answering.
+   * Default {@link peerHealthy}: the state of the HealthCheckedPeer the client
+   * wraps, or healthy for a client without one.
+   */
+  healthy?: ((peer: PeerClient) => boolean) | undefined;
 }
 
 /**
@@ -36,6 +44,7 @@ export class RingPicker implements PeerPicker {
   readonly #options: RingOptions;
   readonly #clientFor: (url: string) => PeerClient;
   readonly #member: boolean;
+  readonly #healthy: (peer: PeerClient) => boolean;
   #ring: Ring;
 
   /** member is false for a client-only node, which owns no keys. */
@@ -58,6 +67,7 @@ export class RingPicker implements PeerPicker {
     this.#options = { replicas: options.replicas, hash: options.hash };
     this.#clientFor = options.clientFor;
     this.#member = options.member ?? true;
+    this.#healthy = options.healthy ?? peerHealthy;
     this.#ring = new Ring(this.#options);
     if (this.#member) this.#ring.add(this.self);
   }
@@ -137,6 +147,29 @@ export class RingPicker implements PeerPicker {
     const owner = this.#ring.get(key);
     if (owner === undefined || owner === this.self) return undefined;
     return this.#clients.get(owner);
+  }
+
+  /**
+   * pickFallback names the fallback owner of `key` (see {@link PeerPicker.pickFallback}):
+   * the first member after the owner on the ring that is healthy, self
+   * included (`'self'`). A client-only node is not on the ring, so it never
+   * names itself.
+   */
+  pickFallback(key: string): PeerClient | 'self' | undefined {
+    const clients = this.#clients;
+    const next = this.#ring.next(key, (url) => {
+      if (url === this.self) return true;
+      const client = clients.get(url);
+      return client !== undefined && this.#healthy(client);
+    });
+    if (next === undefined) return undefined;
+    return next === this.self ? 'self' : clients.get(next);
+  }
+
+  /** fallbackOf returns the URL of the fallback owner of `key` (see {@link pickFallback}), or undefined. */
+  fallbackOf(key: string): string | undefined {
+    const picked = this.pickFallback(key);
+    return picked === 'self' ? this.self : picked?.url;
   }
 
   /** ownerOf returns the URL of the node that owns `key` (possibly self; self when the ring is empty). */

@@ -7,19 +7,86 @@ import { MemoryNetwork } from '../transport/memory/network.js';
 import { memoryTransport } from '../transport/memory/transport.js';
 import type { LoadFn } from './group.js';
 import { noopLogger } from './logger.js';
+import { HealthCheckedPeer, type HealthClock } from './peer-health.js';
 import type { PeerClient } from './peers.js';
 import { GroupRegistry } from './registry.js';
 import { RingPicker } from './ring-picker.js';
 
 const urls = ['http://n1', 'http://n2', 'http://n3'];
 
-async function cluster(options: { hotCacheChance?: number; load?: LoadFn } = {}) {
+interface ClusterOptions {
+  hotCacheChance?: number;
+  load?: LoadFn;
+  /** Each node's view of which peers are unhealthy (by URL). Default: all healthy. */
+  down?: Record<string, Set<string>>;
+  /**
+   * Wrap each peer client in a real HealthCheckedPeer that marks its peer unhealthy
+   * at the first failure to reach it (its clock never fires: no probe ever runs).
+   */
+  health?: boolean;
+}
+
+/** As a health-checked client does: calls to a peer seen as unhealthy fail at once, unsent. */
+function avoiding(client: PeerClient, down: Set<string>): PeerClient {
+  const refuse = () => Promise.reject(new UnavailableError(`peer ${client.url} is unhealthy`));
+  return {
+    url: client.url,
+    get: (g, k, o) => (down.has(client.url) ? refuse() : client.get(g, k, o)),
+    set: (g, k, v, e, o) => (down.has(client.url) ? refuse() : client.set(g, k, v, e, o)),
+    remove: (g, k, o) => (down.has(client.url) ? refuse() : client.remove(g, k, o)),
+  };
+}
+
+/**
+ * A clock whose timers never fire: a peer marked unhealthy stays so. It reads the
+ * real time, since the deadlines it puts on requests travel to the transport.
+ */
+const frozenClock: HealthClock = {
+  now: () => Date.now(),
+  setTimeout: () => 0,
+  clearTimeout: () => {},
+};
+
+/** counting wraps a client so that the test can count what is sent to its peer. */
+function counting(client: PeerClient, calls: Map<string, number>): PeerClient {
+  const count = () => calls.set(client.url, (calls.get(client.url) ?? 0) + 1);
+  return {
+    url: client.url,
+    get: (g, k, o) => {
+      count();
+      return client.get(g, k, o);
+    },
+    set: (g, k, v, e, o) => {
+      count();
+      return client.set(g, k, v, e, o);
+    },
+    remove: (g, k, o) => {
+      count();
+      return client.remove(g, k, o);
+    },
+  };
+}
+
+async function cluster(options: ClusterOptions = {}) {
   const network = new MemoryNetwork();
+  /** Requests sent to each peer, by URL, from every node. */
+  const calls = new Map<string, number>();
   const loads: Record<string, string[]> = {};
   const nodes = urls.map(async (self) => {
     const registry = new GroupRegistry();
     const transport = memoryTransport(network);
-    const picker = new RingPicker({ self, clientFor: (u) => transport.client(u) });
+    const down = options.down?.[self];
+    const clientOf = (u: string) => counting(transport.client(u), calls);
+    const picker = new RingPicker({
+      self,
+      clientFor: (u) =>
+        options.health === true
+          ? new HealthCheckedPeer(clientOf(u), { failureThreshold: 1, clock: frozenClock })
+          : down === undefined
+            ? clientOf(u)
+            : avoiding(clientOf(u), down),
+      ...(down === undefined ? {} : { healthy: (peer: PeerClient) => !down.has(peer.url) }),
+    });
     picker.setPeers(urls);
     registry.setPeerPicker(picker);
     loads[self] = [];
@@ -41,9 +108,11 @@ async function cluster(options: { hotCacheChance?: number; load?: LoadFn } = {})
     return { self, registry, picker, group, transport, detach: () => server.close(0) };
   });
   const all = await Promise.all(nodes);
-  /** served counts the peer requests the node at `url` has answered. */
-  const served = (url: string) => all.find((n) => n.self === url)?.group.stats.serverRequests ?? 0;
-  return { nodes: all, loads, served };
+  const first = all[0];
+  assert.ok(first);
+  /** net asks a peer directly, as a transport client of the first node. */
+  const net = { calls, client: (url: string) => counting(first.transport.client(url), calls) };
+  return { net, nodes: all, loads };
 }
 
 describe('routing through the owner', () => {
@@ -63,31 +132,31 @@ describe('routing through the owner', () => {
   });
 
   test('values fetched from the owner go to the hot cache as the chance says', async () => {
-    const { nodes, served } = await cluster({ hotCacheChance: 1 });
+    const { nodes, net } = await cluster({ hotCacheChance: 1 });
     const [a] = nodes;
     const key = Array.from({ length: 100 }, (_, i) => `k${i}`).find((k) => a?.picker.pickPeer(k));
     assert.ok(key && a);
     const owner = a.picker.ownerOf(key);
     await a.group.get(key);
-    const before = served(owner);
+    const before = net.calls.get(owner);
     await a.group.get(key);
-    assert.equal(served(owner), before, 'second get served from the hot cache');
+    assert.equal(net.calls.get(owner), before, 'second get served from the hot cache');
     assert.equal(a.group.cacheStats('hot').items, 1);
     assert.equal(a.group.stats.peerLoads, 1);
   });
 
   test('with hotCacheChance 0 every get of a remote key asks the owner', async () => {
-    const { nodes, served } = await cluster({ hotCacheChance: 0 });
+    const { nodes, net } = await cluster({ hotCacheChance: 0 });
     const [a] = nodes;
     const key = Array.from({ length: 100 }, (_, i) => `k${i}`).find((k) => a?.picker.pickPeer(k));
     assert.ok(key && a);
     await a.group.get(key);
     await a.group.get(key);
-    assert.equal(served(a.picker.ownerOf(key)), 2);
+    assert.equal(net.calls.get(a.picker.ownerOf(key)), 2);
     assert.equal(a.group.cacheStats('hot').items, 0);
   });
 
-  test('a failed owner means a local load and a peer error; a not-found does not', async () => {
+  test('an unreachable owner: its fallback owner loads the key, and a peer error; a not-found does not', async () => {
     const { nodes, loads } = await cluster({
       load: (k) => (k.startsWith('missing') ? null : `v:${k}`),
     });
@@ -105,12 +174,16 @@ describe('routing through the owner', () => {
     assert.equal(a.group.stats.peerErrors, 0);
     await b.detach();
     assert.equal((await a.group.get(keyOfB)).toString(), `v:${keyOfB}`);
-    assert.deepEqual(loads[a.self], [keyOfB]);
+    const fallback = a.picker.fallbackOf(keyOfB);
+    assert.ok(fallback !== undefined && fallback !== b.self);
+    const where = urls.filter((u) => loads[u]?.includes(keyOfB));
+    assert.deepEqual(where, [fallback], 'loaded once, by the fallback owner');
     assert.equal(a.group.stats.peerErrors, 1);
+    assert.equal(a.group.stats.loadsDeduped, 2, 'one per get that missed: the not-found and this');
   });
 
   test('a peer-served get never goes on to another peer', async () => {
-    const { nodes, loads, served } = await cluster();
+    const { nodes, loads, net } = await cluster();
     const [a, b] = nodes;
     assert.ok(a && b);
     // A key owned by c, asked of b as if a peer (with a different ring) sent it there.
@@ -118,10 +191,10 @@ describe('routing through the owner', () => {
       (k) => b.picker.ownerOf(k) === urls[2],
     );
     assert.ok(keyOfC);
-    const got = await a.transport.client(b.self).get('g', keyOfC);
+    const got = await net.client(b.self).get('g', keyOfC);
     assert.equal(new TextDecoder().decode(got.value), `v:${keyOfC}`);
     assert.deepEqual(loads[b.self], [keyOfC]);
-    assert.equal(served(urls[2] as string), 0);
+    assert.equal(net.calls.get(urls[2] as string) ?? 0, 0);
     assert.equal(b.group.stats.serverRequests, 1);
   });
 
@@ -243,5 +316,187 @@ describe('routing through the owner', () => {
     assert.equal(second.toString(), 'local:k');
     assert.deepEqual(loaded, ['k'], 'both callers shared one local load');
     assert.equal(g.stats.peerErrors, 1);
+  });
+});
+
+/** `count` keys `${prefix}${i}` that `url` owns on the ring of `picker`. */
+function keysOwnedBy(picker: RingPicker, url: string, prefix: string, count: number): string[] {
+  const keys: string[] = [];
+  for (let i = 0; keys.length < count; i++) {
+    if (picker.ownerOf(`${prefix}${i}`) === url) keys.push(`${prefix}${i}`);
+  }
+  return keys;
+}
+
+/** The nodes that loaded `key`, in the order of `urls`, once per load. */
+function loadedBy(loads: Record<string, string[]>, key: string): string[] {
+  return urls.flatMap((u) => (loads[u] ?? []).filter((k) => k === key).map(() => u));
+}
+
+describe('the fallback owner of an unreachable owner’s keys', () => {
+  test('every node sends an unhealthy owner’s key to the same fallback owner: one load in the cluster', async () => {
+    const { nodes, loads, net } = await cluster({ health: true });
+    const [a, b, c] = nodes;
+    assert.ok(a && b && c);
+    await c.detach();
+    const keys = keysOwnedBy(a.picker, c.self, 'k', 40);
+    // The first get on each node finds c unreachable (and marks it unhealthy).
+    for (const n of [a, b]) await n.group.get(keys[0] as string);
+    const sent = net.calls.get(c.self);
+    for (const key of keys) {
+      const fallback: string | undefined = a.picker.fallbackOf(key);
+      assert.equal(b.picker.fallbackOf(key), fallback, `${key}: the nodes agree`);
+      assert.ok(fallback === a.self || fallback === b.self, `${key}: a healthy member`);
+    }
+    const gets = keys.flatMap((key) => [a, b, a].map((n) => ({ key, got: n.group.get(key) })));
+    for (const { key, got } of gets) assert.equal((await got).toString(), `v:${key}`);
+    for (const key of keys) {
+      assert.deepEqual(loadedBy(loads, key), [a.picker.fallbackOf(key)], `${key}: loaded once`);
+    }
+    assert.equal(net.calls.get(c.self), sent, 'nothing more was sent to the unhealthy owner');
+    for (const n of [a, b]) {
+      assert.equal(n.group.cacheStats('main').items, 0, `${n.self}: fallback copies never in main`);
+      assert.equal(n.group.cacheStats('hot').items, loads[n.self]?.length, `${n.self}: in hot`);
+    }
+  });
+
+  test('a node that is the fallback owner loads the key itself; the other asks it', async () => {
+    const { nodes, loads, net } = await cluster({
+      down: { 'http://n1': new Set(['http://n3']), 'http://n2': new Set(['http://n3']) },
+    });
+    const [a, b, c] = nodes;
+    assert.ok(a && b && c);
+    await c.detach();
+    const key = keysOwnedBy(a.picker, c.self, 's', 40).find(
+      (k) => a.picker.fallbackOf(k) === a.self,
+    );
+    assert.ok(key, 'a key of c whose fallback owner is a');
+    assert.equal((await a.group.get(key)).toString(), `v:${key}`);
+    assert.deepEqual(loadedBy(loads, key), [a.self], 'self as fallback: a local load');
+    const askedA = net.calls.get(a.self) ?? 0;
+    assert.equal((await b.group.get(key)).toString(), `v:${key}`);
+    assert.equal(net.calls.get(a.self), askedA + 1, 'b asked a');
+    assert.deepEqual(loadedBy(loads, key), [a.self], 'a answered from its fallback copy');
+    assert.equal(a.group.stats.loadsDeduped, 1);
+    assert.equal(b.group.stats.loadsDeduped, 1, 'b’s get counted once, not again on a');
+  });
+
+  test('when the fallback owner cannot be reached either, the asker loads the key itself', async () => {
+    const { nodes, loads } = await cluster();
+    const [a, b, c] = nodes;
+    assert.ok(a && b && c);
+    const key = keysOwnedBy(a.picker, c.self, 'f', 40).find(
+      (k) => b.picker.fallbackOf(k) === a.self,
+    );
+    assert.ok(key, 'a key of c whose fallback owner is a');
+    await c.detach();
+    await a.detach();
+    assert.equal((await b.group.get(key)).toString(), `v:${key}`);
+    assert.deepEqual(loadedBy(loads, key), [b.self], 'the last resort: a local load');
+    assert.equal(b.group.stats.peerErrors, 2, 'the owner and the fallback owner');
+    assert.equal(b.group.stats.loadsDeduped, 1, 'one load, counted once');
+    assert.equal(b.group.stats.localLoads, 1);
+    assert.equal(b.group.cacheStats('main').items, 0);
+    assert.equal(b.group.cacheStats('hot').items, 1);
+  });
+
+  test('the fallback owner’s answer is final: its not-found is not loaded again here', async () => {
+    const { nodes, loads } = await cluster({ load: () => null });
+    const [a, b, c] = nodes;
+    assert.ok(a && b && c);
+    const key = keysOwnedBy(a.picker, c.self, 'missing', 40).find(
+      (k) => b.picker.fallbackOf(k) === a.self,
+    );
+    assert.ok(key);
+    await c.detach();
+    await assert.rejects(b.group.get(key), { code: 'NOT_FOUND' });
+    assert.deepEqual(loadedBy(loads, key), [a.self]);
+  });
+
+  test('nodes that see the owner differently cost one extra load each, no more', async () => {
+    // b sees c unhealthy, a does not: b's gets go to the fallback owner a, which loads
+    // them as a fallback copy, while a's own gets still go to c.
+    const { nodes, loads } = await cluster({ down: { 'http://n2': new Set(['http://n3']) } });
+    const [a, b, c] = nodes;
+    assert.ok(a && b && c);
+    const key = keysOwnedBy(a.picker, c.self, 'v', 40).find(
+      (k) => b.picker.fallbackOf(k) === a.self,
+    );
+    assert.ok(key);
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await a.group.get(key)).toString(), `v:${key}`);
+      assert.equal((await b.group.get(key)).toString(), `v:${key}`);
+    }
+    // c loads it for a; a loads it again for b, as a fallback copy, and answers
+    // every later get of either from that copy.
+    assert.deepEqual(loadedBy(loads, key), [a.self, c.self]);
+    assert.equal(a.group.cacheStats('main').items, 0, 'a keeps only a fallback copy');
+  });
+});
+
+describe('a client-only node never loads', () => {
+  function gateway(net: { client(url: string): PeerClient }, peers: readonly string[]) {
+    const registry = new GroupRegistry();
+    const picker = new RingPicker({
+      self: 'http://gateway',
+      member: false,
+      clientFor: (u) => net.client(u),
+    });
+    picker.setPeers(peers);
+    registry.setPeerPicker(picker);
+    const loaded: string[] = [];
+    const group = registry.newGroup('g', {
+      cacheBytes: 0,
+      load: (key) => {
+        loaded.push(key);
+        return 'gateway';
+      },
+    });
+    return { picker, group, loaded };
+  }
+
+  test('an unreachable owner’s key is answered by its fallback owner, never here', async () => {
+    const { net, nodes, loads } = await cluster();
+    const [, , c] = nodes;
+    assert.ok(c);
+    const gw = gateway(net, urls);
+    const key = keysOwnedBy(gw.picker, c.self, 'g', 1)[0] as string;
+    await c.detach();
+    assert.equal((await gw.group.get(key)).toString(), `v:${key}`);
+    assert.deepEqual(loadedBy(loads, key), [gw.picker.fallbackOf(key)]);
+    assert.deepEqual(gw.loaded, []);
+  });
+
+  test('with the owner and its fallback owner unreachable, a get fails naming the owner', async () => {
+    const { net, nodes } = await cluster();
+    const [a, b, c] = nodes;
+    assert.ok(a && b && c);
+    const gw = gateway(net, urls);
+    const key = keysOwnedBy(gw.picker, c.self, 'u', 1)[0] as string;
+    const fallbackUrl: string | undefined = gw.picker.fallbackOf(key);
+    const fallback = nodes.find((n) => n.self === fallbackUrl);
+    assert.ok(fallback);
+    await c.detach();
+    await fallback.detach();
+    await assert.rejects(gw.group.get(key), (err: unknown) => {
+      assert.ok(err instanceof UnavailableError);
+      assert.match(err.message, new RegExp(`its owner ${c.self} could not be reached`));
+      assert.match(err.message, /a client-only node never loads/);
+      return true;
+    });
+    assert.deepEqual(gw.loaded, []);
+    assert.equal(gw.group.stats.loadsDeduped, 1, 'the get’s one flight, counted once');
+  });
+
+  test('with no node known, get, set and remove fail UNAVAILABLE, and it serves no peer load', async () => {
+    const gw = gateway(memoryTransport(new MemoryNetwork()), []);
+    await assert.rejects(gw.group.get('k'), { code: 'UNAVAILABLE', message: /ring is empty/ });
+    await assert.rejects(gw.group.set('k', 'v'), { code: 'UNAVAILABLE' });
+    await assert.rejects(gw.group.remove('k'), { code: 'UNAVAILABLE' });
+    await assert.rejects(Promise.resolve(gw.group.getForPeer('k')), {
+      code: 'UNAVAILABLE',
+      message: /client-only node never loads/,
+    });
+    assert.deepEqual(gw.loaded, []);
   });
 });

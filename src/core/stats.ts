@@ -9,9 +9,12 @@ export interface GroupStats {
   gets: number;
   /** Gets answered from the main or hot cache. */
   cacheHits: number;
-  /** Values fetched from the owner peer. */
+  /** Values fetched from a peer: the key's owner, or its fallback owner. */
   peerLoads: number;
-  /** Failed asks to an owner peer (each one then loaded locally). */
+  /**
+   * Asks of a peer that could not be reached: of an owner (the key then goes to
+   * its fallback owner) or of a fallback owner (the key is then loaded here).
+   */
   peerErrors: number;
   /** Gets that missed the cache (gets - cacheHits). */
   loads: number;

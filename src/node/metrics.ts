@@ -11,7 +11,7 @@ import { LatencyHistogram, type LatencySeries } from './latency.js';
 const statNames: Record<keyof GroupStats, string> = {
   gets: 'gets: every get, hits included',
   cacheHits: 'gets answered from the main or hot cache',
-  peerLoads: 'values fetched from the owner peer',
+  peerLoads: 'values fetched from a peer (the owner, or the fallback owner)',
   peerErrors: 'failed requests to peers',
   loads: 'gets that missed the cache',
   loadsDeduped: 'loads that ran after singleflight deduplication',
@@ -146,7 +146,7 @@ export class NodeMetrics {
   peerHealth(peers: () => Iterable<PeerClient>): void {
     new Gauge({
       name: 'peercache_peer_healthy',
-      help: 'Whether a peer is used (1) or avoided, its keys loaded locally, because it stopped answering (0).',
+      help: 'Whether a peer is used (1) or avoided, its keys sent to their fallback owners, because it stopped answering (0).',
       labelNames: ['peer'],
       registers: [this.registry],
       collect() {

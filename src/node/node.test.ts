@@ -171,10 +171,16 @@ describe('node lifecycle and options', () => {
   });
 });
 
-test('a client-only node needs no self, and refuses a set when no node owns the key', async () => {
+test('a client-only node needs no self nor loader, and refuses a get, set or remove when no node owns the key', async () => {
   const node = createNode({ member: false });
-  const g = node.newGroup('gw', { cacheBytes: 0, load: () => 'never' });
+  const g = node.newGroup('gw', { cacheBytes: 0 });
+  await assert.rejects(g.get('k'), { code: 'UNAVAILABLE' });
   await assert.rejects(g.set('k', 'v'), { code: 'UNAVAILABLE' });
+  await assert.rejects(g.remove('k'), { code: 'UNAVAILABLE' });
+  assert.throws(() => createNode().newGroup('g', { cacheBytes: 0 }), {
+    code: 'INVALID_ARGUMENT',
+    message: /give exactly one of load and getter/,
+  });
   const withPeers = createNode({ member: false, peers: ['http://127.0.0.1:7'] });
   assert.deepEqual(withPeers.peers().peers, ['http://127.0.0.1:7']);
   await node.close();

@@ -104,7 +104,8 @@ export interface NodeOptions {
   /**
    * peerHealth tunes how peers that stop answering are found and avoided (see
    * {@link PeerHealthOptions}; each field documents its default). An unhealthy
-   * peer's keys are loaded locally at once until it answers a probe again.
+   * peer's keys go to their fallback owners (the next healthy member on the
+   * ring) at once until it answers a probe again.
    * Default: on, with the defaults.
    */
   peerHealth?: PeerHealthOptions | undefined;

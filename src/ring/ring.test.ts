@@ -174,6 +174,56 @@ describe('Ring', () => {
     assert.equal(ring.get(String(2 ** 32 - 1)), 'a');
   });
 
+  describe('next: the members after the owner, in ring order', () => {
+    // Points: a → 100, 500; b → 200, 300; c → 400, 600. Keys hash to their numeric value.
+    const table: Record<string, number> = {
+      '0a': 100,
+      '1a': 500,
+      '0b': 200,
+      '1b': 300,
+      '0c': 400,
+      '1c': 600,
+    };
+    const hash: HashFn = (s) => table[s] ?? Number(s);
+    const ring = ringOf(['a', 'b', 'c'], { replicas: 2, hash });
+    const all = () => true;
+
+    test('the first other member after the key’s point, wrapping around', () => {
+      assert.equal(ring.get('150'), 'b');
+      assert.equal(ring.next('150', all), 'c', 'b’s second point (300) is skipped');
+      assert.equal(ring.get('450'), 'a');
+      assert.equal(ring.next('450', all), 'c');
+      assert.equal(ring.get('550'), 'c');
+      assert.equal(ring.next('550', all), 'a', 'past the last point: the walk wraps');
+    });
+
+    test('members accept refuses are passed over, each offered once; none left is undefined', () => {
+      const offered: string[] = [];
+      const got = ring.next('150', (p) => {
+        offered.push(p);
+        return p === 'a';
+      });
+      assert.equal(got, 'a');
+      assert.deepEqual(offered, ['c', 'a'], 'the owner is never offered, nor a member twice');
+      assert.equal(
+        ring.next('150', () => false),
+        undefined,
+      );
+      assert.equal(ringOf(['a'], { replicas: 2, hash }).next('150', all), undefined);
+      assert.equal(new Ring().next('150', all), undefined);
+    });
+
+    test('the same members give the same answer for every key, whatever the add order', () => {
+      const one = ringOf([peer1, peer2, peer3]);
+      const other = ringOf([peer3, peer1, peer2]);
+      for (const key of keys.slice(0, 2_000)) {
+        const next = one.next(key, all);
+        assert.equal(next, other.next(key, all));
+        assert.notEqual(next, one.get(key));
+      }
+    });
+  });
+
   test('hash results are read as unsigned 32-bit integers', () => {
     // A hash returning signed values (-1 is 0xffffffff) still orders as unsigned.
     const table: Record<string, number> = { '0a': 10, '0b': -1 };

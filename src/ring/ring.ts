@@ -113,9 +113,45 @@ export class Ring {
 
   /** get returns the peer that owns `key`, or `undefined` when the ring is empty. */
   get(key: string): string | undefined {
+    const n = this.#points.length;
+    if (n === 0) return undefined;
+    return this.#peers[this.#owners[this.#pointOf(key)]!];
+  }
+
+  /**
+   * next returns the first member after the owner of `key`, walking the ring
+   * from the key's point onward (wrapping around), that is not the owner and
+   * that `accept` takes; each member is offered at most once, in ring order.
+   * `undefined` when no member but the owner is accepted (or the ring is
+   * empty). Every ring with the same members gives the same order for a key,
+   * so nodes that agree on the members and on `accept` agree on the answer.
+   */
+  next(key: string, accept: (peer: string) => boolean): string | undefined {
+    const n = this.#points.length;
+    if (n === 0) return undefined;
+    const owners = this.#owners;
+    const start = this.#pointOf(key);
+    const owner = owners[start]!;
+    // Members already offered (the owner counts as one): the walk stops once every
+    // member has been, without visiting the rest of the points.
+    const seen = new Uint8Array(this.#peers.length);
+    seen[owner] = 1;
+    let left = this.#peers.length - 1;
+    for (let step = 1; step < n && left > 0; step++) {
+      const m = owners[(start + step) % n]!;
+      if (seen[m] === 1) continue;
+      seen[m] = 1;
+      left--;
+      const peer = this.#peers[m]!;
+      if (accept(peer)) return peer;
+    }
+    return undefined;
+  }
+
+  /** The index of the first point at or after `hash(key)`, wrapping to 0; the ring is not empty. */
+  #pointOf(key: string): number {
     const points = this.#points;
     const n = points.length;
-    if (n === 0) return undefined;
     const h = this.#hash(key) >>> 0;
     // Lower bound: the first point >= h.
     let lo = 0;
@@ -125,8 +161,7 @@ export class Ring {
       if (points[mid]! < h) lo = mid + 1;
       else hi = mid;
     }
-    if (lo === n) lo = 0;
-    return this.#peers[this.#owners[lo]!];
+    return lo === n ? 0 : lo;
   }
 
   /** has tells whether `peer` is a member. */

@@ -94,7 +94,7 @@ describe('a 3-node cluster over gRPC', { timeout: 60_000 }, () => {
   });
 
   // Last: it closes a node of the shared cluster.
-  it('a closed node: gets of its keys still succeed on the others, loading locally', async () => {
+  it('a closed node: gets of its keys still succeed on the others, loaded by them', async () => {
     const victim = nodes[2]!;
     const survivors = nodes.slice(0, 2);
     const orphans = Array.from({ length: 200 }, (_, i) => `orphan-${i}`)
