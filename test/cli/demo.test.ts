@@ -10,8 +10,8 @@ import {
   type ManagedProcess,
   startProcess,
   waitFor,
-} from '../../test/support/process.js';
-import { DEMO_SCORES } from '../loaders/scores.js';
+} from '../support/process.js';
+import { DEMO_SCORES } from '../../src/loaders/scores.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];

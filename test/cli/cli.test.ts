@@ -17,7 +17,7 @@ import {
   type ManagedProcess,
   startProcess,
   waitFor,
-} from '../../test/support/process.js';
+} from '../support/process.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];

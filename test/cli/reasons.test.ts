@@ -5,15 +5,15 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { makeTestCerts } from '../../test/support/certs.js';
+import { makeTestCerts } from '../support/certs.js';
 import {
   cleanupAfter,
   freePorts,
   type ManagedProcess,
   startProcess,
   waitFor,
-} from '../../test/support/process.js';
-import { Ring } from '../ring/ring.js';
+} from '../support/process.js';
+import { Ring } from '../../src/ring/ring.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];

@@ -4,17 +4,17 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
-import { makeTestCerts } from '../../test/support/certs.js';
+import { makeTestCerts } from '../support/certs.js';
 import {
   cleanupAfter,
   freePorts,
   type ManagedProcess,
   startProcess,
-} from '../../test/support/process.js';
-import { testValue } from '../../test/support/values.js';
-import { Ring } from '../ring/ring.js';
-import { grpcTransport } from '../transport/grpc/index.js';
-import { tcpTransport } from '../transport/tcp/index.js';
+} from '../support/process.js';
+import { testValue } from '../support/values.js';
+import { Ring } from '../../src/ring/ring.js';
+import { grpcTransport } from '../../src/transport/grpc/index.js';
+import { tcpTransport } from '../../src/transport/tcp/index.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
