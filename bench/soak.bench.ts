@@ -1,0 +1,498 @@
+// soak.bench.ts: a soak run: mixed API gets, sets and removes at a steady rate on a tcp
+// cluster of `peercache node` processes with etcd membership, while a fourth node leaves
+// and rejoins every 5 s and one node hangs (SIGSTOP) for a while. Each node's RSS and V8
+// heap are sampled; after a warm-up their growth is fitted (MiB per minute).
+//
+//   npm run bench -- soak                      10 minutes
+//   npm run bench -- soak --short              30 seconds, to try it
+//   npm run bench -- soak --duration=3m --rate=200
+//
+// (or PEERCACHE_SOAK_DURATION / PEERCACHE_SOAK_RATE in the environment).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import type { CacheStats, GroupStats } from '../src/core/stats.js';
+import { Ring } from '../src/ring/ring.js';
+import { type EtcdServer, etcdBinary, startEtcd } from '../test/support/etcd.js';
+import { type PeercacheNode, startPeercacheNode } from '../test/support/peercache.js';
+import { freePorts, ProcessRegistry, waitFor } from '../test/support/process.js';
+import { stopOnInterrupt } from './support/interrupt.js';
+import { heapBytes, type MemorySample, residentBytes } from './support/memory-probe.js';
+import { headline } from './support/report.js';
+import { leastSquaresSlope } from './support/slope.js';
+import { ms, type OpCounts, type OpKind, SoakClient } from './support/soak-client.js';
+
+const GROUP = 'soak';
+/** Each node's cache budget: small, so that it is full well within the warm-up. */
+const CACHE_MIB = 4;
+const SERVICE = 'soak';
+const LOADER = 'bench/support/soak-loader.ts';
+/** Keys of 256–2048-byte values (~45 MiB in all): many times the cluster's budget. */
+const KEYS = 40_000;
+const MIX = { get: 0.75, set: 0.2 };
+const TTL_SHARE = 0.25;
+const TTL_MS = 20_000;
+const CHURN_EVERY_MS = 5000;
+const MAX_IN_FLIGHT = 4000;
+/** Beyond the nodes' own deadlines (10 s per peer call, 30 s per load), so they answer first. */
+const CLIENT_TIMEOUT_MS = 40_000;
+const DEFAULT_DURATION_MS = 10 * 60_000;
+const SHORT_DURATION_MS = 30_000;
+const DEFAULT_RATE = 400;
+/** Growth target: under 1 MiB per minute after the warm-up, for RSS and heap alike. */
+const SLOPE_TARGET = 1;
+/** A fitted window shorter than this says little about growth: the targets are not judged. */
+const MIN_JUDGED_FIT_MS = 4 * 60_000;
+const MiB = 2 ** 20;
+/** Causes of a failed operation: its owner was the hung node, or a node on its way out. */
+const HUNG_OWNER = 'hung owner';
+const OWNER_LEAVING = 'owner leaving';
+
+/** Plan is what one run does, and when (ms from the start of the load). */
+interface Plan {
+  durationMs: number;
+  rate: number;
+  warmupMs: number;
+  hangAtMs: number;
+  hangMs: number;
+  sampleMs: number;
+  progressMs: number;
+}
+
+/** parseDuration reads `30s`, `10m`, `1.5m`, `500ms` or a number of seconds. */
+function parseDuration(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(s.trim());
+  if (!m) throw new Error(`soak: bad duration ${JSON.stringify(s)} (e.g. 30s, 10m)`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's'] ?? 1000;
+  return Number(m[1]) * unit;
+}
+
+/** plan reads the run's length and rate from the arguments and the environment. */
+function plan(argv: readonly string[], env: NodeJS.ProcessEnv): Plan {
+  let durationMs = env.PEERCACHE_SOAK_DURATION
+    ? parseDuration(env.PEERCACHE_SOAK_DURATION)
+    : DEFAULT_DURATION_MS;
+  let rate = env.PEERCACHE_SOAK_RATE ? Number(env.PEERCACHE_SOAK_RATE) : DEFAULT_RATE;
+  for (const arg of argv) {
+    if (arg === '--short') durationMs = SHORT_DURATION_MS;
+    else if (arg.startsWith('--duration=')) durationMs = parseDuration(arg.slice(11));
+    else if (arg.startsWith('--rate=')) rate = Number(arg.slice(7));
+  }
+  if (!(rate > 0)) throw new Error(`soak: bad rate ${rate}`);
+  if (durationMs < 10_000) throw new Error('soak: the duration must be 10 s or more');
+  return {
+    durationMs,
+    rate,
+    warmupMs: Math.min(120_000, durationMs * 0.2),
+    hangAtMs: durationMs * 0.4,
+    hangMs: Math.min(30_000, durationMs * 0.15),
+    sampleMs: Math.min(5000, Math.max(1000, durationMs / 120)),
+    progressMs: durationMs >= 5 * 60_000 ? 60_000 : 10_000,
+  };
+}
+
+/** Member is a node of the run: a name, the process, and its memory samples. */
+interface Member {
+  readonly name: string;
+  readonly node: PeercacheNode;
+  readonly samples: MemorySample[];
+}
+
+/** startMember starts a `peercache node` on fresh ports, registered in etcd's `SERVICE`. */
+async function startMember(
+  name: string,
+  etcd: EtcdServer,
+  registry: ProcessRegistry,
+): Promise<Member> {
+  const [peerPort, apiPort] = (await freePorts(2)) as [number, number];
+  const node = await startPeercacheNode({
+    self: `http://127.0.0.1:${peerPort}`,
+    apiPort,
+    loader: LOADER,
+    group: `${GROUP}:${CACHE_MIB}MiB`,
+    registry,
+    transport: 'tcp',
+    extraArgs: [
+      '--etcd',
+      etcd.endpoint,
+      '--service',
+      SERVICE,
+      '--fail-fast',
+      '--log-level',
+      'warn',
+    ],
+  });
+  return { name, node, samples: [] };
+}
+
+/** peersOf returns the ring `member` serves, from its API's /peers. */
+async function peersOf(member: Member): Promise<string[]> {
+  const res = await request(`${member.node.apiUrl}/peers`, { signal: AbortSignal.timeout(2000) });
+  return ((await res.body.json()) as { peers: string[] }).peers;
+}
+
+/** NodeReport is what a node's API says of it at the end. */
+interface NodeReport {
+  stats: GroupStats;
+  main: CacheStats;
+  hot: CacheStats;
+  /** Membership updates from etcd applied to its ring. */
+  changes: number;
+}
+
+async function nodeReport(member: Member): Promise<NodeReport> {
+  const statsRes = await request(`${member.node.apiUrl}/stats`);
+  const all = (await statsRes.body.json()) as {
+    groups: Record<string, Omit<NodeReport, 'changes'>>;
+  };
+  const entry = all.groups[GROUP];
+  if (!entry) throw new Error(`${member.name}: no group ${GROUP} in /stats`);
+  const metrics = await (await request(`${member.node.apiUrl}/metrics`)).body.text();
+  const changes = /^peercache_membership_changes_total\{source="etcd"\} (\d+)$/m.exec(metrics);
+  return { ...entry, changes: Number(changes?.[1] ?? 0) };
+}
+
+/** Fit is the growth of one node's memory after the warm-up, in MiB per minute. */
+interface Fit {
+  rss: number;
+  heapUsed: number;
+  rssAtWarmup: number;
+  rssAtEnd: number;
+  rssPeak: number;
+  heapUsedAtEnd: number;
+  samples: number;
+}
+
+function fit(samples: readonly MemorySample[], fromMs: number): Fit {
+  const after = samples.filter((s) => s.t >= fromMs);
+  const perMinute = (pick: (s: MemorySample) => number | undefined) =>
+    leastSquaresSlope(
+      after.flatMap((s) => {
+        const v = pick(s);
+        return v === undefined ? [] : [{ t: s.t / 60_000, v: v / MiB }];
+      }),
+    );
+  const heap = after.filter((s) => s.heapUsed !== undefined);
+  return {
+    rss: perMinute((s) => s.rss),
+    heapUsed: perMinute((s) => s.heapUsed),
+    rssAtWarmup: (after[0]?.rss ?? Number.NaN) / MiB,
+    rssAtEnd: (after.at(-1)?.rss ?? Number.NaN) / MiB,
+    rssPeak: Math.max(...after.map((s) => s.rss)) / MiB,
+    heapUsedAtEnd: (heap.at(-1)?.heapUsed ?? Number.NaN) / MiB,
+    samples: after.length,
+  };
+}
+
+const mib = (v: number) => (Number.isNaN(v) ? '–' : v.toFixed(1));
+const slope = (v: number) => (Number.isNaN(v) ? '–' : `${v >= 0 ? '+' : ''}${v.toFixed(2)}`);
+const count = (n: number) => n.toLocaleString('en-US');
+
+/** sleepUntil waits until `performance.now()` reaches `at`. */
+async function sleepUntil(at: number): Promise<void> {
+  const left = at - performance.now();
+  if (left > 0) await sleep(left);
+}
+
+/** by is the number of `c`'s failures of `cause`. */
+function by(c: OpCounts, cause: string): number {
+  return c.causes.get(cause) ?? 0;
+}
+
+/** writes adds up the failed sets and removes of `cause`. */
+function writes(counts: Record<OpKind, OpCounts>, cause: string): number {
+  return by(counts.set, cause) + by(counts.remove, cause);
+}
+
+function opsRow(kind: OpKind, c: OpCounts): string {
+  const cells = [
+    kind,
+    count(c.sent),
+    count(c.ok),
+    count(c.failed),
+    count(by(c, HUNG_OWNER)),
+    count(by(c, OWNER_LEAVING)),
+    count(by(c, 'other')),
+    ms(c.latency.percentile(50)),
+    ms(c.latency.percentile(99)),
+    ms(c.latency.max),
+  ];
+  return `| ${cells.join(' | ')} |`;
+}
+
+async function main(): Promise<void> {
+  const p = plan(process.argv.slice(2), process.env);
+  const binary = await etcdBinary();
+  if (typeof binary !== 'string') {
+    console.log(`\n## Soak\n\nskipped: ${binary.skip}`);
+    return;
+  }
+  const cleanups: (() => Promise<void>)[] = [];
+  const etcdCleanup = { after: (fn: () => Promise<void>) => void cleanups.push(fn) };
+  let hung: Member | undefined;
+  let stopped = false;
+  // A paused process ignores SIGTERM until it runs again: resume it before any stop.
+  const resume = () => {
+    if (hung && stopped) {
+      process.kill(hung.node.process.pid, 'SIGCONT');
+      stopped = false;
+    }
+  };
+  const registry = stopOnInterrupt(new ProcessRegistry(), async () => {
+    resume();
+    for (const fn of cleanups) await fn();
+  });
+  let client: SoakClient | undefined;
+  try {
+    const etcd = await startEtcd({ cleanup: etcdCleanup });
+    const [a, b, c, d1] = await Promise.all([
+      startMember('A', etcd, registry),
+      startMember('B', etcd, registry),
+      startMember('C', etcd, registry),
+      startMember('D#1', etcd, registry),
+    ]);
+    const stable = [a, b, c];
+    hung = c;
+    let churner: Member | undefined = d1;
+    for (const m of stable) {
+      await waitFor(async () => (await peersOf(m)).length === 4, {
+        timeoutMs: 15_000,
+        message: `${m.name} sees the 4 nodes in etcd`,
+      });
+    }
+
+    // The members as the bench knows them, to tell what a failed operation's owner was
+    // doing: hung (from the client's drain of C to SIGCONT), or leaving (from D's drain on).
+    let hangingSince = Number.POSITIVE_INFINITY;
+    let hangEnded = Number.POSITIVE_INFINITY;
+    const leaving = new Map<string, number>();
+    const members = new Set([a, b, c, d1].map((m) => m.node.url));
+    const ring = new Ring();
+    ring.set(members);
+    client = new SoakClient({
+      rate: p.rate,
+      keys: KEYS,
+      mix: MIX,
+      ttlShare: TTL_SHARE,
+      ttlMs: TTL_MS,
+      maxInFlight: MAX_IN_FLIGHT,
+      timeoutMs: CLIENT_TIMEOUT_MS,
+      group: GROUP,
+      hung: () => stopped,
+      ownerOf: (key) => ring.get(key) ?? '',
+      causeOf: (owner, startedAt) => {
+        // The operation overlapped the hang, with the hung node as its owner.
+        if (owner === c.node.url && hangingSince <= performance.now() && startedAt <= hangEnded) {
+          return HUNG_OWNER;
+        }
+        const leftAt = leaving.get(owner);
+        return leftAt !== undefined && leftAt <= performance.now() ? OWNER_LEAVING : undefined;
+      },
+    });
+    for (const m of [a, b, c, d1]) client.add({ name: m.name, apiUrl: m.node.apiUrl });
+    const load = client;
+
+    console.log(
+      `\n# Soak: ${(p.durationMs / 60_000).toFixed(1)} min, ${p.rate} ops/s ` +
+        `(${MIX.get * 100}% get, ${MIX.set * 100}% set, ${Math.round((1 - MIX.get - MIX.set) * 100)}% remove) ` +
+        `over ${KEYS.toLocaleString('en-US')} keys; 3 nodes + 1 rejoining every ${CHURN_EVERY_MS / 1000} s ` +
+        `(tcp, etcd); C hung from ${(p.hangAtMs / 1000).toFixed(0)} s for ${(p.hangMs / 1000).toFixed(0)} s; ` +
+        `warm-up ${(p.warmupMs / 1000).toFixed(0)} s`,
+    );
+    const t0 = performance.now();
+    const end = t0 + p.durationMs;
+    const elapsed = () => performance.now() - t0;
+    load.start();
+
+    // Membership churn: D leaves (SIGTERM: it revokes its lease) and, 5 s later, a new D
+    // joins on fresh ports, as a restarted pod would.
+    let lives = 1;
+    let leaves = 0;
+    let joins = 0;
+    const uncleanExits: string[] = [];
+    const churn = (async () => {
+      for (let k = 1; t0 + k * CHURN_EVERY_MS < end; k++) {
+        await sleepUntil(t0 + k * CHURN_EVERY_MS);
+        if (churner) {
+          const gone = churner;
+          churner = undefined;
+          leaving.set(gone.node.url, performance.now());
+          await load.drain(gone.name);
+          const status = await gone.node.process.stop();
+          if (status.code !== 0) uncleanExits.push(`${gone.name}: ${JSON.stringify(status)}`);
+          members.delete(gone.node.url);
+          ring.set(members);
+          leaves++;
+        } else {
+          const joining = await startMember(`D#${++lives}`, etcd, registry);
+          members.add(joining.node.url);
+          ring.set(members);
+          load.add({ name: joining.name, apiUrl: joining.node.apiUrl });
+          churner = joining;
+          joins++;
+        }
+      }
+    })();
+
+    // The hung peer: C stops answering anything (SIGSTOP), then runs again (SIGCONT).
+    // The client stops using C's own API first: the test is of the others facing it.
+    let hangFrom = Number.NaN;
+    let hangTo = Number.NaN;
+    const hang = (async () => {
+      await sleepUntil(t0 + p.hangAtMs);
+      hangingSince = performance.now();
+      await load.drain(c.name);
+      process.kill(c.node.process.pid, 'SIGSTOP');
+      stopped = true;
+      hangFrom = elapsed();
+      await sleepUntil(t0 + p.hangAtMs + p.hangMs);
+      resume();
+      hangEnded = performance.now();
+      hangTo = elapsed();
+      load.add({ name: c.name, apiUrl: c.node.apiUrl });
+    })();
+
+    const sampler = (async () => {
+      let nextProgress = t0 + p.progressMs;
+      for (let k = 0; t0 + k * p.sampleMs <= end; k++) {
+        await sleepUntil(t0 + k * p.sampleMs);
+        const t = elapsed();
+        await Promise.all(
+          stable.map(async (m) => {
+            const rss = await residentBytes(m.node.process.pid);
+            let heap: { used: number; total: number } | undefined;
+            if (!(m === c && stopped)) heap = await heapBytes(m.node.apiUrl).catch(() => undefined);
+            m.samples.push({ t, rss, heapUsed: heap?.used, heapTotal: heap?.total });
+          }),
+        );
+        if (performance.now() >= nextProgress) {
+          nextProgress += p.progressMs;
+          const k3 = (n: number) => `${(n / 1000).toFixed(1)}k`;
+          const { get, set, remove } = load.counts;
+          console.log(
+            `t=${(t / 1000).toFixed(0)}s ops ${k3(get.sent + set.sent + remove.sent)}, ` +
+              `failed gets ${get.failed}, failed writes ${set.failed + remove.failed} ` +
+              `(hung owner ${writes(load.counts, HUNG_OWNER)}, owner leaving ` +
+              `${writes(load.counts, OWNER_LEAVING)}), in flight ${load.inFlight}, ` +
+              `RSS ${stable.map((m) => `${m.name} ${mib((m.samples.at(-1)?.rss ?? 0) / MiB)}`).join(' ')} MiB` +
+              `${stopped ? ' (C hung)' : ''}`,
+          );
+        }
+      }
+    })();
+
+    await Promise.all([churn, hang, sampler]);
+    await load.stop();
+    const runMs = elapsed();
+    const reports = await Promise.all(stable.map(nodeReport));
+
+    // The report.
+    const { get, set, remove } = load.counts;
+    const minutes = (runMs / 60_000).toFixed(1);
+    console.log(`\n## Soak: ${minutes} min\n`);
+    console.log(
+      '| op | sent | ok | failed | hung owner | owner leaving | other | p50 (ms) | p99 (ms) | max (ms) |',
+    );
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    console.log(opsRow('get', get));
+    console.log(opsRow('set', set));
+    console.log(opsRow('remove', remove));
+    for (const [kind, cnt] of Object.entries(load.counts)) {
+      if (cnt.failed === 0) continue;
+      const reasons = [...cnt.reasons].map(([r, n]) => `${r} × ${n}`).join(', ');
+      console.log(`\n${kind} failures: ${reasons}; first: ${cnt.first}`);
+    }
+    console.log(
+      `\nNot sent: ${load.skippedAtBound} at the client's bound of ${MAX_IN_FLIGHT} in flight, ` +
+        `${load.skippedNoTarget} with no node to send to; at most ${load.peakInFlight} in flight.`,
+    );
+    console.log(
+      `Churn: ${leaves} leaves and ${joins} joins of D (${lives} processes), ` +
+        `${uncleanExits.length} unclean exits${uncleanExits.length ? `: ${uncleanExits.join('; ')}` : ''}. ` +
+        `Hang: C stopped from ${(hangFrom / 1000).toFixed(1)} s to ${(hangTo / 1000).toFixed(1)} s; ` +
+        `gets started meanwhile: ${get.latencyDuringHang.count + get.duringHang} ` +
+        `(${get.duringHang} failed; p99 ${ms(get.latencyDuringHang.percentile(99))} ms, ` +
+        `max ${ms(get.latencyDuringHang.max)} ms).`,
+    );
+
+    const fits = stable.map((m) => fit(m.samples, p.warmupMs));
+    console.log(
+      `\nMemory after the warm-up (${(p.warmupMs / 1000).toFixed(0)} s; a sample every ` +
+        `${(p.sampleMs / 1000).toFixed(0)} s; slopes by least squares):\n`,
+    );
+    console.log(
+      '| node | samples | RSS at warm-up (MiB) | RSS at end | RSS peak | RSS slope (MiB/min) | heap used at end (MiB) | heap used slope (MiB/min) |',
+    );
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+    stable.forEach((m, i) => {
+      const f = fits[i] as Fit;
+      console.log(
+        `| ${m.name} | ${f.samples} | ${mib(f.rssAtWarmup)} | ${mib(f.rssAtEnd)} | ${mib(f.rssPeak)} | ` +
+          `${slope(f.rss)} | ${mib(f.heapUsedAtEnd)} | ${slope(f.heapUsed)} |`,
+      );
+    });
+    console.log(
+      '\n| node | gets | hits | peer loads | peer errors | local loads | main MiB | main items | evictions | hot MiB | etcd ring updates |',
+    );
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    stable.forEach((m, i) => {
+      const r = reports[i] as NodeReport;
+      const s = r.stats;
+      console.log(
+        `| ${m.name} | ${count(s.gets)} | ${count(s.cacheHits)} | ${count(s.peerLoads)} | ` +
+          `${count(s.peerErrors)} | ${count(s.localLoads)} | ${mib(r.main.bytes / MiB)} | ` +
+          `${count(r.main.items)} | ${count(r.main.evictions)} | ${mib(r.hot.bytes / MiB)} | ${r.changes} |`,
+      );
+    });
+
+    const results = join(dirname(fileURLToPath(import.meta.url)), 'results');
+    mkdirSync(results, { recursive: true });
+    const csv = ['t_s,node,rss_bytes,heap_used_bytes,heap_total_bytes'];
+    for (const m of stable) {
+      for (const s of m.samples) {
+        csv.push(
+          `${(s.t / 1000).toFixed(1)},${m.name},${s.rss},${s.heapUsed ?? ''},${s.heapTotal ?? ''}`,
+        );
+      }
+    }
+    writeFileSync(join(results, 'soak-samples.csv'), `${csv.join('\n')}\n`);
+
+    const judged = p.durationMs - p.warmupMs >= MIN_JUDGED_FIT_MS;
+    const worstRss = Math.max(...fits.map((f) => f.rss));
+    const worstHeap = Math.max(...fits.map((f) => f.heapUsed));
+    const flat = fits.every((f) => f.rss < SLOPE_TARGET && f.heapUsed < SLOPE_TARGET);
+    const hungWrites = writes(load.counts, HUNG_OWNER);
+    const leavingWrites = writes(load.counts, OWNER_LEAVING);
+    const otherWrites = writes(load.counts, 'other');
+    console.log(
+      `\nTargets: memory slope < ${SLOPE_TARGET} MiB/min after the warm-up: ` +
+        `${judged ? (flat ? 'met' : 'NOT met') : `not judged (fitted over ${((p.durationMs - p.warmupMs) / 1000).toFixed(0)} s, under ${MIN_JUDGED_FIT_MS / 60_000} min)`}; ` +
+        `no failed gets: ${get.failed === 0 ? 'met' : `NOT met (${get.failed})`}. ` +
+        `Failed writes: ${hungWrites} with the hung node as owner (may fail by design), ` +
+        `${leavingWrites} with a leaving owner, ${otherWrites} others.`,
+    );
+    headline({
+      item: 8,
+      name: `Soak: ${minutes} min of mixed get/set/remove at ${p.rate} ops/s, churn every 5 s, a hung peer`,
+      measured:
+        `RSS slope ≤ ${slope(worstRss)}, heap ≤ ${slope(worstHeap)} MiB/min; ` +
+        `${get.failed} failed gets`,
+      target: `< ${SLOPE_TARGET} MiB/min, 0 failed gets`,
+      met: judged ? flat && get.failed === 0 : undefined,
+      note:
+        `${count(get.sent + set.sent + remove.sent)} ops; failed writes: ${hungWrites} ` +
+        `to the hung owner, ${leavingWrites} to a leaving one, ${otherWrites} others; ${leaves + joins} membership changes` +
+        `${judged ? '' : '; too short to judge the slope'}`,
+    });
+  } finally {
+    resume();
+    await client?.stop().catch(() => {});
+    await registry.stopAll();
+    for (const fn of cleanups) await fn();
+  }
+}
+
+await main();
