@@ -1,6 +1,6 @@
 // memory-probe.ts: reads a node process's memory from outside: its resident set from
-// /proc/PID/status, its V8 heap from the gauges of its API's /metrics.
-import { readFile } from 'node:fs/promises';
+// /proc/PID/status, its open files from /proc/PID/fd, its V8 heap from its API's /metrics.
+import { readdir, readFile } from 'node:fs/promises';
 import { request } from 'undici';
 
 /** MemorySample is one reading of a node's memory, in bytes, at `t` ms from the start. */
@@ -10,6 +10,8 @@ export interface MemorySample {
   /** V8 heap figures; undefined when /metrics did not answer (e.g. a stopped process). */
   heapUsed?: number | undefined;
   heapTotal?: number | undefined;
+  /** Open file descriptors (sockets included). */
+  fds: number;
 }
 
 /** residentBytes is VmRSS of process `pid` from /proc/PID/status, in bytes. */
@@ -18,6 +20,11 @@ export async function residentBytes(pid: number): Promise<number> {
   const kb = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
   if (!kb) throw new Error(`no VmRSS in /proc/${pid}/status`);
   return Number(kb[1]) * 1024;
+}
+
+/** openFiles counts the open file descriptors of process `pid` (sockets included). */
+export async function openFiles(pid: number): Promise<number> {
+  return (await readdir(`/proc/${pid}/fd`)).length;
 }
 
 /** heapBytes reads `nodejs_heap_size_used_bytes` and `_total_bytes` from `apiUrl`/metrics. */

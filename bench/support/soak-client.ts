@@ -84,8 +84,8 @@ export interface OpCounts {
   duringHang: number;
   /** Failures by reason (`503`, `wrong value`, an error's code...). */
   reasons: Map<string, number>;
-  /** The first failure's description. */
-  first?: string;
+  /** The first failure of each cause and reason (`<cause>, <reason>`), described. */
+  firstByCause: Map<string, string>;
   /** Latency of the successful ones. */
   latency: Latencies;
   /** Latency of successful gets started while a node was hung (gets only). */
@@ -101,6 +101,8 @@ interface Live {
 }
 
 const TICK_MS = 10;
+/** TIMELINE_MS is the width of an interval of {@link SoakClient.timeline}. */
+export const TIMELINE_MS = 10_000;
 
 /**
  * SoakClient sends the mixed load. `add`/`drain` change the nodes it uses while it
@@ -122,6 +124,11 @@ export class SoakClient {
   skippedNoTarget = 0;
   /** Most operations in flight at once. */
   peakInFlight = 0;
+  /**
+   * Failures by the 10-second interval they happened in (from `start`), then by
+   * `<kind> <status or error> (<cause>)`: when, and what, failed.
+   */
+  readonly timeline = new Map<number, Map<string, number>>();
   readonly counts: Record<OpKind, OpCounts>;
 
   constructor(options: SoakClientOptions) {
@@ -131,6 +138,7 @@ export class SoakClient {
       ok: 0,
       failed: 0,
       causes: new Map(),
+      firstByCause: new Map(),
       duringHang: 0,
       reasons: new Map(),
       latency: new Latencies(),
@@ -242,7 +250,15 @@ export class SoakClient {
     if (kind === 'get' && duringHang) counts.duringHang++;
     const reason = failure.split(':')[0] ?? failure;
     counts.reasons.set(reason, (counts.reasons.get(reason) ?? 0) + 1);
-    counts.first ??= `${kind} ${key} via ${live.target.name}: ${failure}`;
+    const slot = Math.floor((performance.now() - this.#started) / TIMELINE_MS);
+    const at = this.timeline.get(slot) ?? new Map<string, number>();
+    const what = `${kind} ${reason} (${cause})`;
+    at.set(what, (at.get(what) ?? 0) + 1);
+    this.timeline.set(slot, at);
+    const first = `${cause}, ${reason}`;
+    if (!counts.firstByCause.has(first)) {
+      counts.firstByCause.set(first, `${kind} ${key} via ${live.target.name}: ${failure}`);
+    }
   }
 
   /** #request sends one operation and returns why it failed, or undefined. */
