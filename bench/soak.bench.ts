@@ -109,8 +109,29 @@ interface Member {
   readonly samples: MemorySample[];
 }
 
-/** startMember starts a `peercache node` on fresh ports, registered in etcd's `SERVICE`. */
+/** START_ATTEMPTS is how many times a node is started on fresh ports before giving up. */
+const START_ATTEMPTS = 3;
+
+/**
+ * startMember starts a `peercache node` on fresh ports, registered in etcd's `SERVICE`.
+ * A port found free can be taken by another process before the node binds it (the
+ * machine is shared): then it tries again on other ports, up to START_ATTEMPTS times.
+ */
 async function startMember(
+  name: string,
+  etcd: EtcdServer,
+  registry: ProcessRegistry,
+): Promise<Member> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startMemberOnce(name, etcd, registry);
+    } catch (err) {
+      if (attempt >= START_ATTEMPTS || !/EADDRINUSE/.test(String(err))) throw err;
+    }
+  }
+}
+
+async function startMemberOnce(
   name: string,
   etcd: EtcdServer,
   registry: ProcessRegistry,
@@ -327,6 +348,7 @@ async function main(): Promise<void> {
     let joins = 0;
     const uncleanExits: string[] = [];
     const stopTimes: number[] = [];
+    const failedJoins: string[] = [];
     const churn = (async () => {
       for (let k = 1; t0 + k * CHURN_EVERY_MS < end; k++) {
         await sleepUntil(t0 + k * CHURN_EVERY_MS);
@@ -343,7 +365,14 @@ async function main(): Promise<void> {
           ring.set(members);
           leaves++;
         } else {
-          const joining = await startMember(`D#${++lives}`, etcd, registry);
+          let joining: Member;
+          try {
+            joining = await startMember(`D#${++lives}`, etcd, registry);
+          } catch (err) {
+            // D stays out until the next turn; the run goes on.
+            failedJoins.push(`D#${lives}: ${(err as Error).message.split('\n')[0]}`);
+            continue;
+          }
           members.add(joining.node.url);
           ring.set(members);
           load.add({ name: joining.name, apiUrl: joining.node.apiUrl });
@@ -440,10 +469,11 @@ async function main(): Promise<void> {
         `${load.skippedNoTarget} with no node to send to; at most ${load.peakInFlight} in flight.`,
     );
     console.log(
-      `Churn: ${leaves} leaves and ${joins} joins of D (${lives} processes), ` +
+      `Churn: ${leaves} leaves and ${joins} joins of D (${joins + 1} processes), ` +
         `${uncleanExits.length} unclean exits${uncleanExits.length ? `: ${uncleanExits.join('; ')}` : ''}; ` +
         `D's shutdowns took at most ${ms(Math.max(0, ...stopTimes))} ms ` +
-        `(${stopTimes.filter((t) => t > 1000).length} over 1 s). ` +
+        `(${stopTimes.filter((t) => t > 1000).length} over 1 s)` +
+        `${failedJoins.length ? `; ${failedJoins.length} failed to start: ${failedJoins.join('; ')}` : ''}. ` +
         `Hang: C stopped from ${(hangFrom / 1000).toFixed(1)} s to ${(hangTo / 1000).toFixed(1)} s; ` +
         `gets started meanwhile: ${get.latencyDuringHang.count + get.duringHang} ` +
         `(${get.duringHang} failed; p99 ${ms(get.latencyDuringHang.percentile(99))} ms, ` +
