@@ -400,6 +400,22 @@ async function main(): Promise<void> {
       load.add({ name: c.name, apiUrl: c.node.apiUrl });
     })();
 
+    // How A's ring follows the hang: when C drops off it (its lease ran out), and when it
+    // is back (C registered again after SIGCONT). Polled from the hang to 30 s after it.
+    let droppedAt = Number.NaN;
+    let backAt = Number.NaN;
+    const watchRing = (async () => {
+      await sleepUntil(t0 + p.hangAtMs);
+      const until = t0 + p.hangAtMs + p.hangMs + 30_000;
+      while (performance.now() < Math.min(until, end) && Number.isNaN(backAt)) {
+        const peers = await peersOf(a).catch(() => undefined);
+        const onRing = peers?.includes(c.node.url);
+        if (onRing === false && Number.isNaN(droppedAt)) droppedAt = elapsed();
+        if (onRing === true && !Number.isNaN(droppedAt)) backAt = elapsed();
+        await sleep(250);
+      }
+    })();
+
     const sampler = (async () => {
       let nextProgress = t0 + p.progressMs;
       for (let k = 0; t0 + k * p.sampleMs <= end; k++) {
@@ -432,7 +448,7 @@ async function main(): Promise<void> {
       }
     })();
 
-    await Promise.all([churn, hang, sampler]);
+    await Promise.all([churn, hang, sampler, watchRing]);
     await load.stop();
     const runMs = elapsed();
     const reports = await Promise.all(stable.map(nodeReport));
@@ -475,6 +491,7 @@ async function main(): Promise<void> {
         `(${stopTimes.filter((t) => t > 1000).length} over 1 s)` +
         `${failedJoins.length ? `; ${failedJoins.length} failed to start: ${failedJoins.join('; ')}` : ''}. ` +
         `Hang: C stopped from ${(hangFrom / 1000).toFixed(1)} s to ${(hangTo / 1000).toFixed(1)} s; ` +
+        `on A's ring C ${Number.isNaN(droppedAt) ? 'stayed' : `was dropped at ${(droppedAt / 1000).toFixed(1)} s and back at ${(backAt / 1000).toFixed(1)} s`}; ` +
         `gets started meanwhile: ${get.latencyDuringHang.count + get.duringHang} ` +
         `(${get.duringHang} failed; p99 ${ms(get.latencyDuringHang.percentile(99))} ms, ` +
         `max ${ms(get.latencyDuringHang.max)} ms).`,
