@@ -62,7 +62,9 @@ interface Plan {
   hangMs: number;
   /**
    * After the hang, this long for the resumed node to work off what queued up
-   * meanwhile; the steady window, on which the growth target is judged, starts then.
+   * meanwhile and for its memory to settle (V8 gives back 15–25 MiB of RSS soon after
+   * the resume and takes it again over the next 2–3 minutes); the steady window, on
+   * which the growth target is judged, starts then.
    */
   recoveryMs: number;
   sampleMs: number;
@@ -94,9 +96,9 @@ function plan(argv: readonly string[], env: NodeJS.ProcessEnv): Plan {
     durationMs,
     rate,
     warmupMs: Math.min(120_000, durationMs * 0.2),
-    hangAtMs: durationMs * 0.3,
+    hangAtMs: durationMs * 0.2,
     hangMs: Math.min(30_000, durationMs * 0.15),
-    recoveryMs: Math.min(30_000, durationMs * 0.05),
+    recoveryMs: Math.min(120_000, durationMs * 0.2),
     sampleMs: Math.min(5000, Math.max(1000, durationMs / 120)),
     progressMs: durationMs >= 5 * 60_000 ? 60_000 : 10_000,
   };
