@@ -51,7 +51,7 @@ const STOP_GRACE_MS = 15_000;
 const MiB = 2 ** 20;
 /** Causes of a failed operation: its owner was the hung node, or a node on its way out. */
 const HUNG_OWNER = 'hung owner';
-const OWNER_LEAVING = 'owner leaving';
+const OWNER_LEAVING = 'owner leaving or gone';
 
 /** Plan is what one run does, and when (ms from the start of the load). */
 interface Plan {
@@ -319,12 +319,12 @@ async function main(): Promise<void> {
       group: GROUP,
       hung: () => stopped,
       ownerOf: (key) => ring.get(key) ?? '',
-      causeOf: (owner, startedAt) => {
-        // The operation overlapped the hang, with the hung node as its owner.
-        if (owner === c.node.url && hangingSince <= performance.now() && startedAt <= hangEnded) {
+      causeOf: (peer, startedAt) => {
+        // The operation overlapped the hang, and failed on the hung node.
+        if (peer === c.node.url && hangingSince <= performance.now() && startedAt <= hangEnded) {
           return HUNG_OWNER;
         }
-        const leftAt = leaving.get(owner);
+        const leftAt = leaving.get(peer);
         return leftAt !== undefined && leftAt <= performance.now() ? OWNER_LEAVING : undefined;
       },
     });
@@ -441,7 +441,7 @@ async function main(): Promise<void> {
           console.log(
             `t=${(t / 1000).toFixed(0)}s ops ${k3(get.sent + set.sent + remove.sent)}, ` +
               `failed gets ${get.failed}, failed writes ${set.failed + remove.failed} ` +
-              `(hung owner ${writes(load.counts, HUNG_OWNER)}, owner leaving ` +
+              `(hung owner ${writes(load.counts, HUNG_OWNER)}, owner leaving or gone ` +
               `${writes(load.counts, OWNER_LEAVING)}), in flight ${load.inFlight}, ` +
               `RSS ${stable.map((m) => `${m.name} ${mib((m.samples.at(-1)?.rss ?? 0) / MiB)}`).join(' ')} MiB` +
               `${stopped ? ' (C hung)' : ''}`,
@@ -460,7 +460,7 @@ async function main(): Promise<void> {
     const minutes = (runMs / 60_000).toFixed(1);
     console.log(`\n## Soak: ${minutes} min\n`);
     console.log(
-      '| op | sent | ok | failed | hung owner | owner leaving | other | p50 (ms) | p99 (ms) | max (ms) |',
+      '| op | sent | ok | failed | hung owner | owner leaving or gone | other | p50 (ms) | p99 (ms) | max (ms) |',
     );
     console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     console.log(opsRow('get', get));
@@ -568,7 +568,7 @@ async function main(): Promise<void> {
         `${judged ? (flat ? 'met' : 'NOT met') : `not judged (the window is ${((p.durationMs - steadyFromMs) / 1000).toFixed(0)} s, under ${MIN_JUDGED_FIT_MS / 60_000} min)`}; ` +
         `no failed gets: ${get.failed === 0 ? 'met' : `NOT met (${get.failed})`}. ` +
         `Failed writes: ${hungWrites} with the hung node as owner (may fail by design), ` +
-        `${leavingWrites} with a leaving owner, ${otherWrites} others.`,
+        `${leavingWrites} on a node leaving or gone, ${otherWrites} others.`,
     );
     headline({
       item: 8,
@@ -581,7 +581,7 @@ async function main(): Promise<void> {
       note:
         `RSS slope ≤ ${slope(wholeRss)} MiB/min over the whole window after the warm-up; ` +
         `${count(get.sent + set.sent + remove.sent)} ops; failed writes: ${hungWrites} ` +
-        `to the hung owner, ${leavingWrites} to a leaving one, ${otherWrites} others; ${leaves + joins} membership changes` +
+        `to the hung owner, ${leavingWrites} on a node leaving or gone, ${otherWrites} others; ${leaves + joins} membership changes` +
         `${judged ? '' : '; too short to judge the slope'}`,
     });
   } finally {

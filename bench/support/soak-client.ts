@@ -35,11 +35,12 @@ export interface SoakClientOptions {
   /** ownerOf names the owner of `key` as the bench knows the ring when an operation starts. */
   ownerOf: (key: string) => string;
   /**
-   * causeOf names what a failed operation ran into — `hung owner`, `owner leaving` —
-   * given the owner it started with and when it started (`performance.now()`), or
-   * undefined when neither explains it.
+   * causeOf names what a failed operation ran into — `hung owner`, `owner leaving or gone` —
+   * given the peer it failed on (the one its error names, else the owner it started
+   * with) and when it started (`performance.now()`), or undefined when neither
+   * explains it.
    */
-  causeOf: (owner: string, startedAt: number) => string | undefined;
+  causeOf: (peer: string, startedAt: number) => string | undefined;
   /** hung says whether a node is hung on purpose right now (to count gets started meanwhile). */
   hung: () => boolean;
 }
@@ -245,7 +246,11 @@ export class SoakClient {
       return;
     }
     counts.failed++;
-    const cause = o.causeOf(owner, t0) ?? 'other';
+    // A node names the peer that failed it (`peer http://...: ...`); that peer, rather
+    // than the owner on the bench's own ring, says what happened: the nodes' rings
+    // follow etcd a little behind or ahead of the bench's.
+    const named = /\bpeer (https?:\/\/[^\s:/]+:\d+)/.exec(failure)?.[1];
+    const cause = o.causeOf(named ?? owner, t0) ?? 'other';
     counts.causes.set(cause, (counts.causes.get(cause) ?? 0) + 1);
     if (kind === 'get' && duringHang) counts.duringHang++;
     const reason = failure.split(':')[0] ?? failure;
