@@ -8,13 +8,12 @@
 //   npm run bench -- soak --duration=3m --rate=200
 //
 // (or PEERCACHE_SOAK_DURATION / PEERCACHE_SOAK_RATE in the environment).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import type { CacheStats, GroupStats } from '../src/core/stats.js';
 import { Ring } from '../src/ring/ring.js';
 import { type EtcdServer, etcdBinary, startEtcd } from '../test/support/etcd.js';
 import { type PeercacheNode, startPeercacheNode } from '../test/support/peercache.js';
@@ -22,8 +21,22 @@ import { freePorts, ProcessRegistry, waitFor } from '../test/support/process.js'
 import { stopOnInterrupt } from './support/interrupt.js';
 import { heapBytes, type MemorySample, openFiles, residentBytes } from './support/memory-probe.js';
 import { headline } from './support/report.js';
-import { leastSquaresSlope } from './support/slope.js';
-import { ms, type OpCounts, type OpKind, SoakClient, TIMELINE_MS } from './support/soak-client.js';
+import { ms, SoakClient } from './support/soak-client.js';
+import {
+  count,
+  type Fit,
+  fit,
+  HUNG_OWNER,
+  mib,
+  type NodeReport,
+  OWNER_LEAVING,
+  printMemory,
+  printNodes,
+  printOperations,
+  slope,
+  writeSamplesCsv,
+  writes,
+} from './support/soak-report.js';
 
 const GROUP = 'soak';
 /** Each node's cache budget: small, so that it is full well within the warm-up. */
@@ -42,16 +55,13 @@ const CLIENT_TIMEOUT_MS = 40_000;
 const DEFAULT_DURATION_MS = 10 * 60_000;
 const SHORT_DURATION_MS = 30_000;
 const DEFAULT_RATE = 400;
-/** Growth target: under 1 MiB per minute after the warm-up, for RSS and heap alike. */
+/** Growth target: under 1 MiB per minute in the steady window, for RSS and heap alike. */
 const SLOPE_TARGET = 1;
 /** A fitted window shorter than this says little about growth: the targets are not judged. */
 const MIN_JUDGED_FIT_MS = 4 * 60_000;
 /** How long a leaving node may take to shut down before it is killed. */
 const STOP_GRACE_MS = 15_000;
 const MiB = 2 ** 20;
-/** Causes of a failed operation: its owner was the hung node, or a node on its way out. */
-const HUNG_OWNER = 'hung owner';
-const OWNER_LEAVING = 'owner leaving or gone';
 
 /** Plan is what one run does, and when (ms from the start of the load). */
 interface Plan {
@@ -62,8 +72,8 @@ interface Plan {
   hangMs: number;
   /**
    * After the hang, this long for the resumed node to work off what queued up
-   * meanwhile and for its memory to settle (V8 gives back 15–25 MiB of RSS soon after
-   * the resume and takes it again over the next 2–3 minutes); the steady window, on
+   * meanwhile and for its memory to settle (in the runs, its RSS fell by 15–30 MiB soon
+   * after the resume and came back over the next 1–3 minutes); the steady window, on
    * which the growth target is judged, starts then.
    */
   recoveryMs: number;
@@ -165,15 +175,6 @@ async function peersOf(member: Member): Promise<string[]> {
   return ((await res.body.json()) as { peers: string[] }).peers;
 }
 
-/** NodeReport is what a node's API says of it at the end. */
-interface NodeReport {
-  stats: GroupStats;
-  main: CacheStats;
-  hot: CacheStats;
-  /** Membership updates from etcd applied to its ring. */
-  changes: number;
-}
-
 async function nodeReport(member: Member): Promise<NodeReport> {
   const statsRes = await request(`${member.node.apiUrl}/stats`);
   const all = (await statsRes.body.json()) as {
@@ -186,77 +187,10 @@ async function nodeReport(member: Member): Promise<NodeReport> {
   return { ...entry, changes: Number(changes?.[1] ?? 0) };
 }
 
-/** Fit is the growth of one node's memory after the warm-up, in MiB per minute. */
-interface Fit {
-  rss: number;
-  heapUsed: number;
-  rssAtWarmup: number;
-  rssAtEnd: number;
-  rssPeak: number;
-  heapUsedAtEnd: number;
-  fdsAtStart: number;
-  fdsAtEnd: number;
-  samples: number;
-}
-
-/** fit fits the samples taken from `fromMs` on. */
-function fit(samples: readonly MemorySample[], fromMs: number): Fit {
-  const after = samples.filter((s) => s.t >= fromMs);
-  const perMinute = (pick: (s: MemorySample) => number | undefined) =>
-    leastSquaresSlope(
-      after.flatMap((s) => {
-        const v = pick(s);
-        return v === undefined ? [] : [{ t: s.t / 60_000, v: v / MiB }];
-      }),
-    );
-  const heap = after.filter((s) => s.heapUsed !== undefined);
-  return {
-    rss: perMinute((s) => s.rss),
-    heapUsed: perMinute((s) => s.heapUsed),
-    rssAtWarmup: (after[0]?.rss ?? Number.NaN) / MiB,
-    rssAtEnd: (after.at(-1)?.rss ?? Number.NaN) / MiB,
-    rssPeak: after.length === 0 ? Number.NaN : Math.max(...after.map((s) => s.rss)) / MiB,
-    heapUsedAtEnd: (heap.at(-1)?.heapUsed ?? Number.NaN) / MiB,
-    fdsAtStart: after[0]?.fds ?? Number.NaN,
-    fdsAtEnd: after.at(-1)?.fds ?? Number.NaN,
-    samples: after.length,
-  };
-}
-
-const mib = (v: number) => (Number.isNaN(v) ? '–' : v.toFixed(1));
-const slope = (v: number) => (Number.isNaN(v) ? '–' : `${v >= 0 ? '+' : ''}${v.toFixed(2)}`);
-const count = (n: number) => n.toLocaleString('en-US');
-
 /** sleepUntil waits until `performance.now()` reaches `at`. */
 async function sleepUntil(at: number): Promise<void> {
   const left = at - performance.now();
   if (left > 0) await sleep(left);
-}
-
-/** by is the number of `c`'s failures of `cause`. */
-function by(c: OpCounts, cause: string): number {
-  return c.causes.get(cause) ?? 0;
-}
-
-/** writes adds up the failed sets and removes of `cause`. */
-function writes(counts: Record<OpKind, OpCounts>, cause: string): number {
-  return by(counts.set, cause) + by(counts.remove, cause);
-}
-
-function opsRow(kind: OpKind, c: OpCounts): string {
-  const cells = [
-    kind,
-    count(c.sent),
-    count(c.ok),
-    count(c.failed),
-    count(by(c, HUNG_OWNER)),
-    count(by(c, OWNER_LEAVING)),
-    count(by(c, 'other')),
-    ms(c.latency.percentile(50)),
-    ms(c.latency.percentile(99)),
-    ms(c.latency.max),
-  ];
-  return `| ${cells.join(' | ')} |`;
 }
 
 async function main(): Promise<void> {
@@ -459,33 +393,7 @@ async function main(): Promise<void> {
     const { get, set, remove } = load.counts;
     const minutes = (runMs / 60_000).toFixed(1);
     console.log(`\n## Soak: ${minutes} min\n`);
-    console.log(
-      '| op | sent | ok | failed | hung owner | owner leaving or gone | other | p50 (ms) | p99 (ms) | max (ms) |',
-    );
-    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-    console.log(opsRow('get', get));
-    console.log(opsRow('set', set));
-    console.log(opsRow('remove', remove));
-    for (const [kind, cnt] of Object.entries(load.counts)) {
-      if (cnt.failed === 0) continue;
-      const reasons = [...cnt.reasons].map(([r, n]) => `${r} × ${n}`).join(', ');
-      console.log(`\n${kind} failures: ${reasons}. The first of each cause:`);
-      for (const [cause, first] of cnt.firstByCause) console.log(`- ${cause}: ${first}`);
-    }
-    if (load.timeline.size > 0) {
-      console.log(
-        `\nFailures by ${TIMELINE_MS / 1000}-second interval (from the start of the load):`,
-      );
-      for (const [slot, what] of [...load.timeline].sort((x, y) => x[0] - y[0])) {
-        const from = (slot * TIMELINE_MS) / 1000;
-        const list = [...what].map(([w, n]) => `${w} × ${n}`).join(', ');
-        console.log(`- ${from}–${from + TIMELINE_MS / 1000} s: ${list}`);
-      }
-    }
-    console.log(
-      `\nNot sent: ${load.skippedAtBound} at the client's bound of ${MAX_IN_FLIGHT} in flight, ` +
-        `${load.skippedNoTarget} with no node to send to; at most ${load.peakInFlight} in flight.`,
-    );
+    printOperations(load, MAX_IN_FLIGHT);
     console.log(
       `Churn: ${leaves} leaves and ${joins} joins of D (${joins + 1} processes), ` +
         `${uncleanExits.length} unclean exits${uncleanExits.length ? `: ${uncleanExits.join('; ')}` : ''}; ` +
@@ -510,50 +418,11 @@ async function main(): Promise<void> {
     ];
     const fitsBy = windows.map((w) => stable.map((m) => fit(m.samples, w.fromMs)));
     const fits = fitsBy[1] as Fit[];
-    console.log(
-      `\nMemory (a sample every ${(p.sampleMs / 1000).toFixed(0)} s; slopes by least squares, ` +
-        `MiB/min; the warm-up is ${(p.warmupMs / 1000).toFixed(0)} s, the steady window starts ` +
-        `at ${(steadyFromMs / 1000).toFixed(0)} s):\n`,
-    );
-    console.log(
-      '| node | window | samples | RSS at start (MiB) | RSS at end | RSS peak | RSS slope | heap used at end (MiB) | heap used slope | open files |',
-    );
-    console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
-    windows.forEach((w, wi) => {
-      stable.forEach((m, i) => {
-        const f = (fitsBy[wi] as Fit[])[i] as Fit;
-        console.log(
-          `| ${m.name} | ${w.name} | ${f.samples} | ${mib(f.rssAtWarmup)} | ${mib(f.rssAtEnd)} | ` +
-            `${mib(f.rssPeak)} | ${slope(f.rss)} | ${mib(f.heapUsedAtEnd)} | ${slope(f.heapUsed)} | ` +
-            `${f.samples === 0 ? '–' : `${f.fdsAtStart} → ${f.fdsAtEnd}`} |`,
-        );
-      });
-    });
-    console.log(
-      '\n| node | gets | hits | peer loads | peer errors | local loads | main MiB | main items | evictions | hot MiB | etcd ring updates |',
-    );
-    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-    stable.forEach((m, i) => {
-      const r = reports[i] as NodeReport;
-      const s = r.stats;
-      console.log(
-        `| ${m.name} | ${count(s.gets)} | ${count(s.cacheHits)} | ${count(s.peerLoads)} | ` +
-          `${count(s.peerErrors)} | ${count(s.localLoads)} | ${mib(r.main.bytes / MiB)} | ` +
-          `${count(r.main.items)} | ${count(r.main.evictions)} | ${mib(r.hot.bytes / MiB)} | ${r.changes} |`,
-      );
-    });
-
+    printMemory(stable, windows, fitsBy, p.sampleMs / 1000);
+    printNodes(stable, reports);
     const results = join(dirname(fileURLToPath(import.meta.url)), 'results');
     mkdirSync(results, { recursive: true });
-    const csv = ['t_s,node,rss_bytes,heap_used_bytes,heap_total_bytes,open_files'];
-    for (const m of stable) {
-      for (const s of m.samples) {
-        csv.push(
-          `${(s.t / 1000).toFixed(1)},${m.name},${s.rss},${s.heapUsed ?? ''},${s.heapTotal ?? ''},${s.fds}`,
-        );
-      }
-    }
-    writeFileSync(join(results, 'soak-samples.csv'), `${csv.join('\n')}\n`);
+    writeSamplesCsv(join(results, 'soak-samples.csv'), stable);
 
     const judged = p.durationMs - steadyFromMs >= MIN_JUDGED_FIT_MS;
     const worstRss = Math.max(...fits.map((f) => f.rss));

@@ -155,24 +155,16 @@ export class SoakClient {
   }
 
   /**
-   * drain stops sending to the target named `name`, waits up to `timeoutMs` for its
-   * requests in flight to settle, then closes its pool (which lets any request left
-   * finish) and forgets it.
+   * drain stops sending to the target named `name`, waits for its requests in flight
+   * to settle (each does by the client's `timeoutMs` at the latest: a node stopped
+   * meanwhile would cut them off, and count as failures what is the bench's doing),
+   * then closes its pool and forgets it.
    */
-  async drain(name: string, timeoutMs = 5000): Promise<void> {
+  async drain(name: string): Promise<void> {
     const i = this.#live.findIndex((l) => l.target.name === name);
     if (i === -1) return;
     const [live] = this.#live.splice(i, 1) as [Live];
-    if (live.inFlight > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        new Promise<void>((resolve) => live.idle.push(resolve)),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, timeoutMs);
-        }),
-      ]);
-      clearTimeout(timer);
-    }
+    if (live.inFlight > 0) await new Promise<void>((resolve) => live.idle.push(resolve));
     void live.pool.close().catch(() => {});
   }
 
