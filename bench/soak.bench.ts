@@ -235,7 +235,7 @@ async function main(): Promise<void> {
     }
 
     // The members as the bench knows them, to tell what a failed operation's owner was
-    // doing: hung (from the client's drain of C to SIGCONT), or leaving (from D's drain on).
+    // doing: hung (from SIGSTOP to SIGCONT), or leaving (from SIGTERM on).
     let hangingSince = Number.POSITIVE_INFINITY;
     let hangEnded = Number.POSITIVE_INFINITY;
     const leaving = new Map<string, number>();
@@ -291,9 +291,9 @@ async function main(): Promise<void> {
         if (churner) {
           const gone = churner;
           churner = undefined;
-          leaving.set(gone.node.url, performance.now());
           await load.drain(gone.name);
           const stopping = performance.now();
+          leaving.set(gone.node.url, stopping);
           const status = await gone.node.process.stop('SIGTERM', STOP_GRACE_MS);
           stopTimes.push(performance.now() - stopping);
           if (status.code !== 0) uncleanExits.push(`${gone.name}: ${JSON.stringify(status)}`);
@@ -324,8 +324,8 @@ async function main(): Promise<void> {
     let hangTo = Number.NaN;
     const hang = (async () => {
       await sleepUntil(t0 + p.hangAtMs);
-      hangingSince = performance.now();
       await load.drain(c.name);
+      hangingSince = performance.now();
       process.kill(c.node.process.pid, 'SIGSTOP');
       stopped = true;
       hangFrom = elapsed();
