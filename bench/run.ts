@@ -4,7 +4,8 @@
 // bench/results/ (`npm run bench -- remote` runs only the scripts whose name
 // contains `remote`; `npm run bench -- consistency` the large history check of
 // writes racing loads, consistency.bench.ts; `npm run bench -- fuzz`, the decoder
-// fuzz tests with more cases).
+// fuzz tests with more cases). Long runs (the soak) run only when named; arguments that
+// start with `--` go to every script run (`npm run bench -- soak --short`).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -15,10 +16,14 @@ import { chartSvg, readHeadlines, summaryTable } from './support/summary.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const outDir = join(here, 'results');
-const only = process.argv.slice(2);
+/** Scripts too long for the whole suite: they run only when named, e.g. `npm run bench -- soak`. */
+const ON_REQUEST = new Set(['soak.bench.ts']);
+const args = process.argv.slice(2);
+const flags = args.filter((a) => a.startsWith('--'));
+const only = args.filter((a) => !a.startsWith('--'));
 const scripts = readdirSync(here)
   .filter((f) => f.endsWith('.bench.ts'))
-  .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
+  .filter((f) => (only.length === 0 ? !ON_REQUEST.has(f) : only.some((o) => f.includes(o))))
   .sort();
 
 const machine = `node ${process.version}, ${process.platform}/${process.arch}, ${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`;
@@ -30,7 +35,7 @@ writeFileSync(resultsFile, '');
 
 let failed = 0;
 for (const script of scripts) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(here, script)], {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(here, script), ...flags], {
     stdio: 'inherit',
     env: { ...process.env, [RESULTS_ENV]: resultsFile },
   });

@@ -7,6 +7,7 @@ import type { PeerClient } from '../core/peers.js';
 import type { GroupStats } from '../core/stats.js';
 import { isCacheError } from '../errors.js';
 import { LatencyHistogram, type LatencySeries } from './latency.js';
+import { registerProcessMetrics } from './process-metrics.js';
 
 const statNames: Record<keyof GroupStats, string> = {
   gets: 'gets: every get, hits included',
@@ -129,6 +130,7 @@ export class NodeMetrics {
       labelNames: ['source'],
       registers: [reg],
     });
+    registerProcessMetrics(reg);
   }
 
   /** membership records that the ring now has `members` members, changed by `source`. */
