@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { DEMO_SCORES } from '../../src/loaders/scores.js';
 import {
   cleanupAfter,
   freePort,
@@ -11,7 +12,6 @@ import {
   startProcess,
   waitFor,
 } from '../support/process.js';
-import { DEMO_SCORES } from '../../src/loaders/scores.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];

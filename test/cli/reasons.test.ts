@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { Ring } from '../../src/ring/ring.js';
 import { makeTestCerts } from '../support/certs.js';
 import {
   cleanupAfter,
@@ -13,7 +14,6 @@ import {
   startProcess,
   waitFor,
 } from '../support/process.js';
-import { Ring } from '../../src/ring/ring.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];

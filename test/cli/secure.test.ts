@@ -4,17 +4,12 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
-import { makeTestCerts } from '../support/certs.js';
-import {
-  cleanupAfter,
-  freePorts,
-  type ManagedProcess,
-  startProcess,
-} from '../support/process.js';
-import { testValue } from '../support/values.js';
 import { Ring } from '../../src/ring/ring.js';
 import { grpcTransport } from '../../src/transport/grpc/index.js';
 import { tcpTransport } from '../../src/transport/tcp/index.js';
+import { makeTestCerts } from '../support/certs.js';
+import { cleanupAfter, freePorts, type ManagedProcess, startProcess } from '../support/process.js';
+import { testValue } from '../support/values.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
