@@ -42,6 +42,23 @@ interface RunResult {
   duringCut: GetRecord[];
   /** Gets of the background stream that failed. */
   streamFailed: number;
+  /** Of `window`, the gets node 3 served (the node asked did not load the key itself). */
+  served: GetRecord[];
+  /** Per node asked (1 and 2): ms from the cut until it marked node 3 unhealthy, if it did. */
+  downAfterCut: Array<number | undefined>;
+  /** Per node asked (1 and 2): ms from the heal until it used node 3 again, if it did. */
+  backAfterHeal: Array<number | undefined>;
+}
+
+/**
+ * healthLine finds when `node` logged `msg` about `peer` at `from` or later (ms since the
+ * epoch, pino's `time`), or undefined.
+ */
+function healthLine(node: PeercacheNode, peer: string, msg: string, from: number) {
+  const line = node
+    .logs()
+    .find((l) => l.msg.startsWith(msg) && l.peer === peer && (l.time as number) >= from);
+  return line === undefined ? undefined : (line.time as number);
 }
 
 async function cutAndHeal(
@@ -79,8 +96,18 @@ async function cutAndHeal(
     await stream.stop();
   }
   const done = await Promise.all(probes);
+  // A get node 3 did not serve was loaded by the node asked (fresh keys: no copy anywhere).
+  await Promise.all([n1.syncLogs(), n2.syncLogs()]);
+  const loadedLocally = new Set([...Object.keys(n1.loads()), ...Object.keys(n2.loads())]);
+  const window = done.filter((r) => r.startedAt < healAt + WINDOW_MS);
+  const since = (at: number | undefined, from: number) => (at === undefined ? at : at - from);
   return {
-    window: done.filter((r) => r.startedAt < healAt + WINDOW_MS),
+    window,
+    served: window.filter((r) => r.error === undefined && !loadedLocally.has(r.key)),
+    downAfterCut: [n1, n2].map((n) => since(healthLine(n, n3.url, 'peer unhealthy', cutAt), cutAt)),
+    backAfterHeal: [n1, n2].map((n) =>
+      since(healthLine(n, n3.url, 'peer healthy again', healAt), healAt),
+    ),
     probes: done,
     duringCut: stream.records.filter(
       (r) => r.owner === n3.url && r.startedAt >= cutAt && r.startedAt < healAt,
@@ -132,13 +159,15 @@ async function main(): Promise<void> {
         `(tcp), then gets of its keys every ${PROBE_EVERY_MS} ms through the other two\n`,
     );
     console.log(
-      `| run | p99 within ${WINDOW_MS} ms of the heal (ms) | p50 (ms) | max (ms) | gets | failed | p99 over ${PROBE_MS / 1000} s (ms) | p99 of node 3's keys during the cut (ms) | stream failures |`,
+      `| run | p99 within ${WINDOW_MS} ms of the heal (ms) | p50 (ms) | max (ms) | gets | failed | of them served by node 3, p99 (ms) | p99 over ${PROBE_MS / 1000} s (ms) | p99 of node 3's keys during the cut (ms) | node 3 unhealthy after the cut (ms, on nodes 1/2) | used again after the heal (ms, on nodes 1/2) | stream failures |`,
     );
-    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    const pair = (xs: ReadonlyArray<number | undefined>) => xs.map((x) => x ?? '—').join('/');
     for (const [i, r] of results.entries()) {
       const failed = r.probes.filter((p) => p.error !== undefined).length;
+      const served = r.served.length === 0 ? '0' : `${r.served.length}, ${ms(r.served, 0.99)}`;
       console.log(
-        `| ${i + 1} | ${ms(r.window, 0.99)} | ${ms(r.window, 0.5)} | ${ms(r.window, 1)} | ${r.window.length} | ${failed} | ${ms(r.probes, 0.99)} | ${ms(r.duringCut, 0.99)} | ${r.streamFailed} |`,
+        `| ${i + 1} | ${ms(r.window, 0.99)} | ${ms(r.window, 0.5)} | ${ms(r.window, 1)} | ${r.window.length} | ${failed} | ${served} | ${ms(r.probes, 0.99)} | ${ms(r.duringCut, 0.99)} | ${pair(r.downAfterCut)} | ${pair(r.backAfterHeal)} | ${r.streamFailed} |`,
       );
     }
     const p99s = results.map((r) => ms(r.window, 0.99));
