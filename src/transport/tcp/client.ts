@@ -53,6 +53,8 @@ export interface TcpClientConfig {
   maxQueuedBytes: number;
   /** The servers' idle timeout: the client closes an idle connection a little before it. */
   idleTimeoutMs: number;
+  /** How long a dial may wait for the peer to accept the TCP connection before it is dropped. */
+  connectTimeoutMs: number;
 }
 
 /** TcpClientStats is a snapshot of one peer client's connection. */
@@ -97,6 +99,10 @@ interface Link {
   readonly reader: FrameReader;
   readonly pending: ChurnMap<number, Pending>;
   connected: boolean;
+  /** Whether the TCP connection is made (for TLS, before the handshake ends). */
+  accepted: boolean;
+  /** Drops the dial if the peer has not accepted it by the connect timeout. */
+  dialTimer: NodeJS.Timeout | undefined;
   dead: boolean;
   /** Reads so far (any bytes from the peer): the connection's sign of progress. */
   reads: number;
@@ -120,6 +126,11 @@ interface Link {
  * that has not connected is dropped at once, an open connection is sent a PING,
  * and if nothing is read before the PING's own short deadline, the connection
  * is reset and its requests fail UNAVAILABLE. The next call dials afresh.
+ *
+ * A dial the peer has not accepted within the connect timeout is dropped and
+ * its requests fail UNAVAILABLE at once: its SYN went unanswered (a peer cut
+ * off, a host gone), and the kernel would retry it only after a backoff that
+ * doubles each time, so the next call dials afresh instead, at once.
  */
 export class TcpPeerClient implements PeerClient {
   readonly url: string;
@@ -445,6 +456,8 @@ export class TcpPeerClient implements PeerClient {
       ),
       pending: new ChurnMap(),
       connected: false,
+      accepted: false,
+      dialTimer: undefined,
       dead: false,
       reads: 0,
       probeId: undefined,
@@ -454,11 +467,23 @@ export class TcpPeerClient implements PeerClient {
     // An idle connection to a peer that vanished without a reset is noticed within about
     // 15 s: probes after 5 s of silence, then (as libuv sets them on Linux) 10 a second apart.
     socket.setKeepAlive(true, 5_000);
+    socket.once('connect', () => {
+      link.accepted = true;
+      clearTimeout(link.dialTimer);
+    });
     socket.once(this.#secure ? 'secureConnect' : 'connect', () => {
       link.connected = true;
       this.#backoffMs = 0;
       link.queue.open();
     });
+    // The verdict waits for setImmediate, which runs after the event loop has polled the
+    // sockets: when this process was busy past the timeout, a connection the peer accepted
+    // meanwhile is seen as made before it could be dropped for being late.
+    link.dialTimer = setTimeout(
+      () => setImmediate(() => this.#dialTimedOut(link)),
+      this.#config.connectTimeoutMs,
+    );
+    link.dialTimer.unref();
     socket.on('data', (chunk: Buffer) => {
       link.reads++;
       const problem = link.reader.push(chunk);
@@ -469,6 +494,21 @@ export class TcpPeerClient implements PeerClient {
     link.queue.offer(encodeHello(this.#config.peerSecret), false);
     this.#link = link;
     return link;
+  }
+
+  /**
+   * dialTimedOut drops `link` if the peer has still not accepted it. No backoff
+   * follows: the timeout was the wait, and a peer that comes back (a partition
+   * healed) is reached by the very next call.
+   */
+  #dialTimedOut(link: Link): void {
+    if (link.accepted || link.dead) return;
+    const cause = new Error(`not connected within ${this.#config.connectTimeoutMs} ms`);
+    this.#lastFailure = cause;
+    this.#fail(
+      link,
+      new UnavailableError(`peer ${this.url}: connection failed (${cause.message})`, { cause }),
+    );
   }
 
   /** broken fails every request of `link`; a connection never made also starts a backoff. */
@@ -490,6 +530,7 @@ export class TcpPeerClient implements PeerClient {
   #fail(link: Link, err: CacheError, reset = false): void {
     if (link.dead) return;
     link.dead = true;
+    clearTimeout(link.dialTimer);
     link.reader.stop();
     link.queue.close();
     if (reset) resetSocket(link.socket);

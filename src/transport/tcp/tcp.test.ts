@@ -187,6 +187,7 @@ describe('tcp transport', () => {
       'handshakeTimeoutMs',
       'readTimeoutMs',
       'idleTimeoutMs',
+      'connectTimeoutMs',
     ]) {
       assert.throws(() => tcpTransport({ [name]: 0 }), TypeError, `${name}: 0`);
       assert.throws(() => tcpTransport({ [name]: Number.NaN }), TypeError, `${name}: NaN`);
