@@ -66,7 +66,11 @@ export interface PeerHealthOptions {
    * any call) before the peer is marked unhealthy. Default 2,000.
    */
   probeTimeoutMs?: number | undefined;
-  /** probeIntervalMs is the pause between probes of an unhealthy peer. Default 1,000. */
+  /**
+   * probeIntervalMs is how often an unhealthy peer is probed: a probe is sent
+   * this long after the previous one was, or as soon as that one has failed if
+   * it took longer. Default 1,000.
+   */
   probeIntervalMs?: number | undefined;
 }
 
@@ -425,7 +429,7 @@ export class HealthCheckedPeer implements PeerClient {
       if (err === undefined || probeAnswered(err) || this.#lastAnswerAt >= started) {
         this.#answered();
       } else {
-        this.#probeFailed(err);
+        this.#probeFailed(err, started);
       }
     };
     let asked: Promise<unknown>;
@@ -442,7 +446,8 @@ export class HealthCheckedPeer implements PeerClient {
     );
   }
 
-  #probeFailed(err: unknown): void {
+  /** A probe sent at `started` got no answer. */
+  #probeFailed(err: unknown, started: number): void {
     if (this.#healthy) {
       this.#markUnhealthy(messageOf(err));
       return;
@@ -454,15 +459,22 @@ export class HealthCheckedPeer implements PeerClient {
         'peer still unhealthy',
       );
     }
-    this.#scheduleProbe();
+    // Counted from when it was sent, not from its failure: a probe that waited out its
+    // timeout (a dial left unanswered by a partition) does not stretch the interval, so a
+    // peer whose link comes back is asked again within probeIntervalMs.
+    this.#scheduleProbe(started + this.#probeIntervalMs - this.#clock.now());
   }
 
-  #scheduleProbe(): void {
+  /** scheduleProbe probes the unhealthy peer in `delayMs` (default probeIntervalMs). */
+  #scheduleProbe(delayMs = this.#probeIntervalMs): void {
     if (this.#closed || this.#nextProbe !== undefined) return;
-    this.#nextProbe = this.#clock.setTimeout(() => {
-      this.#nextProbe = undefined;
-      if (!this.#healthy) this.#probe();
-    }, this.#probeIntervalMs);
+    this.#nextProbe = this.#clock.setTimeout(
+      () => {
+        this.#nextProbe = undefined;
+        if (!this.#healthy) this.#probe();
+      },
+      Math.max(0, delayMs),
+    );
   }
 
   /**
