@@ -79,7 +79,13 @@ describe('tcp client limits', () => {
       for (const s of sockets) s.destroy();
       await new Promise((r) => hung.close(r));
     });
-    const t = transport({ maxQueuedBytes: 4 * MiB, maxValueBytes: 2 * MiB });
+    // The requests' own timeouts are the subject: no probe for the connection's quiet, which
+    // would reset it before the peer reads again.
+    const t = transport({
+      maxQueuedBytes: 4 * MiB,
+      maxValueBytes: 2 * MiB,
+      quietTimeoutMs: Number.POSITIVE_INFINITY,
+    });
     const peerUrl = `http://127.0.0.1:${port}`;
     const client = t.client(peerUrl);
     const stats = () => t.clientStats(peerUrl) ?? assert.fail('no client open');
@@ -239,6 +245,81 @@ describe('tcp client limits', () => {
     assert.equal(text((await client.get('g', 'b')).value), 'v:b');
     assert.equal(stats().dials, 2);
     assert.equal(accepted, 2);
+  });
+
+  it('a connection that reads nothing for a second with a request in flight is probed and, unanswered, reset, long before the request times out', async () => {
+    const server = transport({});
+    const real = await server.serve(lookup, {
+      host: '127.0.0.1',
+      port: 0,
+      signal: new AbortController().signal,
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+    });
+    cleanup.push(() => real.close(0));
+    // The first connection goes silent (a link cut with requests on it); later ones reach
+    // the real server.
+    let accepted = 0;
+    let firstError: string | undefined;
+    const open: Socket[] = [];
+    const proxy = createServer((socket) => {
+      accepted++;
+      open.push(socket);
+      if (accepted === 1) {
+        socket.on('error', (err: NodeJS.ErrnoException) => {
+          firstError = err.code;
+        });
+        return;
+      }
+      const up = connect(real.address.port, '127.0.0.1');
+      open.push(up);
+      up.on('error', () => socket.destroy());
+      socket.on('error', () => up.destroy());
+      socket.pipe(up).pipe(socket);
+    });
+    const port = await listen(proxy);
+    cleanup.push(async () => {
+      for (const s of open) s.destroy();
+      await new Promise((r) => proxy.close(r));
+    });
+    const t = transport({ requestTimeoutMs: 60_000 });
+    const peerUrl = `http://127.0.0.1:${port}`;
+    const client = t.client(peerUrl);
+    const stats = () => t.clientStats(peerUrl) ?? assert.fail('no client open');
+    await within(
+      assert.rejects(client.get('g', 'a'), {
+        code: 'UNAVAILABLE',
+        message: /connection reset/,
+      }),
+      10_000,
+      'the silent connection is given up (the request timeout is a minute away)',
+    );
+    await within(
+      (async () => {
+        while (firstError === undefined) await new Promise((r) => setTimeout(r, 5));
+      })(),
+      5_000,
+      'the peer sees the connection go',
+    );
+    assert.equal(firstError, 'ECONNRESET', 'dropped with a reset');
+    assert.equal(text((await client.get('g', 'b')).value), 'v:b');
+    assert.equal(stats().dials, 2);
+  });
+
+  it('a load slower than the quiet time keeps its connection: the peer answers the probe', async () => {
+    const t = transport({ requestTimeoutMs: 60_000 });
+    const server = await t.serve(lookup, {
+      host: '127.0.0.1',
+      port: 0,
+      signal: new AbortController().signal,
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+    });
+    cleanup.push(() => server.close(0));
+    const peerUrl = `http://127.0.0.1:${server.address.port}`;
+    const client = t.client(peerUrl);
+    const stats = () => t.clientStats(peerUrl) ?? assert.fail('no client open');
+    // Three quiet seconds: probed at least once, answered each time.
+    assert.equal(text((await client.get('g', 'slow3000')).value), 'v:slow3000');
+    assert.equal(stats().dials, 1, 'still the first connection');
   });
 
   it('a dial the peer does not accept is dropped at the connect timeout; the next call dials at once', async () => {

@@ -55,6 +55,8 @@ export interface TcpClientConfig {
   idleTimeoutMs: number;
   /** How long a dial may wait for the peer to accept the TCP connection before it is dropped. */
   connectTimeoutMs: number;
+  /** How long a connection with requests in flight may read nothing before it is probed. */
+  quietTimeoutMs: number;
 }
 
 /** TcpClientStats is a snapshot of one peer client's connection. */
@@ -106,6 +108,10 @@ interface Link {
   dead: boolean;
   /** Reads so far (any bytes from the peer): the connection's sign of progress. */
   reads: number;
+  /** When bytes were last read, ms since the epoch (0 before any). */
+  readAt: number;
+  /** When requests began to be in flight on it (the first after none), ms since the epoch. */
+  busySince: number;
   /** The id of the PING sent to check a connection on which a request timed out unanswered. */
   probeId: number | undefined;
   /** When the last request in flight ended, ms since the epoch. */
@@ -125,7 +131,13 @@ interface Link {
  * partition that left the kernel retransmitting with a long backoff): a dial
  * that has not connected is dropped at once, an open connection is sent a PING,
  * and if nothing is read before the PING's own short deadline, the connection
- * is reset and its requests fail UNAVAILABLE. The next call dials afresh.
+ * is reset and its requests fail UNAVAILABLE. The next call dials afresh. The
+ * same probe is sent, without waiting for a timeout, when requests have been in
+ * flight and nothing has been read for the quiet timeout: a connection that
+ * lived through a partition carries the kernel's retransmission timer, doubled
+ * at each unanswered try, and would otherwise hold what is written to it after
+ * the network is back until that timer next fires, seconds later. A peer that
+ * is only slow to load answers the PING at once, and keeps its connection.
  *
  * A dial the peer has not accepted within the connect timeout is dropped and
  * its requests fail UNAVAILABLE at once: its SYN went unanswered (a peer cut
@@ -299,7 +311,11 @@ export class TcpPeerClient implements PeerClient {
       if (signal !== undefined && onAbort !== undefined) {
         signal.addEventListener('abort', onAbort, { once: true });
       }
-      if (link.pending.size === 0) this.#timeouts.hold(true);
+      if (link.pending.size === 0) {
+        this.#timeouts.hold(true);
+        link.busySince = now;
+        this.#timeouts.schedule(now + this.#config.quietTimeoutMs);
+      }
       link.pending.set(id, pending);
       if (deadline !== Infinity) this.#timeouts.schedule(deadline);
     });
@@ -330,7 +346,7 @@ export class TcpPeerClient implements PeerClient {
         next = p.deadline;
       }
     }
-    if (!stalled) return this.#idleCheck(link, now, next);
+    if (!stalled) return this.#quietCheck(link, now, this.#idleCheck(link, now, next));
     if (!link.connected) {
       // The dial itself hangs (SYNs unanswered): give up on it; the backoff applies.
       this.#broken(link, new Error(`not connected within ${this.#config.requestTimeoutMs} ms`));
@@ -342,6 +358,19 @@ export class TcpPeerClient implements PeerClient {
     }
     if (link.probeId === undefined) next = Math.min(next, this.#probe(link, now));
     return next;
+  }
+
+  /**
+   * quietCheck probes `link` once it has had requests in flight and read nothing
+   * for the quiet timeout; it returns the next deadline.
+   */
+  #quietCheck(link: Link, now: number, next: number): number {
+    if (link.dead || !link.connected || link.pending.size === 0 || link.probeId !== undefined) {
+      return next;
+    }
+    const probeAt = Math.max(link.readAt, link.busySince) + this.#config.quietTimeoutMs;
+    if (probeAt > now) return Math.min(next, probeAt);
+    return Math.min(next, this.#probe(link, now));
   }
 
   /** idleCheck closes `link` once it has idled long enough; it returns the next deadline. */
@@ -460,6 +489,8 @@ export class TcpPeerClient implements PeerClient {
       dialTimer: undefined,
       dead: false,
       reads: 0,
+      readAt: 0,
+      busySince: 0,
       probeId: undefined,
       idleSince: Date.now(),
     };
@@ -486,6 +517,7 @@ export class TcpPeerClient implements PeerClient {
     link.dialTimer.unref();
     socket.on('data', (chunk: Buffer) => {
       link.reads++;
+      link.readAt = Date.now();
       const problem = link.reader.push(chunk);
       if (problem !== undefined) this.#protocolError(link, problem);
     });

@@ -188,6 +188,7 @@ describe('tcp transport', () => {
       'readTimeoutMs',
       'idleTimeoutMs',
       'connectTimeoutMs',
+      'quietTimeoutMs',
     ]) {
       assert.throws(() => tcpTransport({ [name]: 0 }), TypeError, `${name}: 0`);
       assert.throws(() => tcpTransport({ [name]: Number.NaN }), TypeError, `${name}: NaN`);
