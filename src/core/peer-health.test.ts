@@ -258,7 +258,7 @@ describe('HealthCheckedPeer', () => {
     inner.calls[0]?.reject(refused());
     await settle();
     assert.equal(peer.healthy, false);
-    assert.match(peer.state().reason ?? '', /ECONNREFUSED/);
+    assert.match(peer.state().reason ?? '', /^a health probe failed: .*ECONNREFUSED/);
   });
 
   test('a hung peer: calls waiting past suspectAfterMs trigger a probe; its silence fails them all at once', async () => {

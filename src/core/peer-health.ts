@@ -3,7 +3,6 @@
 // answers again.
 import {
   type CacheError,
-  DeadlineExceededError,
   InvalidArgumentError,
   isCacheError,
   peerUnreachable,
@@ -408,17 +407,10 @@ export class HealthCheckedPeer implements PeerClient {
     // same reason the client gets a deadline later than the timer: its own timeout
     // would also fire before the poll phase.
     const timer = this.#clock.setTimeout(
-      () =>
-        setImmediate(() =>
-          finish(
-            new DeadlineExceededError(
-              `peer ${this.url}: no answer to a health probe within ${this.#probeTimeoutMs} ms`,
-            ),
-          ),
-        ),
+      () => setImmediate(() => finish(undefined, true)),
       this.#probeTimeoutMs,
     );
-    const finish = (err: unknown) => {
+    const finish = (err: unknown, timedOut = false) => {
       if (done) return;
       done = true;
       this.#clock.clearTimeout(timer);
@@ -426,10 +418,17 @@ export class HealthCheckedPeer implements PeerClient {
       if (this.#closed) return;
       // A call answered while the probe waited (its connection may have queued
       // behind theirs) proves the peer alive as well as the probe would have.
-      if (err === undefined || probeAnswered(err) || this.#lastAnswerAt >= started) {
+      if (
+        this.#lastAnswerAt >= started ||
+        (!timedOut && (err === undefined || probeAnswered(err)))
+      ) {
         this.#answered();
       } else {
-        this.#probeFailed(err, started);
+        // The client may give up first (a dial unanswered, a stalled connection reset).
+        const reason = timedOut
+          ? `peer ${this.url}: no answer to a health probe within ${this.#probeTimeoutMs} ms`
+          : `a health probe failed: ${messageOf(err)}`;
+        this.#probeFailed(reason, started);
       }
     };
     let asked: Promise<unknown>;
@@ -446,16 +445,16 @@ export class HealthCheckedPeer implements PeerClient {
     );
   }
 
-  /** A probe sent at `started` got no answer. */
-  #probeFailed(err: unknown, started: number): void {
+  /** A probe sent at `started` got no answer, for `reason`. */
+  #probeFailed(reason: string, started: number): void {
     if (this.#healthy) {
-      this.#markUnhealthy(messageOf(err));
+      this.#markUnhealthy(reason);
       return;
     }
     const held = this.#throttle.take(this.url);
     if (held !== undefined) {
       this.#log.warn(
-        { peer: this.url, err: messageOf(err), failedProbes: held + 1 },
+        { peer: this.url, err: reason, failedProbes: held + 1 },
         'peer still unhealthy',
       );
     }

@@ -411,7 +411,9 @@ export class TcpPeerClient implements PeerClient {
    * it resumes (a reset makes its kernel discard what it had not read yet).
    */
   #stalled(link: Link): void {
-    const cause = new Error(`no answer on the connection for ${this.#probeMs} ms after a timeout`);
+    const cause = new Error(
+      `nothing read for ${this.#probeMs} ms after a probe of the quiet connection`,
+    );
     this.#lastFailure = cause;
     try {
       this.#config.logger.warn({ peer: this.url }, 'peer connection reset: it made no progress');
