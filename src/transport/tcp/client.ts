@@ -112,7 +112,7 @@ interface Link {
   readAt: number;
   /** When requests began to be in flight on it (the first after none), ms since the epoch. */
   busySince: number;
-  /** The id of the PING sent to check a connection on which a request timed out unanswered. */
+  /** The id of the PING sent to check a quiet connection, or one on which a request timed out unanswered. */
   probeId: number | undefined;
   /** When the last request in flight ended, ms since the epoch. */
   idleSince: number;
