@@ -1,7 +1,8 @@
 // partition.bench.ts: how soon gets of a node's keys are fast again after a network partition
 // heals: 3 `peercache node` processes (tcp) on 3 hosts of a network-namespace lab, a steady
-// stream of gets through two of them, the third cut off for 10 s and healed; the p99 of gets
-// of the healed node's keys sent within 1 s of the heal (target <= 200 ms). Needs root.
+// stream of gets through two of them, the third cut off for 10 s and healed, three times, then
+// for 3 s three times; the p99 of gets of the healed node's keys sent within 1 s of the heal
+// (target <= 200 ms). Needs root.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Ring } from '../src/ring/ring.js';
 import { createNetnsLab, type NetnsLab, netnsSupport } from '../test/support/netns.js';
@@ -18,7 +19,11 @@ import { stopOnInterrupt } from './support/interrupt.js';
 import { headline } from './support/report.js';
 
 const RUNS = 3;
-const CUT_MS = 10_000;
+/**
+ * The cuts, each RUNS times: one long enough for the nodes to have replaced their connection
+ * to node 3 before the heal, and one healed about when they are doing so.
+ */
+const CUTS_MS = [10_000, 3_000];
 /** The background stream: fresh keys of every owner through nodes 1 and 2. */
 const RATE_PER_S = 100;
 /** After the heal: one get of a fresh key of node 3 every PROBE_EVERY_MS, for PROBE_MS. */
@@ -34,6 +39,8 @@ const API_PORT = 9001;
 
 /** RunResult is what one cut and heal measured. */
 interface RunResult {
+  /** How long node 3 was cut off, ms. */
+  cutMs: number;
   /** Gets of node 3's keys sent within WINDOW_MS of the heal. */
   window: GetRecord[];
   /** Every get of node 3's keys sent after the heal. */
@@ -42,6 +49,26 @@ interface RunResult {
   duringCut: GetRecord[];
   /** Gets of the background stream that failed. */
   streamFailed: number;
+  /** Of `window`, the gets node 3 served (the node asked did not load the key itself). */
+  served: GetRecord[];
+  /** Per node asked (1 and 2): ms from the cut until it marked node 3 unhealthy, if it did. */
+  downAfterCut: Array<number | undefined>;
+  /**
+   * Per node asked (1 and 2): ms from the heal until it used node 3 again, if it did (a few ms
+   * below 0 when a probe got through as the heal was being made).
+   */
+  backAfterHeal: Array<number | undefined>;
+}
+
+/**
+ * healthLine finds when `node` logged `msg` about `peer` at `from` or later (ms since the
+ * epoch, pino's `time`), or undefined.
+ */
+function healthLine(node: PeercacheNode, peer: string, msg: string, from: number) {
+  const line = node
+    .logs()
+    .find((l) => l.msg.startsWith(msg) && l.peer === peer && (l.time as number) >= from);
+  return line === undefined ? undefined : (line.time as number);
 }
 
 async function cutAndHeal(
@@ -49,6 +76,7 @@ async function cutAndHeal(
   nodes: readonly PeercacheNode[],
   ring: Ring,
   run: number,
+  cutMs: number,
 ): Promise<RunResult> {
   const [n1, n2, n3] = nodes as [PeercacheNode, PeercacheNode, PeercacheNode];
   const host3 = lab.hosts[2]!;
@@ -67,7 +95,7 @@ async function cutAndHeal(
     await sleep(2000);
     cutAt = Date.now();
     await host3.cut();
-    await sleep(CUT_MS);
+    await sleep(cutMs);
     await host3.heal();
     healAt = Date.now();
     for (let i = 0; healAt + i * PROBE_EVERY_MS < healAt + PROBE_MS; i++) {
@@ -79,8 +107,21 @@ async function cutAndHeal(
     await stream.stop();
   }
   const done = await Promise.all(probes);
+  // A get node 3 did not serve was loaded by the node asked (fresh keys: no copy anywhere).
+  await Promise.all([n1.syncLogs(), n2.syncLogs()]);
+  const loadedLocally = new Set([...Object.keys(n1.loads()), ...Object.keys(n2.loads())]);
+  const window = done.filter((r) => r.startedAt < healAt + WINDOW_MS);
+  const since = (at: number | undefined, from: number) => (at === undefined ? at : at - from);
   return {
-    window: done.filter((r) => r.startedAt < healAt + WINDOW_MS),
+    cutMs,
+    window,
+    served: window.filter((r) => r.error === undefined && !loadedLocally.has(r.key)),
+    downAfterCut: [n1, n2].map((n) => since(healthLine(n, n3.url, 'peer unhealthy', cutAt), cutAt)),
+    backAfterHeal: [n1, n2].map((n) =>
+      // From the cut: the link is back as soon as the heal's rule is deleted, a moment
+      // before healAt is read, and a probe may get through in between.
+      since(healthLine(n, n3.url, 'peer healthy again', cutAt), healAt),
+    ),
     probes: done,
     duringCut: stream.records.filter(
       (r) => r.owner === n3.url && r.startedAt >= cutAt && r.startedAt < healAt,
@@ -120,25 +161,32 @@ async function main(): Promise<void> {
       ),
     );
     const results: RunResult[] = [];
-    for (let run = 1; run <= RUNS; run++) results.push(await cutAndHeal(lab, nodes, ring, run));
+    for (const cutMs of CUTS_MS) {
+      for (let i = 0; i < RUNS; i++) {
+        results.push(await cutAndHeal(lab, nodes, ring, results.length + 1, cutMs));
+      }
+    }
 
     const ms = (records: readonly GetRecord[], q: number) =>
       percentile(
         records.map((r) => r.ms),
         q,
       );
+    const cuts = CUTS_MS.map((c) => c / 1000).join(' or ');
     console.log(
-      `\n## Partition heal: node 3 of 3 cut off for ${CUT_MS / 1000} s under ${RATE_PER_S} gets/s ` +
+      `\n## Partition heal: node 3 of 3 cut off for ${cuts} s under ${RATE_PER_S} gets/s ` +
         `(tcp), then gets of its keys every ${PROBE_EVERY_MS} ms through the other two\n`,
     );
     console.log(
-      `| run | p99 within ${WINDOW_MS} ms of the heal (ms) | p50 (ms) | max (ms) | gets | failed | p99 over ${PROBE_MS / 1000} s (ms) | p99 of node 3's keys during the cut (ms) | stream failures |`,
+      `| run | cut (s) | p99 within ${WINDOW_MS} ms of the heal (ms) | p50 (ms) | max (ms) | gets | failed | of them served by node 3, p99 (ms) | p99 over ${PROBE_MS / 1000} s (ms) | p99 of node 3's keys during the cut (ms) | node 3 unhealthy after the cut (ms, on nodes 1/2) | used again after the heal (ms, on nodes 1/2) | stream failures |`,
     );
-    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    const pair = (xs: ReadonlyArray<number | undefined>) => xs.map((x) => x ?? '—').join('/');
     for (const [i, r] of results.entries()) {
       const failed = r.probes.filter((p) => p.error !== undefined).length;
+      const served = r.served.length === 0 ? '0' : `${r.served.length}, ${ms(r.served, 0.99)}`;
       console.log(
-        `| ${i + 1} | ${ms(r.window, 0.99)} | ${ms(r.window, 0.5)} | ${ms(r.window, 1)} | ${r.window.length} | ${failed} | ${ms(r.probes, 0.99)} | ${ms(r.duringCut, 0.99)} | ${r.streamFailed} |`,
+        `| ${i + 1} | ${r.cutMs / 1000} | ${ms(r.window, 0.99)} | ${ms(r.window, 0.5)} | ${ms(r.window, 1)} | ${r.window.length} | ${failed} | ${served} | ${ms(r.probes, 0.99)} | ${ms(r.duringCut, 0.99)} | ${pair(r.downAfterCut)} | ${pair(r.backAfterHeal)} | ${r.streamFailed} |`,
       );
     }
     const p99s = results.map((r) => ms(r.window, 0.99));
@@ -149,8 +197,8 @@ async function main(): Promise<void> {
     );
     headline({
       item: 9,
-      name: `Partition heal: p99 of gets of the healed node's keys within ${WINDOW_MS / 1000} s of the heal (${CUT_MS / 1000} s cut, tcp)`,
-      measured: `${worst} ms (worst of ${RUNS})`,
+      name: `Partition heal: p99 of gets of the healed node's keys within ${WINDOW_MS / 1000} s of the heal (${cuts.replace(' or ', ' s and ')} s cuts, tcp)`,
+      measured: `${worst} ms (worst of ${results.length})`,
       target: `≤ ${TARGET_P99_MS} ms`,
       met: worst <= TARGET_P99_MS && failed === 0,
       note: `runs ${p99s.join('/')} ms; ${failed} of the gets after the heal failed`,

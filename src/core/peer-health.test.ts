@@ -258,7 +258,7 @@ describe('HealthCheckedPeer', () => {
     inner.calls[0]?.reject(refused());
     await settle();
     assert.equal(peer.healthy, false);
-    assert.match(peer.state().reason ?? '', /ECONNREFUSED/);
+    assert.match(peer.state().reason ?? '', /^a health probe failed: .*ECONNREFUSED/);
   });
 
   test('a hung peer: calls waiting past suspectAfterMs trigger a probe; its silence fails them all at once', async () => {
@@ -366,6 +366,36 @@ describe('HealthCheckedPeer', () => {
     assert.equal(inner.probes, probes + 5, 'no probes once healthy and quiet');
     assert.equal(lines.filter((l) => l.msg === 'peer healthy again').length, 1);
     assert.equal(lines.filter((l) => l.msg.startsWith('peer unhealthy')).length, 1);
+  });
+
+  test('a probe that waits out its timeout does not stretch the interval between probes', async () => {
+    // Probes of a cut-off peer get no answer at all: each fails at probeTimeoutMs (2 s), and
+    // the next is sent probeIntervalMs (1 s) after the previous one was, that is at once.
+    const { clock, inner, peer } = setup({ probeTimeoutMs: 2_000, probeIntervalMs: 1_000 });
+    inner.probe = 'hang';
+    void outcome(peer.get('g', 'a'));
+    inner.calls[0]?.reject(refused());
+    await settle();
+    assert.equal(inner.probes, 1, 'the failed call is followed by a probe');
+    await clock.advance(2_000);
+    assert.equal(peer.healthy, false, 'its silence marks the peer unhealthy');
+    // Marked unhealthy: the first probe of the unhealthy peer comes probeIntervalMs later.
+    await clock.advance(999);
+    assert.equal(inner.probes, 1);
+    await clock.advance(1);
+    assert.equal(inner.probes, 2);
+    await clock.advance(1_999);
+    assert.equal(inner.probes, 2, 'one probe out at a time');
+    await clock.advance(1);
+    assert.equal(inner.probes, 3, 'the next as soon as it timed out, not probeIntervalMs later');
+    await clock.advance(4_000);
+    assert.equal(inner.probes, 5, 'one per probeTimeoutMs while they time out');
+    // The link is back: the probe out now is answered, and the peer is used again.
+    inner.probe = 'manual';
+    await clock.advance(2_000);
+    inner.answerProbe?.();
+    await settle();
+    assert.equal(peer.healthy, true);
   });
 
   test('a late answer to a call sent before the peer went down makes it healthy', async () => {

@@ -3,7 +3,6 @@
 // answers again.
 import {
   type CacheError,
-  DeadlineExceededError,
   InvalidArgumentError,
   isCacheError,
   peerUnreachable,
@@ -66,7 +65,11 @@ export interface PeerHealthOptions {
    * any call) before the peer is marked unhealthy. Default 2,000.
    */
   probeTimeoutMs?: number | undefined;
-  /** probeIntervalMs is the pause between probes of an unhealthy peer. Default 1,000. */
+  /**
+   * probeIntervalMs is how often an unhealthy peer is probed: a probe is sent
+   * this long after the previous one was, or as soon as that one has failed if
+   * it took longer. Default 1,000.
+   */
   probeIntervalMs?: number | undefined;
 }
 
@@ -404,17 +407,10 @@ export class HealthCheckedPeer implements PeerClient {
     // same reason the client gets a deadline later than the timer: its own timeout
     // would also fire before the poll phase.
     const timer = this.#clock.setTimeout(
-      () =>
-        setImmediate(() =>
-          finish(
-            new DeadlineExceededError(
-              `peer ${this.url}: no answer to a health probe within ${this.#probeTimeoutMs} ms`,
-            ),
-          ),
-        ),
+      () => setImmediate(() => finish(undefined, true)),
       this.#probeTimeoutMs,
     );
-    const finish = (err: unknown) => {
+    const finish = (err: unknown, timedOut = false) => {
       if (done) return;
       done = true;
       this.#clock.clearTimeout(timer);
@@ -422,10 +418,17 @@ export class HealthCheckedPeer implements PeerClient {
       if (this.#closed) return;
       // A call answered while the probe waited (its connection may have queued
       // behind theirs) proves the peer alive as well as the probe would have.
-      if (err === undefined || probeAnswered(err) || this.#lastAnswerAt >= started) {
+      if (
+        this.#lastAnswerAt >= started ||
+        (!timedOut && (err === undefined || probeAnswered(err)))
+      ) {
         this.#answered();
       } else {
-        this.#probeFailed(err);
+        // The client may give up first (a dial unanswered, a stalled connection reset).
+        const reason = timedOut
+          ? `peer ${this.url}: no answer to a health probe within ${this.#probeTimeoutMs} ms`
+          : `a health probe failed: ${messageOf(err)}`;
+        this.#probeFailed(reason, started);
       }
     };
     let asked: Promise<unknown>;
@@ -442,27 +445,35 @@ export class HealthCheckedPeer implements PeerClient {
     );
   }
 
-  #probeFailed(err: unknown): void {
+  /** A probe sent at `started` got no answer, for `reason`. */
+  #probeFailed(reason: string, started: number): void {
     if (this.#healthy) {
-      this.#markUnhealthy(messageOf(err));
+      this.#markUnhealthy(reason);
       return;
     }
     const held = this.#throttle.take(this.url);
     if (held !== undefined) {
       this.#log.warn(
-        { peer: this.url, err: messageOf(err), failedProbes: held + 1 },
+        { peer: this.url, err: reason, failedProbes: held + 1 },
         'peer still unhealthy',
       );
     }
-    this.#scheduleProbe();
+    // Counted from when it was sent, not from its failure: a probe that waited out its
+    // timeout (a dial left unanswered by a partition) does not stretch the interval, so a
+    // peer whose link comes back is asked again within probeIntervalMs.
+    this.#scheduleProbe(started + this.#probeIntervalMs - this.#clock.now());
   }
 
-  #scheduleProbe(): void {
+  /** scheduleProbe probes the unhealthy peer in `delayMs` (default probeIntervalMs). */
+  #scheduleProbe(delayMs = this.#probeIntervalMs): void {
     if (this.#closed || this.#nextProbe !== undefined) return;
-    this.#nextProbe = this.#clock.setTimeout(() => {
-      this.#nextProbe = undefined;
-      if (!this.#healthy) this.#probe();
-    }, this.#probeIntervalMs);
+    this.#nextProbe = this.#clock.setTimeout(
+      () => {
+        this.#nextProbe = undefined;
+        if (!this.#healthy) this.#probe();
+      },
+      Math.max(0, delayMs),
+    );
   }
 
   /**

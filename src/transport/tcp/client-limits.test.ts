@@ -1,8 +1,10 @@
 // client-limits.test.ts: the tcp client against a hung peer and a stalled connection, over real
-// sockets: a bounded queue, requests given up before being written never sent, and a connection
-// that made no progress replaced by a fresh one.
+// sockets: a bounded queue, requests given up before being written never sent, a connection
+// that made no progress replaced by a fresh one, and a dial left unanswered dropped.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import type { GroupLookup, PeerServedGroup } from '../../core/peers.js';
@@ -77,7 +79,13 @@ describe('tcp client limits', () => {
       for (const s of sockets) s.destroy();
       await new Promise((r) => hung.close(r));
     });
-    const t = transport({ maxQueuedBytes: 4 * MiB, maxValueBytes: 2 * MiB });
+    // The requests' own timeouts are the subject: no probe for the connection's quiet, which
+    // would reset it before the peer reads again.
+    const t = transport({
+      maxQueuedBytes: 4 * MiB,
+      maxValueBytes: 2 * MiB,
+      quietTimeoutMs: Number.POSITIVE_INFINITY,
+    });
     const peerUrl = `http://127.0.0.1:${port}`;
     const client = t.client(peerUrl);
     const stats = () => t.clientStats(peerUrl) ?? assert.fail('no client open');
@@ -237,6 +245,148 @@ describe('tcp client limits', () => {
     assert.equal(text((await client.get('g', 'b')).value), 'v:b');
     assert.equal(stats().dials, 2);
     assert.equal(accepted, 2);
+  });
+
+  it('a connection that reads nothing for a second with a request in flight is probed and, unanswered, reset, long before the request times out', async () => {
+    const server = transport({});
+    const real = await server.serve(lookup, {
+      host: '127.0.0.1',
+      port: 0,
+      signal: new AbortController().signal,
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+    });
+    cleanup.push(() => real.close(0));
+    // The first connection goes silent (a link cut with requests on it); later ones reach
+    // the real server.
+    let accepted = 0;
+    let firstError: string | undefined;
+    const open: Socket[] = [];
+    const proxy = createServer((socket) => {
+      accepted++;
+      open.push(socket);
+      if (accepted === 1) {
+        socket.on('error', (err: NodeJS.ErrnoException) => {
+          firstError = err.code;
+        });
+        return;
+      }
+      const up = connect(real.address.port, '127.0.0.1');
+      open.push(up);
+      up.on('error', () => socket.destroy());
+      socket.on('error', () => up.destroy());
+      socket.pipe(up).pipe(socket);
+    });
+    const port = await listen(proxy);
+    cleanup.push(async () => {
+      for (const s of open) s.destroy();
+      await new Promise((r) => proxy.close(r));
+    });
+    const t = transport({ requestTimeoutMs: 60_000 });
+    const peerUrl = `http://127.0.0.1:${port}`;
+    const client = t.client(peerUrl);
+    const stats = () => t.clientStats(peerUrl) ?? assert.fail('no client open');
+    await within(
+      assert.rejects(client.get('g', 'a'), {
+        code: 'UNAVAILABLE',
+        message: /connection reset/,
+      }),
+      10_000,
+      'the silent connection is given up (the request timeout is a minute away)',
+    );
+    await within(
+      (async () => {
+        while (firstError === undefined) await new Promise((r) => setTimeout(r, 5));
+      })(),
+      5_000,
+      'the peer sees the connection go',
+    );
+    assert.equal(firstError, 'ECONNRESET', 'dropped with a reset');
+    assert.equal(text((await client.get('g', 'b')).value), 'v:b');
+    assert.equal(stats().dials, 2);
+  });
+
+  it('a load slower than the quiet time keeps its connection: the peer answers the probe', async () => {
+    const t = transport({ requestTimeoutMs: 60_000 });
+    const server = await t.serve(lookup, {
+      host: '127.0.0.1',
+      port: 0,
+      signal: new AbortController().signal,
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+    });
+    cleanup.push(() => server.close(0));
+    const peerUrl = `http://127.0.0.1:${server.address.port}`;
+    const client = t.client(peerUrl);
+    const stats = () => t.clientStats(peerUrl) ?? assert.fail('no client open');
+    // Three quiet seconds: probed at least once, answered each time.
+    assert.equal(text((await client.get('g', 'slow3000')).value), 'v:slow3000');
+    assert.equal(stats().dials, 1, 'still the first connection');
+  });
+
+  it('a dial the peer does not accept is dropped at the connect timeout; the next call dials at once', async () => {
+    // A host that stops answering: a process listening with the smallest backlog, stopped
+    // (SIGSTOP) so that it accepts nothing. Once its accept queue is full the kernel drops
+    // further SYNs unanswered, as a cut link does.
+    const host = spawn(
+      process.execPath,
+      [
+        '-e',
+        "const s = require('net').createServer(() => {}); s.listen(0, '127.0.0.1', 1, () => console.log(s.address().port));",
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const exited = once(host, 'exit');
+    cleanup.push(async () => {
+      if (host.exitCode === null && host.signalCode === null) host.kill('SIGKILL');
+      await exited;
+    });
+    const [line] = (await within(once(host.stdout, 'data'), 10_000, 'the host listens')) as [
+      Buffer,
+    ];
+    const port = Number(line.toString().trim());
+    host.kill('SIGSTOP');
+    // Fill its accept queue: connections complete until it is full, then hang.
+    const fillers: Socket[] = [];
+    cleanup.push(() => {
+      for (const f of fillers) f.destroy();
+    });
+    for (let hung = false; !hung && fillers.length < 64; ) {
+      const f = connect(port, '127.0.0.1');
+      f.on('error', () => {});
+      fillers.push(f);
+      hung = await new Promise<boolean>((r) => {
+        const timer = setTimeout(() => r(true), 300);
+        f.once('connect', () => {
+          clearTimeout(timer);
+          r(false);
+        });
+      });
+    }
+    const t = transport({ connectTimeoutMs: 200, requestTimeoutMs: 60_000 });
+    const peerUrl = `http://127.0.0.1:${port}`;
+    const client = t.client(peerUrl);
+    const stats = () => t.clientStats(peerUrl) ?? assert.fail('no client open');
+    await within(
+      assert.rejects(client.get('g', 'a'), {
+        code: 'UNAVAILABLE',
+        message: /not connected within 200 ms/,
+      }),
+      10_000,
+      'the unanswered dial fails (its request timeout is a minute away)',
+    );
+    assert.equal(stats().connected, false);
+    // A peer answers on that port again: the next call dials at once (no backoff) and is served.
+    for (const f of fillers) f.destroy();
+    host.kill('SIGKILL');
+    await exited;
+    const real = await t.serve(lookup, {
+      host: '127.0.0.1',
+      port,
+      signal: new AbortController().signal,
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+    });
+    cleanup.push(() => real.close(0));
+    assert.equal(text((await within(client.get('g', 'b'), 10_000, 'served')).value), 'v:b');
+    assert.equal(stats().dials, 2, 'one dial dropped, one made');
   });
 
   it('the client closes an idle connection before the server would', async () => {

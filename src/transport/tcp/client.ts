@@ -54,6 +54,10 @@ export interface TcpClientConfig {
   maxQueuedBytes: number;
   /** The servers' idle timeout: the client closes an idle connection a little before it. */
   idleTimeoutMs: number;
+  /** How long a dial may wait for the peer to accept the TCP connection before it is dropped. */
+  connectTimeoutMs: number;
+  /** How long a connection with requests in flight may read nothing before it is probed. */
+  quietTimeoutMs: number;
 }
 
 /** TcpClientStats is a snapshot of one peer client's connection. */
@@ -98,10 +102,18 @@ interface Link {
   readonly reader: FrameReader;
   readonly pending: ChurnMap<number, Pending>;
   connected: boolean;
+  /** Whether the TCP connection is made (for TLS, before the handshake ends). */
+  accepted: boolean;
+  /** Drops the dial if the peer has not accepted it by the connect timeout. */
+  dialTimer: NodeJS.Timeout | undefined;
   dead: boolean;
   /** Reads so far (any bytes from the peer): the connection's sign of progress. */
   reads: number;
-  /** The id of the PING sent to check a connection on which a request timed out unanswered. */
+  /** When bytes were last read, ms since the epoch (0 before any). */
+  readAt: number;
+  /** When requests began to be in flight on it (the first after none), ms since the epoch. */
+  busySince: number;
+  /** The id of the PING sent to check a quiet connection, or one on which a request timed out unanswered. */
   probeId: number | undefined;
   /** When the last request in flight ended, ms since the epoch. */
   idleSince: number;
@@ -120,7 +132,18 @@ interface Link {
  * partition that left the kernel retransmitting with a long backoff): a dial
  * that has not connected is dropped at once, an open connection is sent a PING,
  * and if nothing is read before the PING's own short deadline, the connection
- * is reset and its requests fail UNAVAILABLE. The next call dials afresh.
+ * is reset and its requests fail UNAVAILABLE. The next call dials afresh. The
+ * same probe is sent, without waiting for a timeout, when requests have been in
+ * flight and nothing has been read for the quiet timeout: a connection that
+ * lived through a partition carries the kernel's retransmission timer, doubled
+ * at each unanswered try, and would otherwise hold what is written to it after
+ * the network is back until that timer next fires, seconds later. A peer that
+ * is only slow to load answers the PING at once, and keeps its connection.
+ *
+ * A dial the peer has not accepted within the connect timeout is dropped and
+ * its requests fail UNAVAILABLE at once: its SYN went unanswered (a peer cut
+ * off, a host gone), and the kernel would retry it only after a backoff that
+ * doubles each time, so the next call dials afresh instead, at once.
  */
 export class TcpPeerClient implements PeerClient {
   readonly url: string;
@@ -289,7 +312,11 @@ export class TcpPeerClient implements PeerClient {
       if (signal !== undefined && onAbort !== undefined) {
         signal.addEventListener('abort', onAbort, { once: true });
       }
-      if (link.pending.size === 0) this.#timeouts.hold(true);
+      if (link.pending.size === 0) {
+        this.#timeouts.hold(true);
+        link.busySince = now;
+        this.#timeouts.schedule(now + this.#config.quietTimeoutMs);
+      }
       link.pending.set(id, pending);
       if (deadline !== Infinity) this.#timeouts.schedule(deadline);
     });
@@ -320,7 +347,7 @@ export class TcpPeerClient implements PeerClient {
         next = p.deadline;
       }
     }
-    if (!stalled) return this.#idleCheck(link, now, next);
+    if (!stalled) return this.#quietCheck(link, now, this.#idleCheck(link, now, next));
     if (!link.connected) {
       // The dial itself hangs (SYNs unanswered): give up on it; the backoff applies.
       this.#broken(link, new Error(`not connected within ${this.#config.requestTimeoutMs} ms`));
@@ -332,6 +359,19 @@ export class TcpPeerClient implements PeerClient {
     }
     if (link.probeId === undefined) next = Math.min(next, this.#probe(link, now));
     return next;
+  }
+
+  /**
+   * quietCheck probes `link` once it has had requests in flight and read nothing
+   * for the quiet timeout; it returns the next deadline.
+   */
+  #quietCheck(link: Link, now: number, next: number): number {
+    if (link.dead || !link.connected || link.pending.size === 0 || link.probeId !== undefined) {
+      return next;
+    }
+    const probeAt = Math.max(link.readAt, link.busySince) + this.#config.quietTimeoutMs;
+    if (probeAt > now) return Math.min(next, probeAt);
+    return Math.min(next, this.#probe(link, now));
   }
 
   /** idleCheck closes `link` once it has idled long enough; it returns the next deadline. */
@@ -372,7 +412,9 @@ export class TcpPeerClient implements PeerClient {
    * it resumes (a reset makes its kernel discard what it had not read yet).
    */
   #stalled(link: Link): void {
-    const cause = new Error(`no answer on the connection for ${this.#probeMs} ms after a timeout`);
+    const cause = new Error(
+      `nothing read for ${this.#probeMs} ms after a probe of the quiet connection`,
+    );
     this.#lastFailure = cause;
     try {
       this.#config.logger.warn({ peer: this.url }, 'peer connection reset: it made no progress');
@@ -446,8 +488,12 @@ export class TcpPeerClient implements PeerClient {
       ),
       pending: new ChurnMap(),
       connected: false,
+      accepted: false,
+      dialTimer: undefined,
       dead: false,
       reads: 0,
+      readAt: 0,
+      busySince: 0,
       probeId: undefined,
       idleSince: Date.now(),
     };
@@ -455,13 +501,26 @@ export class TcpPeerClient implements PeerClient {
     // An idle connection to a peer that vanished without a reset is noticed within about
     // 15 s: probes after 5 s of silence, then (as libuv sets them on Linux) 10 a second apart.
     socket.setKeepAlive(true, 5_000);
+    socket.once('connect', () => {
+      link.accepted = true;
+      clearTimeout(link.dialTimer);
+    });
     socket.once(this.#secure ? 'secureConnect' : 'connect', () => {
       link.connected = true;
       this.#backoffMs = 0;
       link.queue.open();
     });
+    // The verdict waits for setImmediate, which runs after the event loop has polled the
+    // sockets: when this process was busy past the timeout, a connection the peer accepted
+    // meanwhile is seen as made before it could be dropped for being late.
+    link.dialTimer = setTimeout(
+      () => setImmediate(() => this.#dialTimedOut(link)),
+      this.#config.connectTimeoutMs,
+    );
+    link.dialTimer.unref();
     socket.on('data', (chunk: Buffer) => {
       link.reads++;
+      link.readAt = Date.now();
       const problem = link.reader.push(chunk);
       if (problem !== undefined) this.#protocolError(link, problem);
     });
@@ -480,6 +539,21 @@ export class TcpPeerClient implements PeerClient {
     link.queue.offer(encodeHello(this.#config.peerSecret), false);
     this.#link = link;
     return link;
+  }
+
+  /**
+   * dialTimedOut drops `link` if the peer has still not accepted it. No backoff
+   * follows: the timeout was the wait, and a peer that comes back (a partition
+   * healed) is reached by the very next call.
+   */
+  #dialTimedOut(link: Link): void {
+    if (link.accepted || link.dead) return;
+    const cause = new Error(`not connected within ${this.#config.connectTimeoutMs} ms`);
+    this.#lastFailure = cause;
+    this.#fail(
+      link,
+      new UnavailableError(`peer ${this.url}: connection failed (${cause.message})`, { cause }),
+    );
   }
 
   /** broken fails every request of `link`; a connection never made also starts a backoff. */
@@ -501,6 +575,7 @@ export class TcpPeerClient implements PeerClient {
   #fail(link: Link, err: CacheError, reset = false): void {
     if (link.dead) return;
     link.dead = true;
+    clearTimeout(link.dialTimer);
     link.reader.stop();
     link.queue.close();
     if (reset) resetSocket(link.socket);

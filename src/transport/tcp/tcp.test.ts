@@ -187,6 +187,8 @@ describe('tcp transport', () => {
       'handshakeTimeoutMs',
       'readTimeoutMs',
       'idleTimeoutMs',
+      'connectTimeoutMs',
+      'quietTimeoutMs',
     ]) {
       assert.throws(() => tcpTransport({ [name]: 0 }), TypeError, `${name}: 0`);
       assert.throws(() => tcpTransport({ [name]: Number.NaN }), TypeError, `${name}: NaN`);

@@ -46,6 +46,26 @@ export interface TcpTransportOptions {
   /** See {@link TcpTransportOptions.minBackoffMs}. Defaults to 2 000. */
   maxBackoffMs?: number;
   /**
+   * connectTimeoutMs: a dial the peer has not accepted (the TCP connection, not
+   * yet TLS) within this time is dropped, its calls fail UNAVAILABLE, and the
+   * next call dials afresh with no backoff. The kernel's first SYN retry comes
+   * after 1 s and each later one twice as late, so without it a dial begun while
+   * a peer was cut off would reach it only seconds after the link came back.
+   * Defaults to 1 000.
+   */
+  connectTimeoutMs?: number;
+  /**
+   * quietTimeoutMs: a connection that has had requests in flight and read
+   * nothing for this long is sent a PING; if nothing is read within the request
+   * timeout, at most 1 s, it is reset, its requests fail UNAVAILABLE and the next
+   * call dials afresh. A peer slow to load answers the PING at once and keeps
+   * the connection; a connection that lived through a partition, whose kernel
+   * would resend what it holds only at its next doubled retransmission timer,
+   * is replaced about 2 s after it went quiet. `Infinity` leaves it to the
+   * requests' timeouts. Defaults to 1 000.
+   */
+  quietTimeoutMs?: number;
+  /**
    * tls: with `tls.cert` and `tls.key` the server speaks TLS only (and with
    * `tls.clientAuth` requires client certificates from `tls.ca`); `https://`
    * peers are dialled with TLS, checked against `tls.ca` (Node's public roots
@@ -173,6 +193,11 @@ export function tcpTransport(options: TcpTransportOptions = {}): TcpTransport {
   const handshakeTimeoutMs = positiveMs('handshakeTimeoutMs', options.handshakeTimeoutMs ?? 10_000);
   const readTimeoutMs = positiveMs('readTimeoutMs', options.readTimeoutMs ?? 30_000);
   const idleTimeoutMs = positiveMs('idleTimeoutMs', options.idleTimeoutMs ?? 300_000);
+  const connectTimeoutMs = positiveMs('connectTimeoutMs', options.connectTimeoutMs ?? 1_000);
+  const quietTimeoutMs = options.quietTimeoutMs ?? 1_000;
+  if (!(quietTimeoutMs > 0)) {
+    throw new TypeError(`quietTimeoutMs must be a positive number of ms: ${quietTimeoutMs}`);
+  }
   const maxInflightBytes = positiveInt('maxInflightBytes', options.maxInflightBytes ?? 128 * MiB);
   const maxQueuedRequests = positiveInt('maxQueuedRequests', options.maxQueuedRequests ?? 4096);
   const maxQueuedBytes = positiveInt('maxQueuedBytes', options.maxQueuedBytes ?? 16 * MiB);
@@ -193,6 +218,8 @@ export function tcpTransport(options: TcpTransportOptions = {}): TcpTransport {
     maxQueuedRequests,
     maxQueuedBytes,
     idleTimeoutMs,
+    connectTimeoutMs,
+    quietTimeoutMs,
   };
   const clients = clientCache((url) => new TcpPeerClient(url, config));
   return {
