@@ -3,6 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { viewBytes } from '../core/byteview-internal.js';
 import type { Group } from '../core/group.js';
 import { type Logger, noopLogger } from '../core/logger.js';
 import { CancelledError, httpStatus, toCacheError, UnavailableError } from '../errors.js';
@@ -272,7 +273,7 @@ async function serveApi(
   try {
     if (req.method === 'GET') {
       const view = await group.get(key, { signal });
-      sendBody(res, 200, 'application/octet-stream', view.unsafeBytes());
+      sendBody(res, 200, 'application/octet-stream', viewBytes(view));
     } else if (req.method === 'PUT') {
       const limit = Math.min(config.maxBodyBytes, group.maxValueBytes);
       const { body, held } = await readBudgetedBody(req, limit, config.inflight);

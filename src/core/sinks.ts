@@ -7,6 +7,7 @@ import {
   toBinary,
 } from '@bufbuild/protobuf';
 import { ByteView } from './byteview.js';
+import { adoptBytes } from './byteview-internal.js';
 
 /**
  * Sink receives one value. A {@link Getter} fills the sink it is handed with
@@ -33,7 +34,8 @@ export abstract class SinkBase implements Sink {
     this.setView(ByteView.from(b));
   }
   setProto<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): void {
-    this.setView(ByteView.adopt(toBinary(schema, message)));
+    // toBinary's output is fresh and nobody else holds it: no copy needed.
+    this.setView(adoptBytes(toBinary(schema, message)));
   }
   abstract setView(view: ByteView): void;
 }
@@ -128,7 +130,9 @@ export class ProtoSink<Desc extends DescMessage> extends SinkBase {
     return this.#message;
   }
   setView(view: ByteView): void {
-    const bytes = view.unsafeBytes();
+    // A copy: the decoder hands out `bytes` fields as ranges of its input, and the
+    // message is the caller's to change.
+    const bytes = view.byteSlice();
     this.#message =
       this.#message === undefined
         ? fromBinary(this.#schema, bytes)

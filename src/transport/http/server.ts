@@ -2,6 +2,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { create, type MessageInitShape, toBinary } from '@bufbuild/protobuf';
+import { answerPeer } from '../../core/group.js';
 import type { GroupLookup, PeerServedGroup } from '../../core/peers.js';
 import { CancelledError, DeadlineExceededError, httpStatus, toCacheError } from '../../errors.js';
 import {
@@ -249,7 +250,7 @@ async function serveGet(
 ): Promise<void> {
   const { signal, deadline, release } = requestSignal(config, req, res);
   try {
-    const found = await group.getForPeer(key, { signal, deadline });
+    const found = await answerPeer(group, key, { signal, deadline });
     const init: MessageInitShape<typeof GetResponseSchema> = { value: found.value };
     if (found.minuteQps > 0) init.minuteQps = found.minuteQps;
     const expire = nanosFromExpireAt(found.expireAt);
