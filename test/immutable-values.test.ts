@@ -3,24 +3,24 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { create, toBinary } from '@bufbuild/protobuf';
+import { httpTransport } from '../src/http.js';
 import {
-  AllocatingByteSliceSink,
+  allocatingByteSliceSink,
   ByteView,
-  ByteViewSink,
+  byteViewSink,
   createNode,
   type Group,
   GroupRegistry,
   MemoryTransport,
   type PeerClient,
   type PeerValue,
-  ProtoSink,
+  protoSink,
   type Sink,
-  StringSink,
-  TruncatingByteSliceSink,
+  stringSink,
+  truncatingByteSliceSink,
 } from '../src/index.js';
 import { GetResponseSchema } from '../src/proto/gen/groupcache_pb.js';
-import { httpTransport } from '../src/transport/http/index.js';
-import { tcpTransport } from '../src/transport/tcp/index.js';
+import { tcpTransport } from '../src/tcp.js';
 import { freePort } from './support/process.js';
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
@@ -123,23 +123,23 @@ describe('a ByteView', () => {
 describe('sinks', () => {
   test("each sink's value is the caller's own", async () => {
     const { group, intact } = await stocked();
-    const allocating = new AllocatingByteSliceSink();
+    const allocating = allocatingByteSliceSink();
     await group.get('key-5', allocating);
     assert.equal(text(allocating.value as Uint8Array), VALUES['key-5']);
     vandalize(allocating.value as Uint8Array);
 
     const buf = new Uint8Array(8);
-    const truncating = new TruncatingByteSliceSink(buf);
+    const truncating = truncatingByteSliceSink(buf);
     await group.get('key-6', truncating);
     assert.equal(truncating.length, 8);
     vandalize(truncating.value);
     vandalize(buf);
 
-    const views = new ByteViewSink();
+    const views = byteViewSink();
     await group.get('key-7', views);
     vandalize((views.value as ByteView).byteSlice());
 
-    const strings = new StringSink();
+    const strings = stringSink();
     await group.get('key-8', strings);
     assert.equal(strings.value, VALUES['key-8']);
     intact();
@@ -149,14 +149,14 @@ describe('sinks', () => {
     const { group, intact } = await stocked();
     const message = create(GetResponseSchema, { value: utf8('inner bytes'), minuteQps: 2 });
     await group.set('proto', toBinary(GetResponseSchema, message));
-    const fresh = new ProtoSink(GetResponseSchema);
+    const fresh = protoSink(GetResponseSchema);
     await group.get('proto', fresh);
     assert.equal(text(fresh.message?.value as Uint8Array), 'inner bytes');
     vandalize(fresh.message?.value as Uint8Array);
     const target = create(GetResponseSchema);
-    await group.get('proto', new ProtoSink(GetResponseSchema, target));
+    await group.get('proto', protoSink(GetResponseSchema, target));
     vandalize(target.value as Uint8Array);
-    const again = new ProtoSink(GetResponseSchema);
+    const again = protoSink(GetResponseSchema);
     await group.get('proto', again);
     assert.equal(text(again.message?.value as Uint8Array), 'inner bytes');
     assert.equal(again.message?.minuteQps, 2);

@@ -1,7 +1,8 @@
 // client.ts: the HTTP peer client, speaking golang/groupcache's wire protocol over undici.
 
+import { createRequire } from 'node:module';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { type Dispatcher, Pool } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
 import type { CallOptions, PeerClient, PeerValue } from '../../core/peers.js';
 import {
   abortError,
@@ -125,6 +126,18 @@ interface ClientConfig {
   authorization: string | undefined;
 }
 
+/** Resolves `undici` from this module, for {@link undici}. */
+const requireHere = createRequire(import.meta.url);
+
+/**
+ * undici loads undici when the first client needs a Pool, not when this module
+ * loads: a node with no peers (a local cache) never pays for it. Node's module
+ * cache makes later calls a lookup.
+ */
+function undici(): typeof import('undici') {
+  return requireHere('undici') as typeof import('undici');
+}
+
 /**
  * createHttpTransport builds the HTTP peer transport: each client sends
  * `GET`/`PUT`/`DELETE {baseUrl}{basePath}{group}/{key}` as golang/groupcache (and
@@ -208,7 +221,8 @@ class HttpPeerClient implements PeerClient {
     this.#origin = parsed.origin;
     this.#pathPrefix = parsed.pathname.replace(/\/+$/, '') + config.basePath;
     this.#config = config;
-    this.#pool = config.dispatcher === undefined ? new Pool(this.#origin, config.pool) : undefined;
+    this.#pool =
+      config.dispatcher === undefined ? new (undici().Pool)(this.#origin, config.pool) : undefined;
     this.#dispatcher = config.dispatcher ?? (this.#pool as Pool);
   }
 

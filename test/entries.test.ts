@@ -1,0 +1,132 @@
+// entries.test.ts: the package entries: each resolves to a module that exports what
+// it should and nothing internal, and the core entry loads no network client library.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  exports: Record<string, string | { types: string; import: string }>;
+  files: string[];
+};
+
+/** The package's entries: subpath → the source file its `dist/*.js` is built from. */
+const entries = Object.entries(pkg.exports).flatMap(([subpath, target]) => {
+  if (typeof target === 'string') return [];
+  assert.match(target.import, /^\.\/dist\/[a-z]+\.js$/, `${subpath} points into dist`);
+  assert.equal(target.types, target.import.replace(/\.js$/, '.d.ts'), `${subpath}'s types`);
+  const source = join(root, target.import.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts'));
+  return [{ subpath, source }];
+});
+
+/** What each entry must export (a sample of its promise), by subpath. */
+const expected: Record<string, string[]> = {
+  '.': ['createNode', 'ByteView', 'Group', 'GroupRegistry', 'stringSink', 'NotFoundError'],
+  './http': ['httpTransport', 'createHttpPeerHandler'],
+  './tcp': ['tcpTransport'],
+  './grpc': ['grpcTransport'],
+  './etcd': ['createEtcdMembership'],
+  './api': ['createApiHandler', 'startApiServer'],
+  './origin': ['createOriginLoader'],
+};
+
+/** Internal pieces no entry may export. */
+const internal = [
+  'viewBytes',
+  'adoptBytes',
+  'viewSlots',
+  'answerPeer',
+  'resolveTls',
+  'SinkBase',
+  'DEMO_SCORES',
+  'createScoresLoader',
+  'createHttpTransport',
+];
+
+const run = promisify(execFile);
+
+/**
+ * loadedFiles runs `script` (an ES module body) in a fresh node with tsx, then
+ * prints every CommonJS file node loaded (undici and @grpc/grpc-js are CommonJS).
+ */
+async function loadedFiles(script: string): Promise<string[]> {
+  const body = `${script}
+const { createRequire } = await import('node:module');
+process.stdout.write(JSON.stringify(Object.keys(createRequire(import.meta.url).cache)));`;
+  const { stdout } = await run(
+    process.execPath,
+    ['--import', 'tsx', '--input-type=module', '--eval', body],
+    { cwd: root, timeout: 60_000 },
+  );
+  return JSON.parse(stdout) as string[];
+}
+
+const undici = /[/\\]node_modules[/\\]undici[/\\]/;
+const grpc = /[/\\]node_modules[/\\]@grpc[/\\]grpc-js[/\\]/;
+
+describe('package entries', () => {
+  test('every entry builds from a source module and exports what it promises', async () => {
+    assert.deepEqual(
+      entries.map((e) => e.subpath),
+      Object.keys(expected),
+    );
+    assert.ok(pkg.files.includes('dist'), 'dist is published');
+    for (const { subpath, source } of entries) {
+      const mod = (await import(pathToFileURL(source).href)) as Record<string, unknown>;
+      for (const name of expected[subpath] ?? []) {
+        assert.equal(typeof mod[name], 'function', `${subpath} exports ${name}`);
+      }
+      for (const name of internal) assert.equal(name in mod, false, `${subpath} hides ${name}`);
+    }
+  });
+
+  test('the core entry exports each sink once, as a factory', async () => {
+    const core = (await import('../src/index.js')) as Record<string, unknown>;
+    for (const name of ['StringSink', 'ByteViewSink', 'ProtoSink', 'AllocatingByteSliceSink']) {
+      assert.equal(name in core, false, `${name} is a type only`);
+    }
+    for (const name of ['stringSink', 'byteViewSink', 'protoSink', 'allocatingByteSliceSink']) {
+      assert.equal(typeof core[name], 'function', name);
+    }
+  });
+
+  test('a local cache from the core entry loads neither undici nor @grpc/grpc-js', async () => {
+    const files = await loadedFiles(`
+const { createNode } = await import('./src/index.ts');
+const node = createNode();
+const group = node.newGroup('g', { cacheBytes: 1 << 20, load: (key) => 'value of ' + key });
+if ((await group.get('k')).toString() !== 'value of k') throw new Error('wrong value');
+await node.close();`);
+    assert.ok(files.length > 0, 'the probe sees CommonJS files');
+    assert.deepEqual(
+      files.filter((f) => undici.test(f)),
+      [],
+      'undici',
+    );
+    assert.deepEqual(
+      files.filter((f) => grpc.test(f)),
+      [],
+      '@grpc/grpc-js',
+    );
+  });
+
+  test('the probe sees undici and @grpc/grpc-js once a peer client or gRPC is used', async () => {
+    const files = await loadedFiles(`
+const { createNode } = await import('./src/index.ts');
+await import('./src/grpc.ts');
+const node = createNode({ self: 'http://127.0.0.1:1', peers: ['http://127.0.0.1:2'] });
+await node.close();`);
+    assert.ok(
+      files.some((f) => undici.test(f)),
+      'an HTTP peer client loads undici',
+    );
+    assert.ok(
+      files.some((f) => grpc.test(f)),
+      'peercache/grpc loads @grpc/grpc-js',
+    );
+  });
+});
