@@ -42,7 +42,9 @@ function importOnce(spec: string): { importMs: number; processMs: number } {
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+  return s.length % 2 === 1
+    ? (s[mid] as number)
+    : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
 function main(): void {
@@ -51,7 +53,9 @@ function main(): void {
   if (build.status !== 0) throw new Error('npm run build failed');
   // One unmeasured run each, so every run measured finds the files in the page cache.
   for (const spec of specifiers) importOnce(spec);
-  const samples = new Map(specifiers.map((s) => [s, { importMs: [] as number[], processMs: [] as number[] }]));
+  const samples = new Map(
+    specifiers.map((s) => [s, { importMs: [] as number[], processMs: [] as number[] }]),
+  );
   // Interleaved, so a burst of load on the machine hits every specifier alike.
   for (let i = 0; i < RUNS; i++) {
     for (const spec of specifiers) {
@@ -69,9 +73,7 @@ function main(): void {
     if (s === undefined) continue;
     const ms = median(s.importMs);
     const ratio = spec === 'lru-cache' ? 'anchor' : times(ms / anchor);
-    console.log(
-      `| ${spec} | ${ms.toFixed(1)} | ${median(s.processMs).toFixed(1)} | ${ratio} |`,
-    );
+    console.log(`| ${spec} | ${ms.toFixed(1)} | ${median(s.processMs).toFixed(1)} | ${ratio} |`);
   }
   const core = median(samples.get('peercache')?.importMs ?? []);
   const ratio = core / anchor;

@@ -67,6 +67,7 @@ process.stdout.write(JSON.stringify(Object.keys(createRequire(import.meta.url).c
 
 const undici = /[/\\]node_modules[/\\]undici[/\\]/;
 const grpc = /[/\\]node_modules[/\\]@grpc[/\\]grpc-js[/\\]/;
+const prom = /[/\\]node_modules[/\\]prom-client[/\\]/;
 
 describe('package entries', () => {
   test('every entry builds from a source module and exports what it promises', async () => {
@@ -94,7 +95,7 @@ describe('package entries', () => {
     }
   });
 
-  test('a local cache from the core entry loads neither undici nor @grpc/grpc-js', async () => {
+  test('a local cache from the core entry loads none of undici, @grpc/grpc-js, prom-client', async () => {
     const files = await loadedFiles(`
 const { createNode } = await import('./src/index.ts');
 const node = createNode();
@@ -114,12 +115,17 @@ await node.close();`);
     );
   });
 
-  test('the probe sees undici and @grpc/grpc-js once a peer client or gRPC is used', async () => {
+  test('the probe sees each once a peer client, gRPC or the metrics are used', async () => {
     const files = await loadedFiles(`
 const { createNode } = await import('./src/index.ts');
 await import('./src/grpc.ts');
 const node = createNode({ self: 'http://127.0.0.1:1', peers: ['http://127.0.0.1:2'] });
+if (!(await node.metrics.registry.metrics()).includes('peercache_ring_members 2')) throw new Error('metrics');
 await node.close();`);
+    assert.ok(
+      files.some((f) => prom.test(f)),
+      'reading the metrics loads prom-client',
+    );
     assert.ok(
       files.some((f) => undici.test(f)),
       'an HTTP peer client loads undici',
