@@ -49,25 +49,38 @@ const internal = [
 
 const run = promisify(execFile);
 
+/** A loader hook that names every module node loads, on stderr. */
+const recordLoads = `data:text/javascript,${encodeURIComponent(
+  'export async function load(url, context, next) { process.stderr.write("loaded " + url + "\\n"); return next(url, context); }',
+)}`;
+
 /**
- * loadedFiles runs `script` (an ES module body) in a fresh node with tsx, then
- * prints every CommonJS file node loaded (undici and @grpc/grpc-js are CommonJS).
+ * loadedFiles runs `script` (an ES module body) in a fresh node with tsx and
+ * returns every file node loaded: the ES modules, as a loader hook saw them,
+ * and the CommonJS files (undici, @grpc/grpc-js, prom-client), from the cache.
  */
 async function loadedFiles(script: string): Promise<string[]> {
-  const body = `${script}
-const { createRequire } = await import('node:module');
+  const body = `const { register, createRequire } = await import('node:module');
+register(${JSON.stringify(recordLoads)});
+${script}
 process.stdout.write(JSON.stringify(Object.keys(createRequire(import.meta.url).cache)));`;
-  const { stdout } = await run(
+  const { stdout, stderr } = await run(
     process.execPath,
     ['--import', 'tsx', '--input-type=module', '--eval', body],
     { cwd: root, timeout: 60_000 },
   );
-  return JSON.parse(stdout) as string[];
+  const modules = stderr
+    .split('\n')
+    .filter((l) => l.startsWith('loaded file:'))
+    .map((l) => fileURLToPath(l.slice('loaded '.length)));
+  return [...modules, ...(JSON.parse(stdout) as string[])];
 }
 
 const undici = /[/\\]node_modules[/\\]undici[/\\]/;
 const grpc = /[/\\]node_modules[/\\]@grpc[/\\]grpc-js[/\\]/;
 const prom = /[/\\]node_modules[/\\]prom-client[/\\]/;
+const protobuf = /[/\\]node_modules[/\\]@bufbuild[/\\]protobuf[/\\]/;
+const httpTransportFiles = /[/\\]src[/\\]transport[/\\]http[/\\]/;
 
 describe('package entries', () => {
   test('every entry builds from a source module and exports what it promises', async () => {
@@ -99,10 +112,14 @@ describe('package entries', () => {
     const files = await loadedFiles(`
 const { createNode } = await import('./src/index.ts');
 const node = createNode();
+if (node.transport.name !== 'http') throw new Error('the default transport is HTTP');
 const group = node.newGroup('g', { cacheBytes: 1 << 20, load: (key) => 'value of ' + key });
 if ((await group.get('k')).toString() !== 'value of k') throw new Error('wrong value');
 await node.close();`);
-    assert.ok(files.length > 0, 'the probe sees CommonJS files');
+    assert.ok(
+      files.some((f) => f.endsWith('group.ts')),
+      'the probe sees the modules loaded',
+    );
     assert.deepEqual(
       files.filter((f) => undici.test(f)),
       [],
@@ -113,6 +130,21 @@ await node.close();`);
       [],
       '@grpc/grpc-js',
     );
+    assert.deepEqual(
+      files.filter((f) => prom.test(f)),
+      [],
+      'prom-client, until the metrics are read',
+    );
+    assert.deepEqual(
+      files.filter((f) => protobuf.test(f)),
+      [],
+      '@bufbuild/protobuf',
+    );
+    assert.deepEqual(
+      files.filter((f) => httpTransportFiles.test(f)),
+      [],
+      'the HTTP transport, until a peer or a server needs it',
+    );
   });
 
   test('the probe sees each once a peer client, gRPC or the metrics are used', async () => {
@@ -120,6 +152,8 @@ await node.close();`);
 const { createNode } = await import('./src/index.ts');
 await import('./src/grpc.ts');
 const node = createNode({ self: 'http://127.0.0.1:1', peers: ['http://127.0.0.1:2'] });
+// The default transport loads undici with its first request (refused: nothing listens there).
+await node.transport.client('http://127.0.0.1:2').get('g', 'k').then(() => {}, () => {});
 if (!(await node.metrics.registry.metrics()).includes('peercache_ring_members 2')) throw new Error('metrics');
 await node.close();`);
     assert.ok(
@@ -128,7 +162,15 @@ await node.close();`);
     );
     assert.ok(
       files.some((f) => undici.test(f)),
-      'an HTTP peer client loads undici',
+      'a request over HTTP loads undici',
+    );
+    assert.ok(
+      files.some((f) => protobuf.test(f)),
+      'and @bufbuild/protobuf',
+    );
+    assert.ok(
+      files.some((f) => httpTransportFiles.test(f)),
+      'and the HTTP transport',
     );
     assert.ok(
       files.some((f) => grpc.test(f)),

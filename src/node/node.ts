@@ -17,13 +17,10 @@ import { InvalidArgumentError, UnavailableError } from '../errors.js';
 import type { Membership } from '../membership/membership.js';
 import type { HashFn } from '../ring/ring.js';
 import type { TlsOptions } from '../security/tls.js';
-import {
-  type HttpPeerHandler,
-  type HttpPeerTransport,
-  type HttpPeerTransportOptions,
-  httpTransport,
-} from '../transport/http/index.js';
+import type { HttpPeerHandler } from '../transport/http/server.js';
+import type { HttpPeerTransport, HttpPeerTransportOptions } from '../transport/http/transport.js';
 import type { PeerServer, PeerTransport } from '../transport/transport.js';
+import { LazyHttpTransport } from './default-transport.js';
 import { NodeMetrics } from './metrics.js';
 import { parsePeerUrl } from './peer-url.js';
 
@@ -189,7 +186,7 @@ export class CacheNode {
     }
     this.transport =
       options.transport ??
-      httpTransport({
+      new LazyHttpTransport({
         ...options.http,
         ...(options.tls !== undefined ? { tls: options.tls } : {}),
         ...(options.peerSecret !== undefined ? { peerSecret: options.peerSecret } : {}),

@@ -1,7 +1,6 @@
 // client.ts: the HTTP peer client, speaking golang/groupcache's wire protocol over undici.
 
 import { createRequire } from 'node:module';
-import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import type { Dispatcher, Pool } from 'undici';
 import type { CallOptions, PeerClient, PeerValue } from '../../core/peers.js';
 import {
@@ -15,14 +14,11 @@ import {
   UnauthenticatedError,
   UnavailableError,
 } from '../../errors.js';
-import {
-  type GetResponse,
-  GetResponseSchema,
-  SetRequestSchema,
-} from '../../proto/gen/groupcache_pb.js';
+import type { GetResponse } from '../../proto/gen/groupcache_pb.js';
 import { AUTHORIZATION, bearer, checkSecret } from '../../security/secret.js';
 import { resolveTls, type TlsOptions } from '../../security/tls.js';
 import { clientCache } from '../clients.js';
+import type { Codec } from './codec.js';
 import { escapePathSegment } from './escape.js';
 import {
   DEFAULT_BASE_PATH,
@@ -203,6 +199,8 @@ class HttpPeerClient implements PeerClient {
   readonly #dispatcher: Dispatcher;
   /** The Pool this client owns (none with a dispatcher from options). */
   readonly #pool: Pool | undefined;
+  /** The protobuf messages, once the first request has imported them. */
+  #codec: Codec | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(baseUrl: string, config: ClientConfig) {
@@ -226,6 +224,12 @@ class HttpPeerClient implements PeerClient {
     this.#dispatcher = config.dispatcher ?? (this.#pool as Pool);
   }
 
+  /** #loadCodec imports the protobuf messages, once per client: the first request pays for them. */
+  async #loadCodec(): Promise<Codec> {
+    this.#codec = await import('./codec.js');
+    return this.#codec;
+  }
+
   /**
    * close closes the client's own Pool once its requests in flight have ended;
    * later calls fail with UnavailableError. Idempotent.
@@ -242,7 +246,7 @@ class HttpPeerClient implements PeerClient {
     );
     let message: GetResponse;
     try {
-      message = fromBinary(GetResponseSchema, bytes);
+      message = (this.#codec ?? (await this.#loadCodec())).decodeGetResponse(bytes);
     } catch (err) {
       throw new UnavailableError(`peer ${this.url}: malformed GetResponse`, { cause: err });
     }
@@ -264,10 +268,9 @@ class HttpPeerClient implements PeerClient {
     expireAt: number,
     options?: CallOptions,
   ): Promise<void> {
-    const request = create(SetRequestSchema, { group, key, value });
-    const expire = nanosFromExpireAt(expireAt);
-    if (expire !== 0n) request.expire = expire;
-    await this.#call('PUT', group, key, toBinary(SetRequestSchema, request), options, discard);
+    const codec = this.#codec ?? (await this.#loadCodec());
+    const body = codec.encodeSetRequest(group, key, value, nanosFromExpireAt(expireAt));
+    await this.#call('PUT', group, key, body, options, discard);
   }
 
   async remove(group: string, key: string, options?: CallOptions): Promise<void> {
