@@ -60,7 +60,8 @@ export { type Membership, staticMembership } from './membership/membership.js';
 export type { NodeMetrics } from './node/metrics.js';
 export { CacheNode, createNode, type NodeOptions, type PeersInfo } from './node/node.js';
 export { crc32, type HashFn, Ring, type RingOptions } from './ring/ring.js';
-export { readTlsFiles, type TlsFiles, type TlsOptions } from './security/tls.js';
+export { readTlsFiles } from './security/read-tls.js';
+export type { TlsFiles, TlsOptions } from './security/tls.js';
 export {
   type FlightContext,
   type FlightOptions,
