@@ -1,4 +1,4 @@
-// import.bench.ts: the cold import of the built core entry (`peercache`, dist/index.js)
+// import.bench.ts: the cold import of the built core entry (`peercache`, dist/pkg/index.js)
 // against lru-cache's, each in a fresh node process, several runs, median; the
 // subpath entries are measured for reference.
 import { spawnSync } from 'node:child_process';

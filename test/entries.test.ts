@@ -17,10 +17,11 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
 /** The package's entries: subpath → the source file its `dist/*.js` is built from. */
 const entries = Object.entries(pkg.exports).flatMap(([subpath, target]) => {
   if (typeof target === 'string') return [];
-  assert.match(target.import, /^\.\/dist\/[a-z]+\.js$/, `${subpath} points into dist`);
-  assert.equal(target.types, target.import.replace(/\.js$/, '.d.ts'), `${subpath}'s types`);
-  const source = join(root, target.import.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts'));
-  return [{ subpath, source }];
+  // The bundle of the entry (scripts/bundle-entries.mjs), and tsc's declarations.
+  const name = /^\.\/dist\/pkg\/([a-z]+)\.js$/.exec(target.import)?.[1];
+  assert.ok(name !== undefined, `${subpath} points into dist/pkg: ${target.import}`);
+  assert.equal(target.types, `./dist/${name}.d.ts`, `${subpath}'s types`);
+  return [{ subpath, name, source: join(root, 'src', `${name}.ts`) }];
 });
 
 /** What each entry must export (a sample of its promise), by subpath. */
@@ -89,6 +90,13 @@ describe('package entries', () => {
       Object.keys(expected),
     );
     assert.ok(pkg.files.includes('dist'), 'dist is published');
+    const bundled = readFileSync(join(root, 'scripts', 'bundle-entries.mjs'), 'utf8');
+    const listed = /const entries = \[([^\]]*)\]/.exec(bundled)?.[1] ?? '';
+    assert.deepEqual(
+      [...listed.matchAll(/'([a-z]+)'/g)].map((m) => m[1]),
+      entries.map((e) => e.name),
+      'the bundle script builds every entry',
+    );
     for (const { subpath, source } of entries) {
       const mod = (await import(pathToFileURL(source).href)) as Record<string, unknown>;
       for (const name of expected[subpath] ?? []) {
