@@ -54,6 +54,9 @@ export interface NodeOptions {
    * from `basePath`, `http`, `maxKeyBytes`, `maxValueBytes`, `tls` and
    * `peerSecret`. With a transport of your own, give it its TLS and secret
    * options instead: `tls` or `peerSecret` here is then an InvalidArgumentError.
+   * The default is imported when first needed (a peer request, `listen()`, a
+   * request to `handler`), so a node with no peers never loads it; a bad option
+   * of it is reported then (`listen()` rejects with the TypeError).
    * Give each node a transport of its own: a node closes the clients of peers
    * that leave its ring, which another node sharing the transport may still use.
    */
