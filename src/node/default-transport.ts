@@ -81,8 +81,14 @@ export class LazyHttpTransport implements HttpPeerTransport {
   }
 
   async close(): Promise<void> {
-    // A load under way may still build the transport: close what it builds.
-    const real = this.#real ?? (this.#loading === undefined ? undefined : await this.#loading);
+    // A load under way may still build the transport: close what it builds. One
+    // that failed (a bad option) built nothing to close.
+    const real =
+      this.#real ??
+      (await this.#loading?.then(
+        (t) => t,
+        () => undefined,
+      ));
     await real?.close();
   }
 }
