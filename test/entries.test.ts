@@ -106,6 +106,16 @@ describe('package entries', () => {
     }
   });
 
+  test("README's API section names every export of every entry", async () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const api = readme.slice(readme.indexOf('## API'), readme.indexOf('## Documentation'));
+    for (const { subpath, source } of entries) {
+      const mod = (await import(pathToFileURL(source).href)) as Record<string, unknown>;
+      const unnamed = Object.keys(mod).filter((name) => !api.includes(`\`${name}`));
+      assert.deepEqual(unnamed, [], `${subpath}: exports the README's API section does not name`);
+    }
+  });
+
   test('the core entry exports each sink once, as a factory', async () => {
     const core = (await import('../src/index.js')) as Record<string, unknown>;
     for (const name of ['StringSink', 'ByteViewSink', 'ProtoSink', 'AllocatingByteSliceSink']) {
