@@ -136,7 +136,10 @@ export class ByteView {
     return this.slice(from);
   }
 
-  /** copy copies as many bytes as fit into `dest` and returns how many it copied. */
+  /**
+   * copy copies as many bytes as fit into `dest` and returns how many it copied.
+   * Throws TypeError when `dest` is not a Uint8Array.
+   */
   copy(dest: Uint8Array): number {
     if (!(dest instanceof Uint8Array)) throw new TypeError('dest must be a Uint8Array');
     // The intrinsic, not dest.set: a subclass overriding set would be handed the stored bytes.
