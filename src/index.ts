@@ -1,9 +1,8 @@
-// index.ts: the public API of peercache.
+// index.ts: the core entry, `peercache`: groups, nodes, sinks, errors and the building
+// blocks of a local cache. Transports, etcd, the API server and the origin loader have
+// entries of their own (`peercache/http`, `/tcp`, `/grpc`, `/etcd`, `/api`, `/origin`), so
+// importing this one loads none of undici, @grpc/grpc-js or the etcd client.
 
-export {
-  createApiHandler,
-  startApiServer,
-} from './api/server.js';
 export { ByteView } from './core/byteview.js';
 export {
   type GetOptions,
@@ -43,33 +42,23 @@ export {
 } from './core/registry.js';
 export { RingPicker, type RingPickerOptions } from './core/ring-picker.js';
 export {
-  AllocatingByteSliceSink,
+  type AllocatingByteSliceSink,
   allocatingByteSliceSink,
-  ByteViewSink,
+  type ByteViewSink,
   byteViewSink,
-  ProtoSink,
+  type ProtoSink,
   protoSink,
   type Sink,
-  SinkBase,
-  StringSink,
+  type StringSink,
   stringSink,
-  TruncatingByteSliceSink,
+  type TruncatingByteSliceSink,
   truncatingByteSliceSink,
 } from './core/sinks.js';
 export type { CacheStats, CacheType, GroupStats } from './core/stats.js';
 export * from './errors.js';
-export { createOriginLoader } from './loaders/origin.js';
-export { createScoresLoader, DEMO_SCORES } from './loaders/scores.js';
 export { LRU, type LRUOptions } from './lru/lru.js';
-export {
-  createEtcdMembership,
-  type EtcdMembershipOptions,
-  type EtcdMembershipStatus,
-  type EtcdTimingOptions,
-  type EtcdTlsOptions,
-} from './membership/etcd/index.js';
 export { type Membership, staticMembership } from './membership/membership.js';
-export { NodeMetrics } from './node/metrics.js';
+export type { NodeMetrics } from './node/metrics.js';
 export { CacheNode, createNode, type NodeOptions, type PeersInfo } from './node/node.js';
 export { crc32, type HashFn, Ring, type RingOptions } from './ring/ring.js';
 export {
@@ -78,34 +67,14 @@ export {
   type CertificateProblem,
   type CertificateProblemCode,
   checkCertificate,
-  readTlsFiles,
-  resolveTls,
-  type TlsFiles,
-  type TlsOptions,
-} from './security/index.js';
+} from './security/cert-check.js';
+export { readTlsFiles } from './security/read-tls.js';
+export type { TlsFiles, TlsOptions } from './security/tls.js';
 export {
   type FlightContext,
   type FlightOptions,
   SingleFlight,
 } from './singleflight/singleflight.js';
-export {
-  type GrpcPeerServer,
-  type GrpcTransport,
-  type GrpcTransportOptions,
-  grpcTransport,
-} from './transport/grpc/index.js';
-export {
-  createHttpPeerHandler,
-  createHttpTransport,
-  type HttpPeerHandler,
-  type HttpPeerHandlerOptions,
-  type HttpPeerServer,
-  type HttpPeerTransport,
-  type HttpPeerTransportOptions,
-  type HttpTransport,
-  type HttpTransportOptions,
-  httpTransport,
-} from './transport/http/index.js';
 export {
   MemoryNetwork,
   type MemoryPeerServer,
@@ -113,7 +82,5 @@ export {
   type MemoryTransportOptions,
   memoryTransport,
 } from './transport/memory/index.js';
-export { type TcpTransportOptions, tcpTransport } from './transport/tcp/index.js';
 export type { PeerServer, PeerTransport, ServeOptions } from './transport/transport.js';
-export { ByteBudget } from './util/byte-budget.js';
 export type { ServerLimitOptions, ServerStats } from './util/server-limits.js';

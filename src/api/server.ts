@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { viewBytes } from '../core/byteview-internal.js';
 import type { Group } from '../core/group.js';
 import { type Logger, noopLogger } from '../core/logger.js';
 import {
@@ -292,7 +293,7 @@ async function serveApi(
   try {
     if (req.method === 'GET') {
       const view = await group.get(key, { signal });
-      sendBody(res, 200, 'application/octet-stream', view.unsafeBytes());
+      sendBody(res, 200, 'application/octet-stream', viewBytes(view));
     } else if (req.method === 'PUT') {
       const limit = Math.min(config.maxBodyBytes, group.maxValueBytes);
       const { body, held } = await readBudgetedBody(req, limit, config.inflight);

@@ -1,6 +1,7 @@
 // arena.ts: ValueArena, the block storage behind a cache's values: many values per
 // allocation, and compaction instead of reuse, so views handed out never change.
-import { type ByteView, viewSlots } from './byteview.js';
+import type { ByteView } from './byteview.js';
+import { viewSlots } from './byteview-internal.js';
 
 const encoder = new TextEncoder();
 

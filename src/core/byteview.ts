@@ -4,12 +4,15 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
- * ViewSlots reach into a view's storage, for {@link ValueArena} alone: make a
- * view of a block range, read where it lies, mark it held by a block, move it.
+ * ViewSlots reach into a view's storage, for the package alone (through
+ * `byteview-internal.ts`, which no package entry exports): make a view of a
+ * range without copying, read its bytes, read where it lies, mark it held by an
+ * arena block, move it. Nothing outside the package can write to a view's bytes.
  * @internal
  */
 export interface ViewSlots {
   make(buf: Uint8Array, off: number, len: number): ByteView;
+  bytes(v: ByteView): Uint8Array;
   buffer(v: ByteView): Uint8Array;
   offset(v: ByteView): number;
   holder(v: ByteView): object | undefined;
@@ -19,6 +22,14 @@ export interface ViewSlots {
 
 /** @internal Set once by ByteView's static block. */
 export let viewSlots: ViewSlots;
+
+/** The intrinsic setter and length getter, immune to what a Uint8Array subclass overrides. */
+const setBytes = Uint8Array.prototype.set;
+const byteLengthOf = Object.getOwnPropertyDescriptor(
+  Object.getPrototypeOf(Uint8Array.prototype),
+  'byteLength',
+)?.get as (this: Uint8Array) => number;
+const typedLength = (a: Uint8Array): number => byteLengthOf.call(a);
 
 /** clampIndex resolves a slice index as `subarray` does: negative from the end, clamped to [0, len]. */
 function clampIndex(i: number, len: number): number {
@@ -64,20 +75,13 @@ export class ByteView {
     return new ByteView(copy, 0, copy.byteLength, undefined);
   }
 
-  /**
-   * ByteView.adopt wraps `bytes` without copying. The caller hands them over and
-   * must never write to them again (used for buffers fresh off the network).
-   */
-  static adopt(bytes: Uint8Array): ByteView {
-    return new ByteView(bytes, 0, bytes.byteLength, undefined);
-  }
-
   /** ByteView.empty is a view of no bytes. */
   static readonly empty: ByteView = new ByteView(new Uint8Array(0), 0, 0, '');
 
   static {
     viewSlots = {
       make: (buf, off, len) => new ByteView(buf, off, len, undefined),
+      bytes: (v) => v.#bytes(),
       buffer: (v) => v.#buf,
       offset: (v) => v.#off,
       holder: (v) => v.#holder,
@@ -101,13 +105,13 @@ export class ByteView {
   byteSlice(): Uint8Array {
     // A plain Uint8Array whatever the storage (slice() of a Buffer would be a Buffer).
     const out = new Uint8Array(this.#len);
-    out.set(this.unsafeBytes());
+    out.set(this.#bytes());
     return out;
   }
 
   /** toString returns the bytes decoded as UTF-8. */
   toString(): string {
-    if (this.#string === undefined) this.#string = decoder.decode(this.unsafeBytes());
+    if (this.#string === undefined) this.#string = decoder.decode(this.#bytes());
     return this.#string;
   }
 
@@ -132,16 +136,21 @@ export class ByteView {
     return this.slice(from);
   }
 
-  /** copy copies as many bytes as fit into `dest` and returns how many it copied. */
+  /**
+   * copy copies as many bytes as fit into `dest` and returns how many it copied.
+   * Throws TypeError when `dest` is not a Uint8Array.
+   */
   copy(dest: Uint8Array): number {
-    const n = Math.min(dest.byteLength, this.#len);
-    dest.set(this.#buf.subarray(this.#off, this.#off + n));
+    if (!(dest instanceof Uint8Array)) throw new TypeError('dest must be a Uint8Array');
+    // The intrinsic, not dest.set: a subclass overriding set would be handed the stored bytes.
+    const n = Math.min(typedLength(dest), this.#len);
+    setBytes.call(dest, this.#buf.subarray(this.#off, this.#off + n));
     return n;
   }
 
   /** equal tells whether `other` holds the same bytes. */
   equal(other: ByteView): boolean {
-    return other === this || this.equalBytes(other.unsafeBytes());
+    return other === this || this.equalBytes(other.#bytes());
   }
 
   /** equalString tells whether the bytes are the UTF-8 encoding of `s`. */
@@ -152,16 +161,13 @@ export class ByteView {
 
   /** equalBytes tells whether the bytes equal `b`. */
   equalBytes(b: Uint8Array): boolean {
-    if (this.#len !== b.byteLength) return false;
+    if (this.#len !== typedLength(b)) return false;
     const a = this.#buf;
     return Buffer.from(a.buffer, a.byteOffset + this.#off, this.#len).equals(b);
   }
 
-  /**
-   * unsafeBytes returns the stored bytes without copying, for transports that
-   * write them to a socket. Callers must not modify them.
-   */
-  unsafeBytes(): Uint8Array {
+  /** #bytes is the stored bytes without a copy: never handed outside the package. */
+  #bytes(): Uint8Array {
     const buf = this.#buf;
     if (this.#off === 0 && this.#len === buf.byteLength) return buf;
     return buf.subarray(this.#off, this.#off + this.#len);

@@ -3,6 +3,7 @@
 import { LRU } from '../lru/lru.js';
 import { ValueArena } from './arena.js';
 import { ByteView } from './byteview.js';
+import { viewBytes } from './byteview-internal.js';
 import type { CacheStats, CacheType } from './stats.js';
 
 /**
@@ -171,7 +172,7 @@ export class TwoTierCache {
     let view: ByteView | null;
     if (value === null) view = null;
     else if (this.#arena.fits(bytes)) {
-      view = this.#arena.store(value instanceof ByteView ? value.unsafeBytes() : value, bytes);
+      view = this.#arena.store(value instanceof ByteView ? viewBytes(value) : value, bytes);
     } else view = ByteView.from(value);
     // No Entry object for a value that never expires: none to keep, none to return.
     const hit: Hit = view !== null && expireAt === 0 ? view : { view, expireAt };

@@ -15,6 +15,7 @@ import {
 import { type FlightContext, SingleFlight } from '../singleflight/singleflight.js';
 import { LogThrottle } from '../util/log-throttle.js';
 import { ByteView } from './byteview.js';
+import { viewBytes } from './byteview-internal.js';
 import {
   type CacheValue,
   type Hit,
@@ -134,6 +135,13 @@ function checkNumber(name: string, v: number | undefined, min: number): void {
     throw new InvalidArgumentError(`${name} must be a number >= ${min}, got ${String(v)}`);
   }
 }
+
+/** Set once, by Group's static block (so declared before the class): see {@link answerPeer}. */
+let answerPeerSlot: (
+  group: Group,
+  key: string,
+  options: CallOptions | undefined,
+) => PeerValue | Promise<PeerValue>;
 
 /**
  * Group is a cache namespace: a name, a byte budget and a loader. `get` answers
@@ -311,9 +319,10 @@ export class Group implements PeerServedGroup {
       this.#cache.add('main', key, value, expireAt);
       this.#supersede(key);
     } else {
-      // A copy of our own: the caller may change its bytes while the request is out.
-      const view = ByteView.from(value);
-      await owner.set(this.name, key, view.unsafeBytes(), expireAt, {
+      // Bytes of our own: the caller may change its buffer while the request is
+      // out, and a peer client is never handed a cached view's storage.
+      const bytes = value instanceof ByteView ? value.byteSlice() : viewBytes(ByteView.from(value));
+      await owner.set(this.name, key, bytes, expireAt, {
         signal: options?.signal,
       });
       // Drop the copy rather than keep the value: a later write from another node
@@ -401,8 +410,19 @@ export class Group implements PeerServedGroup {
    * not own on its ring is asked of it as the key's fallback owner (its owner could
    * not be reached): the value is kept as a fallback copy, in hot for `fallbackTtl`,
    * never in main. A client-only node never loads: a miss is an UnavailableError.
+   * The value is a copy, the caller's to keep or change.
    */
   getForPeer(key: string, options?: CallOptions): PeerValue | Promise<PeerValue> {
+    const answer = this.#answerPeer(key, options);
+    return answer instanceof Promise ? answer.then(copyValue) : copyValue(answer);
+  }
+
+  static {
+    answerPeerSlot = (group, key, options) => group.#answerPeer(key, options);
+  }
+
+  /** #answerPeer is getForPeer without the copy: its bytes may be a cached view's storage. */
+  #answerPeer(key: string, options: CallOptions | undefined): PeerValue | Promise<PeerValue> {
     const bad = this.#checkKey(key);
     if (bad !== undefined) return Promise.reject(bad);
     this.#stats.gets++;
@@ -412,7 +432,7 @@ export class Group implements PeerServedGroup {
       this.#stats.cacheHits++;
       const view = hitView(hit);
       if (view === null) return Promise.reject(new NotFoundError(`not found: ${key}`));
-      return { value: view.unsafeBytes(), expireAt: hitExpireAt(hit), minuteQps: 0 };
+      return { value: viewBytes(view), expireAt: hitExpireAt(hit), minuteQps: 0 };
     }
     const picker = this.#peers();
     if (picker.member === false) {
@@ -432,7 +452,7 @@ export class Group implements PeerServedGroup {
       })
       .then((loaded) => {
         const view = viewOf(key)(loaded);
-        return { value: view.unsafeBytes(), expireAt: hitExpireAt(loaded), minuteQps: 0 };
+        return { value: viewBytes(view), expireAt: hitExpireAt(loaded), minuteQps: 0 };
       });
   }
 
@@ -557,17 +577,28 @@ export class Group implements PeerServedGroup {
     return asked.then(
       (got) => {
         this.#stats.peerLoads++;
-        const view = ByteView.adopt(got.value);
         // The peer may have answered before a write that has since reached this
-        // node (and superseded this flight): its answer is then not kept.
-        if (flight.superseded || this.#random() >= this.#hotCacheChance) return view;
-        let expireAt = got.expireAt;
-        if (peer !== ask.owner) {
-          if (this.#fallbackTtl === 0) return view;
-          const bound = this.#now() + this.#fallbackTtl;
-          expireAt = expireAt === 0 ? bound : Math.min(expireAt, bound);
+        // node (and superseded this flight): its answer is then not kept. Either
+        // way the value is copied: a peer client (possibly the user's own) may
+        // reuse its buffer, and a wire buffer may be a range of a larger body.
+        if (!flight.superseded && this.#random() < this.#hotCacheChance) {
+          let expireAt: number | undefined = got.expireAt;
+          if (peer !== ask.owner) {
+            // A fallback owner's answer is a fallback copy: kept for fallbackTtl at most.
+            const bound = this.#now() + this.#fallbackTtl;
+            expireAt =
+              this.#fallbackTtl === 0
+                ? undefined
+                : expireAt === 0
+                  ? bound
+                  : Math.min(expireAt, bound);
+          }
+          if (expireAt !== undefined) {
+            const stored = hitView(this.#cache.add('hot', key, got.value, expireAt));
+            if (stored !== null) return stored;
+          }
         }
-        return hitView(this.#cache.add('hot', key, view, expireAt)) ?? view;
+        return ByteView.from(got.value);
       },
       (err: unknown) => this.#peerFailed(ask, peer, err),
     );
@@ -829,6 +860,28 @@ function viewOf(key: string): (hit: Hit) => ByteView {
 const neverLoads: LoadFn = (key, ctx) => {
   throw new InternalError(`load ${ctx.group}/${key}: a client-only node never loads`);
 };
+
+/** copyValue is `answer` with bytes of its own. */
+function copyValue(answer: PeerValue): PeerValue {
+  return { ...answer, value: Uint8Array.prototype.slice.call(answer.value) };
+}
+
+/**
+ * answerPeer is how this package's transport servers serve a peer's get: for a
+ * {@link Group}, its answer without the copy `getForPeer` makes (the bytes may be
+ * a cached view's storage: they are only read, to write them to the wire); for
+ * any other {@link PeerServedGroup}, its `getForPeer`. Not exported by any
+ * package entry.
+ */
+export function answerPeer(
+  group: PeerServedGroup,
+  key: string,
+  options?: CallOptions,
+): PeerValue | Promise<PeerValue> {
+  return group instanceof Group
+    ? answerPeerSlot(group, key, options)
+    : group.getForPeer(key, options);
+}
 
 /** getterToLoad adapts a seed-style {@link Getter} to a {@link LoadFn}. */
 function getterToLoad(getter: Getter): LoadFn {

@@ -1,12 +1,23 @@
 // sinks.ts: Sinks, the destinations a Group.get fills and a Getter writes into.
-import {
-  type DescMessage,
-  fromBinary,
-  type MessageShape,
-  mergeFromBinary,
-  toBinary,
-} from '@bufbuild/protobuf';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
 import { ByteView } from './byteview.js';
+import { adoptBytes } from './byteview-internal.js';
+
+/** Loads modules from this one's location, for {@link protobuf}. */
+const requireHere = createRequire(import.meta.url);
+
+/**
+ * protobuf returns @bufbuild/protobuf, loaded on the first proto sink or
+ * `setProto` rather than with this module: a cache that stores no messages never
+ * loads it. It requires the package's ES module build (as `import` resolves it),
+ * so the caller's schemas and this code share one instance of the runtime.
+ */
+function protobuf(): typeof import('@bufbuild/protobuf') {
+  const entry = fileURLToPath(import.meta.resolve('@bufbuild/protobuf'));
+  return requireHere(entry) as typeof import('@bufbuild/protobuf');
+}
 
 /**
  * Sink receives one value. A {@link Getter} fills the sink it is handed with
@@ -33,7 +44,8 @@ export abstract class SinkBase implements Sink {
     this.setView(ByteView.from(b));
   }
   setProto<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): void {
-    this.setView(ByteView.adopt(toBinary(schema, message)));
+    // toBinary's output is fresh and nobody else holds it: no copy needed.
+    this.setView(adoptBytes(protobuf().toBinary(schema, message)));
   }
   abstract setView(view: ByteView): void;
 }
@@ -128,7 +140,10 @@ export class ProtoSink<Desc extends DescMessage> extends SinkBase {
     return this.#message;
   }
   setView(view: ByteView): void {
-    const bytes = view.unsafeBytes();
+    // A copy: the decoder hands out `bytes` fields as ranges of its input, and the
+    // message is the caller's to change.
+    const bytes = view.byteSlice();
+    const { fromBinary, mergeFromBinary } = protobuf();
     this.#message =
       this.#message === undefined
         ? fromBinary(this.#schema, bytes)

@@ -1,6 +1,7 @@
 // metrics.ts: a node's Prometheus metrics (prom-client, one registry per node):
 // group and cache stats read at scrape time, peer request latency and errors.
-import { Counter, Gauge, Registry } from 'prom-client';
+import { createRequire } from 'node:module';
+import type { Gauge, Registry } from 'prom-client';
 import type { Group } from '../core/group.js';
 import { healthOf } from '../core/peer-health.js';
 import type { PeerClient } from '../core/peers.js';
@@ -22,6 +23,33 @@ const statNames: Record<keyof GroupStats, string> = {
 };
 
 type PeerOp = 'get' | 'set' | 'remove';
+
+/** The labels of one series of the peer error counter. */
+interface ErrorLabels {
+  peer: string;
+  op: PeerOp;
+  code: string;
+}
+
+/** healthGauge registers `peercache_peer_healthy{peer}` in `reg`, reading `peers` at scrape time. */
+function healthGauge(
+  GaugeClass: typeof Gauge,
+  reg: Registry,
+  peers: () => Iterable<PeerClient>,
+): void {
+  new GaugeClass({
+    name: 'peercache_peer_healthy',
+    help: 'Whether a peer is used (1) or avoided, its keys sent to their fallback owners, because it stopped answering (0).',
+    labelNames: ['peer'],
+    registers: [reg],
+    collect() {
+      this.reset();
+      for (const client of peers()) {
+        this.set({ peer: client.url }, (healthOf(client)?.healthy ?? true) ? 1 : 0);
+      }
+    },
+  });
+}
 
 /** The latency series of one operation to one peer, by outcome. */
 interface OpSeries {
@@ -45,22 +73,51 @@ function snake(s: string): string {
   return s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
+/** Resolves prom-client from this module, when a registry is first asked for. */
+const requireHere = createRequire(import.meta.url);
+
 /**
  * NodeMetrics owns a prom-client Registry for one node. Group counters are
  * read from the groups when scraped; peer clients wrapped by `instrument`
- * record each request's latency and outcome.
+ * record each request's latency and outcome. prom-client is loaded, and the
+ * registry built, when `registry` is first read: until then the counts are kept
+ * here, so a node nobody scrapes (a local cache) never loads it.
  */
 export class NodeMetrics {
-  /** The prom-client registry; `registry.metrics()` renders the text format. */
-  readonly registry = new Registry();
+  readonly #groups: () => Iterable<Group>;
+  #registry: Registry | undefined;
   readonly #latency: LatencyHistogram<'peer' | 'op' | 'outcome'>;
-  readonly #errors: Counter<'peer' | 'op' | 'code'>;
-  readonly #members: Gauge;
+  /** Failed requests by `peer op code`, read by the error counter at scrape time. */
+  readonly #errors = new Map<string, { labels: ErrorLabels; count: number }>();
+  #members = 0;
+  /** Membership updates by source. */
+  readonly #changes = new Map<string, number>();
+  #healthOf: (() => Iterable<PeerClient>) | undefined;
   readonly #peers = new Map<string, PeerSeries>();
-  readonly #changes: Counter<'source'>;
 
   constructor(groups: () => Iterable<Group>) {
-    const reg = this.registry;
+    this.#groups = groups;
+    this.#latency = new LatencyHistogram({
+      name: 'peercache_peer_request_duration_seconds',
+      help: 'Latency of requests to peers, by peer, operation and outcome.',
+      labelNames: ['peer', 'op', 'outcome'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [],
+    });
+  }
+
+  /** The prom-client registry; `registry.metrics()` renders the text format. Built on first read. */
+  get registry(): Registry {
+    if (this.#registry === undefined) {
+      this.#registry = this.#build(requireHere('prom-client') as typeof import('prom-client'));
+    }
+    return this.#registry;
+  }
+
+  /** #build makes the registry and its metrics, each reading its values here at scrape time. */
+  #build({ Counter, Gauge, Registry }: typeof import('prom-client')): Registry {
+    const reg = new Registry();
+    const groups = this.#groups;
     for (const [stat, help] of Object.entries(statNames) as [keyof GroupStats, string][]) {
       new Counter({
         name: `peercache_group_${snake(stat)}_total`,
@@ -106,37 +163,48 @@ export class NodeMetrics {
         },
       });
     }
-    this.#latency = new LatencyHistogram({
-      name: 'peercache_peer_request_duration_seconds',
-      help: 'Latency of requests to peers, by peer, operation and outcome.',
-      labelNames: ['peer', 'op', 'outcome'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [reg],
-    });
-    this.#errors = new Counter({
+    reg.registerMetric(this.#latency as never);
+    const errors = this.#errors;
+    new Counter({
       name: 'peercache_peer_request_errors_total',
       help: 'Failed requests to peers, by peer, operation and error code.',
       labelNames: ['peer', 'op', 'code'],
       registers: [reg],
+      collect() {
+        this.reset();
+        for (const { labels, count } of errors.values()) this.inc(labels, count);
+      },
     });
-    this.#members = new Gauge({
+    const members = () => this.#members;
+    new Gauge({
       name: 'peercache_ring_members',
       help: 'Members of the ring, this node included.',
       registers: [reg],
+      collect() {
+        this.set(members());
+      },
     });
-    this.#changes = new Counter({
+    const changes = this.#changes;
+    new Counter({
       name: 'peercache_membership_changes_total',
       help: 'Membership updates applied to the ring, by source.',
       labelNames: ['source'],
       registers: [reg],
+      collect() {
+        this.reset();
+        for (const [source, count] of changes) this.inc({ source }, count);
+      },
     });
-    registerProcessMetrics(reg);
+    registerProcessMetrics(Gauge, reg);
+    const health = this.#healthOf;
+    if (health !== undefined) healthGauge(Gauge, reg, health);
+    return reg;
   }
 
   /** membership records that the ring now has `members` members, changed by `source`. */
   membership(members: number, source: string): void {
-    this.#members.set(members);
-    this.#changes.inc({ source });
+    this.#members = members;
+    this.#changes.set(source, (this.#changes.get(source) ?? 0) + 1);
   }
 
   /**
@@ -146,18 +214,11 @@ export class NodeMetrics {
    * ring leaves the gauge with it.
    */
   peerHealth(peers: () => Iterable<PeerClient>): void {
-    new Gauge({
-      name: 'peercache_peer_healthy',
-      help: 'Whether a peer is used (1) or avoided, its keys sent to their fallback owners, because it stopped answering (0).',
-      labelNames: ['peer'],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const client of peers()) {
-          this.set({ peer: client.url }, (healthOf(client)?.healthy ?? true) ? 1 : 0);
-        }
-      },
-    });
+    this.#healthOf = peers;
+    if (this.#registry !== undefined) {
+      const { Gauge } = requireHere('prom-client') as typeof import('prom-client');
+      healthGauge(Gauge, this.#registry, peers);
+    }
   }
 
   /**
@@ -188,7 +249,9 @@ export class NodeMetrics {
             if (this.#peers.get(peer) === series) {
               const key = `${op} ${code}`;
               if (!series.errorLabels.has(key)) series.errorLabels.set(key, { op, code });
-              this.#errors.inc({ peer, op, code });
+              const counted = this.#errors.get(`${peer} ${key}`);
+              if (counted !== undefined) counted.count++;
+              else this.#errors.set(`${peer} ${key}`, { labels: { peer, op, code }, count: 1 });
             }
           }
           throw err;
@@ -241,6 +304,7 @@ export class NodeMetrics {
     for (const op of Object.keys(series.ops) as PeerOp[]) {
       for (const outcome of outcomes) this.#latency.remove({ peer, op, outcome });
     }
-    for (const { op, code } of series.errorLabels.values()) this.#errors.remove({ peer, op, code });
+    for (const { op, code } of series.errorLabels.values())
+      this.#errors.delete(`${peer} ${op} ${code}`);
   }
 }

@@ -17,13 +17,10 @@ import { InvalidArgumentError, UnavailableError } from '../errors.js';
 import type { Membership } from '../membership/membership.js';
 import type { HashFn } from '../ring/ring.js';
 import type { TlsOptions } from '../security/tls.js';
-import {
-  type HttpPeerHandler,
-  type HttpPeerTransport,
-  type HttpPeerTransportOptions,
-  httpTransport,
-} from '../transport/http/index.js';
+import type { HttpPeerHandler } from '../transport/http/server.js';
+import type { HttpPeerTransport, HttpPeerTransportOptions } from '../transport/http/transport.js';
 import type { PeerServer, PeerTransport } from '../transport/transport.js';
+import { LazyHttpTransport } from './default-transport.js';
 import { NodeMetrics } from './metrics.js';
 import { parsePeerUrl } from './peer-url.js';
 
@@ -57,6 +54,9 @@ export interface NodeOptions {
    * from `basePath`, `http`, `maxKeyBytes`, `maxValueBytes`, `tls` and
    * `peerSecret`. With a transport of your own, give it its TLS and secret
    * options instead: `tls` or `peerSecret` here is then an InvalidArgumentError.
+   * The default is imported when first needed (a peer request, `listen()`, a
+   * request to `handler`), so a node with no peers never loads it; a bad option
+   * of it is reported then (`listen()` rejects with the TypeError).
    * Give each node a transport of its own: a node closes the clients of peers
    * that leave its ring, which another node sharing the transport may still use.
    */
@@ -190,7 +190,7 @@ export class CacheNode {
     }
     this.transport =
       options.transport ??
-      httpTransport({
+      new LazyHttpTransport({
         ...options.http,
         ...(options.tls !== undefined ? { tls: options.tls } : {}),
         ...(options.peerSecret !== undefined ? { peerSecret: options.peerSecret } : {}),

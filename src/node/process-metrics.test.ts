@@ -1,7 +1,7 @@
 // process-metrics.test.ts: a node's /metrics text carries the process's memory gauges.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { createNode } from '../index.js';
 import { registerProcessMetrics } from './process-metrics.js';
 
@@ -14,7 +14,7 @@ function gauge(text: string, name: string): number {
 
 test('registerProcessMetrics reports the memory of this process when scraped', async () => {
   const registry = new Registry();
-  registerProcessMetrics(registry);
+  registerProcessMetrics(Gauge, registry);
   const text = await registry.metrics();
   const rss = gauge(text, 'process_resident_memory_bytes');
   const total = gauge(text, 'nodejs_heap_size_total_bytes');

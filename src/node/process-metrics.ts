@@ -1,6 +1,6 @@
 // process-metrics.ts: the process's own memory on a node's /metrics (resident set, V8
 // heap, memory outside the heap), read at scrape time, under prom-client's default names.
-import { Gauge, type Registry } from 'prom-client';
+import type { Gauge, Registry } from 'prom-client';
 
 /** The gauges, by the field of `process.memoryUsage()` each one reports. */
 const GAUGES = [
@@ -11,7 +11,8 @@ const GAUGES = [
 ] as const;
 
 /**
- * registerProcessMetrics adds to `registry` four gauges of this process's memory,
+ * registerProcessMetrics adds to `registry` four gauges (made with `GaugeClass`,
+ * prom-client's, which the caller has loaded) of this process's memory,
  * read from `process.memoryUsage()` when scraped: `process_resident_memory_bytes`,
  * `nodejs_heap_size_total_bytes`, `nodejs_heap_size_used_bytes` and
  * `nodejs_external_memory_bytes`. They bear the names of prom-client's default
@@ -19,9 +20,9 @@ const GAUGES = [
  * `collectDefaultMetrics` (its event-loop monitor and GC observer are never
  * stopped, which a process making and closing many nodes cannot afford).
  */
-export function registerProcessMetrics(registry: Registry): void {
+export function registerProcessMetrics(GaugeClass: typeof Gauge, registry: Registry): void {
   for (const [name, help, field] of GAUGES) {
-    new Gauge({
+    new GaugeClass({
       name,
       help,
       registers: [registry],

@@ -10,6 +10,7 @@ import {
   status as Status,
   type StatusObject,
 } from '@grpc/grpc-js';
+import { answerPeer } from '../../core/group.js';
 import type { Logger } from '../../core/logger.js';
 import type { GroupLookup, PeerServedGroup, PeerValue } from '../../core/peers.js';
 import { CancelledError, DeadlineExceededError, httpStatus, toCacheError } from '../../errors.js';
@@ -263,7 +264,7 @@ class Handlers {
     const { signal, deadline, release } = callSignal(call, this.#config.signal);
     let loading: Promise<PeerValue>;
     try {
-      loading = Promise.resolve(group.getForPeer(key, { signal, deadline }));
+      loading = Promise.resolve(answerPeer(group, key, { signal, deadline }));
     } catch (err) {
       loading = Promise.reject(err);
     }

@@ -1,7 +1,7 @@
 // client.ts: the HTTP peer client, speaking golang/groupcache's wire protocol over undici.
 
-import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { type Dispatcher, Pool } from 'undici';
+import { createRequire } from 'node:module';
+import type { Dispatcher, Pool } from 'undici';
 import type { CallOptions, PeerClient, PeerValue } from '../../core/peers.js';
 import {
   abortError,
@@ -14,15 +14,12 @@ import {
   UnauthenticatedError,
   UnavailableError,
 } from '../../errors.js';
-import {
-  type GetResponse,
-  GetResponseSchema,
-  SetRequestSchema,
-} from '../../proto/gen/groupcache_pb.js';
+import type { GetResponse } from '../../proto/gen/groupcache_pb.js';
 import { CLOSED_AFTER_HANDSHAKE } from '../../security/refusals.js';
 import { AUTHORIZATION, bearer, checkSecret } from '../../security/secret.js';
 import { resolveTls, type TlsOptions } from '../../security/tls.js';
 import { clientCache } from '../clients.js';
+import type { Codec } from './codec.js';
 import { escapePathSegment } from './escape.js';
 import {
   DEFAULT_BASE_PATH,
@@ -126,6 +123,18 @@ interface ClientConfig {
   authorization: string | undefined;
 }
 
+/** Resolves `undici` from this module, for {@link undici}. */
+const requireHere = createRequire(import.meta.url);
+
+/**
+ * undici loads undici when the first client needs a Pool, not when this module
+ * loads: a node with no peers (a local cache) never pays for it. Node's module
+ * cache makes later calls a lookup.
+ */
+function undici(): typeof import('undici') {
+  return requireHere('undici') as typeof import('undici');
+}
+
 /**
  * createHttpTransport builds the HTTP peer transport: each client sends
  * `GET`/`PUT`/`DELETE {baseUrl}{basePath}{group}/{key}` as golang/groupcache (and
@@ -191,6 +200,8 @@ class HttpPeerClient implements PeerClient {
   readonly #dispatcher: Dispatcher;
   /** The Pool this client owns (none with a dispatcher from options). */
   readonly #pool: Pool | undefined;
+  /** The protobuf messages, once the first request has imported them. */
+  #codec: Codec | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(baseUrl: string, config: ClientConfig) {
@@ -209,8 +220,15 @@ class HttpPeerClient implements PeerClient {
     this.#origin = parsed.origin;
     this.#pathPrefix = parsed.pathname.replace(/\/+$/, '') + config.basePath;
     this.#config = config;
-    this.#pool = config.dispatcher === undefined ? new Pool(this.#origin, config.pool) : undefined;
+    this.#pool =
+      config.dispatcher === undefined ? new (undici().Pool)(this.#origin, config.pool) : undefined;
     this.#dispatcher = config.dispatcher ?? (this.#pool as Pool);
+  }
+
+  /** #loadCodec imports the protobuf messages, once per client: the first request pays for them. */
+  async #loadCodec(): Promise<Codec> {
+    this.#codec = await import('./codec.js');
+    return this.#codec;
   }
 
   /**
@@ -229,7 +247,7 @@ class HttpPeerClient implements PeerClient {
     );
     let message: GetResponse;
     try {
-      message = fromBinary(GetResponseSchema, bytes);
+      message = (this.#codec ?? (await this.#loadCodec())).decodeGetResponse(bytes);
     } catch (err) {
       throw new UnavailableError(`peer ${this.url}: malformed GetResponse`, { cause: err });
     }
@@ -251,10 +269,9 @@ class HttpPeerClient implements PeerClient {
     expireAt: number,
     options?: CallOptions,
   ): Promise<void> {
-    const request = create(SetRequestSchema, { group, key, value });
-    const expire = nanosFromExpireAt(expireAt);
-    if (expire !== 0n) request.expire = expire;
-    await this.#call('PUT', group, key, toBinary(SetRequestSchema, request), options, discard);
+    const codec = this.#codec ?? (await this.#loadCodec());
+    const body = codec.encodeSetRequest(group, key, value, nanosFromExpireAt(expireAt));
+    await this.#call('PUT', group, key, body, options, discard);
   }
 
   async remove(group: string, key: string, options?: CallOptions): Promise<void> {

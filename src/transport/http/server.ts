@@ -1,15 +1,10 @@
 // server.ts: the HTTP peer handler, answering golang/groupcache's wire protocol for local groups.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { create, type MessageInitShape, toBinary } from '@bufbuild/protobuf';
+import { answerPeer } from '../../core/group.js';
 import type { GroupLookup, PeerServedGroup } from '../../core/peers.js';
 import { CancelledError, DeadlineExceededError, httpStatus, toCacheError } from '../../errors.js';
-import {
-  GetResponseSchema,
-  type SetRequest,
-  SetRequestSchema,
-} from '../../proto/gen/groupcache_pb.js';
-import { fromBinaryStrict } from '../../proto/strict.js';
+import type { SetRequest } from '../../proto/gen/groupcache_pb.js';
 import {
   AUTHORIZATION,
   checkSecret,
@@ -19,6 +14,7 @@ import {
 } from '../../security/secret.js';
 import { lingerOnRefusedBody, readBudgetedBody } from '../../util/body.js';
 import { ByteBudget } from '../../util/byte-budget.js';
+import type { Codec } from './codec.js';
 import { unescapePathSegment } from './escape.js';
 import {
   DEFAULT_BASE_PATH,
@@ -124,6 +120,17 @@ interface ServerConfig {
   signalFor: ((req: IncomingMessage) => AbortSignal | undefined) | undefined;
   onError: ((err: unknown, req: IncomingMessage) => void) | undefined;
   onRefused: ((req: IncomingMessage) => void) | undefined;
+  /** The protobuf messages, once the first request has imported them (see {@link codecOf}). */
+  codec: Codec | undefined;
+}
+
+/**
+ * codecOf returns the protobuf messages, imported by the handler's first request
+ * rather than with this module: a node that never serves a peer never loads them.
+ */
+async function codecOf(config: ServerConfig): Promise<Codec> {
+  config.codec ??= await import('./codec.js');
+  return config.codec;
 }
 
 /**
@@ -163,6 +170,7 @@ export function createHttpPeerHandler(
     signalFor: options.signalFor,
     onError: options.onError,
     onRefused: options.onRefused,
+    codec: undefined,
   };
   return (req, res, next) => {
     serve(config, req, res, next).catch((err: unknown) => {
@@ -261,12 +269,13 @@ async function serveGet(
 ): Promise<void> {
   const { signal, deadline, release } = requestSignal(config, req, res);
   try {
-    const found = await group.getForPeer(key, { signal, deadline });
-    const init: MessageInitShape<typeof GetResponseSchema> = { value: found.value };
-    if (found.minuteQps > 0) init.minuteQps = found.minuteQps;
-    const expire = nanosFromExpireAt(found.expireAt);
-    if (expire !== 0n) init.expire = expire;
-    const body = toBinary(GetResponseSchema, create(GetResponseSchema, init));
+    const found = await answerPeer(group, key, { signal, deadline });
+    const codec = config.codec ?? (await codecOf(config));
+    const body = codec.encodeGetResponse(
+      found.value,
+      nanosFromExpireAt(found.expireAt),
+      found.minuteQps,
+    );
     if (res.destroyed) return;
     res.writeHead(200, {
       'Content-Type': 'application/x-protobuf',
@@ -296,7 +305,8 @@ async function servePut(
     setRequestOverhead;
   const { body, held } = await readBudgetedBody(req, limit, config.inflight);
   try {
-    storeBody(config, group, groupName, key, body, req, res);
+    const codec = config.codec ?? (await codecOf(config));
+    storeBody(config, codec, group, groupName, key, body, req, res);
   } finally {
     config.inflight.release(held);
   }
@@ -305,6 +315,7 @@ async function servePut(
 /** storeBody answers a PUT whose body has been read (or refused). */
 function storeBody(
   config: ServerConfig,
+  codec: Codec,
   group: PeerServedGroup,
   groupName: string,
   key: string,
@@ -333,7 +344,7 @@ function storeBody(
   let message: SetRequest;
   try {
     // Strict: a group or key that is not UTF-8 must not be folded into one that is.
-    message = fromBinaryStrict(SetRequestSchema, body);
+    message = codec.decodeSetRequest(body);
   } catch {
     sendText(res, 400, 'bad request: malformed SetRequest');
     return;

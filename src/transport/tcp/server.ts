@@ -4,6 +4,7 @@
 import { isUtf8 } from 'node:buffer';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { answerPeer } from '../../core/group.js';
 import type { Logger } from '../../core/logger.js';
 import type { CallOptions, GroupLookup, PeerServedGroup, PeerValue } from '../../core/peers.js';
 import {
@@ -637,7 +638,7 @@ class Connection {
     if (outer.aborted) pending.abort(outer.reason);
     let answer: PeerValue | Promise<PeerValue>;
     try {
-      answer = group.getForPeer(key, pending);
+      answer = answerPeer(group, key, pending);
     } catch (err) {
       answer = Promise.reject(err);
     }
