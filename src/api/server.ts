@@ -1,5 +1,6 @@
 // server.ts: the public HTTP API of a node (`--api`): get, set and remove values,
 // and read the node's peers, stats, metrics and health.
+
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +15,7 @@ import {
   toCacheError,
   UnavailableError,
 } from '../errors.js';
+import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../limits.js';
 import type { CacheNode } from '../node/node.js';
 import { RefusalLog } from '../security/refusals.js';
 import {
@@ -98,8 +100,7 @@ interface Config {
   inflight: ByteBudget;
 }
 
-const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
-const DEFAULT_MAX_KEY_BYTES = 4096;
+const DEFAULT_MAX_BODY_BYTES = DEFAULT_MAX_VALUE_BYTES;
 const DEFAULT_MAX_URL_BYTES = 32 * 1024;
 
 /** defaultInflightBytes is the default of `maxInflightBytes`: 256 MiB, or twice the largest body. */

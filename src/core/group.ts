@@ -12,6 +12,7 @@ import {
   toCacheError,
   UnavailableError,
 } from '../errors.js';
+import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../limits.js';
 import { type FlightContext, SingleFlight } from '../singleflight/singleflight.js';
 import { LogThrottle } from '../util/log-throttle.js';
 import { ByteView } from './byteview.js';
@@ -124,8 +125,6 @@ export interface SetOptions extends CallOptions {
   ttl?: number | undefined;
 }
 
-const DEFAULT_MAX_KEY_BYTES = 4096;
-const DEFAULT_MAX_VALUE_BYTES = 64 * 1024 * 1024;
 const DEFAULT_LOAD_TIMEOUT_MS = 30_000;
 const DEFAULT_FALLBACK_TTL_MS = 2_000;
 

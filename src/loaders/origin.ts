@@ -1,4 +1,5 @@
 // origin.ts: the `--origin URL` loader, which reads each value over HTTP from `{URL}/{group}/{key}`.
+
 import { Agent, type Dispatcher } from 'undici';
 import type { LoadFn } from '../core/group.js';
 import {
@@ -10,6 +11,7 @@ import {
   TooLargeError,
   UnavailableError,
 } from '../errors.js';
+import { DEFAULT_MAX_VALUE_BYTES } from '../limits.js';
 import { escapePathSegment } from '../transport/http/escape.js';
 
 /** OriginLoaderOptions configure {@link createOriginLoader}. */
@@ -44,7 +46,7 @@ export function createOriginLoader(
 ): OriginLoader {
   const base = parseOrigin(origin);
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const maxValueBytes = options.maxValueBytes ?? 64 * 1024 * 1024;
+  const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
   const own = options.dispatcher === undefined ? new Agent({ connections: 64 }) : undefined;
   const dispatcher = options.dispatcher ?? (own as Agent);
 

@@ -1,6 +1,7 @@
 // transport.ts: the gRPC peer transport as a PeerTransport: grpc-js channels and a grpc-js server.
 import { type ChannelOptions, credentials } from '@grpc/grpc-js';
 import type { GroupLookup, PeerClient } from '../../core/peers.js';
+import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../../limits.js';
 import { bearer, checkSecret } from '../../security/secret.js';
 import { resolveTls, type TlsOptions } from '../../security/tls.js';
 import {
@@ -9,8 +10,6 @@ import {
   type ServerLimitOptions,
 } from '../../util/server-limits.js';
 import { clientCache } from '../clients.js';
-import { DEFAULT_MAX_KEY_BYTES } from '../http/server.js';
-import { DEFAULT_MAX_VALUE_BYTES } from '../http/wire.js';
 import type { PeerTransport, ServeOptions } from '../transport.js';
 import { clientChannelOptions, type GrpcClientConfig, GrpcPeerClient } from './client.js';
 import { type GrpcPeerServer, serveGrpc } from './server.js';

@@ -14,6 +14,7 @@ import {
   UnauthenticatedError,
   UnavailableError,
 } from '../../errors.js';
+import { DEFAULT_MAX_VALUE_BYTES } from '../../limits.js';
 import type { GetResponse } from '../../proto/gen/groupcache_pb.js';
 import { CLOSED_AFTER_HANDSHAKE } from '../../security/refusals.js';
 import { AUTHORIZATION, bearer, checkSecret } from '../../security/secret.js';
@@ -23,7 +24,6 @@ import type { Codec } from './codec.js';
 import { escapePathSegment } from './escape.js';
 import {
   DEFAULT_BASE_PATH,
-  DEFAULT_MAX_VALUE_BYTES,
   expireAtFromNanos,
   MAX_TIMEOUT_HEADER_MS,
   nanosFromExpireAt,

@@ -1,5 +1,6 @@
 // index.ts: the HTTP peer transport, wire-compatible with golang/groupcache: client and server.
 
+export { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../../limits.js';
 export {
   createHttpTransport,
   type HttpTransport,
@@ -8,7 +9,6 @@ export {
 export { escapePathSegment, unescapePathSegment } from './escape.js';
 export {
   createHttpPeerHandler,
-  DEFAULT_MAX_KEY_BYTES,
   type HttpPeerHandler,
   type HttpPeerHandlerOptions,
 } from './server.js';
@@ -18,4 +18,4 @@ export {
   type HttpPeerTransportOptions,
   httpTransport,
 } from './transport.js';
-export { DEFAULT_BASE_PATH, DEFAULT_MAX_VALUE_BYTES } from './wire.js';
+export { DEFAULT_BASE_PATH } from './wire.js';

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { answerPeer } from '../../core/group.js';
 import type { GroupLookup, PeerServedGroup } from '../../core/peers.js';
 import { CancelledError, DeadlineExceededError, httpStatus, toCacheError } from '../../errors.js';
+import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../../limits.js';
 import type { SetRequest } from '../../proto/gen/groupcache_pb.js';
 import {
   AUTHORIZATION,
@@ -16,16 +17,7 @@ import { lingerOnRefusedBody, readBudgetedBody } from '../../util/body.js';
 import { ByteBudget } from '../../util/byte-budget.js';
 import type { Codec } from './codec.js';
 import { unescapePathSegment } from './escape.js';
-import {
-  DEFAULT_BASE_PATH,
-  DEFAULT_MAX_VALUE_BYTES,
-  expireAtFromNanos,
-  nanosFromExpireAt,
-  TIMEOUT_HEADER,
-} from './wire.js';
-
-/** DEFAULT_MAX_KEY_BYTES is the default limit on a key's UTF-8 size: 4096 bytes. */
-export const DEFAULT_MAX_KEY_BYTES = 4096;
+import { DEFAULT_BASE_PATH, expireAtFromNanos, nanosFromExpireAt, TIMEOUT_HEADER } from './wire.js';
 
 // Room in a SetRequest for the field tags, the lengths and the expiry.
 const setRequestOverhead = 64;

@@ -1,9 +1,11 @@
 // transport.ts: the HTTP peer transport as a PeerTransport: undici clients and a
 // node:http (or, with TLS, node:https) server running the golang/groupcache-compatible handler.
+
 import { createServer, type RequestListener, type Server, type ServerOptions } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { GroupLookup, PeerClient } from '../../core/peers.js';
+import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../../limits.js';
 import { RefusalLog } from '../../security/refusals.js';
 import { type ResolvedTls, resolveTls } from '../../security/tls.js';
 import { ByteBudget } from '../../util/byte-budget.js';
@@ -21,12 +23,10 @@ import type { PeerServer, PeerTransport, ServeOptions } from '../transport.js';
 import { createHttpTransport, type HttpTransportOptions } from './client.js';
 import {
   createHttpPeerHandler,
-  DEFAULT_MAX_KEY_BYTES,
   defaultMaxInflightBytes,
   type HttpPeerHandler,
   type HttpPeerHandlerOptions,
 } from './server.js';
-import { DEFAULT_MAX_VALUE_BYTES } from './wire.js';
 
 /**
  * HttpPeerTransportOptions configure {@link httpTransport}: the client's options and the

@@ -3,9 +3,6 @@
 /** DEFAULT_BASE_PATH is the URL path prefix of peer requests, as in golang/groupcache. */
 export const DEFAULT_BASE_PATH = '/_groupcache/';
 
-/** DEFAULT_MAX_VALUE_BYTES is the default limit on a value's size: 64 MiB. */
-export const DEFAULT_MAX_VALUE_BYTES = 64 * 1024 * 1024;
-
 /**
  * TIMEOUT_HEADER carries the time the client will still wait for an answer, in
  * whole milliseconds (1 to 8 digits), so the owner stops waiting when the caller

@@ -2,9 +2,8 @@
 // through a shared MemoryNetwork, with no socket and no port.
 
 import type { GroupLookup, PeerClient } from '../../core/peers.js';
+import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../../limits.js';
 import { clientCache } from '../clients.js';
-import { DEFAULT_MAX_KEY_BYTES } from '../http/server.js';
-import { DEFAULT_MAX_VALUE_BYTES } from '../http/wire.js';
 import type { PeerTransport, ServeOptions } from '../transport.js';
 import { type MemoryClientConfig, MemoryPeerClient } from './client.js';
 import type { MemoryNetwork } from './network.js';

@@ -2,12 +2,11 @@
 // pair with a compact binary framing, for clusters whose nodes are all peercache.
 import { type Logger, noopLogger } from '../../core/logger.js';
 import type { GroupLookup, PeerClient } from '../../core/peers.js';
+import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../../limits.js';
 import { checkSecret } from '../../security/secret.js';
 import { resolveTls, type TlsOptions } from '../../security/tls.js';
 import { defaultMaxConnections } from '../../util/fd-limit.js';
 import { clientCache } from '../clients.js';
-import { DEFAULT_MAX_KEY_BYTES } from '../http/server.js';
-import { DEFAULT_MAX_VALUE_BYTES } from '../http/wire.js';
 import type { PeerServer, PeerTransport, ServeOptions } from '../transport.js';
 import { type TcpClientConfig, type TcpClientStats, TcpPeerClient } from './client.js';
 import { MAX_SECRET_BYTES } from './frame.js';
