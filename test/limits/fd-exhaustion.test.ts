@@ -67,7 +67,14 @@ for (const transport of ['http', 'grpc'] as const) {
         timeoutMs: 60_000,
         registry,
       });
-      const limits = jsonLines(node.stderr).filter((l) => l.msg === 'server limits');
+      // The log is written asynchronously: the limits lines may follow the ready line.
+      const limits = await waitFor(
+        () => {
+          const lines = jsonLines(node.stderr).filter((l) => l.msg === 'server limits');
+          return lines.length >= 2 ? lines : undefined;
+        },
+        { message: 'both servers log their limits at start' },
+      );
       const peerLimit = limits.find((l) => l.server === 'peer')?.maxConnections;
       const apiLimit = limits.find((l) => l.server === 'api')?.maxConnections;
       assert.equal(peerLimit, 512, 'half of 1,024 for the peer server, logged at start');
