@@ -7,7 +7,7 @@ import { InternalError, TooLargeError, UnavailableError } from '../errors.js';
 import { GetRequestSchema } from '../proto/gen/groupcache_pb.js';
 import { ByteView } from './byteview.js';
 import type { GroupOptions, LoadFn, LoadResult } from './group.js';
-import type { PeerClient, PeerValue } from './peers.js';
+import type { CallOptions, PeerClient, PeerValue } from './peers.js';
 import { GroupRegistry } from './registry.js';
 import {
   allocatingByteSliceSink,
@@ -756,3 +756,92 @@ describe('the fallback owner', () => {
 });
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('writes carry the caller deadline', () => {
+  /** A peer client that records the options of every set and remove it is sent. */
+  function recordingPeer(url: string) {
+    const calls: { op: string; key: string; options: CallOptions | undefined }[] = [];
+    const client: PeerClient = {
+      url,
+      get: () => Promise.reject(new UnavailableError('not asked in these tests')),
+      async set(_group, key, _value, _expireAt, options) {
+        calls.push({ op: 'set', key, options });
+      },
+      async remove(_group, key, options) {
+        calls.push({ op: 'remove', key, options });
+      },
+    };
+    return { client, calls };
+  }
+
+  /** A group whose keys `owner` owns, with `others` as the rest of the ring. */
+  function ring() {
+    const owner = recordingPeer('http://owner');
+    const other = recordingPeer('http://other');
+    const registry = new GroupRegistry();
+    registry.setPeerPicker({
+      pickPeer: () => owner.client,
+      otherPeers: () => [owner.client, other.client],
+    });
+    const group = registry.newGroup('w', { cacheBytes: 1 << 20, load: (key) => key });
+    return { group, owner, other };
+  }
+
+  test('set passes the deadline and signal to the owner and to the fan-out', async () => {
+    const { group, owner, other } = ring();
+    const deadline = Date.now() + 60_000;
+    const signal = new AbortController().signal;
+    await group.set('k', 'v', { deadline, signal });
+    assert.deepEqual(
+      owner.calls.map((c) => [c.op, c.key, c.options?.deadline, c.options?.signal]),
+      [['set', 'k', deadline, signal]],
+    );
+    assert.deepEqual(
+      other.calls.map((c) => [c.op, c.key, c.options?.deadline, c.options?.signal]),
+      [['remove', 'k', deadline, signal]],
+    );
+  });
+
+  test('remove passes the deadline and signal to the owner and to the fan-out', async () => {
+    const { group, owner, other } = ring();
+    const deadline = Date.now() + 60_000;
+    const signal = new AbortController().signal;
+    await group.remove('k', { deadline, signal });
+    assert.deepEqual(
+      owner.calls.map((c) => [c.op, c.key, c.options?.deadline, c.options?.signal]),
+      [['remove', 'k', deadline, signal]],
+    );
+    assert.deepEqual(
+      other.calls.map((c) => [c.op, c.key, c.options?.deadline, c.options?.signal]),
+      [['remove', 'k', deadline, signal]],
+    );
+  });
+
+  test('a write without a deadline sends none', async () => {
+    const { group, owner, other } = ring();
+    await group.set('k', 'v');
+    await group.remove('k');
+    for (const c of [...owner.calls, ...other.calls]) {
+      assert.equal(c.options?.deadline, undefined, `${c.op} got a deadline`);
+    }
+    assert.equal(owner.calls.length, 2);
+    assert.equal(other.calls.length, 2);
+  });
+
+  test('on the owner node, set still tells the other peers the deadline', async () => {
+    const other = recordingPeer('http://other');
+    const registry = new GroupRegistry();
+    registry.setPeerPicker({ pickPeer: () => undefined, otherPeers: () => [other.client] });
+    const group = registry.newGroup('w', { cacheBytes: 1 << 20, load: (key) => key });
+    const deadline = Date.now() + 60_000;
+    await group.set('k', 'v', { deadline });
+    await group.remove('k', { deadline });
+    assert.deepEqual(
+      other.calls.map((c) => [c.op, c.options?.deadline]),
+      [
+        ['remove', deadline],
+        ['remove', deadline],
+      ],
+    );
+  });
+});

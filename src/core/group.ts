@@ -119,7 +119,13 @@ export interface GroupOptions {
  */
 export interface GetOptions extends CallOptions {}
 
-/** SetOptions are the options of {@link Group.set}. */
+/**
+ * SetOptions are the options of {@link Group.set}: `signal` ends the caller's
+ * wait; `deadline` (ms since the epoch) ends it at that time too, and travels
+ * with the write to the owner peer and with the requests that tell every other
+ * peer to drop its copy, so each of them is given the same time. No deadline
+ * by default (each peer call is still bounded by its request timeout).
+ */
 export interface SetOptions extends CallOptions {
   /** Time to live in ms; default the group's `ttl` (0 = never expires). */
   ttl?: number | undefined;
@@ -323,19 +329,23 @@ export class Group implements PeerServedGroup {
       const bytes = value instanceof ByteView ? value.byteSlice() : viewBytes(ByteView.from(value));
       await owner.set(this.name, key, bytes, expireAt, {
         signal: options?.signal,
+        deadline: options?.deadline,
       });
       // Drop the copy rather than keep the value: a later write from another node
       // may have told us to drop ours while this one's ack was on the way, and
       // keeping this value then would put an older write over a newer one.
       this.#dropCopy(key);
     }
-    await this.#tellOthers(picker, owner, key, options?.signal);
+    await this.#tellOthers(picker, owner, key, options);
   }
 
   /**
    * remove drops `key` everywhere: at the owner (the call fails if the owner
    * cannot be reached), here, and on every other peer that may hold a copy
    * (best effort: failures there are counted as peer errors and logged).
+   * `options.signal` ends the caller's wait; `options.deadline` (ms since the
+   * epoch, none by default) ends it too and travels to the owner and to every
+   * other peer told to drop its copy, as a get's does.
    */
   async remove(key: string, options?: CallOptions): Promise<void> {
     const bad = this.#checkKey(key);
@@ -345,9 +355,10 @@ export class Group implements PeerServedGroup {
     if (owner === undefined && picker.member === false) {
       throw new UnavailableError(`no cache node owns ${key}: the ring is empty`);
     }
-    if (owner !== undefined) await owner.remove(this.name, key, { signal: options?.signal });
+    const call = { signal: options?.signal, deadline: options?.deadline };
+    if (owner !== undefined) await owner.remove(this.name, key, call);
     this.#dropCopy(key);
-    await this.#tellOthers(picker, owner, key, options?.signal);
+    await this.#tellOthers(picker, owner, key, call);
   }
 
   /** Drop this node's copy of `key` and supersede its loads of it, in one step. */
@@ -376,18 +387,20 @@ export class Group implements PeerServedGroup {
     this.#remoteFlights.supersede(key);
   }
 
-  /** Ask every peer but the owner to drop its copy of `key`. */
+  /**
+   * Ask every peer but the owner to drop its copy of `key`, with the write's
+   * signal and deadline: the time left travels to each of them as on a get.
+   */
   async #tellOthers(
     picker: PeerPicker,
     owner: PeerClient | undefined,
     key: string,
-    signal: AbortSignal | undefined,
+    options: CallOptions | undefined,
   ): Promise<void> {
     const others = picker.otherPeers().filter((p) => p !== owner);
     if (others.length === 0) return;
-    const results = await Promise.allSettled(
-      others.map((p) => p.remove(this.name, key, { signal })),
-    );
+    const call = { signal: options?.signal, deadline: options?.deadline };
+    const results = await Promise.allSettled(others.map((p) => p.remove(this.name, key, call)));
     results.forEach((r, i) => {
       if (r.status === 'rejected') {
         this.#stats.peerErrors++;

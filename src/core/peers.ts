@@ -105,10 +105,14 @@ export interface PeerServedGroup {
    * rejected promise.
    */
   getForPeer(key: string, options?: CallOptions): PeerValue | Promise<PeerValue>;
-  /** Store a value a peer sent (this node owns the key). */
-  setFromPeer(key: string, value: Uint8Array, expireAt: number): void;
-  /** Drop `key` from this node's caches. */
-  removeFromPeer(key: string): void;
+  /**
+   * Store a value a peer sent (this node owns the key). `options.deadline` is
+   * the time the sender gave the write, when it sent one; the server has
+   * already refused a write that arrived past it.
+   */
+  setFromPeer(key: string, value: Uint8Array, expireAt: number, options?: CallOptions): void;
+  /** Drop `key` from this node's caches. `options` as for `setFromPeer`. */
+  removeFromPeer(key: string, options?: CallOptions): void;
 }
 
 /** GroupLookup resolves a group name for a transport server. */

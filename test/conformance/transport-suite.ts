@@ -312,6 +312,63 @@ export function runTransportConformance(
       assert.ok(Math.abs((fx.lastCall('hold-timeout-2')?.deadline ?? 0) - deadline) < 250);
     });
 
+    it('a deadline travels with set and remove to the owner, as with get', async () => {
+      const key = 'write-deadline';
+      const deadline = Date.now() + 3_000;
+      await within(client.set(GROUP, key, utf8('written'), 0, { deadline }));
+      const set = fx.lastWrite('set', key);
+      assert.ok(set?.deadline !== undefined, 'the owner was told the set deadline');
+      assert.ok(
+        Math.abs(set.deadline - deadline) < 250,
+        `the owner set deadline ${set.deadline} is the caller's ${deadline}`,
+      );
+      assert.deepEqual((await within(client.get(GROUP, key))).value, utf8('written'));
+      await within(client.remove(GROUP, key, { deadline }));
+      const removed = fx.lastWrite('remove', key);
+      assert.ok(removed?.deadline !== undefined, 'the owner was told the remove deadline');
+      assert.ok(
+        Math.abs(removed.deadline - deadline) < 250,
+        `the owner remove deadline ${removed.deadline} is the caller's ${deadline}`,
+      );
+      assert.deepEqual((await within(client.get(GROUP, key))).value, utf8(`value of ${key}`));
+    });
+
+    it('a write whose deadline has passed fails at once and changes nothing', async () => {
+      const key = 'write-late';
+      await within(client.set(GROUP, key, utf8('kept'), 0));
+      const past = Date.now() - 1;
+      await assert.rejects(within(client.set(GROUP, key, utf8('late'), 0, { deadline: past })), {
+        code: 'DEADLINE_EXCEEDED',
+      });
+      await assert.rejects(within(client.remove(GROUP, key, { deadline: past })), {
+        code: 'DEADLINE_EXCEEDED',
+      });
+      assert.equal(fx.writesOf(key), 1, 'only the first write reached the owner');
+      assert.deepEqual((await within(client.get(GROUP, key))).value, utf8('kept'));
+    });
+
+    it('requestTimeoutMs bounds set and remove and travels like a deadline', async () => {
+      const quick = open({ ...limits, requestTimeoutMs: 2_000 }).client(url);
+      const key = 'write-timeout';
+      let sent = Date.now();
+      await within(quick.set(GROUP, key, utf8('w'), 0));
+      const set = fx.lastWrite('set', key);
+      assert.ok(set?.deadline !== undefined, 'the owner was told the set deadline');
+      assert.ok(Math.abs(set.deadline - (sent + 2_000)) < 250, `owner deadline ${set.deadline}`);
+      sent = Date.now();
+      await within(quick.remove(GROUP, key));
+      const removed = fx.lastWrite('remove', key);
+      assert.ok(removed?.deadline !== undefined, 'the owner was told the remove deadline');
+      assert.ok(
+        Math.abs(removed.deadline - (sent + 2_000)) < 250,
+        `owner deadline ${removed.deadline}`,
+      );
+      // The caller's own deadline wins when it is the earlier one.
+      const deadline = Date.now() + 500;
+      await within(quick.set(GROUP, key, utf8('w'), 0, { deadline }));
+      assert.ok(Math.abs((fx.lastWrite('set', key)?.deadline ?? 0) - deadline) < 250);
+    });
+
     it('an unreachable peer is UNAVAILABLE for get, set and remove', async () => {
       const unreachable =
         options.unreachableUrl ?? (async () => `http://127.0.0.1:${await freePort()}`);
@@ -408,6 +465,7 @@ class Fixture {
   readonly lookup: GroupLookup;
   readonly #loads = new Map<string, number>();
   readonly #calls: { key: string; options: CallOptions | undefined }[] = [];
+  readonly #writes: { op: 'set' | 'remove'; key: string; options: CallOptions | undefined }[] = [];
   readonly #holds = new Map<string, Hold>();
   readonly #callWaiters = new Set<() => void>();
 
@@ -423,8 +481,14 @@ class Fixture {
         for (const wake of this.#callWaiters) wake();
         return group.getForPeer(key, options);
       },
-      setFromPeer: (key, value, expireAt) => group.setFromPeer(key, value, expireAt),
-      removeFromPeer: (key) => group.removeFromPeer(key),
+      setFromPeer: (key, value, expireAt, options) => {
+        this.#writes.push({ op: 'set', key, options });
+        group.setFromPeer(key, value, expireAt);
+      },
+      removeFromPeer: (key, options) => {
+        this.#writes.push({ op: 'remove', key, options });
+        group.removeFromPeer(key);
+      },
     };
     this.lookup = { getGroup: (name) => (name === GROUP ? recorded : undefined) };
   }
@@ -439,6 +503,16 @@ class Fixture {
 
   lastCall(key: string): CallOptions | undefined {
     return this.#calls.findLast((c) => c.key === key)?.options;
+  }
+
+  /** writesOf counts the sets and removes of `key` that reached the group. */
+  writesOf(key: string): number {
+    return this.#writes.filter((w) => w.key === key).length;
+  }
+
+  /** lastWrite is the options of the last `op` of `key` that reached the group, if any did. */
+  lastWrite(op: 'set' | 'remove', key: string): CallOptions | undefined {
+    return this.#writes.findLast((w) => w.op === op && w.key === key)?.options;
   }
 
   /** waitForCalls resolves once the owner has been asked for `key` `count` times. */

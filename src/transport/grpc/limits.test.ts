@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { type ClientHttp2Session, type ClientHttp2Stream, connect } from 'node:http2';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { TooLargeError, UnauthenticatedError } from '../../errors.js';
 import { SetRequestSchema } from '../../proto/gen/groupcache_pb.js';
@@ -249,6 +250,44 @@ describe('gRPC peer server connection limit', { timeout: 30_000 }, () => {
       for (const c of kept) c.socket.destroy();
       await transport.close();
       await server.close(100);
+    }
+  });
+});
+
+describe('gRPC writes and their deadline', { timeout: 10_000 }, () => {
+  it('a Set whose message comes after its grpc-timeout is DEADLINE_EXCEEDED and not applied; one in time gets the deadline', async () => {
+    const group = new FakeGroup('g');
+    const transport = grpcTransport({ maxValueBytes: MiB });
+    const server = await transport.serve(fakeLookup(group), {
+      host: '127.0.0.1',
+      port: 0,
+      signal: new AbortController().signal,
+      logger: recordingLogger().logger,
+    });
+    const session = connect(`http://127.0.0.1:${server.address.port}`).on('error', () => {});
+    try {
+      const frame = framedSet('late', 10);
+      const late = rawCall(session, { 'grpc-timeout': '20m' });
+      // The headers go now and start the 20 ms; the message is finished well after.
+      late.stream.write(frame.subarray(0, 1));
+      await sleep(100);
+      late.stream.end(frame.subarray(1));
+      assert.equal(await late.status, 4, 'DEADLINE_EXCEEDED');
+      assert.equal(group.store.has('late'), false);
+      assert.deepEqual(group.seen, []);
+
+      const before = Date.now();
+      const onTime = rawCall(session, { 'grpc-timeout': '60S' });
+      onTime.stream.end(framedSet('on-time', 10));
+      assert.equal(await onTime.status, 0, 'OK');
+      assert.equal(group.store.get('on-time')?.value.byteLength, 10);
+      const deadline = group.writeDeadlines.at(-1);
+      assert.ok(deadline !== undefined, 'the group was given the deadline');
+      assert.ok(deadline >= before + 59_000 && deadline <= Date.now() + 60_000, `${deadline}`);
+    } finally {
+      session.destroy();
+      await transport.close();
+      await server.close(0);
     }
   });
 });

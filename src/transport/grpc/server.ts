@@ -44,6 +44,7 @@ import {
   serverStats,
 } from '../../util/server-limits.js';
 import { expireAtFromNanos, nanosFromExpireAt } from '../http/wire.js';
+import { lateWrite } from '../late-write.js';
 import type { PeerServer } from '../transport.js';
 import { limitCalls } from './limits.js';
 import {
@@ -302,11 +303,18 @@ class Handlers {
       });
       return;
     }
+    // The deadline runs from when the call's headers came; the message may come later.
+    const deadline = callDeadline(call);
+    const late = lateWrite('set', deadline);
+    if (late !== undefined) {
+      this.#fail(call, 'Set', late, done);
+      return;
+    }
     try {
       // A plain view of the bytes (they arrive as a Buffer); the group copies what it keeps.
       const { buffer, byteOffset, byteLength } = request.value;
       const value = new Uint8Array(buffer, byteOffset, byteLength);
-      target.group.setFromPeer(target.key, value, expireAtFromNanos(request.expire));
+      target.group.setFromPeer(target.key, value, expireAtFromNanos(request.expire), { deadline });
     } catch (err) {
       this.#fail(call, 'Set', err, done);
       return;
@@ -317,8 +325,14 @@ class Handlers {
   readonly remove: handleUnaryCall<Received<RemoveRequest>, RemoveResponse> = (call, done) => {
     const target = this.#target(call, 'RemoveRequest', done);
     if (target === undefined) return;
+    const deadline = callDeadline(call);
+    const late = lateWrite('remove', deadline);
+    if (late !== undefined) {
+      this.#fail(call, 'Remove', late, done);
+      return;
+    }
     try {
-      target.group.removeFromPeer(target.key);
+      target.group.removeFromPeer(target.key, { deadline });
     } catch (err) {
       this.#fail(call, 'Remove', err, done);
       return;
@@ -419,6 +433,13 @@ function clean(text: string): string {
   return short.replace(loneSurrogate, '\uFFFD');
 }
 
+/** callDeadline is the call's deadline in ms since the epoch, or undefined for none. */
+function callDeadline(call: Call<unknown>): number | undefined {
+  const raw = call.getDeadline();
+  const at = raw instanceof Date ? raw.getTime() : raw;
+  return Number.isFinite(at) ? at : undefined;
+}
+
 /**
  * callSignal builds the signal handed to the group for one call: it aborts when
  * the client cancels or goes away (CancelledError), when the call's deadline —
@@ -438,9 +459,7 @@ function callSignal(
   if (outer.aborted) onOuterAbort();
   else outer.addEventListener('abort', onOuterAbort, { once: true });
 
-  const raw = call.getDeadline();
-  const at = raw instanceof Date ? raw.getTime() : raw;
-  const deadline = Number.isFinite(at) ? at : undefined;
+  const deadline = callDeadline(call);
   let timer: NodeJS.Timeout | undefined;
   if (deadline !== undefined) {
     const left = Math.max(0, deadline - Date.now());

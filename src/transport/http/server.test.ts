@@ -2,8 +2,9 @@
 
 import assert from 'node:assert/strict';
 import type { IncomingMessage, RequestListener } from 'node:http';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { after, afterEach, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { create, fromBinary, isFieldSet, toBinary } from '@bufbuild/protobuf';
 import { Agent } from 'undici';
 import {
@@ -238,6 +239,72 @@ describe('HTTP peer handler', () => {
     assert.equal(res.status, 200);
     assert.equal(res.body.byteLength, 0);
     assert.equal(group.store.has('del'), false);
+  });
+
+  it('hands PUT and DELETE the time Peercache-Timeout gives them, as GET', async () => {
+    const before = Date.now();
+    const headers = { 'peercache-timeout': '60000' };
+    const put = await agent.request({
+      origin: server.url,
+      path: '/_groupcache/g/timed',
+      method: 'PUT',
+      body: setRequest('g', 'timed', utf8('v')),
+      headers,
+    });
+    await put.body.dump();
+    assert.equal(put.statusCode, 200);
+    const del = await agent.request({
+      origin: server.url,
+      path: '/_groupcache/g/timed',
+      method: 'DELETE',
+      headers,
+    });
+    await del.body.dump();
+    assert.equal(del.statusCode, 200);
+    const [set, removed] = group.writeDeadlines.slice(-2);
+    for (const deadline of [set, removed]) {
+      assert.ok(deadline !== undefined, 'the group was given the deadline');
+      assert.ok(deadline >= before + 60_000 && deadline <= Date.now() + 60_000, `${deadline}`);
+    }
+    // Without the header there is no deadline.
+    await send('DELETE', '/_groupcache/g/timed');
+    assert.equal(group.writeDeadlines.at(-1), undefined);
+  });
+
+  it('answers 504 to a PUT whose body comes after its Peercache-Timeout, and stores nothing', {
+    timeout: 10_000,
+  }, async () => {
+    const arrived = deferred();
+    const handler = createHttpPeerHandler(fakeLookup(group), { maxValueBytes: 1024 });
+    await withServer(
+      (req, res) => {
+        arrived.resolve();
+        return handler(req, res);
+      },
+      async (s) => {
+        const body = new PassThrough();
+        const answer = agent.request({
+          origin: s.url,
+          path: '/_groupcache/g/late',
+          method: 'PUT',
+          body,
+          headers: { 'peercache-timeout': '20' },
+        });
+        // One byte first: the client sends the headers with the body's first bytes.
+        const bytes = setRequest('g', 'late', utf8('too late'));
+        body.write(bytes.subarray(0, 1));
+        // The headers are in, so the 20 ms run from here; the rest comes after them.
+        await arrived.promise;
+        await sleep(60);
+        body.end(bytes.subarray(1));
+        const res = await answer;
+        const text = await res.body.text();
+        assert.equal(res.statusCode, 504);
+        assert.match(text, /set arrived \d+ ms past its deadline; not applied/);
+        assert.equal(group.store.has('late'), false);
+        assert.equal(group.seen.includes('late'), false);
+      },
+    );
   });
 
   it('answers 405 with Allow to other methods', async () => {

@@ -15,6 +15,7 @@ import {
 } from '../../security/secret.js';
 import { lingerOnRefusedBody, readBudgetedBody } from '../../util/body.js';
 import { ByteBudget } from '../../util/byte-budget.js';
+import { lateWrite } from '../late-write.js';
 import type { Codec } from './codec.js';
 import { unescapePathSegment } from './escape.js';
 import { DEFAULT_BASE_PATH, expireAtFromNanos, nanosFromExpireAt, TIMEOUT_HEADER } from './wire.js';
@@ -242,7 +243,10 @@ async function serve(
       return servePut(config, group, groupName, key, req, res);
     case 'DELETE':
       try {
-        group.removeFromPeer(key);
+        const deadline = headerDeadline(req);
+        const late = lateWrite('remove', deadline);
+        if (late !== undefined) throw late;
+        group.removeFromPeer(key, { deadline });
       } catch (err) {
         sendError(config, res, err, req);
         return;
@@ -290,6 +294,9 @@ async function servePut(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
+  // The time the client gave runs from when the headers came, as a get's does: a
+  // write whose body comes after that is not applied, its client has stopped waiting.
+  const deadline = headerDeadline(req);
   const limit =
     config.maxValueBytes +
     Buffer.byteLength(groupName) +
@@ -298,7 +305,7 @@ async function servePut(
   const { body, held } = await readBudgetedBody(req, limit, config.inflight);
   try {
     const codec = config.codec ?? (await codecOf(config));
-    storeBody(config, codec, group, groupName, key, body, req, res);
+    storeBody(config, codec, group, groupName, key, body, deadline, req, res);
   } finally {
     config.inflight.release(held);
   }
@@ -312,6 +319,7 @@ function storeBody(
   groupName: string,
   key: string,
   body: Uint8Array | 'too-large' | 'over-budget' | 'aborted',
+  deadline: number | undefined,
   req: IncomingMessage,
   res: ServerResponse,
 ): void {
@@ -350,7 +358,9 @@ function storeBody(
     return;
   }
   try {
-    group.setFromPeer(key, message.value, expireAtFromNanos(message.expire));
+    const late = lateWrite('set', deadline);
+    if (late !== undefined) throw late;
+    group.setFromPeer(key, message.value, expireAtFromNanos(message.expire), { deadline });
   } catch (err) {
     sendError(config, res, err, req);
     return;
@@ -404,6 +414,15 @@ function requestSignal(
       outer?.removeEventListener('abort', onOuterAbort);
     },
   };
+}
+
+/**
+ * headerDeadline is the time (ms since the epoch) the request's
+ * `Peercache-Timeout` gives it from now; undefined when it sent none.
+ */
+function headerDeadline(req: IncomingMessage): number | undefined {
+  const timeoutMs = parseTimeout(req.headers[TIMEOUT_HEADER]);
+  return timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
 }
 
 /**

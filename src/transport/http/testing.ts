@@ -17,6 +17,8 @@ export class FakeGroup implements PeerServedGroup {
   readonly seen: string[] = [];
   /** Signals handed to getForPeer, in order. */
   readonly signals: (AbortSignal | undefined)[] = [];
+  /** Deadlines handed to setFromPeer and removeFromPeer, in order. */
+  readonly writeDeadlines: (number | undefined)[] = [];
   /** load, when set, answers getForPeer instead of `store`. */
   load: ((key: string, signal: AbortSignal | undefined) => Promise<PeerValue>) | undefined;
 
@@ -33,13 +35,15 @@ export class FakeGroup implements PeerServedGroup {
     return found;
   }
 
-  setFromPeer(key: string, value: Uint8Array, expireAt: number): void {
+  setFromPeer(key: string, value: Uint8Array, expireAt: number, options?: CallOptions): void {
     this.seen.push(key);
+    this.writeDeadlines.push(options?.deadline);
     this.store.set(key, { value: value.slice(), expireAt, minuteQps: 0 });
   }
 
-  removeFromPeer(key: string): void {
+  removeFromPeer(key: string, options?: CallOptions): void {
     this.seen.push(key);
+    this.writeDeadlines.push(options?.deadline);
     this.store.delete(key);
   }
 }

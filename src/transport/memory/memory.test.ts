@@ -141,6 +141,42 @@ describe('the memory transport', () => {
     }
   });
 
+  test('a set or remove handed over past its deadline is DEADLINE_EXCEEDED and not applied', async () => {
+    const network = new MemoryNetwork();
+    const transport = memoryTransport(network);
+    const server = await transport.serve(registry(), serveOn('n1', 80));
+    const client = transport.client('http://n1');
+    try {
+      await client.set('g', 'k', utf8('kept'), 0);
+      const endpoint = network.dial('n1', 80);
+      assert.ok(endpoint !== undefined);
+      // What a client would hand over if it got to the server only after its deadline.
+      const late = { signal: new AbortController().signal, deadline: Date.now() - 1 };
+      const writes = [
+        endpoint.exchange(
+          { op: 'set', group: 'g', key: 'k', value: utf8('late'), expireAt: 0 },
+          late,
+        ),
+        endpoint.exchange({ op: 'remove', group: 'g', key: 'k' }, late),
+      ];
+      for (const write of writes) {
+        await assert.rejects(write, (err) => {
+          assert.ok(isCacheError(err, 'DEADLINE_EXCEEDED'));
+          assert.match(err.message, /past its deadline; not applied/);
+          return true;
+        });
+      }
+      assert.equal(text((await client.get('g', 'k')).value), 'kept');
+      // In time, the same writes are applied.
+      const inTime = { signal: new AbortController().signal, deadline: Date.now() + 60_000 };
+      await endpoint.exchange({ op: 'remove', group: 'g', key: 'k' }, inTime);
+      assert.equal(text((await client.get('g', 'k')).value), 'v:k');
+    } finally {
+      await server.close(0);
+      await transport.close();
+    }
+  });
+
   test("the peer's answers are remote; failing to reach it is not", async () => {
     const network = new MemoryNetwork();
     const transport = memoryTransport(network);

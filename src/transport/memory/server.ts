@@ -11,6 +11,7 @@ import {
   toCacheError,
   UnavailableError,
 } from '../../errors.js';
+import { lateWrite } from '../late-write.js';
 import type { PeerServer } from '../transport.js';
 import {
   familyOf,
@@ -110,10 +111,12 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
           if (request.value.byteLength > maxValueBytes) {
             throw new TooLargeError(`value is over the limit of ${maxValueBytes} bytes`);
           }
-          group.setFromPeer(key, request.value, request.expireAt);
+          inTime('set', call.deadline);
+          group.setFromPeer(key, request.value, request.expireAt, { deadline: call.deadline });
           return Promise.resolve(undefined);
         case 'remove':
-          group.removeFromPeer(key);
+          inTime('remove', call.deadline);
+          group.removeFromPeer(key, { deadline: call.deadline });
           return Promise.resolve(undefined);
       }
     } catch (err) {
@@ -230,6 +233,12 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
       // A failing logger must not take the server down with it.
     }
   }
+}
+
+/** inTime throws when a write's deadline has passed: it is then not applied (see lateWrite). */
+function inTime(op: 'set' | 'remove', deadline: number | undefined): void {
+  const late = lateWrite(op, deadline);
+  if (late !== undefined) throw late;
 }
 
 function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {

@@ -611,13 +611,18 @@ class Connection {
       this.#get(id, group, key, timeoutMs);
       return;
     }
+    // As for a GET, the frame's timeout runs from now, once the whole frame has
+    // been read; the write is applied in this same step, so it cannot be late,
+    // and the deadline is only passed on.
+    const call = { deadline: timeoutMs > 0 ? Date.now() + timeoutMs : undefined };
     try {
       if (type === FrameType.Set) {
         // A view of the frame's bytes: the group copies what it keeps.
         const value = new Uint8Array(buf.buffer, buf.byteOffset + valueAt, end - valueAt);
-        group.setFromPeer(key, value, Number.isFinite(expireAt) && expireAt > 0 ? expireAt : 0);
+        const at = Number.isFinite(expireAt) && expireAt > 0 ? expireAt : 0;
+        group.setFromPeer(key, value, at, call);
       } else {
-        group.removeFromPeer(key);
+        group.removeFromPeer(key, call);
       }
     } catch (err) {
       this.#failWith(id, type === FrameType.Set ? 'Set' : 'Remove', err);
