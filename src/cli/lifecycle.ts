@@ -96,7 +96,8 @@ const signalNumbers: Record<string, number> = { SIGINT: 2, SIGTERM: 15 };
  * clean shutdown, 1 when it could not start (after `peercache: cannot start:
  * <message>` on stderr) or failed to close. A second signal during shutdown
  * exits the process at once (128 + the signal's number). Once started it calls
- * `started` (for logs) and writes the line it returns to stdout.
+ * `started` (for logs) and, once the log lines so far are written, writes the
+ * line it returns to stdout.
  */
 export async function runUntilStopped<T extends Stoppable>(
   { logger, flush }: CliLogger,
@@ -153,6 +154,10 @@ export async function runUntilStopped<T extends Stoppable>(
       process.channel.unref();
       process.once('disconnect', () => stop('disconnect'));
     }
-    io.stdout.write(`ready ${ready}\n`);
+    // The ready line follows the start-up log lines (limits, warnings) onto their
+    // streams, so whoever waits for it can read them.
+    void flush().then(() => {
+      if (!stopping) io.stdout.write(`ready ${ready}\n`);
+    });
   });
 }
