@@ -3,12 +3,12 @@
 // malformed --etcd.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { jsonLogs, runCli } from './support/cli.js';
 import { type EtcdServer, etcdBinary, startEtcd, suiteCleanup } from './support/etcd.js';
 import {
   cleanupAfter,
@@ -85,31 +85,6 @@ async function peersOf(node: CliNode): Promise<Peers> {
   return (await res.json()) as Peers;
 }
 
-function logs(proc: ManagedProcess): Array<Record<string, unknown>> {
-  return proc.stderr.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
-}
-
-/** run runs the CLI to its end and returns its exit code and output. */
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...CLI, ...args], { cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => {
-      stdout += s;
-    });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => {
-      stderr += s;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 const sorted = (list: readonly string[]) => [...list].sort();
 
 const binary = await etcdBinary();
@@ -163,7 +138,7 @@ describe('peercache node --etcd', { timeout: 90_000 }, () => {
       { timeoutMs: 1000, intervalMs: 20, message: 'the stopped node leaves the others' },
     );
     assert.deepEqual(await stopped, { code: 0, signal: null });
-    assert.ok(logs(gone.proc).some((l) => l.msg === 'left etcd: lease revoked'));
+    assert.ok(jsonLogs(gone.proc).some((l) => l.msg === 'left etcd: lease revoked'));
     await Promise.all(rest.map((n) => n.proc.stop('SIGTERM', 10_000)));
   });
 
@@ -179,7 +154,7 @@ describe('peercache node --etcd', { timeout: 90_000 }, () => {
     assert.equal(early.membership?.registered, false);
     assert.match(early.membership?.lastError ?? '', /./, 'the error is in /peers');
     assert.ok(
-      logs(node.proc).some((l) => l.msg === 'etcd not ready yet: retrying in the background'),
+      jsonLogs(node.proc).some((l) => l.msg === 'etcd not ready yet: retrying in the background'),
     );
     // Still retrying a moment later: the process did not exit.
     await new Promise((r) => setTimeout(r, 500));
@@ -250,7 +225,7 @@ describe('peercache node --etcd', { timeout: 90_000 }, () => {
     assert.equal(view.membership?.lastError, null);
 
     const [peerPort] = await freePorts(1);
-    const wrong = await run([
+    const wrong = await runCli([
       'node',
       '--self',
       `http://127.0.0.1:${peerPort}`,
@@ -276,7 +251,7 @@ describe('peercache node --etcd', { timeout: 90_000 }, () => {
     assert.deepEqual(after.peers, [node.url]);
     assert.equal(after.membership?.registered, true);
     assert.deepEqual(await node.proc.stop('SIGTERM', 10_000), { code: 0, signal: null });
-    assert.ok(logs(node.proc).some((l) => l.msg === 'left etcd: lease revoked'));
+    assert.ok(jsonLogs(node.proc).some((l) => l.msg === 'left etcd: lease revoked'));
   });
 
   it('--fail-fast with no etcd exits 1; a malformed --etcd exits 2', async () => {
@@ -284,9 +259,9 @@ describe('peercache node --etcd', { timeout: 90_000 }, () => {
     const self = `http://127.0.0.1:${peerPort}`;
     const dead = `http://127.0.0.1:${deadPort}`;
     const [failFast, malformed, noHost] = await Promise.all([
-      run(['node', '--self', self, '--etcd', dead, '--fail-fast']),
-      run(['node', '--self', self, '--etcd', '127.0.0.1:2379']),
-      run(['node', '--self', self, '--etcd', 'http://127.0.0.1:2379,http://']),
+      runCli(['node', '--self', self, '--etcd', dead, '--fail-fast']),
+      runCli(['node', '--self', self, '--etcd', '127.0.0.1:2379']),
+      runCli(['node', '--self', self, '--etcd', 'http://127.0.0.1:2379,http://']),
     ]);
     assert.equal(failFast.code, 1, failFast.stderr);
     assert.equal(failFast.stdout, '');

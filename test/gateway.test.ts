@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Ring } from '../src/ring/ring.js';
 import { tcpTransport } from '../src/transport/tcp/index.js';
+import { jsonLogs } from './support/cli.js';
 import { type EtcdServer, etcdBinary, startEtcd, suiteCleanup } from './support/etcd.js';
 import { VALUES_LOADER } from './support/peercache.js';
 import {
@@ -80,10 +81,6 @@ async function peersOf(p: Proc): Promise<string[]> {
   return [...(JSON.parse(res.text) as { peers: string[] }).peers].sort();
 }
 
-function logs(proc: ManagedProcess): Array<Record<string, unknown>> {
-  return proc.stderr.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
-}
-
 /**
  * loads counts a node's `loaded` log lines per key, once every line it logged
  * so far has arrived: a fresh key asked of it as a peer is loaded there
@@ -93,11 +90,11 @@ async function loads(node: Proc): Promise<Record<string, number>> {
   const key = `${SYNC}${randomUUID()}`;
   // A peer request is served by the node it is sent to, never forwarded.
   await peerTransport.client(node.url).get('scores', key);
-  await waitFor(() => logs(node.proc).some((l) => l.msg === 'loaded' && l.key === key), {
+  await waitFor(() => jsonLogs(node.proc).some((l) => l.msg === 'loaded' && l.key === key), {
     timeoutMs: 10_000,
   });
   const counts: Record<string, number> = {};
-  for (const l of logs(node.proc)) {
+  for (const l of jsonLogs(node.proc)) {
     if (l.msg !== 'loaded' || typeof l.key !== 'string' || l.key.startsWith(SYNC)) continue;
     counts[l.key] = (counts[l.key] ?? 0) + 1;
   }
@@ -267,7 +264,7 @@ describe('peercache gateway with a static list', { timeout: 90_000 }, () => {
     };
     assert.equal(stats.groups.scores.stats.localLoads, 0, 'the gateway loads nothing');
     // Listening on every interface with no token: one warning, about the API.
-    const warnings = logs(gateway.proc).filter((l) => /beyond loopback/.test(String(l.msg)));
+    const warnings = jsonLogs(gateway.proc).filter((l) => /beyond loopback/.test(String(l.msg)));
     assert.equal(warnings.length, 1);
     assert.match(String(warnings[0]!.msg), /^the API listens beyond loopback/);
     // With the live node gone too, a key has neither its owner nor a fallback owner.

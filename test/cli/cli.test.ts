@@ -1,7 +1,6 @@
 // cli.test.ts: the `peercache` executable as real processes: help, usage errors,
 // a node with its API, the loaders, startup failures and signals.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -11,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { type CliRun, jsonLogs, runCli } from '../support/cli.js';
 import {
   cleanupAfter,
   freePorts,
@@ -21,37 +21,6 @@ import {
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
-
-/** run runs the CLI to its end and returns its exit code and output. */
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...CLI, ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => {
-      stdout += s;
-    });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => {
-      stderr += s;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** logs parses the JSON log lines a node wrote on stderr. */
-function logs(proc: ManagedProcess): Record<string, unknown>[] {
-  return proc.stderr
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
 
 /** startNode starts `peercache node` and waits for its `ready <self>` line. */
 async function startNode(
@@ -126,11 +95,11 @@ const GATEWAY_FLAGS = [
 describe('peercache help and usage errors', () => {
   test('--help, node --help and gateway --help mention every flag; --version prints the version', async () => {
     const [main, node, demo, gateway, version] = await Promise.all([
-      run(['--help']),
-      run(['node', '--help']),
-      run(['demo', '--help']),
-      run(['gateway', '--help']),
-      run(['--version']),
+      runCli(['--help']),
+      runCli(['node', '--help']),
+      runCli(['demo', '--help']),
+      runCli(['gateway', '--help']),
+      runCli(['--version']),
     ]);
     for (const r of [main, node, demo, gateway, version]) assert.equal(r.code, 0, r.stderr);
     for (const flag of FLAGS) {
@@ -169,9 +138,9 @@ describe('peercache help and usage errors', () => {
       ['gateway', '--peers', self, '--api', '127.0.0.1:1', '--lease-ttl', '2'],
     ];
     // Four at a time: a 2-core machine running the whole suite starts them slowly.
-    const results: Awaited<ReturnType<typeof run>>[] = [];
+    const results: CliRun[] = [];
     for (let i = 0; i < cases.length; i += 4) {
-      results.push(...(await Promise.all(cases.slice(i, i + 4).map((argv) => run(argv)))));
+      results.push(...(await Promise.all(cases.slice(i, i + 4).map((argv) => runCli(argv)))));
     }
     results.forEach((r, i) => {
       const what = JSON.stringify(cases[i]);
@@ -243,11 +212,11 @@ describe('peercache node', () => {
     assert.equal((await fetch(`${api}/api?key=Nobody`)).status, 404);
     const peers = (await (await fetch(`${api}/peers`)).json()) as { self: string };
     assert.equal(peers.self, self);
-    const started = logs(proc).find((l) => l.msg === 'started');
+    const started = jsonLogs(proc).find((l) => l.msg === 'started');
     assert.equal(started?.self, self);
     assert.equal(started?.api, api);
     assert.deepEqual(started?.groups, [{ name: 'scores', cacheBytes: 64 * 1024 * 1024 }]);
-    const loads = logs(proc).filter((l) => l.msg === 'loaded');
+    const loads = jsonLogs(proc).filter((l) => l.msg === 'loaded');
     assert.deepEqual(
       loads.map((l) => [l.group, l.key]),
       [['scores', 'Tom']],
@@ -256,7 +225,7 @@ describe('peercache node', () => {
     const status = await proc.stop('SIGTERM', 10_000);
     assert.deepEqual(status, { code: 0, signal: null });
     // stderr may still be on its way after the exit: the line must come.
-    await waitFor(() => logs(proc).some((l) => l.msg === 'stopped'));
+    await waitFor(() => jsonLogs(proc).some((l) => l.msg === 'stopped'));
     await assert.rejects(fetch(`${api}/healthz`));
   });
 
@@ -289,8 +258,8 @@ describe('peercache node', () => {
     }
     // The signal comes at once: the last loads' lines may still wait to be written.
     assert.deepEqual(await proc.stop('SIGTERM', 10_000), { code: 0, signal: null });
-    await waitFor(() => logs(proc).some((l) => l.msg === 'stopped'));
-    const lines = logs(proc);
+    await waitFor(() => jsonLogs(proc).some((l) => l.msg === 'stopped'));
+    const lines = jsonLogs(proc);
     const loaded = lines.filter((l) => l.msg === 'loaded').map((l) => l.key);
     assert.deepEqual(new Set(loaded), new Set(keys));
     assert.equal(loaded.length, keys.length, 'each load logged once');
@@ -341,7 +310,7 @@ describe('peercache node', () => {
       return stats.groups.things.stats.gets === 3;
     });
     process.kill(proc.pid, 'SIGTERM');
-    await waitFor(() => logs(proc).some((l) => l.msg === 'shutting down'));
+    await waitFor(() => jsonLogs(proc).some((l) => l.msg === 'shutting down'));
     assert.equal(proc.exitStatus, undefined);
     // ...until a second signal ends it at once.
     process.kill(proc.pid, 'SIGTERM');
@@ -351,7 +320,7 @@ describe('peercache node', () => {
     ]);
     assert.deepEqual(status, { code: 143, signal: null });
     // Written on the way out, though the process did not wait for its logs.
-    await waitFor(() => logs(proc).some((l) => l.msg === 'second signal: exiting now'));
+    await waitFor(() => jsonLogs(proc).some((l) => l.msg === 'second signal: exiting now'));
     await hanging;
   });
 
@@ -362,8 +331,8 @@ describe('peercache node', () => {
     const port = (blocker.address() as AddressInfo).port;
     try {
       const [taken, badLoader] = await Promise.all([
-        run(['node', '--self', `http://127.0.0.1:${port}`]),
-        run(['node', '--self', 'http://127.0.0.1:1', '--loader', './no/such/loader.mjs']),
+        runCli(['node', '--self', `http://127.0.0.1:${port}`]),
+        runCli(['node', '--self', 'http://127.0.0.1:1', '--loader', './no/such/loader.mjs']),
       ]);
       assert.equal(taken.code, 1);
       assert.match(taken.stderr, /^peercache: cannot start: .*EADDRINUSE/m);

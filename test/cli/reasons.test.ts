@@ -2,11 +2,11 @@
 // certificate that cannot work refuses the start, one that soon will not is warned about, and the
 // API says which peer refused what (a peer secret, TLS) instead of blaming its own client.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Ring } from '../../src/ring/ring.js';
 import { makeTestCerts } from '../support/certs.js';
+import { runCli } from '../support/cli.js';
 import {
   cleanupAfter,
   freePorts,
@@ -20,30 +20,8 @@ const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 const LOADER = 'test/fixtures/values-loader.ts';
 const ENV = { PEERCACHE_PEER_SECRET: undefined, PEERCACHE_API_TOKEN: undefined };
 
-/** run runs the CLI to its end (killed after 30 s) and resolves with its exit code and output. */
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...CLI, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...ENV },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => {
-      stdout += s;
-    });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => {
-      stderr += s;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+/** run runs the CLI to its end without the secrets this shell may have set. */
+const run = (args: string[]) => runCli(args, ENV);
 
 function startNode(
   self: string,

@@ -8,6 +8,7 @@ import { Ring } from '../../src/ring/ring.js';
 import { grpcTransport } from '../../src/transport/grpc/index.js';
 import { tcpTransport } from '../../src/transport/tcp/index.js';
 import { makeTestCerts } from '../support/certs.js';
+import { jsonLogs } from '../support/cli.js';
 import { cleanupAfter, freePorts, type ManagedProcess, startProcess } from '../support/process.js';
 import { testValue } from '../support/values.js';
 
@@ -49,12 +50,8 @@ async function startGateway(
   return api;
 }
 
-function logs(proc: ManagedProcess): Array<Record<string, unknown>> {
-  return proc.stderr.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
-}
-
 const warnings = (proc: ManagedProcess, pattern: RegExp) =>
-  logs(proc).filter((l) => l.level === 40 && pattern.test(String(l.msg)));
+  jsonLogs(proc).filter((l) => l.level === 40 && pattern.test(String(l.msg)));
 
 interface Stats {
   groups: { scores: { stats: { localLoads: number; serverRequests: number } } };
@@ -194,7 +191,7 @@ describe('peercache node with TLS and a peer secret (the default tcp transport)'
     }
 
     const flagWarnings = (p: ManagedProcess) =>
-      logs(p).filter((l) => l.level === 40 && l.flag === '--peer-secret');
+      jsonLogs(p).filter((l) => l.level === 40 && l.flag === '--peer-secret');
     assert.equal(flagWarnings(procA).length, 0);
     assert.equal(flagWarnings(procB).length, 1);
     assert.equal(flagWarnings(procB)[0]!.env, 'PEERCACHE_PEER_SECRET');
