@@ -647,6 +647,33 @@ describe('when the owner fails', () => {
     assert.equal((await again).toString(), 'owner');
   });
 
+  test('an unreachable owner is logged once per interval, with a count of the failures held back', async () => {
+    let now = 1_000_000;
+    const warnings: Record<string, unknown>[] = [];
+    const nothing = () => {};
+    const logger = {
+      debug: nothing,
+      info: nothing,
+      error: nothing,
+      warn: (fields: Record<string, unknown>) => warnings.push(fields),
+    };
+    const owner = scriptedOwner();
+    const { group } = nonOwner(owner.client, { now: () => now, logger });
+    for (let i = 0; i < 5; i++) {
+      const reading = group.get(`k${i}`);
+      owner.gets[i]!.answer.reject(new UnavailableError('connection refused'));
+      await reading;
+    }
+    assert.equal(group.stats.peerErrors, 5);
+    assert.equal(warnings.length, 1, 'a dead owner does not log every get of its keys');
+    now += 10_000;
+    const reading = group.get('k5');
+    owner.gets[5]!.answer.reject(new UnavailableError('connection refused'));
+    await reading;
+    assert.equal(warnings.length, 2);
+    assert.equal(warnings[1]?.alsoFailed, 4, 'the next line counts what was held back');
+  });
+
   test('fallbackTtl is capped by the group’s ttl, and 0 keeps no copy', async () => {
     let now = 1_000_000;
     const owner = scriptedOwner();
