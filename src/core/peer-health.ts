@@ -1,6 +1,7 @@
 // peer-health.ts: HealthCheckedPeer, a PeerClient wrapper that notices when one peer
 // stops answering, fails calls to it at once while it is down, and probes it until it
 // answers again.
+
 import {
   type CacheError,
   InvalidArgumentError,
@@ -9,6 +10,7 @@ import {
   UnavailableError,
 } from '../errors.js';
 import { ChurnMap } from '../util/churn-map.js';
+import { type Clock, systemClock } from '../util/clock.js';
 import { LogThrottle } from '../util/log-throttle.js';
 import type { Logger } from './logger.js';
 import { noopLogger } from './logger.js';
@@ -21,26 +23,10 @@ import type { CallOptions, PeerClient, PeerValue } from './peers.js';
  */
 export const PROBE_GROUP = '_peercache_health_probe';
 
-/** HealthClock is the time source of a {@link HealthCheckedPeer}: the epoch clock and timers. */
-export interface HealthClock {
-  /** now returns the time in ms since the epoch (deadlines are in this unit). */
-  now(): number;
-  /** setTimeout runs `fn` after `ms`; the handle goes to `clearTimeout`. */
-  setTimeout(fn: () => void, ms: number): unknown;
-  /** clearTimeout cancels a timer of `setTimeout`. */
-  clearTimeout(handle: unknown): void;
-}
+/** HealthClock is the time source of a {@link HealthCheckedPeer}: the project's {@link Clock}. */
+export type HealthClock = Clock;
 
-/** systemClock is `Date.now` with unref'd timers: a probe never keeps a process alive. */
-export const systemClock: HealthClock = Object.freeze({
-  now: () => Date.now(),
-  setTimeout: (fn: () => void, ms: number) => {
-    const timer = setTimeout(fn, ms);
-    timer.unref();
-    return timer;
-  },
-  clearTimeout: (handle: unknown) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-});
+export { systemClock };
 
 /** PeerHealthOptions tune how a {@link HealthCheckedPeer} judges its peer. */
 export interface PeerHealthOptions {

@@ -1,0 +1,27 @@
+// clock.ts: the one time source of peercache: the epoch clock and timers, injectable so
+// that tests drive time instead of waiting for it.
+
+/**
+ * Clock is a time source: the epoch clock and timers. Everything that reads the time or
+ * waits for it (TTLs, deadlines, peer health, timeouts, sweeps, sessions) takes one, so a
+ * test can drive time with a manual clock instead of sleeping.
+ */
+export interface Clock {
+  /** now returns the time in ms since the epoch (deadlines are in this unit). */
+  now(): number;
+  /** setTimeout runs `fn` after `ms`; the handle goes to `clearTimeout`. */
+  setTimeout(fn: () => void, ms: number): unknown;
+  /** clearTimeout cancels a timer of `setTimeout`. */
+  clearTimeout(handle: unknown): void;
+}
+
+/** systemClock is `Date.now` with unref'd timers: a timer of its own never keeps a process alive. */
+export const systemClock: Clock = Object.freeze({
+  now: () => Date.now(),
+  setTimeout: (fn: () => void, ms: number) => {
+    const timer = setTimeout(fn, ms);
+    timer.unref();
+    return timer;
+  },
+  clearTimeout: (handle: unknown) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+});
