@@ -71,10 +71,8 @@ function groupWith(p: PeerPicker, load: (key: string) => LoadResult | Promise<Lo
   return registry.newGroup('g', { cacheBytes: 1 << 20, hotCacheChance: 1, load });
 }
 
-const owners = { a1: 'http://a', a2: 'http://a', b1: 'http://b', s1: undefined } as Record<
-  string,
-  string
->;
+/** Who owns what: `s1` is nobody's, so this node's. */
+const owners: Record<string, string> = { a1: 'http://a', a2: 'http://a', b1: 'http://b' };
 
 describe('Group.removeMany', () => {
   test('each owner gets its own keys first, then every peer the keys it does not own', async () => {
