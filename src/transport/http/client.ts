@@ -156,7 +156,8 @@ function undici(): typeof import('undici') {
 /**
  * createHttpTransport builds the HTTP peer transport: each client sends
  * `GET`/`PUT`/`DELETE {baseUrl}{basePath}{group}/{key}` as golang/groupcache (and
- * its mailgun v2 extensions) expect, and maps every failure to a CacheError.
+ * its mailgun v2 extensions) expect, in the groupcache-go dialect also `POST
+ * {group}/_remove-keys/`, and maps every failure to a CacheError as its dialect says.
  * Throws TypeError on a bad option.
  */
 export function createHttpTransport(options: HttpTransportOptions = {}): HttpTransport {

@@ -1,4 +1,4 @@
-// server.ts: the HTTP peer handler, answering golang/groupcache's wire protocol for local groups.
+// server.ts: the HTTP peer handler, answering golang/groupcache's wire protocol (or a descendant's dialect) for local groups.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { answerPeer } from '../../core/group.js';
@@ -147,9 +147,11 @@ async function codecOf(config: ServerConfig): Promise<Codec> {
 /**
  * createHttpPeerHandler answers `GET`, `PUT` and `DELETE
  * {basePath}{group}/{key}` from peers (golang/groupcache and its mailgun v2
- * extensions) with the groups `groups` resolves. It never throws: every request
- * gets an answer, errors as plain text with the status of the `httpStatus`
- * table. Throws TypeError on a bad option.
+ * extensions), and in the groupcache-go dialect `POST {group}/_remove-keys/`,
+ * with the groups `groups` resolves. It never throws: every request gets an
+ * answer, errors as plain text with the status the dialect gives their code
+ * (the `httpStatus` table in the golang dialect). Throws TypeError on a bad
+ * option.
  */
 export function createHttpPeerHandler(
   groups: GroupLookup,
