@@ -2,6 +2,7 @@
 
 import { createRequire } from 'node:module';
 import type { Dispatcher, Pool } from 'undici';
+import { PROBE_GROUP } from '../../core/peer-health.js';
 import type { CallOptions, PeerClient, PeerValue } from '../../core/peers.js';
 import {
   abortError,
@@ -263,12 +264,13 @@ class HttpPeerClient implements PeerClient {
 
   async get(group: string, key: string, options?: CallOptions): Promise<PeerValue> {
     const limit = this.#config.maxValueBytes;
-    const bytes = await this.#call(
-      'GET',
-      keyPath(group, key),
-      undefined,
-      options,
-      (body, headers) => readBody(this.url, body, headers, limit + getResponseOverhead),
+    // A probe of a groupcache-go peer asks for a path it refuses before looking up the group.
+    const path =
+      group === PROBE_GROUP && this.#config.dialect.probeWithoutKey
+        ? escapePathSegment(group)
+        : keyPath(group, key);
+    const bytes = await this.#call('GET', path, undefined, options, (body, headers) =>
+      readBody(this.url, body, headers, limit + getResponseOverhead),
     );
     let message: GetResponse;
     try {

@@ -3,10 +3,11 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { after, describe, test } from 'node:test';
+import { PROBE_GROUP, probeAnswered } from '../../core/peer-health.js';
 import { GroupRegistry } from '../../core/registry.js';
 import { InternalError, NotFoundError, peerUnreachable, UnavailableError } from '../../errors.js';
 import { createHttpTransport } from './client.js';
-import type { HttpDialect } from './dialect.js';
+import { HTTP_DIALECTS, type HttpDialect } from './dialect.js';
 import { createHttpPeerHandler } from './server.js';
 import { FakeGroup, fakeLookup, startServer, type TestServer } from './testing.js';
 
@@ -274,6 +275,57 @@ describe('the client sends removeMany in its dialect', () => {
       );
     } finally {
       await transport.close();
+    }
+  });
+});
+
+describe('health probes in each dialect', () => {
+  test('groupcache-go: the probe asks for the group alone, which v3 refuses before any lookup', async () => {
+    // A v3 server drops the connection when asked for a group it lacks; `{basePath}{group}`
+    // with no key is refused with 400 before that. This server answers as v3 does.
+    const { server, seen } = await scripted((req, res) => {
+      if (/^\/_groupcache\/[^/]*$/.test(req.url ?? '')) replyStatus(400, 'bad request')(req, res);
+      else req.socket.destroy();
+    });
+    servers.push(server);
+    for (const [dialect, answered] of [
+      ['groupcache-go', true],
+      ['golang', false],
+    ] as const) {
+      const transport = createHttpTransport({ dialect });
+      try {
+        const err = await transport
+          .client(server.url)
+          .get(PROBE_GROUP, 'probe')
+          .catch((e: unknown) => e);
+        assert.equal(probeAnswered(err), answered, dialect);
+      } finally {
+        await transport.close();
+      }
+    }
+    // groupcache-go's probe, then golang's, which such a server drops.
+    assert.deepEqual(
+      seen.map((s) => s.url),
+      ['/_groupcache/_peercache_health_probe', '/_groupcache/_peercache_health_probe/probe'],
+    );
+  });
+
+  test('every dialect’s server answers every dialect’s probe', async () => {
+    for (const served of HTTP_DIALECTS) {
+      const server = await startServer(createHttpPeerHandler(fakeLookup(), { dialect: served }));
+      servers.push(server);
+      for (const dialect of HTTP_DIALECTS) {
+        const transport = createHttpTransport({ dialect });
+        try {
+          const err = await transport
+            .client(server.url)
+            .get(PROBE_GROUP, 'probe')
+            .catch((e: unknown) => e);
+          assert.ok(probeAnswered(err), `${dialect} probe of a ${served} server`);
+        } finally {
+          await transport.close();
+        }
+      }
     }
   });
 });

@@ -26,6 +26,14 @@ export interface DialectRules {
   /** removeKeys: the lineage serves and sends `POST {group}/_remove-keys/`. */
   readonly removeKeys: boolean;
   /**
+   * probeWithoutKey: a health probe asks for `{basePath}{group}` with no key.
+   * groupcache-go's server does not survive a request for a group it lacks
+   * (it calls a method of the nil group it looked up, and Go's HTTP server
+   * drops the connection), so the probe asks for a path it refuses with `400`
+   * before it looks the group up. Every server answers that path so.
+   */
+  readonly probeWithoutKey: boolean;
+  /**
    * failureStatus is the status a server answers a failed get with: the
    * golang dialect keeps peercache's table (500 for a loader's failure, which
    * the requester takes as final; 503 when the node cannot serve, which sends
@@ -46,6 +54,7 @@ const golang: DialectRules = {
   name: 'golang',
   plusIsSpace: true,
   removeKeys: false,
+  probeWithoutKey: false,
   failureStatus: (code) => httpStatus[code],
   finalStatus: (status) => status === 500,
 };
@@ -61,6 +70,7 @@ const mailgun: DialectRules = {
   name: 'mailgun',
   plusIsSpace: true,
   removeKeys: false,
+  probeWithoutKey: false,
   failureStatus: lineageStatus,
   finalStatus: (status) => status === 503,
 };
@@ -69,6 +79,7 @@ const groupcacheGo: DialectRules = {
   name: 'groupcache-go',
   plusIsSpace: false,
   removeKeys: true,
+  probeWithoutKey: true,
   failureStatus: lineageStatus,
   finalStatus: (status) => status === 503,
 };
