@@ -279,6 +279,20 @@ describe('the client sends removeMany in its dialect', () => {
   });
 });
 
+/** probe sends a health probe in `dialect` to `url` and says whether the peer answered it. */
+async function probe(dialect: HttpDialect, url: string): Promise<boolean> {
+  const transport = createHttpTransport({ dialect });
+  try {
+    const err = await transport
+      .client(url)
+      .get(PROBE_GROUP, 'probe')
+      .catch((e: unknown) => e);
+    return probeAnswered(err);
+  } finally {
+    await transport.close();
+  }
+}
+
 describe('health probes in each dialect', () => {
   test('groupcache-go: the probe asks for the group alone, which v3 refuses before any lookup', async () => {
     // A v3 server drops the connection when asked for a group it lacks; `{basePath}{group}`
@@ -292,16 +306,7 @@ describe('health probes in each dialect', () => {
       ['groupcache-go', true],
       ['golang', false],
     ] as const) {
-      const transport = createHttpTransport({ dialect });
-      try {
-        const err = await transport
-          .client(server.url)
-          .get(PROBE_GROUP, 'probe')
-          .catch((e: unknown) => e);
-        assert.equal(probeAnswered(err), answered, dialect);
-      } finally {
-        await transport.close();
-      }
+      assert.equal(await probe(dialect, server.url), answered, dialect);
     }
     // groupcache-go's probe, then golang's, which such a server drops.
     assert.deepEqual(
@@ -315,16 +320,7 @@ describe('health probes in each dialect', () => {
       const server = await startServer(createHttpPeerHandler(fakeLookup(), { dialect: served }));
       servers.push(server);
       for (const dialect of HTTP_DIALECTS) {
-        const transport = createHttpTransport({ dialect });
-        try {
-          const err = await transport
-            .client(server.url)
-            .get(PROBE_GROUP, 'probe')
-            .catch((e: unknown) => e);
-          assert.ok(probeAnswered(err), `${dialect} probe of a ${served} server`);
-        } finally {
-          await transport.close();
-        }
+        assert.ok(await probe(dialect, server.url), `${dialect} probe of a ${served} server`);
       }
     }
   });
