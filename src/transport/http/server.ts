@@ -42,9 +42,8 @@ export function defaultMaxInflightBytes(maxValueBytes: number, maxKeyBytes: numb
 /** HttpPeerHandlerOptions configures {@link createHttpPeerHandler}. */
 export interface HttpPeerHandlerOptions {
   /**
-   * dialect is the Go lineage whose wire is served (see
-   * {@link HttpTransportOptions.dialect}): it decides how a `+` in a path is
-   * read, the status of a failed get, and whether `POST
+   * dialect is the Go lineage whose wire is served, the one the cluster's
+   * clients speak: it decides how a `+` in a path is read, the status of a failed get, and whether `POST
    * {group}/_remove-keys/` is served (groupcache-go only). Defaults to `'golang'`.
    */
   dialect?: HttpDialect | undefined;
