@@ -43,8 +43,9 @@ export function defaultMaxInflightBytes(maxValueBytes: number, maxKeyBytes: numb
 export interface HttpPeerHandlerOptions {
   /**
    * dialect is the Go lineage whose wire is served, the one the cluster's
-   * clients speak: it decides how a `+` in a path is read, the status of a failed get, and whether `POST
-   * {group}/_remove-keys/` is served (groupcache-go only). Defaults to `'golang'`.
+   * clients speak: it decides how a `+` in a path is read, the status of a
+   * failed get, and whether `POST {group}/_remove-keys/` is served
+   * (groupcache-go only). Defaults to `'golang'`.
    */
   dialect?: HttpDialect | undefined;
   /**
