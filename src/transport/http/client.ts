@@ -405,6 +405,7 @@ class HttpPeerClient implements PeerClient {
 }
 
 type ResponseBody = Dispatcher.ResponseData['body'];
+type Headers = Dispatcher.ResponseData['headers'];
 
 /** RequestBody is a request's body and its Content-Type. */
 interface RequestBody {
@@ -417,10 +418,10 @@ function keyPath(group: string, key: string): string {
   return `${escapePathSegment(group)}/${escapePathSegment(key)}`;
 }
 
+/** protobuf labels a protobuf message as a request body. */
 function protobuf(bytes: Uint8Array): RequestBody {
   return { bytes, type: 'application/x-protobuf' };
 }
-type Headers = Dispatcher.ResponseData['headers'];
 
 function discard(body: ResponseBody): Promise<void> {
   return body.dump();

@@ -209,6 +209,22 @@ describe('the server answers in its dialect', () => {
     assert.equal(await post('g/_remove-keys/', '{"keys":["k"]}'), 200);
   });
 
+  test('groupcache-go refuses a _remove-keys body over its limit with 413, unread', async () => {
+    const group = new FakeGroup('g');
+    const server = await startServer(
+      createHttpPeerHandler(fakeLookup(group), { dialect: 'groupcache-go', maxValueBytes: 16 }),
+    );
+    servers.push(server);
+    // Over max(maxValueBytes, 1 MiB): a list of keys no client of ours sends in one request.
+    const keys = Array.from({ length: 60_000 }, (_, i) => `key-${i}-xxxxxxxx`);
+    const res = await fetch(`${server.url}/_groupcache/g/_remove-keys/`, {
+      method: 'POST',
+      body: JSON.stringify({ group: 'g', keys }),
+    });
+    assert.equal(res.status, 413);
+    assert.deepEqual(group.seen, []);
+  });
+
   test('golang and mailgun do not serve POST: 405 with the methods they do', async () => {
     for (const dialect of ['golang', 'mailgun'] as const) {
       const { group, url } = await serveWith(dialect);

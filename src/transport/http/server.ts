@@ -1,4 +1,5 @@
-// server.ts: the HTTP peer handler, answering golang/groupcache's wire protocol (or a descendant's dialect) for local groups.
+// server.ts: the HTTP peer handler, answering golang/groupcache's wire protocol for local groups
+// (or the dialect of one of its descendants, mailgun v2 and groupcache-go v3).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { answerPeer } from '../../core/group.js';
