@@ -137,9 +137,9 @@ describe('dialect rules', () => {
     }
   });
 
-  test('a + in a path is a space from QueryEscape clients, a + from groupcache-go', () => {
+  test('a + in a path is a space from golang’s QueryEscape, a + from v2’s and v3’s PathEscape', () => {
     assert.equal(unescapePathSegment('a+b%2Bc', dialectRules('golang').plusIsSpace), 'a b+c');
-    assert.equal(unescapePathSegment('a+b%2Bc', dialectRules('mailgun').plusIsSpace), 'a b+c');
+    assert.equal(unescapePathSegment('a+b%20c', dialectRules('mailgun').plusIsSpace), 'a+b c');
     assert.equal(
       unescapePathSegment('a+b%20c', dialectRules('groupcache-go').plusIsSpace),
       'a+b c',

@@ -19,8 +19,8 @@ export interface DialectRules {
   readonly name: HttpDialect;
   /**
    * plusIsSpace: the lineage's clients escape with `url.QueryEscape`, so a raw
-   * `+` in a path means a space; groupcache-go's `url.PathEscape` leaves a `+`
-   * meaning `+`.
+   * `+` in a path means a space (golang/groupcache); mailgun v2's and
+   * groupcache-go's `url.PathEscape` leaves a `+` meaning `+`.
    */
   readonly plusIsSpace: boolean;
   /** removeKeys: the lineage serves and sends `POST {group}/_remove-keys/`. */
@@ -68,7 +68,7 @@ const lineageStatus = (code: ErrorCode): number => {
 
 const mailgun: DialectRules = {
   name: 'mailgun',
-  plusIsSpace: true,
+  plusIsSpace: false,
   removeKeys: false,
   probeWithoutKey: false,
   failureStatus: lineageStatus,

@@ -38,7 +38,7 @@ export function escapePathSegment(s: string): string {
  * unescapePathSegment decodes one raw URL path segment as peers send it: `%XX`
  * as a byte, `+` as a space (what Go clients mean: they escape with
  * `url.QueryEscape`), the bytes then read as UTF-8. With `plusIsSpace` false
- * (groupcache-go's clients escape with `url.PathEscape`, which leaves `+` as
+ * (mailgun v2's and groupcache-go's clients escape with `url.PathEscape`, which leaves `+` as
  * is) a `+` stays a `+`. Returns `undefined` when the segment is malformed: a
  * bad `%` escape, a raw non-ASCII character, or bytes that are not valid UTF-8.
  */
