@@ -32,6 +32,7 @@ export {
   type PeerPicker,
   type PeerServedGroup,
   type PeerValue,
+  removeKeys,
 } from './core/peers.js';
 export {
   defaultGroups,

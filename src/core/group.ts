@@ -28,7 +28,14 @@ import {
 } from './cache.js';
 import type { Logger } from './logger.js';
 import { noopLogger } from './logger.js';
-import type { CallOptions, PeerClient, PeerPicker, PeerServedGroup, PeerValue } from './peers.js';
+import {
+  type CallOptions,
+  type PeerClient,
+  type PeerPicker,
+  type PeerServedGroup,
+  type PeerValue,
+  removeKeys,
+} from './peers.js';
 import { ByteViewSink, type Sink } from './sinks.js';
 import { type CacheStats, type CacheType, type GroupStats, newGroupStats } from './stats.js';
 
@@ -361,6 +368,81 @@ export class Group implements PeerServedGroup {
     await this.#tellOthers(picker, owner, key, call);
   }
 
+  /**
+   * removeMany drops every key of `keys` everywhere, as `remove` does for one,
+   * in few requests: each owner is sent its own keys first (with groupcache-go
+   * peers, one `_remove-keys` request; with others, one request per key), then
+   * this node drops its copies, then every other peer is sent the keys it does
+   * not own (best effort, as for `remove`). Each peer is told only after the
+   * keys' owners have dropped them, so no peer can fetch an owner's old value
+   * again after dropping its copy. When an owner cannot be reached the call
+   * fails with its error, after the keys of the owners that could be reached
+   * have been removed everywhere. Duplicate keys count once; a bad key fails
+   * the call before anything is sent. `options` as for `remove`.
+   */
+  async removeMany(keys: Iterable<string>, options?: CallOptions): Promise<void> {
+    const unique = [...new Set(keys)];
+    for (const key of unique) {
+      const bad = this.#checkKey(key);
+      if (bad !== undefined) throw bad;
+    }
+    if (unique.length === 0) return;
+    const picker = this.#peers();
+    const byOwner = new Map<PeerClient, string[]>();
+    const done: string[] = [];
+    for (const key of unique) {
+      const owner = picker.pickPeer(key);
+      if (owner === undefined) {
+        if (picker.member === false) {
+          throw new UnavailableError(`no cache node owns ${key}: the ring is empty`);
+        }
+        done.push(key);
+      } else {
+        const owned = byOwner.get(owner);
+        if (owned === undefined) byOwner.set(owner, [key]);
+        else owned.push(key);
+      }
+    }
+    const call = { signal: options?.signal, deadline: options?.deadline };
+    const owners = [...byOwner];
+    const results = await Promise.allSettled(
+      owners.map(([owner, owned]) => removeKeys(owner, this.name, owned, call)),
+    );
+    let failure: unknown;
+    results.forEach((r, i) => {
+      if (r.status === 'fulfilled') done.push(...(owners[i]?.[1] ?? []));
+      else failure ??= r.reason;
+    });
+    for (const key of done) this.#dropCopy(key);
+    await this.#tellOthersMany(picker, byOwner, done, call);
+    if (failure !== undefined) throw failure;
+  }
+
+  /**
+   * Ask every peer to drop its copies of `keys`, but not of the keys it owns
+   * (it dropped those first), with the write's signal and deadline.
+   */
+  async #tellOthersMany(
+    picker: PeerPicker,
+    byOwner: ReadonlyMap<PeerClient, readonly string[]>,
+    keys: readonly string[],
+    options: CallOptions,
+  ): Promise<void> {
+    if (keys.length === 0) return;
+    const others = picker.otherPeers();
+    const results = await Promise.allSettled(
+      others.map((peer) => {
+        const owned = byOwner.get(peer);
+        const mine = owned === undefined ? undefined : new Set(owned);
+        const rest = mine === undefined ? keys : keys.filter((k) => !mine.has(k));
+        return removeKeys(peer, this.name, rest, options);
+      }),
+    );
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') this.#notDropped(others[i]?.url ?? '', keys.length, r.reason);
+    });
+  }
+
   /** Drop this node's copy of `key` and supersede its loads of it, in one step. */
   #dropCopy(key: string): void {
     this.#cache.remove(key);
@@ -402,18 +484,24 @@ export class Group implements PeerServedGroup {
     const call = { signal: options?.signal, deadline: options?.deadline };
     const results = await Promise.allSettled(others.map((p) => p.remove(this.name, key, call)));
     results.forEach((r, i) => {
-      if (r.status === 'rejected') {
-        this.#stats.peerErrors++;
-        const peer = others[i]?.url ?? '';
-        const held = this.#peerLog.take(`drop ${peer}`);
-        if (held !== undefined) {
-          this.#log.warn(
-            { group: this.name, key, peer, err: String(r.reason), alsoFailed: held },
-            'peer could not drop its copy',
-          );
-        }
-      }
+      if (r.status === 'rejected') this.#notDropped(others[i]?.url ?? '', key, r.reason);
     });
+  }
+
+  /**
+   * #notDropped counts a peer that could not be told to drop its copy of `key`
+   * (or of that many keys) as a peer error, and logs it, throttled per peer.
+   */
+  #notDropped(peer: string, key: string | number, reason: unknown): void {
+    this.#stats.peerErrors++;
+    const held = this.#peerLog.take(`drop ${peer}`);
+    if (held !== undefined) {
+      const what = typeof key === 'string' ? { key } : { keys: key };
+      this.#log.warn(
+        { group: this.name, ...what, peer, err: String(reason), alsoFailed: held },
+        'peer could not drop its copy',
+      );
+    }
   }
 
   /**
