@@ -33,6 +33,7 @@ const expected: Record<string, string[]> = {
   './etcd': ['createEtcdMembership'],
   './api': ['createApiHandler', 'startApiServer'],
   './origin': ['createOriginLoader'],
+  './keyv': ['createKeyvStore', 'PeercacheKeyvStore'],
 };
 
 /** Internal pieces no entry may export. */
