@@ -87,6 +87,21 @@ export interface GroupOptions {
   /** Cache a not-found answer for this many ms. Default: 0, not cached. */
   notFoundTtl?: number | undefined;
   /**
+   * refreshAhead is the fraction of a loaded value's time to live, at its end, in which a
+   * hit still answers the cached value at once and also reloads it in the background: on
+   * the owner with the loader (once, however many hits), on other nodes from the owner.
+   * A reload that fails or finds nothing leaves the value to expire as it would have.
+   * Between 0 and 1; values set with `set` are not reloaded. Default: 0, off.
+   */
+  refreshAhead?: number | undefined;
+  /**
+   * graceMs is how long after its expiry a value may still be served, when loading it
+   * again fails (the loader's error, or no node that could load it can be reached): the
+   * caller then gets the stale value instead of the error, counted in `staleHits`. A
+   * not-found answer is never hidden by a stale value. Default: 0, no grace.
+   */
+  graceMs?: number | undefined;
+  /**
    * fallbackTtl is how long, in ms, a non-owner keeps a value it loaded itself
    * because the owner could not be reached: in the hot cache, never longer than
    * the group's `ttl` (when set) or the value's own. 0 keeps no fallback copy.
@@ -167,6 +182,10 @@ export class Group implements PeerServedGroup {
   readonly #remoteFlights: SingleFlight<ByteView>;
   readonly #ttl: number;
   readonly #notFoundTtl: number;
+  readonly #refreshAhead: number;
+  readonly #graceMs: number;
+  /** Keys being reloaded in the background (refreshAhead): one reload per key at a time. */
+  readonly #refreshing = new Set<string>();
   /** How long a fallback copy lives, already capped by the group's ttl. */
   readonly #fallbackTtl: number;
   readonly #maxKeyBytes: number;
@@ -198,6 +217,11 @@ export class Group implements PeerServedGroup {
     checkNumber('maxKeyBytes', options.maxKeyBytes, 1);
     checkNumber('maxValueBytes', options.maxValueBytes, 0);
     checkNumber('hotCacheChance', options.hotCacheChance, 0);
+    checkNumber('refreshAhead', options.refreshAhead, 0);
+    checkNumber('graceMs', options.graceMs, 0);
+    if ((options.refreshAhead ?? 0) >= 1) {
+      throw new InvalidArgumentError('refreshAhead must be at least 0 and less than 1');
+    }
     if ((options.hotCacheChance ?? 0) > 1) {
       throw new InvalidArgumentError('hotCacheChance must be between 0 and 1');
     }
@@ -222,6 +246,8 @@ export class Group implements PeerServedGroup {
     this.#random = options.random ?? Math.random;
     this.#ttl = options.ttl ?? 0;
     this.#notFoundTtl = options.notFoundTtl ?? 0;
+    this.#refreshAhead = options.refreshAhead ?? 0;
+    this.#graceMs = options.graceMs ?? 0;
     const fallbackTtl = options.fallbackTtl ?? DEFAULT_FALLBACK_TTL_MS;
     this.#fallbackTtl = this.#ttl > 0 ? Math.min(fallbackTtl, this.#ttl) : fallbackTtl;
     this.#maxKeyBytes = options.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES;
@@ -233,6 +259,7 @@ export class Group implements PeerServedGroup {
       cacheBytes: options.cacheBytes,
       maxEntries: options.maxEntries,
       now: this.#now,
+      graceMs: this.#graceMs,
     });
     const loadTimeoutMs = options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
     this.#localFlights = new SingleFlight<Hit>({ timeoutMs: loadTimeoutMs });
@@ -261,11 +288,15 @@ export class Group implements PeerServedGroup {
       this.#stats.cacheHits++;
       const view = hitView(hit);
       if (view === null) return Promise.reject(new NotFoundError(`not found: ${key}`));
+      if (this.#refreshAhead > 0) this.#refreshIfDue(key, hit);
       if (sink !== undefined) sink.setView(view);
       return Promise.resolve(view);
     }
     this.#stats.loads++;
-    const loading = this.#loadAnywhere(key, options);
+    let loading = this.#loadAnywhere(key, options);
+    if (this.#graceMs > 0) {
+      loading = loading.catch((err: unknown) => this.#staleOr(key, err, options));
+    }
     if (sink === undefined) return loading;
     return loading.then((v) => {
       sink.setView(v);
@@ -444,6 +475,7 @@ export class Group implements PeerServedGroup {
       this.#stats.cacheHits++;
       const view = hitView(hit);
       if (view === null) return Promise.reject(new NotFoundError(`not found: ${key}`));
+      if (this.#refreshAhead > 0) this.#refreshIfDue(key, hit);
       return { value: viewBytes(view), expireAt: hitExpireAt(hit), minuteQps: 0 };
     }
     const picker = this.#peers();
@@ -458,7 +490,7 @@ export class Group implements PeerServedGroup {
     // short-lived copy is the safe one to keep.
     const fallback = picker.pickPeer(key) !== undefined;
     this.#stats.loads++;
-    return this.#localFlights
+    const loading = this.#localFlights
       .do(key, (flight) => this.#loadLocally(key, flight, fallback, undefined), {
         signal: options?.signal,
       })
@@ -466,6 +498,82 @@ export class Group implements PeerServedGroup {
         const view = viewOf(key)(loaded);
         return { value: viewBytes(view), expireAt: hitExpireAt(loaded), minuteQps: 0 };
       });
+    if (this.#graceMs === 0) return loading;
+    return loading.catch((err: unknown) => {
+      const stale = this.#staleEntry(key, err, options?.signal);
+      if (stale === undefined) throw err;
+      return { value: viewBytes(stale.view), expireAt: stale.expireAt, minuteQps: 0 };
+    });
+  }
+
+  /**
+   * #refreshIfDue starts the background reload of a hit inside its refreshAhead window:
+   * on the owner with the loader, elsewhere from the owner (whose own hit may in turn
+   * reload it). One at a time per key; it shares the key's flight with any caller's miss,
+   * and a write supersedes it as it does any load. Its outcome reaches no caller.
+   */
+  #refreshIfDue(key: string, hit: Hit): void {
+    if (hit instanceof ByteView) return;
+    const due = hit.refreshAt;
+    if (due === undefined || due > this.#now() || this.#refreshing.has(key)) return;
+    this.#refreshing.add(key);
+    const picker = this.#peers();
+    const owner = picker.pickPeer(key);
+    let refresh: Promise<unknown>;
+    if (owner === undefined) {
+      if (picker.member === false) {
+        this.#refreshing.delete(key);
+        return;
+      }
+      this.#stats.refreshes++;
+      refresh = this.#localFlights.do(key, (flight) =>
+        this.#loadLocally(key, flight, false, undefined, true),
+      );
+    } else {
+      this.#stats.refreshes++;
+      refresh = this.#remoteFlights.do(key, (flight) =>
+        this.#loadFromOwner(key, owner, flight, false, undefined, true),
+      );
+    }
+    refresh
+      .catch((err: unknown) => {
+        this.#log.debug(
+          { group: this.name, key, err: err instanceof Error ? err.message : String(err) },
+          'refresh failed',
+        );
+      })
+      .finally(() => this.#refreshing.delete(key));
+  }
+
+  /**
+   * #staleEntry is the value of `key` that expired less than graceMs ago, to answer
+   * instead of `err`, the failure of loading it again; undefined when `err` must stand:
+   * a not-found (the key is gone), the caller's own cancellation or deadline, or no
+   * stale value.
+   */
+  #staleEntry(
+    key: string,
+    err: unknown,
+    signal: AbortSignal | undefined,
+  ): { view: ByteView; expireAt: number } | undefined {
+    if (isCacheError(err, 'NOT_FOUND') || signal?.aborted) return undefined;
+    if (isCacheError(err, 'CANCELLED') || isCacheError(err, 'INVALID_ARGUMENT')) return undefined;
+    const stale = this.#cache.stale(key);
+    if (stale === undefined || stale.view === null) return undefined;
+    this.#stats.staleHits++;
+    return { view: stale.view, expireAt: stale.expireAt };
+  }
+
+  /**
+   * #staleOr answers a get whose load failed with `err` from a stale value, or rethrows:
+   * a caller whose own signal or deadline ended the get gets its error.
+   */
+  #staleOr(key: string, err: unknown, options: GetOptions | undefined): ByteView {
+    const deadline = options?.deadline;
+    if (deadline !== undefined && deadline <= Date.now()) throw err;
+    const stale = this.#staleEntry(key, err, options?.signal);
+    if (stale === undefined) throw err;
+    return stale.view;
   }
 
   /**
@@ -559,6 +667,7 @@ export class Group implements PeerServedGroup {
     flight: FlightContext,
     cancellable: boolean,
     callerDeadline: number | undefined,
+    refresh = false,
   ): Promise<ByteView> {
     this.#stats.loadsDeduped++;
     const until = Math.min(callerDeadline ?? Number.POSITIVE_INFINITY, flight.deadline);
@@ -568,6 +677,7 @@ export class Group implements PeerServedGroup {
       flight,
       signal: cancellable ? flight.signal : undefined,
       deadline: Number.isFinite(until) ? until : undefined,
+      refresh,
     };
     return this.#askPeer(ask, owner);
   }
@@ -593,7 +703,8 @@ export class Group implements PeerServedGroup {
         // node (and superseded this flight): its answer is then not kept. Either
         // way the value is copied: a peer client (possibly the user's own) may
         // reuse its buffer, and a wire buffer may be a range of a larger body.
-        if (!flight.superseded && this.#random() < this.#hotCacheChance) {
+        // A refresh replaces the hot copy it was started from.
+        if (!flight.superseded && (ask.refresh || this.#random() < this.#hotCacheChance)) {
           let expireAt: number | undefined = got.expireAt;
           if (peer !== ask.owner) {
             // A fallback owner's answer is a fallback copy: kept for fallbackTtl at most.
@@ -606,7 +717,8 @@ export class Group implements PeerServedGroup {
                   : Math.min(expireAt, bound);
           }
           if (expireAt !== undefined) {
-            const stored = hitView(this.#cache.add('hot', key, got.value, expireAt));
+            const refreshAt = peer === ask.owner ? this.#refreshAt(expireAt, true) : 0;
+            const stored = hitView(this.#cache.add('hot', key, got.value, expireAt, refreshAt));
             if (stored !== null) return stored;
           }
         }
@@ -702,9 +814,13 @@ export class Group implements PeerServedGroup {
     flight: FlightContext,
     fallback: boolean,
     remote: FlightContext | undefined,
+    refresh = false,
   ): Promise<Hit> {
-    const cached = this.#cache.get(key);
-    if (cached !== undefined) return cached;
+    // A refresh reloads a value that is still cached; any other load first looks again.
+    if (!refresh) {
+      const cached = this.#cache.get(key);
+      if (cached !== undefined) return cached;
+    }
     // A load that goes on from a remote flight is the same load: counted once.
     if (remote === undefined) this.#stats.loadsDeduped++;
     let result: LoadResult;
@@ -764,10 +880,23 @@ export class Group implements PeerServedGroup {
     remote: FlightContext | undefined,
   ): Hit {
     if (flight.superseded || remote?.superseded) return unstoredHit(value, expireAt);
-    if (!fallback) return this.#cache.add('main', key, value, expireAt);
+    if (!fallback) {
+      return this.#cache.add('main', key, value, expireAt, this.#refreshAt(expireAt));
+    }
     if (this.#fallbackTtl === 0) return unstoredHit(value, expireAt);
     const bound = this.#now() + this.#fallbackTtl;
     return this.#cache.add('hot', key, value, expireAt === 0 ? bound : Math.min(expireAt, bound));
+  }
+
+  /**
+   * #refreshAt is when a value expiring at `expireAt` is due for a refresh (0: never). A
+   * value loaded here lives from now; one from the owner may be well into its life
+   * already, so its window is taken from the group's `ttl` when there is one.
+   */
+  #refreshAt(expireAt: number, fromPeer = false): number {
+    if (this.#refreshAhead === 0 || expireAt === 0) return 0;
+    const life = fromPeer && this.#ttl > 0 ? this.#ttl : Math.max(0, expireAt - this.#now());
+    return expireAt - life * this.#refreshAhead;
   }
 
   #notFound(
@@ -851,6 +980,8 @@ interface Ask {
   /** The flight's signal, when a caller can cancel; else the deadline alone ends the request. */
   signal: AbortSignal | undefined;
   deadline: number | undefined;
+  /** A background refresh (refreshAhead): its value replaces the hot copy. */
+  refresh: boolean;
 }
 
 /** Loaded is a loader's value, checked, before the cache copies it. */
