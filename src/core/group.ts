@@ -15,6 +15,7 @@ import {
 import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../limits.js';
 import { type FlightContext, SingleFlight } from '../singleflight/singleflight.js';
 import { LogThrottle } from '../util/log-throttle.js';
+import { BatchLoader, type LoadManyFn } from './batch-loader.js';
 import { ByteView } from './byteview.js';
 import { viewBytes } from './byteview-internal.js';
 import {
@@ -80,6 +81,16 @@ export interface GroupOptions {
   load?: LoadFn | undefined;
   /** The loader, as a {@link Getter}. */
   getter?: Getter | undefined;
+  /**
+   * loadMany loads many keys in one call (one query instead of one per key): the keys this
+   * node loads within one turn of the event loop, up to `batchMax` at a time, go to one
+   * call, as DataLoader does, while each key keeps its own singleflight. It may be given
+   * instead of `load`/`getter` or besides them; when given, every load of the group goes
+   * through it.
+   */
+  loadMany?: LoadManyFn<LoadResult> | undefined;
+  /** batchMax is the most keys in one `loadMany` call. Default 100. */
+  batchMax?: number | undefined;
   /** Entry limit of each cache, on top of the byte budget. Default: none. */
   maxEntries?: number | undefined;
   /** Default time to live of loaded and set values, in ms. Default: 0, no expiry. */
@@ -173,6 +184,8 @@ export class Group implements PeerServedGroup {
   /** The group's name. */
   readonly name: string;
   readonly #load: LoadFn;
+  /** Gathers loads into `loadMany` calls, when the group has one. */
+  readonly #batch: BatchLoader<LoadResult> | undefined;
   readonly #cache: TwoTierCache;
   readonly #peers: () => PeerPicker;
   readonly #stats: GroupStats = newGroupStats();
@@ -228,8 +241,16 @@ export class Group implements PeerServedGroup {
     if (options.load !== undefined && options.getter !== undefined) {
       throw new InvalidArgumentError(`group ${name}: give exactly one of load and getter`);
     }
-    if (options.load === undefined && options.getter === undefined && peers().member !== false) {
-      throw new InvalidArgumentError(`group ${name}: give exactly one of load and getter`);
+    if (
+      options.load === undefined &&
+      options.getter === undefined &&
+      options.loadMany === undefined &&
+      peers().member !== false
+    ) {
+      throw new InvalidArgumentError(`group ${name}: give a loader: load, getter or loadMany`);
+    }
+    if (options.loadMany !== undefined && typeof options.loadMany !== 'function') {
+      throw new InvalidArgumentError(`group ${name}: loadMany must be a function`);
     }
     if (options.load !== undefined && typeof options.load !== 'function') {
       throw new InvalidArgumentError(`group ${name}: load must be a function`);
@@ -241,6 +262,10 @@ export class Group implements PeerServedGroup {
     this.#load =
       options.load ??
       (options.getter === undefined ? neverLoads : getterToLoad(options.getter as Getter));
+    this.#batch =
+      options.loadMany === undefined
+        ? undefined
+        : new BatchLoader({ loadMany: options.loadMany, group: name, batchMax: options.batchMax });
     this.#peers = peers;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
@@ -302,6 +327,28 @@ export class Group implements PeerServedGroup {
       sink.setView(v);
       return v;
     });
+  }
+
+  /**
+   * getMany gets many keys at once: a `Map` (in the order of `keys`) of each key found to
+   * its value; a key that does not exist is absent, and a key whose get failed otherwise
+   * is absent too, with its error in the result's `errors`: one key's failure does not
+   * fail the others. Each key goes its own way as in {@link Group.get} (cache, its owner,
+   * or the loader; concurrent gets of a key share one load, whichever call asked for it),
+   * and the keys an owner loads together go to its `loadMany` in one call.
+   */
+  async getMany(keys: Iterable<string>, options?: GetOptions): Promise<GetManyResult> {
+    const unique = [...new Set(keys)];
+    const settled = await Promise.allSettled(unique.map((key) => this.get(key, options)));
+    const result = new GetManyResult();
+    settled.forEach((s, i) => {
+      const key = unique[i] as string;
+      if (s.status === 'fulfilled') result.set(key, s.value);
+      else if (!isCacheError(s.reason, 'NOT_FOUND')) {
+        result.errors.set(key, toCacheError(s.reason, `get ${this.name}/${key}`));
+      }
+    });
+    return result;
   }
 
   /**
@@ -827,12 +874,15 @@ export class Group implements PeerServedGroup {
     try {
       // The loader's signal is the flight's, made only if the loader reads it.
       const group = this.name;
-      result = await this.#load(key, {
-        get signal() {
-          return flight.signal;
-        },
-        group,
-      });
+      result =
+        this.#batch !== undefined
+          ? await this.#batch.load(key, flight.signal)
+          : await this.#load(key, {
+              get signal() {
+                return flight.signal;
+              },
+              group,
+            });
     } catch (err) {
       this.#stats.localLoadErrs++;
       if (flight.aborted) throw abortError(flight.signal);
@@ -970,6 +1020,15 @@ export class Group implements PeerServedGroup {
       );
     }
   }
+}
+
+/**
+ * GetManyResult is what {@link Group.getMany} returns: a Map of each key found to its
+ * value, and `errors`, each key whose get failed (other than not found) to its error.
+ */
+export class GetManyResult extends Map<string, ByteView> {
+  /** errors maps each key whose get failed, other than by not existing, to its error. */
+  readonly errors = new Map<string, CacheError>();
 }
 
 /** Ask is one remote flight's question: the key, its owner, and how long to wait. */

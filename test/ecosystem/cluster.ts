@@ -1,24 +1,13 @@
 // cluster.ts: a 3-node peercache cluster in this process over the tcp transport on loopback,
 // each node with the Keyv store's group, for the ecosystem tests.
-import type { AddressInfo } from 'node:net';
-import { createServer } from 'node:net';
+
 import { type CacheNode, createNode } from '../../src/node/node.js';
 import { tcpTransport } from '../../src/transport/tcp/index.js';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePorts } from '../support/process.js';
 
 /** startCluster starts `n` member nodes that know each other, listening on free loopback ports. */
 export async function startCluster(n = 3): Promise<CacheNode[]> {
-  const ports = await Promise.all(Array.from({ length: n }, freePort));
+  const ports = await freePorts(n);
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
   const nodes = urls.map((self) => createNode({ self, peers: urls, transport: tcpTransport() }));
   await Promise.all(nodes.map((node) => node.listen()));
