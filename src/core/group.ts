@@ -339,15 +339,29 @@ export class Group implements PeerServedGroup {
    */
   async getMany(keys: Iterable<string>, options?: GetOptions): Promise<GetManyResult> {
     const unique = [...new Set(keys)];
-    const settled = await Promise.allSettled(unique.map((key) => this.get(key, options)));
+    const values: Array<ByteView | undefined> = new Array(unique.length);
+    const failures = new Map<number, unknown>();
+    await Promise.all(
+      unique.map((key, i) =>
+        this.get(key, options).then(
+          (v) => {
+            values[i] = v;
+          },
+          (err: unknown) => {
+            if (!isCacheError(err, 'NOT_FOUND')) failures.set(i, err);
+          },
+        ),
+      ),
+    );
     const result = new GetManyResult();
-    settled.forEach((s, i) => {
+    for (let i = 0; i < unique.length; i++) {
+      const v = values[i];
+      if (v !== undefined) result.set(unique[i] as string, v);
+    }
+    for (const [i, err] of failures) {
       const key = unique[i] as string;
-      if (s.status === 'fulfilled') result.set(key, s.value);
-      else if (!isCacheError(s.reason, 'NOT_FOUND')) {
-        result.errors.set(key, toCacheError(s.reason, `get ${this.name}/${key}`));
-      }
-    });
+      result.errors.set(key, toCacheError(err, `get ${this.name}/${key}`));
+    }
     return result;
   }
 
