@@ -34,6 +34,7 @@ const expected: Record<string, string[]> = {
   './api': ['createApiHandler', 'startApiServer'],
   './origin': ['createOriginLoader'],
   './keyv': ['createKeyvStore', 'PeercacheKeyvStore'],
+  './otel': ['registerOtelMetrics'],
 };
 
 /** Internal pieces no entry may export. */
