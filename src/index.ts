@@ -3,8 +3,10 @@
 // entries of their own (`peercache/http`, `/tcp`, `/grpc`, `/etcd`, `/api`, `/origin`), so
 // importing this one loads none of undici, @grpc/grpc-js or the etcd client.
 
+export type { LoadManyContext, LoadManyFn } from './core/batch-loader.js';
 export { ByteView } from './core/byteview.js';
 export {
+  GetManyResult,
   type GetOptions,
   type Getter,
   Group,

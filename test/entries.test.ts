@@ -33,6 +33,8 @@ const expected: Record<string, string[]> = {
   './etcd': ['createEtcdMembership'],
   './api': ['createApiHandler', 'startApiServer'],
   './origin': ['createOriginLoader'],
+  './keyv': ['createKeyvStore', 'PeercacheKeyvStore'],
+  './otel': ['registerOtelMetrics'],
 };
 
 /** Internal pieces no entry may export. */

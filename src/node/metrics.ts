@@ -20,6 +20,9 @@ const statNames: Record<keyof GroupStats, string> = {
   localLoads: 'successful runs of the local loader',
   localLoadErrs: 'failed runs of the local loader',
   serverRequests: 'gets that came from other peers',
+  staleHits:
+    'gets answered with a value past its expiry (within graceMs) because reloading it failed',
+  refreshes: 'background reloads started by hits near expiry (refreshAhead)',
 };
 
 type PeerOp = 'get' | 'set' | 'remove';
