@@ -9,6 +9,7 @@ import type { GatewayConfig } from './args.js';
 import { createLogger, type RunIo, runUntilStopped, version } from './lifecycle.js';
 import {
   apiTlsOf,
+  dnsMembership,
   etcdMembership,
   peerHealthOptions,
   peerOptions,
@@ -55,6 +56,8 @@ export async function startGateway(
   let membership: Membership | undefined;
   if (config.etcd !== undefined) {
     membership = await etcdMembership(config.etcd, undefined, logger, version());
+  } else if (config.dns !== undefined) {
+    membership = dnsMembership(config.dns, undefined, config.tls !== undefined, logger);
   }
   let node: CacheNode;
   try {
@@ -132,6 +135,7 @@ export function runGateway(
           peerSecret: config.peerSecret !== undefined,
           peers: node.peers().peers,
           etcd: config.etcd?.endpoints ?? null,
+          dns: config.dns?.name ?? null,
           groups: config.groups,
         },
         'gateway started',

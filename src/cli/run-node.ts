@@ -13,6 +13,7 @@ import type { NodeConfig } from './args.js';
 import { createLogger, type RunIo, runUntilStopped, version } from './lifecycle.js';
 import {
   apiTlsOf,
+  dnsMembership,
   etcdMembership,
   peerHealthOptions,
   peerOptions,
@@ -65,6 +66,8 @@ export async function startNode(config: NodeConfig, logger: PinoLogger): Promise
   try {
     if (config.etcd !== undefined) {
       membership = await etcdMembership(config.etcd, config.self, logger, version());
+    } else if (config.dns !== undefined) {
+      membership = dnsMembership(config.dns, config.self, config.tls !== undefined, logger);
     }
     node = createNode({
       self: config.self,
@@ -153,6 +156,7 @@ export function runNode(
           peerSecret: config.peerSecret !== undefined,
           peers: node.peers().peers,
           etcd: config.etcd?.endpoints ?? null,
+          dns: config.dns?.name ?? null,
           groups: config.groups,
           loader: config.loader,
           api: api?.url ?? null,

@@ -1,9 +1,10 @@
 // wiring.ts: what `peercache node` and `peercache gateway` build alike from their
-// flags: TLS from files, the peer transport, etcd membership, and the start-up
+// flags: TLS from files, the peer transport, etcd or DNS membership, and the start-up
 // warnings about open doors and secrets on the command line.
 import { readFile } from 'node:fs/promises';
 import { isIPv4 } from 'node:net';
 import type { Logger } from '../core/logger.js';
+import { createDnsMembership } from '../membership/dns/index.js';
 import { createEtcdMembership } from '../membership/etcd/index.js';
 import type { EtcdTlsOptions } from '../membership/etcd/options.js';
 import type { Membership } from '../membership/membership.js';
@@ -20,6 +21,7 @@ import {
   type SecurityConfig,
   type TlsFlags,
 } from './cluster-args.js';
+import type { DnsFlags } from './dns-args.js';
 
 /** readPeerTls reads the `--tls-*` files into TlsOptions (checked), or undefined without them. */
 export async function readPeerTls(flags: TlsFlags | undefined): Promise<TlsOptions | undefined> {
@@ -111,6 +113,30 @@ export async function etcdMembership(
     logger,
     failFast: flags.failFast,
     metadata: { version },
+  });
+}
+
+/**
+ * dnsMembership builds the DNS membership of `flags`. A node gives its `self`
+ * (always a member; its port is the default `--dns-port`, its scheme the
+ * members'); a gateway gives none, and the members' scheme is `https` when it
+ * has TLS flags.
+ */
+export function dnsMembership(
+  flags: DnsFlags,
+  self: string | undefined,
+  tls: boolean,
+  logger: Logger,
+): Membership {
+  return createDnsMembership({
+    name: flags.name,
+    srv: flags.srv,
+    port: flags.port,
+    self,
+    scheme: self === undefined ? (tls ? 'https' : 'http') : undefined,
+    servers: flags.servers,
+    intervalMs: flags.intervalMs,
+    logger,
   });
 }
 

@@ -1,0 +1,253 @@
+// dry-run.ts: `--dry-run` for `peercache node` and `peercache gateway`: check everything
+// a start would check short of binding ports and calling other services (files read,
+// TLS checked, the node and its membership built), then print the resolved config as
+// JSON with its secrets redacted.
+
+import { X509Certificate } from 'node:crypto';
+import { access } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { noopLogger } from '../core/logger.js';
+import { moduleUrl } from '../loaders/module.js';
+import { DNS_DEFAULTS } from '../membership/dns/options.js';
+import type { Membership } from '../membership/membership.js';
+import { createNode } from '../node/node.js';
+import { resolveTls, type TlsOptions } from '../security/tls.js';
+import type { GatewayConfig, NodeConfig } from './args.js';
+import type { EtcdFlags, SecurityConfig } from './cluster-args.js';
+import type { DnsFlags } from './dns-args.js';
+import type { RunIo } from './lifecycle.js';
+import { version } from './lifecycle.js';
+import {
+  dnsMembership,
+  etcdMembership,
+  isLoopback,
+  peerHealthOptions,
+  peerOptions,
+  readPeerTls,
+} from './wiring.js';
+
+/** REDACTED replaces a secret's value in the printed config. */
+export const REDACTED = '[redacted]';
+
+/** DryRunReport is what `--dry-run` prints: the command, its resolved config, and its warnings. */
+export interface DryRunReport {
+  command: 'node' | 'gateway';
+  version: string;
+  /** membership says where members come from: `static`, `etcd` or `dns`. */
+  membership: 'static' | 'etcd' | 'dns';
+  /** config is the parsed config with defaults filled in and secrets redacted. */
+  config: Record<string, unknown>;
+  /** warnings are what a start would warn about (a secret on the command line, a certificate). */
+  warnings: string[];
+}
+
+/**
+ * runDryRun runs `check` and prints its report as JSON on stdout (exit 0), or
+ * `peercache: <message>` on stderr (exit 2) when the config cannot work.
+ */
+export async function runDryRun(check: () => Promise<DryRunReport>, io: RunIo): Promise<number> {
+  let report: DryRunReport;
+  try {
+    report = await check();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    io.stderr.write(`peercache: ${message} (dry run)\n`);
+    return 2;
+  }
+  // A value left to its default is undefined in the config: printed as null.
+  const json = JSON.stringify(report, (_key, value: unknown) => value ?? null, 2);
+  io.stdout.write(`${json}\n`);
+  return 0;
+}
+
+/** checkNode resolves a node's config: reads its TLS files and loader, builds its node and membership. */
+export async function checkNode(config: NodeConfig): Promise<DryRunReport> {
+  const warnings = secretWarnings(config.secretFlags);
+  const tls = await readPeerTls(config.tls);
+  const loader =
+    config.loader.kind === 'module'
+      ? { ...config.loader, resolved: await resolveModule(config.loader.module) }
+      : config.loader;
+  await build(config, config.self, (membership) => {
+    const node = createNode({
+      self: config.self,
+      peers: config.peers,
+      listen: config.listen,
+      replicas: config.replicas,
+      basePath: config.basePath,
+      membership,
+      ...peerOptions(config, tls, config.limits.peer),
+      ...peerHealthOptions(config),
+    });
+    for (const g of config.groups) {
+      node.newGroup(g.name, { cacheBytes: g.cacheBytes, load: async () => null });
+    }
+    return node;
+  });
+  const listen = config.listen ?? new URL(config.self).host;
+  if (!guarded(config, 'peer') && !isLoopback(hostOf(listen))) {
+    warnings.push('the peer server listens beyond loopback with neither TLS nor a peer secret');
+  }
+  if (config.api !== undefined && !guarded(config, 'api') && !isLoopback(config.api.host)) {
+    warnings.push('the API listens beyond loopback with neither TLS nor a token');
+  }
+  return {
+    command: 'node',
+    version: version(),
+    membership: membershipKind(config),
+    config: {
+      ...redact(config),
+      loader,
+      dns: dnsSummary(config.dns, config.self),
+      tls: tlsSummary(config, tls, warnings),
+    },
+    warnings,
+  };
+}
+
+/** checkGateway resolves a gateway's config: reads its TLS files, builds its node and membership. */
+export async function checkGateway(config: GatewayConfig): Promise<DryRunReport> {
+  const warnings = secretWarnings(config.secretFlags);
+  const tls = await readPeerTls(config.tls);
+  await build(config, undefined, (membership) => {
+    const node = createNode({
+      member: false,
+      membership,
+      replicas: config.replicas,
+      basePath: config.basePath,
+      ...peerOptions(config, tls, {}),
+      ...peerHealthOptions(config),
+    });
+    if (config.peers.length > 0) node.setPeers(config.peers, 'static');
+    for (const name of config.groups) node.newGroup(name, { cacheBytes: 0 });
+    return node;
+  });
+  if (!guarded(config, 'api') && !isLoopback(config.api.host)) {
+    warnings.push('the API listens beyond loopback with neither TLS nor a token');
+  }
+  return {
+    command: 'gateway',
+    version: version(),
+    membership: membershipKind(config),
+    config: {
+      ...redact(config),
+      dns: dnsSummary(config.dns, undefined),
+      tls: tlsSummary(config, tls, warnings),
+    },
+    warnings,
+  };
+}
+
+/**
+ * build makes the membership and the node as a start would (their options are
+ * checked as they are built), then closes both: nothing was started, so nothing
+ * is asked of etcd or DNS and no port is bound.
+ */
+async function build(
+  config: { etcd: EtcdFlags | undefined; dns: NodeConfig['dns']; tls: SecurityConfig['tls'] },
+  self: string | undefined,
+  makeNode: (membership: Membership | undefined) => { close(): Promise<void> },
+): Promise<void> {
+  let membership: Membership | undefined;
+  if (config.etcd !== undefined) {
+    membership = await etcdMembership(config.etcd, self, noopLogger, version());
+  } else if (config.dns !== undefined) {
+    membership = dnsMembership(config.dns, self, config.tls !== undefined, noopLogger);
+  }
+  try {
+    const node = makeNode(membership);
+    await node.close();
+  } finally {
+    await membership?.close();
+  }
+}
+
+function membershipKind(config: { etcd: unknown; dns: unknown }): DryRunReport['membership'] {
+  return config.etcd !== undefined ? 'etcd' : config.dns !== undefined ? 'dns' : 'static';
+}
+
+/** resolveModule says what `--loader` would import, and checks that a file exists there. */
+async function resolveModule(spec: string): Promise<string> {
+  const url = moduleUrl(spec);
+  if (url.startsWith('file:')) {
+    const path = fileURLToPath(url);
+    await access(path).catch(() => {
+      throw new Error(`--loader ${spec}: no such file ${path}`);
+    });
+    return path;
+  }
+  try {
+    return import.meta.resolve(url);
+  } catch (err) {
+    throw new Error(`--loader ${spec}: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** dnsSummary is the `--dns` flags with the defaults a start would use filled in. */
+function dnsSummary(flags: DnsFlags | undefined, self: string | undefined) {
+  if (flags === undefined) return undefined;
+  const selfUrl = self === undefined ? undefined : new URL(self);
+  const selfPort =
+    selfUrl === undefined
+      ? undefined
+      : Number(selfUrl.port || (selfUrl.protocol === 'https:' ? 443 : 80));
+  return {
+    ...flags,
+    port: flags.srv ? 'from the SRV records' : (flags.port ?? selfPort),
+    servers: flags.servers ?? 'the system resolvers (/etc/resolv.conf)',
+    intervalMs: flags.intervalMs ?? DNS_DEFAULTS.intervalMs,
+  };
+}
+
+/** redact copies a config with its secrets replaced by {@link REDACTED}. */
+function redact<T extends SecurityConfig & { etcd: EtcdFlags | undefined }>(
+  config: T,
+): Record<string, unknown> {
+  const hide = (v: string | undefined) => (v === undefined ? undefined : REDACTED);
+  const { secretFlags: _flags, ...rest } = config;
+  return {
+    ...rest,
+    peerSecret: hide(config.peerSecret),
+    apiToken: hide(config.apiToken),
+    etcd:
+      config.etcd === undefined
+        ? undefined
+        : { ...config.etcd, password: hide(config.etcd.password) },
+  };
+}
+
+function guarded(config: SecurityConfig, what: 'peer' | 'api'): boolean {
+  return what === 'peer'
+    ? config.tls?.certFile !== undefined || config.peerSecret !== undefined
+    : config.apiTls || config.apiToken !== undefined;
+}
+
+function hostOf(hostPort: string): string {
+  return hostPort.replace(/:\d+$/, '');
+}
+
+function secretWarnings(flags: readonly string[]): string[] {
+  return flags.map((f) => `${f} is given as a flag: every user of this machine can read it (ps)`);
+}
+
+/** tlsSummary describes the TLS files read, and adds the certificate's warnings to `warnings`. */
+function tlsSummary(
+  config: SecurityConfig,
+  tls: TlsOptions | undefined,
+  warnings: string[],
+): Record<string, unknown> | undefined {
+  if (config.tls === undefined || tls === undefined) return undefined;
+  const resolved = resolveTls(tls);
+  for (const w of resolved?.warnings ?? []) warnings.push(w.message);
+  const leaf = resolved?.cert === undefined ? undefined : new X509Certificate(resolved.cert);
+  return {
+    ...config.tls,
+    certificate:
+      leaf === undefined
+        ? undefined
+        : {
+            subject: leaf.subject.replaceAll('\n', ', '),
+            validTo: new Date(leaf.validTo).toISOString(),
+          },
+  };
+}
