@@ -1,13 +1,14 @@
 // dns.test.ts: DNS membership against a real DNS server (dnsmasq on a loopback port):
-// `peercache node --dns` processes join and leave each other's rings as A records
-// appear and vanish, keep their ring through a DNS outage, and follow SRV records
-// with the port each record names.
+// `peercache node --dns` processes (and a gateway) join and leave each other's rings as
+// A records appear and vanish, keep their ring through a DNS outage, and follow SRV
+// records with the port each record names.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { REPO_ROOT } from './support/cli.js';
 import { type DnsServer, dnsmasqBinary, startDnsServer } from './support/dnsmasq.js';
 import { type PeercacheNode, startPeercacheNode } from './support/peercache.js';
-import { cleanupAfter, freePorts, waitFor } from './support/process.js';
+import { cleanupAfter, freePorts, startProcess, waitFor } from './support/process.js';
 
 const binary = await dnsmasqBinary();
 const skip = typeof binary === 'string' ? false : binary.skip;
@@ -22,13 +23,16 @@ interface PeersBody {
   membership?: { failedLookups?: number; lastError?: string | null };
 }
 
-async function peersOf(node: PeercacheNode): Promise<PeersBody> {
+/** Api is anything with an API to ask: a node, or a gateway. */
+type Api = Pick<PeercacheNode, 'apiUrl' | 'url'>;
+
+async function peersOf(node: Api): Promise<PeersBody> {
   const res = await fetch(`${node.apiUrl}/peers`);
   return (await res.json()) as PeersBody;
 }
 
 /** ringIs waits until `node`'s ring is exactly `want` (from DNS). */
-async function ringIs(node: PeercacheNode, want: readonly string[]): Promise<void> {
+async function ringIs(node: Api, want: readonly string[]): Promise<void> {
   const sorted = [...want].sort();
   await waitFor(
     async () => {
@@ -103,6 +107,29 @@ describe('DNS membership with a real DNS server', { skip }, () => {
     // The cluster serves: a get through any node answers.
     for (const key of ['a', 'b', 'c', 'd']) assert.equal((await n2.get(key)).status, 200);
 
+    // A gateway follows the same name (with the port: it has no --self) and routes gets.
+    const [gatewayPort] = await freePorts(1);
+    const gateway = { url: 'gateway', apiUrl: `http://127.0.0.1:${gatewayPort}` };
+    const gatewayArgs = ['gateway', '--api', `127.0.0.1:${gatewayPort}`, '--transport', 'tcp'];
+    const dnsArgs = ['--dns', NAME, '--dns-port', String(port), '--dns-server', dns.address];
+    await startProcess(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        ...gatewayArgs,
+        ...dnsArgs,
+        '--dns-interval',
+        INTERVAL,
+      ],
+      { cwd: REPO_ROOT, readyLine: `ready ${gateway.apiUrl}`, timeoutMs: 60_000, registry },
+    );
+    await ringIs(gateway, [u2, u3, u4]);
+    const viaGateway = await fetch(`${gateway.apiUrl}/api?key=a`);
+    assert.equal(viaGateway.status, 200);
+    assert.equal(await viaGateway.text(), (await n3.get('a')).text);
+
     // A record vanishes: the others drop that node in one step; it keeps itself.
     await dns.setHosts([
       ['127.0.0.2', NAME],
@@ -111,6 +138,7 @@ describe('DNS membership with a real DNS server', { skip }, () => {
     await ringIs(n2, [u2, u4]);
     await ringIs(n4, [u2, u4]);
     await ringIs(n3, [u2, u3, u4]);
+    await ringIs(gateway, [u2, u4]);
 
     // DNS goes down: lookups fail, the rings stay as they were, one warning each.
     await dns.stop();
