@@ -19,8 +19,8 @@ Usage:
                   [--etcd-ca FILE] [--etcd-cert FILE --etcd-key FILE] [--fail-fast]]
                  [--dns NAME [--dns-port N] | --dns-srv NAME]
                  [--dns-server HOST[:PORT],...] [--dns-interval DURATION] [--dry-run]
-  peercache gateway (--etcd URL,... | --dns NAME --dns-port N | --dns-srv NAME | --peers URL,...)
-                 --api HOST:PORT [--group NAME]... [--dry-run]
+  peercache gateway (--etcd URL,... | --dns NAME --dns-port N | --dns-srv NAME
+                    | --peers URL,...) --api HOST:PORT [--group NAME]... [--dry-run]
                  [--transport ...] [--tls-* ...] [--peer-secret ...] [--api-token ...]
                  [--service NAME] [--etcd-prefix P] [--replicas N] [--log-level LEVEL]
                  [--peer-timeout DURATION] [--peer-health on|off]
