@@ -18,11 +18,11 @@ import type { DnsFlags } from './dns-args.js';
 import type { RunIo } from './lifecycle.js';
 import { version } from './lifecycle.js';
 import {
-  dnsMembership,
-  etcdMembership,
+  gatewayCertificateProblems,
+  gatewayNodeOptions,
   isLoopback,
-  peerHealthOptions,
-  peerOptions,
+  memberNodeOptions,
+  membershipOf,
   readPeerTls,
 } from './wiring.js';
 
@@ -69,21 +69,14 @@ export async function checkNode(config: NodeConfig): Promise<DryRunReport> {
       ? { ...config.loader, resolved: await resolveModule(config.loader.module) }
       : config.loader;
   await build(config, config.self, (membership) => {
-    const node = createNode({
-      self: config.self,
-      peers: config.peers,
-      listen: config.listen,
-      replicas: config.replicas,
-      basePath: config.basePath,
-      membership,
-      ...peerOptions(config, tls, config.limits.peer),
-      ...peerHealthOptions(config),
-    });
+    const node = createNode(memberNodeOptions(config, tls, membership, undefined));
     for (const g of config.groups) {
       node.newGroup(g.name, { cacheBytes: g.cacheBytes, load: async () => null });
     }
     return node;
   });
+  // The certificate serves peers (and clients, under --tls-client-auth), as at a start.
+  const tlsWarnings = resolveTls(tls)?.warnings ?? [];
   const listen = config.listen ?? new URL(config.self).host;
   if (!guarded(config, 'peer') && !isLoopback(hostOf(listen))) {
     warnings.push('the peer server listens beyond loopback with neither TLS nor a peer secret');
@@ -99,9 +92,9 @@ export async function checkNode(config: NodeConfig): Promise<DryRunReport> {
       ...redact(config),
       loader,
       dns: dnsSummary(config.dns, config.self),
-      tls: tlsSummary(config, tls, warnings),
+      tls: tlsSummary(config, tls),
     },
-    warnings,
+    warnings: [...warnings, ...tlsWarnings.map((w) => w.message)],
   };
 }
 
@@ -110,18 +103,12 @@ export async function checkGateway(config: GatewayConfig): Promise<DryRunReport>
   const warnings = secretWarnings(config.secretFlags);
   const tls = await readPeerTls(config.tls);
   await build(config, undefined, (membership) => {
-    const node = createNode({
-      member: false,
-      membership,
-      replicas: config.replicas,
-      basePath: config.basePath,
-      ...peerOptions(config, tls, {}),
-      ...peerHealthOptions(config),
-    });
+    const node = createNode(gatewayNodeOptions(config, tls, membership, undefined));
     if (config.peers.length > 0) node.setPeers(config.peers, 'static');
     for (const name of config.groups) node.newGroup(name, { cacheBytes: 0 });
     return node;
   });
+  for (const problem of gatewayCertificateProblems(config, tls)) warnings.push(problem.message);
   if (!guarded(config, 'api') && !isLoopback(config.api.host)) {
     warnings.push('the API listens beyond loopback with neither TLS nor a token');
   }
@@ -132,7 +119,7 @@ export async function checkGateway(config: GatewayConfig): Promise<DryRunReport>
     config: {
       ...redact(config),
       dns: dnsSummary(config.dns, undefined),
-      tls: tlsSummary(config, tls, warnings),
+      tls: tlsSummary(config, tls),
     },
     warnings,
   };
@@ -144,16 +131,11 @@ export async function checkGateway(config: GatewayConfig): Promise<DryRunReport>
  * is asked of etcd or DNS and no port is bound.
  */
 async function build(
-  config: { etcd: EtcdFlags | undefined; dns: NodeConfig['dns']; tls: SecurityConfig['tls'] },
+  config: Pick<NodeConfig, 'etcd' | 'dns' | 'tls'>,
   self: string | undefined,
   makeNode: (membership: Membership | undefined) => { close(): Promise<void> },
 ): Promise<void> {
-  let membership: Membership | undefined;
-  if (config.etcd !== undefined) {
-    membership = await etcdMembership(config.etcd, self, noopLogger, version());
-  } else if (config.dns !== undefined) {
-    membership = dnsMembership(config.dns, self, config.tls !== undefined, noopLogger);
-  }
+  const membership = await membershipOf(config, self, noopLogger, version());
   try {
     const node = makeNode(membership);
     await node.close();
@@ -230,16 +212,13 @@ function secretWarnings(flags: readonly string[]): string[] {
   return flags.map((f) => `${f} is given as a flag: every user of this machine can read it (ps)`);
 }
 
-/** tlsSummary describes the TLS files read, and adds the certificate's warnings to `warnings`. */
+/** tlsSummary describes the TLS files read and the certificate's subject and end. */
 function tlsSummary(
   config: SecurityConfig,
   tls: TlsOptions | undefined,
-  warnings: string[],
 ): Record<string, unknown> | undefined {
-  if (config.tls === undefined || tls === undefined) return undefined;
-  const resolved = resolveTls(tls);
-  for (const w of resolved?.warnings ?? []) warnings.push(w.message);
-  const leaf = resolved?.cert === undefined ? undefined : new X509Certificate(resolved.cert);
+  if (config.tls === undefined) return undefined;
+  const leaf = tls?.cert === undefined ? undefined : new X509Certificate(tls.cert);
   return {
     ...config.tls,
     certificate:

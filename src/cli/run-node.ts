@@ -13,10 +13,8 @@ import type { NodeConfig } from './args.js';
 import { createLogger, type RunIo, runUntilStopped, version } from './lifecycle.js';
 import {
   apiTlsOf,
-  dnsMembership,
-  etcdMembership,
-  peerHealthOptions,
-  peerOptions,
+  memberNodeOptions,
+  membershipOf,
   readPeerTls,
   warnOpenDoors,
   warnSecretFlags,
@@ -64,22 +62,8 @@ export async function startNode(config: NodeConfig, logger: PinoLogger): Promise
   let membership: Membership | undefined;
   let node: CacheNode;
   try {
-    if (config.etcd !== undefined) {
-      membership = await etcdMembership(config.etcd, config.self, logger, version());
-    } else if (config.dns !== undefined) {
-      membership = dnsMembership(config.dns, config.self, config.tls !== undefined, logger);
-    }
-    node = createNode({
-      self: config.self,
-      peers: config.peers,
-      listen: config.listen,
-      replicas: config.replicas,
-      basePath: config.basePath,
-      membership,
-      ...peerOptions(config, tls, config.limits.peer, logger),
-      ...peerHealthOptions(config),
-      logger,
-    });
+    membership = await membershipOf(config, config.self, logger, version());
+    node = createNode(memberNodeOptions(config, tls, membership, logger));
   } catch (err) {
     await membership?.close();
     await closeLoader();

@@ -3,8 +3,8 @@
 // jitter, logging once per streak, and close.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Logger } from '../../core/logger.js';
 import { InvalidArgumentError } from '../../errors.js';
+import { recordingLogger } from '../../util/limits-testing.js';
 import { ManualClock } from '../../util/manual-clock.js';
 import { createDnsMembership, type DnsMembershipOptions } from './index.js';
 import type { DnsResolver, SrvAnswer } from './lookup.js';
@@ -45,20 +45,10 @@ class FakeResolver implements DnsResolver {
   }
 }
 
-function recordingLogger() {
-  const lines: { level: string; msg: string; fields: Record<string, unknown> }[] = [];
-  const at =
-    (level: string) =>
-    (fields: Record<string, unknown>, msg: string): void => {
-      lines.push({ level, msg, fields });
-    };
-  const logger: Logger = {
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-  };
-  return { logger, lines, said: (msg: RegExp) => lines.filter((l) => msg.test(l.msg)).length };
+/** logs records a membership's log lines, with a count of those matching a message. */
+function logs() {
+  const { logger, lines } = recordingLogger();
+  return { logger, said: (msg: RegExp) => lines.filter((l) => msg.test(l.message)).length };
 }
 
 const SELF = 'http://127.0.0.1:8001';
@@ -67,7 +57,7 @@ const NAME = 'cache.test';
 function setup(options: Partial<DnsMembershipOptions> = {}) {
   const clock = new ManualClock();
   const resolver = new FakeResolver();
-  const log = recordingLogger();
+  const log = logs();
   const applied: string[][] = [];
   const membership = createDnsMembership({
     name: NAME,
