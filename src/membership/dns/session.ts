@@ -4,6 +4,7 @@
 import type { Logger } from '../../core/logger.js';
 import { UnavailableError } from '../../errors.js';
 import type { Clock } from '../../util/clock.js';
+import { memberChange } from '../member-set.js';
 import type { Membership } from '../membership.js';
 import { type DnsResolver, type LookupResult, lookupMembers } from './lookup.js';
 import type { ResolvedDnsOptions } from './options.js';
@@ -30,10 +31,6 @@ export interface DnsMembershipStatus {
   emptyLookups: number;
   /** lastChangeAt is when the member set last changed (ISO 8601), or null. */
   lastChangeAt: string | null;
-}
-
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function describe(err: unknown): { message: string; code: string | undefined } {
@@ -184,21 +181,13 @@ export class DnsMembership implements Membership {
   /** #set applies `peers` plus self, when that differs from the set in force. */
   #set(peers: readonly string[]): void {
     const self = this.#o.self;
-    const list = [...new Set(self === undefined ? peers : [...peers, self])].sort();
-    const previous = this.#applied;
-    if (previous !== undefined && sameList(previous, list)) return;
-    this.#applied = list;
+    const change = memberChange(this.#applied, self === undefined ? peers : [...peers, self]);
+    if (change === undefined) return;
+    this.#applied = change.members;
     this.#lastChangeAt = this.#clock.now();
     // The node logs the change it applies at info.
-    this.#log.debug(
-      {
-        added: list.filter((u) => !previous?.includes(u)),
-        removed: previous?.filter((u) => !list.includes(u)) ?? [],
-        members: list,
-      },
-      'dns members changed',
-    );
-    this.#apply?.(list);
+    this.#log.debug({ ...change }, 'dns members changed');
+    this.#apply?.(change.members);
   }
 
   /** close stops polling and cancels a lookup in flight. Idempotent. */
