@@ -8,16 +8,16 @@ import { access } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { noopLogger } from '../core/logger.js';
 import { moduleUrl } from '../loaders/module.js';
-import { DNS_DEFAULTS } from '../membership/dns/options.js';
+import { resolveDnsOptions } from '../membership/dns/options.js';
 import type { Membership } from '../membership/membership.js';
 import { createNode } from '../node/node.js';
 import { resolveTls, type TlsOptions } from '../security/tls.js';
 import type { GatewayConfig, NodeConfig } from './args.js';
 import type { EtcdFlags, SecurityConfig } from './cluster-args.js';
-import type { DnsFlags } from './dns-args.js';
 import type { RunIo } from './lifecycle.js';
 import { version } from './lifecycle.js';
 import {
+  dnsOptions,
   gatewayCertificateProblems,
   gatewayNodeOptions,
   isLoopback,
@@ -31,11 +31,13 @@ export const REDACTED = '[redacted]';
 
 /** DryRunReport is what `--dry-run` prints: the command, its resolved config, and its warnings. */
 export interface DryRunReport {
+  /** command is the command checked. */
   command: 'node' | 'gateway';
+  /** version is peercache's. */
   version: string;
   /** membership says where members come from: `static`, `etcd` or `dns`. */
   membership: 'static' | 'etcd' | 'dns';
-  /** config is the parsed config with defaults filled in and secrets redacted. */
+  /** config is the parsed config (undefined: left to its default), secrets redacted. */
   config: Record<string, unknown>;
   /** warnings are what a start would warn about (a secret on the command line, a certificate). */
   warnings: string[];
@@ -91,7 +93,7 @@ export async function checkNode(config: NodeConfig): Promise<DryRunReport> {
     config: {
       ...redact(config),
       loader,
-      dns: dnsSummary(config.dns, config.self),
+      dns: dnsSummary(config, config.self),
       tls: tlsSummary(config, tls),
     },
     warnings: [...warnings, ...tlsWarnings.map((w) => w.message)],
@@ -118,7 +120,7 @@ export async function checkGateway(config: GatewayConfig): Promise<DryRunReport>
     membership: membershipKind(config),
     config: {
       ...redact(config),
-      dns: dnsSummary(config.dns, undefined),
+      dns: dnsSummary(config, undefined),
       tls: tlsSummary(config, tls),
     },
     warnings,
@@ -166,18 +168,18 @@ async function resolveModule(spec: string): Promise<string> {
 }
 
 /** dnsSummary is the `--dns` flags with the defaults a start would use filled in. */
-function dnsSummary(flags: DnsFlags | undefined, self: string | undefined) {
+function dnsSummary(config: Pick<NodeConfig, 'dns' | 'tls'>, self: string | undefined) {
+  const flags = config.dns;
   if (flags === undefined) return undefined;
-  const selfUrl = self === undefined ? undefined : new URL(self);
-  const selfPort =
-    selfUrl === undefined
-      ? undefined
-      : Number(selfUrl.port || (selfUrl.protocol === 'https:' ? 443 : 80));
+  const options = dnsOptions(flags, self, config.tls !== undefined);
+  const { port, scheme, intervalMs, emptyPolls } = resolveDnsOptions(options);
   return {
     ...flags,
-    port: flags.srv ? 'from the SRV records' : (flags.port ?? selfPort),
+    port: flags.srv ? 'from the SRV records' : port,
+    scheme,
     servers: flags.servers ?? 'the system resolvers (/etc/resolv.conf)',
-    intervalMs: flags.intervalMs ?? DNS_DEFAULTS.intervalMs,
+    intervalMs,
+    emptyPolls,
   };
 }
 

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { isIPv4 } from 'node:net';
 import type { Logger } from '../core/logger.js';
-import { createDnsMembership } from '../membership/dns/index.js';
+import { createDnsMembership, type DnsMembershipOptions } from '../membership/dns/index.js';
 import { createEtcdMembership } from '../membership/etcd/index.js';
 import type { EtcdTlsOptions } from '../membership/etcd/options.js';
 import type { Membership } from '../membership/membership.js';
@@ -130,7 +130,16 @@ export function dnsMembership(
   tls: boolean,
   logger: Logger,
 ): Membership {
-  return createDnsMembership({
+  return createDnsMembership({ ...dnsOptions(flags, self, tls), logger });
+}
+
+/** dnsOptions are the DNS membership options of `flags` (see {@link dnsMembership}). */
+export function dnsOptions(
+  flags: DnsFlags,
+  self: string | undefined,
+  tls: boolean,
+): DnsMembershipOptions {
+  return {
     name: flags.name,
     srv: flags.srv,
     port: flags.port,
@@ -138,8 +147,7 @@ export function dnsMembership(
     scheme: self === undefined ? (tls ? 'https' : 'http') : undefined,
     servers: flags.servers,
     intervalMs: flags.intervalMs,
-    logger,
-  });
+  };
 }
 
 /**
