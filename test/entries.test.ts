@@ -31,6 +31,7 @@ const expected: Record<string, string[]> = {
   './tcp': ['tcpTransport'],
   './grpc': ['grpcTransport'],
   './etcd': ['createEtcdMembership'],
+  './dns': ['createDnsMembership'],
   './api': ['createApiHandler', 'startApiServer'],
   './origin': ['createOriginLoader'],
   './keyv': ['createKeyvStore', 'PeercacheKeyvStore'],

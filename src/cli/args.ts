@@ -8,6 +8,7 @@ import {
   parseSecurity,
   type SecurityConfig,
 } from './cluster-args.js';
+import { DNS_OPTIONS, type DnsFlags, parseDns } from './dns-args.js';
 import {
   checked,
   type Env,
@@ -15,6 +16,7 @@ import {
   hostPort,
   type LogLevel,
   logLevel,
+  parseDuration,
   strictParse,
   UsageError,
   wholeNumber,
@@ -26,7 +28,13 @@ import {
   type ServerLimitFlags,
 } from './limit-args.js';
 
-export { type HostPort, LOG_LEVELS, type LogLevel, UsageError } from './flags.js';
+export {
+  type HostPort,
+  LOG_LEVELS,
+  type LogLevel,
+  parseDuration,
+  UsageError,
+} from './flags.js';
 
 /** GroupSpec is one `--group NAME[:SIZE]`. */
 export interface GroupSpec {
@@ -60,6 +68,8 @@ export interface NodeConfig extends SecurityConfig {
   basePath: string | undefined;
   /** Membership from etcd (`--etcd`); default none (the static `peers`). */
   etcd: EtcdFlags | undefined;
+  /** Membership from DNS (`--dns`, `--dns-srv`); default none. */
+  dns: DnsFlags | undefined;
   /** pino's level; default `info`. */
   logLevel: LogLevel;
   /** `--peer-timeout`: the bound on each peer request, in ms; default the node's (5 s). */
@@ -76,6 +86,8 @@ export interface GatewayConfig extends SecurityConfig {
   peers: string[];
   /** Membership from etcd (`--etcd`, without `leaseTtlSeconds`: a gateway never registers). */
   etcd: EtcdFlags | undefined;
+  /** Membership from DNS (`--dns` with `--dns-port`, or `--dns-srv`); default none. */
+  dns: DnsFlags | undefined;
   /** Where the API server listens (required). */
   api: HostPort;
   /** The groups' names; default `scores`. A gateway caches nothing: sizes are ignored. */
@@ -104,8 +116,11 @@ export interface DemoConfig {
   logLevel: LogLevel;
 }
 
-/** Parsed is a command line that asks for help, or for a run with a config. */
-export type Parsed<T> = { help: true } | { help: false; config: T };
+/**
+ * Parsed is a command line that asks for help, or for a run with a config
+ * (`dryRun`: `--dry-run`, check and print the config instead of running it).
+ */
+export type Parsed<T> = { help: true } | { help: false; config: T; dryRun?: boolean };
 
 /** DEFAULT_GROUP is the group of a node given no `--group`. */
 export const DEFAULT_GROUP: Readonly<GroupSpec> = Object.freeze({
@@ -173,7 +188,9 @@ const nodeOptions = {
   'lease-ttl': { type: 'string' },
   'peer-timeout': { type: 'string' },
   'peer-health': { type: 'string' },
+  'dry-run': { type: 'boolean' },
   ...CLUSTER_OPTIONS,
+  ...DNS_OPTIONS,
   ...LIMIT_OPTIONS,
 } as const;
 
@@ -187,7 +204,9 @@ const gatewayOptions = {
   'log-level': { type: 'string' },
   'peer-timeout': { type: 'string' },
   'peer-health': { type: 'string' },
+  'dry-run': { type: 'boolean' },
   ...CLUSTER_OPTIONS,
+  ...DNS_OPTIONS,
   ...API_LIMIT_OPTIONS,
 } as const;
 
@@ -250,8 +269,10 @@ export function parseNodeArgs(argv: readonly string[], env: Env = {}): Parsed<No
     );
   }
   const etcd = parseEtcd(values, env, security.secretFlags);
+  const dns = parseDns(values, false);
   return {
     help: false,
+    ...(values['dry-run'] ? { dryRun: true } : {}),
     config: {
       self,
       listen: values.listen,
@@ -261,6 +282,7 @@ export function parseNodeArgs(argv: readonly string[], env: Env = {}): Parsed<No
       loader,
       ...ringFlags(values, security.transport),
       etcd,
+      dns,
       ...security,
       logLevel: logLevel(values['log-level']),
       ...peerHealthFlags(values),
@@ -279,8 +301,15 @@ export function parseGatewayArgs(argv: readonly string[], env: Env = {}): Parsed
   const { values } = strictParse(argv, gatewayOptions);
   if (values.help) return { help: true };
   const peers = peerList(values.peers);
-  if (values.etcd === undefined && peers.length === 0) {
-    throw new UsageError('a gateway needs --etcd URL or --peers URL,... to find the nodes');
+  if (
+    values.etcd === undefined &&
+    values.dns === undefined &&
+    values['dns-srv'] === undefined &&
+    peers.length === 0
+  ) {
+    throw new UsageError(
+      'a gateway needs --etcd URL or --peers URL,... (or --dns NAME or --dns-srv NAME) to find the nodes',
+    );
   }
   if (values.api === undefined) throw new UsageError('--api HOST:PORT is required');
   const api = hostPort('--api', values.api);
@@ -288,11 +317,14 @@ export function parseGatewayArgs(argv: readonly string[], env: Env = {}): Parsed
   if (groups.length === 0) groups.push(DEFAULT_GROUP.name);
   const security = parseSecurity(values, env, 'gateway', true);
   const etcd = parseEtcd(values, env, security.secretFlags);
+  const dns = parseDns(values, true);
   return {
     help: false,
+    ...(values['dry-run'] ? { dryRun: true } : {}),
     config: {
       peers,
       etcd,
+      dns,
       api,
       groups,
       ...ringFlags(values, security.transport),
@@ -370,22 +402,6 @@ function ringFlags(
     throw new UsageError('--base-path is for the http transport only');
   }
   return { replicas, basePath };
-}
-
-/**
- * parseDuration reads a duration in ms for `flag`: plain milliseconds (`500`),
- * or a number with `ms` or `s` (`250ms`, `2s`, `1.5s`); it must be at least 1 ms.
- * Throws UsageError otherwise.
- */
-export function parseDuration(flag: string, s: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(s.trim());
-  const ms = m ? Math.round(Number(m[1]) * (m[2] === 's' ? 1000 : 1)) : Number.NaN;
-  if (!(ms >= 1) || !Number.isSafeInteger(ms)) {
-    throw new UsageError(
-      `${flag} must be a duration of at least 1ms (e.g. 500ms, 2s, or milliseconds), got ${JSON.stringify(s)}`,
-    );
-  }
-  return ms;
 }
 
 /** peerHealthFlags reads `--peer-timeout` and `--peer-health on|off` (default on). */
