@@ -61,6 +61,7 @@ export async function startGateway(
     node = createNode({
       member: false,
       membership,
+      ring: config.ring,
       replicas: config.replicas,
       basePath: config.basePath,
       ...peerOptions(config, tls, {}, logger),

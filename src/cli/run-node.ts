@@ -70,6 +70,7 @@ export async function startNode(config: NodeConfig, logger: PinoLogger): Promise
       self: config.self,
       peers: config.peers,
       listen: config.listen,
+      ring: config.ring,
       replicas: config.replicas,
       basePath: config.basePath,
       membership,

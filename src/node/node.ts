@@ -371,6 +371,7 @@ export class CacheNode {
       {
         self: this.self,
         transport: this.transport.name,
+        ring: this.#picker.ring,
         address: `${address.address}:${address.port}`,
       },
       'serving peers',
