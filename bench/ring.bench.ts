@@ -56,8 +56,8 @@ const verdict = (ok: boolean): string => (ok ? 'met' : 'NOT MET');
 console.log(
   '\n## ring: busiest member’s share ÷ mean share (p99 and worst over random clusters)\n',
 );
-console.log('| ring | addresses | clusters | ' + sizes.map((n) => `${n} nodes`).join(' | ') + ' |');
-console.log('|---|---|---:|' + sizes.map(() => '---:').join('|') + '|');
+console.log(`| ring | addresses | clusters | ${sizes.map((n) => `${n} nodes`).join(' | ')} |`);
+console.log(`|---|---|---:|${sizes.map(() => '---:').join('|')}|`);
 let balanceMet = true;
 for (const kind of kinds) {
   for (const addresses of ['loopback ports', 'random addresses'] as const) {
