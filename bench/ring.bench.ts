@@ -3,6 +3,7 @@
 // the cost of picking a key's owner, and of a rebuild.
 import { bench, do_not_optimize } from 'mitata';
 import { createRing, type OwnerRing, type RingKind } from '../src/ring/owner-ring.js';
+import { seeded as prng } from '../test/support/seeded.js';
 import { measure, printTable, type Row } from './lib.js';
 
 const sizes = [3, 10, 30, 100, 300, 1_000];
@@ -10,18 +11,6 @@ const kinds: RingKind[] = ['golang', 'groupcache-go', 'balanced'];
 /** Random clusters per size and address kind: 100 for the balanced ring, fewer for the Go ones (for comparison only). */
 const clustersOf = (kind: RingKind): number => (kind === 'balanced' ? 100 : 20);
 const targets = { maxOverMean: 1.1, moved: 1.1, pickNs: 1_000, rebuildMs: 10 };
-
-/** A small seeded PRNG (mulberry32), so every run draws the same clusters. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 type Addresses = 'loopback ports' | 'random addresses';
 
