@@ -2,7 +2,9 @@
 // with another ring (both log it) and accepts one with the same, or one that does not say.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { freePorts } from '../../../test/support/process.js';
 import { InvalidArgumentError } from '../../errors.js';
+import { createNode } from '../../node/node.js';
 import { recordingLogger } from '../../util/limits-testing.js';
 import { FakeGroup, fakeLookup, utf8 } from '../http/testing.js';
 import type { PeerServer } from '../transport.js';
@@ -52,7 +54,7 @@ describe('the ring kind in the tcp HELLO', () => {
       assert.ok(err instanceof InvalidArgumentError, String(err));
       assert.match(
         err.message,
-        /ring mismatch: this node uses the balanced ring, the peer the golang ring/,
+        /ring mismatch: the server uses the balanced ring, the client the golang ring/,
       );
       return true;
     });
@@ -82,5 +84,54 @@ describe('the ring kind in the tcp HELLO', () => {
     cleanup.push(() => t.close());
     t.client('http://127.0.0.1:9', { ring: 'balanced' });
     assert.throws(() => t.client('http://127.0.0.1:10', { ring: 'golang' }), InvalidArgumentError);
+  });
+});
+
+describe('two nodes with different rings over tcp', () => {
+  it('a get of a key the other owns fails with the mismatch; each still serves its own keys', async () => {
+    const [portA, portB] = (await freePorts(2)) as [number, number];
+    const urls = [`http://127.0.0.1:${portA}`, `http://127.0.0.1:${portB}`] as const;
+    const serverLog = recordingLogger();
+    const a = createNode({
+      self: urls[0],
+      peers: urls,
+      ring: 'balanced',
+      transport: tcpTransport(),
+    });
+    const b = createNode({
+      self: urls[1],
+      peers: urls,
+      ring: 'golang',
+      transport: tcpTransport(),
+      logger: serverLog.logger,
+    });
+    const group = a.newGroup('g', { cacheBytes: 1 << 20, load: (k) => `a:${k}` });
+    b.newGroup('g', { cacheBytes: 1 << 20, load: (k) => `b:${k}` });
+    try {
+      await a.listen();
+      await b.listen();
+      assert.equal(a.ring, 'balanced');
+      const keys = Array.from({ length: 200 }, (_, i) => `k${i}`);
+      const ofB = keys.find((k) => a.ownerOf(k) === urls[1])!;
+      const ofA = keys.find((k) => a.ownerOf(k) === urls[0])!;
+      await assert.rejects(group.get(ofB), (err: Error) => {
+        assert.ok(err instanceof InvalidArgumentError, String(err));
+        assert.match(
+          err.message,
+          /ring mismatch: the server uses the golang ring, the client the balanced ring/,
+        );
+        return true;
+      });
+      assert.ok(
+        serverLog.lines.some(
+          (l) => l.level === 'error' && l.message === 'peer connection refused: ring mismatch',
+        ),
+        'the refusing node logged it',
+      );
+      assert.equal((await group.get(ofA)).toString(), `a:${ofA}`, 'A still loads its own keys');
+    } finally {
+      await a.close();
+      await b.close();
+    }
   });
 });

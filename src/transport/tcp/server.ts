@@ -563,7 +563,7 @@ class Connection {
     const theirs = buf[at + 1] as number;
     if (ours !== undefined && theirs !== 0 && theirs !== RING_IDS[ours]) {
       const named = ringOfId(theirs) ?? `unknown ring ${theirs}`;
-      const message = `ring mismatch: this node uses the ${ours} ring, the peer the ${named} ring; every node of a cluster must use the same (--ring)`;
+      const message = `ring mismatch: the server uses the ${ours} ring, the client the ${named} ring; every node of a cluster must use the same (--ring)`;
       const held = this.#shared.throttle.take('ring');
       if (held !== undefined) {
         try {
