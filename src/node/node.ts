@@ -134,6 +134,8 @@ export interface PeersInfo {
   self: string;
   /** Whether this node owns keys (false for a client-only node). */
   member: boolean;
+  /** The ring kind (see {@link NodeOptions.ring}). */
+  ring: RingKind;
   /** The ring's members, sorted. */
   peers: string[];
   /** What set the current member list: `static`, `api`, or a membership source's name. */
@@ -238,6 +240,7 @@ export class CacheNode {
     this.#info = {
       self: this.self,
       member: this.#member,
+      ring: this.#picker.ring,
       peers: [],
       source: 'static',
       updatedAt: new Date().toISOString(),
@@ -286,6 +289,7 @@ export class CacheNode {
     this.#info = {
       self: this.self,
       member: this.#member,
+      ring: this.#picker.ring,
       peers: members,
       source,
       updatedAt: new Date().toISOString(),
