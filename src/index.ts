@@ -63,6 +63,16 @@ export { LRU, type LRUOptions } from './lru/lru.js';
 export { type Membership, staticMembership } from './membership/membership.js';
 export type { NodeMetrics } from './node/metrics.js';
 export { CacheNode, createNode, type NodeOptions, type PeersInfo } from './node/node.js';
+export { BalancedRing } from './ring/balanced.js';
+export { fnv1_64, Md5FnvRing, type Md5FnvRingOptions } from './ring/md5-fnv.js';
+export {
+  createRing,
+  isRingKind,
+  type OwnerRing,
+  type RingFactoryOptions,
+  type RingKind,
+  ringKinds,
+} from './ring/owner-ring.js';
 export { crc32, type HashFn, Ring, type RingOptions } from './ring/ring.js';
 export {
   type CertificateCheckOptions,
@@ -85,6 +95,11 @@ export {
   type MemoryTransportOptions,
   memoryTransport,
 } from './transport/memory/index.js';
-export type { PeerServer, PeerTransport, ServeOptions } from './transport/transport.js';
+export type {
+  ClientOptions,
+  PeerServer,
+  PeerTransport,
+  ServeOptions,
+} from './transport/transport.js';
 export { type Clock, systemClock } from './util/clock.js';
 export type { ServerLimitOptions, ServerStats } from './util/server-limits.js';

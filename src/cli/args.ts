@@ -1,12 +1,14 @@
 // args.ts: the command-line flags of `peercache node`, `peercache gateway` and
 // `peercache demo`, parsed and checked into plain config objects (no side effects).
 import { parsePeerUrl } from '../node/peer-url.js';
+import { isRingKind, type RingKind, ringKinds } from '../ring/owner-ring.js';
 import {
   CLUSTER_OPTIONS,
   type EtcdFlags,
   parseEtcd,
   parseSecurity,
   type SecurityConfig,
+  type TransportName,
 } from './cluster-args.js';
 import { DNS_OPTIONS, type DnsFlags, parseDns } from './dns-args.js';
 import {
@@ -62,6 +64,8 @@ export interface NodeConfig extends SecurityConfig {
   groups: GroupSpec[];
   /** Where values come from; default the demo scores table. */
   loader: LoaderSpec;
+  /** `--ring`: the ring kind; default {@link defaultRing} of the transport. */
+  ring: RingKind;
   /** Ring points per peer; default the node's (50). */
   replicas: number | undefined;
   /** Peer URL path prefix; default the node's (`/_groupcache/`). */
@@ -92,6 +96,8 @@ export interface GatewayConfig extends SecurityConfig {
   api: HostPort;
   /** The groups' names; default `scores`. A gateway caches nothing: sizes are ignored. */
   groups: string[];
+  /** `--ring`: the nodes' ring kind; default {@link defaultRing} of the transport. */
+  ring: RingKind;
   /** Ring points per peer; must match the nodes'. Default the node's (50). */
   replicas: number | undefined;
   /** Peer URL path prefix; must match the nodes'. Default `/_groupcache/`. */
@@ -182,6 +188,7 @@ const nodeOptions = {
   group: { type: 'string', multiple: true },
   loader: { type: 'string' },
   origin: { type: 'string' },
+  ring: { type: 'string' },
   replicas: { type: 'string' },
   'base-path': { type: 'string' },
   'log-level': { type: 'string' },
@@ -199,6 +206,7 @@ const gatewayOptions = {
   peers: { type: 'string' },
   api: { type: 'string' },
   group: { type: 'string', multiple: true },
+  ring: { type: 'string' },
   replicas: { type: 'string' },
   'base-path': { type: 'string' },
   'log-level': { type: 'string' },
@@ -385,13 +393,38 @@ function groupList(raw: string[] | undefined): string[] {
   return raw ?? [];
 }
 
-/** ringFlags reads `--replicas` and `--base-path` (HTTP only), which every node must agree on. */
+/**
+ * defaultRing is the CLI's ring when `--ring` is not given: `balanced` with the
+ * tcp transport, which only peercache speaks, so no Go node can be on the
+ * ring; `golang` with http and grpc, where a golang/groupcache node may join.
+ */
+export function defaultRing(transport: TransportName): RingKind {
+  return transport === 'tcp' ? 'balanced' : 'golang';
+}
+
+/**
+ * ringFlags reads `--ring`, `--replicas` (not with the balanced ring) and
+ * `--base-path` (HTTP only), which every node must agree on.
+ */
 function ringFlags(
-  values: { replicas?: string | undefined; 'base-path'?: string | undefined },
-  transport: string,
-): { replicas: number | undefined; basePath: string | undefined } {
+  values: {
+    ring?: string | undefined;
+    replicas?: string | undefined;
+    'base-path'?: string | undefined;
+  },
+  transport: TransportName,
+): { ring: RingKind; replicas: number | undefined; basePath: string | undefined } {
+  const ring = values.ring ?? defaultRing(transport);
+  if (!isRingKind(ring)) {
+    throw new UsageError(`--ring must be ${ringKinds.join(', ')}, got ${JSON.stringify(ring)}`);
+  }
   const replicas =
     values.replicas === undefined ? undefined : wholeNumber('--replicas', values.replicas, 1);
+  if (replicas !== undefined && ring === 'balanced') {
+    throw new UsageError(
+      '--replicas is for the Go rings (golang, mailgun, groupcache-go), not --ring balanced',
+    );
+  }
   const basePath = values['base-path'];
   if (basePath !== undefined && (!basePath.startsWith('/') || !basePath.endsWith('/'))) {
     throw new UsageError(
@@ -401,7 +434,7 @@ function ringFlags(
   if (basePath !== undefined && transport !== 'http') {
     throw new UsageError('--base-path is for the http transport only');
   }
-  return { replicas, basePath };
+  return { ring, replicas, basePath };
 }
 
 /** peerHealthFlags reads `--peer-timeout` and `--peer-health on|off` (default on). */

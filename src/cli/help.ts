@@ -6,7 +6,7 @@ export const MAIN_HELP = `peercache: a distributed, in-memory, read-through cach
 Usage:
   peercache node --self URL [--listen HOST:PORT] [--peers URL,URL,...] [--api HOST:PORT]
                  [--group NAME[:SIZE]]... [--loader MODULE | --origin URL]
-                 [--replicas N] [--base-path PATH] [--log-level LEVEL]
+                 [--ring KIND] [--replicas N] [--base-path PATH] [--log-level LEVEL]
                  [--peer-timeout DURATION] [--peer-health on|off]
                  [--transport tcp|http|grpc] [--tls-cert FILE --tls-key FILE]
                  [--tls-ca FILE] [--tls-client-auth] [--api-tls]
@@ -22,7 +22,8 @@ Usage:
   peercache gateway (--etcd URL,... | --dns NAME --dns-port N | --dns-srv NAME
                     | --peers URL,...) --api HOST:PORT [--group NAME]... [--dry-run]
                  [--transport ...] [--tls-* ...] [--peer-secret ...] [--api-token ...]
-                 [--service NAME] [--etcd-prefix P] [--replicas N] [--log-level LEVEL]
+                 [--service NAME] [--etcd-prefix P] [--ring KIND] [--replicas N]
+                 [--log-level LEVEL]
                  [--peer-timeout DURATION] [--peer-health on|off]
   peercache demo [--api HOST:PORT] [--base-port N] [--log-level LEVEL]
   peercache --help | peercache node --help | peercache gateway --help
@@ -67,7 +68,13 @@ Flags:
                          statuses = an error.
                          Without --loader or --origin: the demo scores table
                          (Tom, Jack, Sam, Peter in group "scores", 50 ms per load).
-  --replicas N           points per peer on the ring; all nodes must agree. Default 50.
+  --ring KIND            how keys map to owners; all nodes must agree. golang
+                         (golang/groupcache's), mailgun (mailgun/groupcache v2's),
+                         groupcache-go (v3's) or balanced (peercache only, keys
+                         spread evenly). Default balanced with --transport tcp
+                         (no Go node speaks it), golang with http and grpc.
+  --replicas N           points per peer on the Go rings; all nodes must agree.
+                         Default 50. Not with --ring balanced.
   --base-path PATH       URL prefix of peer requests (http only). Default /_groupcache/.
   --log-level LEVEL      fatal, error, warn, info, debug, trace or silent. Default info.
   --peer-timeout DURATION  the longest wait for a peer's answer to one request, apart
@@ -213,6 +220,8 @@ Flags:
                          required: a gateway has no --self). With --tls-* flags the
                          nodes' URLs are https://.
   --dns-server HOST[:PORT],..., --dns-interval DURATION: as for a node.
+  --ring KIND            the nodes' ring: golang, mailgun, groupcache-go or balanced.
+                         Default as for a node: balanced with tcp, golang otherwise.
   --replicas N           ring points per peer: the nodes' value. Default 50.
   --base-path PATH       URL prefix of peer requests: the nodes' value (http only).
   --transport tcp|http|grpc  the nodes' peer protocol. Default tcp.

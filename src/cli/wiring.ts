@@ -178,6 +178,7 @@ export function memberNodeOptions(
     self: config.self,
     peers: config.peers,
     listen: config.listen,
+    ring: config.ring,
     replicas: config.replicas,
     basePath: config.basePath,
     membership,
@@ -200,6 +201,7 @@ export function gatewayNodeOptions(
   return {
     member: false,
     membership,
+    ring: config.ring,
     replicas: config.replicas,
     basePath: config.basePath,
     ...peerOptions(config, tls, {}, logger),
