@@ -1,6 +1,6 @@
 // args.ts: the command-line flags of `peercache node`, `peercache gateway` and
 // `peercache demo`, parsed and checked into plain config objects (no side effects).
-import { parsePeerUrl } from '../node/peer-url.js';
+import { parsePeerUrl } from '../util/address.js';
 import {
   CLUSTER_OPTIONS,
   type EtcdFlags,

@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import type { Membership } from '../membership/membership.js';
-import { type CacheNode, createNode, parseHostPort } from './node.js';
+import { type CacheNode, createNode } from './node.js';
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -148,13 +148,6 @@ describe('node lifecycle and options', () => {
     assert.throws(() => createNode({ self: 'http://h:1', listen: 'nope' }), {
       code: 'INVALID_ARGUMENT',
     });
-  });
-
-  test('parseHostPort', () => {
-    assert.deepEqual(parseHostPort('127.0.0.1:80'), { host: '127.0.0.1', port: 80 });
-    assert.deepEqual(parseHostPort('[::1]:8080'), { host: '::1', port: 8080 });
-    assert.deepEqual(parseHostPort(':9'), { host: '0.0.0.0', port: 9 });
-    assert.throws(() => parseHostPort('h:70000'), { code: 'INVALID_ARGUMENT' });
   });
 
   test('the handler mounts in a server of your own', async () => {

@@ -20,9 +20,9 @@ import type { TlsOptions } from '../security/tls.js';
 import type { HttpPeerHandler } from '../transport/http/server.js';
 import type { HttpPeerTransport, HttpPeerTransportOptions } from '../transport/http/transport.js';
 import type { PeerServer, PeerTransport } from '../transport/transport.js';
+import { hostPortOf, parseHostPort, parsePeerUrl } from '../util/address.js';
 import { LazyHttpTransport } from './default-transport.js';
 import { NodeMetrics } from './metrics.js';
-import { parsePeerUrl } from './peer-url.js';
 
 /** NodeOptions configure {@link createNode}. */
 export interface NodeOptions {
@@ -407,20 +407,4 @@ export class CacheNode {
 /** createNode builds a {@link CacheNode}; call `listen()` to serve peers. */
 export function createNode(options: NodeOptions = {}): CacheNode {
   return new CacheNode(options);
-}
-
-function hostPortOf(self: string): { host: string; port: number } {
-  const u = new URL(self);
-  const port = u.port === '' ? (u.protocol === 'https:' ? 443 : 80) : Number(u.port);
-  return { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port };
-}
-
-/** parseHostPort parses `host:port` (`[::1]:8080` for IPv6, `:8080` for every interface). */
-export function parseHostPort(s: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(s);
-  const port = m ? Number(m[3]) : Number.NaN;
-  if (!m || port > 65535) {
-    throw new InvalidArgumentError(`address must look like HOST:PORT, got ${JSON.stringify(s)}`);
-  }
-  return { host: m[1] ?? (m[2] === '' ? '0.0.0.0' : (m[2] as string)), port };
 }

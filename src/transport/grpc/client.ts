@@ -25,7 +25,7 @@ import {
 } from '../../proto/gen/groupcache_pb.js';
 import { CLOSED_AFTER_HANDSHAKE } from '../../security/refusals.js';
 import { AUTHORIZATION } from '../../security/secret.js';
-import { expireAtFromNanos, nanosFromExpireAt } from '../http/wire.js';
+import { expireAtFromNanos, nanosFromExpireAt } from '../expiry.js';
 import { StoppableCredentials } from './credentials.js';
 import { groupCacheMethods, type UnaryMethod } from './service.js';
 import { errorFromStatus } from './status.js';

@@ -43,7 +43,7 @@ import {
   type ServerStats,
   serverStats,
 } from '../../util/server-limits.js';
-import { expireAtFromNanos, nanosFromExpireAt } from '../http/wire.js';
+import { expireAtFromNanos, nanosFromExpireAt } from '../expiry.js';
 import { lateWrite } from '../late-write.js';
 import type { PeerServer } from '../transport.js';
 import { limitCalls } from './limits.js';

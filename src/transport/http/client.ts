@@ -19,16 +19,11 @@ import type { GetResponse } from '../../proto/gen/groupcache_pb.js';
 import { CLOSED_AFTER_HANDSHAKE } from '../../security/refusals.js';
 import { AUTHORIZATION, bearer, checkSecret } from '../../security/secret.js';
 import { resolveTls, type TlsOptions } from '../../security/tls.js';
+import { escapePathSegment } from '../../util/path-escape.js';
 import { clientCache } from '../clients.js';
+import { expireAtFromNanos, nanosFromExpireAt } from '../expiry.js';
 import type { Codec } from './codec.js';
-import { escapePathSegment } from './escape.js';
-import {
-  DEFAULT_BASE_PATH,
-  expireAtFromNanos,
-  MAX_TIMEOUT_HEADER_MS,
-  nanosFromExpireAt,
-  TIMEOUT_HEADER,
-} from './wire.js';
+import { DEFAULT_BASE_PATH, MAX_TIMEOUT_HEADER_MS, TIMEOUT_HEADER } from './wire.js';
 
 const defaultConnections = 64;
 const defaultRequestTimeoutMs = 10_000;

@@ -15,10 +15,11 @@ import {
 } from '../../security/secret.js';
 import { lingerOnRefusedBody, readBudgetedBody } from '../../util/body.js';
 import { ByteBudget } from '../../util/byte-budget.js';
+import { unescapePathSegment } from '../../util/path-escape.js';
+import { expireAtFromNanos, nanosFromExpireAt } from '../expiry.js';
 import { lateWrite } from '../late-write.js';
 import type { Codec } from './codec.js';
-import { unescapePathSegment } from './escape.js';
-import { DEFAULT_BASE_PATH, expireAtFromNanos, nanosFromExpireAt, TIMEOUT_HEADER } from './wire.js';
+import { DEFAULT_BASE_PATH, TIMEOUT_HEADER } from './wire.js';
 
 // Room in a SetRequest for the field tags, the lengths and the expiry.
 const setRequestOverhead = 64;
