@@ -62,7 +62,6 @@ export async function startGateway(
       member: false,
       membership,
       replicas: config.replicas,
-      basePath: config.basePath,
       ...peerOptions(config, tls, {}, logger),
       ...peerHealthOptions(config),
       logger,

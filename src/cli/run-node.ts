@@ -71,7 +71,6 @@ export async function startNode(config: NodeConfig, logger: PinoLogger): Promise
       peers: config.peers,
       listen: config.listen,
       replicas: config.replicas,
-      basePath: config.basePath,
       membership,
       ...peerOptions(config, tls, config.limits.peer, logger),
       ...peerHealthOptions(config),

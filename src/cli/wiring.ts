@@ -10,6 +10,7 @@ import type { Membership } from '../membership/membership.js';
 import type { NodeOptions } from '../node/node.js';
 import { readTlsFiles, type TlsOptions } from '../security/tls.js';
 import { grpcTransport } from '../transport/grpc/index.js';
+import { httpTransport } from '../transport/http/transport.js';
 import { tcpTransport } from '../transport/tcp/index.js';
 import type { ServerLimitOptions } from '../util/server-limits.js';
 import {
@@ -28,31 +29,28 @@ export async function readPeerTls(flags: TlsFlags | undefined): Promise<TlsOptio
 }
 
 /**
- * peerOptions are the createNode options of the peer protocol: the default HTTP
- * transport given `tls`, `peerSecret` and the peer server's `limits` (as
- * `http`, when any is set), or a gRPC or TCP transport built with them
- * (createNode takes them only for its default transport).
+ * peerOptions are the createNode options of the peer protocol: the transport
+ * `--transport` names, built with `tls`, the peer secret and the peer server's
+ * `limits` (and `--base-path`, for HTTP).
  */
 export function peerOptions(
-  config: Pick<SecurityConfig, 'transport' | 'peerSecret'>,
+  config: Pick<SecurityConfig, 'transport' | 'peerSecret'> & { basePath?: string | undefined },
   tls: TlsOptions | undefined,
   limits: ServerLimitOptions = {},
   logger?: Logger,
-): Pick<NodeOptions, 'transport' | 'tls' | 'peerSecret' | 'http'> {
-  if (config.transport === 'grpc') {
-    return { transport: grpcTransport({ tls, peerSecret: config.peerSecret, ...limits }) };
+): Pick<NodeOptions, 'transport'> {
+  const { peerSecret } = config;
+  switch (config.transport) {
+    case 'grpc':
+      return { transport: grpcTransport({ tls, peerSecret, ...limits }) };
+    case 'tcp':
+      // The tcp client logs what it does to a peer's connection (a reset, a malformed answer).
+      return { transport: tcpTransport({ tls, peerSecret, ...limits, logger }) };
+    default:
+      return {
+        transport: httpTransport({ tls, peerSecret, basePath: config.basePath, ...limits }),
+      };
   }
-  if (config.transport === 'tcp') {
-    // The tcp client logs what it does to a peer's connection (a reset, a malformed answer).
-    return {
-      transport: tcpTransport({ tls, peerSecret: config.peerSecret, ...limits, logger }),
-    };
-  }
-  return {
-    tls,
-    peerSecret: config.peerSecret,
-    ...(Object.keys(limits).length > 0 ? { http: limits } : {}),
-  };
 }
 
 /**
