@@ -64,7 +64,7 @@ export class GrpcPeerClient implements PeerClient {
 
   /**
    * The channel dials the URL's host and port with TLS for `https://`, in the
-   * clear for `http://`. Throws TypeError for a base URL that is neither.
+   * clear for `http://`. Throws InvalidArgumentError for a base URL that is neither.
    */
   constructor(baseUrl: string, config: GrpcClientConfig) {
     this.url = baseUrl;
@@ -241,11 +241,13 @@ function targetOf(baseUrl: string): { target: string; secure: boolean } {
   try {
     parsed = new URL(baseUrl);
   } catch (err) {
-    throw new TypeError(`peer base URL is not a URL: ${JSON.stringify(baseUrl)}`, { cause: err });
+    throw new InvalidArgumentError(`peer base URL is not a URL: ${JSON.stringify(baseUrl)}`, {
+      cause: err,
+    });
   }
   const secure = parsed.protocol === 'https:';
   if (!secure && parsed.protocol !== 'http:') {
-    throw new TypeError(`peer base URL must be http(s): ${JSON.stringify(baseUrl)}`);
+    throw new InvalidArgumentError(`peer base URL must be http(s): ${JSON.stringify(baseUrl)}`);
   }
   const port = parsed.port === '' ? (secure ? '443' : '80') : parsed.port;
   // `hostname` keeps an IPv6 address's brackets, as grpc-js wants them.

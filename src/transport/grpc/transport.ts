@@ -1,6 +1,7 @@
 // transport.ts: the gRPC peer transport as a PeerTransport: grpc-js channels and a grpc-js server.
 import { type ChannelOptions, credentials } from '@grpc/grpc-js';
 import type { GroupLookup, PeerClient } from '../../core/peers.js';
+import { InvalidArgumentError } from '../../errors.js';
 import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../../limits.js';
 import { bearer, checkSecret } from '../../security/secret.js';
 import { resolveTls, type TlsOptions } from '../../security/tls.js';
@@ -88,20 +89,22 @@ export interface GrpcTransport extends PeerTransport {
  * client dials that host and port, with TLS for `https://`. One channel per peer,
  * cached; `close()` closes them. The server serves `groupcachepb.GroupCache`
  * and `grpc.health.v1.Health/Check`. Every node of a cluster must use it.
- * Throws TypeError on a bad option.
+ * Throws InvalidArgumentError on a bad option.
  */
 export function grpcTransport(options: GrpcTransportOptions = {}): GrpcTransport {
   const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
   if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes < 0) {
-    throw new TypeError(`maxValueBytes must be a non-negative integer: ${maxValueBytes}`);
+    throw new InvalidArgumentError(
+      `maxValueBytes must be a non-negative integer: ${maxValueBytes}`,
+    );
   }
   const maxKeyBytes = options.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES;
   if (!Number.isSafeInteger(maxKeyBytes) || maxKeyBytes < 1) {
-    throw new TypeError(`maxKeyBytes must be a positive integer: ${maxKeyBytes}`);
+    throw new InvalidArgumentError(`maxKeyBytes must be a positive integer: ${maxKeyBytes}`);
   }
   const requestTimeoutMs = options.requestTimeoutMs ?? defaultRequestTimeoutMs;
   if (!(requestTimeoutMs > 0)) {
-    throw new TypeError(`requestTimeoutMs must be positive: ${requestTimeoutMs}`);
+    throw new InvalidArgumentError(`requestTimeoutMs must be positive: ${requestTimeoutMs}`);
   }
   // Peers keep one long-lived channel each: an idle one is closed after 5 minutes, not
   // 30 s, so a quiet pair of peers does not pay a reconnection every half minute.
@@ -115,7 +118,9 @@ export function grpcTransport(options: GrpcTransportOptions = {}): GrpcTransport
   );
   const maxConcurrentStreams = options.maxConcurrentStreams ?? 1024;
   if (!Number.isSafeInteger(maxConcurrentStreams) || maxConcurrentStreams < 1) {
-    throw new TypeError(`maxConcurrentStreams must be a positive integer: ${maxConcurrentStreams}`);
+    throw new InvalidArgumentError(
+      `maxConcurrentStreams must be a positive integer: ${maxConcurrentStreams}`,
+    );
   }
   const tls = resolveTls(options.tls);
   const secret = checkSecret('peerSecret', options.peerSecret);

@@ -95,7 +95,7 @@ export interface HttpTransport {
    * `'http://127.0.0.1:8001'`, the peer's identity on the ring). Clients are
    * cached: the same URL gives the same client, until its `close()` releases
    * it (closing its connections; the next call makes a fresh one). Throws
-   * TypeError for a URL that is not http(s).
+   * InvalidArgumentError for a URL that is not http(s).
    */
   client(baseUrl: string): PeerClient & { close(): void };
   /**
@@ -134,24 +134,28 @@ function undici(): typeof import('undici') {
  * createHttpTransport builds the HTTP peer transport: each client sends
  * `GET`/`PUT`/`DELETE {baseUrl}{basePath}{group}/{key}` as golang/groupcache (and
  * its mailgun v2 extensions) expect, and maps every failure to a CacheError.
- * Throws TypeError on a bad option.
+ * Throws InvalidArgumentError on a bad option.
  */
 export function createHttpTransport(options: HttpTransportOptions = {}): HttpTransport {
   const basePath = options.basePath ?? DEFAULT_BASE_PATH;
   if (!basePath.startsWith('/') || !basePath.endsWith('/')) {
-    throw new TypeError(`basePath must start and end with '/': ${JSON.stringify(basePath)}`);
+    throw new InvalidArgumentError(
+      `basePath must start and end with '/': ${JSON.stringify(basePath)}`,
+    );
   }
   const requestTimeoutMs = options.requestTimeoutMs ?? defaultRequestTimeoutMs;
   if (!(requestTimeoutMs > 0)) {
-    throw new TypeError(`requestTimeoutMs must be positive: ${requestTimeoutMs}`);
+    throw new InvalidArgumentError(`requestTimeoutMs must be positive: ${requestTimeoutMs}`);
   }
   const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
   if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes < 0) {
-    throw new TypeError(`maxValueBytes must be a non-negative integer: ${maxValueBytes}`);
+    throw new InvalidArgumentError(
+      `maxValueBytes must be a non-negative integer: ${maxValueBytes}`,
+    );
   }
   const connections = options.connections ?? defaultConnections;
   if (!Number.isSafeInteger(connections) || connections < 1) {
-    throw new TypeError(`connections must be a positive integer: ${connections}`);
+    throw new InvalidArgumentError(`connections must be a positive integer: ${connections}`);
   }
 
   const secret = checkSecret('peerSecret', options.peerSecret);
@@ -204,12 +208,12 @@ class HttpPeerClient implements PeerClient {
     try {
       parsed = new URL(baseUrl);
     } catch (err) {
-      throw new TypeError(`peer base URL is not a URL: ${JSON.stringify(baseUrl)}`, {
+      throw new InvalidArgumentError(`peer base URL is not a URL: ${JSON.stringify(baseUrl)}`, {
         cause: err,
       });
     }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-      throw new TypeError(`peer base URL must be http(s): ${JSON.stringify(baseUrl)}`);
+      throw new InvalidArgumentError(`peer base URL must be http(s): ${JSON.stringify(baseUrl)}`);
     }
     this.url = baseUrl;
     this.#origin = parsed.origin;

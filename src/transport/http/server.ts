@@ -3,7 +3,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { answerPeer } from '../../core/group.js';
 import type { GroupLookup, PeerServedGroup } from '../../core/peers.js';
-import { CancelledError, DeadlineExceededError, httpStatus, toCacheError } from '../../errors.js';
+import {
+  CancelledError,
+  DeadlineExceededError,
+  httpStatus,
+  InvalidArgumentError,
+  toCacheError,
+} from '../../errors.js';
 import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../../limits.js';
 import type { SetRequest } from '../../proto/gen/groupcache_pb.js';
 import {
@@ -132,7 +138,7 @@ async function codecOf(config: ServerConfig): Promise<Codec> {
  * {basePath}{group}/{key}` from peers (golang/groupcache and its mailgun v2
  * extensions) with the groups `groups` resolves. It never throws: every request
  * gets an answer, errors as plain text with the status of the `httpStatus`
- * table. Throws TypeError on a bad option.
+ * table. Throws InvalidArgumentError on a bad option.
  */
 export function createHttpPeerHandler(
   groups: GroupLookup,
@@ -140,15 +146,19 @@ export function createHttpPeerHandler(
 ): HttpPeerHandler {
   const basePath = options.basePath ?? DEFAULT_BASE_PATH;
   if (!basePath.startsWith('/') || !basePath.endsWith('/')) {
-    throw new TypeError(`basePath must start and end with '/': ${JSON.stringify(basePath)}`);
+    throw new InvalidArgumentError(
+      `basePath must start and end with '/': ${JSON.stringify(basePath)}`,
+    );
   }
   const maxKeyBytes = options.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES;
   if (!Number.isSafeInteger(maxKeyBytes) || maxKeyBytes < 1) {
-    throw new TypeError(`maxKeyBytes must be a positive integer: ${maxKeyBytes}`);
+    throw new InvalidArgumentError(`maxKeyBytes must be a positive integer: ${maxKeyBytes}`);
   }
   const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
   if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes < 0) {
-    throw new TypeError(`maxValueBytes must be a non-negative integer: ${maxValueBytes}`);
+    throw new InvalidArgumentError(
+      `maxValueBytes must be a non-negative integer: ${maxValueBytes}`,
+    );
   }
   const secret = checkSecret('peerSecret', options.peerSecret);
   const inflight =

@@ -91,7 +91,7 @@ export interface HttpPeerTransport extends PeerTransport {
  * groupcache speaks). Its server takes the {@link ServerLimitOptions}:
  * `maxConnections` defaults to half the open-file limit (at most 4,096), the
  * timeouts to 30 s (10 s for a TLS handshake), `maxInflightBytes` to 256 MiB or
- * twice the largest PUT. Throws TypeError on a bad option.
+ * twice the largest PUT. Throws InvalidArgumentError on a bad option.
  */
 export function httpTransport(options: HttpPeerTransportOptions = {}): HttpPeerTransport {
   const tls = resolveTls(options.tls);

@@ -50,7 +50,7 @@ export class MemoryPeerClient implements PeerClient {
   readonly #pending = new Set<Pending>();
   #closed = false;
 
-  /** Throws TypeError for a base URL that is not `http(s)://host[:port]`. */
+  /** Throws InvalidArgumentError for a base URL that is not `http(s)://host[:port]`. */
   constructor(baseUrl: string, config: MemoryClientConfig) {
     this.url = baseUrl;
     this.#config = config;
@@ -227,11 +227,13 @@ function hostPortOf(baseUrl: string): { host: string; port: number } {
   try {
     parsed = new URL(baseUrl);
   } catch (err) {
-    throw new TypeError(`peer base URL is not a URL: ${JSON.stringify(baseUrl)}`, { cause: err });
+    throw new InvalidArgumentError(`peer base URL is not a URL: ${JSON.stringify(baseUrl)}`, {
+      cause: err,
+    });
   }
   const secure = parsed.protocol === 'https:';
   if (!secure && parsed.protocol !== 'http:') {
-    throw new TypeError(`peer base URL must be http(s): ${JSON.stringify(baseUrl)}`);
+    throw new InvalidArgumentError(`peer base URL must be http(s): ${JSON.stringify(baseUrl)}`);
   }
   const port = parsed.port === '' ? (secure ? 443 : 80) : Number(parsed.port);
   return { host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'), port };

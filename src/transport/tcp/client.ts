@@ -165,7 +165,7 @@ export class TcpPeerClient implements PeerClient {
   /** Times out requests of the current connection; one timer for all of them. */
   readonly #timeouts = new SweepTimer((now) => this.#timeOut(now));
 
-  /** Throws TypeError for a base URL that is not `http(s)://host:port`. */
+  /** Throws InvalidArgumentError for a base URL that is not `http(s)://host:port`. */
   constructor(baseUrl: string, config: TcpClientConfig) {
     this.url = baseUrl;
     this.#config = config;
@@ -177,13 +177,13 @@ export class TcpPeerClient implements PeerClient {
     try {
       parsed = new URL(baseUrl);
     } catch (err) {
-      throw new TypeError(`peer base URL is not a URL: ${JSON.stringify(baseUrl)}`, {
+      throw new InvalidArgumentError(`peer base URL is not a URL: ${JSON.stringify(baseUrl)}`, {
         cause: err,
       });
     }
     this.#secure = parsed.protocol === 'https:';
     if (!this.#secure && parsed.protocol !== 'http:') {
-      throw new TypeError(`peer base URL must be http(s): ${JSON.stringify(baseUrl)}`);
+      throw new InvalidArgumentError(`peer base URL must be http(s): ${JSON.stringify(baseUrl)}`);
     }
     this.#port = parsed.port === '' ? (this.#secure ? 443 : 80) : Number(parsed.port);
     this.#host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');

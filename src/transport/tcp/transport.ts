@@ -2,6 +2,7 @@
 // pair with a compact binary framing, for clusters whose nodes are all peercache.
 import { type Logger, noopLogger } from '../../core/logger.js';
 import type { GroupLookup, PeerClient } from '../../core/peers.js';
+import { InvalidArgumentError } from '../../errors.js';
 import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../../limits.js';
 import { checkSecret } from '../../security/secret.js';
 import { resolveTls, type TlsOptions } from '../../security/tls.js';
@@ -132,18 +133,18 @@ export interface TcpTransportOptions {
   logger?: Logger;
 }
 
-/** positiveInt returns `value`, or throws TypeError naming `name` unless it is a positive integer. */
+/** positiveInt returns `value`, or throws InvalidArgumentError naming `name` unless it is a positive integer. */
 function positiveInt(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 1) {
-    throw new TypeError(`${name} must be a positive integer: ${value}`);
+    throw new InvalidArgumentError(`${name} must be a positive integer: ${value}`);
   }
   return value;
 }
 
-/** positiveMs returns `value`, or throws TypeError naming `name` unless it is a positive number of ms. */
+/** positiveMs returns `value`, or throws InvalidArgumentError naming `name` unless it is a positive number of ms. */
 function positiveMs(name: string, value: number): number {
   if (!(value > 0) || !Number.isFinite(value)) {
-    throw new TypeError(`${name} must be a positive, finite number of ms: ${value}`);
+    throw new InvalidArgumentError(`${name} must be a positive, finite number of ms: ${value}`);
   }
   return value;
 }
@@ -154,7 +155,7 @@ function positiveMs(name: string, value: number): number {
  * `http(s)://host:port` base URLs (ring identities); the client dials that host
  * and port, with TLS for `https://`. One connection per peer, requests
  * multiplexed on it by id; the wire format is docs/wire-format.md. Every node
- * of a cluster must use it. Throws TypeError on a bad option.
+ * of a cluster must use it. Throws InvalidArgumentError on a bad option.
  */
 /** TcpTransport is the tcp {@link PeerTransport}, with its clients' stats. */
 export interface TcpTransport extends PeerTransport {
@@ -166,24 +167,28 @@ export function tcpTransport(options: TcpTransportOptions = {}): TcpTransport {
   const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
   // The frame length is a u32: the value and its headers must fit.
   if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes < 0 || maxValueBytes > 2 ** 31) {
-    throw new TypeError(`maxValueBytes must be an integer from 0 to 2^31: ${maxValueBytes}`);
+    throw new InvalidArgumentError(
+      `maxValueBytes must be an integer from 0 to 2^31: ${maxValueBytes}`,
+    );
   }
   const maxKeyBytes = options.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES;
   if (!Number.isSafeInteger(maxKeyBytes) || maxKeyBytes < 1 || maxKeyBytes > 0xffff) {
-    throw new TypeError(`maxKeyBytes must be an integer from 1 to 65535: ${maxKeyBytes}`);
+    throw new InvalidArgumentError(
+      `maxKeyBytes must be an integer from 1 to 65535: ${maxKeyBytes}`,
+    );
   }
   const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
   if (!(requestTimeoutMs > 0)) {
-    throw new TypeError(`requestTimeoutMs must be positive: ${requestTimeoutMs}`);
+    throw new InvalidArgumentError(`requestTimeoutMs must be positive: ${requestTimeoutMs}`);
   }
   const maxInFlight = options.maxInFlight ?? 4096;
   if (!Number.isSafeInteger(maxInFlight) || maxInFlight < 1) {
-    throw new TypeError(`maxInFlight must be a positive integer: ${maxInFlight}`);
+    throw new InvalidArgumentError(`maxInFlight must be a positive integer: ${maxInFlight}`);
   }
   const minBackoffMs = options.minBackoffMs ?? 100;
   const maxBackoffMs = options.maxBackoffMs ?? 2_000;
   if (!(minBackoffMs >= 0) || !(maxBackoffMs >= minBackoffMs)) {
-    throw new TypeError('backoff must satisfy 0 <= minBackoffMs <= maxBackoffMs');
+    throw new InvalidArgumentError('backoff must satisfy 0 <= minBackoffMs <= maxBackoffMs');
   }
   const maxConnections = positiveInt(
     'maxConnections',
@@ -195,7 +200,9 @@ export function tcpTransport(options: TcpTransportOptions = {}): TcpTransport {
   const connectTimeoutMs = positiveMs('connectTimeoutMs', options.connectTimeoutMs ?? 1_000);
   const quietTimeoutMs = options.quietTimeoutMs ?? 1_000;
   if (!(quietTimeoutMs > 0)) {
-    throw new TypeError(`quietTimeoutMs must be a positive number of ms: ${quietTimeoutMs}`);
+    throw new InvalidArgumentError(
+      `quietTimeoutMs must be a positive number of ms: ${quietTimeoutMs}`,
+    );
   }
   const maxInflightBytes = positiveInt('maxInflightBytes', options.maxInflightBytes ?? 128 * MiB);
   const maxQueuedRequests = positiveInt('maxQueuedRequests', options.maxQueuedRequests ?? 4096);
@@ -203,7 +210,7 @@ export function tcpTransport(options: TcpTransportOptions = {}): TcpTransport {
   const tls = resolveTls(options.tls);
   const secret = checkSecret('peerSecret', options.peerSecret);
   if (secret !== undefined && secret.length > MAX_SECRET_BYTES) {
-    throw new TypeError(`peerSecret must be at most ${MAX_SECRET_BYTES} characters`);
+    throw new InvalidArgumentError(`peerSecret must be at most ${MAX_SECRET_BYTES} characters`);
   }
   const config: TcpClientConfig = {
     maxKeyBytes,
