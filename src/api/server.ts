@@ -320,7 +320,7 @@ async function serveApi(
           return;
         }
         // The body stays reserved until the set is done with it.
-        await group.set(key, body, { ttl, signal });
+        await group.set(key, body, { ttlMs: ttl, signal });
       } finally {
         config.inflight.release(held);
       }

@@ -550,7 +550,7 @@ class Fixture {
     const size = /^size:(\d+)$/.exec(key);
     if (size) return pattern(Number(size[1]));
     const ttl = /^ttl:(\d+)$/.exec(key);
-    if (ttl) return { value: `value of ${key}`, ttl: Number(ttl[1]) };
+    if (ttl) return { value: `value of ${key}`, ttlMs: Number(ttl[1]) };
     if (key.startsWith('hold')) return this.#held(key, signal);
     return `value of ${key}`;
   }
