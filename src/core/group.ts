@@ -625,7 +625,11 @@ export class Group implements PeerServedGroup {
     const { key, flight } = ask;
     let asked: Promise<PeerValue>;
     try {
-      asked = peer.get(this.name, key, { signal: ask.signal, deadline: ask.deadline });
+      asked = peer.get(this.name, key, {
+        signal: ask.signal,
+        deadline: ask.deadline,
+        maxValueBytes: this.#maxValueBytes,
+      });
     } catch (err) {
       asked = Promise.reject(err);
     }

@@ -18,6 +18,7 @@ import {
   TooLargeError,
   UnavailableError,
 } from '../../errors.js';
+import { acceptedValueBytes } from '../../limits.js';
 import {
   GetRequestSchema,
   RemoveRequestSchema,
@@ -79,7 +80,7 @@ export class GrpcPeerClient implements PeerClient {
     checkText(group, key);
     const request = create(GetRequestSchema, { group, key });
     const got = await this.#call(groupCacheMethods.get, 'Get', request, options);
-    const limit = this.#config.maxValueBytes;
+    const limit = acceptedValueBytes(this.#config.maxValueBytes, options);
     if (got.value.byteLength > limit) {
       throw new TooLargeError(
         `peer ${this.url}: value of ${got.value.byteLength} bytes is over the limit of ${limit}`,

@@ -2,7 +2,7 @@
 import { type ChannelOptions, credentials } from '@grpc/grpc-js';
 import type { GroupLookup, PeerClient } from '../../core/peers.js';
 import { InvalidArgumentError } from '../../errors.js';
-import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../../limits.js';
+import { DEFAULT_MAX_KEY_BYTES, DEFAULT_WIRE_MAX_VALUE_BYTES } from '../../limits.js';
 import { bearer, checkSecret } from '../../security/secret.js';
 import { resolveTls, type TlsOptions } from '../../security/tls.js';
 import {
@@ -35,13 +35,17 @@ export interface GrpcTransportOptions extends ServerLimitOptions {
   /** connectionLogIntervalMs is the shortest time between two log lines about refused connections. Default 10,000. */
   connectionLogIntervalMs?: number | undefined;
   /**
-   * maxValueBytes is the largest value a peer may send or be sent; it sets
+   * maxValueBytes is the ceiling of a value a peer may send or be sent; it sets
    * grpc-js's message size limits (with room for the rest of the message) on
-   * both clients and server. Larger values fail with TooLargeError
-   * (RESOURCE_EXHAUSTED on the wire). Defaults to 64 MiB.
+   * both clients and server. Each call is held to its group's `maxValueBytes`
+   * within it. Larger values fail with TooLargeError (RESOURCE_EXHAUSTED on
+   * the wire). Defaults to 256 MiB.
    */
   maxValueBytes?: number;
-  /** maxKeyBytes is the largest key the server accepts, in UTF-8 bytes. Defaults to 4096. */
+  /**
+   * maxKeyBytes is the ceiling of a key the server accepts, in UTF-8 bytes;
+   * each call is held to its group's `maxKeyBytes` within it. Defaults to 4096.
+   */
   maxKeyBytes?: number;
   /**
    * requestTimeoutMs bounds each call in addition to the caller's deadline and
@@ -92,7 +96,7 @@ export interface GrpcTransport extends PeerTransport {
  * Throws InvalidArgumentError on a bad option.
  */
 export function grpcTransport(options: GrpcTransportOptions = {}): GrpcTransport {
-  const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+  const maxValueBytes = options.maxValueBytes ?? DEFAULT_WIRE_MAX_VALUE_BYTES;
   if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes < 0) {
     throw new InvalidArgumentError(
       `maxValueBytes must be a non-negative integer: ${maxValueBytes}`,
@@ -113,6 +117,7 @@ export function grpcTransport(options: GrpcTransportOptions = {}): GrpcTransport
     {
       connectionShare: PEER_CONNECTION_SHARE,
       connectionCap: 4096,
+      // A Set reserves the largest message before grpc-js reads it: room for two at once.
       maxInflightBytes: Math.max(256 * 1024 * 1024, 2 * (maxValueBytes + maxKeyBytes + 64 * 1024)),
     },
   );

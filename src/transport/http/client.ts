@@ -14,7 +14,7 @@ import {
   UnauthenticatedError,
   UnavailableError,
 } from '../../errors.js';
-import { DEFAULT_MAX_VALUE_BYTES } from '../../limits.js';
+import { acceptedValueBytes, DEFAULT_WIRE_MAX_VALUE_BYTES } from '../../limits.js';
 import type { GetResponse } from '../../proto/gen/groupcache_pb.js';
 import { CLOSED_AFTER_HANDSHAKE } from '../../security/refusals.js';
 import { AUTHORIZATION, bearer, checkSecret } from '../../security/secret.js';
@@ -66,8 +66,10 @@ export interface HttpTransportOptions {
    */
   requestTimeoutMs?: number;
   /**
-   * maxValueBytes is the largest value accepted from a peer; larger responses
-   * fail with TooLargeError without being read to the end. Defaults to 64 MiB.
+   * maxValueBytes is the ceiling of a value accepted from a peer; each get is
+   * held to its caller's `maxValueBytes` (its group's limit) within it. Larger
+   * responses fail with TooLargeError without being read to the end.
+   * Defaults to 256 MiB.
    */
   maxValueBytes?: number;
   /**
@@ -147,7 +149,7 @@ export function createHttpTransport(options: HttpTransportOptions = {}): HttpTra
   if (!(requestTimeoutMs > 0)) {
     throw new InvalidArgumentError(`requestTimeoutMs must be positive: ${requestTimeoutMs}`);
   }
-  const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+  const maxValueBytes = options.maxValueBytes ?? DEFAULT_WIRE_MAX_VALUE_BYTES;
   if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes < 0) {
     throw new InvalidArgumentError(
       `maxValueBytes must be a non-negative integer: ${maxValueBytes}`,
@@ -240,7 +242,7 @@ class HttpPeerClient implements PeerClient {
   }
 
   async get(group: string, key: string, options?: CallOptions): Promise<PeerValue> {
-    const limit = this.#config.maxValueBytes;
+    const limit = acceptedValueBytes(this.#config.maxValueBytes, options);
     const bytes = await this.#call('GET', group, key, undefined, options, (body, headers) =>
       readBody(this.url, body, headers, limit + getResponseOverhead),
     );

@@ -13,6 +13,7 @@ import {
   toCacheError,
   UnavailableError,
 } from '../../errors.js';
+import { acceptedValueBytes } from '../../limits.js';
 import type { MemoryNetwork, MemoryRequest } from './network.js';
 
 /** The largest delay `setTimeout` honours; a deadline further away needs no timer. */
@@ -61,7 +62,7 @@ export class MemoryPeerClient implements PeerClient {
 
   async get(group: string, key: string, options?: CallOptions): Promise<PeerValue> {
     const got = (await this.#call({ op: 'get', group, key }, options)) as PeerValue;
-    const limit = this.#config.maxValueBytes;
+    const limit = acceptedValueBytes(this.#config.maxValueBytes, options);
     if (got.value.byteLength > limit) {
       throw new TooLargeError(
         `peer ${this.url}: value of ${got.value.byteLength} bytes is over the limit of ${limit}`,

@@ -3,7 +3,7 @@
 
 import type { GroupLookup, PeerClient } from '../../core/peers.js';
 import { InvalidArgumentError } from '../../errors.js';
-import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../../limits.js';
+import { DEFAULT_MAX_KEY_BYTES, DEFAULT_WIRE_MAX_VALUE_BYTES } from '../../limits.js';
 import { clientCache } from '../clients.js';
 import type { PeerTransport, ServeOptions } from '../transport.js';
 import { type MemoryClientConfig, MemoryPeerClient } from './client.js';
@@ -12,9 +12,15 @@ import { type MemoryPeerServer, serveMemory } from './server.js';
 
 /** MemoryTransportOptions configure {@link memoryTransport}. */
 export interface MemoryTransportOptions {
-  /** maxValueBytes is the largest value sent or accepted, both ways. Defaults to 64 MiB. */
+  /**
+   * maxValueBytes is the ceiling of a value sent or accepted, both ways; each
+   * request is held to its group's `maxValueBytes` within it. Defaults to 256 MiB.
+   */
   maxValueBytes?: number;
-  /** maxKeyBytes is the largest key sent or served, in UTF-8 bytes. Defaults to 4096. */
+  /**
+   * maxKeyBytes is the ceiling of a key sent or served, in UTF-8 bytes; each
+   * request is held to its group's `maxKeyBytes` within it. Defaults to 4096.
+   */
   maxKeyBytes?: number;
   /**
    * requestTimeoutMs bounds each call in addition to the caller's deadline; the
@@ -43,7 +49,7 @@ export function memoryTransport(
   network: MemoryNetwork,
   options: MemoryTransportOptions = {},
 ): MemoryTransport {
-  const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+  const maxValueBytes = options.maxValueBytes ?? DEFAULT_WIRE_MAX_VALUE_BYTES;
   if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes < 0) {
     throw new InvalidArgumentError(
       `maxValueBytes must be a non-negative integer: ${maxValueBytes}`,

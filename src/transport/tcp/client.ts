@@ -14,6 +14,7 @@ import {
   TooLargeError,
   UnavailableError,
 } from '../../errors.js';
+import { acceptedValueBytes } from '../../limits.js';
 import { CLOSED_AFTER_HANDSHAKE } from '../../security/refusals.js';
 import type { ResolvedTls } from '../../security/tls.js';
 import { ChurnMap } from '../../util/churn-map.js';
@@ -93,6 +94,8 @@ interface Pending {
   readonly entry: Queued | undefined;
   /** The connection's `reads` when it was queued: more since means the connection moved. */
   readonly reads: number;
+  /** The largest value a GET takes in its answer: the caller's limit, within the ceiling. */
+  readonly maxValueBytes: number;
 }
 
 /** Link is one open (or opening) connection and the requests in flight on it. */
@@ -308,6 +311,7 @@ export class TcpPeerClient implements PeerClient {
         timeoutMs,
         entry,
         reads,
+        maxValueBytes: acceptedValueBytes(this.#config.maxValueBytes, options),
       };
       if (signal !== undefined && onAbort !== undefined) {
         signal.addEventListener('abort', onAbort, { once: true });
@@ -399,6 +403,7 @@ export class TcpPeerClient implements PeerClient {
       // Unbounded: a full queue is itself what the probe may find stuck.
       entry: link.queue.offer(encodePing(id), false),
       reads: link.reads,
+      maxValueBytes: 0,
     });
     link.probeId = id;
     this.#timeouts.hold(true);
@@ -655,11 +660,11 @@ export class TcpPeerClient implements PeerClient {
     const expireAt = buf.readDoubleBE(at + 1);
     const qps = buf.readDoubleBE(at + 9);
     const valueAt = at + GET_OK_FIXED_BYTES;
-    if (end - valueAt > this.#config.maxValueBytes) {
+    if (end - valueAt > p.maxValueBytes) {
       this.#settle(link, id, p);
       p.reject(
         new TooLargeError(
-          `peer ${this.url}: value of ${end - valueAt} bytes is over the limit of ${this.#config.maxValueBytes}`,
+          `peer ${this.url}: value of ${end - valueAt} bytes is over the limit of ${p.maxValueBytes}`,
         ),
       );
       return;

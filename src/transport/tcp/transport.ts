@@ -3,7 +3,7 @@
 import { type Logger, noopLogger } from '../../core/logger.js';
 import type { GroupLookup, PeerClient } from '../../core/peers.js';
 import { InvalidArgumentError } from '../../errors.js';
-import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../../limits.js';
+import { DEFAULT_MAX_KEY_BYTES, DEFAULT_WIRE_MAX_VALUE_BYTES } from '../../limits.js';
 import { checkSecret } from '../../security/secret.js';
 import { resolveTls, type TlsOptions } from '../../security/tls.js';
 import { defaultMaxConnections } from '../../util/fd-limit.js';
@@ -18,12 +18,16 @@ const MiB = 1024 * 1024;
 /** TcpTransportOptions configure {@link tcpTransport}. */
 export interface TcpTransportOptions {
   /**
-   * maxValueBytes is the largest value sent or accepted, both ways; it bounds
-   * every frame, so a peer declaring a larger one is disconnected before any of
-   * it is buffered. Defaults to 64 MiB.
+   * maxValueBytes is the ceiling of a value sent or accepted, both ways; it
+   * bounds every frame, so a peer declaring a larger one is disconnected before
+   * any of it is buffered. Each request is held to its group's `maxValueBytes`
+   * within it. At most 2^31. Defaults to 256 MiB.
    */
   maxValueBytes?: number;
-  /** maxKeyBytes is the largest key, in UTF-8 bytes (at most 65 535). Defaults to 4096. */
+  /**
+   * maxKeyBytes is the ceiling of a key, in UTF-8 bytes (at most 65 535); each
+   * request is held to its group's `maxKeyBytes` within it. Defaults to 4096.
+   */
   maxKeyBytes?: number;
   /**
    * requestTimeoutMs bounds each call in addition to the caller's deadline; the
@@ -164,7 +168,7 @@ export interface TcpTransport extends PeerTransport {
 }
 
 export function tcpTransport(options: TcpTransportOptions = {}): TcpTransport {
-  const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+  const maxValueBytes = options.maxValueBytes ?? DEFAULT_WIRE_MAX_VALUE_BYTES;
   // The frame length is a u32: the value and its headers must fit.
   if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes < 0 || maxValueBytes > 2 ** 31) {
     throw new InvalidArgumentError(
