@@ -82,6 +82,11 @@ export {
   type MemoryTransportOptions,
   memoryTransport,
 } from './transport/memory/index.js';
-export type { PeerServer, PeerTransport, ServeOptions } from './transport/transport.js';
+export type {
+  PeerServer,
+  PeerService,
+  PeerTransport,
+  ServeOptions,
+} from './transport/transport.js';
 export { type Clock, systemClock } from './util/clock.js';
 export type { ServerLimitOptions, ServerStats } from './util/server-limits.js';
