@@ -502,7 +502,13 @@ function largeValueCluster(name: string, makeTransport: MakeTransport): void {
     before(async () => {
       const urls = [`http://127.0.0.1:${await freePort()}`, `http://127.0.0.1:${await freePort()}`];
       for (const self of urls) {
-        const node = createNode({ self, peers: urls, transport: makeTransport({}) });
+        // A generous peer timeout: the test is of the limits, not of a busy machine's speed.
+        const node = createNode({
+          self,
+          peers: urls,
+          transport: makeTransport({}),
+          peerTimeoutMs: 60_000,
+        });
         const mine: string[] = [];
         nodes.push(node);
         loaded.push(mine);
