@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import type { Membership } from '../membership/membership.js';
 import { httpTransport } from '../transport/http/transport.js';
-import { type CacheNode, createNode } from './node.js';
+import { type CacheNode, createNode, type NodeOptions } from './node.js';
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -149,6 +149,16 @@ describe('node lifecycle and options', () => {
     assert.throws(() => createNode({ self: 'http://h:1', listen: 'nope' }), {
       code: 'INVALID_ARGUMENT',
     });
+  });
+
+  test("a transport's options given to createNode are refused, not silently dropped", () => {
+    for (const name of ['tls', 'peerSecret', 'basePath', 'http', 'maxKeyBytes', 'maxValueBytes']) {
+      const options = { self: 'http://h:1', [name]: name === 'tls' ? {} : 'x' } as NodeOptions;
+      assert.throws(() => createNode(options), {
+        code: 'INVALID_ARGUMENT',
+        message: new RegExp(`^${name}: options of the transport's factory`),
+      });
+    }
   });
 
   test("the HTTP transport's handler mounts a node in a server of your own", async () => {

@@ -53,7 +53,9 @@ export interface NodeOptions {
    * `peercache/grpc`, or `memoryTransport(network)`. Default: HTTP,
    * golang/groupcache's protocol, as `httpTransport()` with no options builds
    * it, imported when first needed (a peer request, `listen()`), so a node
-   * with no peers never loads it.
+   * with no peers never loads it. The transport options createNode once took
+   * (`tls`, `peerSecret`, `basePath`, `http`, `maxKeyBytes`, `maxValueBytes`)
+   * are refused with InvalidArgumentError rather than dropped.
    * Give each node a transport of its own: a node closes the clients of peers
    * that leave its ring, which another node sharing the transport may still use.
    */
@@ -81,6 +83,9 @@ export interface NodeOptions {
   /** logger receives loads, peer errors and membership changes (a pino logger fits). Default: silent. */
   logger?: Logger | undefined;
 }
+
+/** MOVED_OPTIONS are the transport options NodeOptions no longer has. */
+const MOVED_OPTIONS = ['tls', 'peerSecret', 'basePath', 'http', 'maxKeyBytes', 'maxValueBytes'];
 
 /** PeersInfo describes the ring as this node sees it. */
 export interface PeersInfo {
@@ -150,6 +155,16 @@ export class CacheNode implements PeerService {
     this.#graceMs = options.shutdownGraceMs ?? 10_000;
     this.#registry = new GroupRegistry({ logger: this.#log });
     this.metrics = new NodeMetrics(() => this.#registry.groups());
+    // Options the node once took for its default transport: silently dropping a
+    // `tls` or `peerSecret` would leave the peer port open, so each is refused.
+    const moved = MOVED_OPTIONS.filter(
+      (name) => (options as Record<string, unknown>)[name] !== undefined,
+    );
+    if (moved.length > 0) {
+      throw new InvalidArgumentError(
+        `${moved.join(', ')}: options of the transport's factory, not of createNode: createNode({ transport: httpTransport({ ${moved.join(', ')} }) })`,
+      );
+    }
     this.transport = options.transport ?? defaultTransport();
     const health: ResolvedPeerHealth = resolvePeerHealth({
       ...options.peerHealth,
