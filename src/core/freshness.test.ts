@@ -33,7 +33,7 @@ function refreshing(refreshAhead: number) {
   const g = new GroupRegistry().newGroup('g', {
     cacheBytes: 1 << 20,
     load: loader.load,
-    ttl: 1_000,
+    ttlMs: 1_000,
     refreshAhead,
     now: c.now,
   });
@@ -130,7 +130,7 @@ describe('graceMs', () => {
     return new GroupRegistry().newGroup('g', {
       cacheBytes: 1 << 20,
       load,
-      ttl: 1_000,
+      ttlMs: 1_000,
       graceMs,
       now,
     });
