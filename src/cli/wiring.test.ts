@@ -109,6 +109,42 @@ describe('peerOptions and apiTlsOf', () => {
     }
   });
 
+  test('the HTTP transport speaks the dialect of the Go lineage whose ring --ring names', async () => {
+    const served = {
+      name: 'g',
+      getForPeer: () => ({ value: Buffer.from('v'), expireAt: 0, minuteQps: 0 }),
+      setFromPeer: () => {},
+      removeFromPeer: () => {},
+    };
+    const statuses: Record<string, number> = {};
+    for (const ring of ['golang', 'balanced', 'mailgun', 'groupcache-go'] as const) {
+      const { transport } = peerOptions({ transport: 'http', ring }, undefined);
+      assert.ok(transport !== undefined);
+      const server = await transport.serve(
+        { getGroup: (name) => (name === 'g' ? served : undefined) },
+        { host: '127.0.0.1', port: 0, signal: new AbortController().signal, logger: noopLogger },
+      );
+      try {
+        // Only groupcache-go's dialect serves its batch remove.
+        const res = await fetch(
+          `http://127.0.0.1:${server.address.port}/_groupcache/g/_remove-keys/`,
+          {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ group: 'g', keys: ['a'] }),
+          },
+        );
+        await res.body?.cancel();
+        statuses[ring] = res.status;
+      } finally {
+        await server.close(0);
+        await transport.close();
+      }
+    }
+    assert.equal(statuses['groupcache-go'], 200);
+    for (const ring of ['golang', 'balanced', 'mailgun']) assert.equal(statuses[ring], 405, ring);
+  });
+
   test('the API gets the certificate and key with --api-tls, never client auth', () => {
     const tls = { cert: 'C', key: 'K', ca: 'A', clientAuth: true };
     assert.deepEqual(apiTlsOf({ apiTls: true }, tls), { cert: 'C', key: 'K' });
