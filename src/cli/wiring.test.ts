@@ -118,7 +118,10 @@ describe('peerOptions and apiTlsOf', () => {
     };
     const statuses: Record<string, number> = {};
     for (const ring of ['golang', 'balanced', 'mailgun', 'groupcache-go'] as const) {
-      const { transport } = peerOptions({ transport: 'http', ring }, undefined);
+      const { transport } = peerOptions(
+        { transport: 'http', peerSecret: undefined, ring },
+        undefined,
+      );
       assert.ok(transport !== undefined);
       const server = await transport.serve(
         { getGroup: (name) => (name === 'g' ? served : undefined) },
