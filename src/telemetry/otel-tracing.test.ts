@@ -1,6 +1,7 @@
 // otel-tracing.test.ts: one trace from a non-owner's get to the owner's loader, over each
 // transport: the get, the peer request, the owner serving it and its load, with the trace
-// context carried across; a span the loader makes is the load's child.
+// context carried across (HTTP header, gRPC metadata, tcp TRACE frame, memory call); a
+// span the loader makes is the load's child.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { context, trace } from '@opentelemetry/api';
@@ -16,6 +17,7 @@ import { type CacheNode, createNode } from '../node/node.js';
 import { grpcTransport } from '../transport/grpc/index.js';
 import { httpTransport } from '../transport/http/transport.js';
 import { MemoryNetwork, memoryTransport } from '../transport/memory/index.js';
+import { tcpTransport } from '../transport/tcp/index.js';
 import type { PeerTransport } from '../transport/transport.js';
 import { otelTelemetry } from './otel-tracing.js';
 
@@ -33,6 +35,7 @@ const transports: Array<[string, () => PeerTransport, boolean]> = [
   ['memory', () => memoryTransport(network), false],
   ['http', () => httpTransport(), true],
   ['grpc', () => grpcTransport(), true],
+  ['tcp', () => tcpTransport(), true],
 ];
 const network = new MemoryNetwork();
 
