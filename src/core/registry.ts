@@ -4,11 +4,14 @@ import { AlreadyExistsError, InvalidArgumentError } from '../errors.js';
 import { Group, type GroupOptions } from './group.js';
 import type { Logger } from './logger.js';
 import { type GroupLookup, noPeers, type PeerPicker } from './peers.js';
+import type { Telemetry } from './telemetry.js';
 
 /** GroupRegistryOptions configure a {@link GroupRegistry}. */
 export interface GroupRegistryOptions {
   /** Logger handed to groups that don't bring their own. */
   logger?: Logger | undefined;
+  /** telemetry traces the groups' work (see `peercache/otel`); a group's own option wins. Default: none. */
+  telemetry?: Telemetry | undefined;
 }
 
 /**
@@ -19,9 +22,11 @@ export class GroupRegistry implements GroupLookup {
   readonly #groups = new Map<string, Group>();
   #picker: PeerPicker = noPeers;
   readonly #logger: Logger | undefined;
+  readonly #telemetry: Telemetry | undefined;
 
   constructor(options: GroupRegistryOptions = {}) {
     this.#logger = options.logger;
+    this.#telemetry = options.telemetry;
   }
 
   /** newGroup creates and registers a group. A name already taken is an AlreadyExistsError. */
@@ -32,7 +37,11 @@ export class GroupRegistry implements GroupLookup {
     if (this.#groups.has(name)) throw new AlreadyExistsError(`group ${name} already exists`);
     const group = new Group(
       name,
-      { ...options, logger: options?.logger ?? this.#logger },
+      {
+        ...options,
+        logger: options?.logger ?? this.#logger,
+        telemetry: options?.telemetry ?? this.#telemetry,
+      },
       () => this.#picker,
     );
     this.#groups.set(name, group);

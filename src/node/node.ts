@@ -13,6 +13,7 @@ import {
 } from '../core/peer-health.js';
 import { GroupRegistry } from '../core/registry.js';
 import { RingPicker } from '../core/ring-picker.js';
+import type { Telemetry } from '../core/telemetry.js';
 import { InvalidArgumentError, UnavailableError } from '../errors.js';
 import type { Membership } from '../membership/membership.js';
 import type { RingKind } from '../ring/owner-ring.js';
@@ -96,6 +97,11 @@ export interface NodeOptions {
   shutdownGraceMs?: number | undefined;
   /** logger receives loads, peer errors and membership changes (a pino logger fits). Default: silent. */
   logger?: Logger | undefined;
+  /**
+   * telemetry traces gets, peer requests, loads and writes of every group of the node, with
+   * the trace context carried to peers: `otelTelemetry()` of `peercache/otel`. Default: none.
+   */
+  telemetry?: Telemetry | undefined;
 }
 
 /** MOVED_OPTIONS are the transport options NodeOptions no longer has. */
@@ -169,7 +175,7 @@ export class CacheNode implements PeerService {
     this.#membership = options.membership;
     this.#log = options.logger ?? noopLogger;
     this.#graceMs = options.shutdownGraceMs ?? 10_000;
-    this.#registry = new GroupRegistry({ logger: this.#log });
+    this.#registry = new GroupRegistry({ logger: this.#log, telemetry: options.telemetry });
     this.metrics = new NodeMetrics(() => this.#registry.groups());
     // Options the node once took for its default transport: silently dropping a
     // `tls` or `peerSecret` would leave the peer port open, so each is refused.
