@@ -32,6 +32,7 @@ describe('the simulated cluster', () => {
     assert.equal(result.failedGets, 0, result.failures.join('\n'));
     assert.equal(result.maxLoadsInAPeriod, 1);
     assert.equal(result.duplicateLoads, 0);
+    assert.equal(result.fallbackReloads, 0);
     assert.ok(result.loads > 0 && result.loads <= result.periods, `${result.loads} loads`);
     // Keys changed owner: more periods than keys asked for.
     assert.ok(result.periods > result.loads * 0.5);
