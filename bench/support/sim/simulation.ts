@@ -20,7 +20,10 @@ export interface SimulationOptions {
   hotKeys?: number;
   /** seconds is how long the workload runs, in simulated seconds. Default 30. */
   seconds?: number;
-  /** getsPerSecond is the cluster's rate of gets, in simulated time. Default 5,000. */
+  /**
+   * getsPerSecond is the cluster's rate of gets, in simulated time. Default 50
+   * per node, so each node sends and serves as much at every size.
+   */
   getsPerSecond?: number;
   /**
    * waveMs is the simulated time one wave of gets stands for: the gets of a
@@ -152,7 +155,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     zipf: options.zipf ?? 1,
     hotKeys: options.hotKeys ?? 100,
     seconds: options.seconds ?? 30,
-    getsPerSecond: options.getsPerSecond ?? 5_000,
+    getsPerSecond: options.getsPerSecond ?? options.nodes * 50,
     waveMs: options.waveMs ?? 100,
     churnEverySeconds: options.churnEverySeconds ?? 3,
     churn: options.churn ?? (['join', 'leave', 'join', 'hang'] as const),
