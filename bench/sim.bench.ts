@@ -80,7 +80,7 @@ const largest = runs.at(-1);
 if (largest !== undefined) {
   const { n, r } = largest;
   headline({
-    item: 11,
+    item: 12,
     name: `Simulated cluster of ${n} nodes with churn: failed gets, loads per key per ownership period`,
     measured: `${r.failedGets} failed, ${r.loadsPerPeriod.toFixed(3)} loads/period (max ${r.maxLoadsInAPeriod})`,
     target: '0 failed, ≤ 1 load per key per period',
@@ -91,7 +91,7 @@ if (largest !== undefined) {
 const widest = costs.at(-1);
 if (widest !== undefined) {
   headline({
-    item: 11,
+    item: 12,
     name: `One node at ${widest.peers.toLocaleString('en-US')} peers: heap, and one membership change`,
     measured: `${(widest.heapPerNode / KiB / KiB).toFixed(1)} MiB, ${widest.changeMs.toFixed(0)} ms`,
     target: '',

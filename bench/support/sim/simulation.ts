@@ -77,7 +77,10 @@ export interface SimulationResult {
   periods: number;
   /** Runs of the loader, over every node. */
   loads: number;
-  /** loadsPerPeriod is loads / periods (target 1; below 1 when an owner still held a key). */
+  /**
+   * loadsPerPeriod is loads, fallback reloads apart, over periods (target 1;
+   * below 1 when an owner still held a key).
+   */
   loadsPerPeriod: number;
   /**
    * Loads beyond the first of a key within one period of a live owner (target 0):
@@ -383,7 +386,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     failures,
     periods,
     loads,
-    loadsPerPeriod: periods === 0 ? 0 : loads / periods,
+    loadsPerPeriod: periods === 0 ? 0 : (loads - fallbackReloads) / periods,
     duplicateLoads,
     maxLoadsInAPeriod,
     fallbackReloads,
