@@ -58,7 +58,7 @@ console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const { n, r } of runs) {
   const e = r.nodes;
   console.log(
-    `| ${n} (+${e.joined} −${e.left} hung ${e.hung}) | ${r.gets.toLocaleString('en-US')} | ${r.failedGets} | ${r.loadsPerPeriod.toFixed(3)} (${r.loads.toLocaleString('en-US')} / ${r.periods.toLocaleString('en-US')}) | ${r.duplicateLoads} | ${r.fallbackReloads} | ${(r.hot.share * 100).toFixed(0)}% of ${r.hot.gets.toLocaleString('en-US')} | ${times(r.requests.balance)} | ${times(r.ringBalance)} | ${((r.memory?.perNodeAtSetup ?? Number.NaN) / KiB).toFixed(0)} KiB (${((r.memory?.perNodeAtEnd ?? Number.NaN) / KiB).toFixed(0)} KiB at the end) | ${r.changeMsPerNode.toFixed(1)} ms | ${(r.wallMs / 1000).toFixed(0)} s (${(r.cpuMs / 1000).toFixed(0)} s) |`,
+    `| ${n} (+${e.joined} −${e.left} hung ${e.hung}) | ${r.gets.toLocaleString('en-US')} | ${r.failedGets} | ${r.loadsPerPeriod.toFixed(3)} (${(r.loads - r.fallbackReloads).toLocaleString('en-US')} / ${r.periods.toLocaleString('en-US')}) | ${r.duplicateLoads} | ${r.fallbackReloads} | ${(r.hot.share * 100).toFixed(0)}% of ${r.hot.gets.toLocaleString('en-US')} | ${times(r.requests.balance)} | ${times(r.ringBalance)} | ${((r.memory?.perNodeAtSetup ?? Number.NaN) / KiB).toFixed(0)} KiB (${((r.memory?.perNodeAtEnd ?? Number.NaN) / KiB).toFixed(0)} KiB at the end) | ${r.changeMsPerNode.toFixed(1)} ms | ${(r.wallMs / 1000).toFixed(0)} s (${(r.cpuMs / 1000).toFixed(0)} s) |`,
   );
   if (r.failures.length > 0) console.log(`  failures at ${n}: ${r.failures.join('; ')}`);
 }
