@@ -3,7 +3,7 @@
 //   node --expose-gc --import tsx child.ts cluster <nodes> <seconds> [ring]
 //   node --expose-gc --import tsx child.ts cost <peers> [ring]
 import { nodeCost } from './node-cost.js';
-import { runSimulation } from './simulation.js';
+import { type RingKind, runSimulation } from './simulation.js';
 
 const gc = globalThis.gc;
 if (gc === undefined) throw new Error('run with --expose-gc');
@@ -16,13 +16,15 @@ const heapBytes = () => {
 };
 
 const [mode, size, ...rest] = process.argv.slice(2);
+/** ringOf is the ring kind named on the command line, checked by createNode; '' for its default. */
+const ringOf = (name: string | undefined) => (name ? (name as RingKind) : undefined);
 const cpu0 = process.cpuUsage();
 if (mode === 'cluster') {
   const [seconds, ring] = rest;
   const result = await runSimulation({
     nodes: Number(size),
     seconds: Number(seconds),
-    ring: ring || undefined,
+    ring: ringOf(ring),
     heapBytes,
     log: (line) => console.error(`  ${line}`),
   });
@@ -30,7 +32,7 @@ if (mode === 'cluster') {
   console.log(JSON.stringify({ ...result, cpuMs: (cpu.user + cpu.system) / 1000 }));
 } else if (mode === 'cost') {
   const [ring] = rest;
-  console.log(JSON.stringify(await nodeCost(Number(size), heapBytes, { ring: ring || undefined })));
+  console.log(JSON.stringify(await nodeCost(Number(size), heapBytes, { ring: ringOf(ring) })));
 } else {
   throw new Error(`usage: child.ts cluster <nodes> <seconds> [ring] | cost <peers> [ring]`);
 }

@@ -2,6 +2,7 @@
 // applying one membership change), measured on a few nodes that are told of N members.
 import { createNode } from '../../../src/node/node.js';
 import { MemoryNetwork, memoryTransport } from '../../../src/transport/memory/index.js';
+import type { RingKind } from './simulation.js';
 
 /** NodeCost is the cost of one node at `peers` members. */
 export interface NodeCost {
@@ -26,7 +27,7 @@ export interface NodeCost {
 export async function nodeCost(
   peers: number,
   heapBytes: () => number,
-  options: { sample?: number; ring?: string | undefined } = {},
+  options: { sample?: number; ring?: RingKind | undefined } = {},
 ): Promise<NodeCost> {
   const sample = Math.min(options.sample ?? 8, peers);
   const network = new MemoryNetwork();

@@ -5,6 +5,16 @@ import { type CacheNode, createNode, type NodeOptions } from '../../../src/node/
 import { MemoryNetwork, memoryTransport } from '../../../src/transport/memory/index.js';
 import { seededRandom, ZipfSampler } from './zipf.js';
 
+/**
+ * RingKind is the type of createNode's `ring` option (the ring kind), or a
+ * string while NodeOptions has no such option: the simulation passes it through.
+ */
+export type RingKind = NodeOptions extends { ring?: infer R }
+  ? unknown extends R
+    ? string
+    : NonNullable<R>
+  : string;
+
 /** ChurnKind is one membership event: a node joins, leaves gracefully, or hangs. */
 export type ChurnKind = 'join' | 'leave' | 'hang';
 
@@ -50,7 +60,7 @@ export interface SimulationOptions {
    * ring names the ring kind, passed to createNode as its `ring` option;
    * undefined leaves createNode's default.
    */
-  ring?: string | undefined;
+  ring?: RingKind | undefined;
   /** node is merged into every node's createNode options (peer health, timeouts...). */
   node?: Partial<NodeOptions> | undefined;
   /** group is merged into the options of every node's two groups (e.g. `fallbackTtl`). */
@@ -309,7 +319,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   };
 
   // The workload.
-  const firstOwner = () => live[0]?.node as CacheNode;
+  /** The node whose ring names owners for the measures: every member's ring is the same. */
+  const observer = () => live[0]?.node as CacheNode;
   let gets = 0;
   let failedGets = 0;
   let hotGets = 0;
@@ -327,7 +338,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const asked: Promise<unknown>[] = [];
     const senders = live.filter((n) => !hung.has(n));
     const hungUrls = new Set([...hung].map((n) => n.url));
-    const ring = firstOwner();
+    const ring = observer();
     for (let g = 0; g < getsPerWave; g++) {
       const rank = zipf.next();
       const key = `key-${rank}`;
@@ -370,7 +381,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const max = Math.max(...rates);
   const owned = new Map<string, number>();
   for (let i = 0; i < 20_000; i++) {
-    const owner = firstOwner().ownerOf(`uniform-${i}`);
+    const owner = observer().ownerOf(`uniform-${i}`);
     owned.set(owner, (owned.get(owner) ?? 0) + 1);
   }
   const ringBalance = Math.max(...owned.values()) / (20_000 / live.length);
