@@ -1,24 +1,9 @@
-// zipf.ts: the simulation's random numbers: a seeded generator, so a run can be repeated,
-// and a Zipf sampler for a skewed key popularity.
+// zipf.ts: a Zipf sampler, for the simulation's skewed key popularity.
+
+export { seededRandom } from '../../../test/support/seeded.js';
 
 /** Random is a source of numbers in [0, 1). */
 export type Random = () => number;
-
-/**
- * seededRandom is a small deterministic generator (mulberry32) for `seed`: the
- * same seed gives the same sequence, so a simulation's workload and churn
- * repeat exactly.
- */
-export function seededRandom(seed: number): Random {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /**
  * ZipfSampler draws ranks 0..n-1 with probability proportional to
