@@ -81,7 +81,7 @@ if (largest !== undefined) {
   const { n, r } = largest;
   headline({
     item: 12,
-    name: `Simulated cluster of ${n} nodes with churn: failed gets, loads per key per ownership period`,
+    name: `Simulated cluster of ${n} nodes ${r.nodes.joined + r.nodes.left + r.nodes.hung > 0 ? 'with' : 'without'} churn: failed gets, loads per key per ownership period`,
     measured: `${r.failedGets} failed, ${r.loadsPerPeriod.toFixed(3)} loads/period (max ${r.maxLoadsInAPeriod})`,
     target: '0 failed, ≤ 1 load per key per period',
     met: r.failedGets === 0 && r.maxLoadsInAPeriod <= 1,
