@@ -15,10 +15,12 @@ import {
 import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../limits.js';
 import { type FlightContext, SingleFlight } from '../singleflight/singleflight.js';
 import { LogThrottle } from '../util/log-throttle.js';
+import { type HotKey, WindowedHotKeys } from '../util/space-saving.js';
 import { ByteView } from './byteview.js';
 import { viewBytes } from './byteview-internal.js';
 import {
   type CacheValue,
+  type Entry,
   type Hit,
   hitExpireAt,
   hitView,
@@ -104,7 +106,13 @@ export interface GroupOptions {
    * kept in the hot cache. Default 0.1, golang/groupcache's one in ten.
    */
   hotCacheChance?: number | undefined;
-  /** Clock in ms since the epoch, for expiry. Default `Date.now`. */
+  /**
+   * hotKeyCapacity is how many keys the group's heavy-hitters sketch counts (in
+   * each of its two half-minute halves), for {@link Group.hotKeys}; 0 turns it
+   * off. Default 256.
+   */
+  hotKeyCapacity?: number | undefined;
+  /** Clock in ms since the epoch, for expiry and the hot-key window. Default `Date.now`. */
   now?: (() => number) | undefined;
   /** Random source in [0, 1), for the hot-cache choice. Default `Math.random`. */
   random?: (() => number) | undefined;
@@ -177,6 +185,8 @@ export class Group implements PeerServedGroup {
   readonly #log: Logger;
   /** Peer failures reach the log once per peer per interval, with a count: a dead peer fails every get of its keys. */
   readonly #peerLog: LogThrottle;
+  /** Gets per key over about the last minute, or undefined when turned off. */
+  readonly #hotKeys: WindowedHotKeys | undefined;
 
   /** @internal Use `GroupRegistry.newGroup`. */
   constructor(name: string, options: GroupOptions, peers: () => PeerPicker) {
@@ -198,6 +208,10 @@ export class Group implements PeerServedGroup {
     checkNumber('maxKeyBytes', options.maxKeyBytes, 1);
     checkNumber('maxValueBytes', options.maxValueBytes, 0);
     checkNumber('hotCacheChance', options.hotCacheChance, 0);
+    checkNumber('hotKeyCapacity', options.hotKeyCapacity, 0);
+    if (options.hotKeyCapacity !== undefined && !Number.isSafeInteger(options.hotKeyCapacity)) {
+      throw new InvalidArgumentError('hotKeyCapacity must be a whole number');
+    }
     if ((options.hotCacheChance ?? 0) > 1) {
       throw new InvalidArgumentError('hotCacheChance must be between 0 and 1');
     }
@@ -229,6 +243,11 @@ export class Group implements PeerServedGroup {
     this.#hotCacheChance = options.hotCacheChance ?? 0.1;
     this.#log = options.logger ?? noopLogger;
     this.#peerLog = new LogThrottle({ now: this.#now });
+    const hotKeyCapacity = options.hotKeyCapacity ?? 256;
+    this.#hotKeys =
+      hotKeyCapacity === 0
+        ? undefined
+        : new WindowedHotKeys({ capacity: hotKeyCapacity, now: this.#now });
     this.#cache = new TwoTierCache({
       cacheBytes: options.cacheBytes,
       maxEntries: options.maxEntries,
@@ -256,6 +275,7 @@ export class Group implements PeerServedGroup {
       a !== undefined && typeof (a as Sink).setView === 'function' ? (a as Sink) : undefined;
     const options = sink === undefined ? (a as GetOptions | undefined) : b;
     this.#stats.gets++;
+    this.#hotKeys?.offer(key);
     const hit = this.#cache.get(key);
     if (hit !== undefined) {
       this.#stats.cacheHits++;
@@ -439,6 +459,7 @@ export class Group implements PeerServedGroup {
     if (bad !== undefined) return Promise.reject(bad);
     this.#stats.gets++;
     this.#stats.serverRequests++;
+    this.#hotKeys?.offer(key);
     const hit = this.#cache.get(key);
     if (hit !== undefined) {
       this.#stats.cacheHits++;
@@ -490,6 +511,26 @@ export class Group implements PeerServedGroup {
   /** stats returns a snapshot of the group's counters. */
   get stats(): GroupStats {
     return { ...this.#stats };
+  }
+
+  /**
+   * hotKeys returns up to `n` keys this node was asked for most over about the
+   * last minute (by its callers and by peers), most first, from a fixed-size
+   * heavy-hitters sketch: each `count` is an upper bound, at most `error` over
+   * the truth. Empty when `hotKeyCapacity` is 0.
+   */
+  hotKeys(n = 10): HotKey[] {
+    return this.#hotKeys?.top(n) ?? [];
+  }
+
+  /**
+   * inspect tells what this node's main and hot caches hold of `key` (a `null`
+   * view is a cached not-found), without loading it, asking a peer, or counting
+   * a get. An invalid key holds nothing.
+   */
+  inspect(key: string): { main?: Entry | undefined; hot?: Entry | undefined } {
+    if (this.#checkKey(key) !== undefined) return {};
+    return { main: this.#cache.inspect('main', key), hot: this.#cache.inspect('hot', key) };
   }
 
   /** cacheStats returns a snapshot of the main or hot cache's stats. */

@@ -1,7 +1,8 @@
 // default-transport.ts: createNode's default peer transport, HTTP, imported when a node
 // first needs it (a peer, a server, a handler), so that a local cache never loads it.
+import type { NodeStats, NodeStatsRequest } from '../core/node-stats.js';
 import type { CallOptions, GroupLookup, PeerClient, PeerValue } from '../core/peers.js';
-import { UnavailableError } from '../errors.js';
+import { NotFoundError, UnavailableError } from '../errors.js';
 import type { HttpPeerHandler } from '../transport/http/server.js';
 import type {
   HttpPeerServer,
@@ -148,6 +149,12 @@ class LazyClient implements PeerClient {
     return c instanceof Promise
       ? c.then((r) => r.remove(group, key, options))
       : c.remove(group, key, options);
+  }
+
+  async nodeStats(request: NodeStatsRequest, options?: CallOptions): Promise<NodeStats> {
+    const c = await this.#client();
+    if (c.nodeStats === undefined) throw new NotFoundError('the HTTP client has no stats call');
+    return c.nodeStats(request, options);
   }
 
   close(): void {

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Group, GroupOptions } from '../core/group.js';
 import type { Logger } from '../core/logger.js';
 import { noopLogger } from '../core/logger.js';
+import { buildNodeStats, type NodeStats, type NodeStatsRequest } from '../core/node-stats.js';
 import {
   HealthCheckedPeer,
   healthOf,
@@ -11,15 +12,18 @@ import {
   type ResolvedPeerHealth,
   resolvePeerHealth,
 } from '../core/peer-health.js';
+import type { CallOptions, GroupLookup } from '../core/peers.js';
 import { GroupRegistry } from '../core/registry.js';
 import { RingPicker } from '../core/ring-picker.js';
-import { InvalidArgumentError, UnavailableError } from '../errors.js';
+import { InvalidArgumentError, NotFoundError, UnavailableError } from '../errors.js';
 import type { Membership } from '../membership/membership.js';
 import type { HashFn } from '../ring/ring.js';
+import { ringShares } from '../ring/shares.js';
 import type { TlsOptions } from '../security/tls.js';
 import type { HttpPeerHandler } from '../transport/http/server.js';
 import type { HttpPeerTransport, HttpPeerTransportOptions } from '../transport/http/transport.js';
 import type { PeerServer, PeerTransport } from '../transport/transport.js';
+import { VERSION } from '../version.js';
 import { LazyHttpTransport } from './default-transport.js';
 import { NodeMetrics } from './metrics.js';
 import { parsePeerUrl } from './peer-url.js';
@@ -150,7 +154,12 @@ export class CacheNode {
   readonly metrics: NodeMetrics;
   /** transport is the peer protocol this node speaks. */
   readonly transport: PeerTransport;
+  /** startedAt is when this node was made, in ms since the epoch. */
+  readonly startedAt = Date.now();
   readonly #registry: GroupRegistry;
+  /** What transport servers serve: the groups, and this node's stats. */
+  readonly #lookup: GroupLookup;
+  readonly #ringOptions: { replicas: number | undefined; hash: HashFn | undefined };
   readonly #picker: RingPicker;
   readonly #membership: Membership | undefined;
   readonly #member: boolean;
@@ -182,6 +191,11 @@ export class CacheNode {
     this.#log = options.logger ?? noopLogger;
     this.#graceMs = options.shutdownGraceMs ?? 10_000;
     this.#registry = new GroupRegistry({ logger: this.#log });
+    this.#lookup = {
+      getGroup: (name) => this.#registry.getGroup(name),
+      nodeStats: (request) => this.nodeStats(request),
+    };
+    this.#ringOptions = { replicas: options.replicas, hash: options.hash };
     this.metrics = new NodeMetrics(() => this.#registry.groups());
     if (options.transport !== undefined && (options.tls ?? options.peerSecret) !== undefined) {
       throw new InvalidArgumentError(
@@ -240,7 +254,7 @@ export class CacheNode {
     if (typeof t.handler !== 'function') {
       throw new InvalidArgumentError(`the ${this.transport.name} transport has no HTTP handler`);
     }
-    return t.handler(this.#registry, { signalFor: () => this.#shutdown.signal });
+    return t.handler(this.#lookup, { signalFor: () => this.#shutdown.signal });
   }
 
   /** newGroup creates a group on this node. A duplicate name is an AlreadyExistsError. */
@@ -308,6 +322,52 @@ export class CacheNode {
     };
   }
 
+  /**
+   * nodeStats is this node's report of itself, as it answers a peer's stats
+   * call: its groups' counters, caches and hot keys, and, when `request` names
+   * a group and a key, what this node holds of that key (nothing is loaded).
+   */
+  nodeStats(request: NodeStatsRequest = {}): NodeStats {
+    return buildNodeStats(request, {
+      groups: () => this.#registry.groups(),
+      getGroup: (name) => this.#registry.getGroup(name),
+      version: VERSION,
+      startedAt: this.startedAt,
+      now: Date.now,
+    });
+  }
+
+  /**
+   * peerStats asks the member `url` for its report (see {@link nodeStats})
+   * over the peer transport. Rejects with NotFoundError when the transport's
+   * client has no stats call or the peer does not know it (a golang/groupcache
+   * peer), InvalidArgumentError for a URL that is not a member, and the
+   * transport's error when the peer cannot be reached.
+   */
+  async peerStats(
+    url: string,
+    request: NodeStatsRequest = {},
+    options?: CallOptions,
+  ): Promise<NodeStats> {
+    if (url === this.self) return this.nodeStats(request);
+    if (!this.#picker.members().includes(url)) {
+      throw new InvalidArgumentError(`${url} is not a member of the ring`);
+    }
+    const client = this.transport.client(url);
+    if (client.nodeStats === undefined) {
+      throw new NotFoundError(`the ${this.transport.name} transport has no stats call`);
+    }
+    return client.nodeStats(request, options);
+  }
+
+  /**
+   * ringShares is each member's share of the ring's hash space (the shares sum
+   * to 1): about the fraction of keys it owns.
+   */
+  ringShares(): Record<string, number> {
+    return ringShares(this.#picker.members(), this.#ringOptions);
+  }
+
   /** ownerOf returns the URL of the node that owns `key`. */
   ownerOf(key: string): string {
     return this.#picker.ownerOf(key);
@@ -327,7 +387,7 @@ export class CacheNode {
     this.#listening = true;
     const { host, port } = this.#listen;
     try {
-      this.#server = await this.transport.serve(this.#registry, {
+      this.#server = await this.transport.serve(this.#lookup, {
         host,
         port,
         signal: this.#shutdown.signal,

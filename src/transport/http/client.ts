@@ -2,6 +2,12 @@
 
 import { createRequire } from 'node:module';
 import type { Dispatcher, Pool } from 'undici';
+import {
+  decodeNodeStats,
+  MAX_NODE_STATS_BYTES,
+  type NodeStats,
+  type NodeStatsRequest,
+} from '../../core/node-stats.js';
 import type { CallOptions, PeerClient, PeerValue } from '../../core/peers.js';
 import {
   abortError,
@@ -27,6 +33,7 @@ import {
   expireAtFromNanos,
   MAX_TIMEOUT_HEADER_MS,
   nanosFromExpireAt,
+  STATS_PATH,
   TIMEOUT_HEADER,
 } from './wire.js';
 
@@ -242,8 +249,12 @@ class HttpPeerClient implements PeerClient {
 
   async get(group: string, key: string, options?: CallOptions): Promise<PeerValue> {
     const limit = this.#config.maxValueBytes;
-    const bytes = await this.#call('GET', group, key, undefined, options, (body, headers) =>
-      readBody(this.url, body, headers, limit + getResponseOverhead),
+    const bytes = await this.#call(
+      'GET',
+      this.#keyPath(group, key),
+      undefined,
+      options,
+      (body, headers) => readBody(this.url, body, headers, limit + getResponseOverhead),
     );
     let message: GetResponse;
     try {
@@ -271,11 +282,44 @@ class HttpPeerClient implements PeerClient {
   ): Promise<void> {
     const codec = this.#codec ?? (await this.#loadCodec());
     const body = codec.encodeSetRequest(group, key, value, nanosFromExpireAt(expireAt));
-    await this.#call('PUT', group, key, body, options, discard);
+    await this.#call('PUT', this.#keyPath(group, key), body, options, discard);
   }
 
   async remove(group: string, key: string, options?: CallOptions): Promise<void> {
-    await this.#call('DELETE', group, key, undefined, options, discard);
+    await this.#call('DELETE', this.#keyPath(group, key), undefined, options, discard);
+  }
+
+  /**
+   * nodeStats asks `GET {basePath}_peercache/stats[?group=G&key=K]`. A Go
+   * groupcache peer has no such path (it answers 404, no such group): that is a
+   * NotFoundError.
+   */
+  async nodeStats(request: NodeStatsRequest, options?: CallOptions): Promise<NodeStats> {
+    const query = new URLSearchParams();
+    if (request.group !== undefined) query.set('group', request.group);
+    if (request.key !== undefined) query.set('key', request.key);
+    const q = query.toString();
+    const path = `${this.#pathPrefix}${STATS_PATH}${q === '' ? '' : `?${q}`}`;
+    const bytes = await this.#call(
+      'GET',
+      path,
+      undefined,
+      options,
+      (body, headers) => readBody(this.url, body, headers, MAX_NODE_STATS_BYTES),
+      (status, text) =>
+        status === 404
+          ? new NotFoundError(`peer ${this.url} has no stats call (${text})`, { remote: true })
+          : statusError(this.url, 'GET', status, text),
+    );
+    try {
+      return decodeNodeStats(bytes);
+    } catch (err) {
+      throw new UnavailableError(`peer ${this.url}: malformed stats answer`, { cause: err });
+    }
+  }
+
+  #keyPath(group: string, key: string): string {
+    return `${this.#pathPrefix}${escapePathSegment(group)}/${escapePathSegment(key)}`;
   }
 
   /**
@@ -285,18 +329,18 @@ class HttpPeerClient implements PeerClient {
    */
   async #call<T>(
     method: 'GET' | 'PUT' | 'DELETE',
-    group: string,
-    key: string,
+    path: string,
     body: Uint8Array | undefined,
     options: CallOptions | undefined,
     onOk: (body: ResponseBody, headers: Headers) => Promise<T>,
+    onStatus: (status: number, text: string) => CacheError = (status, text) =>
+      statusError(this.url, method, status, text),
   ): Promise<T> {
     const callerSignal = options?.signal;
     if (callerSignal?.aborted) throw abortError(callerSignal);
     if (this.#closing !== undefined) {
       throw new UnavailableError(`peer ${this.url}: the client is closed`);
     }
-    const path = `${this.#pathPrefix}${escapePathSegment(group)}/${escapePathSegment(key)}`;
 
     // The call waits until the earlier of the caller's deadline and our own
     // timeout, and tells the peer how long that is, so the owner stops waiting
@@ -342,7 +386,7 @@ class HttpPeerClient implements PeerClient {
         return await onOk(response.body, response.headers);
       }
       const text = await readErrorText(response.body);
-      throw statusError(this.url, method, response.statusCode, text);
+      throw onStatus(response.statusCode, text);
     } catch (err) {
       if (callerSignal?.aborted) throw abortError(callerSignal);
       if (controller.signal.aborted) throw abortError(controller.signal);

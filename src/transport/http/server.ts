@@ -2,6 +2,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { answerPeer } from '../../core/group.js';
+import { encodeNodeStats } from '../../core/node-stats.js';
 import type { GroupLookup, PeerServedGroup } from '../../core/peers.js';
 import { CancelledError, DeadlineExceededError, httpStatus, toCacheError } from '../../errors.js';
 import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../../limits.js';
@@ -18,7 +19,13 @@ import { ByteBudget } from '../../util/byte-budget.js';
 import { lateWrite } from '../late-write.js';
 import type { Codec } from './codec.js';
 import { unescapePathSegment } from './escape.js';
-import { DEFAULT_BASE_PATH, expireAtFromNanos, nanosFromExpireAt, TIMEOUT_HEADER } from './wire.js';
+import {
+  DEFAULT_BASE_PATH,
+  expireAtFromNanos,
+  nanosFromExpireAt,
+  STATS_PATH,
+  TIMEOUT_HEADER,
+} from './wire.js';
 
 // Room in a SetRequest for the field tags, the lengths and the expiry.
 const setRequestOverhead = 64;
@@ -208,9 +215,13 @@ async function serve(
     return;
   }
 
+  const rest = path.slice(config.basePath.length);
+  if (rest === STATS_PATH && method === 'GET') {
+    serveStats(config, query === -1 ? '' : url.slice(query + 1), req, res);
+    return;
+  }
   // Split the raw path first, then decode each part, so an escaped '/' in the
   // group name cannot move the split.
-  const rest = path.slice(config.basePath.length);
   const slash = rest.indexOf('/');
   if (slash === -1) {
     sendText(res, 400, 'bad request');
@@ -253,6 +264,45 @@ async function serve(
       }
       sendEmpty(res);
       return;
+  }
+}
+
+/**
+ * serveStats answers the stats call with the node's report as JSON; 404 when
+ * the lookup gives no stats (as a Go peer answers), 400 for a malformed query.
+ */
+function serveStats(
+  config: ServerConfig,
+  query: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
+  const source = config.groups;
+  if (source.nodeStats === undefined) {
+    sendText(res, 404, 'no such group: _peercache');
+    return;
+  }
+  let params: URLSearchParams;
+  try {
+    // URLSearchParams replaces bad percent-encoding rather than failing: check it first.
+    decodeURIComponent(query.replaceAll('+', ' '));
+    params = new URLSearchParams(query);
+  } catch {
+    sendText(res, 400, 'bad request: malformed percent-encoding or UTF-8 in the query');
+    return;
+  }
+  const group = params.get('group') ?? undefined;
+  const key = params.get('key') ?? undefined;
+  if (key !== undefined && Buffer.byteLength(key) > config.maxKeyBytes) {
+    sendText(res, 414, `key is over the limit of ${config.maxKeyBytes} bytes`);
+    return;
+  }
+  try {
+    const body = encodeNodeStats(source.nodeStats({ group, key }));
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': body.byteLength });
+    res.end(body);
+  } catch (err) {
+    sendError(config, res, err, req);
   }
 }
 
