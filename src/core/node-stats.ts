@@ -5,7 +5,10 @@ import { viewBytes } from './byteview-internal.js';
 import type { Group } from './group.js';
 import type { CacheStats, GroupStats } from './stats.js';
 
-/** NodeStatsRequest asks a node for its stats and, with `group` and `key`, what it holds of that key. */
+/**
+ * NodeStatsRequest asks a node for its stats and, with a non-empty `group` and
+ * `key`, what it holds of that key.
+ */
 export interface NodeStatsRequest {
   group?: string | undefined;
   key?: string | undefined;
@@ -134,7 +137,8 @@ export function buildNodeStats(
     now: node.now(),
     groups,
   };
-  if (request.group !== undefined && request.key !== undefined) {
+  // An empty group or key is no key (a protobuf string left unset reads as empty).
+  if (request.group && request.key) {
     out.key = keyReport(request.group, node.getGroup(request.group), request.key);
   }
   return out;
