@@ -216,6 +216,7 @@ function printBanner(
   ]) {
     say(`    ${example}`);
   }
+  note(`web console (cluster, groups, hot keys, key inspector): ${apiUrl}/console/`);
   note('Ctrl-C stops all three nodes.');
 }
 

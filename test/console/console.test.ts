@@ -65,7 +65,9 @@ describe('web console in chromium', { timeout: 180_000 }, () => {
     urls = ports.slice(0, 3).map((p) => `http://127.0.0.1:${p}`);
     apis = ports.slice(3).map((p) => `127.0.0.1:${p}`);
     nodes.push(
-      ...(await Promise.all(urls.map((self, i) => startNode(self, apis[i] as string, urls, registry)))),
+      ...(await Promise.all(
+        urls.map((self, i) => startNode(self, apis[i] as string, urls, registry)),
+      )),
     );
     browser = await launchBrowser();
     page = await browser.context.newPage();
@@ -79,7 +81,10 @@ describe('web console in chromium', { timeout: 180_000 }, () => {
     const rows = page.getByTestId('member');
     await rows.nth(2).waitFor();
     assert.equal(await rows.count(), 3);
-    assert.deepEqual((await rows.evaluateAll((r) => r.map((e) => e.getAttribute('data-url')))).sort(), [...urls].sort());
+    assert.deepEqual(
+      (await rows.evaluateAll((r) => r.map((e) => e.getAttribute('data-url')))).sort(),
+      [...urls].sort(),
+    );
     for (const url of urls) await page.locator(`[data-url="${url}"][data-health="up"]`).waitFor();
     const shares = await page
       .locator('[data-testid="member"] [data-share]')
@@ -92,7 +97,10 @@ describe('web console in chromium', { timeout: 180_000 }, () => {
 
   it('after 1,000 gets through the API the counters and hit ratio move and the chart has points', async () => {
     const before = await json<ClusterView>(`http://${apis[0]}/console/api/cluster`);
-    const getsBefore = before.members.reduce((n, m) => n + (m.stats?.groups.scores?.stats.gets ?? 0), 0);
+    const getsBefore = before.members.reduce(
+      (n, m) => n + (m.stats?.groups.scores?.stats.gets ?? 0),
+      0,
+    );
     for (let i = 0; i < 1000; i++) {
       const key = DEMO_KEYS[i % DEMO_KEYS.length] as string;
       const res = await fetch(`http://${apis[i % 3]}/api?key=${key}`);
