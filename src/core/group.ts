@@ -112,6 +112,13 @@ export interface GroupOptions {
    * off. Default 256.
    */
   hotKeyCapacity?: number | undefined;
+  /**
+   * hotKeySampleEvery: past the first 1,024 gets of each half minute, the
+   * sketch counts about one get in this many (with that weight), so that it
+   * costs a busy node's cache hits almost nothing; 1 counts every get.
+   * Default 32.
+   */
+  hotKeySampleEvery?: number | undefined;
   /** Clock in ms since the epoch, for expiry and the hot-key window. Default `Date.now`. */
   now?: (() => number) | undefined;
   /** Random source in [0, 1), for the hot-cache choice. Default `Math.random`. */
@@ -209,8 +216,12 @@ export class Group implements PeerServedGroup {
     checkNumber('maxValueBytes', options.maxValueBytes, 0);
     checkNumber('hotCacheChance', options.hotCacheChance, 0);
     checkNumber('hotKeyCapacity', options.hotKeyCapacity, 0);
-    if (options.hotKeyCapacity !== undefined && !Number.isSafeInteger(options.hotKeyCapacity)) {
-      throw new InvalidArgumentError('hotKeyCapacity must be a whole number');
+    checkNumber('hotKeySampleEvery', options.hotKeySampleEvery, 1);
+    for (const name of ['hotKeyCapacity', 'hotKeySampleEvery'] as const) {
+      const v = options[name];
+      if (v !== undefined && !Number.isSafeInteger(v)) {
+        throw new InvalidArgumentError(`${name} must be a whole number, got ${v}`);
+      }
     }
     if ((options.hotCacheChance ?? 0) > 1) {
       throw new InvalidArgumentError('hotCacheChance must be between 0 and 1');
@@ -247,7 +258,11 @@ export class Group implements PeerServedGroup {
     this.#hotKeys =
       hotKeyCapacity === 0
         ? undefined
-        : new WindowedHotKeys({ capacity: hotKeyCapacity, now: this.#now });
+        : new WindowedHotKeys({
+            capacity: hotKeyCapacity,
+            sampleEvery: options.hotKeySampleEvery,
+            now: this.#now,
+          });
     this.#cache = new TwoTierCache({
       cacheBytes: options.cacheBytes,
       maxEntries: options.maxEntries,
@@ -295,11 +310,13 @@ export class Group implements PeerServedGroup {
 
   /**
    * peek returns the cached value of `key` without loading, or `undefined` on a
-   * miss (including a cached not-found). It counts as a get in the stats.
+   * miss (including a cached not-found). It counts as a get in the stats and
+   * the hot keys.
    */
   peek(key: string): ByteView | undefined {
     if (this.#checkKey(key) !== undefined) return undefined;
     this.#stats.gets++;
+    this.#hotKeys?.offer(key);
     const hit = this.#cache.get(key);
     const view = hit === undefined ? null : hitView(hit);
     if (view === null) return undefined;
@@ -516,8 +533,9 @@ export class Group implements PeerServedGroup {
   /**
    * hotKeys returns up to `n` keys this node was asked for most over about the
    * last minute (by its callers and by peers), most first, from a fixed-size
-   * heavy-hitters sketch: each `count` is an upper bound, at most `error` over
-   * the truth. Empty when `hotKeyCapacity` is 0.
+   * heavy-hitters sketch of a sample of the gets (see `hotKeySampleEvery`):
+   * each `count` estimates the key's gets, `error` how much it may overstate
+   * them. Empty when `hotKeyCapacity` is 0.
    */
   hotKeys(n = 10): HotKey[] {
     return this.#hotKeys?.top(n) ?? [];

@@ -90,9 +90,38 @@ describe('SpaceSaving', () => {
 });
 
 describe('WindowedHotKeys', () => {
+  it('counts the first offers exactly, then samples and weighs the rest', () => {
+    const exact = new WindowedHotKeys({ capacity: 16, sampleEvery: 8, now: () => 0 });
+    for (let i = 0; i < 1000; i++) exact.offer(i % 2 === 0 ? 'a' : 'b');
+    assert.deepEqual(exact.top(2), [
+      { key: 'a', count: 500, error: 0 },
+      { key: 'b', count: 500, error: 0 },
+    ]);
+    const w = new WindowedHotKeys({ capacity: 16, sampleEvery: 8, now: () => 0 });
+    for (let i = 0; i < 80_000; i++) w.offer(i % 2 === 0 ? 'a' : 'b');
+    const [a, b] = w.top(2);
+    assert.deepEqual([a?.key, b?.key].sort(), ['a', 'b']);
+    for (const k of [a, b]) {
+      assert.ok(k !== undefined && Math.abs(k.count - 40_000) < 2_000, `${k?.key}: ${k?.count}`);
+    }
+  });
+
+  it('finds the top of a Zipf stream from a sample too', () => {
+    const stream = zipfStream(200_000, 10_000, 1.1, 7);
+    const w = new WindowedHotKeys({ capacity: 256, now: () => 0 });
+    for (const rank of stream) w.offer(`k${rank}`);
+    const top = new Set(w.top(20).map((k) => k.key));
+    for (let r = 0; r < 5; r++) assert.ok(top.has(`k${r}`), `k${r} of the true top 5`);
+  });
+
   it('keeps the last half window to whole window, and forgets older keys', () => {
     let now = 1_000_000;
-    const w = new WindowedHotKeys({ capacity: 8, windowMs: 60_000, now: () => now });
+    const w = new WindowedHotKeys({
+      capacity: 8,
+      windowMs: 60_000,
+      sampleEvery: 1,
+      now: () => now,
+    });
     w.offer('old');
     w.offer('old');
     now += 30_000; // the first half rotates into the previous sketch
@@ -115,7 +144,7 @@ describe('WindowedHotKeys', () => {
 
   it('sums a key counted in both halves', () => {
     let now = 0;
-    const w = new WindowedHotKeys({ capacity: 8, windowMs: 10, now: () => now });
+    const w = new WindowedHotKeys({ capacity: 8, windowMs: 10, sampleEvery: 1, now: () => now });
     w.offer('k');
     now = 5;
     w.offer('k');

@@ -1,5 +1,5 @@
 // space-saving.ts: a fixed-size heavy-hitters sketch (Metwally et al.'s space-saving),
-// and a windowed pair of them that forgets what was hot more than a window ago.
+// and a sampled, windowed pair of them that forgets what was hot more than a window ago.
 
 /** HotKey is one key of a heavy-hitters answer: its estimated count and the most it overstates. */
 export interface HotKey {
@@ -10,21 +10,27 @@ export interface HotKey {
   error: number;
 }
 
+/** Counter is one slot of a {@link SpaceSaving}: a key, its count, and its place in the heap. */
+interface Counter {
+  key: string;
+  count: number;
+  error: number;
+  pos: number;
+}
+
 /**
- * SpaceSaving counts keys in `capacity` slots. A key already counted is
- * incremented; a new key takes a free slot or, when all are taken, the slot of
- * the key with the smallest count, inheriting that count as its error. Every
- * key whose true count is above `total / capacity` is guaranteed a slot.
- * The slots are a min-heap on count in typed arrays sized once, so `offer` is
- * one map lookup and O(log capacity) swaps at worst (usually none).
+ * SpaceSaving counts keys in `capacity` slots (Metwally et al.'s space-saving).
+ * A key already counted is incremented; a new key takes a free slot or, when
+ * all are taken, the slot of the key with the smallest count, inheriting that
+ * count as its error. Every key whose true count is above `total / capacity`
+ * is guaranteed a slot. The slots are a min-heap on count whose nodes know
+ * their place, so `offer` is one map lookup, a map delete and set when a key
+ * takes over a slot, and O(log capacity) moves at worst (usually none).
  */
 export class SpaceSaving {
   readonly #capacity: number;
-  readonly #slotOf = new Map<string, number>();
-  readonly #keys: (string | undefined)[];
-  readonly #counts: Float64Array;
-  readonly #errors: Float64Array;
-  #used = 0;
+  readonly #index = new Map<string, Counter>();
+  readonly #heap: Counter[] = [];
   #total = 0;
 
   /** Throws RangeError unless `capacity` is an integer >= 1. */
@@ -33,9 +39,6 @@ export class SpaceSaving {
       throw new RangeError(`capacity must be an integer >= 1, got ${String(capacity)}`);
     }
     this.#capacity = capacity;
-    this.#keys = new Array<string | undefined>(capacity).fill(undefined);
-    this.#counts = new Float64Array(capacity);
-    this.#errors = new Float64Array(capacity);
   }
 
   /** capacity is the number of keys the sketch counts at once. */
@@ -43,98 +46,91 @@ export class SpaceSaving {
     return this.#capacity;
   }
 
-  /** total is the number of offers since the last clear. */
+  /** total is the weight offered since the last clear. */
   get total(): number {
     return this.#total;
   }
 
-  /** offer counts one occurrence of `key`. */
-  offer(key: string): void {
-    this.#total++;
-    const slot = this.#slotOf.get(key);
-    if (slot !== undefined) {
-      this.#counts[slot]!++;
-      this.#siftDown(slot);
+  /** offer counts `weight` (default 1) occurrences of `key`. */
+  offer(key: string, weight = 1): void {
+    this.#total += weight;
+    const known = this.#index.get(key);
+    if (known !== undefined) {
+      known.count += weight;
+      this.#siftDown(known);
       return;
     }
-    if (this.#used < this.#capacity) {
-      const s = this.#used++;
-      this.#keys[s] = key;
-      this.#counts[s] = 1;
-      this.#errors[s] = 0;
-      this.#slotOf.set(key, s);
-      this.#siftUp(s);
+    const heap = this.#heap;
+    if (heap.length < this.#capacity) {
+      const c: Counter = { key, count: weight, error: 0, pos: heap.length };
+      heap.push(c);
+      this.#index.set(key, c);
+      this.#siftUp(c);
       return;
     }
-    // Replace the minimum, which a min-heap keeps at slot 0.
-    const old = this.#keys[0] as string;
-    this.#slotOf.delete(old);
-    const min = this.#counts[0]!;
-    this.#keys[0] = key;
-    this.#errors[0] = min;
-    this.#counts[0] = min + 1;
-    this.#slotOf.set(key, 0);
-    this.#siftDown(0);
+    // The key takes over the smallest slot, at the root.
+    const min = heap[0] as Counter;
+    this.#index.delete(min.key);
+    min.key = key;
+    min.error = min.count;
+    min.count += weight;
+    this.#index.set(key, min);
+    this.#siftDown(min);
   }
 
   /** top returns up to `n` keys of the highest counts, highest first. */
   top(n: number): HotKey[] {
-    const out: HotKey[] = [];
-    for (let s = 0; s < this.#used; s++) {
-      out.push({ key: this.#keys[s] as string, count: this.#counts[s]!, error: this.#errors[s]! });
-    }
-    out.sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    return out.slice(0, Math.max(0, n));
+    return this.#heap
+      .map((c) => ({ key: c.key, count: c.count, error: c.error }))
+      .sort(byCount)
+      .slice(0, Math.max(0, n));
   }
 
   /** clear forgets every key. */
   clear(): void {
-    this.#slotOf.clear();
-    this.#keys.fill(undefined);
-    this.#used = 0;
+    this.#index.clear();
+    this.#heap.length = 0;
     this.#total = 0;
   }
 
-  // The slots form a min-heap on count: slot 0 is a key of the smallest count. An
-  // increment only moves a slot away from the root; only a new slot (count 1) moves
-  // towards it.
+  // A min-heap on count: the root is a key of the smallest count. An increment only
+  // moves a counter away from the root; only a new counter (count 1) moves towards it.
 
-  #siftUp(s: number): void {
-    while (s > 0) {
-      const parent = (s - 1) >> 1;
-      if (this.#counts[parent]! <= this.#counts[s]!) return;
-      this.#swap(s, parent);
-      s = parent;
+  #siftUp(c: Counter): void {
+    const heap = this.#heap;
+    while (c.pos > 0) {
+      const parent = heap[(c.pos - 1) >> 1] as Counter;
+      if (parent.count <= c.count) return;
+      this.#swap(c, parent);
     }
   }
 
-  #siftDown(s: number): void {
-    const n = this.#used;
+  #siftDown(c: Counter): void {
+    const heap = this.#heap;
+    const n = heap.length;
     for (;;) {
-      const l = 2 * s + 1;
+      const l = 2 * c.pos + 1;
       if (l >= n) return;
-      const r = l + 1;
-      const c = r < n && this.#counts[r]! < this.#counts[l]! ? r : l;
-      if (this.#counts[s]! <= this.#counts[c]!) return;
-      this.#swap(s, c);
-      s = c;
+      let child = heap[l] as Counter;
+      const right = heap[l + 1];
+      if (right !== undefined && right.count < child.count) child = right;
+      if (c.count <= child.count) return;
+      this.#swap(c, child);
     }
   }
 
-  #swap(a: number, b: number): void {
-    const ka = this.#keys[a] as string;
-    const kb = this.#keys[b] as string;
-    this.#keys[a] = kb;
-    this.#keys[b] = ka;
-    this.#slotOf.set(kb, a);
-    this.#slotOf.set(ka, b);
-    const c = this.#counts[a]!;
-    this.#counts[a] = this.#counts[b]!;
-    this.#counts[b] = c;
-    const e = this.#errors[a]!;
-    this.#errors[a] = this.#errors[b]!;
-    this.#errors[b] = e;
+  #swap(a: Counter, b: Counter): void {
+    const pa = a.pos;
+    a.pos = b.pos;
+    b.pos = pa;
+    this.#heap[a.pos] = a;
+    this.#heap[b.pos] = b;
   }
+}
+
+/** byCount orders hot keys by count, highest first, then by key. */
+function byCount(a: HotKey, b: HotKey): number {
+  return b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 }
 
 /** WindowedHotKeysOptions configure {@link WindowedHotKeys}. */
@@ -143,6 +139,16 @@ export interface WindowedHotKeysOptions {
   capacity?: number | undefined;
   /** windowMs is about how far back the answer looks. Default 60,000. */
   windowMs?: number | undefined;
+  /**
+   * sampleEvery: past the first `exactOffers` of each half window, about one
+   * offer in this many is counted, with this weight (picked by a seeded
+   * pseudo-random sequence, so no periodic pattern of keys is always missed):
+   * most offers on a busy node then cost a few arithmetic steps. 1 counts
+   * every offer. Default 32.
+   */
+  sampleEvery?: number | undefined;
+  /** exactOffers is how many offers of each half window are all counted before sampling starts. Default 1,024. */
+  exactOffers?: number | undefined;
   /** now is the clock, in ms. Default `Date.now`. */
   now?: (() => number) | undefined;
 }
@@ -156,6 +162,12 @@ export interface WindowedHotKeysOptions {
 export class WindowedHotKeys {
   readonly #half: number;
   readonly #now: () => number;
+  readonly #sampleEvery: number;
+  readonly #exactOffers: number;
+  /** Offers of the current half window still counted one by one. */
+  #exactLeft: number;
+  /** xorshift32 state: which offers are counted. */
+  #seed = 0x9e3779b9;
   #current: SpaceSaving;
   #previous: SpaceSaving;
   /** When the current sketch began, on a grid of half windows. */
@@ -168,6 +180,19 @@ export class WindowedHotKeys {
     if (!Number.isSafeInteger(windowMs) || windowMs < 2) {
       throw new RangeError(`windowMs must be an integer >= 2, got ${String(windowMs)}`);
     }
+    const sampleEvery = options.sampleEvery ?? 32;
+    const exactOffers = options.exactOffers ?? 1024;
+    if (!Number.isSafeInteger(exactOffers) || exactOffers < 0) {
+      throw new RangeError(`exactOffers must be an integer >= 0, got ${String(exactOffers)}`);
+    }
+    this.#exactOffers = exactOffers;
+    this.#exactLeft = exactOffers;
+    if (!Number.isSafeInteger(sampleEvery) || sampleEvery < 1 || sampleEvery > 2 ** 31) {
+      throw new RangeError(
+        `sampleEvery must be an integer from 1 to 2^31, got ${String(sampleEvery)}`,
+      );
+    }
+    this.#sampleEvery = sampleEvery;
     this.#half = Math.floor(windowMs / 2);
     this.#now = options.now ?? Date.now;
     this.#current = new SpaceSaving(capacity);
@@ -175,10 +200,27 @@ export class WindowedHotKeys {
     this.#since = this.#now();
   }
 
-  /** offer counts one occurrence of `key` now. */
+  /**
+   * offer counts one occurrence of `key` now: exactly for the first
+   * `exactOffers` of a half window, then one in `sampleEvery` on average, with
+   * that weight.
+   */
   offer(key: string): void {
+    if (this.#exactLeft > 0 || this.#sampleEvery === 1) {
+      this.#exactLeft--;
+      this.#rotate();
+      this.#current.offer(key);
+      return;
+    }
+    let x = this.#seed;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.#seed = x;
+    if ((x >>> 0) % this.#sampleEvery !== 0) return;
+    // A half window may have ended while every offer was skipped: rotate first.
     this.#rotate();
-    this.#current.offer(key);
+    this.#current.offer(key, this.#exactLeft > 0 ? 1 : this.#sampleEvery);
   }
 
   /**
@@ -206,9 +248,7 @@ export class WindowedHotKeys {
         merged.set(k.key, { key: k.key, count: k.count + curFloor, error: k.error + curFloor });
       }
     }
-    return [...merged.values()]
-      .sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-      .slice(0, Math.max(0, n));
+    return [...merged.values()].sort(byCount).slice(0, Math.max(0, n));
   }
 
   #rotate(): void {
@@ -226,5 +266,6 @@ export class WindowedHotKeys {
       this.#current = old;
     }
     this.#since = now - (elapsed % this.#half);
+    this.#exactLeft = this.#exactOffers;
   }
 }

@@ -517,6 +517,7 @@ class Fixture {
     const group = this.registry.newGroup(GROUP, {
       cacheBytes: 16 << 20,
       load: (key, { signal }) => this.#load(key, signal),
+      hotKeySampleEvery: 1,
     });
     const recorded: PeerServedGroup = {
       name: group.name,
