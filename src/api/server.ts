@@ -9,6 +9,7 @@ import type { TLSSocket } from 'node:tls';
 import { viewBytes } from '../core/byteview-internal.js';
 import type { Group } from '../core/group.js';
 import { type Logger, noopLogger } from '../core/logger.js';
+import { HOT_KEYS_REPORTED } from '../core/node-stats.js';
 import {
   type CacheError,
   CancelledError,
@@ -133,7 +134,9 @@ function defaultInflightBytes(maxBodyBytes: number): number {
  * - `DELETE /api?key=K[&group=G]`: 204.
  * - `GET /peers`: JSON `{ self, member, peers, source, updatedAt, peerHealthy,
  *   unhealthyPeers }` (see `PeersInfo`).
- * - `GET /stats`: JSON `{ groups: { NAME: { stats, main, hot } } }`.
+ * - `GET /stats`: JSON `{ groups: { NAME: { stats, main, hot, hotKeys } } }`
+ *   (`hotKeys`: the group's most asked-for keys of about the last minute, see
+ *   `Group.hotKeys`).
  * - `GET /metrics`: Prometheus text. `GET /healthz`: 200 `ok`.
  * - `GET /console/`: the web console's page (static files from `consoleDir`);
  *   `GET /console/api/cluster`: JSON, every member with its ring share,
@@ -322,7 +325,12 @@ function allow(req: IncomingMessage, res: ServerResponse, methods: string): bool
 function stats(node: ApiNode): { groups: Record<string, unknown> } {
   const groups: Record<string, unknown> = {};
   for (const g of node.groups()) {
-    groups[g.name] = { stats: g.stats, main: g.cacheStats('main'), hot: g.cacheStats('hot') };
+    groups[g.name] = {
+      stats: g.stats,
+      main: g.cacheStats('main'),
+      hot: g.cacheStats('hot'),
+      hotKeys: g.hotKeys(HOT_KEYS_REPORTED),
+    };
   }
   return { groups };
 }
