@@ -62,6 +62,12 @@ export interface NodeStats {
   /** now is the node's clock when it answered, in ms since the epoch. */
   now: number;
   groups: Record<string, GroupReport>;
+  /**
+   * peerGets is this node's gets from peers since it started, all groups
+   * together: how many, and their median and 99th percentile latency in ms
+   * (null before the first).
+   */
+  peerGets?: { count: number; p50Ms: number | null; p99Ms: number | null } | undefined;
   key?: KeyReport | undefined;
 }
 
@@ -127,11 +133,13 @@ export function buildNodeStats(
     version: string;
     startedAt: number;
     now(): number;
+    peerGets?: () => NonNullable<NodeStats['peerGets']>;
   },
 ): NodeStats {
   const groups: Record<string, GroupReport> = {};
   for (const g of node.groups()) groups[g.name] = groupReport(g);
   const out: NodeStats = {
+    ...(node.peerGets === undefined ? {} : { peerGets: node.peerGets() }),
     version: node.version,
     startedAt: node.startedAt,
     now: node.now(),

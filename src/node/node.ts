@@ -334,6 +334,7 @@ export class CacheNode {
       version: VERSION,
       startedAt: this.startedAt,
       now: Date.now,
+      peerGets: () => this.metrics.peerGetLatency(),
     });
   }
 

@@ -24,6 +24,12 @@ export function rate(r: number | null): string {
   return r >= 100 ? r.toFixed(0) : r.toFixed(1);
 }
 
+/** ms formats a latency in milliseconds; a missing one as a dash. */
+export function ms(v: number | null): string {
+  if (v === null || !Number.isFinite(v)) return '–';
+  return v >= 10 ? `${v.toFixed(0)} ms` : `${v.toFixed(2)} ms`;
+}
+
 /** count formats a whole number with thousands separators. */
 export function count(n: number): string {
   return n.toLocaleString('en-US');

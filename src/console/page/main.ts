@@ -165,6 +165,8 @@ function renderGroup(view: ClusterView): void {
   let getsRate: number | null = null;
   let loadsRate: number | null = null;
   const hot = new Map<string, { total: number; by: string[] }>();
+  /** The slowest node's peer-get p50 and p99: the cluster row's (quantiles do not add up). */
+  const slowest: (number | undefined)[] = [undefined, undefined];
   for (const m of view.members) {
     const g: GroupReport | undefined = m.stats?.groups[group];
     if (m.stats === undefined || g === undefined) {
@@ -215,8 +217,13 @@ function renderGroup(view: ClusterView): void {
         num(fmt.bytes(g.hot.bytes)),
         num(fmt.count(g.main.items + g.hot.items)),
         num(fmt.count(g.main.evictions + g.hot.evictions)),
+        num(fmt.ms(m.stats.peerGets?.p50Ms ?? null)),
+        num(fmt.ms(m.stats.peerGets?.p99Ms ?? null)),
       ]),
     );
+    for (const [i, v] of [m.stats.peerGets?.p50Ms, m.stats.peerGets?.p99Ms].entries()) {
+      if (typeof v === 'number') slowest[i] = Math.max(slowest[i] ?? 0, v);
+    }
     const name = m.url.replace(/^https?:\/\//, '');
     for (const k of g.hotKeys) {
       const h = hot.get(k.key) ?? { total: 0, by: [] };
@@ -241,6 +248,8 @@ function renderGroup(view: ClusterView): void {
         num(fmt.bytes(sum.hot)),
         num(fmt.count(sum.items)),
         num(fmt.count(sum.evictions)),
+        num(fmt.ms(slowest[0] ?? null)),
+        num(fmt.ms(slowest[1] ?? null)),
       ],
       { class: 'total' },
     ),
