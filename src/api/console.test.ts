@@ -125,6 +125,38 @@ describe('console endpoints', () => {
   });
 });
 
+describe('console view of a gateway', () => {
+  test('a client-only node says so and lists the members without itself', async () => {
+    const network = new MemoryNetwork();
+    const urls = ['http://10.1.0.1:8001', 'http://10.1.0.2:8001'];
+    const members = urls.map((self) => {
+      const node = createNode({ self, peers: urls, transport: memoryTransport(network) });
+      node.newGroup('scores', { cacheBytes: 1 << 20, load: createScoresLoader() });
+      return node;
+    });
+    await Promise.all(members.map((n) => n.listen()));
+    const gateway = createNode({
+      self: 'http://10.1.0.9:8001',
+      peers: urls,
+      member: false,
+      transport: memoryTransport(network),
+    });
+    gateway.newGroup('scores', { cacheBytes: 1 << 20 });
+    const server = createServer(createApiHandler(gateway));
+    const base = await listen(server);
+    try {
+      const view = (await (await fetch(`${base}/console/api/cluster`)).json()) as ClusterView;
+      assert.equal(view.member, false);
+      assert.deepEqual(view.members.map((m) => m.url).sort(), urls);
+      assert.ok(view.members.every((m) => m.answering && !m.self));
+      assert.ok(Math.abs(view.members.reduce((n, m) => n + m.share, 0) - 1) < 1e-12);
+    } finally {
+      server.close();
+      await Promise.all([gateway, ...members].map((n) => n.close()));
+    }
+  });
+});
+
 describe('console view of members that cannot give stats', () => {
   test('a member that is down is not answering; a Go-like peer answers but has no stats', async () => {
     // A peer that answers every request as a golang/groupcache peer answers an unknown group.

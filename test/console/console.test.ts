@@ -155,7 +155,7 @@ describe('web console in chromium', { timeout: 180_000 }, () => {
     }
   });
 
-  it('reads on a phone-sized screen without sideways scrolling of the page', async () => {
+  it('reads on a phone-sized screen, light or dark, and works from the keyboard', async () => {
     const phone = await browser.context.newPage();
     await phone.setViewportSize({ width: 390, height: 844 });
     await phone.goto(`http://${apis[0]}/console/`);
@@ -164,6 +164,20 @@ describe('web console in chromium', { timeout: 180_000 }, () => {
       'document.documentElement.scrollWidth - document.documentElement.clientWidth',
     );
     assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
+    // Light and dark follow the system's preference.
+    const background = () =>
+      phone.evaluate<string>('getComputedStyle(document.body).backgroundColor');
+    await phone.emulateMedia({ colorScheme: 'light' });
+    const light = await background();
+    await phone.emulateMedia({ colorScheme: 'dark' });
+    const dark = await background();
+    assert.equal(light, 'rgb(246, 247, 249)');
+    assert.equal(dark, 'rgb(13, 17, 23)');
+    // Keyboard: the key field is reachable by Tab and Enter inspects the key.
+    await phone.getByTestId('key').focus();
+    await phone.keyboard.type('Jack');
+    await phone.keyboard.press('Enter');
+    await phone.getByTestId('owner').waitFor();
     await phone.close();
   });
 
