@@ -2,19 +2,8 @@
 // and its window forgets old keys as the clock moves.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { mulberry32 } from '../../test/support/random.js';
 import { SpaceSaving, WindowedHotKeys } from './space-saving.js';
-
-/** mulberry32 is a small seeded PRNG, so the stream is the same on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** zipfStream draws `n` ranks in [0, keys) with P(rank r) ∝ 1 / (r + 1)^s. */
 function zipfStream(n: number, keys: number, s: number, seed: number): Uint32Array {
