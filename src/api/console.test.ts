@@ -5,15 +5,17 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { makeTestCerts } from '../../test/support/certs.js';
 import { createScoresLoader } from '../loaders/scores.js';
 import { type CacheNode, createNode } from '../node/node.js';
 import { MemoryNetwork, memoryTransport } from '../transport/memory/index.js';
 import type { ClusterView, KeyView } from './console.js';
-import { type ApiHandlerOptions, createApiHandler } from './server.js';
+import { type ApiHandlerOptions, createApiHandler, startApiServer } from './server.js';
 
 async function listen(server: Server): Promise<string> {
   server.listen(0, '127.0.0.1');
@@ -122,6 +124,52 @@ describe('console endpoints', () => {
     const res = await fetch(`${unbuilt}/console/`);
     assert.equal(res.status, 404);
     assert.match(await res.text(), /not built/);
+  });
+});
+
+describe('console over HTTPS', () => {
+  test('with --api-tls the page and its data are served over HTTPS, the data with the token', async () => {
+    const certs = makeTestCerts();
+    const dir = await mkdtemp(join(tmpdir(), 'peercache-console-tls-'));
+    await writeFile(join(dir, 'index.html'), '<!doctype html><title>console</title>');
+    const node = createNode();
+    node.newGroup('scores', { cacheBytes: 1024, load: createScoresLoader() });
+    const api = await startApiServer(node, '127.0.0.1', 0, {
+      token: 'tls-token',
+      consoleDir: dir,
+      tls: { cert: certs.node.cert, key: certs.node.key },
+    });
+    const get = (path: string, authorization?: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpsRequest(
+          `${api.url}${path}`,
+          { agent: false, ca: certs.ca, headers: authorization ? { authorization } : {} },
+          (res) => {
+            let body = '';
+            res.setEncoding('utf8').on('data', (c: string) => {
+              body += c;
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      assert.match(api.url, /^https:/);
+      const page = await get('/console/');
+      assert.equal(page.status, 200);
+      assert.match(page.body, /<title>console<\/title>/);
+      assert.equal((await get('/console/api/cluster')).status, 401);
+      const data = await get('/console/api/cluster', 'Bearer tls-token');
+      assert.equal(data.status, 200);
+      assert.equal((JSON.parse(data.body) as ClusterView).members.length, 1);
+    } finally {
+      await api.close();
+      await node.close();
+      certs.cleanup();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
