@@ -116,7 +116,7 @@ export interface GroupOptions {
    * hotKeySampleEvery: past the first 1,024 gets of each half minute, the
    * sketch counts about one get in this many (with that weight), so that it
    * costs a busy node's cache hits almost nothing; 1 counts every get.
-   * Default 32.
+   * Default 64.
    */
   hotKeySampleEvery?: number | undefined;
   /** Clock in ms since the epoch, for expiry and the hot-key window. Default `Date.now`. */

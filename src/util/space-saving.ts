@@ -141,10 +141,10 @@ export interface WindowedHotKeysOptions {
   windowMs?: number | undefined;
   /**
    * sampleEvery: past the first `exactOffers` of each half window, about one
-   * offer in this many is counted, with this weight (picked by a seeded
-   * pseudo-random sequence, so no periodic pattern of keys is always missed):
-   * most offers on a busy node then cost a few arithmetic steps. 1 counts
-   * every offer. Default 32.
+   * offer in this many is counted, with this weight (the gaps between them are
+   * drawn from a seeded pseudo-random sequence, so no periodic pattern of keys
+   * is always missed): most offers on a busy node then cost one decrement. 1
+   * counts every offer. Default 64.
    */
   sampleEvery?: number | undefined;
   /** exactOffers is how many offers of each half window are all counted before sampling starts. Default 1,024. */
@@ -166,8 +166,10 @@ export class WindowedHotKeys {
   readonly #exactOffers: number;
   /** Offers of the current half window still counted one by one. */
   #exactLeft: number;
-  /** xorshift32 state: which offers are counted. */
+  /** xorshift32 state, for the gaps between counted offers. */
   #seed = 0x9e3779b9;
+  /** Offers until the next one counted (1: the next one). */
+  #skip = 1;
   #current: SpaceSaving;
   #previous: SpaceSaving;
   /** When the current sketch began, on a grid of half windows. */
@@ -180,7 +182,7 @@ export class WindowedHotKeys {
     if (!Number.isSafeInteger(windowMs) || windowMs < 2) {
       throw new RangeError(`windowMs must be an integer >= 2, got ${String(windowMs)}`);
     }
-    const sampleEvery = options.sampleEvery ?? 32;
+    const sampleEvery = options.sampleEvery ?? 64;
     const exactOffers = options.exactOffers ?? 1024;
     if (!Number.isSafeInteger(exactOffers) || exactOffers < 0) {
       throw new RangeError(`exactOffers must be an integer >= 0, got ${String(exactOffers)}`);
@@ -206,21 +208,27 @@ export class WindowedHotKeys {
    * that weight.
    */
   offer(key: string): void {
-    if (this.#exactLeft > 0 || this.#sampleEvery === 1) {
-      this.#exactLeft--;
-      this.#rotate();
-      this.#current.offer(key);
-      return;
-    }
+    // Most offers of a busy node stop here: one decrement and a branch.
+    if (--this.#skip > 0) return;
+    const exact = this.#exactLeft > 0 || this.#sampleEvery === 1;
+    if (exact) this.#exactLeft--;
+    this.#skip = exact ? 1 : this.#gap();
+    this.#rotate();
+    this.#current.offer(key, exact ? 1 : this.#sampleEvery);
+  }
+
+  /**
+   * #gap is how many offers pass until the next one counted: uniform from 1 to
+   * 2 × sampleEvery − 1 (a mean of sampleEvery), from a seeded xorshift32, so
+   * no periodic pattern of keys is always skipped.
+   */
+  #gap(): number {
     let x = this.#seed;
     x ^= x << 13;
     x ^= x >>> 17;
     x ^= x << 5;
     this.#seed = x;
-    if ((x >>> 0) % this.#sampleEvery !== 0) return;
-    // A half window may have ended while every offer was skipped: rotate first.
-    this.#rotate();
-    this.#current.offer(key, this.#exactLeft > 0 ? 1 : this.#sampleEvery);
+    return 1 + ((x >>> 0) % (2 * this.#sampleEvery - 1));
   }
 
   /**
