@@ -15,9 +15,16 @@ async function main(): Promise<void> {
   const keys = Array.from({ length: n }, (_, i) => `key:${i.toString(36)}:${i * 7919}`);
   const lru = new LRUCache<string, string>({ max: n });
   const group = new GroupRegistry().newGroup('bench', { cacheBytes: 1 << 30, load: () => value });
+  // The same group without its hot-key sketch: what the sketch costs a local hit.
+  const plain = new GroupRegistry().newGroup('bench', {
+    cacheBytes: 1 << 30,
+    load: () => value,
+    hotKeyCapacity: 0,
+  });
   for (const k of keys) {
     lru.set(k, value);
     await group.get(k);
+    await plain.get(k);
   }
   if (group.cacheStats('main').items !== n) throw new Error('setup: group did not cache every key');
   const stride = 7919;
@@ -34,6 +41,18 @@ async function main(): Promise<void> {
       do_not_optimize(group.peek(keys[j]!));
     }
   });
+  bench('Group.peek, no hot-key sketch', () => {
+    for (let b = 0; b < batch; b++) {
+      j = (j + stride) % n;
+      do_not_optimize(plain.peek(keys[j]!));
+    }
+  });
+  bench('await Group.get, no hot-key sketch', async () => {
+    for (let b = 0; b < batch; b++) {
+      j = (j + stride) % n;
+      do_not_optimize(await plain.get(keys[j]!));
+    }
+  });
   bench('await lru-cache get', async () => {
     for (let b = 0; b < batch; b++) {
       j = (j + stride) % n;
@@ -47,9 +66,14 @@ async function main(): Promise<void> {
     }
   });
   const per = Object.fromEntries(
-    ['lru-cache get', 'Group.peek (sync hit)', 'await lru-cache get', 'await Group.get (hit)'].map(
-      (k) => [k, batch],
-    ),
+    [
+      'lru-cache get',
+      'Group.peek (sync hit)',
+      'await lru-cache get',
+      'await Group.get (hit)',
+      'Group.peek, no hot-key sketch',
+      'await Group.get, no hot-key sketch',
+    ].map((k) => [k, batch]),
   );
   const ns = await measure(per);
   const at = (name: string) => ns.get(name) ?? Number.NaN;
@@ -67,6 +91,25 @@ async function main(): Promise<void> {
       nsPerOp: at('await Group.get (hit)'),
       vs: 'await lru-cache get',
       target: 1.5,
+    },
+  ]);
+  printTable('What the hot-key sketch costs a local hit', [
+    { name: 'Group.peek, no hot-key sketch', nsPerOp: at('Group.peek, no hot-key sketch') },
+    {
+      name: 'Group.peek (sync hit)',
+      nsPerOp: at('Group.peek (sync hit)'),
+      vs: 'Group.peek, no hot-key sketch',
+      target: 1.05,
+    },
+    {
+      name: 'await Group.get, no hot-key sketch',
+      nsPerOp: at('await Group.get, no hot-key sketch'),
+    },
+    {
+      name: 'await Group.get (hit)',
+      nsPerOp: at('await Group.get (hit)'),
+      vs: 'await Group.get, no hot-key sketch',
+      target: 1.05,
     },
   ]);
   const ratio = at('await Group.get (hit)') / at('await lru-cache get');

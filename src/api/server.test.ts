@@ -268,6 +268,7 @@ describe('API handler, one group', () => {
     assert.equal(typeof g.main.bytes, 'number');
     assert.ok(g.main.items >= 1);
     assert.equal(typeof g.hot.items, 'number');
+    assert.deepEqual(g.hotKeys[0], { key: 'Jack', count: 2, error: 0 });
 
     const metrics = await call(base, 'GET', '/metrics');
     assert.equal(metrics.status, 200);

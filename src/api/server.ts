@@ -4,10 +4,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { viewBytes } from '../core/byteview-internal.js';
 import type { Group } from '../core/group.js';
 import { type Logger, noopLogger } from '../core/logger.js';
+import { HOT_KEYS_REPORTED } from '../core/node-stats.js';
 import {
   type CacheError,
   CancelledError,
@@ -39,6 +41,14 @@ import {
   type ServerStats,
   serverStats,
 } from '../util/server-limits.js';
+import {
+  CONSOLE_PATH,
+  clusterView,
+  defaultConsoleDir,
+  isConsoleNode,
+  keyView,
+  serveConsoleFile,
+} from './console.js';
 
 /** ApiNode is what the API needs of a node; a {@link CacheNode} fits. */
 export type ApiNode = Pick<CacheNode, 'getGroup' | 'groups' | 'peers' | 'metrics'>;
@@ -84,6 +94,11 @@ export interface ApiHandlerOptions {
    * touches nothing. Visible ASCII, no spaces. Default: none (the API is open).
    */
   token?: string | undefined;
+  /**
+   * consoleDir is where the web console's built page is, served under
+   * `/console/`. Default: `dist/console/` of this package.
+   */
+  consoleDir?: string | undefined;
 }
 
 /** ApiHandler is a node:http request listener serving the API. It never throws. */
@@ -99,6 +114,7 @@ interface Config {
   onRefused: ((req: IncomingMessage) => void) | undefined;
   authorized: SecretCheck | undefined;
   inflight: ByteBudget;
+  consoleDir: Promise<string>;
 }
 
 const DEFAULT_MAX_BODY_BYTES = DEFAULT_MAX_VALUE_BYTES;
@@ -119,11 +135,17 @@ function defaultInflightBytes(maxBodyBytes: number): number {
  * - `DELETE /api?key=K[&group=G]`: 204.
  * - `GET /peers`: JSON `{ self, member, ring, peers, source, updatedAt, peerHealthy,
  *   unhealthyPeers }` (see `PeersInfo`).
- * - `GET /stats`: JSON `{ groups: { NAME: { stats, main, hot } } }`.
+ * - `GET /stats`: JSON `{ groups: { NAME: { stats, main, hot, hotKeys } } }`
+ *   (`hotKeys`: the group's most asked-for keys of about the last minute, see
+ *   `Group.hotKeys`).
  * - `GET /metrics`: Prometheus text. `GET /healthz`: 200 `ok`.
+ * - `GET /console/`: the web console's page (static files from `consoleDir`);
+ *   `GET /console/api/cluster`: JSON, every member with its ring share,
+ *   health and stats (see `ClusterView`); `GET /console/api/key?key=K[&group=G]`:
+ *   JSON, the key's owner and what each member holds of it (see `KeyView`).
  *
- * With `token`, every route but `/healthz` first requires the bearer token
- * (401 without it).
+ * With `token`, every route but `/healthz` and the console's static files
+ * first requires the bearer token (401 without it).
  *
  * The query is form-encoded (`+` is a space). `group` may be left out when the
  * node has exactly one group. Errors are one line of plain text: 400 for a
@@ -148,6 +170,10 @@ export function createApiHandler(node: ApiNode, options: ApiHandlerOptions = {})
     onError: options.onError,
     onRefused: options.onRefused,
     authorized: tokenCheck(options.token),
+    consoleDir:
+      options.consoleDir === undefined
+        ? defaultConsoleDir()
+        : Promise.resolve(resolve(options.consoleDir)),
     inflight:
       options.inflight ??
       new ByteBudget(
@@ -190,9 +216,13 @@ async function serve(config: Config, req: IncomingMessage, res: ServerResponse):
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
   const query = q === -1 ? '' : url.slice(q + 1);
-  // Every route but the health check needs the token, checked before anything is read.
+  // Every route but the health check and the console's page (which holds no data)
+  // needs the token, checked before anything is read.
+  const consolePage =
+    path === '/console' || (path.startsWith(CONSOLE_PATH) && !path.startsWith(CONSOLE_API));
   if (
     path !== '/healthz' &&
+    !consolePage &&
     config.authorized !== undefined &&
     !config.authorized(req.headers[AUTHORIZATION])
   ) {
@@ -225,9 +255,64 @@ async function serve(config: Config, req: IncomingMessage, res: ServerResponse):
     case '/healthz':
       if (allow(req, res, 'GET, HEAD')) sendText(res, 200, 'ok');
       return;
+    case '/console':
+      res.writeHead(308, { Location: CONSOLE_PATH, 'Content-Length': 0 });
+      res.end();
+      return;
+    case `${CONSOLE_API}cluster`:
+      if (allow(req, res, 'GET, HEAD')) await serveCluster(config, res);
+      return;
+    case `${CONSOLE_API}key`:
+      if (allow(req, res, 'GET, HEAD')) await serveKey(config, res, query);
+      return;
     default:
+      if (consolePage) return serveConsoleFile(await config.consoleDir, path, req, res);
       sendText(res, 404, `not found: ${path}`);
   }
+}
+
+/** CONSOLE_API is the prefix of the console's JSON endpoints. */
+const CONSOLE_API = `${CONSOLE_PATH}api/`;
+
+/** serveCluster answers the console's cluster view: 404 on a node without one. */
+async function serveCluster(config: Config, res: ServerResponse): Promise<void> {
+  if (!isConsoleNode(config.node)) {
+    sendText(res, 404, 'this node has no console view');
+    return;
+  }
+  sendJson(res, await clusterView(config.node));
+}
+
+/**
+ * serveKey answers the console's key inspector: `?key=K[&group=G]`, what every
+ * member holds of the key and who owns it. Nothing is loaded.
+ */
+async function serveKey(config: Config, res: ServerResponse, query: string): Promise<void> {
+  const node = config.node;
+  if (!isConsoleNode(node)) {
+    sendText(res, 404, 'this node has no console view');
+    return;
+  }
+  const params = parseQuery(query);
+  if (typeof params === 'string') {
+    sendText(res, 400, `bad request: ${params}`);
+    return;
+  }
+  const key = params.get('key');
+  if (key === undefined || key === '') {
+    sendText(res, 400, 'bad request: missing or empty key (use ?key=...)');
+    return;
+  }
+  if (Buffer.byteLength(key) > config.maxKeyBytes) {
+    sendText(res, 414, `key is over the limit of ${config.maxKeyBytes} bytes`);
+    return;
+  }
+  const choice = pickGroup(node, params.get('group'));
+  if ('status' in choice) {
+    sendText(res, choice.status, choice.message);
+    return;
+  }
+  sendJson(res, await keyView(node, choice.group.name, key));
 }
 
 /** allow answers 405 and returns false unless the method is one of `methods`. */
@@ -241,7 +326,12 @@ function allow(req: IncomingMessage, res: ServerResponse, methods: string): bool
 function stats(node: ApiNode): { groups: Record<string, unknown> } {
   const groups: Record<string, unknown> = {};
   for (const g of node.groups()) {
-    groups[g.name] = { stats: g.stats, main: g.cacheStats('main'), hot: g.cacheStats('hot') };
+    groups[g.name] = {
+      stats: g.stats,
+      main: g.cacheStats('main'),
+      hot: g.cacheStats('hot'),
+      hotKeys: g.hotKeys(HOT_KEYS_REPORTED),
+    };
   }
   return { groups };
 }

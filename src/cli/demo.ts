@@ -218,6 +218,7 @@ function printBanner(
   ]) {
     say(`    ${example}`);
   }
+  note(`web console (cluster, groups, hot keys, key inspector): ${apiUrl}/console/`);
   note('Ctrl-C stops all three nodes.');
 }
 

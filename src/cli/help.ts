@@ -110,7 +110,8 @@ Transport and security (every node of a cluster must agree on these):
                          environment variable PEERCACHE_PEER_SECRET: a flag is
                          visible to every user of the machine (ps).
   --api-token TOKEN      require "Authorization: Bearer TOKEN" on the API (all but
-                         /healthz). Or PEERCACHE_API_TOKEN. Default: none.
+                         /healthz and the console's page files; the page asks for
+                         it). Or PEERCACHE_API_TOKEN. Default: none.
   Nothing listens beyond loopback unless --self, --listen or --api names such an
   address; when the peer server does with neither TLS nor a peer secret, or the
   API with neither --api-tls nor a token, the node logs a warning at start.
@@ -171,6 +172,7 @@ HTTP API (with --api):
   PUT    /api?key=K[&group=G][&ttl=MS]  store the request body; ttl in milliseconds
   DELETE /api?key=K[&group=G]           remove the key everywhere
   GET    /peers | /stats | /metrics | /healthz
+  GET    /console/                      the web console (live cluster view, in a browser)
   Statuses: 400 bad request, 404 not found, 405 wrong method, 408 request too slow,
   413 body too large, 414 key or URL too long, 503 unavailable (or busy: see
   Retry-After), 504 deadline exceeded.

@@ -245,6 +245,18 @@ export class TwoTierCache {
     return expireAt === 0 || expireAt > this.#now();
   }
 
+  /**
+   * inspect returns `which` cache's live entry for `key` (a `null` view for a
+   * cached not-found), without touching recency or stats.
+   */
+  inspect(which: CacheType, key: string): Entry | undefined {
+    const hit = (which === 'main' ? this.#main : this.#hot).peek(key);
+    if (hit === undefined) return undefined;
+    const expireAt = hitExpireAt(hit);
+    if (expireAt !== 0 && expireAt <= this.#now()) return undefined;
+    return { view: hitView(hit), expireAt };
+  }
+
   /** remove drops `key` from both caches; it tells whether anything was there. */
   remove(key: string): boolean {
     const a = this.#drop(this.#main, key);

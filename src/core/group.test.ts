@@ -911,3 +911,61 @@ describe('writes carry the caller deadline', () => {
     );
   });
 });
+
+describe('hot keys and inspect', () => {
+  test('hotKeys counts gets, peeks and peer gets over about the last minute, driven by the clock', async () => {
+    let now = 1_000_000;
+    const g = new GroupRegistry().newGroup('hot', {
+      cacheBytes: 1 << 20,
+      load: (key) => `v:${key}`,
+      now: () => now,
+    });
+    for (let i = 0; i < 3; i++) await g.get('a');
+    g.peek('b');
+    await g.getForPeer('b');
+    await g.get('c');
+    assert.deepEqual(
+      g.hotKeys(2).map((k) => [k.key, k.count]),
+      [
+        ['a', 3],
+        ['b', 2],
+      ],
+    );
+    now += 61_000;
+    assert.deepEqual(g.hotKeys(), []);
+  });
+
+  test('hotKeyCapacity 0 turns the sketch off; bad values are refused', () => {
+    const registry = new GroupRegistry();
+    const off = registry.newGroup('off', { cacheBytes: 0, load: () => 'v', hotKeyCapacity: 0 });
+    off.peek('a');
+    assert.deepEqual(off.hotKeys(), []);
+    assert.throws(
+      () => registry.newGroup('bad', { cacheBytes: 0, load: () => 'v', hotKeyCapacity: 1.5 }),
+      /hotKeyCapacity/,
+    );
+    assert.throws(
+      () => registry.newGroup('bad2', { cacheBytes: 0, load: () => 'v', hotKeySampleEvery: 0 }),
+      /hotKeySampleEvery/,
+    );
+  });
+
+  test('inspect tells what main holds, without counting a get or loading', async () => {
+    let now = 5_000;
+    const g = new GroupRegistry().newGroup('inspect', {
+      cacheBytes: 1 << 20,
+      load: (key) => ({ value: `v:${key}`, ttl: 1_000 }),
+      now: () => now,
+    });
+    assert.deepEqual(g.inspect('k'), { main: undefined, hot: undefined });
+    await g.get('k');
+    const gets = g.stats.gets;
+    const held = g.inspect('k');
+    assert.equal(held.main?.view?.toString(), 'v:k');
+    assert.equal(held.main?.expireAt, 6_000);
+    assert.equal(held.hot, undefined);
+    assert.equal(g.stats.gets, gets);
+    now = 6_000;
+    assert.equal(g.inspect('k').main, undefined, 'an expired copy is not held');
+  });
+});

@@ -15,11 +15,13 @@ import {
 import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../limits.js';
 import { type FlightContext, SingleFlight } from '../singleflight/singleflight.js';
 import { LogThrottle } from '../util/log-throttle.js';
+import { type HotKey, WindowedHotKeys } from '../util/space-saving.js';
 import { BatchLoader, type LoadManyFn } from './batch-loader.js';
 import { ByteView } from './byteview.js';
 import { viewBytes } from './byteview-internal.js';
 import {
   type CacheValue,
+  type Entry,
   type Hit,
   hitExpireAt,
   hitView,
@@ -156,7 +158,20 @@ export interface GroupOptions {
    * kept in the hot cache. Default 0.1, golang/groupcache's one in ten.
    */
   hotCacheChance?: number | undefined;
-  /** Clock in ms since the epoch, for expiry. Default `Date.now`. */
+  /**
+   * hotKeyCapacity is how many keys the group's heavy-hitters sketch counts (in
+   * each of its two half-minute halves), for {@link Group.hotKeys}; 0 turns it
+   * off. Default 256.
+   */
+  hotKeyCapacity?: number | undefined;
+  /**
+   * hotKeySampleEvery: past the first 1,024 gets of each half minute, the
+   * sketch counts about one get in this many (with that weight), so that it
+   * costs a busy node's cache hits almost nothing; 1 counts every get.
+   * Default 64.
+   */
+  hotKeySampleEvery?: number | undefined;
+  /** Clock in ms since the epoch, for expiry and the hot-key window. Default `Date.now`. */
   now?: (() => number) | undefined;
   /** Random source in [0, 1), for the hot-cache choice. Default `Math.random`. */
   random?: (() => number) | undefined;
@@ -262,6 +277,8 @@ export class Group implements PeerServedGroup {
   readonly #tel: Telemetry | undefined;
   /** Peer failures reach the log once per peer per interval, with a count: a dead peer fails every get of its keys. */
   readonly #peerLog: LogThrottle;
+  /** Gets per key over about the last minute, or undefined when turned off. */
+  readonly #hotKeys: WindowedHotKeys | undefined;
 
   /** @internal Use `GroupRegistry.newGroup`. */
   constructor(name: string, options: GroupOptions, peers: () => PeerPicker) {
@@ -297,6 +314,14 @@ export class Group implements PeerServedGroup {
     checkNumber('graceMs', options.graceMs, 0);
     if ((options.refreshAhead ?? 0) >= 1) {
       throw new InvalidArgumentError('refreshAhead must be at least 0 and less than 1');
+    }
+    checkNumber('hotKeyCapacity', options.hotKeyCapacity, 0);
+    checkNumber('hotKeySampleEvery', options.hotKeySampleEvery, 1);
+    for (const name of ['hotKeyCapacity', 'hotKeySampleEvery'] as const) {
+      const v = options[name];
+      if (v !== undefined && !Number.isSafeInteger(v)) {
+        throw new InvalidArgumentError(`${name} must be a whole number, got ${v}`);
+      }
     }
     if ((options.hotCacheChance ?? 0) > 1) {
       throw new InvalidArgumentError('hotCacheChance must be between 0 and 1');
@@ -344,6 +369,15 @@ export class Group implements PeerServedGroup {
     this.#log = options.logger ?? noopLogger;
     this.#tel = options.telemetry;
     this.#peerLog = new LogThrottle({ now: this.#now });
+    const hotKeyCapacity = options.hotKeyCapacity ?? 256;
+    this.#hotKeys =
+      hotKeyCapacity === 0
+        ? undefined
+        : new WindowedHotKeys({
+            capacity: hotKeyCapacity,
+            sampleEvery: options.hotKeySampleEvery,
+            now: this.#now,
+          });
     this.#cache = new TwoTierCache({
       cacheBytes: options.cacheBytes,
       maxEntries: options.maxEntries,
@@ -385,6 +419,7 @@ export class Group implements PeerServedGroup {
     span: TelemetrySpan | undefined,
   ): Promise<ByteView> {
     this.#stats.gets++;
+    this.#hotKeys?.offer(key);
     const hit = this.#cache.get(key);
     if (hit !== undefined) {
       this.#stats.cacheHits++;
@@ -468,11 +503,13 @@ export class Group implements PeerServedGroup {
 
   /**
    * peek returns the cached value of `key` without loading, or `undefined` on a
-   * miss (including a cached not-found). It counts as a get in the stats.
+   * miss (including a cached not-found). It counts as a get in the stats and
+   * the hot keys.
    */
   peek(key: string): ByteView | undefined {
     if (this.#checkKey(key) !== undefined) return undefined;
     this.#stats.gets++;
+    this.#hotKeys?.offer(key);
     const hit = this.#cache.get(key);
     const view = hit === undefined ? null : hitView(hit);
     if (view === null) return undefined;
@@ -739,6 +776,7 @@ export class Group implements PeerServedGroup {
     if (bad !== undefined) return Promise.reject(bad);
     this.#stats.gets++;
     this.#stats.serverRequests++;
+    this.#hotKeys?.offer(key);
     const hit = this.#cache.get(key);
     if (hit !== undefined) {
       this.#stats.cacheHits++;
@@ -867,6 +905,27 @@ export class Group implements PeerServedGroup {
   /** stats returns a snapshot of the group's counters. */
   get stats(): GroupStats {
     return { ...this.#stats };
+  }
+
+  /**
+   * hotKeys returns up to `n` keys this node was asked for most over about the
+   * last minute (by its callers and by peers), most first, from a fixed-size
+   * heavy-hitters sketch of a sample of the gets (see `hotKeySampleEvery`):
+   * each `count` estimates the key's gets, `error` how much it may overstate
+   * them. Empty when `hotKeyCapacity` is 0.
+   */
+  hotKeys(n = 10): HotKey[] {
+    return this.#hotKeys?.top(n) ?? [];
+  }
+
+  /**
+   * inspect tells what this node's main and hot caches hold of `key` (a `null`
+   * view is a cached not-found), without loading it, asking a peer, or counting
+   * a get. An invalid key holds nothing.
+   */
+  inspect(key: string): { main?: Entry | undefined; hot?: Entry | undefined } {
+    if (this.#checkKey(key) !== undefined) return {};
+    return { main: this.#cache.inspect('main', key), hot: this.#cache.inspect('hot', key) };
   }
 
   /** cacheStats returns a snapshot of the main or hot cache's stats. */

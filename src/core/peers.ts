@@ -1,5 +1,6 @@
 // peers.ts: the seams between a group and the network. The core imports nothing
 // from any transport; transports implement these small interfaces.
+import type { NodeStats, NodeStatsRequest } from './node-stats.js';
 
 /** Options every network call takes last. */
 export interface CallOptions {
@@ -62,6 +63,14 @@ export interface PeerClient {
    * Optional: without it, {@link removeKeys} sends one `remove` per key.
    */
   removeMany?(group: string, keys: readonly string[], options?: CallOptions): Promise<void>;
+  /**
+   * nodeStats asks the peer for its report of itself ({@link NodeStats}) and,
+   * when the request names a group and a key, what it holds of that key. A
+   * peer that does not know the call (a golang/groupcache peer over HTTP, or a
+   * gRPC peer without the method) fails it with NotFoundError; any other
+   * failure is the peer's usual error. Optional: a client without it cannot ask.
+   */
+  nodeStats?(request: NodeStatsRequest, options?: CallOptions): Promise<NodeStats>;
   /**
    * close releases the client for good: it closes the client's connections,
    * its transport forgets it (asking the transport for the same URL again
@@ -164,4 +173,9 @@ export interface PeerServedGroup {
 /** GroupLookup resolves a group name for a transport server. */
 export interface GroupLookup {
   getGroup(name: string): PeerServedGroup | undefined;
+  /**
+   * nodeStats answers a peer's stats call. Optional: servers answer the call
+   * NOT_FOUND (HTTP 404, gRPC NOT_FOUND) for a lookup without it.
+   */
+  nodeStats?(request: NodeStatsRequest): NodeStats;
 }

@@ -63,3 +63,29 @@ test('a series is listed once observed; the same labels give the same series', a
   h.reset();
   assert.doesNotMatch(await reg.metrics(), /y_seconds_count/);
 });
+
+test('quantiles merge the matching series and interpolate within a bucket', () => {
+  const h = new LatencyHistogram({
+    name: 'q_seconds',
+    help: 'q',
+    labelNames: ['op'],
+    buckets: [0.001, 0.01, 0.1],
+    registers: [],
+  });
+  assert.deepEqual(
+    h.quantiles(() => true, [0.5]),
+    { count: 0, values: [null] },
+  );
+  const get = h.series({ op: 'get' });
+  for (let i = 0; i < 98; i++) get.observe(0.0005);
+  get.observe(0.05);
+  h.series({ op: 'set' }).observe(5);
+  h.series({ op: 'get' }).observe(7);
+  const { count, values } = h.quantiles((l) => l.op === 'get', [0.5, 0.99, 1]);
+  assert.equal(count, 100);
+  // 50 of the 98 in the first bucket [0, 1 ms]: about half of it.
+  assert.ok(Math.abs((values[0] as number) - 0.5 * (50 / 98) * 0.002) < 1e-9);
+  // The 99th is the one in (10 ms, 100 ms]; the slowest is past the last bound: that bound.
+  assert.ok((values[1] as number) > 0.01 && (values[1] as number) <= 0.1);
+  assert.equal(values[2], 0.1);
+});

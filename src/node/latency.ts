@@ -134,6 +134,45 @@ export class LatencyHistogram<L extends string> {
     return this.#labelNames.map((n) => labels[n]).join('\u0000');
   }
 
+  /**
+   * quantiles estimates the `qs` quantiles (0 to 1), in seconds, of every
+   * observation of the series whose labels `match` takes, together: linear
+   * within the bucket that holds each (a quantile past the last bound is that
+   * bound). `count` is how many observations there were; the quantiles are
+   * null when there were none.
+   */
+  quantiles(
+    match: (labels: Readonly<Record<string, string>>) => boolean,
+    qs: readonly number[],
+  ): { count: number; values: (number | null)[] } {
+    const bounds = this.#bounds;
+    const counts = new Float64Array(bounds.length + 1);
+    let count = 0;
+    for (const s of this.#series.values()) {
+      if (!match(s.labels)) continue;
+      for (let i = 0; i < counts.length; i++)
+        counts[i] = (counts[i] as number) + (s.counts[i] as number);
+      count += s.count;
+    }
+    const values = qs.map((q) => {
+      if (count === 0) return null;
+      const target = q * count;
+      let below = 0;
+      for (let i = 0; i < counts.length; i++) {
+        const here = counts[i] as number;
+        if (here > 0 && below + here >= target) {
+          if (i === bounds.length) return bounds[bounds.length - 1] ?? null;
+          const lower = i === 0 ? 0 : (bounds[i - 1] as number);
+          const upper = bounds[i] as number;
+          return lower + ((upper - lower) * Math.max(0, target - below)) / here;
+        }
+        below += here;
+      }
+      return bounds[bounds.length - 1] ?? null;
+    });
+    return { count, values };
+  }
+
   /** reset forgets every series. */
   reset(): void {
     this.#series.clear();

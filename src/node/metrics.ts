@@ -114,6 +114,17 @@ export class NodeMetrics {
     });
   }
 
+  /**
+   * peerGetLatency is the median and 99th percentile, in ms, of this node's
+   * gets from peers since it started (every peer and outcome, estimated from
+   * the latency histogram's buckets), and how many there were.
+   */
+  peerGetLatency(): { count: number; p50Ms: number | null; p99Ms: number | null } {
+    const { count, values } = this.#latency.quantiles((l) => l.op === 'get', [0.5, 0.99]);
+    const ms = (v: number | null | undefined) => (v === null || v === undefined ? null : v * 1000);
+    return { count, p50Ms: ms(values[0]), p99Ms: ms(values[1]) };
+  }
+
   /** The prom-client registry; `registry.metrics()` renders the text format. Built on first read. */
   get registry(): Registry {
     if (this.#registry === undefined) {

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Group, GroupOptions } from '../core/group.js';
 import type { Logger } from '../core/logger.js';
 import { noopLogger } from '../core/logger.js';
+import { buildNodeStats, type NodeStats, type NodeStatsRequest } from '../core/node-stats.js';
 import {
   HealthCheckedPeer,
   healthOf,
@@ -11,16 +12,18 @@ import {
   type ResolvedPeerHealth,
   resolvePeerHealth,
 } from '../core/peer-health.js';
+import type { CallOptions } from '../core/peers.js';
 import { GroupRegistry } from '../core/registry.js';
 import { RingPicker } from '../core/ring-picker.js';
 import type { Telemetry } from '../core/telemetry.js';
-import { InvalidArgumentError, UnavailableError } from '../errors.js';
+import { InvalidArgumentError, NotFoundError, UnavailableError } from '../errors.js';
 import type { Membership } from '../membership/membership.js';
 import type { RingKind } from '../ring/owner-ring.js';
 import type { HashFn } from '../ring/ring.js';
 import { defaultTransport } from '../transport/default.js';
 import type { PeerServer, PeerService, PeerTransport } from '../transport/transport.js';
 import { hostPortOf, parseHostPort, parsePeerUrl } from '../util/address.js';
+import { VERSION } from '../version.js';
 import { NodeMetrics } from './metrics.js';
 
 /** NodeOptions configure {@link createNode}. */
@@ -144,7 +147,10 @@ export class CacheNode implements PeerService {
   readonly metrics: NodeMetrics;
   /** transport is the peer protocol this node speaks. */
   readonly transport: PeerTransport;
+  /** startedAt is when this node was made, in ms since the epoch. */
+  readonly startedAt = Date.now();
   readonly #registry: GroupRegistry;
+  /** What transport servers serve: the groups, and this node's stats. */
   readonly #picker: RingPicker;
   readonly #membership: Membership | undefined;
   readonly #member: boolean;
@@ -299,6 +305,53 @@ export class CacheNode implements PeerService {
     };
   }
 
+  /**
+   * nodeStats is this node's report of itself, as it answers a peer's stats
+   * call: its groups' counters, caches and hot keys, and, when `request` names
+   * a group and a key, what this node holds of that key (nothing is loaded).
+   */
+  nodeStats(request: NodeStatsRequest = {}): NodeStats {
+    return buildNodeStats(request, {
+      groups: () => this.#registry.groups(),
+      getGroup: (name) => this.#registry.getGroup(name),
+      version: VERSION,
+      startedAt: this.startedAt,
+      now: Date.now,
+      peerGets: () => this.metrics.peerGetLatency(),
+    });
+  }
+
+  /**
+   * peerStats asks the member `url` for its report (see {@link nodeStats})
+   * over the peer transport. Rejects with NotFoundError when the transport's
+   * client has no stats call or the peer does not know it (a golang/groupcache
+   * peer), InvalidArgumentError for a URL that is not a member, and the
+   * transport's error when the peer cannot be reached.
+   */
+  async peerStats(
+    url: string,
+    request: NodeStatsRequest = {},
+    options?: CallOptions,
+  ): Promise<NodeStats> {
+    if (url === this.self) return this.nodeStats(request);
+    if (!this.#picker.members().includes(url)) {
+      throw new InvalidArgumentError(`${url} is not a member of the ring`);
+    }
+    const client = this.transport.client(url);
+    if (client.nodeStats === undefined) {
+      throw new NotFoundError(`the ${this.transport.name} transport has no stats call`);
+    }
+    return client.nodeStats(request, options);
+  }
+
+  /**
+   * ringShares is each member's share of the ring's hash space (the shares sum
+   * to 1): about the fraction of keys it owns.
+   */
+  ringShares(): Record<string, number> {
+    return Object.fromEntries(this.#picker.shares());
+  }
+
   /** ownerOf returns the URL of the node that owns `key`. */
   ownerOf(key: string): string {
     return this.#picker.ownerOf(key);
@@ -331,7 +384,7 @@ export class CacheNode implements PeerService {
     this.#listening = true;
     const { host, port } = this.#listen;
     try {
-      this.#server = await this.transport.serve(this.#registry, {
+      this.#server = await this.transport.serve(this, {
         host,
         port,
         signal: this.#shutdown.signal,

@@ -1,5 +1,6 @@
 // clients.ts: one client per peer URL, made on first use, released one by one when its
 // peer leaves, and all closed with their transport.
+import type { NodeStatsRequest } from '../core/node-stats.js';
 import { type CallOptions, type PeerClient, type PeerValue, removeKeys } from '../core/peers.js';
 
 /** ClosableClient is a transport's own client: a PeerClient whose close may take a while. */
@@ -71,6 +72,16 @@ export function clientCache<C extends ClosableClient>(make: (url: string) => C):
               client.set(group, key, value, expireAt, options),
             remove: (group, key, options) => client.remove(group, key, options),
             removeMany: (group, keys, options) => removeKeys(client, group, keys, options),
+            ...(client.nodeStats === undefined
+              ? {}
+              : {
+                  nodeStats: (request: NodeStatsRequest, options?: CallOptions) =>
+                    (client.nodeStats as NonNullable<PeerClient['nodeStats']>).call(
+                      client,
+                      request,
+                      options,
+                    ),
+                }),
             close: () => {
               void release(url, made);
             },

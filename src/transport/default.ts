@@ -1,5 +1,6 @@
 // default.ts: createNode's default peer transport, HTTP with default options, imported
 // when a node first needs it (a peer request, a server), so that a local cache never loads it.
+import type { NodeStats, NodeStatsRequest } from '../core/node-stats.js';
 import {
   type CallOptions,
   type GroupLookup,
@@ -7,7 +8,7 @@ import {
   type PeerValue,
   removeKeys,
 } from '../core/peers.js';
-import { UnavailableError } from '../errors.js';
+import { NotFoundError, UnavailableError } from '../errors.js';
 import type { PeerServer, PeerTransport, ServeOptions } from './transport.js';
 
 /**
@@ -142,6 +143,14 @@ class LazyClient implements PeerClient {
     return c instanceof Promise
       ? c.then((r) => removeKeys(r, group, keys, options))
       : removeKeys(c, group, keys, options);
+  }
+
+  async nodeStats(request: NodeStatsRequest, options?: CallOptions): Promise<NodeStats> {
+    const c = await this.#client();
+    if (c.nodeStats === undefined) {
+      throw new NotFoundError("the transport's client has no stats call");
+    }
+    return c.nodeStats(request, options);
   }
 
   close(): void {

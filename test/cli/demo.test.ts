@@ -56,6 +56,12 @@ async function startDemo(registry: ReturnType<typeof cleanupAfter>): Promise<Dem
       `no example ${line}`,
     );
   }
+  assert.ok(
+    proc.stdout.some((l) =>
+      l.endsWith(`web console (cluster, groups, hot keys, key inspector): ${api}/console/`),
+    ),
+    'the banner names the console URL',
+  );
   return { proc, api, pids, owners };
 }
 

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoadResult } from '../../src/core/group.js';
 import { noopLogger } from '../../src/core/logger.js';
+import { buildNodeStats } from '../../src/core/node-stats.js';
 import {
   type CallOptions,
   type GroupLookup,
@@ -17,6 +18,7 @@ import { GroupRegistry } from '../../src/core/registry.js';
 import { type ErrorCode, isCacheError, UnavailableError } from '../../src/errors.js';
 import { type CacheNode, createNode } from '../../src/node/node.js';
 import type { PeerServer, PeerTransport } from '../../src/transport/transport.js';
+import { VERSION } from '../../src/version.js';
 import { freePort } from '../support/process.js';
 
 /**
@@ -90,8 +92,8 @@ export function runTransportConformance(
       return t;
     };
     /** serve starts another server of `transport` on a free port, with its own shutdown signal. */
-    const serve = async (signal = new AbortController().signal) => {
-      const server = await transport.serve(fx.lookup, {
+    const serve = async (signal = new AbortController().signal, lookup = fx.lookup) => {
+      const server = await transport.serve(lookup, {
         host: '127.0.0.1',
         port: 0,
         signal,
@@ -433,6 +435,48 @@ export function runTransportConformance(
       await assert.rejects(within(down.remove(GROUP, 'x')), { code: 'UNAVAILABLE' });
     });
 
+    it('the stats call answers the node report and what it holds of a key', async () => {
+      assert.ok(client.nodeStats, 'the client has the stats call');
+      // Asked more often than any key before it, it leads the hot keys.
+      for (let i = 0; i < 40; i++) await within(client.get(GROUP, 'stats-key'));
+      const stats = await within(client.nodeStats({ group: GROUP, key: 'stats-key' }));
+      assert.equal(stats.version, VERSION);
+      const report = stats.groups[GROUP];
+      assert.ok(report !== undefined);
+      assert.ok(report.stats.gets >= 1);
+      assert.ok(report.main.items >= 1);
+      assert.deepEqual(report.hotKeys[0], { key: 'stats-key', count: 40 });
+      const value = utf8('value of stats-key');
+      assert.equal(stats.key?.exists, true);
+      assert.equal(stats.key?.main?.bytes, value.byteLength);
+      assert.equal(stats.key?.hot, undefined);
+      assert.deepEqual(new Uint8Array(Buffer.from(stats.key?.preview ?? '', 'base64')), value);
+      // Without a key, no key report; a key it does not hold has no copy.
+      assert.equal((await within(client.nodeStats({}))).key, undefined);
+      const absent = await within(client.nodeStats({ group: GROUP, key: 'never-asked' }));
+      assert.equal(absent.key?.exists, true);
+      assert.equal(absent.key?.main, undefined);
+      const noGroup = await within(client.nodeStats({ group: 'no-such-group', key: 'k' }));
+      assert.equal(noGroup.key?.exists, false);
+      assert.equal(fx.loadsOf('never-asked'), 0);
+    });
+
+    it('a server that gives no stats answers the stats call NOT_FOUND and keeps serving', async () => {
+      const { client: c } = await serve(undefined, { getGroup: fx.lookup.getGroup });
+      assert.ok(c.nodeStats);
+      await assert.rejects(within(c.nodeStats({})), { code: 'NOT_FOUND' });
+      const got = await within(c.get(GROUP, 'after-stats'));
+      assert.deepEqual(got.value, utf8('value of after-stats'));
+    });
+
+    it('the stats call to an unreachable peer is UNAVAILABLE', async () => {
+      const unreachable =
+        options.unreachableUrl ?? (async () => `http://127.0.0.1:${await freePort()}`);
+      const down = transport.client(await unreachable());
+      assert.ok(down.nodeStats);
+      await assert.rejects(within(down.nodeStats({})), { code: 'UNAVAILABLE' });
+    });
+
     it('an unknown group is UNAVAILABLE (the caller falls back), not NOT_FOUND', async () => {
       for (const call of [
         client.get('no-such-group', 'k'),
@@ -599,6 +643,7 @@ class Fixture {
     const group = this.registry.newGroup(GROUP, {
       cacheBytes: 16 << 20,
       load: (key, { signal }) => this.#load(key, signal),
+      hotKeySampleEvery: 1,
     });
     const recorded: PeerServedGroup = {
       name: group.name,
@@ -635,6 +680,14 @@ class Fixture {
     this.lookup = {
       getGroup: (name) =>
         name === GROUP ? recorded : name === SMALL_GROUP ? recordedSmall : undefined,
+      nodeStats: (request) =>
+        buildNodeStats(request, {
+          groups: () => this.registry.groups(),
+          getGroup: (name) => this.registry.getGroup(name),
+          version: VERSION,
+          startedAt: 0,
+          now: Date.now,
+        }),
     };
   }
 

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file groupcache.proto.
  */
 export const file_groupcache: GenFile = /*@__PURE__*/
-  fileDesc("ChBncm91cGNhY2hlLnByb3RvEgxncm91cGNhY2hlcGIiKAoKR2V0UmVxdWVzdBINCgVncm91cBgBIAIoCRILCgNrZXkYAiACKAkiQAoLR2V0UmVzcG9uc2USDQoFdmFsdWUYASABKAwSEgoKbWludXRlX3FwcxgCIAEoARIOCgZleHBpcmUYAyABKAMiRwoKU2V0UmVxdWVzdBINCgVncm91cBgBIAIoCRILCgNrZXkYAiACKAkSDQoFdmFsdWUYAyABKAwSDgoGZXhwaXJlGAQgASgDIg0KC1NldFJlc3BvbnNlIisKDVJlbW92ZVJlcXVlc3QSDQoFZ3JvdXAYASACKAkSCwoDa2V5GAIgAigJIhAKDlJlbW92ZVJlc3BvbnNlMskBCgpHcm91cENhY2hlEjoKA0dldBIYLmdyb3VwY2FjaGVwYi5HZXRSZXF1ZXN0GhkuZ3JvdXBjYWNoZXBiLkdldFJlc3BvbnNlEjoKA1NldBIYLmdyb3VwY2FjaGVwYi5TZXRSZXF1ZXN0GhkuZ3JvdXBjYWNoZXBiLlNldFJlc3BvbnNlEkMKBlJlbW92ZRIbLmdyb3VwY2FjaGVwYi5SZW1vdmVSZXF1ZXN0GhwuZ3JvdXBjYWNoZXBiLlJlbW92ZVJlc3BvbnNl");
+  fileDesc("ChBncm91cGNhY2hlLnByb3RvEgxncm91cGNhY2hlcGIiKAoKR2V0UmVxdWVzdBINCgVncm91cBgBIAIoCRILCgNrZXkYAiACKAkiQAoLR2V0UmVzcG9uc2USDQoFdmFsdWUYASABKAwSEgoKbWludXRlX3FwcxgCIAEoARIOCgZleHBpcmUYAyABKAMiRwoKU2V0UmVxdWVzdBINCgVncm91cBgBIAIoCRILCgNrZXkYAiACKAkSDQoFdmFsdWUYAyABKAwSDgoGZXhwaXJlGAQgASgDIg0KC1NldFJlc3BvbnNlIisKDVJlbW92ZVJlcXVlc3QSDQoFZ3JvdXAYASACKAkSCwoDa2V5GAIgAigJIhAKDlJlbW92ZVJlc3BvbnNlIioKDFN0YXRzUmVxdWVzdBINCgVncm91cBgBIAEoCRILCgNrZXkYAiABKAkiHQoNU3RhdHNSZXNwb25zZRIMCgRqc29uGAEgAigMMosCCgpHcm91cENhY2hlEjoKA0dldBIYLmdyb3VwY2FjaGVwYi5HZXRSZXF1ZXN0GhkuZ3JvdXBjYWNoZXBiLkdldFJlc3BvbnNlEjoKA1NldBIYLmdyb3VwY2FjaGVwYi5TZXRSZXF1ZXN0GhkuZ3JvdXBjYWNoZXBiLlNldFJlc3BvbnNlEkMKBlJlbW92ZRIbLmdyb3VwY2FjaGVwYi5SZW1vdmVSZXF1ZXN0GhwuZ3JvdXBjYWNoZXBiLlJlbW92ZVJlc3BvbnNlEkAKBVN0YXRzEhouZ3JvdXBjYWNoZXBiLlN0YXRzUmVxdWVzdBobLmdyb3VwY2FjaGVwYi5TdGF0c1Jlc3BvbnNl");
 
 /**
  * @generated from message groupcachepb.GetRequest
@@ -156,7 +156,53 @@ export const RemoveResponseSchema: GenMessage<RemoveResponse> = /*@__PURE__*/
   messageDesc(file_groupcache, 5);
 
 /**
- * GroupCache is golang/groupcache's service, extended with Set and Remove. The
+ * peercache's Stats: the node's stats, and what it holds of one key when the
+ * request names a group and a key. Not golang/groupcache's; a peer without it
+ * answers UNIMPLEMENTED.
+ *
+ * @generated from message groupcachepb.StatsRequest
+ */
+export type StatsRequest = Message<"groupcachepb.StatsRequest"> & {
+  /**
+   * @generated from field: optional string group = 1;
+   */
+  group: string;
+
+  /**
+   * @generated from field: optional string key = 2;
+   */
+  key: string;
+};
+
+/**
+ * Describes the message groupcachepb.StatsRequest.
+ * Use `create(StatsRequestSchema)` to create a new message.
+ */
+export const StatsRequestSchema: GenMessage<StatsRequest> = /*@__PURE__*/
+  messageDesc(file_groupcache, 6);
+
+/**
+ * The answer to Stats: a JSON document (see NodeStats in src/core/node-stats.ts),
+ * so the report can grow without a change of the schema.
+ *
+ * @generated from message groupcachepb.StatsResponse
+ */
+export type StatsResponse = Message<"groupcachepb.StatsResponse"> & {
+  /**
+   * @generated from field: required bytes json = 1;
+   */
+  json: Uint8Array;
+};
+
+/**
+ * Describes the message groupcachepb.StatsResponse.
+ * Use `create(StatsResponseSchema)` to create a new message.
+ */
+export const StatsResponseSchema: GenMessage<StatsResponse> = /*@__PURE__*/
+  messageDesc(file_groupcache, 7);
+
+/**
+ * GroupCache is golang/groupcache's service, extended with Set, Remove and Stats. The
  * HTTP transport speaks the same messages as GET, PUT and DELETE.
  *
  * @generated from service groupcachepb.GroupCache
@@ -185,6 +231,14 @@ export const GroupCache: GenService<{
     methodKind: "unary";
     input: typeof RemoveRequestSchema;
     output: typeof RemoveResponseSchema;
+  },
+  /**
+   * @generated from rpc groupcachepb.GroupCache.Stats
+   */
+  stats: {
+    methodKind: "unary";
+    input: typeof StatsRequestSchema;
+    output: typeof StatsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_groupcache, 0);

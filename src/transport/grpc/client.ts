@@ -10,11 +10,13 @@ import {
   type ServiceError,
   status as Status,
 } from '@grpc/grpc-js';
+import { decodeNodeStats, type NodeStats, type NodeStatsRequest } from '../../core/node-stats.js';
 import type { CallOptions, PeerClient, PeerValue } from '../../core/peers.js';
 import {
   abortError,
   DeadlineExceededError,
   InvalidArgumentError,
+  NotFoundError,
   TooLargeError,
   UnavailableError,
 } from '../../errors.js';
@@ -23,6 +25,8 @@ import {
   GetRequestSchema,
   RemoveRequestSchema,
   SetRequestSchema,
+  StatsRequestSchema,
+  type StatsResponse,
 } from '../../proto/gen/groupcache_pb.js';
 import { CLOSED_AFTER_HANDSHAKE } from '../../security/refusals.js';
 import { AUTHORIZATION } from '../../security/secret.js';
@@ -119,6 +123,34 @@ export class GrpcPeerClient implements PeerClient {
     checkText(group, key);
     const request = create(RemoveRequestSchema, { group, key });
     await this.#call(groupCacheMethods.remove, 'Remove', request, options);
+  }
+
+  /**
+   * nodeStats calls GroupCache/Stats. A peer without the method answers
+   * UNIMPLEMENTED: a NotFoundError.
+   */
+  async nodeStats(request: NodeStatsRequest, options?: CallOptions): Promise<NodeStats> {
+    if (request.key !== undefined || request.group !== undefined) {
+      checkText(request.group ?? '', request.key ?? '');
+    }
+    const message = create(StatsRequestSchema, {});
+    if (request.group !== undefined) message.group = request.group;
+    if (request.key !== undefined) message.key = request.key;
+    let answer: StatsResponse;
+    try {
+      answer = await this.#call(groupCacheMethods.stats, 'Stats', message, options);
+    } catch (err) {
+      const code = (err as { cause?: { code?: unknown } }).cause?.code;
+      if (code === Status.UNIMPLEMENTED) {
+        throw new NotFoundError(`peer ${this.url} has no stats call`, { cause: err, remote: true });
+      }
+      throw err;
+    }
+    try {
+      return decodeNodeStats(answer.json);
+    } catch (err) {
+      throw new UnavailableError(`peer ${this.url}: malformed stats answer`, { cause: err });
+    }
   }
 
   /**

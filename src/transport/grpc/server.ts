@@ -1,4 +1,4 @@
-// server.ts: the gRPC peer server: GroupCache Get/Set/Remove for local groups, and grpc.health.v1.
+// server.ts: the gRPC peer server: GroupCache Get/Set/Remove for local groups, Stats, and grpc.health.v1.
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
@@ -12,6 +12,7 @@ import {
 } from '@grpc/grpc-js';
 import { answerPeer } from '../../core/group.js';
 import type { Logger } from '../../core/logger.js';
+import { encodeNodeStats } from '../../core/node-stats.js';
 import type { GroupLookup, PeerServedGroup, PeerValue } from '../../core/peers.js';
 import { CancelledError, DeadlineExceededError, httpStatus, toCacheError } from '../../errors.js';
 import { type SizeLimits, servedLimits } from '../../limits.js';
@@ -25,6 +26,9 @@ import {
   type SetRequest,
   type SetResponse,
   SetResponseSchema,
+  type StatsRequest,
+  type StatsResponse,
+  StatsResponseSchema,
 } from '../../proto/gen/groupcache_pb.js';
 import {
   type HealthCheckRequest,
@@ -142,6 +146,7 @@ export async function serveGrpc(
     get: handlers.get,
     set: handlers.set,
     remove: handlers.remove,
+    stats: handlers.stats,
   });
   server.addService(healthMethods, { check: handlers.check });
 
@@ -346,6 +351,40 @@ class Handlers {
       return;
     }
     done(null, create(RemoveResponseSchema));
+  };
+
+  /** stats answers the node's report as JSON; NOT_FOUND when the lookup has none. */
+  readonly stats: handleUnaryCall<Received<StatsRequest>, StatsResponse> = (call, done) => {
+    if (this.#authorized !== undefined && !this.#authorized(call.metadata.get(AUTHORIZATION))) {
+      done({
+        code: Status.UNAUTHENTICATED,
+        details: 'unauthenticated: missing or wrong peer secret',
+      });
+      return;
+    }
+    const request = call.request;
+    if (!isMessage(request)) {
+      done({ code: Status.INVALID_ARGUMENT, details: 'malformed StatsRequest' });
+      return;
+    }
+    const source = this.#groups;
+    if (source.nodeStats === undefined) {
+      done({ code: Status.NOT_FOUND, details: 'this server gives no stats' });
+      return;
+    }
+    if (request.key !== undefined && Buffer.byteLength(request.key) > this.#config.maxKeyBytes) {
+      done({
+        code: Status.RESOURCE_EXHAUSTED,
+        details: `key is over the limit of ${this.#config.maxKeyBytes} bytes`,
+      });
+      return;
+    }
+    try {
+      const stats = source.nodeStats({ group: request.group, key: request.key });
+      done(null, create(StatsResponseSchema, { json: encodeNodeStats(stats) }));
+    } catch (err) {
+      this.#fail(call, 'Stats', err, done);
+    }
   };
 
   readonly check: handleUnaryCall<Received<HealthCheckRequest>, HealthCheckResponse> = (

@@ -73,11 +73,12 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** groupCacheMethods are the rpcs of `groupcachepb.GroupCache`: Get, Set, Remove. */
+/** groupCacheMethods are the rpcs of `groupcachepb.GroupCache`: Get, Set, Remove, Stats. */
 export const groupCacheMethods = {
   get: unaryMethod(GroupCache.method.get),
   set: unaryMethod(GroupCache.method.set),
   remove: unaryMethod(GroupCache.method.remove),
+  stats: unaryMethod(GroupCache.method.stats),
 } as const;
 
 /** GROUP_CACHE_SERVICE is the full name of our peer service, as health checks name it. */

@@ -2,6 +2,12 @@
 
 import { createRequire } from 'node:module';
 import type { Dispatcher, Pool } from 'undici';
+import {
+  decodeNodeStats,
+  MAX_NODE_STATS_BYTES,
+  type NodeStats,
+  type NodeStatsRequest,
+} from '../../core/node-stats.js';
 import { PROBE_GROUP } from '../../core/peer-health.js';
 import type { CallOptions, PeerClient, PeerValue } from '../../core/peers.js';
 import {
@@ -32,7 +38,13 @@ import {
   type HttpDialect,
   REMOVE_KEYS_SEGMENT,
 } from './dialect.js';
-import { DEFAULT_BASE_PATH, MAX_TIMEOUT_HEADER_MS, TIMEOUT_HEADER, TRACEPARENT } from './wire.js';
+import {
+  DEFAULT_BASE_PATH,
+  MAX_TIMEOUT_HEADER_MS,
+  STATS_PATH,
+  TIMEOUT_HEADER,
+  TRACEPARENT,
+} from './wire.js';
 
 const defaultConnections = 64;
 const defaultRequestTimeoutMs = 10_000;
@@ -307,6 +319,34 @@ class HttpPeerClient implements PeerClient {
   }
 
   /**
+   * nodeStats asks `GET {basePath}_peercache/stats[?group=G&key=K]`. A Go
+   * groupcache peer has no such path (it answers 404, no such group): that is a
+   * NotFoundError.
+   */
+  async nodeStats(request: NodeStatsRequest, options?: CallOptions): Promise<NodeStats> {
+    const query = new URLSearchParams();
+    if (request.group !== undefined) query.set('group', request.group);
+    if (request.key !== undefined) query.set('key', request.key);
+    const q = query.toString();
+    const bytes = await this.#call(
+      'GET',
+      `${STATS_PATH}${q === '' ? '' : `?${q}`}`,
+      undefined,
+      options,
+      (body, headers) => readBody(this.url, body, headers, MAX_NODE_STATS_BYTES),
+      (status, text) =>
+        status === 404
+          ? new NotFoundError(`peer ${this.url} has no stats call (${text})`, { remote: true })
+          : statusError(this.url, 'GET', status, text, this.#config.dialect),
+    );
+    try {
+      return decodeNodeStats(bytes);
+    } catch (err) {
+      throw new UnavailableError(`peer ${this.url}: malformed stats answer`, { cause: err });
+    }
+  }
+
+  /**
    * removeMany drops `keys` at the peer: in the groupcache-go dialect with
    * `POST {group}/_remove-keys/` (one request, or one per MiB of keys), in the
    * others with one DELETE per key, all at once. Fails with the first failure,
@@ -340,6 +380,8 @@ class HttpPeerClient implements PeerClient {
     body: RequestBody | undefined,
     options: CallOptions | undefined,
     onOk: (body: ResponseBody, headers: Headers) => Promise<T>,
+    onStatus: (status: number, text: string) => CacheError = (status, text) =>
+      statusError(this.url, method, status, text, this.#config.dialect),
   ): Promise<T> {
     const callerSignal = options?.signal;
     if (callerSignal?.aborted) throw abortError(callerSignal);
@@ -395,7 +437,7 @@ class HttpPeerClient implements PeerClient {
         return await onOk(response.body, response.headers);
       }
       const text = await readErrorText(response.body);
-      throw statusError(this.url, method, response.statusCode, text, this.#config.dialect);
+      throw onStatus(response.statusCode, text);
     } catch (err) {
       if (callerSignal?.aborted) throw abortError(callerSignal);
       if (controller.signal.aborted) throw abortError(controller.signal);

@@ -3,6 +3,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { answerPeer } from '../../core/group.js';
+import { encodeNodeStats } from '../../core/node-stats.js';
 import type { GroupLookup, PeerServedGroup } from '../../core/peers.js';
 import {
   CancelledError,
@@ -38,7 +39,7 @@ import {
   REMOVE_KEYS_BATCH_BYTES,
   REMOVE_KEYS_SEGMENT,
 } from './dialect.js';
-import { DEFAULT_BASE_PATH, TIMEOUT_HEADER, TRACEPARENT } from './wire.js';
+import { DEFAULT_BASE_PATH, STATS_PATH, TIMEOUT_HEADER, TRACEPARENT } from './wire.js';
 
 // Room in a SetRequest for the field tags, the lengths and the expiry.
 const setRequestOverhead = 64;
@@ -261,9 +262,13 @@ async function serve(
     return;
   }
 
+  const rest = path.slice(config.basePath.length);
+  if (rest === STATS_PATH && method === 'GET') {
+    serveStats(config, query === -1 ? '' : url.slice(query + 1), req, res);
+    return;
+  }
   // Split the raw path first, then decode each part, so an escaped '/' in the
   // group name cannot move the split.
-  const rest = path.slice(config.basePath.length);
   const slash = rest.indexOf('/');
   if (slash === -1) {
     sendText(res, 400, 'bad request');
@@ -319,6 +324,45 @@ async function serve(
       }
       sendEmpty(res);
       return;
+  }
+}
+
+/**
+ * serveStats answers the stats call with the node's report as JSON; 404 when
+ * the lookup gives no stats (as a Go peer answers), 400 for a malformed query.
+ */
+function serveStats(
+  config: ServerConfig,
+  query: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
+  const source = config.groups;
+  if (source.nodeStats === undefined) {
+    sendText(res, 404, 'no such group: _peercache');
+    return;
+  }
+  let params: URLSearchParams;
+  try {
+    // URLSearchParams replaces bad percent-encoding rather than failing: check it first.
+    decodeURIComponent(query.replaceAll('+', ' '));
+    params = new URLSearchParams(query);
+  } catch {
+    sendText(res, 400, 'bad request: malformed percent-encoding or UTF-8 in the query');
+    return;
+  }
+  const group = params.get('group') ?? undefined;
+  const key = params.get('key') ?? undefined;
+  if (key !== undefined && Buffer.byteLength(key) > config.maxKeyBytes) {
+    sendText(res, 414, `key is over the limit of ${config.maxKeyBytes} bytes`);
+    return;
+  }
+  try {
+    const body = encodeNodeStats(source.nodeStats({ group, key }));
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': body.byteLength });
+    res.end(body);
+  } catch (err) {
+    sendError(config, res, err, req);
   }
 }
 

@@ -4,6 +4,15 @@
 export const DEFAULT_BASE_PATH = '/_groupcache/';
 
 /**
+ * STATS_PATH is the path, under the base path, of peercache's stats call:
+ * `GET {basePath}_peercache/stats[?group=G&key=K]`, answered with the node's
+ * NodeStats as JSON. A golang/groupcache peer takes `_peercache` for a group
+ * name and answers 404 `no such group`; a peercache group of that name is
+ * shadowed on this one path.
+ */
+export const STATS_PATH = '_peercache/stats';
+
+/**
  * TIMEOUT_HEADER carries the time the client will still wait for an answer, in
  * whole milliseconds (1 to 8 digits), so the owner stops waiting when the caller
  * does. Go groupcache peers ignore it, as they ignore every unknown header.

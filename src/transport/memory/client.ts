@@ -1,6 +1,7 @@
 // client.ts: the memory transport's peer client: each call crosses a MemoryNetwork to the server
 // at its peer URL's host and port, with the checks, copies, deadlines and errors of a wire.
 
+import { decodeNodeStats, type NodeStats, type NodeStatsRequest } from '../../core/node-stats.js';
 import type { CallOptions, PeerClient, PeerValue } from '../../core/peers.js';
 import {
   abortError,
@@ -9,6 +10,7 @@ import {
   DeadlineExceededError,
   errorFromCode,
   InvalidArgumentError,
+  NotFoundError,
   TooLargeError,
   toCacheError,
   UnavailableError,
@@ -92,6 +94,27 @@ export class MemoryPeerClient implements PeerClient {
 
   async remove(group: string, key: string, options?: CallOptions): Promise<void> {
     await this.#call({ op: 'remove', group, key }, options);
+  }
+
+  /**
+   * nodeStats asks the server at the peer's address for its report; it
+   * travels as JSON bytes, as on a wire. A server that does not know the call
+   * is a NotFoundError.
+   */
+  async nodeStats(request: NodeStatsRequest, options?: CallOptions): Promise<NodeStats> {
+    const signal = options?.signal;
+    if (signal?.aborted) throw abortError(signal);
+    if (this.#closed) throw new UnavailableError(`peer ${this.url}: the client is closed`);
+    const server = this.#config.network.dial(this.#host, this.#port);
+    if (server === undefined) {
+      throw new UnavailableError(`peer ${this.url}: unreachable (nothing listens there)`);
+    }
+    if (server.stats === undefined) {
+      throw new NotFoundError(`peer ${this.url} has no stats call`, { remote: true });
+    }
+    // Answered on a later turn, as an answer from a socket would be.
+    await Promise.resolve();
+    return decodeNodeStats(server.stats({ ...request }));
   }
 
   /**

@@ -2,6 +2,7 @@
 // `host:port` to the memory servers listening there.
 
 import { isIP } from 'node:net';
+import type { NodeStatsRequest } from '../../core/node-stats.js';
 import type { CallOptions, PeerValue } from '../../core/peers.js';
 import { AlreadyExistsError, InvalidArgumentError } from '../../errors.js';
 
@@ -28,6 +29,11 @@ export interface MemoryEndpoint {
     request: MemoryRequest,
     call: CallOptions & { signal: AbortSignal },
   ): Promise<PeerValue | undefined>;
+  /**
+   * stats answers a stats call with the node's report as it would travel on a
+   * wire (JSON bytes). Optional: an endpoint without it does not know the call.
+   */
+  stats?(request: NodeStatsRequest): Uint8Array;
 }
 
 /** The first port handed out for `port: 0`, above the well-known and registered ranges. */

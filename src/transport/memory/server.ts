@@ -3,10 +3,12 @@
 
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../core/logger.js';
+import { encodeNodeStats, type NodeStatsRequest } from '../../core/node-stats.js';
 import type { CallOptions, GroupLookup, PeerServedGroup, PeerValue } from '../../core/peers.js';
 import {
   httpStatus,
   InvalidArgumentError,
+  NotFoundError,
   TooLargeError,
   toCacheError,
   UnavailableError,
@@ -130,6 +132,17 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
       this.#logFault(request.op, err);
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * stats answers a stats call with the groups' lookup's report, as JSON bytes:
+   * a NotFoundError when the lookup has none, an UnavailableError while closing.
+   */
+  stats(request: NodeStatsRequest): Uint8Array {
+    if (this.#closing !== undefined) throw new UnavailableError('peer server is closing');
+    const source = this.#groups;
+    if (source.nodeStats === undefined) throw new NotFoundError('this server gives no stats');
+    return encodeNodeStats(source.nodeStats(request));
   }
 
   /** close leaves the address, then waits for the gets in flight up to `graceMs`. Idempotent. */

@@ -4,6 +4,7 @@
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import type { Logger } from '../../core/logger.js';
+import type { NodeStats, NodeStatsRequest } from '../../core/node-stats.js';
 import type { CallOptions, PeerClient, PeerValue } from '../../core/peers.js';
 import {
   abortError,
@@ -38,6 +39,7 @@ import {
   OK,
 } from './frame.js';
 import { type Queued, SendQueue } from './send-queue.js';
+import { callStats } from './stats-call.js';
 
 /** TcpClientConfig is what every peer client of one transport shares. */
 export interface TcpClientConfig {
@@ -222,6 +224,30 @@ export class TcpPeerClient implements PeerClient {
 
   async remove(group: string, key: string, options?: CallOptions): Promise<void> {
     await this.#call(FrameType.Remove, group, key, undefined, 0, options);
+  }
+
+  /**
+   * nodeStats asks the peer for its report, on a connection of its own (see
+   * {@link callStats}): a peer that does not know the STATS frame closes that
+   * connection, not the one its gets are on.
+   */
+  nodeStats(request: NodeStatsRequest, options?: CallOptions): Promise<NodeStats> {
+    if (this.#closed) {
+      return Promise.reject(new UnavailableError(`peer ${this.url}: the client is closed`));
+    }
+    return callStats(
+      {
+        url: this.url,
+        host: this.#host,
+        port: this.#port,
+        secure: this.#secure,
+        tls: this.#config.tls,
+        peerSecret: this.#config.peerSecret,
+        requestTimeoutMs: this.#config.requestTimeoutMs,
+      },
+      request,
+      options,
+    );
   }
 
   /** stats tells the state of the connection and its queue. */

@@ -18,8 +18,15 @@ export const FrameType = {
   /** Answered with an empty OK: a cheap liveness check. */
   Ping: 0x06,
   /**
+   * The node's stats: the payload is a JSON NodeStatsRequest, the OK answer's
+   * body the JSON NodeStats. A server of protocol 1 before it closes the
+   * connection on it (an unknown type), so clients send it on a connection of
+   * its own.
+   */
+  Stats: 0x07,
+  /**
    * The W3C trace context of request `id`, sent right before it (tracing on); nothing is
-   * answered. 0x07 is STATS.
+   * answered.
    */
   Trace: 0x08,
   /** The answer to request `id`: a status byte, then a body. */
@@ -189,6 +196,30 @@ export function encodePing(id: number): Buffer {
   frame.writeUInt32BE(HEADER_BYTES, 0);
   frame[4] = FrameType.Ping;
   frame.writeUInt32BE(id, 5);
+  return frame;
+}
+
+/** MAX_STATS_REQUEST_BYTES bounds a STATS frame's JSON payload. */
+export const MAX_STATS_REQUEST_BYTES = 8 * 1024;
+
+/** encodeFrame builds a frame of `type` and `id` whose payload is `payload`. */
+export function encodeFrame(type: number, id: number, payload: Uint8Array): Buffer {
+  const frame = Buffer.allocUnsafe(LENGTH_BYTES + HEADER_BYTES + payload.byteLength);
+  frame.writeUInt32BE(HEADER_BYTES + payload.byteLength, 0);
+  frame[4] = type;
+  frame.writeUInt32BE(id, 5);
+  frame.set(payload, LENGTH_BYTES + HEADER_BYTES);
+  return frame;
+}
+
+/** encodeOkBody builds an OK answer whose body is `body` (STATS). */
+export function encodeOkBody(id: number, body: Uint8Array): Buffer {
+  const frame = Buffer.allocUnsafe(LENGTH_BYTES + HEADER_BYTES + 1 + body.byteLength);
+  frame.writeUInt32BE(HEADER_BYTES + 1 + body.byteLength, 0);
+  frame[4] = FrameType.Response;
+  frame.writeUInt32BE(id, 5);
+  frame[9] = OK;
+  frame.set(body, 10);
   return frame;
 }
 

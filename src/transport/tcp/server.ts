@@ -6,6 +6,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { answerPeer } from '../../core/group.js';
 import type { Logger } from '../../core/logger.js';
+import { encodeNodeStats } from '../../core/node-stats.js';
 import type { CallOptions, GroupLookup, PeerServedGroup, PeerValue } from '../../core/peers.js';
 import {
   CancelledError,
@@ -30,6 +31,7 @@ import {
   encodeError,
   encodeGetOkHeader,
   encodeOk,
+  encodeOkBody,
   FrameReader,
   FrameType,
   GET_OK_FIXED_BYTES,
@@ -37,6 +39,7 @@ import {
   LENGTH_BYTES,
   MAX_HELLO_FRAME,
   MAX_SECRET_BYTES,
+  MAX_STATS_REQUEST_BYTES,
   MAX_TRACEPARENT_BYTES,
   maxRequestFrame,
   PROTOCOL_VERSION,
@@ -538,6 +541,10 @@ class Connection {
         if (end !== at) break;
         this.#send(encodeOk(id));
         return;
+      case FrameType.Stats:
+        if (end - at > MAX_STATS_REQUEST_BYTES) break;
+        this.#stats(id, buf.subarray(at, end));
+        return;
       case FrameType.Trace:
         // Kept for the request of the same id, which comes next; one at a time.
         if (end - at > MAX_TRACEPARENT_BYTES) break;
@@ -545,6 +552,31 @@ class Connection {
         return;
     }
     this.#protocolError(`unexpected frame type ${type} of ${end - start} bytes`);
+  }
+
+  /** stats answers a STATS frame: the JSON request in `payload`, the JSON report back. */
+  #stats(id: number, payload: Buffer): void {
+    const source = this.#shared.groups;
+    if (source.nodeStats === undefined) {
+      this.#fail(id, 'NOT_FOUND', 'this server gives no stats');
+      return;
+    }
+    let request: { group?: unknown; key?: unknown };
+    try {
+      if (!isUtf8(payload)) throw new TypeError('not UTF-8');
+      request = JSON.parse(payload.toString('utf8')) as { group?: unknown; key?: unknown };
+      if (request === null || typeof request !== 'object') throw new TypeError('not an object');
+    } catch {
+      this.#fail(id, 'INVALID_ARGUMENT', 'malformed STATS request: want a JSON object');
+      return;
+    }
+    const group = typeof request.group === 'string' ? request.group : undefined;
+    const key = typeof request.key === 'string' ? request.key : undefined;
+    try {
+      this.#send(encodeOkBody(id, encodeNodeStats(source.nodeStats({ group, key }))));
+    } catch (err) {
+      this.#failWith(id, 'Stats', err);
+    }
   }
 
   #hello(type: number | undefined, id: number, buf: Buffer, at: number, end: number): void {
