@@ -4,7 +4,7 @@
 import { isIP } from 'node:net';
 import type { NodeStatsRequest } from '../../core/node-stats.js';
 import type { CallOptions, PeerValue } from '../../core/peers.js';
-import { AlreadyExistsError, InvalidArgumentError } from '../../errors.js';
+import { AlreadyExistsError, InvalidArgumentError, UnavailableError } from '../../errors.js';
 
 /** MemoryRequest is one peer request as it crosses a {@link MemoryNetwork}. */
 export type MemoryRequest =
@@ -86,7 +86,19 @@ export class MemoryNetwork {
     const address = addressOf(normalHost(host), port);
     const endpoint = this.#endpoints.get(address);
     if (endpoint === undefined) return undefined;
-    return { exchange: (request, call) => this.#carry(address, endpoint, request, call) };
+    const exchange: MemoryEndpoint['exchange'] = (request, call) =>
+      this.#carry(address, endpoint, request, call);
+    const stats = endpoint.stats;
+    if (stats === undefined) return { exchange };
+    return {
+      exchange,
+      // A hung address answers no stats either (a real one would hold the call: a stats
+      // call is only a console's, so it fails at once instead).
+      stats: (request) => {
+        if (this.#hung.has(address)) throw new UnavailableError(`${address} does not answer`);
+        return stats.call(endpoint, request);
+      },
+    };
   }
 
   /**
