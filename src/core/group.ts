@@ -26,6 +26,7 @@ import {
   unstoredHit,
   valueBytes,
 } from './cache.js';
+import { peerLeaving } from './leave.js';
 import type { Logger } from './logger.js';
 import { noopLogger } from './logger.js';
 import type { CallOptions, PeerClient, PeerPicker, PeerServedGroup, PeerValue } from './peers.js';
@@ -133,6 +134,8 @@ export interface SetOptions extends CallOptions {
 
 const DEFAULT_LOAD_TIMEOUT_MS = 30_000;
 const DEFAULT_FALLBACK_TTL_MS = 2_000;
+/** How many owners a set tries when owners answer that they are leaving the cluster. */
+const MAX_WRITE_TRIES = 3;
 
 function checkNumber(name: string, v: number | undefined, min: number): void {
   if (v === undefined) return;
@@ -314,27 +317,41 @@ export class Group implements PeerServedGroup {
     const ttl = options?.ttl ?? this.#ttl;
     const expireAt = ttl > 0 ? this.#now() + ttl : 0;
     const picker = this.#peers();
-    const owner = picker.pickPeer(key);
+    let owner = picker.pickPeer(key);
     if (owner === undefined && picker.member === false) {
       throw new UnavailableError(`no cache node owns ${key}: the ring is empty`);
     }
-    if (owner === undefined) {
-      // The cache makes the copy it keeps; in the same step, loads in flight lose
-      // the right to store (see #supersede).
-      this.#cache.add('main', key, value, expireAt);
-      this.#supersede(key);
-    } else {
-      // Bytes of our own: the caller may change its buffer while the request is
-      // out, and a peer client is never handed a cached view's storage.
-      const bytes = value instanceof ByteView ? value.byteSlice() : viewBytes(ByteView.from(value));
-      await owner.set(this.name, key, bytes, expireAt, {
-        signal: options?.signal,
-        deadline: options?.deadline,
-      });
+    // Bytes of our own: the caller may change its buffer while the request is
+    // out, and a peer client is never handed a cached view's storage.
+    let bytes: Uint8Array | undefined;
+    for (let tries = 1; ; tries++) {
+      if (owner === undefined) {
+        // The cache makes the copy it keeps; in the same step, loads in flight lose
+        // the right to store (see #supersede).
+        this.#cache.add('main', key, value, expireAt);
+        this.#supersede(key);
+        break;
+      }
+      bytes ??= value instanceof ByteView ? value.byteSlice() : viewBytes(ByteView.from(value));
+      try {
+        await owner.set(this.name, key, bytes, expireAt, {
+          signal: options?.signal,
+          deadline: options?.deadline,
+        });
+      } catch (err) {
+        // An owner that is leaving the cluster refused the write, and is off the
+        // routing by now (its client saw the answer first): the key's next owner,
+        // which holds it once the owner is gone, takes it instead.
+        const next = peerLeaving(err) && tries < MAX_WRITE_TRIES ? picker.pickPeer(key) : owner;
+        if (next === owner) throw err;
+        owner = next;
+        continue;
+      }
       // Drop the copy rather than keep the value: a later write from another node
       // may have told us to drop ours while this one's ack was on the way, and
       // keeping this value then would put an older write over a newer one.
       this.#dropCopy(key);
+      break;
     }
     await this.#tellOthers(picker, owner, key, options);
   }

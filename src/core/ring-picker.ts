@@ -2,7 +2,7 @@
 // consistent-hash ring, keeps one client per peer and closes those of peers that left.
 import { InvalidArgumentError } from '../errors.js';
 import { Ring, type RingOptions } from '../ring/ring.js';
-import { peerHealthy } from './peer-health.js';
+import { peerHealthy, peerRejoined } from './peer-health.js';
 import type { PeerClient, PeerPicker } from './peers.js';
 import { TrackedClient } from './tracked-client.js';
 
@@ -53,6 +53,12 @@ export class RingPicker implements PeerPicker {
   }
   #clients = new Map<string, TrackedClient>();
   #others: TrackedClient[] = [];
+  /** Members that said they are leaving: on the ring still, but owners of nothing. */
+  readonly #departed = new Set<string>();
+  /** Whether self is leaving: on its own ring still, but owner of nothing. */
+  #left = false;
+  readonly #live = (url: string): boolean =>
+    url === this.self ? !this.#left : !this.#departed.has(url);
   /** Clients of peers that left, until their last request ends and they are closed. */
   readonly #leaving = new Map<string, TrackedClient>();
   readonly #onClosed = (client: TrackedClient): void => {
@@ -117,9 +123,12 @@ export class RingPicker implements PeerPicker {
       throw err;
     }
     for (const url of added) {
+      // A member that joins again is back: whatever it said when it left is over.
+      this.#departed.delete(url);
       const leaving = this.#leaving.get(url);
       if (leaving !== undefined && clients.get(url) === leaving) {
         leaving.revive();
+        peerRejoined(leaving);
         this.#leaving.delete(url);
       }
     }
@@ -130,6 +139,7 @@ export class RingPicker implements PeerPicker {
     this.#others = [...clients.values()];
     // Only now, with the new ring in place, can no new request pick a leaving client.
     for (const url of removed) {
+      this.#departed.delete(url);
       const client = old.get(url) as TrackedClient;
       this.#leaving.set(url, client);
       client.retire();
@@ -142,11 +152,59 @@ export class RingPicker implements PeerPicker {
     return this.#leaving.size;
   }
 
-  /** pickPeer returns the owner's client, or undefined when this node owns `key`. */
+  /**
+   * depart takes the member `url` off the routing without taking it off the ring:
+   * it said it is leaving, so its keys go to their next owners (the next member on
+   * the ring that is not leaving), as they will once it is gone from every ring.
+   * Self departs with {@link leave}. Returns false when `url` is not a member.
+   */
+  depart(url: string): boolean {
+    if (url === this.self) {
+      this.leave();
+      return true;
+    }
+    if (!this.#clients.has(url)) return false;
+    this.#departed.add(url);
+    return true;
+  }
+
+  /** rejoin undoes {@link depart}: `url` owns its keys again. */
+  rejoin(url: string): void {
+    this.#departed.delete(url);
+  }
+
+  /**
+   * leave makes this node the owner of nothing: every key goes to its owner
+   * among the other members not leaving, so a leaving node asks them for what
+   * its API is asked. For good: a node leaves once.
+   */
+  leave(): void {
+    this.#left = true;
+  }
+
+  /** departed lists the members taken off the routing (see {@link depart}), self included once it left. */
+  departed(): string[] {
+    const out = [...this.#departed];
+    if (this.#left && this.#member) out.push(this.self);
+    return out.sort();
+  }
+
+  /**
+   * pickPeer returns the owner's client, or undefined when this node owns `key`.
+   * The owner is the ring's, or, when that member is leaving, the next member on
+   * the ring that is not (none: this node).
+   */
   pickPeer(key: string): PeerClient | undefined {
-    const owner = this.#ring.get(key);
+    const owner = this.#owner(key);
     if (owner === undefined || owner === this.self) return undefined;
     return this.#clients.get(owner);
+  }
+
+  /** The owner of `key` among the members not leaving; undefined for an empty ring or none left. */
+  #owner(key: string): string | undefined {
+    const owner = this.#ring.get(key);
+    if (owner === undefined || (this.#departed.size === 0 && !this.#left)) return owner;
+    return this.#live(owner) ? owner : this.#ring.next(key, this.#live);
   }
 
   /**
@@ -158,6 +216,7 @@ export class RingPicker implements PeerPicker {
   pickFallback(key: string): PeerClient | 'self' | undefined {
     const clients = this.#clients;
     const next = this.#ring.next(key, (url) => {
+      if (!this.#live(url)) return false;
       if (url === this.self) return true;
       const client = clients.get(url);
       return client !== undefined && this.#healthy(client);
@@ -172,9 +231,12 @@ export class RingPicker implements PeerPicker {
     return picked === 'self' ? this.self : picked?.url;
   }
 
-  /** ownerOf returns the URL of the node that owns `key` (possibly self; self when the ring is empty). */
+  /**
+   * ownerOf returns the URL of the node that owns `key` (possibly self; self when
+   * the ring is empty), skipping members that are leaving as {@link pickPeer} does.
+   */
   ownerOf(key: string): string {
-    return this.#ring.get(key) ?? this.self;
+    return this.#owner(key) ?? this.self;
   }
 
   /** otherPeers lists the clients of every member but self. */

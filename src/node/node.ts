@@ -4,8 +4,10 @@ import type { AddressInfo } from 'node:net';
 import type { Group, GroupOptions } from '../core/group.js';
 import type { Logger } from '../core/logger.js';
 import { noopLogger } from '../core/logger.js';
+import { LEAVE_NOTICE_GROUP, ServedGroups } from '../core/leave.js';
 import {
   HealthCheckedPeer,
+  healthCheckedOf,
   healthOf,
   type PeerHealthOptions,
   type ResolvedPeerHealth,
@@ -20,6 +22,7 @@ import type { TlsOptions } from '../security/tls.js';
 import type { HttpPeerHandler } from '../transport/http/server.js';
 import type { HttpPeerTransport, HttpPeerTransportOptions } from '../transport/http/transport.js';
 import type { PeerServer, PeerTransport } from '../transport/transport.js';
+import { type Clock, systemClock } from '../util/clock.js';
 import { LazyHttpTransport } from './default-transport.js';
 import { NodeMetrics } from './metrics.js';
 import { parsePeerUrl } from './peer-url.js';
@@ -111,6 +114,16 @@ export interface NodeOptions {
   peerHealth?: PeerHealthOptions | undefined;
   /** shutdownGraceMs is how long `close()` waits for in-flight requests. Default 10,000. */
   shutdownGraceMs?: number | undefined;
+  /**
+   * drainMs is how long a leaving node keeps serving after it has left the
+   * membership and told its peers (see `leave()`): for whoever learns of it late
+   * (a load balancer polling `/readyz`, a gateway, a golang/groupcache peer).
+   * Default 0: the peers on its ring are told before it stops, which is all an
+   * embedded node needs; the CLI's `--drain-ms` defaults to 5 s.
+   */
+  drainMs?: number | undefined;
+  /** clock drives the drain's timer. Default the system clock. */
+  clock?: Clock | undefined;
   /** logger receives loads, peer errors and membership changes (a pino logger fits). Default: silent. */
   logger?: Logger | undefined;
 }
@@ -129,6 +142,11 @@ export interface PeersInfo {
   /** The membership source's own state, when it reports one. */
   membership?: Record<string, unknown>;
   /**
+   * Members that said they are leaving (self included once it is): still on the
+   * ring, but their keys go to the next member that is not leaving.
+   */
+  departed: string[];
+  /**
    * Whether each peer but self is used: false while it is avoided because it
    * stopped answering (requests to it fail at once and its keys are loaded
    * locally, see `peerHealth`); a peer not asked yet counts as healthy.
@@ -137,6 +155,15 @@ export interface PeersInfo {
   /** Why each unhealthy peer is so, and since when (ISO 8601). */
   unhealthyPeers: Record<string, { reason: string; since: string }>;
 }
+
+/**
+ * NodeState is where a node is in its life: `starting` until it serves peers and
+ * has a member set, `ready`, `leaving` from `leave()` (or `close()`) on, `closed`.
+ */
+export type NodeState = 'starting' | 'ready' | 'leaving' | 'closed';
+
+/** How long a leaving node waits for each peer to take its leave notice. */
+const NOTICE_TIMEOUT_MS = 2_000;
 
 /**
  * CacheNode is one cache process. With peers, each key has one owner on the
@@ -157,12 +184,20 @@ export class CacheNode {
   readonly #log: Logger;
   readonly #listen: { host: string; port: number } | undefined;
   readonly #graceMs: number;
+  readonly #drainMs: number;
+  readonly #clock: Clock;
+  readonly #served: ServedGroups;
   readonly #shutdown = new AbortController();
   #membershipStarted: Promise<void> | undefined;
   #server: PeerServer | undefined;
   #listening = false;
+  /** Whether the membership (or the static list, at start) has delivered a member set. */
+  #hasMembers = false;
+  #started = false;
+  #leaving: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
-  #info: Omit<PeersInfo, 'peerHealthy' | 'unhealthyPeers'>;
+  #closed = false;
+  #info: Omit<PeersInfo, 'peerHealthy' | 'unhealthyPeers' | 'departed'>;
 
   constructor(options: NodeOptions = {}) {
     const peers = options.peers ?? [];
@@ -181,7 +216,16 @@ export class CacheNode {
     this.#membership = options.membership;
     this.#log = options.logger ?? noopLogger;
     this.#graceMs = options.shutdownGraceMs ?? 10_000;
+    this.#drainMs = options.drainMs ?? 0;
+    if (!(this.#drainMs >= 0) || !Number.isFinite(this.#drainMs)) {
+      throw new InvalidArgumentError(`drainMs must be a number of ms >= 0, got ${options.drainMs}`);
+    }
+    this.#clock = options.clock ?? systemClock;
     this.#registry = new GroupRegistry({ logger: this.#log });
+    this.#served = new ServedGroups(this.#registry, {
+      self: this.self,
+      onNotice: (url) => this.#peerLeaving(url),
+    });
     this.metrics = new NodeMetrics(() => this.#registry.groups());
     if (options.transport !== undefined && (options.tls ?? options.peerSecret) !== undefined) {
       throw new InvalidArgumentError(
@@ -215,6 +259,8 @@ export class CacheNode {
           ...health,
           probe: client,
           logger: this.#log,
+          onLeaving: (peer) => this.#picker.depart(peer),
+          onReturned: (peer) => this.#picker.rejoin(peer),
         });
       },
     });
@@ -240,7 +286,7 @@ export class CacheNode {
     if (typeof t.handler !== 'function') {
       throw new InvalidArgumentError(`the ${this.transport.name} transport has no HTTP handler`);
     }
-    return t.handler(this.#registry, { signalFor: () => this.#shutdown.signal });
+    return t.handler(this.#served, { signalFor: () => this.#shutdown.signal });
   }
 
   /** newGroup creates a group on this node. A duplicate name is an AlreadyExistsError. */
@@ -303,9 +349,28 @@ export class CacheNode {
       ...this.#info,
       peers: [...this.#info.peers],
       ...(status !== undefined ? { membership: status } : {}),
+      departed: this.#picker.departed(),
       peerHealthy,
       unhealthyPeers,
     };
+  }
+
+  /**
+   * state is where the node is in its life (see {@link NodeState}): `ready` once
+   * it serves peers (a client-only node: once started) and has a member set from
+   * its membership (at once with a static list), `leaving` from the moment
+   * `leave()` or `close()` is called.
+   */
+  get state(): NodeState {
+    if (this.#closed) return 'closed';
+    if (this.#leaving !== undefined) return 'leaving';
+    const serving = this.#member ? this.#listening && this.#server !== undefined : true;
+    return this.#started && serving && this.#hasMembers ? 'ready' : 'starting';
+  }
+
+  /** ready tells whether the node is `ready` (see {@link state}): what `/readyz` answers. */
+  get ready(): boolean {
+    return this.state === 'ready';
   }
 
   /** ownerOf returns the URL of the node that owns `key`. */
@@ -319,7 +384,7 @@ export class CacheNode {
    * Calling it twice is an InvalidArgumentError.
    */
   async listen(): Promise<AddressInfo> {
-    if (this.#closing) throw new UnavailableError('node is closed');
+    if (this.#leaving) throw new UnavailableError('node is closed');
     if (this.#listening) throw new InvalidArgumentError('node is already listening');
     if (this.#listen === undefined) {
       throw new InvalidArgumentError('nothing to listen on: give self or listen');
@@ -327,7 +392,7 @@ export class CacheNode {
     this.#listening = true;
     const { host, port } = this.#listen;
     try {
-      this.#server = await this.transport.serve(this.#registry, {
+      this.#server = await this.transport.serve(this.#served, {
         host,
         port,
         signal: this.#shutdown.signal,
@@ -356,29 +421,40 @@ export class CacheNode {
    * client-only node, which serves none, calls it directly. Idempotent.
    */
   start(): Promise<void> {
-    if (this.#closing) return Promise.reject(new UnavailableError('node is closed'));
+    if (this.#leaving) return Promise.reject(new UnavailableError('node is closed'));
     const membership = this.#membership;
-    this.#membershipStarted ??=
+    this.#membershipStarted ??= (
       membership === undefined
-        ? Promise.resolve()
+        ? Promise.resolve().then(() => {
+            this.#hasMembers = true;
+          })
         : membership.start((peers) => {
-            if (this.#closing === undefined) this.setPeers(peers, membership.name);
-          });
+            if (this.#leaving !== undefined) return;
+            this.setPeers(peers, membership.name);
+            this.#hasMembers = true;
+          })
+    ).then(() => {
+      this.#started = true;
+    });
     return this.#membershipStarted;
   }
 
   /**
-   * close shuts the node down gracefully: it leaves the membership (so peers
-   * stop routing here), stops accepting connections, lets in-flight requests
-   * finish (up to `shutdownGraceMs`, then aborts them), and closes peer
-   * connections. Calling it again returns the same promise.
+   * leave begins an orderly exit; `close()` calls it first. In order: the node
+   * is no longer ready; it leaves the membership (etcd: revokes its lease); it
+   * stops answering peers' gets and sets as an owner (they get a "leaving"
+   * answer that sends them to the key's next owner) and stops owning keys
+   * itself; it tells every peer on its ring that it is leaving (each takes it
+   * off its routing at once, waiting for each at most 2 s); then it keeps
+   * serving peers, who still send it the drops of their writes, and its API for
+   * `drainMs`. It resolves when the drain is over. Idempotent.
    */
-  close(): Promise<void> {
-    this.#closing ??= this.#close();
-    return this.#closing;
+  leave(): Promise<void> {
+    this.#leaving ??= this.#leave();
+    return this.#leaving;
   }
 
-  async #close(): Promise<void> {
+  async #leave(): Promise<void> {
     if (this.#membership !== undefined && this.#membershipStarted !== undefined) {
       await this.#membershipStarted.catch(() => {});
       await this.#membership.close().catch((err: unknown) => {
@@ -388,6 +464,47 @@ export class CacheNode {
         );
       });
     }
+    if (this.#server === undefined) return;
+    // Refuse first, then tell: from the moment any peer sends a key to its next
+    // owner, this node no longer answers for it as its owner.
+    this.#served.leave();
+    this.#picker.leave();
+    const peers = this.#picker.otherPeers();
+    const deadline = this.#clock.now() + NOTICE_TIMEOUT_MS;
+    const told = await Promise.allSettled(
+      peers.map((p) => p.get(LEAVE_NOTICE_GROUP, this.self, { deadline })),
+    );
+    const failed = told.flatMap((r, i) => (r.status === 'rejected' ? [peers[i]?.url] : []));
+    this.#log.info(
+      { self: this.self, told: peers.length - failed.length, failed, drainMs: this.#drainMs },
+      'leaving: peers told, draining',
+    );
+    if (this.#drainMs > 0) {
+      await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, this.#drainMs));
+    }
+  }
+
+  /** A peer said it is leaving: its keys go to their next owners until it is back. */
+  #peerLeaving(url: string): void {
+    const client = this.#picker.otherPeers().find((p) => p.url === url);
+    const checked = client === undefined ? undefined : healthCheckedOf(client);
+    if (checked !== undefined) checked.markLeaving();
+    else if (client !== undefined) this.#picker.depart(url);
+  }
+
+  /**
+   * close shuts the node down gracefully: it leaves (see `leave()`: the
+   * membership, its peers told, the drain), stops accepting connections, lets
+   * in-flight requests finish (up to `shutdownGraceMs`, then aborts them), and
+   * closes peer connections. Calling it again returns the same promise.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    await this.leave();
     const server = this.#server;
     if (server) {
       // Past the grace period, in-flight requests are told to give up.
@@ -400,6 +517,7 @@ export class CacheNode {
       clearTimeout(grace);
     }
     await this.transport.close();
+    this.#closed = true;
     this.#log.info({ self: this.self }, 'node closed');
   }
 }
