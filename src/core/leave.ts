@@ -29,9 +29,7 @@ export function leavingError(self: string): UnavailableError {
  * nothing about the peer's health.
  */
 export function peerLeaving(err: unknown): boolean {
-  return (
-    isCacheError(err, 'UNAVAILABLE') && !err.remote && err.message.includes(LEAVING)
-  );
+  return isCacheError(err, 'UNAVAILABLE') && !err.remote && err.message.includes(LEAVING);
 }
 
 /** ServedGroupsOptions configure {@link ServedGroups}. */
@@ -94,11 +92,7 @@ export class ServedGroups implements GroupLookup {
 }
 
 /** refusing is `group` as a leaving node serves it: gets and sets refused, removes applied. */
-function refusing(
-  name: string,
-  group: PeerServedGroup | undefined,
-  self: string,
-): PeerServedGroup {
+function refusing(name: string, group: PeerServedGroup | undefined, self: string): PeerServedGroup {
   return {
     name,
     getForPeer(_key: string, _options?: CallOptions): Promise<PeerValue> {

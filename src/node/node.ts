@@ -2,9 +2,9 @@
 // peers, the peer transport, membership, metrics, and its lifecycle.
 import type { AddressInfo } from 'node:net';
 import type { Group, GroupOptions } from '../core/group.js';
+import { LEAVE_NOTICE_GROUP, ServedGroups } from '../core/leave.js';
 import type { Logger } from '../core/logger.js';
 import { noopLogger } from '../core/logger.js';
-import { LEAVE_NOTICE_GROUP, ServedGroups } from '../core/leave.js';
 import {
   HealthCheckedPeer,
   healthCheckedOf,
@@ -122,7 +122,7 @@ export interface NodeOptions {
    * embedded node needs; the CLI's `--drain-ms` defaults to 5 s.
    */
   drainMs?: number | undefined;
-  /** clock drives the drain's timer. Default the system clock. */
+  /** clock drives the drain's timer and the peers' health checks. Default the system clock. */
   clock?: Clock | undefined;
   /** logger receives loads, peer errors and membership changes (a pino logger fits). Default: silent. */
   logger?: Logger | undefined;
@@ -259,6 +259,7 @@ export class CacheNode {
           ...health,
           probe: client,
           logger: this.#log,
+          clock: this.#clock,
           onLeaving: (peer) => this.#picker.depart(peer),
           onReturned: (peer) => this.#picker.rejoin(peer),
         });
