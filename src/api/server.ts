@@ -39,8 +39,12 @@ import {
   serverStats,
 } from '../util/server-limits.js';
 
-/** ApiNode is what the API needs of a node; a {@link CacheNode} fits. */
-export type ApiNode = Pick<CacheNode, 'getGroup' | 'groups' | 'peers' | 'metrics'>;
+/**
+ * ApiNode is what the API needs of a node; a {@link CacheNode} fits. `state`
+ * (optional) is what `/readyz` answers: without it the node counts as ready.
+ */
+export type ApiNode = Pick<CacheNode, 'getGroup' | 'groups' | 'peers' | 'metrics'> &
+  Partial<Pick<CacheNode, 'state'>>;
 
 /** ApiHandlerOptions configure {@link createApiHandler}. */
 export interface ApiHandlerOptions {
@@ -77,7 +81,7 @@ export interface ApiHandlerOptions {
   /** onRefused is told of each request refused (401) for a missing or wrong token. Default: none. */
   onRefused?: (req: IncomingMessage) => void;
   /**
-   * token, when set, is required on every route but `/healthz` as
+   * token, when set, is required on every route but `/healthz` and `/readyz` as
    * `Authorization: Bearer <token>` (compared in constant time); a request
    * without it, or with another, gets 401 with `WWW-Authenticate: Bearer` and
    * touches nothing. Visible ASCII, no spaces. Default: none (the API is open).
@@ -119,10 +123,13 @@ function defaultInflightBytes(maxBodyBytes: number): number {
  * - `GET /peers`: JSON `{ self, member, peers, source, updatedAt, peerHealthy,
  *   unhealthyPeers }` (see `PeersInfo`).
  * - `GET /stats`: JSON `{ groups: { NAME: { stats, main, hot } } }`.
- * - `GET /metrics`: Prometheus text. `GET /healthz`: 200 `ok`.
+ * - `GET /metrics`: Prometheus text. `GET /healthz`: 200 `ok` while the process
+ *   serves. `GET /readyz`: 200 `ready` while the node is ready (it serves peers
+ *   and has a member set), else 503 naming its state (`starting`, `leaving`):
+ *   a load balancer sends it nothing from the moment it begins to leave.
  *
- * With `token`, every route but `/healthz` first requires the bearer token
- * (401 without it).
+ * With `token`, every route but `/healthz` and `/readyz` first requires the
+ * bearer token (401 without it).
  *
  * The query is form-encoded (`+` is a space). `group` may be left out when the
  * node has exactly one group. Errors are one line of plain text: 400 for a
@@ -192,6 +199,7 @@ async function serve(config: Config, req: IncomingMessage, res: ServerResponse):
   // Every route but the health check needs the token, checked before anything is read.
   if (
     path !== '/healthz' &&
+    path !== '/readyz' &&
     config.authorized !== undefined &&
     !config.authorized(req.headers[AUTHORIZATION])
   ) {
@@ -223,6 +231,13 @@ async function serve(config: Config, req: IncomingMessage, res: ServerResponse):
       return;
     case '/healthz':
       if (allow(req, res, 'GET, HEAD')) sendText(res, 200, 'ok');
+      return;
+    case '/readyz':
+      if (allow(req, res, 'GET, HEAD')) {
+        const state = config.node.state ?? 'ready';
+        if (state === 'ready') sendText(res, 200, 'ready');
+        else sendText(res, 503, `not ready: ${state}`);
+      }
       return;
     default:
       sendText(res, 404, `not found: ${path}`);

@@ -8,6 +8,7 @@ Usage:
                  [--group NAME[:SIZE]]... [--loader MODULE | --origin URL]
                  [--replicas N] [--base-path PATH] [--log-level LEVEL]
                  [--peer-timeout DURATION] [--peer-health on|off]
+                 [--drain-ms DURATION] [--workers N|auto]
                  [--transport tcp|http|grpc] [--tls-cert FILE --tls-key FILE]
                  [--tls-ca FILE] [--tls-client-auth] [--api-tls]
                  [--peer-secret SECRET] [--api-token TOKEN]
@@ -78,6 +79,18 @@ Flags:
                          which loads each once for the cluster), and probe them
                          every second until they answer.
                          /peers and /metrics show each peer's health. Default on.
+  --drain-ms DURATION    on SIGTERM the node leaves the membership, tells its peers
+                         (they send its keys to the next owners at once), and keeps
+                         serving peers and the API this long (/readyz answers 503)
+                         before it closes: 2s, 500ms, milliseconds, or 0. Default 5s:
+                         time for a load balancer polling /readyz to stop sending.
+  --workers N|auto       run N processes (node:cluster; auto: one per core), each a
+                         member of the ring on --self's port + its index (0..N-1,
+                         --listen's likewise), all serving the one --api port. The
+                         first process restarts a worker that dies (with backoff) and
+                         passes SIGTERM on. With --peers, list every worker's URL on
+                         the other nodes; with --etcd each registers itself.
+                         Default 1.
   -h, --help             show this help.
 
 Transport and security (every node of a cluster must agree on these):
@@ -96,7 +109,7 @@ Transport and security (every node of a cluster must agree on these):
                          environment variable PEERCACHE_PEER_SECRET: a flag is
                          visible to every user of the machine (ps).
   --api-token TOKEN      require "Authorization: Bearer TOKEN" on the API (all but
-                         /healthz). Or PEERCACHE_API_TOKEN. Default: none.
+                         /healthz and /readyz). Or PEERCACHE_API_TOKEN. Default: none.
   Nothing listens beyond loopback unless --self, --listen or --api names such an
   address; when the peer server does with neither TLS nor a peer secret, or the
   API with neither --api-tls nor a token, the node logs a warning at start.
@@ -141,7 +154,9 @@ HTTP API (with --api):
   GET    /api?key=K[&group=G]           the raw value (group optional with one group)
   PUT    /api?key=K[&group=G][&ttl=MS]  store the request body; ttl in milliseconds
   DELETE /api?key=K[&group=G]           remove the key everywhere
-  GET    /peers | /stats | /metrics | /healthz
+  GET    /peers | /stats | /metrics | /healthz | /readyz
+  /healthz is 200 while the process serves; /readyz is 200 once the node serves
+  peers and has its members, and 503 from the moment it begins to leave.
   Statuses: 400 bad request, 404 not found, 405 wrong method, 408 request too slow,
   413 body too large, 414 key or URL too long, 503 unavailable (or busy: see
   Retry-After), 504 deadline exceeded.
@@ -150,7 +165,8 @@ Output:
   Logs are JSON lines (pino) on stderr: one per load ("loaded"), peer error and
   membership change, and one at start ("started"). Once the peer server and the
   API are listening, stdout gets exactly one line: "ready <self URL>".
-  SIGINT or SIGTERM shuts down gracefully (exit 0); a second signal exits at once.
+  SIGINT or SIGTERM shuts down gracefully (exit 0): leave, drain (--drain-ms),
+  close; a second signal exits at once.
   Exit codes: 0 after a clean shutdown, 1 when the node cannot start (port taken,
   unreadable TLS file, etcd unreachable with --fail-fast), 2 for bad flags.
 
@@ -202,8 +218,8 @@ Flags:
                          answering, a get fails with 503: a gateway never loads).
   -h, --help             show this help.
 
-The API is the node's: /api (GET, PUT, DELETE), /peers, /stats, /metrics, /healthz
-(see peercache node --help). /peers lists the nodes the gateway routes to.
+The API is the node's: /api (GET, PUT, DELETE), /peers, /stats, /metrics, /healthz,
+/readyz (see peercache node --help). /peers lists the nodes the gateway routes to.
 Once the API listens, stdout gets one line: "ready <API URL>". Logs, signals and
 exit codes are as for a node.
 

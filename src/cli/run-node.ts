@@ -30,7 +30,11 @@ export interface RunningNode {
   address: AddressInfo;
   /** The API server, when the config has `api`. */
   api: ApiServer | undefined;
-  /** close stops the API, then the node (leaving etcd), then the loader's connections. Idempotent. */
+  /**
+   * close leaves (see `CacheNode.leave`: the membership, the peers told, the
+   * drain, during which the API still serves with `/readyz` answering 503), then
+   * stops the API, then the node, then the loader's connections. Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -73,6 +77,7 @@ export async function startNode(config: NodeConfig, logger: PinoLogger): Promise
       replicas: config.replicas,
       basePath: config.basePath,
       membership,
+      drainMs: config.drainMs,
       ...peerOptions(config, tls, config.limits.peer, logger),
       ...peerHealthOptions(config),
       logger,
@@ -113,6 +118,8 @@ export async function startNode(config: NodeConfig, logger: PinoLogger): Promise
     let closing: Promise<void> | undefined;
     const close = () => {
       closing ??= (async () => {
+        // The API serves through the drain: its clients are sent elsewhere by /readyz.
+        await node.leave();
         await api?.close();
         await node.close();
         await closeLoader();
