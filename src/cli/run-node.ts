@@ -20,6 +20,7 @@ import {
   warnOpenDoors,
   warnSecretFlags,
 } from './wiring.js';
+import { runWorkers } from './workers.js';
 
 export { createLogger, type RunIo } from './lifecycle.js';
 
@@ -138,16 +139,24 @@ export async function startNode(config: NodeConfig, logger: PinoLogger): Promise
 /**
  * runNode runs `peercache node` until SIGINT or SIGTERM (see
  * {@link runUntilStopped}) and resolves with the exit code. Once the peer
- * server and the API are up it writes `ready <self>` to stdout; logs go to stderr.
+ * server and the API are up it writes `ready <self>` to stdout; logs go to
+ * stderr. With `--workers N` (N > 1) this process is the primary of N
+ * node:cluster workers (see {@link runWorkers}), or one of them.
  */
 export function runNode(
   config: NodeConfig,
   io: RunIo = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
+  if (config.workers > 1) return runWorkers(config, io, runOneNode);
+  return runOneNode(config, io);
+}
+
+/** runOneNode runs the node in this process; `worker` is its index under `--workers`. */
+function runOneNode(config: NodeConfig, io: RunIo, worker?: number): Promise<number> {
   const log = createLogger(config.logLevel);
-  const { logger } = log;
+  const logger = worker === undefined ? log.logger : log.logger.child({ worker });
   return runUntilStopped(
-    log,
+    { logger, flush: log.flush },
     io,
     () => startNode(config, logger),
     ({ node, address, api }) => {
@@ -169,5 +178,7 @@ export function runNode(
       return config.self;
     },
     'self',
+    // A worker leaves SIGINT to its primary, which passes it on as SIGTERM.
+    worker === undefined ? ['SIGINT', 'SIGTERM'] : ['SIGTERM'],
   );
 }

@@ -442,13 +442,14 @@ export class CacheNode {
 
   /**
    * leave begins an orderly exit; `close()` calls it first. In order: the node
-   * is no longer ready; it leaves the membership (etcd: revokes its lease); it
-   * stops answering peers' gets and sets as an owner (they get a "leaving"
-   * answer that sends them to the key's next owner) and stops owning keys
-   * itself; it tells every peer on its ring that it is leaving (each takes it
-   * off its routing at once, waiting for each at most 2 s); then it keeps
-   * serving peers, who still send it the drops of their writes, and its API for
-   * `drainMs`. It resolves when the drain is over. Idempotent.
+   * is no longer ready; it stops answering peers' gets and sets as an owner
+   * (they get a "leaving" answer that sends them to the key's next owner) and
+   * stops owning keys itself; it tells every peer on its ring that it is leaving
+   * (each takes it off its routing at once; it waits for each at most 2 s); it
+   * leaves the membership (etcd: revokes its lease, for those it could not
+   * tell: gateways, nodes that joined meanwhile); then it keeps serving peers,
+   * who still send it the drops of their writes, and its API for `drainMs`. It
+   * resolves when the drain is over. Idempotent.
    */
   leave(): Promise<void> {
     this.#leaving ??= this.#leave();
@@ -456,6 +457,27 @@ export class CacheNode {
   }
 
   async #leave(): Promise<void> {
+    if (this.#server !== undefined) {
+      // Refuse first, then tell: from the moment any peer sends a key to its next
+      // owner, this node no longer answers for it as its owner. And tell before
+      // leaving the membership: every peer told moves all of this node's keys in
+      // one step, where a membership change reaches each peer at its own moment, and
+      // a peer that sees the new ring early would ask a next owner that does not yet
+      // know it owns the key (which keeps what it loads only briefly, and loads it
+      // again once it knows).
+      this.#served.leave();
+      this.#picker.leave();
+      const peers = this.#picker.otherPeers();
+      const deadline = this.#clock.now() + NOTICE_TIMEOUT_MS;
+      const told = await Promise.allSettled(
+        peers.map((p) => p.get(LEAVE_NOTICE_GROUP, this.self, { deadline })),
+      );
+      const failed = told.flatMap((r, i) => (r.status === 'rejected' ? [peers[i]?.url] : []));
+      this.#log.info(
+        { self: this.self, told: peers.length - failed.length, failed, drainMs: this.#drainMs },
+        'leaving: peers told, draining',
+      );
+    }
     if (this.#membership !== undefined && this.#membershipStarted !== undefined) {
       await this.#membershipStarted.catch(() => {});
       await this.#membership.close().catch((err: unknown) => {
@@ -465,22 +487,7 @@ export class CacheNode {
         );
       });
     }
-    if (this.#server === undefined) return;
-    // Refuse first, then tell: from the moment any peer sends a key to its next
-    // owner, this node no longer answers for it as its owner.
-    this.#served.leave();
-    this.#picker.leave();
-    const peers = this.#picker.otherPeers();
-    const deadline = this.#clock.now() + NOTICE_TIMEOUT_MS;
-    const told = await Promise.allSettled(
-      peers.map((p) => p.get(LEAVE_NOTICE_GROUP, this.self, { deadline })),
-    );
-    const failed = told.flatMap((r, i) => (r.status === 'rejected' ? [peers[i]?.url] : []));
-    this.#log.info(
-      { self: this.self, told: peers.length - failed.length, failed, drainMs: this.#drainMs },
-      'leaving: peers told, draining',
-    );
-    if (this.#drainMs > 0) {
+    if (this.#server !== undefined && this.#drainMs > 0) {
       await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, this.#drainMs));
     }
   }
