@@ -134,7 +134,7 @@ export interface SetOptions extends CallOptions {
 
 const DEFAULT_LOAD_TIMEOUT_MS = 30_000;
 const DEFAULT_FALLBACK_TTL_MS = 2_000;
-/** How many owners a set tries when owners answer that they are leaving the cluster. */
+/** How many owners a set (or a get) tries when owners answer that they are leaving the cluster. */
 const MAX_WRITE_TRIES = 3;
 
 function checkNumber(name: string, v: number | undefined, min: number): void {
@@ -659,9 +659,29 @@ export class Group implements PeerServedGroup {
         }),
       );
     }
+    const picker = this.#peers();
+    if (peerLeaving(err) && peer === owner && (ask.moves ?? 0) < MAX_WRITE_TRIES) {
+      // The owner is leaving the cluster, and its client, which saw the answer first,
+      // has taken it off the routing: the key now belongs to the next member on the
+      // ring, as it will once the owner is gone. That member is asked as the owner, or,
+      // when it is this node, the key is loaded here as its owner (into main, not as a
+      // fallback copy that would be loaded again once it expires). Not a fault.
+      const next = picker.pickPeer(key);
+      if (next !== undefined && next !== owner) {
+        return this.#askPeer({ ...ask, owner: next, moves: (ask.moves ?? 0) + 1 }, next);
+      }
+      if (next === undefined && picker.member !== false) {
+        return this.#localFlights
+          .do(
+            key,
+            (local) => this.#loadLocally(key, local, false, flight),
+            signal === undefined ? undefined : { signal },
+          )
+          .then(viewOf(key));
+      }
+    }
     if (!peerUnreachable(err)) return Promise.reject(err);
     this.#stats.peerErrors++;
-    const picker = this.#peers();
     // The fallback owner is tried once, after the owner; if it fails too, or is the
     // owner itself on a ring that changed meanwhile, the key is loaded here.
     const next = peer === owner ? picker.pickFallback?.(key) : undefined;
@@ -868,6 +888,8 @@ interface Ask {
   /** The flight's signal, when a caller can cancel; else the deadline alone ends the request. */
   signal: AbortSignal | undefined;
   deadline: number | undefined;
+  /** How many owners have answered that they are leaving the cluster. */
+  moves?: number;
 }
 
 /** Loaded is a loader's value, checked, before the cache copies it. */

@@ -148,6 +148,30 @@ describe('a node that leaves', () => {
     }
   });
 
+  test('answers a get from a peer it did not tell with "leaving"; the next owner loads the key as its owner', async () => {
+    const c = cluster();
+    try {
+      const a = await c.start(A, [A, C]);
+      const b = await c.start(B, [A, B, C]);
+      const cc = await c.start(C, [A, B, C]);
+      const keys = keysOf(b, A, 10);
+      await a.leave();
+      for (const k of keys) {
+        assert.equal((await b.getGroup('g')?.get(k))?.toString(), `value of ${k}`);
+      }
+      assert.deepEqual(b.peers().departed, [A]);
+      assert.equal(c.loads.length, 10, c.loads.join('\n'));
+      // Each kept in its next owner's main cache, as its own: not a fallback copy.
+      const inMain = (n: CacheNode) => n.getGroup('g')?.cacheStats('main').items ?? 0;
+      const onB = keys.filter((k) => b.ownerOf(k) === B).length;
+      assert.equal(inMain(b), onB);
+      assert.equal(inMain(cc), keys.length - onB);
+      assert.equal(b.getGroup('g')?.stats.peerErrors, 0, 'a leaving owner is not a peer error');
+    } finally {
+      await c.close();
+    }
+  });
+
   test('keeps serving for drainMs, then closes; a node started again at its address owns its keys again', async () => {
     const c = cluster();
     try {
