@@ -4,30 +4,10 @@
 
 import assert from 'node:assert/strict';
 import { get } from 'node:http';
-import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
 import { jsonLogs } from '../support/cli.js';
 import { startPeercacheNode } from '../support/peercache.js';
-import { cleanupAfter, freePorts, waitFor } from '../support/process.js';
-
-/** consecutivePorts returns the first of `count` consecutive ports that were all free. */
-async function consecutivePorts(count: number): Promise<number> {
-  for (;;) {
-    const [base] = (await freePorts(1)) as [number];
-    const servers = [];
-    let free = true;
-    for (let i = 0; i < count && free; i++) {
-      const s = createServer();
-      free = await new Promise<boolean>((resolve) => {
-        s.once('error', () => resolve(false));
-        s.listen(base + i, '127.0.0.1', () => resolve(true));
-      });
-      if (free) servers.push(s);
-    }
-    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-    if (free) return base;
-  }
-}
+import { cleanupAfter, consecutivePorts, freePorts, waitFor } from '../support/process.js';
 
 interface PeersView {
   self: string;

@@ -1,0 +1,25 @@
+// api-client.ts: the client process of the workers benchmark: a closed loop of API gets over
+// a pool of keep-alive connections (undici), run for a while, its result printed as JSON.
+// Usage: api-client.ts BASE_URL KEYS DURATION_MS IN_FLIGHT CONNECTIONS
+import { Pool } from 'undici';
+import { runLoad } from './load.js';
+
+const [base, keyCount, durationMs, inFlight, connections] = process.argv.slice(2);
+const pool = new Pool(base as string, { connections: Number(connections), pipelining: 1 });
+const keys = Array.from({ length: Number(keyCount) }, (_, i) => `/api?key=bench-${i}`);
+const get = async (path: string) => {
+  const res = await pool.request({ path, method: 'GET' });
+  await res.body.arrayBuffer();
+  if (res.statusCode !== 200) throw new Error(`GET ${path}: ${res.statusCode}`);
+};
+// Warm: every key asked enough times for each worker's hot cache to hold the others' keys.
+await runLoad(get, { keys, inFlight: Number(inFlight), durationMs: 2_000 });
+const result = await runLoad(get, {
+  keys,
+  inFlight: Number(inFlight),
+  durationMs: Number(durationMs),
+});
+await pool.close();
+process.stdout.write(
+  `${JSON.stringify({ ...result, firstError: result.firstError === undefined ? undefined : String(result.firstError) })}\n`,
+);
