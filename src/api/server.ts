@@ -501,6 +501,12 @@ export interface ApiServer {
   close(): Promise<void>;
   /** stats tells the server's connections and PUT bytes in flight against its limits. */
   stats(): ServerStats;
+  /**
+   * activity tells when the last `/api` request arrived (ms since the epoch, 0 for
+   * none) and how many are still running: what a node's drain waits on. Probes of
+   * `/healthz` and `/readyz` and the other routes do not count.
+   */
+  readonly activity: { readonly lastRequestAt: number; readonly inFlight: number };
 }
 
 /**
@@ -543,7 +549,8 @@ export async function startApiServer(
   const inflight = new ByteBudget(limits.maxInflightBytes);
   const closing = new AbortController();
   const refusals = new RefusalLog(logger ?? noopLogger, 'api');
-  const handler = createApiHandler(node, {
+  const activity = { lastRequestAt: 0, inFlight: 0 };
+  const serveApi = createApiHandler(node, {
     onRefused: (req) =>
       refusals.secret(`${req.socket.remoteAddress}:${req.socket.remotePort}`, 'API token'),
     ...handlerOptions,
@@ -561,6 +568,17 @@ export async function startApiServer(
           'API request failed',
         )),
   });
+  const handler: ApiHandler = (req, res) => {
+    if (req.url?.startsWith('/api') === true) {
+      activity.lastRequestAt = Date.now();
+      activity.inFlight++;
+      res.once('close', () => {
+        activity.inFlight--;
+        activity.lastRequestAt = Date.now();
+      });
+    }
+    serveApi(req, res);
+  };
   // Room in the request head for a URL of maxUrlBytes.
   const maxUrlBytes = handlerOptions.maxUrlBytes ?? DEFAULT_MAX_URL_BYTES;
   const maxHeaderSize = maxUrlBytes + 16 * 1024;
@@ -623,5 +641,12 @@ export async function startApiServer(
     });
     return closed;
   };
-  return { server, address, url, close, stats: () => serverStats(limits, guard, inflight) };
+  return {
+    server,
+    address,
+    url,
+    close,
+    stats: () => serverStats(limits, guard, inflight),
+    activity,
+  };
 }

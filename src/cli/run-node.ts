@@ -9,7 +9,9 @@ import { createOriginLoader } from '../loaders/origin.js';
 import { createScoresLoader } from '../loaders/scores.js';
 import type { Membership } from '../membership/membership.js';
 import { type CacheNode, createNode } from '../node/node.js';
+import { systemClock } from '../util/clock.js';
 import type { NodeConfig } from './args.js';
+import { drain } from './drain.js';
 import { createLogger, type RunIo, runUntilStopped, version } from './lifecycle.js';
 import {
   apiTlsOf,
@@ -32,9 +34,10 @@ export interface RunningNode {
   /** The API server, when the config has `api`. */
   api: ApiServer | undefined;
   /**
-   * close leaves (see `CacheNode.leave`: the membership, the peers told, the
-   * drain, during which the API still serves with `/readyz` answering 503), then
-   * stops the API, then the node, then the loader's connections. Idempotent.
+   * close leaves (see `CacheNode.leave`: the peers told, the membership left),
+   * drains (the API still serves, `/readyz` answering 503, until no `/api`
+   * request has come or run for 1 s, at most `--drain-ms`), then stops the API,
+   * then the node, then the loader's connections. Idempotent.
    */
   close(): Promise<void>;
 }
@@ -78,7 +81,8 @@ export async function startNode(config: NodeConfig, logger: PinoLogger): Promise
       replicas: config.replicas,
       basePath: config.basePath,
       membership,
-      drainMs: config.drainMs,
+      // The drain is the CLI's own (./drain.ts): it ends once the API has gone quiet.
+      drainMs: 0,
       ...peerOptions(config, tls, config.limits.peer, logger),
       ...peerHealthOptions(config),
       logger,
@@ -121,6 +125,7 @@ export async function startNode(config: NodeConfig, logger: PinoLogger): Promise
       closing ??= (async () => {
         // The API serves through the drain: its clients are sent elsewhere by /readyz.
         await node.leave();
+        await drain(api?.activity, config.drainMs, systemClock);
         await api?.close();
         await node.close();
         await closeLoader();
