@@ -473,7 +473,8 @@ export class Group implements PeerServedGroup {
     // has no room for it): this node's own ring does. Not the owner here means the
     // asker could not reach the owner, or briefly sees another ring; either way a
     // short-lived copy is the safe one to keep.
-    const fallback = picker.pickPeer(key) !== undefined;
+    const fallback =
+      picker.owns === undefined ? picker.pickPeer(key) !== undefined : !picker.owns(key);
     this.#stats.loads++;
     return this.#localFlights
       .do(key, (flight) => this.#loadLocally(key, flight, fallback, undefined), {

@@ -4,11 +4,23 @@ import { isCacheError, UnavailableError } from '../errors.js';
 import type { CallOptions, GroupLookup, PeerServedGroup, PeerValue } from './peers.js';
 
 /**
- * LEAVE_NOTICE_GROUP is the group a leaving node asks each peer for, with its own URL
- * as the key: the peer takes the node off its routing at once and answers an empty
- * value. A golang/groupcache peer answers `no such group`, and learns nothing.
+ * LEAVE_NOTICE_GROUP is the group a leaving node first asks each peer for, with its own
+ * URL as the key: the peer counts the node's keys as the next owners' when it is asked
+ * for them, but still routes its own requests to the node; it answers an empty value.
+ * A golang/groupcache peer answers `no such group`, and learns nothing.
  */
 export const LEAVE_NOTICE_GROUP = '_peercache_leaving';
+
+/**
+ * LEFT_NOTICE_GROUP is the group a leaving node asks each peer for, its own URL as
+ * the key, once every peer has taken the first notice: the peer takes the node off
+ * its routing at once. Two steps, so that no peer sends a key to its next owner
+ * before that one knows it owns it.
+ */
+export const LEFT_NOTICE_GROUP = '_peercache_left';
+
+/** NoticeStep is which notice a peer sent: it is about to leave, or it has left the routing. */
+export type NoticeStep = 'leaving' | 'left';
 
 /**
  * LEAVING is the words of the answer a leaving node gives to gets and sets from
@@ -36,15 +48,15 @@ export function peerLeaving(err: unknown): boolean {
 export interface ServedGroupsOptions {
   /** self is this node's peer URL, named in its "leaving" answers. */
   self: string;
-  /** onNotice hears the URL of each peer that says it is leaving. */
-  onNotice: (url: string) => void;
+  /** onNotice hears the URL of each peer that says it is leaving, and which notice it sent. */
+  onNotice: (url: string, step: NoticeStep) => void;
 }
 
 const EMPTY: PeerValue = Object.freeze({ value: new Uint8Array(0), expireAt: 0, minuteQps: 0 });
 
 /**
  * ServedGroups is the {@link GroupLookup} a node serves peers through. It answers
- * the leave notices of peers ({@link LEAVE_NOTICE_GROUP}), and once `leave()` has
+ * the leave notices of peers ({@link LEAVE_NOTICE_GROUP}, {@link LEFT_NOTICE_GROUP}), and once `leave()` has
  * been called it refuses gets and sets of every group with the "leaving" answer,
  * so each peer that still asks learns to go to the key's next owner; removes are
  * still applied (the node still answers its own API until it closes, and must not
@@ -54,22 +66,24 @@ const EMPTY: PeerValue = Object.freeze({ value: new Uint8Array(0), expireAt: 0, 
 export class ServedGroups implements GroupLookup {
   readonly #groups: GroupLookup;
   readonly #self: string;
-  readonly #notice: PeerServedGroup;
+  readonly #leavingNotice: PeerServedGroup;
+  readonly #leftNotice: PeerServedGroup;
   #leaving = false;
 
   constructor(groups: GroupLookup, options: ServedGroupsOptions) {
     this.#groups = groups;
     this.#self = options.self;
-    const onNotice = options.onNotice;
-    this.#notice = {
-      name: LEAVE_NOTICE_GROUP,
+    const notice = (name: string, step: NoticeStep): PeerServedGroup => ({
+      name,
       getForPeer(url) {
-        onNotice(url);
+        options.onNotice(url, step);
         return EMPTY;
       },
       setFromPeer() {},
       removeFromPeer() {},
-    };
+    });
+    this.#leavingNotice = notice(LEAVE_NOTICE_GROUP, 'leaving');
+    this.#leftNotice = notice(LEFT_NOTICE_GROUP, 'left');
   }
 
   /** leaving says whether `leave()` has been called. */
@@ -84,7 +98,8 @@ export class ServedGroups implements GroupLookup {
 
   /** getGroup returns the group peers ask for, as served now (see {@link ServedGroups}). */
   getGroup(name: string): PeerServedGroup | undefined {
-    if (name === LEAVE_NOTICE_GROUP) return this.#notice;
+    if (name === LEAVE_NOTICE_GROUP) return this.#leavingNotice;
+    if (name === LEFT_NOTICE_GROUP) return this.#leftNotice;
     const group = this.#groups.getGroup(name);
     if (!this.#leaving) return group;
     return refusing(name, group, this.#self);

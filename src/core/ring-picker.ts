@@ -55,10 +55,13 @@ export class RingPicker implements PeerPicker {
   #others: TrackedClient[] = [];
   /** Members that said they are leaving: on the ring still, but owners of nothing. */
   readonly #departed = new Set<string>();
+  /** Members that said they are about to leave: routed to, but their keys are ours when asked. */
+  readonly #departing = new Set<string>();
   /** Whether self is leaving: on its own ring still, but owner of nothing. */
   #left = false;
   readonly #live = (url: string): boolean =>
     url === this.self ? !this.#left : !this.#departed.has(url);
+  readonly #staying = (url: string): boolean => this.#live(url) && !this.#departing.has(url);
   /** Clients of peers that left, until their last request ends and they are closed. */
   readonly #leaving = new Map<string, TrackedClient>();
   readonly #onClosed = (client: TrackedClient): void => {
@@ -125,6 +128,7 @@ export class RingPicker implements PeerPicker {
     for (const url of added) {
       // A member that joins again is back: whatever it said when it left is over.
       this.#departed.delete(url);
+      this.#departing.delete(url);
       const leaving = this.#leaving.get(url);
       if (leaving !== undefined && clients.get(url) === leaving) {
         leaving.revive();
@@ -140,6 +144,7 @@ export class RingPicker implements PeerPicker {
     // Only now, with the new ring in place, can no new request pick a leaving client.
     for (const url of removed) {
       this.#departed.delete(url);
+      this.#departing.delete(url);
       const client = old.get(url) as TrackedClient;
       this.#leaving.set(url, client);
       client.retire();
@@ -168,9 +173,32 @@ export class RingPicker implements PeerPicker {
     return true;
   }
 
-  /** rejoin undoes {@link depart}: `url` owns its keys again. */
+  /**
+   * departing records that the member `url` is about to leave: requests still go to
+   * it, but a key of its that a peer asks this node for is counted as the next
+   * owner's (see {@link owns}), since that peer may already have been told it left.
+   * Returns false when `url` is not a member.
+   */
+  departing(url: string): boolean {
+    if (!this.#clients.has(url)) return false;
+    this.#departing.add(url);
+    return true;
+  }
+
+  /** rejoin undoes {@link depart} and {@link departing}: `url` owns its keys again. */
   rejoin(url: string): void {
     this.#departed.delete(url);
+    this.#departing.delete(url);
+  }
+
+  /** owns tells whether this node owns `key`, members leaving or about to leave left out. */
+  owns(key: string): boolean {
+    if (!this.#member) return false;
+    const owner = this.#ring.get(key);
+    if (owner === undefined) return true;
+    if (this.#departing.size === 0) return this.#owner(key) === this.self;
+    const staying = this.#staying(owner) ? owner : this.#ring.next(key, this.#staying);
+    return staying === undefined ? !this.#left : staying === this.self;
   }
 
   /**

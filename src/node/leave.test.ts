@@ -3,6 +3,7 @@
 // return at the same address.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { LEAVE_NOTICE_GROUP } from '../core/leave.js';
 import { MemoryNetwork } from '../transport/memory/network.js';
 import { memoryTransport } from '../transport/memory/transport.js';
 import { FakeClock, settle } from '../util/fake-clock.js';
@@ -167,6 +168,32 @@ describe('a node that leaves', () => {
       assert.equal(inMain(b), onB);
       assert.equal(inMain(cc), keys.length - onB);
       assert.equal(b.getGroup('g')?.stats.peerErrors, 0, 'a leaving owner is not a peer error');
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('a peer told a node is about to leave keeps the keys it is then asked for as their owner, and still routes to the node', async () => {
+    const c = cluster();
+    try {
+      await c.start(A, [A, B, C]);
+      const b = await c.start(B, [A, B, C]);
+      await c.start(C, [A, B, C]);
+      const [key] = keysOf(b, A, 50).filter((k) => {
+        // A key whose next owner, with A gone, is B.
+        const ring = createNode({ self: B, peers: [B, C] });
+        return ring.ownerOf(k) === B;
+      }) as [string];
+      const wire = memoryTransport(c.network);
+      await wire.client(B).get(LEAVE_NOTICE_GROUP, A);
+      assert.deepEqual(b.peers().departed, [], 'B still routes to A');
+      assert.equal(b.ownerOf(key), A);
+      // Asked by a peer already told that A left: B keeps the value as the key's owner.
+      const got = await wire.client(B).get('g', key);
+      assert.equal(Buffer.from(got.value).toString(), `value of ${key}`);
+      assert.equal(b.getGroup('g')?.cacheStats('main').items, 1);
+      assert.deepEqual(c.loads, [`${B} ${key}`]);
+      await wire.close();
     } finally {
       await c.close();
     }

@@ -2,7 +2,12 @@
 // peers, the peer transport, membership, metrics, and its lifecycle.
 import type { AddressInfo } from 'node:net';
 import type { Group, GroupOptions } from '../core/group.js';
-import { LEAVE_NOTICE_GROUP, ServedGroups } from '../core/leave.js';
+import {
+  LEAVE_NOTICE_GROUP,
+  LEFT_NOTICE_GROUP,
+  type NoticeStep,
+  ServedGroups,
+} from '../core/leave.js';
 import type { Logger } from '../core/logger.js';
 import { noopLogger } from '../core/logger.js';
 import {
@@ -224,7 +229,7 @@ export class CacheNode {
     this.#registry = new GroupRegistry({ logger: this.#log });
     this.#served = new ServedGroups(this.#registry, {
       self: this.self,
-      onNotice: (url) => this.#peerLeaving(url),
+      onNotice: (url, step) => this.#peerLeaving(url, step),
     });
     this.metrics = new NodeMetrics(() => this.#registry.groups());
     if (options.transport !== undefined && (options.tls ?? options.peerSecret) !== undefined) {
@@ -442,12 +447,13 @@ export class CacheNode {
 
   /**
    * leave begins an orderly exit; `close()` calls it first. In order: the node
-   * is no longer ready; it stops answering peers' gets and sets as an owner
-   * (they get a "leaving" answer that sends them to the key's next owner) and
-   * stops owning keys itself; it tells every peer on its ring that it is leaving
-   * (each takes it off its routing at once; it waits for each at most 2 s); it
-   * leaves the membership (etcd: revokes its lease, for those it could not
-   * tell: gateways, nodes that joined meanwhile); then it keeps serving peers,
+   * is no longer ready; it tells every peer on its ring that it is about to
+   * leave; it stops answering peers' gets and sets as an owner (they get a
+   * "leaving" answer that sends them to the key's next owner) and stops owning
+   * keys itself; it tells every peer that it left (each takes it off its
+   * routing at once; it waits for each notice at most 2 s); it leaves the
+   * membership (etcd: revokes its lease, for those it could not tell: gateways,
+   * nodes that joined meanwhile); then it keeps serving peers,
    * who still send it the drops of their writes, and its API for `drainMs`. It
    * resolves when the drain is over. Idempotent.
    */
@@ -458,26 +464,32 @@ export class CacheNode {
 
   async #leave(): Promise<void> {
     if (this.#server !== undefined) {
-      // Refuse first, then tell: from the moment any peer sends a key to its next
-      // owner, this node no longer answers for it as its owner. And tell before
-      // leaving the membership: every peer told moves all of this node's keys in
-      // one step, where a membership change reaches each peer at its own moment, and
-      // a peer that sees the new ring early would ask a next owner that does not yet
-      // know it owns the key (which keeps what it loads only briefly, and loads it
-      // again once it knows).
+      // Each step told to every peer before the next: first that this node is about to
+      // leave (each peer then counts its keys as the next owners' when asked for them),
+      // then, once all know, that it has left (each peer sends its keys to the next owner
+      // from then on). Told in one step, a peer told early could send a key to a next
+      // owner not yet told, which would keep what it loads only as a short-lived fallback
+      // copy and load it again later. Between the steps this node refuses peers' gets and
+      // sets: from the moment a peer sends a key to its next owner, it no longer answers
+      // for it as its owner.
+      const first = await this.#tell(LEAVE_NOTICE_GROUP);
       this.#served.leave();
       this.#picker.leave();
-      const peers = this.#picker.otherPeers();
-      const deadline = this.#clock.now() + NOTICE_TIMEOUT_MS;
-      const told = await Promise.allSettled(
-        peers.map((p) => p.get(LEAVE_NOTICE_GROUP, this.self, { deadline })),
-      );
-      const failed = told.flatMap((r, i) => (r.status === 'rejected' ? [peers[i]?.url] : []));
+      const second = await this.#tell(LEFT_NOTICE_GROUP);
+      const failed = [...new Set([...first.failed, ...second.failed])];
       this.#log.info(
-        { self: this.self, told: peers.length - failed.length, failed, drainMs: this.#drainMs },
+        {
+          self: this.self,
+          told: second.told - second.failed.length,
+          failed,
+          drainMs: this.#drainMs,
+        },
         'leaving: peers told, draining',
       );
     }
+    // Then the membership: a change there reaches each peer at its own moment, and so
+    // would move the keys of this node on each at a different time. With the peers told
+    // it tells only those who could not be (gateways, nodes that joined meanwhile).
     if (this.#membership !== undefined && this.#membershipStarted !== undefined) {
       await this.#membershipStarted.catch(() => {});
       await this.#membership.close().catch((err: unknown) => {
@@ -492,8 +504,29 @@ export class CacheNode {
     }
   }
 
-  /** A peer said it is leaving: its keys go to their next owners until it is back. */
-  #peerLeaving(url: string): void {
+  /** tell sends every other member one leave notice, waiting for each at most 2 s. */
+  async #tell(group: string): Promise<{ told: number; failed: string[] }> {
+    const peers = this.#picker.otherPeers();
+    const deadline = this.#clock.now() + NOTICE_TIMEOUT_MS;
+    const answers = await Promise.allSettled(
+      peers.map((p) => p.get(group, this.self, { deadline })),
+    );
+    const failed = answers.flatMap((r, i) =>
+      r.status === 'rejected' ? [peers[i]?.url as string] : [],
+    );
+    return { told: peers.length, failed };
+  }
+
+  /**
+   * A peer said it is about to leave (its keys, asked of this node, are the next
+   * owners'), or that it left the routing (its keys go to their next owners until
+   * it is back).
+   */
+  #peerLeaving(url: string, step: NoticeStep): void {
+    if (step === 'leaving') {
+      this.#picker.departing(url);
+      return;
+    }
     const client = this.#picker.otherPeers().find((p) => p.url === url);
     const checked = client === undefined ? undefined : healthCheckedOf(client);
     if (checked !== undefined) checked.markLeaving();

@@ -11,6 +11,7 @@ import {
   type StatusObject,
 } from '@grpc/grpc-js';
 import { answerPeer } from '../../core/group.js';
+import { peerLeaving } from '../../core/leave.js';
 import type { Logger } from '../../core/logger.js';
 import type { GroupLookup, PeerServedGroup, PeerValue } from '../../core/peers.js';
 import { CancelledError, DeadlineExceededError, httpStatus, toCacheError } from '../../errors.js';
@@ -409,7 +410,8 @@ class Handlers {
     const cacheError = toCacheError(err);
     // A client that left is owed nothing, and its leaving is no fault of ours.
     if (call.cancelled) return;
-    if (httpStatus[cacheError.code] >= 500) {
+    // A node that is leaving answers so by design: nothing to warn about.
+    if (httpStatus[cacheError.code] >= 500 && !peerLeaving(cacheError)) {
       try {
         this.#config.logger.warn(
           { err: err instanceof Error ? err.message : String(err), method },
