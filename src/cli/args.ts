@@ -83,11 +83,12 @@ export interface NodeConfig extends SecurityConfig {
 }
 
 /**
- * DEFAULT_DRAIN_MS is the default of `--drain-ms`: long enough for a load
- * balancer or Kubernetes polling `/readyz` every second or two to stop sending
- * to a node that is leaving, and for gateways and golang/groupcache peers (which
- * get no leave notice) to learn it from its answers; short enough that, with the
- * 10 s shutdown grace, a node is gone well within Kubernetes' default 30 s
+ * DEFAULT_DRAIN_MS is the default of `--drain-ms`, the longest drain (it ends
+ * once the API has been quiet for 1 s): long enough for a load balancer or
+ * Kubernetes polling `/readyz` every second or two to stop sending to a node
+ * that is leaving, and for gateways and golang/groupcache peers (which get no
+ * leave notice) to learn it from its answers; short enough that, with the 10 s
+ * shutdown grace, a node is gone well within Kubernetes' default 30 s
  * termination grace period.
  */
 export const DEFAULT_DRAIN_MS = 5_000;

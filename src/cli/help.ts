@@ -79,11 +79,12 @@ Flags:
                          which loads each once for the cluster), and probe them
                          every second until they answer.
                          /peers and /metrics show each peer's health. Default on.
-  --drain-ms DURATION    on SIGTERM the node leaves the membership, tells its peers
-                         (they send its keys to the next owners at once), and keeps
-                         serving peers and the API this long (/readyz answers 503)
-                         before it closes: 2s, 500ms, milliseconds, or 0. Default 5s:
-                         time for a load balancer polling /readyz to stop sending.
+  --drain-ms DURATION    on SIGTERM the node tells its peers (they send its keys to
+                         the next owners at once), leaves the membership, and keeps
+                         serving peers and the API (/readyz answers 503) until no
+                         /api request has come for 1s, at most this long, before it
+                         closes: 2s, 500ms, milliseconds, or 0. Default 5s: time for
+                         a load balancer polling /readyz to stop sending.
   --workers N|auto       run N processes (node:cluster; auto: one per core), each a
                          member of the ring on --self's port + its index (0..N-1,
                          --listen's likewise), all serving the one --api port. The
