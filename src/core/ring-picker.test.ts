@@ -272,8 +272,20 @@ describe('RingPicker, members leaving', () => {
     assert.equal(ring.ownerOf(key), SELF);
     assert.deepEqual(ring.departed(), [A]);
     assert.equal(ring.depart('http://stranger:1'), false);
+    ring.stayed(A);
+    assert.equal(ring.owns(key), true, 'a member that left is not undone by stayed');
     ring.rejoin(A);
     assert.equal(ring.pickPeer(key)?.url, A);
+    assert.equal(ring.owns(key), false);
+  });
+
+  it('stayed ends an announced leave that never came', () => {
+    const { ring } = picker();
+    ring.setPeers([SELF, A, B]);
+    const key = keyOwnedBy(ring, A, SELF);
+    ring.departing(A);
+    assert.equal(ring.owns(key), true);
+    ring.stayed(A);
     assert.equal(ring.owns(key), false);
   });
 

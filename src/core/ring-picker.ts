@@ -185,6 +185,14 @@ export class RingPicker implements PeerPicker {
     return true;
   }
 
+  /**
+   * stayed undoes {@link departing} for a member that said it was about to leave
+   * but never said it left (it died in between, or its notice was lost).
+   */
+  stayed(url: string): void {
+    if (!this.#departed.has(url)) this.#departing.delete(url);
+  }
+
   /** rejoin undoes {@link depart} and {@link departing}: `url` owns its keys again. */
   rejoin(url: string): void {
     this.#departed.delete(url);

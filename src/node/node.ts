@@ -524,7 +524,11 @@ export class CacheNode {
    */
   #peerLeaving(url: string, step: NoticeStep): void {
     if (step === 'leaving') {
-      this.#picker.departing(url);
+      // The second notice follows within two notice timeouts; if it never comes (the
+      // node died in between), the member keeps its keys.
+      if (this.#picker.departing(url)) {
+        this.#clock.setTimeout(() => this.#picker.stayed(url), 2 * NOTICE_TIMEOUT_MS + 1_000);
+      }
       return;
     }
     const client = this.#picker.otherPeers().find((p) => p.url === url);
