@@ -6,12 +6,14 @@ import assert from 'node:assert/strict';
 import { get } from 'node:http';
 import { describe, it } from 'node:test';
 import { jsonLogs } from '../support/cli.js';
+import { etcdBinary, startEtcd, suiteCleanup } from '../support/etcd.js';
 import { startPeercacheNode } from '../support/peercache.js';
 import { cleanupAfter, consecutivePorts, freePorts, waitFor } from '../support/process.js';
 
 interface PeersView {
   self: string;
   peers: string[];
+  source: string;
   peerHealthy: Record<string, boolean>;
 }
 
@@ -150,5 +152,55 @@ describe('peercache node --workers 2', { timeout: 90_000 }, () => {
       },
       { timeoutMs: 5_000, message: 'the other node takes both workers off its routing' },
     );
+  });
+});
+
+const binary = await etcdBinary();
+const etcdSkip = typeof binary === 'string' ? false : binary.skip;
+
+describe('peercache node --workers 2 --etcd', { skip: etcdSkip, timeout: 90_000 }, () => {
+  const cleanup = suiteCleanup();
+
+  it('each worker registers itself in etcd and leaves it on SIGTERM', async () => {
+    const etcd = await startEtcd({ cleanup });
+    const registry = cleanupAfter();
+    const base = await consecutivePorts(2);
+    const w0 = `http://127.0.0.1:${base}`;
+    const w1 = `http://127.0.0.1:${base + 1}`;
+    const prefix = '/workers-test/peercache/nodes/';
+    const node = await startPeercacheNode({
+      self: w0,
+      transport: 'tcp',
+      registry,
+      extraArgs: [
+        '--workers',
+        '2',
+        '--drain-ms',
+        '0',
+        '--etcd',
+        etcd.endpoint,
+        '--etcd-prefix',
+        '/workers-test',
+      ],
+    });
+    const registered = async () => (await etcd.keys(prefix)).map((k) => k.key).sort();
+    await waitFor(async () => (await registered()).length === 2, {
+      timeoutMs: 10_000,
+      message: 'both workers registered',
+    });
+    assert.deepEqual(await registered(), [`${prefix}${w0}`, `${prefix}${w1}`]);
+    // Each worker's ring follows etcd: both members, from the source etcd.
+    for (let asked = 0; asked < 4; asked++) {
+      const view = await waitFor(
+        async () => {
+          const v = await peersOf(node.apiUrl);
+          return v.peers.length === 2 && v.source === 'etcd' ? v : undefined;
+        },
+        { timeoutMs: 10_000, message: 'a worker sees both in etcd' },
+      );
+      assert.deepEqual(view.peers, [w0, w1]);
+    }
+    assert.deepEqual(await node.process.stop('SIGTERM', 20_000), { code: 0, signal: null });
+    assert.deepEqual(await registered(), [], 'each worker revoked its lease');
   });
 });
