@@ -4,7 +4,8 @@
 // warm-up that leaves every key in every worker's cache (main or hot).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { consecutivePorts, freePorts, startProcess } from '../test/support/process.js';
+import { startPeercacheNode } from '../test/support/peercache.js';
+import { consecutivePorts, freePorts } from '../test/support/process.js';
 import { headline, times } from './support/report.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -58,32 +59,18 @@ async function measure(workers: number): Promise<ClientResult> {
   const peerPort = await consecutivePorts(workers);
   const [apiPort] = await freePorts(1);
   const self = `http://127.0.0.1:${peerPort}`;
-  const node = await startProcess(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
-      'node',
-      '--self',
-      self,
-      '--api',
-      `127.0.0.1:${apiPort}`,
-      '--loader',
-      'bench/support/value-loader.ts',
-      '--log-level',
-      'warn',
-      '--workers',
-      String(workers),
-      '--drain-ms',
-      '0',
-    ],
-    { cwd: ROOT, readyLine: `ready ${self}`, timeoutMs: 60_000 },
-  );
+  const node = await startPeercacheNode({
+    self,
+    apiPort,
+    loader: 'bench/support/value-loader.ts',
+    transport: 'tcp',
+    // The last --log-level wins: no line per load.
+    extraArgs: ['--log-level', 'warn', '--workers', String(workers), '--drain-ms', '0'],
+  });
   try {
     return await runClient(`http://127.0.0.1:${apiPort}`);
   } finally {
-    await node.stop('SIGTERM', 10_000);
+    await node.process.stop('SIGTERM', 10_000);
   }
 }
 

@@ -671,15 +671,7 @@ export class Group implements PeerServedGroup {
       if (next !== undefined && next !== owner) {
         return this.#askPeer({ ...ask, owner: next, moves: (ask.moves ?? 0) + 1 }, next);
       }
-      if (next === undefined && picker.member !== false) {
-        return this.#localFlights
-          .do(
-            key,
-            (local) => this.#loadLocally(key, local, false, flight),
-            signal === undefined ? undefined : { signal },
-          )
-          .then(viewOf(key));
-      }
+      if (next === undefined && picker.member !== false) return this.#loadHere(ask, false);
     }
     if (!peerUnreachable(err)) return Promise.reject(err);
     this.#stats.peerErrors++;
@@ -718,10 +710,19 @@ export class Group implements PeerServedGroup {
         ),
       );
     }
+    return this.#loadHere(ask, true);
+  }
+
+  /**
+   * #loadHere goes on from the remote flight of `ask` to a local load: as the key's
+   * owner, or (`fallback`) as its fallback owner or the last resort.
+   */
+  #loadHere(ask: Ask, fallback: boolean): Promise<ByteView> {
+    const { key, signal, flight } = ask;
     return this.#localFlights
       .do(
         key,
-        (local) => this.#loadLocally(key, local, true, flight),
+        (local) => this.#loadLocally(key, local, fallback, flight),
         signal === undefined ? undefined : { signal },
       )
       .then(viewOf(key));
