@@ -3,6 +3,7 @@
 // keeping 64 gets in flight over 32 keep-alive connections to the one API port, after a
 // warm-up that leaves every key in every worker's cache (main or hot).
 import { spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { startPeercacheNode } from '../test/support/peercache.js';
 import { consecutivePorts, freePorts } from '../test/support/process.js';
@@ -22,6 +23,8 @@ interface ClientResult {
   opsPerSec: number;
   p50Us: number;
   p99Us: number;
+  /** The cores the client process used while measuring (1 = one core busy throughout). */
+  clientCores: number;
 }
 
 /** runClient runs the client process against `api` and returns what it measured. */
@@ -81,7 +84,7 @@ for (const [name, r] of [
   ['--workers 2', two],
 ] as const) {
   console.log(
-    `${name}: ${Math.round(r.opsPerSec).toLocaleString('en-US')} gets/s, p50 ${(r.p50Us / 1000).toFixed(2)} ms, p99 ${(r.p99Us / 1000).toFixed(2)} ms, ${r.errors} errors${r.firstError ? ` (${r.firstError})` : ''}`,
+    `${name}: ${Math.round(r.opsPerSec).toLocaleString('en-US')} gets/s, p50 ${(r.p50Us / 1000).toFixed(2)} ms, p99 ${(r.p99Us / 1000).toFixed(2)} ms, ${r.errors} errors${r.firstError ? ` (${r.firstError})` : ''}; the client used ${r.clientCores.toFixed(2)} cores`,
   );
 }
 const ratio = two.opsPerSec / one.opsPerSec;
@@ -92,5 +95,5 @@ headline({
   target: `≥ ${TARGET}×`,
   met: ratio >= TARGET && one.errors === 0 && two.errors === 0,
   chart: { ratio, target: TARGET, higherIsBetter: true },
-  note: `${Math.round(one.opsPerSec)} vs ${Math.round(two.opsPerSec)} gets/s, ${KEYS} keys, ${IN_FLIGHT} in flight over ${CONNECTIONS} connections, the client a third process`,
+  note: `${Math.round(one.opsPerSec)} vs ${Math.round(two.opsPerSec)} gets/s, ${KEYS} keys, ${IN_FLIGHT} in flight over ${CONNECTIONS} connections; the client, a third process, used ${one.clientCores.toFixed(2)} / ${two.clientCores.toFixed(2)} cores of ${availableParallelism()}`,
 });
