@@ -92,6 +92,24 @@ describe('a node that leaves', () => {
     }
   });
 
+  test('a client-only node is ready once started with a member set', async () => {
+    const c = cluster();
+    try {
+      const gateway = createNode({
+        member: false,
+        peers: [A],
+        transport: memoryTransport(c.network),
+      });
+      assert.equal(gateway.state, 'starting');
+      await gateway.start();
+      assert.equal(gateway.state, 'ready');
+      await gateway.close();
+      assert.equal(gateway.state, 'closed');
+    } finally {
+      await c.close();
+    }
+  });
+
   test('tells its peers, whose gets of its keys go to the next owners and load each key once', async () => {
     const c = cluster();
     try {
