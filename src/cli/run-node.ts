@@ -125,6 +125,7 @@ export async function startNode(config: NodeConfig, logger: PinoLogger): Promise
       closing ??= (async () => {
         // The API serves through the drain: its clients are sent elsewhere by /readyz.
         await node.leave();
+        logger.info({ drainMs: config.drainMs }, 'draining until the API is quiet');
         await drain(api?.activity, config.drainMs, systemClock);
         await api?.close();
         await node.close();

@@ -478,13 +478,8 @@ export class CacheNode {
       const second = await this.#tell(LEFT_NOTICE_GROUP);
       const failed = [...new Set([...first.failed, ...second.failed])];
       this.#log.info(
-        {
-          self: this.self,
-          told: second.told - second.failed.length,
-          failed,
-          drainMs: this.#drainMs,
-        },
-        'leaving: peers told, draining',
+        { self: this.self, told: second.told - second.failed.length, failed },
+        'leaving: peers told',
       );
     }
     // Then the membership: a change there reaches each peer at its own moment, and so

@@ -126,7 +126,7 @@ describe('peercache node --workers 2', { timeout: 90_000 }, () => {
       .filter((l) =>
         [
           'shutting down',
-          'leaving: peers told, draining',
+          'leaving: peers told',
           'node closed',
           'worker stopped',
           'stopped',
@@ -135,7 +135,7 @@ describe('peercache node --workers 2', { timeout: 90_000 }, () => {
       .map((l) => `${l.worker ?? 'primary'} ${l.msg}`);
     // Each worker leaves before it closes, and the primary stops last.
     for (const w of [0, 1]) {
-      const leave = order.indexOf(`${w} leaving: peers told, draining`);
+      const leave = order.indexOf(`${w} leaving: peers told`);
       const closed = order.indexOf(`${w} node closed`);
       const stopped = order.lastIndexOf(`${w} worker stopped`);
       assert.ok(leave >= 0 && leave < closed && closed < stopped, order.join('\n'));
