@@ -10,6 +10,8 @@ import { freePort } from '../../test/support/process.js';
 import { DeadlineExceededError, InvalidArgumentError, UnavailableError } from '../errors.js';
 import { createScoresLoader } from '../loaders/scores.js';
 import { type CacheNode, createNode } from '../node/node.js';
+import { MemoryNetwork } from '../transport/memory/network.js';
+import { memoryTransport } from '../transport/memory/transport.js';
 import { type ApiHandlerOptions, createApiHandler, parseQuery, startApiServer } from './server.js';
 
 interface Reply {
@@ -498,5 +500,33 @@ describe('parseQuery', () => {
     assert.equal(typeof parseQuery('key=%E0%A4%A'), 'string');
     assert.equal(typeof parseQuery('key=%zz'), 'string');
     assert.equal(typeof parseQuery('group=a&group=b'), 'string');
+  });
+});
+
+describe('GET /readyz', () => {
+  test('is 503 until the node serves peers, 200 while ready, and 503 from the moment it leaves; no token needed', async () => {
+    const network = new MemoryNetwork();
+    const self = 'http://a:8001';
+    const node = createNode({ self, peers: [self], transport: memoryTransport(network) });
+    node.newGroup('scores', { cacheBytes: 1024, load: (k) => k });
+    const { base, server } = await serve(node, { token: 'api-token-0123' });
+    try {
+      assertOneLine(await call(base, 'GET', '/readyz'), 503, 'not ready: starting');
+      await node.listen();
+      const ready = await call(base, 'GET', '/readyz');
+      assert.equal(ready.status, 200);
+      assert.equal(ready.text, 'ready\n');
+      assert.equal((await call(base, 'HEAD', '/readyz')).status, 200);
+      assert.equal((await call(base, 'POST', '/readyz')).status, 405);
+      const leaving = node.leave();
+      assertOneLine(await call(base, 'GET', '/readyz'), 503, 'not ready: leaving');
+      assert.equal((await call(base, 'GET', '/healthz')).status, 200, 'alive while it leaves');
+      await leaving;
+      await node.close();
+      assertOneLine(await call(base, 'GET', '/readyz'), 503, 'not ready: closed');
+    } finally {
+      await stop(server);
+      await node.close();
+    }
   });
 });

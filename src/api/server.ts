@@ -50,8 +50,12 @@ import {
   serveConsoleFile,
 } from './console.js';
 
-/** ApiNode is what the API needs of a node; a {@link CacheNode} fits. */
-export type ApiNode = Pick<CacheNode, 'getGroup' | 'groups' | 'peers' | 'metrics'>;
+/**
+ * ApiNode is what the API needs of a node; a {@link CacheNode} fits. `state`
+ * (optional) is what `/readyz` answers: without it the node counts as ready.
+ */
+export type ApiNode = Pick<CacheNode, 'getGroup' | 'groups' | 'peers' | 'metrics'> &
+  Partial<Pick<CacheNode, 'state'>>;
 
 /** ApiHandlerOptions configure {@link createApiHandler}. */
 export interface ApiHandlerOptions {
@@ -88,7 +92,7 @@ export interface ApiHandlerOptions {
   /** onRefused is told of each request refused (401) for a missing or wrong token. Default: none. */
   onRefused?: (req: IncomingMessage) => void;
   /**
-   * token, when set, is required on every route but `/healthz` as
+   * token, when set, is required on every route but `/healthz` and `/readyz` as
    * `Authorization: Bearer <token>` (compared in constant time); a request
    * without it, or with another, gets 401 with `WWW-Authenticate: Bearer` and
    * touches nothing. Visible ASCII, no spaces. Default: none (the API is open).
@@ -138,14 +142,17 @@ function defaultInflightBytes(maxBodyBytes: number): number {
  * - `GET /stats`: JSON `{ groups: { NAME: { stats, main, hot, hotKeys } } }`
  *   (`hotKeys`: the group's most asked-for keys of about the last minute, see
  *   `Group.hotKeys`).
- * - `GET /metrics`: Prometheus text. `GET /healthz`: 200 `ok`.
+ * - `GET /metrics`: Prometheus text. `GET /healthz`: 200 `ok` while the process
+ *   serves. `GET /readyz`: 200 `ready` while the node is ready (it serves peers
+ *   and has a member set), else 503 naming its state (`starting`, `leaving`):
+ *   a load balancer sends it nothing from the moment it begins to leave.
  * - `GET /console/`: the web console's page (static files from `consoleDir`);
  *   `GET /console/api/cluster`: JSON, every member with its ring share,
  *   health and stats (see `ClusterView`); `GET /console/api/key?key=K[&group=G]`:
  *   JSON, the key's owner and what each member holds of it (see `KeyView`).
  *
- * With `token`, every route but `/healthz` and the console's static files
- * first requires the bearer token (401 without it).
+ * With `token`, every route but `/healthz`, `/readyz` and the console's static
+ * files first requires the bearer token (401 without it).
  *
  * The query is form-encoded (`+` is a space). `group` may be left out when the
  * node has exactly one group. Errors are one line of plain text: 400 for a
@@ -223,6 +230,7 @@ async function serve(config: Config, req: IncomingMessage, res: ServerResponse):
   if (
     path !== '/healthz' &&
     !consolePage &&
+    path !== '/readyz' &&
     config.authorized !== undefined &&
     !config.authorized(req.headers[AUTHORIZATION])
   ) {
@@ -264,6 +272,13 @@ async function serve(config: Config, req: IncomingMessage, res: ServerResponse):
       return;
     case `${CONSOLE_API}key`:
       if (allow(req, res, 'GET, HEAD')) await serveKey(config, res, query);
+      return;
+    case '/readyz':
+      if (allow(req, res, 'GET, HEAD')) {
+        const state = config.node.state ?? 'ready';
+        if (state === 'ready') sendText(res, 200, 'ready');
+        else sendText(res, 503, `not ready: ${state}`);
+      }
       return;
     default:
       if (consolePage) return serveConsoleFile(await config.consoleDir, path, req, res);
@@ -577,6 +592,12 @@ export interface ApiServer {
   close(): Promise<void>;
   /** stats tells the server's connections and PUT bytes in flight against its limits. */
   stats(): ServerStats;
+  /**
+   * activity tells when the last `/api` request arrived (ms since the epoch, 0 for
+   * none) and how many are still running: what a node's drain waits on. Probes of
+   * `/healthz` and `/readyz` and the other routes do not count.
+   */
+  readonly activity: { readonly lastRequestAt: number; readonly inFlight: number };
 }
 
 /**
@@ -619,7 +640,8 @@ export async function startApiServer(
   const inflight = new ByteBudget(limits.maxInflightBytes);
   const closing = new AbortController();
   const refusals = new RefusalLog(logger ?? noopLogger, 'api');
-  const handler = createApiHandler(node, {
+  const activity = { lastRequestAt: 0, inFlight: 0 };
+  const serveApi = createApiHandler(node, {
     onRefused: (req) =>
       refusals.secret(`${req.socket.remoteAddress}:${req.socket.remotePort}`, 'API token'),
     ...handlerOptions,
@@ -637,6 +659,17 @@ export async function startApiServer(
           'API request failed',
         )),
   });
+  const handler: ApiHandler = (req, res) => {
+    if (req.url?.startsWith('/api') === true) {
+      activity.lastRequestAt = Date.now();
+      activity.inFlight++;
+      res.once('close', () => {
+        activity.inFlight--;
+        activity.lastRequestAt = Date.now();
+      });
+    }
+    serveApi(req, res);
+  };
   // Room in the request head for a URL of maxUrlBytes.
   const maxUrlBytes = handlerOptions.maxUrlBytes ?? DEFAULT_MAX_URL_BYTES;
   const maxHeaderSize = maxUrlBytes + 16 * 1024;
@@ -699,5 +732,12 @@ export async function startApiServer(
     });
     return closed;
   };
-  return { server, address, url, close, stats: () => serverStats(limits, guard, inflight) };
+  return {
+    server,
+    address,
+    url,
+    close,
+    stats: () => serverStats(limits, guard, inflight),
+    activity,
+  };
 }

@@ -101,7 +101,39 @@ describe('parseNodeArgs', () => {
       peerTimeoutMs: undefined,
       peerHealth: true,
       limits: { peer: {}, api: {} },
+      drainMs: 5_000,
+      workers: 1,
     });
+  });
+
+  test('--drain-ms: a duration or 0', () => {
+    assert.equal(config(['--self', SELF, '--drain-ms', '1500']).drainMs, 1_500);
+    assert.equal(config(['--self', SELF, '--drain-ms', '2s']).drainMs, 2_000);
+    assert.equal(config(['--self', SELF, '--drain-ms', '0']).drainMs, 0);
+    for (const bad of ['-1', 'soon', '', '1m']) {
+      usage(() => config(['--self', SELF, `--drain-ms=${bad}`]), /--drain-ms must be a duration/);
+    }
+  });
+
+  test('--workers: a count or auto, with room for a peer port each', () => {
+    assert.equal(config(['--self', SELF, '--workers', '3']).workers, 3);
+    const parsed = parseNodeArgs(['--self', SELF, '--workers', 'auto'], {}, () => 6);
+    assert.equal((parsed as { config: NodeConfig }).config.workers, 6);
+    for (const bad of ['0', 'all', '-2', '1.5', '1025']) {
+      usage(
+        () => config(['--self', SELF, `--workers=${bad}`]),
+        /--workers must be auto or a whole number/,
+      );
+    }
+    usage(
+      () => config(['--self', 'http://127.0.0.1:65535', '--workers', '2']),
+      /--self needs a fixed port with room for 2 workers/,
+    );
+    usage(
+      () => config(['--self', SELF, '--listen', '0.0.0.0:0', '--workers', '2']),
+      /--listen needs a fixed port/,
+    );
+    assert.equal(config(['--self', SELF, '--listen', '0.0.0.0:0']).workers, 1);
   });
 
   test('every flag', () => {

@@ -1,5 +1,6 @@
 // args.ts: the command-line flags of `peercache node`, `peercache gateway` and
 // `peercache demo`, parsed and checked into plain config objects (no side effects).
+import { availableParallelism } from 'node:os';
 import { isRingKind, type RingKind, ringKinds } from '../ring/owner-ring.js';
 import { parsePeerUrl } from '../util/address.js';
 import {
@@ -82,7 +83,29 @@ export interface NodeConfig extends SecurityConfig {
   peerHealth: boolean;
   /** The limits of the peer server and the API given as flags; default none (their defaults). */
   limits: ServerLimitFlags;
+  /**
+   * `--drain-ms`: how long the node keeps serving once it has begun to leave
+   * (SIGTERM), in ms; default {@link DEFAULT_DRAIN_MS}.
+   */
+  drainMs: number;
+  /**
+   * `--workers N|auto`: processes serving this node (node:cluster), each a member
+   * of the ring on `--self`'s port + its index; `auto` is the number of cores.
+   * Default 1: this process alone.
+   */
+  workers: number;
 }
+
+/**
+ * DEFAULT_DRAIN_MS is the default of `--drain-ms`, the longest drain (it ends
+ * once the API has been quiet for 1 s): long enough for a load balancer or
+ * Kubernetes polling `/readyz` every second or two to stop sending to a node
+ * that is leaving, and for gateways and golang/groupcache peers (which get no
+ * leave notice) to learn it from its answers; short enough that, with the 10 s
+ * shutdown grace, a node is gone well within Kubernetes' default 30 s
+ * termination grace period.
+ */
+export const DEFAULT_DRAIN_MS = 5_000;
 
 /** GatewayConfig is what `peercache gateway` runs, from {@link parseGatewayArgs}. */
 export interface GatewayConfig extends SecurityConfig {
@@ -196,6 +219,8 @@ const nodeOptions = {
   'peer-timeout': { type: 'string' },
   'peer-health': { type: 'string' },
   'dry-run': { type: 'boolean' },
+  'drain-ms': { type: 'string' },
+  workers: { type: 'string' },
   ...CLUSTER_OPTIONS,
   ...DNS_OPTIONS,
   ...LIMIT_OPTIONS,
@@ -238,7 +263,11 @@ const demoOptions = {
  * flag that needs another one (`--api-token` without `--api`, `--service`
  * without `--etcd`, ...).
  */
-export function parseNodeArgs(argv: readonly string[], env: Env = {}): Parsed<NodeConfig> {
+export function parseNodeArgs(
+  argv: readonly string[],
+  env: Env = {},
+  cores: () => number = availableParallelism,
+): Parsed<NodeConfig> {
   const { values } = strictParse(argv, nodeOptions);
   if (values.help) return { help: true };
   if (values.self === undefined) throw new UsageError('--self URL is required');
@@ -278,6 +307,7 @@ export function parseNodeArgs(argv: readonly string[], env: Env = {}): Parsed<No
   }
   const etcd = parseEtcd(values, env, security.secretFlags);
   const dns = parseDns(values, false);
+  const workers = workerCount(values.workers, self, values.listen, cores);
   return {
     help: false,
     ...(values['dry-run'] ? { dryRun: true } : {}),
@@ -295,8 +325,54 @@ export function parseNodeArgs(argv: readonly string[], env: Env = {}): Parsed<No
       logLevel: logLevel(values['log-level']),
       ...peerHealthFlags(values),
       limits: parseLimits(values, api !== undefined, parseSize),
+      drainMs: drainDuration(values['drain-ms']),
+      workers,
     },
   };
+}
+
+/**
+ * drainDuration reads `--drain-ms`: a duration as {@link parseDuration} reads it,
+ * or 0 (no drain). Default {@link DEFAULT_DRAIN_MS}.
+ */
+function drainDuration(raw: string | undefined): number {
+  if (raw === undefined) return DEFAULT_DRAIN_MS;
+  if (/^0+(?:\.0+)?(?:ms|s)?$/.test(raw.trim())) return 0;
+  return parseDuration('--drain-ms', raw);
+}
+
+/**
+ * workerCount reads `--workers N|auto` (`auto`: `cores()`); default 1. With more
+ * than one, every worker's peer port (`--self`'s, and `--listen`'s when given,
+ * plus the worker's index) must be a fixed port that exists.
+ */
+function workerCount(
+  raw: string | undefined,
+  self: string,
+  listen: string | undefined,
+  cores: () => number,
+): number {
+  if (raw === undefined) return 1;
+  const n = raw === 'auto' ? cores() : /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > 1024) {
+    throw new UsageError(
+      `--workers must be auto or a whole number from 1 to 1024, got ${JSON.stringify(raw)}`,
+    );
+  }
+  if (n === 1) return n;
+  const selfPort = Number(new URL(self).port);
+  const listenPort = listen === undefined ? selfPort : hostPort('--listen', listen).port;
+  for (const [flag, port] of [
+    ['--self', selfPort],
+    ['--listen', listenPort],
+  ] as const) {
+    if (port === 0 || port + n - 1 > 65535) {
+      throw new UsageError(
+        `${flag} needs a fixed port with room for ${n} workers (port + 0..${n - 1}), got port ${port}`,
+      );
+    }
+  }
+  return n;
 }
 
 /**

@@ -8,6 +8,7 @@ Usage:
                  [--group NAME[:SIZE]]... [--loader MODULE | --origin URL]
                  [--ring KIND] [--replicas N] [--base-path PATH] [--log-level LEVEL]
                  [--peer-timeout DURATION] [--peer-health on|off]
+                 [--drain-ms DURATION] [--workers N|auto]
                  [--transport tcp|http|grpc] [--tls-cert FILE --tls-key FILE]
                  [--tls-ca FILE] [--tls-client-auth] [--api-tls]
                  [--peer-secret SECRET] [--api-token TOKEN]
@@ -92,6 +93,19 @@ Flags:
                          the --loader file, build the node and its membership, print
                          the config as JSON (secrets redacted) and exit 0; or print
                          the reason and exit 2. Binds no port, asks no one.
+  --drain-ms DURATION    on SIGTERM the node tells its peers (they send its keys to
+                         the next owners at once), leaves the membership, and keeps
+                         serving peers and the API (/readyz answers 503) until no
+                         /api request has come for 1s, at most this long, before it
+                         closes: 2s, 500ms, milliseconds, or 0. Default 5s: time for
+                         a load balancer polling /readyz to stop sending.
+  --workers N|auto       run N processes (node:cluster; auto: one per core), each a
+                         member of the ring on --self's port + its index (0..N-1,
+                         --listen's likewise), all serving the one --api port. The
+                         first process restarts a worker that dies (with backoff) and
+                         passes SIGTERM on. With --peers, list every worker's URL on
+                         the other nodes; with --etcd each registers itself.
+                         Default 1.
   -h, --help             show this help.
 
 Transport and security (every node of a cluster must agree on these):
@@ -110,7 +124,7 @@ Transport and security (every node of a cluster must agree on these):
                          environment variable PEERCACHE_PEER_SECRET: a flag is
                          visible to every user of the machine (ps).
   --api-token TOKEN      require "Authorization: Bearer TOKEN" on the API (all but
-                         /healthz and the console's page files; the page asks for
+                         /healthz, /readyz and the console's page files; the page asks for
                          it). Or PEERCACHE_API_TOKEN. Default: none.
   Nothing listens beyond loopback unless --self, --listen or --api names such an
   address; when the peer server does with neither TLS nor a peer secret, or the
@@ -171,7 +185,9 @@ HTTP API (with --api):
   GET    /api?key=K[&group=G]           the raw value (group optional with one group)
   PUT    /api?key=K[&group=G][&ttl=MS]  store the request body; ttl in milliseconds
   DELETE /api?key=K[&group=G]           remove the key everywhere
-  GET    /peers | /stats | /metrics | /healthz
+  GET    /peers | /stats | /metrics | /healthz | /readyz
+  /healthz is 200 while the process serves; /readyz is 200 once the node serves
+  peers and has its members, and 503 from the moment it begins to leave.
   GET    /console/                      the web console (live cluster view, in a browser)
   Statuses: 400 bad request, 404 not found, 405 wrong method, 408 request too slow,
   413 body too large, 414 key or URL too long, 503 unavailable (or busy: see
@@ -185,6 +201,10 @@ Output:
   Exit codes: 0 after a clean shutdown or a sound --dry-run, 1 when the node cannot
   start (port taken, unreadable TLS file, etcd unreachable with --fail-fast), 2 for
   bad flags or a config --dry-run refuses.
+  SIGINT or SIGTERM shuts down gracefully (exit 0): leave, drain (--drain-ms),
+  close; a second signal exits at once.
+  Exit codes: 0 after a clean shutdown, 1 when the node cannot start (port taken,
+  unreadable TLS file, etcd unreachable with --fail-fast), 2 for bad flags.
 
 Example (three terminals):
   peercache node --self http://127.0.0.1:8001 --api 127.0.0.1:9999 \\
@@ -242,8 +262,8 @@ Flags:
   --dry-run              check the config and print it as JSON, as for a node.
   -h, --help             show this help.
 
-The API is the node's: /api (GET, PUT, DELETE), /peers, /stats, /metrics, /healthz
-(see peercache node --help). /peers lists the nodes the gateway routes to.
+The API is the node's: /api (GET, PUT, DELETE), /peers, /stats, /metrics, /healthz,
+/readyz (see peercache node --help). /peers lists the nodes the gateway routes to.
 Once the API listens, stdout gets one line: "ready <API URL>". Logs, signals and
 exit codes are as for a node.
 

@@ -97,7 +97,8 @@ const signalNumbers: Record<string, number> = { SIGINT: 2, SIGTERM: 15 };
  * <message>` on stderr) or failed to close. A second signal during shutdown
  * exits the process at once (128 + the signal's number). Once started it calls
  * `started` (for logs) and, once the log lines so far are written, writes the
- * line it returns to stdout.
+ * line it returns to stdout. `signals` are those that stop it (default SIGINT
+ * and SIGTERM; a worker of `--workers` leaves SIGINT to its primary).
  */
 export async function runUntilStopped<T extends Stoppable>(
   { logger, flush }: CliLogger,
@@ -105,6 +106,7 @@ export async function runUntilStopped<T extends Stoppable>(
   start: () => Promise<T>,
   started: (service: T) => string,
   name: string,
+  signals: readonly ('SIGINT' | 'SIGTERM')[] = ['SIGINT', 'SIGTERM'],
 ): Promise<number> {
   let service: T;
   try {
@@ -147,8 +149,7 @@ export async function runUntilStopped<T extends Stoppable>(
         // The caller exits the process next: the last lines go out first.
         .then((code) => flush().then(() => resolve(code)));
     };
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
+    for (const signal of signals) process.on(signal, () => stop(signal));
     // Started by `peercache demo` with an IPC channel: stop when the parent goes away.
     if (process.channel) {
       process.channel.unref();

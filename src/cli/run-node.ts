@@ -9,7 +9,9 @@ import { createOriginLoader } from '../loaders/origin.js';
 import { createScoresLoader } from '../loaders/scores.js';
 import type { Membership } from '../membership/membership.js';
 import { type CacheNode, createNode } from '../node/node.js';
+import { systemClock } from '../util/clock.js';
 import type { NodeConfig } from './args.js';
+import { drain } from './drain.js';
 import { createLogger, type RunIo, runUntilStopped, version } from './lifecycle.js';
 import {
   apiTlsOf,
@@ -19,6 +21,7 @@ import {
   warnOpenDoors,
   warnSecretFlags,
 } from './wiring.js';
+import { runWorkers } from './workers.js';
 
 export { createLogger, type RunIo } from './lifecycle.js';
 
@@ -29,7 +32,12 @@ export interface RunningNode {
   address: AddressInfo;
   /** The API server, when the config has `api`. */
   api: ApiServer | undefined;
-  /** close stops the API, then the node (leaving etcd), then the loader's connections. Idempotent. */
+  /**
+   * close leaves (see `CacheNode.leave`: the peers told, the membership left),
+   * drains (the API still serves, `/readyz` answering 503, until no `/api`
+   * request has come or run for 1 s, at most `--drain-ms`), then stops the API,
+   * then the node, then the loader's connections. Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -100,6 +108,10 @@ export async function startNode(config: NodeConfig, logger: PinoLogger): Promise
     let closing: Promise<void> | undefined;
     const close = () => {
       closing ??= (async () => {
+        // The API serves through the drain: its clients are sent elsewhere by /readyz.
+        await node.leave();
+        logger.info({ drainMs: config.drainMs }, 'draining until the API is quiet');
+        await drain(api?.activity, config.drainMs, systemClock);
         await api?.close();
         await node.close();
         await closeLoader();
@@ -118,16 +130,24 @@ export async function startNode(config: NodeConfig, logger: PinoLogger): Promise
 /**
  * runNode runs `peercache node` until SIGINT or SIGTERM (see
  * {@link runUntilStopped}) and resolves with the exit code. Once the peer
- * server and the API are up it writes `ready <self>` to stdout; logs go to stderr.
+ * server and the API are up it writes `ready <self>` to stdout; logs go to
+ * stderr. With `--workers N` (N > 1) this process is the primary of N
+ * node:cluster workers (see {@link runWorkers}), or one of them.
  */
 export function runNode(
   config: NodeConfig,
   io: RunIo = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
+  if (config.workers > 1) return runWorkers(config, io, runOneNode);
+  return runOneNode(config, io);
+}
+
+/** runOneNode runs the node in this process; `worker` is its index under `--workers`. */
+function runOneNode(config: NodeConfig, io: RunIo, worker?: number): Promise<number> {
   const log = createLogger(config.logLevel);
-  const { logger } = log;
+  const logger = worker === undefined ? log.logger : log.logger.child({ worker });
   return runUntilStopped(
-    log,
+    { logger, flush: log.flush },
     io,
     () => startNode(config, logger),
     ({ node, address, api }) => {
@@ -150,5 +170,7 @@ export function runNode(
       return config.self;
     },
     'self',
+    // A worker leaves SIGINT to its primary, which passes it on as SIGTERM.
+    worker === undefined ? ['SIGINT', 'SIGTERM'] : ['SIGTERM'],
   );
 }

@@ -196,6 +196,8 @@ export function memberNodeOptions(
     peers: config.peers,
     listen: config.listen,
     ring: config.ring,
+    // The drain is the CLI's own (./drain.ts): it ends once the API has gone quiet.
+    drainMs: 0,
     replicas: config.replicas,
     membership,
     ...peerOptions(config, tls, config.limits.peer, logger),

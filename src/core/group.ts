@@ -29,6 +29,7 @@ import {
   unstoredHit,
   valueBytes,
 } from './cache.js';
+import { peerLeaving } from './leave.js';
 import type { Logger } from './logger.js';
 import { noopLogger } from './logger.js';
 import {
@@ -207,6 +208,8 @@ export interface SetOptions extends CallOptions {
 
 const DEFAULT_LOAD_TIMEOUT_MS = 30_000;
 const DEFAULT_FALLBACK_TTL_MS = 2_000;
+/** How many owners a set (or a get) tries when owners answer that they are leaving the cluster. */
+const MAX_WRITE_TRIES = 3;
 
 function checkNumber(name: string, v: number | undefined, min: number): void {
   if (v === undefined) return;
@@ -544,32 +547,46 @@ export class Group implements PeerServedGroup {
     const ttl = ttlMs ?? this.#ttl;
     const expireAt = ttl > 0 ? this.#now() + ttl : 0;
     const picker = this.#peers();
-    const owner = picker.pickPeer(key);
+    let owner = picker.pickPeer(key);
     if (owner === undefined && picker.member === false) {
       throw new UnavailableError(`no cache node owns ${key}: the ring is empty`);
     }
-    if (owner === undefined) {
-      // The cache makes the copy it keeps; in the same step, loads in flight lose
-      // the right to store (see #supersede).
-      this.#cache.add('main', key, value, expireAt);
-      this.#supersede(key);
-    } else {
-      // Bytes of our own: the caller may change its buffer while the request is
-      // out, and a peer client is never handed a cached view's storage.
-      const bytes = value instanceof ByteView ? value.byteSlice() : viewBytes(ByteView.from(value));
-      const span = this.#span('peercache.set', 'client', key, undefined, {
-        'peercache.peer': owner.url,
-      });
-      const setting = owner.set(this.name, key, bytes, expireAt, {
-        signal: options?.signal,
-        deadline: options?.deadline,
-        traceparent: span?.traceparent,
-      });
-      await (span === undefined ? setting : settleSpan(span, setting));
+    // Bytes of our own: the caller may change its buffer while the request is
+    // out, and a peer client is never handed a cached view's storage.
+    let bytes: Uint8Array | undefined;
+    for (let tries = 1; ; tries++) {
+      if (owner === undefined) {
+        // The cache makes the copy it keeps; in the same step, loads in flight lose
+        // the right to store (see #supersede).
+        this.#cache.add('main', key, value, expireAt);
+        this.#supersede(key);
+        break;
+      }
+      bytes ??= value instanceof ByteView ? value.byteSlice() : viewBytes(ByteView.from(value));
+      try {
+        const span = this.#span('peercache.set', 'client', key, undefined, {
+          'peercache.peer': owner.url,
+        });
+        const setting = owner.set(this.name, key, bytes, expireAt, {
+          signal: options?.signal,
+          deadline: options?.deadline,
+          traceparent: span?.traceparent,
+        });
+        await (span === undefined ? setting : settleSpan(span, setting));
+      } catch (err) {
+        // An owner that is leaving the cluster refused the write, and is off the
+        // routing by now (its client saw the answer first): the key's next owner,
+        // which holds it once the owner is gone, takes it instead.
+        const next = peerLeaving(err) && tries < MAX_WRITE_TRIES ? picker.pickPeer(key) : owner;
+        if (next === owner) throw err;
+        owner = next;
+        continue;
+      }
       // Drop the copy rather than keep the value: a later write from another node
       // may have told us to drop ours while this one's ack was on the way, and
       // keeping this value then would put an older write over a newer one.
       this.#dropCopy(key);
+      break;
     }
     await this.#tellOthers(picker, owner, key, options);
   }
@@ -795,7 +812,8 @@ export class Group implements PeerServedGroup {
     // has no room for it): this node's own ring does. Not the owner here means the
     // asker could not reach the owner, or briefly sees another ring; either way a
     // short-lived copy is the safe one to keep.
-    const fallback = picker.pickPeer(key) !== undefined;
+    const fallback =
+      picker.owns === undefined ? picker.pickPeer(key) !== undefined : !picker.owns(key);
     this.#stats.loads++;
     const loading = this.#localFlights
       .do(key, (flight) => this.#loadLocally(key, flight, fallback, undefined, false, span), {
@@ -1102,9 +1120,21 @@ export class Group implements PeerServedGroup {
         }),
       );
     }
+    const picker = this.#peers();
+    if (peerLeaving(err) && peer === owner && (ask.moves ?? 0) < MAX_WRITE_TRIES) {
+      // The owner is leaving the cluster, and its client, which saw the answer first,
+      // has taken it off the routing: the key now belongs to the next member on the
+      // ring, as it will once the owner is gone. That member is asked as the owner, or,
+      // when it is this node, the key is loaded here as its owner (into main, not as a
+      // fallback copy that would be loaded again once it expires). Not a fault.
+      const next = picker.pickPeer(key);
+      if (next !== undefined && next !== owner) {
+        return this.#askPeer({ ...ask, owner: next, moves: (ask.moves ?? 0) + 1 }, next);
+      }
+      if (next === undefined && picker.member !== false) return this.#loadHere(ask, false);
+    }
     if (!peerUnreachable(err)) return Promise.reject(err);
     this.#stats.peerErrors++;
-    const picker = this.#peers();
     // The fallback owner is tried once, after the owner; if it fails too, or is the
     // owner itself on a ring that changed meanwhile, the key is loaded here.
     const next = peer === owner ? picker.pickFallback?.(key) : undefined;
@@ -1140,10 +1170,19 @@ export class Group implements PeerServedGroup {
         ),
       );
     }
+    return this.#loadHere(ask, true);
+  }
+
+  /**
+   * #loadHere goes on from the remote flight of `ask` to a local load: as the key's
+   * owner, or (`fallback`) as its fallback owner or the last resort.
+   */
+  #loadHere(ask: Ask, fallback: boolean): Promise<ByteView> {
+    const { key, signal, flight } = ask;
     return this.#localFlights
       .do(
         key,
-        (local) => this.#loadLocally(key, local, true, flight, false, ask.span),
+        (local) => this.#loadLocally(key, local, fallback, flight, false, ask.span),
         signal === undefined ? undefined : { signal },
       )
       .then(viewOf(key));
@@ -1357,6 +1396,8 @@ interface Ask {
   refresh: boolean;
   /** The span of the get that started the flight, when tracing. */
   span: TelemetrySpan | undefined;
+  /** How many owners have answered that they are leaving the cluster. */
+  moves?: number;
 }
 
 /** Loaded is a loader's value, checked, before the cache copies it. */

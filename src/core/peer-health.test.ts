@@ -10,59 +10,16 @@ import {
   NotFoundError,
   UnavailableError,
 } from '../errors.js';
-import { ChurnMap } from '../util/churn-map.js';
+import { FakeClock, settle } from '../util/fake-clock.js';
+import { LEAVING, peerLeaving } from './leave.js';
 import type { Logger } from './logger.js';
 import {
   HealthCheckedPeer,
   type HealthCheckedPeerOptions,
-  type HealthClock,
   PROBE_GROUP,
   probeAnswered,
 } from './peer-health.js';
 import type { CallOptions, PeerClient, PeerValue } from './peers.js';
-
-/** FakeClock: time moves only when the test says so; timers fire in order. */
-class FakeClock implements HealthClock {
-  #now = 1_000_000;
-  #timers = new ChurnMap<number, { at: number; fn: () => void }>();
-  #next = 0;
-  now(): number {
-    return this.#now;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.#next++;
-    this.#timers.set(id, { at: this.#now + ms, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.#timers.delete(handle as number);
-  }
-  get pending(): number {
-    return this.#timers.size;
-  }
-  /** advance moves time forward by `ms`, running each timer due on the way (and their promise jobs). */
-  async advance(ms: number): Promise<void> {
-    const until = this.#now + ms;
-    for (;;) {
-      let due: [number, { at: number; fn: () => void }] | undefined;
-      for (const entry of this.#timers) {
-        if (entry[1].at <= until && (due === undefined || entry[1].at < due[1].at)) due = entry;
-      }
-      if (due === undefined) break;
-      this.#timers.delete(due[0]);
-      this.#now = Math.max(this.#now, due[1].at);
-      due[1].fn();
-      await settle();
-    }
-    this.#now = until;
-    await settle();
-  }
-}
-
-/** settle lets every pending promise job run. */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
-}
 
 interface Sent {
   group: string;
@@ -469,5 +426,82 @@ describe('HealthCheckedPeer', () => {
     bad({ probeTimeoutMs: Number.NaN }, 'probeTimeoutMs');
     bad({ suspectAfterMs: 0 }, 'suspectAfterMs');
     bad({ probeIntervalMs: Number.POSITIVE_INFINITY }, 'probeIntervalMs');
+  });
+});
+
+describe('a peer that says it is leaving', () => {
+  const leaving = () =>
+    new UnavailableError(`peer http://peer:1: ${LEAVING}: ask the key's next owner`);
+
+  test('is reported leaving at once, before its caller sees the answer, and is not counted as failing', async () => {
+    const heard: string[] = [];
+    const { inner, peer } = setup({ onLeaving: (url) => heard.push(`leaving ${url}`) });
+    const call = peer.get('g', 'k').catch((err: unknown) => {
+      heard.push(`caller ${String(err)}`);
+      return err;
+    });
+    await settle();
+    inner.calls[0]?.reject(leaving());
+    const err = await call;
+    assert.equal(peerLeaving(err), true);
+    assert.deepEqual(
+      heard.map((h) => h.split(':')[0]),
+      ['leaving http', 'caller UnavailableError'],
+    );
+    assert.deepEqual(peer.state(), {
+      healthy: false,
+      since: peer.state().since,
+      reason: 'leaving the cluster',
+      leaving: true,
+    });
+  });
+
+  test('still gets the calls sent to it (a write drops its copy) and is back only when a probe is answered', async () => {
+    const returned: string[] = [];
+    const { clock, inner, peer } = setup({ onReturned: (url) => returned.push(url) });
+    inner.probe = 'manual';
+    peer.markLeaving();
+    const drop = outcome(peer.remove('g', 'k'));
+    await settle();
+    assert.equal(drop.settled, true, 'a call to a leaving peer is sent, not failed at once');
+    assert.equal(peer.leaving, true, 'an answered call does not end the leave');
+    // The leaving process still answers probes with "leaving"; then it is gone (refused).
+    inner.probe = 'refuse';
+    await clock.advance(1_000);
+    await clock.advance(1_000);
+    assert.equal(peer.leaving, true);
+    assert.deepEqual(returned, []);
+    // Restarted at its address: the probe's "no such group" is an answer from a member.
+    inner.probe = 'answer';
+    await clock.advance(1_000);
+    assert.equal(peer.leaving, false);
+    assert.equal(peer.healthy, true);
+    assert.deepEqual(returned, ['http://peer:1']);
+  });
+
+  test('rejoined ends the leave when the membership has it join again', () => {
+    const returned: string[] = [];
+    const { peer } = setup({ onReturned: (url) => returned.push(url) });
+    peer.rejoined();
+    assert.deepEqual(returned, [], 'a peer that never left does not return');
+    peer.markLeaving();
+    peer.rejoined();
+    assert.equal(peer.healthy, true);
+    assert.deepEqual(returned, ['http://peer:1']);
+  });
+
+  test('with health tracking off it is still reported leaving', async () => {
+    const heard: string[] = [];
+    const { inner, peer } = setup({ enabled: false, onLeaving: (url) => heard.push(url) });
+    const call = outcome(peer.set('g', 'k', new Uint8Array(1), 0));
+    await settle();
+    // set on the fake peer resolves; a get carries the leaving answer.
+    assert.equal(call.settled, true);
+    const get = outcome(peer.get('g', 'k'));
+    await settle();
+    inner.calls[0]?.reject(leaving());
+    await settle();
+    assert.equal(peerLeaving(get.err), true);
+    assert.deepEqual(heard, ['http://peer:1']);
   });
 });

@@ -12,6 +12,7 @@ import {
 import { ChurnMap } from '../util/churn-map.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { LogThrottle } from '../util/log-throttle.js';
+import { peerLeaving } from './leave.js';
 import type { Logger } from './logger.js';
 import { noopLogger } from './logger.js';
 import { type CallOptions, type PeerClient, type PeerValue, removeKeys } from './peers.js';
@@ -77,6 +78,18 @@ export interface HealthCheckedPeerOptions extends PeerHealthOptions {
   clock?: HealthClock | undefined;
   /** logIntervalMs is the least time between two log lines about one peer's failures. Default 10,000. */
   logIntervalMs?: number | undefined;
+  /**
+   * onLeaving hears that the peer said it is leaving the cluster (a "leaving"
+   * answer, or its leave notice): its keys should go to their next owners.
+   * Default: nothing.
+   */
+  onLeaving?: ((url: string) => void) | undefined;
+  /**
+   * onReturned hears that a peer that had said it was leaving answers a probe
+   * again (it was restarted at the same address): it owns its keys again.
+   * Default: nothing.
+   */
+  onReturned?: ((url: string) => void) | undefined;
 }
 
 /** PeerHealthState is what a {@link HealthCheckedPeer} knows about its peer. */
@@ -87,6 +100,8 @@ export interface PeerHealthState {
   since: number;
   /** reason says why the peer is unhealthy; absent while healthy. */
   reason?: string;
+  /** leaving is true while the peer has said it is leaving and has not answered a probe since. */
+  leaving?: boolean;
 }
 
 /** The defaults of {@link HealthCheckedPeerOptions}. */
@@ -204,6 +219,10 @@ export class HealthCheckedPeer implements PeerClient {
   #nextProbe: unknown;
   #probing = false;
   #closed = false;
+  /** The peer said it is leaving: not used, probed until it answers as a member again. */
+  #leaving = false;
+  readonly #onLeaving: ((url: string) => void) | undefined;
+  readonly #onReturned: ((url: string) => void) | undefined;
 
   constructor(inner: PeerClient, options: HealthCheckedPeerOptions = {}) {
     const config = resolvePeerHealth(options);
@@ -223,6 +242,8 @@ export class HealthCheckedPeer implements PeerClient {
     this.#probeTimeoutMs = config.probeTimeoutMs;
     this.#probeIntervalMs = config.probeIntervalMs;
     this.#since = this.#clock.now();
+    this.#onLeaving = options.onLeaving;
+    this.#onReturned = options.onReturned;
   }
 
   /** healthy is false while calls to the peer fail at once. */
@@ -232,9 +253,42 @@ export class HealthCheckedPeer implements PeerClient {
 
   /** state describes the peer's health for `/peers`. */
   state(): PeerHealthState {
+    if (this.#leaving) {
+      return { healthy: false, since: this.#since, reason: 'leaving the cluster', leaving: true };
+    }
     return this.#healthy || this.#reason === undefined
       ? { healthy: this.#healthy, since: this.#since }
       : { healthy: false, since: this.#since, reason: this.#reason };
+  }
+
+  /** leaving is true while the peer has said it is leaving and has not answered a probe since. */
+  get leaving(): boolean {
+    return this.#leaving;
+  }
+
+  /**
+   * markLeaving records that the peer said it is leaving the cluster: it is not
+   * asked for keys any more (`onLeaving`), calls already sent to it get its
+   * answers, and it is probed every `probeIntervalMs` until it answers as a member
+   * again (restarted at its address), which ends it (`onReturned`). Its failures
+   * meanwhile are not counted. Idempotent.
+   */
+  markLeaving(): void {
+    if (this.#closed || this.#leaving) return;
+    this.#leaving = true;
+    this.#healthy = false;
+    this.#reason = 'leaving the cluster';
+    this.#since = this.#clock.now();
+    this.#failures = 0;
+    this.#stopWatch();
+    this.#log.info({ peer: this.url }, 'peer is leaving: its keys go to their next owners');
+    this.#onLeaving?.(this.url);
+    this.#scheduleProbe();
+  }
+
+  /** rejoined ends a leave the membership has seen undone: the peer joined the ring again. */
+  rejoined(): void {
+    if (this.#leaving) this.#markHealthy();
   }
 
   /** get asks the peer for `key` of `group` (see {@link PeerClient.get}). */
@@ -277,7 +331,8 @@ export class HealthCheckedPeer implements PeerClient {
   }
 
   #call<T>(options: CallOptions | undefined, send: (o: CallOptions) => Promise<T>): Promise<T> {
-    if (!this.#healthy) {
+    // A leaving peer is still sent what reaches it (a write's drops): it answers until it closes.
+    if (!this.#healthy && !this.#leaving) {
       return Promise.reject(
         new UnavailableError(
           `peer ${this.url} is unhealthy (${this.#reason ?? 'no answer'}): not asked until it answers a probe`,
@@ -297,7 +352,12 @@ export class HealthCheckedPeer implements PeerClient {
     } catch (err) {
       sent = Promise.reject(err);
     }
-    if (!this.#enabled) return sent;
+    if (!this.#enabled) {
+      return sent.catch((err: unknown) => {
+        if (peerLeaving(err)) this.markLeaving();
+        throw err;
+      });
+    }
     if (this.#waiting.size === 0) this.#busySince = now;
     const id = this.#nextId++;
     this.#armWatch();
@@ -320,15 +380,22 @@ export class HealthCheckedPeer implements PeerClient {
     });
   }
 
-  /** The peer answered something: it is alive. */
+  /** The peer answered something: it is alive (a leaving peer is back only by a probe). */
   #answered(): void {
     this.#lastAnswerAt = this.#clock.now();
     this.#failures = 0;
-    if (!this.#healthy) this.#markHealthy();
+    if (!this.#healthy && !this.#leaving) this.#markHealthy();
   }
 
   /** A call failed: count it against the peer only if the peer, not the caller, is why. */
   #failed(err: unknown, ours: boolean, signal: AbortSignal | undefined): void {
+    if (peerLeaving(err)) {
+      // Not a fault: the peer answered that it is going. Marked before the caller sees
+      // the error, so that the caller's next pick already skips it.
+      this.markLeaving();
+      return;
+    }
+    if (this.#leaving) return;
     if (!peerUnreachable(err)) {
       this.#answered();
       return;
@@ -407,6 +474,13 @@ export class HealthCheckedPeer implements PeerClient {
       this.#clock.clearTimeout(timer);
       this.#probing = false;
       if (this.#closed) return;
+      if (this.#leaving) {
+        // Only the probe's own answer ends a leave: the calls a leaving peer answers
+        // (drops) come from the process that is going.
+        if (!timedOut && (err === undefined || probeAnswered(err))) this.#markHealthy();
+        else this.#scheduleProbe(started + this.#probeIntervalMs - this.#clock.now());
+        return;
+      }
       // A call answered while the probe waited (its connection may have queued
       // behind theirs) proves the peer alive as well as the probe would have.
       if (
@@ -493,6 +567,8 @@ export class HealthCheckedPeer implements PeerClient {
 
   #markHealthy(): void {
     const downMs = this.#clock.now() - this.#since;
+    const wasLeaving = this.#leaving;
+    this.#leaving = false;
     this.#healthy = true;
     this.#reason = undefined;
     this.#since = this.#clock.now();
@@ -500,6 +576,11 @@ export class HealthCheckedPeer implements PeerClient {
     if (this.#nextProbe !== undefined) this.#clock.clearTimeout(this.#nextProbe);
     this.#nextProbe = undefined;
     this.#throttle.forget(this.url);
+    if (wasLeaving) {
+      this.#log.info({ peer: this.url, awayMs: downMs }, 'peer is back after leaving');
+      this.#onReturned?.(this.url);
+      return;
+    }
     this.#log.info({ peer: this.url, downMs }, 'peer healthy again');
   }
 }
@@ -510,6 +591,22 @@ export function healthOf(client: PeerClient): PeerHealthState | undefined {
     if (c instanceof HealthCheckedPeer) return c.state();
   }
   return undefined;
+}
+
+/** healthCheckedOf returns the {@link HealthCheckedPeer} a peer client made by a node wraps, if any. */
+export function healthCheckedOf(client: PeerClient): HealthCheckedPeer | undefined {
+  for (let c: PeerClient | undefined = client; c !== undefined; c = c.inner) {
+    if (c instanceof HealthCheckedPeer) return c;
+  }
+  return undefined;
+}
+
+/**
+ * peerRejoined tells the {@link HealthCheckedPeer} a client wraps that its peer
+ * joined the ring again, which ends a leave it had announced.
+ */
+export function peerRejoined(client: PeerClient): void {
+  healthCheckedOf(client)?.rejoined();
 }
 
 /**

@@ -128,6 +128,13 @@ export interface PeerPicker {
    * owner's keys are loaded by the node that asks.
    */
   pickFallback?(key: string): PeerClient | 'self' | undefined;
+  /**
+   * owns tells whether this node is the owner of `key` when a peer asks it for
+   * the key: like `pickPeer(key) === undefined`, but it also counts as gone the
+   * members that announced they are about to leave, whose keys peers may start
+   * asking this node for at any moment. Optional: without it, `pickPeer` decides.
+   */
+  owns?(key: string): boolean;
 }
 
 /** noPeers is the PeerPicker of a single process: it owns every key. */

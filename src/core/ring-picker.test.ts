@@ -286,3 +286,68 @@ describe('RingPicker ring kinds', () => {
     );
   });
 });
+
+describe('RingPicker, members leaving', () => {
+  const A = 'http://a:1';
+  const B = 'http://b:1';
+  /** keyOwnedBy returns a key `owner` owns on the full ring whose next owner is `next`. */
+  function keyOwnedBy(ring: RingPicker, owner: string, next: string): string {
+    for (let i = 0; ; i++) {
+      const key = `k${i}`;
+      if (ring.ownerOf(key) === owner && ring.fallbackOf(key) === next) return key;
+    }
+  }
+
+  it('about to leave: still routed to, but its keys asked of this node are ours; left: skipped', () => {
+    const { ring } = picker();
+    ring.setPeers([SELF, A, B]);
+    const key = keyOwnedBy(ring, A, SELF);
+    assert.equal(ring.owns(key), false);
+    assert.equal(ring.departing(A), true);
+    assert.equal(ring.pickPeer(key)?.url, A, 'still routed to');
+    assert.equal(ring.owns(key), true, 'asked for it, this node is its owner now');
+    assert.equal(ring.depart(A), true);
+    assert.equal(ring.pickPeer(key), undefined, 'off the routing: the key is ours');
+    assert.equal(ring.ownerOf(key), SELF);
+    assert.deepEqual(ring.departed(), [A]);
+    assert.equal(ring.depart('http://stranger:1'), false);
+    ring.stayed(A);
+    assert.equal(ring.owns(key), true, 'a member that left is not undone by stayed');
+    ring.rejoin(A);
+    assert.equal(ring.pickPeer(key)?.url, A);
+    assert.equal(ring.owns(key), false);
+  });
+
+  it('stayed ends an announced leave that never came', () => {
+    const { ring } = picker();
+    ring.setPeers([SELF, A, B]);
+    const key = keyOwnedBy(ring, A, SELF);
+    ring.departing(A);
+    assert.equal(ring.owns(key), true);
+    ring.stayed(A);
+    assert.equal(ring.owns(key), false);
+  });
+
+  it('a membership change that adds the member again ends its leave', () => {
+    const { ring } = picker();
+    ring.setPeers([SELF, A, B]);
+    const key = keyOwnedBy(ring, A, B);
+    ring.depart(A);
+    assert.equal(ring.pickPeer(key)?.url, B);
+    ring.setPeers([SELF, B]);
+    assert.deepEqual(ring.departed(), []);
+    ring.setPeers([SELF, A, B]);
+    assert.equal(ring.pickPeer(key)?.url, A);
+  });
+
+  it('self leaving owns nothing: its keys go to the next members', () => {
+    const { ring } = picker();
+    ring.setPeers([SELF, A]);
+    const key = keyOwnedBy(ring, SELF, A);
+    assert.equal(ring.pickPeer(key), undefined);
+    ring.leave();
+    assert.equal(ring.pickPeer(key)?.url, A);
+    assert.equal(ring.owns(key), false);
+    assert.deepEqual(ring.departed(), [SELF]);
+  });
+});

@@ -7,7 +7,7 @@ import {
   type RingFactoryOptions,
   type RingKind,
 } from '../ring/owner-ring.js';
-import { peerHealthy } from './peer-health.js';
+import { peerHealthy, peerRejoined } from './peer-health.js';
 import type { PeerClient, PeerPicker } from './peers.js';
 import { TrackedClient } from './tracked-client.js';
 
@@ -65,6 +65,15 @@ export class RingPicker implements PeerPicker {
   }
   #clients = new Map<string, TrackedClient>();
   #others: TrackedClient[] = [];
+  /** Members that said they are leaving: on the ring still, but owners of nothing. */
+  readonly #departed = new Set<string>();
+  /** Members that said they are about to leave: routed to, but their keys are ours when asked. */
+  readonly #departing = new Set<string>();
+  /** Whether self is leaving: on its own ring still, but owner of nothing. */
+  #left = false;
+  readonly #live = (url: string): boolean =>
+    url === this.self ? !this.#left : !this.#departed.has(url);
+  readonly #staying = (url: string): boolean => this.#live(url) && !this.#departing.has(url);
   /** Clients of peers that left, until their last request ends and they are closed. */
   readonly #leaving = new Map<string, TrackedClient>();
   readonly #onClosed = (client: TrackedClient): void => {
@@ -129,9 +138,13 @@ export class RingPicker implements PeerPicker {
       throw err;
     }
     for (const url of added) {
+      // A member that joins again is back: whatever it said when it left is over.
+      this.#departed.delete(url);
+      this.#departing.delete(url);
       const leaving = this.#leaving.get(url);
       if (leaving !== undefined && clients.get(url) === leaving) {
         leaving.revive();
+        peerRejoined(leaving);
         this.#leaving.delete(url);
       }
     }
@@ -142,6 +155,8 @@ export class RingPicker implements PeerPicker {
     this.#others = [...clients.values()];
     // Only now, with the new ring in place, can no new request pick a leaving client.
     for (const url of removed) {
+      this.#departed.delete(url);
+      this.#departing.delete(url);
       const client = old.get(url) as TrackedClient;
       this.#leaving.set(url, client);
       client.retire();
@@ -154,11 +169,90 @@ export class RingPicker implements PeerPicker {
     return this.#leaving.size;
   }
 
-  /** pickPeer returns the owner's client, or undefined when this node owns `key`. */
-  pickPeer(key: string): PeerClient | undefined {
+  /**
+   * depart takes the member `url` off the routing without taking it off the ring:
+   * it said it is leaving, so its keys go to their next owners (the next member on
+   * the ring that is not leaving), as they will once it is gone from every ring.
+   * Self departs with {@link leave}. Returns false when `url` is not a member.
+   */
+  depart(url: string): boolean {
+    if (url === this.self) {
+      this.leave();
+      return true;
+    }
+    if (!this.#clients.has(url)) return false;
+    this.#departed.add(url);
+    return true;
+  }
+
+  /**
+   * departing records that the member `url` is about to leave: requests still go to
+   * it, but a key of its that a peer asks this node for is counted as the next
+   * owner's (see {@link owns}), since that peer may already have been told it left.
+   * Returns false when `url` is not a member.
+   */
+  departing(url: string): boolean {
+    if (!this.#clients.has(url)) return false;
+    this.#departing.add(url);
+    return true;
+  }
+
+  /**
+   * stayed undoes {@link departing} for a member that said it was about to leave
+   * but never said it left (it died in between, or its notice was lost).
+   */
+  stayed(url: string): void {
+    if (!this.#departed.has(url)) this.#departing.delete(url);
+  }
+
+  /** rejoin undoes {@link depart} and {@link departing}: `url` owns its keys again. */
+  rejoin(url: string): void {
+    this.#departed.delete(url);
+    this.#departing.delete(url);
+  }
+
+  /** owns tells whether this node owns `key`, members leaving or about to leave left out. */
+  owns(key: string): boolean {
+    if (!this.#member) return false;
     const owner = this.#ring.get(key);
+    if (owner === undefined) return true;
+    if (this.#departing.size === 0) return this.#owner(key) === this.self;
+    const staying = this.#staying(owner) ? owner : this.#ring.next(key, this.#staying);
+    return staying === undefined ? !this.#left : staying === this.self;
+  }
+
+  /**
+   * leave makes this node the owner of nothing: every key goes to its owner
+   * among the other members not leaving, so a leaving node asks them for what
+   * its API is asked. For good: a node leaves once.
+   */
+  leave(): void {
+    this.#left = true;
+  }
+
+  /** departed lists the members taken off the routing (see {@link depart}), self included once it left. */
+  departed(): string[] {
+    const out = [...this.#departed];
+    if (this.#left && this.#member) out.push(this.self);
+    return out.sort();
+  }
+
+  /**
+   * pickPeer returns the owner's client, or undefined when this node owns `key`.
+   * The owner is the ring's, or, when that member is leaving, the next member on
+   * the ring that is not (none: this node).
+   */
+  pickPeer(key: string): PeerClient | undefined {
+    const owner = this.#owner(key);
     if (owner === undefined || owner === this.self) return undefined;
     return this.#clients.get(owner);
+  }
+
+  /** The owner of `key` among the members not leaving; undefined for an empty ring or none left. */
+  #owner(key: string): string | undefined {
+    const owner = this.#ring.get(key);
+    if (owner === undefined || (this.#departed.size === 0 && !this.#left)) return owner;
+    return this.#live(owner) ? owner : this.#ring.next(key, this.#live);
   }
 
   /**
@@ -172,6 +266,7 @@ export class RingPicker implements PeerPicker {
   pickFallback(key: string): PeerClient | 'self' | undefined {
     const clients = this.#clients;
     const next = this.#ring.next(key, (url) => {
+      if (!this.#live(url)) return false;
       if (url === this.self) return true;
       const client = clients.get(url);
       return client !== undefined && this.#healthy(client);
@@ -186,9 +281,12 @@ export class RingPicker implements PeerPicker {
     return picked === 'self' ? this.self : picked?.url;
   }
 
-  /** ownerOf returns the URL of the node that owns `key` (possibly self; self when the ring is empty). */
+  /**
+   * ownerOf returns the URL of the node that owns `key` (possibly self; self when
+   * the ring is empty), skipping members that are leaving as {@link pickPeer} does.
+   */
   ownerOf(key: string): string {
-    return this.#ring.get(key) ?? this.self;
+    return this.#owner(key) ?? this.self;
   }
 
   /** otherPeers lists the clients of every member but self. */

@@ -2,11 +2,18 @@
 // peers, the peer transport, membership, metrics, and its lifecycle.
 import type { AddressInfo } from 'node:net';
 import type { Group, GroupOptions } from '../core/group.js';
+import {
+  LEAVE_NOTICE_GROUP,
+  LEFT_NOTICE_GROUP,
+  type NoticeStep,
+  ServedGroups,
+} from '../core/leave.js';
 import type { Logger } from '../core/logger.js';
 import { noopLogger } from '../core/logger.js';
 import { buildNodeStats, type NodeStats, type NodeStatsRequest } from '../core/node-stats.js';
 import {
   HealthCheckedPeer,
+  healthCheckedOf,
   healthOf,
   type PeerHealthOptions,
   type ResolvedPeerHealth,
@@ -23,6 +30,7 @@ import type { HashFn } from '../ring/ring.js';
 import { defaultTransport } from '../transport/default.js';
 import type { PeerServer, PeerService, PeerTransport } from '../transport/transport.js';
 import { hostPortOf, parseHostPort, parsePeerUrl } from '../util/address.js';
+import { type Clock, systemClock } from '../util/clock.js';
 import { VERSION } from '../version.js';
 import { NodeMetrics } from './metrics.js';
 
@@ -98,6 +106,16 @@ export interface NodeOptions {
   peerHealth?: PeerHealthOptions | undefined;
   /** shutdownGraceMs is how long `close()` waits for in-flight requests. Default 10,000. */
   shutdownGraceMs?: number | undefined;
+  /**
+   * drainMs is how long a leaving node keeps serving after it has left the
+   * membership and told its peers (see `leave()`): for whoever learns of it late
+   * (a load balancer polling `/readyz`, a gateway, a golang/groupcache peer).
+   * Default 0: the peers on its ring are told before it stops, which is all an
+   * embedded node needs; the CLI's `--drain-ms` defaults to 5 s.
+   */
+  drainMs?: number | undefined;
+  /** clock drives the drain's timer and the peers' health checks. Default the system clock. */
+  clock?: Clock | undefined;
   /** logger receives loads, peer errors and membership changes (a pino logger fits). Default: silent. */
   logger?: Logger | undefined;
   /**
@@ -126,6 +144,11 @@ export interface PeersInfo {
   /** The membership source's own state, when it reports one. */
   membership?: Record<string, unknown>;
   /**
+   * Members that said they are leaving (self included once it is): still on the
+   * ring, but their keys go to the next member that is not leaving.
+   */
+  departed: string[];
+  /**
    * Whether each peer but self is used: false while it is avoided because it
    * stopped answering (requests to it fail at once and its keys are loaded
    * locally, see `peerHealth`); a peer not asked yet counts as healthy.
@@ -134,6 +157,15 @@ export interface PeersInfo {
   /** Why each unhealthy peer is so, and since when (ISO 8601). */
   unhealthyPeers: Record<string, { reason: string; since: string }>;
 }
+
+/**
+ * NodeState is where a node is in its life: `starting` until it serves peers and
+ * has a member set, `ready`, `leaving` from `leave()` (or `close()`) on, `closed`.
+ */
+export type NodeState = 'starting' | 'ready' | 'leaving' | 'closed';
+
+/** How long a leaving node waits for each peer to take its leave notice. */
+const NOTICE_TIMEOUT_MS = 2_000;
 
 /**
  * CacheNode is one cache process. With peers, each key has one owner on the
@@ -157,12 +189,20 @@ export class CacheNode implements PeerService {
   readonly #log: Logger;
   readonly #listen: { host: string; port: number } | undefined;
   readonly #graceMs: number;
+  readonly #drainMs: number;
+  readonly #clock: Clock;
+  readonly #served: ServedGroups;
   readonly #shutdown = new AbortController();
   #membershipStarted: Promise<void> | undefined;
   #server: PeerServer | undefined;
   #listening = false;
+  /** Whether the membership (or the static list, at start) has delivered a member set. */
+  #hasMembers = false;
+  #started = false;
+  #leaving: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
-  #info: Omit<PeersInfo, 'peerHealthy' | 'unhealthyPeers'>;
+  #closed = false;
+  #info: Omit<PeersInfo, 'peerHealthy' | 'unhealthyPeers' | 'departed'>;
 
   constructor(options: NodeOptions = {}) {
     const peers = options.peers ?? [];
@@ -181,7 +221,16 @@ export class CacheNode implements PeerService {
     this.#membership = options.membership;
     this.#log = options.logger ?? noopLogger;
     this.#graceMs = options.shutdownGraceMs ?? 10_000;
+    this.#drainMs = options.drainMs ?? 0;
+    if (!(this.#drainMs >= 0) || !Number.isFinite(this.#drainMs)) {
+      throw new InvalidArgumentError(`drainMs must be a number of ms >= 0, got ${options.drainMs}`);
+    }
+    this.#clock = options.clock ?? systemClock;
     this.#registry = new GroupRegistry({ logger: this.#log, telemetry: options.telemetry });
+    this.#served = new ServedGroups(this, {
+      self: this.self,
+      onNotice: (url, step) => this.#peerLeaving(url, step),
+    });
     this.metrics = new NodeMetrics(() => this.#registry.groups());
     // Options the node once took for its default transport: silently dropping a
     // `tls` or `peerSecret` would leave the peer port open, so each is refused.
@@ -212,6 +261,9 @@ export class CacheNode implements PeerService {
           ...health,
           probe: client,
           logger: this.#log,
+          clock: this.#clock,
+          onLeaving: (peer) => this.#picker.depart(peer),
+          onReturned: (peer) => this.#picker.rejoin(peer),
         });
       },
     });
@@ -300,6 +352,7 @@ export class CacheNode implements PeerService {
       ...this.#info,
       peers: [...this.#info.peers],
       ...(status !== undefined ? { membership: status } : {}),
+      departed: this.#picker.departed(),
       peerHealthy,
       unhealthyPeers,
     };
@@ -352,6 +405,24 @@ export class CacheNode implements PeerService {
     return Object.fromEntries(this.#picker.shares());
   }
 
+  /**
+   * state is where the node is in its life (see {@link NodeState}): `ready` once
+   * it serves peers (a client-only node: once started) and has a member set from
+   * its membership (at once with a static list), `leaving` from the moment
+   * `leave()` or `close()` is called.
+   */
+  get state(): NodeState {
+    if (this.#closed) return 'closed';
+    if (this.#leaving !== undefined) return 'leaving';
+    const serving = this.#member ? this.#listening && this.#server !== undefined : true;
+    return this.#started && serving && this.#hasMembers ? 'ready' : 'starting';
+  }
+
+  /** ready tells whether the node is `ready` (see {@link state}): what `/readyz` answers. */
+  get ready(): boolean {
+    return this.state === 'ready';
+  }
+
   /** ownerOf returns the URL of the node that owns `key`. */
   ownerOf(key: string): string {
     return this.#picker.ownerOf(key);
@@ -376,7 +447,7 @@ export class CacheNode implements PeerService {
    * Calling it twice is an InvalidArgumentError.
    */
   async listen(): Promise<AddressInfo> {
-    if (this.#closing) throw new UnavailableError('node is closed');
+    if (this.#leaving) throw new UnavailableError('node is closed');
     if (this.#listening) throw new InvalidArgumentError('node is already listening');
     if (this.#listen === undefined) {
       throw new InvalidArgumentError('nothing to listen on: give self or listen');
@@ -384,7 +455,7 @@ export class CacheNode implements PeerService {
     this.#listening = true;
     const { host, port } = this.#listen;
     try {
-      this.#server = await this.transport.serve(this, {
+      this.#server = await this.transport.serve(this.#served, {
         host,
         port,
         signal: this.#shutdown.signal,
@@ -415,29 +486,64 @@ export class CacheNode implements PeerService {
    * client-only node, which serves none, calls it directly. Idempotent.
    */
   start(): Promise<void> {
-    if (this.#closing) return Promise.reject(new UnavailableError('node is closed'));
+    if (this.#leaving) return Promise.reject(new UnavailableError('node is closed'));
     const membership = this.#membership;
-    this.#membershipStarted ??=
+    this.#membershipStarted ??= (
       membership === undefined
-        ? Promise.resolve()
+        ? Promise.resolve().then(() => {
+            this.#hasMembers = true;
+          })
         : membership.start((peers) => {
-            if (this.#closing === undefined) this.setPeers(peers, membership.name);
-          });
+            if (this.#leaving !== undefined) return;
+            this.setPeers(peers, membership.name);
+            this.#hasMembers = true;
+          })
+    ).then(() => {
+      this.#started = true;
+    });
     return this.#membershipStarted;
   }
 
   /**
-   * close shuts the node down gracefully: it leaves the membership (so peers
-   * stop routing here), stops accepting connections, lets in-flight requests
-   * finish (up to `shutdownGraceMs`, then aborts them), and closes peer
-   * connections. Calling it again returns the same promise.
+   * leave begins an orderly exit; `close()` calls it first. In order: the node
+   * is no longer ready; it tells every peer on its ring that it is about to
+   * leave; it stops answering peers' gets and sets as an owner (they get a
+   * "leaving" answer that sends them to the key's next owner) and stops owning
+   * keys itself; it tells every peer that it left (each takes it off its
+   * routing at once; it waits for each notice at most 2 s); it leaves the
+   * membership (etcd: revokes its lease, for those it could not tell: gateways,
+   * nodes that joined meanwhile); then it keeps serving peers,
+   * who still send it the drops of their writes, and its API for `drainMs`. It
+   * resolves when the drain is over. Idempotent.
    */
-  close(): Promise<void> {
-    this.#closing ??= this.#close();
-    return this.#closing;
+  leave(): Promise<void> {
+    this.#leaving ??= this.#leave();
+    return this.#leaving;
   }
 
-  async #close(): Promise<void> {
+  async #leave(): Promise<void> {
+    if (this.#server !== undefined) {
+      // Each step told to every peer before the next: first that this node is about to
+      // leave (each peer then counts its keys as the next owners' when asked for them),
+      // then, once all know, that it has left (each peer sends its keys to the next owner
+      // from then on). Told in one step, a peer told early could send a key to a next
+      // owner not yet told, which would keep what it loads only as a short-lived fallback
+      // copy and load it again later. Between the steps this node refuses peers' gets and
+      // sets: from the moment a peer sends a key to its next owner, it no longer answers
+      // for it as its owner.
+      const first = await this.#tell(LEAVE_NOTICE_GROUP);
+      this.#served.leave();
+      this.#picker.leave();
+      const second = await this.#tell(LEFT_NOTICE_GROUP);
+      const failed = [...new Set([...first.failed, ...second.failed])];
+      this.#log.info(
+        { self: this.self, told: second.told - second.failed.length, failed },
+        'leaving: peers told',
+      );
+    }
+    // Then the membership: a change there reaches each peer at its own moment, and so
+    // would move the keys of this node on each at a different time. With the peers told
+    // it tells only those who could not be (gateways, nodes that joined meanwhile).
     if (this.#membership !== undefined && this.#membershipStarted !== undefined) {
       await this.#membershipStarted.catch(() => {});
       await this.#membership.close().catch((err: unknown) => {
@@ -447,6 +553,57 @@ export class CacheNode implements PeerService {
         );
       });
     }
+    if (this.#server !== undefined && this.#drainMs > 0) {
+      await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, this.#drainMs));
+    }
+  }
+
+  /** tell sends every other member one leave notice, waiting for each at most 2 s. */
+  async #tell(group: string): Promise<{ told: number; failed: string[] }> {
+    const peers = this.#picker.otherPeers();
+    const deadline = this.#clock.now() + NOTICE_TIMEOUT_MS;
+    const answers = await Promise.allSettled(
+      peers.map((p) => p.get(group, this.self, { deadline })),
+    );
+    const failed = answers.flatMap((r, i) =>
+      r.status === 'rejected' ? [peers[i]?.url as string] : [],
+    );
+    return { told: peers.length, failed };
+  }
+
+  /**
+   * A peer said it is about to leave (its keys, asked of this node, are the next
+   * owners'), or that it left the routing (its keys go to their next owners until
+   * it is back).
+   */
+  #peerLeaving(url: string, step: NoticeStep): void {
+    if (step === 'leaving') {
+      // The second notice follows within two notice timeouts; if it never comes (the
+      // node died in between), the member keeps its keys.
+      if (this.#picker.departing(url)) {
+        this.#clock.setTimeout(() => this.#picker.stayed(url), 2 * NOTICE_TIMEOUT_MS + 1_000);
+      }
+      return;
+    }
+    const client = this.#picker.otherPeers().find((p) => p.url === url);
+    const checked = client === undefined ? undefined : healthCheckedOf(client);
+    if (checked !== undefined) checked.markLeaving();
+    else if (client !== undefined) this.#picker.depart(url);
+  }
+
+  /**
+   * close shuts the node down gracefully: it leaves (see `leave()`: the
+   * membership, its peers told, the drain), stops accepting connections, lets
+   * in-flight requests finish (up to `shutdownGraceMs`, then aborts them), and
+   * closes peer connections. Calling it again returns the same promise.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    await this.leave();
     const server = this.#server;
     if (server) {
       // Past the grace period, in-flight requests are told to give up.
@@ -459,6 +616,7 @@ export class CacheNode implements PeerService {
       clearTimeout(grace);
     }
     await this.transport.close();
+    this.#closed = true;
     if (!this.#shutdown.signal.aborted) {
       this.#shutdown.abort(new UnavailableError('node is shutting down'));
     }

@@ -339,6 +339,25 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   return port!;
 }
 
+/**
+ * consecutivePorts returns the first of `count` consecutive TCP ports that were all free
+ * on 127.0.0.1 a moment ago (the peer ports of `peercache node --workers`).
+ */
+export async function consecutivePorts(count: number): Promise<number> {
+  for (;;) {
+    const [base] = (await freePorts(1)) as [number];
+    const servers: Server[] = [];
+    let free = true;
+    for (let i = 0; i < count && free; i++) {
+      const s = createServer();
+      free = await listenOn(s, base + i, '127.0.0.1');
+      if (free) servers.push(s);
+    }
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    if (free) return base;
+  }
+}
+
 /** WaitForOptions configure {@link waitFor}. */
 export interface WaitForOptions {
   /** Give up after this long. Default: 5000. */

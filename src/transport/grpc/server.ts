@@ -11,6 +11,7 @@ import {
   type StatusObject,
 } from '@grpc/grpc-js';
 import { answerPeer } from '../../core/group.js';
+import { peerLeaving } from '../../core/leave.js';
 import type { Logger } from '../../core/logger.js';
 import { encodeNodeStats } from '../../core/node-stats.js';
 import type { GroupLookup, PeerServedGroup, PeerValue } from '../../core/peers.js';
@@ -464,7 +465,8 @@ class Handlers {
     const cacheError = toCacheError(err);
     // A client that left is owed nothing, and its leaving is no fault of ours.
     if (call.cancelled) return;
-    if (httpStatus[cacheError.code] >= 500) {
+    // A node that is leaving answers so by design: nothing to warn about.
+    if (httpStatus[cacheError.code] >= 500 && !peerLeaving(cacheError)) {
       try {
         this.#config.logger.warn(
           { err: err instanceof Error ? err.message : String(err), method },

@@ -4,6 +4,7 @@
 import { createServer, type RequestListener, type Server, type ServerOptions } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { peerLeaving } from '../../core/leave.js';
 import type { GroupLookup, PeerClient } from '../../core/peers.js';
 import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../../limits.js';
 import { RefusalLog } from '../../security/refusals.js';
@@ -134,11 +135,14 @@ export function httpTransport(options: HttpPeerTransportOptions = {}): HttpPeerT
         ...handlerOptions,
         inflight,
         signalFor: () => serve.signal,
-        onError: (err, req) =>
+        onError: (err, req) => {
+          // A node that is leaving answers so by design: nothing to warn about.
+          if (peerLeaving(err)) return;
           serve.logger.warn(
             { err: err instanceof Error ? err.message : String(err), url: req.url },
             'peer request failed',
-          ),
+          );
+        },
         onRefused: (req) => refusals.secret(`${req.socket.remoteAddress}:${req.socket.remotePort}`),
       });
       const server = createPeerServer(httpServerOptions(limits), tls, refusals, (req, res) =>

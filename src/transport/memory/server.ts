@@ -2,6 +2,7 @@
 // MemoryNetwork from its node's groups, with the checks, deadlines and shutdown of a real server.
 
 import type { AddressInfo } from 'node:net';
+import { peerLeaving } from '../../core/leave.js';
 import type { Logger } from '../../core/logger.js';
 import { encodeNodeStats, type NodeStatsRequest } from '../../core/node-stats.js';
 import type { CallOptions, GroupLookup, PeerServedGroup, PeerValue } from '../../core/peers.js';
@@ -247,7 +248,8 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
 
   /** logFault logs a group call that failed through no fault of the request (a 5xx answer). */
   #logFault(op: string, err: unknown): void {
-    if (httpStatus[toCacheError(err).code] < 500) return;
+    // A node that is leaving answers so by design: nothing to warn about.
+    if (httpStatus[toCacheError(err).code] < 500 || peerLeaving(err)) return;
     try {
       this.#config.logger.warn(
         { err: err instanceof Error ? err.message : String(err), op },

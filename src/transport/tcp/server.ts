@@ -5,6 +5,7 @@ import { isUtf8 } from 'node:buffer';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { answerPeer } from '../../core/group.js';
+import { peerLeaving } from '../../core/leave.js';
 import type { Logger } from '../../core/logger.js';
 import { encodeNodeStats } from '../../core/node-stats.js';
 import type { CallOptions, GroupLookup, PeerServedGroup, PeerValue } from '../../core/peers.js';
@@ -862,7 +863,8 @@ class Connection {
 
   #failWith(id: number, method: string, err: unknown): void {
     const e = toCacheError(err);
-    if (httpStatus[e.code] >= 500) {
+    // A node that is leaving answers so by design: nothing to warn about.
+    if (httpStatus[e.code] >= 500 && !peerLeaving(e)) {
       warn(this.#shared.config.logger, { err: e.message, method }, 'peer request failed');
     }
     this.#fail(id, e.code, e.message);
