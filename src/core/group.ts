@@ -14,6 +14,7 @@ import {
 } from '../errors.js';
 import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../limits.js';
 import { type FlightContext, SingleFlight } from '../singleflight/singleflight.js';
+import { type Clock, systemClock, timeoutSignal } from '../util/clock.js';
 import { LogThrottle } from '../util/log-throttle.js';
 import { ByteView } from './byteview.js';
 import { viewBytes } from './byteview-internal.js';
@@ -104,7 +105,15 @@ export interface GroupOptions {
    * kept in the hot cache. Default 0.1, golang/groupcache's one in ten.
    */
   hotCacheChance?: number | undefined;
-  /** Clock in ms since the epoch, for expiry. Default `Date.now`. */
+  /**
+   * clock is the group's time source: expiry, deadlines and load timeouts.
+   * Default {@link systemClock}; a node gives its groups its own.
+   */
+  clock?: Clock | undefined;
+  /**
+   * now is the epoch clock in ms, for expiry only. Default: `clock`'s.
+   * @deprecated Give `clock`, which drives the timers as well.
+   */
   now?: (() => number) | undefined;
   /** Random source in [0, 1), for the hot-cache choice. Default `Math.random`. */
   random?: (() => number) | undefined;
@@ -173,6 +182,7 @@ export class Group implements PeerServedGroup {
   readonly #maxValueBytes: number;
   readonly #hotCacheChance: number;
   readonly #now: () => number;
+  readonly #clock: Clock;
   readonly #random: () => number;
   readonly #log: Logger;
   /** Peer failures reach the log once per peer per interval, with a count: a dead peer fails every get of its keys. */
@@ -218,7 +228,8 @@ export class Group implements PeerServedGroup {
       options.load ??
       (options.getter === undefined ? neverLoads : getterToLoad(options.getter as Getter));
     this.#peers = peers;
-    this.#now = options.now ?? Date.now;
+    this.#clock = options.clock ?? systemClock;
+    this.#now = options.now ?? (this.#clock === systemClock ? Date.now : () => this.#clock.now());
     this.#random = options.random ?? Math.random;
     this.#ttl = options.ttl ?? 0;
     this.#notFoundTtl = options.notFoundTtl ?? 0;
@@ -235,8 +246,11 @@ export class Group implements PeerServedGroup {
       now: this.#now,
     });
     const loadTimeoutMs = options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
-    this.#localFlights = new SingleFlight<Hit>({ timeoutMs: loadTimeoutMs });
-    this.#remoteFlights = new SingleFlight<ByteView>({ timeoutMs: loadTimeoutMs });
+    this.#localFlights = new SingleFlight<Hit>({ timeoutMs: loadTimeoutMs, clock: this.#clock });
+    this.#remoteFlights = new SingleFlight<ByteView>({
+      timeoutMs: loadTimeoutMs,
+      clock: this.#clock,
+    });
   }
 
   /**
@@ -521,8 +535,8 @@ export class Group implements PeerServedGroup {
     const deadline = options?.deadline;
     let signal = options?.signal;
     if (deadline !== undefined) {
-      const left = Math.max(0, deadline - Date.now());
-      const timeout = AbortSignal.timeout(left);
+      const left = Math.max(0, deadline - this.#clock.now());
+      const timeout = timeoutSignal(this.#clock, left);
       signal = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
     }
     const picker = this.#peers();

@@ -1,6 +1,7 @@
 // registry.ts: GroupRegistry, the owner of a set of groups and of the peer picker
 // they route through (a Node has one; a default one serves the seed's style).
 import { AlreadyExistsError, InvalidArgumentError } from '../errors.js';
+import type { Clock } from '../util/clock.js';
 import { Group, type GroupOptions } from './group.js';
 import type { Logger } from './logger.js';
 import { type GroupLookup, noPeers, type PeerPicker } from './peers.js';
@@ -9,6 +10,8 @@ import { type GroupLookup, noPeers, type PeerPicker } from './peers.js';
 export interface GroupRegistryOptions {
   /** Logger handed to groups that don't bring their own. */
   logger?: Logger | undefined;
+  /** Clock handed to groups that don't bring their own. Default: each group's default. */
+  clock?: Clock | undefined;
 }
 
 /**
@@ -19,9 +22,11 @@ export class GroupRegistry implements GroupLookup {
   readonly #groups = new Map<string, Group>();
   #picker: PeerPicker = noPeers;
   readonly #logger: Logger | undefined;
+  readonly #clock: Clock | undefined;
 
   constructor(options: GroupRegistryOptions = {}) {
     this.#logger = options.logger;
+    this.#clock = options.clock;
   }
 
   /** newGroup creates and registers a group. A name already taken is an AlreadyExistsError. */
@@ -32,7 +37,11 @@ export class GroupRegistry implements GroupLookup {
     if (this.#groups.has(name)) throw new AlreadyExistsError(`group ${name} already exists`);
     const group = new Group(
       name,
-      { ...options, logger: options?.logger ?? this.#logger },
+      {
+        ...options,
+        logger: options?.logger ?? this.#logger,
+        clock: options?.clock ?? this.#clock,
+      },
       () => this.#picker,
     );
     this.#groups.set(name, group);

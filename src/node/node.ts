@@ -20,6 +20,7 @@ import type { TlsOptions } from '../security/tls.js';
 import type { HttpPeerHandler } from '../transport/http/server.js';
 import type { HttpPeerTransport, HttpPeerTransportOptions } from '../transport/http/transport.js';
 import type { PeerServer, PeerTransport } from '../transport/transport.js';
+import { type Clock, systemClock } from '../util/clock.js';
 import { LazyHttpTransport } from './default-transport.js';
 import { NodeMetrics } from './metrics.js';
 import { parsePeerUrl } from './peer-url.js';
@@ -113,6 +114,12 @@ export interface NodeOptions {
   shutdownGraceMs?: number | undefined;
   /** logger receives loads, peer errors and membership changes (a pino logger fits). Default: silent. */
   logger?: Logger | undefined;
+  /**
+   * clock is the node's time source, handed to its groups (unless a group
+   * brings its own), to peer health and to the shutdown grace timer; give the
+   * same one to the transport and membership you build. Default {@link systemClock}.
+   */
+  clock?: Clock | undefined;
 }
 
 /** PeersInfo describes the ring as this node sees it. */
@@ -157,6 +164,7 @@ export class CacheNode {
   readonly #log: Logger;
   readonly #listen: { host: string; port: number } | undefined;
   readonly #graceMs: number;
+  readonly #clock: Clock;
   readonly #shutdown = new AbortController();
   #membershipStarted: Promise<void> | undefined;
   #server: PeerServer | undefined;
@@ -181,7 +189,8 @@ export class CacheNode {
     this.#membership = options.membership;
     this.#log = options.logger ?? noopLogger;
     this.#graceMs = options.shutdownGraceMs ?? 10_000;
-    this.#registry = new GroupRegistry({ logger: this.#log });
+    this.#clock = options.clock ?? systemClock;
+    this.#registry = new GroupRegistry({ logger: this.#log, clock: this.#clock });
     this.metrics = new NodeMetrics(() => this.#registry.groups());
     if (options.transport !== undefined && (options.tls ?? options.peerSecret) !== undefined) {
       throw new InvalidArgumentError(
@@ -213,6 +222,7 @@ export class CacheNode {
         const client = this.transport.client(url);
         return new HealthCheckedPeer(this.metrics.instrument(client), {
           ...health,
+          clock: this.#clock,
           probe: client,
           logger: this.#log,
         });
@@ -391,13 +401,12 @@ export class CacheNode {
     const server = this.#server;
     if (server) {
       // Past the grace period, in-flight requests are told to give up.
-      const grace = setTimeout(
+      const grace = this.#clock.setTimeout(
         () => this.#shutdown.abort(new UnavailableError('node is shutting down')),
         this.#graceMs,
       );
-      grace.unref();
       await server.close(this.#graceMs);
-      clearTimeout(grace);
+      this.#clock.clearTimeout(grace);
     }
     await this.transport.close();
     this.#log.info({ self: this.self }, 'node closed');

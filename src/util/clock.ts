@@ -25,3 +25,17 @@ export const systemClock: Clock = Object.freeze({
   },
   clearTimeout: (handle: unknown) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 });
+
+/**
+ * timeoutSignal is an AbortSignal that aborts after `ms` on `clock`, with the
+ * TimeoutError reason of `AbortSignal.timeout` (which it is, on the system clock).
+ */
+export function timeoutSignal(clock: Clock, ms: number): AbortSignal {
+  if (clock === systemClock) return AbortSignal.timeout(ms);
+  const ac = new AbortController();
+  clock.setTimeout(
+    () => ac.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+    ms,
+  );
+  return ac.signal;
+}
