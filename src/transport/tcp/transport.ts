@@ -5,6 +5,7 @@ import type { GroupLookup, PeerClient } from '../../core/peers.js';
 import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../../limits.js';
 import { checkSecret } from '../../security/secret.js';
 import { resolveTls, type TlsOptions } from '../../security/tls.js';
+import { type Clock, systemClock } from '../../util/clock.js';
 import { defaultMaxConnections } from '../../util/fd-limit.js';
 import { clientCache } from '../clients.js';
 import type { PeerServer, PeerTransport, ServeOptions } from '../transport.js';
@@ -126,6 +127,12 @@ export interface TcpTransportOptions {
    */
   maxQueuedBytes?: number;
   /**
+   * clock reads the time and runs every timeout of the client and the server
+   * (requests, dials, probes, handshake, read, idle); give it the node's.
+   * Default {@link systemClock}.
+   */
+  clock?: Clock | undefined;
+  /**
    * logger hears of the connections the client drops: for a malformed answer,
    * or reset after making no progress. Default: none.
    */
@@ -201,6 +208,7 @@ export function tcpTransport(options: TcpTransportOptions = {}): TcpTransport {
   const maxQueuedRequests = positiveInt('maxQueuedRequests', options.maxQueuedRequests ?? 4096);
   const maxQueuedBytes = positiveInt('maxQueuedBytes', options.maxQueuedBytes ?? 16 * MiB);
   const tls = resolveTls(options.tls);
+  const clock = options.clock ?? systemClock;
   const secret = checkSecret('peerSecret', options.peerSecret);
   if (secret !== undefined && secret.length > MAX_SECRET_BYTES) {
     throw new TypeError(`peerSecret must be at most ${MAX_SECRET_BYTES} characters`);
@@ -219,6 +227,7 @@ export function tcpTransport(options: TcpTransportOptions = {}): TcpTransport {
     idleTimeoutMs,
     connectTimeoutMs,
     quietTimeoutMs,
+    clock,
   };
   const clients = clientCache((url) => new TcpPeerClient(url, config));
   return {
@@ -241,6 +250,7 @@ export function tcpTransport(options: TcpTransportOptions = {}): TcpTransport {
         handshakeTimeoutMs,
         readTimeoutMs,
         idleTimeoutMs,
+        clock,
       });
     },
     close: () => clients.closeAll(),
