@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
+import { ManualClock } from '../../../test/support/manual-clock.js';
 import { noopLogger } from '../../core/logger.js';
 import type { GroupLookup, PeerServedGroup } from '../../core/peers.js';
 import type { PeerServer, PeerTransport } from '../transport.js';
@@ -121,30 +122,34 @@ describe('tcp transport', () => {
       await new Promise<void>((r) => silent.close(() => r()));
     });
     const port = (silent.address() as { port: number }).port;
-    const t = tcpTransport({ requestTimeoutMs: 400 });
+    const clock = new ManualClock();
+    const t = tcpTransport({ requestTimeoutMs: 400, clock });
     cleanup.push(() => t.close());
     const client = t.client(`http://127.0.0.1:${port}`);
-    const started = Date.now();
+    const started = clock.now();
     const settledAt = (p: Promise<unknown>) =>
       p.then(
         () => assert.fail('a silent peer cannot answer'),
         (err: { code?: string }) => {
           assert.equal(err.code, 'DEADLINE_EXCEEDED');
-          return Date.now() - started;
+          return clock.now() - started;
         },
       );
     // The later deadline is asked first: the timer must still fire for the earlier one.
     const byDefault = settledAt(client.get('g', 'a'));
     const late = settledAt(client.get('g', 'b', { deadline: started + 250 }));
     const early = settledAt(client.get('g', 'c', { deadline: started + 100 }));
+    await clock.advance(400);
     const [d, l, e] = await Promise.all([byDefault, late, early]);
-    assert.ok(e >= 99 && e <= l, `early at ${e} ms, late at ${l} ms`);
-    assert.ok(l >= 249 && l <= d, `late at ${l} ms, default at ${d} ms`);
-    assert.ok(d >= 399, `requestTimeoutMs at ${d} ms`);
+    assert.deepEqual(
+      { early: e, late: l, byDefault: d },
+      { early: 100, late: 250, byDefault: 400 },
+    );
   });
 
   it('backs off from a peer that refuses connections, then dials it again', async () => {
-    const t = tcpTransport({ minBackoffMs: 200, maxBackoffMs: 200 });
+    const clock = new ManualClock();
+    const t = tcpTransport({ minBackoffMs: 200, maxBackoffMs: 200, clock });
     cleanup.push(() => t.close());
     const probe = tcpTransport();
     const server = await serve(probe);
@@ -157,7 +162,8 @@ describe('tcp transport', () => {
     await assert.rejects(client.get('g', 'k'), /unreachable/);
     const back = await serve(t, port);
     cleanup.push(() => back.close(0));
-    await new Promise((r) => setTimeout(r, 250));
+    await assert.rejects(client.get('g', 'k'), /unreachable/, 'still within the backoff');
+    await clock.advance(200);
     assert.equal(text((await client.get('g', 'k')).value), 'v:k');
   });
 
