@@ -48,8 +48,9 @@ describe('a createNode cluster on a memory network', () => {
         hotCacheChance: 0,
         load: async (key) => {
           loads[self]?.push(key);
-          // A slow key gives a herd time to pile up behind its load.
-          if (key.startsWith('slow')) await new Promise((r) => setTimeout(r, 50));
+          // A slow key settles a turn later, once every call of a herd (delivered in
+          // microtasks) has piled up behind its load.
+          if (key.startsWith('slow')) await new Promise((r) => setImmediate(r));
           return `v:${key}`;
         },
       });
