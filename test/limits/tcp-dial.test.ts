@@ -8,7 +8,8 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import type { GroupLookup, PeerServedGroup } from '../../src/core/peers.js';
-import { type TcpTransport, tcpTransport } from '../../src/transport/tcp/transport.js';
+import { tcpTransport } from '../../src/transport/tcp/transport.js';
+import { within } from '../support/process.js';
 
 const group: PeerServedGroup = {
   name: 'g',
@@ -19,29 +20,11 @@ const group: PeerServedGroup = {
 const lookup: GroupLookup = { getGroup: (name) => (name === 'g' ? group : undefined) };
 const text = (v: Uint8Array) => Buffer.from(v).toString();
 
-/** within fails if `p` has not settled in `ms` (a bound on a hang, not a timing assertion). */
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`not within ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, bound]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 describe('tcp client dials', () => {
   const cleanup: (() => Promise<unknown> | unknown)[] = [];
   after(async () => {
     for (const c of cleanup.reverse()) await c();
   });
-  const transport = (options: Parameters<typeof tcpTransport>[0]): TcpTransport => {
-    const t = tcpTransport(options);
-    cleanup.push(() => t.close());
-    return t;
-  };
 
   it('a dial the peer does not accept is dropped at the connect timeout; the next call dials at once', async () => {
     // A host that stops answering: a process listening with the smallest backlog, stopped
@@ -82,7 +65,8 @@ describe('tcp client dials', () => {
         });
       });
     }
-    const t = transport({ connectTimeoutMs: 200, requestTimeoutMs: 60_000 });
+    const t = tcpTransport({ connectTimeoutMs: 200, requestTimeoutMs: 60_000 });
+    cleanup.push(() => t.close());
     const peerUrl = `http://127.0.0.1:${port}`;
     const client = t.client(peerUrl);
     const stats = () => t.clientStats(peerUrl) ?? assert.fail('no client open');

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { ManualClock } from '../../../test/support/manual-clock.js';
+import { within } from '../../../test/support/process.js';
 import type { GroupLookup, PeerServedGroup } from '../../core/peers.js';
 import { FrameReader, FrameType } from './frame.js';
 import { type TcpTransport, tcpTransport } from './transport.js';
@@ -39,17 +40,15 @@ async function pass(clock: ManualClock, ms: number, stepMs = 50): Promise<void> 
   for (let left = ms; left > 0; left -= stepMs) await clock.advance(Math.min(stepMs, left));
 }
 
-/** within fails if `p` has not settled in `ms` (a bound on a hang, not a timing assertion). */
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`not within ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, bound]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** connected waits for the client's connection to be made (bounded: a hang fails). */
+function connected(stats: () => { connected: boolean }): Promise<void> {
+  return within(
+    (async () => {
+      while (!stats().connected) await turn();
+    })(),
+    5_000,
+    'connected',
+  );
 }
 
 async function listen(server: Server): Promise<number> {
@@ -117,13 +116,7 @@ describe('tcp client limits', () => {
         },
       );
     calls.push(call(0));
-    await within(
-      (async () => {
-        while (!stats().connected) await turn();
-      })(),
-      5_000,
-      'connected',
-    );
+    await connected(stats);
     // One SET per turn, so the socket takes what it can between them.
     let maxQueued = 0;
     let maxSocket = 0;
@@ -254,13 +247,7 @@ describe('tcp client limits', () => {
     const client = t.client(peerUrl);
     const stats = () => t.clientStats(peerUrl) ?? assert.fail('no client open');
     const timedOut = assert.rejects(client.get('g', 'a'), { code: 'DEADLINE_EXCEEDED' });
-    await within(
-      (async () => {
-        while (!stats().connected) await turn();
-      })(),
-      5_000,
-      'connected',
-    );
+    await connected(stats);
     // The request times out at 200 ms; the probe sent then is unanswered 200 ms later.
     await pass(clock, 200);
     await timedOut;
@@ -320,13 +307,7 @@ describe('tcp client limits', () => {
       code: 'UNAVAILABLE',
       message: /connection reset/,
     });
-    await within(
-      (async () => {
-        while (!stats().connected) await turn();
-      })(),
-      5_000,
-      'connected',
-    );
+    await connected(stats);
     // A second of quiet: probed; a second more with no answer: reset. The request's
     // own timeout is a minute away.
     await pass(clock, 2_000);
@@ -352,13 +333,7 @@ describe('tcp client limits', () => {
     const stats = () => t.clientStats(peerUrl) ?? assert.fail('no client open');
     // Three quiet seconds: probed at least once, answered each time.
     const slow = client.get('g', 'slow3000');
-    await within(
-      (async () => {
-        while (!stats().connected) await turn();
-      })(),
-      5_000,
-      'connected',
-    );
+    await connected(stats);
     await pass(clock, 3_000);
     assert.equal(text((await within(slow, 5_000, 'the slow load answers')).value), 'v:slow3000');
     assert.equal(stats().dials, 1, 'still the first connection');
@@ -408,13 +383,7 @@ describe('tcp client limits', () => {
     const client = t.client(peerUrl);
     const stats = () => t.clientStats(peerUrl) ?? assert.fail('no client open');
     const slow = assert.rejects(client.get('g', 'slow400'), { code: 'DEADLINE_EXCEEDED' });
-    await within(
-      (async () => {
-        while (!stats().connected) await turn();
-      })(),
-      5_000,
-      'connected',
-    );
+    await connected(stats);
     await pass(clock, 100, 10);
     await slow;
     // The probe sent after the timeout settles (answered, or timed out and the connection reset).
