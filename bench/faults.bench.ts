@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
-import { Ring } from '../src/ring/ring.js';
+import { defaultRing } from '../src/cli/args.js';
+import { createRing } from '../src/ring/owner-ring.js';
 import { type PeercacheNode, startPeercacheNode } from '../test/support/peercache.js';
 import { freePorts, ProcessRegistry } from '../test/support/process.js';
 import { testValue } from '../test/support/values.js';
@@ -93,7 +94,7 @@ async function run(transport: 'tcp' | 'http', health: boolean): Promise<RunResul
   try {
     const ports = await freePorts(3);
     const urls = ports.map((p) => `http://127.0.0.1:${p}`);
-    const ring = new Ring();
+    const ring = createRing({ kind: defaultRing(transport) });
     ring.set(new Set(urls));
     const nodes = await Promise.all(
       urls.map((self) =>

@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
-import { Ring } from '../src/ring/ring.js';
+import { defaultRing } from '../src/cli/args.js';
+import { createRing, type OwnerRing } from '../src/ring/owner-ring.js';
 import { type PeercacheNode, startPeercacheNode } from '../test/support/peercache.js';
 import { freePorts, ProcessRegistry } from '../test/support/process.js';
 import { testValue } from '../test/support/values.js';
@@ -115,7 +116,7 @@ async function counters(nodes: readonly PeercacheNode[]) {
  */
 async function herd(
   cluster: readonly PeercacheNode[],
-  ring: Ring,
+  ring: OwnerRing,
   targetOf: (i: number) => Target,
 ): Promise<HerdResult> {
   const prefix = `herd-${randomUUID()}-`;
@@ -188,7 +189,7 @@ async function herd(
  * loneColdGets times LONE_GETS sequential gets of fresh keys asked of `via`, each owned
  * by `owner`, and returns the median in ms; a wrong answer throws.
  */
-async function loneColdGets(ring: Ring, via: Target, owner: PeercacheNode): Promise<number> {
+async function loneColdGets(ring: OwnerRing, via: Target, owner: PeercacheNode): Promise<number> {
   const prefix = `lone-${randomUUID()}-`;
   const times: number[] = [];
   for (let i = 0; times.length < LONE_GETS; i++) {
@@ -254,7 +255,7 @@ async function main(): Promise<void> {
     const targets = await startTargets(registry, 3);
     pools.push(...targets.map((t) => t.pool));
     const cluster = targets.map((t) => t.node);
-    const ring = new Ring();
+    const ring = createRing({ kind: defaultRing('tcp') });
     ring.set(new Set(cluster.map((n) => n.url)));
     const [a, b] = targets as [Target, Target, Target];
     const roundRobin = (i: number) => targets[i % targets.length] as Target;
@@ -279,7 +280,7 @@ async function main(): Promise<void> {
     const [single] = await startTargets(registry, 1);
     if (!single) throw new Error('setup: no single node');
     pools.push(single.pool);
-    const singleRing = new Ring();
+    const singleRing = createRing({ kind: defaultRing('tcp') });
     singleRing.set(new Set([single.node.url]));
     for (let r = 1; r <= WARMUP_HERDS; r++) {
       row(`1 node, warm-up ${r} (discarded)`, await herd([single.node], singleRing, () => single));

@@ -4,7 +4,8 @@
 // for 3 s three times; the p99 of gets of the healed node's keys sent within 1 s of the heal
 // (target <= 200 ms). Needs root.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Ring } from '../src/ring/ring.js';
+import { defaultRing } from '../src/cli/args.js';
+import { createRing, type OwnerRing } from '../src/ring/owner-ring.js';
 import { createNetnsLab, type NetnsLab, netnsSupport } from '../test/support/netns.js';
 import { type PeercacheNode, startPeercacheNode } from '../test/support/peercache.js';
 import { ProcessRegistry } from '../test/support/process.js';
@@ -74,7 +75,7 @@ function healthLine(node: PeercacheNode, peer: string, msg: string, from: number
 async function cutAndHeal(
   lab: NetnsLab,
   nodes: readonly PeercacheNode[],
-  ring: Ring,
+  ring: OwnerRing,
   run: number,
   cutMs: number,
 ): Promise<RunResult> {
@@ -145,7 +146,7 @@ async function main(): Promise<void> {
   const lab = await createNetnsLab({ hosts: 3 });
   try {
     const urls = lab.hosts.map((h) => `http://${h.address}:${PEER_PORT}`);
-    const ring = new Ring();
+    const ring = createRing({ kind: defaultRing('tcp') });
     ring.set(urls);
     const nodes = await Promise.all(
       lab.hosts.map((host) =>

@@ -14,7 +14,8 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import { Ring } from '../src/ring/ring.js';
+import { defaultRing } from '../src/cli/args.js';
+import { createRing } from '../src/ring/owner-ring.js';
 import { type EtcdServer, etcdBinary, startEtcd } from '../test/support/etcd.js';
 import { type PeercacheNode, startPeercacheNode } from '../test/support/peercache.js';
 import { freePorts, ProcessRegistry, waitFor } from '../test/support/process.js';
@@ -240,7 +241,7 @@ async function main(): Promise<void> {
     let hangEnded = Number.POSITIVE_INFINITY;
     const leaving = new Map<string, number>();
     const members = new Set([a, b, c, d1].map((m) => m.node.url));
-    const ring = new Ring();
+    const ring = createRing({ kind: defaultRing('tcp') });
     ring.set(members);
     client = new SoakClient({
       rate: p.rate,

@@ -6,7 +6,7 @@
 import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
-const entries = ['index', 'http', 'tcp', 'grpc', 'etcd', 'api', 'origin'];
+const entries = ['index', 'http', 'tcp', 'grpc', 'etcd', 'dns', 'api', 'origin', 'keyv', 'otel'];
 
 // Chunk names carry a hash: clear the last build's.
 rmSync('dist/pkg', { recursive: true, force: true });

@@ -2,6 +2,7 @@
 // protocol, `createNode`'s default) and its handler, to mount in a server of your own.
 
 export type { HttpTransportOptions } from './transport/http/client.js';
+export { HTTP_DIALECTS, type HttpDialect } from './transport/http/dialect.js';
 export {
   createHttpPeerHandler,
   type HttpPeerHandler,

@@ -3,8 +3,10 @@
 // entries of their own (`peercache/http`, `/tcp`, `/grpc`, `/etcd`, `/api`, `/origin`), so
 // importing this one loads none of undici, @grpc/grpc-js or the etcd client.
 
+export type { LoadManyContext, LoadManyFn } from './core/batch-loader.js';
 export { ByteView } from './core/byteview.js';
 export {
+  GetManyResult,
   type GetOptions,
   type Getter,
   Group,
@@ -32,6 +34,7 @@ export {
   type PeerPicker,
   type PeerServedGroup,
   type PeerValue,
+  removeKeys,
 } from './core/peers.js';
 export {
   defaultGroups,
@@ -60,6 +63,16 @@ export { LRU, type LRUOptions } from './lru/lru.js';
 export { type Membership, staticMembership } from './membership/membership.js';
 export type { NodeMetrics } from './node/metrics.js';
 export { CacheNode, createNode, type NodeOptions, type PeersInfo } from './node/node.js';
+export { BalancedRing } from './ring/balanced.js';
+export { fnv1_64, Md5FnvRing, type Md5FnvRingOptions } from './ring/md5-fnv.js';
+export {
+  createRing,
+  isRingKind,
+  type OwnerRing,
+  type RingFactoryOptions,
+  type RingKind,
+  ringKinds,
+} from './ring/owner-ring.js';
 export { crc32, type HashFn, Ring, type RingOptions } from './ring/ring.js';
 export {
   type CertificateCheckOptions,
@@ -82,6 +95,11 @@ export {
   type MemoryTransportOptions,
   memoryTransport,
 } from './transport/memory/index.js';
-export type { PeerServer, PeerTransport, ServeOptions } from './transport/transport.js';
+export type {
+  ClientOptions,
+  PeerServer,
+  PeerTransport,
+  ServeOptions,
+} from './transport/transport.js';
 export { type Clock, systemClock } from './util/clock.js';
 export type { ServerLimitOptions, ServerStats } from './util/server-limits.js';

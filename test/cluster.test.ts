@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Ring } from '../src/ring/ring.js';
+import { defaultRing } from '../src/cli/args.js';
+import { createRing } from '../src/ring/owner-ring.js';
 import { type PeercacheNode, startPeercacheNode, sumLoads } from './support/peercache.js';
 import { cleanupAfter, freePorts } from './support/process.js';
 import { testValue } from './support/values.js';
@@ -17,7 +18,7 @@ for (const transport of ['http', 'grpc', 'tcp'] as const) {
   describe(`a 3-node peercache cluster over ${transport}`, { timeout: 120_000 }, () => {
     const registry = cleanupAfter();
     let nodes: PeercacheNode[] = [];
-    const ring = new Ring();
+    const ring = createRing({ kind: defaultRing(transport) });
 
     before(async () => {
       const ports = await freePorts(6);

@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { defaultRing } from '../src/cli/args.js';
 import { createNode } from '../src/node/node.js';
-import { Ring } from '../src/ring/ring.js';
+import { createRing } from '../src/ring/owner-ring.js';
 import { tcpTransport } from '../src/transport/tcp/transport.js';
 import { checkHistory, describeViolation, History } from './support/history.js';
 import { runHistory } from './support/history-cluster.js';
@@ -140,7 +141,7 @@ describe('a hung owner', { timeout: 90_000 }, () => {
     const urlA = `http://127.0.0.1:${portA}`;
     const urlC = `http://127.0.0.1:${portC}`;
     const urls = [urlA, urlC];
-    const ring = new Ring();
+    const ring = createRing({ kind: defaultRing('tcp') });
     ring.set(urls);
     let key = 'hung-0';
     for (let i = 1; ring.get(key) !== urlC; i++) key = `hung-${i}`;
@@ -156,6 +157,7 @@ describe('a hung owner', { timeout: 90_000 }, () => {
     const a = createNode({
       self: urlA,
       peers: urls,
+      ring: defaultRing('tcp'),
       transport: tcpTransport({ requestTimeoutMs: 300 }),
     });
     const group = a.newGroup('scores', {

@@ -31,8 +31,11 @@ const expected: Record<string, string[]> = {
   './tcp': ['tcpTransport'],
   './grpc': ['grpcTransport'],
   './etcd': ['createEtcdMembership'],
+  './dns': ['createDnsMembership'],
   './api': ['createApiHandler', 'startApiServer'],
   './origin': ['createOriginLoader'],
+  './keyv': ['createKeyvStore', 'PeercacheKeyvStore'],
+  './otel': ['registerOtelMetrics'],
 };
 
 /** Internal pieces no entry may export. */

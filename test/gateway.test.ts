@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Ring } from '../src/ring/ring.js';
+import { defaultRing } from '../src/cli/args.js';
+import { createRing } from '../src/ring/owner-ring.js';
 import { tcpTransport } from '../src/transport/tcp/index.js';
 import { jsonLogs } from './support/cli.js';
 import { type EtcdServer, etcdBinary, startEtcd, suiteCleanup } from './support/etcd.js';
@@ -149,7 +150,7 @@ describe('peercache gateway with etcd', { timeout: 90_000, skip }, () => {
   it('routes each get to its owner: every key loaded once, there; the gateway caches nothing', async () => {
     const urls = nodes.map((n) => n.url);
     await settled(urls, nodes);
-    const ring = new Ring();
+    const ring = createRing({ kind: defaultRing('tcp') });
     ring.set(urls);
     const keys = Array.from({ length: 24 }, (_, i) => `gw-${i}`);
     assert.equal(new Set(keys.map((k) => ring.get(k))).size, 3, 'keys spread over all nodes');
@@ -176,7 +177,7 @@ describe('peercache gateway with etcd', { timeout: 90_000, skip }, () => {
 
   it('PUT and DELETE through the gateway reach the owner', async () => {
     const urls = nodes.map((n) => n.url);
-    const ring = new Ring();
+    const ring = createRing({ kind: defaultRing('tcp') });
     ring.set(urls);
     const key = 'gw-written';
     const owner = nodes.find((n) => n.url === ring.get(key))!;
@@ -208,7 +209,7 @@ describe('peercache gateway with etcd', { timeout: 90_000, skip }, () => {
       registered.map((k) => k.key.slice(`/peercache/${SERVICE}/nodes/`.length)).sort(),
       all.map((n) => n.url).sort(),
     );
-    const ring4 = new Ring();
+    const ring4 = createRing({ kind: defaultRing('tcp') });
     ring4.set(all.map((n) => n.url));
     const theirs: string[] = [];
     for (let i = 0; theirs.length < 4; i++) {
@@ -224,7 +225,7 @@ describe('peercache gateway with etcd', { timeout: 90_000, skip }, () => {
       nodes.map((n) => n.url),
       nodes,
     );
-    const ring3 = new Ring();
+    const ring3 = createRing({ kind: defaultRing('tcp') });
     ring3.set(nodes.map((n) => n.url));
     for (const key of theirs) assertValue(await get(gateway, key), key);
     loaded = await where(nodes, theirs);
@@ -248,7 +249,7 @@ describe('peercache gateway with a static list', { timeout: 90_000 }, () => {
       startGateway(['--peers', `${url},${dead}`], registry, '0.0.0.0'),
     ]);
     assert.deepEqual(await peersOf(gateway), [url, dead].sort());
-    const ring = new Ring();
+    const ring = createRing({ kind: defaultRing('tcp') });
     ring.set([url, dead]);
     const keys = Array.from({ length: 20 }, (_, i) => `static-${i}`);
     const alive = keys.filter((k) => ring.get(k) === url);

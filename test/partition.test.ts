@@ -11,7 +11,8 @@ import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { Ring } from '../src/ring/ring.js';
+import { defaultRing } from '../src/cli/args.js';
+import { createRing } from '../src/ring/owner-ring.js';
 import { type EtcdServer, etcdBinary, startEtcd, suiteCleanup } from './support/etcd.js';
 import {
   createNetnsLab,
@@ -266,7 +267,7 @@ describe('a partition of a static 3-node tcp cluster', { skip: skipLab, timeout:
   const cleanup = suiteCleanup();
   let lab: NetnsLab;
   let nodes: PeercacheNode[] = [];
-  const ring = new Ring();
+  const ring = createRing({ kind: defaultRing('tcp') });
 
   before(async () => {
     lab = await createNetnsLab({ hosts: 3, cleanup });
@@ -448,7 +449,7 @@ describe('a partition of a 3-node tcp cluster with etcd membership', {
   it('the cut node’s lease expires, the others drop it, it re-registers after the heal', async (t) => {
     const [n1, n2, n3] = nodes as [PeercacheNode, PeercacheNode, PeercacheNode];
     const host3 = lab.hosts[2]!;
-    const full = new Ring();
+    const full = createRing({ kind: defaultRing('tcp') });
     full.set(urls);
     const leaseOf = async (url: string) =>
       (await server.keys(PREFIX)).find((k) => k.key === PREFIX + url)?.lease;

@@ -4,7 +4,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Ring } from '../src/ring/ring.js';
+import { defaultRing } from '../src/cli/args.js';
+import { createRing } from '../src/ring/owner-ring.js';
 import { type PeercacheNode, startPeercacheNode } from './support/peercache.js';
 import { cleanupAfter, freePorts, waitFor } from './support/process.js';
 import { testValue } from './support/values.js';
@@ -49,7 +50,7 @@ for (const transport of ['tcp', 'http', 'grpc'] as const) {
       }
     });
     const registry = cleanupAfter();
-    const ring = new Ring();
+    const ring = createRing({ kind: defaultRing(transport) });
 
     before(async () => {
       const ports = await freePorts(6);

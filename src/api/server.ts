@@ -116,7 +116,7 @@ function defaultInflightBytes(maxBodyBytes: number): number {
  *   is the value's time to live in milliseconds (a whole number; 0 = never
  *   expires; default the group's).
  * - `DELETE /api?key=K[&group=G]`: 204.
- * - `GET /peers`: JSON `{ self, member, peers, source, updatedAt, peerHealthy,
+ * - `GET /peers`: JSON `{ self, member, ring, peers, source, updatedAt, peerHealthy,
  *   unhealthyPeers }` (see `PeersInfo`).
  * - `GET /stats`: JSON `{ groups: { NAME: { stats, main, hot } } }`.
  * - `GET /metrics`: Prometheus text. `GET /healthz`: 200 `ok`.

@@ -86,9 +86,11 @@ describe('parseNodeArgs', () => {
       api: undefined,
       groups: [{ name: 'scores', cacheBytes: 64 * 1024 * 1024 }],
       loader: { kind: 'scores' },
+      ring: 'balanced',
       replicas: undefined,
       basePath: undefined,
       etcd: undefined,
+      dns: undefined,
       transport: 'tcp',
       tls: undefined,
       apiTls: false,
@@ -145,6 +147,37 @@ describe('parseNodeArgs', () => {
       host: '::1',
       port: 9000,
     });
+  });
+
+  test('--ring: balanced by default with tcp, golang with http and grpc, any kind by name', () => {
+    assert.equal(config(['--self', SELF]).ring, 'balanced');
+    assert.equal(config(['--self', SELF, '--transport', 'http']).ring, 'golang');
+    assert.equal(config(['--self', SELF, '--transport', 'grpc']).ring, 'golang');
+    for (const ring of ['golang', 'mailgun', 'groupcache-go', 'balanced'] as const) {
+      assert.equal(config(['--self', SELF, '--ring', ring]).ring, ring);
+    }
+    const c = config(['--self', SELF, '--ring', 'groupcache-go', '--replicas', '512']);
+    assert.equal(c.replicas, 512);
+    usage(
+      () => parseNodeArgs(['--self', SELF, '--ring', 'maglev']),
+      /--ring must be golang, mailgun, groupcache-go, balanced, got "maglev"/,
+    );
+    usage(
+      () => parseNodeArgs(['--self', SELF, '--replicas', '100']),
+      /--replicas is for the Go rings/,
+    );
+    usage(
+      () => parseGatewayArgs(['--peers', SELF, '--api', '127.0.0.1:1', '--ring', 'chord']),
+      /--ring must be/,
+    );
+    assert.equal(
+      gateway(['--peers', SELF, '--api', '127.0.0.1:1', '--transport', 'http']).ring,
+      'golang',
+    );
+    assert.equal(
+      gateway(['--peers', SELF, '--api', '127.0.0.1:1', '--ring', 'mailgun']).ring,
+      'mailgun',
+    );
   });
 
   test('--help wins', () => {
@@ -410,8 +443,10 @@ describe('parseGatewayArgs', () => {
         tls: undefined,
         failFast: false,
       },
+      dns: undefined,
       api: { host: '127.0.0.1', port: 9999 },
       groups: ['scores'],
+      ring: 'balanced',
       replicas: undefined,
       basePath: undefined,
       transport: 'tcp',

@@ -1,13 +1,16 @@
 // args.ts: the command-line flags of `peercache node`, `peercache gateway` and
 // `peercache demo`, parsed and checked into plain config objects (no side effects).
 import { parsePeerUrl } from '../node/peer-url.js';
+import { isRingKind, type RingKind, ringKinds } from '../ring/owner-ring.js';
 import {
   CLUSTER_OPTIONS,
   type EtcdFlags,
   parseEtcd,
   parseSecurity,
   type SecurityConfig,
+  type TransportName,
 } from './cluster-args.js';
+import { DNS_OPTIONS, type DnsFlags, parseDns } from './dns-args.js';
 import {
   checked,
   type Env,
@@ -15,6 +18,7 @@ import {
   hostPort,
   type LogLevel,
   logLevel,
+  parseDuration,
   strictParse,
   UsageError,
   wholeNumber,
@@ -26,7 +30,13 @@ import {
   type ServerLimitFlags,
 } from './limit-args.js';
 
-export { type HostPort, LOG_LEVELS, type LogLevel, UsageError } from './flags.js';
+export {
+  type HostPort,
+  LOG_LEVELS,
+  type LogLevel,
+  parseDuration,
+  UsageError,
+} from './flags.js';
 
 /** GroupSpec is one `--group NAME[:SIZE]`. */
 export interface GroupSpec {
@@ -54,12 +64,16 @@ export interface NodeConfig extends SecurityConfig {
   groups: GroupSpec[];
   /** Where values come from; default the demo scores table. */
   loader: LoaderSpec;
+  /** `--ring`: the ring kind; default {@link defaultRing} of the transport. */
+  ring: RingKind;
   /** Ring points per peer; default the node's (50). */
   replicas: number | undefined;
   /** Peer URL path prefix; default the node's (`/_groupcache/`). */
   basePath: string | undefined;
   /** Membership from etcd (`--etcd`); default none (the static `peers`). */
   etcd: EtcdFlags | undefined;
+  /** Membership from DNS (`--dns`, `--dns-srv`); default none. */
+  dns: DnsFlags | undefined;
   /** pino's level; default `info`. */
   logLevel: LogLevel;
   /** `--peer-timeout`: the bound on each peer request, in ms; default the node's (5 s). */
@@ -76,10 +90,14 @@ export interface GatewayConfig extends SecurityConfig {
   peers: string[];
   /** Membership from etcd (`--etcd`, without `leaseTtlSeconds`: a gateway never registers). */
   etcd: EtcdFlags | undefined;
+  /** Membership from DNS (`--dns` with `--dns-port`, or `--dns-srv`); default none. */
+  dns: DnsFlags | undefined;
   /** Where the API server listens (required). */
   api: HostPort;
   /** The groups' names; default `scores`. A gateway caches nothing: sizes are ignored. */
   groups: string[];
+  /** `--ring`: the nodes' ring kind; default {@link defaultRing} of the transport. */
+  ring: RingKind;
   /** Ring points per peer; must match the nodes'. Default the node's (50). */
   replicas: number | undefined;
   /** Peer URL path prefix; must match the nodes'. Default `/_groupcache/`. */
@@ -104,8 +122,11 @@ export interface DemoConfig {
   logLevel: LogLevel;
 }
 
-/** Parsed is a command line that asks for help, or for a run with a config. */
-export type Parsed<T> = { help: true } | { help: false; config: T };
+/**
+ * Parsed is a command line that asks for help, or for a run with a config
+ * (`dryRun`: `--dry-run`, check and print the config instead of running it).
+ */
+export type Parsed<T> = { help: true } | { help: false; config: T; dryRun?: boolean };
 
 /** DEFAULT_GROUP is the group of a node given no `--group`. */
 export const DEFAULT_GROUP: Readonly<GroupSpec> = Object.freeze({
@@ -167,13 +188,16 @@ const nodeOptions = {
   group: { type: 'string', multiple: true },
   loader: { type: 'string' },
   origin: { type: 'string' },
+  ring: { type: 'string' },
   replicas: { type: 'string' },
   'base-path': { type: 'string' },
   'log-level': { type: 'string' },
   'lease-ttl': { type: 'string' },
   'peer-timeout': { type: 'string' },
   'peer-health': { type: 'string' },
+  'dry-run': { type: 'boolean' },
   ...CLUSTER_OPTIONS,
+  ...DNS_OPTIONS,
   ...LIMIT_OPTIONS,
 } as const;
 
@@ -182,12 +206,15 @@ const gatewayOptions = {
   peers: { type: 'string' },
   api: { type: 'string' },
   group: { type: 'string', multiple: true },
+  ring: { type: 'string' },
   replicas: { type: 'string' },
   'base-path': { type: 'string' },
   'log-level': { type: 'string' },
   'peer-timeout': { type: 'string' },
   'peer-health': { type: 'string' },
+  'dry-run': { type: 'boolean' },
   ...CLUSTER_OPTIONS,
+  ...DNS_OPTIONS,
   ...API_LIMIT_OPTIONS,
 } as const;
 
@@ -250,8 +277,10 @@ export function parseNodeArgs(argv: readonly string[], env: Env = {}): Parsed<No
     );
   }
   const etcd = parseEtcd(values, env, security.secretFlags);
+  const dns = parseDns(values, false);
   return {
     help: false,
+    ...(values['dry-run'] ? { dryRun: true } : {}),
     config: {
       self,
       listen: values.listen,
@@ -261,6 +290,7 @@ export function parseNodeArgs(argv: readonly string[], env: Env = {}): Parsed<No
       loader,
       ...ringFlags(values, security.transport),
       etcd,
+      dns,
       ...security,
       logLevel: logLevel(values['log-level']),
       ...peerHealthFlags(values),
@@ -279,8 +309,15 @@ export function parseGatewayArgs(argv: readonly string[], env: Env = {}): Parsed
   const { values } = strictParse(argv, gatewayOptions);
   if (values.help) return { help: true };
   const peers = peerList(values.peers);
-  if (values.etcd === undefined && peers.length === 0) {
-    throw new UsageError('a gateway needs --etcd URL or --peers URL,... to find the nodes');
+  if (
+    values.etcd === undefined &&
+    values.dns === undefined &&
+    values['dns-srv'] === undefined &&
+    peers.length === 0
+  ) {
+    throw new UsageError(
+      'a gateway needs --etcd URL or --peers URL,... (or --dns NAME or --dns-srv NAME) to find the nodes',
+    );
   }
   if (values.api === undefined) throw new UsageError('--api HOST:PORT is required');
   const api = hostPort('--api', values.api);
@@ -288,11 +325,14 @@ export function parseGatewayArgs(argv: readonly string[], env: Env = {}): Parsed
   if (groups.length === 0) groups.push(DEFAULT_GROUP.name);
   const security = parseSecurity(values, env, 'gateway', true);
   const etcd = parseEtcd(values, env, security.secretFlags);
+  const dns = parseDns(values, true);
   return {
     help: false,
+    ...(values['dry-run'] ? { dryRun: true } : {}),
     config: {
       peers,
       etcd,
+      dns,
       api,
       groups,
       ...ringFlags(values, security.transport),
@@ -353,13 +393,38 @@ function groupList(raw: string[] | undefined): string[] {
   return raw ?? [];
 }
 
-/** ringFlags reads `--replicas` and `--base-path` (HTTP only), which every node must agree on. */
+/**
+ * defaultRing is the CLI's ring when `--ring` is not given: `balanced` with the
+ * tcp transport, which only peercache speaks, so no Go node can be on the
+ * ring; `golang` with http and grpc, where a golang/groupcache node may join.
+ */
+export function defaultRing(transport: TransportName): RingKind {
+  return transport === 'tcp' ? 'balanced' : 'golang';
+}
+
+/**
+ * ringFlags reads `--ring`, `--replicas` (not with the balanced ring) and
+ * `--base-path` (HTTP only), which every node must agree on.
+ */
 function ringFlags(
-  values: { replicas?: string | undefined; 'base-path'?: string | undefined },
-  transport: string,
-): { replicas: number | undefined; basePath: string | undefined } {
+  values: {
+    ring?: string | undefined;
+    replicas?: string | undefined;
+    'base-path'?: string | undefined;
+  },
+  transport: TransportName,
+): { ring: RingKind; replicas: number | undefined; basePath: string | undefined } {
+  const ring = values.ring ?? defaultRing(transport);
+  if (!isRingKind(ring)) {
+    throw new UsageError(`--ring must be ${ringKinds.join(', ')}, got ${JSON.stringify(ring)}`);
+  }
   const replicas =
     values.replicas === undefined ? undefined : wholeNumber('--replicas', values.replicas, 1);
+  if (replicas !== undefined && ring === 'balanced') {
+    throw new UsageError(
+      '--replicas is for the Go rings (golang, mailgun, groupcache-go), not --ring balanced',
+    );
+  }
   const basePath = values['base-path'];
   if (basePath !== undefined && (!basePath.startsWith('/') || !basePath.endsWith('/'))) {
     throw new UsageError(
@@ -369,23 +434,7 @@ function ringFlags(
   if (basePath !== undefined && transport !== 'http') {
     throw new UsageError('--base-path is for the http transport only');
   }
-  return { replicas, basePath };
-}
-
-/**
- * parseDuration reads a duration in ms for `flag`: plain milliseconds (`500`),
- * or a number with `ms` or `s` (`250ms`, `2s`, `1.5s`); it must be at least 1 ms.
- * Throws UsageError otherwise.
- */
-export function parseDuration(flag: string, s: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(s.trim());
-  const ms = m ? Math.round(Number(m[1]) * (m[2] === 's' ? 1000 : 1)) : Number.NaN;
-  if (!(ms >= 1) || !Number.isSafeInteger(ms)) {
-    throw new UsageError(
-      `${flag} must be a duration of at least 1ms (e.g. 500ms, 2s, or milliseconds), got ${JSON.stringify(s)}`,
-    );
-  }
-  return ms;
+  return { ring, replicas, basePath };
 }
 
 /** peerHealthFlags reads `--peer-timeout` and `--peer-health on|off` (default on). */

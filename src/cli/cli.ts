@@ -2,6 +2,7 @@
 // usage errors, and returns the exit code.
 import { parseDemoArgs, parseGatewayArgs, parseNodeArgs, UsageError } from './args.js';
 import { runDemo } from './demo.js';
+import { checkGateway, checkNode, runDryRun } from './dry-run.js';
 import type { Env } from './flags.js';
 import { DEMO_HELP, GATEWAY_HELP, MAIN_HELP, NODE_HELP } from './help.js';
 import { type RunIo, version } from './lifecycle.js';
@@ -13,9 +14,10 @@ export { version } from './lifecycle.js';
 /**
  * runCli runs `peercache` with `argv` (the arguments after the executable and
  * script) and resolves with the exit code: 0 for help, version and a clean
- * shutdown, 1 when a node, gateway or the demo fails, 2 for a bad command line
- * (after a one-line `peercache: <message> (see peercache ... --help)` on
- * stderr). Secrets not given as flags are read from `env`.
+ * shutdown or a `--dry-run` that found the config sound, 1 when a node, gateway
+ * or the demo fails, 2 for a bad command line (after a one-line `peercache:
+ * <message> (see peercache ... --help)` on stderr) or a `--dry-run` that found
+ * the config unusable. Secrets not given as flags are read from `env`.
  */
 export async function runCli(
   argv: readonly string[],
@@ -35,7 +37,9 @@ export async function runCli(
           io.stdout.write(NODE_HELP);
           return 0;
         }
-        return await runNode(parsed.config, io);
+        const config = parsed.config;
+        if (parsed.dryRun) return await runDryRun(() => checkNode(config), io);
+        return await runNode(config, io);
       }
       case 'gateway': {
         const parsed = parseGatewayArgs(rest, env);
@@ -43,7 +47,9 @@ export async function runCli(
           io.stdout.write(GATEWAY_HELP);
           return 0;
         }
-        return await runGateway(parsed.config, io);
+        const config = parsed.config;
+        if (parsed.dryRun) return await runDryRun(() => checkGateway(config), io);
+        return await runGateway(config, io);
       }
       case 'demo': {
         const parsed = parseDemoArgs(rest);

@@ -5,8 +5,8 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { DEMO_SCORES } from '../loaders/scores.js';
-import { Ring } from '../ring/ring.js';
-import type { DemoConfig } from './args.js';
+import { createRing } from '../ring/owner-ring.js';
+import { type DemoConfig, defaultRing } from './args.js';
 import { formatLogLine } from './format.js';
 import type { RunIo } from './lifecycle.js';
 
@@ -197,9 +197,11 @@ function printBanner(
   urls: string[],
   apiUrl: string,
 ): void {
-  const ring = new Ring();
-  ring.add(...urls);
-  note('all 3 nodes are ready. Owner of each demo key on the ring (CRC-32, 50 replicas):');
+  // The nodes run the CLI's default transport, tcp, and so its default ring there.
+  const kind = defaultRing('tcp');
+  const ring = createRing({ kind });
+  ring.set(urls);
+  note(`all 3 nodes are ready. Owner of each demo key on the ring (${kind}):`);
   const width = Math.max(...Object.keys(DEMO_SCORES).map((k) => k.length));
   for (const key of Object.keys(DEMO_SCORES)) {
     const owner = ring.get(key) ?? '';

@@ -102,3 +102,19 @@ export function wholeNumber(flag: string, s: string, min: number): number {
   }
   return n;
 }
+
+/**
+ * parseDuration reads a duration in ms for `flag`: plain milliseconds (`500`),
+ * or a number with `ms` or `s` (`250ms`, `2s`, `1.5s`); it must be at least 1 ms.
+ * Throws UsageError otherwise.
+ */
+export function parseDuration(flag: string, s: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(s.trim());
+  const ms = m ? Math.round(Number(m[1]) * (m[2] === 's' ? 1000 : 1)) : Number.NaN;
+  if (!(ms >= 1) || !Number.isSafeInteger(ms)) {
+    throw new UsageError(
+      `${flag} must be a duration of at least 1ms (e.g. 500ms, 2s, or milliseconds), got ${JSON.stringify(s)}`,
+    );
+  }
+  return ms;
+}

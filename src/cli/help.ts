@@ -6,7 +6,7 @@ export const MAIN_HELP = `peercache: a distributed, in-memory, read-through cach
 Usage:
   peercache node --self URL [--listen HOST:PORT] [--peers URL,URL,...] [--api HOST:PORT]
                  [--group NAME[:SIZE]]... [--loader MODULE | --origin URL]
-                 [--replicas N] [--base-path PATH] [--log-level LEVEL]
+                 [--ring KIND] [--replicas N] [--base-path PATH] [--log-level LEVEL]
                  [--peer-timeout DURATION] [--peer-health on|off]
                  [--transport tcp|http|grpc] [--tls-cert FILE --tls-key FILE]
                  [--tls-ca FILE] [--tls-client-auth] [--api-tls]
@@ -17,9 +17,13 @@ Usage:
                  [--etcd URL,... [--service NAME] [--lease-ttl SECONDS]
                   [--etcd-prefix P] [--etcd-username U --etcd-password P]
                   [--etcd-ca FILE] [--etcd-cert FILE --etcd-key FILE] [--fail-fast]]
-  peercache gateway (--etcd URL,... | --peers URL,...) --api HOST:PORT [--group NAME]...
+                 [--dns NAME [--dns-port N] | --dns-srv NAME]
+                 [--dns-server HOST[:PORT],...] [--dns-interval DURATION] [--dry-run]
+  peercache gateway (--etcd URL,... | --dns NAME --dns-port N | --dns-srv NAME
+                    | --peers URL,...) --api HOST:PORT [--group NAME]... [--dry-run]
                  [--transport ...] [--tls-* ...] [--peer-secret ...] [--api-token ...]
-                 [--service NAME] [--etcd-prefix P] [--replicas N] [--log-level LEVEL]
+                 [--service NAME] [--etcd-prefix P] [--ring KIND] [--replicas N]
+                 [--log-level LEVEL]
                  [--peer-timeout DURATION] [--peer-health on|off]
   peercache demo [--api HOST:PORT] [--base-port N] [--log-level LEVEL]
   peercache --help | peercache node --help | peercache gateway --help
@@ -64,7 +68,13 @@ Flags:
                          statuses = an error.
                          Without --loader or --origin: the demo scores table
                          (Tom, Jack, Sam, Peter in group "scores", 50 ms per load).
-  --replicas N           points per peer on the ring; all nodes must agree. Default 50.
+  --ring KIND            how keys map to owners; all nodes must agree. golang
+                         (golang/groupcache's), mailgun (mailgun/groupcache v2's),
+                         groupcache-go (v3's) or balanced (peercache only, keys
+                         spread evenly). Default balanced with --transport tcp
+                         (no Go node speaks it), golang with http and grpc.
+  --replicas N           points per peer on the Go rings; all nodes must agree.
+                         Default 50. Not with --ring balanced.
   --base-path PATH       URL prefix of peer requests (http only). Default /_groupcache/.
   --log-level LEVEL      fatal, error, warn, info, debug, trace or silent. Default info.
   --peer-timeout DURATION  the longest wait for a peer's answer to one request, apart
@@ -78,6 +88,10 @@ Flags:
                          which loads each once for the cluster), and probe them
                          every second until they answer.
                          /peers and /metrics show each peer's health. Default on.
+  --dry-run              check the flags, read the TLS files, check the certificate and
+                         the --loader file, build the node and its membership, print
+                         the config as JSON (secrets redacted) and exit 0; or print
+                         the reason and exit 2. Binds no port, asks no one.
   -h, --help             show this help.
 
 Transport and security (every node of a cluster must agree on these):
@@ -137,6 +151,21 @@ Membership from etcd (instead of, or seeded by, --peers):
   --fail-fast            exit 1 when etcd cannot be reached at start. Default: log
                          the error, keep retrying, join once etcd answers.
 
+Membership from DNS (instead of etcd; --peers seeds the ring until DNS answers):
+  --dns NAME             the members are the A/AAAA records of NAME (a Kubernetes
+                         headless Service, a Compose service), polled. Give the full
+                         name (no search domains). --self must be this node's address
+                         as the records write it: http://$(POD_IP):8001.
+  --dns-port N           the members' peer port. Default: the port of --self.
+  --dns-srv NAME         the members are the SRV records of NAME (e.g.
+                         _peer._tcp.cache.example): each target's addresses, each
+                         with its record's port.
+  --dns-server HOST[:PORT],...  ask these DNS servers (IP addresses). Default: the
+                         system's (/etc/resolv.conf).
+  --dns-interval DURATION  time between lookups, with +-20% jitter. Default 5s.
+                         A failed lookup keeps the last member set; so does an empty
+                         answer until 3 lookups in a row agree.
+
 HTTP API (with --api):
   GET    /api?key=K[&group=G]           the raw value (group optional with one group)
   PUT    /api?key=K[&group=G][&ttl=MS]  store the request body; ttl in milliseconds
@@ -151,8 +180,9 @@ Output:
   membership change, and one at start ("started"). Once the peer server and the
   API are listening, stdout gets exactly one line: "ready <self URL>".
   SIGINT or SIGTERM shuts down gracefully (exit 0); a second signal exits at once.
-  Exit codes: 0 after a clean shutdown, 1 when the node cannot start (port taken,
-  unreadable TLS file, etcd unreachable with --fail-fast), 2 for bad flags.
+  Exit codes: 0 after a clean shutdown or a sound --dry-run, 1 when the node cannot
+  start (port taken, unreadable TLS file, etcd unreachable with --fail-fast), 2 for
+  bad flags or a config --dry-run refuses.
 
 Example (three terminals):
   peercache node --self http://127.0.0.1:8001 --api 127.0.0.1:9999 \\
@@ -185,6 +215,13 @@ Flags:
   --etcd-prefix P        where the keys live in etcd. Default /peercache.
   --etcd-username U, --etcd-password P (or PEERCACHE_ETCD_PASSWORD),
   --etcd-ca FILE, --etcd-cert FILE, --etcd-key FILE, --fail-fast: as for a node.
+  --dns NAME --dns-port N, --dns-srv NAME
+                         follow the nodes' DNS records, as a node does (--dns-port is
+                         required: a gateway has no --self). With --tls-* flags the
+                         nodes' URLs are https://.
+  --dns-server HOST[:PORT],..., --dns-interval DURATION: as for a node.
+  --ring KIND            the nodes' ring: golang, mailgun, groupcache-go or balanced.
+                         Default as for a node: balanced with tcp, golang otherwise.
   --replicas N           ring points per peer: the nodes' value. Default 50.
   --base-path PATH       URL prefix of peer requests: the nodes' value (http only).
   --transport tcp|http|grpc  the nodes' peer protocol. Default tcp.
@@ -200,6 +237,7 @@ Flags:
   --peer-timeout DURATION, --peer-health on|off: as for a node (an unhealthy node's
                          keys go at once to their fallback owners; with neither
                          answering, a get fails with 503: a gateway never loads).
+  --dry-run              check the config and print it as JSON, as for a node.
   -h, --help             show this help.
 
 The API is the node's: /api (GET, PUT, DELETE), /peers, /stats, /metrics, /healthz

@@ -2,16 +2,14 @@
 // follows the membership, owns no keys, caches nothing, and asks each key's owner.
 import type { Logger as PinoLogger } from 'pino';
 import { type ApiServer, startApiServer } from '../api/server.js';
-import type { Membership } from '../membership/membership.js';
 import { type CacheNode, createNode } from '../node/node.js';
-import { checkCertificate } from '../security/cert-check.js';
 import type { GatewayConfig } from './args.js';
 import { createLogger, type RunIo, runUntilStopped, version } from './lifecycle.js';
 import {
   apiTlsOf,
-  etcdMembership,
-  peerHealthOptions,
-  peerOptions,
+  gatewayCertificateProblems,
+  gatewayNodeOptions,
+  membershipOf,
   readPeerTls,
   warnOpenDoors,
   warnSecretFlags,
@@ -42,31 +40,14 @@ export async function startGateway(
   warnSecretFlags(logger, config.secretFlags);
   // An expired certificate, or a key of another, is refused here (CertificateError).
   const tls = await readPeerTls(config.tls);
-  if (tls?.cert !== undefined && tls.key !== undefined) {
-    // A gateway serves no peers: its certificate is a client's (and the API's, with --api-tls).
-    const problems = checkCertificate(
-      { cert: tls.cert, key: tls.key, ca: tls.ca },
-      { clientAuth: true, serverAuth: config.apiTls },
-    );
-    for (const problem of problems) {
-      logger.warn({ code: problem.code }, `peer TLS: ${problem.message}`);
-    }
+  // A gateway serves no peers: its certificate is a client's (and the API's, with --api-tls).
+  for (const problem of gatewayCertificateProblems(config, tls)) {
+    logger.warn({ code: problem.code }, `peer TLS: ${problem.message}`);
   }
-  let membership: Membership | undefined;
-  if (config.etcd !== undefined) {
-    membership = await etcdMembership(config.etcd, undefined, logger, version());
-  }
+  const membership = await membershipOf(config, undefined, logger, version());
   let node: CacheNode;
   try {
-    node = createNode({
-      member: false,
-      membership,
-      replicas: config.replicas,
-      basePath: config.basePath,
-      ...peerOptions(config, tls, {}, logger),
-      ...peerHealthOptions(config),
-      logger,
-    });
+    node = createNode(gatewayNodeOptions(config, tls, membership, logger));
   } catch (err) {
     await membership?.close();
     throw err;
@@ -132,6 +113,7 @@ export function runGateway(
           peerSecret: config.peerSecret !== undefined,
           peers: node.peers().peers,
           etcd: config.etcd?.endpoints ?? null,
+          dns: config.dns?.name ?? null,
           groups: config.groups,
         },
         'gateway started',

@@ -13,9 +13,8 @@ import type { NodeConfig } from './args.js';
 import { createLogger, type RunIo, runUntilStopped, version } from './lifecycle.js';
 import {
   apiTlsOf,
-  etcdMembership,
-  peerHealthOptions,
-  peerOptions,
+  memberNodeOptions,
+  membershipOf,
   readPeerTls,
   warnOpenDoors,
   warnSecretFlags,
@@ -63,20 +62,8 @@ export async function startNode(config: NodeConfig, logger: PinoLogger): Promise
   let membership: Membership | undefined;
   let node: CacheNode;
   try {
-    if (config.etcd !== undefined) {
-      membership = await etcdMembership(config.etcd, config.self, logger, version());
-    }
-    node = createNode({
-      self: config.self,
-      peers: config.peers,
-      listen: config.listen,
-      replicas: config.replicas,
-      basePath: config.basePath,
-      membership,
-      ...peerOptions(config, tls, config.limits.peer, logger),
-      ...peerHealthOptions(config),
-      logger,
-    });
+    membership = await membershipOf(config, config.self, logger, version());
+    node = createNode(memberNodeOptions(config, tls, membership, logger));
   } catch (err) {
     await membership?.close();
     await closeLoader();
@@ -153,6 +140,7 @@ export function runNode(
           peerSecret: config.peerSecret !== undefined,
           peers: node.peers().peers,
           etcd: config.etcd?.endpoints ?? null,
+          dns: config.dns?.name ?? null,
           groups: config.groups,
           loader: config.loader,
           api: api?.url ?? null,

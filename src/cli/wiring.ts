@@ -1,17 +1,20 @@
 // wiring.ts: what `peercache node` and `peercache gateway` build alike from their
-// flags: TLS from files, the peer transport, etcd membership, and the start-up
+// flags: TLS from files, the peer transport, etcd or DNS membership, and the start-up
 // warnings about open doors and secrets on the command line.
 import { readFile } from 'node:fs/promises';
 import { isIPv4 } from 'node:net';
 import type { Logger } from '../core/logger.js';
+import { createDnsMembership, type DnsMembershipOptions } from '../membership/dns/index.js';
 import { createEtcdMembership } from '../membership/etcd/index.js';
 import type { EtcdTlsOptions } from '../membership/etcd/options.js';
 import type { Membership } from '../membership/membership.js';
 import type { NodeOptions } from '../node/node.js';
+import { type CertificateProblem, checkCertificate } from '../security/cert-check.js';
 import { readTlsFiles, type TlsOptions } from '../security/tls.js';
 import { grpcTransport } from '../transport/grpc/index.js';
 import { tcpTransport } from '../transport/tcp/index.js';
 import type { ServerLimitOptions } from '../util/server-limits.js';
+import type { GatewayConfig, NodeConfig } from './args.js';
 import {
   API_TOKEN_ENV,
   ETCD_PASSWORD_ENV,
@@ -20,6 +23,7 @@ import {
   type SecurityConfig,
   type TlsFlags,
 } from './cluster-args.js';
+import type { DnsFlags } from './dns-args.js';
 
 /** readPeerTls reads the `--tls-*` files into TlsOptions (checked), or undefined without them. */
 export async function readPeerTls(flags: TlsFlags | undefined): Promise<TlsOptions | undefined> {
@@ -112,6 +116,113 @@ export async function etcdMembership(
     failFast: flags.failFast,
     metadata: { version },
   });
+}
+
+/**
+ * dnsMembership builds the DNS membership of `flags`. A node gives its `self`
+ * (always a member; its port is the default `--dns-port`, its scheme the
+ * members'); a gateway gives none, and the members' scheme is `https` when it
+ * has TLS flags.
+ */
+export function dnsMembership(
+  flags: DnsFlags,
+  self: string | undefined,
+  tls: boolean,
+  logger: Logger,
+): Membership {
+  return createDnsMembership({ ...dnsOptions(flags, self, tls), logger });
+}
+
+/** dnsOptions are the DNS membership options of `flags` (see {@link dnsMembership}). */
+export function dnsOptions(
+  flags: DnsFlags,
+  self: string | undefined,
+  tls: boolean,
+): DnsMembershipOptions {
+  return {
+    name: flags.name,
+    srv: flags.srv,
+    port: flags.port,
+    self,
+    scheme: self === undefined ? (tls ? 'https' : 'http') : undefined,
+    servers: flags.servers,
+    intervalMs: flags.intervalMs,
+  };
+}
+
+/**
+ * membershipOf builds the membership the flags ask for: etcd, DNS, or none (the
+ * static `--peers`). A node gives its `self`; a gateway gives none (it only follows).
+ */
+export async function membershipOf(
+  config: Pick<NodeConfig, 'etcd' | 'dns' | 'tls'>,
+  self: string | undefined,
+  logger: Logger,
+  version: string,
+): Promise<Membership | undefined> {
+  if (config.etcd !== undefined) return etcdMembership(config.etcd, self, logger, version);
+  if (config.dns !== undefined) {
+    return dnsMembership(config.dns, self, config.tls !== undefined, logger);
+  }
+  return undefined;
+}
+
+/** memberNodeOptions are the createNode options of `peercache node`. */
+export function memberNodeOptions(
+  config: NodeConfig,
+  tls: TlsOptions | undefined,
+  membership: Membership | undefined,
+  logger: Logger | undefined,
+): NodeOptions {
+  return {
+    self: config.self,
+    peers: config.peers,
+    listen: config.listen,
+    ring: config.ring,
+    replicas: config.replicas,
+    basePath: config.basePath,
+    membership,
+    ...peerOptions(config, tls, config.limits.peer, logger),
+    ...peerHealthOptions(config),
+    logger,
+  };
+}
+
+/**
+ * gatewayNodeOptions are the createNode options of `peercache gateway`: a
+ * client-only node (`member: false`), never on a ring.
+ */
+export function gatewayNodeOptions(
+  config: GatewayConfig,
+  tls: TlsOptions | undefined,
+  membership: Membership | undefined,
+  logger: Logger | undefined,
+): NodeOptions {
+  return {
+    member: false,
+    membership,
+    ring: config.ring,
+    replicas: config.replicas,
+    basePath: config.basePath,
+    ...peerOptions(config, tls, {}, logger),
+    ...peerHealthOptions(config),
+    logger,
+  };
+}
+
+/**
+ * gatewayCertificateProblems checks a gateway's certificate as what it is: a
+ * client's (and the API's, with `--api-tls`), never a peer server's.
+ */
+export function gatewayCertificateProblems(
+  config: Pick<GatewayConfig, 'apiTls'>,
+  tls: TlsOptions | undefined,
+): CertificateProblem[] {
+  if (tls?.cert === undefined || tls.key === undefined) return [];
+  return checkCertificate(
+    { cert: tls.cert, key: tls.key, ca: tls.ca },
+    { clientAuth: true, serverAuth: config.apiTls },
+  );
 }
 
 /**

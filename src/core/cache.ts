@@ -13,6 +13,11 @@ import type { CacheStats, CacheType } from './stats.js';
 export interface Entry {
   readonly view: ByteView | null;
   readonly expireAt: number;
+  /**
+   * refreshAt is when a hit starts reloading the value in the background (the group's
+   * `refreshAhead`), in ms since the epoch; absent for none.
+   */
+  readonly refreshAt?: number;
 }
 
 /**
@@ -45,6 +50,11 @@ export interface TwoTierCacheOptions {
   hotShare?: number | undefined;
   /** Clock in ms since the epoch. Default `Date.now`. */
   now?: (() => number) | undefined;
+  /**
+   * graceMs is how long an expired entry is kept after its expiry: a lookup misses it,
+   * but {@link TwoTierCache.stale} still finds it. Default 0: dropped at expiry.
+   */
+  graceMs?: number | undefined;
 }
 
 /** What {@link TwoTierCache.add} accepts as a value: bytes are copied, a view is kept or copied. */
@@ -99,6 +109,7 @@ export class TwoTierCache {
   readonly #budget: number;
   readonly #hotShare: number;
   readonly #now: () => number;
+  readonly #graceMs: number;
   readonly #counters: Record<CacheType, Counters> = {
     main: { gets: 0, hits: 0, evictions: 0 },
     hot: { gets: 0, hits: 0, evictions: 0 },
@@ -108,6 +119,7 @@ export class TwoTierCache {
     this.#budget = options.cacheBytes;
     this.#hotShare = options.hotShare ?? 1 / 8;
     this.#now = options.now ?? Date.now;
+    this.#graceMs = options.graceMs ?? 0;
     const maxEntries = options.maxEntries ?? Number.POSITIVE_INFINITY;
     this.#arena = new ValueArena({
       blockBytes: blockBytesFor(this.#budget),
@@ -130,8 +142,8 @@ export class TwoTierCache {
   }
 
   /**
-   * get looks `key` up in main, then hot. An expired entry is removed and
-   * counts as a miss.
+   * get looks `key` up in main, then hot. An expired entry counts as a miss; it is
+   * removed, unless it is still within `graceMs` of its expiry.
    */
   get(key: string): Hit | undefined {
     if (this.#budget === 0) return undefined;
@@ -145,13 +157,30 @@ export class TwoTierCache {
     counters.gets++;
     const entry = lru.get(key);
     if (entry === undefined) return undefined;
-    if (!(entry instanceof ByteView) && entry.expireAt !== 0 && entry.expireAt <= this.#now()) {
-      lru.remove(key);
-      this.#release(entry);
-      return undefined;
+    if (!(entry instanceof ByteView) && entry.expireAt !== 0) {
+      const now = this.#now();
+      if (entry.expireAt <= now) {
+        if (entry.expireAt + this.#graceMs <= now) {
+          lru.remove(key);
+          this.#release(entry);
+        }
+        return undefined;
+      }
     }
     counters.hits++;
     return entry;
+  }
+
+  /**
+   * stale returns the entry of `key` that has expired less than `graceMs` ago, without
+   * touching recency or stats; undefined when there is none (or it is still live).
+   */
+  stale(key: string): Entry | undefined {
+    if (this.#graceMs === 0) return undefined;
+    const hit = this.#main.peek(key) ?? this.#hot.peek(key);
+    if (hit === undefined || hit instanceof ByteView || hit.expireAt === 0) return undefined;
+    const now = this.#now();
+    return hit.expireAt <= now && now < hit.expireAt + this.#graceMs ? hit : undefined;
   }
 
   /**
@@ -159,9 +188,16 @@ export class TwoTierCache {
    * then evicts to stay within the budget. It returns the value for callers to use,
    * as a lookup would ({@link Hit}): its view owns its bytes whether or not it was kept, so `Uint8Array` values may
    * be the caller's own buffers (they are copied, into the arena when they fit).
-   * `expireAt` is in ms since the epoch, 0 for never.
+   * `expireAt` is in ms since the epoch, 0 for never; `refreshAt` (the same unit) is when a
+   * hit should start a background reload, 0 for never.
    */
-  add(which: CacheType, key: string, value: CacheValue | null, expireAt: number): Hit {
+  add(
+    which: CacheType,
+    key: string,
+    value: CacheValue | null,
+    expireAt: number,
+    refreshAt = 0,
+  ): Hit {
     const bytes = value === null ? 0 : valueBytes(value);
     const size = Buffer.byteLength(key) + bytes;
     const keep =
@@ -175,7 +211,12 @@ export class TwoTierCache {
       view = this.#arena.store(value instanceof ByteView ? viewBytes(value) : value, bytes);
     } else view = ByteView.from(value);
     // No Entry object for a value that never expires: none to keep, none to return.
-    const hit: Hit = view !== null && expireAt === 0 ? view : { view, expireAt };
+    const hit: Hit =
+      view !== null && expireAt === 0
+        ? view
+        : refreshAt > 0
+          ? { view, expireAt, refreshAt }
+          : { view, expireAt };
     (which === 'main' ? this.#main : this.#hot).add(key, hit, size);
     this.#evict();
     return hit;

@@ -16,6 +16,7 @@ import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../limits.js';
 import { type FlightContext, SingleFlight } from '../singleflight/singleflight.js';
 import { type Clock, systemClock, timeoutSignal } from '../util/clock.js';
 import { LogThrottle } from '../util/log-throttle.js';
+import { BatchLoader, type LoadManyFn } from './batch-loader.js';
 import { ByteView } from './byteview.js';
 import { viewBytes } from './byteview-internal.js';
 import {
@@ -29,7 +30,14 @@ import {
 } from './cache.js';
 import type { Logger } from './logger.js';
 import { noopLogger } from './logger.js';
-import type { CallOptions, PeerClient, PeerPicker, PeerServedGroup, PeerValue } from './peers.js';
+import {
+  type CallOptions,
+  type PeerClient,
+  type PeerPicker,
+  type PeerServedGroup,
+  type PeerValue,
+  removeKeys,
+} from './peers.js';
 import { ByteViewSink, type Sink } from './sinks.js';
 import { type CacheStats, type CacheType, type GroupStats, newGroupStats } from './stats.js';
 
@@ -81,12 +89,37 @@ export interface GroupOptions {
   load?: LoadFn | undefined;
   /** The loader, as a {@link Getter}. */
   getter?: Getter | undefined;
+  /**
+   * loadMany loads many keys in one call (one query instead of one per key): the keys this
+   * node loads within one turn of the event loop, up to `batchMax` at a time, go to one
+   * call, as DataLoader does, while each key keeps its own singleflight. It may be given
+   * instead of `load`/`getter` or besides them; when given, every load of the group goes
+   * through it.
+   */
+  loadMany?: LoadManyFn<LoadResult> | undefined;
+  /** batchMax is the most keys in one `loadMany` call. Default 100. */
+  batchMax?: number | undefined;
   /** Entry limit of each cache, on top of the byte budget. Default: none. */
   maxEntries?: number | undefined;
   /** Default time to live of loaded and set values, in ms. Default: 0, no expiry. */
   ttl?: number | undefined;
   /** Cache a not-found answer for this many ms. Default: 0, not cached. */
   notFoundTtl?: number | undefined;
+  /**
+   * refreshAhead is the fraction of a loaded value's time to live, at its end, in which a
+   * hit still answers the cached value at once and also reloads it in the background: on
+   * the owner with the loader (once, however many hits), on other nodes from the owner.
+   * A reload that fails or finds nothing leaves the value to expire as it would have.
+   * Between 0 and 1; values set with `set` are not reloaded. Default: 0, off.
+   */
+  refreshAhead?: number | undefined;
+  /**
+   * graceMs is how long after its expiry a value may still be served, when loading it
+   * again fails (the loader's error, or no node that could load it can be reached): the
+   * caller then gets the stale value instead of the error, counted in `staleHits`. A
+   * not-found answer is never hidden by a stale value. Default: 0, no grace.
+   */
+  graceMs?: number | undefined;
   /**
    * fallbackTtl is how long, in ms, a non-owner keeps a value it loaded itself
    * because the owner could not be reached: in the hot cache, never longer than
@@ -167,6 +200,8 @@ export class Group implements PeerServedGroup {
   /** The group's name. */
   readonly name: string;
   readonly #load: LoadFn;
+  /** Gathers loads into `loadMany` calls, when the group has one. */
+  readonly #batch: BatchLoader<LoadResult> | undefined;
   readonly #cache: TwoTierCache;
   readonly #peers: () => PeerPicker;
   readonly #stats: GroupStats = newGroupStats();
@@ -176,6 +211,10 @@ export class Group implements PeerServedGroup {
   readonly #remoteFlights: SingleFlight<ByteView>;
   readonly #ttl: number;
   readonly #notFoundTtl: number;
+  readonly #refreshAhead: number;
+  readonly #graceMs: number;
+  /** Keys being reloaded in the background (refreshAhead): one reload per key at a time. */
+  readonly #refreshing = new Set<string>();
   /** How long a fallback copy lives, already capped by the group's ttl. */
   readonly #fallbackTtl: number;
   readonly #maxKeyBytes: number;
@@ -208,14 +247,27 @@ export class Group implements PeerServedGroup {
     checkNumber('maxKeyBytes', options.maxKeyBytes, 1);
     checkNumber('maxValueBytes', options.maxValueBytes, 0);
     checkNumber('hotCacheChance', options.hotCacheChance, 0);
+    checkNumber('refreshAhead', options.refreshAhead, 0);
+    checkNumber('graceMs', options.graceMs, 0);
+    if ((options.refreshAhead ?? 0) >= 1) {
+      throw new InvalidArgumentError('refreshAhead must be at least 0 and less than 1');
+    }
     if ((options.hotCacheChance ?? 0) > 1) {
       throw new InvalidArgumentError('hotCacheChance must be between 0 and 1');
     }
     if (options.load !== undefined && options.getter !== undefined) {
       throw new InvalidArgumentError(`group ${name}: give exactly one of load and getter`);
     }
-    if (options.load === undefined && options.getter === undefined && peers().member !== false) {
-      throw new InvalidArgumentError(`group ${name}: give exactly one of load and getter`);
+    if (
+      options.load === undefined &&
+      options.getter === undefined &&
+      options.loadMany === undefined &&
+      peers().member !== false
+    ) {
+      throw new InvalidArgumentError(`group ${name}: give a loader: load, getter or loadMany`);
+    }
+    if (options.loadMany !== undefined && typeof options.loadMany !== 'function') {
+      throw new InvalidArgumentError(`group ${name}: loadMany must be a function`);
     }
     if (options.load !== undefined && typeof options.load !== 'function') {
       throw new InvalidArgumentError(`group ${name}: load must be a function`);
@@ -227,12 +279,18 @@ export class Group implements PeerServedGroup {
     this.#load =
       options.load ??
       (options.getter === undefined ? neverLoads : getterToLoad(options.getter as Getter));
+    this.#batch =
+      options.loadMany === undefined
+        ? undefined
+        : new BatchLoader({ loadMany: options.loadMany, group: name, batchMax: options.batchMax });
     this.#peers = peers;
     this.#clock = options.clock ?? systemClock;
     this.#now = options.now ?? (this.#clock === systemClock ? Date.now : () => this.#clock.now());
     this.#random = options.random ?? Math.random;
     this.#ttl = options.ttl ?? 0;
     this.#notFoundTtl = options.notFoundTtl ?? 0;
+    this.#refreshAhead = options.refreshAhead ?? 0;
+    this.#graceMs = options.graceMs ?? 0;
     const fallbackTtl = options.fallbackTtl ?? DEFAULT_FALLBACK_TTL_MS;
     this.#fallbackTtl = this.#ttl > 0 ? Math.min(fallbackTtl, this.#ttl) : fallbackTtl;
     this.#maxKeyBytes = options.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES;
@@ -244,6 +302,7 @@ export class Group implements PeerServedGroup {
       cacheBytes: options.cacheBytes,
       maxEntries: options.maxEntries,
       now: this.#now,
+      graceMs: this.#graceMs,
     });
     const loadTimeoutMs = options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
     this.#localFlights = new SingleFlight<Hit>({ timeoutMs: loadTimeoutMs, clock: this.#clock });
@@ -275,16 +334,56 @@ export class Group implements PeerServedGroup {
       this.#stats.cacheHits++;
       const view = hitView(hit);
       if (view === null) return Promise.reject(new NotFoundError(`not found: ${key}`));
+      if (this.#refreshAhead > 0) this.#refreshIfDue(key, hit);
       if (sink !== undefined) sink.setView(view);
       return Promise.resolve(view);
     }
     this.#stats.loads++;
-    const loading = this.#loadAnywhere(key, options);
+    let loading = this.#loadAnywhere(key, options);
+    if (this.#graceMs > 0) {
+      loading = loading.catch((err: unknown) => this.#staleOr(key, err, options));
+    }
     if (sink === undefined) return loading;
     return loading.then((v) => {
       sink.setView(v);
       return v;
     });
+  }
+
+  /**
+   * getMany gets many keys at once: a `Map` (in the order of `keys`) of each key found to
+   * its value; a key that does not exist is absent, and a key whose get failed otherwise
+   * is absent too, with its error in the result's `errors`: one key's failure does not
+   * fail the others. Each key goes its own way as in {@link Group.get} (cache, its owner,
+   * or the loader; concurrent gets of a key share one load, whichever call asked for it),
+   * and the keys an owner loads together go to its `loadMany` in one call.
+   */
+  async getMany(keys: Iterable<string>, options?: GetOptions): Promise<GetManyResult> {
+    const unique = [...new Set(keys)];
+    const values: Array<ByteView | undefined> = new Array(unique.length);
+    const failures = new Map<number, unknown>();
+    await Promise.all(
+      unique.map((key, i) =>
+        this.get(key, options).then(
+          (v) => {
+            values[i] = v;
+          },
+          (err: unknown) => {
+            if (!isCacheError(err, 'NOT_FOUND')) failures.set(i, err);
+          },
+        ),
+      ),
+    );
+    const result = new GetManyResult();
+    for (let i = 0; i < unique.length; i++) {
+      const v = values[i];
+      if (v !== undefined) result.set(unique[i] as string, v);
+    }
+    for (const [i, err] of failures) {
+      const key = unique[i] as string;
+      result.errors.set(key, toCacheError(err, `get ${this.name}/${key}`));
+    }
+    return result;
   }
 
   /**
@@ -375,6 +474,81 @@ export class Group implements PeerServedGroup {
     await this.#tellOthers(picker, owner, key, call);
   }
 
+  /**
+   * removeMany drops every key of `keys` everywhere, as `remove` does for one,
+   * in few requests: each owner is sent its own keys first (with groupcache-go
+   * peers, one `_remove-keys` request; with others, one request per key), then
+   * this node drops its copies, then every other peer is sent the keys it does
+   * not own (best effort, as for `remove`). Each peer is told only after the
+   * keys' owners have dropped them, so no peer can fetch an owner's old value
+   * again after dropping its copy. When an owner cannot be reached the call
+   * fails with its error, after the keys of the owners that could be reached
+   * have been removed everywhere. Duplicate keys count once; a bad key fails
+   * the call before anything is sent. `options` as for `remove`.
+   */
+  async removeMany(keys: Iterable<string>, options?: CallOptions): Promise<void> {
+    const unique = [...new Set(keys)];
+    for (const key of unique) {
+      const bad = this.#checkKey(key);
+      if (bad !== undefined) throw bad;
+    }
+    if (unique.length === 0) return;
+    const picker = this.#peers();
+    const byOwner = new Map<PeerClient, string[]>();
+    const done: string[] = [];
+    for (const key of unique) {
+      const owner = picker.pickPeer(key);
+      if (owner === undefined) {
+        if (picker.member === false) {
+          throw new UnavailableError(`no cache node owns ${key}: the ring is empty`);
+        }
+        done.push(key);
+      } else {
+        const owned = byOwner.get(owner);
+        if (owned === undefined) byOwner.set(owner, [key]);
+        else owned.push(key);
+      }
+    }
+    const call = { signal: options?.signal, deadline: options?.deadline };
+    const owners = [...byOwner];
+    const results = await Promise.allSettled(
+      owners.map(([owner, owned]) => removeKeys(owner, this.name, owned, call)),
+    );
+    let failure: unknown;
+    results.forEach((r, i) => {
+      if (r.status === 'fulfilled') done.push(...(owners[i]?.[1] ?? []));
+      else failure ??= r.reason;
+    });
+    for (const key of done) this.#dropCopy(key);
+    await this.#tellOthersMany(picker, byOwner, done, call);
+    if (failure !== undefined) throw failure;
+  }
+
+  /**
+   * Ask every peer to drop its copies of `keys`, but not of the keys it owns
+   * (it dropped those first), with the write's signal and deadline.
+   */
+  async #tellOthersMany(
+    picker: PeerPicker,
+    byOwner: ReadonlyMap<PeerClient, readonly string[]>,
+    keys: readonly string[],
+    options: CallOptions,
+  ): Promise<void> {
+    if (keys.length === 0) return;
+    const others = picker.otherPeers();
+    const results = await Promise.allSettled(
+      others.map((peer) => {
+        const owned = byOwner.get(peer);
+        const mine = owned === undefined ? undefined : new Set(owned);
+        const rest = mine === undefined ? keys : keys.filter((k) => !mine.has(k));
+        return removeKeys(peer, this.name, rest, options);
+      }),
+    );
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') this.#notDropped(others[i]?.url ?? '', keys.length, r.reason);
+    });
+  }
+
   /** Drop this node's copy of `key` and supersede its loads of it, in one step. */
   #dropCopy(key: string): void {
     this.#cache.remove(key);
@@ -416,18 +590,24 @@ export class Group implements PeerServedGroup {
     const call = { signal: options?.signal, deadline: options?.deadline };
     const results = await Promise.allSettled(others.map((p) => p.remove(this.name, key, call)));
     results.forEach((r, i) => {
-      if (r.status === 'rejected') {
-        this.#stats.peerErrors++;
-        const peer = others[i]?.url ?? '';
-        const held = this.#peerLog.take(`drop ${peer}`);
-        if (held !== undefined) {
-          this.#log.warn(
-            { group: this.name, key, peer, err: String(r.reason), alsoFailed: held },
-            'peer could not drop its copy',
-          );
-        }
-      }
+      if (r.status === 'rejected') this.#notDropped(others[i]?.url ?? '', key, r.reason);
     });
+  }
+
+  /**
+   * #notDropped counts a peer that could not be told to drop its copy of `key`
+   * (or of that many keys) as a peer error, and logs it, throttled per peer.
+   */
+  #notDropped(peer: string, key: string | number, reason: unknown): void {
+    this.#stats.peerErrors++;
+    const held = this.#peerLog.take(`drop ${peer}`);
+    if (held !== undefined) {
+      const what = typeof key === 'string' ? { key } : { keys: key };
+      this.#log.warn(
+        { group: this.name, ...what, peer, err: String(reason), alsoFailed: held },
+        'peer could not drop its copy',
+      );
+    }
   }
 
   /**
@@ -458,6 +638,7 @@ export class Group implements PeerServedGroup {
       this.#stats.cacheHits++;
       const view = hitView(hit);
       if (view === null) return Promise.reject(new NotFoundError(`not found: ${key}`));
+      if (this.#refreshAhead > 0) this.#refreshIfDue(key, hit);
       return { value: viewBytes(view), expireAt: hitExpireAt(hit), minuteQps: 0 };
     }
     const picker = this.#peers();
@@ -472,7 +653,7 @@ export class Group implements PeerServedGroup {
     // short-lived copy is the safe one to keep.
     const fallback = picker.pickPeer(key) !== undefined;
     this.#stats.loads++;
-    return this.#localFlights
+    const loading = this.#localFlights
       .do(key, (flight) => this.#loadLocally(key, flight, fallback, undefined), {
         signal: options?.signal,
       })
@@ -480,6 +661,82 @@ export class Group implements PeerServedGroup {
         const view = viewOf(key)(loaded);
         return { value: viewBytes(view), expireAt: hitExpireAt(loaded), minuteQps: 0 };
       });
+    if (this.#graceMs === 0) return loading;
+    return loading.catch((err: unknown) => {
+      const stale = this.#staleEntry(key, err, options?.signal);
+      if (stale === undefined) throw err;
+      return { value: viewBytes(stale.view), expireAt: stale.expireAt, minuteQps: 0 };
+    });
+  }
+
+  /**
+   * #refreshIfDue starts the background reload of a hit inside its refreshAhead window:
+   * on the owner with the loader, elsewhere from the owner (whose own hit may in turn
+   * reload it). One at a time per key; it shares the key's flight with any caller's miss,
+   * and a write supersedes it as it does any load. Its outcome reaches no caller.
+   */
+  #refreshIfDue(key: string, hit: Hit): void {
+    if (hit instanceof ByteView) return;
+    const due = hit.refreshAt;
+    if (due === undefined || due > this.#now() || this.#refreshing.has(key)) return;
+    this.#refreshing.add(key);
+    const picker = this.#peers();
+    const owner = picker.pickPeer(key);
+    let refresh: Promise<unknown>;
+    if (owner === undefined) {
+      if (picker.member === false) {
+        this.#refreshing.delete(key);
+        return;
+      }
+      this.#stats.refreshes++;
+      refresh = this.#localFlights.do(key, (flight) =>
+        this.#loadLocally(key, flight, false, undefined, true),
+      );
+    } else {
+      this.#stats.refreshes++;
+      refresh = this.#remoteFlights.do(key, (flight) =>
+        this.#loadFromOwner(key, owner, flight, false, undefined, true),
+      );
+    }
+    refresh
+      .catch((err: unknown) => {
+        this.#log.debug(
+          { group: this.name, key, err: err instanceof Error ? err.message : String(err) },
+          'refresh failed',
+        );
+      })
+      .finally(() => this.#refreshing.delete(key));
+  }
+
+  /**
+   * #staleEntry is the value of `key` that expired less than graceMs ago, to answer
+   * instead of `err`, the failure of loading it again; undefined when `err` must stand:
+   * a not-found (the key is gone), the caller's own cancellation or deadline, or no
+   * stale value.
+   */
+  #staleEntry(
+    key: string,
+    err: unknown,
+    signal: AbortSignal | undefined,
+  ): { view: ByteView; expireAt: number } | undefined {
+    if (isCacheError(err, 'NOT_FOUND') || signal?.aborted) return undefined;
+    if (isCacheError(err, 'CANCELLED') || isCacheError(err, 'INVALID_ARGUMENT')) return undefined;
+    const stale = this.#cache.stale(key);
+    if (stale === undefined || stale.view === null) return undefined;
+    this.#stats.staleHits++;
+    return { view: stale.view, expireAt: stale.expireAt };
+  }
+
+  /**
+   * #staleOr answers a get whose load failed with `err` from a stale value, or rethrows:
+   * a caller whose own signal or deadline ended the get gets its error.
+   */
+  #staleOr(key: string, err: unknown, options: GetOptions | undefined): ByteView {
+    const deadline = options?.deadline;
+    if (deadline !== undefined && deadline <= this.#clock.now()) throw err;
+    const stale = this.#staleEntry(key, err, options?.signal);
+    if (stale === undefined) throw err;
+    return stale.view;
   }
 
   /**
@@ -573,6 +830,7 @@ export class Group implements PeerServedGroup {
     flight: FlightContext,
     cancellable: boolean,
     callerDeadline: number | undefined,
+    refresh = false,
   ): Promise<ByteView> {
     this.#stats.loadsDeduped++;
     const until = Math.min(callerDeadline ?? Number.POSITIVE_INFINITY, flight.deadline);
@@ -582,6 +840,7 @@ export class Group implements PeerServedGroup {
       flight,
       signal: cancellable ? flight.signal : undefined,
       deadline: Number.isFinite(until) ? until : undefined,
+      refresh,
     };
     return this.#askPeer(ask, owner);
   }
@@ -607,7 +866,8 @@ export class Group implements PeerServedGroup {
         // node (and superseded this flight): its answer is then not kept. Either
         // way the value is copied: a peer client (possibly the user's own) may
         // reuse its buffer, and a wire buffer may be a range of a larger body.
-        if (!flight.superseded && this.#random() < this.#hotCacheChance) {
+        // A refresh replaces the hot copy it was started from.
+        if (!flight.superseded && (ask.refresh || this.#random() < this.#hotCacheChance)) {
           let expireAt: number | undefined = got.expireAt;
           if (peer !== ask.owner) {
             // A fallback owner's answer is a fallback copy: kept for fallbackTtl at most.
@@ -620,7 +880,8 @@ export class Group implements PeerServedGroup {
                   : Math.min(expireAt, bound);
           }
           if (expireAt !== undefined) {
-            const stored = hitView(this.#cache.add('hot', key, got.value, expireAt));
+            const refreshAt = peer === ask.owner ? this.#refreshAt(expireAt, true) : 0;
+            const stored = hitView(this.#cache.add('hot', key, got.value, expireAt, refreshAt));
             if (stored !== null) return stored;
           }
         }
@@ -716,21 +977,28 @@ export class Group implements PeerServedGroup {
     flight: FlightContext,
     fallback: boolean,
     remote: FlightContext | undefined,
+    refresh = false,
   ): Promise<Hit> {
-    const cached = this.#cache.get(key);
-    if (cached !== undefined) return cached;
+    // A refresh reloads a value that is still cached; any other load first looks again.
+    if (!refresh) {
+      const cached = this.#cache.get(key);
+      if (cached !== undefined) return cached;
+    }
     // A load that goes on from a remote flight is the same load: counted once.
     if (remote === undefined) this.#stats.loadsDeduped++;
     let result: LoadResult;
     try {
       // The loader's signal is the flight's, made only if the loader reads it.
       const group = this.name;
-      result = await this.#load(key, {
-        get signal() {
-          return flight.signal;
-        },
-        group,
-      });
+      result =
+        this.#batch !== undefined
+          ? await this.#batch.load(key, flight.signal)
+          : await this.#load(key, {
+              get signal() {
+                return flight.signal;
+              },
+              group,
+            });
     } catch (err) {
       this.#stats.localLoadErrs++;
       if (flight.aborted) throw abortError(flight.signal);
@@ -778,10 +1046,23 @@ export class Group implements PeerServedGroup {
     remote: FlightContext | undefined,
   ): Hit {
     if (flight.superseded || remote?.superseded) return unstoredHit(value, expireAt);
-    if (!fallback) return this.#cache.add('main', key, value, expireAt);
+    if (!fallback) {
+      return this.#cache.add('main', key, value, expireAt, this.#refreshAt(expireAt));
+    }
     if (this.#fallbackTtl === 0) return unstoredHit(value, expireAt);
     const bound = this.#now() + this.#fallbackTtl;
     return this.#cache.add('hot', key, value, expireAt === 0 ? bound : Math.min(expireAt, bound));
+  }
+
+  /**
+   * #refreshAt is when a value expiring at `expireAt` is due for a refresh (0: never). A
+   * value loaded here lives from now; one from the owner may be well into its life
+   * already, so its window is taken from the group's `ttl` when there is one.
+   */
+  #refreshAt(expireAt: number, fromPeer = false): number {
+    if (this.#refreshAhead === 0 || expireAt === 0) return 0;
+    const life = fromPeer && this.#ttl > 0 ? this.#ttl : Math.max(0, expireAt - this.#now());
+    return expireAt - life * this.#refreshAhead;
   }
 
   #notFound(
@@ -857,6 +1138,15 @@ export class Group implements PeerServedGroup {
   }
 }
 
+/**
+ * GetManyResult is what {@link Group.getMany} returns: a Map of each key found to its
+ * value, and `errors`, each key whose get failed (other than not found) to its error.
+ */
+export class GetManyResult extends Map<string, ByteView> {
+  /** errors maps each key whose get failed, other than by not existing, to its error. */
+  readonly errors = new Map<string, CacheError>();
+}
+
 /** Ask is one remote flight's question: the key, its owner, and how long to wait. */
 interface Ask {
   key: string;
@@ -865,6 +1155,8 @@ interface Ask {
   /** The flight's signal, when a caller can cancel; else the deadline alone ends the request. */
   signal: AbortSignal | undefined;
   deadline: number | undefined;
+  /** A background refresh (refreshAhead): its value replaces the hot copy. */
+  refresh: boolean;
 }
 
 /** Loaded is a loader's value, checked, before the cache copies it. */

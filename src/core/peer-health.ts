@@ -14,7 +14,7 @@ import { type Clock, systemClock } from '../util/clock.js';
 import { LogThrottle } from '../util/log-throttle.js';
 import type { Logger } from './logger.js';
 import { noopLogger } from './logger.js';
-import type { CallOptions, PeerClient, PeerValue } from './peers.js';
+import { type CallOptions, type PeerClient, type PeerValue, removeKeys } from './peers.js';
 
 /**
  * PROBE_GROUP is the group a health probe asks for. No node serves it, so every
@@ -256,6 +256,11 @@ export class HealthCheckedPeer implements PeerClient {
   /** remove drops a key at the peer (see {@link PeerClient.remove}). */
   remove(group: string, key: string, options?: CallOptions): Promise<void> {
     return this.#call(options, (o) => this.#inner.remove(group, key, o));
+  }
+
+  /** removeMany drops many keys at the peer (see {@link PeerClient.removeMany}). */
+  removeMany(group: string, keys: readonly string[], options?: CallOptions): Promise<void> {
+    return this.#call(options, (o) => removeKeys(this.#inner, group, keys, o));
   }
 
   /**

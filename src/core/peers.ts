@@ -44,6 +44,13 @@ export interface PeerClient {
   /** remove drops `key` from the peer's caches. */
   remove(group: string, key: string, options?: CallOptions): Promise<void>;
   /**
+   * removeMany drops every key of `keys` from the peer's caches, in as few
+   * requests as the wire allows (groupcache-go's `_remove-keys`: one). It fails
+   * as `remove` does; the peer may then have dropped some of the keys.
+   * Optional: without it, {@link removeKeys} sends one `remove` per key.
+   */
+  removeMany?(group: string, keys: readonly string[], options?: CallOptions): Promise<void>;
+  /**
    * close releases the client for good: it closes the client's connections,
    * its transport forgets it (asking the transport for the same URL again
    * gives a fresh client), and wrappers drop what they keep for the peer
@@ -58,6 +65,23 @@ export interface PeerClient {
    * metrics, health), so that what a wrapper further in knows can be found.
    */
   readonly inner?: PeerClient | undefined;
+}
+
+/**
+ * removeKeys drops `keys` at `client`: with its `removeMany` when it has one,
+ * else with one `remove` per key, all at once. It settles once every request
+ * has, failing with the first failure.
+ */
+export async function removeKeys(
+  client: PeerClient,
+  group: string,
+  keys: readonly string[],
+  options?: CallOptions,
+): Promise<void> {
+  if (keys.length === 0) return;
+  if (client.removeMany !== undefined) return client.removeMany(group, keys, options);
+  const results = await Promise.allSettled(keys.map((key) => client.remove(group, key, options)));
+  for (const result of results) if (result.status === 'rejected') throw result.reason;
 }
 
 /**

@@ -2,7 +2,8 @@
 // in flight end, gives a peer that comes back a fresh client, and names a key's fallback owner.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { UnavailableError } from '../errors.js';
+import { InvalidArgumentError, UnavailableError } from '../errors.js';
+import { createRing, ringKinds } from '../ring/owner-ring.js';
 import { HealthCheckedPeer, type HealthClock } from './peer-health.js';
 import type { CallOptions, PeerClient, PeerValue } from './peers.js';
 import { RingPicker } from './ring-picker.js';
@@ -245,5 +246,43 @@ describe('RingPicker.pickFallback', () => {
     const ownedByC = keysOf(member.ring, 'http://c:1')[0]!;
     await member.markDown('http://b:1');
     assert.equal(member.ring.pickFallback(ownedByC), 'self', 'self is always healthy');
+  });
+});
+
+describe('RingPicker ring kinds', () => {
+  const members = ['http://a:1', 'http://b:1', 'http://c:1', 'http://d:1'];
+  for (const kind of ringKinds) {
+    it(`${kind}: owners are the ${kind} ring's; the fallback owner is the one a removal would give`, () => {
+      const picker = new RingPicker({
+        self: 'http://a:1',
+        ring: kind,
+        clientFor: (url) => new FakeClient(url),
+      });
+      picker.setPeers(members);
+      assert.equal(picker.ring, kind);
+      const ring = createRing({ kind });
+      ring.set(members);
+      assert.deepEqual(picker.shares(), ring.shares());
+      for (let i = 0; i < 300; i++) {
+        const key = `key-${i}`;
+        const owner = picker.ownerOf(key);
+        assert.equal(owner, ring.get(key));
+        const without = createRing({ kind });
+        without.set(members.filter((m) => m !== owner));
+        assert.equal(picker.fallbackOf(key), without.get(key), key);
+      }
+    });
+  }
+
+  it('an unknown ring kind is an InvalidArgumentError', () => {
+    assert.throws(
+      () =>
+        new RingPicker({
+          self: SELF,
+          ring: 'maglev' as 'golang',
+          clientFor: (url) => new FakeClient(url),
+        }),
+      InvalidArgumentError,
+    );
   });
 });

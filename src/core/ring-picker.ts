@@ -1,13 +1,20 @@
 // ring-picker.ts: RingPicker, the PeerPicker that maps keys to owners with the
 // consistent-hash ring, keeps one client per peer and closes those of peers that left.
 import { InvalidArgumentError } from '../errors.js';
-import { Ring, type RingOptions } from '../ring/ring.js';
+import {
+  createRing,
+  type OwnerRing,
+  type RingFactoryOptions,
+  type RingKind,
+} from '../ring/owner-ring.js';
 import { peerHealthy } from './peer-health.js';
 import type { PeerClient, PeerPicker } from './peers.js';
 import { TrackedClient } from './tracked-client.js';
 
 /** RingPickerOptions configure a {@link RingPicker}. */
-export interface RingPickerOptions extends RingOptions {
+export interface RingPickerOptions extends Omit<RingFactoryOptions, 'kind'> {
+  /** ring is the ring kind (see {@link RingKind}); every member must use the same. Default `golang`. */
+  ring?: RingKind | undefined;
   /** This node's identity on the ring (its peer base URL); it must match how peers list it. */
   self: string;
   /**
@@ -41,11 +48,16 @@ export interface RingPickerOptions extends RingOptions {
  */
 export class RingPicker implements PeerPicker {
   readonly self: string;
-  readonly #options: RingOptions;
+  readonly #options: RingFactoryOptions;
   readonly #clientFor: (url: string) => PeerClient;
   readonly #member: boolean;
   readonly #healthy: (peer: PeerClient) => boolean;
-  #ring: Ring;
+  #ring: OwnerRing;
+
+  /** ring names the ring kind every member must share. */
+  get ring(): RingKind {
+    return this.#ring.kind;
+  }
 
   /** member is false for a client-only node, which owns no keys. */
   get member(): boolean {
@@ -64,12 +76,12 @@ export class RingPicker implements PeerPicker {
       throw new InvalidArgumentError('self must be a non-empty string');
     }
     this.self = options.self;
-    this.#options = { replicas: options.replicas, hash: options.hash };
+    this.#options = { kind: options.ring, replicas: options.replicas, hash: options.hash };
     this.#clientFor = options.clientFor;
     this.#member = options.member ?? true;
     this.#healthy = options.healthy ?? peerHealthy;
-    this.#ring = new Ring(this.#options);
-    if (this.#member) this.#ring.add(this.self);
+    this.#ring = createRing(this.#options);
+    if (this.#member) this.#ring.set([this.self]);
   }
 
   /**
@@ -87,7 +99,7 @@ export class RingPicker implements PeerPicker {
       }
       if (p !== this.self || this.#member) next.add(p);
     }
-    const ring = new Ring(this.#options);
+    const ring = createRing(this.#options);
     ring.set(next);
     const clients = new Map<string, TrackedClient>();
     const added: string[] = [];
@@ -151,8 +163,10 @@ export class RingPicker implements PeerPicker {
 
   /**
    * pickFallback names the fallback owner of `key` (see {@link PeerPicker.pickFallback}):
-   * the first member after the owner on the ring that is healthy, self
-   * included (`'self'`). A client-only node is not on the ring, so it never
+   * the first healthy member, self included (`'self'`), in the order the ring
+   * hands the key on when its owner leaves (see {@link OwnerRing.next}): for
+   * the Go rings the next member clockwise, for `balanced` the member that
+   * would own the key were the owner removed. A client-only node is not on the ring, so it never
    * names itself.
    */
   pickFallback(key: string): PeerClient | 'self' | undefined {
@@ -180,6 +194,11 @@ export class RingPicker implements PeerPicker {
   /** otherPeers lists the clients of every member but self. */
   otherPeers(): readonly PeerClient[] {
     return this.#others;
+  }
+
+  /** shares gives each member's fraction of the key hash space (see {@link OwnerRing.shares}). */
+  shares(): Map<string, number> {
+    return this.#ring.shares();
   }
 
   /** members lists every member's URL (self included on a member node), sorted. */

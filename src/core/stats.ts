@@ -26,6 +26,10 @@ export interface GroupStats {
   localLoadErrs: number;
   /** Gets that arrived from other peers. */
   serverRequests: number;
+  /** Gets answered with a value past its expiry, within `graceMs`, because loading it again failed. */
+  staleHits: number;
+  /** Background reloads started by hits inside the `refreshAhead` window. */
+  refreshes: number;
 }
 
 /** CacheStats describe one of a group's two caches. */
@@ -57,5 +61,7 @@ export function newGroupStats(): GroupStats {
     localLoads: 0,
     localLoadErrs: 0,
     serverRequests: 0,
+    staleHits: 0,
+    refreshes: 0,
   };
 }

@@ -1,6 +1,6 @@
 // tracked-client.ts: TrackedClient, a peer client that counts its requests in flight, so the
 // ring can close it once its peer has left and the last of those requests has ended.
-import type { CallOptions, PeerClient, PeerValue } from './peers.js';
+import { type CallOptions, type PeerClient, type PeerValue, removeKeys } from './peers.js';
 
 /**
  * TrackedClient wraps the client the ring made for a peer. It counts the
@@ -85,6 +85,19 @@ export class TrackedClient implements PeerClient {
     let request: Promise<void>;
     try {
       request = this.#inner.remove(group, key, options);
+    } catch (err) {
+      this.#end();
+      throw err;
+    }
+    return request.then(this.#ended, this.#failed);
+  }
+
+  /** removeMany drops many keys at the peer, counted as one request (see {@link removeKeys}). */
+  removeMany(group: string, keys: readonly string[], options?: CallOptions): Promise<void> {
+    this.#inFlight++;
+    let request: Promise<void>;
+    try {
+      request = removeKeys(this.#inner, group, keys, options);
     } catch (err) {
       this.#end();
       throw err;

@@ -1,5 +1,5 @@
 // membership.ts: the membership seam: a source of peer sets that a node applies
-// to its ring (a static list, etcd; DNS or Kubernetes could follow).
+// to its ring (a static list, etcd, DNS).
 
 /**
  * Membership delivers the cluster's member list to a node. Each call of

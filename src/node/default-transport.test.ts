@@ -7,6 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { freePort } from '../../test/support/process.js';
 import { UnavailableError } from '../errors.js';
+import { createHttpPeerHandler } from '../transport/http/server.js';
+import { FakeGroup, fakeLookup, startServer } from '../transport/http/testing.js';
 import { LazyHttpTransport } from './default-transport.js';
 import { createNode } from './node.js';
 
@@ -46,6 +48,22 @@ describe('the default HTTP transport', () => {
     closers.push(() => transport.close());
     const got = await transport.client(`http://127.0.0.1:${port}`).get('g', 'k');
     assert.equal(new TextDecoder().decode(got.value), 'value of k');
+  });
+
+  it('forwards removeMany: one _remove-keys in the groupcache-go dialect', async () => {
+    const group = new FakeGroup('g');
+    const methods: string[] = [];
+    const handle = createHttpPeerHandler(fakeLookup(group), { dialect: 'groupcache-go' });
+    const server = await startServer((req, res) => {
+      methods.push(req.method ?? '');
+      handle(req, res);
+    });
+    closers.push(() => server.close());
+    const transport = new LazyHttpTransport({ dialect: 'groupcache-go' });
+    closers.push(() => transport.close());
+    await transport.client(server.url).removeMany?.('g', ['a', 'b']);
+    assert.deepEqual(methods, ['POST']);
+    assert.deepEqual(group.seen, ['a', 'b']);
   });
 
   it('a client closed before its first request fails, and the next one is fresh', async () => {

@@ -1,6 +1,12 @@
 // default-transport.ts: createNode's default peer transport, HTTP, imported when a node
 // first needs it (a peer, a server, a handler), so that a local cache never loads it.
-import type { CallOptions, GroupLookup, PeerClient, PeerValue } from '../core/peers.js';
+import {
+  type CallOptions,
+  type GroupLookup,
+  type PeerClient,
+  type PeerValue,
+  removeKeys,
+} from '../core/peers.js';
 import { UnavailableError } from '../errors.js';
 import type { HttpPeerHandler } from '../transport/http/server.js';
 import type {
@@ -148,6 +154,13 @@ class LazyClient implements PeerClient {
     return c instanceof Promise
       ? c.then((r) => r.remove(group, key, options))
       : c.remove(group, key, options);
+  }
+
+  removeMany(group: string, keys: readonly string[], options?: CallOptions): Promise<void> {
+    const c = this.#client();
+    return c instanceof Promise
+      ? c.then((r) => removeKeys(r, group, keys, options))
+      : removeKeys(c, group, keys, options);
   }
 
   close(): void {

@@ -3,7 +3,7 @@
 import type { Gauge, Registry } from 'prom-client';
 import type { Group } from '../core/group.js';
 import { healthOf } from '../core/peer-health.js';
-import type { PeerClient } from '../core/peers.js';
+import { type PeerClient, removeKeys } from '../core/peers.js';
 import type { GroupStats } from '../core/stats.js';
 import { isCacheError } from '../errors.js';
 import { LatencyHistogram, type LatencySeries } from './latency.js';
@@ -19,6 +19,9 @@ const statNames: Record<keyof GroupStats, string> = {
   localLoads: 'successful runs of the local loader',
   localLoadErrs: 'failed runs of the local loader',
   serverRequests: 'gets that came from other peers',
+  staleHits:
+    'gets answered with a value past its expiry (within graceMs) because reloading it failed',
+  refreshes: 'background reloads started by hits near expiry (refreshAhead)',
 };
 
 type PeerOp = 'get' | 'set' | 'remove';
@@ -270,6 +273,9 @@ export class NodeMetrics {
         timed('set', client.set(group, key, value, expireAt, options), performance.now()),
       remove: (group, key, options) =>
         timed('remove', client.remove(group, key, options), performance.now()),
+      // One observation per batch, under `remove`.
+      removeMany: (group, keys, options) =>
+        timed('remove', removeKeys(client, group, keys, options), performance.now()),
       close: () => {
         if (!closed) {
           closed = true;

@@ -179,7 +179,7 @@ test('a client-only node needs no self nor loader, and refuses a get, set or rem
   await assert.rejects(g.remove('k'), { code: 'UNAVAILABLE' });
   assert.throws(() => createNode().newGroup('g', { cacheBytes: 0 }), {
     code: 'INVALID_ARGUMENT',
-    message: /give exactly one of load and getter/,
+    message: /give a loader: load, getter or loadMany/,
   });
   const withPeers = createNode({ member: false, peers: ['http://127.0.0.1:7'] });
   assert.deepEqual(withPeers.peers().peers, ['http://127.0.0.1:7']);

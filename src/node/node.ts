@@ -15,6 +15,7 @@ import { GroupRegistry } from '../core/registry.js';
 import { RingPicker } from '../core/ring-picker.js';
 import { InvalidArgumentError, UnavailableError } from '../errors.js';
 import type { Membership } from '../membership/membership.js';
+import type { RingKind } from '../ring/owner-ring.js';
 import type { HashFn } from '../ring/ring.js';
 import type { TlsOptions } from '../security/tls.js';
 import type { HttpPeerHandler } from '../transport/http/server.js';
@@ -92,9 +93,22 @@ export interface NodeOptions {
   maxKeyBytes?: number | undefined;
   /** maxValueBytes bounds values on the default HTTP peer endpoint and from peers. Default 64 MiB. */
   maxValueBytes?: number | undefined;
-  /** replicas is the number of ring points per peer. Default 50. */
+  /**
+   * ring is how keys are mapped to owners; every node of a cluster must use the
+   * same (the tcp transport refuses a peer with another). `golang` (the
+   * default) places keys as golang/groupcache does, `mailgun` and
+   * `groupcache-go` as those lineages do; `balanced` spreads keys evenly
+   * (the busiest node within a few percent of the mean) but no Go node
+   * computes it: use it only where every node is peercache. See
+   * docs/protocol.md. An unknown name is an InvalidArgumentError.
+   */
+  ring?: RingKind | undefined;
+  /**
+   * replicas is the number of points per peer of the Go rings. Default 50. The
+   * `balanced` ring takes none (InvalidArgumentError).
+   */
   replicas?: number | undefined;
-  /** hash is the ring's hash function. Default CRC-32 IEEE (golang/groupcache's). */
+  /** hash is the `golang` ring's hash function (no other kind takes one). Default CRC-32 IEEE. */
   hash?: HashFn | undefined;
   /**
    * peerTimeoutMs bounds every request to a peer, apart from the groups'
@@ -127,6 +141,8 @@ export interface PeersInfo {
   self: string;
   /** Whether this node owns keys (false for a client-only node). */
   member: boolean;
+  /** The ring kind (see {@link NodeOptions.ring}). */
+  ring: RingKind;
   /** The ring's members, sorted. */
   peers: string[];
   /** What set the current member list: `static`, `api`, or a membership source's name. */
@@ -213,13 +229,14 @@ export class CacheNode {
     });
     this.#picker = new RingPicker({
       self: this.self,
+      ring: options.ring,
       replicas: options.replicas,
       hash: options.hash,
       member: this.#member,
       // Probes go through the bare client: they are not requests, and stay out
       // of the request metrics.
       clientFor: (url) => {
-        const client = this.transport.client(url);
+        const client = this.transport.client(url, { ring: this.#picker.ring });
         return new HealthCheckedPeer(this.metrics.instrument(client), {
           ...health,
           clock: this.#clock,
@@ -233,6 +250,7 @@ export class CacheNode {
     this.#info = {
       self: this.self,
       member: this.#member,
+      ring: this.#picker.ring,
       peers: [],
       source: 'static',
       updatedAt: new Date().toISOString(),
@@ -281,6 +299,7 @@ export class CacheNode {
     this.#info = {
       self: this.self,
       member: this.#member,
+      ring: this.#picker.ring,
       peers: members,
       source,
       updatedAt: new Date().toISOString(),
@@ -323,6 +342,19 @@ export class CacheNode {
     return this.#picker.ownerOf(key);
   }
 
+  /** ring names this node's ring kind (see {@link NodeOptions.ring}). */
+  get ring(): RingKind {
+    return this.#picker.ring;
+  }
+
+  /**
+   * shares gives each member's fraction of the key hash space on this node's
+   * ring (fractions summing to 1): what share of keys each would own.
+   */
+  shares(): Map<string, number> {
+    return this.#picker.shares();
+  }
+
   /**
    * listen serves peer requests on `listen` (or self's host and port), then
    * starts the membership source; it resolves with the bound address.
@@ -342,6 +374,7 @@ export class CacheNode {
         port,
         signal: this.#shutdown.signal,
         logger: this.#log,
+        ring: this.#picker.ring,
       });
     } catch (err) {
       this.#listening = false;
@@ -352,6 +385,7 @@ export class CacheNode {
       {
         self: this.self,
         transport: this.transport.name,
+        ring: this.#picker.ring,
         address: `${address.address}:${address.port}`,
       },
       'serving peers',

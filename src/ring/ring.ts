@@ -1,6 +1,16 @@
 // ring.ts: the consistent-hash ring that maps a key to its owner peer, point for
 // point the same as golang/groupcache's consistenthash (CRC-32 IEEE, 50 replicas).
 import { InvalidArgumentError } from '../errors.js';
+import {
+  arcShares,
+  checkPeers,
+  compareMembers,
+  memberList,
+  nextOwner,
+  replicasOption,
+  sameMembers,
+} from './members.js';
+import type { OwnerRing } from './owner-ring.js';
 
 /**
  * zlib's crc32, loaded on the first hash rather than imported: node:zlib, and
@@ -35,10 +45,8 @@ export interface RingOptions {
   hash?: HashFn;
 }
 
-const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
 /**
- * Ring is a consistent-hash ring of peers (their base URLs). Peer `p` gets the
+ * Ring is the `golang` {@link OwnerRing}: a consistent-hash ring of peers (their base URLs). Peer `p` gets the
  * points `hash(String(i) + p)` for `i` in `0..replicas-1`; the owner of a key is
  * the peer of the first point at or after `hash(key)` (as unsigned 32-bit
  * integers), wrapping around to the lowest point. With the defaults this picks
@@ -54,10 +62,12 @@ const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1
  * Membership changes rebuild the ring (a sorted `Uint32Array` of points with a
  * parallel array of owners); {@link Ring.get} is one hash and a binary search.
  */
-export class Ring {
+export class Ring implements OwnerRing {
+  /** kind is `golang`. */
+  readonly kind = 'golang' as const;
   readonly #replicas: number;
   readonly #hash: HashFn;
-  /** Members, sorted by {@link compareStrings}; owner indexes point into it. */
+  /** Members, sorted by {@link compareMembers}; owner indexes point into it. */
   #peers: string[] = [];
   /** Distinct points, ascending. */
   #points = new Uint32Array(0);
@@ -68,14 +78,11 @@ export class Ring {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidArgumentError('ring: options must be an object');
     }
-    const { replicas = 50, hash = crc32 } = options;
-    if (typeof replicas !== 'number' || !Number.isSafeInteger(replicas) || replicas < 1) {
-      throw new InvalidArgumentError(`ring: replicas must be an integer >= 1, got ${replicas}`);
-    }
+    const { replicas, hash = crc32 } = options;
     if (typeof hash !== 'function') {
       throw new InvalidArgumentError('ring: hash must be a function');
     }
-    this.#replicas = replicas;
+    this.#replicas = replicasOption(replicas);
     this.#hash = hash;
   }
 
@@ -106,17 +113,8 @@ export class Ring {
    * if a peer is invalid.
    */
   set(peers: Iterable<string>): void {
-    if (
-      typeof peers === 'string' ||
-      typeof (peers as Partial<Iterable<string>> | null)?.[Symbol.iterator] !== 'function'
-    ) {
-      throw new InvalidArgumentError('ring: peers must be an iterable of strings (not a string)');
-    }
-    const list = [...peers];
-    checkPeers(list);
-    const next = new Set(list);
-    if (next.size === this.#peers.length && this.#peers.every((p) => next.has(p))) return;
-    this.#rebuild(next);
+    const next = memberList(peers);
+    if (!sameMembers(this.#peers, next)) this.#rebuild(new Set(next));
   }
 
   /** get returns the peer that owns `key`, or `undefined` when the ring is empty. */
@@ -135,25 +133,25 @@ export class Ring {
    * so nodes that agree on the members and on `accept` agree on the answer.
    */
   next(key: string, accept: (peer: string) => boolean): string | undefined {
-    const n = this.#points.length;
-    if (n === 0) return undefined;
-    const owners = this.#owners;
-    const start = this.#pointOf(key);
-    const owner = owners[start]!;
-    // Members already offered (the owner counts as one): the walk stops once every
-    // member has been, without visiting the rest of the points.
-    const seen = new Uint8Array(this.#peers.length);
-    seen[owner] = 1;
-    let left = this.#peers.length - 1;
-    for (let step = 1; step < n && left > 0; step++) {
-      const m = owners[(start + step) % n]!;
-      if (seen[m] === 1) continue;
-      seen[m] = 1;
-      left--;
-      const peer = this.#peers[m]!;
-      if (accept(peer)) return peer;
-    }
-    return undefined;
+    if (this.#points.length === 0) return undefined;
+    const peers = this.#peers;
+    const m = nextOwner(this.#owners, this.#pointOf(key), peers.length, (i) => accept(peers[i]!));
+    return m < 0 ? undefined : peers[m];
+  }
+
+  /**
+   * shares returns the fraction of the 32-bit hash space each member owns: the
+   * sum of the arcs ending at its points.
+   */
+  shares(): Map<string, number> {
+    const points = this.#points;
+    const last = points.length - 1;
+    return arcShares(
+      this.#peers,
+      this.#owners,
+      (j) => (j === 0 ? points[0]! + 2 ** 32 - points[last]! : points[j]! - points[j - 1]!),
+      2 ** 32,
+    );
   }
 
   /** The index of the first point at or after `hash(key)`, wrapping to 0; the ring is not empty. */
@@ -193,7 +191,7 @@ export class Ring {
     let hi = peers.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const c = compareStrings(peers[mid]!, peer);
+      const c = compareMembers(peers[mid]!, peer);
       if (c === 0) return mid;
       if (c < 0) lo = mid + 1;
       else hi = mid;
@@ -202,7 +200,7 @@ export class Ring {
   }
 
   #rebuild(members: Set<string>): void {
-    const peers = [...members].sort(compareStrings);
+    const peers = [...members].sort(compareMembers);
     // Peers are visited in sorted order and a point keeps its first owner, so
     // on a collision the peer that sorts first wins, whatever the add order.
     const ownerOf = new Map<number, number>();
@@ -219,14 +217,5 @@ export class Ring {
     this.#peers = peers;
     this.#points = points;
     this.#owners = owners;
-  }
-}
-
-function checkPeers(peers: readonly unknown[]): void {
-  for (const p of peers) {
-    if (typeof p !== 'string' || p === '') {
-      const got = p === '' ? 'an empty string' : typeof p;
-      throw new InvalidArgumentError(`ring: a peer must be a non-empty string, got ${got}`);
-    }
   }
 }

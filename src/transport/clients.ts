@@ -1,6 +1,6 @@
 // clients.ts: one client per peer URL, made on first use, released one by one when its
 // peer leaves, and all closed with their transport.
-import type { CallOptions, PeerClient, PeerValue } from '../core/peers.js';
+import { type CallOptions, type PeerClient, type PeerValue, removeKeys } from '../core/peers.js';
 
 /** ClosableClient is a transport's own client: a PeerClient whose close may take a while. */
 export interface ClosableClient extends PeerClient {
@@ -70,6 +70,7 @@ export function clientCache<C extends ClosableClient>(make: (url: string) => C):
             set: (group, key, value, expireAt, options) =>
               client.set(group, key, value, expireAt, options),
             remove: (group, key, options) => client.remove(group, key, options),
+            removeMany: (group, keys, options) => removeKeys(client, group, keys, options),
             close: () => {
               void release(url, made);
             },

@@ -3,6 +3,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../core/logger.js';
 import type { GroupLookup, PeerClient } from '../core/peers.js';
+import type { RingKind } from '../ring/owner-ring.js';
 
 /** ServeOptions tell a transport where and how to serve a node's groups. */
 export interface ServeOptions {
@@ -11,6 +12,17 @@ export interface ServeOptions {
   /** Fires when the node gives up waiting for in-flight requests at shutdown. */
   signal: AbortSignal;
   logger: Logger;
+  /**
+   * ring is the node's ring kind. A transport that can tell a peer's (tcp's
+   * HELLO) refuses peers with another; the others ignore it.
+   */
+  ring?: RingKind | undefined;
+}
+
+/** ClientOptions tell a transport about the node a client is for. */
+export interface ClientOptions {
+  /** ring is the node's ring kind, announced to peers by a transport that can (tcp). */
+  ring?: RingKind | undefined;
 }
 
 /** PeerServer is a running server of peer requests. */
@@ -37,8 +49,9 @@ export interface PeerTransport {
    * cache forgets it, so the next `client(url)` makes a fresh one. The node's
    * ring calls it once the peer has left and its requests have ended; a
    * transport whose clients hold nothing may leave `close` out.
+   * `options` are the same for every call of one node.
    */
-  client(url: string): PeerClient;
+  client(url: string, options?: ClientOptions): PeerClient;
   /** serve answers peer requests for `groups` on `host:port`. */
   serve(groups: GroupLookup, options: ServeOptions): Promise<PeerServer>;
   /** close closes the clients' connections. Idempotent. */

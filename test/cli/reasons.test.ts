@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Ring } from '../../src/ring/ring.js';
+import { defaultRing } from '../../src/cli/args.js';
+import { createRing } from '../../src/ring/owner-ring.js';
 import { makeTestCerts } from '../support/certs.js';
 import { runCli } from '../support/cli.js';
 import {
@@ -65,7 +66,7 @@ function warnings(proc: ManagedProcess, pattern: RegExp): Record<string, unknown
 
 /** keyOwnedBy finds a key the ring of `members` gives to `owner`. */
 function keyOwnedBy(members: string[], owner: string): string {
-  const ring = new Ring();
+  const ring = createRing({ kind: defaultRing('tcp') });
   ring.set(members);
   let key = 'k0';
   for (let i = 1; ring.get(key) !== owner; i++) key = `k${i}`;

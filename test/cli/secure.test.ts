@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
-import { Ring } from '../../src/ring/ring.js';
+import { defaultRing } from '../../src/cli/args.js';
+import { createRing } from '../../src/ring/owner-ring.js';
 import { grpcTransport } from '../../src/transport/grpc/index.js';
 import { tcpTransport } from '../../src/transport/tcp/index.js';
 import { makeTestCerts } from '../support/certs.js';
@@ -77,7 +78,7 @@ describe('peercache node --transport grpc', { timeout: 90_000 }, () => {
       ['--transport', 'grpc', '--peers', urls.join(',')],
       registry,
     );
-    const ring = new Ring();
+    const ring = createRing({ kind: defaultRing('grpc') });
     ring.set(urls);
     const key = 'grpc-key';
     const owner = urls.indexOf(ring.get(key)!);
@@ -139,7 +140,7 @@ describe('peercache node with TLS and a peer secret (the default tcp transport)'
       // B: the secret as a flag (warned about); its API plain, on loopback.
       start(b, [...tls, ...peers, '--peer-secret', secret, '--api', `127.0.0.1:${apiB}`], registry),
     ]);
-    const ring = new Ring();
+    const ring = createRing({ kind: defaultRing('tcp') });
     ring.set([a, b]);
     let key = 'tls-0';
     for (let i = 1; ring.get(key) !== b; i++) key = `tls-${i}`;

@@ -1,47 +1,53 @@
-// http.test.ts: the transport conformance suite run against the HTTP transport, plus the
-// Peercache-Timeout header that carries a caller's time left to the owner.
+// http.test.ts: the transport conformance suite run against the HTTP transport in each
+// dialect, plus the Peercache-Timeout header that carries a caller's time left to the owner.
 
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { noopLogger } from '../../src/core/logger.js';
 import type { CallOptions, GroupLookup } from '../../src/core/peers.js';
-import { httpTransport } from '../../src/transport/http/index.js';
+import { HTTP_DIALECTS, httpTransport } from '../../src/transport/http/index.js';
 import type { PeerServer, PeerTransport } from '../../src/transport/transport.js';
 import { rawRequest } from '../support/raw-http.js';
 import { runTransportConformance } from './transport-suite.js';
 
-runTransportConformance('http', (limits) => httpTransport(limits), {
-  async sendMalformed(baseUrl) {
-    const origin = new URL(baseUrl);
-    // Not HTTP at all.
-    await new Promise<void>((resolve) => {
-      const socket = connect(Number(origin.port), origin.hostname, () => {
-        socket.end('\x16\x03\x01 not http at all\r\n\r\n');
-      });
-      socket.on('error', () => resolve());
-      socket.on('close', () => resolve());
-      socket.resume();
+for (const dialect of HTTP_DIALECTS) {
+  // Each dialect end to end: peercache speaking it to peercache, on the wire as that lineage.
+  runTransportConformance(`http (${dialect})`, (limits) => httpTransport({ ...limits, dialect }), {
+    sendMalformed,
+  });
+}
+
+/** sendMalformed sends what no client of ours would; the server must answer it and live. */
+async function sendMalformed(baseUrl: string): Promise<void> {
+  const origin = new URL(baseUrl);
+  // Not HTTP at all.
+  await new Promise<void>((resolve) => {
+    const socket = connect(Number(origin.port), origin.hostname, () => {
+      socket.end('\x16\x03\x01 not http at all\r\n\r\n');
     });
-    const answers = await Promise.all([
-      // Malformed escapes, a missing key separator, a garbage SetRequest, a bad method.
-      rawRequest({ origin: baseUrl, method: 'GET', target: '/_groupcache/conformance/%zz' }),
-      rawRequest({ origin: baseUrl, method: 'GET', target: '/_groupcache/conformance' }),
-      rawRequest({
-        origin: baseUrl,
-        method: 'PUT',
-        target: '/_groupcache/conformance/k',
-        headers: { 'content-length': '3' },
-        body: Uint8Array.from([0xff, 0xff, 0xff]),
-      }),
-      rawRequest({ origin: baseUrl, method: 'PATCH', target: '/_groupcache/conformance/k' }),
-    ]);
-    assert.deepEqual(
-      answers.map((a) => a.status),
-      [400, 400, 400, 405],
-    );
-  },
-});
+    socket.on('error', () => resolve());
+    socket.on('close', () => resolve());
+    socket.resume();
+  });
+  const answers = await Promise.all([
+    // Malformed escapes, a missing key separator, a garbage SetRequest, a bad method.
+    rawRequest({ origin: baseUrl, method: 'GET', target: '/_groupcache/conformance/%zz' }),
+    rawRequest({ origin: baseUrl, method: 'GET', target: '/_groupcache/conformance' }),
+    rawRequest({
+      origin: baseUrl,
+      method: 'PUT',
+      target: '/_groupcache/conformance/k',
+      headers: { 'content-length': '3' },
+      body: Uint8Array.from([0xff, 0xff, 0xff]),
+    }),
+    rawRequest({ origin: baseUrl, method: 'PATCH', target: '/_groupcache/conformance/k' }),
+  ]);
+  assert.deepEqual(
+    answers.map((a) => a.status),
+    [400, 400, 400, 405],
+  );
+}
 
 describe('the Peercache-Timeout header', () => {
   let server: PeerServer;

@@ -6,11 +6,12 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoadResult } from '../../src/core/group.js';
 import { noopLogger } from '../../src/core/logger.js';
-import type {
-  CallOptions,
-  GroupLookup,
-  PeerClient,
-  PeerServedGroup,
+import {
+  type CallOptions,
+  type GroupLookup,
+  type PeerClient,
+  type PeerServedGroup,
+  removeKeys,
 } from '../../src/core/peers.js';
 import { GroupRegistry } from '../../src/core/registry.js';
 import { type ErrorCode, isCacheError, UnavailableError } from '../../src/errors.js';
@@ -51,7 +52,7 @@ const HANG_MS = 5_000;
 
 /**
  * runTransportConformance registers the suite for the transport called `name`:
- * get/set/remove, not-found vs failure, limits, any Unicode key and any bytes,
+ * get/set/remove (and many removes at once), not-found vs failure, limits, any Unicode key and any bytes,
  * expiry, cancellation, deadlines, shared loads, an unreachable peer, a server
  * closing mid-request, an unknown group, and bad input.
  */
@@ -134,6 +135,20 @@ export function runTransportConformance(
       assert.equal(fx.loadsOf('removed'), 2);
       // Removing what is not there is fine too.
       await within(client.remove(GROUP, 'never-there'));
+    });
+
+    it('removing many keys at once drops each: the next gets load again', async () => {
+      // `_remove-keys/` is groupcache-go's batch path when POSTed, an ordinary key otherwise.
+      const keys = ['many-1', 'many 2', 'many/3', 'many+4', 'ключ-5', '_remove-keys/'];
+      for (const key of keys) await within(client.get(GROUP, key));
+      // In one request where the client has removeMany, else one per key.
+      await within(removeKeys(client, GROUP, [...keys, 'many-never-there']));
+      for (const key of keys) await within(client.get(GROUP, key));
+      assert.deepEqual(
+        keys.map((k) => fx.loadsOf(k)),
+        keys.map(() => 2),
+      );
+      await within(removeKeys(client, GROUP, []));
     });
 
     it('expiry travels both ways, to the millisecond', async () => {

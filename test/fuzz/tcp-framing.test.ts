@@ -10,6 +10,7 @@ import { isCacheError } from '../../src/errors.js';
 import { encodeHello, encodeRequest, FrameType } from '../../src/transport/tcp/frame.js';
 import { tcpTransport } from '../../src/transport/tcp/index.js';
 import type { PeerServer, PeerTransport } from '../../src/transport/transport.js';
+import { seeded as rng } from '../support/seeded.js';
 import { fuzzScale, fuzzSeed, fuzzTimeout } from './runs.js';
 
 /** FUZZ_SEED replays a run; by default each run draws a new seed (printed on failure). */
@@ -19,18 +20,6 @@ const limits = { maxValueBytes: 64 * 1024, maxKeyBytes: 256, requestTimeoutMs: 2
 const BATCHES = Math.round(40 * fuzzScale());
 const CASES_PER_BATCH = 25;
 const TIME_BUDGET_MS = fuzzTimeout(15_000);
-
-/** rng is a small seeded generator (mulberry32), so a failing run can be replayed. */
-function rng(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** Mutator makes one fuzz input from good frames. */
 type Mutator = (r: () => number) => Buffer;

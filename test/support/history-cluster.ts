@@ -6,6 +6,7 @@ import { type CacheNode, createNode } from '../../src/node/node.js';
 import { tcpTransport } from '../../src/transport/tcp/transport.js';
 import { type CheckResult, checkHistory, History } from './history.js';
 import { freePorts } from './process.js';
+import { seeded } from './seeded.js';
 
 /** HistoryRunOptions shape one run. */
 export interface HistoryRunOptions {
@@ -33,18 +34,6 @@ export interface HistoryRun {
   peerLoads: number;
   /** Runs of the loader, summed over the nodes. */
   localLoads: number;
-}
-
-/** mulberry32: a small seeded generator, so a failing run can be repeated. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** runHistory starts the nodes, runs the writer and the readers, stops the nodes and checks. */

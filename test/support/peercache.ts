@@ -3,8 +3,9 @@
 
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { defaultRing } from '../../src/cli/args.js';
 import type { CacheStats, GroupStats } from '../../src/core/stats.js';
-import { Ring } from '../../src/ring/ring.js';
+import { createRing } from '../../src/ring/owner-ring.js';
 import {
   freePorts,
   type ManagedProcess,
@@ -174,7 +175,7 @@ export async function startPeercacheNode(options: StartPeercacheOptions): Promis
   if (options.peers && options.peers.length > 0) args.push('--peers', options.peers.join(','));
   if (options.group !== undefined) args.push('--group', options.group);
   if (options.extraArgs) args.push(...options.extraArgs);
-  const syncRing = new Ring();
+  const syncRing = createRing({ kind: defaultRing(options.transport ?? 'http') });
   syncRing.set(new Set([options.self, ...(options.peers ?? [])]));
   const runner = options.runner;
   const start: ProcessRunner['start'] = runner ? (c, a, o) => runner.start(c, a, o) : startProcess;

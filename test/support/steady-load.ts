@@ -2,7 +2,7 @@
 // sent on schedule whatever earlier gets are doing, each timed and checked.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Ring } from '../../src/ring/ring.js';
+import type { OwnerRing } from '../../src/ring/owner-ring.js';
 import type { PeercacheNode } from './peercache.js';
 import { testValue } from './values.js';
 
@@ -111,7 +111,7 @@ export function steadyLoad(options: SteadyLoadOptions): SteadyLoad {
 }
 
 /** freshKeys returns a function making keys `${prefix}-${n}`, never the same twice, that `url` owns on `ring`. */
-export function freshKeys(ring: Ring, url: string, prefix: string): () => string {
+export function freshKeys(ring: OwnerRing, url: string, prefix: string): () => string {
   let i = 0;
   return () => {
     for (;;) {

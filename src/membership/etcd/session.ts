@@ -5,6 +5,7 @@
 import type { Logger } from '../../core/logger.js';
 import { type CacheError, errorFromCode, toCacheError, UnavailableError } from '../../errors.js';
 import { type Clock, holdOpen } from '../../util/clock.js';
+import { memberChange } from '../member-set.js';
 import type { Membership } from '../membership.js';
 import { Backoff, pause } from './backoff.js';
 import { type EtcdClient, type EtcdEvent, isConnectionError } from './client.js';
@@ -45,10 +46,6 @@ interface Lease {
 /** hex prints a lease ID as etcdctl does. */
 function hex(id: bigint): string {
   return BigInt.asUintN(64, id).toString(16);
-}
-
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /**
@@ -418,19 +415,13 @@ export class EtcdMembership implements Membership {
     if (this.#applyTimer !== undefined) this.#clock.clearTimeout(this.#applyTimer);
     this.#applyTimer = undefined;
     if (this.#stopped) return;
-    const list = [...new Set(this.#members.values())].sort();
-    const previous = this.#applied;
-    if (previous !== undefined && sameList(previous, list)) return;
-    const added = list.filter((u) => !previous?.includes(u));
-    const removed = previous?.filter((u) => !list.includes(u)) ?? [];
-    this.#applied = list;
+    const change = memberChange(this.#applied, this.#members.values());
+    if (change === undefined) return;
+    this.#applied = change.members;
     this.#lastChangeAt = new Date().toISOString();
     // The node logs the change it applies at info; this line adds the revision.
-    this.#log.debug(
-      { added, removed, members: list, revision: this.#revision },
-      'etcd members changed',
-    );
-    this.#apply?.(list);
+    this.#log.debug({ ...change, revision: this.#revision }, 'etcd members changed');
+    this.#apply?.(change.members);
   }
 
   // ---- Connection state -----------------------------------------------------

@@ -2,6 +2,7 @@
 
 import { createRequire } from 'node:module';
 import type { Dispatcher, Pool } from 'undici';
+import { PROBE_GROUP } from '../../core/peer-health.js';
 import type { CallOptions, PeerClient, PeerValue } from '../../core/peers.js';
 import {
   abortError,
@@ -21,6 +22,14 @@ import { AUTHORIZATION, bearer, checkSecret } from '../../security/secret.js';
 import { resolveTls, type TlsOptions } from '../../security/tls.js';
 import { clientCache } from '../clients.js';
 import type { Codec } from './codec.js';
+import {
+  batchKeys,
+  type DialectRules,
+  dialectRules,
+  encodeRemoveKeys,
+  type HttpDialect,
+  REMOVE_KEYS_SEGMENT,
+} from './dialect.js';
 import { escapePathSegment } from './escape.js';
 import {
   DEFAULT_BASE_PATH,
@@ -42,6 +51,15 @@ const errorTextLimit = 512;
 
 /** HttpTransportOptions configures {@link createHttpTransport}. */
 export interface HttpTransportOptions {
+  /**
+   * dialect is the Go lineage whose wire the cluster speaks, the same on every
+   * node: `'golang'` (golang/groupcache; peercache's own), `'mailgun'`
+   * (mailgun/groupcache v2) or `'groupcache-go'` (groupcache-go v3, which adds
+   * the batch `_remove-keys`). It decides what an error status means (see
+   * docs/protocol.md) and whether `removeMany` is one request or one per key.
+   * Defaults to `'golang'`.
+   */
+  dialect?: HttpDialect | undefined;
   /**
    * basePath is the URL path prefix peers serve under; it must start and end
    * with `/`. Defaults to `'/_groupcache/'`.
@@ -117,6 +135,7 @@ interface ClientConfig {
   /** The options of each client's own Pool. */
   pool: Pool.Options;
   basePath: string;
+  dialect: DialectRules;
   requestTimeoutMs: number;
   maxValueBytes: number;
   /** The `Authorization` value sent with every request, if any. */
@@ -138,10 +157,12 @@ function undici(): typeof import('undici') {
 /**
  * createHttpTransport builds the HTTP peer transport: each client sends
  * `GET`/`PUT`/`DELETE {baseUrl}{basePath}{group}/{key}` as golang/groupcache (and
- * its mailgun v2 extensions) expect, and maps every failure to a CacheError.
+ * its mailgun v2 extensions) expect, in the groupcache-go dialect also `POST
+ * {group}/_remove-keys/`, and maps every failure to a CacheError as its dialect says.
  * Throws TypeError on a bad option.
  */
 export function createHttpTransport(options: HttpTransportOptions = {}): HttpTransport {
+  const dialect = dialectRules(options.dialect);
   const basePath = options.basePath ?? DEFAULT_BASE_PATH;
   if (!basePath.startsWith('/') || !basePath.endsWith('/')) {
     throw new TypeError(`basePath must start and end with '/': ${JSON.stringify(basePath)}`);
@@ -172,6 +193,7 @@ export function createHttpTransport(options: HttpTransportOptions = {}): HttpTra
       ...(tls !== undefined ? { connect: { ca: tls.ca, cert: tls.cert, key: tls.key } } : {}),
     },
     basePath,
+    dialect,
     requestTimeoutMs,
     maxValueBytes,
     authorization: secret === undefined ? undefined : bearer(secret),
@@ -242,7 +264,12 @@ class HttpPeerClient implements PeerClient {
 
   async get(group: string, key: string, options?: CallOptions): Promise<PeerValue> {
     const limit = this.#config.maxValueBytes;
-    const bytes = await this.#call('GET', group, key, undefined, options, (body, headers) =>
+    // A probe of a groupcache-go peer asks for a path it refuses before looking up the group.
+    const path =
+      group === PROBE_GROUP && this.#config.dialect.probeWithoutKey
+        ? escapePathSegment(group)
+        : keyPath(group, key);
+    const bytes = await this.#call('GET', path, undefined, options, (body, headers) =>
       readBody(this.url, body, headers, limit + getResponseOverhead),
     );
     let message: GetResponse;
@@ -271,11 +298,34 @@ class HttpPeerClient implements PeerClient {
   ): Promise<void> {
     const codec = this.#codec ?? (await this.#loadCodec());
     const body = codec.encodeSetRequest(group, key, value, nanosFromExpireAt(expireAt));
-    await this.#call('PUT', group, key, body, options, discard);
+    await this.#call('PUT', keyPath(group, key), protobuf(body), options, discard);
   }
 
   async remove(group: string, key: string, options?: CallOptions): Promise<void> {
-    await this.#call('DELETE', group, key, undefined, options, discard);
+    await this.#call('DELETE', keyPath(group, key), undefined, options, discard);
+  }
+
+  /**
+   * removeMany drops `keys` at the peer: in the groupcache-go dialect with
+   * `POST {group}/_remove-keys/` (one request, or one per MiB of keys), in the
+   * others with one DELETE per key, all at once. Fails with the first failure,
+   * once every request has settled.
+   */
+  async removeMany(group: string, keys: readonly string[], options?: CallOptions): Promise<void> {
+    const removeKeysPath = `${escapePathSegment(group)}/${REMOVE_KEYS_SEGMENT}`;
+    const requests = this.#config.dialect.removeKeys
+      ? batchKeys(group, keys).map((batch) =>
+          this.#call(
+            'POST',
+            removeKeysPath,
+            { bytes: encodeRemoveKeys(group, batch), type: 'application/json' },
+            options,
+            discard,
+          ),
+        )
+      : keys.map((key) => this.remove(group, key, options));
+    const results = await Promise.allSettled(requests);
+    for (const result of results) if (result.status === 'rejected') throw result.reason;
   }
 
   /**
@@ -284,10 +334,9 @@ class HttpPeerClient implements PeerClient {
    * consumed or destroyed, so no socket is left stuck.
    */
   async #call<T>(
-    method: 'GET' | 'PUT' | 'DELETE',
-    group: string,
-    key: string,
-    body: Uint8Array | undefined,
+    method: 'GET' | 'PUT' | 'DELETE' | 'POST',
+    pathTail: string,
+    body: RequestBody | undefined,
     options: CallOptions | undefined,
     onOk: (body: ResponseBody, headers: Headers) => Promise<T>,
   ): Promise<T> {
@@ -296,7 +345,7 @@ class HttpPeerClient implements PeerClient {
     if (this.#closing !== undefined) {
       throw new UnavailableError(`peer ${this.url}: the client is closed`);
     }
-    const path = `${this.#pathPrefix}${escapePathSegment(group)}/${escapePathSegment(key)}`;
+    const path = `${this.#pathPrefix}${pathTail}`;
 
     // The call waits until the earlier of the caller's deadline and our own
     // timeout, and tells the peer how long that is, so the owner stops waiting
@@ -308,7 +357,7 @@ class HttpPeerClient implements PeerClient {
     }
     const timeoutMs = Math.min(requestTimeoutMs, leftMs);
     const headers: Record<string, string> = {};
-    if (body) headers['content-type'] = 'application/x-protobuf';
+    if (body) headers['content-type'] = body.type;
     if (this.#config.authorization) headers[AUTHORIZATION] = this.#config.authorization;
     if (timeoutMs <= MAX_TIMEOUT_HEADER_MS) headers[TIMEOUT_HEADER] = String(Math.ceil(timeoutMs));
 
@@ -334,7 +383,7 @@ class HttpPeerClient implements PeerClient {
         origin: this.#origin,
         path,
         method,
-        body,
+        body: body?.bytes,
         headers,
         signal: controller.signal,
       });
@@ -342,7 +391,7 @@ class HttpPeerClient implements PeerClient {
         return await onOk(response.body, response.headers);
       }
       const text = await readErrorText(response.body);
-      throw statusError(this.url, method, response.statusCode, text);
+      throw statusError(this.url, method, response.statusCode, text, this.#config.dialect);
     } catch (err) {
       if (callerSignal?.aborted) throw abortError(callerSignal);
       if (controller.signal.aborted) throw abortError(controller.signal);
@@ -357,6 +406,22 @@ class HttpPeerClient implements PeerClient {
 
 type ResponseBody = Dispatcher.ResponseData['body'];
 type Headers = Dispatcher.ResponseData['headers'];
+
+/** RequestBody is a request's body and its Content-Type. */
+interface RequestBody {
+  bytes: Uint8Array;
+  type: string;
+}
+
+/** keyPath is the part of a key's URL after the base path: `{group}/{key}`, each escaped. */
+function keyPath(group: string, key: string): string {
+  return `${escapePathSegment(group)}/${escapePathSegment(key)}`;
+}
+
+/** protobuf labels a protobuf message as a request body. */
+function protobuf(bytes: Uint8Array): RequestBody {
+  return { bytes, type: 'application/x-protobuf' };
+}
 
 function discard(body: ResponseBody): Promise<void> {
   return body.dump();
@@ -420,17 +485,30 @@ async function readErrorText(body: ResponseBody): Promise<string> {
 
 /**
  * statusError maps a peer's non-200 answer to a CacheError. The peer's own
- * answers — a key's 404, 400, 413/414, 401/403, a 500 (its loader failed:
- * golang/groupcache answers every loader error so) and a 504 — are marked
- * `remote`: the caller takes them as the answer and does not load the key
- * itself. A 404 whose body says `no such group` (as a Go peer answers for a
- * group it does not serve), a 502/503 (closing, overloaded, or a proxy on the
- * way) and anything unexpected mean the peer could not serve the request:
- * Unavailable, not remote, and the caller falls back to a local load.
+ * answers — a key's 404, 400, 413/414, 401/403, a 504, and the status the
+ * dialect gives a loader's failure (golang: 500, as golang/groupcache answers
+ * every loader error; mailgun and groupcache-go: 503) — are marked `remote`:
+ * the caller takes them as the answer and does not load the key itself. A 404
+ * whose body says `no such group` (as a Go peer answers for a group it does
+ * not serve), the dialect's other 5xx (golang: 502/503, closing, overloaded or
+ * a proxy on the way; mailgun and groupcache-go: 500, 502) and anything
+ * unexpected mean the peer could not serve the request: Unavailable, not
+ * remote, and the caller falls back to a local load.
  */
-function statusError(url: string, method: string, status: number, text: string): CacheError {
+function statusError(
+  url: string,
+  method: string,
+  status: number,
+  text: string,
+  dialect: DialectRules,
+): CacheError {
   const detail = `peer ${url}: ${method} answered ${status}${text ? `: ${text}` : ''}`;
   const answer = { remote: true };
+  if (status >= 500 && status !== 504) {
+    return dialect.finalStatus(status)
+      ? new InternalError(detail, answer)
+      : new UnavailableError(detail);
+  }
   switch (status) {
     case 404:
       if (text.startsWith('no such group')) return new UnavailableError(detail);
@@ -443,8 +521,6 @@ function statusError(url: string, method: string, status: number, text: string):
     case 401:
     case 403:
       return new UnauthenticatedError(detail, answer);
-    case 500:
-      return new InternalError(detail, answer);
     case 504:
       return new DeadlineExceededError(detail, answer);
     default:

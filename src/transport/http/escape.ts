@@ -5,6 +5,7 @@ import { InvalidArgumentError } from '../../errors.js';
 
 const extraReserved = /[!'()*]/g;
 const needsDecoding = /[%+]/;
+const needsPercentDecoding = /%/;
 const hexDigit = /^[0-9A-Fa-f]$/;
 
 function percentEncodeChar(c: string): string {
@@ -36,12 +37,13 @@ export function escapePathSegment(s: string): string {
 /**
  * unescapePathSegment decodes one raw URL path segment as peers send it: `%XX`
  * as a byte, `+` as a space (what Go clients mean: they escape with
- * `url.QueryEscape`), the bytes then read as UTF-8. Returns `undefined` when the
- * segment is malformed: a bad `%` escape, a raw non-ASCII character, or bytes
- * that are not valid UTF-8.
+ * `url.QueryEscape`), the bytes then read as UTF-8. With `plusIsSpace` false
+ * (mailgun v2's and groupcache-go's clients escape with `url.PathEscape`, which leaves `+` as
+ * is) a `+` stays a `+`. Returns `undefined` when the segment is malformed: a
+ * bad `%` escape, a raw non-ASCII character, or bytes that are not valid UTF-8.
  */
-export function unescapePathSegment(raw: string): string | undefined {
-  if (!needsDecoding.test(raw)) {
+export function unescapePathSegment(raw: string, plusIsSpace = true): string | undefined {
+  if (!(plusIsSpace ? needsDecoding : needsPercentDecoding).test(raw)) {
     return isAscii(raw) ? raw : undefined;
   }
   // Each input character yields at most one byte.
@@ -56,7 +58,7 @@ export function unescapePathSegment(raw: string): string | undefined {
       }
       bytes[n++] = Number.parseInt(hex, 16);
       i += 2;
-    } else if (code === 0x2b /* + */) {
+    } else if (code === 0x2b /* + */ && plusIsSpace) {
       bytes[n++] = 0x20;
     } else if (code < 0x80) {
       bytes[n++] = code;

@@ -6,6 +6,7 @@ export {
   type HttpTransport,
   type HttpTransportOptions,
 } from './client.js';
+export { HTTP_DIALECTS, type HttpDialect } from './dialect.js';
 export { escapePathSegment, unescapePathSegment } from './escape.js';
 export {
   createHttpPeerHandler,

@@ -1,9 +1,10 @@
-// server.ts: the HTTP peer handler, answering golang/groupcache's wire protocol for local groups.
+// server.ts: the HTTP peer handler, answering golang/groupcache's wire protocol for local groups
+// (or the dialect of one of its descendants, mailgun v2 and groupcache-go v3).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { answerPeer } from '../../core/group.js';
 import type { GroupLookup, PeerServedGroup } from '../../core/peers.js';
-import { CancelledError, DeadlineExceededError, httpStatus, toCacheError } from '../../errors.js';
+import { CancelledError, DeadlineExceededError, toCacheError } from '../../errors.js';
 import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../../limits.js';
 import type { SetRequest } from '../../proto/gen/groupcache_pb.js';
 import {
@@ -17,6 +18,14 @@ import { lingerOnRefusedBody, readBudgetedBody } from '../../util/body.js';
 import { ByteBudget } from '../../util/byte-budget.js';
 import { lateWrite } from '../late-write.js';
 import type { Codec } from './codec.js';
+import {
+  type DialectRules,
+  decodeRemoveKeys,
+  dialectRules,
+  type HttpDialect,
+  REMOVE_KEYS_BATCH_BYTES,
+  REMOVE_KEYS_SEGMENT,
+} from './dialect.js';
 import { unescapePathSegment } from './escape.js';
 import { DEFAULT_BASE_PATH, expireAtFromNanos, nanosFromExpireAt, TIMEOUT_HEADER } from './wire.js';
 
@@ -33,6 +42,13 @@ export function defaultMaxInflightBytes(maxValueBytes: number, maxKeyBytes: numb
 
 /** HttpPeerHandlerOptions configures {@link createHttpPeerHandler}. */
 export interface HttpPeerHandlerOptions {
+  /**
+   * dialect is the Go lineage whose wire is served, the one the cluster's
+   * clients speak: it decides how a `+` in a path is read, the status of a
+   * failed get, and whether `POST {group}/_remove-keys/` is served
+   * (groupcache-go only). Defaults to `'golang'`.
+   */
+  dialect?: HttpDialect | undefined;
   /**
    * basePath is the URL path prefix served, matched against the full request
    * path (`req.originalUrl` when a framework such as Express sets it, else
@@ -106,6 +122,9 @@ export type HttpPeerHandler = (
 interface ServerConfig {
   groups: GroupLookup;
   basePath: string;
+  dialect: DialectRules;
+  /** The methods served, as the `Allow` header lists them. */
+  allow: string;
   maxKeyBytes: number;
   maxValueBytes: number;
   authorized: SecretCheck | undefined;
@@ -129,14 +148,17 @@ async function codecOf(config: ServerConfig): Promise<Codec> {
 /**
  * createHttpPeerHandler answers `GET`, `PUT` and `DELETE
  * {basePath}{group}/{key}` from peers (golang/groupcache and its mailgun v2
- * extensions) with the groups `groups` resolves. It never throws: every request
- * gets an answer, errors as plain text with the status of the `httpStatus`
- * table. Throws TypeError on a bad option.
+ * extensions), and in the groupcache-go dialect `POST {group}/_remove-keys/`,
+ * with the groups `groups` resolves. It never throws: every request gets an
+ * answer, errors as plain text with the status the dialect gives their code
+ * (the `httpStatus` table in the golang dialect). Throws TypeError on a bad
+ * option.
  */
 export function createHttpPeerHandler(
   groups: GroupLookup,
   options: HttpPeerHandlerOptions = {},
 ): HttpPeerHandler {
+  const dialect = dialectRules(options.dialect);
   const basePath = options.basePath ?? DEFAULT_BASE_PATH;
   if (!basePath.startsWith('/') || !basePath.endsWith('/')) {
     throw new TypeError(`basePath must start and end with '/': ${JSON.stringify(basePath)}`);
@@ -156,6 +178,8 @@ export function createHttpPeerHandler(
   const config: ServerConfig = {
     groups,
     basePath,
+    dialect,
+    allow: dialect.removeKeys ? 'GET, PUT, DELETE, POST' : 'GET, PUT, DELETE',
     maxKeyBytes,
     maxValueBytes,
     authorized: secret === undefined ? undefined : secretCheck(secret),
@@ -202,8 +226,13 @@ async function serve(
     return;
   }
   const method = req.method;
-  if (method !== 'GET' && method !== 'PUT' && method !== 'DELETE') {
-    res.setHeader('Allow', 'GET, PUT, DELETE');
+  if (
+    method !== 'GET' &&
+    method !== 'PUT' &&
+    method !== 'DELETE' &&
+    !(method === 'POST' && config.dialect.removeKeys)
+  ) {
+    res.setHeader('Allow', config.allow);
     sendText(res, 405, 'method not allowed');
     return;
   }
@@ -216,8 +245,9 @@ async function serve(
     sendText(res, 400, 'bad request');
     return;
   }
-  const groupName = unescapePathSegment(rest.slice(0, slash));
-  const key = unescapePathSegment(rest.slice(slash + 1));
+  const plusIsSpace = config.dialect.plusIsSpace;
+  const groupName = unescapePathSegment(rest.slice(0, slash), plusIsSpace);
+  const key = unescapePathSegment(rest.slice(slash + 1), plusIsSpace);
   if (groupName === undefined || key === undefined) {
     sendText(res, 400, 'bad request: malformed percent-encoding or UTF-8 in path');
     return;
@@ -237,6 +267,13 @@ async function serve(
   }
 
   switch (method) {
+    case 'POST':
+      // groupcache-go's batch remove; any other POST is refused as it refuses it.
+      if (key !== REMOVE_KEYS_SEGMENT) {
+        sendText(res, 404, 'invalid path for POST method');
+        return;
+      }
+      return serveRemoveKeys(config, group, groupName, req, res);
     case 'GET':
       return serveGet(config, group, key, req, res);
     case 'PUT':
@@ -311,6 +348,87 @@ async function servePut(
   }
 }
 
+/**
+ * serveRemoveKeys answers groupcache-go's `POST {group}/_remove-keys/`: a JSON
+ * `{"group","keys"}` whose keys are all dropped, as a DELETE of each would. A
+ * key no cache can hold (empty, or over the group's limit) has nothing to drop
+ * and is passed over.
+ */
+async function serveRemoveKeys(
+  config: ServerConfig,
+  group: PeerServedGroup,
+  groupName: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const deadline = headerDeadline(req);
+  const limit = Math.max(config.maxValueBytes, REMOVE_KEYS_BATCH_BYTES) + setRequestOverhead;
+  const { body, held } = await readBudgetedBody(req, limit, config.inflight);
+  try {
+    if (refusedBody(config, req, res, body, limit)) return;
+    const request = decodeRemoveKeys(body);
+    if (typeof request === 'string') {
+      sendText(res, 400, `bad request: malformed RemoveKeysRequest: ${request}`);
+      return;
+    }
+    if (request.group !== undefined && request.group !== groupName) {
+      sendText(res, 400, 'bad request: RemoveKeysRequest group differs from the URL');
+      return;
+    }
+    const late = lateWrite('remove', deadline);
+    if (late !== undefined) {
+      sendError(config, res, late, req);
+      return;
+    }
+    let failed: unknown;
+    for (const key of request.keys) {
+      try {
+        group.removeFromPeer(key, { deadline });
+      } catch (err) {
+        const code = toCacheError(err).code;
+        if (code !== 'INVALID_ARGUMENT' && code !== 'TOO_LARGE') failed ??= err;
+      }
+    }
+    if (failed !== undefined) sendError(config, res, failed, req);
+    else sendEmpty(res);
+  } finally {
+    config.inflight.release(held);
+  }
+}
+
+/**
+ * refusedBody answers a request whose body could not be read (over `limit`,
+ * over the server's budget, broken off) and says whether it did.
+ */
+function refusedBody(
+  config: ServerConfig,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Uint8Array | 'too-large' | 'over-budget' | 'aborted',
+  limit: number,
+): body is 'too-large' | 'over-budget' | 'aborted' {
+  if (body === 'too-large') {
+    sendText(res, 413, `request body is over the limit of ${limit} bytes`);
+    lingerOnRefusedBody(req);
+    return true;
+  }
+  if (body === 'over-budget') {
+    res.setHeader('Retry-After', '1');
+    sendText(
+      res,
+      503,
+      `peer server busy: request bytes in flight are at the limit of ${config.inflight.limit}`,
+    );
+    lingerOnRefusedBody(req);
+    return true;
+  }
+  if (body === 'aborted') {
+    res.destroy(); // the client is gone or the upload broke: nobody to answer
+    return true;
+  }
+  return false;
+}
+
 /** storeBody answers a PUT whose body has been read (or refused). */
 function storeBody(
   config: ServerConfig,
@@ -327,20 +445,7 @@ function storeBody(
     sendTooLarge(req, res, config.maxValueBytes);
     return;
   }
-  if (body === 'over-budget') {
-    res.setHeader('Retry-After', '1');
-    sendText(
-      res,
-      503,
-      `peer server busy: request bytes in flight are at the limit of ${config.inflight.limit}`,
-    );
-    lingerOnRefusedBody(req);
-    return;
-  }
-  if (body === 'aborted') {
-    res.destroy(); // the client is gone or the upload broke: nobody to answer
-    return;
-  }
+  if (refusedBody(config, req, res, body, config.maxValueBytes)) return;
   let message: SetRequest;
   try {
     // Strict: a group or key that is not UTF-8 must not be folded into one that is.
@@ -440,10 +545,10 @@ function sendTooLarge(req: IncomingMessage, res: ServerResponse, maxValueBytes: 
   lingerOnRefusedBody(req);
 }
 
-/** sendError answers with a group's error: its code's status and its message. */
+/** sendError answers with a group's error: the dialect's status for its code, and its message. */
 function sendError(config: ServerConfig, res: ServerResponse, err: unknown, req: IncomingMessage) {
   const cacheError = toCacheError(err);
-  const status = httpStatus[cacheError.code];
+  const status = config.dialect.failureStatus(cacheError.code);
   if (status >= 500) report(config, err, req);
   sendText(res, status, cacheError.message);
 }

@@ -96,6 +96,7 @@ export function httpTransport(options: HttpPeerTransportOptions = {}): HttpPeerT
   );
   const clients = createHttpTransport(options);
   const handlerOptions: HttpPeerHandlerOptions = {
+    ...(options.dialect !== undefined ? { dialect: options.dialect } : {}),
     ...(options.peerSecret !== undefined ? { peerSecret: options.peerSecret } : {}),
     ...(options.basePath !== undefined ? { basePath: options.basePath } : {}),
     ...(options.maxKeyBytes !== undefined ? { maxKeyBytes: options.maxKeyBytes } : {}),

@@ -14,10 +14,12 @@ import {
   TooLargeError,
   UnavailableError,
 } from '../../errors.js';
+import type { RingKind } from '../../ring/owner-ring.js';
 import { CLOSED_AFTER_HANDSHAKE } from '../../security/refusals.js';
 import type { ResolvedTls } from '../../security/tls.js';
 import { ChurnMap } from '../../util/churn-map.js';
 import type { Clock } from '../../util/clock.js';
+import { LogThrottle } from '../../util/log-throttle.js';
 import { SweepTimer } from '../../util/sweep-timer.js';
 import {
   codeOf,
@@ -48,6 +50,8 @@ export interface TcpClientConfig {
   /** TLS for `https://` peers: the CA to check them against, our certificate if asked. */
   tls: ResolvedTls | undefined;
   peerSecret: string | undefined;
+  /** The node's ring kind, announced in the HELLO; a server with another refuses the connection. */
+  ring?: RingKind | undefined;
   logger: Logger;
   /** Requests waiting to be written to one peer; past it calls fail UNAVAILABLE at once. */
   maxQueuedRequests: number;
@@ -151,6 +155,8 @@ interface Link {
 export class TcpPeerClient implements PeerClient {
   readonly url: string;
   readonly #config: TcpClientConfig;
+  /** A refused HELLO is logged once per interval: the next call dials again at once. */
+  readonly #refusals = new LogThrottle();
   readonly #host: string;
   readonly #port: number;
   readonly #secure: boolean;
@@ -539,7 +545,7 @@ export class TcpPeerClient implements PeerClient {
         ),
       ),
     );
-    link.queue.offer(encodeHello(this.#config.peerSecret), false);
+    link.queue.offer(encodeHello(this.#config.peerSecret, this.#config.ring), false);
     this.#link = link;
     return link;
   }
@@ -598,6 +604,20 @@ export class TcpPeerClient implements PeerClient {
     }
   }
 
+  /** refused logs a refused HELLO (a wrong secret, another ring), once per interval per peer. */
+  #refused(message: string): void {
+    const held = this.#refusals.take(this.url);
+    if (held === undefined) return;
+    try {
+      this.#config.logger.error(
+        { peer: this.url, error: message, refusedSinceLastLog: held },
+        'peer refused the connection',
+      );
+    } catch {
+      // A failing logger changes nothing.
+    }
+  }
+
   #protocolError(link: Link, problem: string): void {
     try {
       this.#config.logger.warn({ peer: this.url, problem }, 'peer connection closed: bad answer');
@@ -633,6 +653,7 @@ export class TcpPeerClient implements PeerClient {
           : errorFromCode(ours, `peer ${this.url}: ${message}`, answer);
       if (id === 0) {
         // The HELLO was refused: nothing on this connection will be answered.
+        this.#refused(message);
         this.#fail(link, err);
         return;
       }

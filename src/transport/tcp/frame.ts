@@ -1,6 +1,7 @@
 // frame.ts: the tcp transport's binary framing (see docs/wire-format.md): frame types, status
 // codes, encoders, and a reader that splits a byte stream into frames under a hard size limit.
 import type { ErrorCode } from '../../errors.js';
+import type { RingKind } from '../../ring/owner-ring.js';
 
 /** PROTOCOL_VERSION is the version a client announces in its HELLO frame. */
 export const PROTOCOL_VERSION = 1;
@@ -19,6 +20,23 @@ export const FrameType = {
   /** The answer to request `id`: a status byte, then a body. */
   Response: 0x80,
 } as const;
+
+/**
+ * RING_IDS numbers the ring kinds in the HELLO's `ring` byte; 0 means the
+ * client did not say (a version before the byte, or a client with no node).
+ */
+export const RING_IDS: Readonly<Record<RingKind, number>> = {
+  golang: 1,
+  mailgun: 2,
+  'groupcache-go': 3,
+  balanced: 4,
+};
+
+/** ringOfId names the ring kind of a HELLO's `ring` byte: undefined for 0 or an unknown id. */
+export function ringOfId(id: number): RingKind | undefined {
+  for (const [kind, n] of Object.entries(RING_IDS)) if (n === id) return kind as RingKind;
+  return undefined;
+}
 
 /** LENGTH_BYTES is the size of the length prefix that starts every frame. */
 export const LENGTH_BYTES = 4;
@@ -79,15 +97,18 @@ export function maxResponseFrame(maxValueBytes: number): number {
   return HEADER_BYTES + Math.max(GET_OK_FIXED_BYTES + maxValueBytes, 1 + MAX_MESSAGE_BYTES);
 }
 
-/** encodeHello builds the HELLO frame, carrying `secret` (empty when there is none). */
-export function encodeHello(secret: string | undefined): Buffer {
+/**
+ * encodeHello builds the HELLO frame, carrying `secret` (empty when there is
+ * none) and the client's ring kind (0, unsaid, when there is none).
+ */
+export function encodeHello(secret: string | undefined, ring?: RingKind): Buffer {
   const bytes = Buffer.from(secret ?? '', 'utf8');
   const frame = Buffer.allocUnsafe(LENGTH_BYTES + HEADER_BYTES + 4 + bytes.length);
   frame.writeUInt32BE(HEADER_BYTES + 4 + bytes.length, 0);
   frame[4] = FrameType.Hello;
   frame.writeUInt32BE(0, 5);
   frame[9] = PROTOCOL_VERSION;
-  frame[10] = 0;
+  frame[10] = ring === undefined ? 0 : RING_IDS[ring];
   frame.writeUInt16BE(bytes.length, 11);
   bytes.copy(frame, 13);
   return frame;

@@ -15,6 +15,7 @@ import {
   toCacheError,
   UnavailableError,
 } from '../../errors.js';
+import type { RingKind } from '../../ring/owner-ring.js';
 import { RefusalLog } from '../../security/refusals.js';
 import { secretCheck } from '../../security/secret.js';
 import type { ResolvedTls } from '../../security/tls.js';
@@ -39,6 +40,8 @@ import {
   maxRequestFrame,
   PROTOCOL_VERSION,
   REQUEST_FIXED_BYTES,
+  RING_IDS,
+  ringOfId,
   SET_FIXED_BYTES,
 } from './frame.js';
 import { Outbox } from './outbox.js';
@@ -73,6 +76,11 @@ export interface TcpServerConfig {
   tls?: ResolvedTls | undefined;
   /** When set, a connection's HELLO must carry it. Default: none. */
   peerSecret?: string | undefined;
+  /**
+   * The node's ring kind: a HELLO that names another is refused. A HELLO that
+   * names none (an older client) is accepted. Default: none, nothing checked.
+   */
+  ring?: RingKind | undefined;
   /** Connections open at once; more are closed as they arrive, and logged. */
   maxConnections: number;
   /** Bytes of large (over 64 KiB) request frames being received at once, server-wide; more wait. */
@@ -556,6 +564,31 @@ class Connection {
     if (authorized !== undefined && !authorized(buf.toString('latin1', at + 4, end))) {
       this.#shared.refusals.secret(`${this.#socket.remoteAddress}:${this.#socket.remotePort}`);
       this.#fail(0, 'UNAUTHENTICATED', 'unauthenticated: missing or wrong peer secret');
+      this.drain();
+      return;
+    }
+    const ours = this.#shared.config.ring;
+    const theirs = buf[at + 1] as number;
+    if (ours !== undefined && theirs !== 0 && theirs !== RING_IDS[ours]) {
+      const named = ringOfId(theirs) ?? `unknown ring ${theirs}`;
+      const message = `ring mismatch: the server uses the ${ours} ring, the client the ${named} ring; every node of a cluster must use the same (--ring)`;
+      const held = this.#shared.throttle.take('ring');
+      if (held !== undefined) {
+        try {
+          this.#shared.config.logger.error(
+            {
+              remote: `${this.#socket.remoteAddress}:${this.#socket.remotePort}`,
+              ring: ours,
+              peerRing: named,
+              refusedSinceLastLog: held,
+            },
+            'peer connection refused: ring mismatch',
+          );
+        } catch {
+          // A failing logger changes nothing.
+        }
+      }
+      this.#fail(0, 'INVALID_ARGUMENT', message);
       this.drain();
       return;
     }

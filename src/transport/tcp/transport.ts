@@ -2,13 +2,15 @@
 // pair with a compact binary framing, for clusters whose nodes are all peercache.
 import { type Logger, noopLogger } from '../../core/logger.js';
 import type { GroupLookup, PeerClient } from '../../core/peers.js';
+import { InvalidArgumentError } from '../../errors.js';
 import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../../limits.js';
+import type { RingKind } from '../../ring/owner-ring.js';
 import { checkSecret } from '../../security/secret.js';
 import { resolveTls, type TlsOptions } from '../../security/tls.js';
 import { type Clock, systemClock } from '../../util/clock.js';
 import { defaultMaxConnections } from '../../util/fd-limit.js';
 import { clientCache } from '../clients.js';
-import type { PeerServer, PeerTransport, ServeOptions } from '../transport.js';
+import type { ClientOptions, PeerServer, PeerTransport, ServeOptions } from '../transport.js';
 import { type TcpClientConfig, type TcpClientStats, TcpPeerClient } from './client.js';
 import { MAX_SECRET_BYTES } from './frame.js';
 import { serveTcp } from './server.js';
@@ -229,13 +231,29 @@ export function tcpTransport(options: TcpTransportOptions = {}): TcpTransport {
     quietTimeoutMs,
     clock,
   };
-  const clients = clientCache((url) => new TcpPeerClient(url, config));
+  // The ring of the node this transport serves, from its first call that names one.
+  let ring: RingKind | undefined;
+  const learnRing = (kind: RingKind | undefined): void => {
+    if (kind === undefined) return;
+    if (ring !== undefined && ring !== kind) {
+      throw new InvalidArgumentError(
+        `this tcp transport serves a node with the ${ring} ring, not ${kind}: give each node a transport of its own`,
+      );
+    }
+    ring = kind;
+  };
+  const clients = clientCache((url) => new TcpPeerClient(url, { ...config, ring }));
   return {
     name: 'tcp',
-    client: (url: string): PeerClient => clients.get(url),
+    client: (url: string, options?: ClientOptions): PeerClient => {
+      learnRing(options?.ring);
+      return clients.get(url);
+    },
     clientStats: (url: string) => clients.peek(url)?.stats(),
     serve(groups: GroupLookup, serve: ServeOptions): Promise<PeerServer> {
+      learnRing(serve.ring);
       return serveTcp(groups, {
+        ring: serve.ring,
         host: serve.host,
         port: serve.port,
         signal: serve.signal,
