@@ -20,8 +20,12 @@ export class ManualClock implements Clock {
   #seq = 0;
   readonly #timers = new Set<ManualTimer>();
 
-  /** The clock starts at `start` ms since the epoch; default a fixed date, so runs repeat. */
-  constructor(start = Date.UTC(2026, 0, 1)) {
+  /**
+   * The clock starts at `start` ms since the epoch; default the real time now, so that
+   * a deadline it computes still means something to a part on the system clock (an
+   * HTTP peer, a socket) while the test runs.
+   */
+  constructor(start = Date.now()) {
     this.#now = start;
   }
 

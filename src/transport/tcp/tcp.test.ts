@@ -5,17 +5,21 @@ import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { ManualClock } from '../../../test/support/manual-clock.js';
+import { within } from '../../../test/support/process.js';
 import { noopLogger } from '../../core/logger.js';
 import type { GroupLookup, PeerServedGroup } from '../../core/peers.js';
 import type { PeerServer, PeerTransport } from '../transport.js';
 import { tcpTransport } from './transport.js';
 
-/** A group whose `slow…` keys answer after `ms` in the key, others at once. */
+/** The time of the group's slow loads: it moves only when a test advances it. */
+const loadClock = new ManualClock();
+
+/** A group whose `slow…` keys answer after the ms in the key on {@link loadClock}, others at once. */
 const group: PeerServedGroup = {
   name: 'g',
   getForPeer: async (key) => {
     const slow = /^slow(\d+)$/.exec(key);
-    if (slow) await new Promise((r) => setTimeout(r, Number(slow[1])));
+    if (slow) await new Promise<void>((r) => loadClock.setTimeout(r, Number(slow[1])));
     return { value: Buffer.from(`v:${key}`), expireAt: 0, minuteQps: 0 };
   },
   setFromPeer: () => {},
@@ -49,7 +53,7 @@ describe('tcp transport', () => {
     const client = t.client(`http://127.0.0.1:${server.address.port}`);
     const order: string[] = [];
     const keys = ['slow80', 'a', 'slow20', 'b', ...Array.from({ length: 200 }, (_, i) => `k${i}`)];
-    const got = await Promise.all(
+    const pending = Promise.all(
       keys.map((k) =>
         client.get('g', k).then((v) => {
           order.push(k);
@@ -57,6 +61,17 @@ describe('tcp transport', () => {
         }),
       ),
     );
+    // Every answer but the slow ones comes while the slow loads wait; then they end, 20 ms
+    // and 80 ms into their loads.
+    await within(
+      (async () => {
+        while (order.length < keys.length - 2) await new Promise((r) => setImmediate(r));
+      })(),
+      5_000,
+      'the quick answers',
+    );
+    await loadClock.advance(80);
+    const got = await pending;
     assert.deepEqual(
       got,
       keys.map((k) => `v:${k}`),
