@@ -3,7 +3,7 @@
 // cluster in this process; and how many loader calls a cold batch makes with `loadMany`.
 import { performance } from 'node:perf_hooks';
 import type { Group } from '../src/core/group.js';
-import { type CacheNode, createNode } from '../src/node/node.js';
+import { createNode } from '../src/node/node.js';
 import { tcpTransport } from '../src/transport/tcp/index.js';
 import { freePorts } from '../test/support/process.js';
 import { headline, times } from './support/report.js';

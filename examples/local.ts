@@ -10,7 +10,7 @@ let queries = 0;
 const node = createNode();
 const scores = node.newGroup('scores', {
   cacheBytes: 64 * 1024 * 1024,
-  ttl: 60_000,
+  ttlMs: 60_000,
   async load(key, { signal }) {
     queries++;
     await sleep(50, undefined, { signal });
@@ -33,7 +33,7 @@ try {
 }
 
 // Writes and removes.
-await scores.set('Ann', '701', { ttl: 5_000 });
+await scores.set('Ann', '701', { ttlMs: 5_000 });
 console.log(`Ann = ${(await scores.get('Ann')).toString()}`);
 await scores.remove('Ann');
 

@@ -98,6 +98,7 @@ export {
 export type {
   ClientOptions,
   PeerServer,
+  PeerService,
   PeerTransport,
   ServeOptions,
 } from './transport/transport.js';

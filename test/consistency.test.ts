@@ -136,7 +136,7 @@ for (const transport of ['http', 'tcp'] as const) {
 describe('a hung owner', { timeout: 90_000 }, () => {
   const registry = cleanupAfter();
 
-  it('a non-owner’s fallback copy does not outlive the fault: after fallbackTtl it answers the owner’s value', async () => {
+  it('a non-owner’s fallback copy does not outlive the fault: after fallbackTtlMs it answers the owner’s value', async () => {
     const [portA, portC, apiC] = (await freePorts(3)) as [number, number, number];
     const urlA = `http://127.0.0.1:${portA}`;
     const urlC = `http://127.0.0.1:${portC}`;
@@ -163,7 +163,7 @@ describe('a hung owner', { timeout: 90_000 }, () => {
     const group = a.newGroup('scores', {
       cacheBytes: 1 << 20,
       hotCacheChance: 0,
-      fallbackTtl: FALLBACK_TTL_MS,
+      fallbackTtlMs: FALLBACK_TTL_MS,
       load: (k) => `loaded by A: ${k}`,
     });
     await a.listen();

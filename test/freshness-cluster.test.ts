@@ -21,7 +21,7 @@ async function cluster(load: LoadFn, options: Partial<GroupOptions>): Promise<Ca
     createNode({ self, peers: urls, transport: memoryTransport(network) }),
   );
   for (const node of nodes) {
-    node.newGroup('g', { cacheBytes: 1 << 20, load, ttl: 1_000, now, ...options });
+    node.newGroup('g', { cacheBytes: 1 << 20, load, ttlMs: 1_000, now, ...options });
   }
   await Promise.all(nodes.map((n) => n.listen()));
   return nodes;

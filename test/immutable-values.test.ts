@@ -191,7 +191,7 @@ describe('values going in', () => {
     const bare = registry.newGroup('bare', { cacheBytes: 1 << 20, load: (key) => fill(key) });
     const boxed = registry.newGroup('boxed', {
       cacheBytes: 1 << 20,
-      load: (key) => ({ value: fill(key), ttl: 60_000 }),
+      load: (key) => ({ value: fill(key), ttlMs: 60_000 }),
     });
     const sunk = registry.newGroup('sunk', {
       cacheBytes: 1 << 20,

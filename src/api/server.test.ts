@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { makeTestCerts } from '../../test/support/certs.js';
 import { ManualClock } from '../../test/support/manual-clock.js';
 import { freePort } from '../../test/support/process.js';
-import { DeadlineExceededError, UnavailableError } from '../errors.js';
+import { DeadlineExceededError, InvalidArgumentError, UnavailableError } from '../errors.js';
 import { createScoresLoader } from '../loaders/scores.js';
 import { type CacheNode, createNode } from '../node/node.js';
 import { type ApiHandlerOptions, createApiHandler, parseQuery, startApiServer } from './server.js';
@@ -445,8 +445,8 @@ describe('API token', () => {
   });
 
   test('a token that cannot travel in a header is refused up front', () => {
-    assert.throws(() => createApiHandler(node, { token: 'has space' }), TypeError);
-    assert.throws(() => createApiHandler(node, { token: '' }), TypeError);
+    assert.throws(() => createApiHandler(node, { token: 'has space' }), InvalidArgumentError);
+    assert.throws(() => createApiHandler(node, { token: '' }), InvalidArgumentError);
   });
 });
 

@@ -12,6 +12,7 @@ import {
   type CacheError,
   CancelledError,
   httpStatus,
+  InvalidArgumentError,
   toCacheError,
   UnavailableError,
 } from '../errors.js';
@@ -134,7 +135,7 @@ function defaultInflightBytes(maxBodyBytes: number): number {
  * closing, with the reason (and, with `Retry-After: 1`, for a PUT past
  * `maxInflightBytes`), 504 on a deadline, and otherwise the `httpStatus` of
  * the error's code. A client that
- * disconnects aborts its get, set or remove. Throws TypeError on a bad option.
+ * disconnects aborts its get, set or remove. Throws InvalidArgumentError on a bad option.
  */
 export function createApiHandler(node: ApiNode, options: ApiHandlerOptions = {}): ApiHandler {
   const maxBodyBytes = limit('maxBodyBytes', options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 0);
@@ -170,7 +171,7 @@ function tokenCheck(token: string | undefined): SecretCheck | undefined {
 function limit(name: string, v: number | undefined, fallback: number, min: number): number {
   if (v === undefined) return fallback;
   if (!Number.isSafeInteger(v) || v < min) {
-    throw new TypeError(`${name} must be an integer >= ${min}, got ${String(v)}`);
+    throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got ${String(v)}`);
   }
   return v;
 }
@@ -319,7 +320,7 @@ async function serveApi(
           return;
         }
         // The body stays reserved until the set is done with it.
-        await group.set(key, body, { ttl, signal });
+        await group.set(key, body, { ttlMs: ttl, signal });
       } finally {
         config.inflight.release(held);
       }
@@ -495,7 +496,7 @@ export interface ApiServer {
  * {@link ServerLimitOptions}: `maxConnections` defaults to a quarter of the
  * open-file limit (at most 2,048; the peer server takes half, so a flood on
  * the peer port leaves the API reachable), the timeouts to 30 s (10 s for a
- * TLS handshake). It logs its limits when it listens. Throws TypeError on a
+ * TLS handshake). It logs its limits when it listens. Throws InvalidArgumentError on a
  * bad option.
  */
 export async function startApiServer(

@@ -1,7 +1,7 @@
 // args.ts: the command-line flags of `peercache node`, `peercache gateway` and
 // `peercache demo`, parsed and checked into plain config objects (no side effects).
-import { parsePeerUrl } from '../node/peer-url.js';
 import { isRingKind, type RingKind, ringKinds } from '../ring/owner-ring.js';
+import { parsePeerUrl } from '../util/address.js';
 import {
   CLUSTER_OPTIONS,
   type EtcdFlags,

@@ -2,7 +2,7 @@
 // parsing with short messages, UsageError, and checks of addresses and levels.
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { isCacheError } from '../errors.js';
-import { parseHostPort } from '../node/node.js';
+import { parseHostPort } from '../util/address.js';
 
 /** UsageError is a bad command line: main prints `peercache: <message>` and exits 2. */
 export class UsageError extends Error {

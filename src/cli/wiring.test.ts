@@ -1,8 +1,9 @@
 // wiring.test.ts: the pieces `peercache node` and `peercache gateway` build alike:
-// loopback detection, the open-door and secret-flag warnings, the transport and API TLS.
+// loopback detection, the open-door and secret-flag warnings, the transports and API TLS.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Logger } from '../core/logger.js';
+import { type Logger, noopLogger } from '../core/logger.js';
+import type { HttpPeerServer } from '../transport/http/transport.js';
 import {
   apiTlsOf,
   isLoopback,
@@ -69,25 +70,82 @@ describe('warnSecretFlags', () => {
 });
 
 describe('peerOptions and apiTlsOf', () => {
-  test('grpc gets a transport of its own; http passes tls and the secret to createNode', async () => {
-    const grpc = peerOptions({ transport: 'grpc', peerSecret: 's' }, undefined);
-    assert.equal(grpc.transport?.name, 'grpc');
-    assert.equal(grpc.peerSecret, undefined);
-    await grpc.transport?.close();
-    const tcp = peerOptions({ transport: 'tcp', peerSecret: 's' }, undefined);
-    assert.equal(tcp.transport?.name, 'tcp');
-    await tcp.transport?.close();
-    assert.deepEqual(peerOptions({ transport: 'http', peerSecret: 's' }, { ca: 'x' }), {
-      tls: { ca: 'x' },
-      peerSecret: 's',
-    });
+  test('each --transport value builds its transport', async () => {
+    for (const name of ['grpc', 'tcp', 'http'] as const) {
+      const { transport } = peerOptions({ transport: name, peerSecret: 's' }, undefined);
+      assert.equal(transport?.name, name);
+      await transport?.close();
+    }
   });
 
-  test("the peer server's limits reach the HTTP transport through createNode's http option", () => {
-    assert.deepEqual(
-      peerOptions({ transport: 'http', peerSecret: undefined }, undefined, { maxConnections: 9 }),
-      { tls: undefined, peerSecret: undefined, http: { maxConnections: 9 } },
+  test('the HTTP transport gets the secret, the base path and the peer server limits', async () => {
+    const { transport } = peerOptions(
+      { transport: 'http', peerSecret: 's3cret', basePath: '/cache/' },
+      undefined,
+      { maxConnections: 9 },
     );
+    assert.ok(transport !== undefined);
+    const served = {
+      name: 'g',
+      getForPeer: (key: string) => ({ value: Buffer.from(`v:${key}`), expireAt: 0, minuteQps: 0 }),
+      setFromPeer: () => {},
+      removeFromPeer: () => {},
+    };
+    const server = (await transport.serve(
+      { getGroup: (name) => (name === 'g' ? served : undefined) },
+      { host: '127.0.0.1', port: 0, signal: new AbortController().signal, logger: noopLogger },
+    )) as HttpPeerServer;
+    try {
+      assert.equal(server.stats().maxConnections, 9);
+      const url = `http://127.0.0.1:${server.address.port}`;
+      const got = await transport.client(url).get('g', 'k');
+      assert.equal(Buffer.from(got.value).toString(), 'v:k');
+      const bare = await fetch(`${url}/cache/g/k`);
+      assert.equal(bare.status, 401, 'a request without the secret is refused');
+      await bare.body?.cancel();
+    } finally {
+      await server.close(0);
+      await transport.close();
+    }
+  });
+
+  test('the HTTP transport speaks the dialect of the Go lineage whose ring --ring names', async () => {
+    const served = {
+      name: 'g',
+      getForPeer: () => ({ value: Buffer.from('v'), expireAt: 0, minuteQps: 0 }),
+      setFromPeer: () => {},
+      removeFromPeer: () => {},
+    };
+    const statuses: Record<string, number> = {};
+    for (const ring of ['golang', 'balanced', 'mailgun', 'groupcache-go'] as const) {
+      const { transport } = peerOptions(
+        { transport: 'http', peerSecret: undefined, ring },
+        undefined,
+      );
+      assert.ok(transport !== undefined);
+      const server = await transport.serve(
+        { getGroup: (name) => (name === 'g' ? served : undefined) },
+        { host: '127.0.0.1', port: 0, signal: new AbortController().signal, logger: noopLogger },
+      );
+      try {
+        // Only groupcache-go's dialect serves its batch remove.
+        const res = await fetch(
+          `http://127.0.0.1:${server.address.port}/_groupcache/g/_remove-keys/`,
+          {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ group: 'g', keys: ['a'] }),
+          },
+        );
+        await res.body?.cancel();
+        statuses[ring] = res.status;
+      } finally {
+        await server.close(0);
+        await transport.close();
+      }
+    }
+    assert.equal(statuses['groupcache-go'], 200);
+    for (const ring of ['golang', 'balanced', 'mailgun']) assert.equal(statuses[ring], 405, ring);
   });
 
   test('the API gets the certificate and key with --api-tls, never client auth', () => {

@@ -9,9 +9,12 @@ import { createEtcdMembership } from '../membership/etcd/index.js';
 import type { EtcdTlsOptions } from '../membership/etcd/options.js';
 import type { Membership } from '../membership/membership.js';
 import type { NodeOptions } from '../node/node.js';
+import type { RingKind } from '../ring/owner-ring.js';
 import { type CertificateProblem, checkCertificate } from '../security/cert-check.js';
 import { readTlsFiles, type TlsOptions } from '../security/tls.js';
 import { grpcTransport } from '../transport/grpc/index.js';
+import type { HttpDialect } from '../transport/http/dialect.js';
+import { httpTransport } from '../transport/http/transport.js';
 import { tcpTransport } from '../transport/tcp/index.js';
 import type { ServerLimitOptions } from '../util/server-limits.js';
 import type { GatewayConfig, NodeConfig } from './args.js';
@@ -32,31 +35,45 @@ export async function readPeerTls(flags: TlsFlags | undefined): Promise<TlsOptio
 }
 
 /**
- * peerOptions are the createNode options of the peer protocol: the default HTTP
- * transport given `tls`, `peerSecret` and the peer server's `limits` (as
- * `http`, when any is set), or a gRPC or TCP transport built with them
- * (createNode takes them only for its default transport).
+ * dialectOf is the HTTP dialect of a ring kind: a cluster that places keys as a Go lineage
+ * does speaks that lineage's HTTP too; the balanced ring (peercache only) speaks golang's.
+ */
+function dialectOf(ring: RingKind | undefined): HttpDialect {
+  return ring === 'mailgun' || ring === 'groupcache-go' ? ring : 'golang';
+}
+
+/**
+ * peerOptions are the createNode options of the peer protocol: the transport
+ * `--transport` names, built with `tls`, the peer secret and the peer server's
+ * `limits` (and `--base-path`, for HTTP).
  */
 export function peerOptions(
-  config: Pick<SecurityConfig, 'transport' | 'peerSecret'>,
+  config: Pick<SecurityConfig, 'transport' | 'peerSecret'> & {
+    basePath?: string | undefined;
+    ring?: RingKind | undefined;
+  },
   tls: TlsOptions | undefined,
   limits: ServerLimitOptions = {},
   logger?: Logger,
-): Pick<NodeOptions, 'transport' | 'tls' | 'peerSecret' | 'http'> {
-  if (config.transport === 'grpc') {
-    return { transport: grpcTransport({ tls, peerSecret: config.peerSecret, ...limits }) };
+): Pick<NodeOptions, 'transport'> {
+  const { peerSecret } = config;
+  switch (config.transport) {
+    case 'grpc':
+      return { transport: grpcTransport({ tls, peerSecret, ...limits }) };
+    case 'tcp':
+      // The tcp client logs what it does to a peer's connection (a reset, a malformed answer).
+      return { transport: tcpTransport({ tls, peerSecret, ...limits, logger }) };
+    default:
+      return {
+        transport: httpTransport({
+          tls,
+          peerSecret,
+          basePath: config.basePath,
+          dialect: dialectOf(config.ring),
+          ...limits,
+        }),
+      };
   }
-  if (config.transport === 'tcp') {
-    // The tcp client logs what it does to a peer's connection (a reset, a malformed answer).
-    return {
-      transport: tcpTransport({ tls, peerSecret: config.peerSecret, ...limits, logger }),
-    };
-  }
-  return {
-    tls,
-    peerSecret: config.peerSecret,
-    ...(Object.keys(limits).length > 0 ? { http: limits } : {}),
-  };
 }
 
 /**
@@ -180,7 +197,6 @@ export function memberNodeOptions(
     listen: config.listen,
     ring: config.ring,
     replicas: config.replicas,
-    basePath: config.basePath,
     membership,
     ...peerOptions(config, tls, config.limits.peer, logger),
     ...peerHealthOptions(config),
@@ -203,7 +219,6 @@ export function gatewayNodeOptions(
     membership,
     ring: config.ring,
     replicas: config.replicas,
-    basePath: config.basePath,
     ...peerOptions(config, tls, {}, logger),
     ...peerHealthOptions(config),
     logger,

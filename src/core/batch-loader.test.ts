@@ -52,7 +52,7 @@ describe('BatchLoader', () => {
     let seen: AbortSignal | undefined;
     const loader = new BatchLoader<string>({
       group: 'g',
-      loadMany: (keys, ctx) => {
+      loadMany: (_keys, ctx) => {
         seen = ctx.signal;
         return new Promise(() => {});
       },

@@ -26,17 +26,23 @@ function scripted() {
 /** Lets promise callbacks queued so far run. */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** A group with a ttl of 1,000 ms and `refreshAhead`, its scripted loader and its clock. */
+function refreshing(refreshAhead: number) {
+  const c = clock();
+  const loader = scripted();
+  const g = new GroupRegistry().newGroup('g', {
+    cacheBytes: 1 << 20,
+    load: loader.load,
+    ttlMs: 1_000,
+    refreshAhead,
+    now: c.now,
+  });
+  return { c, loader, g };
+}
+
 describe('refreshAhead', () => {
   test('a hit in the window answers the cached value at once and reloads once in the background', async () => {
-    const c = clock();
-    const loader = scripted();
-    const g = new GroupRegistry().newGroup('g', {
-      cacheBytes: 1 << 20,
-      load: loader.load,
-      ttl: 1_000,
-      refreshAhead: 0.2,
-      now: c.now,
-    });
+    const { c, loader, g } = refreshing(0.2);
     const first = g.get('k');
     loader.pending.shift()?.resolve('v1');
     assert.equal((await first).toString(), 'v1');
@@ -62,15 +68,7 @@ describe('refreshAhead', () => {
   });
 
   test('a reload that fails or finds nothing leaves the value to expire as it would have', async () => {
-    const c = clock();
-    const loader = scripted();
-    const g = new GroupRegistry().newGroup('g', {
-      cacheBytes: 1 << 20,
-      load: loader.load,
-      ttl: 1_000,
-      refreshAhead: 0.5,
-      now: c.now,
-    });
+    const { c, loader, g } = refreshing(0.5);
     const first = g.get('k');
     loader.pending.shift()?.resolve('v1');
     await first;
@@ -89,15 +87,7 @@ describe('refreshAhead', () => {
   });
 
   test('a write during a refresh wins over what the refresh brings back', async () => {
-    const c = clock();
-    const loader = scripted();
-    const g = new GroupRegistry().newGroup('g', {
-      cacheBytes: 1 << 20,
-      load: loader.load,
-      ttl: 1_000,
-      refreshAhead: 0.5,
-      now: c.now,
-    });
+    const { c, loader, g } = refreshing(0.5);
     const first = g.get('k');
     loader.pending.shift()?.resolve('v1');
     await first;
@@ -110,15 +100,7 @@ describe('refreshAhead', () => {
   });
 
   test('values written with set are not reloaded', async () => {
-    const c = clock();
-    const loader = scripted();
-    const g = new GroupRegistry().newGroup('g', {
-      cacheBytes: 1 << 20,
-      load: loader.load,
-      ttl: 1_000,
-      refreshAhead: 0.5,
-      now: c.now,
-    });
+    const { c, loader, g } = refreshing(0.5);
     await g.set('k', 'written');
     c.advance(900);
     assert.equal((await g.get('k')).toString(), 'written');
@@ -148,7 +130,7 @@ describe('graceMs', () => {
     return new GroupRegistry().newGroup('g', {
       cacheBytes: 1 << 20,
       load,
-      ttl: 1_000,
+      ttlMs: 1_000,
       graceMs,
       now,
     });

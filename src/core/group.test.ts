@@ -50,12 +50,12 @@ describe('Group.get', () => {
     assert.equal(s.localLoads, 1);
   });
 
-  test('accepts strings, bytes, ByteViews and { value, ttl } from the loader', async () => {
+  test('accepts strings, bytes, ByteViews and { value, ttlMs } from the loader', async () => {
     const values: Record<string, unknown> = {
       s: 'text',
       b: new Uint8Array([1, 2, 3]),
       v: ByteView.from('view'),
-      o: { value: 'obj', ttl: 1000 },
+      o: { value: 'obj', ttlMs: 1000 },
     };
     const g = new GroupRegistry().newGroup('g', {
       cacheBytes: 1 << 20,
@@ -254,13 +254,13 @@ describe('not found', () => {
     assert.equal(calls.length, 2);
   });
 
-  test('notFoundTtl caches the answer until it expires', async () => {
+  test('notFoundTtlMs caches the answer until it expires', async () => {
     let now = 1_000_000;
     const { load, calls } = counting(() => undefined);
     const g = new GroupRegistry().newGroup('g', {
       cacheBytes: 1 << 20,
       load,
-      notFoundTtl: 500,
+      notFoundTtlMs: 500,
       now: () => now,
     });
     await assert.rejects(g.get('nope'), { code: 'NOT_FOUND' });
@@ -277,18 +277,18 @@ describe('expiry', () => {
   test('per-key ttl from the loader, the group ttl and set ttl are honoured on read', async () => {
     let now = 5_000;
     const { load, calls } = counting((key) =>
-      key === 'short' ? { value: 's', ttl: 100 } : 'long',
+      key === 'short' ? { value: 's', ttlMs: 100 } : 'long',
     );
     const g = new GroupRegistry().newGroup('g', {
       cacheBytes: 1 << 20,
       load,
-      ttl: 1000,
+      ttlMs: 1000,
       now: () => now,
     });
     await g.get('short');
     await g.get('long');
-    await g.set('manual', 'm', { ttl: 50 });
-    await g.set('forever', 'f', { ttl: 0 });
+    await g.set('manual', 'm', { ttlMs: 50 });
+    await g.set('forever', 'f', { ttlMs: 0 });
     now += 60;
     assert.equal(g.peek('manual'), undefined);
     assert.equal(g.peek('short')?.toString(), 's');
@@ -299,6 +299,45 @@ describe('expiry', () => {
     await g.get('long');
     assert.deepEqual(calls, ['short', 'long', 'short', 'long']);
     assert.equal(g.peek('forever')?.toString(), 'f');
+  });
+
+  test('the former names ttl, notFoundTtl and fallbackTtl still work; both names at once must agree', async () => {
+    let now = 0;
+    const reg = new GroupRegistry();
+    const g = reg.newGroup('old', {
+      cacheBytes: 1 << 20,
+      load: (key) => (key === 'gone' ? null : key === 'own' ? { value: 'o', ttl: 10 } : 'v'),
+      ttl: 100,
+      notFoundTtl: 50,
+      now: () => now,
+    });
+    await g.get('k');
+    await g.get('own');
+    await g.set('set', 's', { ttl: 20 });
+    await assert.rejects(g.get('gone'), { code: 'NOT_FOUND' });
+    now += 15;
+    assert.equal(g.peek('own'), undefined, "the loader's ttl");
+    assert.equal(g.peek('set')?.toString(), 's');
+    now += 10;
+    assert.equal(g.peek('set'), undefined, "set's ttl");
+    now += 80;
+    assert.equal(g.peek('k'), undefined, "the group's ttl");
+    const same = { cacheBytes: 0, load: () => 'v', ttl: 5, ttlMs: 5, fallbackTtl: 1 };
+    assert.doesNotThrow(() => reg.newGroup('same', same));
+    for (const [name, options] of [
+      ['ttl', { ttl: 5, ttlMs: 6 }],
+      ['notFoundTtl', { notFoundTtl: 5, notFoundTtlMs: 6 }],
+      ['fallbackTtl', { fallbackTtl: 5, fallbackTtlMs: 6 }],
+    ] as const) {
+      assert.throws(
+        () => reg.newGroup(`two-${name}`, { cacheBytes: 0, load: () => 'v', ...options }),
+        {
+          code: 'INVALID_ARGUMENT',
+          message: new RegExp(`${name}Ms or its former name ${name}`),
+        },
+      );
+    }
+    await assert.rejects(g.set('k', 'v', { ttl: 1, ttlMs: 2 }), { code: 'INVALID_ARGUMENT' });
   });
 });
 
@@ -384,7 +423,7 @@ describe('bad input', () => {
   test('values over the limit are refused, from set and from the loader', async () => {
     await assert.rejects(g.set('k', 'x'.repeat(11)), { code: 'TOO_LARGE' });
     await assert.rejects(g.set('k', 42 as unknown as string), { code: 'INVALID_ARGUMENT' });
-    await assert.rejects(g.set('k', 'v', { ttl: -1 }), { code: 'INVALID_ARGUMENT' });
+    await assert.rejects(g.set('k', 'v', { ttlMs: -1 }), { code: 'INVALID_ARGUMENT' });
   });
 
   test('a loader value over the limit is the server’s fault: INTERNAL, naming group, key and limit', async () => {
@@ -444,9 +483,9 @@ describe('bad input', () => {
     assert.equal(h.cacheStats('main').items, 0);
     const t = reg.newGroup('weird-ttl', {
       cacheBytes: 1 << 20,
-      load: () => ({ value: 'v', ttl: -5 }),
+      load: () => ({ value: 'v', ttlMs: -5 }),
     });
-    await assert.rejects(t.get('k'), { code: 'INTERNAL', message: /weird-ttl\/k.*ttl of -5/ });
+    await assert.rejects(t.get('k'), { code: 'INTERNAL', message: /weird-ttl\/k.*ttlMs of -5/ });
   });
 });
 
@@ -456,7 +495,7 @@ describe('serving peers', () => {
     const g = new GroupRegistry().newGroup('peer-served', {
       cacheBytes: 1 << 20,
       load,
-      notFoundTtl: 60_000,
+      notFoundTtlMs: 60_000,
     });
     const miss = g.getForPeer('k');
     assert.ok(miss instanceof Promise, 'a miss loads');
@@ -577,7 +616,7 @@ describe('writes and loads in flight', () => {
   });
 
   test('a not-found from a superseded load is not cached', async () => {
-    const { group, pending } = owning({ notFoundTtl: 60_000 });
+    const { group, pending } = owning({ notFoundTtlMs: 60_000 });
     const reading = group.get('k');
     await group.set('k', 'new');
     pending[0]!.resolve(null);
@@ -646,10 +685,10 @@ describe('when the owner fails', () => {
     assert.deepEqual(loads, []);
   });
 
-  test('an unreachable owner: a local load, kept in hot for fallbackTtl only', async () => {
+  test('an unreachable owner: a local load, kept in hot for fallbackTtlMs only', async () => {
     let now = 1_000_000;
     const owner = scriptedOwner();
-    const { group, loads } = nonOwner(owner.client, { fallbackTtl: 500, now: () => now });
+    const { group, loads } = nonOwner(owner.client, { fallbackTtlMs: 500, now: () => now });
     const reading = group.get('k');
     owner.gets[0]!.answer.reject(new UnavailableError('connection refused'));
     assert.equal((await reading).toString(), 'local:k');
@@ -695,17 +734,17 @@ describe('when the owner fails', () => {
     assert.equal(warnings[1]?.alsoFailed, 4, 'the next line counts what was held back');
   });
 
-  test('fallbackTtl is capped by the group’s ttl, and 0 keeps no copy', async () => {
+  test('fallbackTtlMs is capped by the group’s ttl, and 0 keeps no copy', async () => {
     let now = 1_000_000;
     const owner = scriptedOwner();
-    const capped = nonOwner(owner.client, { ttl: 100, now: () => now });
+    const capped = nonOwner(owner.client, { ttlMs: 100, now: () => now });
     const reading = capped.group.get('k');
     owner.gets[0]!.answer.reject(new UnavailableError('down'));
     await reading;
     now += 100;
     assert.equal(capped.group.peek('k'), undefined, 'gone at the group’s ttl');
 
-    const none = nonOwner(owner.client, { fallbackTtl: 0 });
+    const none = nonOwner(owner.client, { fallbackTtlMs: 0 });
     const r2 = none.group.get('j');
     owner.gets[1]!.answer.reject(new UnavailableError('down'));
     assert.equal((await r2).toString(), 'local:j');
@@ -729,10 +768,10 @@ describe('when the owner fails', () => {
 });
 
 describe('the fallback owner', () => {
-  test('a peer’s get of a key another node owns is a fallback copy: in hot for fallbackTtl, never in main', async () => {
+  test('a peer’s get of a key another node owns is a fallback copy: in hot for fallbackTtlMs, never in main', async () => {
     let now = 1_000_000;
     const owner = scriptedOwner();
-    const { group, loads } = nonOwner(owner.client, { fallbackTtl: 500, now: () => now });
+    const { group, loads } = nonOwner(owner.client, { fallbackTtlMs: 500, now: () => now });
     const served = await group.getForPeer('k');
     assert.equal(new TextDecoder().decode(served.value), 'local:k');
     assert.equal(served.expireAt, now + 500, 'the asker is told the copy’s bound');
@@ -746,7 +785,7 @@ describe('the fallback owner', () => {
     assert.equal(group.peek('k'), undefined, 'gone at the bound');
   });
 
-  test('an answer from the fallback owner is kept in hot for fallbackTtl at most', async () => {
+  test('an answer from the fallback owner is kept in hot for fallbackTtlMs at most', async () => {
     let now = 1_000_000;
     const owner = scriptedOwner();
     const fallback = scriptedOwner('http://fallback');
@@ -760,7 +799,7 @@ describe('the fallback owner', () => {
     const group = registry.newGroup('f', {
       cacheBytes: 1 << 20,
       hotCacheChance: 1,
-      fallbackTtl: 300,
+      fallbackTtlMs: 300,
       now: () => now,
       load,
     });

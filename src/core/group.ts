@@ -48,7 +48,13 @@ export type LoadResult =
   | ByteView
   | null
   | undefined
-  | { value: string | Uint8Array | ByteView; ttl?: number | undefined };
+  | {
+      value: string | Uint8Array | ByteView;
+      /** ttlMs is this value's time to live, in ms (0 = never expires). Default: the group's. */
+      ttlMs?: number | undefined;
+      /** @deprecated Use `ttlMs`, the same in ms. */
+      ttl?: number | undefined;
+    };
 
 /** LoadContext is passed to a loader. */
 export interface LoadContext {
@@ -63,7 +69,7 @@ export interface LoadContext {
 
 /**
  * LoadFn loads the value of `key` from the source of truth. Return the value (a
- * string, bytes, or `{ value, ttl }` for a per-key expiry in ms), or
+ * string, bytes, or `{ value, ttlMs }` for a per-key expiry in ms), or
  * `null`/`undefined` when the key does not exist; throw on failure.
  */
 export type LoadFn = (key: string, ctx: LoadContext) => LoadResult | Promise<LoadResult>;
@@ -101,9 +107,13 @@ export interface GroupOptions {
   batchMax?: number | undefined;
   /** Entry limit of each cache, on top of the byte budget. Default: none. */
   maxEntries?: number | undefined;
-  /** Default time to live of loaded and set values, in ms. Default: 0, no expiry. */
+  /** ttlMs is the default time to live of loaded and set values, in ms. Default: 0, no expiry. */
+  ttlMs?: number | undefined;
+  /** @deprecated Use `ttlMs`, the same in ms. */
   ttl?: number | undefined;
-  /** Cache a not-found answer for this many ms. Default: 0, not cached. */
+  /** notFoundTtlMs caches a not-found answer for this many ms. Default: 0, not cached. */
+  notFoundTtlMs?: number | undefined;
+  /** @deprecated Use `notFoundTtlMs`, the same in ms. */
   notFoundTtl?: number | undefined;
   /**
    * refreshAhead is the fraction of a loaded value's time to live, at its end, in which a
@@ -121,11 +131,13 @@ export interface GroupOptions {
    */
   graceMs?: number | undefined;
   /**
-   * fallbackTtl is how long, in ms, a non-owner keeps a value it loaded itself
+   * fallbackTtlMs is how long, in ms, a non-owner keeps a value it loaded itself
    * because the owner could not be reached: in the hot cache, never longer than
-   * the group's `ttl` (when set) or the value's own. 0 keeps no fallback copy.
+   * the group's `ttlMs` (when set) or the value's own. 0 keeps no fallback copy.
    * Default: 2,000.
    */
+  fallbackTtlMs?: number | undefined;
+  /** @deprecated Use `fallbackTtlMs`, the same in ms. */
   fallbackTtl?: number | undefined;
   /** A load that has not settled after this many ms fails its callers. Default: 30,000. 0: no limit. */
   loadTimeoutMs?: number | undefined;
@@ -169,7 +181,9 @@ export interface GetOptions extends CallOptions {}
  * by default (each peer call is still bounded by its request timeout).
  */
 export interface SetOptions extends CallOptions {
-  /** Time to live in ms; default the group's `ttl` (0 = never expires). */
+  /** ttlMs is the value's time to live in ms; default the group's `ttlMs` (0 = never expires). */
+  ttlMs?: number | undefined;
+  /** @deprecated Use `ttlMs`, the same in ms. */
   ttl?: number | undefined;
 }
 
@@ -181,6 +195,25 @@ function checkNumber(name: string, v: number | undefined, min: number): void {
   if (typeof v !== 'number' || Number.isNaN(v) || v < min) {
     throw new InvalidArgumentError(`${name} must be a number >= ${min}, got ${String(v)}`);
   }
+}
+
+/**
+ * renamed is the value of an option that has a current name and a deprecated
+ * one: whichever is given, checked as a number >= 0. Both, with different
+ * values, is an InvalidArgumentError.
+ */
+function renamed(
+  name: string,
+  value: number | undefined,
+  oldName: string,
+  old: number | undefined,
+): number | undefined {
+  if (value !== undefined && old !== undefined && value !== old) {
+    throw new InvalidArgumentError(`give ${name} or its former name ${oldName}, not both`);
+  }
+  const v = value ?? old;
+  checkNumber(value !== undefined ? name : oldName, v, 0);
+  return v;
 }
 
 /** Set once, by Group's static block (so declared before the class): see {@link answerPeer}. */
@@ -240,9 +273,19 @@ export class Group implements PeerServedGroup {
     }
     checkNumber('cacheBytes', options.cacheBytes, 0);
     checkNumber('maxEntries', options.maxEntries, 1);
-    checkNumber('ttl', options.ttl, 0);
-    checkNumber('notFoundTtl', options.notFoundTtl, 0);
-    checkNumber('fallbackTtl', options.fallbackTtl, 0);
+    const ttlMs = renamed('ttlMs', options.ttlMs, 'ttl', options.ttl);
+    const notFoundTtlMs = renamed(
+      'notFoundTtlMs',
+      options.notFoundTtlMs,
+      'notFoundTtl',
+      options.notFoundTtl,
+    );
+    const fallbackTtlMs = renamed(
+      'fallbackTtlMs',
+      options.fallbackTtlMs,
+      'fallbackTtl',
+      options.fallbackTtl,
+    );
     checkNumber('loadTimeoutMs', options.loadTimeoutMs, 0);
     checkNumber('maxKeyBytes', options.maxKeyBytes, 1);
     checkNumber('maxValueBytes', options.maxValueBytes, 0);
@@ -287,11 +330,11 @@ export class Group implements PeerServedGroup {
     this.#clock = options.clock ?? systemClock;
     this.#now = options.now ?? (this.#clock === systemClock ? Date.now : () => this.#clock.now());
     this.#random = options.random ?? Math.random;
-    this.#ttl = options.ttl ?? 0;
-    this.#notFoundTtl = options.notFoundTtl ?? 0;
+    this.#ttl = ttlMs ?? 0;
+    this.#notFoundTtl = notFoundTtlMs ?? 0;
     this.#refreshAhead = options.refreshAhead ?? 0;
     this.#graceMs = options.graceMs ?? 0;
-    const fallbackTtl = options.fallbackTtl ?? DEFAULT_FALLBACK_TTL_MS;
+    const fallbackTtl = fallbackTtlMs ?? DEFAULT_FALLBACK_TTL_MS;
     this.#fallbackTtl = this.#ttl > 0 ? Math.min(fallbackTtl, this.#ttl) : fallbackTtl;
     this.#maxKeyBytes = options.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES;
     this.#maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
@@ -405,7 +448,7 @@ export class Group implements PeerServedGroup {
    * owns it, else on the owner peer (the call fails if the owner cannot be
    * reached), and this node drops its own copy. Other peers are told to drop
    * theirs. Loads of `key` already in flight anywhere are superseded: they still
-   * answer their callers but are never stored over the value. `ttl` defaults to
+   * answer their callers but are never stored over the value. `ttlMs` defaults to
    * the group's.
    */
   async set(
@@ -422,9 +465,9 @@ export class Group implements PeerServedGroup {
     ) {
       throw new InvalidArgumentError('value must be a string, Uint8Array or ByteView');
     }
-    checkNumber('ttl', options?.ttl, 0);
+    const ttlMs = renamed('ttlMs', options?.ttlMs, 'ttl', options?.ttl);
     this.#checkValue(valueBytes(value));
-    const ttl = options?.ttl ?? this.#ttl;
+    const ttl = ttlMs ?? this.#ttl;
     const expireAt = ttl > 0 ? this.#now() + ttl : 0;
     const picker = this.#peers();
     const owner = picker.pickPeer(key);
@@ -614,7 +657,7 @@ export class Group implements PeerServedGroup {
    * getForPeer serves a peer's get: cache, then a local load; it never asks another
    * peer. A cache hit is answered at once, without a promise. A key this node does
    * not own on its ring is asked of it as the key's fallback owner (its owner could
-   * not be reached): the value is kept as a fallback copy, in hot for `fallbackTtl`,
+   * not be reached): the value is kept as a fallback copy, in hot for `fallbackTtlMs`,
    * never in main. A client-only node never loads: a miss is an UnavailableError.
    * The value is a copy, the caller's to keep or change.
    */
@@ -849,13 +892,17 @@ export class Group implements PeerServedGroup {
    * Ask `peer` for the key of `ask`: its owner, or its fallback owner once the
    * owner could not be reached. A value from the owner may go into hot (at
    * `hotCacheChance`); one from a fallback owner too, but as a fallback copy,
-   * for `fallbackTtl` at most.
+   * for `fallbackTtlMs` at most.
    */
   #askPeer(ask: Ask, peer: PeerClient): Promise<ByteView> {
     const { key, flight } = ask;
     let asked: Promise<PeerValue>;
     try {
-      asked = peer.get(this.name, key, { signal: ask.signal, deadline: ask.deadline });
+      asked = peer.get(this.name, key, {
+        signal: ask.signal,
+        deadline: ask.deadline,
+        maxValueBytes: this.#maxValueBytes,
+      });
     } catch (err) {
       asked = Promise.reject(err);
     }
@@ -870,7 +917,7 @@ export class Group implements PeerServedGroup {
         if (!flight.superseded && (ask.refresh || this.#random() < this.#hotCacheChance)) {
           let expireAt: number | undefined = got.expireAt;
           if (peer !== ask.owner) {
-            // A fallback owner's answer is a fallback copy: kept for fallbackTtl at most.
+            // A fallback owner's answer is a fallback copy: kept for fallbackTtlMs at most.
             const bound = this.#now() + this.#fallbackTtl;
             expireAt =
               this.#fallbackTtl === 0
@@ -896,7 +943,7 @@ export class Group implements PeerServedGroup {
    * caller's abort are final. Only a peer that could not be reached (see
    * {@link peerUnreachable}) sends the key on: from the owner to the key's
    * fallback owner, and from there (or when there is none) to a local load,
-   * the last resort, whose value is kept only briefly (`fallbackTtl`).
+   * the last resort, whose value is kept only briefly (`fallbackTtlMs`).
    */
   #peerFailed(ask: Ask, peer: PeerClient, err: unknown): Promise<ByteView> {
     const { key, owner, signal, flight } = ask;
@@ -1091,13 +1138,14 @@ export class Group implements PeerServedGroup {
       !(result instanceof ByteView)
     ) {
       value = result.value;
-      if (result.ttl !== undefined) {
-        if (typeof result.ttl !== 'number' || Number.isNaN(result.ttl) || result.ttl < 0) {
+      const own = result.ttlMs ?? result.ttl;
+      if (own !== undefined) {
+        if (typeof own !== 'number' || Number.isNaN(own) || own < 0) {
           throw new InternalError(
-            `load ${this.name}/${key}: the loader returned a ttl of ${String(result.ttl)}; want a number >= 0`,
+            `load ${this.name}/${key}: the loader returned a ttlMs of ${String(own)}; want a number >= 0`,
           );
         }
-        ttl = result.ttl;
+        ttl = own;
       }
     }
     if (
@@ -1106,7 +1154,7 @@ export class Group implements PeerServedGroup {
       !(value instanceof ByteView)
     ) {
       throw new InternalError(
-        `load ${this.name}/${key}: the loader returned ${value === null ? 'null' : typeof value}; want a string, Uint8Array, ByteView, { value, ttl } or null`,
+        `load ${this.name}/${key}: the loader returned ${value === null ? 'null' : typeof value}; want a string, Uint8Array, ByteView, { value, ttlMs } or null`,
       );
     }
     const bytes = valueBytes(value as CacheValue);

@@ -293,7 +293,7 @@ export class HealthCheckedPeer implements PeerClient {
     const signal = options?.signal;
     let sent: Promise<T>;
     try {
-      sent = send({ signal, deadline: ours ? cap : callerDeadline });
+      sent = send({ ...options, signal, deadline: ours ? cap : callerDeadline });
     } catch (err) {
       sent = Promise.reject(err);
     }

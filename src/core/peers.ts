@@ -11,6 +11,12 @@ export interface CallOptions {
    * (gRPC's `grpc-timeout`, a header on HTTP) so the owner stops waiting too.
    */
   deadline?: number | undefined;
+  /**
+   * maxValueBytes is the largest value the caller takes in an answer (a group
+   * passes its own `maxValueBytes`); a larger one fails with TooLargeError.
+   * Default: the transport's ceiling.
+   */
+  maxValueBytes?: number | undefined;
 }
 
 /**
@@ -122,6 +128,16 @@ export const noPeers: PeerPicker = {
  */
 export interface PeerServedGroup {
   readonly name: string;
+  /**
+   * maxKeyBytes is the largest key this group takes, in UTF-8 bytes: servers
+   * refuse a longer one (within their own ceiling). Default: the server's limit.
+   */
+  readonly maxKeyBytes?: number | undefined;
+  /**
+   * maxValueBytes is the largest value this group takes: servers refuse a
+   * larger write (within their own ceiling). Default: the server's limit.
+   */
+  readonly maxValueBytes?: number | undefined;
   /**
    * Load `key` here (cache, then loader) without asking any peer. A key this node
    * does not own (it is the key's fallback owner) is kept as a fallback copy. A

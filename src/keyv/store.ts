@@ -172,7 +172,7 @@ export class PeercacheKeyvStore extends EventEmitter {
     await this.group.set(
       dataKey(gen, key),
       bytes,
-      typeof ttl === 'number' && ttl > 0 ? { ttl } : {},
+      typeof ttl === 'number' && ttl > 0 ? { ttlMs: ttl } : {},
     );
   }
 }

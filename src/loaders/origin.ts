@@ -12,7 +12,7 @@ import {
   UnavailableError,
 } from '../errors.js';
 import { DEFAULT_MAX_VALUE_BYTES } from '../limits.js';
-import { escapePathSegment } from '../transport/http/escape.js';
+import { escapePathSegment } from '../util/path-escape.js';
 
 /** OriginLoaderOptions configure {@link createOriginLoader}. */
 export interface OriginLoaderOptions {

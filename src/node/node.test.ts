@@ -5,7 +5,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import type { Membership } from '../membership/membership.js';
-import { type CacheNode, createNode, parseHostPort } from './node.js';
+import { httpTransport } from '../transport/http/transport.js';
+import { type CacheNode, createNode, type NodeOptions } from './node.js';
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -152,17 +153,21 @@ describe('node lifecycle and options', () => {
     });
   });
 
-  test('parseHostPort', () => {
-    assert.deepEqual(parseHostPort('127.0.0.1:80'), { host: '127.0.0.1', port: 80 });
-    assert.deepEqual(parseHostPort('[::1]:8080'), { host: '::1', port: 8080 });
-    assert.deepEqual(parseHostPort(':9'), { host: '0.0.0.0', port: 9 });
-    assert.throws(() => parseHostPort('h:70000'), { code: 'INVALID_ARGUMENT' });
+  test("a transport's options given to createNode are refused, not silently dropped", () => {
+    for (const name of ['tls', 'peerSecret', 'basePath', 'http', 'maxKeyBytes', 'maxValueBytes']) {
+      const options = { self: 'http://h:1', [name]: name === 'tls' ? {} : 'x' } as NodeOptions;
+      assert.throws(() => createNode(options), {
+        code: 'INVALID_ARGUMENT',
+        message: new RegExp(`^${name}: options of the transport's factory`),
+      });
+    }
   });
 
-  test('the handler mounts in a server of your own', async () => {
-    const node = createNode({ self: 'http://127.0.0.1:1' });
+  test("the HTTP transport's handler mounts a node in a server of your own", async () => {
+    const transport = httpTransport();
+    const node = createNode({ self: 'http://127.0.0.1:1', transport });
     node.newGroup('m', { cacheBytes: 1024, load: (k) => `m:${k}` });
-    const server = createServer(node.handler);
+    const server = createServer(transport.handler(node));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const { port } = server.address() as AddressInfo;
     const res = await fetch(`http://127.0.0.1:${port}/_groupcache/m/key`);
@@ -170,6 +175,34 @@ describe('node lifecycle and options', () => {
     assert.equal(res.headers.get('content-type'), 'application/x-protobuf');
     await new Promise((r) => server.close(r));
     await node.close();
+  });
+
+  test("a mounted handler's requests end when the node closes", async () => {
+    const transport = httpTransport();
+    const node = createNode({ self: 'http://127.0.0.1:1', transport });
+    let started!: () => void;
+    const loading = new Promise<void>((r) => {
+      started = r;
+    });
+    node.newGroup('m', {
+      cacheBytes: 1024,
+      load: () => {
+        started();
+        return new Promise<string>(() => {});
+      },
+    });
+    const server = createServer(transport.handler(node));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    const answer = fetch(`http://127.0.0.1:${port}/_groupcache/m/key`);
+    await loading;
+    assert.equal(node.shutdownSignal.aborted, false);
+    await node.close();
+    assert.equal(node.shutdownSignal.aborted, true);
+    const res = await answer;
+    assert.equal(res.status, 503);
+    await res.body?.cancel();
+    await new Promise((r) => server.close(r));
   });
 });
 

@@ -17,14 +17,11 @@ import { InvalidArgumentError, UnavailableError } from '../errors.js';
 import type { Membership } from '../membership/membership.js';
 import type { RingKind } from '../ring/owner-ring.js';
 import type { HashFn } from '../ring/ring.js';
-import type { TlsOptions } from '../security/tls.js';
-import type { HttpPeerHandler } from '../transport/http/server.js';
-import type { HttpPeerTransport, HttpPeerTransportOptions } from '../transport/http/transport.js';
-import type { PeerServer, PeerTransport } from '../transport/transport.js';
+import { defaultTransport } from '../transport/default.js';
+import type { PeerServer, PeerService, PeerTransport } from '../transport/transport.js';
+import { hostPortOf, parseHostPort, parsePeerUrl } from '../util/address.js';
 import { type Clock, systemClock } from '../util/clock.js';
-import { LazyHttpTransport } from './default-transport.js';
 import { NodeMetrics } from './metrics.js';
-import { parsePeerUrl } from './peer-url.js';
 
 /** NodeOptions configure {@link createNode}. */
 export interface NodeOptions {
@@ -52,47 +49,19 @@ export interface NodeOptions {
   /** listen is where `listen()` binds, as `host:port`. Default: the host and port of `self`. */
   listen?: string | undefined;
   /**
-   * transport is the peer protocol. Default: HTTP, golang/groupcache's, built
-   * from `basePath`, `http`, `maxKeyBytes`, `maxValueBytes`, `tls` and
-   * `peerSecret`. With a transport of your own, give it its TLS and secret
-   * options instead: `tls` or `peerSecret` here is then an InvalidArgumentError.
-   * The default is imported when first needed (a peer request, `listen()`, a
-   * request to `handler`), so a node with no peers never loads it; a bad option
-   * of it is reported then (`listen()` rejects with the TypeError).
+   * transport is the peer protocol, built by its factory with its own options
+   * (TLS, peer secret, limits): `httpTransport({...})` from `peercache/http`,
+   * `tcpTransport({...})` from `peercache/tcp`, `grpcTransport({...})` from
+   * `peercache/grpc`, or `memoryTransport(network)`. Default: HTTP,
+   * golang/groupcache's protocol, as `httpTransport()` with no options builds
+   * it, imported when first needed (a peer request, `listen()`), so a node
+   * with no peers never loads it. The transport options createNode once took
+   * (`tls`, `peerSecret`, `basePath`, `http`, `maxKeyBytes`, `maxValueBytes`)
+   * are refused with InvalidArgumentError rather than dropped.
    * Give each node a transport of its own: a node closes the clients of peers
    * that leave its ring, which another node sharing the transport may still use.
    */
   transport?: PeerTransport | undefined;
-  /** basePath is the URL path prefix of HTTP peer requests. Default `/_groupcache/`. */
-  basePath?: string | undefined;
-  /**
-   * http configures the default HTTP transport: its client (dispatcher hook,
-   * timeouts, connections) and its server's limits (`maxConnections`, the
-   * timeouts, `maxInflightBytes`).
-   */
-  http?:
-    | Omit<
-        HttpPeerTransportOptions,
-        'basePath' | 'maxValueBytes' | 'maxKeyBytes' | 'tls' | 'peerSecret'
-      >
-    | undefined;
-  /**
-   * tls turns on TLS for the default HTTP transport: served with `tls.cert` and
-   * `tls.key` (then `self` should be `https://...`), required of clients with
-   * `tls.clientAuth`, and used to check `https://` peers against `tls.ca`.
-   * See {@link TlsOptions}. Default: none (plain HTTP).
-   */
-  tls?: TlsOptions | undefined;
-  /**
-   * peerSecret is the shared secret of the default HTTP transport: sent on
-   * every peer request and required on every one served (401 otherwise).
-   * golang/groupcache peers send none, so they are refused. Default: none.
-   */
-  peerSecret?: string | undefined;
-  /** maxKeyBytes bounds keys on the default HTTP peer endpoint. Default 4096. */
-  maxKeyBytes?: number | undefined;
-  /** maxValueBytes bounds values on the default HTTP peer endpoint and from peers. Default 64 MiB. */
-  maxValueBytes?: number | undefined;
   /**
    * ring is how keys are mapped to owners; every node of a cluster must use the
    * same (the tcp transport refuses a peer with another). `golang` (the
@@ -136,6 +105,9 @@ export interface NodeOptions {
   clock?: Clock | undefined;
 }
 
+/** MOVED_OPTIONS are the transport options NodeOptions no longer has. */
+const MOVED_OPTIONS = ['tls', 'peerSecret', 'basePath', 'http', 'maxKeyBytes', 'maxValueBytes'];
+
 /** PeersInfo describes the ring as this node sees it. */
 export interface PeersInfo {
   self: string;
@@ -166,7 +138,7 @@ export interface PeersInfo {
  * ring; a miss asks the owner, which loads it once for the whole cluster. With
  * no peers it is a local cache with no network. Create it with {@link createNode}.
  */
-export class CacheNode {
+export class CacheNode implements PeerService {
   /** self is this node's ring identity (its peer base URL), or `local` for a single instance. */
   readonly self: string;
   /** metrics holds this node's Prometheus registry. */
@@ -208,21 +180,17 @@ export class CacheNode {
     this.#clock = options.clock ?? systemClock;
     this.#registry = new GroupRegistry({ logger: this.#log, clock: this.#clock });
     this.metrics = new NodeMetrics(() => this.#registry.groups());
-    if (options.transport !== undefined && (options.tls ?? options.peerSecret) !== undefined) {
+    // Options the node once took for its default transport: silently dropping a
+    // `tls` or `peerSecret` would leave the peer port open, so each is refused.
+    const moved = MOVED_OPTIONS.filter(
+      (name) => (options as Record<string, unknown>)[name] !== undefined,
+    );
+    if (moved.length > 0) {
       throw new InvalidArgumentError(
-        'tls and peerSecret configure the default HTTP transport: pass them to your transport instead',
+        `${moved.join(', ')}: options of the transport's factory, not of createNode: createNode({ transport: httpTransport({ ${moved.join(', ')} }) })`,
       );
     }
-    this.transport =
-      options.transport ??
-      new LazyHttpTransport({
-        ...options.http,
-        ...(options.tls !== undefined ? { tls: options.tls } : {}),
-        ...(options.peerSecret !== undefined ? { peerSecret: options.peerSecret } : {}),
-        ...(options.basePath !== undefined ? { basePath: options.basePath } : {}),
-        ...(options.maxKeyBytes !== undefined ? { maxKeyBytes: options.maxKeyBytes } : {}),
-        ...(options.maxValueBytes !== undefined ? { maxValueBytes: options.maxValueBytes } : {}),
-      });
+    this.transport = options.transport ?? defaultTransport();
     const health: ResolvedPeerHealth = resolvePeerHealth({
       ...options.peerHealth,
       requestTimeoutMs: options.peerTimeoutMs,
@@ -259,16 +227,14 @@ export class CacheNode {
   }
 
   /**
-   * handler is the HTTP peer handler for these groups, to mount in your own
-   * server (node:http, Express, Fastify) instead of calling `listen()`. Only the
-   * HTTP transport has one; with another it throws InvalidArgumentError.
+   * shutdownSignal fires when the node, closing, stops waiting for the peer
+   * requests in flight: `shutdownGraceMs` after `close()` with a server of its
+   * own, at the end of `close()` otherwise. A peer handler mounted in an
+   * application's own server (see `httpTransport`'s `handler`) ends its
+   * requests by it.
    */
-  get handler(): HttpPeerHandler {
-    const t = this.transport as Partial<HttpPeerTransport>;
-    if (typeof t.handler !== 'function') {
-      throw new InvalidArgumentError(`the ${this.transport.name} transport has no HTTP handler`);
-    }
-    return t.handler(this.#registry, { signalFor: () => this.#shutdown.signal });
+  get shutdownSignal(): AbortSignal {
+    return this.#shutdown.signal;
   }
 
   /** newGroup creates a group on this node. A duplicate name is an AlreadyExistsError. */
@@ -443,6 +409,9 @@ export class CacheNode {
       this.#clock.clearTimeout(grace);
     }
     await this.transport.close();
+    if (!this.#shutdown.signal.aborted) {
+      this.#shutdown.abort(new UnavailableError('node is shutting down'));
+    }
     this.#log.info({ self: this.self }, 'node closed');
   }
 }
@@ -450,20 +419,4 @@ export class CacheNode {
 /** createNode builds a {@link CacheNode}; call `listen()` to serve peers. */
 export function createNode(options: NodeOptions = {}): CacheNode {
   return new CacheNode(options);
-}
-
-function hostPortOf(self: string): { host: string; port: number } {
-  const u = new URL(self);
-  const port = u.port === '' ? (u.protocol === 'https:' ? 443 : 80) : Number(u.port);
-  return { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port };
-}
-
-/** parseHostPort parses `host:port` (`[::1]:8080` for IPv6, `:8080` for every interface). */
-export function parseHostPort(s: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(s);
-  const port = m ? Number(m[3]) : Number.NaN;
-  if (!m || port > 65535) {
-    throw new InvalidArgumentError(`address must look like HOST:PORT, got ${JSON.stringify(s)}`);
-  }
-  return { host: m[1] ?? (m[2] === '' ? '0.0.0.0' : (m[2] as string)), port };
 }

@@ -81,7 +81,7 @@ function parseCertificates(bundle: Buffer | string): X509Certificate[] {
  * checkCertificate checks a node's own certificate chain `cert` (PEM, leaf
  * first) with its `key` and, when given, the `ca` bundle peers check it
  * against; it returns the problems found, fatal ones first (empty when none).
- * Throws TypeError when `cert` holds no certificate or `key` is no key.
+ * Throws InvalidArgumentError when `cert` holds no certificate or `key` is no key.
  */
 export function checkCertificate(
   tls: { cert: Buffer | string; key: Buffer | string; ca?: Buffer | string | undefined },
@@ -89,7 +89,7 @@ export function checkCertificate(
 ): CertificateProblem[] {
   const chain = parseCertificates(tls.cert);
   const leaf = chain[0];
-  if (leaf === undefined) throw new TypeError('tls.cert holds no PEM certificate');
+  if (leaf === undefined) throw new InvalidArgumentError('tls.cert holds no PEM certificate');
   const now = options.now ?? Date.now();
   const warnWithinDays = options.warnWithinDays ?? DEFAULT_WARN_WITHIN_DAYS;
   const name = `certificate ${JSON.stringify(leaf.subject.replaceAll('\n', ', '))}`;

@@ -5,7 +5,7 @@ import type { TlsFiles, TlsOptions } from './tls.js';
 /**
  * readTlsFiles reads the PEM files `files` names into {@link TlsOptions}.
  * Rejects with the file system's error for a file it cannot read, and with
- * TypeError for contents that are no usable PEM.
+ * InvalidArgumentError for contents that are no usable PEM.
  */
 export async function readTlsFiles(files: TlsFiles): Promise<TlsOptions> {
   const tls = await import('./tls.js');

@@ -1,6 +1,7 @@
 // secret.ts: bearer secrets (the peer secret, the API token): sending them, and checking them
 // in constant time.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { InvalidArgumentError } from '../errors.js';
 
 /** AUTHORIZATION is the header (HTTP) or metadata key (gRPC) that carries a bearer secret. */
 export const AUTHORIZATION = 'authorization';
@@ -15,12 +16,12 @@ const bearerSyntax = /^Bearer +([^ ]+) *$/i;
 /**
  * checkSecret returns `secret` when it is usable as a bearer secret (a
  * non-empty string of visible ASCII: no spaces or control characters), or
- * undefined when it is undefined. Throws TypeError otherwise, naming `what`.
+ * undefined when it is undefined. Throws InvalidArgumentError otherwise, naming `what`.
  */
 export function checkSecret(what: string, secret: unknown): string | undefined {
   if (secret === undefined) return undefined;
   if (typeof secret !== 'string' || !secretSyntax.test(secret)) {
-    throw new TypeError(
+    throw new InvalidArgumentError(
       `${what} must be a non-empty string of visible ASCII characters (no spaces)`,
     );
   }

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { makeTestCerts } from '../../test/support/certs.js';
+import { InvalidArgumentError } from '../errors.js';
 import { readTlsFiles, resolveTls } from './tls.js';
 
 const certs = makeTestCerts();
@@ -71,6 +72,6 @@ describe('readTlsFiles', () => {
 
   it('rejects a missing file, and files that do not fit together', async () => {
     await assert.rejects(readTlsFiles({ caFile: `${certs.dir}/nope.pem` }), { code: 'ENOENT' });
-    await assert.rejects(readTlsFiles({ certFile: certs.node.certFile }), TypeError);
+    await assert.rejects(readTlsFiles({ certFile: certs.node.certFile }), InvalidArgumentError);
   });
 });

@@ -2,6 +2,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
+import { InvalidArgumentError } from '../errors.js';
 import { CertificateError, type CertificateProblem, checkCertificate } from './cert-check.js';
 
 /**
@@ -64,21 +65,23 @@ export interface ResolvedTls {
  * not match its key is refused with a {@link CertificateError}; lesser problems
  * (it expires within 14 days, lacks the serverAuth usage, or the clientAuth
  * usage under `clientAuth`, or was not issued by `ca`) are returned as
- * `warnings`. Throws TypeError on a bad option.
+ * `warnings`. Throws InvalidArgumentError on a bad option.
  */
 export function resolveTls(tls: TlsOptions | undefined): ResolvedTls | undefined {
   if (tls === undefined) return undefined;
-  if (tls === null || typeof tls !== 'object') throw new TypeError('tls must be an object');
+  if (tls === null || typeof tls !== 'object')
+    throw new InvalidArgumentError('tls must be an object');
   const cert = pem('tls.cert', tls.cert);
   const key = pem('tls.key', tls.key);
   const ca = pem('tls.ca', tls.ca);
   const clientAuth = tls.clientAuth ?? false;
-  if (typeof clientAuth !== 'boolean') throw new TypeError('tls.clientAuth must be a boolean');
+  if (typeof clientAuth !== 'boolean')
+    throw new InvalidArgumentError('tls.clientAuth must be a boolean');
   if ((cert === undefined) !== (key === undefined)) {
-    throw new TypeError('tls.cert and tls.key go together: give both or neither');
+    throw new InvalidArgumentError('tls.cert and tls.key go together: give both or neither');
   }
   if (clientAuth && (cert === undefined || ca === undefined)) {
-    throw new TypeError(
+    throw new InvalidArgumentError(
       'tls.clientAuth needs tls.cert and tls.key (to serve TLS) and tls.ca (to check clients)',
     );
   }
@@ -100,7 +103,9 @@ export function resolveTls(tls: TlsOptions | undefined): ResolvedTls | undefined
   } catch (err) {
     if (err instanceof CertificateError) throw err;
     const message = err instanceof Error ? err.message : String(err);
-    throw new TypeError(`tls: unusable certificate, key or CA: ${message}`, { cause: err });
+    throw new InvalidArgumentError(`tls: unusable certificate, key or CA: ${message}`, {
+      cause: err,
+    });
   }
   return { cert, key, ca, clientAuth, serving: cert !== undefined, warnings };
 }
@@ -110,18 +115,18 @@ const pemCertificate = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-
 /** checkCertificates throws unless `bundle` holds PEM certificates only, each one well formed. */
 function checkCertificates(name: string, bundle: Buffer): void {
   const blocks = bundle.toString('latin1').match(pemCertificate) ?? [];
-  if (blocks.length === 0) throw new TypeError(`${name} holds no PEM certificate`);
+  if (blocks.length === 0) throw new InvalidArgumentError(`${name} holds no PEM certificate`);
   for (const block of blocks) new X509Certificate(block);
 }
 
 function pem(name: string, value: string | Buffer | undefined): Buffer | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' && !Buffer.isBuffer(value)) {
-    throw new TypeError(`${name} must be PEM text (a string or a Buffer)`);
+    throw new InvalidArgumentError(`${name} must be PEM text (a string or a Buffer)`);
   }
   const bytes = Buffer.from(value);
   if (!bytes.includes('-----BEGIN ')) {
-    throw new TypeError(`${name} must be PEM text (-----BEGIN ...), not a file name`);
+    throw new InvalidArgumentError(`${name} must be PEM text (-----BEGIN ...), not a file name`);
   }
   return bytes;
 }
@@ -141,7 +146,7 @@ export interface TlsFiles {
 /**
  * readTlsFiles reads the PEM files `files` names into {@link TlsOptions}
  * (checked by {@link resolveTls}). Rejects with the file system's error for a
- * file it cannot read, with TypeError for contents that are no usable PEM, and
+ * file it cannot read, with InvalidArgumentError for contents that are no usable PEM, and
  * with {@link CertificateError} for a certificate that is expired, not yet
  * valid or not matching its key.
  */

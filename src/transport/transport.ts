@@ -1,5 +1,5 @@
 // transport.ts: the transport seam: how a node reaches its peers and serves them.
-// HTTP (golang/groupcache's protocol) implements it; other protocols plug in here.
+// HTTP (golang/groupcache's protocol), tcp, gRPC and the in-memory transport implement it.
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../core/logger.js';
 import type { GroupLookup, PeerClient } from '../core/peers.js';
@@ -23,6 +23,16 @@ export interface ServeOptions {
 export interface ClientOptions {
   /** ring is the node's ring kind, announced to peers by a transport that can (tcp). */
   ring?: RingKind | undefined;
+}
+
+/**
+ * PeerService is what a transport's handler, mounted in an application's own
+ * server, needs of a node: its groups, and the signal that ends the requests
+ * still in flight when the node shuts down. A CacheNode is one.
+ */
+export interface PeerService extends GroupLookup {
+  /** shutdownSignal fires when the node gives up on requests in flight. Default: never. */
+  readonly shutdownSignal?: AbortSignal | undefined;
 }
 
 /** PeerServer is a running server of peer requests. */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { InvalidArgumentError } from '../errors.js';
 import { ByteBudget } from './byte-budget.js';
 
 test('ByteBudget never reserves past its limit and counts refusals', () => {
@@ -17,8 +18,8 @@ test('ByteBudget never reserves past its limit and counts refusals', () => {
 });
 
 test('ByteBudget refuses bad limits and over-release', () => {
-  assert.throws(() => new ByteBudget(-1), TypeError);
-  assert.throws(() => new ByteBudget(1.5), TypeError);
+  assert.throws(() => new ByteBudget(-1), InvalidArgumentError);
+  assert.throws(() => new ByteBudget(1.5), InvalidArgumentError);
   const b = new ByteBudget(10);
   b.tryReserve(5);
   assert.throws(() => b.release(6), RangeError);

@@ -1,6 +1,7 @@
 // byte-budget.ts: ByteBudget, one server's allowance of request bytes being received or held,
 // so that many large requests at once are refused, or wait their turn, instead of being
 // buffered without bound.
+import { InvalidArgumentError } from '../errors.js';
 
 /** BudgetWaiter is a reservation waiting for its turn: `grant` is called once its bytes are reserved. */
 export interface BudgetWaiter {
@@ -24,10 +25,12 @@ export class ByteBudget {
   #refused = 0;
   readonly #waiters: BudgetWaiter[] = [];
 
-  /** Throws TypeError unless `limit` is a non-negative safe integer. */
+  /** Throws InvalidArgumentError unless `limit` is a non-negative safe integer. */
   constructor(limit: number) {
     if (!Number.isSafeInteger(limit) || limit < 0) {
-      throw new TypeError(`a byte budget must be a non-negative integer, got ${String(limit)}`);
+      throw new InvalidArgumentError(
+        `a byte budget must be a non-negative integer, got ${String(limit)}`,
+      );
     }
     this.limit = limit;
   }

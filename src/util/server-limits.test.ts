@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { test } from 'node:test';
+import { InvalidArgumentError } from '../errors.js';
 import { defaultMaxConnections } from './fd-limit.js';
 import { recordingLogger } from './limits-testing.js';
 import { logServerErrors, resolveServerLimits } from './server-limits.js';
@@ -33,7 +34,11 @@ test('resolveServerLimits refuses limits that are not whole numbers in range', (
     { maxInflightBytes: -1 },
     { handshakeTimeoutMs: Number.NaN },
   ]) {
-    assert.throws(() => resolveServerLimits(bad, defaults), TypeError, JSON.stringify(bad));
+    assert.throws(
+      () => resolveServerLimits(bad, defaults),
+      InvalidArgumentError,
+      JSON.stringify(bad),
+    );
   }
 });
 

@@ -2,6 +2,7 @@
 // bytes in flight): their options, their defaults, the refused-connection log and the stats.
 import type { Server, Socket } from 'node:net';
 import type { Logger } from '../core/logger.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { ByteBudget } from './byte-budget.js';
 import { defaultMaxConnections } from './fd-limit.js';
 import { LogThrottle } from './log-throttle.js';
@@ -63,7 +64,7 @@ export const PEER_CONNECTION_SHARE = 0.5;
 export const API_CONNECTION_SHARE = 0.25;
 
 /**
- * resolveServerLimits fills in the defaults of `options`. Throws TypeError for
+ * resolveServerLimits fills in the defaults of `options`. Throws InvalidArgumentError for
  * a limit that is not a positive integer (`maxInflightBytes` may be 0: every
  * request with a body is refused).
  */
@@ -96,7 +97,7 @@ export function resolveServerLimits(
 function positive(name: string, value: number | undefined, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < min) {
-    throw new TypeError(`${name} must be an integer >= ${min}, got ${String(value)}`);
+    throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got ${String(value)}`);
   }
   return value;
 }

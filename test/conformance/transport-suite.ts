@@ -15,13 +15,17 @@ import {
 } from '../../src/core/peers.js';
 import { GroupRegistry } from '../../src/core/registry.js';
 import { type ErrorCode, isCacheError, UnavailableError } from '../../src/errors.js';
+import { type CacheNode, createNode } from '../../src/node/node.js';
 import type { PeerServer, PeerTransport } from '../../src/transport/transport.js';
 import { freePort } from '../support/process.js';
 
-/** TransportLimits are the options every transport under test is built with. */
+/**
+ * TransportLimits are the options every transport under test is built with: its
+ * ceilings (the transport's defaults when absent).
+ */
 export interface TransportLimits {
-  maxValueBytes: number;
-  maxKeyBytes: number;
+  maxValueBytes?: number;
+  maxKeyBytes?: number;
   /** The client's own bound on each call; the transport's default when absent. */
   requestTimeoutMs?: number;
 }
@@ -42,11 +46,21 @@ export interface ConformanceOptions {
    * a port the OS just handed out free.
    */
   unreachableUrl?: () => Promise<string>;
+  /**
+   * largeValues runs the 128 MiB cluster test (memory heavy: run it once per
+   * transport, not per variant). Default true.
+   */
+  largeValues?: boolean;
 }
 
 /** The limits of the suite's main server and client: small, so limit tests are quick. */
-const limits: TransportLimits = { maxValueBytes: 1 << 20, maxKeyBytes: 256 };
+const limits = { maxValueBytes: 1 << 20, maxKeyBytes: 256 };
 const GROUP = 'conformance';
+/** A group whose own limits are tighter than the transport's ceilings. */
+const SMALL_GROUP = 'conformance-small';
+const smallLimits = { maxValueBytes: 1000, maxKeyBytes: 16 };
+/** The large value of the cluster test: twice a group's default limit. */
+const LARGE = 128 * 1024 * 1024;
 /** How long a call may take before the suite calls it a hang. */
 const HANG_MS = 5_000;
 
@@ -257,6 +271,32 @@ export function runTransportConformance(
       assert.equal(fx.loadsOf(`${atLimit}k`) + fx.loadsOf(wide) + fx.loadsOf(''), 0);
     });
 
+    it("a group's own limits hold on the wire: a longer key or a larger set is TOO_LARGE", async () => {
+      const { maxKeyBytes, maxValueBytes } = smallLimits;
+      const key = 'k'.repeat(maxKeyBytes);
+      assert.deepEqual((await within(client.get(SMALL_GROUP, key))).value, utf8(`value of ${key}`));
+      await assert.rejects(within(client.get(SMALL_GROUP, `${key}k`)), { code: 'TOO_LARGE' });
+      await assert.rejects(within(client.remove(SMALL_GROUP, `${key}k`)), { code: 'TOO_LARGE' });
+      await within(client.set(SMALL_GROUP, 'fits', pattern(maxValueBytes), 0));
+      assert.deepEqual(
+        (await within(client.get(SMALL_GROUP, 'fits'))).value,
+        pattern(maxValueBytes),
+      );
+      await assert.rejects(
+        within(client.set(SMALL_GROUP, 'too-big', pattern(maxValueBytes + 1), 0)),
+        { code: 'TOO_LARGE' },
+      );
+      assert.equal(fx.writesOf('too-big'), 0, 'the refused write never reached the group');
+    });
+
+    it("a caller's maxValueBytes bounds the value it takes: one byte more is TOO_LARGE", async () => {
+      const got = await within(client.get(GROUP, 'size:1000', { maxValueBytes: 1000 }));
+      assert.deepEqual(got.value, pattern(1000));
+      await assert.rejects(within(client.get(GROUP, 'size:1000', { maxValueBytes: 999 })), {
+        code: 'TOO_LARGE',
+      });
+    });
+
     it('a caller that cancels gets CANCELLED at once; its load, with no other waiter, is aborted', async () => {
       const key = 'hold-cancel';
       const controller = new AbortController();
@@ -457,6 +497,77 @@ export function runTransportConformance(
       );
     });
   });
+
+  if (options.largeValues !== false) largeValueCluster(name, makeTransport);
+}
+
+/**
+ * largeValueCluster registers the test of a group whose values are larger than
+ * the default limit, on a 2-node cluster of the transport with its default
+ * options: the owner's value reaches the other node byte-exact, and one over
+ * the group's limit fails there as it does on the owner.
+ */
+function largeValueCluster(name: string, makeTransport: MakeTransport): void {
+  describe(`${name}: a group's large values cross the wire`, { timeout: 120_000 }, () => {
+    const nodes: CacheNode[] = [];
+    /** loaded[i] lists the keys node i loaded itself. */
+    const loaded: string[][] = [];
+    const large = Buffer.alloc(LARGE, Buffer.from(pattern(4096)));
+
+    before(async () => {
+      const urls = [`http://127.0.0.1:${await freePort()}`, `http://127.0.0.1:${await freePort()}`];
+      for (const self of urls) {
+        // A generous peer timeout: the test is of the limits, not of a busy machine's speed.
+        const node = createNode({
+          self,
+          peers: urls,
+          transport: makeTransport({}),
+          peerTimeoutMs: 60_000,
+        });
+        const mine: string[] = [];
+        nodes.push(node);
+        loaded.push(mine);
+        node.newGroup('large', {
+          cacheBytes: 0,
+          maxValueBytes: LARGE,
+          load: (key) => {
+            mine.push(key);
+            return key.startsWith('over') ? Buffer.alloc(LARGE + 1) : large;
+          },
+        });
+        await node.listen();
+      }
+    });
+    after(() => Promise.all(nodes.map((n) => n.close())));
+
+    /** keyOwnedBy finds a key starting with `prefix` that `owner` owns. */
+    const keyOwnedBy = (owner: CacheNode, prefix: string) => {
+      for (let i = 0; ; i++) {
+        const key = `${prefix}-${i}`;
+        if (owner.ownerOf(key) === owner.self) return key;
+      }
+    };
+
+    it(`a ${LARGE >> 20} MiB value comes from its remote owner byte-exact; one byte more is refused`, async () => {
+      const [asker, owner] = nodes as [CacheNode, CacheNode];
+      const big = keyOwnedBy(owner, 'big');
+      const got = await asker.getGroup('large')!.get(big);
+      assert.equal(got.length, LARGE);
+      assert.ok(got.equalBytes(large), 'the bytes are the same');
+      assert.deepEqual(
+        loaded,
+        [[], [big]],
+        'loaded once, by the owner: the value crossed the wire',
+      );
+      // The owner's loader went over the group's limit: an INTERNAL error that says so.
+      const over = keyOwnedBy(owner, 'over');
+      await assert.rejects(asker.getGroup('large')!.get(over), {
+        code: 'INTERNAL',
+        message: /over the group's limit of 134217728/,
+      });
+      assert.deepEqual(loaded, [[], [big, over]], 'the owner loaded it, and only the owner');
+    });
+  });
 }
 
 /** Hold is a load that waits until the test releases it, or its signal aborts. */
@@ -505,7 +616,26 @@ class Fixture {
         group.removeFromPeer(key);
       },
     };
-    this.lookup = { getGroup: (name) => (name === GROUP ? recorded : undefined) };
+    const small = this.registry.newGroup(SMALL_GROUP, {
+      cacheBytes: 1 << 20,
+      ...smallLimits,
+      load: (key) => `value of ${key}`,
+    });
+    const recordedSmall: PeerServedGroup = {
+      name: small.name,
+      maxKeyBytes: small.maxKeyBytes,
+      maxValueBytes: small.maxValueBytes,
+      getForPeer: (key, options) => small.getForPeer(key, options),
+      setFromPeer: (key, value, expireAt) => {
+        this.#writes.push({ op: 'set', key, options: undefined });
+        small.setFromPeer(key, value, expireAt);
+      },
+      removeFromPeer: (key) => small.removeFromPeer(key),
+    };
+    this.lookup = {
+      getGroup: (name) =>
+        name === GROUP ? recorded : name === SMALL_GROUP ? recordedSmall : undefined,
+    };
   }
 
   loadsOf(key: string): number {
@@ -565,7 +695,7 @@ class Fixture {
     const size = /^size:(\d+)$/.exec(key);
     if (size) return pattern(Number(size[1]));
     const ttl = /^ttl:(\d+)$/.exec(key);
-    if (ttl) return { value: `value of ${key}`, ttl: Number(ttl[1]) };
+    if (ttl) return { value: `value of ${key}`, ttlMs: Number(ttl[1]) };
     if (key.startsWith('hold')) return this.#held(key, signal);
     return `value of ${key}`;
   }

@@ -11,7 +11,7 @@ import {
   prefixRangeEnd,
   utf8,
 } from '../../src/membership/etcd/keys.js';
-import { parsePeerUrl } from '../../src/node/peer-url.js';
+import { parsePeerUrl } from '../../src/util/address.js';
 import { keySuffix, peerUrl } from './fixtures.js';
 import { fuzzRuns, fuzzSeed } from './runs.js';
 

@@ -9,7 +9,7 @@ import { noopLogger } from '../../src/core/logger.js';
 import { createEtcdMembership } from '../../src/membership/etcd/index.js';
 import { nodesPrefix } from '../../src/membership/etcd/keys.js';
 import type { Membership } from '../../src/membership/membership.js';
-import { parsePeerUrl } from '../../src/node/peer-url.js';
+import { parsePeerUrl } from '../../src/util/address.js';
 import { type EtcdServer, etcdBinary, startEtcd, suiteCleanup } from '../support/etcd.js';
 import { waitFor } from '../support/process.js';
 import { keySuffix } from './fixtures.js';

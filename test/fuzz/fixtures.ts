@@ -3,7 +3,7 @@
 import { isUtf8 } from 'node:buffer';
 import fc from 'fast-check';
 import { GroupRegistry } from '../../src/core/registry.js';
-import { parsePeerUrl } from '../../src/node/peer-url.js';
+import { parsePeerUrl } from '../../src/util/address.js';
 
 /** GROUP is the one group the fuzzed servers serve. */
 export const GROUP = 'fuzz';

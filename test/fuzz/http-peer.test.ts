@@ -9,9 +9,9 @@ import fc from 'fast-check';
 import { noopLogger } from '../../src/core/logger.js';
 import { isCacheError } from '../../src/errors.js';
 import { GetResponseSchema } from '../../src/proto/gen/groupcache_pb.js';
-import { escapePathSegment, unescapePathSegment } from '../../src/transport/http/escape.js';
 import { httpTransport } from '../../src/transport/http/index.js';
 import type { PeerServer, PeerTransport } from '../../src/transport/transport.js';
+import { escapePathSegment, unescapePathSegment } from '../../src/util/path-escape.js';
 import { type RawAnswer, rawRequest } from '../support/raw-http.js';
 import {
   type Expected,

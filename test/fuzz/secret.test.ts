@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { InvalidArgumentError } from '../../src/errors.js';
 import { bearer, checkSecret, secretCheck } from '../../src/security/secret.js';
 import { fuzzRuns, fuzzSeed } from './runs.js';
 
@@ -52,12 +53,13 @@ describe(`bearer secret decoding fuzz (FUZZ_SEED=${seed})`, () => {
     );
   });
 
-  it('refuses as a secret anything but visible ASCII, with a TypeError', () => {
+  it('refuses as a secret anything but visible ASCII, with an InvalidArgumentError', () => {
     fc.assert(
       fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 8 }), fc.anything()), (s) => {
         const usable = typeof s === 'string' && /^[\x21-\x7e]+$/.test(s);
         if (usable) assert.equal(checkSecret('secret', s), s);
-        else if (s !== undefined) assert.throws(() => checkSecret('secret', s), TypeError);
+        else if (s !== undefined)
+          assert.throws(() => checkSecret('secret', s), InvalidArgumentError);
       }),
       fuzzRuns(300, seed),
     );

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type CacheNode, createNode, type NodeOptions } from '../../src/node/node.js';
 import { grpcTransport } from '../../src/transport/grpc/index.js';
+import { httpTransport } from '../../src/transport/http/index.js';
 import { makeTestCerts } from '../support/certs.js';
 import { freePorts } from '../support/process.js';
 
@@ -16,8 +17,7 @@ const peerSecret = 'cluster-secret';
 
 /** How each transport's node is built from its self and peers. */
 const kinds: Record<string, (self: string, peers: string[]) => NodeOptions> = {
-  // The default transport: tls and peerSecret go through createNode.
-  http: (self, peers) => ({ self, peers, tls, peerSecret }),
+  http: (self, peers) => ({ self, peers, transport: httpTransport({ tls, peerSecret }) }),
   grpc: (self, peers) => ({ self, peers, transport: grpcTransport({ tls, peerSecret }) }),
 };
 

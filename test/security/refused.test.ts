@@ -19,7 +19,10 @@ after(() => certs.cleanup());
 
 type Make = (tls: TlsOptions) => PeerTransport;
 const kinds: Record<string, { make: Make; node: (tls: TlsOptions) => Partial<NodeOptions> }> = {
-  http: { make: (tls) => httpTransport({ tls }), node: (tls) => ({ tls }) },
+  http: {
+    make: (tls) => httpTransport({ tls }),
+    node: (tls) => ({ transport: httpTransport({ tls }) }),
+  },
   grpc: {
     make: (tls) => grpcTransport({ tls }),
     node: (tls) => ({ transport: grpcTransport({ tls }) }),

@@ -18,7 +18,7 @@ type Make = (peerSecret: string | undefined) => PeerTransport;
 const kinds: Record<string, { make: Make; node: (peerSecret: string) => Partial<NodeOptions> }> = {
   http: {
     make: (peerSecret) => httpTransport({ peerSecret }),
-    node: (peerSecret) => ({ peerSecret }),
+    node: (peerSecret) => ({ transport: httpTransport({ peerSecret }) }),
   },
   grpc: {
     make: (peerSecret) => grpcTransport({ peerSecret }),

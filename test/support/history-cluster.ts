@@ -51,7 +51,7 @@ export async function runHistory(o: HistoryRunOptions): Promise<HistoryRun> {
     });
     node.newGroup('h', {
       cacheBytes: 1 << 20,
-      ttl: o.ttlMs,
+      ttlMs: o.ttlMs,
       hotCacheChance: 1,
       load: async (key) => {
         const value = history.load(key, i);

@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import type { Logger } from '../../core/logger.js';
 import { noopLogger } from '../../core/logger.js';
 import { InvalidArgumentError } from '../../errors.js';
-import { parsePeerUrl } from '../../node/peer-url.js';
+import { parsePeerUrl } from '../../util/address.js';
 import { type Clock, systemClock } from '../../util/clock.js';
 import type { DnsResolver } from './lookup.js';
 

@@ -1,6 +1,6 @@
 // keys.ts: the etcd key layout of peercache's membership: where a node registers,
 // how a key maps back to a peer URL, and the byte range that covers a prefix.
-import { parsePeerUrl } from '../../node/peer-url.js';
+import { parsePeerUrl } from '../../util/address.js';
 
 const encoder = new TextEncoder();
 

@@ -3,18 +3,18 @@
 import type { Logger } from '../../core/logger.js';
 import { noopLogger } from '../../core/logger.js';
 import { InvalidArgumentError } from '../../errors.js';
-import { parsePeerUrl } from '../../node/peer-url.js';
+import { type ResolvedTls, resolveTls, type TlsOptions } from '../../security/tls.js';
+import { parsePeerUrl } from '../../util/address.js';
 import { type Clock, systemClock } from '../../util/clock.js';
 
-/** EtcdTlsOptions are the PEM files of a TLS connection to etcd (`https://` endpoints). */
-export interface EtcdTlsOptions {
-  /** ca is the CA bundle that signed etcd's certificate. Default: the system's roots. */
-  ca?: string | Buffer | undefined;
-  /** cert is this client's certificate, for etcd's `--client-cert-auth`. Default: none. */
-  cert?: string | Buffer | undefined;
-  /** key is the private key of `cert`. Required with `cert`. */
-  key?: string | Buffer | undefined;
-}
+/**
+ * EtcdTlsOptions are the PEM texts of a TLS connection to etcd (`https://`
+ * endpoints), checked as the peers' {@link TlsOptions} are: `ca` is the CA
+ * bundle that signed etcd's certificate (default: the system's roots), `cert`
+ * and `key` are this client's certificate and key, for etcd's
+ * `--client-cert-auth` (both or neither; default none).
+ */
+export type EtcdTlsOptions = Pick<TlsOptions, 'ca' | 'cert' | 'key'>;
 
 /** EtcdTimingOptions tune the session loop's timers; tests shorten them. */
 export interface EtcdTimingOptions {
@@ -106,7 +106,7 @@ export interface ResolvedEtcdOptions {
   prefix: string;
   leaseTtlSeconds: number;
   auth: { username: string; password: string } | undefined;
-  tls: EtcdTlsOptions | undefined;
+  tls: ResolvedTls | undefined;
   logger: Logger;
   failFast: boolean;
   metadata: Readonly<Record<string, unknown>>;
@@ -190,6 +190,7 @@ export function resolveEtcdOptions(options: EtcdMembershipOptions): ResolvedEtcd
   if (username !== undefined && (typeof username !== 'string' || username === '')) {
     throw new InvalidArgumentError('etcd username must be a non-empty string');
   }
+  let tls: ResolvedTls | undefined;
   if (options.tls !== undefined) {
     const plain = endpoints.find((e) => !e.secure);
     if (plain) {
@@ -200,6 +201,8 @@ export function resolveEtcdOptions(options: EtcdMembershipOptions): ResolvedEtcd
     if ((options.tls.cert === undefined) !== (options.tls.key === undefined)) {
       throw new InvalidArgumentError('tls cert and key go together: give both or neither');
     }
+    const { ca, cert, key } = options.tls;
+    tls = resolveTls({ ca, cert, key });
   }
   const timing = options.timing ?? {};
   const retryMinMs = positive(timing.retryMinMs, 100, 'timing.retryMinMs', 1);
@@ -212,7 +215,7 @@ export function resolveEtcdOptions(options: EtcdMembershipOptions): ResolvedEtcd
     leaseTtlSeconds: ttl,
     auth:
       username === undefined ? undefined : { username, password: String(options.password ?? '') },
-    tls: options.tls,
+    tls,
     logger: options.logger ?? noopLogger,
     clock: checkClock(options.clock),
     failFast: options.failFast ?? false,

@@ -18,6 +18,7 @@ import {
   TooLargeError,
   UnavailableError,
 } from '../../errors.js';
+import { acceptedValueBytes } from '../../limits.js';
 import {
   GetRequestSchema,
   RemoveRequestSchema,
@@ -25,7 +26,7 @@ import {
 } from '../../proto/gen/groupcache_pb.js';
 import { CLOSED_AFTER_HANDSHAKE } from '../../security/refusals.js';
 import { AUTHORIZATION } from '../../security/secret.js';
-import { expireAtFromNanos, nanosFromExpireAt } from '../http/wire.js';
+import { expireAtFromNanos, nanosFromExpireAt } from '../expiry.js';
 import { StoppableCredentials } from './credentials.js';
 import { groupCacheMethods, type UnaryMethod } from './service.js';
 import { errorFromStatus } from './status.js';
@@ -64,7 +65,7 @@ export class GrpcPeerClient implements PeerClient {
 
   /**
    * The channel dials the URL's host and port with TLS for `https://`, in the
-   * clear for `http://`. Throws TypeError for a base URL that is neither.
+   * clear for `http://`. Throws InvalidArgumentError for a base URL that is neither.
    */
   constructor(baseUrl: string, config: GrpcClientConfig) {
     this.url = baseUrl;
@@ -79,7 +80,7 @@ export class GrpcPeerClient implements PeerClient {
     checkText(group, key);
     const request = create(GetRequestSchema, { group, key });
     const got = await this.#call(groupCacheMethods.get, 'Get', request, options);
-    const limit = this.#config.maxValueBytes;
+    const limit = acceptedValueBytes(this.#config.maxValueBytes, options);
     if (got.value.byteLength > limit) {
       throw new TooLargeError(
         `peer ${this.url}: value of ${got.value.byteLength} bytes is over the limit of ${limit}`,
@@ -241,11 +242,13 @@ function targetOf(baseUrl: string): { target: string; secure: boolean } {
   try {
     parsed = new URL(baseUrl);
   } catch (err) {
-    throw new TypeError(`peer base URL is not a URL: ${JSON.stringify(baseUrl)}`, { cause: err });
+    throw new InvalidArgumentError(`peer base URL is not a URL: ${JSON.stringify(baseUrl)}`, {
+      cause: err,
+    });
   }
   const secure = parsed.protocol === 'https:';
   if (!secure && parsed.protocol !== 'http:') {
-    throw new TypeError(`peer base URL must be http(s): ${JSON.stringify(baseUrl)}`);
+    throw new InvalidArgumentError(`peer base URL must be http(s): ${JSON.stringify(baseUrl)}`);
   }
   const port = parsed.port === '' ? (secure ? '443' : '80') : parsed.port;
   // `hostname` keeps an IPv6 address's brackets, as grpc-js wants them.

@@ -8,7 +8,13 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { Client, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import type { Logger } from '../../core/logger.js';
 import { noopLogger } from '../../core/logger.js';
-import { ErrorCode, errorFromCode, isCacheError, peerUnreachable } from '../../errors.js';
+import {
+  ErrorCode,
+  errorFromCode,
+  InvalidArgumentError,
+  isCacheError,
+  peerUnreachable,
+} from '../../errors.js';
 import {
   HealthCheckRequestSchema,
   HealthCheckResponse_ServingStatus,
@@ -192,12 +198,12 @@ describe('a closing gRPC server', () => {
 });
 
 describe('grpcTransport options and lifecycle', () => {
-  it('refuses bad options with TypeError', () => {
-    assert.throws(() => grpcTransport({ maxValueBytes: -1 }), TypeError);
-    assert.throws(() => grpcTransport({ maxValueBytes: 1.5 }), TypeError);
-    assert.throws(() => grpcTransport({ maxKeyBytes: 0 }), TypeError);
-    assert.throws(() => grpcTransport({ requestTimeoutMs: 0 }), TypeError);
-    assert.throws(() => grpcTransport({ requestTimeoutMs: Number.NaN }), TypeError);
+  it('refuses bad options with InvalidArgumentError', () => {
+    assert.throws(() => grpcTransport({ maxValueBytes: -1 }), InvalidArgumentError);
+    assert.throws(() => grpcTransport({ maxValueBytes: 1.5 }), InvalidArgumentError);
+    assert.throws(() => grpcTransport({ maxKeyBytes: 0 }), InvalidArgumentError);
+    assert.throws(() => grpcTransport({ requestTimeoutMs: 0 }), InvalidArgumentError);
+    assert.throws(() => grpcTransport({ requestTimeoutMs: Number.NaN }), InvalidArgumentError);
   });
 
   it('keeps one client per peer URL, and refuses URLs it cannot dial', async () => {
@@ -209,8 +215,8 @@ describe('grpcTransport options and lifecycle', () => {
     assert.equal(a.url, 'http://127.0.0.1:1');
     // https:// peers are dialled with TLS (see test/security); other schemes cannot be dialled.
     assert.equal(transport.client('https://127.0.0.1:3').url, 'https://127.0.0.1:3');
-    assert.throws(() => transport.client('ftp://127.0.0.1:3'), TypeError);
-    assert.throws(() => transport.client('not a url'), TypeError);
+    assert.throws(() => transport.client('ftp://127.0.0.1:3'), InvalidArgumentError);
+    assert.throws(() => transport.client('not a url'), InvalidArgumentError);
     await transport.close();
   });
 

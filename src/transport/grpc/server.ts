@@ -14,6 +14,7 @@ import { answerPeer } from '../../core/group.js';
 import type { Logger } from '../../core/logger.js';
 import type { GroupLookup, PeerServedGroup, PeerValue } from '../../core/peers.js';
 import { CancelledError, DeadlineExceededError, httpStatus, toCacheError } from '../../errors.js';
+import { type SizeLimits, servedLimits } from '../../limits.js';
 import {
   type GetRequest,
   type GetResponse,
@@ -43,7 +44,7 @@ import {
   type ServerStats,
   serverStats,
 } from '../../util/server-limits.js';
-import { expireAtFromNanos, nanosFromExpireAt } from '../http/wire.js';
+import { expireAtFromNanos, nanosFromExpireAt } from '../expiry.js';
 import { lateWrite } from '../late-write.js';
 import type { PeerServer } from '../transport.js';
 import { limitCalls } from './limits.js';
@@ -295,11 +296,11 @@ class Handlers {
   readonly set: handleUnaryCall<Received<SetRequest>, SetResponse> = (call, done) => {
     const target = this.#target(call, 'SetRequest', done);
     if (target === undefined) return;
-    const { request } = target;
-    if (request.value.byteLength > this.#config.maxValueBytes) {
+    const { request, limits } = target;
+    if (request.value.byteLength > limits.maxValueBytes) {
       done({
         code: Status.RESOURCE_EXHAUSTED,
-        details: `value is over the limit of ${this.#config.maxValueBytes} bytes`,
+        details: `value is over the limit of ${limits.maxValueBytes} bytes`,
       });
       return;
     }
@@ -368,7 +369,7 @@ class Handlers {
     call: Call<T>,
     what: string,
     done: Answer,
-  ): { group: PeerServedGroup; key: string; request: T } | undefined {
+  ): { group: PeerServedGroup; key: string; request: T; limits: SizeLimits } | undefined {
     // Authentication comes first: an unauthenticated call learns nothing (not even
     // whether its group exists) and changes nothing.
     if (this.#authorized !== undefined && !this.#authorized(call.metadata.get(AUTHORIZATION))) {
@@ -401,7 +402,15 @@ class Handlers {
       done({ code: NO_SUCH_GROUP_STATUS, details: `no such group: ${clean(request.group)}` });
       return undefined;
     }
-    return { group, key, request };
+    const limits = servedLimits(group, this.#config);
+    if (Buffer.byteLength(key) > limits.maxKeyBytes) {
+      done({
+        code: Status.RESOURCE_EXHAUSTED,
+        details: `key is over the limit of ${limits.maxKeyBytes} bytes`,
+      });
+      return undefined;
+    }
+    return { group, key, request, limits };
   }
 
   /** fail answers with a group's error: its code's status and its message; logs server faults. */

@@ -1,7 +1,8 @@
 // transport.ts: the gRPC peer transport as a PeerTransport: grpc-js channels and a grpc-js server.
 import { type ChannelOptions, credentials } from '@grpc/grpc-js';
 import type { GroupLookup, PeerClient } from '../../core/peers.js';
-import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../../limits.js';
+import { InvalidArgumentError } from '../../errors.js';
+import { DEFAULT_MAX_KEY_BYTES, DEFAULT_WIRE_MAX_VALUE_BYTES } from '../../limits.js';
 import { bearer, checkSecret } from '../../security/secret.js';
 import { resolveTls, type TlsOptions } from '../../security/tls.js';
 import {
@@ -34,13 +35,17 @@ export interface GrpcTransportOptions extends ServerLimitOptions {
   /** connectionLogIntervalMs is the shortest time between two log lines about refused connections. Default 10,000. */
   connectionLogIntervalMs?: number | undefined;
   /**
-   * maxValueBytes is the largest value a peer may send or be sent; it sets
+   * maxValueBytes is the ceiling of a value a peer may send or be sent; it sets
    * grpc-js's message size limits (with room for the rest of the message) on
-   * both clients and server. Larger values fail with TooLargeError
-   * (RESOURCE_EXHAUSTED on the wire). Defaults to 64 MiB.
+   * both clients and server. Each call is held to its group's `maxValueBytes`
+   * within it. Larger values fail with TooLargeError (RESOURCE_EXHAUSTED on
+   * the wire). Defaults to 256 MiB.
    */
   maxValueBytes?: number;
-  /** maxKeyBytes is the largest key the server accepts, in UTF-8 bytes. Defaults to 4096. */
+  /**
+   * maxKeyBytes is the ceiling of a key the server accepts, in UTF-8 bytes;
+   * each call is held to its group's `maxKeyBytes` within it. Defaults to 4096.
+   */
   maxKeyBytes?: number;
   /**
    * requestTimeoutMs bounds each call in addition to the caller's deadline and
@@ -88,20 +93,22 @@ export interface GrpcTransport extends PeerTransport {
  * client dials that host and port, with TLS for `https://`. One channel per peer,
  * cached; `close()` closes them. The server serves `groupcachepb.GroupCache`
  * and `grpc.health.v1.Health/Check`. Every node of a cluster must use it.
- * Throws TypeError on a bad option.
+ * Throws InvalidArgumentError on a bad option.
  */
 export function grpcTransport(options: GrpcTransportOptions = {}): GrpcTransport {
-  const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+  const maxValueBytes = options.maxValueBytes ?? DEFAULT_WIRE_MAX_VALUE_BYTES;
   if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes < 0) {
-    throw new TypeError(`maxValueBytes must be a non-negative integer: ${maxValueBytes}`);
+    throw new InvalidArgumentError(
+      `maxValueBytes must be a non-negative integer: ${maxValueBytes}`,
+    );
   }
   const maxKeyBytes = options.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES;
   if (!Number.isSafeInteger(maxKeyBytes) || maxKeyBytes < 1) {
-    throw new TypeError(`maxKeyBytes must be a positive integer: ${maxKeyBytes}`);
+    throw new InvalidArgumentError(`maxKeyBytes must be a positive integer: ${maxKeyBytes}`);
   }
   const requestTimeoutMs = options.requestTimeoutMs ?? defaultRequestTimeoutMs;
   if (!(requestTimeoutMs > 0)) {
-    throw new TypeError(`requestTimeoutMs must be positive: ${requestTimeoutMs}`);
+    throw new InvalidArgumentError(`requestTimeoutMs must be positive: ${requestTimeoutMs}`);
   }
   // Peers keep one long-lived channel each: an idle one is closed after 5 minutes, not
   // 30 s, so a quiet pair of peers does not pay a reconnection every half minute.
@@ -110,12 +117,15 @@ export function grpcTransport(options: GrpcTransportOptions = {}): GrpcTransport
     {
       connectionShare: PEER_CONNECTION_SHARE,
       connectionCap: 4096,
+      // A Set reserves the largest message before grpc-js reads it: room for two at once.
       maxInflightBytes: Math.max(256 * 1024 * 1024, 2 * (maxValueBytes + maxKeyBytes + 64 * 1024)),
     },
   );
   const maxConcurrentStreams = options.maxConcurrentStreams ?? 1024;
   if (!Number.isSafeInteger(maxConcurrentStreams) || maxConcurrentStreams < 1) {
-    throw new TypeError(`maxConcurrentStreams must be a positive integer: ${maxConcurrentStreams}`);
+    throw new InvalidArgumentError(
+      `maxConcurrentStreams must be a positive integer: ${maxConcurrentStreams}`,
+    );
   }
   const tls = resolveTls(options.tls);
   const secret = checkSecret('peerSecret', options.peerSecret);

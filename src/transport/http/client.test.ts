@@ -296,16 +296,16 @@ describe('HTTP peer client', () => {
   it('caches one client per base URL and rejects bad URLs', () => {
     assert.equal(transport.client(server.url), transport.client(server.url));
     assert.notEqual(transport.client(server.url), transport.client(`${server.url}/`));
-    assert.throws(() => transport.client('not a url'), TypeError);
-    assert.throws(() => transport.client('ftp://127.0.0.1:1'), TypeError);
+    assert.throws(() => transport.client('not a url'), InvalidArgumentError);
+    assert.throws(() => transport.client('ftp://127.0.0.1:1'), InvalidArgumentError);
   });
 
-  it('rejects bad options with TypeError', () => {
-    assert.throws(() => createHttpTransport({ basePath: '_groupcache/' }), TypeError);
-    assert.throws(() => createHttpTransport({ basePath: '/_groupcache' }), TypeError);
-    assert.throws(() => createHttpTransport({ requestTimeoutMs: 0 }), TypeError);
-    assert.throws(() => createHttpTransport({ maxValueBytes: -1 }), TypeError);
-    assert.throws(() => createHttpTransport({ connections: 0 }), TypeError);
+  it('rejects bad options with InvalidArgumentError', () => {
+    assert.throws(() => createHttpTransport({ basePath: '_groupcache/' }), InvalidArgumentError);
+    assert.throws(() => createHttpTransport({ basePath: '/_groupcache' }), InvalidArgumentError);
+    assert.throws(() => createHttpTransport({ requestTimeoutMs: 0 }), InvalidArgumentError);
+    assert.throws(() => createHttpTransport({ maxValueBytes: -1 }), InvalidArgumentError);
+    assert.throws(() => createHttpTransport({ connections: 0 }), InvalidArgumentError);
   });
 
   it('rejects a key with a lone surrogate without sending it', async () => {

@@ -15,12 +15,14 @@ import {
   UnauthenticatedError,
   UnavailableError,
 } from '../../errors.js';
-import { DEFAULT_MAX_VALUE_BYTES } from '../../limits.js';
+import { acceptedValueBytes, DEFAULT_WIRE_MAX_VALUE_BYTES } from '../../limits.js';
 import type { GetResponse } from '../../proto/gen/groupcache_pb.js';
 import { CLOSED_AFTER_HANDSHAKE } from '../../security/refusals.js';
 import { AUTHORIZATION, bearer, checkSecret } from '../../security/secret.js';
 import { resolveTls, type TlsOptions } from '../../security/tls.js';
+import { escapePathSegment } from '../../util/path-escape.js';
 import { clientCache } from '../clients.js';
+import { expireAtFromNanos, nanosFromExpireAt } from '../expiry.js';
 import type { Codec } from './codec.js';
 import {
   batchKeys,
@@ -30,14 +32,7 @@ import {
   type HttpDialect,
   REMOVE_KEYS_SEGMENT,
 } from './dialect.js';
-import { escapePathSegment } from './escape.js';
-import {
-  DEFAULT_BASE_PATH,
-  expireAtFromNanos,
-  MAX_TIMEOUT_HEADER_MS,
-  nanosFromExpireAt,
-  TIMEOUT_HEADER,
-} from './wire.js';
+import { DEFAULT_BASE_PATH, MAX_TIMEOUT_HEADER_MS, TIMEOUT_HEADER } from './wire.js';
 
 const defaultConnections = 64;
 const defaultRequestTimeoutMs = 10_000;
@@ -89,8 +84,10 @@ export interface HttpTransportOptions {
    */
   requestTimeoutMs?: number;
   /**
-   * maxValueBytes is the largest value accepted from a peer; larger responses
-   * fail with TooLargeError without being read to the end. Defaults to 64 MiB.
+   * maxValueBytes is the ceiling of a value accepted from a peer; each get is
+   * held to its caller's `maxValueBytes` (its group's limit) within it. Larger
+   * responses fail with TooLargeError without being read to the end.
+   * Defaults to 256 MiB.
    */
   maxValueBytes?: number;
   /**
@@ -118,7 +115,7 @@ export interface HttpTransport {
    * `'http://127.0.0.1:8001'`, the peer's identity on the ring). Clients are
    * cached: the same URL gives the same client, until its `close()` releases
    * it (closing its connections; the next call makes a fresh one). Throws
-   * TypeError for a URL that is not http(s).
+   * InvalidArgumentError for a URL that is not http(s).
    */
   client(baseUrl: string): PeerClient & { close(): void };
   /**
@@ -159,25 +156,29 @@ function undici(): typeof import('undici') {
  * `GET`/`PUT`/`DELETE {baseUrl}{basePath}{group}/{key}` as golang/groupcache (and
  * its mailgun v2 extensions) expect, in the groupcache-go dialect also `POST
  * {group}/_remove-keys/`, and maps every failure to a CacheError as its dialect says.
- * Throws TypeError on a bad option.
+ * Throws InvalidArgumentError on a bad option.
  */
 export function createHttpTransport(options: HttpTransportOptions = {}): HttpTransport {
   const dialect = dialectRules(options.dialect);
   const basePath = options.basePath ?? DEFAULT_BASE_PATH;
   if (!basePath.startsWith('/') || !basePath.endsWith('/')) {
-    throw new TypeError(`basePath must start and end with '/': ${JSON.stringify(basePath)}`);
+    throw new InvalidArgumentError(
+      `basePath must start and end with '/': ${JSON.stringify(basePath)}`,
+    );
   }
   const requestTimeoutMs = options.requestTimeoutMs ?? defaultRequestTimeoutMs;
   if (!(requestTimeoutMs > 0)) {
-    throw new TypeError(`requestTimeoutMs must be positive: ${requestTimeoutMs}`);
+    throw new InvalidArgumentError(`requestTimeoutMs must be positive: ${requestTimeoutMs}`);
   }
-  const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+  const maxValueBytes = options.maxValueBytes ?? DEFAULT_WIRE_MAX_VALUE_BYTES;
   if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes < 0) {
-    throw new TypeError(`maxValueBytes must be a non-negative integer: ${maxValueBytes}`);
+    throw new InvalidArgumentError(
+      `maxValueBytes must be a non-negative integer: ${maxValueBytes}`,
+    );
   }
   const connections = options.connections ?? defaultConnections;
   if (!Number.isSafeInteger(connections) || connections < 1) {
-    throw new TypeError(`connections must be a positive integer: ${connections}`);
+    throw new InvalidArgumentError(`connections must be a positive integer: ${connections}`);
   }
 
   const secret = checkSecret('peerSecret', options.peerSecret);
@@ -231,12 +232,12 @@ class HttpPeerClient implements PeerClient {
     try {
       parsed = new URL(baseUrl);
     } catch (err) {
-      throw new TypeError(`peer base URL is not a URL: ${JSON.stringify(baseUrl)}`, {
+      throw new InvalidArgumentError(`peer base URL is not a URL: ${JSON.stringify(baseUrl)}`, {
         cause: err,
       });
     }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-      throw new TypeError(`peer base URL must be http(s): ${JSON.stringify(baseUrl)}`);
+      throw new InvalidArgumentError(`peer base URL must be http(s): ${JSON.stringify(baseUrl)}`);
     }
     this.url = baseUrl;
     this.#origin = parsed.origin;
@@ -263,7 +264,7 @@ class HttpPeerClient implements PeerClient {
   }
 
   async get(group: string, key: string, options?: CallOptions): Promise<PeerValue> {
-    const limit = this.#config.maxValueBytes;
+    const limit = acceptedValueBytes(this.#config.maxValueBytes, options);
     // A probe of a groupcache-go peer asks for a path it refuses before looking up the group.
     const path =
       group === PROBE_GROUP && this.#config.dialect.probeWithoutKey

@@ -1,7 +1,11 @@
 // dialect.test.ts: the dialects' wire facts byte for byte: GetResponse and SetRequest with
 // `expire` in Unix nanoseconds, the `_remove-keys` JSON, and how each dialect reads a path.
+
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { InvalidArgumentError } from '../../errors.js';
+import { unescapePathSegment } from '../../util/path-escape.js';
+import { expireAtFromNanos, nanosFromExpireAt } from '../expiry.js';
 import {
   decodeGetResponse,
   decodeSetRequest,
@@ -16,8 +20,6 @@ import {
   HTTP_DIALECTS,
   REMOVE_KEYS_BATCH_BYTES,
 } from './dialect.js';
-import { unescapePathSegment } from './escape.js';
-import { expireAtFromNanos, nanosFromExpireAt } from './wire.js';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s.replaceAll(' ', ''), 'hex'));
 const utf8 = (s: string) => new TextEncoder().encode(s);
@@ -117,14 +119,14 @@ describe('the _remove-keys JSON (groupcache-go)', () => {
 });
 
 describe('dialect rules', () => {
-  test('the default is golang; an unknown name is a TypeError', () => {
+  test('the default is golang; an unknown name is an InvalidArgumentError', () => {
     assert.equal(dialectRules(undefined).name, 'golang');
     assert.deepEqual(
       HTTP_DIALECTS.map((d) => dialectRules(d).name),
       ['golang', 'mailgun', 'groupcache-go'],
     );
-    assert.throws(() => dialectRules('v3'), TypeError);
-    assert.throws(() => dialectRules('toString'), TypeError);
+    assert.throws(() => dialectRules('v3'), InvalidArgumentError);
+    assert.throws(() => dialectRules('toString'), InvalidArgumentError);
   });
 
   test('a loader failure is 500 on golang, 503 on the v2 and v3 lineages; unavailable the other way', () => {

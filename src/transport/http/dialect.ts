@@ -1,7 +1,7 @@
 // dialect.ts: the HTTP dialects of the three Go groupcache lineages, and what sets them apart
 // on the wire: how a `+` in a path is read, the batch remove, and what an error status means.
 
-import { type ErrorCode, httpStatus } from '../../errors.js';
+import { type ErrorCode, httpStatus, InvalidArgumentError } from '../../errors.js';
 
 /**
  * HttpDialect names the Go lineage whose HTTP wire a cluster speaks:
@@ -92,12 +92,12 @@ const rules: Readonly<Record<HttpDialect, DialectRules>> = {
 
 /**
  * dialectRules returns the rules of `dialect` (default `golang`). Throws
- * TypeError for a name that is not an {@link HttpDialect}.
+ * InvalidArgumentError for a name that is not an {@link HttpDialect}.
  */
 export function dialectRules(dialect: string | undefined): DialectRules {
   const name = dialect ?? 'golang';
   if (!Object.hasOwn(rules, name)) {
-    throw new TypeError(
+    throw new InvalidArgumentError(
       `dialect must be one of ${HTTP_DIALECTS.map((d) => `'${d}'`).join(', ')}: ${JSON.stringify(dialect)}`,
     );
   }

@@ -386,11 +386,14 @@ describe('HTTP peer handler', () => {
     });
   });
 
-  it('rejects bad options with TypeError', () => {
+  it('rejects bad options with InvalidArgumentError', () => {
     const groups = fakeLookup(group);
-    assert.throws(() => createHttpPeerHandler(groups, { basePath: 'x/' }), TypeError);
-    assert.throws(() => createHttpPeerHandler(groups, { basePath: '/x' }), TypeError);
-    assert.throws(() => createHttpPeerHandler(groups, { maxKeyBytes: 0 }), TypeError);
-    assert.throws(() => createHttpPeerHandler(groups, { maxValueBytes: 1.5 }), TypeError);
+    assert.throws(() => createHttpPeerHandler(groups, { basePath: 'x/' }), InvalidArgumentError);
+    assert.throws(() => createHttpPeerHandler(groups, { basePath: '/x' }), InvalidArgumentError);
+    assert.throws(() => createHttpPeerHandler(groups, { maxKeyBytes: 0 }), InvalidArgumentError);
+    assert.throws(
+      () => createHttpPeerHandler(groups, { maxValueBytes: 1.5 }),
+      InvalidArgumentError,
+    );
   });
 });

@@ -4,8 +4,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { answerPeer } from '../../core/group.js';
 import type { GroupLookup, PeerServedGroup } from '../../core/peers.js';
-import { CancelledError, DeadlineExceededError, toCacheError } from '../../errors.js';
-import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../../limits.js';
+import {
+  CancelledError,
+  DeadlineExceededError,
+  InvalidArgumentError,
+  toCacheError,
+} from '../../errors.js';
+import {
+  DEFAULT_MAX_KEY_BYTES,
+  DEFAULT_MAX_VALUE_BYTES,
+  DEFAULT_WIRE_MAX_VALUE_BYTES,
+  servedLimits,
+} from '../../limits.js';
 import type { SetRequest } from '../../proto/gen/groupcache_pb.js';
 import {
   AUTHORIZATION,
@@ -16,6 +26,8 @@ import {
 } from '../../security/secret.js';
 import { lingerOnRefusedBody, readBudgetedBody } from '../../util/body.js';
 import { ByteBudget } from '../../util/byte-budget.js';
+import { unescapePathSegment } from '../../util/path-escape.js';
+import { expireAtFromNanos, nanosFromExpireAt } from '../expiry.js';
 import { lateWrite } from '../late-write.js';
 import type { Codec } from './codec.js';
 import {
@@ -26,15 +38,16 @@ import {
   REMOVE_KEYS_BATCH_BYTES,
   REMOVE_KEYS_SEGMENT,
 } from './dialect.js';
-import { unescapePathSegment } from './escape.js';
-import { DEFAULT_BASE_PATH, expireAtFromNanos, nanosFromExpireAt, TIMEOUT_HEADER } from './wire.js';
+import { DEFAULT_BASE_PATH, TIMEOUT_HEADER } from './wire.js';
 
 // Room in a SetRequest for the field tags, the lengths and the expiry.
 const setRequestOverhead = 64;
 
 /**
  * defaultMaxInflightBytes is the default cap on PUT body bytes a peer server
- * receives or holds at once: 256 MiB, or twice the largest PUT when that is more.
+ * receives or holds at once: 256 MiB, or twice the largest PUT when that is
+ * more. The largest PUT is a group's default limit unless the server's
+ * `maxValueBytes` ceiling is set.
  */
 export function defaultMaxInflightBytes(maxValueBytes: number, maxKeyBytes: number): number {
   return Math.max(256 * 1024 * 1024, 2 * (maxValueBytes + 2 * maxKeyBytes + setRequestOverhead));
@@ -55,12 +68,16 @@ export interface HttpPeerHandlerOptions {
    * `req.url`); it must start and end with `/`. Defaults to `'/_groupcache/'`.
    */
   basePath?: string;
-  /** maxKeyBytes is the largest key, in UTF-8 bytes; longer keys get 414. Defaults to 4096. */
+  /**
+   * maxKeyBytes is the ceiling of a key, in UTF-8 bytes; each request is held
+   * to its group's `maxKeyBytes` within it. Longer keys get 414. Defaults to 4096.
+   */
   maxKeyBytes?: number;
   /**
-   * maxValueBytes is the largest value a PUT may carry; larger bodies get 413,
-   * and a body declared or seen to be too large is not read further (the
-   * connection is closed). Defaults to 64 MiB.
+   * maxValueBytes is the ceiling of a value; each PUT is held to its group's
+   * `maxValueBytes` within it. Larger bodies get 413, and a body declared or
+   * seen to be too large is not read further (the connection is closed).
+   * Defaults to 256 MiB.
    */
   maxValueBytes?: number;
   /**
@@ -151,8 +168,8 @@ async function codecOf(config: ServerConfig): Promise<Codec> {
  * extensions), and in the groupcache-go dialect `POST {group}/_remove-keys/`,
  * with the groups `groups` resolves. It never throws: every request gets an
  * answer, errors as plain text with the status the dialect gives their code
- * (the `httpStatus` table in the golang dialect). Throws TypeError on a bad
- * option.
+ * (the `httpStatus` table in the golang dialect). Throws InvalidArgumentError on a
+ * bad option.
  */
 export function createHttpPeerHandler(
   groups: GroupLookup,
@@ -161,20 +178,27 @@ export function createHttpPeerHandler(
   const dialect = dialectRules(options.dialect);
   const basePath = options.basePath ?? DEFAULT_BASE_PATH;
   if (!basePath.startsWith('/') || !basePath.endsWith('/')) {
-    throw new TypeError(`basePath must start and end with '/': ${JSON.stringify(basePath)}`);
+    throw new InvalidArgumentError(
+      `basePath must start and end with '/': ${JSON.stringify(basePath)}`,
+    );
   }
   const maxKeyBytes = options.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES;
   if (!Number.isSafeInteger(maxKeyBytes) || maxKeyBytes < 1) {
-    throw new TypeError(`maxKeyBytes must be a positive integer: ${maxKeyBytes}`);
+    throw new InvalidArgumentError(`maxKeyBytes must be a positive integer: ${maxKeyBytes}`);
   }
-  const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+  const maxValueBytes = options.maxValueBytes ?? DEFAULT_WIRE_MAX_VALUE_BYTES;
   if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes < 0) {
-    throw new TypeError(`maxValueBytes must be a non-negative integer: ${maxValueBytes}`);
+    throw new InvalidArgumentError(
+      `maxValueBytes must be a non-negative integer: ${maxValueBytes}`,
+    );
   }
   const secret = checkSecret('peerSecret', options.peerSecret);
   const inflight =
     options.inflight ??
-    new ByteBudget(options.maxInflightBytes ?? defaultMaxInflightBytes(maxValueBytes, maxKeyBytes));
+    new ByteBudget(
+      options.maxInflightBytes ??
+        defaultMaxInflightBytes(options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES, maxKeyBytes),
+    );
   const config: ServerConfig = {
     groups,
     basePath,
@@ -265,6 +289,11 @@ async function serve(
     sendText(res, 404, `no such group: ${groupName}`);
     return;
   }
+  const limits = servedLimits(group, config);
+  if (Buffer.byteLength(key) > limits.maxKeyBytes) {
+    sendText(res, 414, `key is over the limit of ${limits.maxKeyBytes} bytes`);
+    return;
+  }
 
   switch (method) {
     case 'POST':
@@ -277,7 +306,7 @@ async function serve(
     case 'GET':
       return serveGet(config, group, key, req, res);
     case 'PUT':
-      return servePut(config, group, groupName, key, req, res);
+      return servePut(config, limits.maxValueBytes, group, groupName, key, req, res);
     case 'DELETE':
       try {
         const deadline = headerDeadline(req);
@@ -325,6 +354,7 @@ async function serveGet(
 
 async function servePut(
   config: ServerConfig,
+  maxValueBytes: number,
   group: PeerServedGroup,
   groupName: string,
   key: string,
@@ -335,14 +365,11 @@ async function servePut(
   // write whose body comes after that is not applied, its client has stopped waiting.
   const deadline = headerDeadline(req);
   const limit =
-    config.maxValueBytes +
-    Buffer.byteLength(groupName) +
-    Buffer.byteLength(key) +
-    setRequestOverhead;
+    maxValueBytes + Buffer.byteLength(groupName) + Buffer.byteLength(key) + setRequestOverhead;
   const { body, held } = await readBudgetedBody(req, limit, config.inflight);
   try {
     const codec = config.codec ?? (await codecOf(config));
-    storeBody(config, codec, group, groupName, key, body, deadline, req, res);
+    storeBody(config, codec, maxValueBytes, group, groupName, key, body, deadline, req, res);
   } finally {
     config.inflight.release(held);
   }
@@ -433,6 +460,7 @@ function refusedBody(
 function storeBody(
   config: ServerConfig,
   codec: Codec,
+  maxValueBytes: number,
   group: PeerServedGroup,
   groupName: string,
   key: string,
@@ -442,7 +470,7 @@ function storeBody(
   res: ServerResponse,
 ): void {
   if (body === 'too-large') {
-    sendTooLarge(req, res, config.maxValueBytes);
+    sendTooLarge(req, res, maxValueBytes);
     return;
   }
   if (refusedBody(config, req, res, body, config.maxValueBytes)) return;
@@ -458,8 +486,8 @@ function storeBody(
     sendText(res, 400, 'bad request: SetRequest group or key differs from the URL');
     return;
   }
-  if (message.value.byteLength > config.maxValueBytes) {
-    sendTooLarge(req, res, config.maxValueBytes);
+  if (message.value.byteLength > maxValueBytes) {
+    sendTooLarge(req, res, maxValueBytes);
     return;
   }
   try {

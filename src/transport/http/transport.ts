@@ -19,7 +19,7 @@ import {
   type ServerStats,
   serverStats,
 } from '../../util/server-limits.js';
-import type { PeerServer, PeerTransport, ServeOptions } from '../transport.js';
+import type { PeerServer, PeerService, PeerTransport, ServeOptions } from '../transport.js';
 import { createHttpTransport, type HttpTransportOptions } from './client.js';
 import {
   createHttpPeerHandler,
@@ -63,13 +63,25 @@ export interface HttpPeerServer extends PeerServer {
 }
 
 /**
- * HttpPeerTransport is the HTTP transport; `handler(groups)` also gives the bare
- * `(req, res, next?)` handler, to mount in an application's own server.
+ * HttpPeerTransport is the HTTP transport. Besides serving on its own, it gives
+ * the bare `(req, res, next?)` handler of a node, to mount in an application's
+ * own server (node:http, Express, Fastify) instead of calling `listen()`:
+ *
+ * ```ts
+ * const transport = httpTransport({ peerSecret });
+ * const node = createNode({ self, peers, transport });
+ * server.on('request', transport.handler(node));
+ * ```
  */
 export interface HttpPeerTransport extends PeerTransport {
   serve(groups: GroupLookup, options: ServeOptions): Promise<HttpPeerServer>;
+  /**
+   * handler answers peer requests for `node`'s groups with this transport's
+   * options (base path, secret, limits); each request ends when the node's
+   * `shutdownSignal` fires, unless `options.signalFor` says otherwise.
+   */
   handler(
-    groups: GroupLookup,
+    node: PeerService,
     options?: Pick<HttpPeerHandlerOptions, 'signalFor' | 'onError' | 'onRefused'>,
   ): HttpPeerHandler;
 }
@@ -79,7 +91,7 @@ export interface HttpPeerTransport extends PeerTransport {
  * groupcache speaks). Its server takes the {@link ServerLimitOptions}:
  * `maxConnections` defaults to half the open-file limit (at most 4,096), the
  * timeouts to 30 s (10 s for a TLS handshake), `maxInflightBytes` to 256 MiB or
- * twice the largest PUT. Throws TypeError on a bad option.
+ * twice the largest PUT. Throws InvalidArgumentError on a bad option.
  */
 export function httpTransport(options: HttpPeerTransportOptions = {}): HttpPeerTransport {
   const tls = resolveTls(options.tls);
@@ -104,8 +116,12 @@ export function httpTransport(options: HttpPeerTransportOptions = {}): HttpPeerT
     // A handler mounted in a server of one's own counts its bodies under the same cap.
     maxInflightBytes: limits.maxInflightBytes,
   };
-  const handler: HttpPeerTransport['handler'] = (groups, extra) =>
-    createHttpPeerHandler(groups, { ...handlerOptions, ...extra });
+  const handler: HttpPeerTransport['handler'] = (node, extra) =>
+    createHttpPeerHandler(node, {
+      ...handlerOptions,
+      signalFor: () => node.shutdownSignal,
+      ...extra,
+    });
   return {
     name: 'http',
     client: (url: string): PeerClient => clients.client(url),

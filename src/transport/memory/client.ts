@@ -13,6 +13,7 @@ import {
   toCacheError,
   UnavailableError,
 } from '../../errors.js';
+import { acceptedValueBytes } from '../../limits.js';
 import { type Clock, holdOpen } from '../../util/clock.js';
 import type { MemoryNetwork, MemoryRequest } from './network.js';
 
@@ -53,7 +54,7 @@ export class MemoryPeerClient implements PeerClient {
   readonly #pending = new Set<Pending>();
   #closed = false;
 
-  /** Throws TypeError for a base URL that is not `http(s)://host[:port]`. */
+  /** Throws InvalidArgumentError for a base URL that is not `http(s)://host[:port]`. */
   constructor(baseUrl: string, config: MemoryClientConfig) {
     this.url = baseUrl;
     this.#config = config;
@@ -64,7 +65,7 @@ export class MemoryPeerClient implements PeerClient {
 
   async get(group: string, key: string, options?: CallOptions): Promise<PeerValue> {
     const got = (await this.#call({ op: 'get', group, key }, options)) as PeerValue;
-    const limit = this.#config.maxValueBytes;
+    const limit = acceptedValueBytes(this.#config.maxValueBytes, options);
     if (got.value.byteLength > limit) {
       throw new TooLargeError(
         `peer ${this.url}: value of ${got.value.byteLength} bytes is over the limit of ${limit}`,
@@ -234,11 +235,13 @@ function hostPortOf(baseUrl: string): { host: string; port: number } {
   try {
     parsed = new URL(baseUrl);
   } catch (err) {
-    throw new TypeError(`peer base URL is not a URL: ${JSON.stringify(baseUrl)}`, { cause: err });
+    throw new InvalidArgumentError(`peer base URL is not a URL: ${JSON.stringify(baseUrl)}`, {
+      cause: err,
+    });
   }
   const secure = parsed.protocol === 'https:';
   if (!secure && parsed.protocol !== 'http:') {
-    throw new TypeError(`peer base URL must be http(s): ${JSON.stringify(baseUrl)}`);
+    throw new InvalidArgumentError(`peer base URL must be http(s): ${JSON.stringify(baseUrl)}`);
   }
   const port = parsed.port === '' ? (secure ? 443 : 80) : Number(parsed.port);
   return { host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'), port };

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { noopLogger } from '../../core/logger.js';
 import { GroupRegistry } from '../../core/registry.js';
-import { isCacheError } from '../../errors.js';
+import { InvalidArgumentError, isCacheError } from '../../errors.js';
 import { type CacheNode, createNode } from '../../node/node.js';
 import type { ServeOptions } from '../transport.js';
 import { MemoryNetwork } from './network.js';
@@ -261,10 +261,10 @@ describe('the memory transport', () => {
     }
   });
 
-  test('bad options are TypeErrors', () => {
+  test('bad options are InvalidArgumentErrors', () => {
     const network = new MemoryNetwork();
-    assert.throws(() => memoryTransport(network, { maxKeyBytes: 0 }), TypeError);
-    assert.throws(() => memoryTransport(network, { maxValueBytes: -1 }), TypeError);
-    assert.throws(() => memoryTransport(network, { requestTimeoutMs: 0 }), TypeError);
+    assert.throws(() => memoryTransport(network, { maxKeyBytes: 0 }), InvalidArgumentError);
+    assert.throws(() => memoryTransport(network, { maxValueBytes: -1 }), InvalidArgumentError);
+    assert.throws(() => memoryTransport(network, { requestTimeoutMs: 0 }), InvalidArgumentError);
   });
 });

@@ -11,6 +11,7 @@ import {
   toCacheError,
   UnavailableError,
 } from '../../errors.js';
+import { servedLimits } from '../../limits.js';
 import { lateWrite } from '../late-write.js';
 import type { PeerServer } from '../transport.js';
 import {
@@ -88,7 +89,7 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
     if (this.#closing !== undefined) {
       return Promise.reject(new UnavailableError('peer server is closing'));
     }
-    const { maxKeyBytes, maxValueBytes } = this.#config;
+    const { maxKeyBytes } = this.#config;
     const { key } = request;
     if (key === '') return Promise.reject(new InvalidArgumentError('bad request: empty key'));
     if (!key.isWellFormed() || !request.group.isWellFormed()) {
@@ -103,13 +104,19 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
     if (group === undefined) {
       return Promise.reject(new UnavailableError(`no such group: ${request.group}`));
     }
+    const limits = servedLimits(group, this.#config);
+    if (Buffer.byteLength(key) > limits.maxKeyBytes) {
+      return Promise.reject(
+        new TooLargeError(`key is over the limit of ${limits.maxKeyBytes} bytes`),
+      );
+    }
     try {
       switch (request.op) {
         case 'get':
           return this.#get(group, key, call);
         case 'set':
-          if (request.value.byteLength > maxValueBytes) {
-            throw new TooLargeError(`value is over the limit of ${maxValueBytes} bytes`);
+          if (request.value.byteLength > limits.maxValueBytes) {
+            throw new TooLargeError(`value is over the limit of ${limits.maxValueBytes} bytes`);
           }
           inTime('set', call.deadline);
           group.setFromPeer(key, request.value, request.expireAt, { deadline: call.deadline });

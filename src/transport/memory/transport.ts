@@ -2,7 +2,8 @@
 // through a shared MemoryNetwork, with no socket and no port.
 
 import type { GroupLookup, PeerClient } from '../../core/peers.js';
-import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../../limits.js';
+import { InvalidArgumentError } from '../../errors.js';
+import { DEFAULT_MAX_KEY_BYTES, DEFAULT_WIRE_MAX_VALUE_BYTES } from '../../limits.js';
 import { type Clock, systemClock } from '../../util/clock.js';
 import { clientCache } from '../clients.js';
 import type { PeerTransport, ServeOptions } from '../transport.js';
@@ -12,9 +13,15 @@ import { type MemoryPeerServer, serveMemory } from './server.js';
 
 /** MemoryTransportOptions configure {@link memoryTransport}. */
 export interface MemoryTransportOptions {
-  /** maxValueBytes is the largest value sent or accepted, both ways. Defaults to 64 MiB. */
+  /**
+   * maxValueBytes is the ceiling of a value sent or accepted, both ways; each
+   * request is held to its group's `maxValueBytes` within it. Defaults to 256 MiB.
+   */
   maxValueBytes?: number;
-  /** maxKeyBytes is the largest key sent or served, in UTF-8 bytes. Defaults to 4096. */
+  /**
+   * maxKeyBytes is the ceiling of a key sent or served, in UTF-8 bytes; each
+   * request is held to its group's `maxKeyBytes` within it. Defaults to 4096.
+   */
   maxKeyBytes?: number;
   /**
    * requestTimeoutMs bounds each call in addition to the caller's deadline; the
@@ -39,23 +46,25 @@ export interface MemoryTransport extends PeerTransport {
  * ports, for tests and embedding; it behaves as the socket transports do
  * (deadlines, cancellation, limits, copies of the bytes, errors) and passes
  * the same conformance suite. Give each node a transport of its own. Throws
- * TypeError on a bad option.
+ * InvalidArgumentError on a bad option.
  */
 export function memoryTransport(
   network: MemoryNetwork,
   options: MemoryTransportOptions = {},
 ): MemoryTransport {
-  const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+  const maxValueBytes = options.maxValueBytes ?? DEFAULT_WIRE_MAX_VALUE_BYTES;
   if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes < 0) {
-    throw new TypeError(`maxValueBytes must be a non-negative integer: ${maxValueBytes}`);
+    throw new InvalidArgumentError(
+      `maxValueBytes must be a non-negative integer: ${maxValueBytes}`,
+    );
   }
   const maxKeyBytes = options.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES;
   if (!Number.isSafeInteger(maxKeyBytes) || maxKeyBytes < 1) {
-    throw new TypeError(`maxKeyBytes must be a positive integer: ${maxKeyBytes}`);
+    throw new InvalidArgumentError(`maxKeyBytes must be a positive integer: ${maxKeyBytes}`);
   }
   const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
   if (!(requestTimeoutMs > 0)) {
-    throw new TypeError(`requestTimeoutMs must be positive: ${requestTimeoutMs}`);
+    throw new InvalidArgumentError(`requestTimeoutMs must be positive: ${requestTimeoutMs}`);
   }
   const config: MemoryClientConfig = {
     network,

@@ -14,6 +14,7 @@ import {
   TooLargeError,
   UnavailableError,
 } from '../../errors.js';
+import { acceptedValueBytes } from '../../limits.js';
 import type { RingKind } from '../../ring/owner-ring.js';
 import { CLOSED_AFTER_HANDSHAKE } from '../../security/refusals.js';
 import type { ResolvedTls } from '../../security/tls.js';
@@ -100,6 +101,8 @@ interface Pending {
   readonly entry: Queued | undefined;
   /** The connection's `reads` when it was queued: more since means the connection moved. */
   readonly reads: number;
+  /** The largest value a GET takes in its answer: the caller's limit, within the ceiling. */
+  readonly maxValueBytes: number;
 }
 
 /** Link is one open (or opening) connection and the requests in flight on it. */
@@ -174,7 +177,7 @@ export class TcpPeerClient implements PeerClient {
   /** Times out requests of the current connection; one timer for all of them. */
   readonly #timeouts: SweepTimer;
 
-  /** Throws TypeError for a base URL that is not `http(s)://host:port`. */
+  /** Throws InvalidArgumentError for a base URL that is not `http(s)://host:port`. */
   constructor(baseUrl: string, config: TcpClientConfig) {
     this.url = baseUrl;
     this.#config = config;
@@ -187,13 +190,13 @@ export class TcpPeerClient implements PeerClient {
     try {
       parsed = new URL(baseUrl);
     } catch (err) {
-      throw new TypeError(`peer base URL is not a URL: ${JSON.stringify(baseUrl)}`, {
+      throw new InvalidArgumentError(`peer base URL is not a URL: ${JSON.stringify(baseUrl)}`, {
         cause: err,
       });
     }
     this.#secure = parsed.protocol === 'https:';
     if (!this.#secure && parsed.protocol !== 'http:') {
-      throw new TypeError(`peer base URL must be http(s): ${JSON.stringify(baseUrl)}`);
+      throw new InvalidArgumentError(`peer base URL must be http(s): ${JSON.stringify(baseUrl)}`);
     }
     this.#port = parsed.port === '' ? (this.#secure ? 443 : 80) : Number(parsed.port);
     this.#host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
@@ -318,6 +321,7 @@ export class TcpPeerClient implements PeerClient {
         timeoutMs,
         entry,
         reads,
+        maxValueBytes: acceptedValueBytes(this.#config.maxValueBytes, options),
       };
       if (signal !== undefined && onAbort !== undefined) {
         signal.addEventListener('abort', onAbort, { once: true });
@@ -409,6 +413,7 @@ export class TcpPeerClient implements PeerClient {
       // Unbounded: a full queue is itself what the probe may find stuck.
       entry: link.queue.offer(encodePing(id), false),
       reads: link.reads,
+      maxValueBytes: 0,
     });
     link.probeId = id;
     this.#timeouts.hold(true);
@@ -685,11 +690,11 @@ export class TcpPeerClient implements PeerClient {
     const expireAt = buf.readDoubleBE(at + 1);
     const qps = buf.readDoubleBE(at + 9);
     const valueAt = at + GET_OK_FIXED_BYTES;
-    if (end - valueAt > this.#config.maxValueBytes) {
+    if (end - valueAt > p.maxValueBytes) {
       this.#settle(link, id, p);
       p.reject(
         new TooLargeError(
-          `peer ${this.url}: value of ${end - valueAt} bytes is over the limit of ${this.#config.maxValueBytes}`,
+          `peer ${this.url}: value of ${end - valueAt} bytes is over the limit of ${p.maxValueBytes}`,
         ),
       );
       return;

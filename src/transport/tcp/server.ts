@@ -15,6 +15,7 @@ import {
   toCacheError,
   UnavailableError,
 } from '../../errors.js';
+import { servedLimits } from '../../limits.js';
 import type { RingKind } from '../../ring/owner-ring.js';
 import { RefusalLog } from '../../security/refusals.js';
 import { secretCheck } from '../../security/secret.js';
@@ -645,6 +646,15 @@ class Connection {
     const group = this.#shared.groups.getGroup(groupName);
     if (group === undefined) {
       this.#fail(id, 'UNAVAILABLE', `no such group: ${groupName}`);
+      return;
+    }
+    const limits = servedLimits(group, config);
+    if (keyBytes > limits.maxKeyBytes) {
+      this.#fail(id, 'TOO_LARGE', `key is over the limit of ${limits.maxKeyBytes} bytes`);
+      return;
+    }
+    if (end - valueAt > limits.maxValueBytes) {
+      this.#fail(id, 'TOO_LARGE', `value is over the limit of ${limits.maxValueBytes} bytes`);
       return;
     }
     const key = buf.toString('utf8', keyAt, valueAt);

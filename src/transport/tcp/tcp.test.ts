@@ -8,6 +8,7 @@ import { ManualClock } from '../../../test/support/manual-clock.js';
 import { within } from '../../../test/support/process.js';
 import { noopLogger } from '../../core/logger.js';
 import type { GroupLookup, PeerServedGroup } from '../../core/peers.js';
+import { InvalidArgumentError } from '../../errors.js';
 import type { PeerServer, PeerTransport } from '../transport.js';
 import { tcpTransport } from './transport.js';
 
@@ -193,13 +194,13 @@ describe('tcp transport', () => {
     await assert.rejects(client.get('g', 'k'), { code: 'UNAVAILABLE' });
   });
 
-  it('refuses bad options with TypeError', () => {
-    assert.throws(() => tcpTransport({ maxKeyBytes: 70_000 }), TypeError);
-    assert.throws(() => tcpTransport({ maxValueBytes: -1 }), TypeError);
-    assert.throws(() => tcpTransport({ requestTimeoutMs: 0 }), TypeError);
-    assert.throws(() => tcpTransport({ peerSecret: 'has space' }), TypeError);
-    assert.throws(() => tcpTransport({ minBackoffMs: 10, maxBackoffMs: 5 }), TypeError);
-    assert.throws(() => tcpTransport().client('ftp://x:1'), TypeError);
+  it('refuses bad options with InvalidArgumentError', () => {
+    assert.throws(() => tcpTransport({ maxKeyBytes: 70_000 }), InvalidArgumentError);
+    assert.throws(() => tcpTransport({ maxValueBytes: -1 }), InvalidArgumentError);
+    assert.throws(() => tcpTransport({ requestTimeoutMs: 0 }), InvalidArgumentError);
+    assert.throws(() => tcpTransport({ peerSecret: 'has space' }), InvalidArgumentError);
+    assert.throws(() => tcpTransport({ minBackoffMs: 10, maxBackoffMs: 5 }), InvalidArgumentError);
+    assert.throws(() => tcpTransport().client('ftp://x:1'), InvalidArgumentError);
     for (const name of [
       'maxConnections',
       'maxInflightBytes',
@@ -211,8 +212,12 @@ describe('tcp transport', () => {
       'connectTimeoutMs',
       'quietTimeoutMs',
     ]) {
-      assert.throws(() => tcpTransport({ [name]: 0 }), TypeError, `${name}: 0`);
-      assert.throws(() => tcpTransport({ [name]: Number.NaN }), TypeError, `${name}: NaN`);
+      assert.throws(() => tcpTransport({ [name]: 0 }), InvalidArgumentError, `${name}: 0`);
+      assert.throws(
+        () => tcpTransport({ [name]: Number.NaN }),
+        InvalidArgumentError,
+        `${name}: NaN`,
+      );
     }
   });
 });

@@ -3,7 +3,7 @@
 import { type Logger, noopLogger } from '../../core/logger.js';
 import type { GroupLookup, PeerClient } from '../../core/peers.js';
 import { InvalidArgumentError } from '../../errors.js';
-import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../../limits.js';
+import { DEFAULT_MAX_KEY_BYTES, DEFAULT_WIRE_MAX_VALUE_BYTES } from '../../limits.js';
 import type { RingKind } from '../../ring/owner-ring.js';
 import { checkSecret } from '../../security/secret.js';
 import { resolveTls, type TlsOptions } from '../../security/tls.js';
@@ -20,12 +20,16 @@ const MiB = 1024 * 1024;
 /** TcpTransportOptions configure {@link tcpTransport}. */
 export interface TcpTransportOptions {
   /**
-   * maxValueBytes is the largest value sent or accepted, both ways; it bounds
-   * every frame, so a peer declaring a larger one is disconnected before any of
-   * it is buffered. Defaults to 64 MiB.
+   * maxValueBytes is the ceiling of a value sent or accepted, both ways; it
+   * bounds every frame, so a peer declaring a larger one is disconnected before
+   * any of it is buffered. Each request is held to its group's `maxValueBytes`
+   * within it. At most 2^31. Defaults to 256 MiB.
    */
   maxValueBytes?: number;
-  /** maxKeyBytes is the largest key, in UTF-8 bytes (at most 65 535). Defaults to 4096. */
+  /**
+   * maxKeyBytes is the ceiling of a key, in UTF-8 bytes (at most 65 535); each
+   * request is held to its group's `maxKeyBytes` within it. Defaults to 4096.
+   */
   maxKeyBytes?: number;
   /**
    * requestTimeoutMs bounds each call in addition to the caller's deadline; the
@@ -141,18 +145,18 @@ export interface TcpTransportOptions {
   logger?: Logger;
 }
 
-/** positiveInt returns `value`, or throws TypeError naming `name` unless it is a positive integer. */
+/** positiveInt returns `value`, or throws InvalidArgumentError naming `name` unless it is a positive integer. */
 function positiveInt(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 1) {
-    throw new TypeError(`${name} must be a positive integer: ${value}`);
+    throw new InvalidArgumentError(`${name} must be a positive integer: ${value}`);
   }
   return value;
 }
 
-/** positiveMs returns `value`, or throws TypeError naming `name` unless it is a positive number of ms. */
+/** positiveMs returns `value`, or throws InvalidArgumentError naming `name` unless it is a positive number of ms. */
 function positiveMs(name: string, value: number): number {
   if (!(value > 0) || !Number.isFinite(value)) {
-    throw new TypeError(`${name} must be a positive, finite number of ms: ${value}`);
+    throw new InvalidArgumentError(`${name} must be a positive, finite number of ms: ${value}`);
   }
   return value;
 }
@@ -163,7 +167,7 @@ function positiveMs(name: string, value: number): number {
  * `http(s)://host:port` base URLs (ring identities); the client dials that host
  * and port, with TLS for `https://`. One connection per peer, requests
  * multiplexed on it by id; the wire format is docs/wire-format.md. Every node
- * of a cluster must use it. Throws TypeError on a bad option.
+ * of a cluster must use it. Throws InvalidArgumentError on a bad option.
  */
 /** TcpTransport is the tcp {@link PeerTransport}, with its clients' stats. */
 export interface TcpTransport extends PeerTransport {
@@ -172,27 +176,31 @@ export interface TcpTransport extends PeerTransport {
 }
 
 export function tcpTransport(options: TcpTransportOptions = {}): TcpTransport {
-  const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+  const maxValueBytes = options.maxValueBytes ?? DEFAULT_WIRE_MAX_VALUE_BYTES;
   // The frame length is a u32: the value and its headers must fit.
   if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes < 0 || maxValueBytes > 2 ** 31) {
-    throw new TypeError(`maxValueBytes must be an integer from 0 to 2^31: ${maxValueBytes}`);
+    throw new InvalidArgumentError(
+      `maxValueBytes must be an integer from 0 to 2^31: ${maxValueBytes}`,
+    );
   }
   const maxKeyBytes = options.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES;
   if (!Number.isSafeInteger(maxKeyBytes) || maxKeyBytes < 1 || maxKeyBytes > 0xffff) {
-    throw new TypeError(`maxKeyBytes must be an integer from 1 to 65535: ${maxKeyBytes}`);
+    throw new InvalidArgumentError(
+      `maxKeyBytes must be an integer from 1 to 65535: ${maxKeyBytes}`,
+    );
   }
   const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
   if (!(requestTimeoutMs > 0)) {
-    throw new TypeError(`requestTimeoutMs must be positive: ${requestTimeoutMs}`);
+    throw new InvalidArgumentError(`requestTimeoutMs must be positive: ${requestTimeoutMs}`);
   }
   const maxInFlight = options.maxInFlight ?? 4096;
   if (!Number.isSafeInteger(maxInFlight) || maxInFlight < 1) {
-    throw new TypeError(`maxInFlight must be a positive integer: ${maxInFlight}`);
+    throw new InvalidArgumentError(`maxInFlight must be a positive integer: ${maxInFlight}`);
   }
   const minBackoffMs = options.minBackoffMs ?? 100;
   const maxBackoffMs = options.maxBackoffMs ?? 2_000;
   if (!(minBackoffMs >= 0) || !(maxBackoffMs >= minBackoffMs)) {
-    throw new TypeError('backoff must satisfy 0 <= minBackoffMs <= maxBackoffMs');
+    throw new InvalidArgumentError('backoff must satisfy 0 <= minBackoffMs <= maxBackoffMs');
   }
   const maxConnections = positiveInt(
     'maxConnections',
@@ -204,7 +212,9 @@ export function tcpTransport(options: TcpTransportOptions = {}): TcpTransport {
   const connectTimeoutMs = positiveMs('connectTimeoutMs', options.connectTimeoutMs ?? 1_000);
   const quietTimeoutMs = options.quietTimeoutMs ?? 1_000;
   if (!(quietTimeoutMs > 0)) {
-    throw new TypeError(`quietTimeoutMs must be a positive number of ms: ${quietTimeoutMs}`);
+    throw new InvalidArgumentError(
+      `quietTimeoutMs must be a positive number of ms: ${quietTimeoutMs}`,
+    );
   }
   const maxInflightBytes = positiveInt('maxInflightBytes', options.maxInflightBytes ?? 128 * MiB);
   const maxQueuedRequests = positiveInt('maxQueuedRequests', options.maxQueuedRequests ?? 4096);
@@ -213,7 +223,7 @@ export function tcpTransport(options: TcpTransportOptions = {}): TcpTransport {
   const clock = options.clock ?? systemClock;
   const secret = checkSecret('peerSecret', options.peerSecret);
   if (secret !== undefined && secret.length > MAX_SECRET_BYTES) {
-    throw new TypeError(`peerSecret must be at most ${MAX_SECRET_BYTES} characters`);
+    throw new InvalidArgumentError(`peerSecret must be at most ${MAX_SECRET_BYTES} characters`);
   }
   const config: TcpClientConfig = {
     maxKeyBytes,

@@ -1,5 +1,5 @@
-// default-transport.ts: createNode's default peer transport, HTTP, imported when a node
-// first needs it (a peer, a server, a handler), so that a local cache never loads it.
+// default.ts: createNode's default peer transport, HTTP with default options, imported
+// when a node first needs it (a peer request, a server), so that a local cache never loads it.
 import {
   type CallOptions,
   type GroupLookup,
@@ -8,39 +8,46 @@ import {
   removeKeys,
 } from '../core/peers.js';
 import { UnavailableError } from '../errors.js';
-import type { HttpPeerHandler } from '../transport/http/server.js';
-import type {
-  HttpPeerServer,
-  HttpPeerTransport,
-  HttpPeerTransportOptions,
-} from '../transport/http/transport.js';
-import type { ServeOptions } from '../transport/transport.js';
+import type { PeerServer, PeerTransport, ServeOptions } from './transport.js';
 
 /**
- * LazyHttpTransport is an {@link HttpPeerTransport} that imports and builds the
- * real one (`httpTransport(options)`) on first use: a client's first request,
- * `serve`, or a handler's first request. Until then it holds nothing; `close`
- * before any use has nothing to close. A bad option is reported when the real
- * transport is built: `serve` rejects with the TypeError, and so do requests.
+ * defaultTransport is the transport of a node given none: golang/groupcache's
+ * HTTP protocol, as `httpTransport()` with no options builds it, imported on
+ * first use.
  */
-export class LazyHttpTransport implements HttpPeerTransport {
-  readonly name = 'http';
-  readonly #options: HttpPeerTransportOptions;
-  #real: HttpPeerTransport | undefined;
-  #loading: Promise<HttpPeerTransport> | undefined;
+export function defaultTransport(): PeerTransport {
+  return new LazyTransport('http', async () => {
+    const { httpTransport } = await import('./http/transport.js');
+    return httpTransport();
+  });
+}
+
+/**
+ * LazyTransport is a {@link PeerTransport} that builds the real one with
+ * `load` on first use: a client's first request or `serve`. Until then it
+ * holds nothing; `close` before any use has nothing to close. A failure of
+ * `load` is reported then: `serve` rejects with it, and so do requests.
+ */
+export class LazyTransport implements PeerTransport {
+  readonly name: string;
+  readonly #load: () => Promise<PeerTransport>;
+  #real: PeerTransport | undefined;
+  #loading: Promise<PeerTransport> | undefined;
   /** One client per peer URL until it is closed, as the real transport keeps them. */
   readonly #clients = new Map<string, LazyClient>();
 
-  constructor(options: HttpPeerTransportOptions) {
-    this.#options = options;
+  /** `name` is the real transport's name, known before it is loaded. */
+  constructor(name: string, load: () => Promise<PeerTransport>) {
+    this.name = name;
+    this.#load = load;
   }
 
-  /** real returns the real transport, importing and building it on the first call. */
-  real(): HttpPeerTransport | Promise<HttpPeerTransport> {
+  /** real returns the real transport, loading it on the first call. */
+  real(): PeerTransport | Promise<PeerTransport> {
     if (this.#real !== undefined) return this.#real;
-    this.#loading ??= import('../transport/http/transport.js').then(({ httpTransport }) => {
-      this.#real = httpTransport(this.#options);
-      return this.#real;
+    this.#loading ??= this.#load().then((real) => {
+      this.#real = real;
+      return real;
     });
     return this.#loading;
   }
@@ -56,34 +63,8 @@ export class LazyHttpTransport implements HttpPeerTransport {
     return client;
   }
 
-  async serve(groups: GroupLookup, options: ServeOptions): Promise<HttpPeerServer> {
+  async serve(groups: GroupLookup, options: ServeOptions): Promise<PeerServer> {
     return (await this.real()).serve(groups, options);
-  }
-
-  handler(
-    groups: GroupLookup,
-    options?: Parameters<HttpPeerTransport['handler']>[1],
-  ): HttpPeerHandler {
-    let handler: HttpPeerHandler | undefined;
-    return (req, res, next) => {
-      if (handler !== undefined) {
-        handler(req, res, next);
-        return;
-      }
-      Promise.resolve(this.real()).then(
-        (real) => {
-          handler ??= real.handler(groups, options);
-          handler(req, res, next);
-        },
-        (err: unknown) => {
-          if (next !== undefined) next(err);
-          else if (!res.headersSent) {
-            res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
-            res.end('internal error\n');
-          }
-        },
-      );
-    };
   }
 
   async close(): Promise<void> {
@@ -100,18 +81,18 @@ export class LazyHttpTransport implements HttpPeerTransport {
 }
 
 /**
- * LazyClient is the client of one peer on a {@link LazyHttpTransport}: its first
+ * LazyClient is the client of one peer on a {@link LazyTransport}: its first
  * request builds the transport and takes the real client of `url`; later ones
  * go straight to it.
  */
 class LazyClient implements PeerClient {
   readonly url: string;
-  readonly #transport: LazyHttpTransport;
+  readonly #transport: LazyTransport;
   readonly #forget: () => void;
   #real: PeerClient | undefined;
   #closed = false;
 
-  constructor(transport: LazyHttpTransport, url: string, forget: () => void) {
+  constructor(transport: LazyTransport, url: string, forget: () => void) {
     this.#transport = transport;
     this.url = url;
     this.#forget = forget;

@@ -1,7 +1,8 @@
-// escape.ts: percent-encoding of group names and keys in peer URLs, both ways.
+// path-escape.ts: percent-encoding of group names and keys in URL path segments, both ways
+// (peer URLs, the origin loader's URLs).
 
 import { isUtf8 } from 'node:buffer';
-import { InvalidArgumentError } from '../../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 
 const extraReserved = /[!'()*]/g;
 const needsDecoding = /[%+]/;

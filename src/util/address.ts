@@ -1,4 +1,5 @@
-// peer-url.ts: validation of peer base URLs, the ring identities of nodes.
+// address.ts: validation of peer base URLs (the ring identities of nodes) and of
+// `host:port` listen addresses.
 import { InvalidArgumentError } from '../errors.js';
 
 /**
@@ -33,4 +34,24 @@ export function parsePeerUrl(s: unknown, what = 'peer'): string {
     );
   }
   return s;
+}
+
+/** parseHostPort parses `host:port` (`[::1]:8080` for IPv6, `:8080` for every interface). */
+export function parseHostPort(s: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(s);
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || port > 65535) {
+    throw new InvalidArgumentError(`address must look like HOST:PORT, got ${JSON.stringify(s)}`);
+  }
+  return { host: m[1] ?? (m[2] === '' ? '0.0.0.0' : (m[2] as string)), port };
+}
+
+/**
+ * hostPortOf is the host (without IPv6 brackets) and port a peer base URL
+ * names: its explicit port, else 443 for `https:` and 80 for `http:`.
+ */
+export function hostPortOf(baseUrl: string): { host: string; port: number } {
+  const u = new URL(baseUrl);
+  const port = u.port === '' ? (u.protocol === 'https:' ? 443 : 80) : Number(u.port);
+  return { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port };
 }

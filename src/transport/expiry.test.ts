@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { expireAtFromNanos, nanosFromExpireAt } from './wire.js';
+import { expireAtFromNanos, nanosFromExpireAt } from './expiry.js';
 
 describe('expire conversion', () => {
   it('keeps 0 as never, both ways', () => {

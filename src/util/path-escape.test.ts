@@ -1,9 +1,9 @@
-// escape.test.ts: tests percent-encoding of group names and keys, both ways.
+// path-escape.test.ts: tests percent-encoding of group names and keys, both ways.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { InvalidArgumentError } from '../../errors.js';
-import { escapePathSegment, unescapePathSegment } from './escape.js';
+import { InvalidArgumentError } from '../errors.js';
+import { escapePathSegment, unescapePathSegment } from './path-escape.js';
 
 const tricky = [
   'plain',
