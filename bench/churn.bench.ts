@@ -101,7 +101,7 @@ function main(): void {
   console.log(`| ChurnMap | ${row(churn)} |`);
   console.log(`| Map | ${row(map)} |`);
   headline({
-    item: 13,
+    item: 14,
     name: 'Old space a churned ChurnMap promotes, share of the bytes churned',
     measured: churn[mid]!.toFixed(3),
     target: `< ${TARGET}`,

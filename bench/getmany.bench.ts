@@ -79,7 +79,7 @@ async function main(): Promise<void> {
       `\ncold batch of ${cold.length} keys over 3 owners: ${coldCalls} loadMany calls (batchMax ${BATCH_MAX})`,
     );
     headline({
-      item: 12,
+      item: 14,
       name: 'getMany(100 keys) vs 100 concurrent get, tcp, keys/s',
       measured: times(m / g),
       target: '',

@@ -58,6 +58,12 @@ export {
   truncatingByteSliceSink,
 } from './core/sinks.js';
 export type { CacheStats, CacheType, GroupStats } from './core/stats.js';
+export type {
+  SpanAttributes,
+  SpanKind,
+  Telemetry,
+  TelemetrySpan,
+} from './core/telemetry.js';
 export * from './errors.js';
 export { LRU, type LRUOptions } from './lru/lru.js';
 export { type Membership, staticMembership } from './membership/membership.js';

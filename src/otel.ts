@@ -1,5 +1,5 @@
-// otel.ts: the `peercache/otel` entry: a node's metrics through OpenTelemetry (loads
-// @opentelemetry/api, an optional peer dependency).
+// otel.ts: the `peercache/otel` entry: a node's traces and metrics through OpenTelemetry
+// (loads @opentelemetry/api, an optional peer dependency).
 
 export {
   type GroupSource,
@@ -8,3 +8,4 @@ export {
   type OtelMetricsOptions,
   registerOtelMetrics,
 } from './telemetry/otel-metrics.js';
+export { type OtelTelemetryOptions, otelTelemetry } from './telemetry/otel-tracing.js';

@@ -35,7 +35,7 @@ const expected: Record<string, string[]> = {
   './api': ['createApiHandler', 'startApiServer'],
   './origin': ['createOriginLoader'],
   './keyv': ['createKeyvStore', 'PeercacheKeyvStore'],
-  './otel': ['registerOtelMetrics'],
+  './otel': ['registerOtelMetrics', 'otelTelemetry'],
 };
 
 /** Internal pieces no entry may export. */

@@ -40,6 +40,13 @@ import {
 } from './peers.js';
 import { ByteViewSink, type Sink } from './sinks.js';
 import { type CacheStats, type CacheType, type GroupStats, newGroupStats } from './stats.js';
+import {
+  type SpanAttributes,
+  type SpanKind,
+  settleSpan,
+  type Telemetry,
+  type TelemetrySpan,
+} from './telemetry.js';
 
 /** What a loader may return: the value, or `null`/`undefined` when the key does not exist. */
 export type LoadResult =
@@ -164,6 +171,11 @@ export interface GroupOptions {
   random?: (() => number) | undefined;
   /** Logger for loads and peer errors. Default: silent. */
   logger?: Logger | undefined;
+  /**
+   * telemetry traces the group's gets, peer requests, loads and writes (see
+   * `peercache/otel`); a node gives its groups its own. Default: none, no cost.
+   */
+  telemetry?: Telemetry | undefined;
 }
 
 /**
@@ -257,6 +269,7 @@ export class Group implements PeerServedGroup {
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #log: Logger;
+  readonly #tel: Telemetry | undefined;
   /** Peer failures reach the log once per peer per interval, with a count: a dead peer fails every get of its keys. */
   readonly #peerLog: LogThrottle;
 
@@ -340,6 +353,7 @@ export class Group implements PeerServedGroup {
     this.#maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
     this.#hotCacheChance = options.hotCacheChance ?? 0.1;
     this.#log = options.logger ?? noopLogger;
+    this.#tel = options.telemetry;
     this.#peerLog = new LogThrottle({ now: this.#now });
     this.#cache = new TwoTierCache({
       cacheBytes: options.cacheBytes,
@@ -371,6 +385,19 @@ export class Group implements PeerServedGroup {
     const sink =
       a !== undefined && typeof (a as Sink).setView === 'function' ? (a as Sink) : undefined;
     const options = sink === undefined ? (a as GetOptions | undefined) : b;
+    if (this.#tel !== undefined) {
+      const span = this.#span('peercache.get', 'internal', key) as TelemetrySpan;
+      return settleSpan(span, this.#get(key, sink, options, span));
+    }
+    return this.#get(key, sink, options, undefined);
+  }
+
+  #get(
+    key: string,
+    sink: Sink | undefined,
+    options: GetOptions | undefined,
+    span: TelemetrySpan | undefined,
+  ): Promise<ByteView> {
     this.#stats.gets++;
     const hit = this.#cache.get(key);
     if (hit !== undefined) {
@@ -379,10 +406,12 @@ export class Group implements PeerServedGroup {
       if (view === null) return Promise.reject(new NotFoundError(`not found: ${key}`));
       if (this.#refreshAhead > 0) this.#refreshIfDue(key, hit);
       if (sink !== undefined) sink.setView(view);
+      span?.setAttribute('peercache.hit', true);
       return Promise.resolve(view);
     }
+    span?.setAttribute('peercache.hit', false);
     this.#stats.loads++;
-    let loading = this.#loadAnywhere(key, options);
+    let loading = this.#loadAnywhere(key, options, span);
     if (this.#graceMs > 0) {
       loading = loading.catch((err: unknown) => this.#staleOr(key, err, options));
     }
@@ -391,6 +420,28 @@ export class Group implements PeerServedGroup {
       sink.setView(v);
       return v;
     });
+  }
+
+  /**
+   * #span starts a span of this group's telemetry (undefined without one), with the group,
+   * the key when the telemetry records keys, and `extra`.
+   */
+  #span(
+    name: string,
+    kind: SpanKind,
+    key: string,
+    parent?: TelemetrySpan | string,
+    extra?: SpanAttributes,
+  ): TelemetrySpan | undefined {
+    const tel = this.#tel;
+    if (tel === undefined) return undefined;
+    return tel.startSpan(name, kind, this.#attributes(key, extra), parent);
+  }
+
+  #attributes(key: string, extra?: SpanAttributes): SpanAttributes {
+    const attributes: SpanAttributes = { 'peercache.group': this.name, ...extra };
+    if (this.#tel?.traceKeys) attributes['peercache.key'] = key;
+    return attributes;
   }
 
   /**
@@ -483,10 +534,15 @@ export class Group implements PeerServedGroup {
       // Bytes of our own: the caller may change its buffer while the request is
       // out, and a peer client is never handed a cached view's storage.
       const bytes = value instanceof ByteView ? value.byteSlice() : viewBytes(ByteView.from(value));
-      await owner.set(this.name, key, bytes, expireAt, {
+      const span = this.#span('peercache.set', 'client', key, undefined, {
+        'peercache.peer': owner.url,
+      });
+      const setting = owner.set(this.name, key, bytes, expireAt, {
         signal: options?.signal,
         deadline: options?.deadline,
+        traceparent: span?.traceparent,
       });
+      await (span === undefined ? setting : settleSpan(span, setting));
       // Drop the copy rather than keep the value: a later write from another node
       // may have told us to drop ours while this one's ack was on the way, and
       // keeping this value then would put an older write over a newer one.
@@ -512,7 +568,13 @@ export class Group implements PeerServedGroup {
       throw new UnavailableError(`no cache node owns ${key}: the ring is empty`);
     }
     const call = { signal: options?.signal, deadline: options?.deadline };
-    if (owner !== undefined) await owner.remove(this.name, key, call);
+    if (owner !== undefined) {
+      const span = this.#span('peercache.remove', 'client', key, undefined, {
+        'peercache.peer': owner.url,
+      });
+      const removing = owner.remove(this.name, key, { ...call, traceparent: span?.traceparent });
+      await (span === undefined ? removing : settleSpan(span, removing));
+    }
     this.#dropCopy(key);
     await this.#tellOthers(picker, owner, key, call);
   }
@@ -672,6 +734,21 @@ export class Group implements PeerServedGroup {
 
   /** #answerPeer is getForPeer without the copy: its bytes may be a cached view's storage. */
   #answerPeer(key: string, options: CallOptions | undefined): PeerValue | Promise<PeerValue> {
+    if (this.#tel !== undefined) {
+      const span = this.#span('peercache.serve.get', 'server', key, options?.traceparent);
+      const answer = this.#answer(key, options, span);
+      if (answer instanceof Promise) return settleSpan(span as TelemetrySpan, answer);
+      span?.end();
+      return answer;
+    }
+    return this.#answer(key, options, undefined);
+  }
+
+  #answer(
+    key: string,
+    options: CallOptions | undefined,
+    span: TelemetrySpan | undefined,
+  ): PeerValue | Promise<PeerValue> {
     const bad = this.#checkKey(key);
     if (bad !== undefined) return Promise.reject(bad);
     this.#stats.gets++;
@@ -697,7 +774,7 @@ export class Group implements PeerServedGroup {
     const fallback = picker.pickPeer(key) !== undefined;
     this.#stats.loads++;
     const loading = this.#localFlights
-      .do(key, (flight) => this.#loadLocally(key, flight, fallback, undefined), {
+      .do(key, (flight) => this.#loadLocally(key, flight, fallback, undefined, false, span), {
         signal: options?.signal,
       })
       .then((loaded) => {
@@ -831,7 +908,11 @@ export class Group implements PeerServedGroup {
    * fallback owner when it cannot be reached), else locally. A client-only node
    * never loads.
    */
-  #loadAnywhere(key: string, options: GetOptions | undefined): Promise<ByteView> {
+  #loadAnywhere(
+    key: string,
+    options: GetOptions | undefined,
+    span?: TelemetrySpan,
+  ): Promise<ByteView> {
     const deadline = options?.deadline;
     let signal = options?.signal;
     if (deadline !== undefined) {
@@ -847,7 +928,11 @@ export class Group implements PeerServedGroup {
         return Promise.reject(new UnavailableError(`no cache node owns ${key}: the ring is empty`));
       }
       return this.#localFlights
-        .do(key, (flight) => this.#loadLocally(key, flight, false, undefined), flightOptions)
+        .do(
+          key,
+          (flight) => this.#loadLocally(key, flight, false, undefined, false, span),
+          flightOptions,
+        )
         .then(viewOf(key));
     }
     // A flight started by a caller without a signal can only time out (its starter
@@ -856,7 +941,7 @@ export class Group implements PeerServedGroup {
     const cancellable = signal !== undefined;
     return this.#remoteFlights.do(
       key,
-      (flight) => this.#loadFromOwner(key, owner, flight, cancellable, deadline),
+      (flight) => this.#loadFromOwner(key, owner, flight, cancellable, deadline, false, span),
       flightOptions,
     );
   }
@@ -874,6 +959,7 @@ export class Group implements PeerServedGroup {
     cancellable: boolean,
     callerDeadline: number | undefined,
     refresh = false,
+    span?: TelemetrySpan,
   ): Promise<ByteView> {
     this.#stats.loadsDeduped++;
     const until = Math.min(callerDeadline ?? Number.POSITIVE_INFINITY, flight.deadline);
@@ -884,6 +970,7 @@ export class Group implements PeerServedGroup {
       signal: cancellable ? flight.signal : undefined,
       deadline: Number.isFinite(until) ? until : undefined,
       refresh,
+      span,
     };
     return this.#askPeer(ask, owner);
   }
@@ -896,16 +983,22 @@ export class Group implements PeerServedGroup {
    */
   #askPeer(ask: Ask, peer: PeerClient): Promise<ByteView> {
     const { key, flight } = ask;
+    const peerSpan =
+      ask.span === undefined
+        ? undefined
+        : this.#span('peercache.peer.get', 'client', key, ask.span, { 'peercache.peer': peer.url });
     let asked: Promise<PeerValue>;
     try {
       asked = peer.get(this.name, key, {
         signal: ask.signal,
         deadline: ask.deadline,
         maxValueBytes: this.#maxValueBytes,
+        traceparent: peerSpan?.traceparent,
       });
     } catch (err) {
       asked = Promise.reject(err);
     }
+    if (peerSpan !== undefined) settleSpan(peerSpan, asked);
     return asked.then(
       (got) => {
         this.#stats.peerLoads++;
@@ -1005,7 +1098,7 @@ export class Group implements PeerServedGroup {
     return this.#localFlights
       .do(
         key,
-        (local) => this.#loadLocally(key, local, true, flight),
+        (local) => this.#loadLocally(key, local, true, flight, false, ask.span),
         signal === undefined ? undefined : { signal },
       )
       .then(viewOf(key));
@@ -1025,6 +1118,7 @@ export class Group implements PeerServedGroup {
     fallback: boolean,
     remote: FlightContext | undefined,
     refresh = false,
+    parent?: TelemetrySpan,
   ): Promise<Hit> {
     // A refresh reloads a value that is still cached; any other load first looks again.
     if (!refresh) {
@@ -1037,15 +1131,26 @@ export class Group implements PeerServedGroup {
     try {
       // The loader's signal is the flight's, made only if the loader reads it.
       const group = this.name;
-      result =
+      const load = (): LoadResult | Promise<LoadResult> =>
         this.#batch !== undefined
-          ? await this.#batch.load(key, flight.signal)
-          : await this.#load(key, {
+          ? this.#batch.load(key, flight.signal)
+          : this.#load(key, {
               get signal() {
                 return flight.signal;
               },
               group,
             });
+      const tel = this.#tel;
+      if (parent !== undefined && tel !== undefined) {
+        // The loader runs inside its span: the spans it makes (a query) are its children.
+        const span = tel.startSpan('peercache.load', 'internal', this.#attributes(key), parent);
+        result = await settleSpan(
+          span,
+          Promise.resolve().then(() => tel.with(span, load)),
+        );
+      } else {
+        result = await load();
+      }
     } catch (err) {
       this.#stats.localLoadErrs++;
       if (flight.aborted) throw abortError(flight.signal);
@@ -1205,6 +1310,8 @@ interface Ask {
   deadline: number | undefined;
   /** A background refresh (refreshAhead): its value replaces the hot copy. */
   refresh: boolean;
+  /** The span of the get that started the flight, when tracing. */
+  span: TelemetrySpan | undefined;
 }
 
 /** Loaded is a loader's value, checked, before the cache copies it. */

@@ -17,6 +17,12 @@ export interface CallOptions {
    * Default: the transport's ceiling.
    */
   maxValueBytes?: number | undefined;
+  /**
+   * traceparent is the W3C trace context of the request (the caller's span), when tracing
+   * is on: transports carry it to the peer (HTTP's `traceparent` header, gRPC metadata, a
+   * tcp frame), whose spans then join the caller's trace.
+   */
+  traceparent?: string | undefined;
 }
 
 /**

@@ -5,6 +5,7 @@ import type { Clock } from '../util/clock.js';
 import { Group, type GroupOptions } from './group.js';
 import type { Logger } from './logger.js';
 import { type GroupLookup, noPeers, type PeerPicker } from './peers.js';
+import type { Telemetry } from './telemetry.js';
 
 /** GroupRegistryOptions configure a {@link GroupRegistry}. */
 export interface GroupRegistryOptions {
@@ -12,6 +13,8 @@ export interface GroupRegistryOptions {
   logger?: Logger | undefined;
   /** Clock handed to groups that don't bring their own. Default: each group's default. */
   clock?: Clock | undefined;
+  /** telemetry traces the groups' work (see `peercache/otel`); a group's own option wins. Default: none. */
+  telemetry?: Telemetry | undefined;
 }
 
 /**
@@ -23,10 +26,12 @@ export class GroupRegistry implements GroupLookup {
   #picker: PeerPicker = noPeers;
   readonly #logger: Logger | undefined;
   readonly #clock: Clock | undefined;
+  readonly #telemetry: Telemetry | undefined;
 
   constructor(options: GroupRegistryOptions = {}) {
     this.#logger = options.logger;
     this.#clock = options.clock;
+    this.#telemetry = options.telemetry;
   }
 
   /** newGroup creates and registers a group. A name already taken is an AlreadyExistsError. */
@@ -41,6 +46,7 @@ export class GroupRegistry implements GroupLookup {
         ...options,
         logger: options?.logger ?? this.#logger,
         clock: options?.clock ?? this.#clock,
+        telemetry: options?.telemetry ?? this.#telemetry,
       },
       () => this.#picker,
     );

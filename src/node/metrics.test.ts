@@ -90,4 +90,29 @@ describe('NodeMetrics and departed peers', () => {
     );
     assert.match(count ?? '', / 1$/);
   });
+
+  it('makes a series on its first request only, and none for a request that ends after the close', async () => {
+    const m = new NodeMetrics(() => []);
+    const a = 'http://a:1';
+    const ok = () => Promise.resolve({ value: new Uint8Array(0), expireAt: 0, minuteQps: 0 });
+    const client = m.instrument(fakeClient(a, ok));
+    assert.deepEqual(await peerLines(m, a), [], 'a peer never asked has no series');
+    await client.get('g', 'k');
+    const counts = async () =>
+      (await peerLines(m, a))
+        .filter((l) => l.startsWith('peercache_peer_request_duration_seconds_count'))
+        .map((l) => l.replace(/^[^{]*/, ''));
+    assert.deepEqual(await counts(), ['{peer="http://a:1",op="get",outcome="ok"} 1']);
+    // A set in flight when the peer's last client closes: its series is never made.
+    let answer: () => void = () => {};
+    const slow = m.instrument(
+      fakeClient(a, () => new Promise((resolve) => (answer = () => resolve(undefined)))),
+    );
+    const setting = slow.set('g', 'k', new Uint8Array(1), 0);
+    client.close();
+    slow.close();
+    answer();
+    await setting;
+    assert.deepEqual(await peerLines(m, a), []);
+  });
 });

@@ -53,18 +53,23 @@ function healthGauge(
   });
 }
 
-/** The latency series of one operation to one peer, by outcome. */
-interface OpSeries {
-  ok: LatencySeries;
-  notFound: LatencySeries;
-  error: LatencySeries;
-}
-
+const ops = ['get', 'set', 'remove'] as const;
 const outcomes = ['ok', 'not_found', 'error'] as const;
+type Outcome = (typeof outcomes)[number];
+
+/** slotOf is the index of an (operation, outcome) pair in {@link PeerSeries.latency}. */
+function slotOf(op: PeerOp, outcome: Outcome): number {
+  return ops.indexOf(op) * outcomes.length + outcomes.indexOf(outcome);
+}
 
 /** PeerSeries is every series of one peer, shared by the clients instrumented for it. */
 interface PeerSeries {
-  readonly ops: Record<PeerOp, OpSeries>;
+  /**
+   * The latency series by operation and outcome (see {@link slotOf}), each made
+   * on its first observation: a peer never asked costs no series, which at a
+   * thousand peers is most of what a node holds per peer.
+   */
+  readonly latency: (LatencySeries | undefined)[];
   /** The (op, code) pairs of the error counter's series, to remove them with the peer. */
   readonly errorLabels: Map<string, { op: PeerOp; code: string }>;
   /** How many instrumented clients of the peer are still open. */
@@ -236,21 +241,29 @@ export class NodeMetrics {
   instrument(client: PeerClient): PeerClient & { close(): void } {
     const peer = client.url;
     const series = this.#seriesOf(peer);
-    const ops = series.ops;
+    const observe = (op: PeerOp, outcome: Outcome, started: number) => {
+      const slot = slotOf(op, outcome);
+      let latency = series.latency[slot];
+      if (latency === undefined) {
+        // A request that ends after its peer's series were removed would bring one back.
+        if (this.#peers.get(peer) !== series) return;
+        latency = this.#latency.series({ peer, op, outcome });
+        series.latency[slot] = latency;
+      }
+      latency.observe((performance.now() - started) / 1000);
+    };
     const timed = <T>(op: PeerOp, request: Promise<T>, started: number): Promise<T> => {
-      const latency = ops[op];
       return request.then(
         (out) => {
-          latency.ok.observe((performance.now() - started) / 1000);
+          observe(op, 'ok', started);
           return out;
         },
         (err: unknown) => {
-          const seconds = (performance.now() - started) / 1000;
           const code = isCacheError(err) ? err.code : 'INTERNAL';
           if (code === 'NOT_FOUND') {
-            latency.notFound.observe(seconds);
+            observe(op, 'not_found', started);
           } else {
-            latency.error.observe(seconds);
+            observe(op, 'error', started);
             // A request that ends after its peer's series were removed would bring one back.
             if (this.#peers.get(peer) === series) {
               const key = `${op} ${code}`;
@@ -290,12 +303,8 @@ export class NodeMetrics {
   #seriesOf(peer: string): PeerSeries {
     let series = this.#peers.get(peer);
     if (series === undefined) {
-      const opSeries = (op: PeerOp): OpSeries => {
-        const of = (outcome: string) => this.#latency.series({ peer, op, outcome });
-        return { ok: of('ok'), notFound: of('not_found'), error: of('error') };
-      };
       series = {
-        ops: { get: opSeries('get'), set: opSeries('set'), remove: opSeries('remove') },
+        latency: new Array(ops.length * outcomes.length).fill(undefined),
         errorLabels: new Map(),
         clients: 0,
       };
@@ -310,8 +319,12 @@ export class NodeMetrics {
     series.clients--;
     if (series.clients > 0 || this.#peers.get(peer) !== series) return;
     this.#peers.delete(peer);
-    for (const op of Object.keys(series.ops) as PeerOp[]) {
-      for (const outcome of outcomes) this.#latency.remove({ peer, op, outcome });
+    for (const op of ops) {
+      for (const outcome of outcomes) {
+        if (series.latency[slotOf(op, outcome)] !== undefined) {
+          this.#latency.remove({ peer, op, outcome });
+        }
+      }
     }
     for (const { op, code } of series.errorLabels.values())
       this.#errors.delete(`${peer} ${op} ${code}`);

@@ -13,6 +13,7 @@ import {
 } from '../core/peer-health.js';
 import { GroupRegistry } from '../core/registry.js';
 import { RingPicker } from '../core/ring-picker.js';
+import type { Telemetry } from '../core/telemetry.js';
 import { InvalidArgumentError, UnavailableError } from '../errors.js';
 import type { Membership } from '../membership/membership.js';
 import type { RingKind } from '../ring/owner-ring.js';
@@ -103,6 +104,11 @@ export interface NodeOptions {
    * same one to the transport and membership you build. Default {@link systemClock}.
    */
   clock?: Clock | undefined;
+  /**
+   * telemetry traces gets, peer requests, loads and writes of every group of the node, with
+   * the trace context carried to peers: `otelTelemetry()` of `peercache/otel`. Default: none.
+   */
+  telemetry?: Telemetry | undefined;
 }
 
 /** MOVED_OPTIONS are the transport options NodeOptions no longer has. */
@@ -178,7 +184,11 @@ export class CacheNode implements PeerService {
     this.#log = options.logger ?? noopLogger;
     this.#graceMs = options.shutdownGraceMs ?? 10_000;
     this.#clock = options.clock ?? systemClock;
-    this.#registry = new GroupRegistry({ logger: this.#log, clock: this.#clock });
+    this.#registry = new GroupRegistry({
+      logger: this.#log,
+      clock: this.#clock,
+      telemetry: options.telemetry,
+    });
     this.metrics = new NodeMetrics(() => this.#registry.groups());
     // Options the node once took for its default transport: silently dropping a
     // `tls` or `peerSecret` would leave the peer port open, so each is refused.

@@ -180,6 +180,8 @@ export class GrpcPeerClient implements PeerClient {
       if (this.#config.authorization !== undefined) {
         metadata.set(AUTHORIZATION, this.#config.authorization);
       }
+      // The caller's trace context (tracing on), as OpenTelemetry's gRPC instrumentation sends it.
+      if (options?.traceparent !== undefined) metadata.set('traceparent', options.traceparent);
       try {
         call = this.#client.makeUnaryRequest(
           method.path,

@@ -266,7 +266,14 @@ class Handlers {
     const { signal, deadline, release } = callSignal(call, this.#config.signal);
     let loading: Promise<PeerValue>;
     try {
-      loading = Promise.resolve(answerPeer(group, key, { signal, deadline }));
+      const traceparent = call.metadata.get('traceparent')[0];
+      loading = Promise.resolve(
+        answerPeer(group, key, {
+          signal,
+          deadline,
+          traceparent: typeof traceparent === 'string' ? traceparent : undefined,
+        }),
+      );
     } catch (err) {
       loading = Promise.reject(err);
     }

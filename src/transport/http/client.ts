@@ -32,7 +32,7 @@ import {
   type HttpDialect,
   REMOVE_KEYS_SEGMENT,
 } from './dialect.js';
-import { DEFAULT_BASE_PATH, MAX_TIMEOUT_HEADER_MS, TIMEOUT_HEADER } from './wire.js';
+import { DEFAULT_BASE_PATH, MAX_TIMEOUT_HEADER_MS, TIMEOUT_HEADER, TRACEPARENT } from './wire.js';
 
 const defaultConnections = 64;
 const defaultRequestTimeoutMs = 10_000;
@@ -361,6 +361,9 @@ class HttpPeerClient implements PeerClient {
     if (body) headers['content-type'] = body.type;
     if (this.#config.authorization) headers[AUTHORIZATION] = this.#config.authorization;
     if (timeoutMs <= MAX_TIMEOUT_HEADER_MS) headers[TIMEOUT_HEADER] = String(Math.ceil(timeoutMs));
+    // The W3C trace context of the caller's span (tracing on), as OpenTelemetry's HTTP
+    // instrumentation sends it: the peer's spans join the caller's trace.
+    if (options?.traceparent !== undefined) headers[TRACEPARENT] = options.traceparent;
 
     // One controller aborts the request for either reason: the caller's signal,
     // or our own timeout (whose reason is a DeadlineExceededError).

@@ -38,7 +38,7 @@ import {
   REMOVE_KEYS_BATCH_BYTES,
   REMOVE_KEYS_SEGMENT,
 } from './dialect.js';
-import { DEFAULT_BASE_PATH, TIMEOUT_HEADER } from './wire.js';
+import { DEFAULT_BASE_PATH, TIMEOUT_HEADER, TRACEPARENT } from './wire.js';
 
 // Room in a SetRequest for the field tags, the lengths and the expiry.
 const setRequestOverhead = 64;
@@ -331,7 +331,12 @@ async function serveGet(
 ): Promise<void> {
   const { signal, deadline, release } = requestSignal(config, req, res);
   try {
-    const found = await answerPeer(group, key, { signal, deadline });
+    const traceparent = req.headers[TRACEPARENT];
+    const found = await answerPeer(group, key, {
+      signal,
+      deadline,
+      traceparent: typeof traceparent === 'string' ? traceparent : undefined,
+    });
     const codec = config.codec ?? (await codecOf(config));
     const body = codec.encodeGetResponse(
       found.value,

@@ -10,5 +10,8 @@ export const DEFAULT_BASE_PATH = '/_groupcache/';
  */
 export const TIMEOUT_HEADER = 'peercache-timeout';
 
+/** TRACEPARENT is the header of the W3C trace context a request carries, with tracing on. */
+export const TRACEPARENT = 'traceparent';
+
 /** MAX_TIMEOUT_HEADER_MS is the largest value {@link TIMEOUT_HEADER} carries (8 digits). */
 export const MAX_TIMEOUT_HEADER_MS = 99_999_999;

@@ -187,6 +187,7 @@ export class MemoryPeerClient implements PeerClient {
       const call = {
         signal: wire.signal,
         deadline: Number.isFinite(deadline) ? deadline : undefined,
+        traceparent: options?.traceparent,
       };
       // Delivered once the caller's own code has run (in a microtask), as over a wire:
       // never inside the caller's stack.

@@ -4,9 +4,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { noopLogger } from '../../core/logger.js';
+import { HealthCheckedPeer } from '../../core/peer-health.js';
 import { GroupRegistry } from '../../core/registry.js';
 import { InvalidArgumentError, isCacheError } from '../../errors.js';
 import { type CacheNode, createNode } from '../../node/node.js';
+import type { Clock } from '../../util/clock.js';
 import type { ServeOptions } from '../transport.js';
 import { MemoryNetwork } from './network.js';
 import { memoryTransport } from './transport.js';
@@ -261,6 +263,99 @@ describe('the memory transport', () => {
     }
   });
 
+  test('a hung address holds requests and answers until it resumes; a held call ends from the client', async () => {
+    const network = new MemoryNetwork();
+    const transport = memoryTransport(network);
+    const started: string[] = [];
+    let release: (() => void) | undefined;
+    const r = new GroupRegistry();
+    r.newGroup('g', {
+      cacheBytes: 1 << 20,
+      load: async (key) => {
+        started.push(key);
+        if (key === 'gated') await new Promise<void>((go) => (release = go));
+        return `v:${key}`;
+      },
+    });
+    const server = await transport.serve(r, serveOn('stuck', 80));
+    const client = transport.client('http://stuck');
+    try {
+      const outcome = (p: Promise<unknown>) => {
+        const seen = { settled: false };
+        p.then(
+          () => (seen.settled = true),
+          () => (seen.settled = true),
+        );
+        return seen;
+      };
+      // An answer the server had not sent when the address hung waits for the resume.
+      const gated = client.get('g', 'gated');
+      while (release === undefined) await settle();
+      network.hang('STUCK', 80);
+      assert.equal(network.hung('stuck', 80), true);
+      release();
+      const gatedSeen = outcome(gated);
+      // A request sent while hung does not reach the server.
+      const held = client.get('g', 'x');
+      const heldSeen = outcome(held);
+      const cancel = new AbortController();
+      const given = client.get('g', 'y', { signal: cancel.signal });
+      await settle();
+      assert.deepEqual(started, ['gated']);
+      assert.deepEqual([gatedSeen.settled, heldSeen.settled], [false, false]);
+      cancel.abort();
+      await assert.rejects(given, { code: 'CANCELLED' });
+
+      network.resume('stuck', 80);
+      assert.equal(network.hung('stuck', 80), false);
+      assert.equal(text((await gated).value), 'v:gated');
+      assert.equal(text((await held).value), 'v:x');
+      assert.deepEqual(started, ['gated', 'x'], 'the call given up while held never arrived');
+      network.resume('stuck', 80); // resuming twice is harmless
+    } finally {
+      await server.close(0);
+      await transport.close();
+    }
+  });
+
+  test('a health-checked client notices a hung peer and uses it again once it resumes', async () => {
+    const network = new MemoryNetwork();
+    const transport = memoryTransport(network);
+    const server = await transport.serve(registry(), serveOn('p', 80));
+    const clock = new StepClock();
+    const bare = transport.client('http://p');
+    const peer = new HealthCheckedPeer(bare, {
+      clock,
+      suspectAfterMs: 500,
+      probeTimeoutMs: 2_000,
+      probeIntervalMs: 1_000,
+    });
+    try {
+      assert.equal(text((await peer.get('g', 'a')).value), 'v:a');
+      network.hang('p', 80);
+      // Its failure is read after the clock has moved on.
+      const waiting = peer.get('g', 'b').then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      await clock.advance(500); // suspected: a probe goes out, and is held too
+      assert.equal(peer.healthy, true);
+      await clock.advance(2_000); // no answer to the probe: unhealthy, the call fails at once
+      assert.equal(peer.healthy, false);
+      const failed = await waiting;
+      assert.ok(isCacheError(failed) && failed.code === 'UNAVAILABLE', String(failed));
+      await assert.rejects(peer.get('g', 'c'), { code: 'UNAVAILABLE' });
+      network.resume('p', 80);
+      await clock.advance(1_000); // the next probe is answered
+      assert.equal(peer.healthy, true);
+      assert.equal(text((await peer.get('g', 'd')).value), 'v:d');
+    } finally {
+      peer.close();
+      await server.close(0);
+      await transport.close();
+    }
+  });
+
   test('bad options are InvalidArgumentErrors', () => {
     const network = new MemoryNetwork();
     assert.throws(() => memoryTransport(network, { maxKeyBytes: 0 }), InvalidArgumentError);
@@ -268,3 +363,46 @@ describe('the memory transport', () => {
     assert.throws(() => memoryTransport(network, { requestTimeoutMs: 0 }), InvalidArgumentError);
   });
 });
+
+/** settle lets pending promise jobs and queued microtasks run. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
+}
+
+/**
+ * StepClock is a manual {@link Clock} that starts at the real time (the memory
+ * client checks deadlines against it) and moves only when `advance` is called.
+ */
+class StepClock implements Clock {
+  #now = Date.now();
+  #next = 0;
+  readonly #timers = new Map<number, { at: number; fn: () => void }>();
+  now(): number {
+    return this.#now;
+  }
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = this.#next++;
+    this.#timers.set(id, { at: this.#now + ms, fn });
+    return id;
+  }
+  clearTimeout(handle: unknown): void {
+    this.#timers.delete(handle as number);
+  }
+  /** advance moves time on by `ms`, running the timers due in order, each followed by its jobs. */
+  async advance(ms: number): Promise<void> {
+    const until = this.#now + ms;
+    for (;;) {
+      let due: [number, { at: number; fn: () => void }] | undefined;
+      for (const entry of this.#timers) {
+        if (entry[1].at <= until && (due === undefined || entry[1].at < due[1].at)) due = entry;
+      }
+      if (due === undefined) break;
+      this.#timers.delete(due[0]);
+      this.#now = Math.max(this.#now, due[1].at);
+      due[1].fn();
+      await settle();
+    }
+    this.#now = until;
+    await settle();
+  }
+}

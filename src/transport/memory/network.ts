@@ -42,6 +42,8 @@ const FIRST_EPHEMERAL_PORT = 49_152;
  */
 export class MemoryNetwork {
   readonly #endpoints = new Map<string, MemoryEndpoint>();
+  /** Hung addresses, each with the requests and answers held until it resumes. */
+  readonly #hung = new Map<string, Set<() => void>>();
   #nextPort = FIRST_EPHEMERAL_PORT;
 
   /**
@@ -69,9 +71,96 @@ export class MemoryNetwork {
     if (this.#endpoints.get(address) === endpoint) this.#endpoints.delete(address);
   }
 
-  /** dial returns the endpoint listening at `host:port`, or undefined when none is. */
+  /**
+   * dial returns the endpoint listening at `host:port`, or undefined when none
+   * is. Its `exchange` passes through the address's hangs (see {@link hang}).
+   */
   dial(host: string, port: number): MemoryEndpoint | undefined {
-    return this.#endpoints.get(addressOf(normalHost(host), port));
+    const address = addressOf(normalHost(host), port);
+    const endpoint = this.#endpoints.get(address);
+    if (endpoint === undefined) return undefined;
+    return { exchange: (request, call) => this.#carry(address, endpoint, request, call) };
+  }
+
+  /**
+   * hang makes `host:port` stop answering, as a process that is stopped
+   * (SIGSTOP), swapping or cut off without a reset: it stays listening, so
+   * clients still reach it, but requests sent to it and answers it had not yet
+   * sent are held until {@link resume}. A held call ends only from the client's
+   * side (its caller's abort, its deadline, its client closed), which is what
+   * a peer health check has to notice. Hanging an address nobody listens on is
+   * allowed (it hangs whoever listens there next); hanging twice is once.
+   */
+  hang(host: string, port: number): void {
+    const address = addressOf(normalHost(host), port);
+    if (!this.#hung.has(address)) this.#hung.set(address, new Set());
+  }
+
+  /** resume makes a hung `host:port` answer again: what it held goes on, in order. */
+  resume(host: string, port: number): void {
+    const address = addressOf(normalHost(host), port);
+    const held = this.#hung.get(address);
+    if (held === undefined) return;
+    this.#hung.delete(address);
+    for (const release of held) release();
+  }
+
+  /** hung tells whether `host:port` is hung. */
+  hung(host: string, port: number): boolean {
+    return this.#hung.has(addressOf(normalHost(host), port));
+  }
+
+  /**
+   * carry delivers one request to `endpoint` and its answer back, each held
+   * while the address is hung: a request sent to a hung address reaches the
+   * server only once it resumes, and an answer ready while it is hung leaves
+   * only then. A call its client ends while held is dropped there (the server
+   * never sees a request held that way).
+   */
+  #carry(
+    address: string,
+    endpoint: MemoryEndpoint,
+    request: MemoryRequest,
+    call: CallOptions & { signal: AbortSignal },
+  ): Promise<PeerValue | undefined> {
+    const held = this.#pass(address, call.signal);
+    const answered =
+      held === undefined
+        ? endpoint.exchange(request, call)
+        : held.then(() => endpoint.exchange(request, call));
+    return answered.then(
+      (value) => {
+        const out = this.#pass(address, call.signal);
+        return out === undefined ? value : out.then(() => value);
+      },
+      (err: unknown) => {
+        const out = this.#pass(address, call.signal);
+        if (out === undefined) throw err;
+        return out.then(() => Promise.reject(err));
+      },
+    );
+  }
+
+  /**
+   * pass resolves at once when `address` is not hung, else when it resumes; it
+   * rejects with the signal's reason if the call ends first.
+   */
+  #pass(address: string, signal: AbortSignal): Promise<void> | undefined {
+    const held = this.#hung.get(address);
+    if (held === undefined) return undefined;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise<void>((resolve, reject) => {
+      const release = () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        held.delete(release);
+        reject(signal.reason);
+      };
+      held.add(release);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   /** addresses lists the addresses listened on, as `host:port`. */

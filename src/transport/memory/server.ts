@@ -218,7 +218,11 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
       };
       let found: PeerValue | Promise<PeerValue>;
       try {
-        found = group.getForPeer(key, { signal: controller.signal, deadline: call.deadline });
+        found = group.getForPeer(key, {
+          signal: controller.signal,
+          deadline: call.deadline,
+          traceparent: call.traceparent,
+        });
       } catch (err) {
         fail(err);
         return;

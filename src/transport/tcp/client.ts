@@ -28,6 +28,7 @@ import {
   encodeHello,
   encodePing,
   encodeRequest,
+  encodeTrace,
   FrameReader,
   FrameType,
   GET_OK_FIXED_BYTES,
@@ -294,9 +295,22 @@ export class TcpPeerClient implements PeerClient {
     const left = deadline - now;
     const timeoutMs = Number.isFinite(left) ? Math.min(Math.ceil(left), MAX_TIMEOUT_MS) : 0;
     const id = this.#takeId(link);
-    const entry = link.queue.offer(
-      encodeRequest(type, id, timeoutMs, group, groupBytes, key, keyBytes, value, expireAt),
+    const request = encodeRequest(
+      type,
+      id,
+      timeoutMs,
+      group,
+      groupBytes,
+      key,
+      keyBytes,
+      value,
+      expireAt,
     );
+    // With tracing on, the request's trace context goes right before it, in the same entry:
+    // the two are sent together or not at all.
+    const trace =
+      options?.traceparent === undefined ? undefined : encodeTrace(id, options.traceparent);
+    const entry = link.queue.offer(trace === undefined ? request : Buffer.concat([trace, request]));
     if (entry === undefined) {
       const c = this.#config;
       return Promise.reject(

@@ -8,11 +8,13 @@ import {
   encodeError,
   encodeHello,
   encodeRequest,
+  encodeTrace,
   FrameReader,
   FrameType,
   LENGTH_BYTES,
   MAX_HELLO_FRAME,
   MAX_MESSAGE_BYTES,
+  MAX_TRACEPARENT_BYTES,
   statusOf,
 } from './frame.js';
 
@@ -132,5 +134,20 @@ describe('tcp frames', () => {
     reader.push(Buffer.alloc(99));
     assert.equal(reader.expecting, 0);
     assert.equal(reader.buffered, 0);
+  });
+
+  it('a TRACE frame carries the trace context of its request id as ASCII, or is not made', () => {
+    const tp = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const frame = encodeTrace(42, tp) as Buffer;
+    const { reader, frames } = collect();
+    reader.push(frame);
+    assert.equal(frames.length, 1);
+    const [f] = frames as [Buffer];
+    assert.equal(f[0], FrameType.Trace);
+    assert.equal(f.readUInt32BE(1), 42);
+    assert.equal(f.toString('latin1', 5), tp);
+    assert.equal(encodeTrace(1, 'x'.repeat(MAX_TRACEPARENT_BYTES + 1)), undefined);
+    assert.equal(encodeTrace(1, 'trace context with spaces'), undefined);
+    assert.equal(encodeTrace(1, 'naïve'), undefined);
   });
 });

@@ -17,6 +17,11 @@ export const FrameType = {
   Cancel: 0x05,
   /** Answered with an empty OK: a cheap liveness check. */
   Ping: 0x06,
+  /**
+   * The W3C trace context of request `id`, sent right before it (tracing on); nothing is
+   * answered. 0x07 is STATS.
+   */
+  Trace: 0x08,
   /** The answer to request `id`: a status byte, then a body. */
   Response: 0x80,
 } as const;
@@ -156,6 +161,25 @@ export function encodeCancel(id: number): Buffer {
   frame.writeUInt32BE(HEADER_BYTES, 0);
   frame[4] = FrameType.Cancel;
   frame.writeUInt32BE(id, 5);
+  return frame;
+}
+
+/** MAX_TRACEPARENT_BYTES is the largest trace context a TRACE frame carries. */
+export const MAX_TRACEPARENT_BYTES = 128;
+
+/**
+ * encodeTrace builds the TRACE frame of request `id`: `traceparent` as ASCII. Undefined for
+ * one that is not printable ASCII or longer than {@link MAX_TRACEPARENT_BYTES}: it is not sent.
+ */
+export function encodeTrace(id: number, traceparent: string): Buffer | undefined {
+  if (traceparent.length > MAX_TRACEPARENT_BYTES || !/^[\x21-\x7e]*$/.test(traceparent)) {
+    return undefined;
+  }
+  const frame = Buffer.allocUnsafe(LENGTH_BYTES + HEADER_BYTES + traceparent.length);
+  frame.writeUInt32BE(HEADER_BYTES + traceparent.length, 0);
+  frame[4] = FrameType.Trace;
+  frame.writeUInt32BE(id, 5);
+  frame.write(traceparent, LENGTH_BYTES + HEADER_BYTES, 'latin1');
   return frame;
 }
 

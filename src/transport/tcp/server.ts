@@ -38,6 +38,7 @@ import {
   LENGTH_BYTES,
   MAX_HELLO_FRAME,
   MAX_SECRET_BYTES,
+  MAX_TRACEPARENT_BYTES,
   maxRequestFrame,
   PROTOCOL_VERSION,
   REQUEST_FIXED_BYTES,
@@ -293,6 +294,8 @@ class InFlight extends LazyAbort implements CallOptions {
   readonly deadline: number | undefined;
   /** The timeout the request came with, for the error message. */
   readonly timeoutMs: number;
+  /** The trace context the client sent before the request (tracing on). */
+  traceparent: string | undefined;
 
   /** `timeoutMs` 0 means no deadline; `now` is when the request arrived. */
   constructor(timeoutMs: number, now: number) {
@@ -313,6 +316,8 @@ class Connection {
   readonly #reader: FrameReader;
   readonly #outbox: Outbox;
   readonly #inFlight = new ChurnMap<number, InFlight>();
+  /** The TRACE frame just read, for the request of its id that follows it. */
+  #trace: { id: number; traceparent: string } | undefined;
   /** Aborts loads whose deadline passed and cuts an overdue connection; one timer for both. */
   readonly #timeouts: SweepTimer;
   readonly #acceptedAt: number;
@@ -541,6 +546,11 @@ class Connection {
         if (end !== at) break;
         this.#send(encodeOk(id));
         return;
+      case FrameType.Trace:
+        // Kept for the request of the same id, which comes next; one at a time.
+        if (end - at > MAX_TRACEPARENT_BYTES) break;
+        this.#trace = { id, traceparent: buf.toString('latin1', at, end) };
+        return;
     }
     this.#protocolError(`unexpected frame type ${type} of ${end - start} bytes`);
   }
@@ -658,8 +668,11 @@ class Connection {
       return;
     }
     const key = buf.toString('utf8', keyAt, valueAt);
+    const trace = this.#trace;
+    this.#trace = undefined;
+    const traceparent = trace !== undefined && trace.id === id ? trace.traceparent : undefined;
     if (type === FrameType.Get) {
-      this.#get(id, group, key, timeoutMs);
+      this.#get(id, group, key, timeoutMs, traceparent);
       return;
     }
     // As for a GET, the frame's timeout runs from now, once the whole frame has
@@ -682,7 +695,13 @@ class Connection {
     this.#send(encodeOk(id));
   }
 
-  #get(id: number, group: PeerServedGroup, key: string, timeoutMs: number): void {
+  #get(
+    id: number,
+    group: PeerServedGroup,
+    key: string,
+    timeoutMs: number,
+    traceparent: string | undefined,
+  ): void {
     if (this.#inFlight.size >= this.#shared.config.maxInFlight) {
       this.#fail(id, 'UNAVAILABLE', 'too many requests in flight on this connection');
       return;
@@ -690,6 +709,7 @@ class Connection {
     // The request is its own call options: its signal is made only if the group
     // reads it, and a cache hit, answered at once, leaves no entry in the table.
     const pending = new InFlight(timeoutMs, this.#shared.clock.now());
+    if (traceparent !== undefined) pending.traceparent = traceparent;
     const outer = this.#shared.config.signal;
     if (outer.aborted) pending.abort(outer.reason);
     let answer: PeerValue | Promise<PeerValue>;
