@@ -5,8 +5,10 @@
 // contains `remote`; `npm run bench -- consistency` the large history check of
 // writes racing loads, consistency.bench.ts; `npm run bench -- fuzz`, the decoder
 // fuzz tests with more cases; `npm run bench -- sim`, the simulated cluster of
-// sim.bench.ts, `npm run bench -- sim --nodes=1000` at another size). Long runs (the soak) run only when named; arguments that
-// start with `--` go to every script run (`npm run bench -- soak --short`).
+// sim.bench.ts, `npm run bench -- sim --nodes=1000` at another size; `npm run bench --
+// churn`, what ChurnMap keeps out of V8's old generation, churn.bench.ts). Long runs (the
+// soak) run only when named; arguments that start with `--` go to every script run
+// (`npm run bench -- soak --short`).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

@@ -6,6 +6,7 @@ import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { makeTestCerts } from '../../test/support/certs.js';
+import { ManualClock } from '../../test/support/manual-clock.js';
 import { freePort } from '../../test/support/process.js';
 import { DeadlineExceededError, InvalidArgumentError, UnavailableError } from '../errors.js';
 import { createScoresLoader } from '../loaders/scores.js';
@@ -83,9 +84,10 @@ describe('API handler, one group', () => {
   let server: Server;
   let slowStarted: () => void = () => {};
   let slowAborted: (reason: unknown) => void = () => {};
+  const clock = new ManualClock();
 
   before(async () => {
-    node = createNode();
+    node = createNode({ clock });
     const scores = createScoresLoader({ delayMs: 0 });
     node.newGroup('scores', {
       cacheBytes: 1 << 20,
@@ -144,7 +146,9 @@ describe('API handler, one group', () => {
   test('PUT with ttl expires the value; a bad ttl is 400', async () => {
     assert.equal((await call(base, 'PUT', '/api?key=brief&ttl=30', { body: 'x' })).status, 204);
     assert.equal((await call(base, 'GET', '/api?key=brief')).text, 'x');
-    await new Promise((r) => setTimeout(r, 60));
+    await clock.advance(29);
+    assert.equal((await call(base, 'GET', '/api?key=brief')).text, 'x', 'alive until its ttl');
+    await clock.advance(1);
     assertOneLine(await call(base, 'GET', '/api?key=brief'), 404);
     for (const ttl of ['abc', '-1', '1.5', '', '1e3']) {
       assertOneLine(await call(base, 'PUT', `/api?key=k&ttl=${ttl}`, { body: 'x' }), 400, 'ttl');

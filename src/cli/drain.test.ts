@@ -1,7 +1,7 @@
 // drain.test.ts: the drain ends once the API has gone quiet, or at --drain-ms, on a fake clock.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FakeClock, settle } from '../util/fake-clock.js';
+import { ManualClock, settle } from '../../test/support/manual-clock.js';
 import { drain } from './drain.js';
 
 function watch(p: Promise<void>): { done: boolean } {
@@ -13,7 +13,7 @@ function watch(p: Promise<void>): { done: boolean } {
 }
 
 test('the drain ends once no request has come or run for the quiet period', async () => {
-  const clock = new FakeClock();
+  const clock = new ManualClock(1_000_000);
   const activity = { lastRequestAt: clock.now(), inFlight: 1 };
   const d = watch(drain(activity, 5_000, clock, 1_000));
   await clock.advance(1_500);
@@ -27,7 +27,7 @@ test('the drain ends once no request has come or run for the quiet period', asyn
 });
 
 test('the drain ends at its limit however busy the API stays', async () => {
-  const clock = new FakeClock();
+  const clock = new ManualClock(1_000_000);
   const activity = { lastRequestAt: clock.now(), inFlight: 3 };
   const d = watch(drain(activity, 2_000, clock, 1_000));
   await clock.advance(1_999);
@@ -37,7 +37,7 @@ test('the drain ends at its limit however busy the API stays', async () => {
 });
 
 test('no API: the quiet period; --drain-ms 0: no drain', async () => {
-  const clock = new FakeClock();
+  const clock = new ManualClock(1_000_000);
   const d = watch(drain(undefined, 5_000, clock, 1_000));
   await clock.advance(999);
   assert.equal(d.done, false);

@@ -2,13 +2,13 @@
 // backoff, a worker that fails at start, and the orderly stop.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { ManualClock } from '../../test/support/manual-clock.js';
 import { noopLogger } from '../core/logger.js';
-import { FakeClock } from '../util/fake-clock.js';
 import { RestartBackoff } from './restart-backoff.js';
 import { WorkerSupervisor } from './supervisor.js';
 
 function fixture(count = 2) {
-  const clock = new FakeClock();
+  const clock = new ManualClock(1_000_000);
   const forks: number[] = [];
   const signals: string[] = [];
   const events: string[] = [];

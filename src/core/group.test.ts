@@ -1,8 +1,8 @@
 // group.test.ts: the read-through behaviour of a single-process Group.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { create } from '@bufbuild/protobuf';
+import { ManualClock } from '../../test/support/manual-clock.js';
 import { InternalError, TooLargeError, UnavailableError } from '../errors.js';
 import { GetRequestSchema } from '../proto/gen/groupcache_pb.js';
 import { ByteView } from './byteview.js';
@@ -133,7 +133,7 @@ describe('singleflight in the group', () => {
     const { load, calls } = counting(() => gate.promise);
     const g = new GroupRegistry().newGroup('g', { cacheBytes: 1 << 20, load });
     const all = Array.from({ length: 100 }, () => g.get('hot'));
-    await sleep(1);
+    await new Promise((r) => setImmediate(r));
     gate.resolve('once');
     const views = await Promise.all(all);
     assert.ok(views.every((v) => v.toString() === 'once'));
@@ -163,15 +163,36 @@ describe('singleflight in the group', () => {
   });
 
   test('a caller whose deadline passes gets DEADLINE_EXCEEDED', async () => {
+    const clock = new ManualClock();
     const g = new GroupRegistry().newGroup('g', {
       cacheBytes: 1 << 20,
       load: () => new Promise<string>(() => {}),
       loadTimeoutMs: 0,
+      clock,
     });
-    // Like AbortSignal.timeout, but on a timer that keeps the test's event loop alive.
-    const ac = new AbortController();
-    setTimeout(() => ac.abort(new DOMException('deadline', 'TimeoutError')), 5);
-    await assert.rejects(g.get('k', { signal: ac.signal }), { code: 'DEADLINE_EXCEEDED' });
+    const late = g.get('k', { deadline: clock.now() + 5 });
+    const rejected = assert.rejects(late, { code: 'DEADLINE_EXCEEDED' });
+    await clock.advance(5);
+    await rejected;
+  });
+
+  test("the load timeout runs on the group's clock", async () => {
+    const clock = new ManualClock();
+    const g = new GroupRegistry().newGroup('g', {
+      cacheBytes: 1 << 20,
+      load: () => new Promise<string>(() => {}),
+      loadTimeoutMs: 1_000,
+      clock,
+    });
+    let settled = false;
+    const stuck = g.get('k').finally(() => {
+      settled = true;
+    });
+    const rejected = assert.rejects(stuck, { code: 'DEADLINE_EXCEEDED' });
+    await clock.advance(999);
+    assert.equal(settled, false);
+    await clock.advance(1);
+    await rejected;
   });
 
   test('when every caller leaves, the load itself is aborted', async () => {

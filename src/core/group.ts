@@ -14,6 +14,7 @@ import {
 } from '../errors.js';
 import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../limits.js';
 import { type FlightContext, SingleFlight } from '../singleflight/singleflight.js';
+import { type Clock, systemClock, timeoutSignal } from '../util/clock.js';
 import { LogThrottle } from '../util/log-throttle.js';
 import { type HotKey, WindowedHotKeys } from '../util/space-saving.js';
 import { BatchLoader, type LoadManyFn } from './batch-loader.js';
@@ -173,6 +174,15 @@ export interface GroupOptions {
    */
   hotKeySampleEvery?: number | undefined;
   /** Clock in ms since the epoch, for expiry and the hot-key window. Default `Date.now`. */
+  /**
+   * clock is the group's time source: expiry, deadlines and load timeouts.
+   * Default {@link systemClock}; a node gives its groups its own.
+   */
+  clock?: Clock | undefined;
+  /**
+   * now is the epoch clock in ms, for expiry only. Default: `clock`'s.
+   * @deprecated Give `clock`, which drives the timers as well.
+   */
   now?: (() => number) | undefined;
   /** Random source in [0, 1), for the hot-cache choice. Default `Math.random`. */
   random?: (() => number) | undefined;
@@ -275,6 +285,7 @@ export class Group implements PeerServedGroup {
   readonly #maxValueBytes: number;
   readonly #hotCacheChance: number;
   readonly #now: () => number;
+  readonly #clock: Clock;
   readonly #random: () => number;
   readonly #log: Logger;
   readonly #tel: Telemetry | undefined;
@@ -358,7 +369,8 @@ export class Group implements PeerServedGroup {
         ? undefined
         : new BatchLoader({ loadMany: options.loadMany, group: name, batchMax: options.batchMax });
     this.#peers = peers;
-    this.#now = options.now ?? Date.now;
+    this.#clock = options.clock ?? systemClock;
+    this.#now = options.now ?? (this.#clock === systemClock ? Date.now : () => this.#clock.now());
     this.#random = options.random ?? Math.random;
     this.#ttl = ttlMs ?? 0;
     this.#notFoundTtl = notFoundTtlMs ?? 0;
@@ -388,8 +400,11 @@ export class Group implements PeerServedGroup {
       graceMs: this.#graceMs,
     });
     const loadTimeoutMs = options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
-    this.#localFlights = new SingleFlight<Hit>({ timeoutMs: loadTimeoutMs });
-    this.#remoteFlights = new SingleFlight<ByteView>({ timeoutMs: loadTimeoutMs });
+    this.#localFlights = new SingleFlight<Hit>({ timeoutMs: loadTimeoutMs, clock: this.#clock });
+    this.#remoteFlights = new SingleFlight<ByteView>({
+      timeoutMs: loadTimeoutMs,
+      clock: this.#clock,
+    });
   }
 
   /**
@@ -895,7 +910,7 @@ export class Group implements PeerServedGroup {
    */
   #staleOr(key: string, err: unknown, options: GetOptions | undefined): ByteView {
     const deadline = options?.deadline;
-    if (deadline !== undefined && deadline <= Date.now()) throw err;
+    if (deadline !== undefined && deadline <= this.#clock.now()) throw err;
     const stale = this.#staleEntry(key, err, options?.signal);
     if (stale === undefined) throw err;
     return stale.view;
@@ -979,8 +994,8 @@ export class Group implements PeerServedGroup {
     const deadline = options?.deadline;
     let signal = options?.signal;
     if (deadline !== undefined) {
-      const left = Math.max(0, deadline - Date.now());
-      const timeout = AbortSignal.timeout(left);
+      const left = Math.max(0, deadline - this.#clock.now());
+      const timeout = timeoutSignal(this.#clock, left);
       signal = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
     }
     const picker = this.#peers();

@@ -1,6 +1,7 @@
 // peer-health.test.ts: HealthCheckedPeer driven by a fake clock and a fake peer client.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { ManualClock, settle } from '../../test/support/manual-clock.js';
 import {
   type CacheError,
   DeadlineExceededError,
@@ -10,7 +11,6 @@ import {
   NotFoundError,
   UnavailableError,
 } from '../errors.js';
-import { FakeClock, settle } from '../util/fake-clock.js';
 import { LEAVING, peerLeaving } from './leave.js';
 import type { Logger } from './logger.js';
 import {
@@ -83,7 +83,7 @@ function recordingLogger(): { logger: Logger; lines: { level: string; msg: strin
 }
 
 function setup(options: HealthCheckedPeerOptions = {}) {
-  const clock = new FakeClock();
+  const clock = new ManualClock(1_000_000);
   const inner = new FakePeer();
   const { logger, lines } = recordingLogger();
   const peer = new HealthCheckedPeer(inner, {

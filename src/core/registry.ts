@@ -1,6 +1,7 @@
 // registry.ts: GroupRegistry, the owner of a set of groups and of the peer picker
 // they route through (a Node has one; a default one serves the seed's style).
 import { AlreadyExistsError, InvalidArgumentError } from '../errors.js';
+import type { Clock } from '../util/clock.js';
 import { Group, type GroupOptions } from './group.js';
 import type { Logger } from './logger.js';
 import { type GroupLookup, noPeers, type PeerPicker } from './peers.js';
@@ -10,6 +11,8 @@ import type { Telemetry } from './telemetry.js';
 export interface GroupRegistryOptions {
   /** Logger handed to groups that don't bring their own. */
   logger?: Logger | undefined;
+  /** Clock handed to groups that don't bring their own. Default: each group's default. */
+  clock?: Clock | undefined;
   /** telemetry traces the groups' work (see `peercache/otel`); a group's own option wins. Default: none. */
   telemetry?: Telemetry | undefined;
 }
@@ -22,10 +25,12 @@ export class GroupRegistry implements GroupLookup {
   readonly #groups = new Map<string, Group>();
   #picker: PeerPicker = noPeers;
   readonly #logger: Logger | undefined;
+  readonly #clock: Clock | undefined;
   readonly #telemetry: Telemetry | undefined;
 
   constructor(options: GroupRegistryOptions = {}) {
     this.#logger = options.logger;
+    this.#clock = options.clock;
     this.#telemetry = options.telemetry;
   }
 
@@ -40,6 +45,7 @@ export class GroupRegistry implements GroupLookup {
       {
         ...options,
         logger: options?.logger ?? this.#logger,
+        clock: options?.clock ?? this.#clock,
         telemetry: options?.telemetry ?? this.#telemetry,
       },
       () => this.#picker,

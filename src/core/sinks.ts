@@ -1,12 +1,15 @@
 // sinks.ts: Sinks, the destinations a Group.get fills and a Getter writes into.
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
 import { ByteView } from './byteview.js';
 import { adoptBytes } from './byteview-internal.js';
 
-/** Loads modules from this one's location, for {@link protobuf}. */
-const requireHere = createRequire(import.meta.url);
+/**
+ * Loads modules from this one's location, for {@link protobuf} (node:module itself
+ * is loaded then too, not with the core entry).
+ */
+const requireHere = (id: string): unknown =>
+  process.getBuiltinModule('node:module').createRequire(import.meta.url)(id);
 
 /**
  * protobuf returns @bufbuild/protobuf, loaded on the first proto sink or

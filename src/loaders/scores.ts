@@ -1,6 +1,6 @@
 // scores.ts: the demo loader, the seed's slow "database" of scores for the group `scores`.
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoadFn } from '../core/group.js';
+import { type Clock, holdOpen, systemClock } from '../util/clock.js';
 
 /** DEMO_SCORES is the seed's demo table, served for the group `scores`. */
 export const DEMO_SCORES: Readonly<Record<string, string>> = Object.freeze({
@@ -18,6 +18,8 @@ export interface ScoresLoaderOptions {
   group?: string;
   /** delayMs is the artificial latency of each load, like a slow database. Default 50. */
   delayMs?: number;
+  /** clock times the latency. Default {@link systemClock}. */
+  clock?: Clock;
 }
 
 /**
@@ -29,9 +31,35 @@ export function createScoresLoader(options: ScoresLoaderOptions = {}): LoadFn {
   const table = options.table ?? DEMO_SCORES;
   const only = options.group ?? 'scores';
   const delayMs = options.delayMs ?? 50;
+  const clock = options.clock ?? systemClock;
   return async (key, { group, signal }) => {
-    if (delayMs > 0) await sleep(delayMs, undefined, { signal });
+    if (delayMs > 0) await wait(clock, delayMs, signal);
     if (group !== only || !Object.hasOwn(table, key)) return null;
     return table[key];
   };
+}
+
+/**
+ * wait resolves after `ms` on `clock`, or rejects with an AbortError (its cause
+ * the signal's reason) as soon as `signal` aborts, as `timers/promises` does.
+ */
+function wait(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+  const aborted = () =>
+    Object.assign(new DOMException('The operation was aborted', 'AbortError'), {
+      cause: signal.reason,
+    });
+  if (signal.aborted) return Promise.reject(aborted());
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clock.clearTimeout(timer);
+      reject(aborted());
+    };
+    const timer = holdOpen(
+      clock.setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms),
+    );
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }

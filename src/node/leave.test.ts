@@ -3,10 +3,10 @@
 // return at the same address.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { ManualClock, settle } from '../../test/support/manual-clock.js';
 import { LEAVE_NOTICE_GROUP } from '../core/leave.js';
 import { MemoryNetwork } from '../transport/memory/network.js';
 import { memoryTransport } from '../transport/memory/transport.js';
-import { FakeClock, settle } from '../util/fake-clock.js';
 import { type CacheNode, createNode, type NodeOptions } from './node.js';
 
 const A = 'http://a:8001';
@@ -18,7 +18,7 @@ interface Cluster {
   /** loads lists `node key` for each loader call, in order. */
   loads: string[];
   network: MemoryNetwork;
-  clock: FakeClock;
+  clock: ManualClock;
   start(self: string, peers: readonly string[], options?: NodeOptions): Promise<CacheNode>;
   close(): Promise<void>;
 }
@@ -26,7 +26,7 @@ interface Cluster {
 function cluster(): Cluster {
   const network = new MemoryNetwork();
   // Near the real time: deadlines travel to the memory servers, which read Date.now().
-  const clock = new FakeClock(Date.now());
+  const clock = new ManualClock(Date.now());
   const loads: string[] = [];
   const nodes: Record<string, CacheNode> = {};
   const all = new Set<CacheNode>();

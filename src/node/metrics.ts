@@ -1,6 +1,5 @@
 // metrics.ts: a node's Prometheus metrics (prom-client, one registry per node):
 // group and cache stats read at scrape time, peer request latency and errors.
-import { createRequire } from 'node:module';
 import type { Gauge, Registry } from 'prom-client';
 import type { Group } from '../core/group.js';
 import { healthOf } from '../core/peer-health.js';
@@ -81,8 +80,12 @@ function snake(s: string): string {
   return s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
-/** Resolves prom-client from this module, when a registry is first asked for. */
-const requireHere = createRequire(import.meta.url);
+/**
+ * Resolves prom-client from this module, when a registry is first asked for
+ * (node:module itself is loaded then too, not with the core entry).
+ */
+const requireHere = (id: string): unknown =>
+  process.getBuiltinModule('node:module').createRequire(import.meta.url)(id);
 
 /**
  * NodeMetrics owns a prom-client Registry for one node. Group counters are

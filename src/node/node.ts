@@ -114,10 +114,14 @@ export interface NodeOptions {
    * embedded node needs; the CLI's `--drain-ms` defaults to 5 s.
    */
   drainMs?: number | undefined;
-  /** clock drives the drain's timer and the peers' health checks. Default the system clock. */
-  clock?: Clock | undefined;
   /** logger receives loads, peer errors and membership changes (a pino logger fits). Default: silent. */
   logger?: Logger | undefined;
+  /**
+   * clock is the node's time source, handed to its groups (unless a group
+   * brings its own), to peer health, the drain and the shutdown grace timer; give the
+   * same one to the transport and membership you build. Default {@link systemClock}.
+   */
+  clock?: Clock | undefined;
   /**
    * telemetry traces gets, peer requests, loads and writes of every group of the node, with
    * the trace context carried to peers: `otelTelemetry()` of `peercache/otel`. Default: none.
@@ -226,7 +230,11 @@ export class CacheNode implements PeerService {
       throw new InvalidArgumentError(`drainMs must be a number of ms >= 0, got ${options.drainMs}`);
     }
     this.#clock = options.clock ?? systemClock;
-    this.#registry = new GroupRegistry({ logger: this.#log, telemetry: options.telemetry });
+    this.#registry = new GroupRegistry({
+      logger: this.#log,
+      clock: this.#clock,
+      telemetry: options.telemetry,
+    });
     this.#served = new ServedGroups(this, {
       self: this.self,
       onNotice: (url, step) => this.#peerLeaving(url, step),
@@ -259,9 +267,9 @@ export class CacheNode implements PeerService {
         const client = this.transport.client(url, { ring: this.#picker.ring });
         return new HealthCheckedPeer(this.metrics.instrument(client), {
           ...health,
+          clock: this.#clock,
           probe: client,
           logger: this.#log,
-          clock: this.#clock,
           onLeaving: (peer) => this.#picker.depart(peer),
           onReturned: (peer) => this.#picker.rejoin(peer),
         });
@@ -607,13 +615,12 @@ export class CacheNode implements PeerService {
     const server = this.#server;
     if (server) {
       // Past the grace period, in-flight requests are told to give up.
-      const grace = setTimeout(
+      const grace = this.#clock.setTimeout(
         () => this.#shutdown.abort(new UnavailableError('node is shutting down')),
         this.#graceMs,
       );
-      grace.unref();
       await server.close(this.#graceMs);
-      clearTimeout(grace);
+      this.#clock.clearTimeout(grace);
     }
     await this.transport.close();
     this.#closed = true;

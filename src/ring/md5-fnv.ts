@@ -1,6 +1,5 @@
 // md5-fnv.ts: the ring of mailgun/groupcache v2 and groupcache-go v3: points are FNV-1 64 of
 // the hex MD5 of `i + peerKey`, keys FNV-1 64 of their bytes, both compared as signed 64-bit.
-import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import { arcShares, memberList, nextOwner, replicasOption, sameMembers } from './members.js';
 import type { OwnerRing } from './owner-ring.js';
@@ -180,6 +179,9 @@ export class Md5FnvRing implements OwnerRing {
   }
 
   #rebuild(peers: string[]): void {
+    // node:crypto is fetched here, not imported: the core entry exports this ring, and
+    // a local cache should not load node:crypto (and node:stream with it) at import.
+    const { createHash } = process.getBuiltinModule('node:crypto');
     const total = peers.length * this.#replicas;
     const his = new Int32Array(total);
     const los = new Uint32Array(total);

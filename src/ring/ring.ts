@@ -1,6 +1,5 @@
 // ring.ts: the consistent-hash ring that maps a key to its owner peer, point for
 // point the same as golang/groupcache's consistenthash (CRC-32 IEEE, 50 replicas).
-import { crc32 as zlibCrc32 } from 'node:zlib';
 import { InvalidArgumentError } from '../errors.js';
 import {
   arcShares,
@@ -14,6 +13,12 @@ import {
 import type { OwnerRing } from './owner-ring.js';
 
 /**
+ * zlib's crc32, loaded on the first hash rather than imported: node:zlib, and
+ * node:stream with it, would add several ms to the import of a local cache.
+ */
+let zlibCrc32: ((data: string) => number) | undefined;
+
+/**
  * HashFn hashes the UTF-8 bytes of a string to an unsigned 32-bit integer. A
  * result outside that range is reduced to it with `>>> 0`.
  */
@@ -23,7 +28,10 @@ export type HashFn = (data: string) => number;
  * crc32 is the default {@link HashFn}: CRC-32 IEEE of the UTF-8 bytes, the same
  * value as Go's `crc32.ChecksumIEEE([]byte(s))`.
  */
-export const crc32: HashFn = (data) => zlibCrc32(data);
+export const crc32: HashFn = (data) => {
+  zlibCrc32 ??= process.getBuiltinModule('node:zlib').crc32;
+  return zlibCrc32(data);
+};
 
 /** RingOptions configures a {@link Ring}. */
 export interface RingOptions {

@@ -1,6 +1,6 @@
 // cert-check.ts: checks a node's own certificate before it is used (validity dates, the key,
 // the extended key usages the configuration needs, the CA), so a bad one is refused at start.
-import { createPrivateKey, X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 
 /** The extended key usage OIDs the checks know. */
@@ -72,6 +72,8 @@ const pemCertificate = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-
 /** parseCertificates parses every PEM certificate in `bundle`, in order. */
 function parseCertificates(bundle: Buffer | string): X509Certificate[] {
   const text = typeof bundle === 'string' ? bundle : bundle.toString('latin1');
+  // node:crypto is loaded on the first check, not with the core entry that exports this.
+  const { X509Certificate } = process.getBuiltinModule('node:crypto');
   return (text.match(pemCertificate) ?? []).map((block) => new X509Certificate(block));
 }
 
@@ -102,7 +104,7 @@ export function checkCertificate(
   } else if (now < from) {
     add('NOT_YET_VALID', true, `is not yet valid: it is valid from ${leaf.validFrom}`);
   }
-  if (!leaf.checkPrivateKey(createPrivateKey(tls.key))) {
+  if (!leaf.checkPrivateKey(process.getBuiltinModule('node:crypto').createPrivateKey(tls.key))) {
     add('KEY_MISMATCH', true, 'does not match tls.key (the key belongs to another certificate)');
   }
   if (now <= to && to - now < warnWithinDays * DAY_MS) {

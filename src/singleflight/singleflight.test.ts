@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { getEventListeners, setMaxListeners } from 'node:events';
 import { describe, mock, test } from 'node:test';
+import { ManualClock } from '../../test/support/manual-clock.js';
 import {
   CancelledError,
   DeadlineExceededError,
@@ -153,22 +154,21 @@ describe('SingleFlight', () => {
     });
 
     test('a TimeoutError reason becomes DeadlineExceededError; a CacheError reason is kept', async () => {
-      await keepAlive(async () => {
-        const sf = new SingleFlight<string>();
-        const { fn, calls } = loader<string>();
-        const staying = sf.do('k', fn);
-        await assert.rejects(
-          sf.do('k', fn, { signal: AbortSignal.timeout(2) }),
-          DeadlineExceededError,
-        );
-        const ac = new AbortController();
-        const leaving = sf.do('k', fn, { signal: ac.signal });
-        const reason = new CancelledError('shutting down');
-        ac.abort(reason);
-        await assert.rejects(leaving, (err) => err === reason);
-        calls[0]!.result.resolve('v');
-        assert.equal(await staying, 'v');
-      });
+      const sf = new SingleFlight<string>();
+      const { fn, calls } = loader<string>();
+      const staying = sf.do('k', fn);
+      const timingOut = new AbortController();
+      const timedOut = sf.do('k', fn, { signal: timingOut.signal });
+      // The reason AbortSignal.timeout() gives.
+      timingOut.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
+      await assert.rejects(timedOut, DeadlineExceededError);
+      const ac = new AbortController();
+      const leaving = sf.do('k', fn, { signal: ac.signal });
+      const reason = new CancelledError('shutting down');
+      ac.abort(reason);
+      await assert.rejects(leaving, (err) => err === reason);
+      calls[0]!.result.resolve('v');
+      assert.equal(await staying, 'v');
     });
 
     test('a signal aborted on entry neither starts nor joins a flight', async () => {
@@ -241,68 +241,77 @@ describe('SingleFlight', () => {
 
   describe('timeout', () => {
     test('a flight that does not settle in time rejects every waiter and frees the key', async () => {
-      await keepAlive(async () => {
-        const sf = new SingleFlight<string>({ timeoutMs: 5 });
-        const { fn, calls } = loader<string>();
-        const all = [sf.do('user:7', fn), sf.do('user:7', fn)];
-        const errors: unknown[] = [];
-        for (const p of all) {
-          await assert.rejects(p, (err) => {
-            errors.push(err);
-            return err instanceof DeadlineExceededError;
-          });
-        }
-        assert.equal(errors[0], errors[1]);
-        const message = (errors[0] as Error).message;
-        assert.match(message, /user:7/);
-        assert.match(message, /\b5 ms\b/);
-        assert.equal(calls[0]!.signal.aborted, true);
-        assert.equal(calls[0]!.signal.reason, errors[0]);
-        assert.equal(sf.has('user:7'), false);
-        // The stuck loader does not hold the key: a new flight starts.
-        const next = sf.do('user:7', fn);
-        assert.equal(calls.length, 2);
-        calls[1]!.result.resolve('v');
-        assert.equal(await next, 'v');
-      });
+      const clock = new ManualClock();
+      const sf = new SingleFlight<string>({ timeoutMs: 5, clock });
+      const { fn, calls } = loader<string>();
+      const all = [sf.do('user:7', fn), sf.do('user:7', fn)];
+      const state = track(all[0]!);
+      const errors: unknown[] = [];
+      const rejected = all.map((p) =>
+        assert.rejects(p, (err) => {
+          errors.push(err);
+          return err instanceof DeadlineExceededError;
+        }),
+      );
+      await clock.advance(4);
+      assert.equal(state.settled, false, 'not due before its timeout');
+      await clock.advance(1);
+      await Promise.all(rejected);
+      assert.equal(errors[0], errors[1]);
+      const message = (errors[0] as Error).message;
+      assert.match(message, /user:7/);
+      assert.match(message, /\b5 ms\b/);
+      assert.equal(calls[0]!.signal.aborted, true);
+      assert.equal(calls[0]!.signal.reason, errors[0]);
+      assert.equal(sf.has('user:7'), false);
+      // The stuck loader does not hold the key: a new flight starts.
+      const next = sf.do('user:7', fn);
+      assert.equal(calls.length, 2);
+      calls[1]!.result.resolve('v');
+      assert.equal(await next, 'v');
     });
 
     test('a flight whose fn never reads its signal still reports the abort, and a late read sees it', async () => {
-      await keepAlive(async () => {
-        const sf = new SingleFlight<string>({ timeoutMs: 5 });
-        let seen: FlightContext | undefined;
-        const never = new Promise<string>(() => {});
-        const p = sf.do('k', (flight) => {
-          seen = flight;
-          return never;
-        });
-        assert.equal(seen?.aborted, false);
-        await assert.rejects(p, DeadlineExceededError);
-        assert.equal(seen?.aborted, true);
-        const signal = seen!.signal;
-        assert.equal(signal.aborted, true);
-        assert.ok(signal.reason instanceof DeadlineExceededError);
+      const clock = new ManualClock();
+      const sf = new SingleFlight<string>({ timeoutMs: 5, clock });
+      let seen: FlightContext | undefined;
+      const never = new Promise<string>(() => {});
+      const p = sf.do('k', (flight) => {
+        seen = flight;
+        return never;
       });
+      assert.equal(seen?.aborted, false);
+      const rejected = assert.rejects(p, DeadlineExceededError);
+      await clock.advance(5);
+      await rejected;
+      assert.equal(seen?.aborted, true);
+      const signal = seen!.signal;
+      assert.equal(signal.aborted, true);
+      assert.ok(signal.reason instanceof DeadlineExceededError);
     });
 
     test('the first caller sets the timeout of its flight', async () => {
-      await keepAlive(async () => {
-        const sf = new SingleFlight<string>();
-        const { fn, calls } = loader<string>();
-        const first = sf.do('a', fn, { timeoutMs: 5 });
-        const joiner = sf.do('a', fn, { timeoutMs: 0 });
-        await assert.rejects(first, DeadlineExceededError);
-        await assert.rejects(joiner, DeadlineExceededError);
-        assert.equal(calls.length, 1);
+      const clock = new ManualClock();
+      const sf = new SingleFlight<string>({ clock });
+      const { fn, calls } = loader<string>();
+      const first = sf.do('a', fn, { timeoutMs: 5 });
+      const joiner = sf.do('a', fn, { timeoutMs: 0 });
+      const rejected = [
+        assert.rejects(first, DeadlineExceededError),
+        assert.rejects(joiner, DeadlineExceededError),
+      ];
+      await clock.advance(5);
+      await Promise.all(rejected);
+      assert.equal(calls.length, 1);
 
-        const withDefault = new SingleFlight<string>({ timeoutMs: 5 });
-        const noTimeout = withDefault.do('b', fn, { timeoutMs: 0 });
-        const state = track(noTimeout);
-        await new Promise((resolve) => setTimeout(resolve, 30));
-        assert.equal(state.settled, false);
-        calls[1]!.result.resolve('late but fine');
-        assert.equal(await noTimeout, 'late but fine');
-      });
+      const withDefault = new SingleFlight<string>({ timeoutMs: 5, clock });
+      const noTimeout = withDefault.do('b', fn, { timeoutMs: 0 });
+      const state = track(noTimeout);
+      assert.equal(clock.pending, 0, 'no timer for a flight without a timeout');
+      await clock.advance(60_000);
+      assert.equal(state.settled, false);
+      calls[1]!.result.resolve('late but fine');
+      assert.equal(await noTimeout, 'late but fine');
     });
 
     test('one timer for the flights of the default timeout; it holds the process only while one is pending', async () => {
@@ -332,22 +341,28 @@ describe('SingleFlight', () => {
     });
 
     test('flights time out in the order they started, each after its own timeout', async () => {
-      const sf = new SingleFlight<string>({ timeoutMs: 40 });
+      const clock = new ManualClock();
+      const sf = new SingleFlight<string>({ timeoutMs: 40, clock });
       const { fn, calls } = loader<string>();
-      const started = performance.now();
       const first = sf.do('a', fn);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      const firstState = track(first);
+      const firstRejected = assert.rejects(first, DeadlineExceededError);
+      await clock.advance(20);
       const second = sf.do('b', fn);
+      const secondState = track(second);
+      const secondRejected = assert.rejects(second, DeadlineExceededError);
       const third = sf.do('c', fn);
       calls[2]!.result.resolve('c in time');
       assert.equal(await third, 'c in time');
-      await assert.rejects(first, DeadlineExceededError);
-      const firstAt = performance.now() - started;
+      await clock.advance(19);
+      assert.equal(firstState.settled, false, 'a is due at 40 ms');
+      await clock.advance(1);
+      await firstRejected;
       assert.equal(sf.has('b'), true, 'b started later and is not yet due');
-      await assert.rejects(second, DeadlineExceededError);
-      const secondAt = performance.now() - started;
-      assert.ok(firstAt >= 39, `a timed out after ${firstAt} ms`);
-      assert.ok(secondAt >= 59, `b timed out after ${secondAt} ms`);
+      await clock.advance(19);
+      assert.equal(secondState.settled, false, 'b is due at 60 ms');
+      await clock.advance(1);
+      await secondRejected;
       assert.equal(sf.size, 0);
     });
   });
@@ -432,12 +447,15 @@ describe('SingleFlight', () => {
 
     test('a superseded flight still times out, and its callers can still leave', async () => {
       await keepAlive(async () => {
-        const sf = new SingleFlight<string>({ timeoutMs: 5 });
+        const clock = new ManualClock();
+        const sf = new SingleFlight<string>({ timeoutMs: 5, clock });
         const { fn, calls } = loader<string>();
         const stuck = sf.do('k', fn);
         sf.supersede('k');
         assert.equal(sf.size, 1);
-        await assert.rejects(stuck, DeadlineExceededError);
+        const rejected = assert.rejects(stuck, DeadlineExceededError);
+        await clock.advance(5);
+        await rejected;
         assert.equal(calls[0]!.signal.aborted, true);
         assert.equal(sf.size, 0);
 

@@ -7,6 +7,7 @@ import {
   InvalidArgumentError,
 } from '../errors.js';
 import { ChurnMap } from '../util/churn-map.js';
+import { type Clock, systemClock } from '../util/clock.js';
 import { LazyAbort } from '../util/lazy-abort.js';
 import { SweepTimer } from '../util/sweep-timer.js';
 
@@ -33,6 +34,8 @@ export interface SingleFlightOptions {
    * largest `setTimeout` delay). Defaults to 0 = no timeout.
    */
   timeoutMs?: number | undefined;
+  /** clock reads the time and sets the timeout timer. Default {@link systemClock}. */
+  clock?: Clock | undefined;
 }
 
 /** The largest delay `setTimeout` honours; larger ones fire at once. */
@@ -132,17 +135,20 @@ class Flight<T> extends LazyAbort implements FlightContext {
  */
 export class SingleFlight<T> {
   readonly #timeoutMs: number;
+  readonly #clock: Clock;
   readonly #flights = new ChurnMap<string, Flight<T>>();
   /** Superseded flights still running: out of the table, but still owed a timeout. */
   readonly #detached = new Set<Flight<T>>();
   /** Times out flights: one timer for all of them, set for the earliest deadline. */
-  readonly #timeouts = new SweepTimer((now) => this.#timeOutDue(now));
+  readonly #timeouts: SweepTimer;
 
   constructor(options: SingleFlightOptions = {}) {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidArgumentError('singleflight: options must be an object');
     }
     this.#timeoutMs = checkTimeout(options.timeoutMs ?? 0);
+    this.#clock = options.clock ?? systemClock;
+    this.#timeouts = new SweepTimer((now) => this.#timeOutDue(now), this.#clock);
   }
 
   /**
@@ -252,7 +258,7 @@ export class SingleFlight<T> {
     const flight = new Flight<T>(key);
     this.#flights.set(key, flight);
     if (timeoutMs > 0) {
-      flight.deadline = Date.now() + timeoutMs;
+      flight.deadline = this.#clock.now() + timeoutMs;
       flight.timeoutMs = timeoutMs;
       // The timer keeps the process alive on purpose while a flight is pending:
       // whoever awaits it is owed an answer, the value or a DeadlineExceededError.

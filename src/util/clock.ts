@@ -25,3 +25,27 @@ export const systemClock: Clock = Object.freeze({
   },
   clearTimeout: (handle: unknown) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 });
+
+/**
+ * holdOpen makes a timer of `clock` keep the process alive until it fires or is
+ * cleared, as a plain `setTimeout` does: for loops that are the process's work
+ * (a session's retries). A manual clock's timers hold nothing open; they are left as they are.
+ */
+export function holdOpen(handle: unknown): unknown {
+  (handle as Partial<NodeJS.Timeout> | undefined)?.ref?.();
+  return handle;
+}
+
+/**
+ * timeoutSignal is an AbortSignal that aborts after `ms` on `clock`, with the
+ * TimeoutError reason of `AbortSignal.timeout` (which it is, on the system clock).
+ */
+export function timeoutSignal(clock: Clock, ms: number): AbortSignal {
+  if (clock === systemClock) return AbortSignal.timeout(ms);
+  const ac = new AbortController();
+  clock.setTimeout(
+    () => ac.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+    ms,
+  );
+  return ac.signal;
+}

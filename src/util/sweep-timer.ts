@@ -1,5 +1,6 @@
 // sweep-timer.ts: one timer for many deadlines, for request tables that would
 // otherwise start and clear a timer per request.
+import { type Clock, systemClock } from './clock.js';
 
 /** The largest delay `setTimeout` honours. */
 const maxDelayMs = 2 ** 31 - 1;
@@ -18,25 +19,28 @@ const maxDelayMs = 2 ** 31 - 1;
  * once per timeout, not once per request.
  *
  * The timer holds the process open only while the owner says it has pending
- * requests ({@link SweepTimer.hold}).
+ * requests ({@link SweepTimer.hold}). Time is read from, and the timer set on, the
+ * `clock` given (default {@link systemClock}).
  */
 export class SweepTimer {
   readonly #sweep: (now: number) => number;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #clock: Clock;
+  #timer: unknown;
   /** When the armed timer fires, ms since the epoch; Infinity when none is armed. */
   #at = Number.POSITIVE_INFINITY;
   #held = true;
   #stopped = false;
   readonly #fire = () => this.#onFire();
 
-  constructor(sweep: (now: number) => number) {
+  constructor(sweep: (now: number) => number, clock: Clock = systemClock) {
     this.#sweep = sweep;
+    this.#clock = clock;
   }
 
   /** schedule makes sure a sweep runs at or soon after `deadline` (ms since the epoch). */
   schedule(deadline: number): void {
     if (this.#stopped || !(deadline < this.#at)) return;
-    this.#arm(deadline, Date.now());
+    this.#arm(deadline, this.#clock.now());
   }
 
   /**
@@ -46,31 +50,40 @@ export class SweepTimer {
   hold(pending: boolean): void {
     if (pending === this.#held) return;
     this.#held = pending;
-    if (pending) this.#timer?.ref();
-    else this.#timer?.unref();
+    this.#hold();
   }
 
   /** stop clears the timer for good; later schedules are ignored. */
   stop(): void {
     this.#stopped = true;
-    clearTimeout(this.#timer);
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#at = Number.POSITIVE_INFINITY;
   }
 
   #arm(deadline: number, now: number): void {
-    clearTimeout(this.#timer);
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#at = deadline;
     const delay = Math.min(Math.max(1, Math.ceil(deadline - now)), maxDelayMs);
-    this.#timer = setTimeout(this.#fire, delay);
-    if (!this.#held) this.#timer.unref();
+    this.#timer = this.#clock.setTimeout(this.#fire, delay);
+    this.#hold();
+  }
+
+  /**
+   * #hold refs the armed timer while requests are pending and unrefs it otherwise,
+   * when the clock's timers are Node's (a manual clock's hold no process open).
+   */
+  #hold(): void {
+    const timer = this.#timer as Partial<NodeJS.Timeout> | undefined;
+    if (this.#held) timer?.ref?.();
+    else timer?.unref?.();
   }
 
   #onFire(): void {
     this.#timer = undefined;
     this.#at = Number.POSITIVE_INFINITY;
     if (this.#stopped) return;
-    const now = Date.now();
+    const now = this.#clock.now();
     const next = this.#sweep(now);
     // The sweep may have scheduled deadlines of its own (new requests): arm for the earliest.
     if (!this.#stopped && next < this.#at) this.#arm(next, now);

@@ -394,3 +394,20 @@ export async function waitFor<T>(
   const why = lastError === undefined ? '' : `; last error: ${(lastError as Error).message}`;
   throw new Error(`waitFor timed out after ${timeoutMs} ms${what}${why}`);
 }
+
+/**
+ * within resolves as `p` does, or rejects naming `what` if `p` has not settled in
+ * `ms`: a bound on a hang, so that a broken test fails rather than stalls (not a
+ * timing assertion).
+ */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not within ${ms} ms: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, bound]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

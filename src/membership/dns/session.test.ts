@@ -3,9 +3,9 @@
 // jitter, logging once per streak, and close.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { ManualClock } from '../../../test/support/manual-clock.js';
 import { InvalidArgumentError } from '../../errors.js';
 import { recordingLogger } from '../../util/limits-testing.js';
-import { ManualClock } from '../../util/manual-clock.js';
 import { createDnsMembership, type DnsMembershipOptions } from './index.js';
 import type { DnsResolver, SrvAnswer } from './lookup.js';
 

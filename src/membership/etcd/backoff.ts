@@ -1,5 +1,6 @@
 // backoff.ts: the retry pacing of the etcd session loop: a doubling, jittered
 // delay between bounds, and a pause that ends early when the loop is stopped.
+import { type Clock, holdOpen, systemClock } from '../../util/clock.js';
 
 /**
  * Backoff yields retry delays that double from `minMs` up to `maxMs`, each drawn
@@ -32,18 +33,18 @@ export class Backoff {
 }
 
 /**
- * pause resolves after `ms`, or at once when `signal` aborts (it never rejects:
- * the loop checks its own state after waking).
+ * pause resolves after `ms` on `clock`, or at once when `signal` aborts (it never
+ * rejects: the loop checks its own state after waking). The wait holds the process open.
  */
-export function pause(ms: number, signal: AbortSignal): Promise<void> {
+export function pause(ms: number, signal: AbortSignal, clock: Clock = systemClock): Promise<void> {
   if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       signal.removeEventListener('abort', done);
       resolve();
     };
-    const timer = setTimeout(done, ms);
+    const timer = holdOpen(clock.setTimeout(done, ms));
     signal.addEventListener('abort', done, { once: true });
   });
 }

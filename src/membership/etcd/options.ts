@@ -5,6 +5,7 @@ import { noopLogger } from '../../core/logger.js';
 import { InvalidArgumentError } from '../../errors.js';
 import { type ResolvedTls, resolveTls, type TlsOptions } from '../../security/tls.js';
 import { parsePeerUrl } from '../../util/address.js';
+import { type Clock, systemClock } from '../../util/clock.js';
 
 /**
  * EtcdTlsOptions are the PEM texts of a TLS connection to etcd (`https://`
@@ -79,6 +80,12 @@ export interface EtcdMembershipOptions {
   metadata?: Readonly<Record<string, unknown>> | undefined;
   /** timing tunes retries, keepalives, deadlines and coalescing. Defaults suit production. */
   timing?: EtcdTimingOptions | undefined;
+  /**
+   * clock drives the session's timers (retries, keepalives, coalescing) and its
+   * view of when the lease runs out; give it the node's. Calls to etcd keep
+   * their real deadlines. Default {@link systemClock}.
+   */
+  clock?: Clock | undefined;
 }
 
 /** EtcdEndpoint is one parsed endpoint. */
@@ -108,6 +115,7 @@ export interface ResolvedEtcdOptions {
   keepaliveIntervalMs: number | undefined;
   requestTimeoutMs: number;
   coalesceMs: number;
+  clock: Clock;
 }
 
 /** parseEtcdEndpoint checks one endpoint URL: `http(s)://host[:port]`, nothing more. */
@@ -209,6 +217,7 @@ export function resolveEtcdOptions(options: EtcdMembershipOptions): ResolvedEtcd
       username === undefined ? undefined : { username, password: String(options.password ?? '') },
     tls,
     logger: options.logger ?? noopLogger,
+    clock: checkClock(options.clock),
     failFast: options.failFast ?? false,
     metadata: options.metadata ?? {},
     retryMinMs,
@@ -220,4 +229,13 @@ export function resolveEtcdOptions(options: EtcdMembershipOptions): ResolvedEtcd
     requestTimeoutMs: positive(timing.requestTimeoutMs, 5000, 'timing.requestTimeoutMs', 1),
     coalesceMs: positive(timing.coalesceMs, 50, 'timing.coalesceMs'),
   };
+}
+
+/** checkClock returns `clock`, or the system clock when it is absent; a non-clock is an InvalidArgumentError. */
+function checkClock(clock: Clock | undefined): Clock {
+  if (clock === undefined) return systemClock;
+  if (typeof clock?.now !== 'function' || typeof clock.setTimeout !== 'function') {
+    throw new InvalidArgumentError('etcd clock must have now, setTimeout and clearTimeout');
+  }
+  return clock;
 }

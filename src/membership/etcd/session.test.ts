@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { ManualClock } from '../../../test/support/manual-clock.js';
 import type { Logger } from '../../core/logger.js';
 import { UnavailableError } from '../../errors.js';
 import { type EtcdMembershipOptions, resolveEtcdOptions } from './options.js';
@@ -19,6 +19,7 @@ interface Harness {
   membership: EtcdMembership;
   client: ReturnType<FakeEtcd['client']>;
   applied: string[][];
+  clock: ManualClock;
   logs: { level: string; msg: string; fields: Record<string, unknown> }[];
   start(): Promise<void>;
   status(): EtcdMembershipStatus;
@@ -43,6 +44,7 @@ function harness(
     error: at('error'),
   };
   const client = etcd.client();
+  const clock = new ManualClock();
   const membership = new EtcdMembership(
     resolveEtcdOptions({
       endpoints: 'http://fake-etcd:2379',
@@ -51,6 +53,7 @@ function harness(
       logger,
       metadata: { version: '9.9.9', self: 'ignored' },
       timing: { retryMinMs: 5, retryMaxMs: 20, keepaliveIntervalMs: 20, coalesceMs: 15 },
+      clock,
       ...options,
     }),
     client,
@@ -62,6 +65,7 @@ function harness(
     membership,
     client,
     applied,
+    clock,
     logs,
     start: () => membership.start((peers) => applied.push([...peers])),
     status: () => membership.status() as unknown as EtcdMembershipStatus,
@@ -69,11 +73,21 @@ function harness(
   };
 }
 
-async function until(predicate: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+/**
+ * until advances the harness's clock in small steps, letting the session and the
+ * fake etcd run between them, until `predicate` holds; it gives up after a
+ * minute of the clock's time.
+ */
+async function until(
+  h: Harness,
+  predicate: () => boolean,
+  what: string,
+  limitMs = 60_000,
+): Promise<void> {
+  const deadline = h.clock.now() + limitMs;
   while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
+    if (h.clock.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await h.clock.advance(5);
   }
 }
 
@@ -100,7 +114,7 @@ describe('EtcdMembership', () => {
     assert.ok(s.lastChangeAt);
     // Keepalives follow.
     const before = etcd.calls.filter((c) => c === 'keepAlive').length;
-    await sleep(100);
+    await h.clock.advance(100);
     assert.ok(etcd.calls.filter((c) => c === 'keepAlive').length > before);
   });
 
@@ -109,8 +123,8 @@ describe('EtcdMembership', () => {
     await h.start();
     assert.equal(h.applied.length, 1);
     for (let i = 2; i < 12; i++) h.etcd.put(`${NODES}http://10.0.0.${i}:8001`, '{}');
-    await until(() => h.applied.length === 2, 'the burst applied');
-    await sleep(50);
+    await until(h, () => h.applied.length === 2, 'the burst applied');
+    await h.clock.advance(50);
     assert.equal(h.applied.length, 2, 'ten joins made one update');
     assert.equal(h.applied[1]!.length, 11);
     assert.ok(h.messages().includes('etcd members changed'));
@@ -123,10 +137,10 @@ describe('EtcdMembership', () => {
     h.etcd.put(`${NODES}not-a-url`, '{}');
     h.etcd.put(`${NODES}http://10.0.0.3:8001/path`, '{}');
     h.etcd.put('/peercache/peercache/other', '{}');
-    await until(() => h.applied.length === 2, 'the join applied');
+    await until(h, () => h.applied.length === 2, 'the join applied');
     assert.deepEqual(h.applied[1], [SELF, 'http://10.0.0.2:8001']);
     h.etcd.delete(`${NODES}http://10.0.0.2:8001`);
-    await until(() => h.applied.length === 3, 'the leave applied');
+    await until(h, () => h.applied.length === 3, 'the leave applied');
     assert.deepEqual(h.applied[2], [SELF]);
   });
 
@@ -137,18 +151,18 @@ describe('EtcdMembership', () => {
     await h.start();
     const oldLease = h.etcd.kv.get(`${NODES}${SELF}`)!.lease;
     h.client.down = true;
-    await until(() => h.status().connected === false, 'the loss noticed');
+    await until(h, () => h.status().connected === false, 'the loss noticed');
     assert.ok(h.status().lastError?.includes('unreachable'));
     // Longer than the 1 s TTL: this side must count its lease as lost.
-    await sleep(1200);
+    await h.clock.advance(1200);
     assert.equal(h.status().registered, false);
     assert.deepEqual(h.applied, [[SELF, 'http://10.0.0.2:8001']], 'nothing applied while down');
     h.client.down = false;
-    await until(() => h.status().registered && h.status().connected, 're-registered');
+    await until(h, () => h.status().registered && h.status().connected, 're-registered');
     const stored = h.etcd.kv.get(`${NODES}${SELF}`)!;
     assert.notEqual(stored.lease, oldLease, 'a new lease');
-    await until(() => !h.etcd.leases.has(oldLease), 'the stale lease revoked');
-    await sleep(50);
+    await until(h, () => !h.etcd.leases.has(oldLease), 'the stale lease revoked');
+    await h.clock.advance(50);
     assert.deepEqual(h.applied, [[SELF, 'http://10.0.0.2:8001']], 'the set never changed');
     const msgs = h.messages();
     assert.equal(
@@ -165,7 +179,7 @@ describe('EtcdMembership', () => {
     await h.start();
     const lease = h.etcd.kv.get(`${NODES}${SELF}`)!.lease;
     h.etcd.leases.delete(lease); // gone without deleting the key: only the keepalive can tell
-    await until(() => h.etcd.kv.get(`${NODES}${SELF}`)?.lease !== lease, 're-registered');
+    await until(h, () => h.etcd.kv.get(`${NODES}${SELF}`)?.lease !== lease, 're-registered');
     assert.ok(h.etcd.leases.has(h.etcd.kv.get(`${NODES}${SELF}`)!.lease));
     const lost = h.logs.find((l) => l.msg === 'etcd lease lost: re-granting');
     assert.equal(lost?.fields.reason, 'etcd says it expired or was revoked');
@@ -175,11 +189,15 @@ describe('EtcdMembership', () => {
     const h = harness(t, { timing: { keepaliveIntervalMs: 60_000, coalesceMs: 5 } });
     await h.start();
     h.etcd.delete(`${NODES}${SELF}`);
-    await until(() => h.etcd.kv.has(`${NODES}${SELF}`), 'the key put back');
+    await until(h, () => h.etcd.kv.has(`${NODES}${SELF}`), 'the key put back');
     const lease = h.etcd.kv.get(`${NODES}${SELF}`)!.lease;
     h.etcd.expire(lease);
     // The keepalive is a minute away: the watch must notice.
-    await until(() => (h.etcd.kv.get(`${NODES}${SELF}`)?.lease ?? lease) !== lease, 'a new lease');
+    await until(
+      h,
+      () => (h.etcd.kv.get(`${NODES}${SELF}`)?.lease ?? lease) !== lease,
+      'a new lease',
+    );
     assert.ok(h.messages().includes('our etcd key was deleted: registering again'));
   });
 
@@ -189,12 +207,12 @@ describe('EtcdMembership', () => {
     const h = harness(t, { leaseTtlSeconds: 60, timing: { keepaliveIntervalMs: 60_000 } }, etcd);
     await h.start();
     h.client.down = true;
-    await until(() => h.status().connected === false, 'cut off');
+    await until(h, () => h.status().connected === false, 'cut off');
     etcd.delete(`${NODES}http://10.0.0.2:8001`);
     etcd.put(`${NODES}http://10.0.0.3:8001`, '{}');
     etcd.compact();
     h.client.down = false;
-    await until(() => h.applied.length === 2, 'the new set applied');
+    await until(h, () => h.applied.length === 2, 'the new set applied');
     assert.deepEqual(h.applied[1], [SELF, 'http://10.0.0.3:8001']);
     assert.ok(h.messages().includes('etcd watch revision compacted: reading the whole set again'));
     assert.equal(h.status().revision, etcd.revision);
@@ -204,13 +222,13 @@ describe('EtcdMembership', () => {
     const h = harness(t, { leaseTtlSeconds: 60, timing: { keepaliveIntervalMs: 60_000 } });
     await h.start();
     h.client.down = true;
-    await until(() => h.status().connected === false, 'cut off');
+    await until(h, () => h.status().connected === false, 'cut off');
     h.etcd.put(`${NODES}http://10.0.0.2:8001`, '{}');
     h.etcd.put(`${NODES}http://10.0.0.3:8001`, '{}');
     h.etcd.delete(`${NODES}http://10.0.0.3:8001`);
     const ranges = h.etcd.calls.filter((c) => c === 'range').length;
     h.client.down = false;
-    await until(() => h.applied.length === 2, 'the change applied');
+    await until(h, () => h.applied.length === 2, 'the change applied');
     assert.deepEqual(h.applied[1], [SELF, 'http://10.0.0.2:8001']);
     assert.equal(h.etcd.calls.filter((c) => c === 'range').length, ranges, 'no fresh read needed');
   });
@@ -219,15 +237,16 @@ describe('EtcdMembership', () => {
     const h = harness(t, { leaseTtlSeconds: 60, timing: { keepaliveIntervalMs: 60_000 } });
     await h.start();
     h.client.down = true;
-    await until(() => h.status().connected === false, 'cut off');
+    await until(h, () => h.status().connected === false, 'cut off');
     h.etcd.clusterId = '2';
     h.etcd.put(`${NODES}http://10.0.0.2:8001`, '{}');
     h.client.down = false;
     await until(
+      h,
       () => h.messages().includes('etcd is a different cluster now: reading the whole set again'),
       'resync',
     );
-    await until(() => h.applied.length === 2, 'the set applied');
+    await until(h, () => h.applied.length === 2, 'the set applied');
   });
 
   it('close revokes the lease at once, stops everything, and is idempotent', async (t) => {
@@ -241,7 +260,7 @@ describe('EtcdMembership', () => {
     assert.equal(h.client.closed, true);
     const calls = h.etcd.calls.length;
     h.etcd.put(`${NODES}http://10.0.0.2:8001`, '{}');
-    await sleep(60);
+    await h.clock.advance(60);
     assert.equal(h.etcd.calls.length, calls, 'no call after close');
     assert.equal(h.applied.length, 1, 'no apply after close');
     assert.equal(h.status().registered, false);
@@ -268,10 +287,11 @@ describe('EtcdMembership', () => {
     assert.equal(h.status().connected, false);
     assert.ok(h.status().lastError);
     assert.ok(h.messages().includes('etcd not ready yet: retrying in the background'));
-    await sleep(50);
+    await h.clock.advance(50);
     h.client.down = false;
     // Discovery may read before registration puts: the set ends with this node.
     await until(
+      h,
       () => h.status().registered && JSON.stringify(h.applied.at(-1)) === JSON.stringify([SELF]),
       'joined',
     );
@@ -287,7 +307,7 @@ describe('EtcdMembership', () => {
     });
     const calls = h.etcd.calls.length;
     h.client.down = false;
-    await sleep(60);
+    await h.clock.advance(60);
     assert.equal(h.etcd.calls.length, calls, 'no retries after a fail-fast start');
   });
 

@@ -4,6 +4,7 @@
 // afresh after a compaction), and hand the node the whole member set, coalesced.
 import type { Logger } from '../../core/logger.js';
 import { type CacheError, errorFromCode, toCacheError, UnavailableError } from '../../errors.js';
+import { type Clock, holdOpen } from '../../util/clock.js';
 import { memberChange } from '../member-set.js';
 import type { Membership } from '../membership.js';
 import { Backoff, pause } from './backoff.js';
@@ -36,7 +37,7 @@ interface Lease {
   ttl: number;
   /**
    * deadline is when the lease has surely expired on etcd's side unless a
-   * keepalive sent before it got through (Date.now() ms): the send time of the
+   * keepalive sent before it got through (ms on the session's clock): the send time of the
    * last answered grant or keepalive plus the TTL it answered.
    */
   deadline: number;
@@ -58,6 +59,7 @@ export class EtcdMembership implements Membership {
   readonly #o: ResolvedEtcdOptions;
   readonly #client: EtcdClient;
   readonly #log: Logger;
+  readonly #clock: Clock;
   readonly #nodes: string;
   readonly #key: string | undefined;
   readonly #stop = new AbortController();
@@ -82,7 +84,7 @@ export class EtcdMembership implements Membership {
   #clusterId: string | undefined;
   #synced = false;
   #applied: string[] | undefined;
-  #applyTimer: NodeJS.Timeout | undefined;
+  #applyTimer: unknown;
 
   // Status.
   #connected: boolean | undefined;
@@ -94,6 +96,7 @@ export class EtcdMembership implements Membership {
     this.#o = options;
     this.#client = client;
     this.#log = options.logger;
+    this.#clock = options.clock;
     this.#nodes = nodesPrefix(options.prefix, options.service);
     this.#key =
       options.self === undefined
@@ -196,7 +199,7 @@ export class EtcdMembership implements Membership {
           continue;
         }
         this.#failure(e);
-        await pause(backoff.next(), this.#stop.signal);
+        await pause(backoff.next(), this.#stop.signal, this.#clock);
       }
     }
     report(undefined);
@@ -208,7 +211,7 @@ export class EtcdMembership implements Membership {
    */
   async #registrationStep(): Promise<boolean> {
     const signal = this.#stop.signal;
-    if (this.#lease !== undefined && Date.now() >= this.#lease.deadline) {
+    if (this.#lease !== undefined && this.#clock.now() >= this.#lease.deadline) {
       // No keepalive got through for a whole TTL: etcd has expired the lease, or
       // will, so this side cannot count on it. Its key may still be there; a put
       // under the new lease moves it, then the old lease is revoked.
@@ -216,7 +219,7 @@ export class EtcdMembership implements Membership {
     }
     let lease = this.#lease;
     if (lease === undefined) {
-      const sent = Date.now();
+      const sent = this.#clock.now();
       const granted = await this.#client.grant(this.#o.leaseTtlSeconds, { signal });
       lease = { id: granted.id, ttl: granted.ttl, deadline: sent + granted.ttl * 1000 };
       this.#lease = lease;
@@ -237,7 +240,7 @@ export class EtcdMembership implements Membership {
       }
       return true;
     }
-    const sent = Date.now();
+    const sent = this.#clock.now();
     const timeoutMs = Math.min(this.#o.requestTimeoutMs, Math.max(1000, lease.deadline - sent));
     const ttl = await this.#client.keepAlive(lease.id, { signal, timeoutMs });
     if (ttl <= 0) {
@@ -266,10 +269,11 @@ export class EtcdMembership implements Membership {
   /** #sleepUntilWoken waits `ms`, or less when closed or {@link #reregister} wakes it. */
   #sleepUntilWoken(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
+      const clock = this.#clock;
+      const timer = holdOpen(clock.setTimeout(done, ms));
       const signal = this.#stop.signal;
       function done() {
-        clearTimeout(timer);
+        clock.clearTimeout(timer);
         signal.removeEventListener('abort', done);
         resolve();
       }
@@ -316,7 +320,7 @@ export class EtcdMembership implements Membership {
         const e = toCacheError(err);
         report(e);
         this.#failure(e);
-        await pause(backoff.next(), this.#stop.signal);
+        await pause(backoff.next(), this.#stop.signal, this.#clock);
       }
     }
     report(undefined);
@@ -403,12 +407,12 @@ export class EtcdMembership implements Membership {
 
   #scheduleApply(): void {
     if (this.#applyTimer !== undefined) return;
-    this.#applyTimer = setTimeout(() => this.#flush(), this.#o.coalesceMs);
+    this.#applyTimer = holdOpen(this.#clock.setTimeout(() => this.#flush(), this.#o.coalesceMs));
   }
 
   /** #flush hands the node the whole member set, if it differs from the last one. */
   #flush(): void {
-    clearTimeout(this.#applyTimer);
+    if (this.#applyTimer !== undefined) this.#clock.clearTimeout(this.#applyTimer);
     this.#applyTimer = undefined;
     if (this.#stopped) return;
     const change = memberChange(this.#applied, this.#members.values());
@@ -460,7 +464,7 @@ export class EtcdMembership implements Membership {
 
   async #close(): Promise<void> {
     this.#stop.abort();
-    clearTimeout(this.#applyTimer);
+    if (this.#applyTimer !== undefined) this.#clock.clearTimeout(this.#applyTimer);
     this.#applyTimer = undefined;
     await Promise.allSettled(this.#loops);
     const lease = this.#lease;
@@ -492,7 +496,7 @@ export class EtcdMembership implements Membership {
       lastError: this.#lastError ?? null,
       lastChangeAt: this.#lastChangeAt ?? null,
       revision: this.#revision,
-      registered: this.#registered && lease !== undefined && Date.now() < lease.deadline,
+      registered: this.#registered && lease !== undefined && this.#clock.now() < lease.deadline,
     };
     return { ...status };
   }

@@ -16,6 +16,7 @@ import {
   UnavailableError,
 } from '../../errors.js';
 import { acceptedValueBytes } from '../../limits.js';
+import { type Clock, holdOpen } from '../../util/clock.js';
 import type { MemoryNetwork, MemoryRequest } from './network.js';
 
 /** The largest delay `setTimeout` honours; a deadline further away needs no timer. */
@@ -30,6 +31,8 @@ export interface MemoryClientConfig {
   maxValueBytes: number;
   /** Bounds each call on top of the caller's deadline; `Infinity` for none. */
   requestTimeoutMs: number;
+  /** Reads the time and runs the calls' deadline timers. */
+  clock: Clock;
 }
 
 /** A call in flight: how to end it from this side. */
@@ -152,7 +155,8 @@ export class MemoryPeerClient implements PeerClient {
         new InvalidArgumentError('key or group is not valid Unicode (lone surrogate)'),
       );
     }
-    const now = Date.now();
+    const clock = this.#config.clock;
+    const now = clock.now();
     const deadline = Math.min(options?.deadline ?? Infinity, now + this.#config.requestTimeoutMs);
     if (deadline <= now) {
       return Promise.reject(new DeadlineExceededError(`peer ${this.url}: the deadline has passed`));
@@ -166,7 +170,7 @@ export class MemoryPeerClient implements PeerClient {
 
     return new Promise((resolve, reject) => {
       const wire = new AbortController();
-      let timer: NodeJS.Timeout | undefined;
+      let timer: unknown;
       const pending: Pending = {
         fail: (err) => {
           if (!settle()) return;
@@ -185,7 +189,7 @@ export class MemoryPeerClient implements PeerClient {
        */
       const settle = () => {
         if (!this.#pending.delete(pending)) return false;
-        clearTimeout(timer);
+        if (timer !== undefined) clock.clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         return true;
       };
@@ -194,11 +198,14 @@ export class MemoryPeerClient implements PeerClient {
       signal?.addEventListener('abort', onAbort, { once: true });
       const left = deadline - now;
       if (left <= MAX_TIMER_MS) {
-        timer = setTimeout(() => {
-          if (!settle()) return;
-          reject(new DeadlineExceededError(`peer ${this.url}: no answer within ${left} ms`));
-          wire.abort(new DeadlineExceededError(`peer request: deadline of ${left} ms passed`));
-        }, left);
+        // Held open: the caller is owed an answer or a timeout, as over a socket.
+        timer = holdOpen(
+          clock.setTimeout(() => {
+            if (!settle()) return;
+            reject(new DeadlineExceededError(`peer ${this.url}: no answer within ${left} ms`));
+            wire.abort(new DeadlineExceededError(`peer request: deadline of ${left} ms passed`));
+          }, left),
+        );
       }
       const call = {
         signal: wire.signal,

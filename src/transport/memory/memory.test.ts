@@ -3,12 +3,12 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { ManualClock } from '../../../test/support/manual-clock.js';
 import { noopLogger } from '../../core/logger.js';
 import { HealthCheckedPeer } from '../../core/peer-health.js';
 import { GroupRegistry } from '../../core/registry.js';
 import { InvalidArgumentError, isCacheError } from '../../errors.js';
 import { type CacheNode, createNode } from '../../node/node.js';
-import type { Clock } from '../../util/clock.js';
 import type { ServeOptions } from '../transport.js';
 import { MemoryNetwork } from './network.js';
 import { memoryTransport } from './transport.js';
@@ -50,8 +50,9 @@ describe('a createNode cluster on a memory network', () => {
         hotCacheChance: 0,
         load: async (key) => {
           loads[self]?.push(key);
-          // A slow key gives a herd time to pile up behind its load.
-          if (key.startsWith('slow')) await new Promise((r) => setTimeout(r, 50));
+          // A slow key settles a turn later, once every call of a herd (delivered in
+          // microtasks) has piled up behind its load.
+          if (key.startsWith('slow')) await new Promise((r) => setImmediate(r));
           return `v:${key}`;
         },
       });
@@ -321,7 +322,7 @@ describe('the memory transport', () => {
     const network = new MemoryNetwork();
     const transport = memoryTransport(network);
     const server = await transport.serve(registry(), serveOn('p', 80));
-    const clock = new StepClock();
+    const clock = new ManualClock();
     const bare = transport.client('http://p');
     const peer = new HealthCheckedPeer(bare, {
       clock,
@@ -366,42 +367,4 @@ describe('the memory transport', () => {
 /** settle lets pending promise jobs and queued microtasks run. */
 async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
-}
-
-/**
- * StepClock is a manual {@link Clock} that starts at the real time (the memory
- * client checks deadlines against it) and moves only when `advance` is called.
- */
-class StepClock implements Clock {
-  #now = Date.now();
-  #next = 0;
-  readonly #timers = new Map<number, { at: number; fn: () => void }>();
-  now(): number {
-    return this.#now;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.#next++;
-    this.#timers.set(id, { at: this.#now + ms, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.#timers.delete(handle as number);
-  }
-  /** advance moves time on by `ms`, running the timers due in order, each followed by its jobs. */
-  async advance(ms: number): Promise<void> {
-    const until = this.#now + ms;
-    for (;;) {
-      let due: [number, { at: number; fn: () => void }] | undefined;
-      for (const entry of this.#timers) {
-        if (entry[1].at <= until && (due === undefined || entry[1].at < due[1].at)) due = entry;
-      }
-      if (due === undefined) break;
-      this.#timers.delete(due[0]);
-      this.#now = Math.max(this.#now, due[1].at);
-      due[1].fn();
-      await settle();
-    }
-    this.#now = until;
-    await settle();
-  }
 }

@@ -1,7 +1,6 @@
 // network.ts: the in-process "network" of the memory transport: an address book from
 // `host:port` to the memory servers listening there.
 
-import { isIP } from 'node:net';
 import type { NodeStatsRequest } from '../../core/node-stats.js';
 import type { CallOptions, PeerValue } from '../../core/peers.js';
 import { AlreadyExistsError, InvalidArgumentError, UnavailableError } from '../../errors.js';
@@ -199,7 +198,9 @@ export class MemoryNetwork {
 
 /** familyOf is the address family a memory server reports for `host`. */
 export function familyOf(host: string): 'IPv4' | 'IPv6' {
-  return isIP(host) === 6 ? 'IPv6' : 'IPv4';
+  // node:net is loaded here, not imported: the core entry exports this transport,
+  // and a local cache should not pay for node:net (and node:stream) at import.
+  return process.getBuiltinModule('node:net').isIP(host) === 6 ? 'IPv6' : 'IPv4';
 }
 
 function normalHost(host: string): string {

@@ -4,6 +4,7 @@
 import type { GroupLookup, PeerClient } from '../../core/peers.js';
 import { InvalidArgumentError } from '../../errors.js';
 import { DEFAULT_MAX_KEY_BYTES, DEFAULT_WIRE_MAX_VALUE_BYTES } from '../../limits.js';
+import { type Clock, systemClock } from '../../util/clock.js';
 import { clientCache } from '../clients.js';
 import type { PeerTransport, ServeOptions } from '../transport.js';
 import { type MemoryClientConfig, MemoryPeerClient } from './client.js';
@@ -28,6 +29,8 @@ export interface MemoryTransportOptions {
    * DeadlineExceededError. `Infinity` disables it. Defaults to 10 000.
    */
   requestTimeoutMs?: number;
+  /** clock reads the time and runs the calls' deadlines; give it the node's. Default {@link systemClock}. */
+  clock?: Clock | undefined;
 }
 
 /** MemoryTransport is the memory {@link PeerTransport}; its servers tell their gets in flight. */
@@ -63,7 +66,13 @@ export function memoryTransport(
   if (!(requestTimeoutMs > 0)) {
     throw new InvalidArgumentError(`requestTimeoutMs must be positive: ${requestTimeoutMs}`);
   }
-  const config: MemoryClientConfig = { network, maxKeyBytes, maxValueBytes, requestTimeoutMs };
+  const config: MemoryClientConfig = {
+    network,
+    maxKeyBytes,
+    maxValueBytes,
+    requestTimeoutMs,
+    clock: options.clock ?? systemClock,
+  };
   const clients = clientCache((url) => new MemoryPeerClient(url, config));
   return {
     name: 'memory',

@@ -1,44 +1,54 @@
 // client-limits.test.ts: the tcp client against a hung peer and a stalled connection, over real
-// sockets: a bounded queue, requests given up before being written never sent, a connection
-// that made no progress replaced by a fresh one, and a dial left unanswered dropped.
+// sockets: a bounded queue, requests given up before being written never sent, and a
+// connection that made no progress replaced by a fresh one (a dial left unanswered, which
+// needs a stopped process, is test/limits/tcp-dial.test.ts).
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
+import { ManualClock } from '../../../test/support/manual-clock.js';
+import { within } from '../../../test/support/process.js';
 import type { GroupLookup, PeerServedGroup } from '../../core/peers.js';
 import { FrameReader, FrameType } from './frame.js';
 import { type TcpTransport, tcpTransport } from './transport.js';
 
 const MiB = 1024 * 1024;
 
-/** A group whose `slow…` keys answer after the ms in the key, others at once. */
-const group: PeerServedGroup = {
-  name: 'g',
-  getForPeer: async (key) => {
-    const slow = /^slow(\d+)$/.exec(key);
-    if (slow) await new Promise((r) => setTimeout(r, Number(slow[1])));
-    return { value: Buffer.from(`v:${key}`), expireAt: 0, minuteQps: 0 };
-  },
-  setFromPeer: () => {},
-  removeFromPeer: () => {},
-};
-const lookup: GroupLookup = { getGroup: (name) => (name === 'g' ? group : undefined) };
+/** A group whose `slow…` keys answer after the ms in the key on `clock`, others at once. */
+function slowGroup(clock: ManualClock): GroupLookup {
+  const group: PeerServedGroup = {
+    name: 'g',
+    getForPeer: async (key) => {
+      const slow = /^slow(\d+)$/.exec(key);
+      if (slow) await new Promise<void>((r) => clock.setTimeout(r, Number(slow[1])));
+      return { value: Buffer.from(`v:${key}`), expireAt: 0, minuteQps: 0 };
+    },
+    setFromPeer: () => {},
+    removeFromPeer: () => {},
+  };
+  return { getGroup: (name) => (name === 'g' ? group : undefined) };
+}
+const lookup = slowGroup(new ManualClock());
 const text = (v: Uint8Array) => Buffer.from(v).toString();
 const turn = () => new Promise<void>((r) => setImmediate(r));
 
-/** within fails if `p` has not settled in `ms` (a bound on a hang, not a timing assertion). */
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`not within ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, bound]);
-  } finally {
-    clearTimeout(timer);
-  }
+/**
+ * pass advances `clock` by `ms` in steps of `stepMs`, so that the sockets are
+ * served between the steps as they would be while real time passes.
+ */
+async function pass(clock: ManualClock, ms: number, stepMs = 50): Promise<void> {
+  for (let left = ms; left > 0; left -= stepMs) await clock.advance(Math.min(stepMs, left));
+}
+
+/** connected waits for the client's connection to be made (bounded: a hang fails). */
+function connected(stats: () => { connected: boolean }): Promise<void> {
+  return within(
+    (async () => {
+      while (!stats().connected) await turn();
+    })(),
+    5_000,
+    'connected',
+  );
 }
 
 async function listen(server: Server): Promise<number> {
@@ -81,17 +91,19 @@ describe('tcp client limits', () => {
     });
     // The requests' own timeouts are the subject: no probe for the connection's quiet, which
     // would reset it before the peer reads again.
+    const clock = new ManualClock();
     const t = transport({
       maxQueuedBytes: 4 * MiB,
       maxValueBytes: 2 * MiB,
       quietTimeoutMs: Number.POSITIVE_INFINITY,
+      clock,
     });
     const peerUrl = `http://127.0.0.1:${port}`;
     const client = t.client(peerUrl);
     const stats = () => t.clientStats(peerUrl) ?? assert.fail('no client open');
     const value = Buffer.alloc(MiB, 7);
-    // Far enough for the 40 calls to be made before it, on a busy machine too.
-    const deadline = Date.now() + 2_000;
+    // The clock stands still while the 40 calls are made: all of them come before it.
+    const deadline = clock.now() + 2_000;
     const outcomes: (string | undefined)[] = [];
     const calls: Promise<void>[] = [];
     const call = (i: number) =>
@@ -104,13 +116,7 @@ describe('tcp client limits', () => {
         },
       );
     calls.push(call(0));
-    await within(
-      (async () => {
-        while (!stats().connected) await turn();
-      })(),
-      5_000,
-      'connected',
-    );
+    await connected(stats);
     // One SET per turn, so the socket takes what it can between them.
     let maxQueued = 0;
     let maxSocket = 0;
@@ -121,7 +127,6 @@ describe('tcp client limits', () => {
       maxQueued = Math.max(maxQueued, s.queuedBytes);
       maxSocket = Math.max(maxSocket, s.socketBufferedBytes);
     }
-    assert.ok(Date.now() < deadline, 'every call was made before its deadline');
     const refusedAtOnce = outcomes.filter((o) => o?.startsWith('refused')).length;
     assert.ok(refusedAtOnce > 0, 'past the bound, calls fail at once');
     assert.match(outcomes.find((o) => o?.startsWith('refused')) ?? '', /wait to be sent/);
@@ -131,6 +136,7 @@ describe('tcp client limits', () => {
     const unwritten = stats().queuedRequests;
     assert.ok(unwritten > 0, 'some requests wait in the queue');
     const admitted = 40 - refusedAtOnce;
+    await clock.advance(2_000);
     await within(Promise.all(calls), 5_000, 'every call settles');
     assert.equal(
       outcomes.filter((o) => o === 'DEADLINE_EXCEEDED').length,
@@ -235,11 +241,17 @@ describe('tcp client limits', () => {
       for (const s of open) s.destroy();
       await new Promise((r) => proxy.close(r));
     });
-    const t = transport({ requestTimeoutMs: 200 });
+    const clock = new ManualClock();
+    const t = transport({ requestTimeoutMs: 200, clock });
     const peerUrl = `http://127.0.0.1:${port}`;
     const client = t.client(peerUrl);
     const stats = () => t.clientStats(peerUrl) ?? assert.fail('no client open');
-    await assert.rejects(client.get('g', 'a'), { code: 'DEADLINE_EXCEEDED' });
+    const timedOut = assert.rejects(client.get('g', 'a'), { code: 'DEADLINE_EXCEEDED' });
+    await connected(stats);
+    // The request times out at 200 ms; the probe sent then is unanswered 200 ms later.
+    await pass(clock, 200);
+    await timedOut;
+    await pass(clock, 200);
     await within(firstGone, 5_000, 'the stalled connection is dropped');
     assert.equal(firstError, 'ECONNRESET', 'dropped with a reset');
     assert.equal(text((await client.get('g', 'b')).value), 'v:b');
@@ -260,6 +272,10 @@ describe('tcp client limits', () => {
     // the real server.
     let accepted = 0;
     let firstError: string | undefined;
+    let firstClosed: () => void = () => {};
+    const firstGone = new Promise<void>((r) => {
+      firstClosed = r;
+    });
     const open: Socket[] = [];
     const proxy = createServer((socket) => {
       accepted++;
@@ -268,6 +284,7 @@ describe('tcp client limits', () => {
         socket.on('error', (err: NodeJS.ErrnoException) => {
           firstError = err.code;
         });
+        socket.on('close', () => firstClosed());
         return;
       }
       const up = connect(real.address.port, '127.0.0.1');
@@ -281,33 +298,30 @@ describe('tcp client limits', () => {
       for (const s of open) s.destroy();
       await new Promise((r) => proxy.close(r));
     });
-    const t = transport({ requestTimeoutMs: 60_000 });
+    const clock = new ManualClock();
+    const t = transport({ requestTimeoutMs: 60_000, clock });
     const peerUrl = `http://127.0.0.1:${port}`;
     const client = t.client(peerUrl);
     const stats = () => t.clientStats(peerUrl) ?? assert.fail('no client open');
-    await within(
-      assert.rejects(client.get('g', 'a'), {
-        code: 'UNAVAILABLE',
-        message: /connection reset/,
-      }),
-      10_000,
-      'the silent connection is given up (the request timeout is a minute away)',
-    );
-    await within(
-      (async () => {
-        while (firstError === undefined) await new Promise((r) => setTimeout(r, 5));
-      })(),
-      5_000,
-      'the peer sees the connection go',
-    );
+    const reset = assert.rejects(client.get('g', 'a'), {
+      code: 'UNAVAILABLE',
+      message: /connection reset/,
+    });
+    await connected(stats);
+    // A second of quiet: probed; a second more with no answer: reset. The request's
+    // own timeout is a minute away.
+    await pass(clock, 2_000);
+    await within(reset, 5_000, 'the silent connection is given up');
+    await within(firstGone, 5_000, 'the peer sees the connection go');
     assert.equal(firstError, 'ECONNRESET', 'dropped with a reset');
     assert.equal(text((await client.get('g', 'b')).value), 'v:b');
     assert.equal(stats().dials, 2);
   });
 
   it('a load slower than the quiet time keeps its connection: the peer answers the probe', async () => {
-    const t = transport({ requestTimeoutMs: 60_000 });
-    const server = await t.serve(lookup, {
+    const clock = new ManualClock();
+    const t = transport({ requestTimeoutMs: 60_000, clock });
+    const server = await t.serve(slowGroup(clock), {
       host: '127.0.0.1',
       port: 0,
       signal: new AbortController().signal,
@@ -318,79 +332,16 @@ describe('tcp client limits', () => {
     const client = t.client(peerUrl);
     const stats = () => t.clientStats(peerUrl) ?? assert.fail('no client open');
     // Three quiet seconds: probed at least once, answered each time.
-    assert.equal(text((await client.get('g', 'slow3000')).value), 'v:slow3000');
+    const slow = client.get('g', 'slow3000');
+    await connected(stats);
+    await pass(clock, 3_000);
+    assert.equal(text((await within(slow, 5_000, 'the slow load answers')).value), 'v:slow3000');
     assert.equal(stats().dials, 1, 'still the first connection');
   });
 
-  it('a dial the peer does not accept is dropped at the connect timeout; the next call dials at once', async () => {
-    // A host that stops answering: a process listening with the smallest backlog, stopped
-    // (SIGSTOP) so that it accepts nothing. Once its accept queue is full the kernel drops
-    // further SYNs unanswered, as a cut link does.
-    const host = spawn(
-      process.execPath,
-      [
-        '-e',
-        "const s = require('net').createServer(() => {}); s.listen(0, '127.0.0.1', 1, () => console.log(s.address().port));",
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    const exited = once(host, 'exit');
-    cleanup.push(async () => {
-      if (host.exitCode === null && host.signalCode === null) host.kill('SIGKILL');
-      await exited;
-    });
-    const [line] = (await within(once(host.stdout, 'data'), 10_000, 'the host listens')) as [
-      Buffer,
-    ];
-    const port = Number(line.toString().trim());
-    host.kill('SIGSTOP');
-    // Fill its accept queue: connections complete until it is full, then hang.
-    const fillers: Socket[] = [];
-    cleanup.push(() => {
-      for (const f of fillers) f.destroy();
-    });
-    for (let hung = false; !hung && fillers.length < 64; ) {
-      const f = connect(port, '127.0.0.1');
-      f.on('error', () => {});
-      fillers.push(f);
-      hung = await new Promise<boolean>((r) => {
-        const timer = setTimeout(() => r(true), 300);
-        f.once('connect', () => {
-          clearTimeout(timer);
-          r(false);
-        });
-      });
-    }
-    const t = transport({ connectTimeoutMs: 200, requestTimeoutMs: 60_000 });
-    const peerUrl = `http://127.0.0.1:${port}`;
-    const client = t.client(peerUrl);
-    const stats = () => t.clientStats(peerUrl) ?? assert.fail('no client open');
-    await within(
-      assert.rejects(client.get('g', 'a'), {
-        code: 'UNAVAILABLE',
-        message: /not connected within 200 ms/,
-      }),
-      10_000,
-      'the unanswered dial fails (its request timeout is a minute away)',
-    );
-    assert.equal(stats().connected, false);
-    // A peer answers on that port again: the next call dials at once (no backoff) and is served.
-    for (const f of fillers) f.destroy();
-    host.kill('SIGKILL');
-    await exited;
-    const real = await t.serve(lookup, {
-      host: '127.0.0.1',
-      port,
-      signal: new AbortController().signal,
-      logger: { debug() {}, info() {}, warn() {}, error() {} },
-    });
-    cleanup.push(() => real.close(0));
-    assert.equal(text((await within(client.get('g', 'b'), 10_000, 'served')).value), 'v:b');
-    assert.equal(stats().dials, 2, 'one dial dropped, one made');
-  });
-
   it('the client closes an idle connection before the server would', async () => {
-    const t = transport({ idleTimeoutMs: 400 });
+    const clock = new ManualClock();
+    const t = transport({ idleTimeoutMs: 400, clock });
     const serverLog: string[] = [];
     const note = (_fields: Record<string, unknown>, message: string) => serverLog.push(message);
     const server = await t.serve(lookup, {
@@ -404,9 +355,11 @@ describe('tcp client limits', () => {
     const client = t.client(peerUrl);
     const stats = () => t.clientStats(peerUrl) ?? assert.fail('no client open');
     assert.equal(text((await client.get('g', 'a')).value), 'v:a');
+    // The client's idle time is half the server's here (400 ms is under 5 s).
+    await pass(clock, 200);
     await within(
       (async () => {
-        while (stats().connected) await new Promise((r) => setTimeout(r, 5));
+        while (stats().connected) await turn();
       })(),
       5_000,
       'the client closes its idle connection',
@@ -417,8 +370,9 @@ describe('tcp client limits', () => {
   });
 
   it('a slow answer alone does not drop a connection: the peer answers the probe', async () => {
-    const t = transport({ requestTimeoutMs: 100 });
-    const server = await t.serve(lookup, {
+    const clock = new ManualClock();
+    const t = transport({ requestTimeoutMs: 100, clock });
+    const server = await t.serve(slowGroup(clock), {
       host: '127.0.0.1',
       port: 0,
       signal: new AbortController().signal,
@@ -428,11 +382,15 @@ describe('tcp client limits', () => {
     const peerUrl = `http://127.0.0.1:${server.address.port}`;
     const client = t.client(peerUrl);
     const stats = () => t.clientStats(peerUrl) ?? assert.fail('no client open');
-    await assert.rejects(client.get('g', 'slow400'), { code: 'DEADLINE_EXCEEDED' });
+    const slow = assert.rejects(client.get('g', 'slow400'), { code: 'DEADLINE_EXCEEDED' });
+    await connected(stats);
+    await pass(clock, 100, 10);
+    await slow;
     // The probe sent after the timeout settles (answered, or timed out and the connection reset).
+    await pass(clock, 400, 10);
     await within(
       (async () => {
-        while (stats().pending > 0) await new Promise((r) => setTimeout(r, 5));
+        while (stats().pending > 0) await turn();
       })(),
       5_000,
       'the probe settles',

@@ -20,6 +20,7 @@ import type { RingKind } from '../../ring/owner-ring.js';
 import { CLOSED_AFTER_HANDSHAKE } from '../../security/refusals.js';
 import type { ResolvedTls } from '../../security/tls.js';
 import { ChurnMap } from '../../util/churn-map.js';
+import type { Clock } from '../../util/clock.js';
 import { LogThrottle } from '../../util/log-throttle.js';
 import { SweepTimer } from '../../util/sweep-timer.js';
 import {
@@ -66,6 +67,8 @@ export interface TcpClientConfig {
   connectTimeoutMs: number;
   /** How long a connection with requests in flight may read nothing before it is probed. */
   quietTimeoutMs: number;
+  /** Reads the time and runs the timeouts (requests, dials, probes, idle). */
+  clock: Clock;
 }
 
 /** TcpClientStats is a snapshot of one peer client's connection. */
@@ -115,7 +118,7 @@ interface Link {
   /** Whether the TCP connection is made (for TLS, before the handshake ends). */
   accepted: boolean;
   /** Drops the dial if the peer has not accepted it by the connect timeout. */
-  dialTimer: NodeJS.Timeout | undefined;
+  dialTimer: unknown;
   dead: boolean;
   /** Reads so far (any bytes from the peer): the connection's sign of progress. */
   reads: number;
@@ -175,12 +178,13 @@ export class TcpPeerClient implements PeerClient {
   /** How long a connection may idle before this side closes it. */
   readonly #idleMs: number;
   /** Times out requests of the current connection; one timer for all of them. */
-  readonly #timeouts = new SweepTimer((now) => this.#timeOut(now));
+  readonly #timeouts: SweepTimer;
 
   /** Throws InvalidArgumentError for a base URL that is not `http(s)://host:port`. */
   constructor(baseUrl: string, config: TcpClientConfig) {
     this.url = baseUrl;
     this.#config = config;
+    this.#timeouts = new SweepTimer((now) => this.#timeOut(now), config.clock);
     this.#probeMs = Math.min(config.requestTimeoutMs, maxProbeMs);
     // Before the server's idle timeout, so that with equal settings it is this side that closes
     // an idle connection: the server closing it could cross a request just sent on it.
@@ -302,7 +306,7 @@ export class TcpPeerClient implements PeerClient {
         new InvalidArgumentError('key or group is not valid Unicode (lone surrogate)'),
       );
     }
-    const now = Date.now();
+    const now = this.#config.clock.now();
     const deadline = Math.min(options?.deadline ?? Infinity, now + this.#config.requestTimeoutMs);
     if (deadline <= now) {
       return Promise.reject(new DeadlineExceededError(`peer ${this.url}: the deadline has passed`));
@@ -506,7 +510,7 @@ export class TcpPeerClient implements PeerClient {
     link.pending.delete(id);
     if (link.pending.size === 0) {
       this.#timeouts.hold(false);
-      link.idleSince = Date.now();
+      link.idleSince = this.#config.clock.now();
       // Usually armed earlier already (a deadline of a request that has ended).
       this.#timeouts.schedule(link.idleSince + this.#idleMs);
     }
@@ -546,7 +550,7 @@ export class TcpPeerClient implements PeerClient {
       readAt: 0,
       busySince: 0,
       probeId: undefined,
-      idleSince: Date.now(),
+      idleSince: this.#config.clock.now(),
     };
     socket.setNoDelay(true);
     // An idle connection to a peer that vanished without a reset is noticed within about
@@ -554,7 +558,7 @@ export class TcpPeerClient implements PeerClient {
     socket.setKeepAlive(true, 5_000);
     socket.once('connect', () => {
       link.accepted = true;
-      clearTimeout(link.dialTimer);
+      this.#clearDialTimer(link);
     });
     socket.once(this.#secure ? 'secureConnect' : 'connect', () => {
       link.connected = true;
@@ -564,14 +568,13 @@ export class TcpPeerClient implements PeerClient {
     // The verdict waits for setImmediate, which runs after the event loop has polled the
     // sockets: when this process was busy past the timeout, a connection the peer accepted
     // meanwhile is seen as made before it could be dropped for being late.
-    link.dialTimer = setTimeout(
+    link.dialTimer = this.#config.clock.setTimeout(
       () => setImmediate(() => this.#dialTimedOut(link)),
       this.#config.connectTimeoutMs,
     );
-    link.dialTimer.unref();
     socket.on('data', (chunk: Buffer) => {
       link.reads++;
-      link.readAt = Date.now();
+      link.readAt = this.#config.clock.now();
       const problem = link.reader.push(chunk);
       if (problem !== undefined) this.#protocolError(link, problem);
     });
@@ -597,6 +600,12 @@ export class TcpPeerClient implements PeerClient {
    * follows: the timeout was the wait, and a peer that comes back (a partition
    * healed) is reached by the very next call.
    */
+  #clearDialTimer(link: Link): void {
+    if (link.dialTimer === undefined) return;
+    this.#config.clock.clearTimeout(link.dialTimer);
+    link.dialTimer = undefined;
+  }
+
   #dialTimedOut(link: Link): void {
     if (link.accepted || link.dead) return;
     const cause = new Error(`not connected within ${this.#config.connectTimeoutMs} ms`);
@@ -613,7 +622,7 @@ export class TcpPeerClient implements PeerClient {
     if (!link.connected) {
       const c = this.#config;
       this.#backoffMs = Math.min(Math.max(this.#backoffMs * 2, c.minBackoffMs), c.maxBackoffMs);
-      this.#retryAt = Date.now() + this.#backoffMs;
+      this.#retryAt = this.#config.clock.now() + this.#backoffMs;
     }
     this.#lastFailure = cause;
     this.#fail(
@@ -626,7 +635,7 @@ export class TcpPeerClient implements PeerClient {
   #fail(link: Link, err: CacheError, reset = false): void {
     if (link.dead) return;
     link.dead = true;
-    clearTimeout(link.dialTimer);
+    this.#clearDialTimer(link);
     link.reader.stop();
     link.queue.close();
     if (reset) resetSocket(link.socket);

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { makeTestCerts } from '../../../test/support/certs.js';
+import { within } from '../../../test/support/process.js';
 import type { Logger } from '../../core/logger.js';
 import type { GroupLookup, PeerServedGroup } from '../../core/peers.js';
 import { resolveTls } from '../../security/tls.js';
@@ -97,19 +98,6 @@ async function raw(port: number): Promise<Raw> {
         ? Promise.resolve()
         : new Promise((resolve) => waiters.push({ n, resolve })),
   };
-}
-
-/** within fails if `p` has not settled in `ms` (a bound on a hang, not a timing assertion). */
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`not within ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, bound]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** until resolves once `done()` holds, checking every few ms. */

@@ -24,6 +24,7 @@ import { secretCheck } from '../../security/secret.js';
 import type { ResolvedTls } from '../../security/tls.js';
 import { type BudgetWaiter, ByteBudget } from '../../util/byte-budget.js';
 import { ChurnMap } from '../../util/churn-map.js';
+import { type Clock, systemClock } from '../../util/clock.js';
 import { LazyAbort } from '../../util/lazy-abort.js';
 import { LogThrottle } from '../../util/log-throttle.js';
 import { SweepTimer } from '../../util/sweep-timer.js';
@@ -96,6 +97,8 @@ export interface TcpServerConfig {
   readTimeoutMs: number;
   /** A connection with nothing in flight and no frame begun is closed after it. */
   idleTimeoutMs: number;
+  /** Reads the time and runs the timeouts (loads, handshake, read, idle). Default {@link systemClock}. */
+  clock?: Clock | undefined;
 }
 
 /** TcpServerStats is a snapshot of what a tcp server holds. */
@@ -120,6 +123,7 @@ export interface TcpPeerServer extends PeerServer {
 interface Shared {
   readonly groups: GroupLookup;
   readonly config: TcpServerConfig;
+  readonly clock: Clock;
   readonly maxFrame: number;
   readonly authorized: ((secret: string) => boolean) | undefined;
   closing: boolean;
@@ -149,6 +153,7 @@ export async function serveTcp(
   const shared: Shared = {
     groups,
     config,
+    clock: config.clock ?? systemClock,
     maxFrame: maxRequestFrame(config.maxKeyBytes, config.maxValueBytes),
     authorized: authorizer(config.peerSecret),
     closing: false,
@@ -296,11 +301,11 @@ class InFlight extends LazyAbort implements CallOptions {
   /** The trace context the client sent before the request (tracing on). */
   traceparent: string | undefined;
 
-  /** `timeoutMs` 0 means no deadline. */
-  constructor(timeoutMs: number) {
+  /** `timeoutMs` 0 means no deadline; `now` is when the request arrived. */
+  constructor(timeoutMs: number, now: number) {
     super();
     this.timeoutMs = timeoutMs;
-    this.deadline = timeoutMs > 0 ? Date.now() + timeoutMs : undefined;
+    this.deadline = timeoutMs > 0 ? now + timeoutMs : undefined;
   }
 }
 
@@ -318,10 +323,10 @@ class Connection {
   /** The TRACE frame just read, for the request of its id that follows it. */
   #trace: { id: number; traceparent: string } | undefined;
   /** Aborts loads whose deadline passed and cuts an overdue connection; one timer for both. */
-  readonly #timeouts = new SweepTimer((now) => this.#timeOut(now));
-  readonly #acceptedAt = Date.now();
+  readonly #timeouts: SweepTimer;
+  readonly #acceptedAt: number;
   /** The last activity (bytes read, or the last request answered), ms since the epoch. */
-  #activeAt = this.#acceptedAt;
+  #activeAt: number;
   /** Frames read whole so far; numbers the frame being gathered. */
   #frames = 0;
   /** The number of the incomplete frame `#frameSince` belongs to; -1 for none. */
@@ -341,6 +346,9 @@ class Connection {
   constructor(socket: Socket, shared: Shared) {
     this.#socket = socket;
     this.#shared = shared;
+    this.#timeouts = new SweepTimer((now) => this.#timeOut(now), shared.clock);
+    this.#acceptedAt = shared.clock.now();
+    this.#activeAt = this.#acceptedAt;
     this.#outbox = new Outbox(socket, {
       full: () => this.#hold(HOLD_WRITES),
       drained: () => this.#unhold(HOLD_WRITES),
@@ -352,7 +360,7 @@ class Connection {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
     socket.on('data', (chunk: Buffer) => {
-      this.#activeAt = Date.now();
+      this.#activeAt = this.#shared.clock.now();
       const problem = this.#reader.push(chunk);
       if (problem !== undefined) this.#protocolError(problem);
       else this.#afterRead();
@@ -703,7 +711,7 @@ class Connection {
     // As for a GET, the frame's timeout runs from now, once the whole frame has
     // been read; the write is applied in this same step, so it cannot be late,
     // and the deadline is only passed on.
-    const call = { deadline: timeoutMs > 0 ? Date.now() + timeoutMs : undefined };
+    const call = { deadline: timeoutMs > 0 ? this.#shared.clock.now() + timeoutMs : undefined };
     try {
       if (type === FrameType.Set) {
         // A view of the frame's bytes: the group copies what it keeps.
@@ -733,7 +741,7 @@ class Connection {
     }
     // The request is its own call options: its signal is made only if the group
     // reads it, and a cache hit, answered at once, leaves no entry in the table.
-    const pending = new InFlight(timeoutMs);
+    const pending = new InFlight(timeoutMs, this.#shared.clock.now());
     if (traceparent !== undefined) pending.traceparent = traceparent;
     const outer = this.#shared.config.signal;
     if (outer.aborted) pending.abort(outer.reason);
@@ -793,7 +801,7 @@ class Connection {
     if (this.#inFlight.size === 0) {
       this.#timeouts.hold(false);
       // Idle from now: the timer is usually armed earlier already (a load's deadline).
-      this.#activeAt = Date.now();
+      this.#activeAt = this.#shared.clock.now();
       this.#timeouts.schedule(this.#activeAt + this.#shared.limits.idleTimeoutMs);
     }
   }

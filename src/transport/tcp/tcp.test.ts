@@ -4,18 +4,23 @@
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
+import { ManualClock } from '../../../test/support/manual-clock.js';
+import { within } from '../../../test/support/process.js';
 import { noopLogger } from '../../core/logger.js';
 import type { GroupLookup, PeerServedGroup } from '../../core/peers.js';
 import { InvalidArgumentError } from '../../errors.js';
 import type { PeerServer, PeerTransport } from '../transport.js';
 import { tcpTransport } from './transport.js';
 
-/** A group whose `slow…` keys answer after `ms` in the key, others at once. */
+/** The time of the group's slow loads: it moves only when a test advances it. */
+const loadClock = new ManualClock();
+
+/** A group whose `slow…` keys answer after the ms in the key on {@link loadClock}, others at once. */
 const group: PeerServedGroup = {
   name: 'g',
   getForPeer: async (key) => {
     const slow = /^slow(\d+)$/.exec(key);
-    if (slow) await new Promise((r) => setTimeout(r, Number(slow[1])));
+    if (slow) await new Promise<void>((r) => loadClock.setTimeout(r, Number(slow[1])));
     return { value: Buffer.from(`v:${key}`), expireAt: 0, minuteQps: 0 };
   },
   setFromPeer: () => {},
@@ -49,7 +54,7 @@ describe('tcp transport', () => {
     const client = t.client(`http://127.0.0.1:${server.address.port}`);
     const order: string[] = [];
     const keys = ['slow80', 'a', 'slow20', 'b', ...Array.from({ length: 200 }, (_, i) => `k${i}`)];
-    const got = await Promise.all(
+    const pending = Promise.all(
       keys.map((k) =>
         client.get('g', k).then((v) => {
           order.push(k);
@@ -57,6 +62,17 @@ describe('tcp transport', () => {
         }),
       ),
     );
+    // Every answer but the slow ones comes while the slow loads wait; then they end, 20 ms
+    // and 80 ms into their loads.
+    await within(
+      (async () => {
+        while (order.length < keys.length - 2) await new Promise((r) => setImmediate(r));
+      })(),
+      5_000,
+      'the quick answers',
+    );
+    await loadClock.advance(80);
+    const got = await pending;
     assert.deepEqual(
       got,
       keys.map((k) => `v:${k}`),
@@ -122,30 +138,34 @@ describe('tcp transport', () => {
       await new Promise<void>((r) => silent.close(() => r()));
     });
     const port = (silent.address() as { port: number }).port;
-    const t = tcpTransport({ requestTimeoutMs: 400 });
+    const clock = new ManualClock();
+    const t = tcpTransport({ requestTimeoutMs: 400, clock });
     cleanup.push(() => t.close());
     const client = t.client(`http://127.0.0.1:${port}`);
-    const started = Date.now();
+    const started = clock.now();
     const settledAt = (p: Promise<unknown>) =>
       p.then(
         () => assert.fail('a silent peer cannot answer'),
         (err: { code?: string }) => {
           assert.equal(err.code, 'DEADLINE_EXCEEDED');
-          return Date.now() - started;
+          return clock.now() - started;
         },
       );
     // The later deadline is asked first: the timer must still fire for the earlier one.
     const byDefault = settledAt(client.get('g', 'a'));
     const late = settledAt(client.get('g', 'b', { deadline: started + 250 }));
     const early = settledAt(client.get('g', 'c', { deadline: started + 100 }));
+    await clock.advance(400);
     const [d, l, e] = await Promise.all([byDefault, late, early]);
-    assert.ok(e >= 99 && e <= l, `early at ${e} ms, late at ${l} ms`);
-    assert.ok(l >= 249 && l <= d, `late at ${l} ms, default at ${d} ms`);
-    assert.ok(d >= 399, `requestTimeoutMs at ${d} ms`);
+    assert.deepEqual(
+      { early: e, late: l, byDefault: d },
+      { early: 100, late: 250, byDefault: 400 },
+    );
   });
 
   it('backs off from a peer that refuses connections, then dials it again', async () => {
-    const t = tcpTransport({ minBackoffMs: 200, maxBackoffMs: 200 });
+    const clock = new ManualClock();
+    const t = tcpTransport({ minBackoffMs: 200, maxBackoffMs: 200, clock });
     cleanup.push(() => t.close());
     const probe = tcpTransport();
     const server = await serve(probe);
@@ -158,7 +178,8 @@ describe('tcp transport', () => {
     await assert.rejects(client.get('g', 'k'), /unreachable/);
     const back = await serve(t, port);
     cleanup.push(() => back.close(0));
-    await new Promise((r) => setTimeout(r, 250));
+    await assert.rejects(client.get('g', 'k'), /unreachable/, 'still within the backoff');
+    await clock.advance(200);
     assert.equal(text((await client.get('g', 'k')).value), 'v:k');
   });
 

@@ -7,6 +7,7 @@ import { DEFAULT_MAX_KEY_BYTES, DEFAULT_WIRE_MAX_VALUE_BYTES } from '../../limit
 import type { RingKind } from '../../ring/owner-ring.js';
 import { checkSecret } from '../../security/secret.js';
 import { resolveTls, type TlsOptions } from '../../security/tls.js';
+import { type Clock, systemClock } from '../../util/clock.js';
 import { defaultMaxConnections } from '../../util/fd-limit.js';
 import { clientCache } from '../clients.js';
 import type { ClientOptions, PeerServer, PeerTransport, ServeOptions } from '../transport.js';
@@ -132,6 +133,12 @@ export interface TcpTransportOptions {
    */
   maxQueuedBytes?: number;
   /**
+   * clock reads the time and runs every timeout of the client and the server
+   * (requests, dials, probes, handshake, read, idle); give it the node's.
+   * Default {@link systemClock}.
+   */
+  clock?: Clock | undefined;
+  /**
    * logger hears of the connections the client drops: for a malformed answer,
    * or reset after making no progress. Default: none.
    */
@@ -213,6 +220,7 @@ export function tcpTransport(options: TcpTransportOptions = {}): TcpTransport {
   const maxQueuedRequests = positiveInt('maxQueuedRequests', options.maxQueuedRequests ?? 4096);
   const maxQueuedBytes = positiveInt('maxQueuedBytes', options.maxQueuedBytes ?? 16 * MiB);
   const tls = resolveTls(options.tls);
+  const clock = options.clock ?? systemClock;
   const secret = checkSecret('peerSecret', options.peerSecret);
   if (secret !== undefined && secret.length > MAX_SECRET_BYTES) {
     throw new InvalidArgumentError(`peerSecret must be at most ${MAX_SECRET_BYTES} characters`);
@@ -231,6 +239,7 @@ export function tcpTransport(options: TcpTransportOptions = {}): TcpTransport {
     idleTimeoutMs,
     connectTimeoutMs,
     quietTimeoutMs,
+    clock,
   };
   // The ring of the node this transport serves, from its first call that names one.
   let ring: RingKind | undefined;
@@ -269,6 +278,7 @@ export function tcpTransport(options: TcpTransportOptions = {}): TcpTransport {
         handshakeTimeoutMs,
         readTimeoutMs,
         idleTimeoutMs,
+        clock,
       });
     },
     close: () => clients.closeAll(),
