@@ -274,7 +274,11 @@ describe('API handler, one group', () => {
     assert.equal(typeof g.main.bytes, 'number');
     assert.ok(g.main.items >= 1);
     assert.equal(typeof g.hot.items, 'number');
-    assert.deepEqual(g.hotKeys[0], { key: 'Jack', count: 2, error: 0 });
+    // Jack is among the hot keys with the two gets it just had (other tests' keys may be too).
+    assert.deepEqual(
+      (g.hotKeys as Array<{ key: string }>).find((k) => k.key === 'Jack'),
+      { key: 'Jack', count: 2, error: 0 },
+    );
 
     const metrics = await call(base, 'GET', '/metrics');
     assert.equal(metrics.status, 200);

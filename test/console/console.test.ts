@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { buildConsole } from '../../scripts/build-console.js';
 import type { ClusterView, KeyView } from '../../src/api/console.js';
-import { Ring } from '../../src/ring/ring.js';
+import { createRing, type RingKind } from '../../src/ring/owner-ring.js';
 import { CLI_ARGS, REPO_ROOT } from '../support/cli.js';
 import {
   cleanupAfter,
@@ -128,8 +128,9 @@ describe('web console in chromium', { timeout: 180_000 }, () => {
   });
 
   it('the key inspector names the owner that /peers and the ring name', async () => {
-    const peers = await json<{ peers: string[] }>(`http://${apis[0]}/peers`);
-    const ring = new Ring();
+    const peers = await json<{ peers: string[]; ring: RingKind }>(`http://${apis[0]}/peers`);
+    // The cluster's own ring kind (the CLI's default for its transport).
+    const ring = createRing({ kind: peers.ring });
     ring.set(peers.peers);
     await page.getByLabel('Key', { exact: true }).fill('Tom');
     await page.getByTestId('inspect').click();
