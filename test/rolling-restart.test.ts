@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Ring } from '../src/ring/ring.js';
+import { defaultRing } from '../src/cli/args.js';
+import { createRing } from '../src/ring/owner-ring.js';
 import { etcdBinary, startEtcd, suiteCleanup } from './support/etcd.js';
 import { type PeercacheNode, startPeercacheNode } from './support/peercache.js';
 import { cleanupAfter, freePorts, type ProcessRegistry, waitFor } from './support/process.js';
@@ -194,8 +195,9 @@ async function rollingRestart(
 
   // Each key's owner was restarted once: its keys moved to the next owner as it left
   // and back as it returned, two ownership changes, so at most three loads each.
-  const ring = new Ring();
-  ring.set(new Set(urls));
+  // The nodes' ring: the CLI's default for tcp.
+  const ring = createRing({ kind: defaultRing('tcp') });
+  ring.set([...new Set(urls)]);
   const counts = lives.map((n) => n.loads());
   const loads = new Map(KEYS.map((k) => [k, counts.reduce((s, c) => s + (c[k] ?? 0), 0)]));
   const over = KEYS.filter((k) => (loads.get(k) ?? 0) > 3).map((k) => {
