@@ -6,8 +6,11 @@
 // each one's maximum rate.
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { defaultRing } from '../src/cli/args.js';
+import type { TransportName } from '../src/cli/cluster-args.js';
 import type { Group } from '../src/core/group.js';
 import { createNode } from '../src/node/node.js';
+import type { RingKind } from '../src/ring/owner-ring.js';
 import { grpcTransport } from '../src/transport/grpc/index.js';
 import { httpTransport } from '../src/transport/http/index.js';
 import { tcpTransport } from '../src/transport/tcp/index.js';
@@ -132,8 +135,9 @@ async function redisTarget(registry: ProcessRegistry): Promise<Target> {
  * clientGroup is the measured client: a client-only node (never an owner) whose
  * one peer is `owner`, with the hot cache off so every get asks the owner.
  */
-async function clientGroup(owner: string, transport: PeerTransport) {
-  const node = createNode({ member: false, peers: [owner], transport });
+async function clientGroup(owner: string, transport: PeerTransport, ring: RingKind) {
+  // The owner's ring: a `peercache node` runs its transport's default (balanced with tcp).
+  const node = createNode({ member: false, peers: [owner], transport, ring });
   const group: Group = node.newGroup(GROUP, {
     cacheBytes: 64 << 20,
     hotCacheChance: 0,
@@ -185,7 +189,11 @@ async function peercacheTarget(
     { cwd: REPO_ROOT, readyLine: `ready ${self}`, registry },
   );
   const peerTransport = transports[transport]!();
-  const { node, group } = await clientGroup(self, peerTransport);
+  const { node, group } = await clientGroup(
+    self,
+    peerTransport,
+    defaultRing(transport as TransportName),
+  );
   const client = peerTransport.client(self);
   return {
     name: alone ? aloneLabel(transport) : `peercache ${transport}: Group.get → owner`,
@@ -200,7 +208,7 @@ async function peercacheTarget(
 async function goTarget(registry: ProcessRegistry): Promise<Target> {
   const self = `http://127.0.0.1:${await freePort()}`;
   const peer = await startGoPeer({ self, peers: [self], group: GROUP, registry });
-  const { node, group } = await clientGroup(self, httpTransport());
+  const { node, group } = await clientGroup(self, httpTransport(), 'golang');
   return {
     name: 'peercache http: Group.get → Go groupcache owner',
     get: (key) => group.get(key),
