@@ -293,6 +293,11 @@ export class Group implements PeerServedGroup {
   readonly #peerLog: LogThrottle;
   /** Gets per key over about the last minute, or undefined when turned off. */
   readonly #hotKeys: WindowedHotKeys | undefined;
+  /**
+   * Gets until the sketch counts the next one (see WindowedHotKeys.take), kept here so
+   * a hit skips the call; Infinity without a sketch, so it never runs out.
+   */
+  #hotSkip = 1;
 
   /** @internal Use `GroupRegistry.newGroup`. */
   constructor(name: string, options: GroupOptions, peers: () => PeerPicker) {
@@ -393,6 +398,7 @@ export class Group implements PeerServedGroup {
             sampleEvery: options.hotKeySampleEvery,
             now: this.#now,
           });
+    if (this.#hotKeys === undefined) this.#hotSkip = Number.POSITIVE_INFINITY;
     this.#cache = new TwoTierCache({
       cacheBytes: options.cacheBytes,
       maxEntries: options.maxEntries,
@@ -437,7 +443,7 @@ export class Group implements PeerServedGroup {
     span: TelemetrySpan | undefined,
   ): Promise<ByteView> {
     this.#stats.gets++;
-    this.#hotKeys?.offer(key);
+    if (--this.#hotSkip === 0) this.#hotSkip = (this.#hotKeys as WindowedHotKeys).take(key);
     const hit = this.#cache.get(key);
     if (hit !== undefined) {
       this.#stats.cacheHits++;
@@ -527,7 +533,7 @@ export class Group implements PeerServedGroup {
   peek(key: string): ByteView | undefined {
     if (this.#checkKey(key) !== undefined) return undefined;
     this.#stats.gets++;
-    this.#hotKeys?.offer(key);
+    if (--this.#hotSkip === 0) this.#hotSkip = (this.#hotKeys as WindowedHotKeys).take(key);
     const hit = this.#cache.get(key);
     const view = hit === undefined ? null : hitView(hit);
     if (view === null) return undefined;
@@ -808,7 +814,7 @@ export class Group implements PeerServedGroup {
     if (bad !== undefined) return Promise.reject(bad);
     this.#stats.gets++;
     this.#stats.serverRequests++;
-    this.#hotKeys?.offer(key);
+    if (--this.#hotSkip === 0) this.#hotSkip = (this.#hotKeys as WindowedHotKeys).take(key);
     const hit = this.#cache.get(key);
     if (hit !== undefined) {
       this.#stats.cacheHits++;

@@ -210,11 +210,20 @@ export class WindowedHotKeys {
   offer(key: string): void {
     // Most offers of a busy node stop here: one decrement and a branch.
     if (--this.#skip > 0) return;
+    this.#skip = this.take(key);
+  }
+
+  /**
+   * take counts `key` now (as the offer that was due) and returns how many offers
+   * pass until the next one counted, for a caller that keeps that count itself and
+   * so skips the call on the others (a group's hit path): call `take` when it runs out.
+   */
+  take(key: string): number {
     const exact = this.#exactLeft > 0 || this.#sampleEvery === 1;
     if (exact) this.#exactLeft--;
-    this.#skip = exact ? 1 : this.#gap();
     this.#rotate();
     this.#current.offer(key, exact ? 1 : this.#sampleEvery);
+    return exact ? 1 : this.#gap();
   }
 
   /**
