@@ -133,6 +133,14 @@ describe('parseNodeArgs', () => {
       () => config(['--self', SELF, '--listen', '0.0.0.0:0', '--workers', '2']),
       /--listen needs a fixed port/,
     );
+    usage(
+      () => config(['--self', SELF, '--workers', '2', '--dns', 'cache.internal']),
+      /--workers with --dns: .* use --dns-srv/,
+    );
+    assert.equal(
+      config(['--self', SELF, '--workers', '2', '--dns-srv', '_peer._tcp.cache.internal']).workers,
+      2,
+    );
     assert.equal(config(['--self', SELF, '--listen', '0.0.0.0:0']).workers, 1);
   });
 

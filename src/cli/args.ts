@@ -308,6 +308,14 @@ export function parseNodeArgs(
   const etcd = parseEtcd(values, env, security.secretFlags);
   const dns = parseDns(values, false);
   const workers = workerCount(values.workers, self, values.listen, cores);
+  // A records name hosts, not ports: the other nodes would see one member per host, on
+  // --dns-port, and never a worker on a port after it (which would still think itself
+  // a member). SRV records carry a port per worker.
+  if (workers > 1 && dns !== undefined && !dns.srv) {
+    throw new UsageError(
+      '--workers with --dns: the A records give one port per host, so the other workers would not be members; list each worker in SRV records and use --dns-srv',
+    );
+  }
   return {
     help: false,
     ...(values['dry-run'] ? { dryRun: true } : {}),

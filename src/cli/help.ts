@@ -104,7 +104,8 @@ Flags:
                          --listen's likewise), all serving the one --api port. The
                          first process restarts a worker that dies (with backoff) and
                          passes SIGTERM on. With --peers, list every worker's URL on
-                         the other nodes; with --etcd each registers itself.
+                         the other nodes; with --etcd each registers itself; with
+                         DNS, SRV records (--dns-srv) must list each worker's port.
                          Default 1.
   -h, --help             show this help.
 
