@@ -29,6 +29,8 @@ export interface GroupReport {
   cacheBytes: number;
   /** hotKeys are the group's most asked-for keys over about the last minute, most first. */
   hotKeys: HotKeyReport[];
+  /** peerGets is as {@link NodeStats.peerGets}, for this group's gets from peers alone. */
+  peerGets?: { count: number; p50Ms: number | null; p99Ms: number | null } | undefined;
 }
 
 /** HeldCopy is a node's copy of a key in one of its caches. */
@@ -133,11 +135,16 @@ export function buildNodeStats(
     version: string;
     startedAt: number;
     now(): number;
-    peerGets?: () => NonNullable<NodeStats['peerGets']>;
+    /** The latency of gets from peers: of every group, or of `group`'s. */
+    peerGets?: (group?: string) => NonNullable<NodeStats['peerGets']>;
   },
 ): NodeStats {
   const groups: Record<string, GroupReport> = {};
-  for (const g of node.groups()) groups[g.name] = groupReport(g);
+  for (const g of node.groups()) {
+    const report = groupReport(g);
+    if (node.peerGets !== undefined) report.peerGets = node.peerGets(g.name);
+    groups[g.name] = report;
+  }
   const out: NodeStats = {
     ...(node.peerGets === undefined ? {} : { peerGets: node.peerGets() }),
     version: node.version,

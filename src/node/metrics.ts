@@ -98,6 +98,9 @@ export class NodeMetrics {
   readonly #groups: () => Iterable<Group>;
   #registry: Registry | undefined;
   readonly #latency: LatencyHistogram<'peer' | 'op' | 'outcome'>;
+  readonly #groupLatency: LatencyHistogram<'group'>;
+  /** Each group's series of {@link #groupLatency}, looked up once. */
+  readonly #byGroup = new Map<string, LatencySeries>();
   /** Failed requests by `peer op code`, read by the error counter at scrape time. */
   readonly #errors = new Map<string, { labels: ErrorLabels; count: number }>();
   #members = 0;
@@ -108,6 +111,14 @@ export class NodeMetrics {
 
   constructor(groups: () => Iterable<Group>) {
     this.#groups = groups;
+    // The same gets by group, for each group's quantiles (the stats call); not exported.
+    this.#groupLatency = new LatencyHistogram({
+      name: 'peercache_group_peer_get_duration_seconds',
+      help: 'Latency of gets from peers, by group.',
+      labelNames: ['group'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [],
+    });
     this.#latency = new LatencyHistogram({
       name: 'peercache_peer_request_duration_seconds',
       help: 'Latency of requests to peers, by peer, operation and outcome.',
@@ -117,13 +128,27 @@ export class NodeMetrics {
     });
   }
 
+  /** #groupSeries is the latency series of `group`'s gets from peers, made on first use. */
+  #groupSeries(group: string): LatencySeries {
+    let series = this.#byGroup.get(group);
+    if (series === undefined) {
+      series = this.#groupLatency.series({ group });
+      this.#byGroup.set(group, series);
+    }
+    return series;
+  }
+
   /**
    * peerGetLatency is the median and 99th percentile, in ms, of this node's
    * gets from peers since it started (every peer and outcome, estimated from
-   * the latency histogram's buckets), and how many there were.
+   * the latency histogram's buckets), and how many there were; with `group`,
+   * only the gets of that group.
    */
-  peerGetLatency(): { count: number; p50Ms: number | null; p99Ms: number | null } {
-    const { count, values } = this.#latency.quantiles((l) => l.op === 'get', [0.5, 0.99]);
+  peerGetLatency(group?: string): { count: number; p50Ms: number | null; p99Ms: number | null } {
+    const { count, values } =
+      group === undefined
+        ? this.#latency.quantiles((l) => l.op === 'get', [0.5, 0.99])
+        : this.#groupLatency.quantiles((l) => l.group === group, [0.5, 0.99]);
     const ms = (v: number | null | undefined) => (v === null || v === undefined ? null : v * 1000);
     return { count, p50Ms: ms(values[0]), p99Ms: ms(values[1]) };
   }
@@ -263,13 +288,20 @@ export class NodeMetrics {
       }
       latency.observe((performance.now() - started) / 1000);
     };
-    const timed = <T>(op: PeerOp, request: Promise<T>, started: number): Promise<T> => {
+    const timed = <T>(
+      op: PeerOp,
+      request: Promise<T>,
+      started: number,
+      byGroup?: LatencySeries,
+    ): Promise<T> => {
       return request.then(
         (out) => {
           observe(op, 'ok', started);
+          byGroup?.observe((performance.now() - started) / 1000);
           return out;
         },
         (err: unknown) => {
+          byGroup?.observe((performance.now() - started) / 1000);
           const code = isCacheError(err) ? err.code : 'INTERNAL';
           if (code === 'NOT_FOUND') {
             observe(op, 'not_found', started);
@@ -292,7 +324,7 @@ export class NodeMetrics {
     return {
       url: peer,
       get: (group, key, options) =>
-        timed('get', client.get(group, key, options), performance.now()),
+        timed('get', client.get(group, key, options), performance.now(), this.#groupSeries(group)),
       set: (group, key, value, expireAt, options) =>
         timed('set', client.set(group, key, value, expireAt, options), performance.now()),
       remove: (group, key, options) =>

@@ -378,7 +378,7 @@ export class CacheNode implements PeerService {
       version: VERSION,
       startedAt: this.startedAt,
       now: Date.now,
-      peerGets: () => this.metrics.peerGetLatency(),
+      peerGets: (group) => this.metrics.peerGetLatency(group),
     });
   }
 

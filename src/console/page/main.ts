@@ -203,6 +203,8 @@ function renderGroup(view: ClusterView): void {
     sum.budget += g.cacheBytes;
     sum.items += g.main.items + g.hot.items;
     sum.evictions += g.main.evictions + g.hot.evictions;
+    // This group's gets from peers on this node (a node before the per-group figure: all groups').
+    const latency = g.peerGets ?? m.stats.peerGets;
     body.append(
       row([
         m.url,
@@ -217,11 +219,11 @@ function renderGroup(view: ClusterView): void {
         num(fmt.bytes(g.hot.bytes)),
         num(fmt.count(g.main.items + g.hot.items)),
         num(fmt.count(g.main.evictions + g.hot.evictions)),
-        num(fmt.ms(m.stats.peerGets?.p50Ms ?? null)),
-        num(fmt.ms(m.stats.peerGets?.p99Ms ?? null)),
+        num(fmt.ms(latency?.p50Ms ?? null)),
+        num(fmt.ms(latency?.p99Ms ?? null)),
       ]),
     );
-    for (const [i, v] of [m.stats.peerGets?.p50Ms, m.stats.peerGets?.p99Ms].entries()) {
+    for (const [i, v] of [latency?.p50Ms, latency?.p99Ms].entries()) {
       if (typeof v === 'number') slowest[i] = Math.max(slowest[i] ?? 0, v);
     }
     const name = m.url.replace(/^https?:\/\//, '');
