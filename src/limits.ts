@@ -1,6 +1,7 @@
 // limits.ts: the size limits of keys and values, one place for the groups, every
 // transport, the API server and the origin loader: the defaults, the ceiling of the
 // wire, and how a request is held to the limits of the group it is for.
+import { TooLargeError } from './errors.js';
 
 /** DEFAULT_MAX_KEY_BYTES is the default limit on a key's size: 4096 bytes of UTF-8. */
 export const DEFAULT_MAX_KEY_BYTES = 4096;
@@ -47,4 +48,14 @@ export function acceptedValueBytes(
   options: { maxValueBytes?: number | undefined } | undefined,
 ): number {
   return Math.min(ceiling, options?.maxValueBytes ?? ceiling);
+}
+
+/**
+ * checkPeerValue throws TooLargeError when a value sent to or got from the peer `url`
+ * is over `limit` bytes: the check every transport's client makes.
+ */
+export function checkPeerValue(url: string, bytes: number, limit: number): void {
+  if (bytes > limit) {
+    throw new TooLargeError(`peer ${url}: value of ${bytes} bytes is over the limit of ${limit}`);
+  }
 }

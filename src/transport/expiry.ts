@@ -26,3 +26,8 @@ export function expireAtFromNanos(expire: bigint): number {
   const ms = Number(expire / nanosPerMilli);
   return ms > 0 ? ms : 1;
 }
+
+/** wholeMillis is an expiry as a wire of whole milliseconds carries it: 0 for never or none. */
+export function wholeMillis(expireAt: number): number {
+  return expireAt > 0 && Number.isFinite(expireAt) ? Math.floor(expireAt) : 0;
+}

@@ -17,10 +17,9 @@ import {
   DeadlineExceededError,
   InvalidArgumentError,
   NotFoundError,
-  TooLargeError,
   UnavailableError,
 } from '../../errors.js';
-import { acceptedValueBytes } from '../../limits.js';
+import { acceptedValueBytes, checkPeerValue } from '../../limits.js';
 import {
   GetRequestSchema,
   RemoveRequestSchema,
@@ -85,11 +84,7 @@ export class GrpcPeerClient implements PeerClient {
     const request = create(GetRequestSchema, { group, key });
     const got = await this.#call(groupCacheMethods.get, 'Get', request, options);
     const limit = acceptedValueBytes(this.#config.maxValueBytes, options);
-    if (got.value.byteLength > limit) {
-      throw new TooLargeError(
-        `peer ${this.url}: value of ${got.value.byteLength} bytes is over the limit of ${limit}`,
-      );
-    }
+    checkPeerValue(this.url, got.value.byteLength, limit);
     const qps = got.minuteQps;
     return {
       // A copy of its own: the decoded bytes are a view into grpc-js's frame buffer.
@@ -108,11 +103,7 @@ export class GrpcPeerClient implements PeerClient {
   ): Promise<void> {
     checkText(group, key);
     const limit = this.#config.maxValueBytes;
-    if (value.byteLength > limit) {
-      throw new TooLargeError(
-        `peer ${this.url}: value of ${value.byteLength} bytes is over the limit of ${limit}`,
-      );
-    }
+    checkPeerValue(this.url, value.byteLength, limit);
     const request = create(SetRequestSchema, { group, key, value });
     const expire = nanosFromExpireAt(expireAt);
     if (expire !== 0n) request.expire = expire;

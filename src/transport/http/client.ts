@@ -21,7 +21,7 @@ import {
   UnauthenticatedError,
   UnavailableError,
 } from '../../errors.js';
-import { acceptedValueBytes, DEFAULT_WIRE_MAX_VALUE_BYTES } from '../../limits.js';
+import { acceptedValueBytes, checkPeerValue, DEFAULT_WIRE_MAX_VALUE_BYTES } from '../../limits.js';
 import type { GetResponse } from '../../proto/gen/groupcache_pb.js';
 import { CLOSED_AFTER_HANDSHAKE } from '../../security/refusals.js';
 import { AUTHORIZATION, bearer, checkSecret } from '../../security/secret.js';
@@ -291,9 +291,7 @@ class HttpPeerClient implements PeerClient {
     } catch (err) {
       throw new UnavailableError(`peer ${this.url}: malformed GetResponse`, { cause: err });
     }
-    if (message.value.byteLength > limit) {
-      throw tooLarge(this.url, message.value.byteLength, limit);
-    }
+    checkPeerValue(this.url, message.value.byteLength, limit);
     const qps = message.minuteQps;
     return {
       value: message.value,
@@ -590,8 +588,4 @@ function networkError(url: string, method: string, err: unknown): CacheError {
     return new DeadlineExceededError(detail, { cause: err });
   }
   return new UnavailableError(detail, { cause: err });
-}
-
-function tooLarge(url: string, size: number, limit: number): TooLargeError {
-  return new TooLargeError(`peer ${url}: value of ${size} bytes is over the limit of ${limit}`);
 }

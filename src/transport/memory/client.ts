@@ -15,8 +15,9 @@ import {
   toCacheError,
   UnavailableError,
 } from '../../errors.js';
-import { acceptedValueBytes } from '../../limits.js';
+import { acceptedValueBytes, checkPeerValue } from '../../limits.js';
 import { type Clock, holdOpen } from '../../util/clock.js';
+import { wholeMillis } from '../expiry.js';
 import type { MemoryNetwork, MemoryRequest } from './network.js';
 
 /** The largest delay `setTimeout` honours; a deadline further away needs no timer. */
@@ -68,11 +69,7 @@ export class MemoryPeerClient implements PeerClient {
   async get(group: string, key: string, options?: CallOptions): Promise<PeerValue> {
     const got = (await this.#call({ op: 'get', group, key }, options)) as PeerValue;
     const limit = acceptedValueBytes(this.#config.maxValueBytes, options);
-    if (got.value.byteLength > limit) {
-      throw new TooLargeError(
-        `peer ${this.url}: value of ${got.value.byteLength} bytes is over the limit of ${limit}`,
-      );
-    }
+    checkPeerValue(this.url, got.value.byteLength, limit);
     return got;
   }
 
@@ -84,13 +81,8 @@ export class MemoryPeerClient implements PeerClient {
     options?: CallOptions,
   ): Promise<void> {
     const limit = this.#config.maxValueBytes;
-    if (value.byteLength > limit) {
-      throw new TooLargeError(
-        `peer ${this.url}: value of ${value.byteLength} bytes is over the limit of ${limit}`,
-      );
-    }
-    // A wire carries whole milliseconds, and 0 for never.
-    const at = expireAt > 0 && Number.isFinite(expireAt) ? Math.floor(expireAt) : 0;
+    checkPeerValue(this.url, value.byteLength, limit);
+    const at = wholeMillis(expireAt);
     // The bytes are sent now: the caller may reuse its buffer as soon as this returns.
     await this.#call({ op: 'set', group, key, value: value.slice(), expireAt: at }, options);
   }

@@ -15,7 +15,7 @@ import {
   TooLargeError,
   UnavailableError,
 } from '../../errors.js';
-import { acceptedValueBytes } from '../../limits.js';
+import { acceptedValueBytes, checkPeerValue } from '../../limits.js';
 import type { RingKind } from '../../ring/owner-ring.js';
 import { CLOSED_AFTER_HANDSHAKE } from '../../security/refusals.js';
 import type { ResolvedTls } from '../../security/tls.js';
@@ -23,6 +23,7 @@ import { ChurnMap } from '../../util/churn-map.js';
 import type { Clock } from '../../util/clock.js';
 import { LogThrottle } from '../../util/log-throttle.js';
 import { SweepTimer } from '../../util/sweep-timer.js';
+import { wholeMillis } from '../expiry.js';
 import {
   codeOf,
   encodeCancel,
@@ -217,12 +218,8 @@ export class TcpPeerClient implements PeerClient {
     options?: CallOptions,
   ): Promise<void> {
     const limit = this.#config.maxValueBytes;
-    if (value.byteLength > limit) {
-      throw new TooLargeError(
-        `peer ${this.url}: value of ${value.byteLength} bytes is over the limit of ${limit}`,
-      );
-    }
-    const at = expireAt > 0 && Number.isFinite(expireAt) ? Math.floor(expireAt) : 0;
+    checkPeerValue(this.url, value.byteLength, limit);
+    const at = wholeMillis(expireAt);
     await this.#call(FrameType.Set, group, key, value, at, options);
   }
 
