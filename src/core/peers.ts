@@ -1,5 +1,6 @@
 // peers.ts: the seams between a group and the network. The core imports nothing
 // from any transport; transports implement these small interfaces.
+import type { CacheError } from '../errors.js';
 import type { NodeStats, NodeStatsRequest } from './node-stats.js';
 
 /** Options every network call takes last. */
@@ -38,6 +39,12 @@ export interface PeerValue {
 }
 
 /**
+ * PeerGetManyResult is a peer's answer to {@link PeerClient.getMany}: every key asked,
+ * mapped to its value or to the error of its get.
+ */
+export type PeerGetManyResult = Map<string, PeerValue | CacheError>;
+
+/**
  * PeerClient talks to one remote peer. Errors are CacheErrors: NOT_FOUND when the
  * owner's loader said the key does not exist, anything else is a failure.
  */
@@ -46,6 +53,20 @@ export interface PeerClient {
   readonly url: string;
   /** get asks the peer for `key` of `group`; the peer loads it if needed, never forwards it. */
   get(group: string, key: string, options?: CallOptions): Promise<PeerValue>;
+  /**
+   * getMany asks the peer for many keys of `group` in as few requests as the wire
+   * allows (tcp: one batch frame; gRPC: one call): the answer maps every key asked to
+   * its value, or to the CacheError its get would have failed with (NOT_FOUND for a key
+   * that does not exist). The peer loads the keys it must as `get` does, so its
+   * `loadMany` sees them together. The promise rejects only when the request as a whole
+   * failed (the peer could not be reached, the deadline passed). Optional: without it,
+   * a group sends one `get` per key, all at once.
+   */
+  getMany?(
+    group: string,
+    keys: readonly string[],
+    options?: CallOptions,
+  ): Promise<PeerGetManyResult>;
   /** set stores `value` under `key` in the peer's main cache. `expireAt` as in {@link PeerValue}. */
   set(
     group: string,
