@@ -2,7 +2,7 @@
 // read-through logic (cache, singleflight, owner peer, local load) lives here.
 import {
   abortError,
-  type CacheError,
+  CacheError,
   InternalError,
   InvalidArgumentError,
   isCacheError,
@@ -35,7 +35,9 @@ import type { Logger } from './logger.js';
 import { noopLogger } from './logger.js';
 import {
   type CallOptions,
+  getKeys,
   type PeerClient,
+  type PeerGetManyResult,
   type PeerPicker,
   type PeerServedGroup,
   type PeerValue,
@@ -441,6 +443,7 @@ export class Group implements PeerServedGroup {
     sink: Sink | undefined,
     options: GetOptions | undefined,
     span: TelemetrySpan | undefined,
+    batch?: OwnerBatches,
   ): Promise<ByteView> {
     this.#stats.gets++;
     if (--this.#hotSkip === 0) this.#hotSkip = (this.#hotKeys as WindowedHotKeys).take(key);
@@ -456,7 +459,7 @@ export class Group implements PeerServedGroup {
     }
     span?.setAttribute('peercache.hit', false);
     this.#stats.loads++;
-    let loading = this.#loadAnywhere(key, options, span);
+    let loading = this.#loadAnywhere(key, options, span, batch);
     if (this.#graceMs > 0) {
       loading = loading.catch((err: unknown) => this.#staleOr(key, err, options));
     }
@@ -495,24 +498,41 @@ export class Group implements PeerServedGroup {
    * is absent too, with its error in the result's `errors`: one key's failure does not
    * fail the others. Each key goes its own way as in {@link Group.get} (cache, its owner,
    * or the loader; concurrent gets of a key share one load, whichever call asked for it),
-   * and the keys an owner loads together go to its `loadMany` in one call.
+   * but the keys to ask of one owner go to it together, in one request where its
+   * transport has one (`PeerClient.getMany`: tcp, gRPC, memory; over HTTP, one get per
+   * key), and the keys an owner loads together go to its `loadMany` in one call.
    */
   async getMany(keys: Iterable<string>, options?: GetOptions): Promise<GetManyResult> {
     const unique = [...new Set(keys)];
+    const tel = this.#tel;
+    const span =
+      tel === undefined
+        ? undefined
+        : tel.startSpan('peercache.getMany', 'internal', {
+            'peercache.group': this.name,
+            'peercache.keys': unique.length,
+          });
+    const batch = new OwnerBatches(this.#waitSignal(options), span);
     const values: Array<ByteView | undefined> = new Array(unique.length);
     const failures = new Map<number, unknown>();
-    await Promise.all(
-      unique.map((key, i) =>
-        this.get(key, options).then(
-          (v) => {
-            values[i] = v;
-          },
-          (err: unknown) => {
-            if (!isCacheError(err, 'NOT_FOUND')) failures.set(i, err);
-          },
-        ),
-      ),
-    );
+    const waits = unique.map((key, i) => {
+      const bad = this.#checkKey(key);
+      const got =
+        bad !== undefined
+          ? Promise.reject(bad)
+          : this.#get(key, undefined, options, undefined, batch);
+      return got.then(
+        (v) => {
+          values[i] = v;
+        },
+        (err: unknown) => {
+          if (!isCacheError(err, 'NOT_FOUND')) failures.set(i, err);
+        },
+      );
+    });
+    for (const [owner, asks] of batch.byOwner) this.#askOwnerMany(owner, asks, span);
+    const settled = Promise.all(waits);
+    await (span === undefined ? settled : settleSpan(span, settled));
     const result = new GetManyResult();
     for (let i = 0; i < unique.length; i++) {
       const v = values[i];
@@ -878,7 +898,7 @@ export class Group implements PeerServedGroup {
     } else {
       this.#stats.refreshes++;
       refresh = this.#remoteFlights.do(key, (flight) =>
-        this.#loadFromOwner(key, owner, flight, false, undefined, true),
+        this.#askPeer(this.#askOf(key, owner, flight, false, undefined, true), owner),
       );
     }
     refresh
@@ -996,14 +1016,12 @@ export class Group implements PeerServedGroup {
     key: string,
     options: GetOptions | undefined,
     span?: TelemetrySpan,
+    batch?: OwnerBatches,
   ): Promise<ByteView> {
     const deadline = options?.deadline;
-    let signal = options?.signal;
-    if (deadline !== undefined) {
-      const left = Math.max(0, deadline - this.#clock.now());
-      const timeout = timeoutSignal(this.#clock, left);
-      signal = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
-    }
+    const signal = batch === undefined ? this.#waitSignal(options) : batch.signal;
+    // A batch's keys have no span each: their peer requests and loads are the batch's.
+    if (batch !== undefined) span = batch.span;
     const picker = this.#peers();
     const owner = picker.pickPeer(key);
     const flightOptions = signal === undefined ? undefined : { signal };
@@ -1025,18 +1043,35 @@ export class Group implements PeerServedGroup {
     const cancellable = signal !== undefined;
     return this.#remoteFlights.do(
       key,
-      (flight) => this.#loadFromOwner(key, owner, flight, cancellable, deadline, false, span),
+      (flight) => {
+        const ask = this.#askOf(key, owner, flight, cancellable, deadline, false, span);
+        return batch === undefined ? this.#askPeer(ask, owner) : batch.add(owner, ask);
+      },
       flightOptions,
     );
   }
 
   /**
-   * Ask the owner. The request's deadline is the starting caller's, capped by the
-   * flight's (loadTimeoutMs): callers who join later with more time still get a
-   * local load if the owner does not answer by then. The flight starts right
-   * after the caller's cache miss, so the cache is not looked at again.
+   * #waitSignal is what ends a caller's wait: its signal, and its deadline as a timer
+   * signal; undefined when it has neither.
    */
-  #loadFromOwner(
+  #waitSignal(options: GetOptions | undefined): AbortSignal | undefined {
+    const deadline = options?.deadline;
+    const signal = options?.signal;
+    if (deadline === undefined) return signal;
+    const left = Math.max(0, deadline - this.#clock.now());
+    const timeout = timeoutSignal(this.#clock, left);
+    return signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
+  }
+
+  /**
+   * #askOf is the question a remote flight asks the owner. The request's deadline is the
+   * starting caller's, capped by the flight's (loadTimeoutMs): callers who join later
+   * with more time still get a local load if the owner does not answer by then. The
+   * flight starts right after the caller's cache miss, so the cache is not looked at
+   * again.
+   */
+  #askOf(
     key: string,
     owner: PeerClient,
     flight: FlightContext,
@@ -1044,7 +1079,7 @@ export class Group implements PeerServedGroup {
     callerDeadline: number | undefined,
     refresh = false,
     span?: TelemetrySpan,
-  ): Promise<ByteView> {
+  ): Ask {
     this.#stats.loadsDeduped++;
     const until = Math.min(callerDeadline ?? Number.POSITIVE_INFINITY, flight.deadline);
     const ask: Ask = {
@@ -1056,7 +1091,7 @@ export class Group implements PeerServedGroup {
       refresh,
       span,
     };
-    return this.#askPeer(ask, owner);
+    return ask;
   }
 
   /**
@@ -1066,7 +1101,7 @@ export class Group implements PeerServedGroup {
    * for `fallbackTtlMs` at most.
    */
   #askPeer(ask: Ask, peer: PeerClient): Promise<ByteView> {
-    const { key, flight } = ask;
+    const { key } = ask;
     const peerSpan =
       ask.span === undefined
         ? undefined
@@ -1084,35 +1119,105 @@ export class Group implements PeerServedGroup {
     }
     if (peerSpan !== undefined) settleSpan(peerSpan, asked);
     return asked.then(
-      (got) => {
-        this.#stats.peerLoads++;
-        // The peer may have answered before a write that has since reached this
-        // node (and superseded this flight): its answer is then not kept. Either
-        // way the value is copied: a peer client (possibly the user's own) may
-        // reuse its buffer, and a wire buffer may be a range of a larger body.
-        // A refresh replaces the hot copy it was started from.
-        if (!flight.superseded && (ask.refresh || this.#random() < this.#hotCacheChance)) {
-          let expireAt: number | undefined = got.expireAt;
-          if (peer !== ask.owner) {
-            // A fallback owner's answer is a fallback copy: kept for fallbackTtlMs at most.
-            const bound = this.#now() + this.#fallbackTtl;
-            expireAt =
-              this.#fallbackTtl === 0
-                ? undefined
-                : expireAt === 0
-                  ? bound
-                  : Math.min(expireAt, bound);
-          }
-          if (expireAt !== undefined) {
-            const refreshAt = peer === ask.owner ? this.#refreshAt(expireAt, true) : 0;
-            const stored = hitView(this.#cache.add('hot', key, got.value, expireAt, refreshAt));
-            if (stored !== null) return stored;
-          }
-        }
-        return ByteView.from(got.value);
-      },
+      (got) => this.#peerAnswered(ask, peer, got),
       (err: unknown) => this.#peerFailed(ask, peer, err),
     );
+  }
+
+  /**
+   * #askOwnerMany asks `owner` for the keys of `asks` in one request (see {@link getKeys}),
+   * and settles each remote flight as {@link Group.#askPeer} would have settled it with
+   * the key's own answer: a value, or the key's error, or, when the request as a whole
+   * failed, that failure. The request ends early only once every flight of it has been
+   * abandoned (every caller of each key left), and carries the earliest deadline.
+   */
+  #askOwnerMany(
+    owner: PeerClient,
+    asks: readonly Queued[],
+    parent: TelemetrySpan | undefined,
+  ): void {
+    const keys = asks.map((q) => q.ask.key);
+    let deadline: number | undefined;
+    const signals: AbortSignal[] = [];
+    for (const { ask } of asks) {
+      if (ask.deadline !== undefined) deadline = Math.min(deadline ?? ask.deadline, ask.deadline);
+      if (ask.signal !== undefined) signals.push(ask.signal);
+    }
+    const peerSpan =
+      parent === undefined || this.#tel === undefined
+        ? undefined
+        : this.#tel.startSpan(
+            'peercache.peer.getMany',
+            'client',
+            {
+              'peercache.group': this.name,
+              'peercache.keys': keys.length,
+              'peercache.peer': owner.url,
+            },
+            parent,
+          );
+    let asked: Promise<PeerGetManyResult>;
+    try {
+      asked = getKeys(owner, this.name, keys, {
+        signal: signals.length === asks.length ? allAborted(signals) : undefined,
+        deadline,
+        maxValueBytes: this.#maxValueBytes,
+        traceparent: peerSpan?.traceparent,
+      });
+    } catch (err) {
+      asked = Promise.reject(err);
+    }
+    if (peerSpan !== undefined) settleSpan(peerSpan, asked);
+    asked.then(
+      (answer) => {
+        for (const { ask, settle } of asks) {
+          const got = answer.get(ask.key);
+          if (got === undefined) {
+            const missing = new InternalError(
+              `get ${this.name}/${ask.key} from ${owner.url}: the answer left the key out`,
+            );
+            settle(this.#peerFailed(ask, owner, missing));
+          } else if (got instanceof CacheError) {
+            settle(this.#peerFailed(ask, owner, got));
+          } else {
+            settle(tryAnswer(() => this.#peerAnswered(ask, owner, got)));
+          }
+        }
+      },
+      (err: unknown) => {
+        for (const { ask, settle } of asks) settle(this.#peerFailed(ask, owner, err));
+      },
+    );
+  }
+
+  /**
+   * #peerAnswered keeps what `peer` answered for the key of `ask`: a value from the owner
+   * may go into hot (at `hotCacheChance`); one from a fallback owner too, but as a
+   * fallback copy, for `fallbackTtlMs` at most.
+   */
+  #peerAnswered(ask: Ask, peer: PeerClient, got: PeerValue): ByteView {
+    const { key, flight } = ask;
+    this.#stats.peerLoads++;
+    // The peer may have answered before a write that has since reached this
+    // node (and superseded this flight): its answer is then not kept. Either
+    // way the value is copied: a peer client (possibly the user's own) may
+    // reuse its buffer, and a wire buffer may be a range of a larger body.
+    // A refresh replaces the hot copy it was started from.
+    if (!flight.superseded && (ask.refresh || this.#random() < this.#hotCacheChance)) {
+      let expireAt: number | undefined = got.expireAt;
+      if (peer !== ask.owner) {
+        // A fallback owner's answer is a fallback copy: kept for fallbackTtlMs at most.
+        const bound = this.#now() + this.#fallbackTtl;
+        expireAt =
+          this.#fallbackTtl === 0 ? undefined : expireAt === 0 ? bound : Math.min(expireAt, bound);
+      }
+      if (expireAt !== undefined) {
+        const refreshAt = peer === ask.owner ? this.#refreshAt(expireAt, true) : 0;
+        const stored = hitView(this.#cache.add('hot', key, got.value, expireAt, refreshAt));
+        if (stored !== null) return stored;
+      }
+    }
+    return ByteView.from(got.value);
   }
 
   /**
@@ -1419,6 +1524,72 @@ interface Ask {
   span: TelemetrySpan | undefined;
   /** How many owners have answered that they are leaving the cluster. */
   moves?: number;
+}
+
+/** Queued is a remote flight waiting in an {@link OwnerBatches} for its owner's answer. */
+interface Queued {
+  ask: Ask;
+  /** Settles the flight with the outcome of its key. */
+  settle: (outcome: ByteView | Promise<ByteView>) => void;
+}
+
+/**
+ * OwnerBatches gathers, during one {@link Group.getMany}, the remote flights its keys
+ * start, by owner, to be asked together once every key has been looked at. Keys whose
+ * flight was already running (a get or another batch asked first) join that flight
+ * instead, and are not gathered.
+ */
+class OwnerBatches {
+  /** The flights to ask each owner for, in the order their keys came. */
+  readonly byOwner = new Map<PeerClient, Queued[]>();
+  /** What ends the caller's wait (its signal and its deadline), made once for every key. */
+  readonly signal: AbortSignal | undefined;
+  /** The getMany's span, when tracing. */
+  readonly span: TelemetrySpan | undefined;
+
+  constructor(signal: AbortSignal | undefined, span: TelemetrySpan | undefined) {
+    this.signal = signal;
+    this.span = span;
+  }
+
+  /** add queues `ask` for `owner`; the promise settles once the owner's answer is in. */
+  add(owner: PeerClient, ask: Ask): Promise<ByteView> {
+    return new Promise<ByteView>((resolve) => {
+      const queued: Queued = { ask, settle: resolve };
+      const asks = this.byOwner.get(owner);
+      if (asks === undefined) this.byOwner.set(owner, [queued]);
+      else asks.push(queued);
+    });
+  }
+}
+
+/**
+ * allAborted is a signal that aborts once every one of `signals` has (with the last one's
+ * reason): a request for many flights ends only when none of them is waited for.
+ */
+function allAborted(signals: readonly AbortSignal[]): AbortSignal {
+  if (signals.length === 1) return signals[0] as AbortSignal;
+  const controller = new AbortController();
+  let left = signals.length;
+  const onAbort = (event: Event): void => {
+    left--;
+    if (left === 0) controller.abort((event.target as AbortSignal).reason);
+  };
+  for (const signal of signals) {
+    if (signal.aborted) left--;
+    else signal.addEventListener('abort', onAbort, { once: true });
+  }
+  if (left === 0) controller.abort(signals[signals.length - 1]?.reason);
+  return controller.signal;
+}
+
+/** tryAnswer runs `fn`, turning what it throws into a rejected promise. */
+function tryAnswer(fn: () => ByteView): ByteView | Promise<ByteView> {
+  try {
+    return fn();
+  } catch (err) {
+    return Promise.reject(err);
+  }
 }
 
 /** Loaded is a loader's value, checked, before the cache copies it. */

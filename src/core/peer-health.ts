@@ -15,7 +15,15 @@ import { LogThrottle } from '../util/log-throttle.js';
 import { peerLeaving } from './leave.js';
 import type { Logger } from './logger.js';
 import { noopLogger } from './logger.js';
-import { type CallOptions, type PeerClient, type PeerValue, removeKeys } from './peers.js';
+import {
+  type CallOptions,
+  getKeys,
+  type PeerClient,
+  type PeerGetManyResult,
+  type PeerValue,
+  removeKeys,
+  singleGets,
+} from './peers.js';
 
 /**
  * PROBE_GROUP is the group a health probe asks for. No node serves it, so every
@@ -310,6 +318,30 @@ export class HealthCheckedPeer implements PeerClient {
   /** remove drops a key at the peer (see {@link PeerClient.remove}). */
   remove(group: string, key: string, options?: CallOptions): Promise<void> {
     return this.#call(options, (o) => this.#inner.remove(group, key, o));
+  }
+
+  /**
+   * getMany asks the peer for many keys (see {@link PeerClient.getMany}): one call when the
+   * wrapped client has `getMany`, counted as one; else one `get` per key, each counted as
+   * a get is. A key answered "leaving" marks the peer leaving before the answer returns,
+   * as a get's answer does, so the caller's next pick of that key skips it.
+   */
+  getMany(
+    group: string,
+    keys: readonly string[],
+    options?: CallOptions,
+  ): Promise<PeerGetManyResult> {
+    const inner = this.#inner;
+    if (inner.getMany === undefined) return singleGets(this, group, keys, options);
+    return this.#call(options, (o) => getKeys(inner, group, keys, o)).then((answer) => {
+      for (const outcome of answer.values()) {
+        if (peerLeaving(outcome)) {
+          this.markLeaving();
+          break;
+        }
+      }
+      return answer;
+    });
   }
 
   /** removeMany drops many keys at the peer (see {@link PeerClient.removeMany}). */

@@ -1,6 +1,6 @@
 // peers.ts: the seams between a group and the network. The core imports nothing
 // from any transport; transports implement these small interfaces.
-import type { CacheError } from '../errors.js';
+import { type CacheError, toCacheError } from '../errors.js';
 import type { NodeStats, NodeStatsRequest } from './node-stats.js';
 
 /** Options every network call takes last. */
@@ -124,6 +124,46 @@ export async function removeKeys(
   if (client.removeMany !== undefined) return client.removeMany(group, keys, options);
   const results = await Promise.allSettled(keys.map((key) => client.remove(group, key, options)));
   for (const result of results) if (result.status === 'rejected') throw result.reason;
+}
+
+/**
+ * getKeys asks `client` for `keys` of `group`: with its `getMany` when it has one, else
+ * with {@link singleGets}. The answer and failures are `getMany`'s.
+ */
+export function getKeys(
+  client: PeerClient,
+  group: string,
+  keys: readonly string[],
+  options?: CallOptions,
+): Promise<PeerGetManyResult> {
+  if (client.getMany !== undefined) return client.getMany(group, keys, options);
+  return singleGets(client, group, keys, options);
+}
+
+/**
+ * singleGets asks `client` for each key of `keys` with its own `get`, all at once, and
+ * maps each key to its value or its error: never rejects.
+ */
+export async function singleGets(
+  client: PeerClient,
+  group: string,
+  keys: readonly string[],
+  options?: CallOptions,
+): Promise<PeerGetManyResult> {
+  const outcomes = await Promise.all(
+    keys.map(async (key): Promise<PeerValue | CacheError> => {
+      try {
+        return await client.get(group, key, options);
+      } catch (err) {
+        return toCacheError(err, `get ${group}/${key}`);
+      }
+    }),
+  );
+  const result: PeerGetManyResult = new Map();
+  keys.forEach((key, i) => {
+    if (!result.has(key)) result.set(key, outcomes[i] as PeerValue | CacheError);
+  });
+  return result;
 }
 
 /**

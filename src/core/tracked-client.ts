@@ -1,6 +1,13 @@
 // tracked-client.ts: TrackedClient, a peer client that counts its requests in flight, so the
 // ring can close it once its peer has left and the last of those requests has ended.
-import { type CallOptions, type PeerClient, type PeerValue, removeKeys } from './peers.js';
+import {
+  type CallOptions,
+  getKeys,
+  type PeerClient,
+  type PeerGetManyResult,
+  type PeerValue,
+  removeKeys,
+} from './peers.js';
 
 /**
  * TrackedClient wraps the client the ring made for a peer. It counts the
@@ -55,6 +62,23 @@ export class TrackedClient implements PeerClient {
     let request: Promise<PeerValue>;
     try {
       request = this.#inner.get(group, key, options);
+    } catch (err) {
+      this.#end();
+      throw err;
+    }
+    return request.then(this.#ended, this.#failed);
+  }
+
+  /** getMany asks the peer for many keys, counted as one request (see {@link getKeys}). */
+  getMany(
+    group: string,
+    keys: readonly string[],
+    options?: CallOptions,
+  ): Promise<PeerGetManyResult> {
+    this.#inFlight++;
+    let request: Promise<PeerGetManyResult>;
+    try {
+      request = getKeys(this.#inner, group, keys, options);
     } catch (err) {
       this.#end();
       throw err;

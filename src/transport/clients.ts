@@ -1,7 +1,13 @@
 // clients.ts: one client per peer URL, made on first use, released one by one when its
 // peer leaves, and all closed with their transport.
 import type { NodeStatsRequest } from '../core/node-stats.js';
-import { type CallOptions, type PeerClient, type PeerValue, removeKeys } from '../core/peers.js';
+import {
+  type CallOptions,
+  getKeys,
+  type PeerClient,
+  type PeerValue,
+  removeKeys,
+} from '../core/peers.js';
 
 /** ClosableClient is a transport's own client: a PeerClient whose close may take a while. */
 export interface ClosableClient extends PeerClient {
@@ -68,6 +74,7 @@ export function clientCache<C extends ClosableClient>(make: (url: string) => C):
             url: client.url,
             get: (group: string, key: string, options?: CallOptions): Promise<PeerValue> =>
               client.get(group, key, options),
+            getMany: (group, keys, options) => getKeys(client, group, keys, options),
             set: (group, key, value, expireAt, options) =>
               client.set(group, key, value, expireAt, options),
             remove: (group, key, options) => client.remove(group, key, options),
