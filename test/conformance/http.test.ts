@@ -15,6 +15,7 @@ for (const dialect of HTTP_DIALECTS) {
   // Each dialect end to end: peercache speaking it to peercache, on the wire as that lineage.
   runTransportConformance(`http (${dialect})`, (limits) => httpTransport({ ...limits, dialect }), {
     sendMalformed,
+    withoutGetMany: "groupcache's HTTP wire has no batch get: a getMany is one get per key",
   });
 }
 

@@ -10,8 +10,11 @@ import { buildNodeStats } from '../../src/core/node-stats.js';
 import {
   type CallOptions,
   type GroupLookup,
+  getKeys,
   type PeerClient,
+  type PeerGetManyResult,
   type PeerServedGroup,
+  type PeerValue,
   removeKeys,
 } from '../../src/core/peers.js';
 import { GroupRegistry } from '../../src/core/registry.js';
@@ -53,6 +56,12 @@ export interface ConformanceOptions {
    * transport, not per variant). Default true.
    */
   largeValues?: boolean;
+  /**
+   * withoutGetMany is why the transport has no batch get (its client's getMany is one get
+   * per key): the suite's checks that a getMany is one request are skipped with it. Every
+   * other transport must send a getMany as one request. Default: none.
+   */
+  withoutGetMany?: string;
 }
 
 /** The limits of the suite's main server and client: small, so limit tests are quick. */
@@ -165,6 +174,61 @@ export function runTransportConformance(
         keys.map(() => 2),
       );
       await within(removeKeys(client, GROUP, []));
+    });
+
+    it('getMany answers each key with its own outcome: one failure fails no other', async () => {
+      const overKey = 'k'.repeat(limits.maxKeyBytes + 1);
+      const keys = [
+        'gm-1',
+        'gm ключ/2',
+        'missing-gm',
+        'fail-gm',
+        `size:${limits.maxValueBytes + 1}`,
+        '',
+        overKey,
+        'ttl:50000',
+        'gm-1',
+      ];
+      const answer = await within(getKeys(client, GROUP, keys));
+      assert.deepEqual([...answer.keys()], [...new Set(keys)]);
+      assert.deepEqual(answered(answer, 'gm-1'), utf8('value of gm-1'));
+      assert.deepEqual(answered(answer, 'gm ключ/2'), utf8('value of gm ключ/2'));
+      assert.ok(answered(answer, 'ttl:50000') !== undefined);
+      assert.ok((answer.get('ttl:50000') as PeerValue).expireAt > Date.now());
+      assert.equal(codeOf(answer, 'missing-gm'), 'NOT_FOUND');
+      const failed = answer.get('fail-gm');
+      assert.ok(failed instanceof Error && /boom: fail-gm/.test(failed.message));
+      assert.ok(['INTERNAL', 'UNAVAILABLE'].includes(codeOf(answer, 'fail-gm') ?? ''));
+      assert.equal(codeOf(answer, `size:${limits.maxValueBytes + 1}`), 'TOO_LARGE');
+      assert.equal(codeOf(answer, ''), 'INVALID_ARGUMENT');
+      assert.equal(codeOf(answer, overKey), 'TOO_LARGE');
+      assert.equal(fx.loadsOf('gm-1'), 1, 'a key asked twice is loaded once');
+      assert.equal(fx.loadsOf(overKey) + fx.loadsOf(''), 0);
+      // A caller's maxValueBytes holds for each key.
+      const bounded = await within(
+        getKeys(client, GROUP, ['size:1000', 'size:999'], { maxValueBytes: 999 }),
+      );
+      assert.equal(codeOf(bounded, 'size:1000'), 'TOO_LARGE');
+      assert.deepEqual(answered(bounded, 'size:999'), pattern(999));
+    });
+
+    it('getMany is one request, whose keys the owner loads together', {
+      skip: options.withoutGetMany,
+    }, async () => {
+      const keys = Array.from({ length: 50 }, (_, i) => `one-request-${i}`);
+      const before = fx.requests;
+      const answer = await within(getKeys(client, GROUP, keys));
+      assert.equal(fx.requests - before, 1, 'the server was asked once');
+      assert.equal(answer.size, keys.length);
+      for (const key of keys) assert.deepEqual(answered(answer, key), utf8(`value of ${key}`));
+    });
+
+    it("getMany of an unknown group is each key's UNAVAILABLE (the caller falls back)", async () => {
+      const outcome = await getKeys(client, 'no-such-group', ['a', 'b']).then(
+        (answer) => [...answer.values()].map((o) => (o instanceof Error ? codeOfError(o) : 'OK')),
+        (err: unknown) => [codeOfError(err), codeOfError(err)],
+      );
+      assert.deepEqual(outcome, ['UNAVAILABLE', 'UNAVAILABLE']);
     });
 
     it('expiry travels both ways, to the millisecond', async () => {
@@ -543,6 +607,7 @@ export function runTransportConformance(
   });
 
   if (options.largeValues !== false) largeValueCluster(name, makeTransport);
+  batchCluster(name, makeTransport, options.withoutGetMany);
 }
 
 /**
@@ -614,6 +679,110 @@ function largeValueCluster(name: string, makeTransport: MakeTransport): void {
   });
 }
 
+/**
+ * batchCluster checks getMany across three nodes of the transport: each owner is sent one
+ * request for its keys, which its loadMany loads in as few calls as batchMax allows, and a
+ * key asked by a batch and by single gets at once is loaded once. Skipped, with the reason
+ * given, for a transport without a batch get.
+ */
+function batchCluster(name: string, makeTransport: MakeTransport, skip?: string): void {
+  describe(`${name}: getMany across a cluster`, { timeout: 60_000, skip }, () => {
+    const BATCH_MAX = 100;
+    const nodes: CacheNode[] = [];
+    /** requests[i]: the requests for the group that reached node i's server. */
+    const requests: number[] = [];
+    /** loadMany[i]: the key lists node i's loadMany was called with. */
+    const loadMany: string[][][] = [];
+
+    before(async () => {
+      const urls = await Promise.all(
+        [0, 1, 2].map(async () => `http://127.0.0.1:${await freePort()}`),
+      );
+      for (const [i, self] of urls.entries()) {
+        const base = makeTransport({});
+        requests.push(0);
+        // Counts the requests each server is sent: a server looks a request's group up once.
+        const counting: PeerTransport = {
+          name: base.name,
+          client: (url, o) => base.client(url, o),
+          serve: (groups, o) =>
+            base.serve(
+              {
+                getGroup: (group) => {
+                  if (group === 'batch') requests[i] = (requests[i] ?? 0) + 1;
+                  return groups.getGroup(group);
+                },
+                ...(groups.nodeStats === undefined
+                  ? {}
+                  : {
+                      nodeStats: (r) =>
+                        (groups.nodeStats as NonNullable<GroupLookup['nodeStats']>)(r),
+                    }),
+              },
+              o,
+            ),
+          close: () => base.close(),
+        };
+        const node = createNode({ self, peers: urls, transport: counting, peerTimeoutMs: 30_000 });
+        const calls: string[][] = [];
+        nodes.push(node);
+        loadMany.push(calls);
+        node.newGroup('batch', {
+          cacheBytes: 16 << 20,
+          batchMax: BATCH_MAX,
+          loadMany: (keys) => {
+            calls.push([...keys]);
+            return new Map(keys.map((k) => [k, `value of ${k}`]));
+          },
+        });
+        await node.listen();
+      }
+    });
+    after(() => Promise.all(nodes.map((n) => n.close())));
+
+    it('1,000 cold keys: one request per owner, at most ceil(its keys / batchMax) loadMany calls', async () => {
+      const asker = nodes[0] as CacheNode;
+      const keys = Array.from({ length: 1000 }, (_, i) => `cold-${i}`);
+      requests.fill(0);
+      const got = await within(asker.getGroup('batch')!.getMany(keys));
+      assert.equal(got.size, keys.length);
+      assert.equal(got.errors.size, 0);
+      for (const key of keys) assert.equal(got.get(key)?.toString(), `value of ${key}`);
+      for (const [i, node] of nodes.entries()) {
+        const owned = keys.filter((k) => asker.ownerOf(k) === node.self);
+        assert.ok(owned.length > 0, `node ${i} owns some of the keys`);
+        const loadedHere = (loadMany[i] ?? []).flat();
+        assert.deepEqual(new Set(loadedHere), new Set(owned), `node ${i} loaded exactly its keys`);
+        assert.equal(loadedHere.length, owned.length, `node ${i} loaded each of its keys once`);
+        assert.ok(
+          (loadMany[i] ?? []).length <= Math.ceil(owned.length / BATCH_MAX),
+          `node ${i}: ${loadMany[i]?.length} loadMany calls for ${owned.length} keys`,
+        );
+        if (i > 0) assert.equal(requests[i], 1, `node ${i} was sent one request`);
+      }
+    });
+
+    it('a batch and single gets of the same keys, from every node at once, load each once', async () => {
+      const keys = Array.from({ length: 60 }, (_, i) => `shared-${i}`);
+      for (const calls of loadMany) calls.length = 0;
+      const groups = nodes.map((n) => n.getGroup('batch')!);
+      const [g0, g1, g2] = groups as [(typeof groups)[0], (typeof groups)[0], (typeof groups)[0]];
+      const [first, , second] = await within(
+        Promise.all([
+          g0.getMany(keys),
+          Promise.all(keys.map((k) => g0.get(k))),
+          g1.getMany(keys),
+          Promise.all(keys.map((k) => g2.get(k))),
+        ]),
+      );
+      assert.equal(first.size, keys.length);
+      assert.equal(second.size, keys.length);
+      const loaded = loadMany.flat(2);
+      assert.deepEqual(loaded.toSorted(), keys.toSorted(), 'every key loaded once in the cluster');
+    });
+  });
+}
+
 /** Hold is a load that waits until the test releases it, or its signal aborts. */
 interface Hold {
   started: Deferred<void>;
@@ -638,6 +807,8 @@ class Fixture {
   readonly #writes: { op: 'set' | 'remove'; key: string; options: CallOptions | undefined }[] = [];
   readonly #holds = new Map<string, Hold>();
   readonly #callWaiters = new Set<() => void>();
+  /** requests counts the requests that reached the server (each looks its group up once). */
+  requests = 0;
 
   constructor() {
     const group = this.registry.newGroup(GROUP, {
@@ -678,8 +849,11 @@ class Fixture {
       removeFromPeer: (key) => small.removeFromPeer(key),
     };
     this.lookup = {
-      getGroup: (name) =>
-        name === GROUP ? recorded : name === SMALL_GROUP ? recordedSmall : undefined,
+      // A server looks the group up once per request: a batch is one lookup.
+      getGroup: (name) => {
+        this.requests++;
+        return name === GROUP ? recorded : name === SMALL_GROUP ? recordedSmall : undefined;
+      },
       nodeStats: (request) =>
         buildNodeStats(request, {
           groups: () => this.registry.groups(),
@@ -807,6 +981,22 @@ async function rejection(promise: Promise<unknown>): Promise<{ code: ErrorCode; 
     return err;
   }
   assert.fail('expected the call to fail');
+}
+
+/** answered is the value a getMany answered for `key`, undefined when it answered an error. */
+function answered(answer: PeerGetManyResult, key: string): Uint8Array | undefined {
+  const outcome = answer.get(key);
+  return outcome === undefined || outcome instanceof Error ? undefined : outcome.value;
+}
+
+/** codeOf is the error code a getMany answered for `key`, undefined for a value. */
+function codeOf(answer: PeerGetManyResult, key: string): string | undefined {
+  const outcome = answer.get(key);
+  return outcome instanceof Error ? codeOfError(outcome) : undefined;
+}
+
+function codeOfError(err: unknown): string {
+  return isCacheError(err) ? err.code : `not a CacheError: ${String(err)}`;
 }
 
 function utf8(s: string): Uint8Array {

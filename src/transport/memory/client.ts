@@ -2,10 +2,10 @@
 // at its peer URL's host and port, with the checks, copies, deadlines and errors of a wire.
 
 import { decodeNodeStats, type NodeStats, type NodeStatsRequest } from '../../core/node-stats.js';
-import type { CallOptions, PeerClient, PeerValue } from '../../core/peers.js';
+import type { CallOptions, PeerClient, PeerGetManyResult, PeerValue } from '../../core/peers.js';
 import {
   abortError,
-  type CacheError,
+  CacheError,
   CancelledError,
   DeadlineExceededError,
   errorFromCode,
@@ -17,8 +17,9 @@ import {
 } from '../../errors.js';
 import { acceptedValueBytes, checkPeerValue } from '../../limits.js';
 import { type Clock, holdOpen } from '../../util/clock.js';
+import { askInBatches } from '../batches.js';
 import { wholeMillis } from '../expiry.js';
-import type { MemoryNetwork, MemoryRequest } from './network.js';
+import type { MemoryAnswer, MemoryNetwork, MemoryRequest } from './network.js';
 
 /** The largest delay `setTimeout` honours; a deadline further away needs no timer. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -71,6 +72,45 @@ export class MemoryPeerClient implements PeerClient {
     const limit = acceptedValueBytes(this.#config.maxValueBytes, options);
     checkPeerValue(this.url, got.value.byteLength, limit);
     return got;
+  }
+
+  /**
+   * getMany asks the server for `keys` in one exchange per batch (see {@link askInBatches}):
+   * each key's error is decoded as a get's would be, and a value over the caller's limit
+   * is that key's TooLargeError.
+   */
+  getMany(
+    group: string,
+    keys: readonly string[],
+    options?: CallOptions,
+  ): Promise<PeerGetManyResult> {
+    const limit = acceptedValueBytes(this.#config.maxValueBytes, options);
+    return askInBatches(
+      keys,
+      (key) => this.#refuse(key),
+      async (batch) => {
+        const answer = (await this.#call(
+          { op: 'getMany', group, keys: batch },
+          options,
+        )) as PeerGetManyResult;
+        const out: PeerGetManyResult = new Map();
+        for (const [key, outcome] of answer) {
+          if (outcome instanceof CacheError) out.set(key, this.#decode(outcome));
+          else if (outcome.value.byteLength > limit) {
+            out.set(
+              key,
+              new TooLargeError(
+                `peer ${this.url}: value of ${outcome.value.byteLength} bytes is over the limit of ${limit}`,
+              ),
+            );
+          } else {
+            // Bytes of its own, as read off a wire.
+            out.set(key, { ...outcome, value: outcome.value.slice() });
+          }
+        }
+        return out;
+      },
+    );
   }
 
   async set(
@@ -129,23 +169,20 @@ export class MemoryPeerClient implements PeerClient {
    * of the call has a signal that aborts when this side ends the call first:
    * the caller's signal, the deadline, or `close()`.
    */
-  #call(request: MemoryRequest, options: CallOptions | undefined): Promise<PeerValue | undefined> {
+  #call(request: MemoryRequest, options: CallOptions | undefined): Promise<MemoryAnswer> {
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(abortError(signal));
     if (this.#closed) {
       return Promise.reject(new UnavailableError(`peer ${this.url}: the client is closed`));
     }
-    const { key, group } = request;
-    if (key === '') return Promise.reject(new InvalidArgumentError('bad request: empty key'));
-    if (Buffer.byteLength(key) > this.#config.maxKeyBytes) {
+    if (!request.group.isWellFormed()) {
       return Promise.reject(
-        new TooLargeError(`key is over the limit of ${this.#config.maxKeyBytes} bytes`),
+        new InvalidArgumentError('group is not valid Unicode (lone surrogate)'),
       );
     }
-    if (!key.isWellFormed() || !group.isWellFormed()) {
-      return Promise.reject(
-        new InvalidArgumentError('key or group is not valid Unicode (lone surrogate)'),
-      );
+    if (request.op !== 'getMany') {
+      const bad = this.#refuse(request.key);
+      if (bad !== undefined) return Promise.reject(bad);
     }
     const clock = this.#config.clock;
     const now = clock.now();
@@ -160,7 +197,7 @@ export class MemoryPeerClient implements PeerClient {
       );
     }
 
-    return new Promise((resolve, reject) => {
+    return new Promise<MemoryAnswer>((resolve, reject) => {
       const wire = new AbortController();
       let timer: unknown;
       const pending: Pending = {
@@ -208,7 +245,7 @@ export class MemoryPeerClient implements PeerClient {
       // never inside the caller's stack.
       queueMicrotask(() => {
         if (wire.signal.aborted) return;
-        let answered: Promise<PeerValue | undefined>;
+        let answered: Promise<MemoryAnswer>;
         try {
           answered = server.exchange(request, call);
         } catch (err) {
@@ -224,6 +261,18 @@ export class MemoryPeerClient implements PeerClient {
         );
       });
     });
+  }
+
+  /** refuse is what this side finds wrong with `key` before sending it, if anything. */
+  #refuse(key: string): CacheError | undefined {
+    if (key === '') return new InvalidArgumentError('bad request: empty key');
+    if (Buffer.byteLength(key) > this.#config.maxKeyBytes) {
+      return new TooLargeError(`key is over the limit of ${this.#config.maxKeyBytes} bytes`);
+    }
+    if (!key.isWellFormed()) {
+      return new InvalidArgumentError('key is not valid Unicode (lone surrogate)');
+    }
+    return undefined;
   }
 
   /**

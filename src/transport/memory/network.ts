@@ -2,7 +2,7 @@
 // `host:port` to the memory servers listening there.
 
 import type { NodeStatsRequest } from '../../core/node-stats.js';
-import type { CallOptions, PeerValue } from '../../core/peers.js';
+import type { CallOptions, PeerGetManyResult, PeerValue } from '../../core/peers.js';
 import { AlreadyExistsError, InvalidArgumentError, UnavailableError } from '../../errors.js';
 
 /** MemoryRequest is one peer request as it crosses a {@link MemoryNetwork}. */
@@ -15,7 +15,11 @@ export type MemoryRequest =
       readonly value: Uint8Array;
       readonly expireAt: number;
     }
-  | { readonly op: 'remove'; readonly group: string; readonly key: string };
+  | { readonly op: 'remove'; readonly group: string; readonly key: string }
+  | { readonly op: 'getMany'; readonly group: string; readonly keys: readonly string[] };
+
+/** MemoryAnswer is a server's answer: a get's value, a getMany's map, nothing for a write. */
+export type MemoryAnswer = PeerValue | PeerGetManyResult | undefined;
 
 /**
  * MemoryEndpoint is what listens on an address of a {@link MemoryNetwork}: a
@@ -27,7 +31,7 @@ export interface MemoryEndpoint {
   exchange(
     request: MemoryRequest,
     call: CallOptions & { signal: AbortSignal },
-  ): Promise<PeerValue | undefined>;
+  ): Promise<MemoryAnswer>;
   /**
    * stats answers a stats call with the node's report as it would travel on a
    * wire (JSON bytes). Optional: an endpoint without it does not know the call.
@@ -140,7 +144,7 @@ export class MemoryNetwork {
     endpoint: MemoryEndpoint,
     request: MemoryRequest,
     call: CallOptions & { signal: AbortSignal },
-  ): Promise<PeerValue | undefined> {
+  ): Promise<MemoryAnswer> {
     const held = this.#pass(address, call.signal);
     const answered =
       held === undefined

@@ -5,8 +5,15 @@ import type { AddressInfo } from 'node:net';
 import { peerLeaving } from '../../core/leave.js';
 import type { Logger } from '../../core/logger.js';
 import { encodeNodeStats, type NodeStatsRequest } from '../../core/node-stats.js';
-import type { CallOptions, GroupLookup, PeerServedGroup, PeerValue } from '../../core/peers.js';
+import type {
+  CallOptions,
+  GroupLookup,
+  PeerGetManyResult,
+  PeerServedGroup,
+  PeerValue,
+} from '../../core/peers.js';
 import {
+  CacheError,
   httpStatus,
   InvalidArgumentError,
   NotFoundError,
@@ -16,9 +23,11 @@ import {
 } from '../../errors.js';
 import { servedLimits } from '../../limits.js';
 import { lateWrite } from '../late-write.js';
+import { checkBatch, serveGetMany } from '../serve-get-many.js';
 import type { PeerServer } from '../transport.js';
 import {
   familyOf,
+  type MemoryAnswer,
   type MemoryEndpoint,
   type MemoryNetwork,
   type MemoryRequest,
@@ -88,21 +97,14 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
   exchange(
     request: MemoryRequest,
     call: CallOptions & { signal: AbortSignal },
-  ): Promise<PeerValue | undefined> {
+  ): Promise<MemoryAnswer> {
     if (this.#closing !== undefined) {
       return Promise.reject(new UnavailableError('peer server is closing'));
     }
-    const { maxKeyBytes } = this.#config;
+    if (request.op === 'getMany') return this.#getMany(request.group, request.keys, call);
     const { key } = request;
-    if (key === '') return Promise.reject(new InvalidArgumentError('bad request: empty key'));
-    if (!key.isWellFormed() || !request.group.isWellFormed()) {
-      return Promise.reject(
-        new InvalidArgumentError('bad request: key or group is not valid Unicode'),
-      );
-    }
-    if (Buffer.byteLength(key) > maxKeyBytes) {
-      return Promise.reject(new TooLargeError(`key is over the limit of ${maxKeyBytes} bytes`));
-    }
+    const bad = this.#badKey(key, request.group);
+    if (bad !== undefined) return Promise.reject(bad);
     const group = this.#groups.getGroup(request.group);
     if (group === undefined) {
       return Promise.reject(new UnavailableError(`no such group: ${request.group}`));
@@ -173,13 +175,49 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
   }
 
   /**
-   * get loads `key` with a signal of its own, which aborts when the client
-   * gives up, when the server's shutdown signal fires, or when the server
-   * drops the request past its grace. Whichever comes first settles the
-   * answer: an abort answers with its reason at once, without waiting for the
-   * load to notice it, and the load's own answer, if it comes later, is dropped.
+   * get loads `key` (see {@link #track}); the answer leaves with bytes of its own, as if
+   * encoded into a frame now: the group's view may be of memory it reuses.
    */
-  #get(group: PeerServedGroup, key: string, call: CallOptions & { signal: AbortSignal }) {
+  #get(
+    group: PeerServedGroup,
+    key: string,
+    call: CallOptions & { signal: AbortSignal },
+  ): Promise<PeerValue> {
+    return this.#track(
+      call,
+      (signal) =>
+        group.getForPeer(key, {
+          signal,
+          deadline: call.deadline,
+          traceparent: call.traceparent,
+        }),
+      (found) => {
+        const limit = this.#config.maxValueBytes;
+        if (found.value.byteLength > limit) {
+          throw new TooLargeError(
+            `value of ${found.value.byteLength} bytes is over the limit of ${limit}`,
+          );
+        }
+        return { value: found.value.slice(), expireAt: found.expireAt, minuteQps: found.minuteQps };
+      },
+      'get',
+    );
+  }
+
+  /**
+   * track serves a get or a batch get with `serve`, given a signal of its own, which
+   * aborts when the client gives up, when the server's shutdown signal fires, or when
+   * the server drops the request past its grace; `answer` turns what it found into the
+   * answer. Whichever comes first settles the answer: an abort answers with its reason
+   * at once, without waiting for the load to notice it, and the load's own answer, if
+   * it comes later, is dropped.
+   */
+  #track<T>(
+    call: CallOptions & { signal: AbortSignal },
+    serve: (signal: AbortSignal) => T | Promise<T>,
+    answer: (found: T) => T,
+    op: string,
+  ): Promise<T> {
     const controller = new AbortController();
     const shutdown = this.#config.signal;
     const onClient = () => controller.abort(call.signal.reason);
@@ -188,7 +226,7 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
     call.signal.addEventListener('abort', onClient, { once: true });
     this.#inflight.add(controller);
 
-    return new Promise<PeerValue>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       const done = () => {
         call.signal.removeEventListener('abort', onClient);
         controller.signal.removeEventListener('abort', onAbort);
@@ -204,46 +242,96 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
         return;
       }
       controller.signal.addEventListener('abort', onAbort, { once: true });
-      const answer = (found: PeerValue) => {
+      const settle = (found: T) => {
         if (controller.signal.aborted) return;
         done();
-        const limit = this.#config.maxValueBytes;
-        if (found.value.byteLength > limit) {
-          reject(
-            new TooLargeError(
-              `value of ${found.value.byteLength} bytes is over the limit of ${limit}`,
-            ),
-          );
-          return;
+        try {
+          resolve(answer(found));
+        } catch (err) {
+          reject(err);
         }
-        // The answer leaves with bytes of its own, as if encoded into a frame now:
-        // the group's view may be of memory it reuses.
-        resolve({
-          value: found.value.slice(),
-          expireAt: found.expireAt,
-          minuteQps: found.minuteQps,
-        });
       };
       const fail = (err: unknown) => {
         if (controller.signal.aborted) return;
         done();
-        this.#logFault('get', err);
+        this.#logFault(op, err);
         reject(err);
       };
-      let found: PeerValue | Promise<PeerValue>;
+      let found: T | Promise<T>;
       try {
-        found = group.getForPeer(key, {
-          signal: controller.signal,
-          deadline: call.deadline,
-          traceparent: call.traceparent,
-        });
+        found = serve(controller.signal);
       } catch (err) {
         fail(err);
         return;
       }
-      if (isThenable(found)) Promise.resolve(found).then(answer, fail);
-      else answer(found);
+      if (isThenable(found)) Promise.resolve(found).then(settle, fail);
+      else settle(found);
     });
+  }
+
+  /** badKey is what is wrong with `key` (or the group's name) whatever its group, if anything. */
+  #badKey(key: string, group: string): CacheError | undefined {
+    const { maxKeyBytes } = this.#config;
+    if (key === '') return new InvalidArgumentError('bad request: empty key');
+    if (!key.isWellFormed() || !group.isWellFormed()) {
+      return new InvalidArgumentError('bad request: key or group is not valid Unicode');
+    }
+    if (Buffer.byteLength(key) > maxKeyBytes) {
+      return new TooLargeError(`key is over the limit of ${maxKeyBytes} bytes`);
+    }
+    return undefined;
+  }
+
+  /**
+   * getMany answers a batch get: a batch over the limits (see {@link checkBatch}) or of an
+   * unknown group fails whole; each key is otherwise answered on its own (see
+   * {@link serveGetMany}), a bad key with its error, under the same in-flight tracking,
+   * cancellation and shutdown as a get.
+   */
+  #getMany(
+    groupName: string,
+    keys: readonly string[],
+    call: CallOptions & { signal: AbortSignal },
+  ): Promise<PeerGetManyResult> {
+    const refused = checkBatch(keys);
+    if (refused !== undefined) return Promise.reject(refused);
+    if (!groupName.isWellFormed()) {
+      return Promise.reject(new InvalidArgumentError('bad request: group is not valid Unicode'));
+    }
+    const group = this.#groups.getGroup(groupName);
+    if (group === undefined) {
+      return Promise.reject(new UnavailableError(`no such group: ${groupName}`));
+    }
+    const limits = servedLimits(group, this.#config);
+    const answer: PeerGetManyResult = new Map();
+    const served: string[] = [];
+    for (const key of keys) {
+      const bad =
+        this.#badKey(key, groupName) ??
+        (Buffer.byteLength(key) > limits.maxKeyBytes
+          ? new TooLargeError(`key is over the limit of ${limits.maxKeyBytes} bytes`)
+          : undefined);
+      if (bad !== undefined) answer.set(key, bad);
+      else served.push(key);
+    }
+    return this.#track(
+      call,
+      (signal) =>
+        serveGetMany(
+          group,
+          served,
+          { signal, deadline: call.deadline, traceparent: call.traceparent },
+          { maxValueBytes: limits.maxValueBytes },
+        ),
+      (found) => {
+        for (const [key, outcome] of found) answer.set(key, outcome);
+        for (const outcome of answer.values()) {
+          if (outcome instanceof CacheError) this.#logFault('getMany', outcome);
+        }
+        return answer;
+      },
+      'getMany',
+    );
   }
 
   /** logFault logs a group call that failed through no fault of the request (a 5xx answer). */
