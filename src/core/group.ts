@@ -1,5 +1,6 @@
 // group.ts: Group, a named cache namespace with a byte budget and a loader; the
 // read-through logic (cache, singleflight, owner peer, local load) lives here.
+import { defaultMaxListeners, setMaxListeners } from 'node:events';
 import {
   abortError,
   CacheError,
@@ -512,7 +513,10 @@ export class Group implements PeerServedGroup {
             'peercache.group': this.name,
             'peercache.keys': unique.length,
           });
-    const batch = new OwnerBatches(this.#waitSignal(options), span);
+    const signal = this.#waitSignal(options);
+    // Every key's wait listens to the caller's one signal: that many listeners are expected.
+    if (signal !== undefined) setMaxListeners(defaultMaxListeners + unique.length, signal);
+    const batch = new OwnerBatches(signal, span);
     const values: Array<ByteView | undefined> = new Array(unique.length);
     const failures = new Map<number, unknown>();
     const waits = unique.map((key, i) => {

@@ -1,5 +1,6 @@
 // serve-get-many.ts: how a transport server answers a peer's batch get: each key served by
 // the group as a single get would be, at once, so the owner's loadMany sees them together.
+import { defaultMaxListeners, setMaxListeners } from 'node:events';
 import type { CallOptions, PeerGetManyResult, PeerServedGroup, PeerValue } from '../core/peers.js';
 import { type CacheError, TooLargeError, toCacheError } from '../errors.js';
 import { MAX_BATCH_KEY_BYTES, MAX_BATCH_KEYS } from '../limits.js';
@@ -54,6 +55,9 @@ export async function serveGetMany(
   const refused = checkBatch(keys, limits);
   if (refused !== undefined) throw refused;
   const maxValueBytes = limits?.maxValueBytes ?? Number.POSITIVE_INFINITY;
+  // Every key's load listens to the request's one signal: that many listeners are expected.
+  const signal = options.signal;
+  if (signal !== undefined) setMaxListeners(defaultMaxListeners + keys.length, signal);
   const outcomes = await Promise.all(
     keys.map(async (key): Promise<PeerValue | CacheError> => {
       try {

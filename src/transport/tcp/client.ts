@@ -5,11 +5,18 @@ import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import type { Logger } from '../../core/logger.js';
 import type { NodeStats, NodeStatsRequest } from '../../core/node-stats.js';
-import type { CallOptions, PeerClient, PeerValue } from '../../core/peers.js';
+import {
+  type CallOptions,
+  type PeerClient,
+  type PeerGetManyResult,
+  type PeerValue,
+  singleGets,
+} from '../../core/peers.js';
 import {
   abortError,
   type CacheError,
   DeadlineExceededError,
+  type ErrorCode,
   errorFromCode,
   InvalidArgumentError,
   TooLargeError,
@@ -23,10 +30,13 @@ import { ChurnMap } from '../../util/churn-map.js';
 import type { Clock } from '../../util/clock.js';
 import { LogThrottle } from '../../util/log-throttle.js';
 import { SweepTimer } from '../../util/sweep-timer.js';
+import { askInBatches } from '../batches.js';
 import { wholeMillis } from '../expiry.js';
 import {
+  BATCH_VERSION,
   codeOf,
   encodeCancel,
+  encodeGetMany,
   encodeHello,
   encodePing,
   encodeRequest,
@@ -37,8 +47,12 @@ import {
   HEADER_BYTES,
   MAX_GROUP_BYTES,
   MAX_TIMEOUT_MS,
+  type ManyEntry,
   maxResponseFrame,
   OK,
+  PROTOCOL_VERSION,
+  readGetManyAnswer,
+  SKIPPED,
 } from './frame.js';
 import { type Queued, SendQueue } from './send-queue.js';
 import { callStats } from './stats-call.js';
@@ -87,13 +101,15 @@ export interface TcpClientStats {
   dials: number;
 }
 
+/** The largest delay `setTimeout` honours; a longer wait needs no timer. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** The longest wait for a probe's answer before a stalled connection is dropped. */
 const maxProbeMs = 1_000;
 
 /** Pending is one request waiting for its answer. */
 interface Pending {
   readonly type: number;
-  readonly resolve: (value: PeerValue | undefined) => void;
+  readonly resolve: (value: Answer) => void;
   readonly reject: (err: CacheError) => void;
   readonly signal: AbortSignal | undefined;
   readonly onAbort: (() => void) | undefined;
@@ -107,7 +123,17 @@ interface Pending {
   readonly reads: number;
   /** The largest value a GET takes in its answer: the caller's limit, within the ceiling. */
   readonly maxValueBytes: number;
+  /** A GET_MANY's keys, in the order of its answer's entries. */
+  readonly keys?: readonly string[] | undefined;
+  /**
+   * again sends the request anew (on a fresh connection) with the same caller: for a
+   * request a server refused unread because it refused the HELLO's version.
+   */
+  readonly again?: (() => void) | undefined;
 }
+
+/** Answer is what a request resolves with: a GET's value, a GET_MANY's entries, or nothing. */
+type Answer = PeerValue | ManyEntry[] | undefined;
 
 /** Link is one open (or opening) connection and the requests in flight on it. */
 interface Link {
@@ -131,6 +157,12 @@ interface Link {
   probeId: number | undefined;
   /** When the last request in flight ended, ms since the epoch. */
   idleSince: number;
+  /** The protocol version its HELLO announced. */
+  readonly version: number;
+  /** Whether the server answered the HELLO with an OK (version 2 on): it takes GET_MANY. */
+  acked: boolean;
+  /** getMany calls waiting for that OK: told true when it comes, false when the link fails first. */
+  ackWaiters: Array<(acked: boolean) => void>;
 }
 
 /**
@@ -174,6 +206,8 @@ export class TcpPeerClient implements PeerClient {
   #retryAt = 0;
   #lastFailure: unknown;
   #dials = 0;
+  /** The version its HELLOs announce: PROTOCOL_VERSION, or 1 once the server refused it. */
+  #version = PROTOCOL_VERSION;
   /** How long a probe of a stalled connection waits: the request timeout, at most 1 s. */
   readonly #probeMs: number;
   /** How long a connection may idle before this side closes it. */
@@ -208,6 +242,108 @@ export class TcpPeerClient implements PeerClient {
 
   get(group: string, key: string, options?: CallOptions): Promise<PeerValue> {
     return this.#call(FrameType.Get, group, key, undefined, 0, options) as Promise<PeerValue>;
+  }
+
+  /**
+   * getMany asks for `keys` in GET_MANY frames (see {@link askInBatches}), once the server
+   * has accepted this side's HELLO as version 2 or later; a server of version 1, or one
+   * whose answer to the HELLO does not come within the call's time, is sent one GET per
+   * key. A key whose value did not fit in its batch's answer is asked again with a GET.
+   */
+  async getMany(
+    group: string,
+    keys: readonly string[],
+    options?: CallOptions,
+  ): Promise<PeerGetManyResult> {
+    if (!(await this.#batchReady(options))) return singleGets(this, group, keys, options);
+    const refused = this.#refuseCall(group, options);
+    if (refused !== undefined) throw refused;
+    const groupBytes = Buffer.byteLength(group);
+    const limit = acceptedValueBytes(this.#config.maxValueBytes, options);
+    return askInBatches(
+      keys,
+      (key) => this.#refuseKey(key),
+      async (batch) => {
+        const keyBytes = batch.map((key) => Buffer.byteLength(key));
+        const entries = (await this.#send(
+          FrameType.GetMany,
+          options,
+          (id, timeoutMs) =>
+            encodeGetMany(
+              id,
+              timeoutMs,
+              this.#config.maxValueBytes,
+              group,
+              groupBytes,
+              batch,
+              keyBytes,
+            ),
+          batch,
+          undefined,
+        )) as ManyEntry[];
+        const answer: PeerGetManyResult = new Map();
+        const skipped: string[] = [];
+        batch.forEach((key, i) => {
+          const entry = entries[i] as ManyEntry;
+          if (entry.status === SKIPPED) skipped.push(key);
+          else answer.set(key, this.#outcomeOf(entry, limit));
+        });
+        if (skipped.length > 0) {
+          for (const [key, outcome] of await singleGets(this, group, skipped, options)) {
+            answer.set(key, outcome);
+          }
+        }
+        return answer;
+      },
+    );
+  }
+
+  /**
+   * batchReady tells whether GET_MANY may be sent: once the current connection's HELLO
+   * was accepted with an OK, waiting for it (within the call's deadline and the request
+   * timeout) on a connection of version 2 just dialled.
+   */
+  #batchReady(options: CallOptions | undefined): boolean | Promise<boolean> {
+    if (this.#closed || options?.signal?.aborted) return false;
+    const clock = this.#config.clock;
+    const now = clock.now();
+    const link = this.#linkNow(now);
+    if (link === undefined || link.version < BATCH_VERSION) return false;
+    if (link.acked) return true;
+    const wait = Math.min((options?.deadline ?? Infinity) - now, this.#config.requestTimeoutMs);
+    const signal = options?.signal;
+    return new Promise<boolean>((resolve) => {
+      let timer: unknown;
+      const done = (acked: boolean) => {
+        if (timer !== undefined) clock.clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        link.ackWaiters = link.ackWaiters.filter((w) => w !== done);
+        resolve(acked);
+      };
+      const onAbort = () => done(false);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (wait <= MAX_TIMER_MS) timer = clock.setTimeout(() => done(false), Math.max(0, wait));
+      link.ackWaiters.push(done);
+    });
+  }
+
+  /** outcomeOf is what a GET_MANY entry says of its key: a value of its own, or the error. */
+  #outcomeOf(entry: ManyEntry, limit: number): PeerValue | CacheError {
+    if ('value' in entry) {
+      if (entry.value.byteLength > limit) {
+        return new TooLargeError(
+          `peer ${this.url}: value of ${entry.value.byteLength} bytes is over the limit of ${limit}`,
+        );
+      }
+      const { expireAt, minuteQps } = entry;
+      return {
+        // A copy of its own: the entry is a view of a frame shared with other answers.
+        value: new Uint8Array(entry.value),
+        expireAt: Number.isFinite(expireAt) && expireAt > 0 ? Math.floor(expireAt) : 0,
+        minuteQps: Number.isFinite(minuteQps) && minuteQps > 0 ? minuteQps : 0,
+      };
+    }
+    return this.#errorOf(codeOf(entry.status) ?? 'INTERNAL', entry.message);
   }
 
   async set(
@@ -279,30 +415,61 @@ export class TcpPeerClient implements PeerClient {
     value: Uint8Array | undefined,
     expireAt: number,
     options: CallOptions | undefined,
-  ): Promise<PeerValue | undefined> {
-    const signal = options?.signal;
-    if (signal?.aborted) return Promise.reject(abortError(signal));
-    if (this.#closed) {
-      return Promise.reject(new UnavailableError(`peer ${this.url}: the transport is closed`));
-    }
+  ): Promise<Answer> {
+    const refused = this.#refuseCall(group, options) ?? this.#refuseKey(key);
+    if (refused !== undefined) return Promise.reject(refused);
     const groupBytes = Buffer.byteLength(group);
     const keyBytes = Buffer.byteLength(key);
-    if (key === '') return Promise.reject(new InvalidArgumentError('bad request: empty key'));
-    if (keyBytes > this.#config.maxKeyBytes) {
-      return Promise.reject(
-        new TooLargeError(`key is over the limit of ${this.#config.maxKeyBytes} bytes`),
-      );
+    return this.#send(
+      type,
+      options,
+      (id, timeoutMs) =>
+        encodeRequest(type, id, timeoutMs, group, groupBytes, key, keyBytes, value, expireAt),
+      undefined,
+      () => this.#call(type, group, key, value, expireAt, options),
+    );
+  }
+
+  /** refuseCall is why a call for `group` cannot be sent at all, if it cannot. */
+  #refuseCall(group: string, options: CallOptions | undefined): CacheError | undefined {
+    const signal = options?.signal;
+    if (signal?.aborted) return abortError(signal);
+    if (this.#closed) return new UnavailableError(`peer ${this.url}: the transport is closed`);
+    if (Buffer.byteLength(group) > MAX_GROUP_BYTES) {
+      return new InvalidArgumentError(`group name is over the limit of ${MAX_GROUP_BYTES} bytes`);
     }
-    if (groupBytes > MAX_GROUP_BYTES) {
-      return Promise.reject(
-        new InvalidArgumentError(`group name is over the limit of ${MAX_GROUP_BYTES} bytes`),
-      );
+    if (!group.isWellFormed()) {
+      return new InvalidArgumentError('key or group is not valid Unicode (lone surrogate)');
     }
-    if (!key.isWellFormed() || !group.isWellFormed()) {
-      return Promise.reject(
-        new InvalidArgumentError('key or group is not valid Unicode (lone surrogate)'),
-      );
+    return undefined;
+  }
+
+  /** refuseKey is what this side finds wrong with `key` before sending it, if anything. */
+  #refuseKey(key: string): CacheError | undefined {
+    if (key === '') return new InvalidArgumentError('bad request: empty key');
+    if (Buffer.byteLength(key) > this.#config.maxKeyBytes) {
+      return new TooLargeError(`key is over the limit of ${this.#config.maxKeyBytes} bytes`);
     }
+    if (!key.isWellFormed()) {
+      return new InvalidArgumentError('key or group is not valid Unicode (lone surrogate)');
+    }
+    return undefined;
+  }
+
+  /**
+   * send queues the request `encode` builds for an id and the time left, on the current
+   * connection (dialled if there is none), and waits for its answer, its deadline or its
+   * caller's abort. `again`, when given, resends it with the same caller (see
+   * {@link Pending.again}).
+   */
+  #send(
+    type: number,
+    options: CallOptions | undefined,
+    encode: (id: number, timeoutMs: number) => Buffer,
+    keys: readonly string[] | undefined,
+    again: (() => Promise<Answer>) | undefined,
+  ): Promise<Answer> {
+    const signal = options?.signal;
     const now = this.#config.clock.now();
     const deadline = Math.min(options?.deadline ?? Infinity, now + this.#config.requestTimeoutMs);
     if (deadline <= now) {
@@ -318,17 +485,7 @@ export class TcpPeerClient implements PeerClient {
     const left = deadline - now;
     const timeoutMs = Number.isFinite(left) ? Math.min(Math.ceil(left), MAX_TIMEOUT_MS) : 0;
     const id = this.#takeId(link);
-    const request = encodeRequest(
-      type,
-      id,
-      timeoutMs,
-      group,
-      groupBytes,
-      key,
-      keyBytes,
-      value,
-      expireAt,
-    );
+    const request = encode(id, timeoutMs);
     // With tracing on, the request's trace context goes right before it, in the same entry:
     // the two are sent together or not at all.
     const trace =
@@ -343,7 +500,7 @@ export class TcpPeerClient implements PeerClient {
       );
     }
     const reads = link.reads;
-    return new Promise<PeerValue | undefined>((resolve, reject) => {
+    return new Promise<Answer>((resolve, reject) => {
       const onAbort =
         signal === undefined
           ? undefined
@@ -359,6 +516,8 @@ export class TcpPeerClient implements PeerClient {
         entry,
         reads,
         maxValueBytes: acceptedValueBytes(this.#config.maxValueBytes, options),
+        keys,
+        again: again === undefined ? undefined : () => void again().then(resolve, reject),
       };
       if (signal !== undefined && onAbort !== undefined) {
         signal.addEventListener('abort', onAbort, { once: true });
@@ -548,6 +707,9 @@ export class TcpPeerClient implements PeerClient {
       busySince: 0,
       probeId: undefined,
       idleSince: this.#config.clock.now(),
+      version: this.#version,
+      acked: false,
+      ackWaiters: [],
     };
     socket.setNoDelay(true);
     // An idle connection to a peer that vanished without a reset is noticed within about
@@ -587,7 +749,7 @@ export class TcpPeerClient implements PeerClient {
         ),
       ),
     );
-    link.queue.offer(encodeHello(this.#config.peerSecret, this.#config.ring), false);
+    link.queue.offer(encodeHello(this.#config.peerSecret, this.#config.ring, link.version), false);
     this.#link = link;
     return link;
   }
@@ -638,6 +800,9 @@ export class TcpPeerClient implements PeerClient {
     if (reset) resetSocket(link.socket);
     else link.socket.destroy();
     if (this.#link === link) this.#link = undefined;
+    const waiters = link.ackWaiters;
+    link.ackWaiters = [];
+    for (const waiter of waiters) waiter(false);
     const pending = [...link.pending];
     link.pending.clear();
     for (const [id, p] of pending) {
@@ -658,6 +823,44 @@ export class TcpPeerClient implements PeerClient {
     } catch {
       // A failing logger changes nothing.
     }
+  }
+
+  /**
+   * errorOf is the error an answer of `code` with `message` stands for: the peer's answer,
+   * final for the caller; except UNAVAILABLE (and a CANCELLED the caller did not ask
+   * for): the peer could not serve it.
+   */
+  #errorOf(code: ErrorCode, message: string): CacheError {
+    const ours = code === 'CANCELLED' ? 'UNAVAILABLE' : code;
+    const answer = { remote: ours !== 'UNAVAILABLE' };
+    return code === 'NOT_FOUND'
+      ? errorFromCode(code, message || 'not found', answer)
+      : errorFromCode(ours, `peer ${this.url}: ${message}`, answer);
+  }
+
+  /**
+   * speakOlder follows a server that refused the HELLO's version (it speaks protocol 1):
+   * from now on HELLOs announce 1, and the requests sent behind the refused HELLO, which
+   * such a server reads none of, are sent again on a fresh connection.
+   */
+  #speakOlder(link: Link): void {
+    this.#version = 1;
+    try {
+      this.#config.logger.info(
+        { peer: this.url },
+        'peer speaks tcp protocol 1: batch gets go to it as one get per key',
+      );
+    } catch {
+      // A failing logger changes nothing.
+    }
+    const resend: Pending[] = [];
+    for (const [id, p] of [...link.pending]) {
+      if (p.again === undefined) continue;
+      this.#settle(link, id, p);
+      resend.push(p);
+    }
+    this.#fail(link, new UnavailableError(`peer ${this.url}: it speaks tcp protocol 1`));
+    for (const p of resend) p.again?.();
   }
 
   #protocolError(link: Link, problem: string): void {
@@ -685,14 +888,11 @@ export class TcpPeerClient implements PeerClient {
         return;
       }
       const message = buf.toString('utf8', at + 1, end);
-      // The peer's answer, final for the caller; except UNAVAILABLE (and a
-      // CANCELLED the caller did not ask for): the peer could not serve it.
-      const ours = code === 'CANCELLED' ? 'UNAVAILABLE' : code;
-      const answer = { remote: ours !== 'UNAVAILABLE' };
-      const err =
-        code === 'NOT_FOUND'
-          ? errorFromCode(code, message || 'not found', answer)
-          : errorFromCode(ours, `peer ${this.url}: ${message}`, answer);
+      const err = this.#errorOf(code, message);
+      if (id === 0 && link.version >= BATCH_VERSION && unsupportedVersion(code, message)) {
+        this.#speakOlder(link);
+        return;
+      }
       if (id === 0) {
         // The HELLO was refused: nothing on this connection will be answered.
         this.#refused(message);
@@ -705,10 +905,29 @@ export class TcpPeerClient implements PeerClient {
       p.reject(err);
       return;
     }
+    if (id === 0) {
+      // Version 2 on: the server accepted the HELLO, and takes GET_MANY.
+      if (link.version < BATCH_VERSION || link.acked) {
+        this.#protocolError(link, 'an OK answer to the HELLO');
+        return;
+      }
+      link.acked = true;
+      const waiters = link.ackWaiters;
+      link.ackWaiters = [];
+      for (const waiter of waiters) waiter(true);
+      return;
+    }
     const p = link.pending.get(id);
-    if (p === undefined) {
-      // Cancelled or timed out here: the answer crossed our CANCEL.
-      if (id === 0) this.#protocolError(link, 'an OK answer to the HELLO');
+    // Cancelled or timed out here: the answer crossed our CANCEL.
+    if (p === undefined) return;
+    if (p.type === FrameType.GetMany) {
+      const entries = readGetManyAnswer(buf, at + 1, end, p.keys?.length ?? 0);
+      if (typeof entries === 'string') {
+        this.#protocolError(link, entries);
+        return;
+      }
+      this.#settle(link, id, p);
+      p.resolve(entries);
       return;
     }
     if (p.type !== FrameType.Get) {
@@ -748,6 +967,11 @@ export class TcpPeerClient implements PeerClient {
       minuteQps: Number.isFinite(qps) && qps > 0 ? qps : 0,
     });
   }
+}
+
+/** unsupportedVersion tells a server's refusal of the HELLO's protocol version. */
+function unsupportedVersion(code: ErrorCode, message: string): boolean {
+  return code === 'INVALID_ARGUMENT' && message.startsWith('unsupported protocol version');
 }
 
 /** resetSocket drops `socket` with a TCP reset (a TLS socket, which cannot, is destroyed). */

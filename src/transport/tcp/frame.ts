@@ -1,10 +1,17 @@
 // frame.ts: the tcp transport's binary framing (see docs/wire-format.md): frame types, status
 // codes, encoders, and a reader that splits a byte stream into frames under a hard size limit.
 import type { ErrorCode } from '../../errors.js';
+import { MAX_BATCH_KEY_BYTES, MAX_BATCH_KEYS } from '../../limits.js';
 import type { RingKind } from '../../ring/owner-ring.js';
 
-/** PROTOCOL_VERSION is the version a client announces in its HELLO frame. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * PROTOCOL_VERSION is the version a client announces in its HELLO frame: 2, which knows
+ * GET_MANY. A server of version 2 answers a HELLO of version 2 with an OK (a version 1
+ * HELLO, never); a server of version 1 refuses it, and the client speaks 1 to it.
+ */
+export const PROTOCOL_VERSION = 2;
+/** BATCH_VERSION is the first protocol version with GET_MANY. */
+export const BATCH_VERSION = 2;
 
 /** Frame types: requests from client to server, and the one response type. */
 export const FrameType = {
@@ -29,6 +36,11 @@ export const FrameType = {
    * answered.
    */
   Trace: 0x08,
+  /**
+   * Many keys of one group, answered together, key by key (protocol 2: sent only on a
+   * connection whose HELLO the server accepted with an OK).
+   */
+  GetMany: 0x09,
   /** The answer to request `id`: a status byte, then a body. */
   Response: 0x80,
 } as const;
@@ -73,6 +85,23 @@ export const MAX_TIMEOUT_MS = 0xffff_ffff;
 
 /** OK is the status of a successful answer; the others are {@link statusOf}'s. */
 export const OK = 0;
+/**
+ * SKIPPED is a GET_MANY key's status when its answer did not fit in the answer's room
+ * (`maxAnswerBytes`): the client asks for it again with a GET.
+ */
+export const SKIPPED = 0xff;
+
+/** GET_MANY_FIXED_BYTES is GET_MANY's fixed part: timeout (4), maxAnswerBytes (4), group length (2), key count (2). */
+export const GET_MANY_FIXED_BYTES = 12;
+/** MAX_BATCH_FRAME is the largest GET_MANY frame (after the length prefix) a batch within the limits makes. */
+export const MAX_BATCH_FRAME =
+  HEADER_BYTES + GET_MANY_FIXED_BYTES + MAX_GROUP_BYTES + 2 * MAX_BATCH_KEYS + MAX_BATCH_KEY_BYTES;
+/** A GET_MANY answer's OK entry before its value: status (1), expireAt (8), minuteQps (8), value length (4). */
+const MANY_OK_FIXED_BYTES = 21;
+/** A GET_MANY answer's error entry before its message: status (1), message length (2). */
+const MANY_ERROR_FIXED_BYTES = 3;
+/** MAX_BATCH_MESSAGE_BYTES is the longest error message of one GET_MANY key; longer ones are cut. */
+export const MAX_BATCH_MESSAGE_BYTES = 256;
 
 const codes: readonly ErrorCode[] = [
   'NOT_FOUND',
@@ -101,7 +130,10 @@ export function codeOf(status: number): ErrorCode | undefined {
  * server with these limits reads; anything declared larger closes the connection.
  */
 export function maxRequestFrame(maxKeyBytes: number, maxValueBytes: number): number {
-  return HEADER_BYTES + SET_FIXED_BYTES + MAX_GROUP_BYTES + maxKeyBytes + maxValueBytes;
+  return Math.max(
+    HEADER_BYTES + SET_FIXED_BYTES + MAX_GROUP_BYTES + maxKeyBytes + maxValueBytes,
+    MAX_BATCH_FRAME,
+  );
 }
 
 /** maxResponseFrame is the largest answer frame (after the length prefix) a client reads. */
@@ -111,15 +143,18 @@ export function maxResponseFrame(maxValueBytes: number): number {
 
 /**
  * encodeHello builds the HELLO frame, carrying `secret` (empty when there is
- * none) and the client's ring kind (0, unsaid, when there is none).
+ * none), the client's ring kind (0, unsaid, when there is none) and its protocol
+ * `version`: by default 1, whose HELLO is never answered once accepted (a
+ * connection of one call, such as STATS, wants no other answer); a client that
+ * sends GET_MANY announces {@link PROTOCOL_VERSION}.
  */
-export function encodeHello(secret: string | undefined, ring?: RingKind): Buffer {
+export function encodeHello(secret: string | undefined, ring?: RingKind, version = 1): Buffer {
   const bytes = Buffer.from(secret ?? '', 'utf8');
   const frame = Buffer.allocUnsafe(LENGTH_BYTES + HEADER_BYTES + 4 + bytes.length);
   frame.writeUInt32BE(HEADER_BYTES + 4 + bytes.length, 0);
   frame[4] = FrameType.Hello;
   frame.writeUInt32BE(0, 5);
-  frame[9] = PROTOCOL_VERSION;
+  frame[9] = version;
   frame[10] = ring === undefined ? 0 : RING_IDS[ring];
   frame.writeUInt16BE(bytes.length, 11);
   bytes.copy(frame, 13);
@@ -160,6 +195,197 @@ export function encodeRequest(
   at += frame.write(key, at, keyBytes, 'utf8');
   if (value !== undefined && valueBytes > 0) frame.set(value, at);
   return frame;
+}
+
+/**
+ * encodeHelloOk builds a server's OK to a HELLO of version 2 or later: id 0, its body the
+ * version the server speaks.
+ */
+export function encodeHelloOk(): Buffer {
+  return encodeOkBody(0, Uint8Array.of(PROTOCOL_VERSION));
+}
+
+/**
+ * encodeGetMany builds a GET_MANY frame: `keyBytes[i]` is the UTF-8 length of `keys[i]`,
+ * measured by the caller; `maxAnswerBytes` is the most bytes the answer's entries may take.
+ */
+export function encodeGetMany(
+  id: number,
+  timeoutMs: number,
+  maxAnswerBytes: number,
+  group: string,
+  groupBytes: number,
+  keys: readonly string[],
+  keyBytes: readonly number[],
+): Buffer {
+  let length = HEADER_BYTES + GET_MANY_FIXED_BYTES + groupBytes + 2 * keys.length;
+  for (const n of keyBytes) length += n;
+  const frame = Buffer.allocUnsafe(LENGTH_BYTES + length);
+  frame.writeUInt32BE(length, 0);
+  frame[4] = FrameType.GetMany;
+  frame.writeUInt32BE(id, 5);
+  frame.writeUInt32BE(timeoutMs, 9);
+  frame.writeUInt32BE(maxAnswerBytes, 13);
+  frame.writeUInt16BE(groupBytes, 17);
+  frame.writeUInt16BE(keys.length, 19);
+  let at = 21 + frame.write(group, 21, groupBytes, 'utf8');
+  keys.forEach((key, i) => {
+    const n = keyBytes[i] as number;
+    frame.writeUInt16BE(n, at);
+    at += 2 + frame.write(key, at + 2, n, 'utf8');
+  });
+  return frame;
+}
+
+/** ManyRequest is a GET_MANY frame's payload, read: the keys as byte ranges of the frame. */
+export interface ManyRequest {
+  timeoutMs: number;
+  maxAnswerBytes: number;
+  /** The group's bytes: `[groupAt, groupEnd)`. */
+  groupAt: number;
+  groupEnd: number;
+  /** Each key's bytes: `[keyAt[i], keyEnd[i])`. */
+  keyAt: number[];
+  keyEnd: number[];
+}
+
+/**
+ * readGetMany reads the GET_MANY payload `buf[at, end)`; a string says what is malformed
+ * (lengths that do not match the frame): the connection is then closed.
+ */
+export function readGetMany(buf: Buffer, at: number, end: number): ManyRequest | string {
+  if (end - at < GET_MANY_FIXED_BYTES) return 'truncated GET_MANY';
+  const groupBytes = buf.readUInt16BE(at + 8);
+  const count = buf.readUInt16BE(at + 10);
+  const groupAt = at + GET_MANY_FIXED_BYTES;
+  const request: ManyRequest = {
+    timeoutMs: buf.readUInt32BE(at),
+    maxAnswerBytes: buf.readUInt32BE(at + 4),
+    groupAt,
+    groupEnd: groupAt + groupBytes,
+    keyAt: new Array(count),
+    keyEnd: new Array(count),
+  };
+  let p = request.groupEnd;
+  for (let i = 0; i < count; i++) {
+    if (p + 2 > end) return 'GET_MANY: lengths do not match the frame';
+    const n = buf.readUInt16BE(p);
+    request.keyAt[i] = p + 2;
+    p += 2 + n;
+    request.keyEnd[i] = p;
+  }
+  if (p !== end) return 'GET_MANY: lengths do not match the frame';
+  return request;
+}
+
+/**
+ * ManyEntry is one key's outcome in a GET_MANY answer: a value (its bytes a view of the
+ * value to copy), an error (a status from 1 to 9 and its message), or SKIPPED.
+ */
+export type ManyEntry =
+  | { status: typeof OK; expireAt: number; minuteQps: number; value: Uint8Array }
+  | { status: number; message: string };
+
+/**
+ * encodeGetManyAnswer builds the OK answer of GET_MANY `id`: one entry per key, in the
+ * request's order. Entries take at most `maxAnswerBytes` together: an entry that would go
+ * past it (leaving a byte for each key after it) is sent SKIPPED instead; error messages
+ * are cut to {@link MAX_BATCH_MESSAGE_BYTES}.
+ */
+export function encodeGetManyAnswer(
+  id: number,
+  entries: readonly ManyEntry[],
+  maxAnswerBytes: number,
+): Buffer {
+  const messages: Array<Buffer | undefined> = new Array(entries.length);
+  // sizes[i] is entry i's bytes; 1 for an entry sent SKIPPED.
+  const sizes: number[] = new Array(entries.length);
+  // Every entry takes 1 byte at least: what is left is the room for what they take past it.
+  let room = maxAnswerBytes - entries.length;
+  let total = 0;
+  entries.forEach((entry, i) => {
+    let size = 1;
+    if ('value' in entry) size = MANY_OK_FIXED_BYTES + entry.value.byteLength;
+    else if (entry.status !== SKIPPED) {
+      const text = Buffer.from(entry.message, 'utf8');
+      const cut = text.subarray(0, Math.min(text.length, MAX_BATCH_MESSAGE_BYTES));
+      messages[i] = cut;
+      size = MANY_ERROR_FIXED_BYTES + cut.length;
+    }
+    if (size - 1 > room) size = 1;
+    else room -= size - 1;
+    sizes[i] = size;
+    total += size;
+  });
+  const frame = Buffer.allocUnsafe(LENGTH_BYTES + HEADER_BYTES + 1 + total);
+  frame.writeUInt32BE(HEADER_BYTES + 1 + total, 0);
+  frame[4] = FrameType.Response;
+  frame.writeUInt32BE(id, 5);
+  frame[9] = OK;
+  let at = 10;
+  entries.forEach((entry, i) => {
+    const size = sizes[i] as number;
+    if (size === 1) {
+      frame[at++] = SKIPPED;
+      return;
+    }
+    frame[at] = entry.status;
+    if ('value' in entry) {
+      frame.writeDoubleBE(entry.expireAt, at + 1);
+      frame.writeDoubleBE(entry.minuteQps, at + 9);
+      frame.writeUInt32BE(entry.value.byteLength, at + 17);
+      frame.set(entry.value, at + MANY_OK_FIXED_BYTES);
+    } else {
+      const text = messages[i] as Buffer;
+      frame.writeUInt16BE(text.length, at + 1);
+      text.copy(frame, at + MANY_ERROR_FIXED_BYTES);
+    }
+    at += size;
+  });
+  return frame;
+}
+
+/**
+ * readGetManyAnswer reads the entries of an OK GET_MANY answer, `buf[at, end)` after its
+ * status byte, for `count` keys; a string says what is malformed. Values are views of `buf`.
+ */
+export function readGetManyAnswer(
+  buf: Buffer,
+  at: number,
+  end: number,
+  count: number,
+): ManyEntry[] | string {
+  const entries: ManyEntry[] = new Array(count);
+  let p = at;
+  for (let i = 0; i < count; i++) {
+    if (p >= end) return 'a truncated GET_MANY answer';
+    const status = buf[p] as number;
+    if (status === OK) {
+      if (p + MANY_OK_FIXED_BYTES > end) return 'a truncated GET_MANY answer';
+      const n = buf.readUInt32BE(p + 17);
+      const valueAt = p + MANY_OK_FIXED_BYTES;
+      if (valueAt + n > end) return 'a truncated GET_MANY answer';
+      entries[i] = {
+        status: OK,
+        expireAt: buf.readDoubleBE(p + 1),
+        minuteQps: buf.readDoubleBE(p + 9),
+        value: buf.subarray(valueAt, valueAt + n),
+      };
+      p = valueAt + n;
+    } else if (status === SKIPPED) {
+      entries[i] = { status, message: '' };
+      p += 1;
+    } else {
+      if (p + MANY_ERROR_FIXED_BYTES > end) return 'a truncated GET_MANY answer';
+      const n = buf.readUInt16BE(p + 1);
+      const textAt = p + MANY_ERROR_FIXED_BYTES;
+      if (textAt + n > end) return 'a truncated GET_MANY answer';
+      entries[i] = { status, message: buf.toString('utf8', textAt, textAt + n) };
+      p = textAt + n;
+    }
+  }
+  if (p !== end) return 'a GET_MANY answer longer than its entries';
+  return entries;
 }
 
 /** encodeCancel builds the CANCEL frame of request `id`. */

@@ -10,6 +10,7 @@ import type { Logger } from '../../core/logger.js';
 import { encodeNodeStats } from '../../core/node-stats.js';
 import type { CallOptions, GroupLookup, PeerServedGroup, PeerValue } from '../../core/peers.js';
 import {
+  CacheError,
   CancelledError,
   DeadlineExceededError,
   type ErrorCode,
@@ -17,7 +18,7 @@ import {
   toCacheError,
   UnavailableError,
 } from '../../errors.js';
-import { servedLimits } from '../../limits.js';
+import { MAX_BATCH_KEY_BYTES, MAX_BATCH_KEYS, servedLimits } from '../../limits.js';
 import type { RingKind } from '../../ring/owner-ring.js';
 import { RefusalLog } from '../../security/refusals.js';
 import { secretCheck } from '../../security/secret.js';
@@ -28,10 +29,14 @@ import { type Clock, systemClock } from '../../util/clock.js';
 import { LazyAbort } from '../../util/lazy-abort.js';
 import { LogThrottle } from '../../util/log-throttle.js';
 import { SweepTimer } from '../../util/sweep-timer.js';
+import { serveGetMany } from '../serve-get-many.js';
 import type { PeerServer } from '../transport.js';
 import {
+  BATCH_VERSION,
   encodeError,
+  encodeGetManyAnswer,
   encodeGetOkHeader,
+  encodeHelloOk,
   encodeOk,
   encodeOkBody,
   FrameReader,
@@ -43,12 +48,16 @@ import {
   MAX_SECRET_BYTES,
   MAX_STATS_REQUEST_BYTES,
   MAX_TRACEPARENT_BYTES,
+  type ManyEntry,
   maxRequestFrame,
+  OK,
   PROTOCOL_VERSION,
   REQUEST_FIXED_BYTES,
   RING_IDS,
+  readGetMany,
   ringOfId,
   SET_FIXED_BYTES,
+  statusOf,
 } from './frame.js';
 import { Outbox } from './outbox.js';
 import { type ConnectionLimits, type Overdue, watchdogDeadline } from './watchdog.js';
@@ -536,6 +545,9 @@ class Connection {
       case FrameType.Remove:
         this.#request(type, id, buf, at, end);
         return;
+      case FrameType.GetMany:
+        this.#getMany(id, buf, at, end);
+        return;
       case FrameType.Cancel: {
         if (end !== at) break;
         const f = this.#inFlight.get(id);
@@ -599,7 +611,7 @@ class Connection {
       this.#protocolError('malformed HELLO');
       return;
     }
-    if (version !== PROTOCOL_VERSION) {
+    if (version === undefined || version < 1 || version > PROTOCOL_VERSION) {
       this.#fail(0, 'INVALID_ARGUMENT', `unsupported protocol version ${version}`);
       this.drain();
       return;
@@ -638,6 +650,9 @@ class Connection {
     }
     this.#helloed = true;
     this.#reader.maxFrame = this.#shared.maxFrame;
+    // A client of version 2 or later waits for this OK before it sends a GET_MANY; one of
+    // version 1 expects no answer to its HELLO, and gets none.
+    if (version >= BATCH_VERSION) this.#send(encodeHelloOk());
     // From now on the idle timeout applies (the timer may be armed for the handshake's, later).
     this.#timeouts.schedule(this.#activeAt + this.#shared.limits.idleTimeoutMs);
   }
@@ -741,10 +756,7 @@ class Connection {
     }
     // The request is its own call options: its signal is made only if the group
     // reads it, and a cache hit, answered at once, leaves no entry in the table.
-    const pending = new InFlight(timeoutMs, this.#shared.clock.now());
-    if (traceparent !== undefined) pending.traceparent = traceparent;
-    const outer = this.#shared.config.signal;
-    if (outer.aborted) pending.abort(outer.reason);
+    const pending = this.#inFlightOf(timeoutMs, traceparent);
     let answer: PeerValue | Promise<PeerValue>;
     try {
       answer = answerPeer(group, key, pending);
@@ -755,21 +767,149 @@ class Connection {
       this.#found(id, answer);
       return;
     }
+    this.#track(id, pending, answer, (found) => this.#found(id, found), 'Get');
+  }
+
+  /** inFlightOf is the call options of a request that came with `timeoutMs` and a trace context. */
+  #inFlightOf(timeoutMs: number, traceparent: string | undefined): InFlight {
+    const pending = new InFlight(timeoutMs, this.#shared.clock.now());
+    if (traceparent !== undefined) pending.traceparent = traceparent;
+    const outer = this.#shared.config.signal;
+    if (outer.aborted) pending.abort(outer.reason);
+    return pending;
+  }
+
+  /**
+   * track keeps request `id` in flight (cancellable, its deadline watched) until `answer`
+   * settles, then answers it with `found` or the failure, unless it was cancelled or
+   * dropped meanwhile.
+   */
+  #track<T>(
+    id: number,
+    pending: InFlight,
+    answer: PromiseLike<T>,
+    found: (value: T) => void,
+    method: string,
+  ): void {
     const deadline = pending.deadline;
     if (this.#inFlight.size === 0) this.#timeouts.hold(true);
     this.#inFlight.set(id, pending);
     if (deadline !== undefined) this.#timeouts.schedule(deadline);
     answer.then(
-      (found) => {
+      (value) => {
         if (!this.#settle(id, pending)) return;
-        this.#found(id, found);
+        found(value);
         this.#endIfIdle();
       },
       (err: unknown) => {
         if (!this.#settle(id, pending)) return;
-        this.#failWith(id, 'Get', err);
+        this.#failWith(id, method, err);
         this.#endIfIdle();
       },
+    );
+  }
+
+  /**
+   * getMany answers a GET_MANY frame: a batch over the limits, of a group that is not
+   * UTF-8 or not served, is refused whole; otherwise each key is answered on its own (a
+   * bad key with its error; see {@link serveGetMany}), in one answer, as one request in
+   * flight (one CANCEL, one deadline).
+   */
+  #getMany(id: number, buf: Buffer, at: number, end: number): void {
+    const request = readGetMany(buf, at, end);
+    if (typeof request === 'string') {
+      this.#protocolError(request);
+      return;
+    }
+    if (this.#inFlight.has(id)) {
+      this.#protocolError(`request id ${id} is already in flight`);
+      return;
+    }
+    if (this.#draining || this.#shared.closing) {
+      this.#fail(id, 'UNAVAILABLE', 'peer server is closing');
+      return;
+    }
+    const { keyAt, keyEnd } = request;
+    const count = keyAt.length;
+    let keyBytes = 0;
+    for (let i = 0; i < count; i++) keyBytes += (keyEnd[i] as number) - (keyAt[i] as number);
+    if (count > MAX_BATCH_KEYS || keyBytes > MAX_BATCH_KEY_BYTES) {
+      this.#fail(
+        id,
+        'TOO_LARGE',
+        `batch of ${count} keys (${keyBytes} bytes) is over the limit of ${MAX_BATCH_KEYS} keys and ${MAX_BATCH_KEY_BYTES} bytes`,
+      );
+      return;
+    }
+    const groupBytes = buf.subarray(request.groupAt, request.groupEnd);
+    if (!isUtf8(groupBytes)) {
+      this.#fail(id, 'INVALID_ARGUMENT', 'bad request: group is not UTF-8');
+      return;
+    }
+    const groupName = groupBytes.toString('utf8');
+    const group = this.#shared.groups.getGroup(groupName);
+    if (group === undefined) {
+      this.#fail(id, 'UNAVAILABLE', `no such group: ${groupName}`);
+      return;
+    }
+    if (this.#inFlight.size >= this.#shared.config.maxInFlight) {
+      this.#fail(id, 'UNAVAILABLE', 'too many requests in flight on this connection');
+      return;
+    }
+    const limits = servedLimits(group, this.#shared.config);
+    // Each key's entry: its refusal now, or (undefined) the group's answer later.
+    const refused = new Array<ManyEntry | undefined>(count).fill(undefined);
+    const keys: string[] = new Array(count);
+    const served: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const from = keyAt[i] as number;
+      const to = keyEnd[i] as number;
+      const problem: [ErrorCode, string] | undefined =
+        to === from
+          ? ['INVALID_ARGUMENT', 'bad request: empty key']
+          : to - from > limits.maxKeyBytes
+            ? ['TOO_LARGE', `key is over the limit of ${limits.maxKeyBytes} bytes`]
+            : !isUtf8(buf.subarray(from, to))
+              ? ['INVALID_ARGUMENT', 'bad request: key is not UTF-8']
+              : undefined;
+      if (problem !== undefined) {
+        refused[i] = { status: statusOf(problem[0]), message: problem[1] };
+        continue;
+      }
+      const key = buf.toString('utf8', from, to);
+      keys[i] = key;
+      served.push(key);
+    }
+    const trace = this.#trace;
+    this.#trace = undefined;
+    const pending = this.#inFlightOf(
+      request.timeoutMs,
+      trace !== undefined && trace.id === id ? trace.traceparent : undefined,
+    );
+    const room = Math.min(request.maxAnswerBytes, this.#shared.config.maxValueBytes);
+    const answer = serveGetMany(group, served, pending, { maxValueBytes: limits.maxValueBytes });
+    this.#track(
+      id,
+      pending,
+      answer,
+      (outcomes) => {
+        const entries = refused.map((entry, i): ManyEntry => {
+          if (entry !== undefined) return entry;
+          const outcome = outcomes.get(keys[i] as string);
+          if (outcome === undefined || outcome instanceof CacheError) {
+            const e = toCacheError(outcome ?? 'no answer');
+            return { status: statusOf(e.code), message: e.message };
+          }
+          return {
+            status: OK,
+            expireAt: outcome.expireAt,
+            minuteQps: outcome.minuteQps,
+            value: outcome.value,
+          };
+        });
+        this.#send(encodeGetManyAnswer(id, entries, room));
+      },
+      'GetMany',
     );
   }
 
