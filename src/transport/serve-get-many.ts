@@ -58,22 +58,35 @@ export async function serveGetMany(
   // Every key's load listens to the request's one signal: that many listeners are expected.
   const signal = options.signal;
   if (signal !== undefined) setMaxListeners(defaultMaxListeners + keys.length, signal);
-  const outcomes = await Promise.all(
-    keys.map(async (key): Promise<PeerValue | CacheError> => {
+  const check = (found: PeerValue): PeerValue | CacheError => {
+    const bytes = found.value.byteLength;
+    if (bytes <= maxValueBytes) return found;
+    return new TooLargeError(`value of ${bytes} bytes is over the limit of ${maxValueBytes}`);
+  };
+  const failed = (key: string) => (err: unknown) => toCacheError(err, `get ${group.name}/${key}`);
+  // A cached key is answered at once, without a promise; only loads are waited for.
+  const outcomes: Array<PeerValue | CacheError | Promise<PeerValue | CacheError>> = keys.map(
+    (key) => {
       try {
-        const found = await group.getForPeer(key, options);
-        const bytes = found.value.byteLength;
-        if (bytes <= maxValueBytes) return found;
-        return new TooLargeError(`value of ${bytes} bytes is over the limit of ${maxValueBytes}`);
+        const found = group.getForPeer(key, options);
+        return isThenable(found) ? Promise.resolve(found).then(check, failed(key)) : check(found);
       } catch (err) {
-        return toCacheError(err, `get ${group.name}/${key}`);
+        return failed(key)(err);
       }
-    }),
+    },
   );
+  for (let i = 0; i < outcomes.length; i++) {
+    const outcome = outcomes[i];
+    if (outcome instanceof Promise) outcomes[i] = await outcome;
+  }
   const result: PeerGetManyResult = new Map();
   // A key asked twice is answered once, with its first outcome.
   keys.forEach((key, i) => {
     if (!result.has(key)) result.set(key, outcomes[i] as PeerValue | CacheError);
   });
   return result;
+}
+
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }

@@ -336,9 +336,12 @@ export class TcpPeerClient implements PeerClient {
         );
       }
       const { expireAt, minuteQps } = entry;
+      // A copy of its own: the entry is a view of a frame shared with other answers.
+      // Small values come from Node's buffer pool, cheaper than an ArrayBuffer each.
+      const pooled = Buffer.allocUnsafe(entry.value.byteLength);
+      pooled.set(entry.value);
       return {
-        // A copy of its own: the entry is a view of a frame shared with other answers.
-        value: new Uint8Array(entry.value),
+        value: new Uint8Array(pooled.buffer, pooled.byteOffset, pooled.byteLength),
         expireAt: Number.isFinite(expireAt) && expireAt > 0 ? Math.floor(expireAt) : 0,
         minuteQps: Number.isFinite(minuteQps) && minuteQps > 0 ? minuteQps : 0,
       };

@@ -369,7 +369,7 @@ export function readGetManyAnswer(
         status: OK,
         expireAt: buf.readDoubleBE(p + 1),
         minuteQps: buf.readDoubleBE(p + 9),
-        value: buf.subarray(valueAt, valueAt + n),
+        value: new Uint8Array(buf.buffer, buf.byteOffset + valueAt, n),
       };
       p = valueAt + n;
     } else if (status === SKIPPED) {

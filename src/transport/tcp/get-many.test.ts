@@ -83,10 +83,10 @@ describe('GET_MANY frames', () => {
 
   it('an answer reads back entry by entry; what has no room is SKIPPED', () => {
     const entries: ManyEntry[] = [
-      { status: OK, expireAt: 123, minuteQps: 4.5, value: Buffer.from('one') },
+      { status: OK, expireAt: 123, minuteQps: 4.5, value: new TextEncoder().encode('one') },
       { status: statusOf('NOT_FOUND'), message: 'not found' },
       { status: OK, expireAt: 0, minuteQps: 0, value: Buffer.alloc(100, 1) },
-      { status: OK, expireAt: 0, minuteQps: 0, value: Buffer.alloc(0) },
+      { status: OK, expireAt: 0, minuteQps: 0, value: new Uint8Array(0) },
     ];
     const frame = encodeGetManyAnswer(9, entries, 80);
     assert.ok(frame.length - LENGTH_BYTES - HEADER_BYTES - 1 <= 80);
