@@ -13,6 +13,7 @@ import type { GroupOptions } from './group.js';
 import { leavingError } from './leave.js';
 import type { CallOptions, PeerClient, PeerGetManyResult, PeerPicker, PeerValue } from './peers.js';
 import { GroupRegistry } from './registry.js';
+import type { Telemetry } from './telemetry.js';
 
 const text = new TextEncoder();
 const value = (s: string): PeerValue => ({ value: text.encode(s), expireAt: 0, minuteQps: 0 });
@@ -236,7 +237,8 @@ describe('Group.getMany', () => {
 
   test("the request carries the caller's deadline and ends once every caller left", async () => {
     const a = new FakePeer('http://a', found);
-    a.gate = new Promise(() => {});
+    let open!: () => void;
+    a.gate = new Promise<void>((r) => (open = r));
     const { group } = groupWith(picker([a]));
     const controller = new AbortController();
     const deadline = Date.now() + 60_000;
@@ -253,9 +255,53 @@ describe('Group.getMany', () => {
       [...got.errors.values()].map((e) => e.code),
       ['CANCELLED', 'CANCELLED'],
     );
-    // a2 is still waited for by the single get: the request goes on.
+    // a2 is still waited for by the single get: the request goes on, and answers it.
     assert.equal(signal.aborted, false);
-    void single.catch(() => {});
+    open();
+    assert.equal(str(await single), 'v:a2');
+  });
+
+  test('traced: one getMany span, one peer span per owner request, its context sent along', async () => {
+    const spans: { name: string; kind: string; parent: string | undefined; ended: boolean }[] = [];
+    let next = 0;
+    const telemetry: Telemetry = {
+      traceKeys: false,
+      startSpan(name, kind, _attributes, parent) {
+        const record = {
+          name,
+          kind,
+          parent: typeof parent === 'string' ? parent : parent?.traceparent,
+          ended: false,
+        };
+        spans.push(record);
+        const traceparent = `span-${next++}`;
+        return {
+          traceparent,
+          setAttribute() {},
+          end() {
+            record.ended = true;
+          },
+        };
+      },
+      with: (_span, fn) => fn(),
+    };
+    const a = new FakePeer('http://a', found);
+    const b = new FakePeer('http://b', found);
+    const { group } = groupWith(picker([a, b]), { telemetry });
+    await group.getMany(['a1', 'a2', 'b1', 's1']);
+    assert.deepEqual(
+      spans.map((x) => [x.name, x.kind, x.parent, x.ended]),
+      [
+        ['peercache.getMany', 'internal', undefined, true],
+        ['peercache.load', 'internal', 'span-0', true],
+        ['peercache.peer.getMany', 'client', 'span-0', true],
+        ['peercache.peer.getMany', 'client', 'span-0', true],
+      ],
+    );
+    assert.deepEqual(
+      [a.requests[0]?.options?.traceparent, b.requests[0]?.options?.traceparent],
+      ['span-2', 'span-3'],
+    );
   });
 
   test('a popular value from the owner may be kept in hot, as a get keeps it', async () => {

@@ -505,3 +505,40 @@ describe('a peer that says it is leaving', () => {
     assert.deepEqual(heard, ['http://peer:1']);
   });
 });
+
+describe('getMany through a HealthCheckedPeer', () => {
+  test('one key answered "leaving" marks the peer leaving before the caller sees the answer', async () => {
+    const heard: string[] = [];
+    const { inner, peer } = setup({ onLeaving: (url) => heard.push(`leaving ${url}`) });
+    const sent: (readonly string[])[] = [];
+    const batched = inner as FakePeer & { getMany: NonNullable<PeerClient['getMany']> };
+    batched.getMany = async (_group, keys) => {
+      sent.push(keys);
+      return new Map<string, PeerValue | CacheError>([
+        ['a', value],
+        ['b', new UnavailableError(`peer http://peer:1: ${LEAVING}: ask the key's next owner`)],
+      ]);
+    };
+    const answer = await peer.getMany('g', ['a', 'b']);
+    heard.push('caller');
+    assert.deepEqual(sent, [['a', 'b']], 'one request for both keys');
+    assert.equal(answer.get('a'), value);
+    assert.equal(peer.leaving, true);
+    assert.deepEqual(heard, ['leaving http://peer:1', 'caller']);
+  });
+
+  test('without getMany in the wrapped client, each key is a get of its own, each counted', async () => {
+    const { inner, peer } = setup({ failureThreshold: 2 });
+    inner.probe = 'refuse';
+    // The inner client has no getMany: one get per key, each through the health check.
+    const many = outcome(peer.getMany('g', ['a', 'b']));
+    await settle();
+    assert.equal(inner.calls.length, 2);
+    for (const c of inner.calls) c.reject(refused());
+    await settle();
+    assert.equal(many.settled, true);
+    const answer = many.value as Map<string, unknown>;
+    assert.ok(isCacheError(answer.get('a'), 'UNAVAILABLE'));
+    assert.equal(peer.healthy, false, 'two failed gets in a row cross the threshold of 2');
+  });
+});

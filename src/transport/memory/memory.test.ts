@@ -8,6 +8,7 @@ import { noopLogger } from '../../core/logger.js';
 import { HealthCheckedPeer } from '../../core/peer-health.js';
 import { GroupRegistry } from '../../core/registry.js';
 import { InvalidArgumentError, isCacheError } from '../../errors.js';
+import { MAX_BATCH_KEYS } from '../../limits.js';
 import { type CacheNode, createNode } from '../../node/node.js';
 import type { ServeOptions } from '../transport.js';
 import { MemoryNetwork } from './network.js';
@@ -312,6 +313,48 @@ describe('the memory transport', () => {
       assert.equal(text((await held).value), 'v:x');
       assert.deepEqual(started, ['gated', 'x'], 'the call given up while held never arrived');
       network.resume('stuck', 80); // resuming twice is harmless
+    } finally {
+      await server.close(0);
+      await transport.close();
+    }
+  });
+
+  test('a getMany is one exchange, held by a hung address like any call; a batch over the limits is TOO_LARGE', async () => {
+    const network = new MemoryNetwork();
+    const transport = memoryTransport(network);
+    const started: string[] = [];
+    const server = await transport.serve(
+      registry((key) => started.push(key)),
+      serveOn('batch', 80),
+    );
+    const client = transport.client('http://batch');
+    try {
+      network.hang('batch', 80);
+      const held = client.getMany?.('g', ['a', 'missing-b']);
+      assert.ok(held !== undefined, 'the memory client has getMany');
+      let settled = false;
+      held.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      await settle();
+      assert.deepEqual([settled, started], [false, []]);
+      network.resume('batch', 80);
+      const answer = await held;
+      assert.equal(text((answer.get('a') as { value: Uint8Array }).value), 'v:a');
+      assert.ok(isCacheError(answer.get('missing-b'), 'NOT_FOUND'));
+      // The server refuses a batch over the limits whole, and goes on serving.
+      const endpoint = network.dial('batch', 80);
+      const many = Array.from({ length: MAX_BATCH_KEYS + 1 }, (_, i) => `k${i}`);
+      await assert.rejects(
+        endpoint?.exchange(
+          { op: 'getMany', group: 'g', keys: many },
+          { signal: new AbortController().signal },
+        ) ?? Promise.reject(new Error('no server')),
+        { code: 'TOO_LARGE' },
+      );
+      assert.equal(text((await client.get('g', 'c')).value), 'v:c');
+      assert.deepEqual(started, ['a', 'missing-b', 'c']);
     } finally {
       await server.close(0);
       await transport.close();
