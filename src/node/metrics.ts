@@ -3,7 +3,7 @@
 import type { Gauge, Registry } from 'prom-client';
 import type { Group } from '../core/group.js';
 import { healthOf } from '../core/peer-health.js';
-import { getKeys, type PeerClient, removeKeys } from '../core/peers.js';
+import { type CallOptions, getKeys, type PeerClient, removeKeys } from '../core/peers.js';
 import type { GroupStats } from '../core/stats.js';
 import { isCacheError } from '../errors.js';
 import { LatencyHistogram, type LatencySeries } from './latency.js';
@@ -329,14 +329,18 @@ export class NodeMetrics {
         timed('set', client.set(group, key, value, expireAt, options), performance.now()),
       remove: (group, key, options) =>
         timed('remove', client.remove(group, key, options), performance.now()),
-      // One observation per batch, under `get`.
-      getMany: (group, keys, options) =>
-        timed(
-          'get',
-          getKeys(client, group, keys, options),
-          performance.now(),
-          this.#groupSeries(group),
-        ),
+      // One observation per batch, under `get`; only where the client has a batch get.
+      ...(client.getMany === undefined
+        ? {}
+        : {
+            getMany: (group: string, keys: readonly string[], options?: CallOptions) =>
+              timed(
+                'get',
+                getKeys(client, group, keys, options),
+                performance.now(),
+                this.#groupSeries(group),
+              ),
+          }),
       // One observation per batch, under `remove`.
       removeMany: (group, keys, options) =>
         timed('remove', removeKeys(client, group, keys, options), performance.now()),

@@ -74,7 +74,14 @@ export function clientCache<C extends ClosableClient>(make: (url: string) => C):
             url: client.url,
             get: (group: string, key: string, options?: CallOptions): Promise<PeerValue> =>
               client.get(group, key, options),
-            getMany: (group, keys, options) => getKeys(client, group, keys, options),
+            // Only where the transport's client has one: a wrapper can then tell a batch
+            // that is one request from one get per key (each its own request, health-checked).
+            ...(client.getMany === undefined
+              ? {}
+              : {
+                  getMany: (group: string, keys: readonly string[], options?: CallOptions) =>
+                    getKeys(client, group, keys, options),
+                }),
             set: (group, key, value, expireAt, options) =>
               client.set(group, key, value, expireAt, options),
             remove: (group, key, options) => client.remove(group, key, options),

@@ -4,9 +4,7 @@ import type { NodeStats, NodeStatsRequest } from '../core/node-stats.js';
 import {
   type CallOptions,
   type GroupLookup,
-  getKeys,
   type PeerClient,
-  type PeerGetManyResult,
   type PeerValue,
   removeKeys,
 } from '../core/peers.js';
@@ -138,17 +136,6 @@ class LazyClient implements PeerClient {
     return c instanceof Promise
       ? c.then((r) => r.remove(group, key, options))
       : c.remove(group, key, options);
-  }
-
-  getMany(
-    group: string,
-    keys: readonly string[],
-    options?: CallOptions,
-  ): Promise<PeerGetManyResult> {
-    const c = this.#client();
-    return c instanceof Promise
-      ? c.then((r) => getKeys(r, group, keys, options))
-      : getKeys(c, group, keys, options);
   }
 
   removeMany(group: string, keys: readonly string[], options?: CallOptions): Promise<void> {
