@@ -36,7 +36,6 @@ import type { Logger } from './logger.js';
 import { noopLogger } from './logger.js';
 import {
   type CallOptions,
-  getKeys,
   type PeerClient,
   type PeerGetManyResult,
   type PeerPicker,
@@ -1129,7 +1128,7 @@ export class Group implements PeerServedGroup {
   }
 
   /**
-   * #askOwnerMany asks `owner` for the keys of `asks` in one request (see {@link getKeys}),
+   * #askOwnerMany asks `owner` for the keys of `asks` in one request (its `getMany`),
    * and settles each remote flight as {@link Group.#askPeer} would have settled it with
    * the key's own answer: a value, or the key's error, or, when the request as a whole
    * failed, that failure. The request ends early only once every flight of it has been
@@ -1140,6 +1139,11 @@ export class Group implements PeerServedGroup {
     asks: readonly Queued[],
     parent: TelemetrySpan | undefined,
   ): void {
+    if (owner.getMany === undefined) {
+      // No batch on this wire (HTTP): each key is a get of its own, exactly as `get` sends it.
+      for (const { ask, settle } of asks) settle(this.#askPeer(ask, owner));
+      return;
+    }
     const keys = asks.map((q) => q.ask.key);
     let deadline: number | undefined;
     const signals: AbortSignal[] = [];
@@ -1162,7 +1166,7 @@ export class Group implements PeerServedGroup {
           );
     let asked: Promise<PeerGetManyResult>;
     try {
-      asked = getKeys(owner, this.name, keys, {
+      asked = owner.getMany(this.name, keys, {
         signal: signals.length === asks.length ? allAborted(signals) : undefined,
         deadline,
         maxValueBytes: this.#maxValueBytes,
