@@ -45,6 +45,8 @@ export interface App {
   write(i: number): Promise<number>;
   /** App.close releases the cache's connections and servers. */
   close(): Promise<void>;
+  /** App.counters, where the cache keeps counters, are its counts since the process started. */
+  counters?(): Record<string, number>;
 }
 
 /** AppConfig is what an app process needs to build its {@link App}. */
@@ -192,6 +194,21 @@ function peercacheWrites(
       return version;
     },
     close,
+    counters() {
+      const { gets, cacheHits, peerLoads, localLoads, serverRequests } = group.stats;
+      const main = group.cacheStats('main');
+      const hot = group.cacheStats('hot');
+      return {
+        gets,
+        cacheHits,
+        mainHits: main.hits,
+        hotHits: hot.hits,
+        hotItems: hot.items,
+        peerLoads,
+        localLoads,
+        serverRequests,
+      };
+    },
   };
 }
 

@@ -78,6 +78,8 @@ export interface SystemResult {
   stale: number;
   /** Stale reads due to two writers applying their writes to the cache out of database order. */
   staleReordered: number;
+  /** The cache's own counters, summed over the app processes (whole run), where it keeps them. */
+  counters: Record<string, number>;
 }
 
 /** Started is one system, running: its database, app processes and the processes it needs. */
@@ -180,11 +182,14 @@ async function startSystem(
     others.push(...nodes);
     for (let p = 0; p < o.processes; p++) configs.push({ ...base, system, peers });
   }
+  // WORKLOAD_CPU_PROF=DIR: each app process writes a V8 CPU profile there when it stops.
+  const profDir = process.env.WORKLOAD_CPU_PROF;
+  const profile = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
   const workers = await Promise.all(
     configs.map(async (config) => {
       const proc = await startProcess(
         process.execPath,
-        ['--import', 'tsx', WORKER, JSON.stringify(config)],
+        [...profile, '--import', 'tsx', WORKER, JSON.stringify(config)],
         { cwd: REPO_ROOT, readyLine: /^ready \d+$/, registry: o.registry },
       );
       const line = proc.stdout.find((l) => /^ready \d+$/.test(l))!;
@@ -226,6 +231,11 @@ async function finish(s: Started): Promise<SystemResult> {
   const checks = await Promise.all(
     s.workers.map((w) => post<CheckResult>(w.port, '/check', { writes: s.writes })),
   );
+  const counters: Record<string, number> = {};
+  for (const w of s.workers) {
+    const mine = await post<Record<string, number>>(w.port, '/counters', {});
+    for (const [k, v] of Object.entries(mine)) counters[k] = (counters[k] ?? 0) + v;
+  }
   const reads = s.db.readsPerKey();
   let dbReads = 0;
   let distinctKeys = 0;
@@ -251,6 +261,7 @@ async function finish(s: Started): Promise<SystemResult> {
     readsChecked: checks.reduce((sum, c) => sum + c.reads, 0),
     stale: checks.reduce((sum, c) => sum + c.stale, 0),
     staleReordered: checks.reduce((sum, c) => sum + c.reordered, 0),
+    counters,
   };
 }
 

@@ -108,8 +108,9 @@ const server = createServer((req, res) => {
         record?: boolean;
         writes?: WriteRecord[];
       };
-      let out: RunResult | CheckResult;
+      let out: RunResult | CheckResult | Record<string, number>;
       if (req.url === '/run') out = await run(input.durationMs ?? 1000, input.record === true);
+      else if (req.url === '/counters') out = app.counters?.() ?? {};
       else if (req.url === '/check') {
         const checker = new StaleChecker(input.writes ?? []);
         out = { reads: reads.size, ...reads.countStale(checker) };
