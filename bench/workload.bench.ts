@@ -55,6 +55,14 @@ console.log(`\n## ${title}\n\n${table}\n`);
 for (const g of goals) console.log(`- ${g.met ? 'met' : 'NOT met'}: ${g.text}`);
 for (const r of results)
   if (r.firstError) console.error(`${r.label}: first error: ${r.firstError}`);
+for (const r of results) {
+  const n = r.counters;
+  if (n.gets === undefined || n.gets === 0) continue;
+  const share = (v = 0) => `${((100 * v) / n.gets!).toFixed(1)}%`;
+  console.log(
+    `${r.label}, gets of the whole run: ${share(n.mainHits)} main hits, ${share(n.hotHits)} hot hits, ${share(n.peerLoads)} from the owner, ${share(n.localLoads)} loaded here; ${Math.round((n.hotItems ?? 0) / 3).toLocaleString('en-US')} keys in each hot cache`,
+  );
+}
 
 const c = results.find((r) => r.system === 'peercache');
 for (const other of results.filter((r) => r.system === 'redis' || r.system === 'bentocache')) {
