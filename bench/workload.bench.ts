@@ -2,9 +2,9 @@
 // system, each keeping 64 requests in flight over 100k keys of Zipf(1.1) popularity (1 KiB
 // values, 5% writes), loading misses from a "database" that takes 5 ms and counts its
 // reads: (a) cache-aside on Redis with ioredis, (b) bentocache with a memory L1, a Redis
-// L2 and its Redis bus, (c) peercache with the app processes as a cluster over tcp,
-// (d) peercache client-only nodes of a 3-node `peercache node` cluster. Same loader, keys
-// and TTL (60 s). After a warm-up of each, 4 rounds of 5 s per system, the systems taken
+// L2 and its Redis bus, (c) peercache with the app processes as a cluster over tcp (and
+// (c′) the same with `hotCacheChance` 1), (d) peercache client-only nodes of a 3-node
+// `peercache node` cluster. Same loader, keys and TTL (60 s). After a warm-up of each, 4 rounds of 5 s per system, the systems taken
 // in turn. `--quick` runs 2 rounds of 1 s after 1 s of warm-up; `--write-docs` writes the
 // table into docs/benchmarks.md and the chart to docs/workload.svg.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -30,8 +30,8 @@ const timing = quick
 
 const missing = ensureRedisServer();
 const systems: SystemName[] = missing
-  ? ['peercache', 'gateway']
-  : ['redis', 'bentocache', 'peercache', 'gateway'];
+  ? ['peercache', 'peercache-hot', 'gateway']
+  : ['redis', 'bentocache', 'peercache', 'peercache-hot', 'gateway'];
 if (missing) console.error(`(a) and (b) skipped: ${missing}`);
 
 const registry = stopOnInterrupt(new ProcessRegistry());

@@ -21,13 +21,14 @@ import {
 } from './workload-values.js';
 
 /** SystemName names a measured system. */
-export type SystemName = 'redis' | 'bentocache' | 'peercache' | 'gateway';
+export type SystemName = 'redis' | 'bentocache' | 'peercache' | 'peercache-hot' | 'gateway';
 
 /** SYSTEM_LABELS are the systems' names in tables and charts. */
 export const SYSTEM_LABELS: Record<SystemName, string> = {
   redis: '(a) ioredis cache-aside',
   bentocache: '(b) bentocache L1+L2+bus',
   peercache: '(c) peercache cluster (tcp)',
+  'peercache-hot': '(c′) the same, hotCacheChance 1',
   gateway: '(d) peercache client-only → 3 nodes',
 };
 
@@ -131,9 +132,15 @@ async function bentoApp(config: AppConfig, db: WorkloadDbClient): Promise<App> {
 /**
  * peercacheApp: this process is a member of a peercache cluster of the app processes
  * over tcp; the loader reads the database. A write updates the database, then
- * `group.set`s the new value (stored at the owner, dropped elsewhere).
+ * `group.set`s the new value (stored at the owner, dropped elsewhere). The hot cache
+ * keeps one value in ten fetched from owners (the default), or with `hotCacheChance`
+ * 1 every one.
  */
-async function peercacheApp(config: AppConfig, db: WorkloadDbClient): Promise<App> {
+async function peercacheApp(
+  config: AppConfig,
+  db: WorkloadDbClient,
+  hotCacheChance: number,
+): Promise<App> {
   const node = createNode({
     self: config.self!,
     peers: config.peers!,
@@ -143,6 +150,7 @@ async function peercacheApp(config: AppConfig, db: WorkloadDbClient): Promise<Ap
   const group = node.newGroup(WORKLOAD_GROUP, {
     cacheBytes: config.cacheBytes,
     ttlMs: config.ttlMs,
+    hotCacheChance,
     load: async (key) => {
       const i = keyIndex(key);
       return encodeValue(i, await db.read(i));
@@ -220,7 +228,9 @@ export function createApp(config: AppConfig, db: WorkloadDbClient): Promise<App>
     case 'bentocache':
       return bentoApp(config, db);
     case 'peercache':
-      return peercacheApp(config, db);
+      return peercacheApp(config, db, 0.1);
+    case 'peercache-hot':
+      return peercacheApp(config, db, 1);
     case 'gateway':
       return gatewayApp(config, db);
   }

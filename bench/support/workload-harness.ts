@@ -143,7 +143,7 @@ async function startSystem(
     const redis = await startRedis(o.registry);
     others.push(redis.process);
     for (let p = 0; p < o.processes; p++) configs.push({ ...base, system, redisPort: redis.port });
-  } else if (system === 'peercache') {
+  } else if (system === 'peercache' || system === 'peercache-hot') {
     const peers = (await freePorts(o.processes)).map(url);
     for (const self of peers) configs.push({ ...base, system, self, peers });
   } else {

@@ -82,6 +82,7 @@ export function workloadChartSvg(results: readonly SystemResult[], title: string
     redis: '#c62828',
     bentocache: '#6a1b9a',
     peercache: '#2e7d32',
+    'peercache-hot': '#66bb6a',
     gateway: '#1565c0',
   };
   const panels: { title: string; value: (r: SystemResult) => number; x0: number }[] = [
