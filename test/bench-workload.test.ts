@@ -110,8 +110,8 @@ test('LatencyHistogram percentiles are within 1% of the exact ones, and merge', 
   }
 });
 
-test('the database counts reads per key and bumps versions on writes', async () => {
-  const db = await startWorkloadDb({ keys: 10, delayMs: 0 });
+test('the database counts reads per key, repeats within the TTL, and bumps versions on writes', async () => {
+  const db = await startWorkloadDb({ keys: 10, delayMs: 0, ttlMs: 60_000 });
   const client = await connectWorkloadDb(db.port);
   try {
     assert.deepEqual(
@@ -123,6 +123,7 @@ test('the database counts reads per key and bumps versions on writes', async () 
     assert.equal(db.readsPerKey()[3], 3);
     assert.equal(db.readsPerKey()[4], 1);
     assert.equal(db.writes(), 1);
+    assert.equal(db.repeatReads(), 1, 'the second read of 3; the third came after a write');
   } finally {
     client.close();
     await db.close();
@@ -145,6 +146,7 @@ describe('the workload harness on a peercache cluster of three app processes', (
     assert.equal(r.errors, 0, r.firstError);
     assert.ok(r.distinctKeys > 0);
     assert.equal(r.dbReads, r.distinctKeys, 'one database read per key');
+    assert.equal(r.repeatReads, 0);
     assert.equal(r.readsChecked, r.gets);
     assert.equal(r.stale, 0);
     assert.ok(r.p50Us <= r.p99Us && r.p99Us <= r.p999Us);

@@ -4,6 +4,24 @@
 // the version after the same delay and answers the new one. The app processes reach it
 // with a small pipelined line protocol: `<id> r|w <key index>\n` → `<id> <version>\n`.
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+
+/**
+ * batched returns a function that collects lines and hands them to `write` joined,
+ * once per turn of the event loop, so many requests cost one socket write.
+ */
+function batched(write: (text: string) => void): (line: string) => void {
+  let pending = '';
+  const flush = () => {
+    const text = pending;
+    pending = '';
+    write(text);
+  };
+  return (line) => {
+    if (pending === '') setImmediate(flush);
+    pending += line;
+  };
+}
 
 /** WorkloadDb is a running database server started by {@link startWorkloadDb}. */
 export interface WorkloadDb {
@@ -13,6 +31,12 @@ export interface WorkloadDb {
   readsPerKey(): Uint32Array;
   /** WorkloadDb.writes is the number of writes served so far. */
   writes(): number;
+  /**
+   * WorkloadDb.repeatReads counts the reads of a key that arrived less than `ttlMs`
+   * after its previous read with no write committed between them: loads a cache
+   * that loads each key once per TTL would not have made (a herd's extra loads).
+   */
+  repeatReads(): number;
   /** WorkloadDb.close stops the server and drops its connections. */
   close(): Promise<void>;
 }
@@ -23,6 +47,8 @@ export interface WorkloadDbOptions {
   keys: number;
   /** How long each read and write takes, in ms. */
   delayMs: number;
+  /** The caches' TTL, in ms, for {@link WorkloadDb.repeatReads}. */
+  ttlMs: number;
 }
 
 /**
@@ -34,13 +60,18 @@ export interface WorkloadDbOptions {
 export async function startWorkloadDb(options: WorkloadDbOptions): Promise<WorkloadDb> {
   const versions = new Uint32Array(options.keys).fill(1);
   const reads = new Uint32Array(options.keys);
+  /** When each key was last read and last written (performance.now()), 0 for never. */
+  const lastRead = new Float64Array(options.keys);
+  const lastWrite = new Float64Array(options.keys);
   let writes = 0;
+  let repeats = 0;
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
     socket.setNoDelay(true);
+    const send = batched((text) => socket.write(text));
     let partial = '';
     socket.setEncoding('latin1');
     socket.on('data', (chunk: string) => {
@@ -55,13 +86,18 @@ export async function startWorkloadDb(options: WorkloadDbOptions): Promise<Workl
         }
         if (op === 'r') {
           reads[i]!++;
+          const now = performance.now();
+          const last = lastRead[i]!;
+          if (last > 0 && now - last < options.ttlMs && lastWrite[i]! < last) repeats++;
+          lastRead[i] = now;
           const version = versions[i]!;
-          setTimeout(() => socket.write(`${id} ${version}\n`), options.delayMs);
+          setTimeout(() => send(`${id} ${version}\n`), options.delayMs);
         } else if (op === 'w') {
           setTimeout(() => {
             writes++;
+            lastWrite[i] = performance.now();
             const version = ++versions[i]!;
-            socket.write(`${id} ${version}\n`);
+            send(`${id} ${version}\n`);
           }, options.delayMs);
         } else {
           socket.destroy();
@@ -80,6 +116,7 @@ export async function startWorkloadDb(options: WorkloadDbOptions): Promise<Workl
     port: address.port,
     readsPerKey: () => reads.slice(),
     writes: () => writes,
+    repeatReads: () => repeats,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
@@ -128,11 +165,12 @@ export async function connectWorkloadDb(port: number): Promise<WorkloadDbClient>
   });
   socket.on('error', (err) => failAll(err));
   socket.on('close', () => failAll(new Error('database connection closed')));
+  const write = batched((text) => socket.write(text));
   const send = (op: 'r' | 'w', i: number) =>
     new Promise<number>((resolve, reject) => {
       const id = nextId++;
       waiting.set(id, { resolve, reject });
-      socket.write(`${id} ${op} ${i}\n`);
+      write(`${id} ${op} ${i}\n`);
     });
   return {
     read: (i) => send('r', i),

@@ -71,6 +71,8 @@ export interface SystemResult {
   dbReads: number;
   /** Keys read from the database at least once. */
   distinctKeys: number;
+  /** Reads of a key within the TTL of its previous read, no write between: beyond one per key per TTL. */
+  repeatReads: number;
   /** RSS of every process of the system (apps, and redis-server or the nodes) at the end, in bytes. */
   rssBytes: number;
   /** Reads of the measured rounds checked for staleness, and those found stale. */
@@ -127,7 +129,7 @@ async function startSystem(
   system: SystemName,
   o: Required<Omit<WorkloadOptions, 'log'>>,
 ): Promise<Started> {
-  const db = await startWorkloadDb({ keys: o.keys, delayMs: o.dbDelayMs });
+  const db = await startWorkloadDb({ keys: o.keys, delayMs: o.dbDelayMs, ttlMs: o.ttlMs });
   const others: ManagedProcess[] = [];
   const base: Omit<WorkerConfig, 'system'> = {
     dbPort: db.port,
@@ -257,6 +259,7 @@ async function finish(s: Started): Promise<SystemResult> {
     ...(s.firstError === undefined ? {} : { firstError: s.firstError }),
     dbReads,
     distinctKeys,
+    repeatReads: s.db.repeatReads(),
     rssBytes: pids.reduce((sum, pid) => sum + rssBytes(pid), 0),
     readsChecked: checks.reduce((sum, c) => sum + c.reads, 0),
     stale: checks.reduce((sum, c) => sum + c.stale, 0),

@@ -13,16 +13,21 @@ function int(n: number): string {
 /** workloadTable renders one row per system as a markdown table. */
 export function workloadTable(results: readonly SystemResult[]): string {
   const lines = [
-    '| system | gets/s | p50 | p99 | p99.9 | DB reads | keys read | reads per key | RSS, all processes | stale reads (of them reordered writes) | errors |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| system | gets/s | p50 | p99 | p99.9 | DB reads | keys read | reads per key | repeat reads | RSS, all processes | stale reads (of them reordered writes) | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of results) {
     const stale = `${int(r.stale)} of ${int(r.readsChecked)} (${int(r.staleReordered)})`;
     lines.push(
-      `| ${r.label} | ${int(r.getsPerSec)} | ${ms(r.p50Us)} | ${ms(r.p99Us)} | ${ms(r.p999Us)} | ${int(r.dbReads)} | ${int(r.distinctKeys)} | ${(r.dbReads / Math.max(1, r.distinctKeys)).toFixed(2)} | ${int(r.rssBytes / 2 ** 20)} MiB | ${stale} | ${int(r.errors)} |`,
+      `| ${r.label} | ${int(r.getsPerSec)} | ${ms(r.p50Us)} | ${ms(r.p99Us)} | ${ms(r.p999Us)} | ${int(r.dbReads)} | ${int(r.distinctKeys)} | ${readsPerKey(r).toFixed(2)} | ${int(r.repeatReads)} | ${int(r.rssBytes / 2 ** 20)} MiB | ${stale} | ${int(r.errors)} |`,
     );
   }
   return lines.join('\n');
+}
+
+/** readsPerKey is a system's database reads per key read at least once. */
+export function readsPerKey(r: SystemResult): number {
+  return r.dbReads / Math.max(1, r.distinctKeys);
 }
 
 /** Goal is one of the workload's goals and whether the run met it. */
@@ -33,8 +38,9 @@ export interface Goal {
 
 /**
  * workloadGoals holds the peercache cluster (c) to its goals against (a) and (b):
- * at least 1.5× their gets/s, fewer database reads, a p99 no worse. Goals whose
- * systems were not measured are left out.
+ * at least 1.5× their gets/s, fewer database reads per key read (a system that
+ * serves more gets reaches more of the Zipf tail, so totals favour the slower one),
+ * a p99 no worse. Goals whose systems were not measured are left out.
  */
 export function workloadGoals(results: readonly SystemResult[]): Goal[] {
   const c = results.find((r) => r.system === 'peercache');
@@ -49,8 +55,8 @@ export function workloadGoals(results: readonly SystemResult[]): Goal[] {
         met: ratio >= 1.5,
       },
       {
-        text: `(c) fewer DB reads than ${name}: ${int(c.dbReads)} vs ${int(other.dbReads)}`,
-        met: c.dbReads < other.dbReads,
+        text: `(c) fewer DB reads per key than ${name}: ${readsPerKey(c).toFixed(2)} vs ${readsPerKey(other).toFixed(2)} (${int(c.dbReads)} vs ${int(other.dbReads)} in all, ${int(c.repeatReads)} vs ${int(other.repeatReads)} repeats)`,
+        met: readsPerKey(c) < readsPerKey(other),
       },
       {
         text: `(c) p99 no worse than ${name}: ${ms(c.p99Us)} vs ${ms(other.p99Us)}`,
