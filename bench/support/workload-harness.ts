@@ -75,6 +75,11 @@ export interface SystemResult {
   repeatReads: number;
   /** RSS of every process of the system (apps, and redis-server or the nodes) at the end, in bytes. */
   rssBytes: number;
+  /**
+   * CPU time of those processes per get in the measured rounds, in µs (writes
+   * included): what a get costs the machine, whatever share of it the system got.
+   */
+  cpuUsPerGet: number;
   /** Reads of the measured rounds checked for staleness, and those found stale. */
   readsChecked: number;
   stale: number;
@@ -97,6 +102,8 @@ interface Started {
   firstError?: string;
   histogram: LatencyHistogram;
   measuredMs: number;
+  /** CPU time its processes used during the measured rounds, in seconds. */
+  cpuSeconds: number;
 }
 
 function url(port: number): string {
@@ -112,6 +119,21 @@ async function post<T>(port: number, path: string, body: unknown): Promise<T> {
   if (!res.ok)
     throw new Error(`app process on ${port}: ${path} answered ${res.status}: ${await res.text()}`);
   return (await res.json()) as T;
+}
+
+/** CLOCK_TICKS is the unit of /proc/PID/stat's CPU times: USER_HZ, 100 on Linux. */
+const CLOCK_TICKS = 100;
+
+/** cpuSeconds reads the CPU time (user + system) a process has used, or 0 when it is gone. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command (which may hold spaces), from field 3 on: utime is 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
 }
 
 /** rssBytes reads a process's resident set size from /proc, or 0 when it is gone. */
@@ -209,11 +231,15 @@ async function startSystem(
     errors: 0,
     histogram: new LatencyHistogram(),
     measuredMs: 0,
+    cpuSeconds: 0,
   };
 }
 
 /** runSystem runs every app process of `s` for `durationMs` at once and adds up what they saw. */
 async function runSystem(s: Started, durationMs: number, measured: boolean): Promise<void> {
+  const pids = [...s.workers.map((w) => w.process.pid), ...s.others.map((p) => p.pid)];
+  const cpu = () => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+  const cpuBefore = cpu();
   const results = await Promise.all(
     s.workers.map((w) => post<RunResult>(w.port, '/run', { durationMs, record: measured })),
   );
@@ -226,7 +252,10 @@ async function runSystem(s: Started, durationMs: number, measured: boolean): Pro
     s.writesMeasured += r.writes;
     s.histogram.merge(r.histogram);
   }
-  if (measured) s.measuredMs += durationMs;
+  if (measured) {
+    s.measuredMs += durationMs;
+    s.cpuSeconds += cpu() - cpuBefore;
+  }
 }
 
 async function finish(s: Started): Promise<SystemResult> {
@@ -261,6 +290,7 @@ async function finish(s: Started): Promise<SystemResult> {
     distinctKeys,
     repeatReads: s.db.repeatReads(),
     rssBytes: pids.reduce((sum, pid) => sum + rssBytes(pid), 0),
+    cpuUsPerGet: (s.cpuSeconds * 1e6) / Math.max(1, s.gets),
     readsChecked: checks.reduce((sum, c) => sum + c.reads, 0),
     stale: checks.reduce((sum, c) => sum + c.stale, 0),
     staleReordered: checks.reduce((sum, c) => sum + c.reordered, 0),

@@ -13,13 +13,13 @@ function int(n: number): string {
 /** workloadTable renders one row per system as a markdown table. */
 export function workloadTable(results: readonly SystemResult[]): string {
   const lines = [
-    '| system | gets/s | p50 | p99 | p99.9 | DB reads | keys read | reads per key | repeat reads | RSS, all processes | stale reads (of them reordered writes) | errors |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| system | gets/s | CPU per get | p50 | p99 | p99.9 | DB reads | keys read | reads per key | repeat reads | RSS, all processes | stale reads (of them reordered writes) | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of results) {
     const stale = `${int(r.stale)} of ${int(r.readsChecked)} (${int(r.staleReordered)})`;
     lines.push(
-      `| ${r.label} | ${int(r.getsPerSec)} | ${ms(r.p50Us)} | ${ms(r.p99Us)} | ${ms(r.p999Us)} | ${int(r.dbReads)} | ${int(r.distinctKeys)} | ${readsPerKey(r).toFixed(2)} | ${int(r.repeatReads)} | ${int(r.rssBytes / 2 ** 20)} MiB | ${stale} | ${int(r.errors)} |`,
+      `| ${r.label} | ${int(r.getsPerSec)} | ${Math.round(r.cpuUsPerGet)} µs | ${ms(r.p50Us)} | ${ms(r.p99Us)} | ${ms(r.p999Us)} | ${int(r.dbReads)} | ${int(r.distinctKeys)} | ${readsPerKey(r).toFixed(2)} | ${int(r.repeatReads)} | ${int(r.rssBytes / 2 ** 20)} MiB | ${stale} | ${int(r.errors)} |`,
     );
   }
   return lines.join('\n');

@@ -1,6 +1,7 @@
 // workload-values.ts: the workload benchmark's keys and values: a key names its index,
 // a value carries its key and the database version it was read or written at (so a
-// reader can tell how old it is), and a Zipf sampler picks which key each request asks.
+// reader can tell how old it is). Which key each request asks is drawn by the
+// simulation's ZipfSampler (bench/support/sim/zipf.ts).
 
 /** WORKLOAD_VALUE_BYTES is the size of every value of the workload: 1 KiB. */
 export const WORKLOAD_VALUE_BYTES = 1024;
@@ -62,47 +63,4 @@ export function valueVersion(i: number, length: number, head: string): ValueVers
     throw new Error(`not a value of ${workloadKey(i)}: ${head}`);
   }
   return { version, written: source === 'w|' };
-}
-
-/**
- * ZipfSampler draws key indexes 0..n-1 with probability proportional to
- * 1 / (rank + 1)^s: index 0 is the most popular. The cumulative weights are
- * computed once; each draw is a binary search.
- */
-export class ZipfSampler {
-  readonly #cdf: Float64Array;
-  readonly #random: () => number;
-
-  /** constructor takes the number of keys, the exponent and a source of uniform [0, 1) numbers. */
-  constructor(n: number, s: number, random: () => number = Math.random) {
-    if (!Number.isInteger(n) || n < 1) throw new RangeError(`ZipfSampler needs n ≥ 1, not ${n}`);
-    if (!(s > 0)) throw new RangeError(`ZipfSampler needs s > 0, not ${s}`);
-    this.#cdf = new Float64Array(n);
-    let sum = 0;
-    for (let r = 0; r < n; r++) {
-      sum += 1 / (r + 1) ** s;
-      this.#cdf[r] = sum;
-    }
-    for (let r = 0; r < n; r++) this.#cdf[r]! /= sum;
-    this.#random = random;
-  }
-
-  /** ZipfSampler.next draws one key index. */
-  next(): number {
-    const u = this.#random();
-    const cdf = this.#cdf;
-    let lo = 0;
-    let hi = cdf.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cdf[mid]! > u) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
-  }
-
-  /** ZipfSampler.share is the probability of index `i`. */
-  share(i: number): number {
-    return this.#cdf[i]! - (i === 0 ? 0 : this.#cdf[i - 1]!);
-  }
 }

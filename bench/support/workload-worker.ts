@@ -5,11 +5,11 @@
 // `POST /check` it counts its recorded reads that the acknowledged writes make stale.
 import { createServer, type IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { ZipfSampler } from './sim/zipf.js';
 import { type AppConfig, createApp } from './workload-apps.js';
 import { connectWorkloadDb } from './workload-db.js';
 import { type HistogramCounts, LatencyHistogram } from './workload-histogram.js';
 import { monotonicUs, ReadLog, StaleChecker, type WriteRecord } from './workload-stale.js';
-import { ZipfSampler } from './workload-values.js';
 
 /** WorkerConfig is an app process's config: its App's, the database's port and the load's shape. */
 export interface WorkerConfig extends AppConfig {
@@ -43,7 +43,7 @@ export interface CheckResult {
 const config = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
 const db = await connectWorkloadDb(config.dbPort);
 const app = await createApp(config, db);
-const sampler = new ZipfSampler(config.keys, config.zipfS);
+const sampler = new ZipfSampler(config.keys, config.zipfS, Math.random);
 const reads = new ReadLog();
 
 async function run(durationMs: number, record: boolean): Promise<RunResult> {
