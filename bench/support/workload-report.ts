@@ -72,17 +72,17 @@ function xml(s: string): string {
 }
 
 /**
- * workloadChartSvg draws two panels of horizontal bars, one bar per system: gets/s
- * (higher is better) and database reads (lower is better), each on its own scale
- * from zero, with the figure printed at the end of each bar.
+ * workloadChartSvg draws three panels of horizontal bars, one bar per system: gets/s
+ * (higher is better), CPU per get and database reads (lower is better), each on its
+ * own scale from zero, with the figure printed at the end of each bar.
  */
 export function workloadChartSvg(results: readonly SystemResult[], title: string): string {
   const label = 250;
-  const plot = 260;
-  const gap = 40;
+  const plot = 210;
+  const gap = 30;
   const rowH = 26;
   const top = 64;
-  const width = label + 2 * plot + gap + 80;
+  const width = label + 3 * plot + 2 * gap + 40;
   const height = top + results.length * rowH + 24;
   const colors: Record<string, string> = {
     redis: '#c62828',
@@ -93,7 +93,16 @@ export function workloadChartSvg(results: readonly SystemResult[], title: string
   };
   const panels: { title: string; value: (r: SystemResult) => number; x0: number }[] = [
     { title: 'gets/s (higher is better)', value: (r) => r.getsPerSec, x0: label },
-    { title: 'database reads (lower is better)', value: (r) => r.dbReads, x0: label + plot + gap },
+    {
+      title: 'CPU µs per get (lower is better)',
+      value: (r) => r.cpuUsPerGet,
+      x0: label + plot + gap,
+    },
+    {
+      title: 'database reads (lower is better)',
+      value: (r) => r.dbReads,
+      x0: label + 2 * (plot + gap),
+    },
   ];
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
