@@ -2,7 +2,8 @@
 // workload-apps.ts) from the JSON config in argv[2], prints `ready <port>` for its
 // control server on 127.0.0.1, then on `POST /run` keeps `inFlight` requests going for
 // the time asked (Zipf keys, a share of them writes) and answers what it measured; on
-// `POST /check` it counts its recorded reads that the acknowledged writes make stale.
+// `POST /check` it counts its recorded reads that the acknowledged writes make stale; on
+// `POST /counters` it answers its cache's own counters, where the cache keeps them.
 import { createServer, type IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { ZipfSampler } from './sim/zipf.js';
@@ -36,7 +37,7 @@ export interface RunResult {
 export interface CheckResult {
   reads: number;
   stale: number;
-  /** Stale reads of a value whose write was applied to the cache after a newer one's. */
+  /** Stale reads of a written value whose write overlapped a newer write of the key. */
   reordered: number;
 }
 
