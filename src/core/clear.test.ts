@@ -3,12 +3,12 @@
 // the background retry; time driven by a manual clock.
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
+import { losingClears } from '../../test/support/lost-clear.js';
 import { ManualClock, settle } from '../../test/support/manual-clock.js';
-import { ClearIncompleteError, UnavailableError } from '../errors.js';
+import { ClearIncompleteError } from '../errors.js';
 import { type CacheNode, createNode } from '../node/node.js';
 import { MemoryNetwork } from '../transport/memory/network.js';
 import { memoryTransport } from '../transport/memory/transport.js';
-import type { PeerTransport } from '../transport/transport.js';
 import { Group } from './group.js';
 import type { PeerClient, PeerPicker, PeerValue } from './peers.js';
 
@@ -16,33 +16,6 @@ const A = 'http://a:8001';
 const B = 'http://b:8001';
 const C = 'http://c:8001';
 const ALL = [A, B, C];
-
-/**
- * dropping wraps `transport` so that the clear notices its clients send to the URLs in
- * `cut` are lost (they fail UNAVAILABLE, as an unreachable peer's would); everything
- * else goes through.
- */
-function dropping(transport: PeerTransport, cut: Set<string>): PeerTransport {
-  return {
-    name: transport.name,
-    serve: (groups, options) => transport.serve(groups, options),
-    close: () => transport.close(),
-    client(url, options) {
-      const inner = transport.client(url, options);
-      return {
-        url,
-        get: (g, k, o) => inner.get(g, k, o),
-        set: (g, k, v, e, o) => inner.set(g, k, v, e, o),
-        remove: (g, k, o) => inner.remove(g, k, o),
-        clear: (g, gen, o) =>
-          cut.has(url)
-            ? Promise.reject(new UnavailableError(`peer ${url}: the notice was lost`))
-            : (inner.clear as NonNullable<PeerClient['clear']>).call(inner, g, gen, o),
-        close: () => inner.close?.(),
-      };
-    },
-  };
-}
 
 interface Cluster {
   nodes: Record<string, CacheNode>;
@@ -78,7 +51,7 @@ async function cluster(): Promise<Cluster> {
       self,
       peers: ALL,
       clock,
-      transport: self === A ? dropping(base, cut) : base,
+      transport: self === A ? losingClears(base, cut) : base,
     });
     node.newGroup('g', {
       cacheBytes: 1 << 20,
