@@ -249,7 +249,7 @@ describe('a mixed cluster: 2 Go groupcache peers and 2 peercache nodes', {
   it('a clear empties the peercache nodes; the Go peers ignore the notice, are named, and keep their values', async () => {
     const [first, second] = ours as [PeercacheNode, PeercacheNode];
     const keys = oneKeyPerOwner('clear-');
-    for (const key of keys) assertValue(await memberAt(first.url).get(key), testValue(key), key);
+    for (const key of keys) assertValue(await memberAt(first.url).get(key), testValue(key)!, key);
     const loadsBefore = await allLoads();
     const res = await fetch(`${first.apiUrl}/clear?group=scores`, {
       method: 'POST',
@@ -260,7 +260,7 @@ describe('a mixed cluster: 2 Go groupcache peers and 2 peercache nodes', {
     const answer = JSON.parse(text) as { generation: number; unsupported: string[] };
     assert.deepEqual(answer.unsupported.sort(), goPeers.map((p) => p.url).sort());
     // Every key again, through the other peercache node this time.
-    for (const key of keys) assertValue(await memberAt(second.url).get(key), testValue(key), key);
+    for (const key of keys) assertValue(await memberAt(second.url).get(key), testValue(key)!, key);
     const loadsAfter = await allLoads();
     members.forEach((m, i) => {
       const key = keys[i]!;

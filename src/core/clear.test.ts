@@ -19,6 +19,7 @@ const ALL = [A, B, C];
 
 interface Cluster {
   nodes: Record<string, CacheNode>;
+  network: MemoryNetwork;
   clock: ManualClock;
   /** The source's version: every load answers `key@version`. */
   version: { now: number };
@@ -67,7 +68,7 @@ async function cluster(): Promise<Cluster> {
     nodes[self] = node;
     opened.push(node);
   }
-  return { nodes, clock, version, loads, cut, gate };
+  return { nodes, network, clock, version, loads, cut, gate };
 }
 
 function group(node: CacheNode | undefined): Group {
@@ -185,6 +186,28 @@ describe('Group.clear', () => {
     assert.equal(group(c.nodes[C]).generation, group(c.nodes[A]).generation);
     assert.deepEqual(held(c, atA), [], "C's old copy of A's key is gone");
     assert.ok(held(c, atB).includes(`${C}:hot=${atB}@2`), 'the fresh answer is kept');
+  });
+
+  test('a node that joins after a clear serves at once and takes the generation at its first exchange', async () => {
+    const c = await cluster();
+    const { generation } = await group(c.nodes[A]).clear();
+    c.version.now = 2;
+    const D = 'http://d:8001';
+    const late = createNode({
+      self: D,
+      peers: [...ALL, D],
+      clock: c.clock,
+      transport: memoryTransport(c.network, { clock: c.clock }),
+    });
+    opened.push(late);
+    late.newGroup('g', { cacheBytes: 1 << 20, hotCacheChance: 1, load: (key) => `${key}@d` });
+    await late.listen();
+    for (const url of ALL) c.nodes[url]?.setPeers([...ALL, D]);
+    assert.equal(group(late).generation, 0, 'it starts at 0');
+    const atA = keyOwnedBy(late, A);
+    assert.equal((await group(late).get(atA)).toString(), `${atA}@2`);
+    assert.equal(group(late).generation, generation, 'caught up from the answer');
+    assert.ok(group(late).inspect(atA).hot !== undefined, 'and kept the fresh value');
   });
 
   test('the retry stops for a peer that left the ring', async () => {
