@@ -27,6 +27,8 @@ interface Cluster {
   loads: Map<string, number>;
   /** Clear notices from A to these URLs are lost. */
   cut: Set<string>;
+  /** The URL of every clear notice A sent, lost or not. */
+  sent: string[];
   /** Loads of keys starting with `hold` wait until this resolves. */
   gate: { open: () => void; promise: Promise<void> };
 }
@@ -43,6 +45,7 @@ async function cluster(): Promise<Cluster> {
   const version = { now: 1 };
   const loads = new Map<string, number>();
   const cut = new Set<string>();
+  const sent: string[] = [];
   let open!: () => void;
   const gate = { open: () => open(), promise: new Promise<void>((r) => (open = r)) };
   const nodes: Record<string, CacheNode> = {};
@@ -52,7 +55,7 @@ async function cluster(): Promise<Cluster> {
       self,
       peers: ALL,
       clock,
-      transport: self === A ? losingClears(base, cut) : base,
+      transport: self === A ? losingClears(base, cut, sent) : base,
     });
     node.newGroup('g', {
       cacheBytes: 1 << 20,
@@ -68,7 +71,7 @@ async function cluster(): Promise<Cluster> {
     nodes[self] = node;
     opened.push(node);
   }
-  return { nodes, network, clock, version, loads, cut, gate };
+  return { nodes, network, clock, version, loads, cut, sent, gate };
 }
 
 function group(node: CacheNode | undefined): Group {
@@ -208,6 +211,19 @@ describe('Group.clear', () => {
     assert.equal((await group(late).get(atA)).toString(), `${atA}@2`);
     assert.equal(group(late).generation, generation, 'caught up from the answer');
     assert.ok(group(late).inspect(atA).hot !== undefined, 'and kept the fresh value');
+  });
+
+  test('a node that closes stops telling the peers it owes a notice', async () => {
+    const c = await cluster();
+    c.cut.add(C);
+    await group(c.nodes[A])
+      .clear()
+      .catch(() => {});
+    await c.nodes[A]?.close();
+    assert.deepEqual(group(c.nodes[A]).clearPending, []);
+    const before = c.sent.length;
+    await c.clock.advance(60_000);
+    assert.equal(c.sent.length, before, 'no notice was sent after the close');
   });
 
   test('the retry stops for a peer that left the ring', async () => {

@@ -1107,6 +1107,16 @@ export class Group implements PeerServedGroup {
     );
   }
 
+  /**
+   * cancelClearRetries stops telling the peers still owed the latest clear notice (see
+   * {@link Group.clear}); a node that closes calls it for its groups. Idempotent.
+   */
+  cancelClearRetries(): void {
+    if (this.#clearTimer !== undefined) this.#clock.clearTimeout(this.#clearTimer);
+    this.#clearTimer = undefined;
+    this.#unclear.clear();
+  }
+
   /** #scheduleClearRetry sets the timer of the next retry of the clear notice, if one is owed. */
   #scheduleClearRetry(): void {
     if (this.#clearTimer !== undefined || this.#unclear.size === 0) return;

@@ -7,9 +7,14 @@ import type { PeerTransport } from '../../src/transport/transport.js';
 /**
  * losingClears wraps `transport` so that the clear notices its clients send to the URLs
  * in `cut` are lost: they fail UNAVAILABLE, as an unreachable peer's would. Gets, sets
- * and removes to those peers still go through; the set can change at any time.
+ * and removes to those peers still go through; the set can change at any time. Every
+ * notice sent, lost or not, is recorded in `sent` (the peer's URL), when given.
  */
-export function losingClears(transport: PeerTransport, cut: ReadonlySet<string>): PeerTransport {
+export function losingClears(
+  transport: PeerTransport,
+  cut: ReadonlySet<string>,
+  sent?: string[],
+): PeerTransport {
   return {
     name: transport.name,
     serve: (groups, options) => transport.serve(groups, options),
@@ -22,10 +27,12 @@ export function losingClears(transport: PeerTransport, cut: ReadonlySet<string>)
         get: (g, k, o) => inner.get(g, k, o),
         set: (g, k, v, e, o) => inner.set(g, k, v, e, o),
         remove: (g, k, o) => inner.remove(g, k, o),
-        clear: (g, gen, o) =>
-          cut.has(url)
+        clear: (g, gen, o) => {
+          sent?.push(url);
+          return cut.has(url)
             ? Promise.reject(new UnavailableError(`peer ${url}: the clear notice was lost`))
-            : clear.call(inner, g, gen, o),
+            : clear.call(inner, g, gen, o);
+        },
         close: () => inner.close?.(),
       };
     },
