@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { losingClears } from '../../test/support/lost-clear.js';
 import { ManualClock, settle } from '../../test/support/manual-clock.js';
+import { VersionedSource } from '../../test/support/versioned-source.js';
 import { ClearIncompleteError } from '../errors.js';
 import { type CacheNode, createNode } from '../node/node.js';
 import { MemoryNetwork } from '../transport/memory/network.js';
@@ -21,16 +22,12 @@ interface Cluster {
   nodes: Record<string, CacheNode>;
   network: MemoryNetwork;
   clock: ManualClock;
-  /** The source's version: every load answers `key@version`. */
-  version: { now: number };
-  /** loads counts each node's loader calls per key. */
-  loads: Map<string, number>;
+  /** The source of truth every node loads from. */
+  source: VersionedSource;
   /** Clear notices from A to these URLs are lost. */
   cut: Set<string>;
   /** The URL of every clear notice A sent, lost or not. */
   sent: string[];
-  /** Loads of keys starting with `hold` wait until this resolves. */
-  gate: { open: () => void; promise: Promise<void> };
 }
 
 let opened: CacheNode[] = [];
@@ -42,12 +39,9 @@ afterEach(async () => {
 async function cluster(): Promise<Cluster> {
   const network = new MemoryNetwork();
   const clock = new ManualClock(Date.now());
-  const version = { now: 1 };
-  const loads = new Map<string, number>();
+  const source = new VersionedSource();
   const cut = new Set<string>();
   const sent: string[] = [];
-  let open!: () => void;
-  const gate = { open: () => open(), promise: new Promise<void>((r) => (open = r)) };
   const nodes: Record<string, CacheNode> = {};
   for (const self of ALL) {
     const base = memoryTransport(network, { clock });
@@ -60,18 +54,13 @@ async function cluster(): Promise<Cluster> {
     node.newGroup('g', {
       cacheBytes: 1 << 20,
       hotCacheChance: 1,
-      load: async (key) => {
-        loads.set(key, (loads.get(key) ?? 0) + 1);
-        const v = version.now;
-        if (key.startsWith('hold')) await gate.promise;
-        return `${key}@${v}`;
-      },
+      load: source.load,
     });
     await node.listen();
     nodes[self] = node;
     opened.push(node);
   }
-  return { nodes, network, clock, version, loads, cut, sent, gate };
+  return { nodes, network, clock, source, cut, sent };
 }
 
 function group(node: CacheNode | undefined): Group {
@@ -104,7 +93,7 @@ describe('Group.clear', () => {
     for (const url of ALL) for (const key of keys) await group(c.nodes[url]).get(key);
     for (const key of keys) assert.equal(held(c, key).length, 3, `${key} is on every node`);
 
-    c.version.now = 2;
+    c.source.version = 2;
     const result = await group(c.nodes[B]).clear();
     assert.deepEqual(result.unsupported, []);
     for (const url of ALL) {
@@ -116,7 +105,7 @@ describe('Group.clear', () => {
         assert.equal((await group(c.nodes[url]).get(key)).toString(), `${key}@2`);
       }
     }
-    for (const key of keys) assert.equal(c.loads.get(key), 2, `${key} loaded once more`);
+    for (const key of keys) assert.equal(c.source.loads.get(key), 2, `${key} loaded once more`);
     // A second clear takes a higher generation.
     const again = await group(c.nodes[C]).clear();
     assert.ok(again.generation > result.generation);
@@ -128,14 +117,14 @@ describe('Group.clear', () => {
     const fromA = group(c.nodes[A]).get(key);
     const fromB = group(c.nodes[B]).get(key);
     await settle();
-    assert.equal(c.loads.get(key), 1, 'one load, at the owner');
+    assert.equal(c.source.loads.get(key), 1, 'one load, at the owner');
     await group(c.nodes[A]).clear();
-    c.gate.open();
+    c.source.release();
     // Their gets began before the clear: the old value is a right answer for them.
     assert.equal((await fromA).toString(), `${key}@1`);
     assert.equal((await fromB).toString(), `${key}@1`);
     assert.deepEqual(held(c, key), [], 'the value found before the clear is kept nowhere');
-    c.version.now = 2;
+    c.source.version = 2;
     assert.equal((await group(c.nodes[C]).get(key)).toString(), `${key}@2`);
   });
 
@@ -146,7 +135,7 @@ describe('Group.clear', () => {
     const atA = keyOwnedBy(c.nodes[A] as CacheNode, A);
     for (const key of [atC, atC2, atA]) await group(c.nodes[C]).get(key);
     c.cut.add(C);
-    c.version.now = 2;
+    c.source.version = 2;
     const err = await group(c.nodes[A])
       .clear()
       .then(
@@ -183,7 +172,7 @@ describe('Group.clear', () => {
     await group(c.nodes[A])
       .clear()
       .catch(() => {});
-    c.version.now = 2;
+    c.source.version = 2;
     // C asks B (up to date): B's answer carries the generation; C clears, then keeps it.
     assert.equal((await group(c.nodes[C]).get(atB)).toString(), `${atB}@2`);
     assert.equal(group(c.nodes[C]).generation, group(c.nodes[A]).generation);
@@ -194,7 +183,7 @@ describe('Group.clear', () => {
   test('a node that joins after a clear serves at once and takes the generation at its first exchange', async () => {
     const c = await cluster();
     const { generation } = await group(c.nodes[A]).clear();
-    c.version.now = 2;
+    c.source.version = 2;
     const D = 'http://d:8001';
     const late = createNode({
       self: D,

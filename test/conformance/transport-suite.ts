@@ -27,6 +27,7 @@ import { VERSION } from '../../src/version.js';
 import { losingClears } from '../support/lost-clear.js';
 import { ManualClock, settle } from '../support/manual-clock.js';
 import { freePort } from '../support/process.js';
+import { VersionedSource } from '../support/versioned-source.js';
 
 /**
  * TransportLimits are the options every transport under test is built with: its
@@ -660,9 +661,7 @@ function largeValueCluster(name: string, makeTransport: MakeTransport): void {
     let clock: ManualClock;
     /** Clear notices from the first node to these URLs are lost. */
     const cut = new Set<string>();
-    const version = { now: 1 };
-    const loads = new Map<string, number>();
-    let gate = deferred<void>();
+    const source = new VersionedSource();
 
     before(async () => {
       clock = new ManualClock(Date.now());
@@ -681,12 +680,7 @@ function largeValueCluster(name: string, makeTransport: MakeTransport): void {
         node.newGroup('cleared', {
           cacheBytes: 1 << 20,
           hotCacheChance: 1,
-          load: async (key) => {
-            loads.set(key, (loads.get(key) ?? 0) + 1);
-            const v = version.now;
-            if (key.startsWith('hold')) await gate.promise;
-            return `${key}@${v}`;
-          },
+          load: source.load,
         });
         await node.listen();
       }
@@ -714,7 +708,7 @@ function largeValueCluster(name: string, makeTransport: MakeTransport): void {
       const keys = [keyOwnedBy(a, 'x'), keyOwnedBy(b, 'x'), keyOwnedBy(c, 'x')];
       for (const n of nodes) for (const key of keys) await within(groupOf(n).get(key));
       for (const key of keys) assert.equal(held(key).length, 3, `${key} is held by every node`);
-      version.now = 2;
+      source.version = 2;
       const result = await within(groupOf(a).clear());
       assert.deepEqual(result.unsupported, []);
       for (const n of nodes) assert.equal(groupOf(n).generation, result.generation);
@@ -724,19 +718,19 @@ function largeValueCluster(name: string, makeTransport: MakeTransport): void {
           assert.equal((await within(groupOf(n).get(key))).toString(), `${key}@2`);
         }
       }
-      for (const key of keys) assert.equal(loads.get(key), 2, `${key} was loaded once more`);
+      for (const key of keys) assert.equal(source.loads.get(key), 2, `${key} was loaded once more`);
     });
 
     it('a load in flight during a clear answers its callers but is kept nowhere', async () => {
       const [a, b] = nodes as [CacheNode, CacheNode, CacheNode];
-      gate = deferred<void>();
+      source.holdLoads();
       const key = keyOwnedBy(b, 'hold');
-      const v = version.now;
+      const v = source.version;
       const asked = groupOf(a).get(key);
-      while ((loads.get(key) ?? 0) === 0) await settle();
+      while ((source.loads.get(key) ?? 0) === 0) await settle();
       await within(groupOf(b).clear());
-      version.now = v + 1;
-      gate.resolve();
+      source.version = v + 1;
+      source.release();
       assert.equal((await within(asked)).toString(), `${key}@${v}`);
       assert.deepEqual(held(key), [], 'the value found before the clear was not kept');
       assert.equal((await within(groupOf(a).get(key))).toString(), `${key}@${v + 1}`);
@@ -748,8 +742,8 @@ function largeValueCluster(name: string, makeTransport: MakeTransport): void {
       const alsoAtC = keyOwnedBy(c, 'also');
       await within(groupOf(c).get(atC));
       await within(groupOf(c).get(alsoAtC));
-      const old = version.now;
-      version.now = old + 1;
+      const old = source.version;
+      source.version = old + 1;
       cut.add(c.self);
       const err = await groupOf(a)
         .clear()

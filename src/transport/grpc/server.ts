@@ -394,13 +394,7 @@ class Handlers {
     call: Call<RemoveRequest>,
     done: (err: Partial<StatusObject> | null, response?: RemoveResponse) => void,
   ): void {
-    if (this.#authorized !== undefined && !this.#authorized(call.metadata.get(AUTHORIZATION))) {
-      done({
-        code: Status.UNAUTHENTICATED,
-        details: 'unauthenticated: missing or wrong peer secret',
-      });
-      return;
-    }
+    if (!this.#authenticated(call, done)) return;
     const request = call.request;
     if (!isMessage(request)) {
       done({ code: Status.INVALID_ARGUMENT, details: 'malformed clear notice' });
@@ -423,15 +417,21 @@ class Handlers {
     done(null, create(RemoveResponseSchema));
   }
 
+  /** authenticated answers UNAUTHENTICATED and says false when a required peer secret is missing or wrong. */
+  #authenticated(call: Call<unknown>, done: Answer): boolean {
+    if (this.#authorized === undefined || this.#authorized(call.metadata.get(AUTHORIZATION))) {
+      return true;
+    }
+    done({
+      code: Status.UNAUTHENTICATED,
+      details: 'unauthenticated: missing or wrong peer secret',
+    });
+    return false;
+  }
+
   /** stats answers the node's report as JSON; NOT_FOUND when the lookup has none. */
   readonly stats: handleUnaryCall<Received<StatsRequest>, StatsResponse> = (call, done) => {
-    if (this.#authorized !== undefined && !this.#authorized(call.metadata.get(AUTHORIZATION))) {
-      done({
-        code: Status.UNAUTHENTICATED,
-        details: 'unauthenticated: missing or wrong peer secret',
-      });
-      return;
-    }
+    if (!this.#authenticated(call, done)) return;
     const request = call.request;
     if (!isMessage(request)) {
       done({ code: Status.INVALID_ARGUMENT, details: 'malformed StatsRequest' });
