@@ -15,7 +15,7 @@ import { LogThrottle } from '../util/log-throttle.js';
 import { peerLeaving } from './leave.js';
 import type { Logger } from './logger.js';
 import { noopLogger } from './logger.js';
-import { type CallOptions, type PeerClient, type PeerValue, removeKeys } from './peers.js';
+import { type CallOptions, clearAt, type PeerClient, type PeerValue, removeKeys } from './peers.js';
 
 /**
  * PROBE_GROUP is the group a health probe asks for. No node serves it, so every
@@ -315,6 +315,11 @@ export class HealthCheckedPeer implements PeerClient {
   /** removeMany drops many keys at the peer (see {@link PeerClient.removeMany}). */
   removeMany(group: string, keys: readonly string[], options?: CallOptions): Promise<void> {
     return this.#call(options, (o) => removeKeys(this.#inner, group, keys, o));
+  }
+
+  /** clear sends the peer a group's clear notice (see {@link PeerClient.clear}). */
+  clear(group: string, generation: number, options?: CallOptions): Promise<void> {
+    return this.#call(options, (o) => clearAt(this.#inner, group, generation, o));
   }
 
   /**

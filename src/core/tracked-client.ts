@@ -1,6 +1,6 @@
 // tracked-client.ts: TrackedClient, a peer client that counts its requests in flight, so the
 // ring can close it once its peer has left and the last of those requests has ended.
-import { type CallOptions, type PeerClient, type PeerValue, removeKeys } from './peers.js';
+import { type CallOptions, clearAt, type PeerClient, type PeerValue, removeKeys } from './peers.js';
 
 /**
  * TrackedClient wraps the client the ring made for a peer. It counts the
@@ -98,6 +98,19 @@ export class TrackedClient implements PeerClient {
     let request: Promise<void>;
     try {
       request = removeKeys(this.#inner, group, keys, options);
+    } catch (err) {
+      this.#end();
+      throw err;
+    }
+    return request.then(this.#ended, this.#failed);
+  }
+
+  /** clear sends the peer a group's clear notice (see {@link PeerClient.clear}), counted as a request. */
+  clear(group: string, generation: number, options?: CallOptions): Promise<void> {
+    this.#inFlight++;
+    let request: Promise<void>;
+    try {
+      request = clearAt(this.#inner, group, generation, options);
     } catch (err) {
       this.#end();
       throw err;

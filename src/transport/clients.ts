@@ -1,7 +1,13 @@
 // clients.ts: one client per peer URL, made on first use, released one by one when its
 // peer leaves, and all closed with their transport.
 import type { NodeStatsRequest } from '../core/node-stats.js';
-import { type CallOptions, type PeerClient, type PeerValue, removeKeys } from '../core/peers.js';
+import {
+  type CallOptions,
+  clearAt,
+  type PeerClient,
+  type PeerValue,
+  removeKeys,
+} from '../core/peers.js';
 
 /** ClosableClient is a transport's own client: a PeerClient whose close may take a while. */
 export interface ClosableClient extends PeerClient {
@@ -81,6 +87,12 @@ export function clientCache<C extends ClosableClient>(make: (url: string) => C):
                       request,
                       options,
                     ),
+                }),
+            ...(client.clear === undefined
+              ? {}
+              : {
+                  clear: (group: string, generation: number, options?: CallOptions) =>
+                    clearAt(client, group, generation, options),
                 }),
             close: () => {
               void release(url, made);

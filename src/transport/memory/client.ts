@@ -91,6 +91,11 @@ export class MemoryPeerClient implements PeerClient {
     await this.#call({ op: 'remove', group, key }, options);
   }
 
+  /** clear sends the peer the clear notice of `group` at `generation` (see {@link PeerClient.clear}). */
+  async clear(group: string, generation: number, options?: CallOptions): Promise<void> {
+    await this.#call({ op: 'clear', group, key: '', generation }, options);
+  }
+
   /**
    * nodeStats asks the server at the peer's address for its report; it
    * travels as JSON bytes, as on a wire. A server that does not know the call
@@ -136,7 +141,9 @@ export class MemoryPeerClient implements PeerClient {
       return Promise.reject(new UnavailableError(`peer ${this.url}: the client is closed`));
     }
     const { key, group } = request;
-    if (key === '') return Promise.reject(new InvalidArgumentError('bad request: empty key'));
+    if (key === '' && request.op !== 'clear') {
+      return Promise.reject(new InvalidArgumentError('bad request: empty key'));
+    }
     if (Buffer.byteLength(key) > this.#config.maxKeyBytes) {
       return Promise.reject(
         new TooLargeError(`key is over the limit of ${this.#config.maxKeyBytes} bytes`),
@@ -203,6 +210,9 @@ export class MemoryPeerClient implements PeerClient {
         signal: wire.signal,
         deadline: Number.isFinite(deadline) ? deadline : undefined,
         traceparent: options?.traceparent,
+        // The group's generation both ways, as a wire carries it: only once it is not 0.
+        generation: options?.generation || undefined,
+        onGeneration: options?.onGeneration,
       };
       // Delivered once the caller's own code has run (in a microtask), as over a wire:
       // never inside the caller's stack.

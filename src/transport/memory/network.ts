@@ -15,7 +15,9 @@ export type MemoryRequest =
       readonly value: Uint8Array;
       readonly expireAt: number;
     }
-  | { readonly op: 'remove'; readonly group: string; readonly key: string };
+  | { readonly op: 'remove'; readonly group: string; readonly key: string }
+  /** A group's clear notice (see `Group.clear`): no key; the generation travels in the call. */
+  | { readonly op: 'clear'; readonly group: string; readonly key: ''; readonly generation: number };
 
 /**
  * MemoryEndpoint is what listens on an address of a {@link MemoryNetwork}: a

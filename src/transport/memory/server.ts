@@ -5,7 +5,13 @@ import type { AddressInfo } from 'node:net';
 import { peerLeaving } from '../../core/leave.js';
 import type { Logger } from '../../core/logger.js';
 import { encodeNodeStats, type NodeStatsRequest } from '../../core/node-stats.js';
-import type { CallOptions, GroupLookup, PeerServedGroup, PeerValue } from '../../core/peers.js';
+import {
+  type CallOptions,
+  type GroupLookup,
+  type PeerServedGroup,
+  type PeerValue,
+  parseGeneration,
+} from '../../core/peers.js';
 import {
   httpStatus,
   InvalidArgumentError,
@@ -92,6 +98,7 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
     if (this.#closing !== undefined) {
       return Promise.reject(new UnavailableError('peer server is closing'));
     }
+    if (request.op === 'clear') return this.#clear(request.group, request.generation);
     const { maxKeyBytes } = this.#config;
     const { key } = request;
     if (key === '') return Promise.reject(new InvalidArgumentError('bad request: empty key'));
@@ -122,15 +129,37 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
             throw new TooLargeError(`value is over the limit of ${limits.maxValueBytes} bytes`);
           }
           inTime('set', call.deadline);
-          group.setFromPeer(key, request.value, request.expireAt, { deadline: call.deadline });
+          group.setFromPeer(key, request.value, request.expireAt, {
+            deadline: call.deadline,
+            generation: call.generation,
+          });
+          answerGeneration(group, call);
           return Promise.resolve(undefined);
         case 'remove':
           inTime('remove', call.deadline);
-          group.removeFromPeer(key, { deadline: call.deadline });
+          group.removeFromPeer(key, { deadline: call.deadline, generation: call.generation });
+          answerGeneration(group, call);
           return Promise.resolve(undefined);
       }
     } catch (err) {
       this.#logFault(request.op, err);
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * clear applies a group's clear notice: a group this server does not serve has
+   * nothing to clear (answered done); a malformed generation is InvalidArgumentError.
+   */
+  #clear(name: string, generation: number): Promise<undefined> {
+    try {
+      if (parseGeneration(generation) === undefined) {
+        throw new InvalidArgumentError(`bad request: malformed generation ${String(generation)}`);
+      }
+      this.#groups.getGroup(name)?.clearFromPeer?.(generation);
+      return Promise.resolve(undefined);
+    } catch (err) {
+      this.#logFault('clear', err);
       return Promise.reject(err);
     }
   }
@@ -218,11 +247,14 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
         }
         // The answer leaves with bytes of its own, as if encoded into a frame now:
         // the group's view may be of memory it reuses.
-        resolve({
+        const answer: PeerValue = {
           value: found.value.slice(),
           expireAt: found.expireAt,
           minuteQps: found.minuteQps,
-        });
+        };
+        // As on a wire, a generation travels only once it is not 0.
+        if (found.generation) answer.generation = found.generation;
+        resolve(answer);
       };
       const fail = (err: unknown) => {
         if (controller.signal.aborted) return;
@@ -236,6 +268,7 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
           signal: controller.signal,
           deadline: call.deadline,
           traceparent: call.traceparent,
+          generation: call.generation,
         });
       } catch (err) {
         fail(err);
@@ -259,6 +292,12 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
       // A failing logger must not take the server down with it.
     }
   }
+}
+
+/** answerGeneration sends the group's generation back with a write's answer, once it is not 0. */
+function answerGeneration(group: PeerServedGroup, call: CallOptions): void {
+  const generation = group.generation;
+  if (generation) call.onGeneration?.(generation);
 }
 
 /** inTime throws when a write's deadline has passed: it is then not applied (see lateWrite). */

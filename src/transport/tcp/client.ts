@@ -5,7 +5,12 @@ import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import type { Logger } from '../../core/logger.js';
 import type { NodeStats, NodeStatsRequest } from '../../core/node-stats.js';
-import type { CallOptions, PeerClient, PeerValue } from '../../core/peers.js';
+import {
+  type CallOptions,
+  type PeerClient,
+  type PeerValue,
+  parseGeneration,
+} from '../../core/peers.js';
 import {
   abortError,
   type CacheError,
@@ -27,12 +32,14 @@ import { wholeMillis } from '../expiry.js';
 import {
   codeOf,
   encodeCancel,
+  encodeGeneration,
   encodeHello,
   encodePing,
   encodeRequest,
   encodeTrace,
   FrameReader,
   FrameType,
+  GENERATION_BYTES,
   GET_OK_FIXED_BYTES,
   HEADER_BYTES,
   MAX_GROUP_BYTES,
@@ -107,6 +114,8 @@ interface Pending {
   readonly reads: number;
   /** The largest value a GET takes in its answer: the caller's limit, within the ceiling. */
   readonly maxValueBytes: number;
+  /** Hears the generation the answer to a write or a clear carries (see CallOptions). */
+  readonly onGeneration?: ((generation: number) => void) | undefined;
 }
 
 /** Link is one open (or opening) connection and the requests in flight on it. */
@@ -129,6 +138,8 @@ interface Link {
   busySince: number;
   /** The id of the PING sent to check a quiet connection, or one on which a request timed out unanswered. */
   probeId: number | undefined;
+  /** The GENERATION frame just read, for the answer of its id that follows it. */
+  generation?: { id: number; value: number } | undefined;
   /** When the last request in flight ended, ms since the epoch. */
   idleSince: number;
 }
@@ -228,6 +239,14 @@ export class TcpPeerClient implements PeerClient {
   }
 
   /**
+   * clear sends the clear notice of `group` at `generation`: a GENERATION frame, then
+   * a CLEAR frame (see docs/wire-format.md).
+   */
+  async clear(group: string, generation: number, options?: CallOptions): Promise<void> {
+    await this.#call(FrameType.Clear, group, '', undefined, 0, { ...options, generation });
+  }
+
+  /**
    * nodeStats asks the peer for its report, on a connection of its own (see
    * {@link callStats}): a peer that does not know the STATS frame closes that
    * connection, not the one its gets are on.
@@ -287,7 +306,9 @@ export class TcpPeerClient implements PeerClient {
     }
     const groupBytes = Buffer.byteLength(group);
     const keyBytes = Buffer.byteLength(key);
-    if (key === '') return Promise.reject(new InvalidArgumentError('bad request: empty key'));
+    if (key === '' && type !== FrameType.Clear) {
+      return Promise.reject(new InvalidArgumentError('bad request: empty key'));
+    }
     if (keyBytes > this.#config.maxKeyBytes) {
       return Promise.reject(
         new TooLargeError(`key is over the limit of ${this.#config.maxKeyBytes} bytes`),
@@ -333,7 +354,17 @@ export class TcpPeerClient implements PeerClient {
     // the two are sent together or not at all.
     const trace =
       options?.traceparent === undefined ? undefined : encodeTrace(id, options.traceparent);
-    const entry = link.queue.offer(trace === undefined ? request : Buffer.concat([trace, request]));
+    // So does the group's generation, once the group has been cleared.
+    const generation = options?.generation;
+    const entry = link.queue.offer(
+      trace === undefined && !generation
+        ? request
+        : Buffer.concat(
+            [trace, generation ? encodeGeneration(id, generation) : undefined, request].filter(
+              (b) => b !== undefined,
+            ),
+          ),
+    );
     if (entry === undefined) {
       const c = this.#config;
       return Promise.reject(
@@ -359,6 +390,7 @@ export class TcpPeerClient implements PeerClient {
         entry,
         reads,
         maxValueBytes: acceptedValueBytes(this.#config.maxValueBytes, options),
+        onGeneration: options?.onGeneration,
       };
       if (signal !== undefined && onAbort !== undefined) {
         signal.addEventListener('abort', onAbort, { once: true });
@@ -547,6 +579,7 @@ export class TcpPeerClient implements PeerClient {
       readAt: 0,
       busySince: 0,
       probeId: undefined,
+      generation: undefined,
       idleSince: this.#config.clock.now(),
     };
     socket.setNoDelay(true);
@@ -673,6 +706,17 @@ export class TcpPeerClient implements PeerClient {
     const type = buf[start];
     const id = buf.readUInt32BE(start + 1);
     const at = start + HEADER_BYTES;
+    if (type === FrameType.Generation && end - at === GENERATION_BYTES) {
+      // Kept for the answer of the same id, which comes next.
+      link.generation = { id, value: buf.readDoubleBE(at) };
+      return;
+    }
+    let generation: number | undefined;
+    const sent = link.generation;
+    if (sent !== undefined) {
+      link.generation = undefined;
+      if (sent.id === id) generation = parseGeneration(sent.value);
+    }
     if (type !== FrameType.Response || end - at < 1) {
       this.#protocolError(link, `unexpected frame type ${type}`);
       return;
@@ -717,6 +761,7 @@ export class TcpPeerClient implements PeerClient {
         return;
       }
       this.#settle(link, id, p);
+      if (generation !== undefined) p.onGeneration?.(generation);
       p.resolve(undefined);
       return;
     }
@@ -742,11 +787,13 @@ export class TcpPeerClient implements PeerClient {
     const pooled = Buffer.allocUnsafe(end - valueAt);
     buf.copy(pooled, 0, valueAt, end);
     const value = new Uint8Array(pooled.buffer, pooled.byteOffset, pooled.byteLength);
-    p.resolve({
+    const got: PeerValue = {
       value,
       expireAt: Number.isFinite(expireAt) && expireAt > 0 ? Math.floor(expireAt) : 0,
       minuteQps: Number.isFinite(qps) && qps > 0 ? qps : 0,
-    });
+    };
+    if (generation !== undefined) got.generation = generation;
+    p.resolve(got);
   }
 }
 

@@ -8,7 +8,13 @@ import { answerPeer } from '../../core/group.js';
 import { peerLeaving } from '../../core/leave.js';
 import type { Logger } from '../../core/logger.js';
 import { encodeNodeStats } from '../../core/node-stats.js';
-import type { CallOptions, GroupLookup, PeerServedGroup, PeerValue } from '../../core/peers.js';
+import {
+  type CallOptions,
+  type GroupLookup,
+  type PeerServedGroup,
+  type PeerValue,
+  parseGeneration,
+} from '../../core/peers.js';
 import {
   CancelledError,
   DeadlineExceededError,
@@ -31,11 +37,13 @@ import { SweepTimer } from '../../util/sweep-timer.js';
 import type { PeerServer } from '../transport.js';
 import {
   encodeError,
+  encodeGeneration,
   encodeGetOkHeader,
   encodeOk,
   encodeOkBody,
   FrameReader,
   FrameType,
+  GENERATION_BYTES,
   GET_OK_FIXED_BYTES,
   HEADER_BYTES,
   LENGTH_BYTES,
@@ -300,6 +308,8 @@ class InFlight extends LazyAbort implements CallOptions {
   readonly timeoutMs: number;
   /** The trace context the client sent before the request (tracing on). */
   traceparent: string | undefined;
+  /** The group generation the client sent before the request, once its group was cleared. */
+  generation?: number | undefined;
 
   /** `timeoutMs` 0 means no deadline; `now` is when the request arrived. */
   constructor(timeoutMs: number, now: number) {
@@ -322,6 +332,8 @@ class Connection {
   readonly #inFlight = new ChurnMap<number, InFlight>();
   /** The TRACE frame just read, for the request of its id that follows it. */
   #trace: { id: number; traceparent: string } | undefined;
+  /** The GENERATION frame just read, for the request of its id that follows it. */
+  #generation: { id: number; value: number } | undefined;
   /** Aborts loads whose deadline passed and cuts an overdue connection; one timer for both. */
   readonly #timeouts: SweepTimer;
   readonly #acceptedAt: number;
@@ -559,6 +571,14 @@ class Connection {
         if (end - at > MAX_TRACEPARENT_BYTES) break;
         this.#trace = { id, traceparent: buf.toString('latin1', at, end) };
         return;
+      case FrameType.Generation:
+        // Kept for the request of the same id, which comes next; one at a time.
+        if (end - at !== GENERATION_BYTES) break;
+        this.#generation = { id, value: buf.readDoubleBE(at) };
+        return;
+      case FrameType.Clear:
+        this.#clear(id, buf, at, end);
+        return;
     }
     this.#protocolError(`unexpected frame type ${type} of ${end - start} bytes`);
   }
@@ -642,6 +662,48 @@ class Connection {
     this.#timeouts.schedule(this.#activeAt + this.#shared.limits.idleTimeoutMs);
   }
 
+  /** requestGeneration takes the GENERATION frame read just before request `id`, if any. */
+  #requestGeneration(id: number): number | undefined {
+    const sent = this.#generation;
+    if (sent === undefined) return undefined;
+    this.#generation = undefined;
+    return sent.id === id ? parseGeneration(sent.value) : undefined;
+  }
+
+  /**
+   * clear answers a CLEAR frame (a REMOVE's layout, with an empty key), whose
+   * generation came in the GENERATION frame before it: a group this server does not
+   * serve has nothing to clear and is answered OK.
+   */
+  #clear(id: number, buf: Buffer, at: number, end: number): void {
+    if (end - at < REQUEST_FIXED_BYTES) {
+      this.#protocolError('truncated CLEAR');
+      return;
+    }
+    const groupBytes = buf.readUInt16BE(at + 4);
+    const groupAt = at + REQUEST_FIXED_BYTES;
+    if (buf.readUInt16BE(at + 6) !== 0 || groupAt + groupBytes !== end) {
+      this.#protocolError('CLEAR: lengths do not match the frame');
+      return;
+    }
+    const generation = this.#requestGeneration(id);
+    if (generation === undefined) {
+      this.#fail(id, 'INVALID_ARGUMENT', 'bad request: a CLEAR needs a positive whole generation');
+      return;
+    }
+    if (!isUtf8(buf.subarray(groupAt, end))) {
+      this.#fail(id, 'INVALID_ARGUMENT', 'bad request: group is not UTF-8');
+      return;
+    }
+    try {
+      this.#shared.groups.getGroup(buf.toString('utf8', groupAt, end))?.clearFromPeer?.(generation);
+    } catch (err) {
+      this.#failWith(id, 'Clear', err);
+      return;
+    }
+    this.#send(encodeOk(id));
+  }
+
   #request(type: number, id: number, buf: Buffer, at: number, end: number): void {
     const fixed = type === FrameType.Set ? SET_FIXED_BYTES : REQUEST_FIXED_BYTES;
     if (end - at < fixed) {
@@ -704,14 +766,18 @@ class Connection {
     const trace = this.#trace;
     this.#trace = undefined;
     const traceparent = trace !== undefined && trace.id === id ? trace.traceparent : undefined;
+    const generation = this.#generation === undefined ? undefined : this.#requestGeneration(id);
     if (type === FrameType.Get) {
-      this.#get(id, group, key, timeoutMs, traceparent);
+      this.#get(id, group, key, timeoutMs, traceparent, generation);
       return;
     }
     // As for a GET, the frame's timeout runs from now, once the whole frame has
     // been read; the write is applied in this same step, so it cannot be late,
     // and the deadline is only passed on.
-    const call = { deadline: timeoutMs > 0 ? this.#shared.clock.now() + timeoutMs : undefined };
+    const call = {
+      deadline: timeoutMs > 0 ? this.#shared.clock.now() + timeoutMs : undefined,
+      generation,
+    };
     try {
       if (type === FrameType.Set) {
         // A view of the frame's bytes: the group copies what it keeps.
@@ -725,6 +791,9 @@ class Connection {
       this.#failWith(id, type === FrameType.Set ? 'Set' : 'Remove', err);
       return;
     }
+    // The answer carries the group's generation, once it has been cleared.
+    const ours = group.generation;
+    if (ours) this.#send(encodeGeneration(id, ours));
     this.#send(encodeOk(id));
   }
 
@@ -734,6 +803,7 @@ class Connection {
     key: string,
     timeoutMs: number,
     traceparent: string | undefined,
+    generation: number | undefined,
   ): void {
     if (this.#inFlight.size >= this.#shared.config.maxInFlight) {
       this.#fail(id, 'UNAVAILABLE', 'too many requests in flight on this connection');
@@ -743,6 +813,7 @@ class Connection {
     // reads it, and a cache hit, answered at once, leaves no entry in the table.
     const pending = new InFlight(timeoutMs, this.#shared.clock.now());
     if (traceparent !== undefined) pending.traceparent = traceparent;
+    if (generation !== undefined) pending.generation = generation;
     const outer = this.#shared.config.signal;
     if (outer.aborted) pending.abort(outer.reason);
     let answer: PeerValue | Promise<PeerValue>;
@@ -777,6 +848,8 @@ class Connection {
   #found(id: number, found: PeerValue): void {
     const limit = this.#shared.config.maxValueBytes;
     const n = found.value.byteLength;
+    // The generation the value was found under goes first, once the group has been cleared.
+    if (found.generation && n <= limit) this.#send(encodeGeneration(id, found.generation));
     if (n > limit) {
       this.#fail(id, 'TOO_LARGE', `value of ${n} bytes is over the limit of ${limit}`);
     } else if (n <= copyLimit) {
