@@ -6,7 +6,9 @@
 // writes racing loads, consistency.bench.ts; `npm run bench -- fuzz`, the decoder
 // fuzz tests with more cases; `npm run bench -- sim`, the simulated cluster of
 // sim.bench.ts, `npm run bench -- sim --nodes=1000` at another size; `npm run bench --
-// churn`, what ChurnMap keeps out of V8's old generation, churn.bench.ts). Long runs (the
+// churn`, what ChurnMap keeps out of V8's old generation, churn.bench.ts; `npm run bench --
+// workload`, an application's workload on peercache, Redis and bentocache, workload.bench.ts,
+// `--write-docs` to put its table in docs/benchmarks.md). Long runs (the
 // soak) run only when named; arguments that start with `--` go to every script run
 // (`npm run bench -- soak --short`).
 import { spawnSync } from 'node:child_process';

@@ -126,6 +126,29 @@ export class InternalError extends CacheError {
   }
 }
 
+/**
+ * ClearIncompleteError: `Group.clear` emptied the group here and on the peers that
+ * answered, but `peers` (their URLs) could not be told. The group keeps telling them
+ * in the background until each acknowledges or leaves the ring.
+ */
+export class ClearIncompleteError extends UnavailableError {
+  /** peers are the URLs of the peers that have not acknowledged the clear. */
+  readonly peers: readonly string[];
+  /** generation is the group's generation the clear set. */
+  readonly generation: number;
+
+  constructor(
+    message: string,
+    peers: readonly string[],
+    generation: number,
+    options?: CacheErrorOptions,
+  ) {
+    super(message, options);
+    this.peers = peers;
+    this.generation = generation;
+  }
+}
+
 const classes: Record<ErrorCode, new (message: string, options?: CacheErrorOptions) => CacheError> =
   {
     NOT_FOUND: NotFoundError,

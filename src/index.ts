@@ -6,6 +6,7 @@
 export type { LoadManyContext, LoadManyFn } from './core/batch-loader.js';
 export { ByteView } from './core/byteview.js';
 export {
+  type ClearResult,
   GetManyResult,
   type GetOptions,
   type Getter,
@@ -28,6 +29,7 @@ export {
 } from './core/peer-health.js';
 export {
   type CallOptions,
+  clearAt,
   type GroupLookup,
   noPeers,
   type PeerClient,

@@ -246,6 +246,30 @@ describe('a mixed cluster: 2 Go groupcache peers and 2 peercache nodes', {
     assert.equal(after2.localLoadErrs, after.localLoadErrs, 'no local load');
     assert.equal((await goPeers[0]!.loads())[goKey], 1);
   });
+  it('a clear empties the peercache nodes; the Go peers ignore the notice, are named, and keep their values', async () => {
+    const [first, second] = ours as [PeercacheNode, PeercacheNode];
+    const keys = oneKeyPerOwner('clear-');
+    for (const key of keys) assertValue(await memberAt(first.url).get(key), testValue(key)!, key);
+    const loadsBefore = await allLoads();
+    const res = await fetch(`${first.apiUrl}/clear?group=scores`, {
+      method: 'POST',
+      signal: AbortSignal.timeout(60_000),
+    });
+    const text = await res.text();
+    assert.equal(res.status, 200, text);
+    const answer = JSON.parse(text) as { generation: number; unsupported: string[] };
+    assert.deepEqual(answer.unsupported.sort(), goPeers.map((p) => p.url).sort());
+    // Every key again, through the other peercache node this time.
+    for (const key of keys) assertValue(await memberAt(second.url).get(key), testValue(key)!, key);
+    const loadsAfter = await allLoads();
+    members.forEach((m, i) => {
+      const key = keys[i]!;
+      const was = loadsBefore[i]![key] ?? 0;
+      const now = loadsAfter[i]![key] ?? 0;
+      if (m.kind === 'peercache') assert.equal(now, was + 1, `${m.url} loaded ${key} again`);
+      else assert.equal(now, was, `Go peer ${m.url} kept ${key}`);
+    });
+  });
 });
 
 describe('a Go groupcache peer and a peercache node over mutual TLS', {

@@ -365,6 +365,59 @@ describe('API handler, limits and group choice', () => {
   });
 });
 
+describe('API handler, POST /clear', () => {
+  test('empties the group everywhere and answers its generation; bad requests are 400, 404, 405', async () => {
+    const node = createNode();
+    let loads = 0;
+    node.newGroup('g', {
+      cacheBytes: 1024,
+      load: (k) => {
+        loads++;
+        return k;
+      },
+    });
+    const { base, server } = await serve(node);
+    try {
+      await call(base, 'GET', '/api?key=a');
+      const r = await call(base, 'POST', '/clear?group=g');
+      assert.equal(r.status, 200, r.text);
+      const answer = JSON.parse(r.text) as { generation: number; unsupported: string[] };
+      assert.equal(answer.generation, node.getGroup('g')?.generation);
+      assert.ok(answer.generation > 0);
+      assert.deepEqual(answer.unsupported, []);
+      await call(base, 'GET', '/api?key=a');
+      assert.equal(loads, 2, 'the key was loaded again after the clear');
+      assertOneLine(await call(base, 'POST', '/clear'), 400, 'missing group');
+      assertOneLine(await call(base, 'POST', '/clear?group='), 400, 'empty group');
+      assertOneLine(await call(base, 'POST', '/clear?group=nope'), 404, 'no such group: nope');
+      assertOneLine(await call(base, 'POST', '/clear?group=%zz'), 400);
+      const wrong = await call(base, 'DELETE', '/clear?group=g');
+      assertOneLine(wrong, 405);
+      assert.equal(wrong.headers.allow, 'POST');
+    } finally {
+      await stop(server);
+      await node.close();
+    }
+  });
+
+  test('a peer that cannot be told is a 503 naming it', async () => {
+    const network = new MemoryNetwork();
+    const self = 'http://a:1';
+    const gone = 'http://b:1';
+    const node = createNode({ self, peers: [self, gone], transport: memoryTransport(network) });
+    node.newGroup('g', { cacheBytes: 1024, load: (k) => k });
+    await node.listen();
+    const { base, server } = await serve(node);
+    try {
+      assertOneLine(await call(base, 'POST', '/clear?group=g'), 503, gone);
+      assert.deepEqual(node.getGroup('g')?.clearPending, [gone]);
+    } finally {
+      await stop(server);
+      await node.close();
+    }
+  });
+});
+
 describe('startApiServer', () => {
   test('serves on a port from the OS; close() is idempotent and stops it', async () => {
     const node = createNode();

@@ -150,6 +150,8 @@ function defaultInflightBytes(maxBodyBytes: number): number {
  *   `GET /console/api/cluster`: JSON, every member with its ring share,
  *   health and stats (see `ClusterView`); `GET /console/api/key?key=K[&group=G]`:
  *   JSON, the key's owner and what each member holds of it (see `KeyView`).
+ * - `POST /clear?group=G`: empties the group on every node (`Group.clear`); JSON
+ *   `{ generation, unsupported }`, or 503 naming the peers not yet told.
  *
  * With `token`, every route but `/healthz`, `/readyz` and the console's static
  * files first requires the bearer token (401 without it).
@@ -249,6 +251,9 @@ async function serve(config: Config, req: IncomingMessage, res: ServerResponse):
       return serveApi(config, req, res, query);
     case '/peers':
       if (allow(req, res, 'GET, HEAD')) sendJson(res, config.node.peers());
+      return;
+    case '/clear':
+      if (allow(req, res, 'POST')) await serveClear(config, req, res, query);
       return;
     case '/stats':
       if (allow(req, res, 'GET, HEAD')) sendJson(res, stats(config.node));
@@ -439,6 +444,41 @@ async function serveApi(
     sendError(config, req, res, err);
   } finally {
     release();
+  }
+}
+
+/**
+ * serveClear answers `POST /clear?group=G`: the group emptied on every node (see
+ * `Group.clear`), JSON `{ generation, unsupported }`. The group must be named, even
+ * on a node with one (400 without it, 404 for an unknown one); 503 names the peers
+ * that could not be told, which the node goes on telling in the background.
+ */
+async function serveClear(
+  config: Config,
+  req: IncomingMessage,
+  res: ServerResponse,
+  query: string,
+): Promise<void> {
+  const params = parseQuery(query);
+  if (typeof params === 'string') {
+    sendText(res, 400, `bad request: ${params}`);
+    return;
+  }
+  const name = params.get('group');
+  if (name === undefined) {
+    sendText(res, 400, 'bad request: missing group (use /clear?group=...)');
+    return;
+  }
+  const choice = pickGroup(config.node, name);
+  if ('status' in choice) {
+    sendText(res, choice.status, choice.message);
+    return;
+  }
+  try {
+    sendJson(res, await choice.group.clear());
+  } catch (err) {
+    if (res.destroyed) return;
+    sendError(config, req, res, err);
   }
 }
 

@@ -186,6 +186,7 @@ HTTP API (with --api):
   GET    /api?key=K[&group=G]           the raw value (group optional with one group)
   PUT    /api?key=K[&group=G][&ttl=MS]  store the request body; ttl in milliseconds
   DELETE /api?key=K[&group=G]           remove the key everywhere
+  POST   /clear?group=G                 empty the group on every node: {generation, unsupported}
   GET    /peers | /stats | /metrics | /healthz | /readyz
   /healthz is 200 while the process serves; /readyz is 200 once the node serves
   peers and has its members, and 503 from the moment it begins to leave.

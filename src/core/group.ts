@@ -4,6 +4,7 @@ import { defaultMaxListeners, setMaxListeners } from 'node:events';
 import {
   abortError,
   CacheError,
+  ClearIncompleteError,
   InternalError,
   InvalidArgumentError,
   isCacheError,
@@ -41,6 +42,7 @@ import {
   type PeerPicker,
   type PeerServedGroup,
   type PeerValue,
+  parseGeneration,
   removeKeys,
 } from './peers.js';
 import { ByteViewSink, type Sink } from './sinks.js';
@@ -218,7 +220,23 @@ export interface SetOptions extends CallOptions {
   ttl?: number | undefined;
 }
 
+/**
+ * ClearResult is what {@link Group.clear} resolves to: the group's new generation, and
+ * the peers that do not know the clear notice (a Go groupcache peer over HTTP, a client of
+ * your own without `clear`): their caches were not emptied.
+ */
+export interface ClearResult {
+  /** generation is the group's generation the clear set. */
+  generation: number;
+  /** unsupported are the URLs of the peers that do not take clear notices. */
+  unsupported: string[];
+}
+
 const DEFAULT_LOAD_TIMEOUT_MS = 30_000;
+/** The first wait before a clear notice is sent again to the peers that missed it, in ms. */
+const CLEAR_RETRY_MS = 1_000;
+/** The longest wait between two retries of a clear notice, in ms. */
+const CLEAR_RETRY_MAX_MS = 30_000;
 const DEFAULT_FALLBACK_TTL_MS = 2_000;
 /** How many owners a set (or a get) tries when owners answer that they are leaving the cluster. */
 const MAX_WRITE_TRIES = 3;
@@ -300,6 +318,16 @@ export class Group implements PeerServedGroup {
    * a hit skips the call; Infinity without a sketch, so it never runs out.
    */
   #hotSkip = 1;
+  /** The group's generation: 0 until first cleared, then the latest clear's (see clear). */
+  #generation = 0;
+  /** URLs of the peers still owed the notice of the latest clear, retried in the background. */
+  readonly #unclear = new Set<string>();
+  #clearTimer: unknown;
+  #clearRetryMs = CLEAR_RETRY_MS;
+  /** Hears the generation an answer to a write carried; made once, shared by every call. */
+  readonly #sawGeneration = (generation: number): void => {
+    if (generation > this.#generation) this.#adopt(generation, 'an answer');
+  };
 
   /** @internal Use `GroupRegistry.newGroup`. */
   constructor(name: string, options: GroupOptions, peers: () => PeerPicker) {
@@ -615,6 +643,8 @@ export class Group implements PeerServedGroup {
           signal: options?.signal,
           deadline: options?.deadline,
           traceparent: span?.traceparent,
+          generation: this.#generation,
+          onGeneration: this.#sawGeneration,
         });
         await (span === undefined ? setting : settleSpan(span, setting));
       } catch (err) {
@@ -651,7 +681,7 @@ export class Group implements PeerServedGroup {
     if (owner === undefined && picker.member === false) {
       throw new UnavailableError(`no cache node owns ${key}: the ring is empty`);
     }
-    const call = { signal: options?.signal, deadline: options?.deadline };
+    const call = this.#writeCall(options);
     if (owner !== undefined) {
       const span = this.#span('peercache.remove', 'client', key, undefined, {
         'peercache.peer': owner.url,
@@ -698,7 +728,7 @@ export class Group implements PeerServedGroup {
         else owned.push(key);
       }
     }
-    const call = { signal: options?.signal, deadline: options?.deadline };
+    const call = this.#writeCall(options);
     const owners = [...byOwner];
     const results = await Promise.allSettled(
       owners.map(([owner, owned]) => removeKeys(owner, this.name, owned, call)),
@@ -776,7 +806,7 @@ export class Group implements PeerServedGroup {
   ): Promise<void> {
     const others = picker.otherPeers().filter((p) => p !== owner);
     if (others.length === 0) return;
-    const call = { signal: options?.signal, deadline: options?.deadline };
+    const call = this.#writeCall(options);
     const results = await Promise.allSettled(others.map((p) => p.remove(this.name, key, call)));
     results.forEach((r, i) => {
       if (r.status === 'rejected') this.#notDropped(others[i]?.url ?? '', key, r.reason);
@@ -835,6 +865,11 @@ export class Group implements PeerServedGroup {
   ): PeerValue | Promise<PeerValue> {
     const bad = this.#checkKey(key);
     if (bad !== undefined) return Promise.reject(bad);
+    const asked = options?.generation;
+    if (asked !== undefined && asked > this.#generation) this.#adopt(asked, 'a request');
+    // The answer carries the generation the value was found under: a clear that lands
+    // while it loads makes the answer older than the asker's, who then does not keep it.
+    const generation = this.#generation;
     this.#stats.gets++;
     this.#stats.serverRequests++;
     if (--this.#hotSkip === 0) this.#hotSkip = (this.#hotKeys as WindowedHotKeys).take(key);
@@ -844,7 +879,7 @@ export class Group implements PeerServedGroup {
       const view = hitView(hit);
       if (view === null) return Promise.reject(new NotFoundError(`not found: ${key}`));
       if (this.#refreshAhead > 0) this.#refreshIfDue(key, hit);
-      return { value: viewBytes(view), expireAt: hitExpireAt(hit), minuteQps: 0 };
+      return { value: viewBytes(view), expireAt: hitExpireAt(hit), minuteQps: 0, generation };
     }
     const picker = this.#peers();
     if (picker.member === false) {
@@ -865,13 +900,13 @@ export class Group implements PeerServedGroup {
       })
       .then((loaded) => {
         const view = viewOf(key)(loaded);
-        return { value: viewBytes(view), expireAt: hitExpireAt(loaded), minuteQps: 0 };
+        return { value: viewBytes(view), expireAt: hitExpireAt(loaded), minuteQps: 0, generation };
       });
     if (this.#graceMs === 0) return loading;
     return loading.catch((err: unknown) => {
       const stale = this.#staleEntry(key, err, options?.signal);
       if (stale === undefined) throw err;
-      return { value: viewBytes(stale.view), expireAt: stale.expireAt, minuteQps: 0 };
+      return { value: viewBytes(stale.view), expireAt: stale.expireAt, minuteQps: 0, generation };
     });
   }
 
@@ -949,19 +984,201 @@ export class Group implements PeerServedGroup {
    * setFromPeer stores a value a peer sent to this node, its owner, and
    * supersedes this node's loads of `key` in flight.
    */
-  setFromPeer(key: string, value: Uint8Array, expireAt: number): void {
+  setFromPeer(key: string, value: Uint8Array, expireAt: number, options?: CallOptions): void {
     const bad = this.#checkKey(key);
     if (bad !== undefined) throw bad;
     this.#checkValue(value.byteLength);
+    this.#catchUp(options);
     this.#cache.add('main', key, value, expireAt);
     this.#supersede(key);
   }
 
   /** removeFromPeer drops `key` from this node's caches and supersedes its loads in flight. */
-  removeFromPeer(key: string): void {
+  removeFromPeer(key: string, options?: CallOptions): void {
     const bad = this.#checkKey(key);
     if (bad !== undefined) throw bad;
+    this.#catchUp(options);
     this.#dropCopy(key);
+  }
+
+  /**
+   * generation is the group's generation: 0 until the group is first cleared, then
+   * the generation of the latest clear, made here or learnt from a peer.
+   */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** clearPending lists the peers (URLs) still owed the notice of the latest clear. */
+  get clearPending(): string[] {
+    return [...this.#unclear];
+  }
+
+  /**
+   * clear empties the group on every node. Here, at once: the main and hot caches
+   * are emptied, loads in flight lose the right to store what they find (their
+   * callers still get it), and the group takes a new generation, higher than any it
+   * has seen (the clock's time in ms, or one more than the last). Then every other
+   * peer is sent the notice, and does the same. Resolves once each has acknowledged,
+   * with the peers that do not take notices (see {@link ClearResult}). Rejects with
+   * ClearIncompleteError naming the peers that could not be told; those are told
+   * again in the background (after 1 s, doubling up to 30 s) until each acknowledges
+   * or leaves the ring. Meanwhile every request and answer between peers carries the
+   * generation, so a node that missed the notice clears itself at its first exchange
+   * with one that did not, and none of its older values is kept by an up-to-date
+   * node (see docs/consistency.md). `options.signal` and `deadline` bound the wait
+   * for the acknowledgements; the local clear has happened by then either way.
+   */
+  async clear(options?: CallOptions): Promise<ClearResult> {
+    const generation = Math.max(this.#generation + 1, Math.floor(this.#now()));
+    this.#adopt(generation, 'clear');
+    const peers = this.#peers().otherPeers();
+    const call = { signal: options?.signal, deadline: options?.deadline };
+    const outcomes = await Promise.allSettled(
+      peers.map((peer) => this.#tellClear(peer, generation, call)),
+    );
+    const unsupported: string[] = [];
+    const missed: string[] = [];
+    let cause: unknown;
+    outcomes.forEach((outcome, i) => {
+      const url = (peers[i] as PeerClient).url;
+      if (outcome.status === 'rejected') {
+        missed.push(url);
+        cause ??= outcome.reason;
+        this.#unclear.add(url);
+        return;
+      }
+      this.#unclear.delete(url);
+      if (!outcome.value) unsupported.push(url);
+    });
+    if (missed.length === 0) return { generation, unsupported };
+    this.#clearRetryMs = CLEAR_RETRY_MS;
+    this.#scheduleClearRetry();
+    const why = cause instanceof Error ? cause.message : String(cause);
+    throw new ClearIncompleteError(
+      `clear ${this.name}: emptied here, but ${missed.join(', ')} could not be told (${why}); telling ${missed.length === 1 ? 'it' : 'them'} again in the background`,
+      missed,
+      generation,
+      { cause },
+    );
+  }
+
+  /**
+   * clearFromPeer applies a peer's clear notice: a `generation` higher than the
+   * group's empties it, as `clear` does here, and becomes its generation; a lower or
+   * equal one changes nothing. Anything but a positive whole number is an
+   * InvalidArgumentError.
+   */
+  clearFromPeer(generation: number): void {
+    const g = parseGeneration(generation);
+    if (g === undefined) {
+      throw new InvalidArgumentError(
+        `generation must be a positive whole number, got ${String(generation)}`,
+      );
+    }
+    if (g > this.#generation) this.#adopt(g, 'a clear notice');
+  }
+
+  /**
+   * #adopt takes `generation`, higher than the group's: it empties both caches and
+   * supersedes every load in flight, in one synchronous step, so no load that began
+   * under the older generation can store its value after it (see #supersede: the
+   * same race as a write's, for every key at once).
+   */
+  #adopt(generation: number, from: string): void {
+    this.#generation = generation;
+    this.#cache.clear();
+    this.#localFlights.supersedeAll();
+    this.#remoteFlights.supersedeAll();
+    this.#log.info({ group: this.name, generation, from }, 'group cleared');
+  }
+
+  /** #catchUp clears the group first when a peer's request carries a higher generation. */
+  #catchUp(options: CallOptions | undefined): void {
+    const g = options?.generation;
+    if (g !== undefined && g > this.#generation) this.#adopt(g, 'a request');
+  }
+
+  /** #writeCall is the options of a write's peer calls: the caller's signal and deadline, the generation. */
+  #writeCall(options: CallOptions | undefined): CallOptions {
+    return {
+      signal: options?.signal,
+      deadline: options?.deadline,
+      generation: this.#generation,
+      onGeneration: this.#sawGeneration,
+    };
+  }
+
+  /**
+   * #tellClear sends `peer` the clear notice: true once it acknowledged, false when it
+   * does not take notices (no `clear`, or it answered NOT_FOUND: it does not know the call).
+   */
+  #tellClear(peer: PeerClient, generation: number, options: CallOptions): Promise<boolean> {
+    if (peer.clear === undefined) return Promise.resolve(false);
+    let telling: Promise<void>;
+    try {
+      telling = peer.clear(this.name, generation, options);
+    } catch (err) {
+      telling = Promise.reject(err);
+    }
+    return telling.then(
+      () => true,
+      (err: unknown) => {
+        if (isCacheError(err, 'NOT_FOUND')) return false;
+        throw err;
+      },
+    );
+  }
+
+  /**
+   * cancelClearRetries stops telling the peers still owed the latest clear notice (see
+   * {@link Group.clear}); a node that closes calls it for its groups. Idempotent.
+   */
+  cancelClearRetries(): void {
+    if (this.#clearTimer !== undefined) this.#clock.clearTimeout(this.#clearTimer);
+    this.#clearTimer = undefined;
+    this.#unclear.clear();
+  }
+
+  /** #scheduleClearRetry sets the timer of the next retry of the clear notice, if one is owed. */
+  #scheduleClearRetry(): void {
+    if (this.#clearTimer !== undefined || this.#unclear.size === 0) return;
+    this.#clearTimer = this.#clock.setTimeout(() => {
+      this.#clearTimer = undefined;
+      void this.#retryClear();
+    }, this.#clearRetryMs);
+  }
+
+  /**
+   * #retryClear sends the notice of the latest clear again to the peers that have not
+   * acknowledged it; a peer no longer on the ring is owed nothing. The wait doubles
+   * after each round, up to CLEAR_RETRY_MAX_MS.
+   */
+  async #retryClear(): Promise<void> {
+    const generation = this.#generation;
+    const current = new Map(
+      this.#peers()
+        .otherPeers()
+        .map((p) => [p.url, p]),
+    );
+    const owed: PeerClient[] = [];
+    for (const url of this.#unclear) {
+      const peer = current.get(url);
+      if (peer === undefined) this.#unclear.delete(url);
+      else owed.push(peer);
+    }
+    const outcomes = await Promise.allSettled(
+      owed.map((peer) => this.#tellClear(peer, generation, {})),
+    );
+    outcomes.forEach((outcome, i) => {
+      const url = (owed[i] as PeerClient).url;
+      if (outcome.status === 'fulfilled') {
+        this.#unclear.delete(url);
+        this.#log.info({ group: this.name, generation, peer: url }, 'clear notice delivered');
+      }
+    });
+    this.#clearRetryMs = Math.min(this.#clearRetryMs * 2, CLEAR_RETRY_MAX_MS);
+    this.#scheduleClearRetry();
   }
 
   /** stats returns a snapshot of the group's counters. */
@@ -1116,6 +1333,7 @@ export class Group implements PeerServedGroup {
         deadline: ask.deadline,
         maxValueBytes: this.#maxValueBytes,
         traceparent: peerSpan?.traceparent,
+        generation: this.#generation,
       });
     } catch (err) {
       asked = Promise.reject(err);
@@ -1171,6 +1389,7 @@ export class Group implements PeerServedGroup {
         deadline,
         maxValueBytes: this.#maxValueBytes,
         traceparent: peerSpan?.traceparent,
+        generation: this.#generation,
       });
     } catch (err) {
       asked = Promise.reject(err);
@@ -1211,7 +1430,17 @@ export class Group implements PeerServedGroup {
     // way the value is copied: a peer client (possibly the user's own) may
     // reuse its buffer, and a wire buffer may be a range of a larger body.
     // A refresh replaces the hot copy it was started from.
-    if (!flight.superseded && (ask.refresh || this.#random() < this.#hotCacheChance)) {
+    let stale = flight.superseded;
+    const generation = got.generation ?? 0;
+    if (generation !== this.#generation) {
+      // The owner found the value after a clear this node missed: this node clears
+      // itself now, and the value, newer than the clear, may be kept. A value found
+      // before this node's latest clear (or by a peer that knows no generations) is
+      // answered but not kept.
+      if (generation > this.#generation) this.#adopt(generation, peer.url);
+      else stale = true;
+    }
+    if (!stale && (ask.refresh || this.#random() < this.#hotCacheChance)) {
       let expireAt: number | undefined = got.expireAt;
       if (peer !== ask.owner) {
         // A fallback owner's answer is a fallback copy: kept for fallbackTtlMs at most.

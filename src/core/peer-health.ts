@@ -17,6 +17,7 @@ import type { Logger } from './logger.js';
 import { noopLogger } from './logger.js';
 import {
   type CallOptions,
+  clearAt,
   getKeys,
   type PeerClient,
   type PeerGetManyResult,
@@ -347,6 +348,11 @@ export class HealthCheckedPeer implements PeerClient {
   /** removeMany drops many keys at the peer (see {@link PeerClient.removeMany}). */
   removeMany(group: string, keys: readonly string[], options?: CallOptions): Promise<void> {
     return this.#call(options, (o) => removeKeys(this.#inner, group, keys, o));
+  }
+
+  /** clear sends the peer a group's clear notice (see {@link PeerClient.clear}). */
+  clear(group: string, generation: number, options?: CallOptions): Promise<void> {
+    return this.#call(options, (o) => clearAt(this.#inner, group, generation, o));
   }
 
   /**

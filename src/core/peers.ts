@@ -1,6 +1,6 @@
 // peers.ts: the seams between a group and the network. The core imports nothing
 // from any transport; transports implement these small interfaces.
-import { type CacheError, toCacheError } from '../errors.js';
+import { type CacheError, NotFoundError, toCacheError } from '../errors.js';
 import type { NodeStats, NodeStatsRequest } from './node-stats.js';
 
 /** Options every network call takes last. */
@@ -25,6 +25,19 @@ export interface CallOptions {
    * tcp frame), whose spans then join the caller's trace.
    */
   traceparent?: string | undefined;
+  /**
+   * generation is the sender's generation of the group (see `Group.clear`), when not 0:
+   * transports carry it to the peer (HTTP's `Peercache-Generation` header, gRPC metadata,
+   * a tcp GENERATION frame), which first clears itself when it is behind. 0 or absent: a
+   * group never cleared, and nothing is sent.
+   */
+  generation?: number | undefined;
+  /**
+   * onGeneration hears the generation an answer to a set, remove or clear carried (a
+   * get's is {@link PeerValue.generation}), when it carried one: the peer's generation
+   * of the group, which the caller adopts when it is behind.
+   */
+  onGeneration?: ((generation: number) => void) | undefined;
 }
 
 /**
@@ -36,6 +49,12 @@ export interface PeerValue {
   value: Uint8Array;
   expireAt: number;
   minuteQps: number;
+  /**
+   * generation is the owner's generation of the group when it found the value (see
+   * `Group.clear`); 0 or absent from a peer never cleared, or one that does not know
+   * generations (a Go peer). An asker whose own is higher does not keep the value.
+   */
+  generation?: number | undefined;
 }
 
 /**
@@ -92,6 +111,13 @@ export interface PeerClient {
    * failure is the peer's usual error. Optional: a client without it cannot ask.
    */
   nodeStats?(request: NodeStatsRequest, options?: CallOptions): Promise<NodeStats>;
+  /**
+   * clear tells the peer that `group` was cleared at `generation` (see `Group.clear`):
+   * a peer behind it empties its caches of the group and adopts the generation; one at
+   * or past it changes nothing. A peer that does not know the call (a Go peer over
+   * HTTP) fails it with NotFoundError. Optional: a client without it cannot tell.
+   */
+  clear?(group: string, generation: number, options?: CallOptions): Promise<void>;
   /**
    * close releases the client for good: it closes the client's connections,
    * its transport forgets it (asking the transport for the same URL again
@@ -167,6 +193,23 @@ export async function singleGets(
 }
 
 /**
+ * clearAt sends `client` the clear notice of `group` at `generation` (see
+ * {@link PeerClient.clear}): a client without the call fails it with NotFoundError,
+ * as a peer that does not know it does. For wrappers of a client.
+ */
+export function clearAt(
+  client: PeerClient,
+  group: string,
+  generation: number,
+  options?: CallOptions,
+): Promise<void> {
+  if (client.clear === undefined) {
+    return Promise.reject(new NotFoundError(`peer ${client.url}: its client has no clear call`));
+  }
+  return client.clear(group, generation, options);
+}
+
+/**
  * PeerPicker maps a key to its owner. `pickPeer` returns the owner's client, or
  * `undefined` when this node owns the key (or has no peers).
  */
@@ -236,6 +279,28 @@ export interface PeerServedGroup {
   setFromPeer(key: string, value: Uint8Array, expireAt: number, options?: CallOptions): void;
   /** Drop `key` from this node's caches. `options` as for `setFromPeer`. */
   removeFromPeer(key: string, options?: CallOptions): void;
+  /**
+   * generation is the group's generation (see `Group.clear`), 0 until first cleared:
+   * servers send it back with the answers to sets and removes when it is not 0.
+   * Optional: a group without it is never cleared.
+   */
+  readonly generation?: number | undefined;
+  /**
+   * clearFromPeer applies a peer's clear notice: when `generation` is higher than the
+   * group's, the group empties its caches and adopts it; otherwise nothing changes.
+   * A generation that is not a positive whole number is an InvalidArgumentError.
+   * Optional: servers answer the notice of a group without it as done, with nothing to clear.
+   */
+  clearFromPeer?(generation: number): void;
+}
+
+/**
+ * parseGeneration is `value` as a generation a peer sent: a positive safe integer, else
+ * undefined (malformed, not taken).
+ */
+export function parseGeneration(value: unknown): number | undefined {
+  const n = typeof value === 'string' ? Number(value) : value;
+  return typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : undefined;
 }
 
 /** GroupLookup resolves a group name for a transport server. */

@@ -2,6 +2,7 @@
 // ring can close it once its peer has left and the last of those requests has ended.
 import {
   type CallOptions,
+  clearAt,
   getKeys,
   type PeerClient,
   type PeerGetManyResult,
@@ -122,6 +123,19 @@ export class TrackedClient implements PeerClient {
     let request: Promise<void>;
     try {
       request = removeKeys(this.#inner, group, keys, options);
+    } catch (err) {
+      this.#end();
+      throw err;
+    }
+    return request.then(this.#ended, this.#failed);
+  }
+
+  /** clear sends the peer a group's clear notice (see {@link PeerClient.clear}), counted as a request. */
+  clear(group: string, generation: number, options?: CallOptions): Promise<void> {
+    this.#inFlight++;
+    let request: Promise<void>;
+    try {
+      request = clearAt(this.#inner, group, generation, options);
     } catch (err) {
       this.#end();
       throw err;

@@ -3,7 +3,7 @@
 import type { Gauge, Registry } from 'prom-client';
 import type { Group } from '../core/group.js';
 import { healthOf } from '../core/peer-health.js';
-import { type CallOptions, getKeys, type PeerClient, removeKeys } from '../core/peers.js';
+import { type CallOptions, clearAt, getKeys, type PeerClient, removeKeys } from '../core/peers.js';
 import type { GroupStats } from '../core/stats.js';
 import { isCacheError } from '../errors.js';
 import { LatencyHistogram, type LatencySeries } from './latency.js';
@@ -344,6 +344,8 @@ export class NodeMetrics {
       // One observation per batch, under `remove`.
       removeMany: (group, keys, options) =>
         timed('remove', removeKeys(client, group, keys, options), performance.now()),
+      // A clear notice is rare and not a key's request: forwarded, not timed.
+      clear: (group, generation, options) => clearAt(client, group, generation, options),
       close: () => {
         if (!closed) {
           closed = true;

@@ -622,6 +622,7 @@ export class CacheNode implements PeerService {
       await server.close(this.#graceMs);
       this.#clock.clearTimeout(grace);
     }
+    for (const group of this.#registry.groups()) group.cancelClearRetries();
     await this.transport.close();
     this.#closed = true;
     if (!this.#shutdown.signal.aborted) {

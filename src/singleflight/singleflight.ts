@@ -235,6 +235,16 @@ export class SingleFlight<T> {
     return true;
   }
 
+  /**
+   * supersedeAll supersedes every running flight at once (see {@link
+   * SingleFlight.supersede}): a cache emptied as a whole. Returns how many there were.
+   */
+  supersedeAll(): number {
+    const keys = [...this.#flights].map(([key]) => key);
+    for (const key of keys) this.supersede(key);
+    return keys.length;
+  }
+
   /** #wait registers a caller with a signal: its own promise, which its signal can end early. */
   #wait(flight: Flight<T>, signal: AbortSignal): Promise<T> {
     return new Promise<T>((resolve, reject) => {

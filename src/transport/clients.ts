@@ -3,6 +3,7 @@
 import type { NodeStatsRequest } from '../core/node-stats.js';
 import {
   type CallOptions,
+  clearAt,
   getKeys,
   type PeerClient,
   type PeerValue,
@@ -95,6 +96,12 @@ export function clientCache<C extends ClosableClient>(make: (url: string) => C):
                       request,
                       options,
                     ),
+                }),
+            ...(client.clear === undefined
+              ? {}
+              : {
+                  clear: (group: string, generation: number, options?: CallOptions) =>
+                    clearAt(client, group, generation, options),
                 }),
             close: () => {
               void release(url, made);

@@ -3,6 +3,7 @@
 import type { NodeStats, NodeStatsRequest } from '../core/node-stats.js';
 import {
   type CallOptions,
+  clearAt,
   type GroupLookup,
   type PeerClient,
   type PeerValue,
@@ -143,6 +144,13 @@ class LazyClient implements PeerClient {
     return c instanceof Promise
       ? c.then((r) => removeKeys(r, group, keys, options))
       : removeKeys(c, group, keys, options);
+  }
+
+  clear(group: string, generation: number, options?: CallOptions): Promise<void> {
+    const c = this.#client();
+    return c instanceof Promise
+      ? c.then((r) => clearAt(r, group, generation, options))
+      : clearAt(c, group, generation, options);
   }
 
   async nodeStats(request: NodeStatsRequest, options?: CallOptions): Promise<NodeStats> {

@@ -103,6 +103,25 @@ describe('WindowedHotKeys', () => {
     for (let r = 0; r < 5; r++) assert.ok(top.has(`k${r}`), `k${r} of the true top 5`);
   });
 
+  it('calls heavy only the keys asked at least once per capacity gets, over both halves', () => {
+    const stream = zipfStream(200_000, 10_000, 1.1, 11);
+    let now = 0;
+    const w = new WindowedHotKeys({ capacity: 256, windowMs: 1000, now: () => now });
+    const counts = new Map<number, number>();
+    for (const [i, rank] of stream.entries()) {
+      if (i === 100_000) now = 500; // the second half of the stream in the next half window
+      w.offer(`k${rank}`);
+      counts.set(rank, (counts.get(rank) ?? 0) + 1);
+    }
+    assert.ok(w.heavy('k0') && w.heavy('k1') && w.heavy('k5'), 'the top keys are heavy');
+    for (const [rank, n] of counts) {
+      // Sampled counts are estimates: a key well under the share is never called heavy.
+      if (n * 256 < stream.length / 2) assert.equal(w.heavy(`k${rank}`), false, `k${rank}`);
+    }
+    assert.equal(w.heavy('never-asked'), false);
+    assert.equal(new WindowedHotKeys({ now: () => 0 }).heavy('k0'), false, 'nothing counted');
+  });
+
   it('keeps the last half window to whole window, and forgets older keys', () => {
     let now = 1_000_000;
     const w = new WindowedHotKeys({

@@ -78,6 +78,15 @@ export class SpaceSaving {
     this.#siftDown(min);
   }
 
+  /**
+   * atLeast is the least `key` has been counted since the last clear: its count less
+   * its error, or 0 when the sketch does not count it.
+   */
+  atLeast(key: string): number {
+    const c = this.#index.get(key);
+    return c === undefined ? 0 : c.count - c.error;
+  }
+
   /** top returns up to `n` keys of the highest counts, highest first. */
   top(n: number): HotKey[] {
     return this.#heap
@@ -238,6 +247,19 @@ export class WindowedHotKeys {
     x ^= x << 5;
     this.#seed = x;
     return 1 + ((x >>> 0) % (2 * this.#sampleEvery - 1));
+  }
+
+  /**
+   * heavy tells whether `key` is surely one of the window's heavy hitters: counted, less
+   * what the counts may overstate, at least once per `capacity` offers (the share above
+   * which space-saving guarantees a key its slot). Two map lookups; it reads the sketches
+   * as the last count left them, without rotating.
+   */
+  heavy(key: string): boolean {
+    const total = this.#current.total + this.#previous.total;
+    if (total === 0) return false;
+    const least = this.#current.atLeast(key) + this.#previous.atLeast(key);
+    return least * this.#current.capacity >= total;
   }
 
   /**

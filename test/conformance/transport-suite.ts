@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { LoadResult } from '../../src/core/group.js';
+import type { Group, LoadResult } from '../../src/core/group.js';
 import { noopLogger } from '../../src/core/logger.js';
 import { buildNodeStats } from '../../src/core/node-stats.js';
 import {
@@ -18,11 +18,19 @@ import {
   removeKeys,
 } from '../../src/core/peers.js';
 import { GroupRegistry } from '../../src/core/registry.js';
-import { type ErrorCode, isCacheError, UnavailableError } from '../../src/errors.js';
+import {
+  ClearIncompleteError,
+  type ErrorCode,
+  isCacheError,
+  UnavailableError,
+} from '../../src/errors.js';
 import { type CacheNode, createNode } from '../../src/node/node.js';
 import type { PeerServer, PeerTransport } from '../../src/transport/transport.js';
 import { VERSION } from '../../src/version.js';
+import { losingClears } from '../support/lost-clear.js';
+import { ManualClock, settle } from '../support/manual-clock.js';
 import { freePort } from '../support/process.js';
+import { VersionedSource } from '../support/versioned-source.js';
 
 /**
  * TransportLimits are the options every transport under test is built with: its
@@ -588,6 +596,39 @@ export function runTransportConformance(
       await within(fx.hold(key).aborted.promise, 'the owner load to be aborted');
     });
 
+    it("a group's generation travels both ways, and a clear notice clears the group", async () => {
+      // Never cleared: nothing is sent, nothing comes back.
+      const before = await within(client.get(GROUP, 'gen-0'));
+      assert.equal(before.generation, undefined, 'no generation before any clear');
+      assert.equal(fx.lastCall('gen-0')?.generation, undefined);
+      const g = Date.now();
+      await within(client.clear?.(GROUP, g) ?? Promise.reject(new Error('no clear call')));
+      assert.equal(fx.group.generation, g, 'the notice reached the group');
+      assert.equal(fx.group.inspect('gen-0').main, undefined, 'and emptied it');
+      // An older notice changes nothing; one for a group the server lacks is done.
+      await within(client.clear!(GROUP, g - 1));
+      await within(client.clear!('no-such-group', g));
+      assert.equal(fx.group.generation, g);
+      // A request with a higher generation clears the group first; the answer carries it.
+      await within(client.get(GROUP, 'gen-1'));
+      const got = await within(client.get(GROUP, 'gen-1', { generation: g + 1 }));
+      assert.equal(fx.group.generation, g + 1);
+      assert.equal(fx.lastCall('gen-1')?.generation, g + 1, 'the request carried it');
+      assert.equal(got.generation, g + 1, 'the answer carried it');
+      assert.equal(fx.loadsOf('gen-1'), 2, 'cleared before it answered: loaded anew');
+      // Writes carry it too, and their answers bring the peer's back.
+      const heard: number[] = [];
+      const onGeneration = (n: number) => heard.push(n);
+      await within(client.set(GROUP, 'gen-2', utf8('v'), 0, { generation: g + 2, onGeneration }));
+      await within(client.remove(GROUP, 'gen-2', { onGeneration }));
+      assert.equal(fx.group.generation, g + 2);
+      assert.deepEqual(heard, [g + 2, g + 2]);
+      // A malformed generation is refused and the server keeps serving.
+      await assert.rejects(within(client.clear!(GROUP, 1.5)), { code: 'INVALID_ARGUMENT' });
+      assert.equal(fx.group.generation, g + 2);
+      assert.deepEqual((await within(client.get(GROUP, 'plain'))).value, utf8('value of plain'));
+    });
+
     it('the server keeps serving after bad input', async () => {
       const bad = await Promise.allSettled([
         client.get(GROUP, ''),
@@ -675,6 +716,124 @@ function largeValueCluster(name: string, makeTransport: MakeTransport): void {
         message: /over the group's limit of 134217728/,
       });
       assert.deepEqual(loaded, [[], [big, over]], 'the owner loaded it, and only the owner');
+    });
+  });
+
+  describe(`${name}: clear empties a group on every node`, { timeout: 120_000 }, () => {
+    const nodes: CacheNode[] = [];
+    // Made when the block starts, not when it is registered: deadlines computed on it
+    // travel to servers on the real clock.
+    let clock: ManualClock;
+    /** Clear notices from the first node to these URLs are lost. */
+    const cut = new Set<string>();
+    const source = new VersionedSource();
+
+    before(async () => {
+      clock = new ManualClock(Date.now());
+      const urls: string[] = [];
+      for (let i = 0; i < 3; i++) urls.push(`http://127.0.0.1:${await freePort()}`);
+      for (const self of urls) {
+        const transport = makeTransport({});
+        const node = createNode({
+          self,
+          peers: urls,
+          clock,
+          transport: self === urls[0] ? losingClears(transport, cut) : transport,
+          peerTimeoutMs: 60_000,
+        });
+        nodes.push(node);
+        node.newGroup('cleared', {
+          cacheBytes: 1 << 20,
+          hotCacheChance: 1,
+          load: source.load,
+        });
+        await node.listen();
+      }
+    });
+    after(() => Promise.all(nodes.map((n) => n.close())));
+
+    const groupOf = (node: CacheNode | undefined) => node?.getGroup('cleared') as Group;
+    const keyOwnedBy = (owner: CacheNode, prefix: string) => {
+      for (let i = 0; ; i++) {
+        const key = `${prefix}-${i}`;
+        if (owner.ownerOf(key) === owner.self) return key;
+      }
+    };
+    /** held lists what every node's caches hold of `key`. */
+    const held = (key: string) =>
+      nodes.flatMap((n) => {
+        const seen = groupOf(n).inspect(key);
+        return [seen.main, seen.hot]
+          .filter((e) => e !== undefined)
+          .map((e) => `${n.self}=${e.view?.toString()}`);
+      });
+
+    it('a clear on one node empties the others; the next gets load from the source', async () => {
+      const [a, b, c] = nodes as [CacheNode, CacheNode, CacheNode];
+      const keys = [keyOwnedBy(a, 'x'), keyOwnedBy(b, 'x'), keyOwnedBy(c, 'x')];
+      for (const n of nodes) for (const key of keys) await within(groupOf(n).get(key));
+      for (const key of keys) assert.equal(held(key).length, 3, `${key} is held by every node`);
+      source.version = 2;
+      const result = await within(groupOf(a).clear());
+      assert.deepEqual(result.unsupported, []);
+      for (const n of nodes) assert.equal(groupOf(n).generation, result.generation);
+      for (const key of keys) assert.deepEqual(held(key), [], `${key} is gone from every node`);
+      for (const n of nodes) {
+        for (const key of keys) {
+          assert.equal((await within(groupOf(n).get(key))).toString(), `${key}@2`);
+        }
+      }
+      for (const key of keys) assert.equal(source.loads.get(key), 2, `${key} was loaded once more`);
+    });
+
+    it('a load in flight during a clear answers its callers but is kept nowhere', async () => {
+      const [a, b] = nodes as [CacheNode, CacheNode, CacheNode];
+      source.holdLoads();
+      const key = keyOwnedBy(b, 'hold');
+      const v = source.version;
+      const asked = groupOf(a).get(key);
+      while ((source.loads.get(key) ?? 0) === 0) await settle();
+      await within(groupOf(b).clear());
+      source.version = v + 1;
+      source.release();
+      assert.equal((await within(asked)).toString(), `${key}@${v}`);
+      assert.deepEqual(held(key), [], 'the value found before the clear was not kept');
+      assert.equal((await within(groupOf(a).get(key))).toString(), `${key}@${v + 1}`);
+    });
+
+    it('a node that missed the notice clears itself at its next exchange; the notice reaches it later', async () => {
+      const [a, b, c] = nodes as [CacheNode, CacheNode, CacheNode];
+      const atC = keyOwnedBy(c, 'lost');
+      const alsoAtC = keyOwnedBy(c, 'also');
+      await within(groupOf(c).get(atC));
+      await within(groupOf(c).get(alsoAtC));
+      const old = source.version;
+      source.version = old + 1;
+      cut.add(c.self);
+      const err = await groupOf(a)
+        .clear()
+        .then(
+          () => assert.fail('the clear resolved though a notice was lost'),
+          (e: unknown) => e,
+        );
+      assert.ok(err instanceof ClearIncompleteError, `a ClearIncompleteError, got ${String(err)}`);
+      assert.deepEqual(err.peers, [c.self]);
+      assert.equal(groupOf(b).generation, err.generation);
+      assert.ok(groupOf(c).generation < err.generation, 'c missed it');
+      assert.deepEqual(held(atC), [`${c.self}=${atC}@${old}`], 'c still holds its old value');
+      // b asks c: the request carries b's generation, so c clears itself and loads anew.
+      assert.equal((await within(groupOf(b).get(atC))).toString(), `${atC}@${old + 1}`);
+      assert.equal(groupOf(c).generation, err.generation, 'c caught up');
+      assert.deepEqual(held(alsoAtC), [], "c's other old values went with its clear");
+      for (const entry of held(atC)) assert.match(entry, new RegExp(`@${old + 1}$`));
+      // The notice is sent again in the background, and reaches c once it can.
+      assert.deepEqual(groupOf(a).clearPending, [c.self]);
+      cut.delete(c.self);
+      await clock.advance(1_000);
+      await within(
+        until(() => groupOf(a).clearPending.length === 0),
+        'the retry',
+      );
     });
   });
 }
@@ -801,6 +960,8 @@ interface Hold {
  */
 class Fixture {
   readonly registry = new GroupRegistry();
+  /** The suite's main group itself. */
+  readonly group: Group;
   readonly lookup: GroupLookup;
   readonly #loads = new Map<string, number>();
   readonly #calls: { key: string; options: CallOptions | undefined }[] = [];
@@ -825,13 +986,18 @@ class Fixture {
       },
       setFromPeer: (key, value, expireAt, options) => {
         this.#writes.push({ op: 'set', key, options });
-        group.setFromPeer(key, value, expireAt);
+        group.setFromPeer(key, value, expireAt, { generation: options?.generation });
       },
       removeFromPeer: (key, options) => {
         this.#writes.push({ op: 'remove', key, options });
-        group.removeFromPeer(key);
+        group.removeFromPeer(key, { generation: options?.generation });
       },
+      get generation() {
+        return group.generation;
+      },
+      clearFromPeer: (generation) => group.clearFromPeer(generation),
     };
+    this.group = group;
     const small = this.registry.newGroup(SMALL_GROUP, {
       cacheBytes: 1 << 20,
       ...smallLimits,
@@ -970,6 +1136,11 @@ async function within<T>(promise: Promise<T>, what = 'the call'): Promise<T> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** until resolves once `done()` holds, looking again after the I/O and callbacks queued meanwhile. */
+async function until(done: () => boolean): Promise<void> {
+  while (!done()) await settle();
 }
 
 /** rejection returns the CacheError `promise` rejects with, failing if it resolves or hangs. */

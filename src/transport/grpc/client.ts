@@ -11,11 +11,17 @@ import {
   status as Status,
 } from '@grpc/grpc-js';
 import { decodeNodeStats, type NodeStats, type NodeStatsRequest } from '../../core/node-stats.js';
-import type { CallOptions, PeerClient, PeerValue } from '../../core/peers.js';
+import {
+  type CallOptions,
+  type PeerClient,
+  type PeerValue,
+  parseGeneration,
+} from '../../core/peers.js';
 import {
   abortError,
   DeadlineExceededError,
   InvalidArgumentError,
+  isCacheError,
   NotFoundError,
   UnavailableError,
 } from '../../errors.js';
@@ -32,7 +38,7 @@ import { AUTHORIZATION } from '../../security/secret.js';
 import { expireAtFromNanos, nanosFromExpireAt } from '../expiry.js';
 import { StoppableCredentials } from './credentials.js';
 import { groupCacheMethods, type UnaryMethod } from './service.js';
-import { errorFromStatus } from './status.js';
+import { CLEAR_METADATA, errorFromStatus, GENERATION_METADATA } from './status.js';
 
 // Room in a GetResponse for the field tags, the value's length, minute_qps and expire.
 const getResponseOverhead = 64;
@@ -82,16 +88,24 @@ export class GrpcPeerClient implements PeerClient {
   async get(group: string, key: string, options?: CallOptions): Promise<PeerValue> {
     checkText(group, key);
     const request = create(GetRequestSchema, { group, key });
-    const got = await this.#call(groupCacheMethods.get, 'Get', request, options);
+    let generation: number | undefined;
+    const got = await this.#call(groupCacheMethods.get, 'Get', request, {
+      ...options,
+      onGeneration: (g) => {
+        generation = g;
+      },
+    });
     const limit = acceptedValueBytes(this.#config.maxValueBytes, options);
     checkPeerValue(this.url, got.value.byteLength, limit);
     const qps = got.minuteQps;
-    return {
+    const value: PeerValue = {
       // A copy of its own: the decoded bytes are a view into grpc-js's frame buffer.
       value: new Uint8Array(got.value),
       expireAt: expireAtFromNanos(got.expire),
       minuteQps: Number.isFinite(qps) && qps > 0 ? qps : 0,
     };
+    if (generation !== undefined) value.generation = generation;
+    return value;
   }
 
   async set(
@@ -114,6 +128,24 @@ export class GrpcPeerClient implements PeerClient {
     checkText(group, key);
     const request = create(RemoveRequestSchema, { group, key });
     await this.#call(groupCacheMethods.remove, 'Remove', request, options);
+  }
+
+  /**
+   * clear sends the clear notice of `group` at `generation`: a Remove with an empty
+   * key and {@link CLEAR_METADATA}. A peer that predates it refuses the empty key: a
+   * NotFoundError, a peer that does not know the call.
+   */
+  async clear(group: string, generation: number, options?: CallOptions): Promise<void> {
+    checkText(group, '');
+    const request = create(RemoveRequestSchema, { group, key: '' });
+    try {
+      await this.#call(groupCacheMethods.remove, 'Clear', request, options, generation);
+    } catch (err) {
+      if (isCacheError(err, 'INVALID_ARGUMENT') && err.message.includes('empty key')) {
+        throw new NotFoundError(`peer ${this.url} has no clear call`, { cause: err, remote: true });
+      }
+      throw err;
+    }
   }
 
   /**
@@ -165,6 +197,7 @@ export class GrpcPeerClient implements PeerClient {
     name: string,
     request: MessageShape<I>,
     options: CallOptions | undefined,
+    clearing?: number,
   ): Promise<MessageShape<O>> {
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(abortError(signal));
@@ -205,6 +238,8 @@ export class GrpcPeerClient implements PeerClient {
       }
       // The caller's trace context (tracing on), as OpenTelemetry's gRPC instrumentation sends it.
       if (options?.traceparent !== undefined) metadata.set('traceparent', options.traceparent);
+      if (options?.generation) metadata.set(GENERATION_METADATA, String(options.generation));
+      if (clearing !== undefined) metadata.set(CLEAR_METADATA, String(clearing));
       try {
         call = this.#client.makeUnaryRequest(
           method.path,
@@ -215,6 +250,14 @@ export class GrpcPeerClient implements PeerClient {
           { deadline },
           onDone,
         );
+        // The answer's initial metadata carries the peer's generation, once it is not 0.
+        const onGeneration = options?.onGeneration;
+        if (onGeneration !== undefined) {
+          call.on('metadata', (answer: Metadata) => {
+            const g = parseGeneration(answer.get(GENERATION_METADATA)[0]);
+            if (g !== undefined) onGeneration(g);
+          });
+        }
       } catch (err) {
         signal?.removeEventListener('abort', onAbort);
         settled = true;

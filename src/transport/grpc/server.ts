@@ -4,6 +4,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import {
   type handleUnaryCall,
+  Metadata,
   Server,
   ServerCredentials,
   type ServerUnaryCall,
@@ -14,7 +15,12 @@ import { answerPeer } from '../../core/group.js';
 import { peerLeaving } from '../../core/leave.js';
 import type { Logger } from '../../core/logger.js';
 import { encodeNodeStats } from '../../core/node-stats.js';
-import type { GroupLookup, PeerServedGroup, PeerValue } from '../../core/peers.js';
+import {
+  type GroupLookup,
+  type PeerServedGroup,
+  type PeerValue,
+  parseGeneration,
+} from '../../core/peers.js';
 import { CancelledError, DeadlineExceededError, httpStatus, toCacheError } from '../../errors.js';
 import { type SizeLimits, servedLimits } from '../../limits.js';
 import {
@@ -60,7 +66,7 @@ import {
   MalformedMessage,
   type Received,
 } from './service.js';
-import { grpcStatus, NO_SUCH_GROUP_STATUS } from './status.js';
+import { CLEAR_METADATA, GENERATION_METADATA, grpcStatus, NO_SUCH_GROUP_STATUS } from './status.js';
 
 /** The largest delay `setTimeout` honours; a deadline further away needs no timer. */
 const maxTimerMs = 2 ** 31 - 1;
@@ -250,6 +256,20 @@ function listeningServer(
 }
 
 type Call<T> = ServerUnaryCall<Received<T>, unknown>;
+
+/** callGeneration is the group generation a call's metadata carries, when well formed. */
+function callGeneration(call: Call<unknown>): number | undefined {
+  const sent = call.metadata.get(GENERATION_METADATA);
+  return sent.length === 0 ? undefined : parseGeneration(sent[0]);
+}
+
+/** sendGeneration puts the group's generation in the answer's metadata, once it is not 0. */
+function sendGeneration(call: Call<unknown>, generation: number | undefined): void {
+  if (!generation) return;
+  const metadata = new Metadata();
+  metadata.set(GENERATION_METADATA, String(generation));
+  call.sendMetadata(metadata);
+}
 /** Answer is how a handler's helpers answer a call with a failure. */
 type Answer = (error: Partial<StatusObject>) => void;
 
@@ -278,6 +298,7 @@ class Handlers {
           signal,
           deadline,
           traceparent: typeof traceparent === 'string' ? traceparent : undefined,
+          generation: callGeneration(call),
         }),
       );
     } catch (err) {
@@ -297,6 +318,7 @@ class Handlers {
         if (found.minuteQps > 0) init.minuteQps = found.minuteQps;
         const expire = nanosFromExpireAt(found.expireAt);
         if (expire !== 0n) init.expire = expire;
+        sendGeneration(call, found.generation);
         done(null, create(GetResponseSchema, init));
       },
       (err: unknown) => {
@@ -328,15 +350,23 @@ class Handlers {
       // A plain view of the bytes (they arrive as a Buffer); the group copies what it keeps.
       const { buffer, byteOffset, byteLength } = request.value;
       const value = new Uint8Array(buffer, byteOffset, byteLength);
-      target.group.setFromPeer(target.key, value, expireAtFromNanos(request.expire), { deadline });
+      target.group.setFromPeer(target.key, value, expireAtFromNanos(request.expire), {
+        deadline,
+        generation: callGeneration(call),
+      });
     } catch (err) {
       this.#fail(call, 'Set', err, done);
       return;
     }
+    sendGeneration(call, target.group.generation);
     done(null, create(SetResponseSchema));
   };
 
   readonly remove: handleUnaryCall<Received<RemoveRequest>, RemoveResponse> = (call, done) => {
+    if (call.metadata.get(CLEAR_METADATA).length > 0) {
+      this.#clear(call, done);
+      return;
+    }
     const target = this.#target(call, 'RemoveRequest', done);
     if (target === undefined) return;
     const deadline = callDeadline(call);
@@ -346,23 +376,62 @@ class Handlers {
       return;
     }
     try {
-      target.group.removeFromPeer(target.key, { deadline });
+      target.group.removeFromPeer(target.key, { deadline, generation: callGeneration(call) });
     } catch (err) {
       this.#fail(call, 'Remove', err, done);
       return;
     }
+    sendGeneration(call, target.group.generation);
     done(null, create(RemoveResponseSchema));
   };
 
-  /** stats answers the node's report as JSON; NOT_FOUND when the lookup has none. */
-  readonly stats: handleUnaryCall<Received<StatsRequest>, StatsResponse> = (call, done) => {
-    if (this.#authorized !== undefined && !this.#authorized(call.metadata.get(AUTHORIZATION))) {
+  /**
+   * clear answers a clear notice (a Remove with CLEAR_METADATA): a group this server
+   * does not serve has nothing to clear and is answered OK; a malformed generation is
+   * INVALID_ARGUMENT.
+   */
+  #clear(
+    call: Call<RemoveRequest>,
+    done: (err: Partial<StatusObject> | null, response?: RemoveResponse) => void,
+  ): void {
+    if (!this.#authenticated(call, done)) return;
+    const request = call.request;
+    if (!isMessage(request)) {
+      done({ code: Status.INVALID_ARGUMENT, details: 'malformed clear notice' });
+      return;
+    }
+    const generation = parseGeneration(call.metadata.get(CLEAR_METADATA)[0]);
+    if (generation === undefined) {
       done({
-        code: Status.UNAUTHENTICATED,
-        details: 'unauthenticated: missing or wrong peer secret',
+        code: Status.INVALID_ARGUMENT,
+        details: `bad request: a clear notice needs a positive whole ${CLEAR_METADATA}`,
       });
       return;
     }
+    try {
+      this.#groups.getGroup(request.group)?.clearFromPeer?.(generation);
+    } catch (err) {
+      this.#fail(call, 'Clear', err, done);
+      return;
+    }
+    done(null, create(RemoveResponseSchema));
+  }
+
+  /** authenticated answers UNAUTHENTICATED and says false when a required peer secret is missing or wrong. */
+  #authenticated(call: Call<unknown>, done: Answer): boolean {
+    if (this.#authorized === undefined || this.#authorized(call.metadata.get(AUTHORIZATION))) {
+      return true;
+    }
+    done({
+      code: Status.UNAUTHENTICATED,
+      details: 'unauthenticated: missing or wrong peer secret',
+    });
+    return false;
+  }
+
+  /** stats answers the node's report as JSON; NOT_FOUND when the lookup has none. */
+  readonly stats: handleUnaryCall<Received<StatsRequest>, StatsResponse> = (call, done) => {
+    if (!this.#authenticated(call, done)) return;
     const request = call.request;
     if (!isMessage(request)) {
       done({ code: Status.INVALID_ARGUMENT, details: 'malformed StatsRequest' });

@@ -30,6 +30,20 @@ export const grpcStatus: Readonly<Record<ErrorCode, Status>> = {
 export const NO_SUCH_GROUP_STATUS = Status.FAILED_PRECONDITION;
 
 /**
+ * GENERATION_METADATA carries a group's generation (see `Group.clear`), a decimal whole
+ * number, in a call's metadata and in its answer's initial metadata, once the group has
+ * been cleared (never while it is 0).
+ */
+export const GENERATION_METADATA = 'peercache-generation';
+
+/**
+ * CLEAR_METADATA marks a group's clear notice: a `Remove` call with an empty key and this
+ * metadata, whose value is the generation. A server that predates it refuses the empty
+ * key (INVALID_ARGUMENT) and changes nothing.
+ */
+export const CLEAR_METADATA = 'peercache-clear';
+
+/**
  * Statuses a client receives, mapped back to error codes. Those absent — and
  * CANCELLED when the caller did not cancel: the peer or the connection dropped
  * the call — are UNAVAILABLE, as HTTP's client treats an unexpected status: the

@@ -9,7 +9,12 @@ import {
   type NodeStatsRequest,
 } from '../../core/node-stats.js';
 import { PROBE_GROUP } from '../../core/peer-health.js';
-import type { CallOptions, PeerClient, PeerValue } from '../../core/peers.js';
+import {
+  type CallOptions,
+  type PeerClient,
+  type PeerValue,
+  parseGeneration,
+} from '../../core/peers.js';
 import {
   abortError,
   CacheError,
@@ -39,7 +44,9 @@ import {
   REMOVE_KEYS_SEGMENT,
 } from './dialect.js';
 import {
+  CLEAR_PATH,
   DEFAULT_BASE_PATH,
+  GENERATION_HEADER,
   MAX_TIMEOUT_HEADER_MS,
   STATS_PATH,
   TIMEOUT_HEADER,
@@ -282,9 +289,12 @@ class HttpPeerClient implements PeerClient {
       group === PROBE_GROUP && this.#config.dialect.probeWithoutKey
         ? escapePathSegment(group)
         : keyPath(group, key);
-    const bytes = await this.#call('GET', path, undefined, options, (body, headers) =>
-      readBody(this.url, body, headers, limit + getResponseOverhead),
-    );
+    let generation: number | undefined;
+    const bytes = await this.#call('GET', path, undefined, options, (body, headers) => {
+      const g = headers[GENERATION_HEADER];
+      if (g !== undefined) generation = parseGeneration(g);
+      return readBody(this.url, body, headers, limit + getResponseOverhead);
+    });
     let message: GetResponse;
     try {
       message = (this.#codec ?? (await this.#loadCodec())).decodeGetResponse(bytes);
@@ -293,11 +303,13 @@ class HttpPeerClient implements PeerClient {
     }
     checkPeerValue(this.url, message.value.byteLength, limit);
     const qps = message.minuteQps;
-    return {
+    const got: PeerValue = {
       value: message.value,
       expireAt: expireAtFromNanos(message.expire),
       minuteQps: Number.isFinite(qps) && qps > 0 ? qps : 0,
     };
+    if (generation !== undefined) got.generation = generation;
+    return got;
   }
 
   async set(
@@ -314,6 +326,25 @@ class HttpPeerClient implements PeerClient {
 
   async remove(group: string, key: string, options?: CallOptions): Promise<void> {
     await this.#call('DELETE', keyPath(group, key), undefined, options, discard);
+  }
+
+  /**
+   * clear sends the clear notice of `group` at `generation`: `DELETE
+   * {basePath}_peercache/clear/{group}` (see {@link CLEAR_PATH}). A Go peer answers 404
+   * (no such group): that is a NotFoundError, a peer that does not know the call.
+   */
+  async clear(group: string, generation: number, options?: CallOptions): Promise<void> {
+    await this.#call(
+      'DELETE',
+      `${CLEAR_PATH}${escapePathSegment(group)}`,
+      undefined,
+      { ...options, generation },
+      discard,
+      (status, text) =>
+        status === 404
+          ? new NotFoundError(`peer ${this.url} has no clear call (${text})`, { remote: true })
+          : statusError(this.url, 'DELETE', status, text, this.#config.dialect),
+    );
   }
 
   /**
@@ -404,6 +435,7 @@ class HttpPeerClient implements PeerClient {
     // The W3C trace context of the caller's span (tracing on), as OpenTelemetry's HTTP
     // instrumentation sends it: the peer's spans join the caller's trace.
     if (options?.traceparent !== undefined) headers[TRACEPARENT] = options.traceparent;
+    if (options?.generation) headers[GENERATION_HEADER] = String(options.generation);
 
     // One controller aborts the request for either reason: the caller's signal,
     // or our own timeout (whose reason is a DeadlineExceededError).
@@ -432,6 +464,11 @@ class HttpPeerClient implements PeerClient {
         signal: controller.signal,
       });
       if (response.statusCode === 200) {
+        const generation = response.headers[GENERATION_HEADER];
+        if (generation !== undefined) {
+          const g = parseGeneration(generation);
+          if (g !== undefined) options?.onGeneration?.(g);
+        }
         return await onOk(response.body, response.headers);
       }
       const text = await readErrorText(response.body);

@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { answerPeer } from '../../core/group.js';
 import { encodeNodeStats } from '../../core/node-stats.js';
-import type { GroupLookup, PeerServedGroup } from '../../core/peers.js';
+import { type GroupLookup, type PeerServedGroup, parseGeneration } from '../../core/peers.js';
 import {
   CancelledError,
   DeadlineExceededError,
@@ -39,7 +39,14 @@ import {
   REMOVE_KEYS_BATCH_BYTES,
   REMOVE_KEYS_SEGMENT,
 } from './dialect.js';
-import { DEFAULT_BASE_PATH, STATS_PATH, TIMEOUT_HEADER, TRACEPARENT } from './wire.js';
+import {
+  CLEAR_PATH,
+  DEFAULT_BASE_PATH,
+  GENERATION_HEADER,
+  STATS_PATH,
+  TIMEOUT_HEADER,
+  TRACEPARENT,
+} from './wire.js';
 
 // Room in a SetRequest for the field tags, the lengths and the expiry.
 const setRequestOverhead = 64;
@@ -263,6 +270,10 @@ async function serve(
   }
 
   const rest = path.slice(config.basePath.length);
+  if (method === 'DELETE' && rest.startsWith(CLEAR_PATH)) {
+    serveClear(config, rest.slice(CLEAR_PATH.length), req, res);
+    return;
+  }
   if (rest === STATS_PATH && method === 'GET') {
     serveStats(config, query === -1 ? '' : url.slice(query + 1), req, res);
     return;
@@ -317,14 +328,50 @@ async function serve(
         const deadline = headerDeadline(req);
         const late = lateWrite('remove', deadline);
         if (late !== undefined) throw late;
-        group.removeFromPeer(key, { deadline });
+        group.removeFromPeer(key, { deadline, generation: requestGeneration(req) });
       } catch (err) {
         sendError(config, res, err, req);
         return;
       }
-      sendEmpty(res);
+      sendEmpty(res, group.generation);
       return;
   }
+}
+
+/**
+ * serveClear answers a group's clear notice, `DELETE {basePath}_peercache/clear/{group}`
+ * with the generation in its header: 400 for a malformed name or generation; a group
+ * this node does not serve has nothing to clear, answered 200 as done.
+ */
+function serveClear(
+  config: ServerConfig,
+  escaped: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
+  const name = unescapePathSegment(escaped, config.dialect.plusIsSpace);
+  if (name === undefined || name === '') {
+    sendText(res, 400, 'bad request: malformed group name in a clear notice');
+    return;
+  }
+  const generation = requestGeneration(req);
+  if (generation === undefined) {
+    sendText(res, 400, `bad request: a clear notice needs a positive whole ${GENERATION_HEADER}`);
+    return;
+  }
+  try {
+    config.groups.getGroup(name)?.clearFromPeer?.(generation);
+  } catch (err) {
+    sendError(config, res, err, req);
+    return;
+  }
+  sendEmpty(res);
+}
+
+/** requestGeneration is the group generation a request carries, when it carries a well-formed one. */
+function requestGeneration(req: IncomingMessage): number | undefined {
+  const header = req.headers[GENERATION_HEADER];
+  return header === undefined ? undefined : parseGeneration(header);
 }
 
 /**
@@ -380,6 +427,7 @@ async function serveGet(
       signal,
       deadline,
       traceparent: typeof traceparent === 'string' ? traceparent : undefined,
+      generation: requestGeneration(req),
     });
     const codec = config.codec ?? (await codecOf(config));
     const body = codec.encodeGetResponse(
@@ -388,6 +436,8 @@ async function serveGet(
       found.minuteQps,
     );
     if (res.destroyed) return;
+    // The generation the value was found under, once the group has been cleared.
+    if (found.generation) res.setHeader(GENERATION_HEADER, String(found.generation));
     res.writeHead(200, {
       'Content-Type': 'application/x-protobuf',
       'Content-Length': body.byteLength,
@@ -542,12 +592,15 @@ function storeBody(
   try {
     const late = lateWrite('set', deadline);
     if (late !== undefined) throw late;
-    group.setFromPeer(key, message.value, expireAtFromNanos(message.expire), { deadline });
+    group.setFromPeer(key, message.value, expireAtFromNanos(message.expire), {
+      deadline,
+      generation: requestGeneration(req),
+    });
   } catch (err) {
     sendError(config, res, err, req);
     return;
   }
-  sendEmpty(res);
+  sendEmpty(res, group.generation);
 }
 
 /**
@@ -642,8 +695,10 @@ function sendText(res: ServerResponse, status: number, text: string): void {
   res.end(body);
 }
 
-function sendEmpty(res: ServerResponse): void {
+function sendEmpty(res: ServerResponse, generation?: number): void {
   if (res.headersSent || res.destroyed) return;
+  // A write's answer carries the group's generation, once it has been cleared.
+  if (generation) res.setHeader(GENERATION_HEADER, String(generation));
   res.writeHead(200, { 'Content-Length': 0 });
   res.end();
 }

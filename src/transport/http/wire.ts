@@ -19,6 +19,21 @@ export const STATS_PATH = '_peercache/stats';
  */
 export const TIMEOUT_HEADER = 'peercache-timeout';
 
+/**
+ * GENERATION_HEADER carries a group's generation (see `Group.clear`), a decimal
+ * whole number, on requests and on answers, once the group has been cleared (never
+ * while it is 0). Go groupcache peers ignore it.
+ */
+export const GENERATION_HEADER = 'peercache-generation';
+
+/**
+ * CLEAR_PATH is the path prefix, under the base path, of a group's clear notice:
+ * `DELETE {basePath}_peercache/clear/{group}` with the generation in
+ * {@link GENERATION_HEADER}. A Go peer takes `_peercache` for a group name and answers
+ * 404 `no such group`, changing nothing.
+ */
+export const CLEAR_PATH = '_peercache/clear/';
+
 /** TRACEPARENT is the header of the W3C trace context a request carries, with tracing on. */
 export const TRACEPARENT = 'traceparent';
 

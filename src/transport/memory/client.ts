@@ -131,6 +131,11 @@ export class MemoryPeerClient implements PeerClient {
     await this.#call({ op: 'remove', group, key }, options);
   }
 
+  /** clear sends the peer the clear notice of `group` at `generation` (see {@link PeerClient.clear}). */
+  async clear(group: string, generation: number, options?: CallOptions): Promise<void> {
+    await this.#call({ op: 'clear', group, key: '', generation }, options);
+  }
+
   /**
    * nodeStats asks the server at the peer's address for its report; it
    * travels as JSON bytes, as on a wire. A server that does not know the call
@@ -180,7 +185,7 @@ export class MemoryPeerClient implements PeerClient {
         new InvalidArgumentError('group is not valid Unicode (lone surrogate)'),
       );
     }
-    if (request.op !== 'getMany') {
+    if (request.op !== 'getMany' && request.op !== 'clear') {
       const bad = this.#refuse(request.key);
       if (bad !== undefined) return Promise.reject(bad);
     }
@@ -240,6 +245,9 @@ export class MemoryPeerClient implements PeerClient {
         signal: wire.signal,
         deadline: Number.isFinite(deadline) ? deadline : undefined,
         traceparent: options?.traceparent,
+        // The group's generation both ways, as a wire carries it: only once it is not 0.
+        generation: options?.generation || undefined,
+        onGeneration: options?.onGeneration,
       };
       // Delivered once the caller's own code has run (in a microtask), as over a wire:
       // never inside the caller's stack.

@@ -16,6 +16,8 @@ export type MemoryRequest =
       readonly expireAt: number;
     }
   | { readonly op: 'remove'; readonly group: string; readonly key: string }
+  /** A group's clear notice (see `Group.clear`): no key; the generation travels in the call. */
+  | { readonly op: 'clear'; readonly group: string; readonly key: ''; readonly generation: number }
   | { readonly op: 'getMany'; readonly group: string; readonly keys: readonly string[] };
 
 /** MemoryAnswer is a server's answer: a get's value, a getMany's map, nothing for a write. */

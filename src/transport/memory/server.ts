@@ -5,12 +5,13 @@ import type { AddressInfo } from 'node:net';
 import { peerLeaving } from '../../core/leave.js';
 import type { Logger } from '../../core/logger.js';
 import { encodeNodeStats, type NodeStatsRequest } from '../../core/node-stats.js';
-import type {
-  CallOptions,
-  GroupLookup,
-  PeerGetManyResult,
-  PeerServedGroup,
-  PeerValue,
+import {
+  type CallOptions,
+  type GroupLookup,
+  type PeerGetManyResult,
+  type PeerServedGroup,
+  type PeerValue,
+  parseGeneration,
 } from '../../core/peers.js';
 import {
   CacheError,
@@ -101,6 +102,7 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
     if (this.#closing !== undefined) {
       return Promise.reject(new UnavailableError('peer server is closing'));
     }
+    if (request.op === 'clear') return this.#clear(request.group, request.generation);
     if (request.op === 'getMany') return this.#getMany(request.group, request.keys, call);
     const { key } = request;
     const bad = this.#badKey(key, request.group);
@@ -124,15 +126,37 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
             throw new TooLargeError(`value is over the limit of ${limits.maxValueBytes} bytes`);
           }
           inTime('set', call.deadline);
-          group.setFromPeer(key, request.value, request.expireAt, { deadline: call.deadline });
+          group.setFromPeer(key, request.value, request.expireAt, {
+            deadline: call.deadline,
+            generation: call.generation,
+          });
+          answerGeneration(group, call);
           return Promise.resolve(undefined);
         case 'remove':
           inTime('remove', call.deadline);
-          group.removeFromPeer(key, { deadline: call.deadline });
+          group.removeFromPeer(key, { deadline: call.deadline, generation: call.generation });
+          answerGeneration(group, call);
           return Promise.resolve(undefined);
       }
     } catch (err) {
       this.#logFault(request.op, err);
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * clear applies a group's clear notice: a group this server does not serve has
+   * nothing to clear (answered done); a malformed generation is InvalidArgumentError.
+   */
+  #clear(name: string, generation: number): Promise<undefined> {
+    try {
+      if (parseGeneration(generation) === undefined) {
+        throw new InvalidArgumentError(`bad request: malformed generation ${String(generation)}`);
+      }
+      this.#groups.getGroup(name)?.clearFromPeer?.(generation);
+      return Promise.resolve(undefined);
+    } catch (err) {
+      this.#logFault('clear', err);
       return Promise.reject(err);
     }
   }
@@ -190,6 +214,7 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
           signal,
           deadline: call.deadline,
           traceparent: call.traceparent,
+          generation: call.generation,
         }),
       (found) => {
         const limit = this.#config.maxValueBytes;
@@ -198,7 +223,14 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
             `value of ${found.value.byteLength} bytes is over the limit of ${limit}`,
           );
         }
-        return { value: found.value.slice(), expireAt: found.expireAt, minuteQps: found.minuteQps };
+        const answer: PeerValue = {
+          value: found.value.slice(),
+          expireAt: found.expireAt,
+          minuteQps: found.minuteQps,
+        };
+        // As on a wire, a generation travels only once it is not 0.
+        if (found.generation) answer.generation = found.generation;
+        return answer;
       },
       'get',
     );
@@ -320,7 +352,12 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
         serveGetMany(
           group,
           served,
-          { signal, deadline: call.deadline, traceparent: call.traceparent },
+          {
+            signal,
+            deadline: call.deadline,
+            traceparent: call.traceparent,
+            generation: call.generation,
+          },
           { maxValueBytes: limits.maxValueBytes },
         ),
       (found) => {
@@ -347,6 +384,12 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
       // A failing logger must not take the server down with it.
     }
   }
+}
+
+/** answerGeneration sends the group's generation back with a write's answer, once it is not 0. */
+function answerGeneration(group: PeerServedGroup, call: CallOptions): void {
+  const generation = group.generation;
+  if (generation) call.onGeneration?.(generation);
 }
 
 /** inTime throws when a write's deadline has passed: it is then not applied (see lateWrite). */

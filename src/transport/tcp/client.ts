@@ -10,6 +10,7 @@ import {
   type PeerClient,
   type PeerGetManyResult,
   type PeerValue,
+  parseGeneration,
   singleGets,
 } from '../../core/peers.js';
 import {
@@ -36,6 +37,7 @@ import {
   BATCH_VERSION,
   codeOf,
   encodeCancel,
+  encodeGeneration,
   encodeGetMany,
   encodeHello,
   encodePing,
@@ -43,6 +45,7 @@ import {
   encodeTrace,
   FrameReader,
   FrameType,
+  GENERATION_BYTES,
   GET_OK_FIXED_BYTES,
   HEADER_BYTES,
   MAX_GROUP_BYTES,
@@ -123,6 +126,8 @@ interface Pending {
   readonly reads: number;
   /** The largest value a GET takes in its answer: the caller's limit, within the ceiling. */
   readonly maxValueBytes: number;
+  /** Hears the generation the answer to a write or a clear carries (see CallOptions). */
+  readonly onGeneration?: ((generation: number) => void) | undefined;
   /** A GET_MANY's keys, in the order of its answer's entries. */
   readonly keys?: readonly string[] | undefined;
   /**
@@ -132,8 +137,17 @@ interface Pending {
   readonly again?: (() => void) | undefined;
 }
 
-/** Answer is what a request resolves with: a GET's value, a GET_MANY's entries, or nothing. */
-type Answer = PeerValue | ManyEntry[] | undefined;
+/**
+ * ManyAnswer is a GET_MANY's answer: its entries, and the generation the server sent
+ * before it, when it sent one.
+ */
+interface ManyAnswer {
+  entries: ManyEntry[];
+  generation: number | undefined;
+}
+
+/** Answer is what a request resolves with: a GET's value, a GET_MANY's answer, or nothing. */
+type Answer = PeerValue | ManyAnswer | undefined;
 
 /** Link is one open (or opening) connection and the requests in flight on it. */
 interface Link {
@@ -155,6 +169,8 @@ interface Link {
   busySince: number;
   /** The id of the PING sent to check a quiet connection, or one on which a request timed out unanswered. */
   probeId: number | undefined;
+  /** The GENERATION frame just read, for the answer of its id that follows it. */
+  generation?: { id: number; value: number } | undefined;
   /** When the last request in flight ended, ms since the epoch. */
   idleSince: number;
   /** The protocol version its HELLO announced. */
@@ -265,7 +281,7 @@ export class TcpPeerClient implements PeerClient {
       (key) => this.#refuseKey(key),
       async (batch) => {
         const keyBytes = batch.map((key) => Buffer.byteLength(key));
-        const entries = (await this.#send(
+        const { entries, generation } = (await this.#send(
           FrameType.GetMany,
           options,
           (id, timeoutMs) =>
@@ -280,13 +296,13 @@ export class TcpPeerClient implements PeerClient {
             ),
           batch,
           undefined,
-        )) as ManyEntry[];
+        )) as ManyAnswer;
         const answer: PeerGetManyResult = new Map();
         const skipped: string[] = [];
         batch.forEach((key, i) => {
           const entry = entries[i] as ManyEntry;
           if (entry.status === SKIPPED) skipped.push(key);
-          else answer.set(key, this.#outcomeOf(entry, limit));
+          else answer.set(key, this.#outcomeOf(entry, limit, generation));
         });
         if (skipped.length > 0) {
           for (const [key, outcome] of await singleGets(this, group, skipped, options)) {
@@ -327,8 +343,15 @@ export class TcpPeerClient implements PeerClient {
     });
   }
 
-  /** outcomeOf is what a GET_MANY entry says of its key: a value of its own, or the error. */
-  #outcomeOf(entry: ManyEntry, limit: number): PeerValue | CacheError {
+  /**
+   * outcomeOf is what a GET_MANY entry says of its key: a value of its own (found under
+   * `generation`, the answer's), or the error.
+   */
+  #outcomeOf(
+    entry: ManyEntry,
+    limit: number,
+    generation: number | undefined,
+  ): PeerValue | CacheError {
     if ('value' in entry) {
       if (entry.value.byteLength > limit) {
         return new TooLargeError(
@@ -340,11 +363,13 @@ export class TcpPeerClient implements PeerClient {
       // Small values come from Node's buffer pool, cheaper than an ArrayBuffer each.
       const pooled = Buffer.allocUnsafe(entry.value.byteLength);
       pooled.set(entry.value);
-      return {
+      const got: PeerValue = {
         value: new Uint8Array(pooled.buffer, pooled.byteOffset, pooled.byteLength),
         expireAt: Number.isFinite(expireAt) && expireAt > 0 ? Math.floor(expireAt) : 0,
         minuteQps: Number.isFinite(minuteQps) && minuteQps > 0 ? minuteQps : 0,
       };
+      if (generation !== undefined) got.generation = generation;
+      return got;
     }
     return this.#errorOf(codeOf(entry.status) ?? 'INTERNAL', entry.message);
   }
@@ -364,6 +389,14 @@ export class TcpPeerClient implements PeerClient {
 
   async remove(group: string, key: string, options?: CallOptions): Promise<void> {
     await this.#call(FrameType.Remove, group, key, undefined, 0, options);
+  }
+
+  /**
+   * clear sends the clear notice of `group` at `generation`: a GENERATION frame, then
+   * a CLEAR frame (see docs/wire-format.md).
+   */
+  async clear(group: string, generation: number, options?: CallOptions): Promise<void> {
+    await this.#call(FrameType.Clear, group, '', undefined, 0, { ...options, generation });
   }
 
   /**
@@ -419,7 +452,9 @@ export class TcpPeerClient implements PeerClient {
     expireAt: number,
     options: CallOptions | undefined,
   ): Promise<Answer> {
-    const refused = this.#refuseCall(group, options) ?? this.#refuseKey(key);
+    const refused =
+      this.#refuseCall(group, options) ??
+      (type === FrameType.Clear ? undefined : this.#refuseKey(key));
     if (refused !== undefined) return Promise.reject(refused);
     const groupBytes = Buffer.byteLength(group);
     const keyBytes = Buffer.byteLength(key);
@@ -493,7 +528,17 @@ export class TcpPeerClient implements PeerClient {
     // the two are sent together or not at all.
     const trace =
       options?.traceparent === undefined ? undefined : encodeTrace(id, options.traceparent);
-    const entry = link.queue.offer(trace === undefined ? request : Buffer.concat([trace, request]));
+    // So does the group's generation, once the group has been cleared.
+    const generation = options?.generation;
+    const entry = link.queue.offer(
+      trace === undefined && !generation
+        ? request
+        : Buffer.concat(
+            [trace, generation ? encodeGeneration(id, generation) : undefined, request].filter(
+              (b) => b !== undefined,
+            ),
+          ),
+    );
     if (entry === undefined) {
       const c = this.#config;
       return Promise.reject(
@@ -521,6 +566,7 @@ export class TcpPeerClient implements PeerClient {
         maxValueBytes: acceptedValueBytes(this.#config.maxValueBytes, options),
         keys,
         again: again === undefined ? undefined : () => void again().then(resolve, reject),
+        onGeneration: options?.onGeneration,
       };
       if (signal !== undefined && onAbort !== undefined) {
         signal.addEventListener('abort', onAbort, { once: true });
@@ -709,6 +755,7 @@ export class TcpPeerClient implements PeerClient {
       readAt: 0,
       busySince: 0,
       probeId: undefined,
+      generation: undefined,
       idleSince: this.#config.clock.now(),
       version: this.#version,
       acked: false,
@@ -879,6 +926,17 @@ export class TcpPeerClient implements PeerClient {
     const type = buf[start];
     const id = buf.readUInt32BE(start + 1);
     const at = start + HEADER_BYTES;
+    if (type === FrameType.Generation && end - at === GENERATION_BYTES) {
+      // Kept for the answer of the same id, which comes next.
+      link.generation = { id, value: buf.readDoubleBE(at) };
+      return;
+    }
+    let generation: number | undefined;
+    const sent = link.generation;
+    if (sent !== undefined) {
+      link.generation = undefined;
+      if (sent.id === id) generation = parseGeneration(sent.value);
+    }
     if (type !== FrameType.Response || end - at < 1) {
       this.#protocolError(link, `unexpected frame type ${type}`);
       return;
@@ -930,7 +988,8 @@ export class TcpPeerClient implements PeerClient {
         return;
       }
       this.#settle(link, id, p);
-      p.resolve(entries);
+      const answer: ManyAnswer = { entries, generation };
+      p.resolve(answer);
       return;
     }
     if (p.type !== FrameType.Get) {
@@ -939,6 +998,7 @@ export class TcpPeerClient implements PeerClient {
         return;
       }
       this.#settle(link, id, p);
+      if (generation !== undefined) p.onGeneration?.(generation);
       p.resolve(undefined);
       return;
     }
@@ -964,11 +1024,13 @@ export class TcpPeerClient implements PeerClient {
     const pooled = Buffer.allocUnsafe(end - valueAt);
     buf.copy(pooled, 0, valueAt, end);
     const value = new Uint8Array(pooled.buffer, pooled.byteOffset, pooled.byteLength);
-    p.resolve({
+    const got: PeerValue = {
       value,
       expireAt: Number.isFinite(expireAt) && expireAt > 0 ? Math.floor(expireAt) : 0,
       minuteQps: Number.isFinite(qps) && qps > 0 ? qps : 0,
-    });
+    };
+    if (generation !== undefined) got.generation = generation;
+    p.resolve(got);
   }
 }
 

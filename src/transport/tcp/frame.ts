@@ -37,10 +37,21 @@ export const FrameType = {
    */
   Trace: 0x08,
   /**
+   * A group's generation (see `Group.clear`), f64: sent right before request `id` by a
+   * client, or right before the answer to `id` by a server, only when it is not 0;
+   * nothing is answered.
+   */
+  Generation: 0x09,
+  /**
+   * A group's clear notice: laid out as a REMOVE with an empty key, right after the
+   * GENERATION frame of the same id that carries the generation; answered OK.
+   */
+  Clear: 0x0a,
+  /**
    * Many keys of one group, answered together, key by key (protocol 2: sent only on a
    * connection whose HELLO the server accepted with an OK).
    */
-  GetMany: 0x09,
+  GetMany: 0x0b,
   /** The answer to request `id`: a status byte, then a body. */
   Response: 0x80,
 } as const;
@@ -413,6 +424,19 @@ export function encodeTrace(id: number, traceparent: string): Buffer | undefined
   frame[4] = FrameType.Trace;
   frame.writeUInt32BE(id, 5);
   frame.write(traceparent, LENGTH_BYTES + HEADER_BYTES, 'latin1');
+  return frame;
+}
+
+/** GENERATION_BYTES is a GENERATION frame's payload: the generation, f64. */
+export const GENERATION_BYTES = 8;
+
+/** encodeGeneration builds the GENERATION frame of request (or answer) `id`. */
+export function encodeGeneration(id: number, generation: number): Buffer {
+  const frame = Buffer.allocUnsafe(LENGTH_BYTES + HEADER_BYTES + GENERATION_BYTES);
+  frame.writeUInt32BE(HEADER_BYTES + GENERATION_BYTES, 0);
+  frame[4] = FrameType.Generation;
+  frame.writeUInt32BE(id, 5);
+  frame.writeDoubleBE(generation, LENGTH_BYTES + HEADER_BYTES);
   return frame;
 }
 

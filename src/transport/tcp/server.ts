@@ -8,7 +8,13 @@ import { answerPeer } from '../../core/group.js';
 import { peerLeaving } from '../../core/leave.js';
 import type { Logger } from '../../core/logger.js';
 import { encodeNodeStats } from '../../core/node-stats.js';
-import type { CallOptions, GroupLookup, PeerServedGroup, PeerValue } from '../../core/peers.js';
+import {
+  type CallOptions,
+  type GroupLookup,
+  type PeerServedGroup,
+  type PeerValue,
+  parseGeneration,
+} from '../../core/peers.js';
 import {
   CacheError,
   CancelledError,
@@ -34,6 +40,7 @@ import type { PeerServer } from '../transport.js';
 import {
   BATCH_VERSION,
   encodeError,
+  encodeGeneration,
   encodeGetManyAnswer,
   encodeGetOkHeader,
   encodeHelloOk,
@@ -41,6 +48,7 @@ import {
   encodeOkBody,
   FrameReader,
   FrameType,
+  GENERATION_BYTES,
   GET_OK_FIXED_BYTES,
   HEADER_BYTES,
   LENGTH_BYTES,
@@ -309,6 +317,8 @@ class InFlight extends LazyAbort implements CallOptions {
   readonly timeoutMs: number;
   /** The trace context the client sent before the request (tracing on). */
   traceparent: string | undefined;
+  /** The group generation the client sent before the request, once its group was cleared. */
+  generation?: number | undefined;
 
   /** `timeoutMs` 0 means no deadline; `now` is when the request arrived. */
   constructor(timeoutMs: number, now: number) {
@@ -331,6 +341,8 @@ class Connection {
   readonly #inFlight = new ChurnMap<number, InFlight>();
   /** The TRACE frame just read, for the request of its id that follows it. */
   #trace: { id: number; traceparent: string } | undefined;
+  /** The GENERATION frame just read, for the request of its id that follows it. */
+  #generation: { id: number; value: number } | undefined;
   /** Aborts loads whose deadline passed and cuts an overdue connection; one timer for both. */
   readonly #timeouts: SweepTimer;
   readonly #acceptedAt: number;
@@ -571,6 +583,14 @@ class Connection {
         if (end - at > MAX_TRACEPARENT_BYTES) break;
         this.#trace = { id, traceparent: buf.toString('latin1', at, end) };
         return;
+      case FrameType.Generation:
+        // Kept for the request of the same id, which comes next; one at a time.
+        if (end - at !== GENERATION_BYTES) break;
+        this.#generation = { id, value: buf.readDoubleBE(at) };
+        return;
+      case FrameType.Clear:
+        this.#clear(id, buf, at, end);
+        return;
     }
     this.#protocolError(`unexpected frame type ${type} of ${end - start} bytes`);
   }
@@ -657,6 +677,48 @@ class Connection {
     this.#timeouts.schedule(this.#activeAt + this.#shared.limits.idleTimeoutMs);
   }
 
+  /** requestGeneration takes the GENERATION frame read just before request `id`, if any. */
+  #requestGeneration(id: number): number | undefined {
+    const sent = this.#generation;
+    if (sent === undefined) return undefined;
+    this.#generation = undefined;
+    return sent.id === id ? parseGeneration(sent.value) : undefined;
+  }
+
+  /**
+   * clear answers a CLEAR frame (a REMOVE's layout, with an empty key), whose
+   * generation came in the GENERATION frame before it: a group this server does not
+   * serve has nothing to clear and is answered OK.
+   */
+  #clear(id: number, buf: Buffer, at: number, end: number): void {
+    if (end - at < REQUEST_FIXED_BYTES) {
+      this.#protocolError('truncated CLEAR');
+      return;
+    }
+    const groupBytes = buf.readUInt16BE(at + 4);
+    const groupAt = at + REQUEST_FIXED_BYTES;
+    if (buf.readUInt16BE(at + 6) !== 0 || groupAt + groupBytes !== end) {
+      this.#protocolError('CLEAR: lengths do not match the frame');
+      return;
+    }
+    const generation = this.#requestGeneration(id);
+    if (generation === undefined) {
+      this.#fail(id, 'INVALID_ARGUMENT', 'bad request: a CLEAR needs a positive whole generation');
+      return;
+    }
+    if (!isUtf8(buf.subarray(groupAt, end))) {
+      this.#fail(id, 'INVALID_ARGUMENT', 'bad request: group is not UTF-8');
+      return;
+    }
+    try {
+      this.#shared.groups.getGroup(buf.toString('utf8', groupAt, end))?.clearFromPeer?.(generation);
+    } catch (err) {
+      this.#failWith(id, 'Clear', err);
+      return;
+    }
+    this.#send(encodeOk(id));
+  }
+
   #request(type: number, id: number, buf: Buffer, at: number, end: number): void {
     const fixed = type === FrameType.Set ? SET_FIXED_BYTES : REQUEST_FIXED_BYTES;
     if (end - at < fixed) {
@@ -719,14 +781,18 @@ class Connection {
     const trace = this.#trace;
     this.#trace = undefined;
     const traceparent = trace !== undefined && trace.id === id ? trace.traceparent : undefined;
+    const generation = this.#generation === undefined ? undefined : this.#requestGeneration(id);
     if (type === FrameType.Get) {
-      this.#get(id, group, key, timeoutMs, traceparent);
+      this.#get(id, group, key, timeoutMs, traceparent, generation);
       return;
     }
     // As for a GET, the frame's timeout runs from now, once the whole frame has
     // been read; the write is applied in this same step, so it cannot be late,
     // and the deadline is only passed on.
-    const call = { deadline: timeoutMs > 0 ? this.#shared.clock.now() + timeoutMs : undefined };
+    const call = {
+      deadline: timeoutMs > 0 ? this.#shared.clock.now() + timeoutMs : undefined,
+      generation,
+    };
     try {
       if (type === FrameType.Set) {
         // A view of the frame's bytes: the group copies what it keeps.
@@ -740,6 +806,9 @@ class Connection {
       this.#failWith(id, type === FrameType.Set ? 'Set' : 'Remove', err);
       return;
     }
+    // The answer carries the group's generation, once it has been cleared.
+    const ours = group.generation;
+    if (ours) this.#send(encodeGeneration(id, ours));
     this.#send(encodeOk(id));
   }
 
@@ -749,6 +818,7 @@ class Connection {
     key: string,
     timeoutMs: number,
     traceparent: string | undefined,
+    generation: number | undefined,
   ): void {
     if (this.#inFlight.size >= this.#shared.config.maxInFlight) {
       this.#fail(id, 'UNAVAILABLE', 'too many requests in flight on this connection');
@@ -756,7 +826,7 @@ class Connection {
     }
     // The request is its own call options: its signal is made only if the group
     // reads it, and a cache hit, answered at once, leaves no entry in the table.
-    const pending = this.#inFlightOf(timeoutMs, traceparent);
+    const pending = this.#inFlightOf(timeoutMs, traceparent, generation);
     let answer: PeerValue | Promise<PeerValue>;
     try {
       answer = answerPeer(group, key, pending);
@@ -770,10 +840,18 @@ class Connection {
     this.#track(id, pending, answer, (found) => this.#found(id, found), 'Get');
   }
 
-  /** inFlightOf is the call options of a request that came with `timeoutMs` and a trace context. */
-  #inFlightOf(timeoutMs: number, traceparent: string | undefined): InFlight {
+  /**
+   * inFlightOf is the call options of a request that came with `timeoutMs`, a trace
+   * context and the client's generation of the group.
+   */
+  #inFlightOf(
+    timeoutMs: number,
+    traceparent: string | undefined,
+    generation: number | undefined,
+  ): InFlight {
     const pending = new InFlight(timeoutMs, this.#shared.clock.now());
     if (traceparent !== undefined) pending.traceparent = traceparent;
+    if (generation !== undefined) pending.generation = generation;
     const outer = this.#shared.config.signal;
     if (outer.aborted) pending.abort(outer.reason);
     return pending;
@@ -882,9 +960,11 @@ class Connection {
     }
     const trace = this.#trace;
     this.#trace = undefined;
+    const generation = this.#generation === undefined ? undefined : this.#requestGeneration(id);
     const pending = this.#inFlightOf(
       request.timeoutMs,
       trace !== undefined && trace.id === id ? trace.traceparent : undefined,
+      generation,
     );
     const room = Math.min(request.maxAnswerBytes, this.#shared.config.maxValueBytes);
     const answer = serveGetMany(group, served, pending, { maxValueBytes: limits.maxValueBytes });
@@ -893,6 +973,16 @@ class Connection {
       pending,
       answer,
       (outcomes) => {
+        // The answer carries one generation for all its values: the oldest they were
+        // found under, once the group has been cleared (a clear that landed while they
+        // loaded makes the earlier ones older, and an asker must not keep those).
+        let found = 0;
+        for (const outcome of outcomes.values()) {
+          if (outcome instanceof CacheError) continue;
+          const g = outcome.generation ?? 0;
+          found = found === 0 ? g : Math.min(found, g);
+        }
+        if (found) this.#send(encodeGeneration(id, found));
         const entries = refused.map((entry, i): ManyEntry => {
           if (entry !== undefined) return entry;
           const outcome = outcomes.get(keys[i] as string);
@@ -917,6 +1007,8 @@ class Connection {
   #found(id: number, found: PeerValue): void {
     const limit = this.#shared.config.maxValueBytes;
     const n = found.value.byteLength;
+    // The generation the value was found under goes first, once the group has been cleared.
+    if (found.generation && n <= limit) this.#send(encodeGeneration(id, found.generation));
     if (n > limit) {
       this.#fail(id, 'TOO_LARGE', `value of ${n} bytes is over the limit of ${limit}`);
     } else if (n <= copyLimit) {
