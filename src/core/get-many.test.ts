@@ -304,6 +304,21 @@ describe('Group.getMany', () => {
     );
   });
 
+  test("the owner's generation holds for each value of a batch, as for a get's", async () => {
+    let generation = 5;
+    const a = new FakePeer('http://a', (key) => ({ ...found(key), generation }));
+    const { group } = groupWith(picker([a]), { hotCacheChance: 1 });
+    const first = await group.getMany(['a1']);
+    assert.equal(str(first.get('a1')), 'v:a1');
+    assert.equal(group.generation, 5, 'a newer generation from the owner clears this node');
+    assert.equal(str(group.inspect('a1').hot?.view ?? undefined), 'v:a1');
+    generation = 3;
+    const second = await group.getMany(['a2']);
+    assert.equal(str(second.get('a2')), 'v:a2', 'an older value is answered');
+    assert.equal(group.inspect('a2').hot, undefined, 'but not kept');
+    assert.equal(a.requests.at(-1)?.options?.generation, 5, 'the request carries ours');
+  });
+
   test('a popular value from the owner may be kept in hot, as a get keeps it', async () => {
     const a = new FakePeer('http://a', found);
     const { group } = groupWith(picker([a]), { hotCacheChance: 1 });

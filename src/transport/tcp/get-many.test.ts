@@ -213,6 +213,34 @@ describe('tcp getMany', () => {
     assert.equal(answers.get(4)?.status, OK, 'the connection still serves');
   });
 
+  it("the request carries the asker's generation, the answer the oldest of its values'", async () => {
+    const asked: (number | undefined)[] = [];
+    const group: PeerServedGroup = {
+      ...testGroup(),
+      getForPeer(key, options) {
+        asked.push(options?.generation);
+        return {
+          value: Buffer.from(`v:${key}`),
+          expireAt: 0,
+          minuteQps: 0,
+          generation: key === 'old' ? 7 : 9,
+        };
+      },
+    };
+    const s = await server({ getGroup: () => group });
+    const c = client(s.address.port);
+    const answer = await within(
+      c.getMany?.('g', ['old', 'new'], { generation: 8 }) ?? Promise.reject(),
+      10_000,
+      'the call',
+    );
+    assert.deepEqual(asked, [8, 8]);
+    assert.deepEqual(
+      [...answer.values()].map((v) => (v as PeerValue).generation),
+      [7, 7],
+    );
+  });
+
   it('a CANCEL of a batch aborts its loads; nothing is answered for it', async () => {
     const aborted: string[] = [];
     const group = testGroup(aborted);
