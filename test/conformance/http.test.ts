@@ -9,13 +9,13 @@ import type { CallOptions, GroupLookup } from '../../src/core/peers.js';
 import { HTTP_DIALECTS, httpTransport } from '../../src/transport/http/index.js';
 import type { PeerServer, PeerTransport } from '../../src/transport/transport.js';
 import { rawRequest } from '../support/raw-http.js';
-import { runTransportConformance } from './transport-suite.js';
+import { HTTP_WITHOUT_GET_MANY, runTransportConformance } from './transport-suite.js';
 
 for (const dialect of HTTP_DIALECTS) {
   // Each dialect end to end: peercache speaking it to peercache, on the wire as that lineage.
   runTransportConformance(`http (${dialect})`, (limits) => httpTransport({ ...limits, dialect }), {
     sendMalformed,
-    withoutGetMany: "groupcache's HTTP wire has no batch get: a getMany is one get per key",
+    withoutGetMany: HTTP_WITHOUT_GET_MANY,
   });
 }
 

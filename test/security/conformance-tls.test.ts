@@ -5,7 +5,7 @@ import { after } from 'node:test';
 import { grpcTransport } from '../../src/transport/grpc/index.js';
 import { httpTransport } from '../../src/transport/http/index.js';
 import type { PeerTransport } from '../../src/transport/transport.js';
-import { runTransportConformance } from '../conformance/transport-suite.js';
+import { HTTP_WITHOUT_GET_MANY, runTransportConformance } from '../conformance/transport-suite.js';
 import { makeTestCerts } from '../support/certs.js';
 
 const certs = makeTestCerts();
@@ -32,7 +32,7 @@ function overHttps(transport: PeerTransport): PeerTransport {
 runTransportConformance(
   'http over mutual TLS, with a peer secret,',
   (limits) => overHttps(httpTransport({ ...limits, tls, peerSecret })),
-  { largeValues: false },
+  { largeValues: false, withoutGetMany: HTTP_WITHOUT_GET_MANY },
 );
 
 runTransportConformance(
