@@ -141,7 +141,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     if (this.#first === undefined) this.#first = chunk;
-    else (this.#more ??= []).push(chunk);
+    else if (this.#more === undefined) this.#more = [chunk];
+    else this.#more.push(chunk);
   }
 
   onResponseEnd(): void {
