@@ -4,6 +4,7 @@
 import { InvalidArgumentError } from '../errors.js';
 
 const extraReserved = /[!'()*]/g;
+const hasExtraReserved = /[!'()*]/;
 const needsDecoding = /[%+]/;
 const needsPercentDecoding = /%/;
 
@@ -30,7 +31,9 @@ export function escapePathSegment(s: string): string {
       cause: err,
     });
   }
-  return encoded.replace(extraReserved, percentEncodeChar);
+  return hasExtraReserved.test(encoded)
+    ? encoded.replace(extraReserved, percentEncodeChar)
+    : encoded;
 }
 
 /**
