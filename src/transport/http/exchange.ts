@@ -71,7 +71,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#reject = reject;
     });
     if (options.timeoutMs <= maxTimerMs) {
-      this.#timer = setTimeout(() => this.fail(options.onTimeout()), options.timeoutMs);
+      // Whole milliseconds: Node keeps a list of timers per distinct delay, and callers'
+      // deadlines would otherwise give nearly every request a list of its own.
+      this.#timer = setTimeout(() => this.fail(options.onTimeout()), Math.ceil(options.timeoutMs));
     }
     if (options.signal !== undefined) {
       this.#onSignal = () => this.fail(options.onAbort());
