@@ -1,6 +1,5 @@
-// exchange.ts: one HTTP request's life as an undici dispatch handler: the answer's body
-// gathered straight from the socket's chunks within a limit, and the request settled once,
-// whichever comes first of its answer, its failure, its timeout and its caller's abort.
+// exchange.ts: one HTTP request as an undici dispatch handler: its answer's body read from the
+// socket's chunks within a limit, settled once by its answer, failure, timeout or abort.
 
 import type { Dispatcher } from 'undici';
 import { TooLargeError } from '../../errors.js';
