@@ -1,6 +1,9 @@
 // cache.test.ts: the shared budget of main and hot, and expiry on read.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { recordBytes } from './arena.js';
+import { ByteView } from './byteview.js';
+import { viewBytes } from './byteview-internal.js';
 import { hitExpireAt, hitView, TwoTierCache } from './cache.js';
 
 test('hot is evicted first while it holds more than 1/8 of main', () => {
@@ -58,18 +61,18 @@ test('a budget of 0 keeps nothing', () => {
   assert.equal(c.stats('main').items, 0);
 });
 
-test('values are copied into the arena; every way out of the cache releases them', () => {
+test('values are copied into the arena with their keys; every way out of the cache releases them', () => {
   let now = 1000;
   const c = new TwoTierCache({ cacheBytes: 4096, now: () => now });
   const src = new Uint8Array(100).fill(1);
   const stored = c.add('main', 'a', src, 0);
   src.fill(2);
   assert.deepEqual(hitView(stored)?.byteSlice(), new Uint8Array(100).fill(1));
-  assert.equal(c.arenaBytes.live, 100);
+  assert.equal(c.arenaBytes.live, recordBytes(1, 100));
   c.add('main', 'a', 'x'.repeat(50), 0); // replaced
-  assert.equal(c.arenaBytes.live, 50);
+  assert.equal(c.arenaBytes.live, recordBytes(1, 50));
   c.add('hot', 'a', 'y'.repeat(60), 0); // moved to hot
-  assert.equal(c.arenaBytes.live, 60);
+  assert.equal(c.arenaBytes.live, recordBytes(1, 60));
   c.remove('a');
   assert.equal(c.arenaBytes.live, 0);
   c.add('main', 'e', 'z'.repeat(70), 1500);
@@ -79,9 +82,15 @@ test('values are copied into the arena; every way out of the cache releases them
   for (let i = 0; i < 100; i++) c.add('main', `k${i}`, 'v'.repeat(99), 0); // evicts the oldest
   assert.ok(c.stats('main').evictions > 0);
   let kept = 0;
-  for (let i = 0; i < 100; i++) if (c.has('main', `k${i}`)) kept++;
+  let live = 0;
+  for (let i = 0; i < 100; i++) {
+    if (c.has('main', `k${i}`)) {
+      kept++;
+      live += recordBytes(`k${i}`.length, 99);
+    }
+  }
   assert.equal(kept, c.stats('main').items);
-  assert.equal(c.arenaBytes.live, kept * 99);
+  assert.equal(c.arenaBytes.live, live);
   c.clear();
   assert.deepEqual(c.arenaBytes, { used: 0, live: 0, blocks: 0 });
 });
@@ -121,31 +130,47 @@ test('random adds, removes and evictions: every value read matches, the arena ad
       want.set(key, value);
     } else {
       const got = c.get(key);
-      if (got !== undefined) assert.equal(hitView(got)?.toString(), want.get(key), key);
+      if (got !== undefined) assert.equal(got?.toString(), want.get(key), key);
     }
   }
   let live = 0;
+  let bytes = 0;
   for (const [key, value] of want) {
-    if (c.has('main', key) || c.has('hot', key)) live += Buffer.byteLength(value);
+    if (c.has('main', key) || c.has('hot', key)) {
+      live += recordBytes(key.length, Buffer.byteLength(value));
+      bytes += key.length + Buffer.byteLength(value);
+      assert.equal(c.inspect(c.has('main', key) ? 'main' : 'hot', key)?.view?.toString(), value);
+    }
   }
   assert.equal(c.arenaBytes.live, live);
+  assert.equal(c.stats('main').bytes + c.stats('hot').bytes, bytes);
   const { used } = c.arenaBytes;
   assert.ok(used - live <= 2 * 4096 + 300, `released bytes kept: ${used - live}`);
 });
 
-test('a value that never expires is held as its view; others, and not-founds, with their expiry', () => {
+test('a hit is a fresh view of the stored bytes; its expiry and refresh time are read beside it', () => {
   const c = new TwoTierCache({ cacheBytes: 1024, now: () => 1000 });
   const forever = c.add('main', 'a', 'v', 0);
+  assert.ok(forever instanceof ByteView, 'a value that never expires is returned as its view');
   const hit = c.get('a');
-  assert.ok(hit !== undefined && hit === forever, 'the view itself, no Entry object');
-  assert.equal(hitExpireAt(hit), 0);
-  c.add('main', 'b', 'w', 5000);
-  const expiring = c.get('b');
+  assert.ok(hit instanceof ByteView && hit !== forever);
+  assert.equal(viewBytes(hit).buffer, viewBytes(forever).buffer, 'both read the one stored copy');
+  assert.equal(c.lastExpireAt, 0);
+  assert.ok(c.getHit('a') instanceof ByteView, 'no Entry object for a value that never expires');
+  c.add('main', 'b', 'w', 5000, 4000);
+  assert.equal(c.get('b')?.toString(), 'w');
+  assert.equal(c.lastExpireAt, 5000);
+  assert.equal(c.lastRefreshAt, 4000);
+  const expiring = c.getHit('b');
   assert.ok(expiring !== undefined);
   assert.equal(hitView(expiring)?.toString(), 'w');
   assert.equal(hitExpireAt(expiring), 5000);
+  assert.equal(c.inspect('main', 'b')?.expireAt, 5000);
   c.add('main', 'gone', null, 5000);
-  const notFound = c.get('gone');
+  assert.equal(c.get('gone'), null);
+  assert.equal(c.lastExpireAt, 5000);
+  assert.equal(c.lastRefreshAt, 0);
+  const notFound = c.getHit('gone');
   assert.ok(notFound !== undefined);
   assert.equal(hitView(notFound), null);
   assert.equal(hitExpireAt(notFound), 5000);
