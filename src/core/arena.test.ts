@@ -5,8 +5,16 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { recordBytes, ValueArena } from './arena.js';
 import { viewBytes } from './byteview-internal.js';
+import { KeyBytes } from './key-bytes.js';
 
 const bytesOf = (n: number, fill: number) => new Uint8Array(n).fill(fill);
+
+/** keyOf is `key` loaded into a KeyBytes of its own. */
+function keyOf(key: string): KeyBytes {
+  const k = new KeyBytes();
+  k.load(key, 0);
+  return k;
+}
 
 /** An arena and where it says each owner's record lies. */
 function arenaOf(blockBytes: number, slackBytes: number) {
@@ -25,7 +33,8 @@ function arenaOf(blockBytes: number, slackBytes: number) {
     arena,
     places,
     view: (owner: number) => arena.view(at(owner).block, at(owner).offset),
-    keyIs: (owner: number, key: string) => arena.keyIs(at(owner).block, at(owner).offset, key),
+    keyIs: (owner: number, key: string) =>
+      arena.keyIs(at(owner).block, at(owner).offset, keyOf(key)),
     release: (owner: number) => {
       arena.release(at(owner).block, at(owner).offset);
       places.delete(owner);
@@ -36,9 +45,9 @@ function arenaOf(blockBytes: number, slackBytes: number) {
 test('store writes key and value into one block; views and keys read back', () => {
   const { arena, view, keyIs } = arenaOf(1024, 0);
   const src = bytesOf(10, 7);
-  arena.store(1, 'a', 1, src, 10);
-  arena.store(2, 'clé', 4, 'héllo', 6);
-  arena.store(3, 'gone', 4, null, 0);
+  arena.store(1, keyOf('a'), src, 10);
+  arena.store(2, keyOf('clé'), 'héllo', 6);
+  arena.store(3, keyOf('gone'), null, 0);
   src[0] = 9;
   assert.deepEqual(view(1).byteSlice(), bytesOf(10, 7));
   assert.equal(view(2).toString(), 'héllo');
@@ -55,11 +64,13 @@ test('store writes key and value into one block; views and keys read back', () =
   assert.equal(viewBytes(view(1)).buffer, viewBytes(view(2)).buffer, 'one block holds both');
 });
 
-test('a key that is not well-formed UTF-16 matches no record, not even its own UTF-8', () => {
+test('keyIs compares every byte: same length, last bytes, value bytes right after the key', () => {
   const { arena, keyIs } = arenaOf(1024, 0);
-  arena.store(1, 'a\uFFFD', 4, 'v', 1);
-  assert.ok(keyIs(1, 'a\uFFFD'));
-  assert.ok(!keyIs(1, 'a\uD800'), 'a lone surrogate encodes as U+FFFD but is another key');
+  arena.store(1, keyOf('abcdefg'), 'h', 1);
+  assert.ok(keyIs(1, 'abcdefg'));
+  for (const other of ['abcdefh', 'bbcdefg', 'abcdef', 'abcdefgh', 'abcdefgi', 'abcdeg']) {
+    assert.ok(!keyIs(1, other), other);
+  }
 });
 
 test('fits: records over 1/8 of a block, or keys of 16 KiB, are not taken', () => {
@@ -74,7 +85,7 @@ test('fits: records over 1/8 of a block, or keys of 16 KiB, are not taken', () =
 test('compaction moves live records, tells their owners, and drops the emptiest blocks', () => {
   // Blocks of 1 KiB hold 8 records of 128 B; the slack is two blocks.
   const { arena, places, view, release } = arenaOf(1024, 0);
-  for (let i = 0; i < 64; i++) arena.store(i + 1, `k${i}`, `k${i}`.length, bytesOf(110, i), 110);
+  for (let i = 0; i < 64; i++) arena.store(i + 1, keyOf(`k${i}`), bytesOf(110, i), 110);
   assert.equal(arena.blockCount, 8);
   const before = new Map(places);
   // Keep one record in eight: every block ends up with 1 live of 8.
@@ -93,14 +104,14 @@ test('compaction moves live records, tells their owners, and drops the emptiest 
 
 test('a view a reader kept stays valid through release, compaction and later stores', () => {
   const { arena, view, release } = arenaOf(1024, 0);
-  arena.store(1, 'kept', 4, bytesOf(100, 42), 100);
+  arena.store(1, keyOf('kept'), bytesOf(100, 42), 100);
   const kept = view(1);
   const keptBytes = viewBytes(kept);
   release(1);
   // Churn: many records stored and released, so old blocks are compacted and dropped,
   // and their indexes reused.
   for (let i = 0; i < 500; i++) {
-    arena.store(2, 'k', 1, bytesOf(100, i % 256), 100);
+    arena.store(2, keyOf('k'), bytesOf(100, i % 256), 100);
     release(2);
   }
   assert.ok(arena.usedBytes - arena.liveBytes <= 2 * 1024);
@@ -111,7 +122,7 @@ test('a view a reader kept stays valid through release, compaction and later sto
 test('a view of a live record stays valid after compaction moves the record', () => {
   const { arena, view, release } = arenaOf(1024, 0);
   // 8 blocks of 8 records; one record per block stays live, so every block is worth compacting.
-  for (let i = 0; i < 64; i++) arena.store(i + 1, 'k', 1, bytesOf(110, i), 110);
+  for (let i = 0; i < 64; i++) arena.store(i + 1, keyOf('k'), bytesOf(110, i), 110);
   const early = view(1);
   for (let i = 0; i < 64; i++) if (i % 8 !== 0) release(i + 1);
   assert.deepEqual(early.byteSlice(), bytesOf(110, 0));
@@ -121,14 +132,14 @@ test('a view of a live record stays valid after compaction moves the record', ()
 
 test('clear forgets every block; views handed out keep their bytes', () => {
   const { arena, view } = arenaOf(1024, 0);
-  arena.store(1, 'k', 1, 'kept', 4);
+  arena.store(1, keyOf('k'), 'kept', 4);
   const v = view(1);
   arena.clear();
   assert.equal(arena.blockCount, 0);
   assert.equal(arena.liveBytes, 0);
   assert.equal(arena.usedBytes, 0);
   assert.equal(v.toString(), 'kept');
-  arena.store(2, 'k', 1, 'next', 4);
+  arena.store(2, keyOf('k'), 'next', 4);
   assert.equal(v.toString(), 'kept');
   assert.equal(view(2).toString(), 'next');
 });
@@ -152,7 +163,7 @@ test('random stores and releases: live bytes add up, every record reads back, sl
       const size = Math.floor(random() * 500);
       const key = `key-${id}`;
       const fill = id % 256;
-      arena.store(id, key, key.length, bytesOf(size, fill), size);
+      arena.store(id, keyOf(key), bytesOf(size, fill), size);
       live.set(id++, { key, fill, size });
     }
     if (step % 1000 === 0 || step === 19999) {

@@ -2,6 +2,7 @@
 // value as one record in large shared blocks, written once, so views handed out never change.
 import type { ByteView } from './byteview.js';
 import { viewSlots } from './byteview-internal.js';
+import type { KeyWords } from './key-bytes.js';
 
 const encoder = new TextEncoder();
 
@@ -97,36 +98,29 @@ export class ValueArena {
   }
 
   /**
-   * store writes a record of `owner`: `key` as UTF-8 of `keyBytes` bytes and `value`
-   * (bytes, a string as UTF-8 of `valueBytes` bytes, or nothing), then calls `place`
-   * with where it lies. The lengths must pass {@link ValueArena.fits}.
+   * store writes a record of `owner`: the key's bytes, and `value` (bytes, a string
+   * as UTF-8 of `valueBytes` bytes, or nothing), then calls `place` with where it
+   * lies. The lengths must pass {@link ValueArena.fits}.
    */
-  store(
-    owner: number,
-    key: string,
-    keyBytes: number,
-    value: Uint8Array | string | null,
-    valueBytes: number,
-  ): void {
+  store(owner: number, key: KeyWords, value: Uint8Array | string | null, valueBytes: number): void {
+    const keyBytes = key.length;
     const size = recordBytes(keyBytes, valueBytes);
     const index = this.#room(size);
     const block = this.#blocks[index] as Block;
     const off = block.written;
     const { u8, i32 } = block;
-    i32[off >> 2] = owner;
-    i32[(off >> 2) + 1] = keyBytes | (valueBytes << KEY_BITS);
-    const k = off + RECORD_HEADER_BYTES;
-    if (keyBytes === key.length) {
-      // One byte per UTF-16 unit: every unit is ASCII.
-      for (let i = 0; i < keyBytes; i++) u8[k + i] = key.charCodeAt(i);
-    } else {
-      encoder.encodeInto(key, u8.subarray(k, k + keyBytes));
+    const at = off >> 2;
+    i32[at] = owner;
+    i32[at + 1] = keyBytes | (valueBytes << KEY_BITS);
+    // Whole words: the zeros past the key's end are within the record, and the value
+    // is written over them.
+    const words = key.words;
+    for (let w = 0, count = (keyBytes + 3) >> 2; w < count; w++) {
+      i32[at + 2 + w] = words[w] as number;
     }
-    if (typeof value === 'string') {
-      encoder.encodeInto(value, u8.subarray(k + keyBytes, k + keyBytes + valueBytes));
-    } else if (value !== null) {
-      u8.set(value, k + keyBytes);
-    }
+    const v = off + RECORD_HEADER_BYTES + keyBytes;
+    if (typeof value === 'string') encoder.encodeInto(value, u8.subarray(v, v + valueBytes));
+    else if (value !== null) u8.set(value, v);
     block.written += size;
     block.used += size;
     block.live += size;
@@ -145,25 +139,22 @@ export class ValueArena {
     return ((this.#blocks[block] as Block).i32[(offset >> 2) + 1] as number) >>> KEY_BITS;
   }
 
-  /**
-   * keyIs tells whether the record at `block`, `offset` has the key `key`: the same
-   * UTF-8 bytes. A key that is not well-formed UTF-16 (a lone surrogate) is no
-   * record's: its UTF-8 would be another key's.
-   */
-  keyIs(block: number, offset: number, key: string): boolean {
+  /** keyIs tells whether the record at `block`, `offset` has the key whose bytes are `key`. */
+  keyIs(block: number, offset: number, key: KeyWords): boolean {
     const b = this.#blocks[block] as Block;
-    const keyBytes = (b.i32[(offset >> 2) + 1] as number) & KEY_MASK;
+    const i32 = b.i32;
+    const at = (offset >> 2) + 2;
     const n = key.length;
-    // A UTF-16 unit is at least one UTF-8 byte.
-    if (n > keyBytes) return false;
+    if (((i32[at - 1] as number) & KEY_MASK) !== n) return false;
+    const words = key.words;
+    const full = n >> 2;
+    for (let w = 0; w < full; w++) if (words[w] !== i32[at + w]) return false;
+    // The last bytes one by one: past the key's end, the record holds its value.
     const u8 = b.u8;
+    const bytes = key.bytes;
     const k = offset + RECORD_HEADER_BYTES;
-    for (let i = 0; i < n; i++) {
-      const c = key.charCodeAt(i);
-      if (c >= 0x80) return keyBytes !== n && sameUtf8(key, u8, k, keyBytes);
-      if (u8[k + i] !== c) return false;
-    }
-    return n === keyBytes;
+    for (let i = full << 2; i < n; i++) if (bytes[i] !== u8[k + i]) return false;
+    return true;
   }
 
   /** view returns a view of the value of the record at `block`, `offset`. */
@@ -281,13 +272,4 @@ export class ValueArena {
       this.#freeIndexes.push(victim);
     }
   }
-}
-
-/** sameUtf8 tells whether `key`, well-formed, encodes to the `n` bytes of `u8` at `at`. */
-function sameUtf8(key: string, u8: Uint8Array, at: number, n: number): boolean {
-  if (!key.isWellFormed()) return false;
-  const bytes = encoder.encode(key);
-  if (bytes.length !== n) return false;
-  for (let i = 0; i < n; i++) if (bytes[i] !== u8[at + i]) return false;
-  return true;
 }

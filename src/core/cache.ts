@@ -1,11 +1,11 @@
 // cache.ts: a group's two LRU caches (main and hot) under one byte budget, with
 // per-entry expiry checked on read; entries live in typed arrays and a shared arena.
 import { InvalidArgumentError } from '../errors.js';
-import { SlotLists } from '../lru/slot-lists.js';
 import { ValueArena } from './arena.js';
 import { ByteView } from './byteview.js';
 import { viewBytes } from './byteview-internal.js';
-import { hashKey, KeyIndex } from './key-index.js';
+import { EntryTable } from './entry-table.js';
+import { KeyBytes } from './key-bytes.js';
 import type { CacheStats, CacheType } from './stats.js';
 
 /**
@@ -88,13 +88,9 @@ function blockBytesFor(budget: number): number {
   return block;
 }
 
-/** The recency lists: main's, hot's, and the free slots'. Their sentinels are slots 0 to 2. */
+/** The recency lists, main's and hot's: list numbers, and the table's slots 0 and 1. */
 const MAIN = 0;
 const HOT = 1;
-const FREE = 2;
-const FIRST_SLOT = 3;
-/** Slots allocated at first; the arrays grow by half when full. */
-const INITIAL_SLOTS = 16;
 
 /** Flags of a slot. */
 const IN_HOT = 1;
@@ -124,11 +120,10 @@ interface Counters {
  * An entry's size is its key's UTF-8 length plus its value's length; an entry
  * larger than the whole budget is not kept at all (it would flush everything).
  *
- * Layout: no object per entry. Each entry has a slot, a number; per slot, typed
- * arrays hold where its record lies in the {@link ValueArena} (key and value bytes
- * together), its flags, its links in main's or hot's recency list
- * ({@link SlotLists}), its hash and chain in the {@link KeyIndex}, and its expiry
- * and refresh times once any entry has one. A lookup hashes the key, walks its
+ * Layout: no object per entry. Each entry is a slot of an {@link EntryTable}: its
+ * hash chain, its links in main's or hot's recency list, its flags, and where its
+ * record (key and value bytes together) lies in the {@link ValueArena}; two
+ * Float64Arrays hold expiry and refresh times once any entry has one. A lookup hashes the key, walks its
  * chain comparing hashes and then the record's key bytes, and makes a fresh
  * {@link ByteView} of the value: the record's bytes are never rewritten, so the
  * view stays valid after the entry leaves. An entry whose record the arena does
@@ -144,21 +139,18 @@ export class TwoTierCache {
   readonly #seed = (Math.random() * 0x1_0000_0000) | 0;
   readonly #arena: ValueArena;
   readonly #outside = new Map<number, Outside>();
-  #index: KeyIndex;
-  #lists: SlotLists;
-  #block: Int32Array;
-  #offset: Int32Array;
-  #flags: Uint8Array;
+  /** The key of the current operation, as bytes. */
+  readonly #key = new KeyBytes();
+  #table = new EntryTable(2);
   #expireAt: Float64Array | undefined;
   #refreshAt: Float64Array | undefined;
-  /** Slots below it exist; the next slot never used. */
-  #capacity = INITIAL_SLOTS;
-  #top = FIRST_SLOT;
   /** Bytes and entries of main and hot, by list. */
   readonly #bytes = [0, 0];
   readonly #items = [0, 0];
   /** The slot of the entry the latest hit returned. */
   #last = 0;
+  /** The hash of the key #find looked up last. */
+  #hash = 0;
   readonly #counters: [Counters, Counters] = [
     { gets: 0, hits: 0, evictions: 0 },
     { gets: 0, hits: 0, evictions: 0 },
@@ -183,16 +175,8 @@ export class TwoTierCache {
     this.#arena = new ValueArena({
       blockBytes: blockBytesFor(this.#budget),
       slackBytes: Math.floor(this.#budget * SLACK_SHARE),
-      place: (slot, block, offset) => {
-        this.#block[slot] = block;
-        this.#offset[slot] = offset;
-      },
+      place: (slot, block, offset) => this.#table.place(slot, block, offset),
     });
-    this.#index = new KeyIndex(INITIAL_SLOTS);
-    this.#lists = new SlotLists(FIRST_SLOT, INITIAL_SLOTS);
-    this.#block = new Int32Array(INITIAL_SLOTS);
-    this.#offset = new Int32Array(INITIAL_SLOTS);
-    this.#flags = new Uint8Array(INITIAL_SLOTS);
   }
 
   /**
@@ -204,15 +188,16 @@ export class TwoTierCache {
    */
   get(key: string): ByteView | null | undefined {
     if (this.#budget === 0) return undefined;
-    let slot = this.#find(key, hashKey(key, this.#seed));
-    const list = slot === 0 ? -1 : (this.#flags[slot] as number) & IN_HOT;
+    let slot = this.#find(key);
+    const list = slot === 0 ? -1 : this.#table.flagsOf(slot) & IN_HOT;
     if (slot !== 0 && !this.#fresh(slot)) slot = 0;
-    const [main, hot] = this.#counters;
+    const main = this.#counters[MAIN] as Counters;
     main.gets++;
     if (slot !== 0 && list === MAIN) {
       main.hits++;
       return this.#hit(MAIN, slot);
     }
+    const hot = this.#counters[HOT] as Counters;
     hot.gets++;
     if (slot !== 0 && list === HOT) {
       hot.hits++;
@@ -242,7 +227,7 @@ export class TwoTierCache {
   }
 
   #hit(list: number, slot: number): ByteView | null {
-    this.#lists.moveToFront(list, slot);
+    this.#table.touch(list, slot);
     this.#last = slot;
     return this.#viewOf(slot);
   }
@@ -257,27 +242,35 @@ export class TwoTierCache {
     return false;
   }
 
-  /** #find returns the slot of `key`, whose hash is `hash`; 0 for none. */
-  #find(key: string, hash: number): number {
-    const index = this.#index;
-    for (let s = index.first(hash); s !== 0; s = index.next(s)) {
-      if (index.hashOf(s) === hash && this.#keyIs(s, key)) return s;
+  /**
+   * #find returns the slot of `key`, 0 for none; it leaves the key's bytes in `#key`
+   * and returns their hash in `#hash`.
+   */
+  #find(key: string): number {
+    const bytes = this.#key;
+    const hash = bytes.load(key, this.#seed);
+    this.#hash = hash;
+    const table = this.#table;
+    for (let s = table.first(hash); s !== 0; s = table.chained(s)) {
+      if (table.hashOf(s) !== hash) continue;
+      if ((table.flagsOf(s) & OUTSIDE) === 0) {
+        // A key that is not well-formed is never in the arena: its UTF-8 is another key's.
+        if (bytes.wellFormed && this.#arena.keyIs(table.blockOf(s), table.offsetOf(s), bytes)) {
+          return s;
+        }
+      } else if ((this.#outside.get(s) as Outside).key === key) {
+        return s;
+      }
     }
     return 0;
   }
 
-  #keyIs(slot: number, key: string): boolean {
-    if (((this.#flags[slot] as number) & OUTSIDE) !== 0) {
-      return (this.#outside.get(slot) as Outside).key === key;
-    }
-    return this.#arena.keyIs(this.#block[slot] as number, this.#offset[slot] as number, key);
-  }
-
   #viewOf(slot: number): ByteView | null {
-    const flags = this.#flags[slot] as number;
+    const table = this.#table;
+    const flags = table.flagsOf(slot);
     if ((flags & NOT_FOUND) !== 0) return null;
     if ((flags & OUTSIDE) !== 0) return (this.#outside.get(slot) as Outside).view;
-    return this.#arena.view(this.#block[slot] as number, this.#offset[slot] as number);
+    return this.#arena.view(table.blockOf(slot), table.offsetOf(slot));
   }
 
   /**
@@ -286,7 +279,7 @@ export class TwoTierCache {
    */
   stale(key: string): Entry | undefined {
     if (this.#graceMs === 0) return undefined;
-    const slot = this.#find(key, hashKey(key, this.#seed));
+    const slot = this.#find(key);
     const expireAt = this.#expireAt?.[slot] ?? 0;
     if (slot === 0 || expireAt === 0) return undefined;
     const now = this.#now();
@@ -310,36 +303,34 @@ export class TwoTierCache {
     refreshAt = 0,
   ): Hit {
     const bytes = value === null ? 0 : valueBytes(value);
-    const keyBytes = Buffer.byteLength(key);
+    // A key lives in one cache at a time, and a newer value replaces any older one.
+    const old = this.#find(key);
+    const hash = this.#hash;
+    const keyBytes = this.#key.length;
     const size = keyBytes + bytes;
     const keep =
       this.#budget > 0 && size <= this.#budget && (expireAt === 0 || expireAt > this.#now());
-    // A key lives in one cache at a time, and a newer value replaces any older one.
-    const hash = hashKey(key, this.#seed);
-    const old = this.#find(key, hash);
+    // Deleting may compact the arena, which leaves the key's bytes in #key alone.
     if (old !== 0) this.#delete(old);
     if (!keep) return unstoredHit(value, expireAt);
     const list = which === 'main' ? MAIN : HOT;
-    const slot = this.#alloc();
+    const table = this.#table;
+    const slot = table.alloc();
     let flags = list === HOT ? IN_HOT : 0;
     let view: ByteView | null = null;
     // A key that is not well-formed (a lone surrogate) has no UTF-8 of its own.
-    if (this.#arena.fits(keyBytes, bytes) && (keyBytes === key.length || key.isWellFormed())) {
+    if (this.#arena.fits(keyBytes, bytes) && this.#key.wellFormed) {
       const stored = value instanceof ByteView ? viewBytes(value) : value;
-      this.#arena.store(slot, key, keyBytes, stored, bytes);
-      if (value !== null) {
-        view = this.#arena.view(this.#block[slot] as number, this.#offset[slot] as number);
-      }
+      this.#arena.store(slot, this.#key, stored, bytes);
+      if (value !== null) view = this.#arena.view(table.blockOf(slot), table.offsetOf(slot));
     } else {
       flags |= OUTSIDE;
       if (value !== null) view = ByteView.from(value);
       this.#outside.set(slot, { key, view, size });
     }
     if (value === null) flags |= NOT_FOUND;
-    this.#flags[slot] = flags;
     this.#setTimes(slot, expireAt, refreshAt);
-    this.#index.insert(slot, hash);
-    this.#lists.pushFront(list, slot);
+    table.add(slot, hash, flags, list);
     (this.#bytes[list] as number) += size;
     (this.#items[list] as number)++;
     while ((this.#items[list] as number) > this.#maxEntries) this.#evictOldest(list);
@@ -349,66 +340,51 @@ export class TwoTierCache {
     return refreshAt > 0 ? { view, expireAt, refreshAt } : { view, expireAt };
   }
 
-  /** #setTimes records the expiry and refresh time of `slot`; the arrays appear with the first nonzero one. */
+  /** #setTimes records the expiry and refresh time of `slot`; each array appears with its first nonzero time. */
   #setTimes(slot: number, expireAt: number, refreshAt: number): void {
-    if (expireAt !== 0 && this.#expireAt === undefined) {
-      this.#expireAt = new Float64Array(this.#capacity);
-    }
-    if (this.#expireAt !== undefined) this.#expireAt[slot] = expireAt;
-    if (refreshAt !== 0 && this.#refreshAt === undefined) {
-      this.#refreshAt = new Float64Array(this.#capacity);
-    }
-    if (this.#refreshAt !== undefined) this.#refreshAt[slot] = refreshAt;
+    this.#expireAt = this.#timed(this.#expireAt, slot, expireAt);
+    this.#refreshAt = this.#timed(this.#refreshAt, slot, refreshAt);
   }
 
-  /** #alloc returns a free slot, taking a new one (and growing the arrays) if none is free. */
-  #alloc(): number {
-    const free = this.#lists.last(FREE);
-    if (free !== FREE) {
-      this.#lists.unlink(free);
-      return free;
+  #timed(times: Float64Array | undefined, slot: number, t: number): Float64Array | undefined {
+    const capacity = this.#table.capacity;
+    if (times === undefined) {
+      if (t === 0) return undefined;
+      times = new Float64Array(capacity);
+    } else if (times.length < capacity) {
+      const grown = new Float64Array(capacity);
+      grown.set(times);
+      times = grown;
     }
-    if (this.#top === this.#capacity) this.#grow();
-    return this.#top++;
-  }
-
-  #grow(): void {
-    const capacity = Math.floor(this.#capacity * 1.5);
-    this.#capacity = capacity;
-    this.#index.grow(capacity);
-    this.#lists.grow(capacity);
-    this.#block = grown(this.#block, new Int32Array(capacity));
-    this.#offset = grown(this.#offset, new Int32Array(capacity));
-    this.#flags = grown(this.#flags, new Uint8Array(capacity));
-    if (this.#expireAt) this.#expireAt = grown(this.#expireAt, new Float64Array(capacity));
-    if (this.#refreshAt) this.#refreshAt = grown(this.#refreshAt, new Float64Array(capacity));
+    times[slot] = t;
+    return times;
   }
 
   /** #delete takes the entry of `slot` out of its list, the index and the arena, and frees the slot. */
   #delete(slot: number): void {
-    const flags = this.#flags[slot] as number;
+    const table = this.#table;
+    const flags = table.flagsOf(slot);
     const list = flags & IN_HOT;
-    this.#lists.unlink(slot);
-    this.#index.remove(slot);
     let size: number;
     if ((flags & OUTSIDE) !== 0) {
       size = (this.#outside.get(slot) as Outside).size;
       this.#outside.delete(slot);
+      table.remove(slot);
     } else {
-      const block = this.#block[slot] as number;
-      const offset = this.#offset[slot] as number;
+      const block = table.blockOf(slot);
+      const offset = table.offsetOf(slot);
       size = this.#arena.keyBytes(block, offset) + this.#arena.valueBytes(block, offset);
-      // May compact, moving other slots' records.
+      table.remove(slot);
+      // May compact, moving other slots' records (and placing them anew).
       this.#arena.release(block, offset);
     }
     (this.#bytes[list] as number) -= size;
     (this.#items[list] as number)--;
-    this.#lists.pushFront(FREE, slot);
   }
 
   /** #evictOldest evicts the oldest entry of `list`; false when the list is empty. */
   #evictOldest(list: number): boolean {
-    const slot = this.#lists.last(list);
+    const slot = this.#table.oldest(list);
     if (slot === list) return false;
     (this.#counters[list] as Counters).evictions++;
     this.#delete(slot);
@@ -428,8 +404,8 @@ export class TwoTierCache {
 
   /** #live returns the slot of `key` in `which` cache if it has not expired; 0 otherwise. */
   #live(which: CacheType, key: string): number {
-    const slot = this.#find(key, hashKey(key, this.#seed));
-    if (slot === 0 || ((this.#flags[slot] as number) & IN_HOT) !== (which === 'hot' ? HOT : MAIN)) {
+    const slot = this.#find(key);
+    if (slot === 0 || (this.#table.flagsOf(slot) & IN_HOT) !== (which === 'hot' ? HOT : MAIN)) {
       return 0;
     }
     const expireAt = this.#expireAt?.[slot] ?? 0;
@@ -453,7 +429,7 @@ export class TwoTierCache {
 
   /** remove drops `key` from both caches; it tells whether anything was there. */
   remove(key: string): boolean {
-    const slot = this.#find(key, hashKey(key, this.#seed));
+    const slot = this.#find(key);
     if (slot === 0) return false;
     this.#delete(slot);
     return true;
@@ -463,13 +439,7 @@ export class TwoTierCache {
   clear(): void {
     this.#arena.clear();
     this.#outside.clear();
-    this.#capacity = INITIAL_SLOTS;
-    this.#top = FIRST_SLOT;
-    this.#index = new KeyIndex(INITIAL_SLOTS);
-    this.#lists = new SlotLists(FIRST_SLOT, INITIAL_SLOTS);
-    this.#block = new Int32Array(INITIAL_SLOTS);
-    this.#offset = new Int32Array(INITIAL_SLOTS);
-    this.#flags = new Uint8Array(INITIAL_SLOTS);
+    this.#table = new EntryTable(2);
     this.#expireAt = undefined;
     this.#refreshAt = undefined;
     this.#bytes.fill(0);
@@ -506,10 +476,4 @@ export class TwoTierCache {
   get budget(): number {
     return this.#budget;
   }
-}
-
-/** grown copies `from` into the larger `to` and returns it. */
-function grown<T extends Int32Array | Uint8Array | Float64Array>(from: T, to: T): T {
-  to.set(from);
-  return to;
 }
