@@ -36,7 +36,8 @@ function clampIndex(i: number, len: number): number {
  * ByteView is an immutable view of bytes. A value enters the cache once, as a
  * copy, and every reader gets a view of it: nothing a caller does to the bytes it
  * passed in or got out can change what the cache holds. Strings are stored as
- * their UTF-8 bytes; `toString()` decodes them (once, then cached).
+ * their UTF-8 bytes; `toString()` decodes them (once per view, then cached; every
+ * cache hit is a view of its own, of the same stored bytes).
  *
  * A view is a range of a larger buffer: its own, or a block that a cache's
  * {@link ValueArena} shares between many values. Bytes in such a buffer are
