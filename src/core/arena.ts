@@ -121,12 +121,7 @@ export class ValueArena {
     const v = off + RECORD_HEADER_BYTES + keyBytes;
     if (typeof value === 'string') encoder.encodeInto(value, u8.subarray(v, v + valueBytes));
     else if (value !== null) u8.set(value, v);
-    block.written += size;
-    block.used += size;
-    block.live += size;
-    this.#used += size;
-    this.#live += size;
-    this.#place(owner, index, off);
+    this.#wrote(owner, index, block, size);
   }
 
   /** keyBytes is the length of the key of the record at `block`, `offset`. */
@@ -206,6 +201,20 @@ export class ValueArena {
     return this.#count;
   }
 
+  /**
+   * #wrote counts the `size` bytes of `owner`'s record, just written at the end of
+   * `block` (whose index is `index`), as live, and tells the owner where it lies.
+   */
+  #wrote(owner: number, index: number, block: Block, size: number): void {
+    const off = block.written;
+    block.written += size;
+    block.used += size;
+    block.live += size;
+    this.#used += size;
+    this.#live += size;
+    this.#place(owner, index, off);
+  }
+
   /** #room returns the index of a block with `bytes` free at its end, starting a new one if needed. */
   #room(bytes: number): number {
     const head = this.#head;
@@ -258,14 +267,8 @@ export class ValueArena {
         if (owner !== RELEASED) {
           const index = this.#room(size);
           const to = this.#blocks[index] as Block;
-          const dest = to.written;
-          to.u8.set(from.u8.subarray(off, off + size), dest);
-          to.written += size;
-          to.used += size;
-          to.live += size;
-          this.#used += size;
-          this.#live += size;
-          this.#place(owner, index, dest);
+          to.u8.set(from.u8.subarray(off, off + size), to.written);
+          this.#wrote(owner, index, to, size);
         }
         off += size;
       }
