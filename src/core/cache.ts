@@ -127,8 +127,8 @@ interface Counters {
  * chain comparing hashes and then the record's key bytes, and makes a fresh
  * {@link ByteView} of the value: the record's bytes are never rewritten, so the
  * view stays valid after the entry leaves. An entry whose record the arena does
- * not take (a value over 1/8 of a block, a key of 16 KiB or more, a key that is
- * not well-formed UTF-16) is kept as objects instead.
+ * not take (key and value over 1/8 of a block together, a key of 16 KiB or more, a
+ * key that is not well-formed UTF-16) is kept as objects instead.
  */
 export class TwoTierCache {
   readonly #budget: number;
