@@ -472,12 +472,11 @@ export class Group implements PeerServedGroup {
   ): Promise<ByteView> {
     this.#stats.gets++;
     if (--this.#hotSkip === 0) this.#hotSkip = (this.#hotKeys as WindowedHotKeys).take(key);
-    const hit = this.#cache.get(key);
-    if (hit !== undefined) {
+    const view = this.#cache.get(key);
+    if (view !== undefined) {
       this.#stats.cacheHits++;
-      const view = hitView(hit);
       if (view === null) return Promise.reject(new NotFoundError(`not found: ${key}`));
-      if (this.#refreshAhead > 0) this.#refreshIfDue(key, hit);
+      if (this.#refreshAhead > 0) this.#refreshIfDue(key, this.#cache.lastRefreshAt);
       if (sink !== undefined) sink.setView(view);
       span?.setAttribute('peercache.hit', true);
       return Promise.resolve(view);
@@ -562,9 +561,8 @@ export class Group implements PeerServedGroup {
     if (this.#checkKey(key) !== undefined) return undefined;
     this.#stats.gets++;
     if (--this.#hotSkip === 0) this.#hotSkip = (this.#hotKeys as WindowedHotKeys).take(key);
-    const hit = this.#cache.get(key);
-    const view = hit === undefined ? null : hitView(hit);
-    if (view === null) return undefined;
+    const view = this.#cache.get(key);
+    if (view === undefined || view === null) return undefined;
     this.#stats.cacheHits++;
     return view;
   }
@@ -850,13 +848,14 @@ export class Group implements PeerServedGroup {
     this.#stats.gets++;
     this.#stats.serverRequests++;
     if (--this.#hotSkip === 0) this.#hotSkip = (this.#hotKeys as WindowedHotKeys).take(key);
-    const hit = this.#cache.get(key);
-    if (hit !== undefined) {
+    const view = this.#cache.get(key);
+    if (view !== undefined) {
       this.#stats.cacheHits++;
-      const view = hitView(hit);
       if (view === null) return Promise.reject(new NotFoundError(`not found: ${key}`));
-      if (this.#refreshAhead > 0) this.#refreshIfDue(key, hit);
-      return { value: viewBytes(view), expireAt: hitExpireAt(hit), minuteQps: 0, generation };
+      // Read before a refresh could change the cache.
+      const expireAt = this.#cache.lastExpireAt;
+      if (this.#refreshAhead > 0) this.#refreshIfDue(key, this.#cache.lastRefreshAt);
+      return { value: viewBytes(view), expireAt, minuteQps: 0, generation };
     }
     const picker = this.#peers();
     if (picker.member === false) {
@@ -893,10 +892,8 @@ export class Group implements PeerServedGroup {
    * reload it). One at a time per key; it shares the key's flight with any caller's miss,
    * and a write supersedes it as it does any load. Its outcome reaches no caller.
    */
-  #refreshIfDue(key: string, hit: Hit): void {
-    if (hit instanceof ByteView) return;
-    const due = hit.refreshAt;
-    if (due === undefined || due > this.#now() || this.#refreshing.has(key)) return;
+  #refreshIfDue(key: string, due: number): void {
+    if (due === 0 || due > this.#now() || this.#refreshing.has(key)) return;
     this.#refreshing.add(key);
     const picker = this.#peers();
     const owner = picker.pickPeer(key);
@@ -1455,7 +1452,7 @@ export class Group implements PeerServedGroup {
   ): Promise<Hit> {
     // A refresh reloads a value that is still cached; any other load first looks again.
     if (!refresh) {
-      const cached = this.#cache.get(key);
+      const cached = this.#cache.getHit(key);
       if (cached !== undefined) return cached;
     }
     // A load that goes on from a remote flight is the same load: counted once.
