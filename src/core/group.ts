@@ -159,7 +159,10 @@ export interface GroupOptions {
   maxValueBytes?: number | undefined;
   /**
    * hotCacheChance is the probability that a value fetched from its owner is
-   * kept in the hot cache. Default 0.1, golang/groupcache's one in ten.
+   * kept in the hot cache. Default 0.1, golang/groupcache's one in ten. A key the
+   * group's hot-key sketch counts as a heavy hitter (asked at least once per
+   * `hotKeyCapacity` gets over the last minute) is kept whatever the draw; 0
+   * keeps nothing.
    */
   hotCacheChance?: number | undefined;
   /**
@@ -887,6 +890,18 @@ export class Group implements PeerServedGroup {
   }
 
   /**
+   * #keepHot decides whether a value fetched from its owner goes into the hot cache: with
+   * probability `hotCacheChance`, and always when this node's hot-key sketch counts the key
+   * among its heavy hitters (so the keys asked most stay close however often a write drops
+   * their copies). A `hotCacheChance` of 0 keeps nothing.
+   */
+  #keepHot(key: string): boolean {
+    const chance = this.#hotCacheChance;
+    if (chance === 0) return false;
+    return this.#random() < chance || this.#hotKeys?.heavy(key) === true;
+  }
+
+  /**
    * #refreshIfDue starts the background reload of a hit inside its refreshAhead window:
    * on the owner with the loader, elsewhere from the owner (whose own hit may in turn
    * reload it). One at a time per key; it shares the key's flight with any caller's miss,
@@ -1316,7 +1331,7 @@ export class Group implements PeerServedGroup {
           if (generation > this.#generation) this.#adopt(generation, peer.url);
           else stale = true;
         }
-        if (!stale && (ask.refresh || this.#random() < this.#hotCacheChance)) {
+        if (!stale && (ask.refresh || this.#keepHot(key))) {
           let expireAt: number | undefined = got.expireAt;
           if (peer !== ask.owner) {
             // A fallback owner's answer is a fallback copy: kept for fallbackTtlMs at most.
