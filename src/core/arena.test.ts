@@ -1,123 +1,177 @@
-// arena.test.ts: ValueArena keeps values in shared blocks, compacts released space,
-// and never changes the bytes of a view it handed out.
+// arena.test.ts: ValueArena keeps records (owner, key, value) in shared blocks, compacts
+// released space, tells owners where their records went, and never changes the bytes of a
+// view it handed out.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ValueArena } from './arena.js';
-import type { ByteView } from './byteview.js';
+import { recordBytes, ValueArena } from './arena.js';
 import { viewBytes } from './byteview-internal.js';
+import { KeyBytes } from './key-bytes.js';
 
 const bytesOf = (n: number, fill: number) => new Uint8Array(n).fill(fill);
 
-test('store copies bytes and strings into a block; the views read them back', () => {
-  const arena = new ValueArena({ blockBytes: 1024, slackBytes: 0 });
+/** keyOf is `key` loaded into a KeyBytes of its own. */
+function keyOf(key: string): KeyBytes {
+  const k = new KeyBytes();
+  k.load(key, 0);
+  return k;
+}
+
+/** An arena and where it says each owner's record lies. */
+function arenaOf(blockBytes: number, slackBytes: number) {
+  const places = new Map<number, { block: number; offset: number }>();
+  const arena = new ValueArena({
+    blockBytes,
+    slackBytes,
+    place: (owner, block, offset) => places.set(owner, { block, offset }),
+  });
+  const at = (owner: number) => {
+    const p = places.get(owner);
+    assert.ok(p !== undefined, `owner ${owner} was placed`);
+    return p;
+  };
+  return {
+    arena,
+    places,
+    view: (owner: number) => arena.view(at(owner).block, at(owner).offset),
+    keyIs: (owner: number, key: string) =>
+      arena.keyIs(at(owner).block, at(owner).offset, keyOf(key)),
+    release: (owner: number) => {
+      arena.release(at(owner).block, at(owner).offset);
+      places.delete(owner);
+    },
+  };
+}
+
+test('store writes key and value into one block; views and keys read back', () => {
+  const { arena, view, keyIs } = arenaOf(1024, 0);
   const src = bytesOf(10, 7);
-  const a = arena.store(src, 10);
-  const b = arena.store('héllo', Buffer.byteLength('héllo'));
+  arena.store(1, keyOf('a'), src, 10);
+  arena.store(2, keyOf('clé'), 'héllo', 6);
+  arena.store(3, keyOf('gone'), null, 0);
   src[0] = 9;
-  assert.deepEqual(a.byteSlice(), bytesOf(10, 7));
-  assert.equal(b.toString(), 'héllo');
-  assert.equal(b.length, 6);
-  assert.equal(arena.liveBytes, 16);
-  assert.equal(arena.usedBytes, 16);
+  assert.deepEqual(view(1).byteSlice(), bytesOf(10, 7));
+  assert.equal(view(2).toString(), 'héllo');
+  assert.equal(view(3).length, 0);
+  assert.ok(keyIs(1, 'a') && keyIs(2, 'clé') && keyIs(3, 'gone'));
+  for (const other of ['b', 'ab', '', 'cle', 'clé!', 'clè', 'é']) {
+    assert.ok(!keyIs(1, other) && !keyIs(2, other), other);
+  }
+  const size = recordBytes(1, 10) + recordBytes(4, 6) + recordBytes(4, 0);
+  assert.equal(recordBytes(1, 10), 20, 'an 8-byte header, then key and value, 4-byte aligned');
+  assert.equal(arena.liveBytes, size);
+  assert.equal(arena.usedBytes, size);
   assert.equal(arena.blockCount, 1);
-  assert.ok(arena.holds(a));
-  assert.equal(viewBytes(a).buffer, viewBytes(b).buffer, 'one block holds both');
+  assert.equal(viewBytes(view(1)).buffer, viewBytes(view(2)).buffer, 'one block holds both');
 });
 
-test('fits: values over 1/8 of a block are not stored in blocks', () => {
-  const arena = new ValueArena({ blockBytes: 1024, slackBytes: 0 });
-  assert.ok(arena.fits(128));
-  assert.ok(!arena.fits(129));
+test('keyIs compares every byte: same length, last bytes, value bytes right after the key', () => {
+  const { arena, keyIs } = arenaOf(1024, 0);
+  arena.store(1, keyOf('abcdefg'), 'h', 1);
+  assert.ok(keyIs(1, 'abcdefg'));
+  for (const other of ['abcdefh', 'bbcdefg', 'abcdef', 'abcdefgh', 'abcdefgi', 'abcdeg']) {
+    assert.ok(!keyIs(1, other), other);
+  }
 });
 
-test('release counts bytes as free; compaction moves live values and drops the emptiest block', () => {
-  // Blocks of 1 KiB hold 8 values of 128 B; the slack is two blocks.
-  const arena = new ValueArena({ blockBytes: 1024, slackBytes: 0 });
-  const views: ByteView[] = [];
-  for (let i = 0; i < 64; i++) views.push(arena.store(bytesOf(128, i), 128));
+test('fits: records over 1/8 of a block, or keys of 16 KiB, are not taken', () => {
+  const { arena } = arenaOf(1024, 0);
+  assert.ok(arena.fits(20, 100)); // 8 + 20 + 100 = 128
+  assert.ok(!arena.fits(21, 100));
+  const { arena: big } = arenaOf(1 << 20, 0);
+  assert.ok(big.fits(16383, 10));
+  assert.ok(!big.fits(16384, 10));
+});
+
+test('compaction moves live records, tells their owners, and drops the emptiest blocks', () => {
+  // Blocks of 1 KiB hold 8 records of 128 B; the slack is two blocks.
+  const { arena, places, view, release } = arenaOf(1024, 0);
+  for (let i = 0; i < 64; i++) arena.store(i + 1, keyOf(`k${i}`), bytesOf(110, i), 110);
   assert.equal(arena.blockCount, 8);
-  // Keep one value in eight: every block ends up with 1 live of 8.
-  for (let i = 0; i < 64; i++) if (i % 8 !== 0) arena.release(views[i] as ByteView);
-  assert.equal(arena.liveBytes, 8 * 128);
+  const before = new Map(places);
+  // Keep one record in eight: every block ends up with 1 live of 8.
+  for (let i = 0; i < 64; i++) if (i % 8 !== 0) release(i + 1);
   assert.ok(arena.usedBytes - arena.liveBytes <= 2 * 1024, 'released bytes within the slack');
   assert.ok(arena.blockCount < 8, `blocks after compaction: ${arena.blockCount}`);
+  let moved = 0;
   for (let i = 0; i < 64; i += 8) {
-    const v = views[i] as ByteView;
-    assert.ok(arena.holds(v));
-    assert.deepEqual(v.byteSlice(), bytesOf(128, i), `value ${i} survived its move`);
+    assert.deepEqual(view(i + 1).byteSlice(), bytesOf(110, i), `value ${i} survived its move`);
+    if (before.get(i + 1)?.block !== places.get(i + 1)?.block) moved++;
   }
-  // The live values now lie in the blocks the arena keeps, not in the ones it let go.
-  const buffers = new Set(views.filter((v) => arena.holds(v)).map((v) => viewBytes(v).buffer));
-  assert.ok(
-    buffers.size <= arena.blockCount,
-    `${buffers.size} buffers, ${arena.blockCount} blocks`,
-  );
+  assert.ok(moved > 0, 'some records moved');
+  const blocks = new Set([...places.values()].map((p) => p.block));
+  assert.ok(blocks.size <= arena.blockCount, `${blocks.size} blocks used of ${arena.blockCount}`);
 });
 
-test('a released view a reader kept stays valid through compaction and later stores', () => {
-  const arena = new ValueArena({ blockBytes: 1024, slackBytes: 0 });
-  const kept = arena.store(bytesOf(100, 42), 100);
+test('a view a reader kept stays valid through release, compaction and later stores', () => {
+  const { arena, view, release } = arenaOf(1024, 0);
+  arena.store(1, keyOf('kept'), bytesOf(100, 42), 100);
+  const kept = view(1);
   const keptBytes = viewBytes(kept);
-  arena.release(kept);
-  assert.ok(!arena.holds(kept));
-  // Churn: many values stored and released, so old blocks are compacted and dropped.
-  for (let i = 0; i < 500; i++) arena.release(arena.store(bytesOf(100, i % 256), 100));
+  release(1);
+  // Churn: many records stored and released, so old blocks are compacted and dropped,
+  // and their indexes reused.
+  for (let i = 0; i < 500; i++) {
+    arena.store(2, keyOf('k'), bytesOf(100, i % 256), 100);
+    release(2);
+  }
   assert.ok(arena.usedBytes - arena.liveBytes <= 2 * 1024);
   assert.deepEqual(kept.byteSlice(), bytesOf(100, 42));
   assert.deepEqual(keptBytes, bytesOf(100, 42), 'bytes a view held are never rewritten');
 });
 
-test('release of a view the arena does not hold is ignored, and twice is once', () => {
-  const arena = new ValueArena({ blockBytes: 1024, slackBytes: 0 });
-  const other = new ValueArena({ blockBytes: 1024, slackBytes: 0 });
-  const v = other.store(bytesOf(10, 1), 10);
-  const mine = arena.store(bytesOf(10, 2), 10);
-  arena.release(v);
-  assert.equal(arena.liveBytes, 10);
-  assert.ok(other.holds(v) && !arena.holds(v));
-  arena.release(mine);
-  arena.release(mine);
-  assert.equal(arena.liveBytes, 0);
-  assert.equal(other.liveBytes, 10);
+test('a view of a live record stays valid after compaction moves the record', () => {
+  const { arena, view, release } = arenaOf(1024, 0);
+  // 8 blocks of 8 records; one record per block stays live, so every block is worth compacting.
+  for (let i = 0; i < 64; i++) arena.store(i + 1, keyOf('k'), bytesOf(110, i), 110);
+  const early = view(1);
+  for (let i = 0; i < 64; i++) if (i % 8 !== 0) release(i + 1);
+  assert.deepEqual(early.byteSlice(), bytesOf(110, 0));
+  assert.deepEqual(view(1).byteSlice(), bytesOf(110, 0));
+  assert.notEqual(viewBytes(early).buffer, viewBytes(view(1)).buffer, 'the record moved');
 });
 
 test('clear forgets every block; views handed out keep their bytes', () => {
-  const arena = new ValueArena({ blockBytes: 1024, slackBytes: 0 });
-  const v = arena.store('kept', 4);
+  const { arena, view } = arenaOf(1024, 0);
+  arena.store(1, keyOf('k'), 'kept', 4);
+  const v = view(1);
   arena.clear();
   assert.equal(arena.blockCount, 0);
   assert.equal(arena.liveBytes, 0);
-  assert.ok(!arena.holds(v));
+  assert.equal(arena.usedBytes, 0);
   assert.equal(v.toString(), 'kept');
-  arena.store('next', 4);
+  arena.store(2, keyOf('k'), 'next', 4);
   assert.equal(v.toString(), 'kept');
+  assert.equal(view(2).toString(), 'next');
 });
 
-test('random stores and releases: live bytes add up, values never change, slack is kept', () => {
+test('random stores and releases: live bytes add up, every record reads back, slack is kept', () => {
   let seed = 1;
   const random = () => {
     seed = (seed * 48271) % 2147483647;
     return seed / 2147483647;
   };
-  const arena = new ValueArena({ blockBytes: 4096, slackBytes: 4096 });
-  const live = new Map<number, { view: ByteView; fill: number; size: number }>();
-  let id = 0;
+  const { arena, view, keyIs, release } = arenaOf(4096, 4096);
+  const live = new Map<number, { key: string; fill: number; size: number }>();
+  let id = 1;
   for (let step = 0; step < 20000; step++) {
     if (live.size > 0 && random() < 0.5) {
-      const keys = [...live.keys()];
-      const k = keys[Math.floor(random() * keys.length)] as number;
-      arena.release((live.get(k) as { view: ByteView }).view);
-      live.delete(k);
+      const owners = [...live.keys()];
+      const owner = owners[Math.floor(random() * owners.length)] as number;
+      release(owner);
+      live.delete(owner);
     } else {
-      const size = 1 + Math.floor(random() * 512);
+      const size = Math.floor(random() * 500);
+      const key = `key-${id}`;
       const fill = id % 256;
-      live.set(id++, { view: arena.store(bytesOf(size, fill), size), fill, size });
+      arena.store(id, keyOf(key), bytesOf(size, fill), size);
+      live.set(id++, { key, fill, size });
     }
     if (step % 1000 === 0 || step === 19999) {
       let sum = 0;
-      for (const { view, fill, size } of live.values()) {
-        sum += size;
-        assert.deepEqual(view.byteSlice(), bytesOf(size, fill));
+      for (const [owner, { key, fill, size }] of live) {
+        sum += recordBytes(key.length, size);
+        assert.deepEqual(view(owner).byteSlice(), bytesOf(size, fill));
+        assert.ok(keyIs(owner, key));
       }
       assert.equal(arena.liveBytes, sum);
       assert.ok(arena.usedBytes - arena.liveBytes <= 2 * 4096 + 512);

@@ -1,52 +1,85 @@
-// arena.ts: ValueArena, the block storage behind a cache's values: many values per
-// allocation, and compaction instead of reuse, so views handed out never change.
+// arena.ts: ValueArena, the block storage behind a cache's entries: each entry's key and
+// value as one record in large shared blocks, written once, so views handed out never change.
 import type { ByteView } from './byteview.js';
 import { viewSlots } from './byteview-internal.js';
+import type { KeyWords } from './key-bytes.js';
 
 const encoder = new TextEncoder();
 
-/** A block of the arena: bytes written once, front to back, and the views that hold them. */
+/**
+ * RECORD_HEADER_BYTES is what a record holds before its key: its owner (an int32, or
+ * RELEASED), then the key's length in the low KEY_BITS bits of a second int32 and the
+ * value's length in the bits above. Records start on 4-byte boundaries.
+ */
+export const RECORD_HEADER_BYTES = 8;
+const KEY_BITS = 14;
+const KEY_MASK = (1 << KEY_BITS) - 1;
+/** The longest key a record can hold: 16 KiB − 1. */
+export const MAX_RECORD_KEY_BYTES = KEY_MASK;
+/** The owner of a record its owner has let go. */
+const RELEASED = -1;
+
+/** recordBytes is the size of a record with a key and value of these lengths: 4-byte aligned. */
+export function recordBytes(keyBytes: number, valueBytes: number): number {
+  return (RECORD_HEADER_BYTES + keyBytes + valueBytes + 3) & ~3;
+}
+
+/** A block: bytes written once, front to back; `i32` reads the record headers of the same memory. */
 interface Block {
-  readonly arena: ValueArena;
-  readonly buf: Uint8Array;
-  /** Bytes written so far; the block is full when a value does not fit after them. */
+  readonly u8: Uint8Array;
+  readonly i32: Int32Array;
+  /** Bytes of records written so far. */
+  written: number;
+  /** Bytes written, plus the unwritten end once the block is full. */
   used: number;
-  /** Bytes of values the cache still holds. */
+  /** Bytes of records whose owners still hold them. */
   live: number;
-  /** Every view written here or moved here (some since released). */
-  views: ByteView[];
 }
 
 /** ValueArenaOptions configure a {@link ValueArena}. */
 export interface ValueArenaOptions {
-  /** Size of each block in bytes. Values over `blockBytes / 8` are not stored in blocks. */
+  /** Size of each block in bytes, a multiple of 4. Records over `blockBytes / 8` are not taken. */
   blockBytes: number;
   /**
-   * Bytes of released values the arena lets its blocks keep before it compacts: it
-   * then copies the live values out of the emptiest block and lets that block go.
+   * Bytes of released records the arena lets its blocks keep before it compacts: it
+   * then copies the live records out of the emptiest block and lets that block go.
    * At least two blocks' worth is kept whatever is given.
    */
   slackBytes: number;
+  /**
+   * place is told where the record of `owner` lies: at once by {@link ValueArena.store},
+   * and again whenever compaction moves it. `block` and `offset` are what the other
+   * methods take to find it.
+   */
+  place(owner: number, block: number, offset: number): void;
 }
 
 /**
- * ValueArena stores a cache's small values in large shared blocks instead of one
- * `ArrayBuffer` each: in V8 every `ArrayBuffer` costs a few hundred bytes beyond
- * its contents, and freed ones fragment the heap that `malloc` cannot give back.
+ * ValueArena keeps a cache's entries as records in large shared blocks: a record is
+ * the entry's owner (a number the cache gives, its slot), the key's UTF-8 bytes and
+ * the value's bytes. In V8 every `ArrayBuffer` costs a few hundred bytes beyond its
+ * contents and every object tens, so many entries per allocation, and no object per
+ * entry, is what keeps a full cache close to its byte budget.
  *
- * A block is written front to back and never rewritten, so a view of it stays
- * valid for as long as a reader keeps it. When a value leaves the cache it is
- * released; once released bytes exceed `slackBytes`, the block with the fewest live
- * bytes is compacted: its live values are copied into the current block, their
- * views are pointed at the copies, and the arena forgets the old block (readers
- * still holding an old view keep that block alive until they drop it).
+ * A block is written front to back and never rewritten, so a view of a value (made
+ * by {@link ValueArena.view}) stays valid for as long as a reader keeps it. When an
+ * entry leaves the cache its record is released; once released bytes exceed
+ * `slackBytes`, the block with the fewest live bytes is compacted: its live records
+ * are copied into the current block, their owners are told where (`place`), and the
+ * arena forgets the old block. A reader still holding a view of the old block keeps
+ * that block's memory alive until it drops the view; its bytes never change.
  */
 export class ValueArena {
   readonly #blockBytes: number;
   readonly #largest: number;
   readonly #slack: number;
-  #blocks: Block[] = [];
-  #head: Block | undefined;
+  readonly #place: (owner: number, block: number, offset: number) => void;
+  /** Blocks by index; an index is reused once its block is let go. */
+  #blocks: (Block | undefined)[] = [];
+  #freeIndexes: number[] = [];
+  #count = 0;
+  /** The index of the block being written, -1 for none. */
+  #head = -1;
   /** Sum of `used` over the blocks. */
   #used = 0;
   /** Sum of `live` over the blocks. */
@@ -56,54 +89,99 @@ export class ValueArena {
     this.#blockBytes = options.blockBytes;
     this.#largest = Math.floor(options.blockBytes / 8);
     this.#slack = Math.max(options.slackBytes, 2 * options.blockBytes);
+    this.#place = options.place;
   }
 
-  /** fits tells whether a value of `bytes` bytes is stored in a block. */
-  fits(bytes: number): boolean {
-    return bytes <= this.#largest;
-  }
-
-  /**
-   * store copies `value` (bytes, or a string as UTF-8 of `bytes` bytes) into a block
-   * and returns a view held by the arena until {@link ValueArena.release}.
-   * `bytes` must not exceed the limit of {@link ValueArena.fits}.
-   */
-  store(value: Uint8Array | string, bytes: number): ByteView {
-    const block = this.#room(bytes);
-    const off = block.used;
-    if (typeof value === 'string') encoder.encodeInto(value, block.buf.subarray(off, off + bytes));
-    else block.buf.set(value, off);
-    block.used += bytes;
-    this.#used += bytes;
-    const view = viewSlots.make(block.buf, off, bytes);
-    this.#hold(block, view, bytes);
-    return view;
-  }
-
-  /** holds tells whether `view` is a value the arena holds. */
-  holds(view: ByteView): boolean {
-    return (viewSlots.holder(view) as Block | undefined)?.arena === this;
+  /** fits tells whether a record of a key and value of these many bytes is stored in a block. */
+  fits(keyBytes: number, valueBytes: number): boolean {
+    return keyBytes <= KEY_MASK && RECORD_HEADER_BYTES + keyBytes + valueBytes <= this.#largest;
   }
 
   /**
-   * release tells the arena that the cache no longer holds `view`; its bytes are
-   * reclaimed at a later compaction. A view the arena does not hold (another
-   * arena's, or one already released) is ignored.
+   * store writes a record of `owner`: the key's bytes, and `value` (bytes, a string
+   * as UTF-8 of `valueBytes` bytes, or nothing), then calls `place` with where it
+   * lies. The lengths must pass {@link ValueArena.fits}.
    */
-  release(view: ByteView): void {
-    const block = viewSlots.holder(view) as Block | undefined;
-    if (block === undefined || block.arena !== this) return;
-    viewSlots.hold(view, undefined);
-    block.live -= view.length;
-    this.#live -= view.length;
+  store(owner: number, key: KeyWords, value: Uint8Array | string | null, valueBytes: number): void {
+    const keyBytes = key.length;
+    const size = recordBytes(keyBytes, valueBytes);
+    const index = this.#room(size);
+    const block = this.#blocks[index] as Block;
+    const off = block.written;
+    const { u8, i32 } = block;
+    const at = off >> 2;
+    i32[at] = owner;
+    i32[at + 1] = keyBytes | (valueBytes << KEY_BITS);
+    // Whole words: the zeros past the key's end are within the record, and the value
+    // is written over them.
+    const words = key.words;
+    for (let w = 0, count = (keyBytes + 3) >> 2; w < count; w++) {
+      i32[at + 2 + w] = words[w] as number;
+    }
+    const v = off + RECORD_HEADER_BYTES + keyBytes;
+    if (typeof value === 'string') encoder.encodeInto(value, u8.subarray(v, v + valueBytes));
+    else if (value !== null) u8.set(value, v);
+    this.#wrote(owner, index, block, size);
+  }
+
+  /** keyBytes is the length of the key of the record at `block`, `offset`. */
+  keyBytes(block: number, offset: number): number {
+    return ((this.#blocks[block] as Block).i32[(offset >> 2) + 1] as number) & KEY_MASK;
+  }
+
+  /** valueBytes is the length of the value of the record at `block`, `offset`. */
+  valueBytes(block: number, offset: number): number {
+    return ((this.#blocks[block] as Block).i32[(offset >> 2) + 1] as number) >>> KEY_BITS;
+  }
+
+  /** keyIs tells whether the record at `block`, `offset` has the key whose bytes are `key`. */
+  keyIs(block: number, offset: number, key: KeyWords): boolean {
+    const b = this.#blocks[block] as Block;
+    const i32 = b.i32;
+    const at = (offset >> 2) + 2;
+    const n = key.length;
+    if (((i32[at - 1] as number) & KEY_MASK) !== n) return false;
+    const words = key.words;
+    const full = n >> 2;
+    for (let w = 0; w < full; w++) if (words[w] !== i32[at + w]) return false;
+    // The last bytes one by one: past the key's end, the record holds its value.
+    const u8 = b.u8;
+    const bytes = key.bytes;
+    const k = offset + RECORD_HEADER_BYTES;
+    for (let i = full << 2; i < n; i++) if (bytes[i] !== u8[k + i]) return false;
+    return true;
+  }
+
+  /** view returns a view of the value of the record at `block`, `offset`. */
+  view(block: number, offset: number): ByteView {
+    const b = this.#blocks[block] as Block;
+    const lengths = b.i32[(offset >> 2) + 1] as number;
+    const start = offset + RECORD_HEADER_BYTES + (lengths & KEY_MASK);
+    return viewSlots.make(b.u8, start, lengths >>> KEY_BITS);
+  }
+
+  /**
+   * release tells the arena that the owner no longer holds the record at `block`,
+   * `offset`; its bytes are reclaimed at a later compaction. This may compact now,
+   * moving other records (and calling `place` for them).
+   */
+  release(block: number, offset: number): void {
+    const b = this.#blocks[block] as Block;
+    const at = offset >> 2;
+    const lengths = b.i32[at + 1] as number;
+    b.i32[at] = RELEASED;
+    const size = recordBytes(lengths & KEY_MASK, lengths >>> KEY_BITS);
+    b.live -= size;
+    this.#live -= size;
     if (this.#used - this.#live > this.#slack) this.#compact();
   }
 
   /** clear forgets every block; views already handed out stay valid. */
   clear(): void {
-    for (const b of this.#blocks) for (const v of b.views) viewSlots.hold(v, undefined);
     this.#blocks = [];
-    this.#head = undefined;
+    this.#freeIndexes = [];
+    this.#count = 0;
+    this.#head = -1;
     this.#used = 0;
     this.#live = 0;
   }
@@ -113,42 +191,47 @@ export class ValueArena {
     return this.#used;
   }
 
-  /** liveBytes is the sum of bytes of the values the arena holds. */
+  /** liveBytes is the sum of bytes of the records the arena holds for their owners. */
   get liveBytes(): number {
     return this.#live;
   }
 
   /** blockCount is the number of blocks the arena keeps. */
   get blockCount(): number {
-    return this.#blocks.length;
+    return this.#count;
   }
 
-  #hold(block: Block, view: ByteView, bytes: number): void {
-    viewSlots.hold(view, block);
-    block.live += bytes;
-    this.#live += bytes;
-    block.views.push(view);
+  /**
+   * #wrote counts the `size` bytes of `owner`'s record, just written at the end of
+   * `block` (whose index is `index`), as live, and tells the owner where it lies.
+   */
+  #wrote(owner: number, index: number, block: Block, size: number): void {
+    const off = block.written;
+    block.written += size;
+    block.used += size;
+    block.live += size;
+    this.#used += size;
+    this.#live += size;
+    this.#place(owner, index, off);
   }
 
-  /** #room returns a block with `bytes` free at its end, starting a new one if needed. */
-  #room(bytes: number): Block {
+  /** #room returns the index of a block with `bytes` free at its end, starting a new one if needed. */
+  #room(bytes: number): number {
     const head = this.#head;
-    if (head !== undefined) {
-      if (head.used + bytes <= head.buf.length) return head;
-      // The unwritten end of a full block is as lost as a released value.
-      this.#used += head.buf.length - head.used;
-      head.used = head.buf.length;
+    if (head !== -1) {
+      const block = this.#blocks[head] as Block;
+      if (block.written + bytes <= block.u8.length) return head;
+      // The unwritten end of a full block is as lost as a released record.
+      this.#used += block.u8.length - block.written;
+      block.used = block.u8.length;
     }
-    const block: Block = {
-      arena: this,
-      buf: new Uint8Array(this.#blockBytes),
-      used: 0,
-      live: 0,
-      views: [],
-    };
-    this.#blocks.push(block);
-    this.#head = block;
-    return block;
+    const u8 = new Uint8Array(this.#blockBytes);
+    const block: Block = { u8, i32: new Int32Array(u8.buffer), written: 0, used: 0, live: 0 };
+    const index = this.#freeIndexes.pop() ?? this.#blocks.length;
+    this.#blocks[index] = block;
+    this.#count++;
+    this.#head = index;
+    return index;
   }
 
   /**
@@ -158,36 +241,38 @@ export class ValueArena {
    */
   #compact(): void {
     // Bounded as well: a round may fill the current block and leave its end unwritten.
-    for (
-      let rounds = this.#blocks.length;
-      rounds > 0 && this.#used - this.#live > this.#slack;
-      rounds--
-    ) {
-      let victim: Block | undefined;
-      let index = -1;
-      this.#blocks.forEach((b, i) => {
-        if (b !== this.#head && b.live < b.used && (victim === undefined || b.live < victim.live)) {
-          victim = b;
-          index = i;
+    for (let rounds = this.#count; rounds > 0 && this.#used - this.#live > this.#slack; rounds--) {
+      let victim = -1;
+      let fewest = Number.POSITIVE_INFINITY;
+      const blocks = this.#blocks;
+      for (let i = 0; i < blocks.length; i++) {
+        const b = blocks[i];
+        if (b !== undefined && i !== this.#head && b.live < b.used && b.live < fewest) {
+          victim = i;
+          fewest = b.live;
         }
-      });
-      if (victim === undefined) return;
-      this.#blocks.splice(index, 1);
-      this.#used -= victim.used;
-      this.#live -= victim.live;
-      for (const view of victim.views) {
-        if (viewSlots.holder(view) !== victim) continue;
-        const bytes = view.length;
-        const to = this.#room(bytes);
-        const from = viewSlots.offset(view);
-        to.buf.set(victim.buf.subarray(from, from + bytes), to.used);
-        viewSlots.move(view, to.buf, to.used, to);
-        to.used += bytes;
-        this.#used += bytes;
-        to.live += bytes;
-        this.#live += bytes;
-        to.views.push(view);
       }
+      if (victim === -1) return;
+      const from = blocks[victim] as Block;
+      // Forgotten first: the moves below must not write into it.
+      blocks[victim] = undefined;
+      this.#count--;
+      this.#used -= from.used;
+      this.#live -= from.live;
+      for (let off = 0; off < from.written; ) {
+        const at = off >> 2;
+        const owner = from.i32[at] as number;
+        const lengths = from.i32[at + 1] as number;
+        const size = recordBytes(lengths & KEY_MASK, lengths >>> KEY_BITS);
+        if (owner !== RELEASED) {
+          const index = this.#room(size);
+          const to = this.#blocks[index] as Block;
+          to.u8.set(from.u8.subarray(off, off + size), to.written);
+          this.#wrote(owner, index, to, size);
+        }
+        off += size;
+      }
+      this.#freeIndexes.push(victim);
     }
   }
 }

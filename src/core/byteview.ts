@@ -6,18 +6,13 @@ const decoder = new TextDecoder();
 /**
  * ViewSlots reach into a view's storage, for the package alone (through
  * `byteview-internal.ts`, which no package entry exports): make a view of a
- * range without copying, read its bytes, read where it lies, mark it held by an
- * arena block, move it. Nothing outside the package can write to a view's bytes.
+ * range without copying, and read its bytes. Nothing outside the package can
+ * write to a view's bytes.
  * @internal
  */
 export interface ViewSlots {
   make(buf: Uint8Array, off: number, len: number): ByteView;
   bytes(v: ByteView): Uint8Array;
-  buffer(v: ByteView): Uint8Array;
-  offset(v: ByteView): number;
-  holder(v: ByteView): object | undefined;
-  hold(v: ByteView, holder: object | undefined): void;
-  move(v: ByteView, buf: Uint8Array, off: number, holder: object): void;
 }
 
 /** @internal Set once by ByteView's static block. */
@@ -41,26 +36,24 @@ function clampIndex(i: number, len: number): number {
  * ByteView is an immutable view of bytes. A value enters the cache once, as a
  * copy, and every reader gets a view of it: nothing a caller does to the bytes it
  * passed in or got out can change what the cache holds. Strings are stored as
- * their UTF-8 bytes; `toString()` decodes them (once, then cached).
+ * their UTF-8 bytes; `toString()` decodes them (once per view, then cached; every
+ * cache hit is a view of its own, of the same stored bytes).
  *
  * A view is a range of a larger buffer: its own, or a block that a cache's
  * {@link ValueArena} shares between many values. Bytes in such a buffer are
  * written once and never again, so a view stays valid however long it is kept.
  */
 export class ByteView {
-  #buf: Uint8Array;
-  #off: number;
+  readonly #buf: Uint8Array;
+  readonly #off: number;
   readonly #len: number;
   #string: string | undefined;
-  /** The arena block that counts this view as live, if any. */
-  #holder: object | undefined;
 
   private constructor(buf: Uint8Array, off: number, len: number, str: string | undefined) {
     this.#buf = buf;
     this.#off = off;
     this.#len = len;
     this.#string = str;
-    this.#holder = undefined;
   }
 
   /** ByteView.from copies `value` (bytes) or encodes it (a string) into a new view. */
@@ -82,17 +75,6 @@ export class ByteView {
     viewSlots = {
       make: (buf, off, len) => new ByteView(buf, off, len, undefined),
       bytes: (v) => v.#bytes(),
-      buffer: (v) => v.#buf,
-      offset: (v) => v.#off,
-      holder: (v) => v.#holder,
-      hold: (v, holder) => {
-        v.#holder = holder;
-      },
-      move: (v, buf, off, holder) => {
-        v.#buf = buf;
-        v.#off = off;
-        v.#holder = holder;
-      },
     };
   }
 

@@ -1,6 +1,11 @@
 // cache.test.ts: the shared budget of main and hot, and expiry on read.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { ManualClock } from '../../test/support/manual-clock.js';
+import { InvalidArgumentError } from '../errors.js';
+import { recordBytes } from './arena.js';
+import { ByteView } from './byteview.js';
+import { viewBytes } from './byteview-internal.js';
 import { hitExpireAt, hitView, TwoTierCache } from './cache.js';
 
 test('hot is evicted first while it holds more than 1/8 of main', () => {
@@ -58,18 +63,18 @@ test('a budget of 0 keeps nothing', () => {
   assert.equal(c.stats('main').items, 0);
 });
 
-test('values are copied into the arena; every way out of the cache releases them', () => {
+test('values are copied into the arena with their keys; every way out of the cache releases them', () => {
   let now = 1000;
   const c = new TwoTierCache({ cacheBytes: 4096, now: () => now });
   const src = new Uint8Array(100).fill(1);
   const stored = c.add('main', 'a', src, 0);
   src.fill(2);
   assert.deepEqual(hitView(stored)?.byteSlice(), new Uint8Array(100).fill(1));
-  assert.equal(c.arenaBytes.live, 100);
+  assert.equal(c.arenaBytes.live, recordBytes(1, 100));
   c.add('main', 'a', 'x'.repeat(50), 0); // replaced
-  assert.equal(c.arenaBytes.live, 50);
+  assert.equal(c.arenaBytes.live, recordBytes(1, 50));
   c.add('hot', 'a', 'y'.repeat(60), 0); // moved to hot
-  assert.equal(c.arenaBytes.live, 60);
+  assert.equal(c.arenaBytes.live, recordBytes(1, 60));
   c.remove('a');
   assert.equal(c.arenaBytes.live, 0);
   c.add('main', 'e', 'z'.repeat(70), 1500);
@@ -79,9 +84,15 @@ test('values are copied into the arena; every way out of the cache releases them
   for (let i = 0; i < 100; i++) c.add('main', `k${i}`, 'v'.repeat(99), 0); // evicts the oldest
   assert.ok(c.stats('main').evictions > 0);
   let kept = 0;
-  for (let i = 0; i < 100; i++) if (c.has('main', `k${i}`)) kept++;
+  let live = 0;
+  for (let i = 0; i < 100; i++) {
+    if (c.has('main', `k${i}`)) {
+      kept++;
+      live += recordBytes(`k${i}`.length, 99);
+    }
+  }
   assert.equal(kept, c.stats('main').items);
-  assert.equal(c.arenaBytes.live, kept * 99);
+  assert.equal(c.arenaBytes.live, live);
   c.clear();
   assert.deepEqual(c.arenaBytes, { used: 0, live: 0, blocks: 0 });
 });
@@ -121,32 +132,139 @@ test('random adds, removes and evictions: every value read matches, the arena ad
       want.set(key, value);
     } else {
       const got = c.get(key);
-      if (got !== undefined) assert.equal(hitView(got)?.toString(), want.get(key), key);
+      if (got !== undefined) assert.equal(got?.toString(), want.get(key), key);
     }
   }
   let live = 0;
+  let bytes = 0;
   for (const [key, value] of want) {
-    if (c.has('main', key) || c.has('hot', key)) live += Buffer.byteLength(value);
+    if (c.has('main', key) || c.has('hot', key)) {
+      live += recordBytes(key.length, Buffer.byteLength(value));
+      bytes += key.length + Buffer.byteLength(value);
+      assert.equal(c.inspect(c.has('main', key) ? 'main' : 'hot', key)?.view?.toString(), value);
+    }
   }
   assert.equal(c.arenaBytes.live, live);
+  assert.equal(c.stats('main').bytes + c.stats('hot').bytes, bytes);
   const { used } = c.arenaBytes;
   assert.ok(used - live <= 2 * 4096 + 300, `released bytes kept: ${used - live}`);
 });
 
-test('a value that never expires is held as its view; others, and not-founds, with their expiry', () => {
+test('a hit is a fresh view of the stored bytes; its expiry and refresh time are read beside it', () => {
   const c = new TwoTierCache({ cacheBytes: 1024, now: () => 1000 });
   const forever = c.add('main', 'a', 'v', 0);
+  assert.ok(forever instanceof ByteView, 'a value that never expires is returned as its view');
   const hit = c.get('a');
-  assert.ok(hit !== undefined && hit === forever, 'the view itself, no Entry object');
-  assert.equal(hitExpireAt(hit), 0);
-  c.add('main', 'b', 'w', 5000);
-  const expiring = c.get('b');
+  assert.ok(hit instanceof ByteView && hit !== forever);
+  assert.equal(viewBytes(hit).buffer, viewBytes(forever).buffer, 'both read the one stored copy');
+  assert.equal(c.lastExpireAt, 0);
+  assert.ok(c.getHit('a') instanceof ByteView, 'no Entry object for a value that never expires');
+  c.add('main', 'b', 'w', 5000, 4000);
+  assert.equal(c.get('b')?.toString(), 'w');
+  assert.equal(c.lastExpireAt, 5000);
+  assert.equal(c.lastRefreshAt, 4000);
+  const expiring = c.getHit('b');
   assert.ok(expiring !== undefined);
   assert.equal(hitView(expiring)?.toString(), 'w');
   assert.equal(hitExpireAt(expiring), 5000);
+  assert.equal(c.inspect('main', 'b')?.expireAt, 5000);
   c.add('main', 'gone', null, 5000);
-  const notFound = c.get('gone');
+  assert.equal(c.get('gone'), null);
+  assert.equal(c.lastExpireAt, 5000);
+  assert.equal(c.lastRefreshAt, 0);
+  const notFound = c.getHit('gone');
   assert.ok(notFound !== undefined);
   assert.equal(hitView(notFound), null);
   assert.equal(hitExpireAt(notFound), 5000);
+});
+
+test('keys are their UTF-8 bytes: non-ASCII keys, long keys and large values are found again', () => {
+  const c = new TwoTierCache({ cacheBytes: 1 << 20 });
+  const keys = ['clé', '🔑', 'a'.repeat(20_000), 'k'];
+  c.add('main', keys[0] as string, 'accent', 0);
+  c.add('main', keys[1] as string, 'emoji', 0);
+  c.add('main', keys[2] as string, 'long key, kept outside the arena', 0);
+  c.add('hot', keys[3] as string, 'x'.repeat(200_000), 0); // over 1/8 of a block: outside too
+  assert.equal(c.get('clé')?.toString(), 'accent');
+  assert.equal(c.get('cle'), undefined);
+  assert.equal(c.get('🔑')?.toString(), 'emoji');
+  assert.equal(c.get('a'.repeat(20_000))?.toString(), 'long key, kept outside the arena');
+  assert.equal(c.get('a'.repeat(19_999)), undefined);
+  assert.equal(c.get('k')?.length, 200_000);
+  assert.equal(c.stats('hot').hits, 1);
+  const bytes = keys.reduce((sum, k) => sum + Buffer.byteLength(k), 0) + 6 + 5 + 32 + 200_000;
+  assert.equal(c.stats('main').bytes + c.stats('hot').bytes, bytes);
+  for (const k of keys) assert.ok(c.remove(k));
+  assert.equal(c.stats('main').items + c.stats('hot').items, 0);
+  assert.equal(c.stats('main').bytes + c.stats('hot').bytes, 0);
+});
+
+test('a key with a lone surrogate is not the key U+FFFD stands for in its UTF-8', () => {
+  const c = new TwoTierCache({ cacheBytes: 1024 });
+  c.add('main', 'a\uFFFD', 'replacement', 0);
+  c.add('main', 'a\uD800', 'lone', 0);
+  assert.equal(c.get('a\uFFFD')?.toString(), 'replacement');
+  assert.equal(c.get('a\uD800')?.toString(), 'lone');
+  assert.ok(c.remove('a\uD800'));
+  assert.equal(c.get('a\uD800'), undefined);
+  assert.equal(c.get('a\uFFFD')?.toString(), 'replacement');
+});
+
+test('maxEntries bounds each cache by count; a bad one is a typed error', () => {
+  const c = new TwoTierCache({ cacheBytes: 1 << 20, maxEntries: 2 });
+  for (const k of ['a', 'b', 'c']) c.add('main', k, 'v', 0);
+  c.add('hot', 'h', 'v', 0);
+  assert.equal(c.has('main', 'a'), false);
+  assert.equal(c.stats('main').items, 2);
+  assert.equal(c.stats('main').evictions, 1);
+  assert.equal(c.has('hot', 'h'), true);
+  assert.throws(() => new TwoTierCache({ cacheBytes: 1, maxEntries: -1 }), InvalidArgumentError);
+  assert.throws(() => new TwoTierCache({ cacheBytes: 1, maxEntries: 1.5 }), InvalidArgumentError);
+});
+
+test('TTL by the clock: a hit before expiry, stale within the grace, gone after it', async () => {
+  const clock = new ManualClock();
+  const c = new TwoTierCache({ cacheBytes: 1024, now: () => clock.now(), graceMs: 1000 });
+  const t0 = clock.now();
+  c.add('main', 'k', 'v1', t0 + 5000, t0 + 4000);
+  c.add('main', 'forever', 'v', 0);
+  await clock.advance(3999);
+  assert.equal(c.get('k')?.toString(), 'v1');
+  assert.equal(c.lastRefreshAt, t0 + 4000);
+  assert.equal(c.stale('k'), undefined, 'still live');
+  await clock.advance(1001); // t0 + 5000: expired, within the grace
+  assert.equal(c.get('k'), undefined);
+  assert.equal(c.stale('k')?.view?.toString(), 'v1');
+  assert.equal(c.stats('main').items, 2, 'kept for the grace');
+  await clock.advance(1000); // t0 + 6000: past the grace
+  assert.equal(c.get('k'), undefined);
+  assert.equal(c.stale('k'), undefined);
+  assert.equal(c.stats('main').items, 1);
+  assert.equal(c.get('forever')?.toString(), 'v');
+  assert.equal(c.lastExpireAt, 0);
+  assert.equal(c.lastRefreshAt, 0, 'a slot reused without a refresh time has none');
+});
+
+test('LRU order: a hit keeps an entry, the least recently used one goes', () => {
+  const c = new TwoTierCache({ cacheBytes: 40 }); // four entries of 10 bytes
+  for (const k of ['a', 'b', 'c', 'd']) c.add('main', k, 'v'.repeat(9), 0);
+  assert.ok(c.get('a'));
+  c.add('main', 'e', 'v'.repeat(9), 0);
+  assert.equal(c.has('main', 'b'), false, 'b was the least recently used');
+  assert.ok(c.has('main', 'a') && c.has('main', 'c') && c.has('main', 'e'));
+  assert.ok(c.has('main', 'c'));
+  c.add('main', 'f', 'v'.repeat(9), 0);
+  assert.equal(c.has('main', 'c'), false, 'has() does not touch recency');
+});
+
+test('a view handed out never changes after its entry leaves and the arena reuses space', () => {
+  const c = new TwoTierCache({ cacheBytes: 64 * 1024 });
+  c.add('main', 'kept', 'the first value', 0);
+  const view = c.get('kept');
+  const early = c.add('main', 'early', 'an early value', 0);
+  for (let i = 0; i < 5000; i++) c.add('main', `k${i}`, `value ${i} `.repeat(10), 0);
+  assert.equal(c.get('kept'), undefined, 'evicted long ago');
+  assert.ok(c.arenaBytes.used < 2 * 64 * 1024, 'the arena compacted and let blocks go');
+  assert.equal(view?.toString(), 'the first value');
+  assert.equal(hitView(early)?.toString(), 'an early value');
 });

@@ -1,9 +1,11 @@
 // cache.ts: a group's two LRU caches (main and hot) under one byte budget, with
-// per-entry expiry checked on read.
-import { LRU } from '../lru/lru.js';
+// per-entry expiry checked on read; entries live in typed arrays and a shared arena.
+import { InvalidArgumentError } from '../errors.js';
 import { ValueArena } from './arena.js';
 import { ByteView } from './byteview.js';
 import { viewBytes } from './byteview-internal.js';
+import { EntryTable } from './entry-table.js';
+import { KeyBytes } from './key-bytes.js';
 import type { CacheStats, CacheType } from './stats.js';
 
 /**
@@ -86,6 +88,23 @@ function blockBytesFor(budget: number): number {
   return block;
 }
 
+/** The recency lists, main's and hot's: list numbers, and the table's slots 0 and 1. */
+const MAIN = 0;
+const HOT = 1;
+
+/** Flags of a slot. */
+const IN_HOT = 1;
+const NOT_FOUND = 2;
+/** The entry is not in the arena (its key or value is too large): see Outside. */
+const OUTSIDE = 4;
+
+/** Outside is an entry whose record the arena does not take: its key and value as objects. */
+interface Outside {
+  readonly key: string;
+  readonly view: ByteView | null;
+  readonly size: number;
+}
+
 interface Counters {
   gets: number;
   hits: number;
@@ -100,75 +119,158 @@ interface Counters {
  * of golang/groupcache, which keeps hot small but never starves main.
  * An entry's size is its key's UTF-8 length plus its value's length; an entry
  * larger than the whole budget is not kept at all (it would flush everything).
- * Values up to 1/8 of a block are copied into a {@link ValueArena} shared by both.
+ *
+ * Layout: no object per entry. Each entry is a slot of an {@link EntryTable}: its
+ * hash chain, its links in main's or hot's recency list, its flags, and where its
+ * record (key and value bytes together) lies in the {@link ValueArena}; two
+ * Float64Arrays hold expiry and refresh times once any entry has one. A lookup hashes the key, walks its
+ * chain comparing hashes and then the record's key bytes, and makes a fresh
+ * {@link ByteView} of the value: the record's bytes are never rewritten, so the
+ * view stays valid after the entry leaves. An entry whose record the arena does
+ * not take (key and value over 1/8 of a block together, a key of 16 KiB or more, a
+ * key that is not well-formed UTF-16) is kept as objects instead.
  */
 export class TwoTierCache {
-  readonly #main: LRU<Hit>;
-  readonly #hot: LRU<Hit>;
-  readonly #arena: ValueArena;
   readonly #budget: number;
   readonly #hotShare: number;
   readonly #now: () => number;
   readonly #graceMs: number;
-  readonly #counters: Record<CacheType, Counters> = {
-    main: { gets: 0, hits: 0, evictions: 0 },
-    hot: { gets: 0, hits: 0, evictions: 0 },
-  };
+  readonly #maxEntries: number;
+  readonly #seed = (Math.random() * 0x1_0000_0000) | 0;
+  readonly #arena: ValueArena;
+  readonly #outside = new Map<number, Outside>();
+  /** The key of the current operation, as bytes. */
+  readonly #key = new KeyBytes();
+  #table = new EntryTable(2);
+  #expireAt: Float64Array | undefined;
+  #refreshAt: Float64Array | undefined;
+  /** Bytes and entries of main and hot, by list. */
+  readonly #bytes = [0, 0];
+  readonly #items = [0, 0];
+  /** The slot of the entry the latest hit returned. */
+  #last = 0;
+  /** The hash of the key #find looked up last. */
+  #hash = 0;
+  readonly #counters: [Counters, Counters] = [
+    { gets: 0, hits: 0, evictions: 0 },
+    { gets: 0, hits: 0, evictions: 0 },
+  ];
 
   constructor(options: TwoTierCacheOptions) {
+    const maxEntries = options.maxEntries ?? Number.POSITIVE_INFINITY;
+    if (
+      typeof maxEntries !== 'number' ||
+      maxEntries < 0 ||
+      !(Number.isInteger(maxEntries) || maxEntries === Number.POSITIVE_INFINITY)
+    ) {
+      throw new InvalidArgumentError(
+        `maxEntries must be a non-negative integer or Infinity, got ${String(maxEntries)}`,
+      );
+    }
+    this.#maxEntries = maxEntries;
     this.#budget = options.cacheBytes;
     this.#hotShare = options.hotShare ?? 1 / 8;
     this.#now = options.now ?? Date.now;
     this.#graceMs = options.graceMs ?? 0;
-    const maxEntries = options.maxEntries ?? Number.POSITIVE_INFINITY;
     this.#arena = new ValueArena({
       blockBytes: blockBytesFor(this.#budget),
       slackBytes: Math.floor(this.#budget * SLACK_SHARE),
-    });
-    this.#main = new LRU<Hit>({
-      maxEntries,
-      onEvicted: (_key, entry) => {
-        this.#counters.main.evictions++;
-        this.#release(entry);
-      },
-    });
-    this.#hot = new LRU<Hit>({
-      maxEntries,
-      onEvicted: (_key, entry) => {
-        this.#counters.hot.evictions++;
-        this.#release(entry);
-      },
+      place: (slot, block, offset) => this.#table.place(slot, block, offset),
     });
   }
 
   /**
-   * get looks `key` up in main, then hot. An expired entry counts as a miss; it is
-   * removed, unless it is still within `graceMs` of its expiry.
+   * get looks `key` up in main, then hot, and returns a view of its value (`null` for
+   * a cached not-found), undefined on a miss. An expired entry counts as a miss; it is
+   * removed, unless it is still within `graceMs` of its expiry. After a hit,
+   * {@link TwoTierCache.lastExpireAt} and {@link TwoTierCache.lastRefreshAt} describe
+   * the entry until the cache next changes.
    */
-  get(key: string): Hit | undefined {
+  get(key: string): ByteView | null | undefined {
     if (this.#budget === 0) return undefined;
-    return (
-      this.#lookup(this.#main, this.#counters.main, key) ??
-      this.#lookup(this.#hot, this.#counters.hot, key)
-    );
+    let slot = this.#find(key);
+    const list = slot === 0 ? -1 : this.#table.flagsOf(slot) & IN_HOT;
+    if (slot !== 0 && !this.#fresh(slot)) slot = 0;
+    const main = this.#counters[MAIN] as Counters;
+    main.gets++;
+    if (slot !== 0 && list === MAIN) {
+      main.hits++;
+      return this.#hit(MAIN, slot);
+    }
+    const hot = this.#counters[HOT] as Counters;
+    hot.gets++;
+    if (slot !== 0 && list === HOT) {
+      hot.hits++;
+      return this.#hit(HOT, slot);
+    }
+    return undefined;
   }
 
-  #lookup(lru: LRU<Hit>, counters: Counters, key: string): Hit | undefined {
-    counters.gets++;
-    const entry = lru.get(key);
-    if (entry === undefined) return undefined;
-    if (!(entry instanceof ByteView) && entry.expireAt !== 0) {
-      const now = this.#now();
-      if (entry.expireAt <= now) {
-        if (entry.expireAt + this.#graceMs <= now) {
-          lru.remove(key);
-          this.#release(entry);
+  /** lastExpireAt is the expiry of the entry of the latest hit, in ms since the epoch (0 = never). */
+  get lastExpireAt(): number {
+    return this.#expireAt?.[this.#last] ?? 0;
+  }
+
+  /** lastRefreshAt is when the entry of the latest hit is due for a refresh (0 = never). */
+  get lastRefreshAt(): number {
+    return this.#refreshAt?.[this.#last] ?? 0;
+  }
+
+  /** getHit is {@link TwoTierCache.get} as a {@link Hit}, for callers that pass the expiry on. */
+  getHit(key: string): Hit | undefined {
+    const view = this.get(key);
+    if (view === undefined) return undefined;
+    const expireAt = this.lastExpireAt;
+    if (view !== null && expireAt === 0) return view;
+    const refreshAt = this.lastRefreshAt;
+    return refreshAt > 0 ? { view, expireAt, refreshAt } : { view, expireAt };
+  }
+
+  #hit(list: number, slot: number): ByteView | null {
+    this.#table.touch(list, slot);
+    this.#last = slot;
+    return this.#viewOf(slot);
+  }
+
+  /** #fresh tells whether `slot` has not expired; an expired one past its grace is removed. */
+  #fresh(slot: number): boolean {
+    const expireAt = this.#expireAt?.[slot] ?? 0;
+    if (expireAt === 0) return true;
+    const now = this.#now();
+    if (expireAt > now) return true;
+    if (expireAt + this.#graceMs <= now) this.#delete(slot);
+    return false;
+  }
+
+  /**
+   * #find returns the slot of `key`, 0 for none; it leaves the key's bytes in `#key`
+   * and returns their hash in `#hash`.
+   */
+  #find(key: string): number {
+    const bytes = this.#key;
+    const hash = bytes.load(key, this.#seed);
+    this.#hash = hash;
+    const table = this.#table;
+    for (let s = table.first(hash); s !== 0; s = table.chained(s)) {
+      if (table.hashOf(s) !== hash) continue;
+      if ((table.flagsOf(s) & OUTSIDE) === 0) {
+        // A key that is not well-formed is never in the arena: its UTF-8 is another key's.
+        if (bytes.wellFormed && this.#arena.keyIs(table.blockOf(s), table.offsetOf(s), bytes)) {
+          return s;
         }
-        return undefined;
+      } else if ((this.#outside.get(s) as Outside).key === key) {
+        return s;
       }
     }
-    counters.hits++;
-    return entry;
+    return 0;
+  }
+
+  #viewOf(slot: number): ByteView | null {
+    const table = this.#table;
+    const flags = table.flagsOf(slot);
+    if ((flags & NOT_FOUND) !== 0) return null;
+    if ((flags & OUTSIDE) !== 0) return (this.#outside.get(slot) as Outside).view;
+    return this.#arena.view(table.blockOf(slot), table.offsetOf(slot));
   }
 
   /**
@@ -177,10 +279,12 @@ export class TwoTierCache {
    */
   stale(key: string): Entry | undefined {
     if (this.#graceMs === 0) return undefined;
-    const hit = this.#main.peek(key) ?? this.#hot.peek(key);
-    if (hit === undefined || hit instanceof ByteView || hit.expireAt === 0) return undefined;
+    const slot = this.#find(key);
+    const expireAt = this.#expireAt?.[slot] ?? 0;
+    if (slot === 0 || expireAt === 0) return undefined;
     const now = this.#now();
-    return hit.expireAt <= now && now < hit.expireAt + this.#graceMs ? hit : undefined;
+    if (!(expireAt <= now && now < expireAt + this.#graceMs)) return undefined;
+    return { view: this.#viewOf(slot), expireAt };
   }
 
   /**
@@ -199,50 +303,118 @@ export class TwoTierCache {
     refreshAt = 0,
   ): Hit {
     const bytes = value === null ? 0 : valueBytes(value);
-    const size = Buffer.byteLength(key) + bytes;
+    // A key lives in one cache at a time, and a newer value replaces any older one.
+    const old = this.#find(key);
+    const hash = this.#hash;
+    const keyBytes = this.#key.length;
+    const size = keyBytes + bytes;
     const keep =
       this.#budget > 0 && size <= this.#budget && (expireAt === 0 || expireAt > this.#now());
-    // A key lives in one cache at a time, and a newer value replaces any older one.
-    this.remove(key);
+    // Deleting may compact the arena, which leaves the key's bytes in #key alone.
+    if (old !== 0) this.#delete(old);
     if (!keep) return unstoredHit(value, expireAt);
-    let view: ByteView | null;
-    if (value === null) view = null;
-    else if (this.#arena.fits(bytes)) {
-      view = this.#arena.store(value instanceof ByteView ? viewBytes(value) : value, bytes);
-    } else view = ByteView.from(value);
-    // No Entry object for a value that never expires: none to keep, none to return.
-    const hit: Hit =
-      view !== null && expireAt === 0
-        ? view
-        : refreshAt > 0
-          ? { view, expireAt, refreshAt }
-          : { view, expireAt };
-    (which === 'main' ? this.#main : this.#hot).add(key, hit, size);
+    const list = which === 'main' ? MAIN : HOT;
+    const table = this.#table;
+    const slot = table.alloc();
+    let flags = list === HOT ? IN_HOT : 0;
+    let view: ByteView | null = null;
+    // A key that is not well-formed (a lone surrogate) has no UTF-8 of its own.
+    if (this.#arena.fits(keyBytes, bytes) && this.#key.wellFormed) {
+      const stored = value instanceof ByteView ? viewBytes(value) : value;
+      this.#arena.store(slot, this.#key, stored, bytes);
+      if (value !== null) view = this.#arena.view(table.blockOf(slot), table.offsetOf(slot));
+    } else {
+      flags |= OUTSIDE;
+      if (value !== null) view = ByteView.from(value);
+      this.#outside.set(slot, { key, view, size });
+    }
+    if (value === null) flags |= NOT_FOUND;
+    this.#setTimes(slot, expireAt, refreshAt);
+    table.add(slot, hash, flags, list);
+    (this.#bytes[list] as number) += size;
+    (this.#items[list] as number)++;
+    while ((this.#items[list] as number) > this.#maxEntries) this.#evictOldest(list);
     this.#evict();
-    return hit;
+    // No Entry object for a value that never expires: none to make, none to return.
+    if (view !== null && expireAt === 0) return view;
+    return refreshAt > 0 ? { view, expireAt, refreshAt } : { view, expireAt };
   }
 
-  #release(hit: Hit): void {
-    const view = hitView(hit);
-    if (view !== null) this.#arena.release(view);
+  /** #setTimes records the expiry and refresh time of `slot`; each array appears with its first nonzero time. */
+  #setTimes(slot: number, expireAt: number, refreshAt: number): void {
+    this.#expireAt = this.#timed(this.#expireAt, slot, expireAt);
+    this.#refreshAt = this.#timed(this.#refreshAt, slot, refreshAt);
+  }
+
+  #timed(times: Float64Array | undefined, slot: number, t: number): Float64Array | undefined {
+    const capacity = this.#table.capacity;
+    if (times === undefined) {
+      if (t === 0) return undefined;
+      times = new Float64Array(capacity);
+    } else if (times.length < capacity) {
+      const grown = new Float64Array(capacity);
+      grown.set(times);
+      times = grown;
+    }
+    times[slot] = t;
+    return times;
+  }
+
+  /** #delete takes the entry of `slot` out of its list, the index and the arena, and frees the slot. */
+  #delete(slot: number): void {
+    const table = this.#table;
+    const flags = table.flagsOf(slot);
+    const list = flags & IN_HOT;
+    let size: number;
+    if ((flags & OUTSIDE) !== 0) {
+      size = (this.#outside.get(slot) as Outside).size;
+      this.#outside.delete(slot);
+      table.remove(slot);
+    } else {
+      const block = table.blockOf(slot);
+      const offset = table.offsetOf(slot);
+      size = this.#arena.keyBytes(block, offset) + this.#arena.valueBytes(block, offset);
+      table.remove(slot);
+      // May compact, moving other slots' records (and placing them anew).
+      this.#arena.release(block, offset);
+    }
+    (this.#bytes[list] as number) -= size;
+    (this.#items[list] as number)--;
+  }
+
+  /** #evictOldest evicts the oldest entry of `list`; false when the list is empty. */
+  #evictOldest(list: number): boolean {
+    const slot = this.#table.oldest(list);
+    if (slot === list) return false;
+    (this.#counters[list] as Counters).evictions++;
+    this.#delete(slot);
+    return true;
   }
 
   #evict(): void {
-    while (this.#main.bytes + this.#hot.bytes > this.#budget) {
+    const bytes = this.#bytes;
+    while ((bytes[MAIN] as number) + (bytes[HOT] as number) > this.#budget) {
       const victim =
-        this.#hot.bytes > this.#main.bytes * this.#hotShare || this.#main.size === 0
-          ? this.#hot
-          : this.#main;
-      if (victim.removeOldest() === undefined) break;
+        (bytes[HOT] as number) > (bytes[MAIN] as number) * this.#hotShare || this.#items[MAIN] === 0
+          ? HOT
+          : MAIN;
+      if (!this.#evictOldest(victim)) break;
     }
+  }
+
+  /** #live returns the slot of `key` in `which` cache if it has not expired; 0 otherwise. */
+  #live(which: CacheType, key: string): number {
+    const slot = this.#find(key);
+    if (slot === 0 || (this.#table.flagsOf(slot) & IN_HOT) !== (which === 'hot' ? HOT : MAIN)) {
+      return 0;
+    }
+    const expireAt = this.#expireAt?.[slot] ?? 0;
+    return expireAt === 0 || expireAt > this.#now() ? slot : 0;
   }
 
   /** has tells whether `which` holds a live entry for `key`, without touching recency or stats. */
   has(which: CacheType, key: string): boolean {
-    const hit = (which === 'main' ? this.#main : this.#hot).peek(key);
-    if (hit === undefined) return false;
-    const expireAt = hitExpireAt(hit);
-    return expireAt === 0 || expireAt > this.#now();
+    return this.#live(which, key) !== 0;
   }
 
   /**
@@ -250,36 +422,35 @@ export class TwoTierCache {
    * cached not-found), without touching recency or stats.
    */
   inspect(which: CacheType, key: string): Entry | undefined {
-    const hit = (which === 'main' ? this.#main : this.#hot).peek(key);
-    if (hit === undefined) return undefined;
-    const expireAt = hitExpireAt(hit);
-    if (expireAt !== 0 && expireAt <= this.#now()) return undefined;
-    return { view: hitView(hit), expireAt };
+    const slot = this.#live(which, key);
+    if (slot === 0) return undefined;
+    return { view: this.#viewOf(slot), expireAt: this.#expireAt?.[slot] ?? 0 };
   }
 
   /** remove drops `key` from both caches; it tells whether anything was there. */
   remove(key: string): boolean {
-    const a = this.#drop(this.#main, key);
-    const b = this.#drop(this.#hot, key);
-    return a || b;
-  }
-
-  #drop(lru: LRU<Hit>, key: string): boolean {
-    const entry = lru.peek(key);
-    if (entry === undefined) return false;
-    lru.remove(key);
-    this.#release(entry);
+    const slot = this.#find(key);
+    if (slot === 0) return false;
+    this.#delete(slot);
     return true;
   }
 
-  /** clear empties both caches (stats counters are kept). */
+  /** clear empties both caches (stats counters are kept); views handed out stay valid. */
   clear(): void {
-    this.#main.clear();
-    this.#hot.clear();
     this.#arena.clear();
+    this.#outside.clear();
+    this.#table = new EntryTable(2);
+    this.#expireAt = undefined;
+    this.#refreshAt = undefined;
+    this.#bytes.fill(0);
+    this.#items.fill(0);
+    this.#last = 0;
   }
 
-  /** arenaBytes are the bytes the value arena has written into its blocks, and the live part of them. */
+  /**
+   * arenaBytes are the bytes the arena has written into its blocks (records: a header,
+   * the key and the value), the live part of them, and its blocks.
+   */
   get arenaBytes(): { used: number; live: number; blocks: number } {
     return {
       used: this.#arena.usedBytes,
@@ -290,11 +461,11 @@ export class TwoTierCache {
 
   /** stats returns a snapshot of `which` cache's stats. */
   stats(which: CacheType): CacheStats {
-    const lru = which === 'main' ? this.#main : this.#hot;
-    const c = this.#counters[which];
+    const list = which === 'main' ? MAIN : HOT;
+    const c = this.#counters[list] as Counters;
     return {
-      bytes: lru.bytes,
-      items: lru.size,
+      bytes: this.#bytes[list] as number,
+      items: this.#items[list] as number,
       gets: c.gets,
       hits: c.hits,
       evictions: c.evictions,

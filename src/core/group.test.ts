@@ -685,6 +685,35 @@ describe('when the owner fails', () => {
     assert.deepEqual(loads, []);
   });
 
+  test('a heavy hitter fetched from its owner is kept in hot whatever the draw; 0 keeps nothing', async () => {
+    const owner = scriptedOwner();
+    const fetch = async (group: ReturnType<typeof nonOwner>['group'], key: string) => {
+      const reading = group.get(key);
+      owner.gets.at(-1)!.answer.resolve(peerValue(`owner:${key}`));
+      await reading;
+    };
+    // The draw always misses (0.5 is never below 0.01): only the sketch can keep a value.
+    const { group } = nonOwner(owner.client, {
+      hotCacheChance: 0.01,
+      random: () => 0.5,
+      hotKeyCapacity: 4,
+      hotKeySampleEvery: 1,
+    });
+    for (const key of ['a', 'b', 'c', 'd', 'e', 'f', 'g']) await fetch(group, key);
+    assert.equal(group.cacheStats('hot').items, 0, 'keys asked once each are not heavy');
+    for (let i = 0; i < 6; i++) await fetch(group, 'popular');
+    assert.equal(group.peek('popular')?.toString(), 'owner:popular', 'kept once heavy');
+    assert.equal(group.peek('g'), undefined);
+
+    const off = nonOwner(owner.client, {
+      hotCacheChance: 0,
+      hotKeyCapacity: 4,
+      hotKeySampleEvery: 1,
+    });
+    for (let i = 0; i < 6; i++) await fetch(off.group, 'popular');
+    assert.equal(off.group.cacheStats('hot').items, 0, 'hotCacheChance 0: never kept');
+  });
+
   test('an unreachable owner: a local load, kept in hot for fallbackTtlMs only', async () => {
     let now = 1_000_000;
     const owner = scriptedOwner();

@@ -161,7 +161,10 @@ export interface GroupOptions {
   maxValueBytes?: number | undefined;
   /**
    * hotCacheChance is the probability that a value fetched from its owner is
-   * kept in the hot cache. Default 0.1, golang/groupcache's one in ten.
+   * kept in the hot cache. Default 0.1, golang/groupcache's one in ten. A key the
+   * group's hot-key sketch counts as a heavy hitter (asked at least once per
+   * `hotKeyCapacity` gets over the last minute) is kept whatever the draw; 0
+   * keeps nothing.
    */
   hotCacheChance?: number | undefined;
   /**
@@ -475,12 +478,11 @@ export class Group implements PeerServedGroup {
   ): Promise<ByteView> {
     this.#stats.gets++;
     if (--this.#hotSkip === 0) this.#hotSkip = (this.#hotKeys as WindowedHotKeys).take(key);
-    const hit = this.#cache.get(key);
-    if (hit !== undefined) {
+    const view = this.#cache.get(key);
+    if (view !== undefined) {
       this.#stats.cacheHits++;
-      const view = hitView(hit);
       if (view === null) return Promise.reject(new NotFoundError(`not found: ${key}`));
-      if (this.#refreshAhead > 0) this.#refreshIfDue(key, hit);
+      if (this.#refreshAhead > 0) this.#refreshIfDue(key, this.#cache.lastRefreshAt);
       if (sink !== undefined) sink.setView(view);
       span?.setAttribute('peercache.hit', true);
       return Promise.resolve(view);
@@ -585,9 +587,8 @@ export class Group implements PeerServedGroup {
     if (this.#checkKey(key) !== undefined) return undefined;
     this.#stats.gets++;
     if (--this.#hotSkip === 0) this.#hotSkip = (this.#hotKeys as WindowedHotKeys).take(key);
-    const hit = this.#cache.get(key);
-    const view = hit === undefined ? null : hitView(hit);
-    if (view === null) return undefined;
+    const view = this.#cache.get(key);
+    if (view === undefined || view === null) return undefined;
     this.#stats.cacheHits++;
     return view;
   }
@@ -873,13 +874,14 @@ export class Group implements PeerServedGroup {
     this.#stats.gets++;
     this.#stats.serverRequests++;
     if (--this.#hotSkip === 0) this.#hotSkip = (this.#hotKeys as WindowedHotKeys).take(key);
-    const hit = this.#cache.get(key);
-    if (hit !== undefined) {
+    const view = this.#cache.get(key);
+    if (view !== undefined) {
       this.#stats.cacheHits++;
-      const view = hitView(hit);
       if (view === null) return Promise.reject(new NotFoundError(`not found: ${key}`));
-      if (this.#refreshAhead > 0) this.#refreshIfDue(key, hit);
-      return { value: viewBytes(view), expireAt: hitExpireAt(hit), minuteQps: 0, generation };
+      // Read before a refresh could change the cache.
+      const expireAt = this.#cache.lastExpireAt;
+      if (this.#refreshAhead > 0) this.#refreshIfDue(key, this.#cache.lastRefreshAt);
+      return { value: viewBytes(view), expireAt, minuteQps: 0, generation };
     }
     const picker = this.#peers();
     if (picker.member === false) {
@@ -911,15 +913,25 @@ export class Group implements PeerServedGroup {
   }
 
   /**
+   * #keepHot decides whether a value fetched from its owner goes into the hot cache: with
+   * probability `hotCacheChance`, and always when this node's hot-key sketch counts the key
+   * among its heavy hitters (so the keys asked most stay close however often a write drops
+   * their copies). A `hotCacheChance` of 0 keeps nothing.
+   */
+  #keepHot(key: string): boolean {
+    const chance = this.#hotCacheChance;
+    if (chance === 0) return false;
+    return this.#random() < chance || this.#hotKeys?.heavy(key) === true;
+  }
+
+  /**
    * #refreshIfDue starts the background reload of a hit inside its refreshAhead window:
    * on the owner with the loader, elsewhere from the owner (whose own hit may in turn
    * reload it). One at a time per key; it shares the key's flight with any caller's miss,
    * and a write supersedes it as it does any load. Its outcome reaches no caller.
    */
-  #refreshIfDue(key: string, hit: Hit): void {
-    if (hit instanceof ByteView) return;
-    const due = hit.refreshAt;
-    if (due === undefined || due > this.#now() || this.#refreshing.has(key)) return;
+  #refreshIfDue(key: string, due: number): void {
+    if (due === 0 || due > this.#now() || this.#refreshing.has(key)) return;
     this.#refreshing.add(key);
     const picker = this.#peers();
     const owner = picker.pickPeer(key);
@@ -1440,7 +1452,7 @@ export class Group implements PeerServedGroup {
       if (generation > this.#generation) this.#adopt(generation, peer.url);
       else stale = true;
     }
-    if (!stale && (ask.refresh || this.#random() < this.#hotCacheChance)) {
+    if (!stale && (ask.refresh || this.#keepHot(key))) {
       let expireAt: number | undefined = got.expireAt;
       if (peer !== ask.owner) {
         // A fallback owner's answer is a fallback copy: kept for fallbackTtlMs at most.
@@ -1569,7 +1581,7 @@ export class Group implements PeerServedGroup {
   ): Promise<Hit> {
     // A refresh reloads a value that is still cached; any other load first looks again.
     if (!refresh) {
-      const cached = this.#cache.get(key);
+      const cached = this.#cache.getHit(key);
       if (cached !== undefined) return cached;
     }
     // A load that goes on from a remote flight is the same load: counted once.

@@ -1,7 +1,9 @@
 // path-escape.test.ts: tests percent-encoding of group names and keys, both ways.
 
 import assert from 'node:assert/strict';
+import { isUtf8 } from 'node:buffer';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { InvalidArgumentError } from '../errors.js';
 import { escapePathSegment, unescapePathSegment } from './path-escape.js';
 
@@ -92,4 +94,38 @@ describe('unescapePathSegment', () => {
     assert.equal(unescapePathSegment('é'), undefined);
     assert.equal(unescapePathSegment('é%20'), undefined);
   });
+
+  it('agrees with a byte-by-byte decoder on drawn escapes, valid UTF-8 or not', () => {
+    const piece = fc.oneof(
+      fc.constantFrom('a', 'Z', '0', '-', '+', ':', '%', '%4', '%g1', 'é', ' '),
+      fc.integer({ min: 0, max: 255 }).map((b) => `%${b.toString(16).padStart(2, '0')}`),
+      fc.constantFrom('%C0%80', '%F4%90%80%80', '%ED%BF%BF', '%F0%9F%98%80', '%E2%82%AC'),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 12 }), fc.boolean(), (pieces, plusIsSpace) => {
+        const raw = pieces.join('');
+        assert.equal(unescapePathSegment(raw, plusIsSpace), byteDecode(raw, plusIsSpace), raw);
+      }),
+      { numRuns: 2000 },
+    );
+  });
 });
+
+/** byteDecode is the reference: each escape a byte, `+` a space or not, then strict UTF-8. */
+function byteDecode(raw: string, plusIsSpace: boolean): string | undefined {
+  const bytes: number[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const code = raw.charCodeAt(i);
+    if (code >= 0x80) return undefined;
+    if (code === 0x25) {
+      const hex = raw.slice(i + 1, i + 3);
+      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return undefined;
+      bytes.push(Number.parseInt(hex, 16));
+      i += 2;
+    } else {
+      bytes.push(code === 0x2b && plusIsSpace ? 0x20 : code);
+    }
+  }
+  const buf = Buffer.from(bytes);
+  return isUtf8(buf) ? buf.toString('utf8') : undefined;
+}

@@ -1,13 +1,12 @@
 // path-escape.ts: percent-encoding of group names and keys in URL path segments, both ways
 // (peer URLs, the origin loader's URLs).
 
-import { isUtf8 } from 'node:buffer';
 import { InvalidArgumentError } from '../errors.js';
 
 const extraReserved = /[!'()*]/g;
+const hasExtraReserved = /[!'()*]/;
 const needsDecoding = /[%+]/;
 const needsPercentDecoding = /%/;
-const hexDigit = /^[0-9A-Fa-f]$/;
 
 function percentEncodeChar(c: string): string {
   return `%${c.charCodeAt(0).toString(16).toUpperCase()}`;
@@ -32,7 +31,9 @@ export function escapePathSegment(s: string): string {
       cause: err,
     });
   }
-  return encoded.replace(extraReserved, percentEncodeChar);
+  return hasExtraReserved.test(encoded)
+    ? encoded.replace(extraReserved, percentEncodeChar)
+    : encoded;
 }
 
 /**
@@ -44,32 +45,16 @@ export function escapePathSegment(s: string): string {
  * bad `%` escape, a raw non-ASCII character, or bytes that are not valid UTF-8.
  */
 export function unescapePathSegment(raw: string, plusIsSpace = true): string | undefined {
-  if (!(plusIsSpace ? needsDecoding : needsPercentDecoding).test(raw)) {
-    return isAscii(raw) ? raw : undefined;
+  if (!isAscii(raw)) return undefined;
+  if (!(plusIsSpace ? needsDecoding : needsPercentDecoding).test(raw)) return raw;
+  // decodeURIComponent refuses what this must refuse, with a URIError: a `%` without two
+  // hex digits after it, and bytes that are not UTF-8 (overlong forms, surrogates, past
+  // U+10FFFF). A `+` becomes a space before decoding, so an escaped `%2B` stays a `+`.
+  try {
+    return decodeURIComponent(plusIsSpace ? raw.replaceAll('+', ' ') : raw);
+  } catch {
+    return undefined;
   }
-  // Each input character yields at most one byte.
-  const bytes = Buffer.alloc(raw.length);
-  let n = 0;
-  for (let i = 0; i < raw.length; i++) {
-    const code = raw.charCodeAt(i);
-    if (code === 0x25 /* % */) {
-      const hex = raw.slice(i + 1, i + 3);
-      if (hex.length !== 2 || !hexDigit.test(hex[0]!) || !hexDigit.test(hex[1]!)) {
-        return undefined;
-      }
-      bytes[n++] = Number.parseInt(hex, 16);
-      i += 2;
-    } else if (code === 0x2b /* + */ && plusIsSpace) {
-      bytes[n++] = 0x20;
-    } else if (code < 0x80) {
-      bytes[n++] = code;
-    } else {
-      return undefined;
-    }
-  }
-  const decoded = bytes.subarray(0, n);
-  if (!isUtf8(decoded)) return undefined;
-  return decoded.toString('utf8');
 }
 
 function isAscii(s: string): boolean {

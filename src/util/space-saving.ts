@@ -251,15 +251,15 @@ export class WindowedHotKeys {
 
   /**
    * heavy tells whether `key` is surely one of the window's heavy hitters: counted, less
-   * what the counts may overstate, at least once per `capacity` offers (the share above
-   * which space-saving guarantees a key its slot). Two map lookups; it reads the sketches
+   * what the counts may overstate, at least twice and at least once per `capacity` offers
+   * (the share above which space-saving guarantees a key its slot). Two map lookups; it reads the sketches
    * as the last count left them, without rotating.
    */
   heavy(key: string): boolean {
     const total = this.#current.total + this.#previous.total;
     if (total === 0) return false;
     const least = this.#current.atLeast(key) + this.#previous.atLeast(key);
-    return least * this.#current.capacity >= total;
+    return least >= 2 && least * this.#current.capacity >= total;
   }
 
   /**

@@ -118,6 +118,15 @@ describe('HTTP peer client', () => {
     assert.deepEqual(await client().get('g', 'k'), { value: utf8('v'), expireAt: 0, minuteQps: 0 });
   });
 
+  it("gives each value bytes of its own, not a view of the socket's read buffer", async () => {
+    const value = new Uint8Array(100).fill(0x61);
+    script = protobuf(toBinary(GetResponseSchema, create(GetResponseSchema, { value })));
+    const got = await client().get('g', 'k');
+    assert.deepEqual(got.value, value);
+    // A cached view of a read buffer would keep the whole buffer (and other answers) alive.
+    assert.equal(got.value.buffer.byteLength, value.byteLength);
+  });
+
   it('decodes expiry in nanoseconds and minute QPS', async () => {
     const msg = create(GetResponseSchema, {
       value: utf8('v'),

@@ -43,6 +43,7 @@ import {
   type HttpDialect,
   REMOVE_KEYS_SEGMENT,
 } from './dialect.js';
+import { type Answer, Exchange } from './exchange.js';
 import {
   CLEAR_PATH,
   DEFAULT_BASE_PATH,
@@ -55,13 +56,8 @@ import {
 
 const defaultConnections = 64;
 const defaultRequestTimeoutMs = 10_000;
-/** The largest delay `setTimeout` honours; a longer wait needs no timer. */
-const maxTimerMs = 2 ** 31 - 1;
 // Room for GetResponse's field tags, the value's length, minute_qps and expire.
 const getResponseOverhead = 64;
-// Error bodies: how much to read before giving up, and how much to quote.
-const errorBodyReadLimit = 64 * 1024;
-const errorTextLimit = 512;
 
 /** HttpTransportOptions configures {@link createHttpTransport}. */
 export interface HttpTransportOptions {
@@ -89,9 +85,10 @@ export interface HttpTransportOptions {
    */
   dispatcher?: Dispatcher;
   /**
-   * connections bounds the sockets the default Pool opens to each peer;
-   * requests beyond it wait in line. Ignored when `dispatcher` is given.
-   * Defaults to 64.
+   * connections bounds the sockets the default Pool opens to each peer, each
+   * carrying one request at a time (no pipelining); requests beyond it wait in
+   * line, each still ended by its own deadline or signal. Ignored when
+   * `dispatcher` is given. Defaults to 64.
    */
   connections?: number;
   /**
@@ -207,6 +204,11 @@ export function createHttpTransport(options: HttpTransportOptions = {}): HttpTra
     dispatcher: options.dispatcher,
     pool: {
       connections,
+      // No pipelining. HTTP/1.1 answers a connection's requests in order, so a hit
+      // pipelined behind a slow load would wait for it (a Go owner even serves them one
+      // after another); and at 64 in flight, 16 connections of 4 or 8 of 8 cost both the
+      // client and the owner more CPU per get than 64 of 1 (undici writes each request
+      // by itself all the same).
       pipelining: 1,
       // Applied to https:// origins only; `key` and `cert` answer a server's request for a
       // client certificate.
@@ -289,12 +291,8 @@ class HttpPeerClient implements PeerClient {
       group === PROBE_GROUP && this.#config.dialect.probeWithoutKey
         ? escapePathSegment(group)
         : keyPath(group, key);
-    let generation: number | undefined;
-    const bytes = await this.#call('GET', path, undefined, options, (body, headers) => {
-      const g = headers[GENERATION_HEADER];
-      if (g !== undefined) generation = parseGeneration(g);
-      return readBody(this.url, body, headers, limit + getResponseOverhead);
-    });
+    const answer = await this.#call('GET', path, undefined, options, limit + getResponseOverhead);
+    const bytes = answer.body;
     let message: GetResponse;
     try {
       message = (this.#codec ?? (await this.#loadCodec())).decodeGetResponse(bytes);
@@ -304,11 +302,12 @@ class HttpPeerClient implements PeerClient {
     checkPeerValue(this.url, message.value.byteLength, limit);
     const qps = message.minuteQps;
     const got: PeerValue = {
-      value: message.value,
+      // A copy: `bytes` may be a view into the socket's read buffer, shared with other answers.
+      value: new Uint8Array(message.value),
       expireAt: expireAtFromNanos(message.expire),
       minuteQps: Number.isFinite(qps) && qps > 0 ? qps : 0,
     };
-    if (generation !== undefined) got.generation = generation;
+    if (answer.generation !== undefined) got.generation = answer.generation;
     return got;
   }
 
@@ -321,11 +320,11 @@ class HttpPeerClient implements PeerClient {
   ): Promise<void> {
     const codec = this.#codec ?? (await this.#loadCodec());
     const body = codec.encodeSetRequest(group, key, value, nanosFromExpireAt(expireAt));
-    await this.#call('PUT', keyPath(group, key), protobuf(body), options, discard);
+    await this.#call('PUT', keyPath(group, key), protobuf(body), options, 0);
   }
 
   async remove(group: string, key: string, options?: CallOptions): Promise<void> {
-    await this.#call('DELETE', keyPath(group, key), undefined, options, discard);
+    await this.#call('DELETE', keyPath(group, key), undefined, options, 0);
   }
 
   /**
@@ -339,7 +338,7 @@ class HttpPeerClient implements PeerClient {
       `${CLEAR_PATH}${escapePathSegment(group)}`,
       undefined,
       { ...options, generation },
-      discard,
+      0,
       (status, text) =>
         status === 404
           ? new NotFoundError(`peer ${this.url} has no clear call (${text})`, { remote: true })
@@ -357,12 +356,12 @@ class HttpPeerClient implements PeerClient {
     if (request.group !== undefined) query.set('group', request.group);
     if (request.key !== undefined) query.set('key', request.key);
     const q = query.toString();
-    const bytes = await this.#call(
+    const { body: bytes } = await this.#call(
       'GET',
       `${STATS_PATH}${q === '' ? '' : `?${q}`}`,
       undefined,
       options,
-      (body, headers) => readBody(this.url, body, headers, MAX_NODE_STATS_BYTES),
+      MAX_NODE_STATS_BYTES,
       (status, text) =>
         status === 404
           ? new NotFoundError(`peer ${this.url} has no stats call (${text})`, { remote: true })
@@ -390,7 +389,7 @@ class HttpPeerClient implements PeerClient {
             removeKeysPath,
             { bytes: encodeRemoveKeys(group, batch), type: 'application/json' },
             options,
-            discard,
+            0,
           ),
         )
       : keys.map((key) => this.remove(group, key, options));
@@ -399,25 +398,24 @@ class HttpPeerClient implements PeerClient {
   }
 
   /**
-   * call sends one request and hands a 200's body to `onOk`; any other status,
-   * network failure, abort or timeout becomes a CacheError. The body is always
-   * consumed or destroyed, so no socket is left stuck.
+   * call sends one request through undici's `dispatch` and answers with a 200's
+   * body (kept only when `bodyLimit` is not 0, and refused past it); any other
+   * status, network failure, abort or timeout becomes a CacheError.
    */
-  async #call<T>(
+  async #call(
     method: 'GET' | 'PUT' | 'DELETE' | 'POST',
     pathTail: string,
     body: RequestBody | undefined,
     options: CallOptions | undefined,
-    onOk: (body: ResponseBody, headers: Headers) => Promise<T>,
+    bodyLimit: number,
     onStatus: (status: number, text: string) => CacheError = (status, text) =>
       statusError(this.url, method, status, text, this.#config.dialect),
-  ): Promise<T> {
+  ): Promise<Answer> {
     const callerSignal = options?.signal;
     if (callerSignal?.aborted) throw abortError(callerSignal);
     if (this.#closing !== undefined) {
       throw new UnavailableError(`peer ${this.url}: the client is closed`);
     }
-    const path = `${this.#pathPrefix}${pathTail}`;
 
     // The call waits until the earlier of the caller's deadline and our own
     // timeout, and tells the peer how long that is, so the owner stops waiting
@@ -437,56 +435,52 @@ class HttpPeerClient implements PeerClient {
     if (options?.traceparent !== undefined) headers[TRACEPARENT] = options.traceparent;
     if (options?.generation) headers[GENERATION_HEADER] = String(options.generation);
 
-    // One controller aborts the request for either reason: the caller's signal,
-    // or our own timeout (whose reason is a DeadlineExceededError).
-    const controller = new AbortController();
-    const onCallerAbort = () => controller.abort(callerSignal?.reason);
-    callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
-    const timer =
-      timeoutMs <= maxTimerMs
-        ? setTimeout(() => {
-            controller.abort(
-              new DeadlineExceededError(
-                leftMs < requestTimeoutMs
-                  ? `peer ${this.url}: the caller's deadline passed (${Math.ceil(leftMs)} ms)`
-                  : `peer ${this.url}: no answer within ${requestTimeoutMs} ms`,
-              ),
-            );
-          }, timeoutMs)
-        : undefined;
+    const exchange = new Exchange({
+      peer: this.url,
+      bodyLimit,
+      timeoutMs,
+      onTimeout: () =>
+        new DeadlineExceededError(
+          leftMs < requestTimeoutMs
+            ? `peer ${this.url}: the caller's deadline passed (${Math.ceil(leftMs)} ms)`
+            : `peer ${this.url}: no answer within ${requestTimeoutMs} ms`,
+        ),
+      signal: callerSignal,
+      onAbort: () => abortError(callerSignal as AbortSignal),
+    });
     try {
-      const response = await this.#dispatcher.request({
-        origin: this.#origin,
-        path,
-        method,
-        body: body?.bytes,
-        headers,
-        signal: controller.signal,
-      });
-      if (response.statusCode === 200) {
-        const generation = response.headers[GENERATION_HEADER];
-        if (generation !== undefined) {
-          const g = parseGeneration(generation);
-          if (g !== undefined) options?.onGeneration?.(g);
-        }
-        return await onOk(response.body, response.headers);
-      }
-      const text = await readErrorText(response.body);
-      throw onStatus(response.statusCode, text);
+      this.#dispatcher.dispatch(
+        {
+          origin: this.#origin,
+          path: `${this.#pathPrefix}${pathTail}`,
+          method,
+          body: body?.bytes ?? null,
+          headers,
+        },
+        exchange,
+      );
     } catch (err) {
-      if (callerSignal?.aborted) throw abortError(callerSignal);
-      if (controller.signal.aborted) throw abortError(controller.signal);
+      // undici reports failures to the handler; a dispatcher of the caller's may throw.
+      exchange.fail(err instanceof Error ? err : new Error(String(err)));
+    }
+    let answer: Answer;
+    try {
+      answer = await exchange.promise;
+    } catch (err) {
       if (err instanceof CacheError) throw err;
       throw networkError(this.url, method, err);
-    } finally {
-      clearTimeout(timer);
-      callerSignal?.removeEventListener('abort', onCallerAbort);
     }
+    if (answer.status !== 200) throw onStatus(answer.status, answer.text);
+    if (answer.generationHeader !== undefined) {
+      const g = parseGeneration(answer.generationHeader);
+      if (g !== undefined) {
+        answer.generation = g;
+        options?.onGeneration?.(g);
+      }
+    }
+    return answer;
   }
 }
-
-type ResponseBody = Dispatcher.ResponseData['body'];
-type Headers = Dispatcher.ResponseData['headers'];
 
 /** RequestBody is a request's body and its Content-Type. */
 interface RequestBody {
@@ -502,66 +496,6 @@ function keyPath(group: string, key: string): string {
 /** protobuf labels a protobuf message as a request body. */
 function protobuf(bytes: Uint8Array): RequestBody {
   return { bytes, type: 'application/x-protobuf' };
-}
-
-function discard(body: ResponseBody): Promise<void> {
-  return body.dump();
-}
-
-/**
- * readBody reads a whole response body into one buffer of its own (not a slice
- * of a shared pool), refusing more than `limit` bytes: a declared length over
- * the limit is refused before reading, an undeclared one as soon as it passes.
- */
-async function readBody(
-  url: string,
-  body: ResponseBody,
-  headers: Headers,
-  limit: number,
-): Promise<Uint8Array> {
-  const declared = Number(headers['content-length'] ?? Number.NaN);
-  if (declared > limit) {
-    body.destroy();
-    throw new TooLargeError(`peer ${url}: response of ${declared} bytes is over the limit`);
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    total += chunk.byteLength;
-    if (total > limit) {
-      body.destroy();
-      throw new TooLargeError(`peer ${url}: response of over ${limit} bytes is over the limit`);
-    }
-    chunks.push(chunk);
-  }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
-}
-
-/** readErrorText reads the start of an error body as text, destroying the rest if long. */
-async function readErrorText(body: ResponseBody): Promise<string> {
-  const chunks: Buffer[] = [];
-  let kept = 0;
-  let total = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    total += chunk.byteLength;
-    if (kept < errorTextLimit) {
-      chunks.push(chunk);
-      kept += chunk.byteLength;
-    }
-    if (total > errorBodyReadLimit) {
-      body.destroy();
-      break;
-    }
-  }
-  let text = Buffer.concat(chunks).toString('utf8').trim();
-  if (text.length > errorTextLimit) text = `${text.slice(0, errorTextLimit)}…`;
-  return text;
 }
 
 /**

@@ -1,0 +1,46 @@
+// key-bytes.test.ts: KeyBytes puts a key's UTF-8 bytes in its buffer, zero-padded, and
+// hashes them the same however the key arrives and whatever was loaded before.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { KeyBytes } from './key-bytes.js';
+
+const loaded = (k: KeyBytes) => Buffer.from(k.bytes.subarray(0, k.length)).toString();
+
+test('load writes the UTF-8 bytes, ASCII or not, and tells a lone surrogate apart', () => {
+  const k = new KeyBytes();
+  k.load('plain', 1);
+  assert.equal(k.length, 5);
+  assert.equal(loaded(k), 'plain');
+  assert.ok(k.wellFormed);
+  k.load('clé 🔑', 1);
+  assert.equal(k.length, Buffer.byteLength('clé 🔑'));
+  assert.equal(loaded(k), 'clé 🔑');
+  assert.ok(k.wellFormed);
+  k.load('a\uD800', 1);
+  assert.equal(k.wellFormed, false);
+  k.load('a', 1);
+  assert.ok(k.wellFormed, 'reset by the next load');
+});
+
+test('the hash depends on the bytes and the seed only', () => {
+  const k = new KeyBytes();
+  const fresh = (key: string, seed = 7) => new KeyBytes().load(key, seed);
+  // A longer key first leaves bytes behind the shorter one: the padding is zeroed.
+  k.load('a-much-longer-key-than-the-next', 7);
+  assert.equal(k.load('short', 7), fresh('short'));
+  assert.equal(k.load(`sh${'ort'}`, 7), fresh('short'), 'a key built in pieces hashes the same');
+  assert.equal(k.load('clé', 7), fresh('clé'));
+  assert.notEqual(fresh('short'), fresh('short', 8));
+  assert.notEqual(fresh('short'), fresh('short\0'), 'trailing zero bytes are part of the key');
+  const hashes = new Set(Array.from({ length: 10_000 }, (_, i) => fresh(`key:${i}`)));
+  assert.ok(hashes.size > 9_990, `${hashes.size} distinct hashes of 10,000 keys`);
+});
+
+test('keys longer than the buffer grow it', () => {
+  const k = new KeyBytes();
+  const long = 'é'.repeat(1000);
+  k.load(long, 3);
+  assert.equal(k.length, 2000);
+  assert.equal(loaded(k), long);
+  assert.equal(k.load(long, 3), new KeyBytes().load(long, 3));
+});
