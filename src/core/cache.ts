@@ -126,12 +126,14 @@ interface Counters {
  * larger than the whole budget is not kept at all (it would flush everything).
  *
  * Layout: no object per entry. Each entry is a slot of an {@link EntryTable}: its
- * hash chain, its links in main's or hot's recency list, its flags, and where its
- * record (key and value bytes together) lies in the {@link ValueArena}; two
- * Float64Arrays hold expiry and refresh times once any entry has one. A lookup hashes the key, walks its
- * chain comparing hashes and then the record's key bytes, and makes a fresh
- * {@link ByteView} of the value: the record's bytes are never rewritten, so the
- * view stays valid after the entry leaves. An entry whose record the arena does
+ * hash chain, its links in main's or hot's recency list, its flags, the lengths of
+ * its key and value, a key of up to {@link INLINE_KEY_BYTES} itself, and where its
+ * record (the value, after a longer key) lies in the {@link ValueArena}; two
+ * Float64Arrays hold expiry and refresh times once any entry has one. A lookup
+ * hashes the key, walks its chain comparing hashes and then the key's bytes (in the
+ * slot, else in the record), and makes a fresh {@link ByteView} of the value from
+ * the slot's fields, so a hit on a short key reads nothing of its record. The
+ * record's bytes are never rewritten, so the view stays valid after the entry leaves. An entry whose record the arena does
  * not take (key and value over 1/8 of a block together, a key of 16 KiB or more, a
  * key that is not well-formed UTF-16) is kept as objects instead.
  */
