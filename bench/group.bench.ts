@@ -165,7 +165,11 @@ async function main(): Promise<void> {
   // A fresh string per lookup: hashed anew by both, compared with the stored key by content.
   const all = Buffer.from(order.join(''), 'latin1');
   const ends: number[] = [];
-  for (let end = 0, i = 0; i < n; i++) ends.push((end += (order[i] as string).length));
+  let end = 0;
+  for (const k of order) {
+    end += k.length;
+    ends.push(end);
+  }
   const fresh = (i: number) => {
     const k = i % n;
     return all.toString('latin1', k === 0 ? 0 : (ends[k - 1] as number), ends[k] as number);
