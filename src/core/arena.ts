@@ -161,6 +161,14 @@ export class ValueArena {
   }
 
   /**
+   * viewAt returns a view of the `length` bytes at `start` of `block`: a value whose
+   * place its owner knows without reading the record's header.
+   */
+  viewAt(block: number, start: number, length: number): ByteView {
+    return viewSlots.make((this.#blocks[block] as Block).u8, start, length);
+  }
+
+  /**
    * release tells the arena that the owner no longer holds the record at `block`,
    * `offset`; its bytes are reclaimed at a later compaction. This may compact now,
    * moving other records (and calling `place` for them).

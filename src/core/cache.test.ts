@@ -7,6 +7,13 @@ import { recordBytes } from './arena.js';
 import { ByteView } from './byteview.js';
 import { viewBytes } from './byteview-internal.js';
 import { hitExpireAt, hitView, TwoTierCache } from './cache.js';
+import { INLINE_KEY_BYTES } from './entry-table.js';
+
+/** recordOf is the size of the record of an entry: a short key is kept in its slot instead. */
+function recordOf(key: string, valueBytes: number): number {
+  const keyBytes = Buffer.byteLength(key);
+  return recordBytes(keyBytes <= INLINE_KEY_BYTES ? 0 : keyBytes, valueBytes);
+}
 
 test('hot is evicted first while it holds more than 1/8 of main', () => {
   const c = new TwoTierCache({ cacheBytes: 100 });
@@ -63,18 +70,18 @@ test('a budget of 0 keeps nothing', () => {
   assert.equal(c.stats('main').items, 0);
 });
 
-test('values are copied into the arena with their keys; every way out of the cache releases them', () => {
+test('values are copied into the arena, short keys into their slots; every way out of the cache releases them', () => {
   let now = 1000;
   const c = new TwoTierCache({ cacheBytes: 4096, now: () => now });
   const src = new Uint8Array(100).fill(1);
   const stored = c.add('main', 'a', src, 0);
   src.fill(2);
   assert.deepEqual(hitView(stored)?.byteSlice(), new Uint8Array(100).fill(1));
-  assert.equal(c.arenaBytes.live, recordBytes(1, 100));
+  assert.equal(c.arenaBytes.live, recordOf('a', 100));
   c.add('main', 'a', 'x'.repeat(50), 0); // replaced
-  assert.equal(c.arenaBytes.live, recordBytes(1, 50));
+  assert.equal(c.arenaBytes.live, recordOf('a', 50));
   c.add('hot', 'a', 'y'.repeat(60), 0); // moved to hot
-  assert.equal(c.arenaBytes.live, recordBytes(1, 60));
+  assert.equal(c.arenaBytes.live, recordOf('a', 60));
   c.remove('a');
   assert.equal(c.arenaBytes.live, 0);
   c.add('main', 'e', 'z'.repeat(70), 1500);
@@ -88,7 +95,7 @@ test('values are copied into the arena with their keys; every way out of the cac
   for (let i = 0; i < 100; i++) {
     if (c.has('main', `k${i}`)) {
       kept++;
-      live += recordBytes(`k${i}`.length, 99);
+      live += recordOf(`k${i}`, 99);
     }
   }
   assert.equal(kept, c.stats('main').items);
@@ -112,7 +119,7 @@ test('a value not kept (too large, expired, no budget) is still an owned copy', 
   }
 });
 
-test('random adds, removes and evictions: every value read matches, the arena adds up', () => {
+test('random adds, removes and evictions, short and long keys: every value read matches, the arena adds up', () => {
   let seed = 7;
   const random = () => {
     seed = (seed * 48271) % 2147483647;
@@ -121,7 +128,9 @@ test('random adds, removes and evictions: every value read matches, the arena ad
   const c = new TwoTierCache({ cacheBytes: 64 * 1024 });
   const want = new Map<string, string>();
   for (let step = 0; step < 20000; step++) {
-    const key = `k${Math.floor(random() * 2000)}`;
+    // 14 to 25 bytes: keys kept in their slots and keys kept in their records.
+    const x = Math.floor(random() * 2000);
+    const key = `k${x}`.padEnd(14 + (x % 12), '.');
     const r = random();
     if (r < 0.1) {
       c.remove(key);
@@ -139,7 +148,7 @@ test('random adds, removes and evictions: every value read matches, the arena ad
   let bytes = 0;
   for (const [key, value] of want) {
     if (c.has('main', key) || c.has('hot', key)) {
-      live += recordBytes(key.length, Buffer.byteLength(value));
+      live += recordOf(key, Buffer.byteLength(value));
       bytes += key.length + Buffer.byteLength(value);
       assert.equal(c.inspect(c.has('main', key) ? 'main' : 'hot', key)?.view?.toString(), value);
     }
@@ -197,6 +206,32 @@ test('keys are their UTF-8 bytes: non-ASCII keys, long keys and large values are
   for (const k of keys) assert.ok(c.remove(k));
   assert.equal(c.stats('main').items + c.stats('hot').items, 0);
   assert.equal(c.stats('main').bytes + c.stats('hot').bytes, 0);
+});
+
+test('keys around the length a slot keeps are told apart by every byte and their length', () => {
+  const c = new TwoTierCache({ cacheBytes: 1 << 16 });
+  const n = INLINE_KEY_BYTES;
+  // Each a prefix of the next, or one byte apart; 'é' is 2 bytes, so its keys cross n in UTF-8.
+  const keys = [
+    'k'.repeat(n - 1),
+    'k'.repeat(n),
+    'k'.repeat(n + 1),
+    `${'k'.repeat(n - 1)}j`,
+    `${'k'.repeat(n)}\0`,
+    `${'k'.repeat(n - 2)}é`,
+    `${'k'.repeat(n - 1)}é`,
+    `${'k'.repeat(n - 3)}\0`,
+  ];
+  for (const [i, k] of keys.entries()) c.add('main', k, `v${i}`, 0);
+  for (const [i, k] of keys.entries()) assert.equal(c.get(k)?.toString(), `v${i}`, k);
+  assert.equal(c.get('k'.repeat(n - 2)), undefined);
+  assert.equal(c.get(`${'k'.repeat(n - 2)}e`), undefined);
+  // A freed slot taken by a shorter key keeps nothing of the longer one.
+  assert.ok(c.remove(keys[1] as string));
+  c.add('main', 'k', 'short', 0);
+  assert.equal(c.get('k')?.toString(), 'short');
+  assert.equal(c.get(keys[1] as string), undefined);
+  assert.equal(c.get('k'.repeat(n - 1))?.toString(), 'v0');
 });
 
 test('a key with a lone surrogate is not the key U+FFFD stands for in its UTF-8', () => {

@@ -1,11 +1,11 @@
 // cache.ts: a group's two LRU caches (main and hot) under one byte budget, with
 // per-entry expiry checked on read; entries live in typed arrays and a shared arena.
 import { InvalidArgumentError } from '../errors.js';
-import { ValueArena } from './arena.js';
+import { RECORD_HEADER_BYTES, ValueArena } from './arena.js';
 import { ByteView } from './byteview.js';
 import { viewBytes } from './byteview-internal.js';
-import { EntryTable } from './entry-table.js';
-import { KeyBytes } from './key-bytes.js';
+import { EntryTable, INLINE_KEY_BYTES } from './entry-table.js';
+import { KeyBytes, type KeyWords } from './key-bytes.js';
 import type { CacheStats, CacheType } from './stats.js';
 
 /**
@@ -97,6 +97,11 @@ const IN_HOT = 1;
 const NOT_FOUND = 2;
 /** The entry is not in the arena (its key or value is too large): see Outside. */
 const OUTSIDE = 4;
+/** The entry's key is in its slot, not in its record (it is short): see INLINE_KEY_BYTES. */
+const INLINE = 8;
+
+/** The key of a record whose key is kept in its slot. */
+const NO_KEY: KeyWords = { bytes: new Uint8Array(4), words: new Int32Array(1), length: 0 };
 
 /** Outside is an entry whose record the arena does not take: its key and value as objects. */
 interface Outside {
@@ -121,12 +126,14 @@ interface Counters {
  * larger than the whole budget is not kept at all (it would flush everything).
  *
  * Layout: no object per entry. Each entry is a slot of an {@link EntryTable}: its
- * hash chain, its links in main's or hot's recency list, its flags, and where its
- * record (key and value bytes together) lies in the {@link ValueArena}; two
- * Float64Arrays hold expiry and refresh times once any entry has one. A lookup hashes the key, walks its
- * chain comparing hashes and then the record's key bytes, and makes a fresh
- * {@link ByteView} of the value: the record's bytes are never rewritten, so the
- * view stays valid after the entry leaves. An entry whose record the arena does
+ * hash chain, its links in main's or hot's recency list, its flags, the lengths of
+ * its key and value, a key of up to {@link INLINE_KEY_BYTES} itself, and where its
+ * record (the value, after a longer key) lies in the {@link ValueArena}; two
+ * Float64Arrays hold expiry and refresh times once any entry has one. A lookup
+ * hashes the key, walks its chain comparing hashes and then the key's bytes (in the
+ * slot, else in the record), and makes a fresh {@link ByteView} of the value from
+ * the slot's fields, so a hit on a short key reads nothing of its record. The
+ * record's bytes are never rewritten, so the view stays valid after the entry leaves. An entry whose record the arena does
  * not take (key and value over 1/8 of a block together, a key of 16 KiB or more, a
  * key that is not well-formed UTF-16) is kept as objects instead.
  */
@@ -253,9 +260,15 @@ export class TwoTierCache {
     const table = this.#table;
     for (let s = table.first(hash); s !== 0; s = table.chained(s)) {
       if (table.hashOf(s) !== hash) continue;
-      if ((table.flagsOf(s) & OUTSIDE) === 0) {
+      const flags = table.flagsOf(s);
+      if ((flags & OUTSIDE) === 0) {
         // A key that is not well-formed is never in the arena: its UTF-8 is another key's.
-        if (bytes.wellFormed && this.#arena.keyIs(table.blockOf(s), table.offsetOf(s), bytes)) {
+        if (
+          bytes.wellFormed &&
+          ((flags & INLINE) !== 0
+            ? table.keyIs(s, bytes)
+            : this.#arena.keyIs(table.blockOf(s), table.offsetOf(s), bytes))
+        ) {
           return s;
         }
       } else if ((this.#outside.get(s) as Outside).key === key) {
@@ -270,7 +283,10 @@ export class TwoTierCache {
     const flags = table.flagsOf(slot);
     if ((flags & NOT_FOUND) !== 0) return null;
     if ((flags & OUTSIDE) !== 0) return (this.#outside.get(slot) as Outside).view;
-    return this.#arena.view(table.blockOf(slot), table.offsetOf(slot));
+    // From the slot alone: a hit on a short key reads nothing of its record.
+    const keyInRecord = (flags & INLINE) !== 0 ? 0 : table.keyLengthOf(slot);
+    const start = table.offsetOf(slot) + RECORD_HEADER_BYTES + keyInRecord;
+    return this.#arena.viewAt(table.blockOf(slot), start, table.valueLengthOf(slot));
   }
 
   /**
@@ -321,7 +337,14 @@ export class TwoTierCache {
     // A key that is not well-formed (a lone surrogate) has no UTF-8 of its own.
     if (this.#arena.fits(keyBytes, bytes) && this.#key.wellFormed) {
       const stored = value instanceof ByteView ? viewBytes(value) : value;
-      this.#arena.store(slot, this.#key, stored, bytes);
+      table.setLengths(slot, keyBytes, bytes);
+      if (keyBytes <= INLINE_KEY_BYTES) {
+        flags |= INLINE;
+        table.setKey(slot, this.#key);
+        this.#arena.store(slot, NO_KEY, stored, bytes);
+      } else {
+        this.#arena.store(slot, this.#key, stored, bytes);
+      }
       if (value !== null) view = this.#arena.view(table.blockOf(slot), table.offsetOf(slot));
     } else {
       flags |= OUTSIDE;
@@ -373,7 +396,7 @@ export class TwoTierCache {
     } else {
       const block = table.blockOf(slot);
       const offset = table.offsetOf(slot);
-      size = this.#arena.keyBytes(block, offset) + this.#arena.valueBytes(block, offset);
+      size = table.keyLengthOf(slot) + table.valueLengthOf(slot);
       table.remove(slot);
       // May compact, moving other slots' records (and placing them anew).
       this.#arena.release(block, offset);

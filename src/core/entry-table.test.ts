@@ -2,7 +2,8 @@
 // reuses freed slots, and keeps all of it through growth.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { EntryTable } from './entry-table.js';
+import { EntryTable, INLINE_KEY_BYTES } from './entry-table.js';
+import { KeyBytes } from './key-bytes.js';
 
 /** chain lists the slots of the chain where `hash` would be. */
 function chain(t: EntryTable, hash: number): number[] {
@@ -90,4 +91,47 @@ test('growth keeps every slot findable, every list in order, every place and fla
     const want = slots.filter((_, i) => i % 3 === l).reverse();
     assert.deepEqual(list(t, l), want, `list ${l}`);
   }
+});
+
+test('a slot keeps a short key and its lengths, and tells it from keys of the same hash', () => {
+  const t = new EntryTable(2);
+  const bytes = new KeyBytes();
+  const keep = (key: string, value: number) => {
+    const slot = t.alloc();
+    bytes.load(key, 1);
+    t.setLengths(slot, bytes.length, value);
+    t.setKey(slot, bytes);
+    // One hash for all: the chain holds every slot, and only the key tells them apart.
+    t.add(slot, 42, 0, 0);
+    return { slot };
+  };
+  const long = 'x'.repeat(INLINE_KEY_BYTES);
+  const a = keep(long, (1 << 18) - 1);
+  const b = keep('x'.repeat(INLINE_KEY_BYTES - 1), 0);
+  const c = keep('xxxy', 7);
+  assert.deepEqual(
+    [t.keyLengthOf(a.slot), t.valueLengthOf(a.slot)],
+    [INLINE_KEY_BYTES, (1 << 18) - 1],
+  );
+  const find = (key: string) => {
+    bytes.load(key, 1);
+    for (let s = t.first(42); s !== 0; s = t.chained(s)) if (t.keyIs(s, bytes)) return s;
+    return 0;
+  };
+  assert.equal(find(long), a.slot);
+  assert.equal(find('x'.repeat(INLINE_KEY_BYTES - 1)), b.slot);
+  assert.equal(find('xxxy'), c.slot);
+  assert.equal(find('xxx'), 0, 'a prefix is another key');
+  assert.equal(find('xxxz'), 0);
+  assert.equal(find(''), 0);
+  // A freed slot reused for a shorter key: the longer key's bytes left behind do not count.
+  t.remove(a.slot);
+  const d = keep('xx', 1);
+  assert.equal(d.slot, a.slot);
+  assert.equal(find('xx'), d.slot);
+  assert.equal(find(long), 0);
+  // Growth keeps the keys.
+  for (let i = 0; i < 100; i++) keep(`filler ${i}`, i);
+  assert.equal(find('xxxy'), c.slot);
+  assert.notEqual(find('filler 99'), 0);
 });

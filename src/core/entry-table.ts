@@ -1,7 +1,9 @@
 // entry-table.ts: EntryTable, a cache's entries as numbered slots in one Int32Array: the
-// hash chains that find them, the recency lists that order them, and where their bytes lie.
+// hash chains that find them, the recency lists that order them, where their bytes lie,
+// and a short key's own bytes.
+import type { KeyWords } from './key-bytes.js';
 
-/** The fields of a slot, 6 int32s (24 bytes) side by side, so one lookup touches one place. */
+/** The fields of a slot, 12 int32s (48 bytes) side by side, so one lookup touches one place. */
 const HASH = 0;
 const CHAIN = 1;
 const NEXT = 2;
@@ -9,9 +11,18 @@ const PREV = 3;
 /** The block of the entry's bytes in the low 24 bits, its flags in the 8 above. */
 const BLOCK = 4;
 const OFFSET = 5;
-const STRIDE = 6;
+/** The key's length in the low LENGTH_BITS bits, the value's length in the bits above. */
+const LENGTHS = 6;
+/** A short key's UTF-8 bytes, zero-padded: INLINE_KEY_BYTES of them. */
+const KEY = 7;
+const STRIDE = 12;
 const BLOCK_MASK = 0xff_ffff;
 const FLAG_SHIFT = 24;
+const LENGTH_BITS = 14;
+const LENGTH_MASK = (1 << LENGTH_BITS) - 1;
+
+/** INLINE_KEY_BYTES is the longest key, in UTF-8 bytes, that a slot holds itself ({@link EntryTable.setKey}). */
+export const INLINE_KEY_BYTES = (STRIDE - KEY) * 4;
 
 /** Slots allocated at first; the table grows by half when full. */
 const INITIAL_SLOTS = 16;
@@ -20,14 +31,16 @@ const INITIAL_SLOTS = 16;
  * EntryTable keeps a cache's entries as slots: numbers from `lists` up, each with the
  * key's hash, the next slot of its hash chain, its links in one of `lists` recency
  * lists, where its bytes lie (a block and an offset, which the table stores but does
- * not read) and 8 bits of flags, all in one Int32Array with no object per entry.
- * The table knows hashes only: callers compare keys themselves, walking the chain
- * from {@link EntryTable.first} with {@link EntryTable.chained}.
+ * not read), the lengths of its key and value, 8 bits of flags, and the bytes of a key
+ * of up to {@link INLINE_KEY_BYTES}, all in one Int32Array with no object per entry.
+ * Callers compare keys themselves, walking the chain from {@link EntryTable.first}
+ * with {@link EntryTable.chained}: a short key with {@link EntryTable.keyIs}, in the
+ * slot the walk reads anyway, so that a hit on it touches no other memory.
  *
  * Slots 0 to `lists - 1` are the lists' sentinels: list `l` runs from
  * {@link EntryTable.newest} to {@link EntryTable.oldest}, either being `l` itself
  * when the list is empty; 0 also means "no slot" in a chain. Hash buckets are a
- * power of two, at least the capacity, so chains stay short. A slot costs 24 bytes,
+ * power of two, at least the capacity, so chains stay short. A slot costs 48 bytes,
  * plus 4 to 8 of bucket heads, times up to 1.5 for the room the table grows into.
  */
 export class EntryTable {
@@ -85,6 +98,48 @@ export class EntryTable {
   /** flagsOf is the flags `slot` was added with. */
   flagsOf(slot: number): number {
     return (this.#slots[slot * STRIDE + BLOCK] as number) >>> FLAG_SHIFT;
+  }
+
+  /** keyLengthOf is the key length set by {@link EntryTable.setLengths}. */
+  keyLengthOf(slot: number): number {
+    return (this.#slots[slot * STRIDE + LENGTHS] as number) & LENGTH_MASK;
+  }
+
+  /** valueLengthOf is the value length set by {@link EntryTable.setLengths}. */
+  valueLengthOf(slot: number): number {
+    return (this.#slots[slot * STRIDE + LENGTHS] as number) >>> LENGTH_BITS;
+  }
+
+  /** setLengths records the lengths of the key (below 2^14) and value (below 2^18) of `slot`. */
+  setLengths(slot: number, keyBytes: number, valueBytes: number): void {
+    this.#slots[slot * STRIDE + LENGTHS] = keyBytes | (valueBytes << LENGTH_BITS);
+  }
+
+  /**
+   * setKey keeps the bytes of `key`, at most {@link INLINE_KEY_BYTES} of them and
+   * zero-padded to a whole word as {@link KeyWords} are, in `slot`; the key's length is
+   * {@link EntryTable.setLengths}'s.
+   */
+  setKey(slot: number, key: KeyWords): void {
+    const at = slot * STRIDE + KEY;
+    const words = key.words;
+    for (let w = 0, count = (key.length + 3) >> 2; w < count; w++) {
+      this.#slots[at + w] = words[w] as number;
+    }
+  }
+
+  /** keyIs tells whether `slot` keeps (by {@link EntryTable.setKey}) the key whose bytes are `key`. */
+  keyIs(slot: number, key: KeyWords): boolean {
+    const slots = this.#slots;
+    const i = slot * STRIDE;
+    const n = key.length;
+    if (((slots[i + LENGTHS] as number) & LENGTH_MASK) !== n) return false;
+    // Whole words: both sides are zero-padded.
+    const words = key.words;
+    for (let w = 0, count = (n + 3) >> 2; w < count; w++) {
+      if (slots[i + KEY + w] !== words[w]) return false;
+    }
+    return true;
   }
 
   /** place records where the bytes of `slot` lie: `block` below 2^24, and `offset`. */
