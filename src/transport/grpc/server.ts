@@ -11,16 +11,19 @@ import {
   type StatusObject,
 } from '@grpc/grpc-js';
 import { answerPeer } from '../../core/group.js';
-import { peerLeaving } from '../../core/leave.js';
 import type { Logger } from '../../core/logger.js';
 import { encodeNodeStats } from '../../core/node-stats.js';
 import type { GroupLookup, PeerServedGroup, PeerValue } from '../../core/peers.js';
-import { CancelledError, DeadlineExceededError, httpStatus, toCacheError } from '../../errors.js';
-import { type SizeLimits, servedLimits } from '../../limits.js';
+import { CancelledError, DeadlineExceededError } from '../../errors.js';
+import type { SizeLimits } from '../../limits.js';
 import {
+  type GetManyRequest,
+  type GetManyResponse,
+  GetManyResponseSchema,
   type GetRequest,
   type GetResponse,
   GetResponseSchema,
+  type KeyResultSchema,
   type RemoveRequest,
   type RemoveResponse,
   RemoveResponseSchema,
@@ -41,6 +44,7 @@ import { RefusalLog } from '../../security/refusals.js';
 import { AUTHORIZATION, type SecretCheck, secretCheck } from '../../security/secret.js';
 import type { ResolvedTls } from '../../security/tls.js';
 import { ByteBudget } from '../../util/byte-budget.js';
+import { systemClock } from '../../util/clock.js';
 import {
   guardConnections,
   logLimits,
@@ -52,6 +56,7 @@ import {
 import { expireAtFromNanos, nanosFromExpireAt } from '../expiry.js';
 import { lateWrite } from '../late-write.js';
 import type { PeerServer } from '../transport.js';
+import { ExchangeServer } from './exchange-server.js';
 import { limitCalls } from './limits.js';
 import {
   GROUP_CACHE_SERVICE,
@@ -60,15 +65,12 @@ import {
   MalformedMessage,
   type Received,
 } from './service.js';
-import { grpcStatus, NO_SUCH_GROUP_STATUS } from './status.js';
+import { checkKey, clean, findGroup, isRefusal, type Refusal, refusalOf } from './target.js';
 
 /** The largest delay `setTimeout` honours; a deadline further away needs no timer. */
 const maxTimerMs = 2 ** 31 - 1;
 // Room in a SetRequest for the field tags, the lengths, the expiry and a group name.
 const setRequestOverhead = 64 * 1024;
-// Error details travel in a trailer: keep them short.
-const detailsLimit = 1024;
-const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /** GrpcServerConfig is what {@link serveGrpc} needs besides the groups. */
 export interface GrpcServerConfig {
@@ -91,6 +93,8 @@ export interface GrpcServerConfig {
   maxConcurrentStreams: number;
   /** The shortest time between two log lines about refused connections. Default 10,000. */
   connectionLogIntervalMs?: number | undefined;
+  /** The most requests one Exchange stream may have in flight. */
+  maxStreamRequests: number;
 }
 
 /**
@@ -143,11 +147,22 @@ export async function serveGrpc(
     ],
   });
   const handlers = new Handlers(groups, config);
+  const exchange = new ExchangeServer({
+    groups,
+    ceiling: config,
+    signal: config.signal,
+    logger: config.logger,
+    maxStreamRequests: config.maxStreamRequests,
+    idleTimeoutMs: limits.idleTimeoutMs,
+    clock: systemClock,
+  });
   server.addService(groupCacheMethods, {
     get: handlers.get,
     set: handlers.set,
     remove: handlers.remove,
     stats: handlers.stats,
+    getMany: handlers.getMany,
+    exchange: exchange.handler,
   });
   server.addService(healthMethods, { check: handlers.check });
 
@@ -191,6 +206,8 @@ export async function serveGrpc(
     close(graceMs: number) {
       closing ??= new Promise<void>((resolve) => {
         listener.close();
+        // Streams end once answered: an idle one would hold the shutdown for the whole grace.
+        exchange.drain();
         // Past the grace period, open calls are dropped (their clients see UNAVAILABLE).
         const force = setTimeout(() => {
           server.forceShutdown();
@@ -293,11 +310,7 @@ class Handlers {
           });
           return;
         }
-        const init: MessageInitShape<typeof GetResponseSchema> = { value: found.value };
-        if (found.minuteQps > 0) init.minuteQps = found.minuteQps;
-        const expire = nanosFromExpireAt(found.expireAt);
-        if (expire !== 0n) init.expire = expire;
-        done(null, create(GetResponseSchema, init));
+        done(null, create(GetResponseSchema, getResponseInit(found)));
       },
       (err: unknown) => {
         release();
@@ -334,6 +347,80 @@ class Handlers {
       return;
     }
     done(null, create(SetResponseSchema));
+  };
+
+  /**
+   * getMany answers each key as Get would, in the order asked: a value, or the
+   * status its Get would have failed with. Values that would take the answer
+   * past the message limit are answered RESOURCE_EXHAUSTED (ask for them alone).
+   */
+  readonly getMany: handleUnaryCall<Received<GetManyRequest>, GetManyResponse> = (call, done) => {
+    if (this.#authorized !== undefined && !this.#authorized(call.metadata.get(AUTHORIZATION))) {
+      done({
+        code: Status.UNAUTHENTICATED,
+        details: 'unauthenticated: missing or wrong peer secret',
+      });
+      return;
+    }
+    const request = call.request;
+    if (!isMessage(request)) {
+      const cause = request.cause instanceof Error ? `: ${clean(request.cause.message)}` : '';
+      done({ code: Status.INVALID_ARGUMENT, details: `malformed GetManyRequest${cause}` });
+      return;
+    }
+    const found = findGroup(this.#groups, this.#config, request.group);
+    if (isRefusal(found)) {
+      done(found);
+      return;
+    }
+    const { signal, deadline, release } = callSignal(call, this.#config.signal);
+    const traceparent = call.metadata.get('traceparent')[0];
+    const options = {
+      signal,
+      deadline,
+      traceparent: typeof traceparent === 'string' ? traceparent : undefined,
+    };
+    const answers = request.keys.map((key): Promise<PeerValue> | Refusal => {
+      const bad = checkKey(key, found.limits.maxKeyBytes);
+      if (bad !== undefined) return bad;
+      try {
+        return Promise.resolve(answerPeer(found.group, key, options));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    });
+    Promise.allSettled(answers).then((settled) => {
+      release();
+      if (call.cancelled) return;
+      let room = this.#config.maxValueBytes;
+      const results = settled.map((result): MessageInitShape<typeof KeyResultSchema> => {
+        if (result.status === 'rejected') {
+          const refusal = refusalOf(result.reason, this.#config.logger, 'GetMany');
+          return {
+            result: { case: 'error', value: { code: refusal.code, message: refusal.details } },
+          };
+        }
+        const answer = result.value;
+        if (!('value' in answer)) {
+          return {
+            result: { case: 'error', value: { code: answer.code, message: answer.details } },
+          };
+        }
+        const n = answer.value.byteLength;
+        if (n > room) {
+          const details =
+            n > this.#config.maxValueBytes
+              ? `value of ${n} bytes is over the limit of ${this.#config.maxValueBytes}`
+              : 'the answer would be over the message limit: ask for the key alone';
+          return {
+            result: { case: 'error', value: { code: Status.RESOURCE_EXHAUSTED, message: details } },
+          };
+        }
+        room -= n;
+        return { result: { case: 'value', value: getResponseInit(answer) } };
+      });
+      done(null, create(GetManyResponseSchema, { results }));
+    });
   };
 
   readonly remove: handleUnaryCall<Received<RemoveRequest>, RemoveResponse> = (call, done) => {
@@ -433,28 +520,20 @@ class Handlers {
       return undefined;
     }
     const { key } = request;
-    if (key === '') {
-      done({ code: Status.INVALID_ARGUMENT, details: 'bad request: empty key' });
+    const bad = checkKey(key, this.#config.maxKeyBytes);
+    if (bad !== undefined) {
+      done(bad);
       return undefined;
     }
-    if (Buffer.byteLength(key) > this.#config.maxKeyBytes) {
-      done({
-        code: Status.RESOURCE_EXHAUSTED,
-        details: `key is over the limit of ${this.#config.maxKeyBytes} bytes`,
-      });
+    const found = findGroup(this.#groups, this.#config, request.group);
+    if (isRefusal(found)) {
+      done(found);
       return undefined;
     }
-    const group = this.#groups.getGroup(request.group);
-    if (group === undefined) {
-      done({ code: NO_SUCH_GROUP_STATUS, details: `no such group: ${clean(request.group)}` });
-      return undefined;
-    }
-    const limits = servedLimits(group, this.#config);
-    if (Buffer.byteLength(key) > limits.maxKeyBytes) {
-      done({
-        code: Status.RESOURCE_EXHAUSTED,
-        details: `key is over the limit of ${limits.maxKeyBytes} bytes`,
-      });
+    const { group, limits } = found;
+    const refused = checkKey(key, limits.maxKeyBytes);
+    if (refused !== undefined) {
+      done(refused);
       return undefined;
     }
     return { group, key, request, limits };
@@ -462,32 +541,23 @@ class Handlers {
 
   /** fail answers with a group's error: its code's status and its message; logs server faults. */
   #fail(call: Call<unknown>, method: string, err: unknown, done: Answer): void {
-    const cacheError = toCacheError(err);
     // A client that left is owed nothing, and its leaving is no fault of ours.
     if (call.cancelled) return;
-    // A node that is leaving answers so by design: nothing to warn about.
-    if (httpStatus[cacheError.code] >= 500 && !peerLeaving(cacheError)) {
-      try {
-        this.#config.logger.warn(
-          { err: err instanceof Error ? err.message : String(err), method },
-          'peer request failed',
-        );
-      } catch {
-        // A failing logger must not take the handler down with it.
-      }
-    }
-    done({ code: grpcStatus[cacheError.code], details: clean(cacheError.message) });
+    done(refusalOf(err, this.#config.logger, method));
   }
+}
+
+/** getResponseInit is the GetResponse of a value found: qps and expiry only when known. */
+function getResponseInit(found: PeerValue): MessageInitShape<typeof GetResponseSchema> {
+  const init: MessageInitShape<typeof GetResponseSchema> = { value: found.value };
+  if (found.minuteQps > 0) init.minuteQps = found.minuteQps;
+  const expire = nanosFromExpireAt(found.expireAt);
+  if (expire !== 0n) init.expire = expire;
+  return init;
 }
 
 function isMessage<T>(request: Received<T>): request is T {
   return !(request instanceof MalformedMessage);
-}
-
-/** clean makes text safe for a status trailer: well-formed Unicode, bounded length. */
-function clean(text: string): string {
-  const short = text.length > detailsLimit ? `${text.slice(0, detailsLimit)}…` : text;
-  return short.replace(loneSurrogate, '\uFFFD');
 }
 
 /** callDeadline is the call's deadline in ms since the epoch, or undefined for none. */

@@ -68,17 +68,39 @@ export function unaryMethod<I extends DescMessage, O extends DescMessage>(
   };
 }
 
+/** StreamMethod is the grpc-js definition of one bidirectional streaming rpc of ours. */
+export type StreamMethod<I extends DescMessage, O extends DescMessage> = MethodDefinition<
+  Received<MessageShape<I>>,
+  MessageShape<O>
+>;
+
+/**
+ * streamMethod builds the grpc-js definition of a bidirectional streaming rpc
+ * from its descriptor, encoded as {@link unaryMethod} encodes: a message that
+ * does not decode reaches the server's handler as a {@link MalformedMessage}.
+ */
+export function streamMethod<I extends DescMessage, O extends DescMessage>(
+  method: DescMethod & { input: I; output: O },
+): StreamMethod<I, O> {
+  return { ...unaryMethod(method), requestStream: true, responseStream: true };
+}
+
 /** asBuffer views bytes as a Buffer without copying, as grpc-js wants. */
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** groupCacheMethods are the rpcs of `groupcachepb.GroupCache`: Get, Set, Remove, Stats. */
+/**
+ * groupCacheMethods are the rpcs of `groupcachepb.GroupCache`: Get, Set, Remove,
+ * Stats, GetMany and the Exchange stream.
+ */
 export const groupCacheMethods = {
   get: unaryMethod(GroupCache.method.get),
   set: unaryMethod(GroupCache.method.set),
   remove: unaryMethod(GroupCache.method.remove),
   stats: unaryMethod(GroupCache.method.stats),
+  getMany: unaryMethod(GroupCache.method.getMany),
+  exchange: streamMethod(GroupCache.method.exchange),
 } as const;
 
 /** GROUP_CACHE_SERVICE is the full name of our peer service, as health checks name it. */
