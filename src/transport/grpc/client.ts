@@ -41,7 +41,7 @@ import { AUTHORIZATION } from '../../security/secret.js';
 import type { Clock } from '../../util/clock.js';
 import { expireAtFromNanos, nanosFromExpireAt } from '../expiry.js';
 import { StoppableCredentials } from './credentials.js';
-import { type ExchangeCall, NoExchangeError, PeerStream } from './exchange-client.js';
+import { type ExchangeCall, isWhole, NoExchangeError, PeerStream } from './exchange-client.js';
 import { groupCacheMethods, type UnaryMethod } from './service.js';
 import { errorFromStatus } from './status.js';
 
@@ -181,19 +181,20 @@ export class GrpcPeerClient implements PeerClient {
       try {
         const answers = await stream.send(request, keys.length, deadline, options);
         // An error for the whole request (no index) fails it whole.
-        if (answers.length === 1 && answers[0]!.index === undefined && keys.length > 1) {
-          this.#result(answers[0]!, 'GetMany');
-        }
+        const whole = answers.find(isWhole);
+        if (whole !== undefined) this.#result(whole, 'GetMany');
+        // In the order of the keys, whatever the order of the answers.
+        const byIndex: (PeerValue | CacheError | undefined)[] = new Array(keys.length);
         for (const answer of answers) {
-          const key = keys[answer.index ?? 0];
-          if (key === undefined) continue;
-          out.set(key, this.#settledValue(answer.result, limit));
+          const index = answer.index;
+          if (index < keys.length) byIndex[index] = this.#settledValue(answer.result, limit);
         }
-        for (const key of keys) {
-          if (!out.has(key)) {
-            out.set(key, new UnavailableError(`peer ${this.url}: GetMany: no answer for a key`));
-          }
-        }
+        keys.forEach((key, i) => {
+          out.set(
+            key,
+            byIndex[i] ?? new UnavailableError(`peer ${this.url}: GetMany: no answer for a key`),
+          );
+        });
         return out;
       } catch (err) {
         if (!this.#noExchange(err)) throw err;

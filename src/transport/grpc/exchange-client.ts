@@ -1,7 +1,7 @@
 // exchange-client.ts: the client side of GroupCache/Exchange: one long-lived bidirectional
 // stream to a peer carrying many requests by id, written in batches, answered in any order; a
 // broken stream fails its requests UNAVAILABLE and the next request opens another.
-import { create } from '@bufbuild/protobuf';
+import { create, isFieldSet } from '@bufbuild/protobuf';
 import type { ClientDuplexStream, StatusObject } from '@grpc/grpc-js';
 import { status as Status } from '@grpc/grpc-js';
 import type { CallOptions } from '../../core/peers.js';
@@ -17,11 +17,13 @@ import {
   type StreamRequests,
   StreamRequestsSchema,
   type StreamResponse,
+  StreamResponseSchema,
   type StreamResponses,
 } from '../../proto/gen/groupcache_pb.js';
 import { ChurnMap } from '../../util/churn-map.js';
 import type { Clock } from '../../util/clock.js';
 import { SweepTimer } from '../../util/sweep-timer.js';
+import { errorFromStatus } from './status.js';
 
 /** A batch of requests is written as soon as it holds this many, without waiting for the turn to end. */
 const maxBatchRequests = 16;
@@ -269,7 +271,7 @@ export class PeerStream {
     if (pending === undefined) return;
     pending.answers.push(answer);
     // An answer without an index is the whole request's (a GetMany refused as a whole).
-    pending.remaining = answer.index === undefined ? 0 : pending.remaining - 1;
+    pending.remaining = isWhole(answer) ? 0 : pending.remaining - 1;
     if (pending.remaining > 0) return;
     this.#untrack(link, answer.id);
     this.#settle(pending);
@@ -331,14 +333,19 @@ export class PeerStream {
   /** ended handles the end of a link's call: every request still on it fails. */
   #ended(link: Link, status: StatusObject): void {
     if (link.dead) return;
+    // A stream refused as a whole (a wrong peer secret, a message over the peer's limit) fails
+    // its requests as a unary call would have failed; one that ended or broke, UNAVAILABLE.
     const reason =
       status.code === Status.UNIMPLEMENTED
         ? new NoExchangeError(`peer ${this.#config.url}: no Exchange method`)
-        : new UnavailableError(
-            status.code === Status.OK
-              ? `peer ${this.#config.url}: the stream ended`
-              : `peer ${this.#config.url}: the stream failed: ${Status[status.code] ?? status.code}: ${this.#config.details(status)}`,
-          );
+        : status.code === Status.OK
+          ? new UnavailableError(`peer ${this.#config.url}: the stream ended`)
+          : errorFromStatus(
+              this.#config.url,
+              'Exchange',
+              status.code,
+              this.#config.details(status),
+            );
     this.#fail(link, reason);
     // Requests waiting for room go on a new stream, or fail alike when there is none to be had.
     if (reason instanceof NoExchangeError) {
@@ -398,4 +405,12 @@ export class PeerStream {
 /** setValueBytes is the bytes of a Set's value, what a request weighs in a batch beyond its key. */
 function setValueBytes(request: StreamRequest): number {
   return request.op.case === 'set' ? request.op.value.value.byteLength : 64;
+}
+
+/**
+ * isWhole tells whether an answer is its whole request's: a Get's, a Set's, or
+ * an error refusing a GetMany as a whole, which carries no key index.
+ */
+export function isWhole(answer: StreamResponse): boolean {
+  return answer.result.case !== 'value' && !isFieldSet(answer, StreamResponseSchema.field.index);
 }

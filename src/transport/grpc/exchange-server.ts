@@ -219,6 +219,13 @@ class ExchangeStream {
       });
       return;
     }
+    // As for a unary call: the key against the server's ceiling, the group, then the group's limit.
+    const tooLong =
+      op.case === 'getMany' ? undefined : checkKey(op.value.key, this.#config.ceiling.maxKeyBytes);
+    if (tooLong !== undefined) {
+      this.#refuse(id, undefined, tooLong);
+      return;
+    }
     const found = findGroup(this.#config.groups, this.#config.ceiling, op.value.group);
     if (isRefusal(found)) {
       this.#refuse(id, undefined, found);
