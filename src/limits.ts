@@ -19,6 +19,18 @@ export const DEFAULT_MAX_VALUE_BYTES = 64 * 1024 * 1024;
  */
 export const DEFAULT_WIRE_MAX_VALUE_BYTES = 256 * 1024 * 1024;
 
+/**
+ * MAX_BATCH_KEYS is the most keys one batch get (a peer's `getMany` request) may carry:
+ * servers refuse a larger batch, and clients split a longer list into batches of at most it.
+ */
+export const MAX_BATCH_KEYS = 1000;
+
+/**
+ * MAX_BATCH_KEY_BYTES is the most bytes of keys (UTF-8, summed) one batch get may carry:
+ * servers refuse a larger batch, and clients split a list of longer keys to stay within it.
+ */
+export const MAX_BATCH_KEY_BYTES = 1024 * 1024;
+
 /** SizeLimits are a largest key (UTF-8 bytes) and a largest value (bytes). */
 export interface SizeLimits {
   readonly maxKeyBytes: number;

@@ -1,0 +1,65 @@
+// serve-get-many.test.ts: serveGetMany answers a batch from a real group: per-key outcomes,
+// one loadMany for the batch, and batches over the limits refused whole.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { GroupRegistry } from '../core/registry.js';
+import { isCacheError } from '../errors.js';
+import { MAX_BATCH_KEYS } from '../limits.js';
+import { serveGetMany } from './serve-get-many.js';
+
+function groupWithBatches(calls: string[][]) {
+  const registry = new GroupRegistry();
+  return registry.newGroup('g', {
+    cacheBytes: 1 << 20,
+    maxValueBytes: 100,
+    loadMany: (keys) => {
+      calls.push([...keys]);
+      const out = new Map<string, string>();
+      for (const key of keys) {
+        if (key === 'boom') throw new Error('never: one failing key fails its batch');
+        if (key === 'big') out.set(key, 'x'.repeat(50));
+        else if (key !== 'missing') out.set(key, `v:${key}`);
+      }
+      return out;
+    },
+  });
+}
+
+test('serveGetMany answers every key, each with its own outcome, from one loadMany', async () => {
+  const calls: string[][] = [];
+  const group = groupWithBatches(calls);
+  const answer = await serveGetMany(
+    group,
+    ['a', 'b', 'missing', 'big', ''],
+    {},
+    {
+      maxValueBytes: 10,
+    },
+  );
+  assert.deepEqual(calls, [['a', 'b', 'missing', 'big']]);
+  assert.equal(new TextDecoder().decode((answer.get('a') as { value: Uint8Array }).value), 'v:a');
+  assert.equal(new TextDecoder().decode((answer.get('b') as { value: Uint8Array }).value), 'v:b');
+  assert.ok(isCacheError(answer.get('missing'), 'NOT_FOUND'));
+  assert.ok(isCacheError(answer.get('big'), 'TOO_LARGE'));
+  assert.ok(isCacheError(answer.get(''), 'INVALID_ARGUMENT'));
+  assert.equal(answer.size, 5);
+});
+
+test('serveGetMany hands out copies: changing an answer leaves the cache alone', async () => {
+  const group = groupWithBatches([]);
+  const first = await serveGetMany(group, ['a'], {});
+  (first.get('a') as { value: Uint8Array }).value.fill(0);
+  const again = await serveGetMany(group, ['a'], {});
+  assert.equal(new TextDecoder().decode((again.get('a') as { value: Uint8Array }).value), 'v:a');
+});
+
+test('serveGetMany refuses a batch over the key count or key bytes whole', async () => {
+  const calls: string[][] = [];
+  const group = groupWithBatches(calls);
+  const many = Array.from({ length: MAX_BATCH_KEYS + 1 }, (_, i) => `k${i}`);
+  await assert.rejects(serveGetMany(group, many, {}), (err) => isCacheError(err, 'TOO_LARGE'));
+  await assert.rejects(serveGetMany(group, ['abcd', 'efgh'], {}, { maxKeyBytes: 7 }), (err) =>
+    isCacheError(err, 'TOO_LARGE'),
+  );
+  assert.deepEqual(calls, []);
+});

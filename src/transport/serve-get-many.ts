@@ -1,0 +1,75 @@
+// serve-get-many.ts: how a transport server answers a peer's batch get: each key served by
+// the group as a single get would be, at once, so the owner's loadMany sees them together.
+import type { CallOptions, PeerGetManyResult, PeerServedGroup, PeerValue } from '../core/peers.js';
+import { type CacheError, TooLargeError, toCacheError } from '../errors.js';
+import { MAX_BATCH_KEY_BYTES, MAX_BATCH_KEYS } from '../limits.js';
+
+/** BatchLimits bound what one batch get may ask and answer (see {@link serveGetMany}). */
+export interface BatchLimits {
+  /** Most keys in one batch. Default {@link MAX_BATCH_KEYS}. */
+  maxKeys?: number | undefined;
+  /** Most bytes of keys (UTF-8, summed) in one batch. Default {@link MAX_BATCH_KEY_BYTES}. */
+  maxKeyBytes?: number | undefined;
+  /** Largest value the server answers for one key; a larger one is that key's TooLargeError. */
+  maxValueBytes?: number | undefined;
+}
+
+/**
+ * checkBatch returns the TooLargeError of a batch over `limits` (too many keys, too many
+ * bytes of keys), or undefined for one within them: a server refuses such a batch whole.
+ */
+export function checkBatch(
+  keys: readonly string[],
+  limits?: BatchLimits,
+): TooLargeError | undefined {
+  const maxKeys = limits?.maxKeys ?? MAX_BATCH_KEYS;
+  if (keys.length > maxKeys) {
+    return new TooLargeError(`batch of ${keys.length} keys is over the limit of ${maxKeys}`);
+  }
+  const maxBytes = limits?.maxKeyBytes ?? MAX_BATCH_KEY_BYTES;
+  let bytes = 0;
+  for (const key of keys) bytes += Buffer.byteLength(key);
+  if (bytes > maxBytes) {
+    return new TooLargeError(`batch of ${bytes} bytes of keys is over the limit of ${maxBytes}`);
+  }
+  return undefined;
+}
+
+/**
+ * serveGetMany answers a peer's batch get of `keys` from `group`: every key is asked of
+ * the group's `getForPeer` in the same turn (so the keys it must load reach its
+ * `loadMany` together), and the answer maps each key to its value or to its own error
+ * (a bad key, NOT_FOUND, its loader's failure, a value over `limits.maxValueBytes`):
+ * one key's failure never fails the others. A batch over the limits (see
+ * {@link checkBatch}) is refused whole: the promise rejects with TooLargeError. Values
+ * are copies, the caller's to keep until written out. `options` (signal, deadline,
+ * traceparent) go to every key's get.
+ */
+export async function serveGetMany(
+  group: PeerServedGroup,
+  keys: readonly string[],
+  options: CallOptions,
+  limits?: BatchLimits,
+): Promise<PeerGetManyResult> {
+  const refused = checkBatch(keys, limits);
+  if (refused !== undefined) throw refused;
+  const maxValueBytes = limits?.maxValueBytes ?? Number.POSITIVE_INFINITY;
+  const outcomes = await Promise.all(
+    keys.map(async (key): Promise<PeerValue | CacheError> => {
+      try {
+        const found = await group.getForPeer(key, options);
+        const bytes = found.value.byteLength;
+        if (bytes <= maxValueBytes) return found;
+        return new TooLargeError(`value of ${bytes} bytes is over the limit of ${maxValueBytes}`);
+      } catch (err) {
+        return toCacheError(err, `get ${group.name}/${key}`);
+      }
+    }),
+  );
+  const result: PeerGetManyResult = new Map();
+  // A key asked twice is answered once, with its first outcome.
+  keys.forEach((key, i) => {
+    if (!result.has(key)) result.set(key, outcomes[i] as PeerValue | CacheError);
+  });
+  return result;
+}
