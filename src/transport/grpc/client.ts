@@ -22,7 +22,12 @@ import {
   toCacheError,
   UnavailableError,
 } from '../../errors.js';
-import { acceptedValueBytes, checkPeerValue } from '../../limits.js';
+import {
+  acceptedValueBytes,
+  checkPeerValue,
+  MAX_BATCH_KEY_BYTES,
+  MAX_BATCH_KEYS,
+} from '../../limits.js';
 import {
   GetManyRequestSchema,
   GetRequestSchema,
@@ -168,6 +173,21 @@ export class GrpcPeerClient implements PeerClient {
     options?: CallOptions,
   ): Promise<PeerGetManyResult> {
     for (const key of keys) checkText(group, key);
+    const batches = splitBatches(keys);
+    if (batches.length <= 1) return this.#getBatch(group, keys, options);
+    // Past the servers' batch limits: several requests, at once, merged in the order of the keys.
+    const answers = await Promise.all(batches.map((b) => this.#getBatch(group, b, options)));
+    const out: PeerGetManyResult = new Map();
+    for (const answer of answers) for (const [key, value] of answer) out.set(key, value);
+    return out;
+  }
+
+  /** getBatch is getMany of keys within the servers' batch limits. */
+  async #getBatch(
+    group: string,
+    keys: readonly string[],
+    options: CallOptions | undefined,
+  ): Promise<PeerGetManyResult> {
     const out: PeerGetManyResult = new Map();
     if (keys.length === 0) return out;
     const limit = acceptedValueBytes(this.#config.maxValueBytes, options);
@@ -516,4 +536,26 @@ function checkText(group: string, key: string): void {
 /** statusCode is the gRPC status of a failed unary call, when its error carries one. */
 function statusCode(err: unknown): unknown {
   return (err as { cause?: { code?: unknown } }).cause?.code;
+}
+
+/**
+ * splitBatches cuts `keys` into runs within the servers' batch limits
+ * ({@link MAX_BATCH_KEYS} keys, {@link MAX_BATCH_KEY_BYTES} bytes of keys).
+ */
+function splitBatches(keys: readonly string[]): (readonly string[])[] {
+  const batches: string[][] = [];
+  let batch: string[] = [];
+  let bytes = 0;
+  for (const key of keys) {
+    const n = Buffer.byteLength(key);
+    if (batch.length > 0 && (batch.length >= MAX_BATCH_KEYS || bytes + n > MAX_BATCH_KEY_BYTES)) {
+      batches.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(key);
+    bytes += n;
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
 }

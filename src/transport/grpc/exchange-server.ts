@@ -5,7 +5,7 @@ import { type ServerDuplexStream, status as Status } from '@grpc/grpc-js';
 import { answerPeer } from '../../core/group.js';
 import type { Logger } from '../../core/logger.js';
 import type { CallOptions, GroupLookup, PeerValue } from '../../core/peers.js';
-import { CancelledError, DeadlineExceededError } from '../../errors.js';
+import { CancelledError, DeadlineExceededError, isCacheError } from '../../errors.js';
 import type { SizeLimits } from '../../limits.js';
 import {
   type GetManyRequest,
@@ -23,6 +23,7 @@ import { LazyAbort } from '../../util/lazy-abort.js';
 import { SweepTimer } from '../../util/sweep-timer.js';
 import { expireAtFromNanos, nanosFromExpireAt } from '../expiry.js';
 import { lateWrite } from '../late-write.js';
+import { checkBatch, serveGetMany } from '../serve-get-many.js';
 import { MalformedMessage, type Received } from './service.js';
 import {
   checkKey,
@@ -110,8 +111,6 @@ class Flight extends LazyAbort implements CallOptions {
   readonly deadline: number | undefined;
   readonly timeoutMs: number;
   traceparent: string | undefined;
-  /** Keys of a GetMany not answered yet; 1 for a Get. */
-  remaining = 1;
 
   constructor(timeoutMs: number, now: number, traceparent: string) {
     super();
@@ -244,7 +243,7 @@ class ExchangeStream {
     if (op.case === 'get') {
       if (this.#full(id)) return;
       const flight = new Flight(request.timeoutMs, this.#config.clock.now(), request.traceparent);
-      this.#get(id, undefined, flight, found, op.value.key);
+      this.#get(id, flight, found, op.value.key);
       return;
     }
     // A write is applied in this same step, so it cannot be late past this check:
@@ -290,37 +289,55 @@ class ExchangeStream {
   }
 
   /**
-   * getMany answers each key of a GetMany as a Get of its own, with the key's
-   * index; the request is in flight until every key is answered.
+   * getMany answers a GetMany with {@link serveGetMany} (every key asked in one
+   * turn, so the owner's loadMany sees them together), then each key by its
+   * index: its value or its own error. A key refused on sight (empty, too long)
+   * is answered at once; a batch over the limits is refused whole.
    */
   #getMany(request: StreamRequest, message: GetManyRequest, target: Target): void {
     const { id } = request;
     const { keys } = message;
-    if (keys.length === 0) {
+    const refused = keys.length === 0 ? undefined : checkBatch(keys);
+    if (keys.length === 0 || refused !== undefined) {
       this.#refuse(id, undefined, {
-        code: Status.INVALID_ARGUMENT,
-        details: 'bad request: no keys',
+        code: refused === undefined ? Status.INVALID_ARGUMENT : Status.RESOURCE_EXHAUSTED,
+        details: refused === undefined ? 'bad request: no keys' : clean(refused.message),
       });
       return;
     }
     if (this.#full(id)) return;
     const flight = new Flight(request.timeoutMs, this.#config.clock.now(), request.traceparent);
-    flight.remaining = keys.length;
+    const outer = this.#config.signal;
+    if (outer.aborted) flight.abort(outer.reason);
+    const bad = keys.map((key) => checkKey(key, target.limits.maxKeyBytes));
+    const good = keys.filter((_, i) => bad[i] === undefined);
     this.#track(id, flight);
-    for (let index = 0; index < keys.length; index++) {
-      const key = keys[index]!;
-      const bad = checkKey(key, target.limits.maxKeyBytes);
-      if (bad !== undefined) {
-        this.#refuse(id, index, bad);
-        this.#keyDone(id, flight);
-        continue;
-      }
-      this.#get(id, index, flight, target, key);
-    }
+    const limits = { maxValueBytes: this.#config.ceiling.maxValueBytes };
+    serveGetMany(target.group, good, flight, limits).then(
+      (found) => {
+        if (this.#inFlight.get(id) !== flight || this.#ended) return;
+        keys.forEach((key, index) => {
+          const refusal = bad[index];
+          const outcome = refusal === undefined ? found.get(key) : undefined;
+          if (refusal !== undefined) this.#refuse(id, index, refusal);
+          else if (outcome === undefined || isCacheError(outcome)) {
+            this.#fail(id, index, 'GetMany', outcome);
+          } else this.#found(id, index, outcome);
+        });
+        this.#untrack(id);
+        this.#endIfIdle();
+      },
+      (err: unknown) => {
+        if (this.#inFlight.get(id) !== flight || this.#ended) return;
+        this.#fail(id, undefined, 'GetMany', err);
+        this.#untrack(id);
+        this.#endIfIdle();
+      },
+    );
   }
 
-  /** get answers the key of `flight` (a Get's, or one of a GetMany's at `index`). */
-  #get(id: number, index: number | undefined, flight: Flight, target: Target, key: string): void {
+  /** get answers a Get of `key`. */
+  #get(id: number, flight: Flight, target: Target, key: string): void {
     const outer = this.#config.signal;
     if (outer.aborted) flight.abort(outer.reason);
     let answer: PeerValue | Promise<PeerValue>;
@@ -330,32 +347,25 @@ class ExchangeStream {
       answer = Promise.reject(err);
     }
     if (!isThenable(answer)) {
-      this.#found(id, index, answer);
-      if (index !== undefined) this.#keyDone(id, flight);
+      this.#found(id, undefined, answer);
       return;
     }
-    if (index === undefined) this.#track(id, flight);
+    this.#track(id, flight);
     answer.then(
-      (found) => {
-        if (this.#inFlight.get(id) !== flight || this.#ended) return;
-        this.#found(id, index, found);
-        this.#keyDone(id, flight);
-      },
-      (err: unknown) => {
-        if (this.#inFlight.get(id) !== flight || this.#ended) return;
-        this.#fail(id, index, index === undefined ? 'Get' : 'GetMany', err);
-        this.#keyDone(id, flight);
-      },
+      (found) => this.#settled(id, flight) && this.#found(id, undefined, found),
+      (err: unknown) => this.#settled(id, flight) && this.#fail(id, undefined, 'Get', err),
     );
   }
 
-  /** keyDone counts one key of `flight` answered; the last ends its flight. */
-  #keyDone(id: number, flight: Flight): void {
-    flight.remaining -= 1;
-    if (flight.remaining === 0 && this.#inFlight.get(id) === flight) {
-      this.#untrack(id);
-      this.#endIfIdle();
-    }
+  /**
+   * settled ends the flight of request `id` once its answer came: false when the
+   * request was cancelled or the stream ended meanwhile (nothing to answer).
+   */
+  #settled(id: number, flight: Flight): boolean {
+    if (this.#inFlight.get(id) !== flight || this.#ended) return false;
+    this.#untrack(id);
+    this.#endIfIdle();
+    return true;
   }
 
   #track(id: number, flight: Flight): void {

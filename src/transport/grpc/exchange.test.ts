@@ -111,6 +111,12 @@ describe('gRPC Exchange stream', { timeout: 30_000 }, () => {
         ['nope', 'NOT_FOUND'],
       ],
     );
+    // Past the servers' batch limit of keys: several requests, one answer in the order asked.
+    const keys = Array.from({ length: 2_500 }, (_, i) => (i === 1_500 ? 'a' : `k${i}`));
+    const all = await client.getMany('g', keys);
+    assert.deepEqual([...all.keys()], keys);
+    assert.equal(decode(all.get('a') as PeerValue), 'A');
+    assert.equal((all.get('k2499') as { code?: string }).code, 'NOT_FOUND');
     const one = await client.getMany('g', ['nope']);
     assert.equal((one.get('nope') as { code?: string }).code, 'NOT_FOUND');
     await client.remove('g', 'b');

@@ -14,7 +14,7 @@ import { answerPeer } from '../../core/group.js';
 import type { Logger } from '../../core/logger.js';
 import { encodeNodeStats } from '../../core/node-stats.js';
 import type { GroupLookup, PeerServedGroup, PeerValue } from '../../core/peers.js';
-import { CancelledError, DeadlineExceededError } from '../../errors.js';
+import { CancelledError, DeadlineExceededError, isCacheError } from '../../errors.js';
 import type { SizeLimits } from '../../limits.js';
 import {
   type GetManyRequest,
@@ -55,6 +55,7 @@ import {
 } from '../../util/server-limits.js';
 import { expireAtFromNanos, nanosFromExpireAt } from '../expiry.js';
 import { lateWrite } from '../late-write.js';
+import { checkBatch, serveGetMany } from '../serve-get-many.js';
 import type { PeerServer } from '../transport.js';
 import { ExchangeServer } from './exchange-server.js';
 import { limitCalls } from './limits.js';
@@ -373,6 +374,11 @@ class Handlers {
       done(found);
       return;
     }
+    const refused = checkBatch(request.keys);
+    if (refused !== undefined) {
+      done({ code: Status.RESOURCE_EXHAUSTED, details: clean(refused.message) });
+      return;
+    }
     const { signal, deadline, release } = callSignal(call, this.#config.signal);
     const traceparent = call.metadata.get('traceparent')[0];
     const options = {
@@ -380,44 +386,33 @@ class Handlers {
       deadline,
       traceparent: typeof traceparent === 'string' ? traceparent : undefined,
     };
-    const answers = request.keys.map((key): Promise<PeerValue> | Refusal => {
-      const bad = checkKey(key, found.limits.maxKeyBytes);
-      if (bad !== undefined) return bad;
-      try {
-        return Promise.resolve(answerPeer(found.group, key, options));
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    });
-    Promise.allSettled(answers).then((settled) => {
+    const { keys } = request;
+    const bad = keys.map((key) => checkKey(key, found.limits.maxKeyBytes));
+    const good = keys.filter((_, i) => bad[i] === undefined);
+    const limits = { maxValueBytes: this.#config.maxValueBytes };
+    serveGetMany(found.group, good, options, limits).then((outcomes) => {
       release();
       if (call.cancelled) return;
       let room = this.#config.maxValueBytes;
-      const results = settled.map((result): MessageInitShape<typeof KeyResultSchema> => {
-        if (result.status === 'rejected') {
-          const refusal = refusalOf(result.reason, this.#config.logger, 'GetMany');
-          return {
-            result: { case: 'error', value: { code: refusal.code, message: refusal.details } },
-          };
+      const error = (refusal: Refusal): MessageInitShape<typeof KeyResultSchema> => ({
+        result: { case: 'error', value: { code: refusal.code, message: refusal.details } },
+      });
+      const results = keys.map((key, i): MessageInitShape<typeof KeyResultSchema> => {
+        const refusal = bad[i];
+        if (refusal !== undefined) return error(refusal);
+        const outcome = outcomes.get(key);
+        if (outcome === undefined || isCacheError(outcome)) {
+          return error(refusalOf(outcome, this.#config.logger, 'GetMany'));
         }
-        const answer = result.value;
-        if (!('value' in answer)) {
-          return {
-            result: { case: 'error', value: { code: answer.code, message: answer.details } },
-          };
-        }
-        const n = answer.value.byteLength;
+        const n = outcome.value.byteLength;
         if (n > room) {
-          const details =
-            n > this.#config.maxValueBytes
-              ? `value of ${n} bytes is over the limit of ${this.#config.maxValueBytes}`
-              : 'the answer would be over the message limit: ask for the key alone';
-          return {
-            result: { case: 'error', value: { code: Status.RESOURCE_EXHAUSTED, message: details } },
-          };
+          return error({
+            code: Status.RESOURCE_EXHAUSTED,
+            details: 'the answer would be over the message limit: ask for the key alone',
+          });
         }
         room -= n;
-        return { result: { case: 'value', value: getResponseInit(answer) } };
+        return { result: { case: 'value', value: getResponseInit(outcome) } };
       });
       done(null, create(GetManyResponseSchema, { results }));
     });
