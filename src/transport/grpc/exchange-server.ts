@@ -352,8 +352,16 @@ class ExchangeStream {
     }
     this.#track(id, flight);
     answer.then(
-      (found) => this.#settled(id, flight) && this.#found(id, undefined, found),
-      (err: unknown) => this.#settled(id, flight) && this.#fail(id, undefined, 'Get', err),
+      (found) => {
+        if (!this.#settled(id, flight)) return;
+        this.#found(id, undefined, found);
+        this.#endIfIdle();
+      },
+      (err: unknown) => {
+        if (!this.#settled(id, flight)) return;
+        this.#fail(id, undefined, 'Get', err);
+        this.#endIfIdle();
+      },
     );
   }
 
@@ -364,7 +372,6 @@ class ExchangeStream {
   #settled(id: number, flight: Flight): boolean {
     if (this.#inFlight.get(id) !== flight || this.#ended) return false;
     this.#untrack(id);
-    this.#endIfIdle();
     return true;
   }
 
