@@ -239,13 +239,13 @@ export class PeerStream {
     pending.link = link;
     if (link.pending.size === 0) this.#timeouts.hold(true);
     link.pending.set(id, pending);
-    this.#queue(link, pending.request, setValueBytes(pending.request));
+    this.#queue(link, pending.request);
   }
 
   /** queue adds a request to the link's next batch, written at the end of this turn or when full. */
-  #queue(link: Link, request: StreamRequest, bytes: number): void {
+  #queue(link: Link, request: StreamRequest): void {
     link.outgoing.push(request);
-    link.outgoingBytes += bytes;
+    link.outgoingBytes += weight(request);
     if (link.outgoing.length >= maxBatchRequests || link.outgoingBytes >= maxBatchBytes) {
       this.#write(link);
     } else if (!link.scheduled) {
@@ -257,12 +257,28 @@ export class PeerStream {
     }
   }
 
+  /**
+   * write sends the requests queued, in messages of at most {@link maxBatchRequests}
+   * requests and {@link maxBatchBytes} (a larger request goes alone, within the
+   * peer's receive limit as a unary call's message is), until the stream's buffer
+   * is full: the rest wait for 'drain'.
+   */
   #write(link: Link): void {
-    if (link.dead || link.blocked || link.outgoing.length === 0) return;
-    const requests = link.outgoing;
-    link.outgoing = [];
-    link.outgoingBytes = 0;
-    if (!link.call.write(create(StreamRequestsSchema, { requests }))) link.blocked = true;
+    while (!link.dead && !link.blocked && link.outgoing.length > 0) {
+      const queued = link.outgoing;
+      let end = 0;
+      let bytes = 0;
+      while (end < queued.length && end < maxBatchRequests) {
+        const next = weight(queued[end]!);
+        if (end > 0 && bytes + next > maxBatchBytes) break;
+        bytes += next;
+        end++;
+      }
+      const requests = end === queued.length ? queued : queued.slice(0, end);
+      link.outgoing = end === queued.length ? [] : queued.slice(end);
+      link.outgoingBytes -= bytes;
+      if (!link.call.write(create(StreamRequestsSchema, { requests }))) link.blocked = true;
+    }
   }
 
   #answer(link: Link, answer: StreamResponse): void {
@@ -310,7 +326,7 @@ export class PeerStream {
           id: pending.request.id,
           op: { case: 'cancel', value: true },
         });
-        this.#queue(link, cancel, 0);
+        this.#queue(link, cancel);
       }
     }
     this.#reject(pending, reason);
@@ -402,9 +418,23 @@ export class PeerStream {
   }
 }
 
-/** setValueBytes is the bytes of a Set's value, what a request weighs in a batch beyond its key. */
-function setValueBytes(request: StreamRequest): number {
-  return request.op.case === 'set' ? request.op.value.value.byteLength : 64;
+/** weight is about what a request takes in a message: its strings, a Set's value, and 32 for the rest. */
+function weight(request: StreamRequest): number {
+  const { op } = request;
+  switch (op.case) {
+    case 'get':
+    case 'remove':
+      return op.value.group.length + op.value.key.length + 32;
+    case 'set':
+      return op.value.group.length + op.value.key.length + op.value.value.byteLength + 32;
+    case 'getMany': {
+      let n = op.value.group.length + 32;
+      for (const key of op.value.keys) n += key.length + 4;
+      return n;
+    }
+    default:
+      return 32;
+  }
 }
 
 /**

@@ -433,8 +433,12 @@ class ExchangeStream {
    */
   #answer(answer: StreamResponse, bytes: number): void {
     if (this.#ended) return;
+    // A large answer goes in a message of its own: within the client's receive limit,
+    // which has room for one value of the largest size and 64 KiB besides.
+    const weight = bytes + answerOverhead;
+    if (this.#answers.length > 0 && this.#answerBytes + weight > maxBatchBytes) this.#write();
     this.#answers.push(answer);
-    this.#answerBytes += bytes + answerOverhead;
+    this.#answerBytes += weight;
     if (this.#answers.length >= maxBatchAnswers || this.#answerBytes >= maxBatchBytes) {
       this.#write();
     } else if (!this.#scheduled) {
