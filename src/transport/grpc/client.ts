@@ -30,6 +30,7 @@ import {
 } from '../../limits.js';
 import {
   GetManyRequestSchema,
+  type GetRequest,
   GetRequestSchema,
   type GetResponse,
   type KeyResult,
@@ -38,7 +39,6 @@ import {
   StatsRequestSchema,
   type StatsResponse,
   type StreamRequest,
-  StreamRequestSchema,
   type StreamResponse,
 } from '../../proto/gen/groupcache_pb.js';
 import { CLOSED_AFTER_HANDSHAKE } from '../../security/refusals.js';
@@ -46,7 +46,13 @@ import { AUTHORIZATION } from '../../security/secret.js';
 import type { Clock } from '../../util/clock.js';
 import { expireAtFromNanos, nanosFromExpireAt } from '../expiry.js';
 import { StoppableCredentials } from './credentials.js';
-import { type ExchangeCall, isWhole, NoExchangeError, PeerStream } from './exchange-client.js';
+import {
+  type ExchangeCall,
+  isWhole,
+  NoExchangeError,
+  PeerStream,
+  streamRequest,
+} from './exchange-client.js';
 import { groupCacheMethods, type UnaryMethod } from './service.js';
 import { errorFromStatus } from './status.js';
 
@@ -146,10 +152,8 @@ export class GrpcPeerClient implements PeerClient {
     const stream = this.#stream;
     if (stream !== undefined) {
       const deadline = this.#deadline(options, 'Get');
-      const request = create(StreamRequestSchema, {
-        op: { case: 'get', value: create(GetRequestSchema, { group, key }) },
-      });
-      if (options?.traceparent !== undefined) request.traceparent = options.traceparent;
+      const get: GetRequest = { $typeName: 'groupcachepb.GetRequest', group, key };
+      const request = streamRequest({ case: 'get', value: get }, options?.traceparent);
       try {
         const [answer] = await stream.send(request, 1, deadline, options);
         return this.#peerValue(this.#result(answer!, 'Get'), limit);
@@ -194,10 +198,8 @@ export class GrpcPeerClient implements PeerClient {
     const stream = this.#stream;
     if (stream !== undefined) {
       const deadline = this.#deadline(options, 'GetMany');
-      const request = create(StreamRequestSchema, {
-        op: { case: 'getMany', value: create(GetManyRequestSchema, { group, keys: [...keys] }) },
-      });
-      if (options?.traceparent !== undefined) request.traceparent = options.traceparent;
+      const value = create(GetManyRequestSchema, { group, keys: [...keys] });
+      const request = streamRequest({ case: 'getMany', value }, options?.traceparent);
       try {
         const answers = await stream.send(request, keys.length, deadline, options);
         // An error for the whole request (no index) fails it whole.
@@ -323,8 +325,7 @@ export class GrpcPeerClient implements PeerClient {
     const stream = this.#stream;
     if (stream === undefined) return false;
     const deadline = this.#deadline(options, name);
-    const request = create(StreamRequestSchema, { op });
-    if (options?.traceparent !== undefined) request.traceparent = options.traceparent;
+    const request = streamRequest(op, options?.traceparent);
     try {
       const [answer] = await stream.send(request, 1, deadline, options);
       const result = answer!.result;

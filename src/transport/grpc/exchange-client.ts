@@ -1,7 +1,7 @@
 // exchange-client.ts: the client side of GroupCache/Exchange: one long-lived bidirectional
 // stream to a peer carrying many requests by id, written in batches, answered in any order; a
 // broken stream fails its requests UNAVAILABLE and the next request opens another.
-import { create, isFieldSet } from '@bufbuild/protobuf';
+import { isFieldSet } from '@bufbuild/protobuf';
 import type { ClientDuplexStream, StatusObject } from '@grpc/grpc-js';
 import { status as Status } from '@grpc/grpc-js';
 import type { CallOptions } from '../../core/peers.js';
@@ -13,9 +13,7 @@ import {
 } from '../../errors.js';
 import {
   type StreamRequest,
-  StreamRequestSchema,
   type StreamRequests,
-  StreamRequestsSchema,
   type StreamResponse,
   StreamResponseSchema,
   type StreamResponses,
@@ -277,7 +275,8 @@ export class PeerStream {
       const requests = end === queued.length ? queued : queued.slice(0, end);
       link.outgoing = end === queued.length ? [] : queued.slice(end);
       link.outgoingBytes -= bytes;
-      if (!link.call.write(create(StreamRequestsSchema, { requests }))) link.blocked = true;
+      const batch: StreamRequests = { $typeName: 'groupcachepb.StreamRequests', requests };
+      if (!link.call.write(batch)) link.blocked = true;
     }
   }
 
@@ -322,10 +321,8 @@ export class PeerStream {
     if (link !== undefined && link.pending.get(pending.request.id) === pending) {
       this.#untrack(link, pending.request.id);
       if (!link.dead) {
-        const cancel = create(StreamRequestSchema, {
-          id: pending.request.id,
-          op: { case: 'cancel', value: true },
-        });
+        const cancel = streamRequest({ case: 'cancel', value: true }, undefined);
+        cancel.id = pending.request.id;
         this.#queue(link, cancel);
       }
     }
@@ -443,4 +440,21 @@ function weight(request: StreamRequest): number {
  */
 export function isWhole(answer: StreamResponse): boolean {
   return answer.result.case !== 'value' && !isFieldSet(answer, StreamResponseSchema.field.index);
+}
+
+/**
+ * streamRequest builds a request of the stream (its id and time left are set
+ * when it is sent), with the caller's trace context when there is one.
+ */
+export function streamRequest(
+  op: StreamRequest['op'],
+  traceparent: string | undefined,
+): StreamRequest {
+  return {
+    $typeName: 'groupcachepb.StreamRequest',
+    id: 0,
+    op,
+    timeoutMs: 0,
+    traceparent: traceparent ?? '',
+  };
 }

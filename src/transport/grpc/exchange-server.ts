@@ -1,21 +1,19 @@
 // exchange-server.ts: the server side of GroupCache/Exchange: one bidirectional stream per
 // client carrying many requests by id, answered in batches as their results come.
-import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { type ServerDuplexStream, status as Status } from '@grpc/grpc-js';
 import { answerPeer } from '../../core/group.js';
 import type { Logger } from '../../core/logger.js';
 import type { CallOptions, GroupLookup, PeerValue } from '../../core/peers.js';
 import { CancelledError, DeadlineExceededError, isCacheError } from '../../errors.js';
 import type { SizeLimits } from '../../limits.js';
-import {
-  type GetManyRequest,
-  GetResponseSchema,
-  type StreamRequest,
-  type StreamRequests,
-  type StreamResponse,
-  StreamResponseSchema,
-  type StreamResponses,
-  StreamResponsesSchema,
+import type {
+  GetManyRequest,
+  GetResponse,
+  StreamError,
+  StreamRequest,
+  StreamRequests,
+  StreamResponse,
+  StreamResponses,
 } from '../../proto/gen/groupcache_pb.js';
 import { ChurnMap } from '../../util/churn-map.js';
 import type { Clock } from '../../util/clock.js';
@@ -275,7 +273,7 @@ class ExchangeStream {
       this.#fail(id, undefined, op.case === 'set' ? 'Set' : 'Remove', err);
       return;
     }
-    this.#answer(create(StreamResponseSchema, { id }), 0);
+    this.#answer(answerOf(id, { case: undefined }, undefined), 0);
   }
 
   /** full answers `id` UNAVAILABLE when the stream has its most requests in flight. */
@@ -402,16 +400,13 @@ class ExchangeStream {
       });
       return;
     }
-    const value: MessageInitShape<typeof GetResponseSchema> = { value: found.value };
-    if (found.minuteQps > 0) value.minuteQps = found.minuteQps;
-    const expire = nanosFromExpireAt(found.expireAt);
-    if (expire !== 0n) value.expire = expire;
-    const init: MessageInitShape<typeof StreamResponseSchema> = {
-      id,
-      result: { case: 'value', value: create(GetResponseSchema, value) },
+    const value: GetResponse = {
+      $typeName: 'groupcachepb.GetResponse',
+      value: found.value,
+      minuteQps: Math.max(found.minuteQps, 0),
+      expire: nanosFromExpireAt(found.expireAt),
     };
-    if (index !== undefined) init.index = index;
-    this.#answer(create(StreamResponseSchema, init), n);
+    this.#answer(answerOf(id, { case: 'value', value }, index), n);
   }
 
   #fail(id: number, index: number | undefined, method: string, err: unknown): void {
@@ -419,12 +414,12 @@ class ExchangeStream {
   }
 
   #refuse(id: number, index: number | undefined, refusal: Refusal): void {
-    const init: MessageInitShape<typeof StreamResponseSchema> = {
-      id,
-      result: { case: 'error', value: { code: refusal.code, message: refusal.details } },
+    const error: StreamError = {
+      $typeName: 'groupcachepb.StreamError',
+      code: refusal.code,
+      message: refusal.details,
     };
-    if (index !== undefined) init.index = index;
-    this.#answer(create(StreamResponseSchema, init), refusal.details.length);
+    this.#answer(answerOf(id, { case: 'error', value: error }, index), refusal.details.length);
   }
 
   /**
@@ -449,7 +444,10 @@ class ExchangeStream {
 
   #write(): void {
     if (this.#answers.length === 0 || this.#ended) return;
-    const batch = create(StreamResponsesSchema, { responses: this.#answers });
+    const batch: StreamResponses = {
+      $typeName: 'groupcachepb.StreamResponses',
+      responses: this.#answers,
+    };
     this.#answers = [];
     this.#answerBytes = 0;
     // Past the stream's buffer, stop reading requests until it drains: a client
@@ -521,4 +519,18 @@ class ExchangeStream {
 
 function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+/**
+ * answerOf builds an answer as the Exchange codec writes it: `index` is a field
+ * of its own only for a key of a GetMany (see hasIndex).
+ */
+function answerOf(
+  id: number,
+  result: StreamResponse['result'],
+  index: number | undefined,
+): StreamResponse {
+  const answer = { $typeName: 'groupcachepb.StreamResponse', id, result } as StreamResponse;
+  if (index !== undefined) answer.index = index;
+  return answer;
 }
