@@ -320,7 +320,19 @@ export class PeerStream {
     const link = pending.link;
     if (link !== undefined && link.pending.get(pending.request.id) === pending) {
       this.#untrack(link, pending.request.id);
-      if (!link.dead) {
+      const unsent = link.outgoing.indexOf(pending.request);
+      if (unsent >= 0) {
+        // Never written: taken back, and the peer never hears of it.
+        link.outgoing.splice(unsent, 1);
+        link.outgoingBytes -= weight(pending.request);
+      } else if (link.blocked && link.outgoing.length >= this.#config.maxStreamRequests) {
+        // A peer that reads nothing while requests give up on it would have the cancels
+        // pile up without end: the stream goes, its requests fail, the next opens another.
+        this.#fail(
+          link,
+          new UnavailableError(`peer ${this.#config.url}: the peer does not read its stream`),
+        );
+      } else if (!link.dead) {
         const cancel = streamRequest({ case: 'cancel', value: true }, undefined);
         cancel.id = pending.request.id;
         this.#queue(link, cancel);
