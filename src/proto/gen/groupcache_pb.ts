@@ -344,7 +344,8 @@ export type StreamRequest = Message<"groupcachepb.StreamRequest"> & {
   } | {
     /**
      * Cancel the request in flight with this id: the server stops working on
-     * it (its load is aborted if no one else waits for it) and answers nothing.
+     * it (its load is aborted if no one else waits for it) and answers it
+     * CANCELLED, unless its answer has gone already. The cancel itself has no answer.
      *
      * @generated from field: bool cancel = 6;
      */

@@ -80,6 +80,12 @@ interface Pending {
 interface Link {
   readonly call: ExchangeCall;
   readonly pending: ChurnMap<number, Pending>;
+  /**
+   * Ids of requests given up after they were written, whose answer has not come: the
+   * peer still works on them (a cancelled one is answered CANCELLED), so each holds a
+   * place on the stream until it does.
+   */
+  readonly abandoned: Set<number>;
   /** Requests not yet written: they leave in the next batch. */
   outgoing: StreamRequest[];
   outgoingBytes: number;
@@ -171,11 +177,12 @@ export class PeerStream {
   }
 
   /** stats tells what is in flight and waiting, for tests and metrics. */
-  stats(): { open: boolean; inFlight: number; waiting: number } {
+  stats(): { open: boolean; inFlight: number; abandoned: number; waiting: number } {
     const link = this.#link;
     return {
       open: link !== undefined && !link.dead,
       inFlight: link?.pending.size ?? 0,
+      abandoned: link?.abandoned.size ?? 0,
       waiting: this.#waiting.length,
     };
   }
@@ -195,7 +202,7 @@ export class PeerStream {
   #linkWithRoom(): Link | undefined {
     let link = this.#link;
     if (link === undefined || link.dead) link = this.#open();
-    if (this.#waiting.length > 0 || link.pending.size >= this.#config.maxStreamRequests) {
+    if (this.#waiting.length > 0 || !this.#hasRoom(link)) {
       return undefined;
     }
     return link;
@@ -206,6 +213,7 @@ export class PeerStream {
     const link: Link = {
       call,
       pending: new ChurnMap(),
+      abandoned: new Set(),
       outgoing: [],
       outgoingBytes: 0,
       scheduled: false,
@@ -231,7 +239,7 @@ export class PeerStream {
 
   #sendOn(link: Link, pending: Pending): void {
     let id = this.#nextId;
-    while (link.pending.has(id)) id = id >= maxId ? 1 : id + 1;
+    while (link.pending.has(id) || link.abandoned.has(id)) id = id >= maxId ? 1 : id + 1;
     this.#nextId = id >= maxId ? 1 : id + 1;
     pending.request.id = id;
     pending.link = link;
@@ -282,8 +290,11 @@ export class PeerStream {
 
   #answer(link: Link, answer: StreamResponse): void {
     const pending = link.pending.get(answer.id);
-    // An answer to a request given up (deadline, abort) is dropped.
-    if (pending === undefined) return;
+    // An answer to a request given up (deadline, abort) is dropped; its place is free again.
+    if (pending === undefined) {
+      link.abandoned.delete(answer.id);
+      return;
+    }
     pending.answers.push(answer);
     // An answer without an index is the whole request's (a GetMany refused as a whole).
     pending.remaining = isWhole(answer) ? 0 : pending.remaining - 1;
@@ -293,13 +304,18 @@ export class PeerStream {
     pending.resolve(pending.answers);
   }
 
+  /** hasRoom tells whether the link may take one more request. */
+  #hasRoom(link: Link): boolean {
+    return link.pending.size + link.abandoned.size < this.#config.maxStreamRequests;
+  }
+
   /** promote sends waiting requests while the link has room. */
   #promote(): void {
     const waiting = this.#waiting;
     while (waiting.length > 0) {
       let link = this.#link;
       if (link === undefined || link.dead) link = this.#open();
-      if (link.pending.size >= this.#config.maxStreamRequests) return;
+      if (!this.#hasRoom(link)) return;
       const next = waiting.shift()!;
       if (!next.done) this.#sendOn(link, next);
     }
@@ -325,17 +341,21 @@ export class PeerStream {
         // Never written: taken back, and the peer never hears of it.
         link.outgoing.splice(unsent, 1);
         link.outgoingBytes -= weight(pending.request);
-      } else if (link.blocked && link.outgoing.length >= this.#config.maxStreamRequests) {
-        // A peer that reads nothing while requests give up on it would have the cancels
-        // pile up without end: the stream goes, its requests fail, the next opens another.
-        this.#fail(
-          link,
-          new UnavailableError(`peer ${this.#config.url}: the peer does not read its stream`),
-        );
       } else if (!link.dead) {
+        link.abandoned.add(pending.request.id);
         const cancel = streamRequest({ case: 'cancel', value: true }, undefined);
         cancel.id = pending.request.id;
         this.#queue(link, cancel);
+        if (link.abandoned.size >= this.#config.maxStreamRequests) {
+          // Every place is held by a request the peer never answered (a hung peer, a
+          // connection gone silent): the stream goes, and the next request opens another.
+          this.#fail(
+            link,
+            new UnavailableError(
+              `peer ${this.#config.url}: the peer answers nothing on its stream`,
+            ),
+          );
+        }
       }
     }
     this.#reject(pending, reason);

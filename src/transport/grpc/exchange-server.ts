@@ -192,10 +192,12 @@ class ExchangeStream {
   #request(request: StreamRequest): void {
     const { id, op } = request;
     if (op.case === 'cancel') {
+      // Answered once, as every request is: CANCELLED, unless its answer went already.
       const flight = this.#inFlight.get(id);
       if (flight === undefined) return;
       this.#untrack(id);
       flight.abort(new CancelledError('peer request: the client cancelled'));
+      this.#refuse(id, undefined, { code: Status.CANCELLED, details: 'cancelled' });
       return;
     }
     if (op.case === undefined) {

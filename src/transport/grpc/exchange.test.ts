@@ -2,6 +2,7 @@
 // requests on one stream, its caps on both sides, a stream that breaks, a peer without it (unary
 // from then on), bad requests answered by id, per-request cancel and trace context, GetMany.
 import assert from 'node:assert/strict';
+import { createServer as createHttp2Server, type ServerHttp2Stream } from 'node:http2';
 import { after, describe, it } from 'node:test';
 import { create } from '@bufbuild/protobuf';
 import {
@@ -260,6 +261,41 @@ describe('gRPC Exchange stream', { timeout: 30_000 }, () => {
     assert.equal(options[0]?.traceparent, traceparent);
     assert.ok(Math.abs((options[0]?.deadline ?? 0) - deadline) < 1_000, 'the deadline travelled');
     assert.equal(options[1]?.traceparent, undefined);
+  });
+
+  it('a peer that answers nothing costs each request its deadline and the stream a bounded backlog', async () => {
+    // An HTTP/2 server that takes each stream and never reads nor answers it, as a hung peer.
+    const server = createHttp2Server();
+    const streams: ServerHttp2Stream[] = [];
+    server.on('stream', (stream) => {
+      streams.push(stream);
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+      stream.pause();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    opened.push({
+      close: () => {
+        for (const s of streams) s.destroy();
+        return new Promise<void>((resolve) => server.close(() => resolve()));
+      },
+    });
+    const { port } = server.address() as { port: number };
+    const client = clientOf(port, { maxStreamRequests: 4, requestTimeoutMs: 50 });
+    const codes = new Set<string>();
+    await Promise.all(
+      Array.from({ length: 4 }, async (_, w) => {
+        for (let i = 0; i < 3; i++) {
+          await client.get('g', `k${w}-${i}`).then(
+            () => codes.add('OK'),
+            (err: { code: string }) => codes.add(err.code),
+          );
+        }
+      }),
+    );
+    assert.deepEqual([...codes], ['DEADLINE_EXCEEDED'], 'each request ended by its deadline');
+    // Each request given up holds its place until the peer answers it; when all four are
+    // held, the stream is dropped and the next request opens another.
+    assert.ok(streams.length >= 2, `streams opened: ${streams.length}`);
   });
 
   it('a bad request is answered an error for its id, and the stream serves on', async () => {
