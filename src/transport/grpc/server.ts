@@ -356,19 +356,8 @@ class Handlers {
    * past the message limit are answered RESOURCE_EXHAUSTED (ask for them alone).
    */
   readonly getMany: handleUnaryCall<Received<GetManyRequest>, GetManyResponse> = (call, done) => {
-    if (this.#authorized !== undefined && !this.#authorized(call.metadata.get(AUTHORIZATION))) {
-      done({
-        code: Status.UNAUTHENTICATED,
-        details: 'unauthenticated: missing or wrong peer secret',
-      });
-      return;
-    }
-    const request = call.request;
-    if (!isMessage(request)) {
-      const cause = request.cause instanceof Error ? `: ${clean(request.cause.message)}` : '';
-      done({ code: Status.INVALID_ARGUMENT, details: `malformed GetManyRequest${cause}` });
-      return;
-    }
+    const request = this.#request(call, 'GetManyRequest', done);
+    if (request === undefined) return;
     const found = findGroup(this.#groups, this.#config, request.group);
     if (isRefusal(found)) {
       done(found);
@@ -438,18 +427,8 @@ class Handlers {
 
   /** stats answers the node's report as JSON; NOT_FOUND when the lookup has none. */
   readonly stats: handleUnaryCall<Received<StatsRequest>, StatsResponse> = (call, done) => {
-    if (this.#authorized !== undefined && !this.#authorized(call.metadata.get(AUTHORIZATION))) {
-      done({
-        code: Status.UNAUTHENTICATED,
-        details: 'unauthenticated: missing or wrong peer secret',
-      });
-      return;
-    }
-    const request = call.request;
-    if (!isMessage(request)) {
-      done({ code: Status.INVALID_ARGUMENT, details: 'malformed StatsRequest' });
-      return;
-    }
+    const request = this.#request(call, 'StatsRequest', done);
+    if (request === undefined) return;
     const source = this.#groups;
     if (source.nodeStats === undefined) {
       done({ code: Status.NOT_FOUND, details: 'this server gives no stats' });
@@ -488,17 +467,11 @@ class Handlers {
   };
 
   /**
-   * target checks the call's peer secret (UNAUTHENTICATED when it is required
-   * and missing or wrong), then its group and key as the HTTP server does (a
-   * malformed message or an empty key is INVALID_ARGUMENT, a key over the limit
-   * RESOURCE_EXHAUSTED, a group not served here FAILED_PRECONDITION) and
-   * answers the call itself when they are unusable.
+   * request is the call's message once its peer secret is checked (UNAUTHENTICATED
+   * when it is required and missing or wrong) and the message decoded (INVALID_ARGUMENT
+   * when not); it answers the call itself and returns undefined otherwise.
    */
-  #target<T extends { group: string; key: string }>(
-    call: Call<T>,
-    what: string,
-    done: Answer,
-  ): { group: PeerServedGroup; key: string; request: T; limits: SizeLimits } | undefined {
+  #request<T>(call: Call<T>, what: string, done: Answer): T | undefined {
     // Authentication comes first: an unauthenticated call learns nothing (not even
     // whether its group exists) and changes nothing.
     if (this.#authorized !== undefined && !this.#authorized(call.metadata.get(AUTHORIZATION))) {
@@ -514,6 +487,23 @@ class Handlers {
       done({ code: Status.INVALID_ARGUMENT, details: `malformed ${what}${cause}` });
       return undefined;
     }
+    return request;
+  }
+
+  /**
+   * target checks the call's peer secret (UNAUTHENTICATED when it is required
+   * and missing or wrong), then its group and key as the HTTP server does (a
+   * malformed message or an empty key is INVALID_ARGUMENT, a key over the limit
+   * RESOURCE_EXHAUSTED, a group not served here FAILED_PRECONDITION) and
+   * answers the call itself when they are unusable.
+   */
+  #target<T extends { group: string; key: string }>(
+    call: Call<T>,
+    what: string,
+    done: Answer,
+  ): { group: PeerServedGroup; key: string; request: T; limits: SizeLimits } | undefined {
+    const request = this.#request(call, what, done);
+    if (request === undefined) return undefined;
     const { key } = request;
     const bad = checkKey(key, this.#config.maxKeyBytes);
     if (bad !== undefined) {
