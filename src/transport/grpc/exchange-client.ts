@@ -334,6 +334,11 @@ export class PeerStream {
   #giveUp(pending: Pending, reason: CacheError): void {
     if (pending.done) return;
     const link = pending.link;
+    if (link === undefined) {
+      // Still waiting for room: it leaves the queue, whose length is what maxQueuedRequests bounds.
+      const at = this.#waiting.indexOf(pending);
+      if (at >= 0) this.#waiting.splice(at, 1);
+    }
     if (link !== undefined && link.pending.get(pending.request.id) === pending) {
       this.#untrack(link, pending.request.id);
       const unsent = link.outgoing.indexOf(pending.request);
@@ -430,7 +435,8 @@ export class PeerStream {
         }
       }
     }
-    for (const p of this.#waiting) next = this.#due(p, now, next);
+    // A copy: a request given up leaves the queue.
+    for (const p of [...this.#waiting]) next = this.#due(p, now, next);
     return next;
   }
 

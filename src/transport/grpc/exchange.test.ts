@@ -202,6 +202,26 @@ describe('gRPC Exchange stream', { timeout: 30_000 }, () => {
     assert.equal(counts.most, 2, 'never more than two in flight');
   });
 
+  it('a request that gives up while waiting for room leaves the queue to others', async () => {
+    const { group, gate, counts } = heldGroup();
+    const server = await serve(group);
+    const client = clientOf(server.address.port, { maxStreamRequests: 1, maxQueuedRequests: 1 });
+    const held = client.get('g', 'held');
+    await until(() => counts.open === 1);
+    await assert.rejects(client.get('g', 'late', { deadline: Date.now() + 30 }), {
+      code: 'DEADLINE_EXCEEDED',
+    });
+    // Its place in the queue is free: one more may wait.
+    const next = client.get('g', 'next');
+    await assert.rejects(client.get('g', 'over'), { code: 'UNAVAILABLE', message: /wait/ });
+    gate.resolve();
+    assert.deepEqual((await Promise.all([held, next])).map(decode), [
+      'value of held',
+      'value of next',
+    ]);
+    assert.equal(group.seen.includes('late'), false, 'the request given up was never sent');
+  });
+
   it('a server answers requests past its maxStreamRequests UNAVAILABLE and serves the rest', async () => {
     const { group, gate, counts } = heldGroup();
     const server = await serve(group, { maxStreamRequests: 2 });
