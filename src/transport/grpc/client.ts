@@ -54,6 +54,7 @@ import type { Clock } from '../../util/clock.js';
 import { expireAtFromNanos, nanosFromExpireAt } from '../expiry.js';
 import { StoppableCredentials } from './credentials.js';
 import {
+  answerGeneration,
   type ExchangeCall,
   isWhole,
   NoExchangeError,
@@ -160,10 +161,13 @@ export class GrpcPeerClient implements PeerClient {
     if (stream !== undefined) {
       const deadline = this.#deadline(options, 'Get');
       const get: GetRequest = { $typeName: 'groupcachepb.GetRequest', group, key };
-      const request = streamRequest({ case: 'get', value: get }, options?.traceparent);
+      const request = streamRequest({ case: 'get', value: get }, options);
       try {
         const [answer] = await stream.send(request, 1, deadline, options);
-        return this.#peerValue(this.#result(answer!, 'Get'), limit);
+        const value = this.#peerValue(this.#result(answer!, 'Get'), limit);
+        const generation = answerGeneration(answer!);
+        if (generation !== undefined) value.generation = generation;
+        return value;
       } catch (err) {
         if (!this.#noExchange(err)) throw err;
       }
@@ -214,7 +218,7 @@ export class GrpcPeerClient implements PeerClient {
     if (stream !== undefined) {
       const deadline = this.#deadline(options, 'GetMany');
       const value = create(GetManyRequestSchema, { group, keys: [...keys] });
-      const request = streamRequest({ case: 'getMany', value }, options?.traceparent);
+      const request = streamRequest({ case: 'getMany', value }, options);
       try {
         const answers = await stream.send(request, keys.length, deadline, options);
         // An error for the whole request (no index) fails it whole.
@@ -224,7 +228,9 @@ export class GrpcPeerClient implements PeerClient {
         const byIndex: (PeerValue | CacheError | undefined)[] = new Array(keys.length);
         for (const answer of answers) {
           const index = answer.index;
-          if (index < keys.length) byIndex[index] = this.#settledValue(answer.result, limit);
+          if (index < keys.length) {
+            byIndex[index] = this.#settledValue(answer.result, limit, answerGeneration(answer));
+          }
         }
         keys.forEach((key, i) => {
           out.set(
@@ -240,14 +246,21 @@ export class GrpcPeerClient implements PeerClient {
     if (!this.#noGetMany) {
       const request = create(GetManyRequestSchema, { group, keys: [...keys] });
       try {
-        const got = await this.#call(groupCacheMethods.getMany, 'GetMany', request, options);
+        // The answer's metadata carries one generation for all its values: the oldest.
+        let generation: number | undefined;
+        const got = await this.#call(groupCacheMethods.getMany, 'GetMany', request, {
+          ...options,
+          onGeneration: (g) => {
+            generation = g;
+          },
+        });
         keys.forEach((key, i) => {
           const result = got.results[i]?.result;
           out.set(
             key,
             result === undefined
               ? new UnavailableError(`peer ${this.url}: GetMany: no answer for a key`)
-              : this.#settledValue(result, limit),
+              : this.#settledValue(result, limit, generation),
           );
         });
         return out;
@@ -358,11 +371,14 @@ export class GrpcPeerClient implements PeerClient {
     const stream = this.#stream;
     if (stream === undefined) return false;
     const deadline = this.#deadline(options, name);
-    const request = streamRequest(op, options?.traceparent);
+    const request = streamRequest(op, options);
     try {
       const [answer] = await stream.send(request, 1, deadline, options);
       const result = answer!.result;
       if (result.case === 'error') this.#result(answer!, name);
+      // The answer carries the peer's generation of the group, once it is not 0.
+      const generation = answerGeneration(answer!);
+      if (generation !== undefined) options?.onGeneration?.(generation);
       return true;
     } catch (err) {
       if (this.#noExchange(err)) return false;
@@ -411,8 +427,15 @@ export class GrpcPeerClient implements PeerClient {
     throw new UnavailableError(`peer ${this.url}: ${name}: an answer with no value`);
   }
 
-  /** settledValue is one key's answer of a GetMany: its value, or the error of its Get. */
-  #settledValue(result: KeyResult['result'], limit: number): PeerValue | CacheError {
+  /**
+   * settledValue is one key's answer of a GetMany: its value, found under `generation`
+   * when the answer carried one, or the error of its Get.
+   */
+  #settledValue(
+    result: KeyResult['result'],
+    limit: number,
+    generation: number | undefined,
+  ): PeerValue | CacheError {
     if (result.case === 'error') {
       return errorFromStatus(this.url, 'GetMany', result.value.code, result.value.message);
     }
@@ -420,7 +443,9 @@ export class GrpcPeerClient implements PeerClient {
       return new UnavailableError(`peer ${this.url}: GetMany: an answer with no value`);
     }
     try {
-      return this.#peerValue(result.value, limit);
+      const value = this.#peerValue(result.value, limit);
+      if (generation !== undefined) value.generation = generation;
+      return value;
     } catch (err) {
       return toCacheError(err);
     }

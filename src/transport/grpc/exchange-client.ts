@@ -4,7 +4,7 @@
 import { isFieldSet } from '@bufbuild/protobuf';
 import type { ClientDuplexStream, StatusObject } from '@grpc/grpc-js';
 import { status as Status } from '@grpc/grpc-js';
-import type { CallOptions } from '../../core/peers.js';
+import { type CallOptions, parseGeneration } from '../../core/peers.js';
 import {
   abortError,
   type CacheError,
@@ -482,17 +482,30 @@ export function isWhole(answer: StreamResponse): boolean {
 
 /**
  * streamRequest builds a request of the stream (its id and time left are set
- * when it is sent), with the caller's trace context when there is one.
+ * when it is sent), with the caller's trace context and generation of the group
+ * (see `CallOptions`) when it has them.
  */
 export function streamRequest(
   op: StreamRequest['op'],
-  traceparent: string | undefined,
+  options: Pick<CallOptions, 'traceparent' | 'generation'> | undefined,
 ): StreamRequest {
+  const generation = parseGeneration(options?.generation);
   return {
     $typeName: 'groupcachepb.StreamRequest',
     id: 0,
     op,
     timeoutMs: 0,
-    traceparent: traceparent ?? '',
+    traceparent: options?.traceparent ?? '',
+    generation: generation ? BigInt(generation) : 0n,
   };
+}
+
+/**
+ * answerGeneration is the generation a stream answer carries (see
+ * `PeerValue.generation`): undefined for none, or for one that is not a safe
+ * whole number, which is not taken (as a malformed generation metadata is not).
+ */
+export function answerGeneration(answer: StreamResponse): number | undefined {
+  const g = answer.generation;
+  return g > 0n && g <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(g) : undefined;
 }

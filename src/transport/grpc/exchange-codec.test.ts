@@ -22,6 +22,8 @@ import { encodeRequests, encodeResponses, hasIndex } from './exchange-codec.js';
 const text = fc.string({ unit: 'grapheme', maxLength: 20 });
 const uint32 = fc.nat({ max: 2 ** 32 - 1 });
 const int64 = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });
+/** A generation: often none (0), else any uint64, past the safe whole numbers too. */
+const uint64 = fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }));
 const bytes = fc.uint8Array({ maxLength: 300 });
 
 const op: fc.Arbitrary<StreamRequest['op']> = fc.oneof(
@@ -45,7 +47,7 @@ const op: fc.Arbitrary<StreamRequest['op']> = fc.oneof(
 );
 
 const request = fc
-  .record({ id: uint32, op, timeoutMs: uint32, traceparent: text })
+  .record({ id: uint32, op, timeoutMs: uint32, traceparent: text, generation: uint64 })
   .map((v) => create(StreamRequestSchema, v));
 
 const response = fc
@@ -66,10 +68,13 @@ const response = fc
       })),
     ),
     index: fc.option(uint32, { nil: undefined }),
+    // As the server builds answers: a generation only where it has one.
+    generation: fc.option(uint64, { nil: undefined }),
   })
-  .map(({ id, result, index }) => {
+  .map(({ id, result, index, generation }) => {
     const r = { $typeName: 'groupcachepb.StreamResponse', id, result } as StreamResponse;
     if (index !== undefined) r.index = index;
+    if (generation !== undefined) r.generation = generation;
     return r;
   });
 
@@ -90,6 +95,7 @@ function requestFields(r: StreamRequest) {
     cancel: typeof v === 'boolean' ? v : undefined,
     timeoutMs: r.timeoutMs,
     traceparent: r.traceparent,
+    generation: String(r.generation),
   };
 }
 
@@ -108,6 +114,8 @@ function responseFields(r: StreamResponse, indexed: boolean) {
     code: error?.code,
     message: error?.message,
     index: indexed ? r.index : 'none',
+    // Absent from an answer built without one: protobuf-es reads it back as 0.
+    generation: String(r.generation ?? 0n),
   };
 }
 

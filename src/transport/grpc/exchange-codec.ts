@@ -60,6 +60,7 @@ function requestSize(r: StreamRequest): number {
   }
   if (r.timeoutMs > 0) n += 1 + varintSize(r.timeoutMs);
   if (r.traceparent !== '') n += stringSize(r.traceparent);
+  if (r.generation) n += 1 + int64Size(r.generation);
   return n;
 }
 
@@ -119,6 +120,10 @@ function writeRequest(buf: Buffer, start: number, r: StreamRequest): number {
     at = writeVarint(buf, at, r.timeoutMs);
   }
   if (r.traceparent !== '') at = writeString(buf, at, 8, r.traceparent);
+  if (r.generation) {
+    buf[at++] = (9 << 3) | VARINT;
+    at = writeInt64(buf, at, r.generation);
+  }
   return at;
 }
 
@@ -150,6 +155,7 @@ function responseSize(r: StreamResponse): number {
     n += 1 + varintSize(body) + body;
   }
   if (hasIndex(r)) n += 1 + varintSize(r.index);
+  if (r.generation) n += 1 + int64Size(r.generation);
   return n;
 }
 
@@ -193,6 +199,11 @@ function writeResponse(buf: Buffer, start: number, r: StreamResponse): number {
     buf[at++] = (4 << 3) | VARINT;
     at = writeVarint(buf, at, r.index);
   }
+  // Absent (an answer built by the server without one) or 0: not written.
+  if (r.generation) {
+    buf[at++] = (5 << 3) | VARINT;
+    at = writeInt64(buf, at, r.generation);
+  }
   return at;
 }
 
@@ -224,7 +235,7 @@ function writeVarint(buf: Buffer, start: number, value: number): number {
   return at;
 }
 
-/** int64Size is the size of an int64 varint: ten bytes for a negative one. */
+/** int64Size is the size of an int64 (or uint64) varint: ten bytes for a negative one. */
 function int64Size(value: bigint): number {
   let n = BigInt.asUintN(64, value);
   let size = 1;

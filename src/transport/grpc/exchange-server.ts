@@ -109,12 +109,14 @@ class Flight extends LazyAbort implements CallOptions {
   readonly deadline: number | undefined;
   readonly timeoutMs: number;
   traceparent: string | undefined;
+  readonly generation: number | undefined;
 
-  constructor(timeoutMs: number, now: number, traceparent: string) {
+  constructor(timeoutMs: number, now: number, traceparent: string, generation: number | undefined) {
     super();
     this.timeoutMs = timeoutMs;
     this.deadline = timeoutMs > 0 ? now + timeoutMs : undefined;
     this.traceparent = traceparent === '' ? undefined : traceparent;
+    this.generation = generation;
   }
 }
 
@@ -218,6 +220,14 @@ class ExchangeStream {
       });
       return;
     }
+    const generation = requestGeneration(request);
+    if (generation === null) {
+      this.#refuse(id, undefined, {
+        code: Status.INVALID_ARGUMENT,
+        details: `bad request: generation ${request.generation} is over ${Number.MAX_SAFE_INTEGER}`,
+      });
+      return;
+    }
     // As for a unary call: the key against the server's ceiling, the group, then the group's limit.
     const tooLong =
       op.case === 'getMany' ? undefined : checkKey(op.value.key, this.#config.ceiling.maxKeyBytes);
@@ -232,7 +242,7 @@ class ExchangeStream {
     }
     const { group, limits } = found;
     if (op.case === 'getMany') {
-      this.#getMany(request, op.value, found);
+      this.#getMany(request, generation, op.value, found);
       return;
     }
     const bad = checkKey(op.value.key, limits.maxKeyBytes);
@@ -242,7 +252,12 @@ class ExchangeStream {
     }
     if (op.case === 'get') {
       if (this.#full(id)) return;
-      const flight = new Flight(request.timeoutMs, this.#config.clock.now(), request.traceparent);
+      const flight = new Flight(
+        request.timeoutMs,
+        this.#config.clock.now(),
+        request.traceparent,
+        generation,
+      );
       this.#get(id, flight, found, op.value.key);
       return;
     }
@@ -267,15 +282,17 @@ class ExchangeStream {
         }
         // A plain view of the bytes; the group copies what it keeps.
         const view = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-        group.setFromPeer(op.value.key, view, expireAtFromNanos(op.value.expire), { deadline });
+        const expireAt = expireAtFromNanos(op.value.expire);
+        group.setFromPeer(op.value.key, view, expireAt, { deadline, generation });
       } else {
-        group.removeFromPeer(op.value.key, { deadline });
+        group.removeFromPeer(op.value.key, { deadline, generation });
       }
     } catch (err) {
       this.#fail(id, undefined, op.case === 'set' ? 'Set' : 'Remove', err);
       return;
     }
-    this.#answer(answerOf(id, { case: undefined }, undefined), 0);
+    // Done: the answer carries the group's generation, as a unary call's metadata does.
+    this.#answer(answerOf(id, { case: undefined }, undefined, group.generation), 0);
   }
 
   /** full answers `id` UNAVAILABLE when the stream has its most requests in flight. */
@@ -294,7 +311,12 @@ class ExchangeStream {
    * index: its value or its own error. A key refused on sight (empty, too long)
    * is answered at once; a batch over the limits is refused whole.
    */
-  #getMany(request: StreamRequest, message: GetManyRequest, target: Target): void {
+  #getMany(
+    request: StreamRequest,
+    generation: number | undefined,
+    message: GetManyRequest,
+    target: Target,
+  ): void {
     const { id } = request;
     const { keys } = message;
     const refused = keys.length === 0 ? undefined : checkBatch(keys);
@@ -306,7 +328,12 @@ class ExchangeStream {
       return;
     }
     if (this.#full(id)) return;
-    const flight = new Flight(request.timeoutMs, this.#config.clock.now(), request.traceparent);
+    const flight = new Flight(
+      request.timeoutMs,
+      this.#config.clock.now(),
+      request.traceparent,
+      generation,
+    );
     const outer = this.#config.signal;
     if (outer.aborted) flight.abort(outer.reason);
     const bad = keys.map((key) => checkKey(key, target.limits.maxKeyBytes));
@@ -408,7 +435,7 @@ class ExchangeStream {
       minuteQps: Math.max(found.minuteQps, 0),
       expire: nanosFromExpireAt(found.expireAt),
     };
-    this.#answer(answerOf(id, { case: 'value', value }, index), n);
+    this.#answer(answerOf(id, { case: 'value', value }, index, found.generation), n);
   }
 
   #fail(id: number, index: number | undefined, method: string, err: unknown): void {
@@ -421,7 +448,8 @@ class ExchangeStream {
       code: refusal.code,
       message: refusal.details,
     };
-    this.#answer(answerOf(id, { case: 'error', value: error }, index), refusal.details.length);
+    const answer = answerOf(id, { case: 'error', value: error }, index, undefined);
+    this.#answer(answer, refusal.details.length);
   }
 
   /**
@@ -525,14 +553,27 @@ function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
 
 /**
  * answerOf builds an answer as the Exchange codec writes it: `index` is a field
- * of its own only for a key of a GetMany (see hasIndex).
+ * of its own only for a key of a GetMany (see hasIndex); `generation` (the
+ * value's, or the group's for a write) only once it is not 0.
  */
 function answerOf(
   id: number,
   result: StreamResponse['result'],
   index: number | undefined,
+  generation: number | undefined,
 ): StreamResponse {
   const answer = { $typeName: 'groupcachepb.StreamResponse', id, result } as StreamResponse;
   if (index !== undefined) answer.index = index;
+  if (generation) answer.generation = BigInt(generation);
   return answer;
+}
+
+/**
+ * requestGeneration is the generation a request carries: undefined for none (0),
+ * null for one past the safe whole numbers a group's generation can be.
+ */
+function requestGeneration(request: StreamRequest): number | undefined | null {
+  const g = request.generation;
+  if (g === 0n) return undefined;
+  return g <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(g) : null;
 }

@@ -91,6 +91,39 @@ function heldGroup() {
   return { group, gate, counts };
 }
 
+/**
+ * GenerationGroup is a FakeGroup that keeps a generation as a real group does: a request
+ * with a higher one moves it up first, and a value found carries the generation it was
+ * found under (a stored value's own, else the group's). `sent` lists what requests carried.
+ */
+class GenerationGroup extends FakeGroup {
+  generation = 0;
+  readonly sent: (number | undefined)[] = [];
+
+  #catchUp(options: CallOptions | undefined): void {
+    const g = options?.generation;
+    this.sent.push(g);
+    if (g !== undefined && g > this.generation) this.generation = g;
+  }
+
+  override async getForPeer(key: string, options?: CallOptions): Promise<PeerValue> {
+    this.#catchUp(options);
+    const found = await super.getForPeer(key, options);
+    const generation = found.generation ?? this.generation;
+    return generation ? { ...found, generation } : found;
+  }
+
+  override setFromPeer(k: string, v: Uint8Array, at: number, options?: CallOptions): void {
+    this.#catchUp(options);
+    super.setFromPeer(k, v, at, options);
+  }
+
+  override removeFromPeer(key: string, options?: CallOptions): void {
+    this.#catchUp(options);
+    super.removeFromPeer(key, options);
+  }
+}
+
 describe('gRPC Exchange stream', { timeout: 30_000 }, () => {
   it('carries gets, sets, removes and getMany, each answered by id', async () => {
     const group = new FakeGroup('g');
@@ -126,6 +159,39 @@ describe('gRPC Exchange stream', { timeout: 30_000 }, () => {
     await assert.rejects(client.getMany('nope', ['a']), { code: 'UNAVAILABLE' });
     assert.equal(client.streaming(), true, 'every request went on the stream');
   });
+
+  for (const stream of [true, false]) {
+    it(`a group's generation goes both ways ${stream ? 'on the stream' : 'with unary calls'}, getMany's too`, async () => {
+      const group = new GenerationGroup('g');
+      group.store.set('a', { value: utf8('A'), expireAt: 0, minuteQps: 0 });
+      // Found under an older generation than the group's: answered, marked as it was found.
+      group.store.set('old', { value: utf8('O'), expireAt: 0, minuteQps: 0, generation: 5 });
+      const server = await serve(group);
+      const client = clientOf(server.address.port, { stream });
+      // Never cleared: nothing is sent, nothing comes back.
+      assert.equal((await client.get('g', 'a')).generation, undefined);
+      assert.deepEqual(group.sent, [undefined]);
+      // A request carries the asker's generation; the owner catches up and answers with it.
+      const g = 1_700_000_000_000;
+      assert.equal((await client.get('g', 'a', { generation: g })).generation, g);
+      assert.equal(group.generation, g);
+      // A write carries it too, and its answer brings the owner's back.
+      const heard: number[] = [];
+      const onGeneration = (n: number) => heard.push(n);
+      await client.set('g', 'b', utf8('B'), 0, { generation: g + 1, onGeneration });
+      await client.remove('g', 'b', { onGeneration });
+      assert.deepEqual(heard, [g + 1, g + 1]);
+      assert.deepEqual(group.sent.slice(2), [g + 1, undefined]);
+      // GetMany: the request carries it to every key's get.
+      const many = await client.getMany('g', ['a', 'old', 'nope'], { generation: g + 2 });
+      assert.deepEqual(group.sent.slice(4), [g + 2, g + 2, g + 2]);
+      const generations = [...many.values()].map((v) => (isCacheError(v) ? v.code : v.generation));
+      // On the stream each key's answer has its own; a unary answer's metadata has one for
+      // all its values, the oldest, so the asker keeps none that a clear made stale.
+      assert.deepEqual(generations, stream ? [g + 2, 5, 'NOT_FOUND'] : [5, 5, 'NOT_FOUND']);
+      assert.equal(client.streaming(), stream);
+    });
+  }
 
   it('unary GetMany answers each key for other clients', async () => {
     const group = new FakeGroup('g');
@@ -334,10 +400,11 @@ describe('gRPC Exchange stream', { timeout: 30_000 }, () => {
     const answers: StreamResponse[] = [];
     call.on('data', (batch: StreamResponses) => answers.push(...batch.responses));
     call.on('error', () => {});
-    const get = (id: number, group: string, key: string) =>
+    const get = (id: number, group: string, key: string, generation = 0n) =>
       create(StreamRequestSchema, {
         id,
         op: { case: 'get', value: create(GetRequestSchema, { group, key }) },
+        generation,
       });
     call.write(
       create(StreamRequestsSchema, {
@@ -347,16 +414,20 @@ describe('gRPC Exchange stream', { timeout: 30_000 }, () => {
           get(3, 'g', 'k'.repeat(17)),
           get(4, 'nope', 'k'),
           get(5, 'g', 'k'),
+          // A generation past the safe whole numbers a group's can be.
+          get(6, 'g', 'k', 2n ** 60n),
         ],
       }),
     );
-    await until(() => answers.length === 5);
+    await until(() => answers.length === 6);
     const byId = new Map(answers.map((a) => [a.id, a.result]));
     const code = (id: number) => {
       const r = byId.get(id);
       return r?.case === 'error' ? r.value.code : undefined;
     };
-    assert.deepEqual([1, 2, 3, 4].map(code), [3, 3, 8, 9]); // INVALID_ARGUMENT ×2, RESOURCE_EXHAUSTED, FAILED_PRECONDITION
+    // INVALID_ARGUMENT ×2, RESOURCE_EXHAUSTED, FAILED_PRECONDITION, INVALID_ARGUMENT
+    assert.deepEqual([1, 2, 3, 4, 6].map(code), [3, 3, 8, 9, 3]);
+    assert.deepEqual(group.seen, ['k'], 'only the good request reached the group');
     const five = byId.get(5);
     assert.equal(five?.case === 'value' && new TextDecoder().decode(five.value.value), 'K');
     call.end();

@@ -20,7 +20,12 @@ import {
   type PeerValue,
   parseGeneration,
 } from '../../core/peers.js';
-import { CancelledError, DeadlineExceededError, isCacheError } from '../../errors.js';
+import {
+  type CacheError,
+  CancelledError,
+  DeadlineExceededError,
+  isCacheError,
+} from '../../errors.js';
 import type { SizeLimits } from '../../limits.js';
 import {
   type GetManyRequest,
@@ -401,6 +406,7 @@ class Handlers {
       signal,
       deadline,
       traceparent: typeof traceparent === 'string' ? traceparent : undefined,
+      generation: callGeneration(call),
     };
     const { keys } = request;
     const bad = keys.map((key) => checkKey(key, found.limits.maxKeyBytes));
@@ -409,6 +415,7 @@ class Handlers {
     serveGetMany(found.group, good, options, limits).then((outcomes) => {
       release();
       if (call.cancelled) return;
+      sendGeneration(call, oldestGeneration(outcomes.values()));
       let room = this.#config.maxValueBytes;
       const error = (refusal: Refusal): MessageInitShape<typeof KeyResultSchema> => ({
         result: { case: 'error', value: { code: refusal.code, message: refusal.details } },
@@ -590,6 +597,20 @@ class Handlers {
     if (call.cancelled) return;
     done(refusalOf(err, this.#config.logger, method));
   }
+}
+
+/**
+ * oldestGeneration is the generation a GetMany's answer carries for all its values: the
+ * oldest they were found under (a clear that landed while some loaded makes the earlier
+ * ones older, and an asker must not keep those under the newer one); 0, sent as none,
+ * when any was found before the group's first clear.
+ */
+function oldestGeneration(outcomes: Iterable<PeerValue | CacheError>): number {
+  let oldest = Number.POSITIVE_INFINITY;
+  for (const outcome of outcomes) {
+    if (!isCacheError(outcome)) oldest = Math.min(oldest, outcome.generation ?? 0);
+  }
+  return Number.isFinite(oldest) ? oldest : 0;
 }
 
 /** getResponseInit is the GetResponse of a value found: qps and expiry only when known. */
