@@ -20,12 +20,7 @@ import {
   type PeerValue,
   parseGeneration,
 } from '../../core/peers.js';
-import {
-  type CacheError,
-  CancelledError,
-  DeadlineExceededError,
-  isCacheError,
-} from '../../errors.js';
+import { CancelledError, DeadlineExceededError, isCacheError } from '../../errors.js';
 import type { SizeLimits } from '../../limits.js';
 import {
   type GetManyRequest,
@@ -66,7 +61,7 @@ import {
 } from '../../util/server-limits.js';
 import { expireAtFromNanos, nanosFromExpireAt } from '../expiry.js';
 import { lateWrite } from '../late-write.js';
-import { checkBatch, serveGetMany } from '../serve-get-many.js';
+import { checkBatch, oldestGeneration, serveGetMany } from '../serve-get-many.js';
 import type { PeerServer } from '../transport.js';
 import { ExchangeServer } from './exchange-server.js';
 import { limitCalls } from './limits.js';
@@ -597,20 +592,6 @@ class Handlers {
     if (call.cancelled) return;
     done(refusalOf(err, this.#config.logger, method));
   }
-}
-
-/**
- * oldestGeneration is the generation a GetMany's answer carries for all its values: the
- * oldest they were found under (a clear that landed while some loaded makes the earlier
- * ones older, and an asker must not keep those under the newer one); 0, sent as none,
- * when any was found before the group's first clear.
- */
-function oldestGeneration(outcomes: Iterable<PeerValue | CacheError>): number {
-  let oldest = Number.POSITIVE_INFINITY;
-  for (const outcome of outcomes) {
-    if (!isCacheError(outcome)) oldest = Math.min(oldest, outcome.generation ?? 0);
-  }
-  return Number.isFinite(oldest) ? oldest : 0;
 }
 
 /** getResponseInit is the GetResponse of a value found: qps and expiry only when known. */
