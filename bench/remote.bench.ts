@@ -1,9 +1,9 @@
 // remote.bench.ts: remote gets of 100-byte values cached at the owner, 64 in flight from
 // one client process: `Group.get` on a client-only node through each peer transport (tcp,
-// http, grpc) to a `peercache node` owner, and through http to a Go groupcache owner, side
-// by side with ioredis GET on a local redis-server (the anchor, measured in rounds taken in
-// turn with each); then latency at half of
-// each one's maximum rate.
+// http, grpc on its Exchange stream and with unary calls only) to a `peercache node` owner,
+// and through http to a Go groupcache owner, side by side with ioredis GET on a local
+// redis-server (the anchor, measured in rounds taken in turn with each); then latency at
+// half of each one's maximum rate.
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { defaultRing } from '../src/cli/args.js';
@@ -49,7 +49,14 @@ const transports: Record<string, () => PeerTransport> = {
   tcp: () => tcpTransport(),
   http: () => httpTransport(),
   grpc: () => grpcTransport(),
+  // The same owner asked with unary calls only, as before the Exchange stream: for reference.
+  'grpc-unary': () => grpcTransport({ stream: false }),
 };
+
+/** wireOf is the owner's `--transport` for a client transport of {@link transports}. */
+function wireOf(transport: string): string {
+  return transport.replace(/-unary$/, '');
+}
 
 /** aloneLabel names the row of a transport's client measured by itself, for reference. */
 function aloneLabel(transport: string): string {
@@ -178,7 +185,7 @@ async function peercacheTarget(
       '--self',
       self,
       '--transport',
-      transport,
+      wireOf(transport),
       '--group',
       `${GROUP}:256MiB`,
       '--loader',
@@ -192,7 +199,7 @@ async function peercacheTarget(
   const { node, group } = await clientGroup(
     self,
     peerTransport,
-    defaultRing(transport as TransportName),
+    defaultRing(wireOf(transport) as TransportName),
   );
   const client = peerTransport.client(self);
   return {
@@ -371,6 +378,7 @@ function reportHeadlines(results: Map<string, Measured | { skipped: string }>): 
  * HTTP twice the 0.12× (peercache owner) and 0.14× (Go owner) of its first client.
  */
 function remoteTarget(name: string): number | undefined {
+  if (name.startsWith('peercache grpc-unary')) return undefined;
   if (name.startsWith('peercache tcp')) return 1.5;
   if (name.startsWith('peercache grpc')) return 0.3;
   if (name.includes('Go groupcache')) return 0.28;

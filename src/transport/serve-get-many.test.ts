@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { GroupRegistry } from '../core/registry.js';
-import { isCacheError } from '../errors.js';
+import { isCacheError, NotFoundError } from '../errors.js';
 import { MAX_BATCH_KEYS } from '../limits.js';
-import { serveGetMany } from './serve-get-many.js';
+import { oldestGeneration, serveGetMany } from './serve-get-many.js';
 
 function groupWithBatches(calls: string[][]) {
   const registry = new GroupRegistry();
@@ -62,4 +62,21 @@ test('serveGetMany refuses a batch over the key count or key bytes whole', async
     isCacheError(err, 'TOO_LARGE'),
   );
   assert.deepEqual(calls, []);
+});
+
+test("oldestGeneration is a batch's oldest value's generation, 0 as soon as one has none", () => {
+  const at = (generation?: number) => ({
+    value: new Uint8Array(),
+    expireAt: 0,
+    minuteQps: 0,
+    generation,
+  });
+  const missing = new NotFoundError('no value');
+  assert.equal(oldestGeneration([]), 0);
+  assert.equal(oldestGeneration([missing]), 0, 'errors carry no generation');
+  assert.equal(oldestGeneration([at(7), missing, at(5), at(9)]), 5);
+  // Found before the group's first clear, and after it: the answer must not claim the
+  // clear's generation for the earlier value.
+  assert.equal(oldestGeneration([at(5), at(undefined)]), 0);
+  assert.equal(oldestGeneration([at(0), at(5)]), 0);
 });

@@ -2,7 +2,7 @@
 // the group as a single get would be, at once, so the owner's loadMany sees them together.
 import { defaultMaxListeners, setMaxListeners } from 'node:events';
 import type { CallOptions, PeerGetManyResult, PeerServedGroup, PeerValue } from '../core/peers.js';
-import { type CacheError, TooLargeError, toCacheError } from '../errors.js';
+import { type CacheError, isCacheError, TooLargeError, toCacheError } from '../errors.js';
 import { MAX_BATCH_KEY_BYTES, MAX_BATCH_KEYS } from '../limits.js';
 
 /** BatchLimits bound what one batch get may ask and answer (see {@link serveGetMany}). */
@@ -85,6 +85,21 @@ export async function serveGetMany(
     if (!result.has(key)) result.set(key, outcomes[i] as PeerValue | CacheError);
   });
   return result;
+}
+
+/**
+ * oldestGeneration is the one generation a batch answer carries for all its values (see
+ * `PeerValue.generation`): the oldest they were found under, so that an asker keeps none
+ * of them as newer than it is (a clear that landed while some loaded makes the earlier
+ * ones older). 0, sent as none, when any was found before the group's first clear, or
+ * when there is no value.
+ */
+export function oldestGeneration(outcomes: Iterable<PeerValue | CacheError>): number {
+  let oldest = Number.POSITIVE_INFINITY;
+  for (const outcome of outcomes) {
+    if (!isCacheError(outcome)) oldest = Math.min(oldest, outcome.generation ?? 0);
+  }
+  return Number.isFinite(oldest) ? oldest : 0;
 }
 
 function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {

@@ -1,5 +1,6 @@
 // grpc.test.ts: property-based fuzzing of the gRPC peer server's decoding: raw, random and
-// mutated GetRequest/SetRequest/RemoveRequest bytes sent by a real client to a real server.
+// mutated GetRequest/SetRequest/RemoveRequest bytes sent by a real client to a real server, as
+// unary calls and as requests of the Exchange stream.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
@@ -7,7 +8,12 @@ import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { Client, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { noopLogger } from '../../src/core/logger.js';
-import { GetRequestSchema, GetResponseSchema } from '../../src/proto/gen/groupcache_pb.js';
+import {
+  GetRequestSchema,
+  GetResponseSchema,
+  type StreamResponse,
+  StreamResponsesSchema,
+} from '../../src/proto/gen/groupcache_pb.js';
 import {
   HealthCheckRequestSchema,
   HealthCheckResponse_ServingStatus,
@@ -236,6 +242,128 @@ describe(`gRPC peer server decoding fuzz (FUZZ_SEED=${seed})`, {
         const answer = await call(method, bytes);
         assert.ok(allowed.has(answer.code), `${method}: ${status[answer.code]} ${answer.details}`);
         const key = `good-${n++}`;
+        assert.equal((await getValue(key)).toString(), loaded(key), 'the server still answers');
+      }),
+      fuzzRuns(150, seed),
+    );
+  });
+
+  /** StreamAnswer is how an Exchange stream ended and the answers it carried. */
+  interface StreamAnswer {
+    code: status;
+    details: string;
+    answers: StreamResponse[];
+  }
+
+  /**
+   * exchange sends `bytes` as the one message of an Exchange stream, half-closes
+   * it, and resolves once the server has ended it: after answering, or at once
+   * with INVALID_ARGUMENT when the message does not decode.
+   */
+  function exchange(bytes: Uint8Array): Promise<StreamAnswer> {
+    return new Promise((resolve) => {
+      const stream = client.makeBidiStreamRequest(
+        `${service}/Exchange`,
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        new Metadata(),
+        { deadline: Date.now() + 5_000 },
+      );
+      const answers: StreamResponse[] = [];
+      stream.on('data', (b: Buffer) =>
+        answers.push(...fromBinary(StreamResponsesSchema, b).responses),
+      );
+      stream.on('error', () => {});
+      stream.on('status', (s) => resolve({ code: s.code, details: s.details, answers }));
+      stream.write(Buffer.from(bytes));
+      stream.end();
+    });
+  }
+
+  /** batch wraps request bytes in a StreamRequests message: field 1, repeated. */
+  function batch(...requests: Uint8Array[]): Uint8Array {
+    const w = new BinaryWriter();
+    for (const r of requests) w.tag(1, WireType.LengthDelimited).bytes(r);
+    return w.finish();
+  }
+
+  /** streamRequest is a StreamRequest of `id` whose op is field `op` holding `body`. */
+  function streamRequest(id: number, op: number, body: Uint8Array): Uint8Array {
+    const w = new BinaryWriter();
+    w.tag(1, WireType.Varint).uint32(id);
+    w.tag(op, WireType.LengthDelimited).bytes(body);
+    return w.finish();
+  }
+
+  it('answers a Get of any group and key bytes on the stream as the model says', async () => {
+    await fc.assert(
+      fc.asyncProperty(groupBytes(), keyBytes(), async (group, key) => {
+        const expected = expect(group, key);
+        const got = await exchange(batch(streamRequest(7, 2, message(group, key))));
+        if (expected.kind === 'malformed') {
+          // Not UTF-8: the message as a whole does not decode, and ends the stream.
+          assert.equal(got.code, status.INVALID_ARGUMENT, got.details);
+          return;
+        }
+        assert.equal(got.code, status.OK, got.details);
+        assert.equal(got.answers.length, 1, `answers: ${got.answers.map((a) => a.result.case)}`);
+        const [answer] = got.answers;
+        assert.equal(answer!.id, 7);
+        const result = answer!.result;
+        if (expected.kind === 'ok') {
+          assert.equal(
+            result.case,
+            'value',
+            `${result.case}: ${result.case === 'error' ? result.value.message : ''}`,
+          );
+          const value = result.case === 'value' ? result.value.value : new Uint8Array();
+          // The exact key's value: what a unary Get answers (an earlier test may have set it).
+          const unary = await getValue(expected.key);
+          assert.deepEqual(Buffer.from(value), unary);
+        } else {
+          const code = result.case === 'error' ? result.value.code : status.OK;
+          assert.equal(code, statusFor(expected), `${expected.kind}: ${result.case}`);
+        }
+      }),
+      fuzzRuns(100, seed),
+    );
+  });
+
+  it('answers random and mutated stream messages by id, or ends the stream INVALID_ARGUMENT, and keeps serving', async () => {
+    const op = fc.constantFrom(2, 3, 4, 5);
+    const valid = fc
+      .tuple(fc.nat(), op, groupBytes(), keyBytes())
+      .map(([id, field, group, key]) =>
+        batch(
+          streamRequest(id, field, message(group, key)),
+          streamRequest(id + 1, 6, new Uint8Array()),
+        ),
+      );
+    const input = fc.oneof(
+      fc.uint8Array({ maxLength: 96 }),
+      valid,
+      valid.chain((b) => mutated(b)),
+    );
+    const allowed = new Set([
+      status.OK,
+      status.NOT_FOUND,
+      status.INVALID_ARGUMENT,
+      status.RESOURCE_EXHAUSTED,
+      status.FAILED_PRECONDITION,
+    ]);
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(input, async (bytes) => {
+        const got = await exchange(bytes);
+        assert.ok(
+          got.code === status.OK || got.code === status.INVALID_ARGUMENT,
+          `${status[got.code]} ${got.details}`,
+        );
+        for (const answer of got.answers) {
+          const code = answer.result.case === 'error' ? answer.result.value.code : status.OK;
+          assert.ok(allowed.has(code), `${status[code]} for request ${answer.id}`);
+        }
+        const key = `stream-good-${n++}`;
         assert.equal((await getValue(key)).toString(), loaded(key), 'the server still answers');
       }),
       fuzzRuns(150, seed),

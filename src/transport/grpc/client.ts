@@ -1,5 +1,6 @@
-// client.ts: the gRPC peer client: one grpc-js channel per peer, calls with deadlines and
-// cancellation, every failure mapped to a CacheError.
+// client.ts: the gRPC peer client: one grpc-js channel per peer, its requests on one Exchange
+// stream (unary calls to a peer without it), with deadlines and cancellation, every failure
+// mapped to a CacheError.
 import { create, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import {
   type ChannelCredentials,
@@ -14,34 +15,58 @@ import { decodeNodeStats, type NodeStats, type NodeStatsRequest } from '../../co
 import {
   type CallOptions,
   type PeerClient,
+  type PeerGetManyResult,
   type PeerValue,
   parseGeneration,
 } from '../../core/peers.js';
 import {
   abortError,
+  type CacheError,
   DeadlineExceededError,
   InvalidArgumentError,
   isCacheError,
   NotFoundError,
+  toCacheError,
   UnavailableError,
 } from '../../errors.js';
-import { acceptedValueBytes, checkPeerValue } from '../../limits.js';
 import {
+  acceptedValueBytes,
+  checkPeerValue,
+  MAX_BATCH_KEY_BYTES,
+  MAX_BATCH_KEYS,
+} from '../../limits.js';
+import {
+  GetManyRequestSchema,
+  type GetRequest,
   GetRequestSchema,
+  type GetResponse,
+  type KeyResult,
   RemoveRequestSchema,
   SetRequestSchema,
   StatsRequestSchema,
   type StatsResponse,
+  type StreamRequest,
+  type StreamResponse,
 } from '../../proto/gen/groupcache_pb.js';
 import { CLOSED_AFTER_HANDSHAKE } from '../../security/refusals.js';
 import { AUTHORIZATION } from '../../security/secret.js';
+import type { Clock } from '../../util/clock.js';
 import { expireAtFromNanos, nanosFromExpireAt } from '../expiry.js';
 import { StoppableCredentials } from './credentials.js';
+import {
+  answerGeneration,
+  type ExchangeCall,
+  isWhole,
+  NoExchangeError,
+  PeerStream,
+  streamRequest,
+} from './exchange-client.js';
 import { groupCacheMethods, type UnaryMethod } from './service.js';
 import { CLEAR_METADATA, errorFromStatus, GENERATION_METADATA } from './status.js';
 
-// Room in a GetResponse for the field tags, the value's length, minute_qps and expire.
-const getResponseOverhead = 64;
+// Room in an answer besides its values: a GetResponse's tags, lengths, minute_qps and expire, a
+// stream batch's ids, a GetMany's other keys' errors.
+const responseOverhead = 64 * 1024;
 const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** GrpcClientConfig is what every peer client of one transport shares. */
@@ -58,6 +83,19 @@ export interface GrpcClientConfig {
   requestTimeoutMs: number;
   /** Largest value accepted from a peer or sent to one. */
   maxValueBytes: number;
+  /**
+   * Whether requests go on the Exchange stream; false: unary calls only. A peer
+   * without the stream is sent unary calls from its first UNIMPLEMENTED on.
+   */
+  stream: boolean;
+  /** The most requests in flight on one peer's stream; the rest wait for room. */
+  maxStreamRequests: number;
+  /** The most requests waiting for room on one peer's stream; past it calls fail UNAVAILABLE. */
+  maxQueuedRequests: number;
+  /** A stream with nothing in flight for this long is closed (before the server's idle timeout). */
+  streamIdleMs: number;
+  /** Reads the time and runs the stream's timeouts. */
+  clock: Clock;
 }
 
 /**
@@ -70,6 +108,12 @@ export class GrpcPeerClient implements PeerClient {
   readonly #config: GrpcClientConfig;
   readonly #credentials: StoppableCredentials;
   readonly #secure: boolean;
+  /** The Exchange stream; undefined once the peer is known to have none (or with `stream` off). */
+  #stream: PeerStream | undefined;
+  /** Whether the peer answered GetMany UNIMPLEMENTED: its keys are asked one by one. */
+  #noGetMany = false;
+  /** The `authorization` metadata of every unary call and stream, made once. */
+  readonly #metadata: Metadata;
   #closed = false;
 
   /**
@@ -83,10 +127,51 @@ export class GrpcPeerClient implements PeerClient {
     this.#secure = secure;
     this.#credentials = new StoppableCredentials(secure ? config.secure : config.insecure);
     this.#client = new Client(target, this.#credentials, config.channelOptions);
+    this.#metadata = new Metadata();
+    if (config.authorization !== undefined) this.#metadata.set(AUTHORIZATION, config.authorization);
+    if (config.stream) {
+      const method = groupCacheMethods.exchange;
+      this.#stream = new PeerStream({
+        url: baseUrl,
+        open: () =>
+          this.#client.makeBidiStreamRequest(
+            method.path,
+            method.requestSerialize,
+            method.responseDeserialize,
+            this.#metadata.clone(),
+          ) as ExchangeCall,
+        details: (status) => this.#details(status),
+        maxStreamRequests: config.maxStreamRequests,
+        maxQueuedRequests: config.maxQueuedRequests,
+        idleMs: config.streamIdleMs,
+        clock: config.clock,
+      });
+    }
+  }
+
+  /** streaming tells whether requests still go on the Exchange stream. */
+  get streaming(): boolean {
+    return this.#stream !== undefined;
   }
 
   async get(group: string, key: string, options?: CallOptions): Promise<PeerValue> {
     checkText(group, key);
+    const limit = acceptedValueBytes(this.#config.maxValueBytes, options);
+    const stream = this.#stream;
+    if (stream !== undefined) {
+      const deadline = this.#deadline(options, 'Get');
+      const get: GetRequest = { $typeName: 'groupcachepb.GetRequest', group, key };
+      const request = streamRequest({ case: 'get', value: get }, options);
+      try {
+        const [answer] = await stream.send(request, 1, deadline, options);
+        const value = this.#peerValue(this.#result(answer!, 'Get'), limit);
+        const generation = answerGeneration(answer!);
+        if (generation !== undefined) value.generation = generation;
+        return value;
+      } catch (err) {
+        if (!this.#noExchange(err)) throw err;
+      }
+    }
     const request = create(GetRequestSchema, { group, key });
     let generation: number | undefined;
     const got = await this.#call(groupCacheMethods.get, 'Get', request, {
@@ -95,17 +180,101 @@ export class GrpcPeerClient implements PeerClient {
         generation = g;
       },
     });
-    const limit = acceptedValueBytes(this.#config.maxValueBytes, options);
-    checkPeerValue(this.url, got.value.byteLength, limit);
-    const qps = got.minuteQps;
-    const value: PeerValue = {
-      // A copy of its own: the decoded bytes are a view into grpc-js's frame buffer.
-      value: new Uint8Array(got.value),
-      expireAt: expireAtFromNanos(got.expire),
-      minuteQps: Number.isFinite(qps) && qps > 0 ? qps : 0,
-    };
+    const value = this.#peerValue(got, limit);
     if (generation !== undefined) value.generation = generation;
     return value;
+  }
+
+  /**
+   * getMany asks for many keys of `group` at once: on the stream as one request
+   * answered key by key, else with one GetMany call (one Get per key, all at
+   * once, for a peer without it). Each key maps to its value or its error.
+   */
+  async getMany(
+    group: string,
+    keys: readonly string[],
+    options?: CallOptions,
+  ): Promise<PeerGetManyResult> {
+    for (const key of keys) checkText(group, key);
+    const batches = splitBatches(keys);
+    if (batches.length <= 1) return this.#getBatch(group, keys, options);
+    // Past the servers' batch limits: several requests, at once, merged in the order of the keys.
+    const answers = await Promise.all(batches.map((b) => this.#getBatch(group, b, options)));
+    const out: PeerGetManyResult = new Map();
+    for (const answer of answers) for (const [key, value] of answer) out.set(key, value);
+    return out;
+  }
+
+  /** getBatch is getMany of keys within the servers' batch limits. */
+  async #getBatch(
+    group: string,
+    keys: readonly string[],
+    options: CallOptions | undefined,
+  ): Promise<PeerGetManyResult> {
+    const out: PeerGetManyResult = new Map();
+    if (keys.length === 0) return out;
+    const limit = acceptedValueBytes(this.#config.maxValueBytes, options);
+    const stream = this.#stream;
+    if (stream !== undefined) {
+      const deadline = this.#deadline(options, 'GetMany');
+      const value = create(GetManyRequestSchema, { group, keys: [...keys] });
+      const request = streamRequest({ case: 'getMany', value }, options);
+      try {
+        const answers = await stream.send(request, keys.length, deadline, options);
+        // An error for the whole request (no index) fails it whole.
+        const whole = answers.find(isWhole);
+        if (whole !== undefined) this.#result(whole, 'GetMany');
+        // In the order of the keys, whatever the order of the answers.
+        const byIndex: (PeerValue | CacheError | undefined)[] = new Array(keys.length);
+        for (const answer of answers) {
+          const index = answer.index;
+          if (index < keys.length) {
+            byIndex[index] = this.#settledValue(answer.result, limit, answerGeneration(answer));
+          }
+        }
+        keys.forEach((key, i) => {
+          out.set(
+            key,
+            byIndex[i] ?? new UnavailableError(`peer ${this.url}: GetMany: no answer for a key`),
+          );
+        });
+        return out;
+      } catch (err) {
+        if (!this.#noExchange(err)) throw err;
+      }
+    }
+    if (!this.#noGetMany) {
+      const request = create(GetManyRequestSchema, { group, keys: [...keys] });
+      try {
+        // The answer's metadata carries one generation for all its values: the oldest.
+        let generation: number | undefined;
+        const got = await this.#call(groupCacheMethods.getMany, 'GetMany', request, {
+          ...options,
+          onGeneration: (g) => {
+            generation = g;
+          },
+        });
+        keys.forEach((key, i) => {
+          const result = got.results[i]?.result;
+          out.set(
+            key,
+            result === undefined
+              ? new UnavailableError(`peer ${this.url}: GetMany: no answer for a key`)
+              : this.#settledValue(result, limit, generation),
+          );
+        });
+        return out;
+      } catch (err) {
+        if (statusCode(err) !== Status.UNIMPLEMENTED) throw err;
+        this.#noGetMany = true;
+      }
+    }
+    const settled = await Promise.allSettled(keys.map((key) => this.get(group, key, options)));
+    keys.forEach((key, i) => {
+      const result = settled[i]!;
+      out.set(key, result.status === 'fulfilled' ? result.value : toCacheError(result.reason));
+    });
+    return out;
   }
 
   async set(
@@ -121,12 +290,14 @@ export class GrpcPeerClient implements PeerClient {
     const request = create(SetRequestSchema, { group, key, value });
     const expire = nanosFromExpireAt(expireAt);
     if (expire !== 0n) request.expire = expire;
+    if (await this.#streamed({ case: 'set', value: request }, 'Set', options)) return;
     await this.#call(groupCacheMethods.set, 'Set', request, options);
   }
 
   async remove(group: string, key: string, options?: CallOptions): Promise<void> {
     checkText(group, key);
     const request = create(RemoveRequestSchema, { group, key });
+    if (await this.#streamed({ case: 'remove', value: request }, 'Remove', options)) return;
     await this.#call(groupCacheMethods.remove, 'Remove', request, options);
   }
 
@@ -163,8 +334,7 @@ export class GrpcPeerClient implements PeerClient {
     try {
       answer = await this.#call(groupCacheMethods.stats, 'Stats', message, options);
     } catch (err) {
-      const code = (err as { cause?: { code?: unknown } }).cause?.code;
-      if (code === Status.UNIMPLEMENTED) {
+      if (statusCode(err) === Status.UNIMPLEMENTED) {
         throw new NotFoundError(`peer ${this.url} has no stats call`, { cause: err, remote: true });
       }
       throw err;
@@ -183,8 +353,114 @@ export class GrpcPeerClient implements PeerClient {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#stream?.close();
     this.#credentials.stop();
     this.#client.close();
+  }
+
+  /**
+   * streamed sends a Set or Remove on the stream: true once done, false when
+   * the peer has no stream (the caller makes the unary call); fails as the
+   * unary call would.
+   */
+  async #streamed(
+    op: StreamRequest['op'],
+    name: string,
+    options: CallOptions | undefined,
+  ): Promise<boolean> {
+    const stream = this.#stream;
+    if (stream === undefined) return false;
+    const deadline = this.#deadline(options, name);
+    const request = streamRequest(op, options);
+    try {
+      const [answer] = await stream.send(request, 1, deadline, options);
+      const result = answer!.result;
+      if (result.case === 'error') this.#result(answer!, name);
+      // The answer carries the peer's generation of the group, once it is not 0.
+      const generation = answerGeneration(answer!);
+      if (generation !== undefined) options?.onGeneration?.(generation);
+      return true;
+    } catch (err) {
+      if (this.#noExchange(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * deadline is a request's deadline: the earlier of the caller's and the
+   * request timeout. Throws CancelledError for a caller that has already
+   * aborted, DeadlineExceededError for a deadline passed, and UnavailableError
+   * once the client is closed: nothing is sent.
+   */
+  #deadline(options: CallOptions | undefined, name: string): number {
+    const signal = options?.signal;
+    if (signal?.aborted) throw abortError(signal);
+    if (this.#closed) throw new UnavailableError(`peer ${this.url}: the transport is closed`);
+    const now = this.#config.clock.now();
+    const deadline = Math.min(options?.deadline ?? Infinity, now + this.#config.requestTimeoutMs);
+    if (deadline <= now) {
+      throw new DeadlineExceededError(`peer ${this.url}: ${name}: the deadline has passed`);
+    }
+    return deadline;
+  }
+
+  /**
+   * noExchange tells whether `err` is the peer having no Exchange method; from
+   * then on this client makes unary calls only.
+   */
+  #noExchange(err: unknown): boolean {
+    if (!(err instanceof NoExchangeError)) return false;
+    if (this.#stream !== undefined) {
+      this.#stream.close();
+      this.#stream = undefined;
+    }
+    return true;
+  }
+
+  /** result is an answer's value; throws the CacheError of an answer that is an error. */
+  #result(answer: StreamResponse, name: string): GetResponse {
+    const { result } = answer;
+    if (result.case === 'value') return result.value;
+    if (result.case === 'error') {
+      throw errorFromStatus(this.url, name, result.value.code, result.value.message);
+    }
+    throw new UnavailableError(`peer ${this.url}: ${name}: an answer with no value`);
+  }
+
+  /**
+   * settledValue is one key's answer of a GetMany: its value, found under `generation`
+   * when the answer carried one, or the error of its Get.
+   */
+  #settledValue(
+    result: KeyResult['result'],
+    limit: number,
+    generation: number | undefined,
+  ): PeerValue | CacheError {
+    if (result.case === 'error') {
+      return errorFromStatus(this.url, 'GetMany', result.value.code, result.value.message);
+    }
+    if (result.case !== 'value') {
+      return new UnavailableError(`peer ${this.url}: GetMany: an answer with no value`);
+    }
+    try {
+      const value = this.#peerValue(result.value, limit);
+      if (generation !== undefined) value.generation = generation;
+      return value;
+    } catch (err) {
+      return toCacheError(err);
+    }
+  }
+
+  /** peerValue checks a GetResponse's value against `limit` and copies it out of grpc-js's buffer. */
+  #peerValue(got: GetResponse, limit: number): PeerValue {
+    checkPeerValue(this.url, got.value.byteLength, limit);
+    const qps = got.minuteQps;
+    return {
+      // A copy of its own: the decoded bytes are a view into grpc-js's frame buffer.
+      value: new Uint8Array(got.value),
+      expireAt: expireAtFromNanos(got.expire),
+      minuteQps: Number.isFinite(qps) && qps > 0 ? qps : 0,
+    };
   }
 
   /**
@@ -232,10 +508,7 @@ export class GrpcPeerClient implements PeerClient {
           reject(new UnavailableError(`peer ${this.url}: ${name}: no response message`));
         } else resolve(response);
       };
-      const metadata = new Metadata();
-      if (this.#config.authorization !== undefined) {
-        metadata.set(AUTHORIZATION, this.#config.authorization);
-      }
+      const metadata = this.#metadata.clone();
       // The caller's trace context (tracing on), as OpenTelemetry's gRPC instrumentation sends it.
       if (options?.traceparent !== undefined) metadata.set('traceparent', options.traceparent);
       if (options?.generation) metadata.set(GENERATION_METADATA, String(options.generation));
@@ -274,7 +547,7 @@ export class GrpcPeerClient implements PeerClient {
    * gives none: over TLS, a connection closed before HTTP/2 began is how a
    * peer refuses this node's client certificate.
    */
-  #details(err: ServiceError): string {
+  #details(err: { code: Status; details: string }): string {
     if (
       this.#secure &&
       err.code === Status.UNAVAILABLE &&
@@ -289,7 +562,7 @@ export class GrpcPeerClient implements PeerClient {
 /** clientChannelOptions are the channel options the transport sets for `maxValueBytes`. */
 export function clientChannelOptions(maxValueBytes: number): ChannelOptions {
   return {
-    'grpc.max_receive_message_length': maxValueBytes + getResponseOverhead,
+    'grpc.max_receive_message_length': maxValueBytes + responseOverhead,
     // Sets are checked against maxValueBytes before sending; the peer enforces its own limit.
     'grpc.max_send_message_length': -1,
     // Each transport owns its connections: two nodes in one process don't share them,
@@ -328,4 +601,31 @@ function checkText(group: string, key: string): void {
   if (loneSurrogate.test(group) || loneSurrogate.test(key)) {
     throw new InvalidArgumentError('key or group is not valid Unicode (lone surrogate)');
   }
+}
+
+/** statusCode is the gRPC status of a failed unary call, when its error carries one. */
+function statusCode(err: unknown): unknown {
+  return (err as { cause?: { code?: unknown } }).cause?.code;
+}
+
+/**
+ * splitBatches cuts `keys` into runs within the servers' batch limits
+ * ({@link MAX_BATCH_KEYS} keys, {@link MAX_BATCH_KEY_BYTES} bytes of keys).
+ */
+function splitBatches(keys: readonly string[]): (readonly string[])[] {
+  const batches: string[][] = [];
+  let batch: string[] = [];
+  let bytes = 0;
+  for (const key of keys) {
+    const n = Buffer.byteLength(key);
+    if (batch.length > 0 && (batch.length >= MAX_BATCH_KEYS || bytes + n > MAX_BATCH_KEY_BYTES)) {
+      batches.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(key);
+    bytes += n;
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
 }

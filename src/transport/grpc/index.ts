@@ -1,4 +1,5 @@
-// index.ts: the gRPC peer transport: GroupCache Get/Set/Remove over grpc-js, plus grpc.health.v1.
+// index.ts: the gRPC peer transport: GroupCache Get/Set/Remove/GetMany and the Exchange stream
+// over grpc-js, plus grpc.health.v1.
 
 export type { GrpcPeerServer } from './server.js';
 export {
@@ -7,6 +8,8 @@ export {
   healthMethods,
   MalformedMessage,
   type Received,
+  type StreamMethod,
+  streamMethod,
   type UnaryMethod,
   unaryMethod,
 } from './service.js';

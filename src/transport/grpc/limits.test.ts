@@ -193,7 +193,8 @@ describe('gRPC peer server streams per connection', { timeout: 30_000 }, () => {
       open--;
       return { value: new TextEncoder().encode(key), expireAt: 0, minuteQps: 0 };
     };
-    const transport = grpcTransport({ maxConcurrentStreams: 2 });
+    // Unary calls, one HTTP/2 stream each (the Exchange stream's own cap is maxStreamRequests).
+    const transport = grpcTransport({ maxConcurrentStreams: 2, stream: false });
     const server = await transport.serve(fakeLookup(group), {
       host: '127.0.0.1',
       port: 0,

@@ -21,7 +21,7 @@ export interface CallLimits {
   onRefused?: ((remote: string) => void) | undefined;
   /** The server-wide budget of request bytes being received or held. */
   inflight: ByteBudget;
-  /** The most bytes a Set message may have (the server's receive limit). */
+  /** The most bytes a Set or GetMany message may have (the server's receive limit). */
   maxSetBytes: number;
   /** The most bytes any other request (Get, Remove, a health check) needs: a key and a group name. */
   maxSmallBytes: number;
@@ -31,6 +31,8 @@ export interface CallLimits {
 
 const groupCachePrefix = `/${GROUP_CACHE_SERVICE}/`;
 const setPath = `${groupCachePrefix}Set`;
+const getManyPath = `${groupCachePrefix}GetMany`;
+const exchangePath = `${groupCachePrefix}Exchange`;
 
 /**
  * limitCalls returns the interceptor that guards every call before its handler
@@ -48,6 +50,11 @@ const setPath = `${groupCachePrefix}Set`;
  *    the message holds; every reservation is given back when the call ends.
  * 3. The message must arrive within `readTimeoutMs` of being asked for, or the
  *    call is answered DEADLINE_EXCEEDED (a client sending it too slowly).
+ *
+ * A GetMany is reserved for as a Set is, its reservation shrinking to its keys.
+ * The Exchange stream is checked for its secret only: it is long-lived and may
+ * rightly be quiet, and it holds one message at a time (within the receive
+ * limit) and a bounded number of requests in flight (see ExchangeServer).
  */
 export function limitCalls(limits: CallLimits): ServerInterceptor {
   return (method, call) => new LimitedCall(call, method.path, limits);
@@ -105,10 +112,15 @@ class LimitedCall extends ServerInterceptingCall {
 
   override startRead(): void {
     if (this.#finished) return;
+    if (this.#path === exchangePath) {
+      super.startRead();
+      return;
+    }
     // A unary handler asks twice: for the message, then for the end of the stream.
     if (!this.#reading) {
       this.#reading = true;
-      const bytes = this.#path === setPath ? this.#limits.maxSetBytes : this.#limits.maxSmallBytes;
+      const large = this.#path === setPath || this.#path === getManyPath;
+      const bytes = large ? this.#limits.maxSetBytes : this.#limits.maxSmallBytes;
       if (!this.#limits.inflight.tryReserve(bytes)) {
         this.#refuse(
           Status.UNAVAILABLE,
@@ -133,11 +145,12 @@ class LimitedCall extends ServerInterceptingCall {
   #onMessage(message: unknown): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    // A Set keeps its value until it is stored: its reservation shrinks to what it holds.
-    const value = (message as { value?: unknown } | null)?.value;
-    if (this.#path === setPath && value instanceof Uint8Array && this.#held > value.byteLength) {
-      this.#limits.inflight.release(this.#held - value.byteLength);
-      this.#held = value.byteLength;
+    // A Set keeps its value until it is stored, a GetMany its keys until they are
+    // answered: the reservation shrinks to what the message holds.
+    const held = heldBytes(this.#path, message);
+    if (held !== undefined && this.#held > held) {
+      this.#limits.inflight.release(this.#held - held);
+      this.#held = held;
     }
   }
 
@@ -153,4 +166,21 @@ class LimitedCall extends ServerInterceptingCall {
     this.#limits.inflight.release(this.#held);
     this.#held = 0;
   }
+}
+
+/** heldBytes is what a Set or GetMany message keeps while it is served; undefined for others. */
+function heldBytes(path: string, message: unknown): number | undefined {
+  if (path === setPath) {
+    const value = (message as { value?: unknown } | null)?.value;
+    return value instanceof Uint8Array ? value.byteLength : undefined;
+  }
+  if (path === getManyPath) {
+    const keys = (message as { keys?: unknown } | null)?.keys;
+    if (!Array.isArray(keys)) return undefined;
+    let bytes = 0;
+    // UTF-16 units times 3 bound the UTF-8 bytes, without encoding anything.
+    for (const key of keys) bytes += typeof key === 'string' ? 3 * key.length + 16 : 0;
+    return bytes;
+  }
+  return undefined;
 }

@@ -12,7 +12,6 @@ import {
   type StatusObject,
 } from '@grpc/grpc-js';
 import { answerPeer } from '../../core/group.js';
-import { peerLeaving } from '../../core/leave.js';
 import type { Logger } from '../../core/logger.js';
 import { encodeNodeStats } from '../../core/node-stats.js';
 import {
@@ -21,12 +20,16 @@ import {
   type PeerValue,
   parseGeneration,
 } from '../../core/peers.js';
-import { CancelledError, DeadlineExceededError, httpStatus, toCacheError } from '../../errors.js';
-import { type SizeLimits, servedLimits } from '../../limits.js';
+import { CancelledError, DeadlineExceededError, isCacheError } from '../../errors.js';
+import type { SizeLimits } from '../../limits.js';
 import {
+  type GetManyRequest,
+  type GetManyResponse,
+  GetManyResponseSchema,
   type GetRequest,
   type GetResponse,
   GetResponseSchema,
+  type KeyResultSchema,
   type RemoveRequest,
   type RemoveResponse,
   RemoveResponseSchema,
@@ -47,6 +50,7 @@ import { RefusalLog } from '../../security/refusals.js';
 import { AUTHORIZATION, type SecretCheck, secretCheck } from '../../security/secret.js';
 import type { ResolvedTls } from '../../security/tls.js';
 import { ByteBudget } from '../../util/byte-budget.js';
+import { systemClock } from '../../util/clock.js';
 import {
   guardConnections,
   logLimits,
@@ -57,7 +61,9 @@ import {
 } from '../../util/server-limits.js';
 import { expireAtFromNanos, nanosFromExpireAt } from '../expiry.js';
 import { lateWrite } from '../late-write.js';
+import { checkBatch, oldestGeneration, serveGetMany } from '../serve-get-many.js';
 import type { PeerServer } from '../transport.js';
+import { ExchangeServer } from './exchange-server.js';
 import { limitCalls } from './limits.js';
 import {
   GROUP_CACHE_SERVICE,
@@ -66,15 +72,13 @@ import {
   MalformedMessage,
   type Received,
 } from './service.js';
-import { CLEAR_METADATA, GENERATION_METADATA, grpcStatus, NO_SUCH_GROUP_STATUS } from './status.js';
+import { CLEAR_METADATA, GENERATION_METADATA } from './status.js';
+import { checkKey, clean, findGroup, isRefusal, type Refusal, refusalOf } from './target.js';
 
 /** The largest delay `setTimeout` honours; a deadline further away needs no timer. */
 const maxTimerMs = 2 ** 31 - 1;
 // Room in a SetRequest for the field tags, the lengths, the expiry and a group name.
 const setRequestOverhead = 64 * 1024;
-// Error details travel in a trailer: keep them short.
-const detailsLimit = 1024;
-const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /** GrpcServerConfig is what {@link serveGrpc} needs besides the groups. */
 export interface GrpcServerConfig {
@@ -97,6 +101,8 @@ export interface GrpcServerConfig {
   maxConcurrentStreams: number;
   /** The shortest time between two log lines about refused connections. Default 10,000. */
   connectionLogIntervalMs?: number | undefined;
+  /** The most requests one Exchange stream may have in flight. */
+  maxStreamRequests: number;
 }
 
 /**
@@ -149,11 +155,22 @@ export async function serveGrpc(
     ],
   });
   const handlers = new Handlers(groups, config);
+  const exchange = new ExchangeServer({
+    groups,
+    ceiling: config,
+    signal: config.signal,
+    logger: config.logger,
+    maxStreamRequests: config.maxStreamRequests,
+    idleTimeoutMs: limits.idleTimeoutMs,
+    clock: systemClock,
+  });
   server.addService(groupCacheMethods, {
     get: handlers.get,
     set: handlers.set,
     remove: handlers.remove,
     stats: handlers.stats,
+    getMany: handlers.getMany,
+    exchange: exchange.handler,
   });
   server.addService(healthMethods, { check: handlers.check });
 
@@ -197,6 +214,8 @@ export async function serveGrpc(
     close(graceMs: number) {
       closing ??= new Promise<void>((resolve) => {
         listener.close();
+        // Streams end once answered: an idle one would hold the shutdown for the whole grace.
+        exchange.drain();
         // Past the grace period, open calls are dropped (their clients see UNAVAILABLE).
         const force = setTimeout(() => {
           server.forceShutdown();
@@ -314,12 +333,8 @@ class Handlers {
           });
           return;
         }
-        const init: MessageInitShape<typeof GetResponseSchema> = { value: found.value };
-        if (found.minuteQps > 0) init.minuteQps = found.minuteQps;
-        const expire = nanosFromExpireAt(found.expireAt);
-        if (expire !== 0n) init.expire = expire;
         sendGeneration(call, found.generation);
-        done(null, create(GetResponseSchema, init));
+        done(null, create(GetResponseSchema, getResponseInit(found)));
       },
       (err: unknown) => {
         release();
@@ -362,6 +377,65 @@ class Handlers {
     done(null, create(SetResponseSchema));
   };
 
+  /**
+   * getMany answers each key as Get would, in the order asked: a value, or the
+   * status its Get would have failed with. Values that would take the answer
+   * past the message limit are answered RESOURCE_EXHAUSTED (ask for them alone).
+   */
+  readonly getMany: handleUnaryCall<Received<GetManyRequest>, GetManyResponse> = (call, done) => {
+    const request = this.#request(call, 'GetManyRequest', done);
+    if (request === undefined) return;
+    const found = findGroup(this.#groups, this.#config, request.group);
+    if (isRefusal(found)) {
+      done(found);
+      return;
+    }
+    const refused = checkBatch(request.keys);
+    if (refused !== undefined) {
+      done({ code: Status.RESOURCE_EXHAUSTED, details: clean(refused.message) });
+      return;
+    }
+    const { signal, deadline, release } = callSignal(call, this.#config.signal);
+    const traceparent = call.metadata.get('traceparent')[0];
+    const options = {
+      signal,
+      deadline,
+      traceparent: typeof traceparent === 'string' ? traceparent : undefined,
+      generation: callGeneration(call),
+    };
+    const { keys } = request;
+    const bad = keys.map((key) => checkKey(key, found.limits.maxKeyBytes));
+    const good = keys.filter((_, i) => bad[i] === undefined);
+    const limits = { maxValueBytes: this.#config.maxValueBytes };
+    serveGetMany(found.group, good, options, limits).then((outcomes) => {
+      release();
+      if (call.cancelled) return;
+      sendGeneration(call, oldestGeneration(outcomes.values()));
+      let room = this.#config.maxValueBytes;
+      const error = (refusal: Refusal): MessageInitShape<typeof KeyResultSchema> => ({
+        result: { case: 'error', value: { code: refusal.code, message: refusal.details } },
+      });
+      const results = keys.map((key, i): MessageInitShape<typeof KeyResultSchema> => {
+        const refusal = bad[i];
+        if (refusal !== undefined) return error(refusal);
+        const outcome = outcomes.get(key);
+        if (outcome === undefined || isCacheError(outcome)) {
+          return error(refusalOf(outcome, this.#config.logger, 'GetMany'));
+        }
+        const n = outcome.value.byteLength;
+        if (n > room) {
+          return error({
+            code: Status.RESOURCE_EXHAUSTED,
+            details: 'the answer would be over the message limit: ask for the key alone',
+          });
+        }
+        room -= n;
+        return { result: { case: 'value', value: getResponseInit(outcome) } };
+      });
+      done(null, create(GetManyResponseSchema, { results }));
+    });
+  };
+
   readonly remove: handleUnaryCall<Received<RemoveRequest>, RemoveResponse> = (call, done) => {
     if (call.metadata.get(CLEAR_METADATA).length > 0) {
       this.#clear(call, done);
@@ -394,12 +468,8 @@ class Handlers {
     call: Call<RemoveRequest>,
     done: (err: Partial<StatusObject> | null, response?: RemoveResponse) => void,
   ): void {
-    if (!this.#authenticated(call, done)) return;
-    const request = call.request;
-    if (!isMessage(request)) {
-      done({ code: Status.INVALID_ARGUMENT, details: 'malformed clear notice' });
-      return;
-    }
+    const request = this.#request(call, 'clear notice', done);
+    if (request === undefined) return;
     const generation = parseGeneration(call.metadata.get(CLEAR_METADATA)[0]);
     if (generation === undefined) {
       done({
@@ -417,26 +487,10 @@ class Handlers {
     done(null, create(RemoveResponseSchema));
   }
 
-  /** authenticated answers UNAUTHENTICATED and says false when a required peer secret is missing or wrong. */
-  #authenticated(call: Call<unknown>, done: Answer): boolean {
-    if (this.#authorized === undefined || this.#authorized(call.metadata.get(AUTHORIZATION))) {
-      return true;
-    }
-    done({
-      code: Status.UNAUTHENTICATED,
-      details: 'unauthenticated: missing or wrong peer secret',
-    });
-    return false;
-  }
-
   /** stats answers the node's report as JSON; NOT_FOUND when the lookup has none. */
   readonly stats: handleUnaryCall<Received<StatsRequest>, StatsResponse> = (call, done) => {
-    if (!this.#authenticated(call, done)) return;
-    const request = call.request;
-    if (!isMessage(request)) {
-      done({ code: Status.INVALID_ARGUMENT, details: 'malformed StatsRequest' });
-      return;
-    }
+    const request = this.#request(call, 'StatsRequest', done);
+    if (request === undefined) return;
     const source = this.#groups;
     if (source.nodeStats === undefined) {
       done({ code: Status.NOT_FOUND, details: 'this server gives no stats' });
@@ -475,17 +529,11 @@ class Handlers {
   };
 
   /**
-   * target checks the call's peer secret (UNAUTHENTICATED when it is required
-   * and missing or wrong), then its group and key as the HTTP server does (a
-   * malformed message or an empty key is INVALID_ARGUMENT, a key over the limit
-   * RESOURCE_EXHAUSTED, a group not served here FAILED_PRECONDITION) and
-   * answers the call itself when they are unusable.
+   * request is the call's message once its peer secret is checked (UNAUTHENTICATED
+   * when it is required and missing or wrong) and the message decoded (INVALID_ARGUMENT
+   * when not); it answers the call itself and returns undefined otherwise.
    */
-  #target<T extends { group: string; key: string }>(
-    call: Call<T>,
-    what: string,
-    done: Answer,
-  ): { group: PeerServedGroup; key: string; request: T; limits: SizeLimits } | undefined {
+  #request<T>(call: Call<T>, what: string, done: Answer): T | undefined {
     // Authentication comes first: an unauthenticated call learns nothing (not even
     // whether its group exists) and changes nothing.
     if (this.#authorized !== undefined && !this.#authorized(call.metadata.get(AUTHORIZATION))) {
@@ -501,29 +549,38 @@ class Handlers {
       done({ code: Status.INVALID_ARGUMENT, details: `malformed ${what}${cause}` });
       return undefined;
     }
+    return request;
+  }
+
+  /**
+   * target checks the call's peer secret (UNAUTHENTICATED when it is required
+   * and missing or wrong), then its group and key as the HTTP server does (a
+   * malformed message or an empty key is INVALID_ARGUMENT, a key over the limit
+   * RESOURCE_EXHAUSTED, a group not served here FAILED_PRECONDITION) and
+   * answers the call itself when they are unusable.
+   */
+  #target<T extends { group: string; key: string }>(
+    call: Call<T>,
+    what: string,
+    done: Answer,
+  ): { group: PeerServedGroup; key: string; request: T; limits: SizeLimits } | undefined {
+    const request = this.#request(call, what, done);
+    if (request === undefined) return undefined;
     const { key } = request;
-    if (key === '') {
-      done({ code: Status.INVALID_ARGUMENT, details: 'bad request: empty key' });
+    const bad = checkKey(key, this.#config.maxKeyBytes);
+    if (bad !== undefined) {
+      done(bad);
       return undefined;
     }
-    if (Buffer.byteLength(key) > this.#config.maxKeyBytes) {
-      done({
-        code: Status.RESOURCE_EXHAUSTED,
-        details: `key is over the limit of ${this.#config.maxKeyBytes} bytes`,
-      });
+    const found = findGroup(this.#groups, this.#config, request.group);
+    if (isRefusal(found)) {
+      done(found);
       return undefined;
     }
-    const group = this.#groups.getGroup(request.group);
-    if (group === undefined) {
-      done({ code: NO_SUCH_GROUP_STATUS, details: `no such group: ${clean(request.group)}` });
-      return undefined;
-    }
-    const limits = servedLimits(group, this.#config);
-    if (Buffer.byteLength(key) > limits.maxKeyBytes) {
-      done({
-        code: Status.RESOURCE_EXHAUSTED,
-        details: `key is over the limit of ${limits.maxKeyBytes} bytes`,
-      });
+    const { group, limits } = found;
+    const refused = checkKey(key, limits.maxKeyBytes);
+    if (refused !== undefined) {
+      done(refused);
       return undefined;
     }
     return { group, key, request, limits };
@@ -531,32 +588,23 @@ class Handlers {
 
   /** fail answers with a group's error: its code's status and its message; logs server faults. */
   #fail(call: Call<unknown>, method: string, err: unknown, done: Answer): void {
-    const cacheError = toCacheError(err);
     // A client that left is owed nothing, and its leaving is no fault of ours.
     if (call.cancelled) return;
-    // A node that is leaving answers so by design: nothing to warn about.
-    if (httpStatus[cacheError.code] >= 500 && !peerLeaving(cacheError)) {
-      try {
-        this.#config.logger.warn(
-          { err: err instanceof Error ? err.message : String(err), method },
-          'peer request failed',
-        );
-      } catch {
-        // A failing logger must not take the handler down with it.
-      }
-    }
-    done({ code: grpcStatus[cacheError.code], details: clean(cacheError.message) });
+    done(refusalOf(err, this.#config.logger, method));
   }
+}
+
+/** getResponseInit is the GetResponse of a value found: qps and expiry only when known. */
+function getResponseInit(found: PeerValue): MessageInitShape<typeof GetResponseSchema> {
+  const init: MessageInitShape<typeof GetResponseSchema> = { value: found.value };
+  if (found.minuteQps > 0) init.minuteQps = found.minuteQps;
+  const expire = nanosFromExpireAt(found.expireAt);
+  if (expire !== 0n) init.expire = expire;
+  return init;
 }
 
 function isMessage<T>(request: Received<T>): request is T {
   return !(request instanceof MalformedMessage);
-}
-
-/** clean makes text safe for a status trailer: well-formed Unicode, bounded length. */
-function clean(text: string): string {
-  const short = text.length > detailsLimit ? `${text.slice(0, detailsLimit)}…` : text;
-  return short.replace(loneSurrogate, '\uFFFD');
 }
 
 /** callDeadline is the call's deadline in ms since the epoch, or undefined for none. */

@@ -8,9 +8,14 @@ import {
   toBinary,
 } from '@bufbuild/protobuf';
 import type { MethodDefinition } from '@grpc/grpc-js';
-import { GroupCache } from '../../proto/gen/groupcache_pb.js';
+import {
+  GroupCache,
+  type StreamRequestsSchema,
+  type StreamResponsesSchema,
+} from '../../proto/gen/groupcache_pb.js';
 import { Health } from '../../proto/gen/grpc/health/v1/health_pb.js';
 import { fromBinaryStrict } from '../../proto/strict.js';
+import { encodeRequests, encodeResponses } from './exchange-codec.js';
 
 /**
  * MalformedMessage stands for a request whose bytes did not decode, or decoded
@@ -68,18 +73,58 @@ export function unaryMethod<I extends DescMessage, O extends DescMessage>(
   };
 }
 
+/** StreamMethod is the grpc-js definition of one bidirectional streaming rpc of ours. */
+export type StreamMethod<I extends DescMessage, O extends DescMessage> = MethodDefinition<
+  Received<MessageShape<I>>,
+  MessageShape<O>
+>;
+
+/**
+ * streamMethod builds the grpc-js definition of a bidirectional streaming rpc
+ * from its descriptor, encoded as {@link unaryMethod} encodes: a message that
+ * does not decode reaches the server's handler as a {@link MalformedMessage}.
+ */
+export function streamMethod<I extends DescMessage, O extends DescMessage>(
+  method: DescMethod & { input: I; output: O },
+): StreamMethod<I, O> {
+  return { ...unaryMethod(method), requestStream: true, responseStream: true };
+}
+
 /** asBuffer views bytes as a Buffer without copying, as grpc-js wants. */
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** groupCacheMethods are the rpcs of `groupcachepb.GroupCache`: Get, Set, Remove, Stats. */
+/**
+ * groupCacheMethods are the rpcs of `groupcachepb.GroupCache`: Get, Set, Remove,
+ * Stats, GetMany and the Exchange stream.
+ */
 export const groupCacheMethods = {
   get: unaryMethod(GroupCache.method.get),
   set: unaryMethod(GroupCache.method.set),
   remove: unaryMethod(GroupCache.method.remove),
   stats: unaryMethod(GroupCache.method.stats),
+  getMany: unaryMethod(GroupCache.method.getMany),
+  exchange: exchangeMethod(),
 } as const;
+
+/**
+ * exchangeMethod is the Exchange stream's definition: the client's requests and the
+ * server's answers encoded by the hand-written codecs of the hot path, the requests
+ * decoded strictly as every request is (a message that does not decode reaches the
+ * handler as a {@link MalformedMessage}).
+ */
+function exchangeMethod(): StreamMethod<typeof StreamRequestsSchema, typeof StreamResponsesSchema> {
+  return {
+    ...streamMethod(GroupCache.method.exchange),
+    requestSerialize: (message) => {
+      if (message instanceof MalformedMessage)
+        throw new TypeError('cannot send a malformed message');
+      return encodeRequests(message.requests);
+    },
+    responseSerialize: (message) => encodeResponses(message.responses),
+  };
+}
 
 /** GROUP_CACHE_SERVICE is the full name of our peer service, as health checks name it. */
 export const GROUP_CACHE_SERVICE = GroupCache.typeName;

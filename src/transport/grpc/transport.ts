@@ -5,6 +5,7 @@ import { InvalidArgumentError } from '../../errors.js';
 import { DEFAULT_MAX_KEY_BYTES, DEFAULT_WIRE_MAX_VALUE_BYTES } from '../../limits.js';
 import { bearer, checkSecret } from '../../security/secret.js';
 import { resolveTls, type TlsOptions } from '../../security/tls.js';
+import { systemClock } from '../../util/clock.js';
 import {
   PEER_CONNECTION_SHARE,
   resolveServerLimits,
@@ -80,6 +81,26 @@ export interface GrpcTransportOptions extends ServerLimitOptions {
    * open. Visible ASCII, no spaces. Default: none.
    */
   peerSecret?: string | undefined;
+  /**
+   * stream sends every request to a peer on one long-lived Exchange stream
+   * (`GroupCache/Exchange`: many requests by id, batched, answered as they
+   * come), which grpc-js serves at many times the rate of unary calls. A peer
+   * that answers it UNIMPLEMENTED (an older peercache, another gRPC server) is
+   * sent unary calls from then on. `false`: unary calls only. Default true.
+   */
+  stream?: boolean | undefined;
+  /**
+   * maxStreamRequests is the most requests in flight on one Exchange stream:
+   * a client sends no more (the rest wait, see `maxQueuedRequests`), a server
+   * answers more UNAVAILABLE and stops reading the stream until one ends.
+   * Default 1,024.
+   */
+  maxStreamRequests?: number | undefined;
+  /**
+   * maxQueuedRequests is the most requests waiting for room on one peer's
+   * stream; past it a call fails UNAVAILABLE at once. Default 10,000.
+   */
+  maxQueuedRequests?: number | undefined;
 }
 
 /** GrpcTransport is the gRPC transport; its server tells its stats (see {@link GrpcPeerServer}). */
@@ -127,6 +148,8 @@ export function grpcTransport(options: GrpcTransportOptions = {}): GrpcTransport
       `maxConcurrentStreams must be a positive integer: ${maxConcurrentStreams}`,
     );
   }
+  const maxStreamRequests = positiveInteger('maxStreamRequests', options.maxStreamRequests, 1024);
+  const maxQueuedRequests = positiveInteger('maxQueuedRequests', options.maxQueuedRequests, 10_000);
   const tls = resolveTls(options.tls);
   const secret = checkSecret('peerSecret', options.peerSecret);
   const config: GrpcClientConfig = {
@@ -136,6 +159,13 @@ export function grpcTransport(options: GrpcTransportOptions = {}): GrpcTransport
     channelOptions: { ...clientChannelOptions(maxValueBytes), ...options.channelOptions },
     requestTimeoutMs,
     maxValueBytes,
+    stream: options.stream ?? true,
+    maxStreamRequests,
+    maxQueuedRequests,
+    // Before the server's idle timeout (the same option on every node), so that it is this
+    // side that ends an idle stream: the server ending it could cross a request just sent.
+    streamIdleMs: Math.max(limits.idleTimeoutMs - 5_000, limits.idleTimeoutMs / 2),
+    clock: systemClock,
   };
   const clients = clientCache((url) => new GrpcPeerClient(url, config));
 
@@ -155,8 +185,18 @@ export function grpcTransport(options: GrpcTransportOptions = {}): GrpcTransport
         limits,
         maxConcurrentStreams,
         connectionLogIntervalMs: options.connectionLogIntervalMs,
+        maxStreamRequests,
       });
     },
     close: () => clients.closeAll(),
   };
+}
+
+/** positiveInteger is option `name`'s value, `fallback` when absent; throws InvalidArgumentError when not a positive integer. */
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  const n = value ?? fallback;
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new InvalidArgumentError(`${name} must be a positive integer: ${n}`);
+  }
+  return n;
 }

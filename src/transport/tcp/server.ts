@@ -35,7 +35,7 @@ import { type Clock, systemClock } from '../../util/clock.js';
 import { LazyAbort } from '../../util/lazy-abort.js';
 import { LogThrottle } from '../../util/log-throttle.js';
 import { SweepTimer } from '../../util/sweep-timer.js';
-import { serveGetMany } from '../serve-get-many.js';
+import { oldestGeneration, serveGetMany } from '../serve-get-many.js';
 import type { PeerServer } from '../transport.js';
 import {
   BATCH_VERSION,
@@ -973,15 +973,8 @@ class Connection {
       pending,
       answer,
       (outcomes) => {
-        // The answer carries one generation for all its values: the oldest they were
-        // found under, once the group has been cleared (a clear that landed while they
-        // loaded makes the earlier ones older, and an asker must not keep those).
-        let found = 0;
-        for (const outcome of outcomes.values()) {
-          if (outcome instanceof CacheError) continue;
-          const g = outcome.generation ?? 0;
-          found = found === 0 ? g : Math.min(found, g);
-        }
+        // The answer carries one generation for all its values: the oldest.
+        const found = oldestGeneration(outcomes.values());
         if (found) this.#send(encodeGeneration(id, found));
         const entries = refused.map((entry, i): ManyEntry => {
           if (entry !== undefined) return entry;
