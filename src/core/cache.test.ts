@@ -303,3 +303,9 @@ test('a view handed out never changes after its entry leaves and the arena reuse
   assert.equal(view?.toString(), 'the first value');
   assert.equal(hitView(early)?.toString(), 'an early value');
 });
+
+test('keys of every length from 1 to 300 characters are stored and found', () => {
+  const c = new TwoTierCache({ cacheBytes: 1 << 20 });
+  for (let n = 1; n <= 300; n++) c.add('main', 'k'.repeat(n), `v${n}`, 0);
+  for (let n = 1; n <= 300; n++) assert.equal(c.get('k'.repeat(n))?.toString(), `v${n}`, `${n}`);
+});

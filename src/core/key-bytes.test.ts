@@ -44,3 +44,15 @@ test('keys longer than the buffer grow it', () => {
   assert.equal(loaded(k), long);
   assert.equal(k.load(long, 3), new KeyBytes().load(long, 3));
 });
+
+test('the buffer grows to whole words for a key of any length', () => {
+  for (let n = 80; n <= 120; n++) {
+    const k = new KeyBytes();
+    const key = 'k'.repeat(n);
+    const hash = k.load(key, 5);
+    assert.equal(k.length, n);
+    assert.equal(loaded(k), key);
+    assert.equal(k.bytes.byteLength % 4, 0, `${n} characters`);
+    assert.equal(hash, new KeyBytes().load(key, 5));
+  }
+});

@@ -31,7 +31,8 @@ export class KeyBytes implements KeyWords {
   load(key: string, seed: number): number {
     const n = key.length;
     if (n * 3 + 4 > this.bytes.length) {
-      this.bytes = new Uint8Array(n * 3 + 4);
+      // Whole words: the same memory is read as int32s.
+      this.bytes = new Uint8Array((n * 3 + 7) & ~3);
       this.words = new Int32Array(this.bytes.buffer);
     }
     const bytes = this.bytes;
