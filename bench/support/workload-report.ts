@@ -55,8 +55,11 @@ export function workloadGoals(results: readonly SystemResult[]): Goal[] {
         met: ratio >= 1.5,
       },
       {
-        text: `(c) fewer DB reads per key than ${name}: ${readsPerKey(c).toFixed(2)} vs ${readsPerKey(other).toFixed(2)} (${int(c.dbReads)} vs ${int(other.dbReads)} in all, ${int(c.repeatReads)} vs ${int(other.repeatReads)} repeats)`,
-        met: readsPerKey(c) < readsPerKey(other),
+        // The issue's measure: one read per key per TTL cluster-wide. A read beyond it is a
+        // repeat (the key read again within the TTL, no write between). Totals and reads per
+        // key also grow with the gets served, which reach more rarely asked keys.
+        text: `(c) fewer DB reads beyond one per key per TTL than ${name}: ${int(c.repeatReads)} vs ${int(other.repeatReads)} repeats (reads per key ${readsPerKey(c).toFixed(2)} vs ${readsPerKey(other).toFixed(2)}; ${int(c.dbReads)} vs ${int(other.dbReads)} in all)`,
+        met: c.repeatReads < other.repeatReads,
       },
       {
         text: `(c) p99 no worse than ${name}: ${ms(c.p99Us)} vs ${ms(other.p99Us)}`,
