@@ -296,7 +296,8 @@ async function main(): Promise<void> {
   const halfRows: RateRow[] = [];
   for (const [name, r] of results) {
     const vs = name === REDIS ? {} : { vs: REDIS };
-    const target = name.startsWith('peercache tcp:') ? { target: 1 } : {};
+    const goal = remoteTarget(name);
+    const target = goal === undefined ? {} : { target: goal };
     if ('skipped' in r) {
       rows.push({ name, skipped: r.skipped, ...vs });
       continue;
