@@ -29,12 +29,7 @@ import {
   toCacheError,
   UnavailableError,
 } from '../../errors.js';
-import {
-  acceptedValueBytes,
-  checkPeerValue,
-  MAX_BATCH_KEY_BYTES,
-  MAX_BATCH_KEYS,
-} from '../../limits.js';
+import { acceptedValueBytes, checkPeerValue } from '../../limits.js';
 import {
   GetManyRequestSchema,
   type GetRequest,
@@ -51,6 +46,7 @@ import {
 import { CLOSED_AFTER_HANDSHAKE } from '../../security/refusals.js';
 import { AUTHORIZATION } from '../../security/secret.js';
 import type { Clock } from '../../util/clock.js';
+import { splitBatch } from '../batches.js';
 import { expireAtFromNanos, nanosFromExpireAt } from '../expiry.js';
 import { StoppableCredentials } from './credentials.js';
 import {
@@ -196,7 +192,7 @@ export class GrpcPeerClient implements PeerClient {
     options?: CallOptions,
   ): Promise<PeerGetManyResult> {
     for (const key of keys) checkText(group, key);
-    const batches = splitBatches(keys);
+    const batches = splitBatch(keys);
     if (batches.length <= 1) return this.#getBatch(group, keys, options);
     // Past the servers' batch limits: several requests, at once, merged in the order of the keys.
     const answers = await Promise.all(batches.map((b) => this.#getBatch(group, b, options)));
@@ -606,26 +602,4 @@ function checkText(group: string, key: string): void {
 /** statusCode is the gRPC status of a failed unary call, when its error carries one. */
 function statusCode(err: unknown): unknown {
   return (err as { cause?: { code?: unknown } }).cause?.code;
-}
-
-/**
- * splitBatches cuts `keys` into runs within the servers' batch limits
- * ({@link MAX_BATCH_KEYS} keys, {@link MAX_BATCH_KEY_BYTES} bytes of keys).
- */
-function splitBatches(keys: readonly string[]): (readonly string[])[] {
-  const batches: string[][] = [];
-  let batch: string[] = [];
-  let bytes = 0;
-  for (const key of keys) {
-    const n = Buffer.byteLength(key);
-    if (batch.length > 0 && (batch.length >= MAX_BATCH_KEYS || bytes + n > MAX_BATCH_KEY_BYTES)) {
-      batches.push(batch);
-      batch = [];
-      bytes = 0;
-    }
-    batch.push(key);
-    bytes += n;
-  }
-  if (batch.length > 0) batches.push(batch);
-  return batches;
 }
