@@ -177,6 +177,41 @@ describe('node lifecycle and options', () => {
     await node.close();
   });
 
+  test('a mounted handler takes the leave notices of peers, so their keys move at once', async () => {
+    const transport = httpTransport();
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const a = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const b = `http://127.0.0.1:${await freePort()}`;
+    const mounted = createNode({ self: a, peers: [a, b], transport });
+    server.on('request', transport.handler(mounted));
+    const leaving = createNode({ self: b, peers: [a, b], transport: httpTransport() });
+    const loads: string[] = [];
+    for (const node of [mounted, leaving]) {
+      node.newGroup('m', {
+        cacheBytes: 1024,
+        load: (k) => {
+          loads.push(`${node.self} ${k}`);
+          return `m:${k}`;
+        },
+      });
+    }
+    try {
+      await mounted.start();
+      await leaving.listen();
+      let key = 'k0';
+      for (let i = 1; mounted.ownerOf(key) !== b; i++) key = `k${i}`;
+      await leaving.close(); // tells its peers it leaves, then stops serving
+      const group = mounted.getGroup('m')!;
+      assert.equal((await group.get(key)).toString(), `m:${key}`);
+      assert.deepEqual(loads, [`${a} ${key}`]);
+      assert.equal(group.stats.peerErrors, 0, 'the departed peer was not asked');
+    } finally {
+      await mounted.close();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   test("a mounted handler's requests end when the node closes", async () => {
     const transport = httpTransport();
     const node = createNode({ self: 'http://127.0.0.1:1', transport });

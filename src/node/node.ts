@@ -19,7 +19,7 @@ import {
   type ResolvedPeerHealth,
   resolvePeerHealth,
 } from '../core/peer-health.js';
-import type { CallOptions } from '../core/peers.js';
+import type { CallOptions, GroupLookup } from '../core/peers.js';
 import { GroupRegistry } from '../core/registry.js';
 import { RingPicker } from '../core/ring-picker.js';
 import type { Telemetry } from '../core/telemetry.js';
@@ -297,6 +297,16 @@ export class CacheNode implements PeerService {
    */
   get shutdownSignal(): AbortSignal {
     return this.#shutdown.signal;
+  }
+
+  /**
+   * servedToPeers is what this node serves peers through: its groups, the leave
+   * notices of peers (so each peer's gets and writes move off a leaving peer at once),
+   * and, once the node leaves, the "leaving" answer. The node's own server serves it,
+   * and so does a peer handler mounted in an application's own server.
+   */
+  get servedToPeers(): GroupLookup {
+    return this.#served;
   }
 
   /** newGroup creates a group on this node. A duplicate name is an AlreadyExistsError. */

@@ -33,6 +33,13 @@ export interface ClientOptions {
 export interface PeerService extends GroupLookup {
   /** shutdownSignal fires when the node gives up on requests in flight. Default: never. */
   readonly shutdownSignal?: AbortSignal | undefined;
+  /**
+   * servedToPeers is what the node serves peers through, when it is more than its
+   * groups: a CacheNode's also answers peers' leave notices, and the "leaving" answer
+   * once it leaves. A mounted handler serves it in the node's place. Default: the
+   * service itself.
+   */
+  readonly servedToPeers?: GroupLookup | undefined;
 }
 
 /** PeerServer is a running server of peer requests. */

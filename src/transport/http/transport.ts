@@ -118,7 +118,7 @@ export function httpTransport(options: HttpPeerTransportOptions = {}): HttpPeerT
     maxInflightBytes: limits.maxInflightBytes,
   };
   const handler: HttpPeerTransport['handler'] = (node, extra) =>
-    createHttpPeerHandler(node, {
+    createHttpPeerHandler(node.servedToPeers ?? node, {
       ...handlerOptions,
       signalFor: () => node.shutdownSignal,
       ...extra,
