@@ -18,6 +18,7 @@ import type {
 import { ChurnMap } from '../../util/churn-map.js';
 import type { Clock } from '../../util/clock.js';
 import { LazyAbort } from '../../util/lazy-abort.js';
+import { ReadHolds } from '../../util/read-holds.js';
 import { SweepTimer } from '../../util/sweep-timer.js';
 import { expireAtFromNanos, nanosFromExpireAt } from '../expiry.js';
 import { lateWrite } from '../late-write.js';
@@ -139,7 +140,7 @@ class ExchangeStream {
   #answers: StreamResponse[] = [];
   #answerBytes = 0;
   #scheduled = false;
-  #holds = 0;
+  readonly #holds: ReadHolds;
   #draining = false;
   #ended = false;
   /** When the last request came or the last one in flight ended, ms since the epoch. */
@@ -153,6 +154,7 @@ class ExchangeStream {
     this.#call = call;
     this.#config = config;
     this.#onEnd = onEnd;
+    this.#holds = new ReadHolds(call, () => this.#ended);
     this.#timeouts = new SweepTimer((now) => this.#timeOut(now), config.clock);
     this.#timeouts.hold(false);
     this.#activeAt = config.clock.now();
@@ -160,7 +162,7 @@ class ExchangeStream {
     call.on('data', (batch: Received<StreamRequests>) => this.#batch(batch));
     // The client half-closed: it sends nothing more; answer what is in flight, then end.
     call.on('end', () => this.drain());
-    call.on('drain', () => this.#unhold(HOLD_WRITES));
+    call.on('drain', () => this.#holds.unhold(HOLD_WRITES));
     // The client cancelled or went away (or the server was forced down).
     call.on('cancelled', () => this.#stop(new CancelledError('peer stream: the client went away')));
     call.on('error', () => {});
@@ -187,7 +189,7 @@ class ExchangeStream {
     }
     this.#activeAt = this.#config.clock.now();
     for (const request of batch.requests) this.#request(request);
-    if (this.#inFlight.size >= this.#config.maxStreamRequests) this.#hold(HOLD_FULL);
+    if (this.#inFlight.size >= this.#config.maxStreamRequests) this.#holds.hold(HOLD_FULL);
     this.#endIfIdle();
   }
 
@@ -410,7 +412,7 @@ class ExchangeStream {
 
   #untrack(id: number): void {
     this.#inFlight.delete(id);
-    if (this.#inFlight.size < this.#config.maxStreamRequests) this.#unhold(HOLD_FULL);
+    if (this.#inFlight.size < this.#config.maxStreamRequests) this.#holds.unhold(HOLD_FULL);
     if (this.#inFlight.size === 0) {
       this.#timeouts.hold(false);
       this.#activeAt = this.#config.clock.now();
@@ -482,18 +484,7 @@ class ExchangeStream {
     this.#answerBytes = 0;
     // Past the stream's buffer, stop reading requests until it drains: a client
     // that never reads its answers gets no more work done.
-    if (!this.#call.write(batch)) this.#hold(HOLD_WRITES);
-  }
-
-  #hold(bit: number): void {
-    if (this.#holds === 0) this.#call.pause();
-    this.#holds |= bit;
-  }
-
-  #unhold(bit: number): void {
-    if ((this.#holds & bit) === 0) return;
-    this.#holds &= ~bit;
-    if (this.#holds === 0 && !this.#ended) this.#call.resume();
+    if (!this.#call.write(batch)) this.#holds.hold(HOLD_WRITES);
   }
 
   #endIfIdle(): void {

@@ -34,6 +34,7 @@ import { ChurnMap } from '../../util/churn-map.js';
 import { type Clock, systemClock } from '../../util/clock.js';
 import { LazyAbort } from '../../util/lazy-abort.js';
 import { LogThrottle } from '../../util/log-throttle.js';
+import { ReadHolds } from '../../util/read-holds.js';
 import { SweepTimer } from '../../util/sweep-timer.js';
 import { oldestGeneration, serveGetMany } from '../serve-get-many.js';
 import type { PeerServer } from '../transport.js';
@@ -358,8 +359,8 @@ class Connection {
   #reserved = 0;
   /** The reservation waited for, while the budget is full. */
   #waiter: BudgetWaiter | undefined;
-  /** Why reading is stopped (HOLD_* bits); 0 while reading. */
-  #holds = 0;
+  /** Why reading is stopped (HOLD_* bits). */
+  readonly #holds: ReadHolds;
   #helloed = false;
   #closed = false;
   #draining = false;
@@ -367,12 +368,13 @@ class Connection {
   constructor(socket: Socket, shared: Shared) {
     this.#socket = socket;
     this.#shared = shared;
+    this.#holds = new ReadHolds(socket, () => this.#closed);
     this.#timeouts = new SweepTimer((now) => this.#timeOut(now), shared.clock);
     this.#acceptedAt = shared.clock.now();
     this.#activeAt = this.#acceptedAt;
     this.#outbox = new Outbox(socket, {
-      full: () => this.#hold(HOLD_WRITES),
-      drained: () => this.#unhold(HOLD_WRITES),
+      full: () => this.#holds.hold(HOLD_WRITES),
+      drained: () => this.#holds.unhold(HOLD_WRITES),
     });
     // Until the HELLO is accepted, nothing larger than a HELLO is read.
     this.#reader = new FrameReader(MAX_HELLO_FRAME, (buf, start, end) =>
@@ -461,14 +463,14 @@ class Connection {
         if (this.#waiter !== waiter) return;
         this.#waiter = undefined;
         this.#reserved = need;
-        this.#unhold(HOLD_BUDGET);
+        this.#holds.unhold(HOLD_BUDGET);
       },
     };
     if (this.#shared.budget.reserveOrWait(waiter)) {
       this.#reserved = need;
     } else {
       this.#waiter = waiter;
-      this.#hold(HOLD_BUDGET);
+      this.#holds.hold(HOLD_BUDGET);
     }
   }
 
@@ -479,26 +481,13 @@ class Connection {
       const waiter = this.#waiter;
       this.#waiter = undefined;
       budget.cancel(waiter);
-      this.#unhold(HOLD_BUDGET);
+      this.#holds.unhold(HOLD_BUDGET);
     }
     if (this.#reserved > 0) {
       const bytes = this.#reserved;
       this.#reserved = 0;
       budget.release(bytes);
     }
-  }
-
-  /** hold stops reading for `reason` (a HOLD_* bit). */
-  #hold(reason: number): void {
-    if (this.#holds === 0) this.#socket.pause();
-    this.#holds |= reason;
-  }
-
-  /** unhold lifts `reason`; reading resumes when no reason is left. */
-  #unhold(reason: number): void {
-    if ((this.#holds & reason) === 0) return;
-    this.#holds &= ~reason;
-    if (this.#holds === 0 && !this.#closed) this.#socket.resume();
   }
 
   #endIfIdle(): void {
