@@ -48,12 +48,16 @@ export async function askInBatches(
   }
   const answers =
     sent.size === 0 ? [] : await Promise.all(splitBatch([...sent]).map((batch) => send(batch)));
+  const answered: PeerGetManyResult =
+    answers.length === 1 ? (answers[0] as PeerGetManyResult) : new Map();
+  if (answers.length > 1)
+    for (const answer of answers) for (const [k, v] of answer) answered.set(k, v);
   const result: PeerGetManyResult = new Map();
   for (const key of keys) {
     if (result.has(key)) continue;
     const outcome =
       refused.get(key) ??
-      answers.find((answer) => answer.has(key))?.get(key) ??
+      answered.get(key) ??
       new InternalError(`get of ${key}: the peer's answer left the key out`);
     result.set(key, outcome);
   }

@@ -87,17 +87,6 @@ export function clientCache<C extends ClosableClient>(make: (url: string) => C):
               client.set(group, key, value, expireAt, options),
             remove: (group, key, options) => client.remove(group, key, options),
             removeMany: (group, keys, options) => removeKeys(client, group, keys, options),
-            ...(client.getMany === undefined
-              ? {}
-              : {
-                  getMany: (group: string, keys: readonly string[], options?: CallOptions) =>
-                    (client.getMany as NonNullable<PeerClient['getMany']>).call(
-                      client,
-                      group,
-                      keys,
-                      options,
-                    ),
-                }),
             inner: client,
             ...(client.nodeStats === undefined
               ? {}

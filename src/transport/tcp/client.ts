@@ -271,9 +271,9 @@ export class TcpPeerClient implements PeerClient {
     keys: readonly string[],
     options?: CallOptions,
   ): Promise<PeerGetManyResult> {
-    if (!(await this.#batchReady(options))) return singleGets(this, group, keys, options);
     const refused = this.#refuseCall(group, options);
     if (refused !== undefined) throw refused;
+    if (!(await this.#batchReady(options))) return singleGets(this, group, keys, options);
     const groupBytes = Buffer.byteLength(group);
     const limit = acceptedValueBytes(this.#config.maxValueBytes, options);
     return askInBatches(
