@@ -2,6 +2,7 @@
 // singleflight shared with single gets, and the fallbacks a failed get takes.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { settle } from '../../test/support/manual-clock.js';
 import {
   InternalError,
   isCacheError,
@@ -11,9 +12,11 @@ import {
 } from '../errors.js';
 import type { GroupOptions } from './group.js';
 import { leavingError } from './leave.js';
+import { HealthCheckedPeer } from './peer-health.js';
 import type { CallOptions, PeerClient, PeerGetManyResult, PeerPicker, PeerValue } from './peers.js';
 import { GroupRegistry } from './registry.js';
 import type { Telemetry } from './telemetry.js';
+import { TrackedClient } from './tracked-client.js';
 
 const text = new TextEncoder();
 const value = (s: string): PeerValue => ({ value: text.encode(s), expireAt: 0, minuteQps: 0 });
@@ -75,7 +78,7 @@ class FakePeer implements PeerClient {
 }
 
 /** ownedBy routes each key to the peer whose url's last letter starts it (`a1` → http://a), else self. */
-function picker(peers: FakePeer[], extra: Partial<PeerPicker> = {}): PeerPicker {
+function picker(peers: PeerClient[], extra: Partial<PeerPicker> = {}): PeerPicker {
   return {
     pickPeer: (key) => peers.find((p) => p.url === `http://${key[0]}`),
     otherPeers: () => peers,
@@ -193,6 +196,26 @@ describe('Group.getMany', () => {
       ],
     );
     assert.equal(got.size, 2);
+  });
+
+  test('through the wrappers a node puts around an owner without getMany, each key is its own get', async () => {
+    // a1 is answered at once; a2 never: a2 must not hold a1 back, as in one batch it would.
+    const owner: PeerClient = {
+      url: 'http://a',
+      get: (_group, key) => (key === 'a1' ? Promise.resolve(value('v:a1')) : new Promise(() => {})),
+      set: () => Promise.reject(new UnavailableError('not used')),
+      remove: () => Promise.reject(new UnavailableError('not used')),
+    };
+    const wrapped = new TrackedClient(new HealthCheckedPeer(owner), () => {});
+    assert.equal(wrapped.getMany, undefined, 'no batch where the owner has none');
+    const { group } = groupWith(picker([wrapped]));
+    void group.getMany(['a1', 'a2']);
+    let joined: string | undefined;
+    void group.get('a1').then((v) => {
+      joined = v.toString();
+    });
+    await settle();
+    assert.equal(joined, 'v:a1');
   });
 
   test("an unreachable owner's keys go to their fallback owner, else load here", async () => {

@@ -19,7 +19,7 @@ import {
   PROBE_GROUP,
   probeAnswered,
 } from './peer-health.js';
-import type { CallOptions, PeerClient, PeerValue } from './peers.js';
+import { type CallOptions, getKeys, type PeerClient, type PeerValue } from './peers.js';
 
 interface Sent {
   group: string;
@@ -82,9 +82,13 @@ function recordingLogger(): { logger: Logger; lines: { level: string; msg: strin
   };
 }
 
-function setup(options: HealthCheckedPeerOptions = {}) {
+function setup(
+  options: HealthCheckedPeerOptions = {},
+  getMany?: NonNullable<PeerClient['getMany']>,
+) {
   const clock = new ManualClock(1_000_000);
   const inner = new FakePeer();
+  if (getMany !== undefined) (inner as PeerClient).getMany = getMany;
   const { logger, lines } = recordingLogger();
   const peer = new HealthCheckedPeer(inner, {
     clock,
@@ -509,17 +513,18 @@ describe('a peer that says it is leaving', () => {
 describe('getMany through a HealthCheckedPeer', () => {
   test('one key answered "leaving" marks the peer leaving before the caller sees the answer', async () => {
     const heard: string[] = [];
-    const { inner, peer } = setup({ onLeaving: (url) => heard.push(`leaving ${url}`) });
     const sent: (readonly string[])[] = [];
-    const batched = inner as FakePeer & { getMany: NonNullable<PeerClient['getMany']> };
-    batched.getMany = async (_group, keys) => {
-      sent.push(keys);
-      return new Map<string, PeerValue | CacheError>([
-        ['a', value],
-        ['b', new UnavailableError(`peer http://peer:1: ${LEAVING}: ask the key's next owner`)],
-      ]);
-    };
-    const answer = await peer.getMany('g', ['a', 'b']);
+    const { peer } = setup(
+      { onLeaving: (url) => heard.push(`leaving ${url}`) },
+      async (_g, keys) => {
+        sent.push(keys);
+        return new Map<string, PeerValue | CacheError>([
+          ['a', value],
+          ['b', new UnavailableError(`peer http://peer:1: ${LEAVING}: ask the key's next owner`)],
+        ]);
+      },
+    );
+    const answer = await (peer.getMany as NonNullable<PeerClient['getMany']>)('g', ['a', 'b']);
     heard.push('caller');
     assert.deepEqual(sent, [['a', 'b']], 'one request for both keys');
     assert.equal(answer.get('a'), value);
@@ -530,8 +535,10 @@ describe('getMany through a HealthCheckedPeer', () => {
   test('without getMany in the wrapped client, each key is a get of its own, each counted', async () => {
     const { inner, peer } = setup({ failureThreshold: 2 });
     inner.probe = 'refuse';
-    // The inner client has no getMany: one get per key, each through the health check.
-    const many = outcome(peer.getMany('g', ['a', 'b']));
+    // The inner client has no getMany, nor has the wrapper: one get per key, each through
+    // the health check, each with its own deadline.
+    assert.equal(peer.getMany, undefined);
+    const many = outcome(getKeys(peer, 'g', ['a', 'b']));
     await settle();
     assert.equal(inner.calls.length, 2);
     for (const c of inner.calls) c.reject(refused());

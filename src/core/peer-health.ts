@@ -18,12 +18,10 @@ import { noopLogger } from './logger.js';
 import {
   type CallOptions,
   clearAt,
-  getKeys,
   type PeerClient,
   type PeerGetManyResult,
   type PeerValue,
   removeKeys,
-  singleGets,
 } from './peers.js';
 
 /**
@@ -232,11 +230,24 @@ export class HealthCheckedPeer implements PeerClient {
   #leaving = false;
   readonly #onLeaving: ((url: string) => void) | undefined;
   readonly #onReturned: ((url: string) => void) | undefined;
+  /**
+   * getMany asks the peer for many keys (see {@link PeerClient.getMany}) in one call,
+   * counted as one. A key answered "leaving" marks the peer leaving before the answer
+   * returns, as a get's answer does, so the caller's next pick of that key skips it.
+   * Only where the wrapped client has one: a group then sends one `get` per key, each
+   * with its own deadline and counted as a get is.
+   */
+  readonly getMany: PeerClient['getMany'];
 
   constructor(inner: PeerClient, options: HealthCheckedPeerOptions = {}) {
     const config = resolvePeerHealth(options);
     this.url = inner.url;
     this.#inner = inner;
+    const getMany = inner.getMany;
+    this.getMany =
+      getMany === undefined
+        ? undefined
+        : (group, keys, o) => this.#getMany(getMany, group, keys, o);
     this.#probeClient = options.probe ?? inner;
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger ?? noopLogger;
@@ -321,20 +332,15 @@ export class HealthCheckedPeer implements PeerClient {
     return this.#call(options, (o) => this.#inner.remove(group, key, o));
   }
 
-  /**
-   * getMany asks the peer for many keys (see {@link PeerClient.getMany}): one call when the
-   * wrapped client has `getMany`, counted as one; else one `get` per key, each counted as
-   * a get is. A key answered "leaving" marks the peer leaving before the answer returns,
-   * as a get's answer does, so the caller's next pick of that key skips it.
-   */
-  getMany(
+  /** #getMany is {@link HealthCheckedPeer.getMany} over `getMany`, the wrapped client's. */
+  #getMany(
+    getMany: NonNullable<PeerClient['getMany']>,
     group: string,
     keys: readonly string[],
     options?: CallOptions,
   ): Promise<PeerGetManyResult> {
     const inner = this.#inner;
-    if (inner.getMany === undefined) return singleGets(this, group, keys, options);
-    return this.#call(options, (o) => getKeys(inner, group, keys, o)).then((answer) => {
+    return this.#call(options, (o) => getMany.call(inner, group, keys, o)).then((answer) => {
       for (const outcome of answer.values()) {
         if (peerLeaving(outcome)) {
           this.markLeaving();

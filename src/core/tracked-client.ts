@@ -1,14 +1,6 @@
 // tracked-client.ts: TrackedClient, a peer client that counts its requests in flight, so the
 // ring can close it once its peer has left and the last of those requests has ended.
-import {
-  type CallOptions,
-  clearAt,
-  getKeys,
-  type PeerClient,
-  type PeerGetManyResult,
-  type PeerValue,
-  removeKeys,
-} from './peers.js';
+import { type CallOptions, clearAt, type PeerClient, type PeerValue, removeKeys } from './peers.js';
 
 /**
  * TrackedClient wraps the client the ring made for a peer. It counts the
@@ -36,11 +28,22 @@ export class TrackedClient implements PeerClient {
     throw err;
   };
 
+  /**
+   * getMany asks the peer for many keys, counted as one request. Only where the wrapped
+   * client has one: a group then sends one `get` per key, as to a peer without batches.
+   */
+  readonly getMany: PeerClient['getMany'];
+
   /** The client is `inner`; `onClosed` hears when it has been closed, once. */
   constructor(inner: PeerClient, onClosed: (client: TrackedClient) => void) {
     this.url = inner.url;
     this.#inner = inner;
     this.#onClosed = onClosed;
+    const getMany = inner.getMany;
+    this.getMany =
+      getMany === undefined
+        ? undefined
+        : (group, keys, options) => this.#track(getMany.call(inner, group, keys, options));
   }
 
   /** inner is the client this one counts the requests of. */
@@ -70,20 +73,9 @@ export class TrackedClient implements PeerClient {
     return request.then(this.#ended, this.#failed);
   }
 
-  /** getMany asks the peer for many keys, counted as one request (see {@link getKeys}). */
-  getMany(
-    group: string,
-    keys: readonly string[],
-    options?: CallOptions,
-  ): Promise<PeerGetManyResult> {
+  /** #track counts `request` (made by the caller) in flight until it settles. */
+  #track<T>(request: Promise<T>): Promise<T> {
     this.#inFlight++;
-    let request: Promise<PeerGetManyResult>;
-    try {
-      request = getKeys(this.#inner, group, keys, options);
-    } catch (err) {
-      this.#end();
-      throw err;
-    }
     return request.then(this.#ended, this.#failed);
   }
 
