@@ -23,6 +23,13 @@ import type { Clock } from '../../util/clock.js';
 import { SweepTimer } from '../../util/sweep-timer.js';
 import { errorFromStatus } from './status.js';
 
+/** The statuses that end a stream as a refusal of its requests, as they would a unary call. */
+const STREAM_REFUSALS: ReadonlySet<number> = new Set([
+  Status.UNAUTHENTICATED,
+  Status.PERMISSION_DENIED,
+  Status.RESOURCE_EXHAUSTED,
+]);
+
 /** A batch of requests is written as soon as it holds this many, without waiting for the turn to end. */
 const maxBatchRequests = 16;
 /** A batch of requests is written as soon as its values reach this many bytes. */
@@ -384,12 +391,16 @@ export class PeerStream {
   #ended(link: Link, status: StatusObject): void {
     if (link.dead) return;
     // A stream refused as a whole (a wrong peer secret, a message over the peer's limit) fails
-    // its requests as a unary call would have failed; one that ended or broke, UNAVAILABLE.
+    // its requests as a unary call would have failed. Any other end is the stream's, not any
+    // request's answer: one that ended or broke fails the requests on it UNAVAILABLE, so their
+    // callers fall back as for a lost connection rather than take it as the key's answer.
     const reason =
       status.code === Status.UNIMPLEMENTED
         ? new NoExchangeError(`peer ${this.#config.url}: no Exchange method`)
-        : status.code === Status.OK
-          ? new UnavailableError(`peer ${this.#config.url}: the stream ended`)
+        : !STREAM_REFUSALS.has(status.code)
+          ? new UnavailableError(
+              `peer ${this.#config.url}: the stream ended${status.code === Status.OK ? '' : ` (${Status[status.code]}: ${this.#config.details(status)})`}`,
+            )
           : errorFromStatus(
               this.#config.url,
               'Exchange',

@@ -407,33 +407,39 @@ class Handlers {
     const bad = keys.map((key) => checkKey(key, found.limits.maxKeyBytes));
     const good = keys.filter((_, i) => bad[i] === undefined);
     const limits = { maxValueBytes: this.#config.maxValueBytes };
-    serveGetMany(found.group, good, options, limits).then((outcomes) => {
-      release();
-      if (call.cancelled) return;
-      sendGeneration(call, oldestGeneration(outcomes.values()));
-      let room = this.#config.maxValueBytes;
-      const error = (refusal: Refusal): MessageInitShape<typeof KeyResultSchema> => ({
-        result: { case: 'error', value: { code: refusal.code, message: refusal.details } },
-      });
-      const results = keys.map((key, i): MessageInitShape<typeof KeyResultSchema> => {
-        const refusal = bad[i];
-        if (refusal !== undefined) return error(refusal);
-        const outcome = outcomes.get(key);
-        if (outcome === undefined || isCacheError(outcome)) {
-          return error(refusalOf(outcome, this.#config.logger, 'GetMany'));
-        }
-        const n = outcome.value.byteLength;
-        if (n > room) {
-          return error({
-            code: Status.RESOURCE_EXHAUSTED,
-            details: 'the answer would be over the message limit: ask for the key alone',
-          });
-        }
-        room -= n;
-        return { result: { case: 'value', value: getResponseInit(outcome) } };
-      });
-      done(null, create(GetManyResponseSchema, { results }));
-    });
+    serveGetMany(found.group, good, options, limits).then(
+      (outcomes) => {
+        release();
+        if (call.cancelled) return;
+        sendGeneration(call, oldestGeneration(outcomes.values()));
+        let room = this.#config.maxValueBytes;
+        const error = (refusal: Refusal): MessageInitShape<typeof KeyResultSchema> => ({
+          result: { case: 'error', value: { code: refusal.code, message: refusal.details } },
+        });
+        const results = keys.map((key, i): MessageInitShape<typeof KeyResultSchema> => {
+          const refusal = bad[i];
+          if (refusal !== undefined) return error(refusal);
+          const outcome = outcomes.get(key);
+          if (outcome === undefined || isCacheError(outcome)) {
+            return error(refusalOf(outcome, this.#config.logger, 'GetMany'));
+          }
+          const n = outcome.value.byteLength;
+          if (n > room) {
+            return error({
+              code: Status.RESOURCE_EXHAUSTED,
+              details: 'the answer would be over the message limit: ask for the key alone',
+            });
+          }
+          room -= n;
+          return { result: { case: 'value', value: getResponseInit(outcome) } };
+        });
+        done(null, create(GetManyResponseSchema, { results }));
+      },
+      (err: unknown) => {
+        release();
+        this.#fail(call, 'GetMany', err, done);
+      },
+    );
   };
 
   readonly remove: handleUnaryCall<Received<RemoveRequest>, RemoveResponse> = (call, done) => {
