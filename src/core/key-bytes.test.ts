@@ -56,3 +56,42 @@ test('the buffer grows to whole words for a key of any length', () => {
     assert.equal(hash, new KeyBytes().load(key, 5));
   }
 });
+
+/** The hash load promises, over a key's UTF-8 bytes: murmur3's body and final mix, from `seed ^ length`. */
+function referenceHash(key: string, seed: number): number {
+  const bytes = Buffer.from(key);
+  let h = seed ^ bytes.length;
+  for (let i = 0; i < bytes.length; i += 4) {
+    const word =
+      (bytes[i] ?? 0) |
+      ((bytes[i + 1] ?? 0) << 8) |
+      ((bytes[i + 2] ?? 0) << 16) |
+      ((bytes[i + 3] ?? 0) << 24);
+    let k = Math.imul(word, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+test('short and long keys, ASCII or not, hash their UTF-8 bytes alike', () => {
+  // Short ASCII keys are read a word at a time, long ones and others encoded: one hash.
+  const k = new KeyBytes();
+  for (let n = 1; n <= 80; n++) {
+    for (const key of ['a'.repeat(n), `k:${n}:`.padEnd(n, 'x').slice(0, n), `é${'b'.repeat(n)}`]) {
+      assert.equal(k.load(key, 11), referenceHash(key, 11), `${JSON.stringify(key)}`);
+      assert.equal(loaded(k), key);
+      assert.ok(k.wellFormed);
+    }
+  }
+  k.load(`${'x'.repeat(40)}\uDC00`, 1);
+  assert.equal(k.wellFormed, false, 'a long key with a lone surrogate');
+  k.load('x'.repeat(40), 1);
+  assert.ok(k.wellFormed, 'reset by the next long key');
+});
