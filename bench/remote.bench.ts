@@ -53,6 +53,19 @@ const transports: Record<string, () => PeerTransport> = {
   'grpc-unary': () => grpcTransport({ stream: false }),
 };
 
+/**
+ * `--transports=tcp,go` measures only those rows (names of {@link transports}, and `go`
+ * for the Go owner), with Redis in the same rounds as always; default every one.
+ */
+const only = process.argv
+  .find((a) => a.startsWith('--transports='))
+  ?.slice('--transports='.length)
+  .split(',');
+
+function chosen(name: string): boolean {
+  return only === undefined || only.includes(name);
+}
+
 /** wireOf is the owner's `--transport` for a client transport of {@link transports}. */
 function wireOf(transport: string): string {
   return transport.replace(/-unary$/, '');
@@ -266,13 +279,16 @@ async function main(): Promise<void> {
       }
     };
     for (const name of Object.keys(transports)) {
+      if (!chosen(name)) continue;
       await each(`peercache ${name}: Group.get → owner`, () => peercacheTarget(registry, name));
       if (name === 'tcp') await each(aloneLabel(name), () => peercacheTarget(registry, name, true));
     }
     const goLabel = 'peercache http: Group.get → Go groupcache owner';
-    const go = await goPeerBinary().catch((err: unknown) => ({ skip: String(err) }));
-    if (typeof go === 'string') await each(goLabel, () => goTarget(registry));
-    else results.set(goLabel, { skipped: go.skip });
+    if (chosen('go')) {
+      const go = await goPeerBinary().catch((err: unknown) => ({ skip: String(err) }));
+      if (typeof go === 'string') await each(goLabel, () => goTarget(registry));
+      else results.set(goLabel, { skipped: go.skip });
+    }
     if (redis !== undefined && anchorRounds.length > 0) {
       const max = median(anchorRounds);
       const half = await runRate(redis.get, { keys, rate: max.opsPerSec / 2, durationMs: HALF_MS });

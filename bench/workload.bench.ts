@@ -6,7 +6,8 @@
 // (c′) the same with `hotCacheChance` 1), (d) peercache client-only nodes of a 3-node
 // `peercache node` cluster. Same loader, keys and TTL (60 s). After a warm-up of each, 4 rounds of 5 s per system, the systems taken
 // in turn. `--quick` runs 2 rounds of 1 s after 1 s of warm-up; `--write-docs` writes the
-// table into docs/benchmarks.md and the chart to docs/workload.svg.
+// table into docs/benchmarks.md and the chart to docs/workload.svg; `--systems=redis,peercache`
+// runs only the systems named.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ProcessRegistry } from '../test/support/process.js';
@@ -30,10 +31,16 @@ const timing = quick
   : { warmupMs: 5000, rounds: 4, roundMs: 5000 };
 
 const missing = ensureRedisServer();
-const systems: SystemName[] = missing
+const every: SystemName[] = missing
   ? ['peercache', 'peercache-hot', 'gateway']
   : ['redis', 'bentocache', 'peercache', 'peercache-hot', 'gateway'];
 if (missing) console.error(`(a) and (b) skipped: ${missing}`);
+// `--systems=redis,peercache` runs only those (of redis, bentocache, peercache, peercache-hot, gateway).
+const chosen = process.argv
+  .find((a) => a.startsWith('--systems='))
+  ?.slice('--systems='.length)
+  .split(',');
+const systems = chosen === undefined ? every : every.filter((s) => chosen.includes(s));
 
 const registry = stopOnInterrupt(new ProcessRegistry());
 let results: SystemResult[];
