@@ -82,46 +82,50 @@ describe('tcp stats call', () => {
     for (const c of cleanup.reverse()) await c();
   });
 
-  it('a peer that never answers fails it DEADLINE_EXCEEDED once the clock passes the request timeout', async () => {
+  /**
+   * unanswered starts a stats call (with `deadlineMs` from now, if given) to a silent peer
+   * through a transport whose request timeout is a minute on a clock that stands still,
+   * and returns once the peer has read its STATS frame: only advancing the clock can end it.
+   */
+  async function unanswered(deadlineMs?: number) {
     const peer = await silentPeer();
     cleanup.push(() => peer.close());
     const clock = new ManualClock();
-    // A minute, on a clock that stands still: only advancing it can end the call.
     const t = tcpTransport({ clock, requestTimeoutMs: 60_000, connectTimeoutMs: 120_000 });
     cleanup.push(() => t.close());
     const client = t.client(`http://127.0.0.1:${peer.port}`);
     assert.ok(client.nodeStats);
-    const call = client.nodeStats({ group: 'g' });
+    const call = client.nodeStats(
+      { group: 'g' },
+      deadlineMs === undefined ? undefined : { deadline: clock.now() + deadlineMs },
+    );
     const outcome = tracked(call);
     await peer.read(FrameType.Stats);
+    /** failsAfter advances the clock to a millisecond short of `ms`, then to it. */
+    const failsAfter = async (ms: number) => {
+      await clock.advance(ms - 1);
+      await settle();
+      assert.equal(outcome.settled, false, 'still waiting a millisecond before its timeout');
+      await clock.advance(1);
+      await within(assert.rejects(call, DeadlineExceededError), 10_000, 'the call fails');
+      return outcome.error as Error;
+    };
+    return { peer, failsAfter };
+  }
+
+  it('a peer that never answers fails it DEADLINE_EXCEEDED once the clock passes the request timeout', async () => {
+    const { peer, failsAfter } = await unanswered();
     // Its own connection: a HELLO of version 1, whose acceptance is never answered, then STATS.
     assert.deepEqual(peer.frames, [
       { type: FrameType.Hello, version: 1 },
       { type: FrameType.Stats },
     ]);
-    await clock.advance(59_999);
-    await settle();
-    assert.equal(outcome.settled, false, 'still waiting a millisecond before its timeout');
-    await clock.advance(1);
-    await within(assert.rejects(call, DeadlineExceededError), 10_000, 'the call fails');
-    assert.match(String((outcome.error as Error).message), /Stats: no answer in time/);
+    const err = await failsAfter(60_000);
+    assert.match(err.message, /Stats: no answer in time/);
   });
 
   it("the caller's deadline, when earlier, is the one the clock runs out", async () => {
-    const peer = await silentPeer();
-    cleanup.push(() => peer.close());
-    const clock = new ManualClock();
-    const t = tcpTransport({ clock, requestTimeoutMs: 60_000, connectTimeoutMs: 120_000 });
-    cleanup.push(() => t.close());
-    const client = t.client(`http://127.0.0.1:${peer.port}`);
-    assert.ok(client.nodeStats);
-    const call = client.nodeStats({}, { deadline: clock.now() + 30_000 });
-    const outcome = tracked(call);
-    await peer.read(FrameType.Stats);
-    await clock.advance(29_999);
-    await settle();
-    assert.equal(outcome.settled, false);
-    await clock.advance(1);
-    await within(assert.rejects(call, DeadlineExceededError), 10_000, 'the call fails');
+    const { failsAfter } = await unanswered(30_000);
+    await failsAfter(30_000);
   });
 });
