@@ -1,8 +1,7 @@
 // client.ts: the tcp transport's peer client: one long-lived connection per peer, many requests
 // in flight on it by id, answers in any order, a bounded queue of requests not yet written; a
 // broken or stalled connection fails its requests UNAVAILABLE and the next call dials afresh.
-import { connect as connectTcp, isIP, type Socket } from 'node:net';
-import { connect as connectTls } from 'node:tls';
+import type { Socket } from 'node:net';
 import type { Logger } from '../../core/logger.js';
 import type { NodeStats, NodeStatsRequest } from '../../core/node-stats.js';
 import {
@@ -24,22 +23,20 @@ import {
   UnavailableError,
 } from '../../errors.js';
 import { acceptedValueBytes, checkPeerValue } from '../../limits.js';
-import type { RingKind } from '../../ring/owner-ring.js';
 import { CLOSED_AFTER_HANDSHAKE } from '../../security/refusals.js';
-import type { ResolvedTls } from '../../security/tls.js';
 import { ChurnMap } from '../../util/churn-map.js';
 import type { Clock } from '../../util/clock.js';
 import { LogThrottle } from '../../util/log-throttle.js';
 import { SweepTimer } from '../../util/sweep-timer.js';
 import { askInBatches } from '../batches.js';
 import { wholeMillis } from '../expiry.js';
+import { type Dial, type DialConfig, dialPeer, type PeerAddress, peerAddress } from './dial.js';
 import {
   BATCH_VERSION,
   codeOf,
   encodeCancel,
   encodeGeneration,
   encodeGetMany,
-  encodeHello,
   encodePing,
   encodeRequest,
   encodeTrace,
@@ -61,7 +58,7 @@ import { type Queued, SendQueue } from './send-queue.js';
 import { callStats } from './stats-call.js';
 
 /** TcpClientConfig is what every peer client of one transport shares. */
-export interface TcpClientConfig {
+export interface TcpClientConfig extends DialConfig {
   maxKeyBytes: number;
   maxValueBytes: number;
   /** Bounds each call on top of the caller's deadline; `Infinity` for none. */
@@ -69,11 +66,6 @@ export interface TcpClientConfig {
   /** The first wait before redialling a peer that refused a connection; doubles up to `maxBackoffMs`. */
   minBackoffMs: number;
   maxBackoffMs: number;
-  /** TLS for `https://` peers: the CA to check them against, our certificate if asked. */
-  tls: ResolvedTls | undefined;
-  peerSecret: string | undefined;
-  /** The node's ring kind, announced in the HELLO; a server with another refuses the connection. */
-  ring?: RingKind | undefined;
   logger: Logger;
   /** Requests waiting to be written to one peer; past it calls fail UNAVAILABLE at once. */
   maxQueuedRequests: number;
@@ -81,8 +73,6 @@ export interface TcpClientConfig {
   maxQueuedBytes: number;
   /** The servers' idle timeout: the client closes an idle connection a little before it. */
   idleTimeoutMs: number;
-  /** How long a dial may wait for the peer to accept the TCP connection before it is dropped. */
-  connectTimeoutMs: number;
   /** How long a connection with requests in flight may read nothing before it is probed. */
   quietTimeoutMs: number;
   /** Reads the time and runs the timeouts (requests, dials, probes, idle). */
@@ -156,10 +146,8 @@ interface Link {
   readonly reader: FrameReader;
   readonly pending: ChurnMap<number, Pending>;
   connected: boolean;
-  /** Whether the TCP connection is made (for TLS, before the handshake ends). */
-  accepted: boolean;
-  /** Drops the dial if the peer has not accepted it by the connect timeout. */
-  dialTimer: unknown;
+  /** The dial that opened it: stopped when the connection is dropped. */
+  readonly dial: Dial;
   dead: boolean;
   /** Reads so far (any bytes from the peer): the connection's sign of progress. */
   reads: number;
@@ -212,9 +200,7 @@ export class TcpPeerClient implements PeerClient {
   readonly #config: TcpClientConfig;
   /** A refused HELLO is logged once per interval: the next call dials again at once. */
   readonly #refusals = new LogThrottle();
-  readonly #host: string;
-  readonly #port: number;
-  readonly #secure: boolean;
+  readonly #address: PeerAddress;
   #link: Link | undefined;
   #nextId = 1;
   #closed = false;
@@ -222,8 +208,13 @@ export class TcpPeerClient implements PeerClient {
   #retryAt = 0;
   #lastFailure: unknown;
   #dials = 0;
-  /** The version its HELLOs announce: PROTOCOL_VERSION, or 1 once the server refused it. */
-  #version = PROTOCOL_VERSION;
+  /**
+   * The version the next dial's HELLO announces: PROTOCOL_VERSION, or 1 for the one dial
+   * right after the server refused it (see {@link TcpPeerClient.#speakOlder}).
+   */
+  #nextVersion = PROTOCOL_VERSION;
+  /** Whether the peer was last found to speak protocol 1, so that a change is logged once. */
+  #olderPeer = false;
   /** How long a probe of a stalled connection waits: the request timeout, at most 1 s. */
   readonly #probeMs: number;
   /** How long a connection may idle before this side closes it. */
@@ -240,20 +231,7 @@ export class TcpPeerClient implements PeerClient {
     // Before the server's idle timeout, so that with equal settings it is this side that closes
     // an idle connection: the server closing it could cross a request just sent on it.
     this.#idleMs = Math.max(config.idleTimeoutMs - 5_000, config.idleTimeoutMs / 2);
-    let parsed: URL;
-    try {
-      parsed = new URL(baseUrl);
-    } catch (err) {
-      throw new InvalidArgumentError(`peer base URL is not a URL: ${JSON.stringify(baseUrl)}`, {
-        cause: err,
-      });
-    }
-    this.#secure = parsed.protocol === 'https:';
-    if (!this.#secure && parsed.protocol !== 'http:') {
-      throw new InvalidArgumentError(`peer base URL must be http(s): ${JSON.stringify(baseUrl)}`);
-    }
-    this.#port = parsed.port === '' ? (this.#secure ? 443 : 80) : Number(parsed.port);
-    this.#host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+    this.#address = peerAddress(baseUrl);
   }
 
   get(group: string, key: string, options?: CallOptions): Promise<PeerValue> {
@@ -408,19 +386,7 @@ export class TcpPeerClient implements PeerClient {
     if (this.#closed) {
       return Promise.reject(new UnavailableError(`peer ${this.url}: the client is closed`));
     }
-    return callStats(
-      {
-        url: this.url,
-        host: this.#host,
-        port: this.#port,
-        secure: this.#secure,
-        tls: this.#config.tls,
-        peerSecret: this.#config.peerSecret,
-        requestTimeoutMs: this.#config.requestTimeoutMs,
-      },
-      request,
-      options,
-    );
+    return callStats(this.#address, this.#config, request, options);
   }
 
   /** stats tells the state of the connection and its queue. */
@@ -722,20 +688,27 @@ export class TcpPeerClient implements PeerClient {
     if (p.onAbort !== undefined) p.signal?.removeEventListener('abort', p.onAbort);
   }
 
-  /** linkNow is the open connection, dialled if there is none; undefined while backing off. */
+  /**
+   * linkNow is the open connection, dialled if there is none; undefined while backing off.
+   * Each dial announces the newest protocol version in its HELLO (but for the one right
+   * after a refusal of it): the version is the connection's, agreed afresh each time, so
+   * a peer upgraded behind the same address is spoken to in its new version as soon as
+   * its old connection is replaced.
+   */
   #linkNow(now: number): Link | undefined {
     if (this.#link !== undefined && !this.#link.dead) return this.#link;
     if (now < this.#retryAt) return undefined;
-    const socket = this.#secure
-      ? connectTls({
-          host: this.#host,
-          port: this.#port,
-          ca: this.#config.tls?.ca,
-          cert: this.#config.tls?.cert,
-          key: this.#config.tls?.key,
-          ...(isIP(this.#host) === 0 ? { servername: this.#host } : {}),
-        })
-      : connectTcp({ host: this.#host, port: this.#port, noDelay: true });
+    const version = this.#nextVersion;
+    this.#nextVersion = PROTOCOL_VERSION;
+    const dial = dialPeer(this.#address, this.#config, version, {
+      connected: () => {
+        link.connected = true;
+        this.#backoffMs = 0;
+        link.queue.open();
+      },
+      timedOut: () => this.#dialTimedOut(link),
+    });
+    const socket = dial.socket;
     this.#dials++;
     const link: Link = {
       socket,
@@ -748,8 +721,7 @@ export class TcpPeerClient implements PeerClient {
       ),
       pending: new ChurnMap(),
       connected: false,
-      accepted: false,
-      dialTimer: undefined,
+      dial,
       dead: false,
       reads: 0,
       readAt: 0,
@@ -757,30 +729,10 @@ export class TcpPeerClient implements PeerClient {
       probeId: undefined,
       generation: undefined,
       idleSince: this.#config.clock.now(),
-      version: this.#version,
+      version,
       acked: false,
       ackWaiters: [],
     };
-    socket.setNoDelay(true);
-    // An idle connection to a peer that vanished without a reset is noticed within about
-    // 15 s: probes after 5 s of silence, then (as libuv sets them on Linux) 10 a second apart.
-    socket.setKeepAlive(true, 5_000);
-    socket.once('connect', () => {
-      link.accepted = true;
-      this.#clearDialTimer(link);
-    });
-    socket.once(this.#secure ? 'secureConnect' : 'connect', () => {
-      link.connected = true;
-      this.#backoffMs = 0;
-      link.queue.open();
-    });
-    // The verdict waits for setImmediate, which runs after the event loop has polled the
-    // sockets: when this process was busy past the timeout, a connection the peer accepted
-    // meanwhile is seen as made before it could be dropped for being late.
-    link.dialTimer = this.#config.clock.setTimeout(
-      () => setImmediate(() => this.#dialTimedOut(link)),
-      this.#config.connectTimeoutMs,
-    );
     socket.on('data', (chunk: Buffer) => {
       link.reads++;
       link.readAt = this.#config.clock.now();
@@ -793,30 +745,24 @@ export class TcpPeerClient implements PeerClient {
         link,
         // Closed after the handshake with no answer at all, not even to the HELLO.
         new Error(
-          this.#secure && link.connected && link.reads === 0
+          this.#address.secure && link.connected && link.reads === 0
             ? CLOSED_AFTER_HANDSHAKE
             : 'connection closed',
         ),
       ),
     );
-    link.queue.offer(encodeHello(this.#config.peerSecret, this.#config.ring, link.version), false);
+    link.queue.offer(dial.hello, false);
     this.#link = link;
     return link;
   }
 
   /**
-   * dialTimedOut drops `link` if the peer has still not accepted it. No backoff
+   * dialTimedOut drops `link`, which the peer has not accepted. No backoff
    * follows: the timeout was the wait, and a peer that comes back (a partition
    * healed) is reached by the very next call.
    */
-  #clearDialTimer(link: Link): void {
-    if (link.dialTimer === undefined) return;
-    this.#config.clock.clearTimeout(link.dialTimer);
-    link.dialTimer = undefined;
-  }
-
   #dialTimedOut(link: Link): void {
-    if (link.accepted || link.dead) return;
+    if (link.dead) return;
     const cause = new Error(`not connected within ${this.#config.connectTimeoutMs} ms`);
     this.#lastFailure = cause;
     this.#fail(
@@ -844,7 +790,7 @@ export class TcpPeerClient implements PeerClient {
   #fail(link: Link, err: CacheError, reset = false): void {
     if (link.dead) return;
     link.dead = true;
-    this.#clearDialTimer(link);
+    link.dial.stop();
     link.reader.stop();
     link.queue.close();
     if (reset) resetSocket(link.socket);
@@ -890,19 +836,21 @@ export class TcpPeerClient implements PeerClient {
 
   /**
    * speakOlder follows a server that refused the HELLO's version (it speaks protocol 1):
-   * from now on HELLOs announce 1, and the requests sent behind the refused HELLO, which
-   * such a server reads none of, are sent again on a fresh connection.
+   * the requests sent behind the refused HELLO, which such a server reads none of, are
+   * sent again on a fresh connection whose HELLO announces 1. Only that one dial does:
+   * the one after it announces the newest version again, so that the peer, once
+   * upgraded, is spoken to in it on its next connection.
+   *
+   * The order matters. The link is failed first, which wakes the getMany calls waiting
+   * for the HELLO's OK (told no: they fall back to single GETs, in a later turn); then
+   * the refused requests are sent again, and the first of them dials, taking the
+   * version 1 set here. When none is to be sent again, the first of those single GETs
+   * dials instead. Nothing between the two can dial, so no HELLO of the newest version
+   * is sent to the server that just refused one.
    */
   #speakOlder(link: Link): void {
-    this.#version = 1;
-    try {
-      this.#config.logger.info(
-        { peer: this.url },
-        'peer speaks tcp protocol 1: batch gets go to it as one get per key',
-      );
-    } catch {
-      // A failing logger changes nothing.
-    }
+    this.#nextVersion = 1;
+    this.#logPeerVersion(true);
     const resend: Pending[] = [];
     for (const [id, p] of [...link.pending]) {
       if (p.again === undefined) continue;
@@ -911,6 +859,26 @@ export class TcpPeerClient implements PeerClient {
     }
     this.#fail(link, new UnavailableError(`peer ${this.url}: it speaks tcp protocol 1`));
     for (const p of resend) p.again?.();
+  }
+
+  /**
+   * logPeerVersion logs what the peer was found to speak, protocol 1 (`older`) or the
+   * newest, when it differs from what it was last found to speak: once per change, not
+   * once per connection.
+   */
+  #logPeerVersion(older: boolean): void {
+    if (older === this.#olderPeer) return;
+    this.#olderPeer = older;
+    try {
+      this.#config.logger.info(
+        { peer: this.url },
+        older
+          ? 'peer speaks tcp protocol 1: batch gets go to it as one get per key'
+          : `peer speaks tcp protocol ${PROTOCOL_VERSION} again: batch gets go to it in GET_MANY frames`,
+      );
+    } catch {
+      // A failing logger changes nothing.
+    }
   }
 
   #protocolError(link: Link, problem: string): void {
@@ -973,6 +941,7 @@ export class TcpPeerClient implements PeerClient {
         return;
       }
       link.acked = true;
+      this.#logPeerVersion(false);
       const waiters = link.ackWaiters;
       link.ackWaiters = [];
       for (const waiter of waiters) waiter(true);

@@ -5,9 +5,10 @@ import { MAX_BATCH_KEY_BYTES, MAX_BATCH_KEYS } from '../../limits.js';
 import type { RingKind } from '../../ring/owner-ring.js';
 
 /**
- * PROTOCOL_VERSION is the version a client announces in its HELLO frame: 2, which knows
- * GET_MANY. A server of version 2 answers a HELLO of version 2 with an OK (a version 1
- * HELLO, never); a server of version 1 refuses it, and the client speaks 1 to it.
+ * PROTOCOL_VERSION is the version a client announces in the HELLO of each connection it
+ * dials: 2, which knows GET_MANY. A server of version 2 answers a HELLO of version 2 with
+ * an OK (a version 1 HELLO, never); a server of version 1 refuses it, and the client
+ * redials announcing 1 for that one connection (the next offers 2 again).
  */
 export const PROTOCOL_VERSION = 2;
 /** BATCH_VERSION is the first protocol version with GET_MANY. */
@@ -157,7 +158,8 @@ export function maxResponseFrame(maxValueBytes: number): number {
  * none), the client's ring kind (0, unsaid, when there is none) and its protocol
  * `version`: by default 1, whose HELLO is never answered once accepted (a
  * connection of one call, such as STATS, wants no other answer); a client that
- * sends GET_MANY announces {@link PROTOCOL_VERSION}.
+ * sends GET_MANY announces {@link PROTOCOL_VERSION} (see dial.ts, which builds each
+ * connection's HELLO).
  */
 export function encodeHello(secret: string | undefined, ring?: RingKind, version = 1): Buffer {
   const bytes = Buffer.from(secret ?? '', 'utf8');

@@ -1,5 +1,6 @@
 // get-many.test.ts: the tcp GET_MANY frame over real sockets: its encoding both ways, a
-// server of protocol 1 (which refuses a HELLO of 2) getting single GETs, the server's batch
+// server of protocol 1 (which refuses a HELLO of 2) getting single GETs, and the same address
+// upgraded to the current server getting GET_MANY on the next connection; the server's batch
 // limits, an answer with no room for every value, and CANCEL of a batch.
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -106,10 +107,14 @@ describe('tcp getMany', () => {
     for (const c of cleanup.reverse()) await c();
   });
 
-  async function server(lookup: GroupLookup, maxValueBytes = 4 * MiB): Promise<TcpPeerServer> {
+  async function server(
+    lookup: GroupLookup,
+    maxValueBytes = 4 * MiB,
+    port = 0,
+  ): Promise<TcpPeerServer> {
     const s = await serveTcp(lookup, {
       host: '127.0.0.1',
-      port: 0,
+      port,
       signal: new AbortController().signal,
       logger: noopLogger,
       maxKeyBytes: 256,
@@ -186,6 +191,84 @@ describe('tcp getMany', () => {
     assert.deepEqual(old.hellos, [PROTOCOL_VERSION, 1]);
     assert.equal(old.gets, 6);
     assert.equal(old.unknownFrames, 0, 'no GET_MANY ever reached it');
+  });
+
+  it('each connection offers protocol 2 afresh: a peer upgraded behind the same address gets GET_MANY on the next one', async () => {
+    const old = await protocolOneServer();
+    cleanup.push(() => old.close());
+    const transport = tcpTransport();
+    cleanup.push(() => transport.close());
+    const url = `http://127.0.0.1:${old.port}`;
+    const c = transport.client(url);
+    const stats = () => transport.clientStats(url) ?? assert.fail('no client open');
+    const disconnected = () =>
+      within(
+        (async () => {
+          while (stats().connected) await new Promise<void>((r) => setImmediate(r));
+        })(),
+        10_000,
+        'the client sees its connection closed',
+      );
+    const values = (answer: Map<string, unknown>) =>
+      [...answer].map(([k, v]) => [k, text((v as PeerValue).value)]);
+
+    const first = await within(c.getMany?.('g', ['a', 'b']) ?? Promise.reject(), 10_000, 'a call');
+    assert.deepEqual(values(first), [
+      ['a', 'v:a'],
+      ['b', 'v:b'],
+    ]);
+    assert.deepEqual(old.hellos, [PROTOCOL_VERSION, 1]);
+
+    // The same old peer drops the connection: the next one offers 2 again, is refused
+    // again, and speaks 1.
+    old.dropConnections();
+    await disconnected();
+    const second = await within(c.getMany?.('g', ['c']) ?? Promise.reject(), 10_000, 'a call');
+    assert.deepEqual(values(second), [['c', 'v:c']]);
+    assert.deepEqual(old.hellos, [PROTOCOL_VERSION, 1, PROTOCOL_VERSION, 1]);
+    assert.equal(old.gets, 3);
+    assert.equal(old.unknownFrames, 0, 'no GET_MANY ever reached the old peer');
+
+    // A rolling restart: the old peer goes, the current server takes its port.
+    await old.close();
+    await disconnected();
+    let lookups = 0;
+    const served: string[] = [];
+    const group = testGroup();
+    const upgraded = await server(
+      {
+        getGroup: (name) => {
+          lookups++;
+          return name === 'g'
+            ? {
+                ...group,
+                getForPeer: (key, options) => {
+                  served.push(key);
+                  return group.getForPeer(key, options);
+                },
+              }
+            : undefined;
+        },
+      },
+      4 * MiB,
+      old.port,
+    );
+    assert.equal(upgraded.address.port, old.port);
+    const third = await within(
+      c.getMany?.('g', ['x', 'y', 'z']) ?? Promise.reject(),
+      10_000,
+      'a call',
+    );
+    assert.deepEqual(values(third), [
+      ['x', 'v:x'],
+      ['y', 'v:y'],
+      ['z', 'v:z'],
+    ]);
+    // One frame asked for the three keys: a GET_MANY (single GETs would be a lookup each).
+    assert.deepEqual(served, ['x', 'y', 'z']);
+    assert.equal(lookups, 1, 'one GET_MANY, not a GET per key');
+    // Two dials to the old peer per connection (2 refused, then 1), one to the upgraded one.
+    assert.equal(stats().dials, 5);
   });
 
   it('refuses a batch over the key count or key bytes TOO_LARGE, and the connection goes on', async () => {
@@ -380,6 +463,10 @@ async function protocolOneServer() {
     },
     get unknownFrames() {
       return state.unknownFrames;
+    },
+    /** dropConnections closes every connection open to it; it still listens. */
+    dropConnections() {
+      for (const s of sockets) s.destroy();
     },
     close: () =>
       new Promise<void>((resolve) => {

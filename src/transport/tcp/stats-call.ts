@@ -1,7 +1,5 @@
 // stats-call.ts: the tcp transport's stats call, made on a connection of its own (HELLO,
 // STATS, one answer, close), so a peer that does not know the frame closes only that one.
-import { connect as connectTcp, isIP } from 'node:net';
-import { connect as connectTls } from 'node:tls';
 import {
   decodeNodeStats,
   MAX_NODE_STATS_BYTES,
@@ -16,11 +14,10 @@ import {
   InvalidArgumentError,
   UnavailableError,
 } from '../../errors.js';
-import type { ResolvedTls } from '../../security/tls.js';
+import { type DialConfig, dialPeer, type PeerAddress } from './dial.js';
 import {
   codeOf,
   encodeFrame,
-  encodeHello,
   FrameReader,
   FrameType,
   HEADER_BYTES,
@@ -29,58 +26,65 @@ import {
   OK,
 } from './frame.js';
 
-/** StatsTarget is the peer a stats call dials, and how. */
-export interface StatsTarget {
-  url: string;
-  host: string;
-  port: number;
-  secure: boolean;
-  tls: ResolvedTls | undefined;
-  peerSecret: string | undefined;
-  /** requestTimeoutMs bounds the call on top of the caller's deadline. */
+/** StatsConfig is how a stats call dials, and how long it may take. */
+export interface StatsConfig extends DialConfig {
+  /** requestTimeoutMs bounds the call on top of the caller's deadline, on `clock`. */
   requestTimeoutMs: number;
 }
 
 const STATS_ID = 1;
+/**
+ * The HELLO's version: 1, which the server never answers once it accepts it, so that the
+ * STATS frame's is the one answer (a refusal, on id 0, fails the call).
+ */
+const STATS_HELLO_VERSION = 1;
+/** The largest delay `setTimeout` honours; a longer wait needs no timer. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
- * callStats dials `target`, sends HELLO and one STATS frame, and resolves with
- * the answer. A peer that closes the connection without answering (one that
- * does not know the frame) or cannot be reached fails it UNAVAILABLE; an error
- * answer is its CacheError, marked remote.
+ * callStats dials `address` as the peer client does (see {@link dialPeer}), sends HELLO
+ * and one STATS frame, and resolves with the answer. A peer that closes the connection
+ * without answering (one that does not know the frame), cannot be reached or does not
+ * accept the connection within the connect timeout fails it UNAVAILABLE; no answer by
+ * the deadline (the caller's, within `config.requestTimeoutMs`) fails it
+ * DeadlineExceededError; an error answer is its CacheError, marked remote.
  */
 export function callStats(
-  target: StatsTarget,
+  address: PeerAddress,
+  config: StatsConfig,
   request: NodeStatsRequest,
   options?: CallOptions,
 ): Promise<NodeStats> {
+  const url = address.url;
   const signal = options?.signal;
   if (signal?.aborted) return Promise.reject(abortError(signal));
   const payload = Buffer.from(JSON.stringify({ group: request.group, key: request.key }), 'utf8');
   if (payload.length > MAX_STATS_REQUEST_BYTES) {
     return Promise.reject(new InvalidArgumentError('stats request is over its size limit'));
   }
-  const now = Date.now();
-  const deadline = Math.min(options?.deadline ?? Infinity, now + target.requestTimeoutMs);
+  const clock = config.clock;
+  const now = clock.now();
+  const deadline = Math.min(options?.deadline ?? Infinity, now + config.requestTimeoutMs);
   if (deadline <= now) {
-    return Promise.reject(new DeadlineExceededError(`peer ${target.url}: the deadline has passed`));
+    return Promise.reject(new DeadlineExceededError(`peer ${url}: the deadline has passed`));
   }
   return new Promise<NodeStats>((resolve, reject) => {
-    const socket = target.secure
-      ? connectTls({
-          host: target.host,
-          port: target.port,
-          ca: target.tls?.ca,
-          cert: target.tls?.cert,
-          key: target.tls?.key,
-          ...(isIP(target.host) === 0 ? { servername: target.host } : {}),
-        })
-      : connectTcp({ host: target.host, port: target.port });
+    const dial = dialPeer(address, config, STATS_HELLO_VERSION, {
+      timedOut: () =>
+        finish(
+          new UnavailableError(
+            `peer ${url}: Stats: connection failed (not connected within ${config.connectTimeoutMs} ms)`,
+          ),
+        ),
+    });
+    const socket = dial.socket;
     let settled = false;
+    let timer: unknown;
     const finish = (err: unknown, stats?: NodeStats) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      dial.stop();
+      if (timer !== undefined) clock.clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       socket.destroy();
       if (err === undefined) resolve(stats as NodeStats);
@@ -88,10 +92,12 @@ export function callStats(
     };
     const onAbort = () => finish(abortError(signal as AbortSignal));
     signal?.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(
-      () => finish(new DeadlineExceededError(`peer ${target.url}: Stats: no answer in time`)),
-      Math.min(deadline - now, 2 ** 31 - 1),
-    );
+    if (deadline - now <= MAX_TIMER_MS) {
+      timer = clock.setTimeout(
+        () => finish(new DeadlineExceededError(`peer ${url}: Stats: no answer in time`)),
+        deadline - now,
+      );
+    }
     const maxFrame = HEADER_BYTES + 1 + Math.max(MAX_NODE_STATS_BYTES, MAX_MESSAGE_BYTES);
     const reader = new FrameReader(maxFrame, (buf, start, end) => {
       const type = buf[start];
@@ -103,34 +109,32 @@ export function callStats(
         (id !== STATS_ID && id !== 0) ||
         end - start < HEADER_BYTES + 1
       ) {
-        finish(new UnavailableError(`peer ${target.url}: Stats: malformed answer`));
+        finish(new UnavailableError(`peer ${url}: Stats: malformed answer`));
         return;
       }
       if (status !== OK) {
         const code = codeOf(status ?? 0) ?? 'INTERNAL';
         const message = body.toString('utf8');
-        finish(errorFromCode(code, `peer ${target.url}: Stats: ${message}`, { remote: true }));
+        finish(errorFromCode(code, `peer ${url}: Stats: ${message}`, { remote: true }));
         return;
       }
       try {
         finish(undefined, decodeNodeStats(body));
       } catch (err) {
-        finish(new UnavailableError(`peer ${target.url}: malformed stats answer`, { cause: err }));
+        finish(new UnavailableError(`peer ${url}: malformed stats answer`, { cause: err }));
       }
     });
     socket.on('data', (chunk: Buffer) => {
       const problem = reader.push(chunk);
-      if (problem !== undefined) finish(new UnavailableError(`peer ${target.url}: ${problem}`));
+      if (problem !== undefined) finish(new UnavailableError(`peer ${url}: ${problem}`));
     });
     socket.on('error', (err) =>
-      finish(new UnavailableError(`peer ${target.url}: Stats: ${err.message}`, { cause: err })),
+      finish(new UnavailableError(`peer ${url}: Stats: ${err.message}`, { cause: err })),
     );
     socket.on('close', () =>
-      finish(
-        new UnavailableError(`peer ${target.url}: Stats: connection closed without an answer`),
-      ),
+      finish(new UnavailableError(`peer ${url}: Stats: connection closed without an answer`)),
     );
-    socket.write(encodeHello(target.peerSecret));
+    socket.write(dial.hello);
     socket.write(encodeFrame(FrameType.Stats, STATS_ID, payload));
   });
 }

@@ -134,7 +134,7 @@ export interface TcpTransportOptions {
   maxQueuedBytes?: number;
   /**
    * clock reads the time and runs every timeout of the client and the server
-   * (requests, dials, probes, handshake, read, idle); give it the node's.
+   * (requests, stats calls, dials, probes, handshake, read, idle); give it the node's.
    * Default {@link systemClock}.
    */
   clock?: Clock | undefined;
