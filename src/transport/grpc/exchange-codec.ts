@@ -1,7 +1,8 @@
 // exchange-codec.ts: the Exchange stream's encoders, written by hand for the messages of
 // groupcache.proto: batches of requests (the client's) and of answers (the server's). Both
 // sides decode with @bufbuild/protobuf, the server strictly (see fromBinaryStrict).
-import type { GetResponse, StreamRequest, StreamResponse } from '../../proto/gen/groupcache_pb.js';
+import type { StreamRequest, StreamResponse } from '../../proto/gen/groupcache_pb.js';
+import { int64Size, varintSize, writeInt64, writeVarint } from '../varint.js';
 
 // Wire types.
 const VARINT = 0;
@@ -13,198 +14,34 @@ const BYTES = 2;
  * 90-byte keys, answers of 100-byte values), three rounds: @bufbuild/protobuf's create and
  * toBinary took 1,040-1,180 ns per request and 980-1,190 ns per answer, these 450-550 ns and
  * 260-310 ns. A decoder of answers written alike was no faster than fromBinary (0.9-1.1x):
- * there is none.
+ * there is none. Sizing each message once, recording its lengths for the writing pass, rather
+ * than sizing it again while writing it, and writing int64s by 32-bit halves (see varint.ts),
+ * made batches of 16 gets 1.1-1.3x as fast, of 16 sets (100-byte values, an expiry) 2.2-2.4x
+ * and of 16 answers with an expiry 3.5-3.8x, in rounds interleaved with the former encoder.
  */
 
 /** encodeRequests encodes a StreamRequests message of `requests`. */
 export function encodeRequests(requests: readonly StreamRequest[]): Buffer {
-  let size = 0;
-  for (const r of requests) {
-    const n = requestSize(r);
-    size += 1 + varintSize(n) + n;
-  }
-  const buf = Buffer.allocUnsafe(size);
-  let at = 0;
-  for (const r of requests) {
-    buf[at++] = (1 << 3) | BYTES;
-    at = writeVarint(buf, at, requestSize(r));
-    at = writeRequest(buf, at, r);
-  }
-  return buf;
-}
-
-function requestSize(r: StreamRequest): number {
-  let n = 1 + varintSize(r.id);
-  const { op } = r;
-  switch (op.case) {
-    case 'get':
-    case 'remove': {
-      const body = stringSize(op.value.group) + stringSize(op.value.key);
-      n += 1 + varintSize(body) + body;
-      break;
-    }
-    case 'set': {
-      const body = setSize(op.value);
-      n += 1 + varintSize(body) + body;
-      break;
-    }
-    case 'getMany': {
-      let body = stringSize(op.value.group);
-      for (const key of op.value.keys) body += stringSize(key);
-      n += 1 + varintSize(body) + body;
-      break;
-    }
-    case 'cancel':
-      n += 2;
-      break;
-  }
-  if (r.timeoutMs > 0) n += 1 + varintSize(r.timeoutMs);
-  if (r.traceparent !== '') n += stringSize(r.traceparent);
-  if (r.generation) n += 1 + int64Size(r.generation);
-  return n;
-}
-
-function setSize(set: { group: string; key: string; value: Uint8Array; expire: bigint }): number {
-  let n = stringSize(set.group) + stringSize(set.key);
-  n += 1 + varintSize(set.value.byteLength) + set.value.byteLength;
-  if (set.expire !== 0n) n += 1 + int64Size(set.expire);
-  return n;
-}
-
-function writeRequest(buf: Buffer, start: number, r: StreamRequest): number {
-  let at = start;
-  buf[at++] = (1 << 3) | VARINT;
-  at = writeVarint(buf, at, r.id);
-  const { op } = r;
-  switch (op.case) {
-    case 'get':
-    case 'remove': {
-      buf[at++] = ((op.case === 'get' ? 2 : 4) << 3) | BYTES;
-      at = writeVarint(buf, at, stringSize(op.value.group) + stringSize(op.value.key));
-      at = writeString(buf, at, 1, op.value.group);
-      at = writeString(buf, at, 2, op.value.key);
-      break;
-    }
-    case 'set': {
-      const set = op.value;
-      buf[at++] = (3 << 3) | BYTES;
-      at = writeVarint(buf, at, setSize(set));
-      at = writeString(buf, at, 1, set.group);
-      at = writeString(buf, at, 2, set.key);
-      buf[at++] = (3 << 3) | BYTES;
-      at = writeVarint(buf, at, set.value.byteLength);
-      buf.set(set.value, at);
-      at += set.value.byteLength;
-      if (set.expire !== 0n) {
-        buf[at++] = (4 << 3) | VARINT;
-        at = writeInt64(buf, at, set.expire);
-      }
-      break;
-    }
-    case 'getMany': {
-      let body = stringSize(op.value.group);
-      for (const key of op.value.keys) body += stringSize(key);
-      buf[at++] = (5 << 3) | BYTES;
-      at = writeVarint(buf, at, body);
-      at = writeString(buf, at, 1, op.value.group);
-      for (const key of op.value.keys) at = writeString(buf, at, 2, key);
-      break;
-    }
-    case 'cancel':
-      buf[at++] = (6 << 3) | VARINT;
-      buf[at++] = op.value ? 1 : 0;
-      break;
-  }
-  if (r.timeoutMs > 0) {
-    buf[at++] = (7 << 3) | VARINT;
-    at = writeVarint(buf, at, r.timeoutMs);
-  }
-  if (r.traceparent !== '') at = writeString(buf, at, 8, r.traceparent);
-  if (r.generation) {
-    buf[at++] = (9 << 3) | VARINT;
-    at = writeInt64(buf, at, r.generation);
-  }
-  return at;
+  return encode(requests, sizeRequest, writeRequest);
 }
 
 /** encodeResponses encodes a StreamResponses message of `responses`. */
 export function encodeResponses(responses: readonly StreamResponse[]): Buffer {
-  let size = 0;
-  for (const r of responses) {
-    const n = responseSize(r);
-    size += 1 + varintSize(n) + n;
-  }
-  const buf = Buffer.allocUnsafe(size);
-  let at = 0;
-  for (const r of responses) {
-    buf[at++] = (1 << 3) | BYTES;
-    at = writeVarint(buf, at, responseSize(r));
-    at = writeResponse(buf, at, r);
-  }
-  return buf;
+  return encode(responses, sizeResponse, writeResponse);
 }
 
-function responseSize(r: StreamResponse): number {
-  let n = 1 + varintSize(r.id);
-  const { result } = r;
-  if (result.case === 'value') {
-    const body = getResponseSize(result.value);
-    n += 1 + varintSize(body) + body;
-  } else if (result.case === 'error') {
-    const body = 1 + varintSize(result.value.code) + stringSize(result.value.message);
-    n += 1 + varintSize(body) + body;
-  }
-  if (hasIndex(r)) n += 1 + varintSize(r.index);
-  if (r.generation) n += 1 + int64Size(r.generation);
-  return n;
-}
-
-function getResponseSize(g: GetResponse): number {
-  let n = 1 + varintSize(g.value.byteLength) + g.value.byteLength;
-  if (g.minuteQps !== 0) n += 9;
-  if (g.expire !== 0n) n += 1 + int64Size(g.expire);
-  return n;
-}
-
-function writeResponse(buf: Buffer, start: number, r: StreamResponse): number {
-  let at = start;
-  buf[at++] = (1 << 3) | VARINT;
-  at = writeVarint(buf, at, r.id);
-  const { result } = r;
-  if (result.case === 'value') {
-    const g = result.value;
-    buf[at++] = (2 << 3) | BYTES;
-    at = writeVarint(buf, at, getResponseSize(g));
-    buf[at++] = (1 << 3) | BYTES;
-    at = writeVarint(buf, at, g.value.byteLength);
-    buf.set(g.value, at);
-    at += g.value.byteLength;
-    if (g.minuteQps !== 0) {
-      buf[at++] = (2 << 3) | FIXED64;
-      at = buf.writeDoubleLE(g.minuteQps, at);
-    }
-    if (g.expire !== 0n) {
-      buf[at++] = (3 << 3) | VARINT;
-      at = writeInt64(buf, at, g.expire);
-    }
-  } else if (result.case === 'error') {
-    const e = result.value;
-    buf[at++] = (3 << 3) | BYTES;
-    at = writeVarint(buf, at, 1 + varintSize(e.code) + stringSize(e.message));
-    buf[at++] = (1 << 3) | VARINT;
-    at = writeVarint(buf, at, e.code);
-    at = writeString(buf, at, 2, e.message);
-  }
-  if (hasIndex(r)) {
-    buf[at++] = (4 << 3) | VARINT;
-    at = writeVarint(buf, at, r.index);
-  }
-  // Absent (an answer built by the server without one) or 0: not written.
-  if (r.generation) {
-    buf[at++] = (5 << 3) | VARINT;
-    at = writeInt64(buf, at, r.generation);
-  }
-  return at;
+/** encode writes `messages` as field 1 of a message: all sized, then all written. */
+function encode<T>(
+  messages: readonly T[],
+  size: (message: T, sizes: number[]) => number,
+  write: (w: Writer, message: T) => void,
+): Buffer {
+  const sizes: number[] = [];
+  let total = 0;
+  for (const m of messages) total += size(m, sizes);
+  const w = new Writer(total, sizes);
+  for (const m of messages) write(w, m);
+  return w.buf;
 }
 
 /**
@@ -215,58 +52,188 @@ export function hasIndex(r: StreamResponse): boolean {
   return Object.hasOwn(r, 'index');
 }
 
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 128) {
-    n = Math.floor(n / 128);
-    size++;
+/*
+ * Each message is sized once. The sizing pass (the size* functions) records in `sizes`,
+ * in the order the writing pass (the write* functions) writes them, every length the wire
+ * carries that is not at hand: a nested message's, recorded in a place taken before its
+ * fields are sized (its length is written before them), and a string's UTF-8 byte length.
+ * A size* function returns what its field takes in the outer message: tag, length and body.
+ */
+
+function sizeRequest(r: StreamRequest, sizes: number[]): number {
+  const slot = sizes.push(0) - 1;
+  let n = 1 + varintSize(r.id);
+  const { op } = r;
+  switch (op.case) {
+    case 'get':
+    case 'remove': {
+      const inner = sizes.push(0) - 1;
+      const body = sizeString(op.value.group, sizes) + sizeString(op.value.key, sizes);
+      n += delimited(sizes, inner, body);
+      break;
+    }
+    case 'set': {
+      const set = op.value;
+      const inner = sizes.push(0) - 1;
+      let body = sizeString(set.group, sizes) + sizeString(set.key, sizes);
+      body += 1 + varintSize(set.value.byteLength) + set.value.byteLength;
+      if (set.expire !== 0n) body += 1 + int64Size(set.expire);
+      n += delimited(sizes, inner, body);
+      break;
+    }
+    case 'getMany': {
+      const inner = sizes.push(0) - 1;
+      let body = sizeString(op.value.group, sizes);
+      for (const key of op.value.keys) body += sizeString(key, sizes);
+      n += delimited(sizes, inner, body);
+      break;
+    }
+    case 'cancel':
+      n += 2;
+      break;
   }
-  return size;
+  if (r.timeoutMs > 0) n += 1 + varintSize(r.timeoutMs);
+  if (r.traceparent !== '') n += sizeString(r.traceparent, sizes);
+  if (r.generation) n += 1 + int64Size(r.generation);
+  return delimited(sizes, slot, n);
 }
 
-function writeVarint(buf: Buffer, start: number, value: number): number {
-  let at = start;
-  let n = value;
-  while (n >= 128) {
-    buf[at++] = (n % 128) | 0x80;
-    n = Math.floor(n / 128);
+function writeRequest(w: Writer, r: StreamRequest): void {
+  w.delimited(1);
+  w.varint(1, r.id);
+  const { op } = r;
+  switch (op.case) {
+    case 'get':
+    case 'remove':
+      w.delimited(op.case === 'get' ? 2 : 4);
+      w.string(1, op.value.group);
+      w.string(2, op.value.key);
+      break;
+    case 'set': {
+      const set = op.value;
+      w.delimited(3);
+      w.string(1, set.group);
+      w.string(2, set.key);
+      w.bytes(3, set.value);
+      if (set.expire !== 0n) w.int64(4, set.expire);
+      break;
+    }
+    case 'getMany':
+      w.delimited(5);
+      w.string(1, op.value.group);
+      for (const key of op.value.keys) w.string(2, key);
+      break;
+    case 'cancel':
+      w.varint(6, op.value ? 1 : 0);
+      break;
   }
-  buf[at++] = n;
-  return at;
+  if (r.timeoutMs > 0) w.varint(7, r.timeoutMs);
+  if (r.traceparent !== '') w.string(8, r.traceparent);
+  if (r.generation) w.int64(9, r.generation);
 }
 
-/** int64Size is the size of an int64 (or uint64) varint: ten bytes for a negative one. */
-function int64Size(value: bigint): number {
-  let n = BigInt.asUintN(64, value);
-  let size = 1;
-  while (n >= 128n) {
-    n >>= 7n;
-    size++;
+function sizeResponse(r: StreamResponse, sizes: number[]): number {
+  const slot = sizes.push(0) - 1;
+  let n = 1 + varintSize(r.id);
+  const { result } = r;
+  if (result.case === 'value') {
+    const g = result.value;
+    const inner = sizes.push(0) - 1;
+    let body = 1 + varintSize(g.value.byteLength) + g.value.byteLength;
+    if (g.minuteQps !== 0) body += 9;
+    if (g.expire !== 0n) body += 1 + int64Size(g.expire);
+    n += delimited(sizes, inner, body);
+  } else if (result.case === 'error') {
+    const inner = sizes.push(0) - 1;
+    const body = 1 + varintSize(result.value.code) + sizeString(result.value.message, sizes);
+    n += delimited(sizes, inner, body);
   }
-  return size;
+  if (hasIndex(r)) n += 1 + varintSize(r.index);
+  if (r.generation) n += 1 + int64Size(r.generation);
+  return delimited(sizes, slot, n);
 }
 
-function writeInt64(buf: Buffer, start: number, value: bigint): number {
-  let at = start;
-  let n = BigInt.asUintN(64, value);
-  while (n >= 128n) {
-    buf[at++] = Number(n & 0x7fn) | 0x80;
-    n >>= 7n;
+function writeResponse(w: Writer, r: StreamResponse): void {
+  w.delimited(1);
+  w.varint(1, r.id);
+  const { result } = r;
+  if (result.case === 'value') {
+    const g = result.value;
+    w.delimited(2);
+    w.bytes(1, g.value);
+    if (g.minuteQps !== 0) w.double(2, g.minuteQps);
+    if (g.expire !== 0n) w.int64(3, g.expire);
+  } else if (result.case === 'error') {
+    w.delimited(3);
+    w.varint(1, result.value.code);
+    w.string(2, result.value.message);
   }
-  buf[at++] = Number(n);
-  return at;
+  if (hasIndex(r)) w.varint(4, r.index);
+  // Absent (an answer built by the server without one) or 0: not written.
+  if (r.generation) w.int64(5, r.generation);
 }
 
-/** stringSize is the size of a string field: its tag, its length and its UTF-8 bytes. */
-function stringSize(s: string): number {
+/** delimited records `body` as the length in place `slot`; returns the field's size with it. */
+function delimited(sizes: number[], slot: number, body: number): number {
+  sizes[slot] = body;
+  return 1 + varintSize(body) + body;
+}
+
+/** sizeString records a string field's UTF-8 byte length; returns the field's size. */
+function sizeString(s: string, sizes: number[]): number {
   const n = Buffer.byteLength(s, 'utf8');
+  sizes.push(n);
   return 1 + varintSize(n) + n;
 }
 
-function writeString(buf: Buffer, start: number, field: number, s: string): number {
-  let at = start;
-  buf[at++] = (field << 3) | BYTES;
-  const n = Buffer.byteLength(s, 'utf8');
-  at = writeVarint(buf, at, n);
-  return at + buf.write(s, at, 'utf8');
+/**
+ * Writer writes a message into a buffer of the size the sizing pass found,
+ * taking the lengths it recorded one by one, in order.
+ */
+class Writer {
+  readonly buf: Buffer;
+  #at = 0;
+  readonly #sizes: number[];
+  #next = 0;
+
+  constructor(size: number, sizes: number[]) {
+    this.buf = Buffer.allocUnsafe(size);
+    this.#sizes = sizes;
+  }
+
+  /** delimited writes the tag of length-delimited `field` and the next length recorded. */
+  delimited(field: number): number {
+    const n = this.#sizes[this.#next++] as number;
+    this.buf[this.#at++] = (field << 3) | BYTES;
+    this.#at = writeVarint(this.buf, this.#at, n);
+    return n;
+  }
+
+  string(field: number, s: string): void {
+    const n = this.delimited(field);
+    this.buf.write(s, this.#at, n, 'utf8');
+    this.#at += n;
+  }
+
+  bytes(field: number, b: Uint8Array): void {
+    this.buf[this.#at++] = (field << 3) | BYTES;
+    this.#at = writeVarint(this.buf, this.#at, b.byteLength);
+    this.buf.set(b, this.#at);
+    this.#at += b.byteLength;
+  }
+
+  varint(field: number, n: number): void {
+    this.buf[this.#at++] = (field << 3) | VARINT;
+    this.#at = writeVarint(this.buf, this.#at, n);
+  }
+
+  int64(field: number, value: bigint): void {
+    this.buf[this.#at++] = (field << 3) | VARINT;
+    this.#at = writeInt64(this.buf, this.#at, value);
+  }
+
+  double(field: number, d: number): void {
+    this.buf[this.#at++] = (field << 3) | FIXED64;
+    this.#at = this.buf.writeDoubleLE(d, this.#at);
+  }
 }

@@ -21,7 +21,6 @@ import { LazyAbort } from '../../util/lazy-abort.js';
 import { ReadHolds } from '../../util/read-holds.js';
 import { SweepTimer } from '../../util/sweep-timer.js';
 import { expireAtFromNanos, nanosFromExpireAt } from '../expiry.js';
-import { lateWrite } from '../late-write.js';
 import { checkBatch, serveGetMany } from '../serve-get-many.js';
 import { MalformedMessage, type Received } from './service.js';
 import {
@@ -263,15 +262,11 @@ class ExchangeStream {
       this.#get(id, flight, found, op.value.key);
       return;
     }
-    // A write is applied in this same step, so it cannot be late past this check:
-    // the deadline is only passed on.
+    // A write is applied as it is read, and its time counts from then: it is never late
+    // (unlike a unary call's, whose deadline runs before its message comes; see lateWrite).
+    // The deadline is only passed on to the group.
     const deadline =
       request.timeoutMs > 0 ? this.#config.clock.now() + request.timeoutMs : undefined;
-    const late = lateWrite(op.case, deadline, this.#config.clock.now());
-    if (late !== undefined) {
-      this.#fail(id, undefined, op.case === 'set' ? 'Set' : 'Remove', late);
-      return;
-    }
     try {
       if (op.case === 'set') {
         const value = op.value.value;

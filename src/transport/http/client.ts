@@ -9,12 +9,7 @@ import {
   type NodeStatsRequest,
 } from '../../core/node-stats.js';
 import { PROBE_GROUP } from '../../core/peer-health.js';
-import {
-  type CallOptions,
-  type PeerClient,
-  type PeerValue,
-  parseGeneration,
-} from '../../core/peers.js';
+import type { CallOptions, PeerClient, PeerValue } from '../../core/peers.js';
 import {
   abortError,
   CacheError,
@@ -471,13 +466,7 @@ class HttpPeerClient implements PeerClient {
       throw networkError(this.url, method, err);
     }
     if (answer.status !== 200) throw onStatus(answer.status, answer.text);
-    if (answer.generationHeader !== undefined) {
-      const g = parseGeneration(answer.generationHeader);
-      if (g !== undefined) {
-        answer.generation = g;
-        options?.onGeneration?.(g);
-      }
-    }
+    if (answer.generation !== undefined) options?.onGeneration?.(answer.generation);
     return answer;
   }
 }

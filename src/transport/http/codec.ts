@@ -8,6 +8,7 @@ import {
   SetRequestSchema,
 } from '../../proto/gen/groupcache_pb.js';
 import { fromBinaryStrict } from '../../proto/strict.js';
+import { int64Size, varintSize, writeInt64, writeVarint } from '../varint.js';
 
 /** Codec is this module, as the client and the server hold it once imported. */
 export type Codec = typeof import('./codec.js');
@@ -30,11 +31,9 @@ export function encodeGetResponse(
 ): Uint8Array {
   const length = value.byteLength;
   const withQps = minuteQps > 0;
-  // The int64 as protobuf writes it: two's complement, as an unsigned 64-bit varint.
-  const expireBits = expire === 0n ? 0n : BigInt.asUintN(64, expire);
-  let size = 1 + varintBytes(length) + length;
+  let size = 1 + varintSize(length) + length;
   if (withQps) size += 9;
-  if (expire !== 0n) size += 1 + varint64Bytes(expireBits);
+  if (expire !== 0n) size += 1 + int64Size(expire);
   const out = Buffer.allocUnsafe(size);
   out[0] = 0x0a; // field 1, length-delimited
   let at = writeVarint(out, 1, length);
@@ -47,48 +46,9 @@ export function encodeGetResponse(
   }
   if (expire !== 0n) {
     out[at] = 0x18; // field 3, varint
-    writeVarint64(out, at + 1, expireBits);
+    writeInt64(out, at + 1, expire);
   }
   return new Uint8Array(out.buffer, out.byteOffset, size);
-}
-
-/** varintBytes is the length of `n` (a non-negative safe integer) as a varint. */
-function varintBytes(n: number): number {
-  let bytes = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    bytes++;
-  }
-  return bytes;
-}
-
-/** writeVarint writes `n` (a non-negative safe integer) at `at`; returns the end. */
-function writeVarint(out: Uint8Array, at: number, n: number): number {
-  while (n >= 0x80) {
-    out[at++] = (n % 0x80) | 0x80;
-    n = Math.floor(n / 0x80);
-  }
-  out[at++] = n;
-  return at;
-}
-
-/** varint64Bytes is the length of the unsigned 64-bit `n` as a varint. */
-function varint64Bytes(n: bigint): number {
-  let bytes = 1;
-  while (n >= 0x80n) {
-    n >>= 7n;
-    bytes++;
-  }
-  return bytes;
-}
-
-/** writeVarint64 writes the unsigned 64-bit `n` at `at`. */
-function writeVarint64(out: Uint8Array, at: number, n: bigint): void {
-  while (n >= 0x80n) {
-    out[at++] = Number(n & 0x7fn) | 0x80;
-    n >>= 7n;
-  }
-  out[at] = Number(n);
 }
 
 /** encodeSetRequest encodes a write; `expire` (ns) is left out when 0. */

@@ -2,6 +2,7 @@
 // socket's chunks within a limit, settled once by its answer, failure, timeout or abort.
 
 import type { Dispatcher } from 'undici';
+import { parseGeneration } from '../../core/peers.js';
 import { TooLargeError } from '../../errors.js';
 import { GENERATION_HEADER } from './wire.js';
 
@@ -20,9 +21,10 @@ export interface Answer {
   body: Uint8Array;
   /** text is the start of a non-200 answer's body, for its error message. */
   text: string;
-  /** generationHeader is the answer's `peercache-generation` header, when it has one. */
-  generationHeader?: string | undefined;
-  /** generation is that header parsed, once the client has checked it. */
+  /**
+   * generation is a 200's `peercache-generation` header (see `parseGeneration`):
+   * undefined when it has none or one that is not a positive safe whole number.
+   */
   generation?: number | undefined;
 }
 
@@ -173,7 +175,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
         status: 200,
         body: this.#options.bodyLimit === 0 ? empty : body,
         text: '',
-        generationHeader: this.#generation,
+        generation: parseGeneration(this.#generation),
       });
       return;
     }
