@@ -212,6 +212,48 @@ describe('node lifecycle and options', () => {
     }
   });
 
+  test('a node served only through a mounted handler tells its peers when it leaves', async () => {
+    const transport = httpTransport();
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const a = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const b = `http://127.0.0.1:${await freePort()}`;
+    const mounted = createNode({ self: a, peers: [a, b], transport });
+    server.on('request', transport.handler(mounted));
+    const peer = createNode({ self: b, peers: [a, b], transport: httpTransport() });
+    const loads: string[] = [];
+    for (const node of [mounted, peer]) {
+      node.newGroup('m', {
+        cacheBytes: 1024,
+        load: (k) => {
+          loads.push(`${node.self} ${k}`);
+          return `m:${k}`;
+        },
+      });
+    }
+    let open = true;
+    try {
+      await peer.listen();
+      await mounted.start();
+      assert.equal(mounted.state, 'ready', 'its handler serves peers');
+      let key = 'k0';
+      for (let i = 1; peer.ownerOf(key) !== a; i++) key = `k${i}`;
+      await mounted.close(); // tells its peers it leaves, as a node with its own server does
+      await new Promise((r) => server.close(r));
+      open = false;
+      assert.deepEqual(peer.peers().departed, [a], 'the peer took it off its routing');
+      assert.equal(peer.ownerOf(key), b);
+      const group = peer.getGroup('m')!;
+      assert.equal((await group.get(key)).toString(), `m:${key}`);
+      assert.deepEqual(loads, [`${b} ${key}`], 'loaded by its next owner');
+      assert.equal(group.stats.peerErrors, 0, 'the departed node was not asked');
+    } finally {
+      await mounted.close();
+      await peer.close();
+      if (open) await new Promise((r) => server.close(r));
+    }
+  });
+
   test("a mounted handler's requests end when the node closes", async () => {
     const transport = httpTransport();
     const node = createNode({ self: 'http://127.0.0.1:1', transport });
