@@ -3,7 +3,7 @@
 // view it handed out.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { recordBytes, ValueArena } from './arena.js';
+import { RECORD_HEADER_BYTES, recordBytes, ValueArena } from './arena.js';
 import { viewBytes } from './byteview-internal.js';
 import { KeyBytes } from './key-bytes.js';
 
@@ -16,9 +16,14 @@ function keyOf(key: string): KeyBytes {
   return k;
 }
 
-/** An arena and where it says each owner's record lies. */
+/**
+ * An arena, where it says each owner's record lies, and the lengths each owner stored:
+ * `view` reads a value where a cache reads it, from those alone (its record's offset,
+ * the header, then the key), so a record laid out otherwise reads back wrong.
+ */
 function arenaOf(blockBytes: number, slackBytes: number) {
   const places = new Map<number, { block: number; offset: number }>();
+  const lengths = new Map<number, { key: number; value: number }>();
   const arena = new ValueArena({
     blockBytes,
     slackBytes,
@@ -29,10 +34,19 @@ function arenaOf(blockBytes: number, slackBytes: number) {
     assert.ok(p !== undefined, `owner ${owner} was placed`);
     return p;
   };
+  const store: ValueArena['store'] = (owner, key, value, valueBytes) => {
+    lengths.set(owner, { key: key.length, value: valueBytes });
+    arena.store(owner, key, value, valueBytes);
+  };
   return {
     arena,
     places,
-    view: (owner: number) => arena.view(at(owner).block, at(owner).offset),
+    store,
+    view: (owner: number) => {
+      const { block, offset } = at(owner);
+      const stored = lengths.get(owner) as { key: number; value: number };
+      return arena.viewAt(block, offset + RECORD_HEADER_BYTES + stored.key, stored.value);
+    },
     keyIs: (owner: number, key: string) =>
       arena.keyIs(at(owner).block, at(owner).offset, keyOf(key)),
     release: (owner: number) => {
@@ -43,11 +57,11 @@ function arenaOf(blockBytes: number, slackBytes: number) {
 }
 
 test('store writes key and value into one block; views and keys read back', () => {
-  const { arena, view, keyIs } = arenaOf(1024, 0);
+  const { arena, store, view, keyIs } = arenaOf(1024, 0);
   const src = bytesOf(10, 7);
-  arena.store(1, keyOf('a'), src, 10);
-  arena.store(2, keyOf('clé'), 'héllo', 6);
-  arena.store(3, keyOf('gone'), null, 0);
+  store(1, keyOf('a'), src, 10);
+  store(2, keyOf('clé'), 'héllo', 6);
+  store(3, keyOf('gone'), null, 0);
   src[0] = 9;
   assert.deepEqual(view(1).byteSlice(), bytesOf(10, 7));
   assert.equal(view(2).toString(), 'héllo');
@@ -65,8 +79,8 @@ test('store writes key and value into one block; views and keys read back', () =
 });
 
 test('keyIs compares every byte: same length, last bytes, value bytes right after the key', () => {
-  const { arena, keyIs } = arenaOf(1024, 0);
-  arena.store(1, keyOf('abcdefg'), 'h', 1);
+  const { store, keyIs } = arenaOf(1024, 0);
+  store(1, keyOf('abcdefg'), 'h', 1);
   assert.ok(keyIs(1, 'abcdefg'));
   for (const other of ['abcdefh', 'bbcdefg', 'abcdef', 'abcdefgh', 'abcdefgi', 'abcdeg']) {
     assert.ok(!keyIs(1, other), other);
@@ -84,8 +98,8 @@ test('fits: records over 1/8 of a block, or keys of 16 KiB, are not taken', () =
 
 test('compaction moves live records, tells their owners, and drops the emptiest blocks', () => {
   // Blocks of 1 KiB hold 8 records of 128 B; the slack is two blocks.
-  const { arena, places, view, release } = arenaOf(1024, 0);
-  for (let i = 0; i < 64; i++) arena.store(i + 1, keyOf(`k${i}`), bytesOf(110, i), 110);
+  const { arena, store, places, view, release } = arenaOf(1024, 0);
+  for (let i = 0; i < 64; i++) store(i + 1, keyOf(`k${i}`), bytesOf(110, i), 110);
   assert.equal(arena.blockCount, 8);
   const before = new Map(places);
   // Keep one record in eight: every block ends up with 1 live of 8.
@@ -103,15 +117,15 @@ test('compaction moves live records, tells their owners, and drops the emptiest 
 });
 
 test('a view a reader kept stays valid through release, compaction and later stores', () => {
-  const { arena, view, release } = arenaOf(1024, 0);
-  arena.store(1, keyOf('kept'), bytesOf(100, 42), 100);
+  const { arena, store, view, release } = arenaOf(1024, 0);
+  store(1, keyOf('kept'), bytesOf(100, 42), 100);
   const kept = view(1);
   const keptBytes = viewBytes(kept);
   release(1);
   // Churn: many records stored and released, so old blocks are compacted and dropped,
   // and their indexes reused.
   for (let i = 0; i < 500; i++) {
-    arena.store(2, keyOf('k'), bytesOf(100, i % 256), 100);
+    store(2, keyOf('k'), bytesOf(100, i % 256), 100);
     release(2);
   }
   assert.ok(arena.usedBytes - arena.liveBytes <= 2 * 1024);
@@ -120,9 +134,9 @@ test('a view a reader kept stays valid through release, compaction and later sto
 });
 
 test('a view of a live record stays valid after compaction moves the record', () => {
-  const { arena, view, release } = arenaOf(1024, 0);
+  const { store, view, release } = arenaOf(1024, 0);
   // 8 blocks of 8 records; one record per block stays live, so every block is worth compacting.
-  for (let i = 0; i < 64; i++) arena.store(i + 1, keyOf('k'), bytesOf(110, i), 110);
+  for (let i = 0; i < 64; i++) store(i + 1, keyOf('k'), bytesOf(110, i), 110);
   const early = view(1);
   for (let i = 0; i < 64; i++) if (i % 8 !== 0) release(i + 1);
   assert.deepEqual(early.byteSlice(), bytesOf(110, 0));
@@ -131,15 +145,15 @@ test('a view of a live record stays valid after compaction moves the record', ()
 });
 
 test('clear forgets every block; views handed out keep their bytes', () => {
-  const { arena, view } = arenaOf(1024, 0);
-  arena.store(1, keyOf('k'), 'kept', 4);
+  const { arena, store, view } = arenaOf(1024, 0);
+  store(1, keyOf('k'), 'kept', 4);
   const v = view(1);
   arena.clear();
   assert.equal(arena.blockCount, 0);
   assert.equal(arena.liveBytes, 0);
   assert.equal(arena.usedBytes, 0);
   assert.equal(v.toString(), 'kept');
-  arena.store(2, keyOf('k'), 'next', 4);
+  store(2, keyOf('k'), 'next', 4);
   assert.equal(v.toString(), 'kept');
   assert.equal(view(2).toString(), 'next');
 });
@@ -150,7 +164,7 @@ test('random stores and releases: live bytes add up, every record reads back, sl
     seed = (seed * 48271) % 2147483647;
     return seed / 2147483647;
   };
-  const { arena, view, keyIs, release } = arenaOf(4096, 4096);
+  const { arena, store, view, keyIs, release } = arenaOf(4096, 4096);
   const live = new Map<number, { key: string; fill: number; size: number }>();
   let id = 1;
   for (let step = 0; step < 20000; step++) {
@@ -163,7 +177,7 @@ test('random stores and releases: live bytes add up, every record reads back, sl
       const size = Math.floor(random() * 500);
       const key = `key-${id}`;
       const fill = id % 256;
-      arena.store(id, keyOf(key), bytesOf(size, fill), size);
+      store(id, keyOf(key), bytesOf(size, fill), size);
       live.set(id++, { key, fill, size });
     }
     if (step % 1000 === 0 || step === 19999) {

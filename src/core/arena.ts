@@ -62,7 +62,7 @@ export interface ValueArenaOptions {
  * entry, is what keeps a full cache close to its byte budget.
  *
  * A block is written front to back and never rewritten, so a view of a value (made
- * by {@link ValueArena.view}) stays valid for as long as a reader keeps it. When an
+ * by {@link ValueArena.viewAt}) stays valid for as long as a reader keeps it. When an
  * entry leaves the cache its record is released; once released bytes exceed
  * `slackBytes`, the block with the fewest live bytes is compacted: its live records
  * are copied into the current block, their owners are told where (`place`), and the
@@ -124,16 +124,6 @@ export class ValueArena {
     this.#wrote(owner, index, block, size);
   }
 
-  /** keyBytes is the length of the key of the record at `block`, `offset`. */
-  keyBytes(block: number, offset: number): number {
-    return ((this.#blocks[block] as Block).i32[(offset >> 2) + 1] as number) & KEY_MASK;
-  }
-
-  /** valueBytes is the length of the value of the record at `block`, `offset`. */
-  valueBytes(block: number, offset: number): number {
-    return ((this.#blocks[block] as Block).i32[(offset >> 2) + 1] as number) >>> KEY_BITS;
-  }
-
   /** keyIs tells whether the record at `block`, `offset` has the key whose bytes are `key`. */
   keyIs(block: number, offset: number, key: KeyWords): boolean {
     const b = this.#blocks[block] as Block;
@@ -152,17 +142,10 @@ export class ValueArena {
     return true;
   }
 
-  /** view returns a view of the value of the record at `block`, `offset`. */
-  view(block: number, offset: number): ByteView {
-    const b = this.#blocks[block] as Block;
-    const lengths = b.i32[(offset >> 2) + 1] as number;
-    const start = offset + RECORD_HEADER_BYTES + (lengths & KEY_MASK);
-    return viewSlots.make(b.u8, start, lengths >>> KEY_BITS);
-  }
-
   /**
    * viewAt returns a view of the `length` bytes at `start` of `block`: a value whose
-   * place its owner knows without reading the record's header.
+   * place its owner knows without reading the record's header (a record's value starts
+   * {@link RECORD_HEADER_BYTES} and its key's length after the record's offset).
    */
   viewAt(block: number, start: number, length: number): ByteView {
     return viewSlots.make((this.#blocks[block] as Block).u8, start, length);

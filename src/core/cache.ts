@@ -333,7 +333,6 @@ export class TwoTierCache {
     const table = this.#table;
     const slot = table.alloc();
     let flags = list === HOT ? IN_HOT : 0;
-    let view: ByteView | null = null;
     // A key that is not well-formed (a lone surrogate) has no UTF-8 of its own.
     if (this.#arena.fits(keyBytes, bytes) && this.#key.wellFormed) {
       const stored = value instanceof ByteView ? viewBytes(value) : value;
@@ -345,15 +344,16 @@ export class TwoTierCache {
       } else {
         this.#arena.store(slot, this.#key, stored, bytes);
       }
-      if (value !== null) view = this.#arena.view(table.blockOf(slot), table.offsetOf(slot));
     } else {
       flags |= OUTSIDE;
-      if (value !== null) view = ByteView.from(value);
-      this.#outside.set(slot, { key, view, size });
+      const outside = value === null ? null : ByteView.from(value);
+      this.#outside.set(slot, { key, view: outside, size });
     }
     if (value === null) flags |= NOT_FOUND;
     this.#setTimes(slot, expireAt, refreshAt);
     table.add(slot, hash, flags, list);
+    // Read as a hit reads it, before an eviction below could take the entry or move it.
+    const view = this.#viewOf(slot);
     (this.#bytes[list] as number) += size;
     (this.#items[list] as number)++;
     while ((this.#items[list] as number) > this.#maxEntries) this.#evictOldest(list);

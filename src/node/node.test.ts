@@ -177,7 +177,12 @@ describe('node lifecycle and options', () => {
     await node.close();
   });
 
-  test('a mounted handler takes the leave notices of peers, so their keys move at once', async () => {
+  /**
+   * mountedPair is node `a`, served by a handler mounted in an HTTP server of the test's
+   * own, and node `b` with a server of its own (not yet listening), both members of one
+   * ring; `loads` lists `node key` for each load; `closeServer` closes the test's server.
+   */
+  async function mountedPair() {
     const transport = httpTransport();
     const server = createServer();
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -185,9 +190,9 @@ describe('node lifecycle and options', () => {
     const b = `http://127.0.0.1:${await freePort()}`;
     const mounted = createNode({ self: a, peers: [a, b], transport });
     server.on('request', transport.handler(mounted));
-    const leaving = createNode({ self: b, peers: [a, b], transport: httpTransport() });
+    const other = createNode({ self: b, peers: [a, b], transport: httpTransport() });
     const loads: string[] = [];
-    for (const node of [mounted, leaving]) {
+    for (const node of [mounted, other]) {
       node.newGroup('m', {
         cacheBytes: 1024,
         load: (k) => {
@@ -196,11 +201,26 @@ describe('node lifecycle and options', () => {
         },
       });
     }
+    let open = true;
+    const closeServer = async () => {
+      if (open) await new Promise((r) => server.close(r));
+      open = false;
+    };
+    /** keyOf is a key `node` counts as `owner`'s. */
+    const keyOf = (node: CacheNode, owner: string) => {
+      let key = 'k0';
+      for (let i = 1; node.ownerOf(key) !== owner; i++) key = `k${i}`;
+      return key;
+    };
+    return { a, b, mounted, other, loads, closeServer, keyOf };
+  }
+
+  test('a mounted handler takes the leave notices of peers, so their keys move at once', async () => {
+    const { a, b, mounted, other: leaving, loads, closeServer, keyOf } = await mountedPair();
     try {
       await mounted.start();
       await leaving.listen();
-      let key = 'k0';
-      for (let i = 1; mounted.ownerOf(key) !== b; i++) key = `k${i}`;
+      const key = keyOf(mounted, b);
       await leaving.close(); // tells its peers it leaves, then stops serving
       const group = mounted.getGroup('m')!;
       assert.equal((await group.get(key)).toString(), `m:${key}`);
@@ -208,7 +228,29 @@ describe('node lifecycle and options', () => {
       assert.equal(group.stats.peerErrors, 0, 'the departed peer was not asked');
     } finally {
       await mounted.close();
-      await new Promise((r) => server.close(r));
+      await closeServer();
+    }
+  });
+
+  test('a node served only through a mounted handler tells its peers when it leaves', async () => {
+    const { a, b, mounted, other: peer, loads, closeServer, keyOf } = await mountedPair();
+    try {
+      await peer.listen();
+      await mounted.start();
+      assert.equal(mounted.state, 'ready', 'its handler serves peers');
+      const key = keyOf(peer, a);
+      await mounted.close(); // tells its peers it leaves, as a node with its own server does
+      await closeServer();
+      assert.deepEqual(peer.peers().departed, [a], 'the peer took it off its routing');
+      assert.equal(peer.ownerOf(key), b);
+      const group = peer.getGroup('m')!;
+      assert.equal((await group.get(key)).toString(), `m:${key}`);
+      assert.deepEqual(loads, [`${b} ${key}`], 'loaded by its next owner');
+      assert.equal(group.stats.peerErrors, 0, 'the departed node was not asked');
+    } finally {
+      await mounted.close();
+      await peer.close();
+      await closeServer();
     }
   });
 

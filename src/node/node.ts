@@ -200,6 +200,8 @@ export class CacheNode implements PeerService {
   #membershipStarted: Promise<void> | undefined;
   #server: PeerServer | undefined;
   #listening = false;
+  /** Whether a transport's handler serves peers for this node in an application's server. */
+  #mounted = false;
   /** Whether the membership (or the static list, at start) has delivered a member set. */
   #hasMembers = false;
   #started = false;
@@ -307,6 +309,20 @@ export class CacheNode implements PeerService {
    */
   get servedToPeers(): GroupLookup {
     return this.#served;
+  }
+
+  /**
+   * onMounted is told by a transport's `handler(node)` that its handler serves peers for
+   * this node in an application's own server: from then on the node serves peers as if
+   * it listened, so `leave()` tells them it leaves (and drains), and it can be `ready`.
+   */
+  onMounted(): void {
+    this.#mounted = true;
+  }
+
+  /** servesPeers tells whether peers reach this node: its own server, or a mounted handler. */
+  get #servesPeers(): boolean {
+    return this.#server !== undefined || this.#mounted;
   }
 
   /** newGroup creates a group on this node. A duplicate name is an AlreadyExistsError. */
@@ -425,14 +441,15 @@ export class CacheNode implements PeerService {
 
   /**
    * state is where the node is in its life (see {@link NodeState}): `ready` once
-   * it serves peers (a client-only node: once started) and has a member set from
+   * it serves peers (with its own server or a mounted handler; a client-only node:
+   * once started) and has a member set from
    * its membership (at once with a static list), `leaving` from the moment
    * `leave()` or `close()` is called.
    */
   get state(): NodeState {
     if (this.#closed) return 'closed';
     if (this.#leaving !== undefined) return 'leaving';
-    const serving = this.#member ? this.#listening && this.#server !== undefined : true;
+    const serving = this.#member ? this.#servesPeers : true;
     return this.#started && serving && this.#hasMembers ? 'ready' : 'starting';
   }
 
@@ -540,7 +557,8 @@ export class CacheNode implements PeerService {
   }
 
   async #leave(): Promise<void> {
-    if (this.#server !== undefined) {
+    // A node served through a mounted handler tells its peers as one that listens does.
+    if (this.#servesPeers) {
       // Each step told to every peer before the next: first that this node is about to
       // leave (each peer then counts its keys as the next owners' when asked for them),
       // then, once all know, that it has left (each peer sends its keys to the next owner
@@ -571,7 +589,7 @@ export class CacheNode implements PeerService {
         );
       });
     }
-    if (this.#server !== undefined && this.#drainMs > 0) {
+    if (this.#servesPeers && this.#drainMs > 0) {
       await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, this.#drainMs));
     }
   }

@@ -1,11 +1,11 @@
 // serve-get-many.test.ts: serveGetMany answers a batch from a real group: per-key outcomes,
-// one loadMany for the batch, and batches over the limits refused whole.
+// one loadMany for the batch; checkBatch, which a server applies to a batch before serving it.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { GroupRegistry } from '../core/registry.js';
 import { isCacheError, NotFoundError } from '../errors.js';
 import { MAX_BATCH_KEYS } from '../limits.js';
-import { oldestGeneration, serveGetMany } from './serve-get-many.js';
+import { checkBatch, oldestGeneration, serveGetMany } from './serve-get-many.js';
 
 function groupWithBatches(calls: string[][]) {
   const registry = new GroupRegistry();
@@ -53,15 +53,23 @@ test('serveGetMany hands out copies: changing an answer leaves the cache alone',
   assert.equal(new TextDecoder().decode((again.get('a') as { value: Uint8Array }).value), 'v:a');
 });
 
-test('serveGetMany refuses a batch over the key count or key bytes whole', async () => {
+test('checkBatch refuses a batch over the key count or key bytes, and passes one within them', () => {
+  const many = Array.from({ length: MAX_BATCH_KEYS + 1 }, (_, i) => `k${i}`);
+  assert.ok(isCacheError(checkBatch(many), 'TOO_LARGE'));
+  assert.equal(checkBatch(many.slice(1)), undefined, `${MAX_BATCH_KEYS} keys are within`);
+  const wide = ['abcd', 'ефгх'];
+  assert.ok(isCacheError(checkBatch(wide, { maxKeyBytes: 11 }), 'TOO_LARGE'), 'UTF-8 bytes count');
+  assert.equal(checkBatch(wide, { maxKeyBytes: 12 }), undefined);
+  assert.ok(isCacheError(checkBatch(['a', 'b', 'c'], { maxKeys: 2 }), 'TOO_LARGE'));
+});
+
+test("serveGetMany serves the batch it is given: the limits are the server's to check first", async () => {
   const calls: string[][] = [];
   const group = groupWithBatches(calls);
   const many = Array.from({ length: MAX_BATCH_KEYS + 1 }, (_, i) => `k${i}`);
-  await assert.rejects(serveGetMany(group, many, {}), (err) => isCacheError(err, 'TOO_LARGE'));
-  await assert.rejects(serveGetMany(group, ['abcd', 'efgh'], {}, { maxKeyBytes: 7 }), (err) =>
-    isCacheError(err, 'TOO_LARGE'),
-  );
-  assert.deepEqual(calls, []);
+  const answer = await serveGetMany(group, many, {});
+  assert.equal(answer.size, many.length);
+  assert.deepEqual(calls.flat(), many, 'every key loaded, none refused');
 });
 
 test("oldestGeneration is a batch's oldest value's generation, 0 as soon as one has none", () => {

@@ -5,19 +5,25 @@ import type { CallOptions, PeerGetManyResult, PeerServedGroup, PeerValue } from 
 import { type CacheError, isCacheError, TooLargeError, toCacheError } from '../errors.js';
 import { MAX_BATCH_KEY_BYTES, MAX_BATCH_KEYS } from '../limits.js';
 
-/** BatchLimits bound what one batch get may ask and answer (see {@link serveGetMany}). */
+/** BatchLimits bound what one batch get may ask (see {@link checkBatch}). */
 export interface BatchLimits {
   /** Most keys in one batch. Default {@link MAX_BATCH_KEYS}. */
   maxKeys?: number | undefined;
   /** Most bytes of keys (UTF-8, summed) in one batch. Default {@link MAX_BATCH_KEY_BYTES}. */
   maxKeyBytes?: number | undefined;
-  /** Largest value the server answers for one key; a larger one is that key's TooLargeError. */
+}
+
+/** AnswerLimits bound what {@link serveGetMany} answers. */
+export interface AnswerLimits {
+  /** Largest value answered for one key; a larger one is that key's TooLargeError. Default none. */
   maxValueBytes?: number | undefined;
 }
 
 /**
  * checkBatch returns the TooLargeError of a batch over `limits` (too many keys, too many
- * bytes of keys), or undefined for one within them: a server refuses such a batch whole.
+ * bytes of keys), or undefined for one within them. A server checks the batch as it
+ * arrives, once, before it looks at any key, and refuses one over the limits whole, with
+ * its wire's code for TOO_LARGE; {@link serveGetMany} then serves what it let in.
  */
 export function checkBatch(
   keys: readonly string[],
@@ -41,19 +47,17 @@ export function checkBatch(
  * the group's `getForPeer` in the same turn (so the keys it must load reach its
  * `loadMany` together), and the answer maps each key to its value or to its own error
  * (a bad key, NOT_FOUND, its loader's failure, a value over `limits.maxValueBytes`):
- * one key's failure never fails the others. A batch over the limits (see
- * {@link checkBatch}) is refused whole: the promise rejects with TooLargeError. Values
- * are copies, the caller's to keep until written out. `options` (signal, deadline,
- * traceparent) go to every key's get.
+ * one key's failure never fails the others. The batch is the server's to have held to
+ * its limits first (see {@link checkBatch}): it is served as given. Values are copies,
+ * the caller's to keep until written out. `options` (signal, deadline, traceparent)
+ * go to every key's get.
  */
 export async function serveGetMany(
   group: PeerServedGroup,
   keys: readonly string[],
   options: CallOptions,
-  limits?: BatchLimits,
+  limits?: AnswerLimits,
 ): Promise<PeerGetManyResult> {
-  const refused = checkBatch(keys, limits);
-  if (refused !== undefined) throw refused;
   const maxValueBytes = limits?.maxValueBytes ?? Number.POSITIVE_INFINITY;
   // Every key's load listens to the request's one signal: that many listeners are expected.
   const signal = options.signal;

@@ -27,8 +27,8 @@ export interface ClientOptions {
 
 /**
  * PeerService is what a transport's handler, mounted in an application's own
- * server, needs of a node: its groups, and the signal that ends the requests
- * still in flight when the node shuts down. A CacheNode is one.
+ * server, needs of a node: its groups, the signal that ends the requests still in
+ * flight when the node shuts down, and to be told it is mounted. A CacheNode is one.
  */
 export interface PeerService extends GroupLookup {
   /** shutdownSignal fires when the node gives up on requests in flight. Default: never. */
@@ -40,6 +40,13 @@ export interface PeerService extends GroupLookup {
    * service itself.
    */
   readonly servedToPeers?: GroupLookup | undefined;
+  /**
+   * onMounted is told by a transport's `handler(node)` that the handler it makes will
+   * serve peers for this service in an application's own server: a CacheNode then counts
+   * itself as serving peers, and tells them when it leaves, as one that listens does.
+   * Default: nothing.
+   */
+  onMounted?(): void;
 }
 
 /** PeerServer is a running server of peer requests. */

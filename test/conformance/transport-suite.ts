@@ -639,6 +639,51 @@ export function runTransportConformance(
       assert.deepEqual((await within(client.get(GROUP, 'plain'))).value, utf8('value of plain'));
     });
 
+    it(
+      perKey === undefined
+        ? "a batch answer carries one generation on every value: its oldest value's, 0 as oldest"
+        : `each value of a getMany carries its own get's generation (${perKey})`,
+      async () => {
+        // Values found under different generations (a clear that landed while some loaded).
+        const generations: Record<string, number | undefined> = { a: 9, b: 4, c: 9, d: undefined };
+        const mixed: PeerServedGroup = {
+          name: 'mixed',
+          getForPeer: (key) => ({
+            value: utf8(`v:${key}`),
+            expireAt: 0,
+            minuteQps: 0,
+            generation: generations[key],
+          }),
+          setFromPeer() {},
+          removeFromPeer() {},
+        };
+        const { client: c } = await serve(undefined, {
+          getGroup: (name) => (name === 'mixed' ? mixed : undefined),
+        });
+        const carried = async (keys: string[]) => {
+          const answer = await within(getKeys(c, 'mixed', keys));
+          return keys.map((key) => {
+            const got = answer.get(key);
+            assert.ok(got !== undefined && !(got instanceof Error), `${key} was answered`);
+            assert.deepEqual(got.value, utf8(`v:${key}`));
+            return got.generation ?? 0;
+          });
+        };
+        const batch = perKey === undefined;
+        assert.deepEqual(await carried(['a', 'c']), [9, 9], 'all found under 9');
+        assert.deepEqual(
+          await carried(['a', 'b', 'c']),
+          batch ? [4, 4, 4] : [9, 4, 9],
+          'none newer than the oldest',
+        );
+        assert.deepEqual(
+          await carried(['a', 'd', 'b']),
+          batch ? [0, 0, 0] : [9, 0, 4],
+          'one found before any clear',
+        );
+      },
+    );
+
     it('the server keeps serving after bad input', async () => {
       const bad = await Promise.allSettled([
         client.get(GROUP, ''),

@@ -422,8 +422,8 @@ export type StreamResponse = Message<"groupcachepb.StreamResponse"> & {
 
   /**
    * The server's generation of the group, once it has been cleared: for a value, the
-   * generation it was found under (a GetMany's, key by key); for a Set or Remove done,
-   * the group's. Absent or 0: never cleared.
+   * generation it was found under (every value of a GetMany carries its batch's oldest);
+   * for a Set or Remove done, the group's. Absent or 0: never cleared.
    *
    * @generated from field: optional uint64 generation = 5;
    */

@@ -21,7 +21,7 @@ import { LazyAbort } from '../../util/lazy-abort.js';
 import { ReadHolds } from '../../util/read-holds.js';
 import { SweepTimer } from '../../util/sweep-timer.js';
 import { expireAtFromNanos, nanosFromExpireAt } from '../expiry.js';
-import { checkBatch, serveGetMany } from '../serve-get-many.js';
+import { checkBatch, oldestGeneration, serveGetMany } from '../serve-get-many.js';
 import { MalformedMessage, type Received } from './service.js';
 import {
   checkKey,
@@ -340,13 +340,15 @@ class ExchangeStream {
     serveGetMany(target.group, good, flight, limits).then(
       (found) => {
         if (this.#inFlight.get(id) !== flight || this.#ended) return;
+        // Each key's answer carries the batch's one generation, as a unary answer does: the oldest.
+        const generation = oldestGeneration(found.values());
         keys.forEach((key, index) => {
           const refusal = bad[index];
           const outcome = refusal === undefined ? found.get(key) : undefined;
           if (refusal !== undefined) this.#refuse(id, index, refusal);
           else if (outcome === undefined || isCacheError(outcome)) {
             this.#fail(id, index, 'GetMany', outcome);
-          } else this.#found(id, index, outcome);
+          } else this.#found(id, index, outcome, generation);
         });
         this.#untrack(id);
         this.#endIfIdle();
@@ -415,8 +417,16 @@ class ExchangeStream {
     }
   }
 
-  /** found answers with the value the group found, or RESOURCE_EXHAUSTED over the ceiling. */
-  #found(id: number, index: number | undefined, found: PeerValue): void {
+  /**
+   * found answers with the value the group found, under `generation` (the value's own, or
+   * its batch's), or RESOURCE_EXHAUSTED over the ceiling.
+   */
+  #found(
+    id: number,
+    index: number | undefined,
+    found: PeerValue,
+    generation = found.generation,
+  ): void {
     const limit = this.#config.ceiling.maxValueBytes;
     const n = found.value.byteLength;
     if (n > limit) {
@@ -432,7 +442,7 @@ class ExchangeStream {
       minuteQps: Math.max(found.minuteQps, 0),
       expire: nanosFromExpireAt(found.expireAt),
     };
-    this.#answer(answerOf(id, { case: 'value', value }, index, found.generation), n);
+    this.#answer(answerOf(id, { case: 'value', value }, index, generation), n);
   }
 
   #fail(id: number, index: number | undefined, method: string, err: unknown): void {

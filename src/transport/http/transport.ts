@@ -79,7 +79,8 @@ export interface HttpPeerTransport extends PeerTransport {
   /**
    * handler answers peer requests for `node`'s groups with this transport's
    * options (base path, secret, limits); each request ends when the node's
-   * `shutdownSignal` fires, unless `options.signalFor` says otherwise.
+   * `shutdownSignal` fires, unless `options.signalFor` says otherwise. The node is
+   * told it is mounted (`onMounted`): it then tells its peers when it leaves.
    */
   handler(
     node: PeerService,
@@ -117,12 +118,14 @@ export function httpTransport(options: HttpPeerTransportOptions = {}): HttpPeerT
     // A handler mounted in a server of one's own counts its bodies under the same cap.
     maxInflightBytes: limits.maxInflightBytes,
   };
-  const handler: HttpPeerTransport['handler'] = (node, extra) =>
-    createHttpPeerHandler(node.servedToPeers ?? node, {
+  const handler: HttpPeerTransport['handler'] = (node, extra) => {
+    node.onMounted?.();
+    return createHttpPeerHandler(node.servedToPeers ?? node, {
       ...handlerOptions,
       signalFor: () => node.shutdownSignal,
       ...extra,
     });
+  };
   return {
     name: 'http',
     client: (url: string): PeerClient => clients.client(url),

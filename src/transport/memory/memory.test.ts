@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import { ManualClock } from '../../../test/support/manual-clock.js';
 import { noopLogger } from '../../core/logger.js';
 import { HealthCheckedPeer } from '../../core/peer-health.js';
+import type { PeerServedGroup } from '../../core/peers.js';
 import { GroupRegistry } from '../../core/registry.js';
 import { InvalidArgumentError, isCacheError } from '../../errors.js';
 import { MAX_BATCH_KEYS } from '../../limits.js';
@@ -121,6 +122,72 @@ describe('a createNode cluster on a memory network', () => {
     } finally {
       await Promise.all(nodes.map((n) => n.close()));
     }
+  });
+});
+
+describe('a batch answer of values found under different generations', () => {
+  /**
+   * A node at generation 9 asks an owner that answers `old…` keys as found under
+   * generation 4 and the others under 9, in one getMany: whatever a batch holds, its
+   * answer is no newer than its oldest value.
+   */
+  async function askOwner(keys: (owned: string[]) => string[]) {
+    const network = new MemoryNetwork();
+    const owner = 'http://owner:8001';
+    const served: PeerServedGroup = {
+      name: 'g',
+      getForPeer: (key) => ({
+        value: utf8(`v:${key}`),
+        expireAt: 0,
+        minuteQps: 0,
+        generation: key.startsWith('old') ? 4 : 9,
+      }),
+      setFromPeer() {},
+      removeFromPeer() {},
+    };
+    const ownerTransport = memoryTransport(network);
+    const server = await ownerTransport.serve(
+      { getGroup: (name) => (name === 'g' ? served : undefined) },
+      serveOn('owner', 8001),
+    );
+    const node = createNode({
+      self: 'http://asker:8001',
+      peers: ['http://asker:8001', owner],
+      transport: memoryTransport(network),
+    });
+    const group = node.newGroup('g', { cacheBytes: 1 << 20, hotCacheChance: 1, load: () => '' });
+    group.clearFromPeer(9);
+    try {
+      const names = (prefix: string) =>
+        Array.from({ length: 100 }, (_, i) => `${prefix}${i}`).filter(
+          (k) => node.ownerOf(k) === owner,
+        );
+      const asked = keys([...names('new').slice(0, 2), ...names('old').slice(0, 1)]);
+      const answer = await group.getMany(asked);
+      for (const key of asked) assert.equal(answer.get(key)?.toString(), `v:${key}`);
+      return {
+        asked,
+        hot: asked.filter((k) => group.inspect(k).hot !== undefined),
+        generation: group.generation,
+      };
+    } finally {
+      await node.close();
+      await server.close(0);
+      await ownerTransport.close();
+    }
+  }
+
+  test('the asker keeps none of them: the newer values come in a batch as old as its oldest', async () => {
+    const { asked, hot, generation } = await askOwner((owned) => owned);
+    assert.equal(asked.length, 3);
+    assert.deepEqual(hot, [], 'no value of the batch is kept as if the batch were new');
+    assert.equal(generation, 9);
+  });
+
+  test('a batch of values all found under its generation is kept', async () => {
+    const { asked, hot } = await askOwner((owned) => owned.filter((k) => !k.startsWith('old')));
+    assert.equal(asked.length, 2);
+    assert.deepEqual(hot, asked);
   });
 });
 

@@ -24,7 +24,7 @@ import {
 } from '../../errors.js';
 import { servedLimits } from '../../limits.js';
 import { lateWrite } from '../late-write.js';
-import { checkBatch, serveGetMany } from '../serve-get-many.js';
+import { checkBatch, oldestGeneration, serveGetMany } from '../serve-get-many.js';
 import type { PeerServer } from '../transport.js';
 import {
   familyOf,
@@ -318,7 +318,8 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
    * getMany answers a batch get: a batch over the limits (see {@link checkBatch}) or of an
    * unknown group fails whole; each key is otherwise answered on its own (see
    * {@link serveGetMany}), a bad key with its error, under the same in-flight tracking,
-   * cancellation and shutdown as a get.
+   * cancellation and shutdown as a get. Every value carries the batch's one generation
+   * (see oldestGeneration).
    */
   #getMany(
     groupName: string,
@@ -361,9 +362,22 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
           { maxValueBytes: limits.maxValueBytes },
         ),
       (found) => {
-        for (const [key, outcome] of found) answer.set(key, outcome);
-        for (const outcome of answer.values()) {
-          if (outcome instanceof CacheError) this.#logFault('getMany', outcome);
+        // One generation for all the values, as the socket transports' answers carry it: the
+        // oldest (see oldestGeneration), sent only once it is not 0.
+        const generation = oldestGeneration(found.values());
+        for (const [key, outcome] of found) {
+          if (outcome instanceof CacheError) {
+            this.#logFault('getMany', outcome);
+            answer.set(key, outcome);
+          } else {
+            const value: PeerValue = {
+              value: outcome.value,
+              expireAt: outcome.expireAt,
+              minuteQps: outcome.minuteQps,
+            };
+            if (generation) value.generation = generation;
+            answer.set(key, value);
+          }
         }
         return answer;
       },
