@@ -56,6 +56,7 @@ import {
   isWhole,
   NoExchangeError,
   PeerStream,
+  type PeerStreamStats,
   streamRequest,
 } from './exchange-client.js';
 import { groupCacheMethods, type UnaryMethod } from './service.js';
@@ -158,6 +159,11 @@ export class GrpcPeerClient implements PeerClient {
         clock: config.clock,
       });
     }
+  }
+
+  /** streamStats tells what is on the Exchange stream and waiting for it; undefined with `stream` off. */
+  streamStats(): PeerStreamStats | undefined {
+    return this.#stream?.stats();
   }
 
   /** streaming tells whether the next request goes on the Exchange stream. */
