@@ -85,8 +85,10 @@ describe('an Exchange stream whose peer stops reading', { timeout: 60_000 }, () 
     calls[0]!.pause();
     // Each Set a message of its own, larger than the peer's HTTP/2 window.
     const value = new Uint8Array(256 * 1024).fill(7);
+    // The last one on the stream, still unwritten when the stream blocks, is given up.
+    const leaving = new AbortController();
     const sets = Array.from({ length: 100 }, (_, i) =>
-      client.set('g', `k${i}`, value, 0).then(
+      client.set('g', `k${i}`, value, 0, i === 63 ? { signal: leaving.signal } : {}).then(
         () => 'ok',
         (err: unknown) => err,
       ),
@@ -97,17 +99,22 @@ describe('an Exchange stream whose peer stops reading', { timeout: 60_000 }, () 
     assert.equal(stats.waiting, 8, 'at most maxQueuedRequests waiting');
     assert.ok(stats.unwritten > 0, 'requests grpc-js would not take wait in the client');
     assert.deepEqual(group.seen, ['first'], 'the peer read nothing more');
+    // Given up before it left: taken back, its place to one that waited.
+    leaving.abort();
+    assert.equal(inner.streamStats()!.waiting, 7);
     // The peer reads again: everything held goes out and is answered, on the same stream.
     calls[0]!.resume();
     const outcomes = await Promise.all(sets);
     // Past both bounds, the rest failed at once, typed.
-    const refused = outcomes.filter((o) => o !== 'ok');
+    assert.ok(isCacheError(outcomes[63], 'CANCELLED'));
+    const refused = outcomes.filter((o, i) => o !== 'ok' && i !== 63);
     assert.equal(refused.length, 28);
     for (const err of refused) {
       assert.ok(isCacheError(err, 'UNAVAILABLE'), `${err}`);
       assert.match((err as Error).message, /wait for the stream already/);
     }
-    assert.equal(group.store.size, 72);
+    assert.equal(group.store.size, 71);
+    assert.equal(group.store.has('k63'), false, 'the request given up was never sent');
     assert.equal(calls.length, 1);
     const after = inner.streamStats()!;
     assert.deepEqual([after.inFlight, after.unwritten, after.blocked], [0, 0, false]);
