@@ -2,24 +2,14 @@
 // Exchange stream ended or broken by its server, and a unary GetMany whose serving failed.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import {
-  Server,
-  ServerCredentials,
-  type ServerDuplexStream,
-  status as Status,
-  type StatusObject,
-} from '@grpc/grpc-js';
+import { Server, status as Status, type StatusObject } from '@grpc/grpc-js';
 import { noopLogger } from '../../core/logger.js';
 import type { PeerValue } from '../../core/peers.js';
 import { isCacheError } from '../../errors.js';
-import type { StreamRequests, StreamResponses } from '../../proto/gen/groupcache_pb.js';
-import { systemClock } from '../../util/clock.js';
 import { FakeGroup, fakeLookup, utf8 } from '../http/testing.js';
-import { ExchangeServer } from './exchange-server.js';
-import { groupCacheMethods, type Received } from './service.js';
+import { groupCacheMethods } from './service.js';
+import { exchangeHandler, listen, type ServedExchange } from './testing.js';
 import { type GrpcTransportOptions, grpcTransport } from './transport.js';
-
-type ExchangeCall = ServerDuplexStream<Received<StreamRequests>, StreamResponses>;
 
 /** Each test's transports and servers, closed after it. */
 const opened: { close(): Promise<void> }[] = [];
@@ -29,33 +19,23 @@ after(() => Promise.all(opened.map((o) => o.close())));
  * exchangeOnly serves `group` on a grpc-js server of the Exchange method alone, the real
  * handler's, after `wrap` has seen each call: a test breaks the stream from there.
  */
-async function exchangeOnly(group: FakeGroup, wrap: (call: ExchangeCall) => void): Promise<number> {
-  const exchange = new ExchangeServer({
-    groups: fakeLookup(group),
-    ceiling: { maxKeyBytes: 4096, maxValueBytes: 1 << 20 },
-    signal: new AbortController().signal,
-    logger: noopLogger,
-    maxStreamRequests: 1024,
-    idleTimeoutMs: 300_000,
-    clock: systemClock,
-  });
+async function exchangeOnly(
+  group: FakeGroup,
+  wrap: (call: ServedExchange) => void,
+): Promise<number> {
+  const handler = exchangeHandler(group);
   const server = new Server();
   server.addService(
     { exchange: groupCacheMethods.exchange },
     {
-      exchange: (call: ExchangeCall) => {
-        exchange.handler(call);
+      exchange: (call: ServedExchange) => {
+        handler(call);
         wrap(call);
       },
     },
   );
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
-    ),
-  );
   opened.push({ close: async () => void server.forceShutdown() });
-  return port;
+  return listen(server);
 }
 
 function clientOf(port: number, options: GrpcTransportOptions = {}) {

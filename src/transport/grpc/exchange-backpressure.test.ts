@@ -4,66 +4,41 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { create } from '@bufbuild/protobuf';
-import {
-  Client,
-  credentials,
-  Metadata,
-  Server,
-  ServerCredentials,
-  type ServerDuplexStream,
-} from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
 import { ManualClock } from '../../../test/support/manual-clock.js';
-import { noopLogger } from '../../core/logger.js';
 import { isCacheError } from '../../errors.js';
 import {
   GetRequestSchema,
   StreamRequestSchema,
-  type StreamRequests,
   StreamRequestsSchema,
   type StreamResponses,
 } from '../../proto/gen/groupcache_pb.js';
-import { systemClock } from '../../util/clock.js';
 import { until } from '../../util/limits-testing.js';
-import { FakeGroup, fakeLookup } from '../http/testing.js';
+import { FakeGroup } from '../http/testing.js';
 import type { GrpcPeerClient } from './client.js';
-import { ExchangeServer } from './exchange-server.js';
-import { groupCacheMethods, type Received } from './service.js';
+import { groupCacheMethods } from './service.js';
+import { exchangeHandler, listen, rawExchange, type ServedExchange } from './testing.js';
 import { grpcTransport } from './transport.js';
-
-type ExchangeCall = ServerDuplexStream<Received<StreamRequests>, StreamResponses>;
 
 const opened: { close(): Promise<void> }[] = [];
 after(() => Promise.all(opened.map((o) => o.close())));
 
 /** peer serves `group` with the real Exchange handler, its calls kept for the test to pause. */
-async function peer(group: FakeGroup): Promise<{ port: number; calls: ExchangeCall[] }> {
-  const exchange = new ExchangeServer({
-    groups: fakeLookup(group),
-    ceiling: { maxKeyBytes: 4096, maxValueBytes: 1 << 20 },
-    signal: new AbortController().signal,
-    logger: noopLogger,
-    maxStreamRequests: 1024,
-    idleTimeoutMs: 300_000,
-    clock: systemClock,
-  });
-  const calls: ExchangeCall[] = [];
+async function peer(group: FakeGroup): Promise<{ port: number; calls: ServedExchange[] }> {
+  const handler = exchangeHandler(group);
+  const calls: ServedExchange[] = [];
   const server = new Server();
   server.addService(
     { exchange: groupCacheMethods.exchange },
     {
-      exchange: (call: ExchangeCall) => {
-        exchange.handler(call);
+      exchange: (call: ServedExchange) => {
+        handler(call);
         calls.push(call);
       },
     },
   );
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
-    ),
-  );
   opened.push({ close: async () => void server.forceShutdown() });
-  return { port, calls };
+  return { port: await listen(server), calls };
 }
 
 describe('an Exchange stream whose peer stops reading', { timeout: 60_000 }, () => {
@@ -125,16 +100,8 @@ describe('an Exchange stream whose peer stops reading', { timeout: 60_000 }, () 
     const big = new Uint8Array(512 * 1024).fill(1);
     group.load = async () => ({ value: big, expireAt: 0, minuteQps: 0 });
     const { port, calls } = await peer(group);
-    const raw = new Client(`127.0.0.1:${port}`, credentials.createInsecure());
-    opened.push({ close: async () => raw.close() });
-    const method = groupCacheMethods.exchange;
-    const call = raw.makeBidiStreamRequest(
-      method.path,
-      method.requestSerialize,
-      method.responseDeserialize,
-      new Metadata(),
-    );
-    call.on('error', () => {});
+    const { call, close } = rawExchange(port);
+    opened.push({ close });
     let answered = 0;
     call.on('data', (batch: StreamResponses) => {
       answered += batch.responses.length;

@@ -4,28 +4,19 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { create } from '@bufbuild/protobuf';
-import {
-  type handleUnaryCall,
-  Server,
-  ServerCredentials,
-  type ServerDuplexStream,
-} from '@grpc/grpc-js';
+import { type handleUnaryCall, Server } from '@grpc/grpc-js';
 import { ManualClock } from '../../../test/support/manual-clock.js';
-import { noopLogger } from '../../core/logger.js';
 import type { PeerValue } from '../../core/peers.js';
 import { isCacheError } from '../../errors.js';
 import {
   type GetRequest,
   type GetResponse,
   GetResponseSchema,
-  type StreamRequests,
-  type StreamResponses,
 } from '../../proto/gen/groupcache_pb.js';
-import { systemClock } from '../../util/clock.js';
-import { FakeGroup, fakeLookup, utf8 } from '../http/testing.js';
+import { FakeGroup, utf8 } from '../http/testing.js';
 import type { GrpcPeerClient } from './client.js';
-import { ExchangeServer } from './exchange-server.js';
 import { groupCacheMethods, type Received } from './service.js';
+import { exchangeHandler, listen, type ServedExchange } from './testing.js';
 import { grpcTransport } from './transport.js';
 
 const decode = (v: PeerValue) => new TextDecoder().decode(v.value);
@@ -58,30 +49,18 @@ class PeerServer {
   /** listen binds `port` (0 for a free one) and tells the one bound. */
   listen(port = 0): Promise<number> {
     opened.push({ close: async () => void this.server.forceShutdown() });
-    return new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(`127.0.0.1:${port}`, ServerCredentials.createInsecure(), (err, p) =>
-        err ? reject(err) : resolve(p),
-      ),
-    );
+    return listen(this.server, port);
   }
 
   /** upgrade serves Exchange from now on, with the real handler. */
   upgrade(): void {
-    const exchange = new ExchangeServer({
-      groups: fakeLookup(this.#group),
-      ceiling: { maxKeyBytes: 4096, maxValueBytes: 1 << 20 },
-      signal: new AbortController().signal,
-      logger: noopLogger,
-      maxStreamRequests: 1024,
-      idleTimeoutMs: 300_000,
-      clock: systemClock,
-    });
+    const handler = exchangeHandler(this.#group);
     this.server.addService(
       { exchange: groupCacheMethods.exchange },
       {
-        exchange: (call: ServerDuplexStream<Received<StreamRequests>, StreamResponses>) => {
+        exchange: (call: ServedExchange) => {
           this.streams++;
-          exchange.handler(call);
+          handler(call);
         },
       },
     );
