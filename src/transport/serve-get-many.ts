@@ -79,9 +79,22 @@ export async function serveGetMany(
       }
     },
   );
-  for (let i = 0; i < outcomes.length; i++) {
-    const outcome = outcomes[i];
-    if (outcome instanceof Promise) outcomes[i] = await outcome;
+  // Every load is waited for at once: a group whose value breaks the check (a served group
+  // of the seam's own that resolves with no bytes) rejects the batch whole, and no other
+  // key's rejection is left unobserved to crash the process.
+  const loads: Promise<PeerValue | CacheError>[] = [];
+  const at: number[] = [];
+  outcomes.forEach((outcome, i) => {
+    if (outcome instanceof Promise) {
+      loads.push(outcome);
+      at.push(i);
+    }
+  });
+  if (loads.length > 0) {
+    const loaded = await Promise.all(loads);
+    loaded.forEach((outcome, j) => {
+      outcomes[at[j]!] = outcome;
+    });
   }
   const result: PeerGetManyResult = new Map();
   // A key asked twice is answered once, with its first outcome.

@@ -1,12 +1,13 @@
 // client.ts: the gRPC peer client: one grpc-js channel per peer, its requests on one Exchange
-// stream (unary calls to a peer without it), with deadlines and cancellation, every failure
-// mapped to a CacheError.
+// stream (unary calls to a peer without it, which is tried again later), with deadlines and
+// cancellation, every failure mapped to a CacheError.
 import { create, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import {
   type ChannelCredentials,
   type ChannelOptions,
   Client,
   type ClientUnaryCall,
+  connectivityState as Connectivity,
   Metadata,
   type ServiceError,
   status as Status,
@@ -55,6 +56,7 @@ import {
   isWhole,
   NoExchangeError,
   PeerStream,
+  type PeerStreamStats,
   streamRequest,
 } from './exchange-client.js';
 import { groupCacheMethods, type UnaryMethod } from './service.js';
@@ -63,6 +65,10 @@ import { CLEAR_METADATA, errorFromStatus, GENERATION_METADATA } from './status.j
 // Room in an answer besides its values: a GetResponse's tags, lengths, minute_qps and expire, a
 // stream batch's ids, a GetMany's other keys' errors.
 const responseOverhead = 64 * 1024;
+/** A peer without the Exchange stream is sent unary calls for this long before it is tried again. */
+const STREAM_RETRY_MIN_MS = 30_000;
+/** The wait before trying the stream again doubles after each refusal, up to this. */
+const STREAM_RETRY_MAX_MS = 600_000;
 const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** GrpcClientConfig is what every peer client of one transport shares. */
@@ -81,7 +87,8 @@ export interface GrpcClientConfig {
   maxValueBytes: number;
   /**
    * Whether requests go on the Exchange stream; false: unary calls only. A peer
-   * without the stream is sent unary calls from its first UNIMPLEMENTED on.
+   * without the stream is sent unary calls from its first UNIMPLEMENTED on, and
+   * tried again after a backoff or once its connection is made again.
    */
   stream: boolean;
   /** The most requests in flight on one peer's stream; the rest wait for room. */
@@ -104,8 +111,17 @@ export class GrpcPeerClient implements PeerClient {
   readonly #config: GrpcClientConfig;
   readonly #credentials: StoppableCredentials;
   readonly #secure: boolean;
-  /** The Exchange stream; undefined once the peer is known to have none (or with `stream` off). */
-  #stream: PeerStream | undefined;
+  /** The Exchange stream; undefined with `stream` off. */
+  readonly #stream: PeerStream | undefined;
+  /**
+   * While the peer is known to have no Exchange stream, when to try it again
+   * (ms since the epoch); requests go as unary calls until then. 0 once it has one.
+   */
+  #streamRetryAt = 0;
+  /** The last wait set before trying the stream again; 0 once the stream answers. */
+  #streamBackoffMs = 0;
+  /** Whether the channel's state is watched for a connection made again. */
+  #watching = false;
   /** Whether the peer answered GetMany UNIMPLEMENTED: its keys are asked one by one. */
   #noGetMany = false;
   /** The `authorization` metadata of every unary call and stream, made once. */
@@ -145,21 +161,27 @@ export class GrpcPeerClient implements PeerClient {
     }
   }
 
-  /** streaming tells whether requests still go on the Exchange stream. */
+  /** streamStats tells what is on the Exchange stream and waiting for it; undefined with `stream` off. */
+  streamStats(): PeerStreamStats | undefined {
+    return this.#stream?.stats();
+  }
+
+  /** streaming tells whether the next request goes on the Exchange stream. */
   get streaming(): boolean {
-    return this.#stream !== undefined;
+    return this.#exchange() !== undefined;
   }
 
   async get(group: string, key: string, options?: CallOptions): Promise<PeerValue> {
     checkText(group, key);
     const limit = acceptedValueBytes(this.#config.maxValueBytes, options);
-    const stream = this.#stream;
+    const stream = this.#exchange();
     if (stream !== undefined) {
       const deadline = this.#deadline(options, 'Get');
       const get: GetRequest = { $typeName: 'groupcachepb.GetRequest', group, key };
       const request = streamRequest({ case: 'get', value: get }, options);
       try {
         const [answer] = await stream.send(request, 1, deadline, options);
+        if (this.#streamBackoffMs !== 0) this.#streamAnswered();
         const value = this.#peerValue(this.#result(answer!, 'Get'), limit);
         const generation = answerGeneration(answer!);
         if (generation !== undefined) value.generation = generation;
@@ -210,13 +232,14 @@ export class GrpcPeerClient implements PeerClient {
     const out: PeerGetManyResult = new Map();
     if (keys.length === 0) return out;
     const limit = acceptedValueBytes(this.#config.maxValueBytes, options);
-    const stream = this.#stream;
+    const stream = this.#exchange();
     if (stream !== undefined) {
       const deadline = this.#deadline(options, 'GetMany');
       const value = create(GetManyRequestSchema, { group, keys: [...keys] });
       const request = streamRequest({ case: 'getMany', value }, options);
       try {
         const answers = await stream.send(request, keys.length, deadline, options);
+        if (this.#streamBackoffMs !== 0) this.#streamAnswered();
         // An error for the whole request (no index) fails it whole.
         const whole = answers.find(isWhole);
         if (whole !== undefined) this.#result(whole, 'GetMany');
@@ -364,12 +387,13 @@ export class GrpcPeerClient implements PeerClient {
     name: string,
     options: CallOptions | undefined,
   ): Promise<boolean> {
-    const stream = this.#stream;
+    const stream = this.#exchange();
     if (stream === undefined) return false;
     const deadline = this.#deadline(options, name);
     const request = streamRequest(op, options);
     try {
       const [answer] = await stream.send(request, 1, deadline, options);
+      if (this.#streamBackoffMs !== 0) this.#streamAnswered();
       const result = answer!.result;
       if (result.case === 'error') this.#result(answer!, name);
       // The answer carries the peer's generation of the group, once it is not 0.
@@ -400,17 +424,69 @@ export class GrpcPeerClient implements PeerClient {
     return deadline;
   }
 
+  /** exchange is the stream to send a request on, or undefined for a unary call. */
+  #exchange(): PeerStream | undefined {
+    const retryAt = this.#streamRetryAt;
+    if (retryAt !== 0 && this.#config.clock.now() < retryAt) return undefined;
+    return this.#stream;
+  }
+
   /**
-   * noExchange tells whether `err` is the peer having no Exchange method; from
-   * then on this client makes unary calls only.
+   * noExchange tells whether `err` is the peer having no Exchange method (the
+   * caller then makes a unary call). The first such answer since the stream was
+   * last tried makes this client send unary calls for a backoff, 30 s doubling
+   * up to 10 minutes, after which (or once the connection to the peer is made
+   * again: a peer upgraded in a rolling restart) the next requests try the stream
+   * again; those in flight at the refusal fail here too and are not counted twice.
    */
   #noExchange(err: unknown): boolean {
     if (!(err instanceof NoExchangeError)) return false;
-    if (this.#stream !== undefined) {
-      this.#stream.close();
-      this.#stream = undefined;
+    const now = this.#config.clock.now();
+    if (now >= this.#streamRetryAt) {
+      const last = this.#streamBackoffMs;
+      this.#streamBackoffMs =
+        last === 0 ? STREAM_RETRY_MIN_MS : Math.min(last * 2, STREAM_RETRY_MAX_MS);
+      this.#streamRetryAt = now + this.#streamBackoffMs;
+      this.#watchReconnect();
     }
     return true;
+  }
+
+  /** streamAnswered ends the backoff once the stream answers: the peer has it. */
+  #streamAnswered(): void {
+    this.#streamBackoffMs = 0;
+    this.#streamRetryAt = 0;
+  }
+
+  /**
+   * watchReconnect follows the channel's state while the peer is sent unary
+   * calls: a connection lost and made again may be to the same address served
+   * by a new process, so the stream is tried on the next request instead of at
+   * the end of the backoff. It stops at the first change after the stream
+   * answers, or when the channel closes.
+   */
+  #watchReconnect(): void {
+    if (this.#watching || this.#closed) return;
+    this.#watching = true;
+    const channel = this.#client.getChannel();
+    let lost = false;
+    const watch = (state: Connectivity) => {
+      channel.watchConnectivityState(state, Number.POSITIVE_INFINITY, () => {
+        if (this.#closed || this.#streamBackoffMs === 0) {
+          this.#watching = false;
+          return;
+        }
+        const next = channel.getConnectivityState(false);
+        if (next !== Connectivity.READY) {
+          lost = true;
+        } else if (lost) {
+          lost = false;
+          this.#streamRetryAt = 0;
+        }
+        watch(next);
+      });
+    };
+    watch(channel.getConnectivityState(false));
   }
 
   /** result is an answer's value; throws the CacheError of an answer that is an error. */

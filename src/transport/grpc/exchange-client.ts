@@ -66,6 +66,22 @@ export interface PeerStreamConfig {
  */
 export class NoExchangeError extends UnavailableError {}
 
+/** PeerStreamStats is what {@link PeerStream.stats} tells. */
+export interface PeerStreamStats {
+  /** Whether a stream is open. */
+  open: boolean;
+  /** Requests sent on it (or to be) and not yet answered. */
+  inFlight: number;
+  /** Of those, requests (and cancels) not yet handed to grpc-js. */
+  unwritten: number;
+  /** Whether grpc-js took all it will (its `write` returned false) until 'drain'. */
+  blocked: boolean;
+  /** Requests given up whose answer has not come. */
+  abandoned: number;
+  /** Requests waiting for room on the stream. */
+  waiting: number;
+}
+
 /** Pending is one request sent (or waiting to be) and not yet answered in full. */
 interface Pending {
   readonly request: StreamRequest;
@@ -183,12 +199,18 @@ export class PeerStream {
     });
   }
 
-  /** stats tells what is in flight and waiting, for tests and metrics. */
-  stats(): { open: boolean; inFlight: number; abandoned: number; waiting: number } {
+  /**
+   * stats tells what is in flight and waiting, for tests and metrics: `unwritten`
+   * of those in flight are still held here, `blocked` while the stream has taken
+   * all it will until it drains.
+   */
+  stats(): PeerStreamStats {
     const link = this.#link;
     return {
       open: link !== undefined && !link.dead,
       inFlight: link?.pending.size ?? 0,
+      unwritten: link?.outgoing.length ?? 0,
+      blocked: link?.blocked ?? false,
       abandoned: link?.abandoned.size ?? 0,
       waiting: this.#waiting.length,
     };
@@ -291,6 +313,10 @@ export class PeerStream {
       link.outgoing = end === queued.length ? [] : queued.slice(end);
       link.outgoingBytes -= bytes;
       const batch: StreamRequests = { $typeName: 'groupcachepb.StreamRequests', requests };
+      // grpc-js buffers a stream's first messages itself (its retry buffer, the Duplex's 16),
+      // then answers false once the peer stops taking them (HTTP/2 flow control: a peer that
+      // does not read). The rest stay here, bounded by maxStreamRequests with those sent; a
+      // request given up before it leaves is taken back unsent; 'drain' writes them.
       if (!link.call.write(batch)) link.blocked = true;
     }
   }

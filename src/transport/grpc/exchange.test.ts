@@ -5,14 +5,7 @@ import assert from 'node:assert/strict';
 import { createServer as createHttp2Server, type ServerHttp2Stream } from 'node:http2';
 import { after, describe, it } from 'node:test';
 import { create } from '@bufbuild/protobuf';
-import {
-  Client,
-  credentials,
-  type handleUnaryCall,
-  Metadata,
-  Server,
-  ServerCredentials,
-} from '@grpc/grpc-js';
+import { type handleUnaryCall, Server, ServerCredentials } from '@grpc/grpc-js';
 import { noopLogger } from '../../core/logger.js';
 import type { CallOptions, PeerValue } from '../../core/peers.js';
 import { isCacheError, NotFoundError } from '../../errors.js';
@@ -31,6 +24,7 @@ import { deferred, FakeGroup, fakeLookup, utf8 } from '../http/testing.js';
 import type { GrpcPeerClient } from './client.js';
 import type { GrpcPeerServer } from './server.js';
 import { groupCacheMethods, type Received } from './service.js';
+import { rawExchange } from './testing.js';
 import { type GrpcTransportOptions, grpcTransport } from './transport.js';
 
 const decode = (v: PeerValue) => new TextDecoder().decode(v.value);
@@ -388,18 +382,10 @@ describe('gRPC Exchange stream', { timeout: 30_000 }, () => {
     const group = new FakeGroup('g');
     group.store.set('k', { value: utf8('K'), expireAt: 0, minuteQps: 0 });
     const server = await serve(group, { maxKeyBytes: 16 });
-    const raw = new Client(`127.0.0.1:${server.address.port}`, credentials.createInsecure());
-    opened.push({ close: async () => raw.close() });
-    const method = groupCacheMethods.exchange;
-    const call = raw.makeBidiStreamRequest(
-      method.path,
-      method.requestSerialize,
-      method.responseDeserialize,
-      new Metadata(),
-    );
+    const { call, close } = rawExchange(server.address.port);
+    opened.push({ close });
     const answers: StreamResponse[] = [];
     call.on('data', (batch: StreamResponses) => answers.push(...batch.responses));
-    call.on('error', () => {});
     const get = (id: number, group: string, key: string, generation = 0n) =>
       create(StreamRequestSchema, {
         id,

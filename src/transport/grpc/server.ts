@@ -50,7 +50,7 @@ import { RefusalLog } from '../../security/refusals.js';
 import { AUTHORIZATION, type SecretCheck, secretCheck } from '../../security/secret.js';
 import type { ResolvedTls } from '../../security/tls.js';
 import { ByteBudget } from '../../util/byte-budget.js';
-import { systemClock } from '../../util/clock.js';
+import { type Clock, systemClock } from '../../util/clock.js';
 import {
   guardConnections,
   logLimits,
@@ -103,6 +103,8 @@ export interface GrpcServerConfig {
   connectionLogIntervalMs?: number | undefined;
   /** The most requests one Exchange stream may have in flight. */
   maxStreamRequests: number;
+  /** Reads the time and runs the Exchange streams' timeouts. Default {@link systemClock}. */
+  clock?: Clock | undefined;
 }
 
 /**
@@ -162,7 +164,7 @@ export async function serveGrpc(
     logger: config.logger,
     maxStreamRequests: config.maxStreamRequests,
     idleTimeoutMs: limits.idleTimeoutMs,
-    clock: systemClock,
+    clock: config.clock ?? systemClock,
   });
   server.addService(groupCacheMethods, {
     get: handlers.get,

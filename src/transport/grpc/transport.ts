@@ -5,7 +5,7 @@ import { InvalidArgumentError } from '../../errors.js';
 import { DEFAULT_MAX_KEY_BYTES, DEFAULT_WIRE_MAX_VALUE_BYTES } from '../../limits.js';
 import { bearer, checkSecret } from '../../security/secret.js';
 import { resolveTls, type TlsOptions } from '../../security/tls.js';
-import { systemClock } from '../../util/clock.js';
+import { type Clock, systemClock } from '../../util/clock.js';
 import {
   PEER_CONNECTION_SHARE,
   resolveServerLimits,
@@ -86,7 +86,9 @@ export interface GrpcTransportOptions extends ServerLimitOptions {
    * (`GroupCache/Exchange`: many requests by id, batched, answered as they
    * come), which grpc-js serves at many times the rate of unary calls. A peer
    * that answers it UNIMPLEMENTED (an older peercache, another gRPC server) is
-   * sent unary calls from then on. `false`: unary calls only. Default true.
+   * sent unary calls, and tried on the stream again after 30 s (doubling up to
+   * 10 minutes while it still has none) or as soon as its connection is made
+   * again. `false`: unary calls only. Default true.
    */
   stream?: boolean | undefined;
   /**
@@ -101,6 +103,13 @@ export interface GrpcTransportOptions extends ServerLimitOptions {
    * stream; past it a call fails UNAVAILABLE at once. Default 10,000.
    */
   maxQueuedRequests?: number | undefined;
+  /**
+   * clock reads the time and runs the Exchange streams' timeouts on both sides
+   * (requests, idle streams) and the client's backoff before trying the stream
+   * of a peer that had none again; give it the node's. Unary calls' deadlines
+   * are grpc-js's, on the system clock. Default {@link systemClock}.
+   */
+  clock?: Clock | undefined;
 }
 
 /** GrpcTransport is the gRPC transport; its server tells its stats (see {@link GrpcPeerServer}). */
@@ -165,7 +174,7 @@ export function grpcTransport(options: GrpcTransportOptions = {}): GrpcTransport
     // Before the server's idle timeout (the same option on every node), so that it is this
     // side that ends an idle stream: the server ending it could cross a request just sent.
     streamIdleMs: Math.max(limits.idleTimeoutMs - 5_000, limits.idleTimeoutMs / 2),
-    clock: systemClock,
+    clock: options.clock ?? systemClock,
   };
   const clients = clientCache((url) => new GrpcPeerClient(url, config));
 
@@ -186,6 +195,7 @@ export function grpcTransport(options: GrpcTransportOptions = {}): GrpcTransport
         maxConcurrentStreams,
         connectionLogIntervalMs: options.connectionLogIntervalMs,
         maxStreamRequests,
+        clock: config.clock,
       });
     },
     close: () => clients.closeAll(),
