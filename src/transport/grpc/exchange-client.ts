@@ -160,9 +160,6 @@ export class PeerStream {
         new UnavailableError(`peer ${this.#config.url}: the transport is closed`),
       );
     }
-    const now = this.#config.clock.now();
-    const left = deadline - now;
-    if (left < maxTimeoutMs) request.timeoutMs = Math.max(1, Math.ceil(left));
     return new Promise((resolve, reject) => {
       const pending: Pending = {
         request,
@@ -312,6 +309,15 @@ export class PeerStream {
       const requests = end === queued.length ? queued : queued.slice(0, end);
       link.outgoing = end === queued.length ? [] : queued.slice(end);
       link.outgoingBytes -= bytes;
+      // Each request tells the peer the time its caller has left as it leaves, not as it was
+      // sent: one that waited here for room or for 'drain' has less than it had then.
+      const now = this.#config.clock.now();
+      for (const request of requests) {
+        const pending = link.pending.get(request.id);
+        if (pending?.request !== request || pending.deadline === Number.POSITIVE_INFINITY) continue;
+        const left = pending.deadline - now;
+        if (left < maxTimeoutMs) request.timeoutMs = Math.max(1, Math.ceil(left));
+      }
       const batch: StreamRequests = { $typeName: 'groupcachepb.StreamRequests', requests };
       // grpc-js buffers a stream's first messages itself (its retry buffer, the Duplex's 16),
       // then answers false once the peer stops taking them (HTTP/2 flow control: a peer that
