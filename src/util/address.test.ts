@@ -2,7 +2,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { hostPortOf, parseHostPort, parsePeerUrl } from './address.js';
+import { InvalidArgumentError } from '../errors.js';
+import { hostPortOf, parseHostPort, parsePeerUrl, peerEndpoint } from './address.js';
 
 test('parseHostPort reads host:port, IPv6 in brackets, and every interface', () => {
   assert.deepEqual(parseHostPort('127.0.0.1:80'), { host: '127.0.0.1', port: 80 });
@@ -23,4 +24,16 @@ test('parsePeerUrl keeps a base URL as written and refuses anything else', () =>
   for (const bad of ['', 'http://h:1/', 'ftp://h:1', 'http://u:p@h:1', 'http://h:1/x', 'nope']) {
     assert.throws(() => parsePeerUrl(bad), { code: 'INVALID_ARGUMENT' }, bad);
   }
+});
+
+test('peerEndpoint reads where a client dials: TLS for https, the host unbracketed, the port or its default', () => {
+  const tls = peerEndpoint('https://[::1]/prefix');
+  assert.equal(tls.secure, true);
+  assert.equal(tls.host, '::1');
+  assert.equal(tls.port, 443);
+  assert.equal(tls.parsed.pathname, '/prefix', 'a path is kept for the HTTP transport');
+  const plain = peerEndpoint('http://cache-1.internal:8123');
+  assert.deepEqual([plain.secure, plain.host, plain.port], [false, 'cache-1.internal', 8123]);
+  assert.throws(() => peerEndpoint('not a url'), InvalidArgumentError);
+  assert.throws(() => peerEndpoint('ftp://host:1'), /must be http\(s\)/);
 });

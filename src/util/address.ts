@@ -46,12 +46,46 @@ export function parseHostPort(s: string): { host: string; port: number } {
   return { host: m[1] ?? (m[2] === '' ? '0.0.0.0' : (m[2] as string)), port };
 }
 
+/** PeerEndpoint is where a peer base URL points, as {@link peerEndpoint} reads it. */
+export interface PeerEndpoint {
+  /** The URL parsed. */
+  readonly parsed: URL;
+  /** Whether it is `https:` (dialled with TLS). */
+  readonly secure: boolean;
+  /** The host without an IPv6 address's brackets, as a socket dials it. */
+  readonly host: string;
+  /** The port: the URL's, else 443 for `https:` and 80 for `http:`. */
+  readonly port: number;
+}
+
 /**
- * hostPortOf is the host (without IPv6 brackets) and port a peer base URL
- * names: its explicit port, else 443 for `https:` and 80 for `http:`.
+ * peerEndpoint reads a peer base URL as a transport's client dials it,
+ * `http(s)://host[:port][/path]` (a path is the HTTP transport's to use). Throws
+ * InvalidArgumentError for a string that is not a URL or a URL of another scheme.
  */
+export function peerEndpoint(baseUrl: string): PeerEndpoint {
+  let parsed: URL;
+  try {
+    parsed = new URL(baseUrl);
+  } catch (err) {
+    throw new InvalidArgumentError(`peer base URL is not a URL: ${JSON.stringify(baseUrl)}`, {
+      cause: err,
+    });
+  }
+  const secure = parsed.protocol === 'https:';
+  if (!secure && parsed.protocol !== 'http:') {
+    throw new InvalidArgumentError(`peer base URL must be http(s): ${JSON.stringify(baseUrl)}`);
+  }
+  return {
+    parsed,
+    secure,
+    host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: parsed.port === '' ? (secure ? 443 : 80) : Number(parsed.port),
+  };
+}
+
+/** hostPortOf is the host (without IPv6 brackets) and port a peer base URL names ({@link peerEndpoint}). */
 export function hostPortOf(baseUrl: string): { host: string; port: number } {
-  const u = new URL(baseUrl);
-  const port = u.port === '' ? (u.protocol === 'https:' ? 443 : 80) : Number(u.port);
-  return { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port };
+  const { host, port } = peerEndpoint(baseUrl);
+  return { host, port };
 }

@@ -1,6 +1,7 @@
 // client.ts: the gRPC peer client: one grpc-js channel per peer, its requests on one Exchange
 // stream (unary calls to a peer without it, which is tried again later), with deadlines and
 // cancellation, every failure mapped to a CacheError.
+
 import { create, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import {
   type ChannelCredentials,
@@ -46,6 +47,7 @@ import {
 } from '../../proto/gen/groupcache_pb.js';
 import { CLOSED_AFTER_HANDSHAKE } from '../../security/refusals.js';
 import { AUTHORIZATION } from '../../security/secret.js';
+import { peerEndpoint } from '../../util/address.js';
 import type { Clock } from '../../util/clock.js';
 import { splitBatch } from '../batches.js';
 import { expireAtFromNanos, nanosFromExpireAt } from '../expiry.js';
@@ -651,19 +653,7 @@ export function clientChannelOptions(maxValueBytes: number): ChannelOptions {
  * channel dials, and whether to dial it with TLS.
  */
 function targetOf(baseUrl: string): { target: string; secure: boolean } {
-  let parsed: URL;
-  try {
-    parsed = new URL(baseUrl);
-  } catch (err) {
-    throw new InvalidArgumentError(`peer base URL is not a URL: ${JSON.stringify(baseUrl)}`, {
-      cause: err,
-    });
-  }
-  const secure = parsed.protocol === 'https:';
-  if (!secure && parsed.protocol !== 'http:') {
-    throw new InvalidArgumentError(`peer base URL must be http(s): ${JSON.stringify(baseUrl)}`);
-  }
-  const port = parsed.port === '' ? (secure ? '443' : '80') : parsed.port;
+  const { parsed, port, secure } = peerEndpoint(baseUrl);
   // `hostname` keeps an IPv6 address's brackets, as grpc-js wants them.
   return { target: `${parsed.hostname}:${port}`, secure };
 }

@@ -26,6 +26,7 @@ import type { GetResponse } from '../../proto/gen/groupcache_pb.js';
 import { CLOSED_AFTER_HANDSHAKE } from '../../security/refusals.js';
 import { AUTHORIZATION, bearer, checkSecret } from '../../security/secret.js';
 import { resolveTls, type TlsOptions } from '../../security/tls.js';
+import { peerEndpoint } from '../../util/address.js';
 import { escapePathSegment } from '../../util/path-escape.js';
 import { clientCache } from '../clients.js';
 import { expireAtFromNanos, nanosFromExpireAt } from '../expiry.js';
@@ -244,17 +245,7 @@ class HttpPeerClient implements PeerClient {
   #closing: Promise<void> | undefined;
 
   constructor(baseUrl: string, config: ClientConfig) {
-    let parsed: URL;
-    try {
-      parsed = new URL(baseUrl);
-    } catch (err) {
-      throw new InvalidArgumentError(`peer base URL is not a URL: ${JSON.stringify(baseUrl)}`, {
-        cause: err,
-      });
-    }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-      throw new InvalidArgumentError(`peer base URL must be http(s): ${JSON.stringify(baseUrl)}`);
-    }
+    const { parsed } = peerEndpoint(baseUrl);
     this.url = baseUrl;
     this.#origin = parsed.origin;
     this.#pathPrefix = parsed.pathname.replace(/\/+$/, '') + config.basePath;

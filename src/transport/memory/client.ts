@@ -16,6 +16,7 @@ import {
   UnavailableError,
 } from '../../errors.js';
 import { acceptedValueBytes, checkPeerValue } from '../../limits.js';
+import { hostPortOf } from '../../util/address.js';
 import { type Clock, holdOpen } from '../../util/clock.js';
 import { askInBatches } from '../batches.js';
 import { wholeMillis } from '../expiry.js';
@@ -300,22 +301,4 @@ export class MemoryPeerClient implements PeerClient {
       remote: code !== 'UNAVAILABLE',
     });
   }
-}
-
-/** hostPortOf is the host (without IPv6 brackets) and port a peer base URL names. */
-function hostPortOf(baseUrl: string): { host: string; port: number } {
-  let parsed: URL;
-  try {
-    parsed = new URL(baseUrl);
-  } catch (err) {
-    throw new InvalidArgumentError(`peer base URL is not a URL: ${JSON.stringify(baseUrl)}`, {
-      cause: err,
-    });
-  }
-  const secure = parsed.protocol === 'https:';
-  if (!secure && parsed.protocol !== 'http:') {
-    throw new InvalidArgumentError(`peer base URL must be http(s): ${JSON.stringify(baseUrl)}`);
-  }
-  const port = parsed.port === '' ? (secure ? 443 : 80) : Number(parsed.port);
-  return { host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'), port };
 }

@@ -2,9 +2,9 @@
 // port of its base URL, the HELLO that goes first on it, and a connect timeout on the clock.
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
-import { InvalidArgumentError } from '../../errors.js';
 import type { RingKind } from '../../ring/owner-ring.js';
 import type { ResolvedTls } from '../../security/tls.js';
+import { peerEndpoint } from '../../util/address.js';
 import type { Clock } from '../../util/clock.js';
 import { encodeHello } from './frame.js';
 
@@ -22,24 +22,8 @@ export interface PeerAddress {
  * left out). Throws InvalidArgumentError for anything else.
  */
 export function peerAddress(baseUrl: string): PeerAddress {
-  let parsed: URL;
-  try {
-    parsed = new URL(baseUrl);
-  } catch (err) {
-    throw new InvalidArgumentError(`peer base URL is not a URL: ${JSON.stringify(baseUrl)}`, {
-      cause: err,
-    });
-  }
-  const secure = parsed.protocol === 'https:';
-  if (!secure && parsed.protocol !== 'http:') {
-    throw new InvalidArgumentError(`peer base URL must be http(s): ${JSON.stringify(baseUrl)}`);
-  }
-  return {
-    url: baseUrl,
-    host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'),
-    port: parsed.port === '' ? (secure ? 443 : 80) : Number(parsed.port),
-    secure,
-  };
+  const { host, port, secure } = peerEndpoint(baseUrl);
+  return { url: baseUrl, host, port, secure };
 }
 
 /** DialConfig is what every dial of one transport shares. */
