@@ -18,6 +18,7 @@ import { until } from '../../util/limits-testing.js';
 import { FakeGroup, fakeLookup, utf8 } from '../http/testing.js';
 import type { PeerServer, PeerTransport } from '../transport.js';
 import { groupCacheMethods } from './service.js';
+import { rawExchange } from './testing.js';
 import { grpcTransport } from './transport.js';
 
 /** The batches no client of ours sends (it splits them): too many keys, too many bytes of keys. */
@@ -78,16 +79,10 @@ describe('a gRPC server and a GetMany over the batch limits', () => {
 
   it('on the Exchange stream: the request is answered RESOURCE_EXHAUSTED, and the stream serves on', async () => {
     group.seen.length = 0;
-    const method = groupCacheMethods.exchange;
-    const call = raw.makeBidiStreamRequest(
-      method.path,
-      method.requestSerialize,
-      method.responseDeserialize,
-      new Metadata(),
-    );
+    const exchange = rawExchange(server.address.port);
+    const call = exchange.call;
     const answers: StreamResponse[] = [];
     call.on('data', (batch: StreamResponses) => answers.push(...batch.responses));
-    call.on('error', () => {});
     const getMany = (id: number, keys: string[]) =>
       create(StreamRequestSchema, {
         id,
@@ -113,5 +108,6 @@ describe('a gRPC server and a GetMany over the batch limits', () => {
     assert.equal(served?.case, 'value');
     assert.deepEqual(group.seen, ['k0'], 'only the batch within the limits reached the group');
     call.end();
+    await exchange.close();
   });
 });

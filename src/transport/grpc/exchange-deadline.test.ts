@@ -33,6 +33,22 @@ class RecordingCall extends EventEmitter {
   }
 }
 
+/** recorded is a PeerStream on a manual clock whose call records what is written. */
+function recorded(maxStreamRequests: number) {
+  const clock = new ManualClock(1_000_000);
+  const call = new RecordingCall();
+  const stream = new PeerStream({
+    url: 'http://peer',
+    open: () => call as unknown as ExchangeCall,
+    details: () => '',
+    maxStreamRequests,
+    maxQueuedRequests: 8,
+    idleMs: 60_000,
+    clock,
+  });
+  return { clock, call, stream };
+}
+
 function get(key: string) {
   return create(StreamRequestSchema, {
     op: { case: 'get', value: create(GetRequestSchema, { group: 'g', key }) },
@@ -40,17 +56,7 @@ function get(key: string) {
 }
 
 test('a request that waited for room is written with the time its caller has left then', async () => {
-  const clock = new ManualClock(1_000_000);
-  const call = new RecordingCall();
-  const stream = new PeerStream({
-    url: 'http://peer',
-    open: () => call as unknown as ExchangeCall,
-    details: () => '',
-    maxStreamRequests: 1,
-    maxQueuedRequests: 8,
-    idleMs: 60_000,
-    clock,
-  });
+  const { clock, call, stream } = recorded(1);
   const deadline = clock.now() + 5_000;
   const first = stream.send(get('a'), 1, deadline, undefined);
   const second = stream.send(get('b'), 1, deadline, undefined);
@@ -73,17 +79,7 @@ test('a request that waited for room is written with the time its caller has lef
 });
 
 test('a request without a deadline carries no timeout', async () => {
-  const clock = new ManualClock(1_000_000);
-  const call = new RecordingCall();
-  const stream = new PeerStream({
-    url: 'http://peer',
-    open: () => call as unknown as ExchangeCall,
-    details: () => '',
-    maxStreamRequests: 4,
-    maxQueuedRequests: 8,
-    idleMs: 60_000,
-    clock,
-  });
+  const { call, stream } = recorded(4);
   const got = stream.send(get('a'), 1, Number.POSITIVE_INFINITY, undefined);
   await settle();
   const [a] = call.written[0]!.requests;
