@@ -1,7 +1,6 @@
 // wiring.ts: what `peercache node` and `peercache gateway` build alike from their
 // flags: TLS from files, the peer transport, etcd or DNS membership, and the start-up
 // warnings about open doors and secrets on the command line.
-import { readFile } from 'node:fs/promises';
 import { isIPv4 } from 'node:net';
 import type { Logger } from '../core/logger.js';
 import { createDnsMembership, type DnsMembershipOptions } from '../membership/dns/index.js';
@@ -11,7 +10,7 @@ import type { Membership } from '../membership/membership.js';
 import type { NodeOptions } from '../node/node.js';
 import type { RingKind } from '../ring/owner-ring.js';
 import { type CertificateProblem, checkCertificate } from '../security/cert-check.js';
-import { readTlsFiles, type TlsOptions } from '../security/tls.js';
+import { readFiles, readTlsFiles, type TlsOptions } from '../security/tls.js';
 import { grpcTransport } from '../transport/grpc/index.js';
 import type { HttpDialect } from '../transport/http/dialect.js';
 import { httpTransport } from '../transport/http/transport.js';
@@ -112,11 +111,10 @@ export async function etcdMembership(
 ): Promise<Membership> {
   let tls: EtcdTlsOptions | undefined;
   if (flags.tls !== undefined) {
-    const read = (file: string | undefined) => (file === undefined ? undefined : readFile(file));
-    const [ca, cert, key] = await Promise.all([
-      read(flags.tls.caFile),
-      read(flags.tls.certFile),
-      read(flags.tls.keyFile),
+    const [ca, cert, key] = await readFiles([
+      flags.tls.caFile,
+      flags.tls.certFile,
+      flags.tls.keyFile,
     ]);
     tls = { ca, cert, key };
   }

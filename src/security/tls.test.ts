@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { makeTestCerts } from '../../test/support/certs.js';
 import { InvalidArgumentError } from '../errors.js';
-import { readTlsFiles, resolveTls } from './tls.js';
+import { readFiles, readTlsFiles, resolveTls } from './tls.js';
 
 const certs = makeTestCerts();
 after(() => certs.cleanup());
@@ -73,5 +73,23 @@ describe('readTlsFiles', () => {
   it('rejects a missing file, and files that do not fit together', async () => {
     await assert.rejects(readTlsFiles({ caFile: `${certs.dir}/nope.pem` }), { code: 'ENOENT' });
     await assert.rejects(readTlsFiles({ certFile: certs.node.certFile }), InvalidArgumentError);
+  });
+});
+
+describe('readFiles', () => {
+  it('rejects with the first unreadable file in the order given, whichever read fails first', async () => {
+    // Both reads fail; which of them fails first varies from run to run.
+    for (let i = 0; i < 50; i++) {
+      await assert.rejects(
+        readFiles(['/nonexistent/cert.pem', undefined, '/nonexistent/key.pem']),
+        /ENOENT.*\/nonexistent\/cert\.pem/,
+      );
+    }
+  });
+
+  it('reads what exists and leaves undefined where no file is named', async () => {
+    const [none, self] = await readFiles([undefined, new URL(import.meta.url).pathname]);
+    assert.equal(none, undefined);
+    assert.match(String(self), /rejects with the first unreadable file/);
   });
 });

@@ -151,12 +151,7 @@ export interface TlsFiles {
  * valid or not matching its key.
  */
 export async function readTlsFiles(files: TlsFiles): Promise<TlsOptions> {
-  const read = (path: string | undefined) => (path === undefined ? undefined : readFile(path));
-  const [cert, key, ca] = await Promise.all([
-    read(files.certFile),
-    read(files.keyFile),
-    read(files.caFile),
-  ]);
+  const [cert, key, ca] = await readFiles([files.certFile, files.keyFile, files.caFile]);
   const tls: TlsOptions = {
     ...(cert !== undefined ? { cert } : {}),
     ...(key !== undefined ? { key } : {}),
@@ -165,4 +160,21 @@ export async function readTlsFiles(files: TlsFiles): Promise<TlsOptions> {
   };
   resolveTls(tls);
   return tls;
+}
+
+/**
+ * readFiles reads the files named (undefined for none) at once, and rejects with the error
+ * of the first one, in the order given, that could not be read: the same one every time,
+ * whichever read failed first.
+ */
+export async function readFiles(
+  paths: readonly (string | undefined)[],
+): Promise<(Buffer | undefined)[]> {
+  const reads = await Promise.allSettled(
+    paths.map((path) => (path === undefined ? undefined : readFile(path))),
+  );
+  return reads.map((r) => {
+    if (r.status === 'rejected') throw r.reason;
+    return r.value;
+  });
 }
