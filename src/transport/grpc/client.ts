@@ -97,6 +97,8 @@ export interface GrpcClientConfig {
   maxStreamRequests: number;
   /** The most requests waiting for room on one peer's stream; past it calls fail UNAVAILABLE. */
   maxQueuedRequests: number;
+  /** The most bytes of requests waiting to be written to one peer's stream; past it calls fail UNAVAILABLE. */
+  maxQueuedBytes: number;
   /** A stream with nothing in flight for this long is closed (before the server's idle timeout). */
   streamIdleMs: number;
   /** Reads the time and runs the stream's timeouts. */
@@ -157,6 +159,7 @@ export class GrpcPeerClient implements PeerClient {
         details: (status) => this.#details(status),
         maxStreamRequests: config.maxStreamRequests,
         maxQueuedRequests: config.maxQueuedRequests,
+        maxQueuedBytes: config.maxQueuedBytes,
         idleMs: config.streamIdleMs,
         clock: config.clock,
       });

@@ -54,6 +54,11 @@ export interface PeerStreamConfig {
   maxStreamRequests: number;
   /** The most requests waiting for room on the stream; past it a request fails UNAVAILABLE at once. */
   maxQueuedRequests: number;
+  /**
+   * The most bytes of requests not yet written (waiting for room, or held while the stream
+   * does not drain); past it a request fails UNAVAILABLE at once, unless none waits.
+   */
+  maxQueuedBytes: number;
   /** A stream with nothing in flight for this long is closed by this side. */
   idleMs: number;
   clock: Clock;
@@ -85,6 +90,8 @@ export interface PeerStreamStats {
 /** Pending is one request sent (or waiting to be) and not yet answered in full. */
 interface Pending {
   readonly request: StreamRequest;
+  /** The request's size as the byte bound counts it ({@link weight}). */
+  readonly bytes: number;
   /** Answers still owed: 1, or a GetMany's number of keys. */
   remaining: number;
   readonly answers: StreamResponse[];
@@ -124,7 +131,8 @@ interface Link {
  * PeerStream sends a peer's requests on one Exchange stream, opened on first
  * use and again on the first request after it ends. At most
  * `maxStreamRequests` are in flight on it; more wait, in order, up to
- * `maxQueuedRequests`. A request's deadline (the time left is sent with it)
+ * `maxQueuedRequests`, and up to `maxQueuedBytes` of requests wait to be written
+ * (for room, or while the stream does not drain). A request's deadline (the time left is sent with it)
  * and its caller's signal end it here at once and send the peer a cancel, so
  * the peer stops working on it too. A stream that fails or ends fails its
  * requests UNAVAILABLE; when the peer answers UNIMPLEMENTED they fail with
@@ -134,6 +142,8 @@ export class PeerStream {
   readonly #config: PeerStreamConfig;
   readonly #timeouts: SweepTimer;
   readonly #waiting: Pending[] = [];
+  /** Bytes of the requests in `#waiting`. */
+  #waitingBytes = 0;
   #link: Link | undefined;
   #nextId = 1;
   #closed = false;
@@ -160,9 +170,21 @@ export class PeerStream {
         new UnavailableError(`peer ${this.#config.url}: the transport is closed`),
       );
     }
+    const bytes = weight(request);
+    // What waits to be written: requests without room yet, and those held while the stream
+    // does not drain. One request is let in when none waits, whatever its size.
+    const queued = this.#waitingBytes + (this.#link?.dead === false ? this.#link.outgoingBytes : 0);
+    if (queued > 0 && queued + bytes > this.#config.maxQueuedBytes) {
+      return Promise.reject(
+        new UnavailableError(
+          `peer ${this.#config.url}: ${queued} bytes of requests wait to be written already`,
+        ),
+      );
+    }
     return new Promise((resolve, reject) => {
       const pending: Pending = {
         request,
+        bytes,
         remaining: answers,
         answers: [],
         resolve,
@@ -191,6 +213,7 @@ export class PeerStream {
         );
       } else {
         this.#waiting.push(pending);
+        this.#waitingBytes += bytes;
         this.#timeouts.hold(true);
       }
     });
@@ -221,6 +244,7 @@ export class PeerStream {
     const reason = new UnavailableError(`peer ${this.#config.url}: the transport is closed`);
     const link = this.#link;
     if (link !== undefined) this.#fail(link, reason);
+    this.#waitingBytes = 0;
     for (const p of this.#waiting.splice(0)) this.#reject(p, reason);
   }
 
@@ -356,6 +380,7 @@ export class PeerStream {
       if (link === undefined || link.dead) link = this.#open();
       if (!this.#hasRoom(link)) return;
       const next = waiting.shift()!;
+      this.#waitingBytes -= next.bytes;
       if (!next.done) this.#sendOn(link, next);
     }
   }
@@ -376,7 +401,10 @@ export class PeerStream {
     if (link === undefined) {
       // Still waiting for room: it leaves the queue, whose length is what maxQueuedRequests bounds.
       const at = this.#waiting.indexOf(pending);
-      if (at >= 0) this.#waiting.splice(at, 1);
+      if (at >= 0) {
+        this.#waiting.splice(at, 1);
+        this.#waitingBytes -= pending.bytes;
+      }
     }
     if (link !== undefined && link.pending.get(pending.request.id) === pending) {
       this.#untrack(link, pending.request.id);
@@ -442,6 +470,7 @@ export class PeerStream {
     this.#fail(link, reason);
     // Requests waiting for room go on a new stream, or fail alike when there is none to be had.
     if (reason instanceof NoExchangeError) {
+      this.#waitingBytes = 0;
       for (const p of this.#waiting.splice(0)) this.#reject(p, reason);
     } else {
       this.#promote();
@@ -454,6 +483,7 @@ export class PeerStream {
     const pending = [...link.pending.values()];
     link.pending.clear();
     link.outgoing = [];
+    link.outgoingBytes = 0;
     for (const p of pending) this.#reject(p, reason);
     if (this.#waiting.length === 0) this.#timeouts.hold(false);
     link.call.cancel();

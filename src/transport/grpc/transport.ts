@@ -104,6 +104,13 @@ export interface GrpcTransportOptions extends ServerLimitOptions {
    */
   maxQueuedRequests?: number | undefined;
   /**
+   * maxQueuedBytes is the most bytes of requests to one peer that wait to be written
+   * (waiting for room on its stream, or held while the stream does not drain: a peer that
+   * does not read); past it a call fails UNAVAILABLE at once. A request is always let in
+   * when none waits, so any legal value can be sent. Default 16 MiB, as tcp's.
+   */
+  maxQueuedBytes?: number | undefined;
+  /**
    * clock reads the time and runs the Exchange streams' timeouts on both sides
    * (requests, idle streams) and the client's backoff before trying the stream
    * of a peer that had none again; give it the node's. Unary calls' deadlines
@@ -159,6 +166,11 @@ export function grpcTransport(options: GrpcTransportOptions = {}): GrpcTransport
   }
   const maxStreamRequests = positiveInteger('maxStreamRequests', options.maxStreamRequests, 1024);
   const maxQueuedRequests = positiveInteger('maxQueuedRequests', options.maxQueuedRequests, 10_000);
+  const maxQueuedBytes = positiveInteger(
+    'maxQueuedBytes',
+    options.maxQueuedBytes,
+    16 * 1024 * 1024,
+  );
   const tls = resolveTls(options.tls);
   const secret = checkSecret('peerSecret', options.peerSecret);
   const config: GrpcClientConfig = {
@@ -171,6 +183,7 @@ export function grpcTransport(options: GrpcTransportOptions = {}): GrpcTransport
     stream: options.stream ?? true,
     maxStreamRequests,
     maxQueuedRequests,
+    maxQueuedBytes,
     // Before the server's idle timeout (the same option on every node), so that it is this
     // side that ends an idle stream: the server ending it could cross a request just sent.
     streamIdleMs: Math.max(limits.idleTimeoutMs - 5_000, limits.idleTimeoutMs / 2),
