@@ -26,7 +26,7 @@ import { ms, SoakClient } from './support/soak-client.js';
 import {
   count,
   type Fit,
-  fit,
+  fitFrom,
   HUNG_OWNER,
   mib,
   type NodeReport,
@@ -417,7 +417,7 @@ async function main(): Promise<void> {
       { name: 'after the warm-up', fromMs: p.warmupMs },
       { name: 'steady (after the hang and recovery)', fromMs: steadyFromMs },
     ];
-    const fitsBy = windows.map((w) => stable.map((m) => fit(m.samples, w.fromMs)));
+    const fitsBy = windows.map((w) => stable.map((m) => fitFrom(m.samples, w.fromMs)));
     const fits = fitsBy[1] as Fit[];
     printMemory(stable, windows, fitsBy, p.sampleMs / 1000);
     printNodes(stable, reports);

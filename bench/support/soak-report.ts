@@ -26,8 +26,8 @@ export interface Fit {
   samples: number;
 }
 
-/** fit fits the samples taken from `fromMs` on. */
-export function fit(samples: readonly MemorySample[], fromMs: number): Fit {
+/** fitFrom fits the samples taken from `fromMs` on. */
+export function fitFrom(samples: readonly MemorySample[], fromMs: number): Fit {
   const after = samples.filter((s) => s.t >= fromMs);
   const perMinute = (pick: (s: MemorySample) => number | undefined) =>
     leastSquaresSlope(
