@@ -17,8 +17,9 @@ export interface KeyWords {
  * KeyBytes holds one key at a time: {@link KeyBytes.load} writes its UTF-8 bytes
  * into a reused buffer and returns their hash. A short ASCII key is read once, four
  * characters to a word that is stored and hashed in the same pass (reading the string
- * is most of the cost of a lookup); a long or non-ASCII one is encoded. The hash is murmur3's over 4-byte words, seeded: a cache seeds it at
- * random so that nobody can choose keys that share a bucket.
+ * is most of the cost of a lookup); a long or non-ASCII one is encoded. The hash is
+ * murmur3's over 4-byte words, seeded: a cache seeds it at random so that nobody can
+ * choose keys that share a bucket.
  */
 export class KeyBytes implements KeyWords {
   bytes = new Uint8Array(256);
@@ -36,14 +37,7 @@ export class KeyBytes implements KeyWords {
       this.words = new Int32Array(this.bytes.buffer);
     }
     this.wellFormed = true;
-    if (n > ENCODE_ABOVE) {
-      // Long keys: the encoder's copy is faster than reading them a unit at a time.
-      const length = encoder.encodeInto(key, this.bytes).written;
-      // As many bytes as units: ASCII, and so well-formed.
-      if (length !== n) this.wellFormed = key.isWellFormed();
-      return this.#padAndHash(length, seed);
-    }
-    if (LITTLE_ENDIAN) {
+    if (n <= ENCODE_ABOVE && LITTLE_ENDIAN) {
       // One pass: four characters make a word, written and hashed at once. A unit of 0x80 or
       // more (not ASCII) leaves `units` at 0x80 or more, and the key is encoded below instead.
       const words = this.words;
@@ -75,18 +69,12 @@ export class KeyBytes implements KeyWords {
         this.length = n;
         return finish(h);
       }
-    } else {
-      const bytes = this.bytes;
-      let units = 0;
-      for (let i = 0; i < n; i++) {
-        const c = key.charCodeAt(i);
-        bytes[i] = c;
-        units |= c;
-      }
-      if (units < 0x80) return this.#padAndHash(n, seed);
     }
+    // Long keys (the encoder's copy is faster than a loop over them), keys that are not ASCII,
+    // and every key where an Int32Array keeps its high byte first.
     const length = encoder.encodeInto(key, this.bytes).written;
-    this.wellFormed = key.isWellFormed();
+    // As many bytes as units: ASCII, and so well-formed.
+    if (length !== n) this.wellFormed = key.isWellFormed();
     return this.#padAndHash(length, seed);
   }
 

@@ -2,6 +2,7 @@
 // one loadMany for the batch; checkBatch, which a server applies to a batch before serving it.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { PeerServedGroup, PeerValue } from '../core/peers.js';
 import { GroupRegistry } from '../core/registry.js';
 import { isCacheError, NotFoundError } from '../errors.js';
 import { MAX_BATCH_KEYS } from '../limits.js';
@@ -87,4 +88,28 @@ test("oldestGeneration is a batch's oldest value's generation, 0 as soon as one 
   // clear's generation for the earlier value.
   assert.equal(oldestGeneration([at(5), at(undefined)]), 0);
   assert.equal(oldestGeneration([at(0), at(5)]), 0);
+});
+
+test('a value given without bytes rejects the batch whole, cached or loaded, with every load observed', async () => {
+  // A served group of the seam's own whose answers break the contract: no bytes.
+  const broken = { expireAt: 0 } as unknown as PeerValue;
+  const good: PeerValue = { value: new Uint8Array([1]), expireAt: 0, minuteQps: 0 };
+  const served = (cached: boolean, late: boolean): PeerServedGroup => ({
+    name: 'g',
+    getForPeer: (key) => {
+      if (key === 'broken') return cached ? broken : Promise.resolve(broken);
+      // A load that fails after the batch has already failed: its rejection must not go unheard.
+      if (late) return new Promise((_, reject) => setImmediate(() => reject(new Error('late'))));
+      return good;
+    },
+    setFromPeer: async () => {},
+    removeFromPeer: async () => {},
+  });
+  for (const cached of [true, false]) {
+    await assert.rejects(serveGetMany(served(cached, true), ['slow', 'broken'], {}), TypeError);
+    await assert.rejects(serveGetMany(served(cached, false), ['ok', 'broken'], {}), TypeError);
+  }
+  // Let the late loads fail: an unobserved rejection would fail this test.
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
 });

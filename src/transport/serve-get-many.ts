@@ -47,7 +47,8 @@ export function checkBatch(
  * the group's `getForPeer` in the same turn (so the keys it must load reach its
  * `loadMany` together), and the answer maps each key to its value or to its own error
  * (a bad key, NOT_FOUND, its loader's failure, a value over `limits.maxValueBytes`):
- * one key's failure never fails the others. The batch is the server's to have held to
+ * one key's failure never fails the others. A value given without bytes (a served group's
+ * own bug, not a key's answer) rejects the batch whole, cached or loaded. The batch is the server's to have held to
  * its limits first (see {@link checkBatch}): it is served as given. Values are copies,
  * the caller's to keep until written out. `options` (signal, deadline, traceparent)
  * go to every key's get.
@@ -69,37 +70,31 @@ export async function serveGetMany(
   };
   const failed = (key: string) => (err: unknown) => toCacheError(err, `get ${group.name}/${key}`);
   // A cached key is answered at once, without a promise; only loads are waited for.
-  const outcomes: Array<PeerValue | CacheError | Promise<PeerValue | CacheError>> = keys.map(
-    (key) => {
-      try {
-        const found = group.getForPeer(key, options);
-        return isThenable(found) ? Promise.resolve(found).then(check, failed(key)) : check(found);
-      } catch (err) {
-        return failed(key)(err);
-      }
-    },
-  );
-  // Every load is waited for at once: a group whose value breaks the check (a served group
-  // of the seam's own that resolves with no bytes) rejects the batch whole, and no other
-  // key's rejection is left unobserved to crash the process.
-  const loads: Promise<PeerValue | CacheError>[] = [];
-  const at: number[] = [];
-  outcomes.forEach((outcome, i) => {
-    if (outcome instanceof Promise) {
-      loads.push(outcome);
-      at.push(i);
+  const outcomes = keys.map((key): PeerValue | CacheError | Promise<PeerValue | CacheError> => {
+    let found: ReturnType<PeerServedGroup['getForPeer']>;
+    try {
+      found = group.getForPeer(key, options);
+    } catch (err) {
+      return failed(key)(err);
+    }
+    // A value that breaks the check (a served group of the seam's own that gives no bytes)
+    // fails the batch whole, whether it was cached or loaded: as a rejection that the wait
+    // below observes with the others, not a throw that would leave them unobserved.
+    if (isThenable(found)) return Promise.resolve(found).then(check, failed(key));
+    try {
+      return check(found);
+    } catch (err) {
+      return Promise.reject(err);
     }
   });
-  if (loads.length > 0) {
-    const loaded = await Promise.all(loads);
-    loaded.forEach((outcome, j) => {
-      outcomes[at[j]!] = outcome;
-    });
-  }
+  // Every load is waited for at once, so no key's rejection is left unobserved.
+  const settled = outcomes.some((o) => o instanceof Promise)
+    ? await Promise.all(outcomes)
+    : (outcomes as (PeerValue | CacheError)[]);
   const result: PeerGetManyResult = new Map();
   // A key asked twice is answered once, with its first outcome.
   keys.forEach((key, i) => {
-    if (!result.has(key)) result.set(key, outcomes[i] as PeerValue | CacheError);
+    if (!result.has(key)) result.set(key, settled[i] as PeerValue | CacheError);
   });
   return result;
 }

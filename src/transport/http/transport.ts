@@ -119,12 +119,14 @@ export function httpTransport(options: HttpPeerTransportOptions = {}): HttpPeerT
     maxInflightBytes: limits.maxInflightBytes,
   };
   const handler: HttpPeerTransport['handler'] = (node, extra) => {
-    node.onMounted?.();
-    return createHttpPeerHandler(node.servedToPeers ?? node, {
+    const made = createHttpPeerHandler(node.servedToPeers ?? node, {
       ...handlerOptions,
       signalFor: () => node.shutdownSignal,
       ...extra,
     });
+    // Only once a handler exists: a call refused for its options leaves the node as it was.
+    node.onMounted?.();
+    return made;
   };
   return {
     name: 'http',
