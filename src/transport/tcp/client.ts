@@ -99,6 +99,12 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** The longest wait for a probe's answer before a stalled connection is dropped. */
 const maxProbeMs = 1_000;
 
+/**
+ * NotBatchReady is how a GET_MANY is turned back before it is sent, on a connection whose
+ * version-2 HELLO is not (yet) accepted; its batch is then asked as single gets.
+ */
+class NotBatchReady extends Error {}
+
 /** Pending is one request waiting for its answer. */
 interface Pending {
   readonly type: number;
@@ -259,7 +265,7 @@ export class TcpPeerClient implements PeerClient {
       (key) => this.#refuseKey(key),
       async (batch) => {
         const keyBytes = batch.map((key) => Buffer.byteLength(key));
-        const { entries, generation } = (await this.#send(
+        const sent = this.#send(
           FrameType.GetMany,
           options,
           (id, timeoutMs) =>
@@ -274,7 +280,17 @@ export class TcpPeerClient implements PeerClient {
             ),
           batch,
           undefined,
-        )) as ManyAnswer;
+        );
+        let got: ManyAnswer;
+        try {
+          got = (await sent) as ManyAnswer;
+        } catch (err) {
+          // The connection was replaced while the batch waited, by one whose HELLO is not
+          // answered yet: the batch goes as single gets, which any version of peer reads.
+          if (err instanceof NotBatchReady) return singleGets(this, group, batch, options);
+          throw err;
+        }
+        const { entries, generation } = got;
         const answer: PeerGetManyResult = new Map();
         const skipped: string[] = [];
         batch.forEach((key, i) => {
@@ -479,12 +495,19 @@ export class TcpPeerClient implements PeerClient {
     if (deadline <= now) {
       return Promise.reject(new DeadlineExceededError(`peer ${this.url}: the deadline has passed`));
     }
+    if (this.#closed) {
+      return Promise.reject(new UnavailableError(`peer ${this.url}: the transport is closed`));
+    }
     const link = this.#linkNow(now);
     if (link === undefined) {
       const cause = this.#lastFailure;
       return Promise.reject(
         new UnavailableError(`peer ${this.url}: unreachable (${describe(cause)})`, { cause }),
       );
+    }
+    // A GET_MANY goes only on a connection whose version-2 HELLO the peer has accepted.
+    if (type === FrameType.GetMany && !(link.acked && link.version >= BATCH_VERSION)) {
+      return Promise.reject(new NotBatchReady());
     }
     const left = deadline - now;
     const timeoutMs = Number.isFinite(left) ? Math.min(Math.ceil(left), MAX_TIMEOUT_MS) : 0;
@@ -697,6 +720,8 @@ export class TcpPeerClient implements PeerClient {
    */
   #linkNow(now: number): Link | undefined {
     if (this.#link !== undefined && !this.#link.dead) return this.#link;
+    // A closed client dials nothing: a call that raced the close fails instead.
+    if (this.#closed) return undefined;
     if (now < this.#retryAt) return undefined;
     const version = this.#nextVersion;
     this.#nextVersion = PROTOCOL_VERSION;

@@ -17,6 +17,7 @@ import {
   encodeGetManyAnswer,
   encodeGetOkHeader,
   encodeHello,
+  encodeHelloOk,
   encodeRequest,
   FrameReader,
   FrameType,
@@ -191,6 +192,51 @@ describe('tcp getMany', () => {
     assert.deepEqual(old.hellos, [PROTOCOL_VERSION, 1]);
     assert.equal(old.gets, 6);
     assert.equal(old.unknownFrames, 0, 'no GET_MANY ever reached it');
+  });
+
+  it('a batch whose acknowledged connection breaks before it is sent goes as single gets, never as a GET_MANY behind an unanswered HELLO', async () => {
+    const old = await protocolOneServer({ firstAckedTwice: true });
+    cleanup.push(() => old.close());
+    const c = client(old.port);
+    // The first connection is acknowledged, then dropped in the same turn; the batch, sent
+    // once the acknowledgement was seen, finds a new connection whose HELLO (of 2) the old
+    // peer refuses.
+    const answer = await within(
+      c.getMany?.('g', ['a', 'b']) ?? Promise.reject(),
+      10_000,
+      'the call',
+    );
+    assert.deepEqual(
+      [...answer].map(([k, v]) => [k, text((v as PeerValue).value)]),
+      [
+        ['a', 'v:a'],
+        ['b', 'v:b'],
+      ],
+    );
+    assert.deepEqual(old.hellos, [PROTOCOL_VERSION, PROTOCOL_VERSION, 1]);
+    assert.equal(old.gets, 2);
+    assert.equal(old.unknownFrames, 0, 'no GET_MANY ever reached it');
+  });
+
+  it('a batch that races the client being closed fails UNAVAILABLE and dials nothing', async () => {
+    const s = await server({ getGroup: (name) => (name === 'g' ? testGroup() : undefined) });
+    const transport = tcpTransport();
+    const c = transport.client(`http://127.0.0.1:${s.address.port}`);
+    await within(c.getMany?.('g', ['a']) ?? Promise.reject(), 10_000, 'the first call');
+    // Its connection is acknowledged: the next batch goes on after one await, by when the
+    // client is closed.
+    const racing = c.getMany?.('g', ['b']) ?? Promise.reject();
+    const closed = transport.close();
+    await within(
+      assert.rejects(racing, (err: unknown) => isCacheError(err, 'UNAVAILABLE')),
+      10_000,
+      'the racing call',
+    );
+    await closed;
+    for (let i = 0; i < 20 && s.stats().connections > 0; i++) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    assert.equal(s.stats().connections, 0, 'no connection made after the close');
   });
 
   it('each connection offers protocol 2 afresh: a peer upgraded behind the same address gets GET_MANY on the next one', async () => {
@@ -408,9 +454,12 @@ async function rawConnection(port: number) {
 /**
  * protocolOneServer is a tcp server as protocol 1 had it: a HELLO of another version is
  * refused (INVALID_ARGUMENT on id 0, then the connection ends), GETs are answered `v:<key>`,
- * and an unknown frame type closes the connection.
+ * and an unknown frame type closes the connection. With `firstAckedTwice`, its first
+ * connection instead accepts the HELLO of 2 and, in the same write, says so a second time,
+ * which the client takes for a broken peer and drops the connection on.
  */
-async function protocolOneServer() {
+async function protocolOneServer(options: { firstAckedTwice?: boolean } = {}) {
+  let connections = 0;
   const state = { hellos: [] as number[], gets: 0, unknownFrames: 0 };
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
@@ -419,6 +468,7 @@ async function protocolOneServer() {
     socket.on('error', () => {});
     let helloed = false;
     let refused = false;
+    const ackedTwice = options.firstAckedTwice === true && ++connections === 1;
     const reader = new FrameReader(MiB, (buf, start, end) => {
       if (refused) return;
       const type = buf[start];
@@ -427,6 +477,11 @@ async function protocolOneServer() {
       if (!helloed) {
         const version = buf[at] as number;
         state.hellos.push(version);
+        if (ackedTwice) {
+          refused = true;
+          socket.write(Buffer.concat([encodeHelloOk(), encodeHelloOk()]));
+          return;
+        }
         if (version !== 1) {
           refused = true;
           socket.end(encodeError(0, 'INVALID_ARGUMENT', `unsupported protocol version ${version}`));
