@@ -472,6 +472,9 @@ export class PeerStream {
     if (reason instanceof NoExchangeError) {
       this.#waitingBytes = 0;
       for (const p of this.#waiting.splice(0)) this.#reject(p, reason);
+      // Nothing is owed an answer now: the timer keeps no process open (the stream is kept,
+      // to be tried again later).
+      this.#timeouts.hold(false);
     } else {
       this.#promote();
     }

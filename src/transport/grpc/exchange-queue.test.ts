@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
 import { create } from '@bufbuild/protobuf';
+import { Metadata, status } from '@grpc/grpc-js';
 import { ManualClock, settle } from '../../../test/support/manual-clock.js';
 import { UnavailableError } from '../../errors.js';
 import {
@@ -16,7 +17,7 @@ import {
   StreamResponseSchema,
   StreamResponsesSchema,
 } from '../../proto/gen/groupcache_pb.js';
-import { type ExchangeCall, PeerStream } from './exchange-client.js';
+import { type ExchangeCall, NoExchangeError, PeerStream } from './exchange-client.js';
 
 /** A call that keeps the batches written to it and answers when the test says. */
 class RecordingCall extends EventEmitter {
@@ -143,5 +144,54 @@ test('one request larger than the bound is let in when none waits', async () => 
   const [r] = call.written[0]!.requests;
   call.answer(r!.id);
   await big;
+  stream.close();
+});
+
+/** A manual clock whose timers say whether they are ref'd, as Node's do: what keeps a process open. */
+class RefClock extends ManualClock {
+  readonly refed = new Set<object>();
+  override setTimeout(fn: () => void, ms: number): unknown {
+    const holder: { timer?: object } = {};
+    const timer = super.setTimeout(() => {
+      this.refed.delete(holder.timer as object);
+      fn();
+    }, ms) as object & { ref?: () => void; unref?: () => void };
+    holder.timer = timer;
+    timer.ref = () => this.refed.add(timer);
+    timer.unref = () => this.refed.delete(timer);
+    return timer;
+  }
+  override clearTimeout(handle: unknown): void {
+    this.refed.delete(handle as object);
+    super.clearTimeout(handle);
+  }
+}
+
+test('a peer without the stream leaves no timer holding the process once its requests failed', async () => {
+  const clock = new RefClock(1_000_000);
+  const call = new RecordingCall();
+  const stream = new PeerStream({
+    url: 'http://peer',
+    open: () => call as unknown as ExchangeCall,
+    details: () => '',
+    maxStreamRequests: 1,
+    maxQueuedRequests: 8,
+    maxQueuedBytes: 1 << 20,
+    idleMs: 60_000,
+    clock,
+  });
+  const deadline = clock.now() + 5_000;
+  const sent = stream.send(get('a'), 1, deadline, undefined);
+  const waiting = stream.send(get('b'), 1, deadline, undefined);
+  await settle();
+  assert.ok(clock.refed.size > 0, 'a request in flight is owed its timeout');
+  call.emit('status', {
+    code: status.UNIMPLEMENTED,
+    details: 'no Exchange',
+    metadata: new Metadata(),
+  });
+  await assert.rejects(sent, NoExchangeError);
+  await assert.rejects(waiting, NoExchangeError);
+  assert.equal(clock.refed.size, 0, 'no timer holds the process open');
   stream.close();
 });
