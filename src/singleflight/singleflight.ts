@@ -7,7 +7,7 @@ import {
   InvalidArgumentError,
 } from '../errors.js';
 import { ChurnMap } from '../util/churn-map.js';
-import { type Clock, systemClock } from '../util/clock.js';
+import { type Clock, MAX_TIMER_MS, systemClock } from '../util/clock.js';
 import { LazyAbort } from '../util/lazy-abort.js';
 import { SweepTimer } from '../util/sweep-timer.js';
 
@@ -37,9 +37,6 @@ export interface SingleFlightOptions {
   /** clock reads the time and sets the timeout timer. Default {@link systemClock}. */
   clock?: Clock | undefined;
 }
-
-/** The largest delay `setTimeout` honours; larger ones fire at once. */
-const maxTimeoutMs = 2 ** 31 - 1;
 
 /** A caller that came with a signal, and so may leave before the flight ends. */
 interface Waiter<T> {
@@ -344,9 +341,9 @@ export class SingleFlight<T> {
 }
 
 function checkTimeout(ms: unknown): number {
-  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > maxTimeoutMs) {
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > MAX_TIMER_MS) {
     throw new InvalidArgumentError(
-      `singleflight: timeoutMs must be a number from 0 to ${maxTimeoutMs}, got ${String(ms)}`,
+      `singleflight: timeoutMs must be a number from 0 to ${MAX_TIMER_MS}, got ${String(ms)}`,
     );
   }
   return ms;

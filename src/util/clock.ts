@@ -15,6 +15,9 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
+/** MAX_TIMER_MS is the largest delay `setTimeout` honours (a larger one fires at once): a wait longer than this needs no timer. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** systemClock is `Date.now` with unref'd timers: a timer of its own never keeps a process alive. */
 export const systemClock: Clock = Object.freeze({
   now: () => Date.now(),

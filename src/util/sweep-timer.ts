@@ -1,9 +1,6 @@
 // sweep-timer.ts: one timer for many deadlines, for request tables that would
 // otherwise start and clear a timer per request.
-import { type Clock, systemClock } from './clock.js';
-
-/** The largest delay `setTimeout` honours. */
-const maxDelayMs = 2 ** 31 - 1;
+import { type Clock, MAX_TIMER_MS, systemClock } from './clock.js';
 
 /**
  * SweepTimer stands in for one timer per request. The owner keeps each request's
@@ -64,7 +61,7 @@ export class SweepTimer {
   #arm(deadline: number, now: number): void {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#at = deadline;
-    const delay = Math.min(Math.max(1, Math.ceil(deadline - now)), maxDelayMs);
+    const delay = Math.min(Math.max(1, Math.ceil(deadline - now)), MAX_TIMER_MS);
     this.#timer = this.#clock.setTimeout(this.#fire, delay);
     this.#hold();
   }

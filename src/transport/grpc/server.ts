@@ -50,7 +50,7 @@ import { RefusalLog } from '../../security/refusals.js';
 import { AUTHORIZATION, type SecretCheck, secretCheck } from '../../security/secret.js';
 import type { ResolvedTls } from '../../security/tls.js';
 import { ByteBudget } from '../../util/byte-budget.js';
-import { type Clock, systemClock } from '../../util/clock.js';
+import { type Clock, MAX_TIMER_MS, systemClock } from '../../util/clock.js';
 import {
   guardConnections,
   logLimits,
@@ -75,8 +75,6 @@ import {
 import { CLEAR_METADATA, GENERATION_METADATA } from './status.js';
 import { checkKey, clean, findGroup, isRefusal, type Refusal, refusalOf } from './target.js';
 
-/** The largest delay `setTimeout` honours; a deadline further away needs no timer. */
-const maxTimerMs = 2 ** 31 - 1;
 // Room in a SetRequest for the field tags, the lengths, the expiry and a group name.
 const setRequestOverhead = 64 * 1024;
 
@@ -645,7 +643,7 @@ function callSignal(
   let timer: NodeJS.Timeout | undefined;
   if (deadline !== undefined) {
     const left = Math.max(0, deadline - Date.now());
-    if (left <= maxTimerMs) {
+    if (left <= MAX_TIMER_MS) {
       timer = setTimeout(
         () =>
           controller.abort(

@@ -4,6 +4,7 @@
 import type { Dispatcher } from 'undici';
 import { parseGeneration } from '../../core/peers.js';
 import { TooLargeError } from '../../errors.js';
+import { MAX_TIMER_MS } from '../../util/clock.js';
 import { GENERATION_HEADER } from './wire.js';
 
 // Error bodies: how much to read before giving up, and how much to keep for the message.
@@ -42,9 +43,6 @@ export interface ExchangeOptions {
   onAbort: () => Error;
 }
 
-/** The largest delay `setTimeout` honours; a longer wait needs no timer. */
-const maxTimerMs = 2 ** 31 - 1;
-
 /**
  * Exchange is the handler of one request given to undici's `dispatch`: no
  * response stream, no promise per chunk, no AbortController. `promise` settles
@@ -78,7 +76,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#resolve = resolve;
       this.#reject = reject;
     });
-    if (options.timeoutMs <= maxTimerMs) {
+    if (options.timeoutMs <= MAX_TIMER_MS) {
       // Whole milliseconds: Node keeps a list of timers per distinct delay, and callers'
       // deadlines would otherwise give nearly every request a list of its own.
       this.#timer = setTimeout(() => this.fail(options.onTimeout()), Math.ceil(options.timeoutMs));

@@ -17,13 +17,10 @@ import {
 } from '../../errors.js';
 import { acceptedValueBytes, checkPeerValue } from '../../limits.js';
 import { hostPortOf } from '../../util/address.js';
-import { type Clock, holdOpen } from '../../util/clock.js';
+import { type Clock, holdOpen, MAX_TIMER_MS } from '../../util/clock.js';
 import { askInBatches } from '../batches.js';
 import { wholeMillis } from '../expiry.js';
 import type { MemoryAnswer, MemoryNetwork, MemoryRequest } from './network.js';
-
-/** The largest delay `setTimeout` honours; a deadline further away needs no timer. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** MemoryClientConfig is what every client of one memory transport shares. */
 export interface MemoryClientConfig {

@@ -25,7 +25,7 @@ import {
 import { acceptedValueBytes, checkPeerValue } from '../../limits.js';
 import { CLOSED_AFTER_HANDSHAKE } from '../../security/refusals.js';
 import { ChurnMap } from '../../util/churn-map.js';
-import type { Clock } from '../../util/clock.js';
+import { type Clock, MAX_TIMER_MS } from '../../util/clock.js';
 import { LogThrottle } from '../../util/log-throttle.js';
 import { SweepTimer } from '../../util/sweep-timer.js';
 import { askInBatches } from '../batches.js';
@@ -94,8 +94,6 @@ export interface TcpClientStats {
   dials: number;
 }
 
-/** The largest delay `setTimeout` honours; a longer wait needs no timer. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 /** The longest wait for a probe's answer before a stalled connection is dropped. */
 const maxProbeMs = 1_000;
 

@@ -1,5 +1,6 @@
 // stats-call.ts: the tcp transport's stats call, made on a connection of its own (HELLO,
 // STATS, one answer, close), so a peer that does not know the frame closes only that one.
+
 import {
   decodeNodeStats,
   MAX_NODE_STATS_BYTES,
@@ -14,6 +15,7 @@ import {
   InvalidArgumentError,
   UnavailableError,
 } from '../../errors.js';
+import { MAX_TIMER_MS } from '../../util/clock.js';
 import { type DialConfig, dialPeer, type PeerAddress } from './dial.js';
 import {
   codeOf,
@@ -38,8 +40,6 @@ const STATS_ID = 1;
  * STATS frame's is the one answer (a refusal, on id 0, fails the call).
  */
 const STATS_HELLO_VERSION = 1;
-/** The largest delay `setTimeout` honours; a longer wait needs no timer. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * callStats dials `address` as the peer client does (see {@link dialPeer}), sends HELLO
