@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createServer as createHttp2Server, type ServerHttp2Stream } from 'node:http2';
 import { after, describe, it } from 'node:test';
 import { create } from '@bufbuild/protobuf';
-import { type handleUnaryCall, Server, ServerCredentials } from '@grpc/grpc-js';
+import { type handleUnaryCall, Server } from '@grpc/grpc-js';
 import { noopLogger } from '../../core/logger.js';
 import type { CallOptions, PeerValue } from '../../core/peers.js';
 import { isCacheError, NotFoundError } from '../../errors.js';
@@ -24,7 +24,7 @@ import { deferred, FakeGroup, fakeLookup, utf8 } from '../http/testing.js';
 import type { GrpcPeerClient } from './client.js';
 import type { GrpcPeerServer } from './server.js';
 import { groupCacheMethods, type Received } from './service.js';
-import { rawExchange } from './testing.js';
+import { listen, rawExchange } from './testing.js';
 import { type GrpcTransportOptions, grpcTransport } from './transport.js';
 
 const decode = (v: PeerValue) => new TextDecoder().decode(v.value);
@@ -226,11 +226,7 @@ describe('gRPC Exchange stream', { timeout: 30_000 }, () => {
     // A server of Get only, as another gRPC implementation of the service might be.
     const server = new Server();
     server.addService({ get: groupCacheMethods.get }, { get });
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) =>
-        err ? reject(err) : resolve(p),
-      ),
-    );
+    const port = await listen(server);
     opened.push({ close: async () => void server.forceShutdown() });
     const client = clientOf(port);
     const got = await Promise.all(['a', 'b', 'c'].map((k) => client.get('g', k)));
