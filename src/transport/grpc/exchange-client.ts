@@ -118,6 +118,8 @@ interface Link {
   readonly abandoned: Set<number>;
   /** Requests not yet written: they leave in the next batch. */
   outgoing: StreamRequest[];
+  /** The size of each of `outgoing` ({@link weight}), measured once. */
+  outgoingWeights: number[];
   outgoingBytes: number;
   scheduled: boolean;
   /** The stream's buffer is full: write again on 'drain'. */
@@ -265,6 +267,7 @@ export class PeerStream {
       pending: new ChurnMap(),
       abandoned: new Set(),
       outgoing: [],
+      outgoingWeights: [],
       outgoingBytes: 0,
       scheduled: false,
       blocked: false,
@@ -295,13 +298,14 @@ export class PeerStream {
     pending.link = link;
     if (link.pending.size === 0) this.#timeouts.hold(true);
     link.pending.set(id, pending);
-    this.#queue(link, pending.request);
+    this.#queue(link, pending.request, pending.bytes);
   }
 
   /** queue adds a request to the link's next batch, written at the end of this turn or when full. */
-  #queue(link: Link, request: StreamRequest): void {
+  #queue(link: Link, request: StreamRequest, bytes: number): void {
     link.outgoing.push(request);
-    link.outgoingBytes += weight(request);
+    link.outgoingWeights.push(bytes);
+    link.outgoingBytes += bytes;
     if (link.outgoing.length >= maxBatchRequests || link.outgoingBytes >= maxBatchBytes) {
       this.#write(link);
     } else if (!link.scheduled) {
@@ -322,16 +326,19 @@ export class PeerStream {
   #write(link: Link): void {
     while (!link.dead && !link.blocked && link.outgoing.length > 0) {
       const queued = link.outgoing;
+      const weights = link.outgoingWeights;
       let end = 0;
       let bytes = 0;
       while (end < queued.length && end < maxBatchRequests) {
-        const next = weight(queued[end]!);
+        const next = weights[end] as number;
         if (end > 0 && bytes + next > maxBatchBytes) break;
         bytes += next;
         end++;
       }
-      const requests = end === queued.length ? queued : queued.slice(0, end);
-      link.outgoing = end === queued.length ? [] : queued.slice(end);
+      const all = end === queued.length;
+      const requests = all ? queued : queued.slice(0, end);
+      link.outgoing = all ? [] : queued.slice(end);
+      link.outgoingWeights = all ? [] : weights.slice(end);
       link.outgoingBytes -= bytes;
       // Each request tells the peer the time its caller has left as it leaves, not as it was
       // sent: one that waited here for room or for 'drain' has less than it had then.
@@ -412,12 +419,13 @@ export class PeerStream {
       if (unsent >= 0) {
         // Never written: taken back, and the peer never hears of it.
         link.outgoing.splice(unsent, 1);
-        link.outgoingBytes -= weight(pending.request);
+        link.outgoingWeights.splice(unsent, 1);
+        link.outgoingBytes -= pending.bytes;
       } else if (!link.dead) {
         link.abandoned.add(pending.request.id);
         const cancel = streamRequest({ case: 'cancel', value: true }, undefined);
         cancel.id = pending.request.id;
-        this.#queue(link, cancel);
+        this.#queue(link, cancel, weight(cancel));
         if (link.abandoned.size >= this.#config.maxStreamRequests) {
           // Every place is held by a request the peer never answered (a hung peer, a
           // connection gone silent): the stream goes, and the next request opens another.
@@ -486,6 +494,7 @@ export class PeerStream {
     const pending = [...link.pending.values()];
     link.pending.clear();
     link.outgoing = [];
+    link.outgoingWeights = [];
     link.outgoingBytes = 0;
     for (const p of pending) this.#reject(p, reason);
     if (this.#waiting.length === 0) this.#timeouts.hold(false);
