@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { create } from '@bufbuild/protobuf';
 import { Metadata, status } from '@grpc/grpc-js';
 import { ManualClock, settle } from '../../../test/support/manual-clock.js';
-import { UnavailableError } from '../../errors.js';
+import { DeadlineExceededError, UnavailableError } from '../../errors.js';
 import {
   GetRequestSchema,
   SetRequestSchema,
@@ -193,5 +193,40 @@ test('a peer without the stream leaves no timer holding the process once its req
   await assert.rejects(sent, NoExchangeError);
   await assert.rejects(waiting, NoExchangeError);
   assert.equal(clock.refed.size, 0, 'no timer holds the process open');
+  stream.close();
+});
+
+test('a request whose deadline passed while it waited to be written is given up unsent, even when the timer is late', async () => {
+  // A clock whose reading can jump ahead of its timers, as a busy process's timers run late.
+  const base = new ManualClock(1_000_000);
+  let late = 0;
+  const clock = {
+    now: () => base.now() + late,
+    setTimeout: (fn: () => void, ms: number) => base.setTimeout(fn, ms),
+    clearTimeout: (handle: unknown) => base.clearTimeout(handle),
+  };
+  const call = new RecordingCall();
+  const stream = new PeerStream({
+    url: 'http://peer',
+    open: () => call as unknown as ExchangeCall,
+    details: () => '',
+    maxStreamRequests: 8,
+    maxQueuedRequests: 8,
+    maxQueuedBytes: 1 << 20,
+    idleMs: 60_000,
+    clock,
+  });
+  call.accepting = false;
+  const first = stream.send(get('a'), 1, Number.POSITIVE_INFINITY, undefined);
+  await settle();
+  const held = stream.send(get('b'), 1, clock.now() + 1_000, undefined);
+  assert.equal(stream.stats().unwritten, 1);
+  late = 2_000;
+  call.accepting = true;
+  call.emit('drain');
+  await assert.rejects(held, DeadlineExceededError);
+  assert.equal(call.written.length, 1, 'only the first request was written');
+  call.answer(call.written[0]!.requests[0]!.id);
+  await first;
   stream.close();
 });
