@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
+import { InvalidArgumentError } from '../errors.js';
 import type { Membership } from '../membership/membership.js';
 import { httpTransport } from '../transport/http/transport.js';
 import { type CacheNode, createNode, type NodeOptions } from './node.js';
@@ -175,6 +176,23 @@ describe('node lifecycle and options', () => {
     assert.equal(res.headers.get('content-type'), 'application/x-protobuf');
     await new Promise((r) => server.close(r));
     await node.close();
+  });
+
+  test('a handler refused for its options leaves its node unmounted: not ready until one is made', async () => {
+    // Options the transport checks only when it makes a server or a handler.
+    const refused = httpTransport({ maxKeyBytes: 0 });
+    const self = `http://127.0.0.1:${await freePort()}`;
+    const transport = httpTransport();
+    const node = createNode({ self, peers: [self], transport });
+    try {
+      assert.throws(() => refused.handler(node), InvalidArgumentError);
+      await node.start();
+      assert.equal(node.state, 'starting', 'no handler serves its peers, and it has no server');
+      transport.handler(node);
+      assert.equal(node.state, 'ready', 'a handler made: it serves its peers');
+    } finally {
+      await node.close();
+    }
   });
 
   /**
