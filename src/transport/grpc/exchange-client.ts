@@ -327,12 +327,12 @@ export class PeerStream {
     // A request whose deadline passed while it waited here (the sweep's timer can run late)
     // is given up unsent, as the sweep would have given it up: none leaves with no time left.
     const now = this.#config.clock.now();
-    let expired: Pending[] | undefined;
+    const expired: Pending[] = [];
     for (const request of link.outgoing) {
       const pending = link.pending.get(request.id);
-      if (pending?.request === request && pending.deadline <= now) (expired ??= []).push(pending);
+      if (pending?.request === request && pending.deadline <= now) expired.push(pending);
     }
-    if (expired !== undefined) for (const pending of expired) this.#due(pending, now, 0);
+    for (const pending of expired) this.#due(pending, now, 0);
     while (!link.dead && !link.blocked && link.outgoing.length > 0) {
       const queued = link.outgoing;
       const weights = link.outgoingWeights;
