@@ -17,6 +17,7 @@ import {
   StreamResponseSchema,
   StreamResponsesSchema,
 } from '../../proto/gen/groupcache_pb.js';
+import type { Clock } from '../../util/clock.js';
 import { type ExchangeCall, NoExchangeError, PeerStream } from './exchange-client.js';
 
 /** A call that keeps the batches written to it and answers when the test says. */
@@ -40,8 +41,11 @@ class RecordingCall extends EventEmitter {
 }
 
 /** recorded is a PeerStream on a manual clock whose call records what is written. */
-function recorded(maxStreamRequests: number, maxQueuedBytes = 16 << 20) {
-  const clock = new ManualClock(1_000_000);
+function recorded<C extends Clock = ManualClock>(
+  maxStreamRequests: number,
+  maxQueuedBytes = 16 << 20,
+  clock: C = new ManualClock(1_000_000) as unknown as C,
+) {
   const call = new RecordingCall();
   const stream = new PeerStream({
     url: 'http://peer',
@@ -168,18 +172,7 @@ class RefClock extends ManualClock {
 }
 
 test('a peer without the stream leaves no timer holding the process once its requests failed', async () => {
-  const clock = new RefClock(1_000_000);
-  const call = new RecordingCall();
-  const stream = new PeerStream({
-    url: 'http://peer',
-    open: () => call as unknown as ExchangeCall,
-    details: () => '',
-    maxStreamRequests: 1,
-    maxQueuedRequests: 8,
-    maxQueuedBytes: 1 << 20,
-    idleMs: 60_000,
-    clock,
-  });
+  const { clock, call, stream } = recorded(1, 1 << 20, new RefClock(1_000_000));
   const deadline = clock.now() + 5_000;
   const sent = stream.send(get('a'), 1, deadline, undefined);
   const waiting = stream.send(get('b'), 1, deadline, undefined);
@@ -205,17 +198,7 @@ test('a request whose deadline passed while it waited to be written is given up 
     setTimeout: (fn: () => void, ms: number) => base.setTimeout(fn, ms),
     clearTimeout: (handle: unknown) => base.clearTimeout(handle),
   };
-  const call = new RecordingCall();
-  const stream = new PeerStream({
-    url: 'http://peer',
-    open: () => call as unknown as ExchangeCall,
-    details: () => '',
-    maxStreamRequests: 8,
-    maxQueuedRequests: 8,
-    maxQueuedBytes: 1 << 20,
-    idleMs: 60_000,
-    clock,
-  });
+  const { call, stream } = recorded(8, 1 << 20, clock);
   call.accepting = false;
   const first = stream.send(get('a'), 1, Number.POSITIVE_INFINITY, undefined);
   await settle();
