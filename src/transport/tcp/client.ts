@@ -493,6 +493,7 @@ export class TcpPeerClient implements PeerClient {
     if (deadline <= now) {
       return Promise.reject(new DeadlineExceededError(`peer ${this.url}: the deadline has passed`));
     }
+    // A call that raced the close (a batch past its await) dials nothing: it fails here.
     if (this.#closed) {
       return Promise.reject(new UnavailableError(`peer ${this.url}: the transport is closed`));
     }
@@ -718,8 +719,6 @@ export class TcpPeerClient implements PeerClient {
    */
   #linkNow(now: number): Link | undefined {
     if (this.#link !== undefined && !this.#link.dead) return this.#link;
-    // A closed client dials nothing: a call that raced the close fails instead.
-    if (this.#closed) return undefined;
     if (now < this.#retryAt) return undefined;
     const version = this.#nextVersion;
     this.#nextVersion = PROTOCOL_VERSION;
