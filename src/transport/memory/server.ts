@@ -369,6 +369,9 @@ export class MemoryPeerServer implements PeerServer, MemoryEndpoint {
           if (outcome instanceof CacheError) {
             this.#logFault('getMany', outcome);
             answer.set(key, outcome);
+          } else if ((outcome.generation ?? 0) === generation) {
+            // Already the batch's (a real group answers a batch under one generation).
+            answer.set(key, outcome);
           } else {
             const value: PeerValue = {
               value: outcome.value,
