@@ -72,6 +72,14 @@ for (const r of results) {
   );
 }
 
+// What competes with the answers in the app processes: the event loop's delay and GC.
+for (const r of results) {
+  const pct = (share: number) => `${(100 * share).toFixed(1)}%`;
+  console.log(
+    `${r.label}, app processes: event-loop delay p99 ${r.loopDelayP99Ms.toFixed(1)} ms (median of each process's rounds); GC ${pct(r.gcShare)} of the time, ${r.majorPerSec.toFixed(1)} major collections a second per process (${pct(r.majorShare)} of the time)`,
+  );
+}
+
 const c = results.find((r) => r.system === 'peercache');
 for (const other of results.filter((r) => r.system === 'redis' || r.system === 'bentocache')) {
   if (c === undefined) break;

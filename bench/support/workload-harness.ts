@@ -14,6 +14,7 @@ import { startRedis } from './redis.js';
 import { SYSTEM_LABELS, type SystemName, WORKLOAD_GROUP } from './workload-apps.js';
 import { startWorkloadDb, type WorkloadDb } from './workload-db.js';
 import { LatencyHistogram } from './workload-histogram.js';
+import type { LoopStats } from './workload-loop.js';
 import type { WriteRecord } from './workload-stale.js';
 import type { CheckResult, RunResult, WorkerConfig } from './workload-worker.js';
 
@@ -87,6 +88,13 @@ export interface SystemResult {
   staleReordered: number;
   /** The cache's own counters, summed over the app processes (whole run), where it keeps them. */
   counters: Record<string, number>;
+  /** The app processes' event-loop delay p99 in ms: the median over each process's measured rounds. */
+  loopDelayP99Ms: number;
+  /** Share of the app processes' measured time spent in garbage collection, 0..1. */
+  gcShare: number;
+  /** Major (mark-compact) collections per app process per second, and their share of the time. */
+  majorPerSec: number;
+  majorShare: number;
 }
 
 /** Started is one system, running: its database, app processes and the processes it needs. */
@@ -104,6 +112,8 @@ interface Started {
   measuredMs: number;
   /** CPU time its processes used during the measured rounds, in seconds. */
   cpuSeconds: number;
+  /** What each app process's event loop saw in each measured round. */
+  loops: LoopStats[];
 }
 
 function url(port: number): string {
@@ -232,6 +242,7 @@ async function startSystem(
     histogram: new LatencyHistogram(),
     measuredMs: 0,
     cpuSeconds: 0,
+    loops: [],
   };
 }
 
@@ -251,6 +262,7 @@ async function runSystem(s: Started, durationMs: number, measured: boolean): Pro
     s.gets += r.gets;
     s.writesMeasured += r.writes;
     s.histogram.merge(r.histogram);
+    if (r.loop !== undefined) s.loops.push(r.loop);
   }
   if (measured) {
     s.measuredMs += durationMs;
@@ -295,6 +307,25 @@ async function finish(s: Started): Promise<SystemResult> {
     stale: checks.reduce((sum, c) => sum + c.stale, 0),
     staleReordered: checks.reduce((sum, c) => sum + c.reordered, 0),
     counters,
+    ...loopSummary(s.loops),
+  };
+}
+
+/** loopSummary sums up the app processes' {@link LoopStats} over the measured rounds. */
+function loopSummary(
+  loops: readonly LoopStats[],
+): Pick<SystemResult, 'loopDelayP99Ms' | 'gcShare' | 'majorPerSec' | 'majorShare'> {
+  const p99s = loops.map((l) => l.delayP99Ms).sort((a, b) => a - b);
+  const sum = (pick: (l: LoopStats) => number) => loops.reduce((t, l) => t + pick(l), 0);
+  const ms = Math.max(
+    1,
+    sum((l) => l.ms),
+  );
+  return {
+    loopDelayP99Ms: p99s.length === 0 ? Number.NaN : (p99s[p99s.length >> 1] as number),
+    gcShare: sum((l) => l.gcMs) / ms,
+    majorPerSec: (sum((l) => l.majorCount) * 1000) / ms,
+    majorShare: sum((l) => l.majorMs) / ms,
   };
 }
 

@@ -10,6 +10,7 @@ import { ZipfSampler } from './sim/zipf.js';
 import { type AppConfig, createApp } from './workload-apps.js';
 import { connectWorkloadDb } from './workload-db.js';
 import { type HistogramCounts, LatencyHistogram } from './workload-histogram.js';
+import { type LoopStats, LoopWatch } from './workload-loop.js';
 import { monotonicUs, ReadLog, StaleChecker, type WriteRecord } from './workload-stale.js';
 
 /** WorkerConfig is an app process's config: its App's, the database's port and the load's shape. */
@@ -31,6 +32,8 @@ export interface RunResult {
   histogram: HistogramCounts;
   /** The writes acknowledged during the run. */
   writeLog: WriteRecord[];
+  /** How busy the event loop was, for a measured run. */
+  loop?: LoopStats;
 }
 
 /** CheckResult is what `POST /check` found among the reads recorded so far. */
@@ -58,6 +61,8 @@ async function run(durationMs: number, record: boolean): Promise<RunResult> {
     errors++;
     firstError ??= err instanceof Error ? err.message : String(err);
   };
+  const watch = record ? new LoopWatch() : undefined;
+  watch?.start();
   const end = performance.now() + durationMs;
   const loop = async () => {
     while (performance.now() < end) {
@@ -85,6 +90,7 @@ async function run(durationMs: number, record: boolean): Promise<RunResult> {
     }
   };
   await Promise.all(Array.from({ length: config.inFlight }, loop));
+  const loopStats = watch?.stop();
   return {
     gets,
     writes,
@@ -92,6 +98,7 @@ async function run(durationMs: number, record: boolean): Promise<RunResult> {
     ...(firstError === undefined ? {} : { firstError }),
     histogram: histogram.counts(),
     writeLog,
+    ...(loopStats === undefined ? {} : { loop: loopStats }),
   };
 }
 
