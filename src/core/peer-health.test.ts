@@ -16,6 +16,7 @@ import type { Logger } from './logger.js';
 import {
   HealthCheckedPeer,
   type HealthCheckedPeerOptions,
+  type PeerCallObserver,
   PROBE_GROUP,
   probeAnswered,
 } from './peer-health.js';
@@ -547,5 +548,68 @@ describe('getMany through a HealthCheckedPeer', () => {
     const answer = many.value as Map<string, unknown>;
     assert.ok(isCacheError(answer.get('a'), 'UNAVAILABLE'));
     assert.equal(peer.healthy, false, 'two failed gets in a row cross the threshold of 2');
+  });
+});
+
+/** recordingObserver records what a HealthCheckedPeer tells its observer, its clock a counter. */
+function recordingObserver() {
+  const heard: string[] = [];
+  let now = 0;
+  const observer: PeerCallObserver = {
+    start: () => ++now,
+    answered: (op, group, started) => heard.push(`${op} ${group} #${started} answered`),
+    failed: (op, group, started, err) =>
+      heard.push(`${op} ${group} #${started} ${isCacheError(err) ? err.code : String(err)}`),
+    close: () => heard.push('closed'),
+  };
+  return { heard, observer };
+}
+
+describe('the observer of a HealthCheckedPeer', () => {
+  for (const enabled of [true, false]) {
+    test(`hears each call when the wrapped client settles it (health ${enabled ? 'on' : 'off'})`, async () => {
+      const { heard, observer } = recordingObserver();
+      const { inner, peer } = setup({ enabled, observer });
+      const got = outcome(peer.get('g', 'a'));
+      const missing = outcome(peer.get('h', 'b'));
+      assert.deepEqual(heard, [], 'nothing before the wrapped client settles');
+      inner.calls[1]?.reject(new NotFoundError('no b'));
+      inner.calls[0]?.resolve(value);
+      await settle();
+      assert.equal(got.value, value);
+      assert.ok(isCacheError(missing.err, 'NOT_FOUND'));
+      await peer.set('g', 'c', new Uint8Array(1), 0);
+      await peer.remove('g', 'd');
+      await peer.removeMany('g', ['e', 'f']);
+      // Not observed, answered or not (this fake peer has no clear call).
+      await assert.rejects(peer.clear('g', 7), NotFoundError);
+      assert.deepEqual(heard, [
+        'get h #2 NOT_FOUND',
+        'get g #1 answered',
+        'set g #3 answered',
+        // A batch of removes is one call, as the wrapped client (without removeMany) sends
+        // it one remove per key.
+        'remove g #4 answered',
+        'remove g #5 answered',
+      ]);
+      await peer.close();
+      assert.deepEqual(heard.slice(-1), ['closed']);
+    });
+  }
+
+  test('a batch get is one call; a call refused at once for an unhealthy peer is not observed', async () => {
+    const { heard, observer } = recordingObserver();
+    const { inner, peer } = setup({ observer, failureThreshold: 1 }, async () => new Map());
+    await (peer.getMany as NonNullable<PeerClient['getMany']>)('g', ['a', 'b']);
+    assert.deepEqual(heard, ['get g #1 answered']);
+    inner.probe = 'hang';
+    const failed = outcome(peer.get('g', 'c'));
+    inner.calls[0]?.reject(refused());
+    await settle();
+    assert.ok(isCacheError(failed.err, 'UNAVAILABLE'));
+    assert.equal(peer.healthy, false);
+    await assert.rejects(peer.get('g', 'd'), UnavailableError);
+    assert.deepEqual(heard, ['get g #1 answered', 'get g #2 UNAVAILABLE']);
+    await peer.close();
   });
 });

@@ -97,6 +97,28 @@ export interface HealthCheckedPeerOptions extends PeerHealthOptions {
    * Default: nothing.
    */
   onReturned?: ((url: string) => void) | undefined;
+  /**
+   * observer hears how each get, set and remove (and batch of them) sent to the peer
+   * ended, as the wrapped client settled it: the request metrics, taken in this
+   * wrapper's own callbacks instead of a promise layer of their own. Clear notices
+   * and probes are not observed. It is closed with this wrapper.
+   */
+  observer?: PeerCallObserver | undefined;
+}
+
+/** PeerCallOp is the kind of a call as the request metrics count it: a batch counts as its kind. */
+export type PeerCallOp = 'get' | 'set' | 'remove';
+
+/** PeerCallObserver hears of the calls a {@link HealthCheckedPeer} sends to its peer. */
+export interface PeerCallObserver {
+  /** start is the time a call is sent, as `answered` and `failed` take it back. */
+  start(): number;
+  /** answered: the call of `op` for `group` sent at `started` got its answer. */
+  answered(op: PeerCallOp, group: string, started: number): void;
+  /** failed: the call of `op` for `group` sent at `started` failed with `err`. */
+  failed(op: PeerCallOp, group: string, started: number, err: unknown): void;
+  /** close: the wrapper is closed; calls that end later are no longer observed. */
+  close?(): void;
 }
 
 /** PeerHealthState is what a {@link HealthCheckedPeer} knows about its peer. */
@@ -230,6 +252,7 @@ export class HealthCheckedPeer implements PeerClient {
   #leaving = false;
   readonly #onLeaving: ((url: string) => void) | undefined;
   readonly #onReturned: ((url: string) => void) | undefined;
+  readonly #observer: PeerCallObserver | undefined;
   /**
    * getMany asks the peer for many keys (see {@link PeerClient.getMany}) in one call,
    * counted as one. A key answered "leaving" marks the peer leaving before the answer
@@ -264,6 +287,7 @@ export class HealthCheckedPeer implements PeerClient {
     this.#since = this.#clock.now();
     this.#onLeaving = options.onLeaving;
     this.#onReturned = options.onReturned;
+    this.#observer = options.observer;
   }
 
   /** healthy is false while calls to the peer fail at once. */
@@ -313,7 +337,7 @@ export class HealthCheckedPeer implements PeerClient {
 
   /** get asks the peer for `key` of `group` (see {@link PeerClient.get}). */
   get(group: string, key: string, options?: CallOptions): Promise<PeerValue> {
-    return this.#call(options, (o) => this.#inner.get(group, key, o));
+    return this.#call('get', group, options, (o) => this.#inner.get(group, key, o));
   }
 
   /** set stores a value at the peer (see {@link PeerClient.set}). */
@@ -324,12 +348,14 @@ export class HealthCheckedPeer implements PeerClient {
     expireAt: number,
     options?: CallOptions,
   ): Promise<void> {
-    return this.#call(options, (o) => this.#inner.set(group, key, value, expireAt, o));
+    return this.#call('set', group, options, (o) =>
+      this.#inner.set(group, key, value, expireAt, o),
+    );
   }
 
   /** remove drops a key at the peer (see {@link PeerClient.remove}). */
   remove(group: string, key: string, options?: CallOptions): Promise<void> {
-    return this.#call(options, (o) => this.#inner.remove(group, key, o));
+    return this.#call('remove', group, options, (o) => this.#inner.remove(group, key, o));
   }
 
   /** #getMany is {@link HealthCheckedPeer.getMany} over `getMany`, the wrapped client's. */
@@ -340,25 +366,27 @@ export class HealthCheckedPeer implements PeerClient {
     options?: CallOptions,
   ): Promise<PeerGetManyResult> {
     const inner = this.#inner;
-    return this.#call(options, (o) => getMany.call(inner, group, keys, o)).then((answer) => {
-      for (const outcome of answer.values()) {
-        if (peerLeaving(outcome)) {
-          this.markLeaving();
-          break;
+    return this.#call('get', group, options, (o) => getMany.call(inner, group, keys, o)).then(
+      (answer) => {
+        for (const outcome of answer.values()) {
+          if (peerLeaving(outcome)) {
+            this.markLeaving();
+            break;
+          }
         }
-      }
-      return answer;
-    });
+        return answer;
+      },
+    );
   }
 
   /** removeMany drops many keys at the peer (see {@link PeerClient.removeMany}). */
   removeMany(group: string, keys: readonly string[], options?: CallOptions): Promise<void> {
-    return this.#call(options, (o) => removeKeys(this.#inner, group, keys, o));
+    return this.#call('remove', group, options, (o) => removeKeys(this.#inner, group, keys, o));
   }
 
   /** clear sends the peer a group's clear notice (see {@link PeerClient.clear}). */
   clear(group: string, generation: number, options?: CallOptions): Promise<void> {
-    return this.#call(options, (o) => clearAt(this.#inner, group, generation, o));
+    return this.#call(undefined, group, options, (o) => clearAt(this.#inner, group, generation, o));
   }
 
   /**
@@ -371,10 +399,21 @@ export class HealthCheckedPeer implements PeerClient {
     if (this.#nextProbe !== undefined) this.#clock.clearTimeout(this.#nextProbe);
     this.#nextProbe = undefined;
     this.#throttle.forget(this.url);
+    this.#observer?.close?.();
     await (this.#inner as { close?: () => unknown }).close?.();
   }
 
-  #call<T>(options: CallOptions | undefined, send: (o: CallOptions) => Promise<T>): Promise<T> {
+  /**
+   * #call sends a call through `send` with its deadline capped, and settles it as the
+   * wrapped client does unless the peer is marked unhealthy first. A call of `op` (all
+   * but clear notices) is told to the observer when the wrapped client settles it.
+   */
+  #call<T>(
+    op: PeerCallOp | undefined,
+    group: string,
+    options: CallOptions | undefined,
+    send: (o: CallOptions) => Promise<T>,
+  ): Promise<T> {
     // A leaving peer is still sent what reaches it (a write's drops): it answers until it closes.
     if (!this.#healthy && !this.#leaving) {
       return Promise.reject(
@@ -390,6 +429,8 @@ export class HealthCheckedPeer implements PeerClient {
     // fault, not a caller in a hurry.
     const ours = callerDeadline === undefined || callerDeadline >= cap;
     const signal = options?.signal;
+    const observer = op === undefined ? undefined : this.#observer;
+    const started = observer === undefined ? 0 : observer.start();
     let sent: Promise<T>;
     try {
       sent = send({ ...options, signal, deadline: ours ? cap : callerDeadline });
@@ -397,10 +438,17 @@ export class HealthCheckedPeer implements PeerClient {
       sent = Promise.reject(err);
     }
     if (!this.#enabled) {
-      return sent.catch((err: unknown) => {
-        if (peerLeaving(err)) this.markLeaving();
-        throw err;
-      });
+      return sent.then(
+        (value) => {
+          observer?.answered(op as PeerCallOp, group, started);
+          return value;
+        },
+        (err: unknown) => {
+          observer?.failed(op as PeerCallOp, group, started, err);
+          if (peerLeaving(err)) this.markLeaving();
+          throw err;
+        },
+      );
     }
     if (this.#waiting.size === 0) this.#busySince = now;
     const id = this.#nextId++;
@@ -409,10 +457,12 @@ export class HealthCheckedPeer implements PeerClient {
       this.#waiting.set(id, reject);
       sent.then(
         (value) => {
+          observer?.answered(op as PeerCallOp, group, started);
           this.#answered();
           if (this.#waiting.delete(id)) resolve(value);
         },
         (err: unknown) => {
+          observer?.failed(op as PeerCallOp, group, started, err);
           // #failed may mark the peer unhealthy, which fails every waiting call at
           // once, this one included, with the wrapper's UnavailableError; the
           // delete then finds nothing, and this call's own error is not passed on

@@ -1,7 +1,8 @@
-// metrics.test.ts: NodeMetrics records peer requests under the peer's URL and forgets a peer's
-// series when its client is closed.
+// metrics.test.ts: NodeMetrics records peer requests under the peer's URL, through the observer
+// a peer's HealthCheckedPeer tells, and forgets a peer's series when that client is closed.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { HealthCheckedPeer } from '../core/peer-health.js';
 import type { PeerClient } from '../core/peers.js';
 import { NotFoundError, UnavailableError } from '../errors.js';
 import { NodeMetrics } from './metrics.js';
@@ -21,6 +22,10 @@ function fakeClient(url: string, answer: () => Promise<never> | Promise<unknown>
   return client;
 }
 
+/** observed is `inner` as a node asks it: behind its health check, observed by `m`. */
+const observed = (m: NodeMetrics, inner: PeerClient) =>
+  new HealthCheckedPeer(inner, { observer: m.observer(inner.url) });
+
 const peerLines = async (m: NodeMetrics, url: string) =>
   (await m.registry.metrics()).split('\n').filter((l) => l.includes(`peer="${url}"`));
 
@@ -34,7 +39,7 @@ describe('NodeMetrics and departed peers', () => {
         ? Promise.reject(new UnavailableError('down'))
         : Promise.resolve({ value: new Uint8Array(0), expireAt: 0, minuteQps: 0 }),
     );
-    const client = m.instrument(inner);
+    const client = observed(m, inner);
     await client.get('g', 'k');
     fail = true;
     await assert.rejects(client.get('g', 'k'), UnavailableError);
@@ -42,8 +47,8 @@ describe('NodeMetrics and departed peers', () => {
     const lines = await peerLines(m, a);
     assert.ok(lines.some((l) => l.startsWith('peercache_peer_request_errors_total')));
     assert.ok(lines.some((l) => l.startsWith('peercache_peer_request_duration_seconds_count')));
-    client.close();
-    client.close();
+    await client.close();
+    await client.close();
     assert.equal(
       inner.closed(),
       2,
@@ -58,10 +63,16 @@ describe('NodeMetrics and departed peers', () => {
   it('keeps the series while another client of the same peer is open', async () => {
     const m = new NodeMetrics(() => []);
     const a = 'http://a:1';
-    const one = m.instrument(fakeClient(a, () => Promise.reject(new NotFoundError('no'))));
-    const two = m.instrument(fakeClient(a, () => Promise.reject(new NotFoundError('no'))));
+    const one = observed(
+      m,
+      fakeClient(a, () => Promise.reject(new NotFoundError('no'))),
+    );
+    const two = observed(
+      m,
+      fakeClient(a, () => Promise.reject(new NotFoundError('no'))),
+    );
     await assert.rejects(one.get('g', 'k'), NotFoundError);
-    one.close();
+    await one.close();
     await assert.rejects(two.get('g', 'k'), NotFoundError);
     const count = (await peerLines(m, a)).find((l) =>
       l.startsWith(
@@ -69,19 +80,19 @@ describe('NodeMetrics and departed peers', () => {
       ),
     );
     assert.match(count ?? '', / 2$/);
-    two.close();
+    await two.close();
     assert.deepEqual(await peerLines(m, a), []);
   });
 
-  it('a peer instrumented again after its close starts from empty series', async () => {
+  it('a peer observed again after its close starts from empty series', async () => {
     const m = new NodeMetrics(() => []);
     const a = 'http://a:1';
     const ok = () => Promise.resolve({ value: new Uint8Array(0), expireAt: 0, minuteQps: 0 });
-    const first = m.instrument(fakeClient(a, ok));
+    const first = observed(m, fakeClient(a, ok));
     await first.get('g', 'k');
     await first.get('g', 'k');
-    first.close();
-    const again = m.instrument(fakeClient(a, ok));
+    await first.close();
+    const again = observed(m, fakeClient(a, ok));
     await again.get('g', 'k');
     const count = (await peerLines(m, a)).find((l) =>
       l.startsWith(
@@ -95,7 +106,7 @@ describe('NodeMetrics and departed peers', () => {
     const m = new NodeMetrics(() => []);
     const a = 'http://a:1';
     const ok = () => Promise.resolve({ value: new Uint8Array(0), expireAt: 0, minuteQps: 0 });
-    const client = m.instrument(fakeClient(a, ok));
+    const client = observed(m, fakeClient(a, ok));
     assert.deepEqual(await peerLines(m, a), [], 'a peer never asked has no series');
     await client.get('g', 'k');
     const counts = async () =>
@@ -105,12 +116,13 @@ describe('NodeMetrics and departed peers', () => {
     assert.deepEqual(await counts(), ['{peer="http://a:1",op="get",outcome="ok"} 1']);
     // A set in flight when the peer's last client closes: its series is never made.
     let answer: () => void = () => {};
-    const slow = m.instrument(
+    const slow = observed(
+      m,
       fakeClient(a, () => new Promise((resolve) => (answer = () => resolve(undefined)))),
     );
     const setting = slow.set('g', 'k', new Uint8Array(1), 0);
-    client.close();
-    slow.close();
+    await client.close();
+    await slow.close();
     answer();
     await setting;
     assert.deepEqual(await peerLines(m, a), []);

@@ -2,8 +2,8 @@
 // group and cache stats read at scrape time, peer request latency and errors.
 import type { Gauge, Registry } from 'prom-client';
 import type { Group } from '../core/group.js';
-import { healthOf } from '../core/peer-health.js';
-import { type CallOptions, clearAt, getKeys, type PeerClient, removeKeys } from '../core/peers.js';
+import { healthOf, type PeerCallObserver, type PeerCallOp } from '../core/peer-health.js';
+import type { PeerClient } from '../core/peers.js';
 import type { GroupStats } from '../core/stats.js';
 import { isCacheError } from '../errors.js';
 import { LatencyHistogram, type LatencySeries } from './latency.js';
@@ -24,12 +24,10 @@ const statNames: Record<keyof GroupStats, string> = {
   refreshes: 'background reloads started by hits near expiry (refreshAhead)',
 };
 
-type PeerOp = 'get' | 'set' | 'remove';
-
 /** The labels of one series of the peer error counter. */
 interface ErrorLabels {
   peer: string;
-  op: PeerOp;
+  op: PeerCallOp;
   code: string;
 }
 
@@ -58,7 +56,7 @@ const outcomes = ['ok', 'not_found', 'error'] as const;
 type Outcome = (typeof outcomes)[number];
 
 /** slotOf is the index of an (operation, outcome) pair in {@link PeerSeries.latency}. */
-function slotOf(op: PeerOp, outcome: Outcome): number {
+function slotOf(op: PeerCallOp, outcome: Outcome): number {
   return ops.indexOf(op) * outcomes.length + outcomes.indexOf(outcome);
 }
 
@@ -71,8 +69,8 @@ interface PeerSeries {
    */
   readonly latency: (LatencySeries | undefined)[];
   /** The (op, code) pairs of the error counter's series, to remove them with the peer. */
-  readonly errorLabels: Map<string, { op: PeerOp; code: string }>;
-  /** How many instrumented clients of the peer are still open. */
+  readonly errorLabels: Map<string, { op: PeerCallOp; code: string }>;
+  /** How many observers of the peer are still open. */
   clients: number;
 }
 
@@ -269,15 +267,14 @@ export class NodeMetrics {
   }
 
   /**
-   * instrument wraps `client` so that every request is timed and its failures
-   * counted, under the peer's URL. The wrapper's `close()` removes the peer's
-   * series (once every client instrumented for it is closed), then closes
-   * `client`: a peer that left leaves nothing behind in the registry.
+   * observer times every request a peer's {@link HealthCheckedPeer} sends and counts
+   * its failures, under the peer's URL (see its `observer` option). Its `close()`
+   * removes the peer's series (once every observer of the peer is closed): a peer
+   * that left leaves nothing behind in the registry.
    */
-  instrument(client: PeerClient): PeerClient & { close(): void } {
-    const peer = client.url;
+  observer(peer: string): PeerCallObserver & { close(): void } {
     const series = this.#seriesOf(peer);
-    const observe = (op: PeerOp, outcome: Outcome, started: number) => {
+    const observe = (op: PeerCallOp, outcome: Outcome, seconds: number) => {
       const slot = slotOf(op, outcome);
       let latency = series.latency[slot];
       if (latency === undefined) {
@@ -286,72 +283,37 @@ export class NodeMetrics {
         latency = this.#latency.series({ peer, op, outcome });
         series.latency[slot] = latency;
       }
-      latency.observe((performance.now() - started) / 1000);
-    };
-    const timed = <T>(
-      op: PeerOp,
-      request: Promise<T>,
-      started: number,
-      byGroup?: LatencySeries,
-    ): Promise<T> => {
-      return request.then(
-        (out) => {
-          observe(op, 'ok', started);
-          byGroup?.observe((performance.now() - started) / 1000);
-          return out;
-        },
-        (err: unknown) => {
-          byGroup?.observe((performance.now() - started) / 1000);
-          const code = isCacheError(err) ? err.code : 'INTERNAL';
-          if (code === 'NOT_FOUND') {
-            observe(op, 'not_found', started);
-          } else {
-            observe(op, 'error', started);
-            // A request that ends after its peer's series were removed would bring one back.
-            if (this.#peers.get(peer) === series) {
-              const key = `${op} ${code}`;
-              if (!series.errorLabels.has(key)) series.errorLabels.set(key, { op, code });
-              const counted = this.#errors.get(`${peer} ${key}`);
-              if (counted !== undefined) counted.count++;
-              else this.#errors.set(`${peer} ${key}`, { labels: { peer, op, code }, count: 1 });
-            }
-          }
-          throw err;
-        },
-      );
+      latency.observe(seconds);
     };
     let closed = false;
     return {
-      url: peer,
-      get: (group, key, options) =>
-        timed('get', client.get(group, key, options), performance.now(), this.#groupSeries(group)),
-      set: (group, key, value, expireAt, options) =>
-        timed('set', client.set(group, key, value, expireAt, options), performance.now()),
-      remove: (group, key, options) =>
-        timed('remove', client.remove(group, key, options), performance.now()),
-      // One observation per batch, under `get`; only where the client has a batch get.
-      ...(client.getMany === undefined
-        ? {}
-        : {
-            getMany: (group: string, keys: readonly string[], options?: CallOptions) =>
-              timed(
-                'get',
-                getKeys(client, group, keys, options),
-                performance.now(),
-                this.#groupSeries(group),
-              ),
-          }),
-      // One observation per batch, under `remove`.
-      removeMany: (group, keys, options) =>
-        timed('remove', removeKeys(client, group, keys, options), performance.now()),
-      // A clear notice is rare and not a key's request: forwarded, not timed.
-      clear: (group, generation, options) => clearAt(client, group, generation, options),
-      close: () => {
-        if (!closed) {
-          closed = true;
-          this.#release(peer, series);
+      start: () => performance.now(),
+      answered: (op, group, started) => {
+        const seconds = (performance.now() - started) / 1000;
+        observe(op, 'ok', seconds);
+        if (op === 'get') this.#groupSeries(group).observe(seconds);
+      },
+      failed: (op, group, started, err) => {
+        const seconds = (performance.now() - started) / 1000;
+        if (op === 'get') this.#groupSeries(group).observe(seconds);
+        const code = isCacheError(err) ? err.code : 'INTERNAL';
+        if (code === 'NOT_FOUND') {
+          observe(op, 'not_found', seconds);
+          return;
         }
-        client.close?.();
+        observe(op, 'error', seconds);
+        // A request that ends after its peer's series were removed would bring one back.
+        if (this.#peers.get(peer) !== series) return;
+        const key = `${op} ${code}`;
+        if (!series.errorLabels.has(key)) series.errorLabels.set(key, { op, code });
+        const counted = this.#errors.get(`${peer} ${key}`);
+        if (counted !== undefined) counted.count++;
+        else this.#errors.set(`${peer} ${key}`, { labels: { peer, op, code }, count: 1 });
+      },
+      close: () => {
+        if (closed) return;
+        closed = true;
+        this.#release(peer, series);
       },
     };
   }

@@ -267,8 +267,9 @@ export class CacheNode implements PeerService {
       // of the request metrics.
       clientFor: (url) => {
         const client = this.transport.client(url, { ring: this.#picker.ring });
-        return new HealthCheckedPeer(this.metrics.instrument(client), {
+        return new HealthCheckedPeer(client, {
           ...health,
+          observer: this.metrics.observer(url),
           clock: this.#clock,
           probe: client,
           logger: this.#log,
