@@ -274,6 +274,40 @@ describe('the peer-facing side', () => {
     assertIntact(group);
   });
 
+  test('a value a peer client answers as owned is handed out as it is, and kept in hot as a copy', async () => {
+    const registry = new GroupRegistry();
+    const cold = registry.newGroup('cold', {
+      cacheBytes: 1 << 20,
+      hotCacheChance: 0,
+      load: () => null,
+    });
+    const hot = registry.newGroup('hot', {
+      cacheBytes: 1 << 20,
+      hotCacheChance: 1,
+      load: () => null,
+    });
+    const answered: Uint8Array[] = [];
+    const client: PeerClient = {
+      url: 'http://owner.invalid',
+      async get(_group, key): Promise<PeerValue> {
+        const value = utf8(`owned ${key}`);
+        answered.push(value);
+        return { value, expireAt: 0, minuteQps: 0, owned: true };
+      },
+      async set() {},
+      async remove() {},
+    };
+    registry.setPeerPicker({ pickPeer: () => client, otherPeers: () => [client] });
+    const unkept = await cold.get('k1');
+    const kept = await hot.get('k2');
+    // Writing to what the client answered (which an owning client never does) shows which
+    // view shares its bytes: the one handed out as it was, not the one copied into hot.
+    for (const b of answered) b.fill(0x21);
+    assert.equal(unkept.toString(), '!'.repeat('owned k1'.length), 'no copy of an owned value');
+    assert.equal(kept.toString(), 'owned k2', 'the hot copy is the cache’s own');
+    assert.equal(hot.peek('k2')?.toString(), 'owned k2');
+  });
+
   for (const [name, make] of [
     ['http', () => httpTransport()],
     ['tcp', () => tcpTransport()],

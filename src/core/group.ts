@@ -21,7 +21,7 @@ import { LogThrottle } from '../util/log-throttle.js';
 import { type HotKey, WindowedHotKeys } from '../util/space-saving.js';
 import { BatchLoader, type LoadManyFn } from './batch-loader.js';
 import { ByteView } from './byteview.js';
-import { viewBytes } from './byteview-internal.js';
+import { adoptBytes, viewBytes } from './byteview-internal.js';
 import {
   type CacheValue,
   type Entry,
@@ -1439,8 +1439,9 @@ export class Group implements PeerServedGroup {
     this.#stats.peerLoads++;
     // The peer may have answered before a write that has since reached this
     // node (and superseded this flight): its answer is then not kept. Either
-    // way the value is copied: a peer client (possibly the user's own) may
-    // reuse its buffer, and a wire buffer may be a range of a larger body.
+    // way the value is copied, unless the client made it a copy of its own
+    // (`owned`): a peer client (possibly the user's own) may reuse its buffer,
+    // and a wire buffer may be a range of a larger body.
     // A refresh replaces the hot copy it was started from.
     let stale = flight.superseded;
     const generation = got.generation ?? 0;
@@ -1466,7 +1467,7 @@ export class Group implements PeerServedGroup {
         if (stored !== null) return stored;
       }
     }
-    return ByteView.from(got.value);
+    return got.owned === true ? adoptBytes(got.value) : ByteView.from(got.value);
   }
 
   /**

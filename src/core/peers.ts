@@ -55,6 +55,13 @@ export interface PeerValue {
    * generations (a Go peer). An asker whose own is higher does not keep the value.
    */
   generation?: number | undefined;
+  /**
+   * owned says `value` is a copy made for this answer alone: nothing writes to its bytes
+   * again, and it holds no larger buffer alive than its own (a range of Node's buffer
+   * pool counts as its own). The group then hands it out as it is; a value without it
+   * (a range of a wire buffer, a buffer the client reuses) is copied first.
+   */
+  owned?: boolean | undefined;
 }
 
 /**

@@ -70,6 +70,11 @@ export interface ConformanceOptions {
    * other transport must send a getMany as one request. Default: none.
    */
   withoutGetMany?: string;
+  /**
+   * ownedAnswers says the client answers values as owned (`PeerValue.owned`): copies of
+   * their own, which the group hands out without copying again. Default true.
+   */
+  ownedAnswers?: boolean;
 }
 
 /** HTTP_WITHOUT_GET_MANY is why the HTTP transport skips the suite's one-request getMany checks. */
@@ -317,6 +322,24 @@ export function runTransportConformance(
         await within(client.remove(GROUP, key));
         assert.deepEqual((await within(client.get(GROUP, key))).value, utf8(`value of ${key}`));
         assert.equal(fx.loadsOf(key), 2, `loads of ${JSON.stringify(key)}`);
+      }
+    });
+
+    it('a value is answered as a copy of its own, which later answers leave as it was', async () => {
+      const first = await within(client.get(GROUP, 'owned-1'));
+      const before = first.value.slice();
+      const batch = await within(getKeys(client, GROUP, ['owned-2', 'owned-3']));
+      for (let i = 4; i < 40; i++) await within(client.get(GROUP, `owned-${i}`));
+      assert.deepEqual(first.value, before);
+      const answers = [first, ...batch.values()] as PeerValue[];
+      for (const got of answers) {
+        if (options.ownedAnswers === false) {
+          assert.notEqual(got.owned, true);
+          continue;
+        }
+        assert.equal(got.owned, true);
+        // No wire buffer behind it: at most a slab of Node's buffer pool beyond its own bytes.
+        assert.ok(got.value.buffer.byteLength <= Math.max(Buffer.poolSize, got.value.byteLength));
       }
     });
 

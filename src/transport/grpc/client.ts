@@ -51,6 +51,7 @@ import { peerEndpoint } from '../../util/address.js';
 import type { Clock } from '../../util/clock.js';
 import { splitBatch } from '../batches.js';
 import { expireAtFromNanos, nanosFromExpireAt } from '../expiry.js';
+import { ownedCopy } from '../owned-copy.js';
 import { StoppableCredentials } from './credentials.js';
 import {
   answerGeneration,
@@ -534,9 +535,10 @@ export class GrpcPeerClient implements PeerClient {
     const qps = got.minuteQps;
     return {
       // A copy of its own: the decoded bytes are a view into grpc-js's frame buffer.
-      value: new Uint8Array(got.value),
+      value: ownedCopy(got.value),
       expireAt: expireAtFromNanos(got.expire),
       minuteQps: Number.isFinite(qps) && qps > 0 ? qps : 0,
+      owned: true,
     };
   }
 

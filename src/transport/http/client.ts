@@ -30,6 +30,7 @@ import { peerEndpoint } from '../../util/address.js';
 import { escapePathSegment } from '../../util/path-escape.js';
 import { clientCache } from '../clients.js';
 import { expireAtFromNanos, nanosFromExpireAt } from '../expiry.js';
+import { ownedCopy } from '../owned-copy.js';
 import type { Codec } from './codec.js';
 import {
   batchKeys,
@@ -288,10 +289,12 @@ class HttpPeerClient implements PeerClient {
     checkPeerValue(this.url, message.value.byteLength, limit);
     const qps = message.minuteQps;
     const got: PeerValue = {
-      // A copy: `bytes` may be a view into the socket's read buffer, shared with other answers.
-      value: new Uint8Array(message.value),
+      // A copy of its own: `bytes` may be a view into the socket's read buffer, shared with
+      // other answers.
+      value: ownedCopy(message.value),
       expireAt: expireAtFromNanos(message.expire),
       minuteQps: Number.isFinite(qps) && qps > 0 ? qps : 0,
+      owned: true,
     };
     if (answer.generation !== undefined) got.generation = answer.generation;
     return got;

@@ -30,6 +30,7 @@ import { LogThrottle } from '../../util/log-throttle.js';
 import { SweepTimer } from '../../util/sweep-timer.js';
 import { askInBatches } from '../batches.js';
 import { wholeMillis } from '../expiry.js';
+import { ownedCopy } from '../owned-copy.js';
 import { type Dial, type DialConfig, dialPeer, type PeerAddress, peerAddress } from './dial.js';
 import {
   BATCH_VERSION,
@@ -351,14 +352,12 @@ export class TcpPeerClient implements PeerClient {
         );
       }
       const { expireAt, minuteQps } = entry;
-      // A copy of its own: the entry is a view of a frame shared with other answers.
-      // Small values come from Node's buffer pool, cheaper than an ArrayBuffer each.
-      const pooled = Buffer.allocUnsafe(entry.value.byteLength);
-      pooled.set(entry.value);
       const got: PeerValue = {
-        value: new Uint8Array(pooled.buffer, pooled.byteOffset, pooled.byteLength),
+        // A copy of its own: the entry is a view of a frame shared with other answers.
+        value: ownedCopy(entry.value),
         expireAt: Number.isFinite(expireAt) && expireAt > 0 ? Math.floor(expireAt) : 0,
         minuteQps: Number.isFinite(minuteQps) && minuteQps > 0 ? minuteQps : 0,
+        owned: true,
       };
       if (generation !== undefined) got.generation = generation;
       return got;
@@ -1010,15 +1009,12 @@ export class TcpPeerClient implements PeerClient {
       return;
     }
     this.#settle(link, id, p);
-    // A copy of its own: the frame is a view into a socket chunk shared with other answers.
-    // Small values come from Node's buffer pool, cheaper than an ArrayBuffer each.
-    const pooled = Buffer.allocUnsafe(end - valueAt);
-    buf.copy(pooled, 0, valueAt, end);
-    const value = new Uint8Array(pooled.buffer, pooled.byteOffset, pooled.byteLength);
     const got: PeerValue = {
-      value,
+      // A copy of its own: the frame is a view into a socket chunk shared with other answers.
+      value: ownedCopy(buf.subarray(valueAt, end)),
       expireAt: Number.isFinite(expireAt) && expireAt > 0 ? Math.floor(expireAt) : 0,
       minuteQps: Number.isFinite(qps) && qps > 0 ? qps : 0,
+      owned: true,
     };
     if (generation !== undefined) got.generation = generation;
     p.resolve(got);
