@@ -22,6 +22,8 @@ export {
   HealthCheckedPeer,
   type HealthCheckedPeerOptions,
   type HealthClock,
+  type PeerCallObserver,
+  type PeerCallOp,
   type PeerHealthOptions,
   type PeerHealthState,
   PROBE_GROUP,

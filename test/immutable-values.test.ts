@@ -286,11 +286,17 @@ describe('the peer-facing side', () => {
       hotCacheChance: 1,
       load: () => null,
     });
+    // Its arena takes records of up to 512 bytes: a larger value is kept beside it.
+    const small = registry.newGroup('small', {
+      cacheBytes: 64 << 10,
+      hotCacheChance: 1,
+      load: () => null,
+    });
     const answered: Uint8Array[] = [];
     const client: PeerClient = {
       url: 'http://owner.invalid',
       async get(_group, key): Promise<PeerValue> {
-        const value = utf8(`owned ${key}`);
+        const value = key === 'big' ? utf8('b'.repeat(16 << 10)) : utf8(`owned ${key}`);
         answered.push(value);
         return { value, expireAt: 0, minuteQps: 0, owned: true };
       },
@@ -300,12 +306,15 @@ describe('the peer-facing side', () => {
     registry.setPeerPicker({ pickPeer: () => client, otherPeers: () => [client] });
     const unkept = await cold.get('k1');
     const kept = await hot.get('k2');
+    const beside = await small.get('big');
     // Writing to what the client answered (which an owning client never does) shows which
     // view shares its bytes: the one handed out as it was, not the one copied into hot.
     for (const b of answered) b.fill(0x21);
     assert.equal(unkept.toString(), '!'.repeat('owned k1'.length), 'no copy of an owned value');
     assert.equal(kept.toString(), 'owned k2', 'the hot copy is the cache’s own');
     assert.equal(hot.peek('k2')?.toString(), 'owned k2');
+    assert.equal(small.cacheStats('hot').items, 1, 'the large value is kept in hot');
+    assert.equal(beside.toString(), '!'.repeat(16 << 10), 'kept beside the arena, not copied');
   });
 
   for (const [name, make] of [

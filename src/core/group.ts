@@ -1453,6 +1453,8 @@ export class Group implements PeerServedGroup {
       if (generation > this.#generation) this.#adopt(generation, peer.url);
       else stale = true;
     }
+    // An owned value is the group's already: adopted, it is copied only into the arena.
+    const value = got.owned === true ? adoptBytes(got.value) : got.value;
     if (!stale && (ask.refresh || this.#keepHot(key))) {
       let expireAt: number | undefined = got.expireAt;
       if (peer !== ask.owner) {
@@ -1463,11 +1465,11 @@ export class Group implements PeerServedGroup {
       }
       if (expireAt !== undefined) {
         const refreshAt = peer === ask.owner ? this.#refreshAt(expireAt, true) : 0;
-        const stored = hitView(this.#cache.add('hot', key, got.value, expireAt, refreshAt));
+        const stored = hitView(this.#cache.add('hot', key, value, expireAt, refreshAt));
         if (stored !== null) return stored;
       }
     }
-    return got.owned === true ? adoptBytes(got.value) : ByteView.from(got.value);
+    return value instanceof ByteView ? value : ByteView.from(value);
   }
 
   /**

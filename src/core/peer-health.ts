@@ -75,8 +75,8 @@ export interface HealthCheckedPeerOptions extends PeerHealthOptions {
    */
   requestTimeoutMs?: number | undefined;
   /**
-   * probe is the client probes go through. Default the wrapped client; a node
-   * passes the bare transport client so probes stay out of request metrics.
+   * probe is the client probes go through. Default the wrapped client. Probes are
+   * never told to the `observer`, whichever client sends them.
    */
   probe?: PeerClient | undefined;
   /** logger receives health transitions and throttled failure counts. Default: silent. */

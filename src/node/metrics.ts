@@ -51,7 +51,7 @@ function healthGauge(
   });
 }
 
-const ops = ['get', 'set', 'remove'] as const;
+const ops = ['get', 'set', 'remove'] as const satisfies readonly PeerCallOp[];
 const outcomes = ['ok', 'not_found', 'error'] as const;
 type Outcome = (typeof outcomes)[number];
 
@@ -60,7 +60,7 @@ function slotOf(op: PeerCallOp, outcome: Outcome): number {
   return ops.indexOf(op) * outcomes.length + outcomes.indexOf(outcome);
 }
 
-/** PeerSeries is every series of one peer, shared by the clients instrumented for it. */
+/** PeerSeries is every series of one peer, shared by the observers of it. */
 interface PeerSeries {
   /**
    * The latency series by operation and outcome (see {@link slotOf}), each made
@@ -71,7 +71,7 @@ interface PeerSeries {
   /** The (op, code) pairs of the error counter's series, to remove them with the peer. */
   readonly errorLabels: Map<string, { op: PeerCallOp; code: string }>;
   /** How many observers of the peer are still open. */
-  clients: number;
+  observers: number;
 }
 
 function snake(s: string): string {
@@ -87,8 +87,8 @@ const requireHere = (id: string): unknown =>
 
 /**
  * NodeMetrics owns a prom-client Registry for one node. Group counters are
- * read from the groups when scraped; peer clients wrapped by `instrument`
- * record each request's latency and outcome. prom-client is loaded, and the
+ * read from the groups when scraped; the observer of each peer's client (see
+ * `observer`) records each request's latency and outcome. prom-client is loaded, and the
  * registry built, when `registry` is first read: until then the counts are kept
  * here, so a node nobody scrapes (a local cache) never loads it.
  */
@@ -318,25 +318,25 @@ export class NodeMetrics {
     };
   }
 
-  /** #seriesOf returns the series of `peer`, made on first use, counting one more client of it. */
+  /** #seriesOf returns the series of `peer`, made on first use, counting one more observer of it. */
   #seriesOf(peer: string): PeerSeries {
     let series = this.#peers.get(peer);
     if (series === undefined) {
       series = {
         latency: new Array(ops.length * outcomes.length).fill(undefined),
         errorLabels: new Map(),
-        clients: 0,
+        observers: 0,
       };
       this.#peers.set(peer, series);
     }
-    series.clients++;
+    series.observers++;
     return series;
   }
 
-  /** #release counts one client of `peer` closed; with the last one, the peer's series go. */
+  /** #release counts one observer of `peer` closed; with the last one, the peer's series go. */
   #release(peer: string, series: PeerSeries): void {
-    series.clients--;
-    if (series.clients > 0 || this.#peers.get(peer) !== series) return;
+    series.observers--;
+    if (series.observers > 0 || this.#peers.get(peer) !== series) return;
     this.#peers.delete(peer);
     for (const op of ops) {
       for (const outcome of outcomes) {

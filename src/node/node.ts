@@ -263,20 +263,16 @@ export class CacheNode implements PeerService {
       replicas: options.replicas,
       hash: options.hash,
       member: this.#member,
-      // Probes go through the bare client: they are not requests, and stay out
-      // of the request metrics.
-      clientFor: (url) => {
-        const client = this.transport.client(url, { ring: this.#picker.ring });
-        return new HealthCheckedPeer(client, {
+      // The request metrics observe the calls, not the probes: they are not requests.
+      clientFor: (url) =>
+        new HealthCheckedPeer(this.transport.client(url, { ring: this.#picker.ring }), {
           ...health,
           observer: this.metrics.observer(url),
           clock: this.#clock,
-          probe: client,
           logger: this.#log,
           onLeaving: (peer) => this.#picker.depart(peer),
           onReturned: (peer) => this.#picker.rejoin(peer),
-        });
-      },
+        }),
     });
     this.metrics.peerHealth(() => this.#picker.otherPeers());
     this.#registry.setPeerPicker(this.#picker);

@@ -11,6 +11,4 @@ const network = new MemoryNetwork();
 runTransportConformance('memory', (limits) => memoryTransport(network, limits), {
   // Port 1 is never handed out for `port: 0`, and nothing here listens on it.
   unreachableUrl: async () => 'http://127.0.0.1:1',
-  // Its values are copied as off a wire, then once more by the group.
-  ownedAnswers: false,
 });

@@ -70,11 +70,6 @@ export interface ConformanceOptions {
    * other transport must send a getMany as one request. Default: none.
    */
   withoutGetMany?: string;
-  /**
-   * ownedAnswers says the client answers values as owned (`PeerValue.owned`): copies of
-   * their own, which the group hands out without copying again. Default true.
-   */
-  ownedAnswers?: boolean;
 }
 
 /** HTTP_WITHOUT_GET_MANY is why the HTTP transport skips the suite's one-request getMany checks. */
@@ -333,10 +328,7 @@ export function runTransportConformance(
       assert.deepEqual(first.value, before);
       const answers = [first, ...batch.values()] as PeerValue[];
       for (const got of answers) {
-        if (options.ownedAnswers === false) {
-          assert.notEqual(got.owned, true);
-          continue;
-        }
+        // Owned (`PeerValue.owned`): the group hands it out without copying it again.
         assert.equal(got.owned, true);
         // No wire buffer behind it: at most a slab of Node's buffer pool beyond its own bytes.
         assert.ok(got.value.buffer.byteLength <= Math.max(Buffer.poolSize, got.value.byteLength));

@@ -144,11 +144,14 @@ describe('a gRPC server and client', () => {
   });
 
   it('gives a peer value a buffer of its own', async () => {
-    group.store.set('own', { value: Uint8Array.of(1, 2, 3), expireAt: 0, minuteQps: 2.5 });
+    // Larger than what Node's buffer pool serves, so the copy's buffer is its own exactly.
+    const value = new Uint8Array(5000).fill(7);
+    group.store.set('own', { value, expireAt: 0, minuteQps: 2.5 });
     const got = await transport.client(url).get('g', 'own');
-    assert.deepEqual(got.value, Uint8Array.of(1, 2, 3));
+    assert.deepEqual(got.value, value);
     assert.equal(got.value.byteOffset, 0);
-    assert.equal(got.value.buffer.byteLength, 3);
+    assert.equal(got.value.buffer.byteLength, 5000);
+    assert.equal(got.owned, true, 'answered as owned: the group need not copy it again');
     assert.equal(got.minuteQps, 2.5);
   });
 

@@ -115,16 +115,23 @@ describe('HTTP peer client', () => {
 
   it('decodes a GetResponse as a Go peer sends it (value only)', async () => {
     script = protobuf(toBinary(GetResponseSchema, create(GetResponseSchema, { value: utf8('v') })));
-    assert.deepEqual(await client().get('g', 'k'), { value: utf8('v'), expireAt: 0, minuteQps: 0 });
+    assert.deepEqual(await client().get('g', 'k'), {
+      value: utf8('v'),
+      expireAt: 0,
+      minuteQps: 0,
+      owned: true,
+    });
   });
 
   it("gives each value bytes of its own, not a view of the socket's read buffer", async () => {
-    const value = new Uint8Array(100).fill(0x61);
+    // Larger than what Node's buffer pool serves, so the copy's buffer is its own exactly.
+    const value = new Uint8Array(5000).fill(0x61);
     script = protobuf(toBinary(GetResponseSchema, create(GetResponseSchema, { value })));
     const got = await client().get('g', 'k');
     assert.deepEqual(got.value, value);
     // A cached view of a read buffer would keep the whole buffer (and other answers) alive.
     assert.equal(got.value.buffer.byteLength, value.byteLength);
+    assert.equal(got.owned, true, 'answered as owned: the group need not copy it again');
   });
 
   it('decodes expiry in nanoseconds and minute QPS', async () => {
@@ -138,6 +145,7 @@ describe('HTTP peer client', () => {
       value: utf8('v'),
       expireAt: 1_700_000_000_123,
       minuteQps: 3.25,
+      owned: true,
     });
   });
 

@@ -55,13 +55,13 @@ describe('HTTP transport round trips', () => {
     const value = utf8('hello');
     group.store.set('k', { value, expireAt: 1_700_000_000_123, minuteQps: 12.5 });
     const got = await transport.client(server.url).get('things', 'k');
-    assert.deepEqual(got, { value, expireAt: 1_700_000_000_123, minuteQps: 12.5 });
+    assert.deepEqual(got, { value, expireAt: 1_700_000_000_123, minuteQps: 12.5, owned: true });
   });
 
   it('gets a value that never expires and has no QPS', async () => {
     group.store.set('k0', { value: utf8('v'), expireAt: 0, minuteQps: 0 });
     const got = await transport.client(server.url).get('things', 'k0');
-    assert.deepEqual(got, { value: utf8('v'), expireAt: 0, minuteQps: 0 });
+    assert.deepEqual(got, { value: utf8('v'), expireAt: 0, minuteQps: 0, owned: true });
   });
 
   it('sets a value with and without expiry', async () => {

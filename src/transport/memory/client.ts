@@ -69,6 +69,8 @@ export class MemoryPeerClient implements PeerClient {
     const got = (await this.#call({ op: 'get', group, key }, options)) as PeerValue;
     const limit = acceptedValueBytes(this.#config.maxValueBytes, options);
     checkPeerValue(this.url, got.value.byteLength, limit);
+    // The server's answer is a copy made for this call alone, as if read off a wire.
+    got.owned = true;
     return got;
   }
 
@@ -103,7 +105,7 @@ export class MemoryPeerClient implements PeerClient {
             );
           } else {
             // Bytes of its own, as read off a wire.
-            out.set(key, { ...outcome, value: outcome.value.slice() });
+            out.set(key, { ...outcome, value: outcome.value.slice(), owned: true });
           }
         }
         return out;
