@@ -353,8 +353,8 @@ export class TcpPeerClient implements PeerClient {
       }
       const { expireAt, minuteQps } = entry;
       const got: PeerValue = {
-        // A copy of its own: the entry is a view of a frame shared with other answers.
-        value: ownedCopy(entry.value),
+        // A copy of its own already (see readGetManyAnswer).
+        value: entry.value,
         expireAt: Number.isFinite(expireAt) && expireAt > 0 ? Math.floor(expireAt) : 0,
         minuteQps: Number.isFinite(minuteQps) && minuteQps > 0 ? minuteQps : 0,
         owned: true,
@@ -728,6 +728,12 @@ export class TcpPeerClient implements PeerClient {
         link.queue.open();
       },
       timedOut: () => this.#dialTimedOut(link),
+      read: (chunk) => {
+        link.reads++;
+        link.readAt = this.#config.clock.now();
+        const problem = link.reader.push(chunk);
+        if (problem !== undefined) this.#protocolError(link, problem);
+      },
     });
     const socket = dial.socket;
     this.#dials++;
@@ -754,12 +760,6 @@ export class TcpPeerClient implements PeerClient {
       acked: false,
       ackWaiters: [],
     };
-    socket.on('data', (chunk: Buffer) => {
-      link.reads++;
-      link.readAt = this.#config.clock.now();
-      const problem = link.reader.push(chunk);
-      if (problem !== undefined) this.#protocolError(link, problem);
-    });
     socket.on('error', (err) => this.#broken(link, err));
     socket.on('close', () =>
       this.#broken(

@@ -39,13 +39,22 @@ export interface DialConfig {
   clock: Clock;
 }
 
-/** DialEvents is what a dial tells the one who asked for it; neither comes after `stop`. */
+/** DialEvents is what a dial tells the one who asked for it. */
 export interface DialEvents {
-  /** connected: the connection may carry requests (with TLS, its handshake is done). */
+  /** connected: the connection may carry requests (with TLS, its handshake is done); not after `stop`. */
   connected?(): void;
-  /** timedOut: the peer has not accepted the TCP connection within the connect timeout. */
+  /** timedOut: the peer has not accepted the TCP connection within the connect timeout; not after `stop`. */
   timedOut(): void;
+  /**
+   * read: bytes arrived. `chunk` is valid only during the call: a plain connection
+   * reads into one buffer of its own, again and again, so that a read costs no
+   * allocation (and the garbage collector no ArrayBuffer); keep nothing of it uncopied.
+   */
+  read(chunk: Buffer): void;
 }
+
+/** READ_BUFFER_BYTES is the size of the buffer a plain connection reads into. */
+const READ_BUFFER_BYTES = 64 * 1024;
 
 /** Dial is a connection being opened. */
 export interface Dial {
@@ -62,7 +71,8 @@ export interface Dial {
  * that has not accepted the TCP connection within `config.connectTimeoutMs` is told by
  * `events.timedOut`: its SYN went unanswered (a peer cut off, a host gone), and the
  * kernel would retry only after a backoff that doubles each time, so the caller drops
- * the dial instead. The socket's own events (data, error, close) are the caller's.
+ * the dial instead. What arrives goes to `events.read`; the socket's other events
+ * (error, close) are the caller's.
  */
 export function dialPeer(
   address: PeerAddress,
@@ -80,7 +90,20 @@ export function dialPeer(
         key: config.tls?.key,
         ...(isIP(host) === 0 ? { servername: host } : {}),
       })
-    : connectTcp({ host, port, noDelay: true });
+    : connectTcp({
+        host,
+        port,
+        noDelay: true,
+        onread: {
+          buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
+          callback: (n: number, buffer: Uint8Array) => {
+            events.read((buffer as Buffer).subarray(0, n));
+            return true;
+          },
+        },
+      });
+  // TLS decrypts into chunks of its own.
+  if (secure) socket.on('data', (chunk: Buffer) => events.read(chunk));
   socket.setNoDelay(true);
   // An idle connection to a peer that vanished without a reset is noticed within about
   // 15 s: probes after 5 s of silence, then (as libuv sets them on Linux) 10 a second apart.

@@ -80,6 +80,30 @@ describe('tcp frames', () => {
     }
   });
 
+  it('the reader keeps nothing of a chunk: pieces read into one reused buffer give the same frames', () => {
+    const frames = [
+      encodeRequest(FrameType.Get, 1, 0, 'group', 5, 'a key', 5),
+      encodeCancel(2),
+      encodeRequest(FrameType.Get, 3, 0, 'group', 5, 'another key', 11),
+    ];
+    const stream = Buffer.concat(frames);
+    const reused = Buffer.alloc(stream.length);
+    for (let step = 1; step <= stream.length; step++) {
+      const { reader, frames: got } = collect();
+      for (let at = 0; at < stream.length; at += step) {
+        const n = stream.copy(reused, 0, at, at + step);
+        assert.equal(reader.push(reused.subarray(0, n)), undefined);
+        // The next read overwrites the buffer: a piece of a frame held by reference is lost.
+        reused.fill(0xee);
+      }
+      assert.deepEqual(
+        got,
+        frames.map((f) => f.subarray(LENGTH_BYTES)),
+        `in pieces of ${step}`,
+      );
+    }
+  });
+
   it('a declared length over the limit, or under a header, fails before anything is buffered', () => {
     for (const length of [1025, 0xffff_ffff, 4, 0]) {
       const { reader, frames } = collect(1024);

@@ -3,6 +3,7 @@
 import type { ErrorCode } from '../../errors.js';
 import { MAX_BATCH_KEY_BYTES, MAX_BATCH_KEYS } from '../../limits.js';
 import type { RingKind } from '../../ring/owner-ring.js';
+import { ownedCopy } from '../owned-copy.js';
 
 /**
  * PROTOCOL_VERSION is the version a client announces in the HELLO of each connection it
@@ -360,7 +361,8 @@ export function encodeGetManyAnswer(
 
 /**
  * readGetManyAnswer reads the entries of an OK GET_MANY answer, `buf[at, end)` after its
- * status byte, for `count` keys; a string says what is malformed. Values are views of `buf`.
+ * status byte, for `count` keys; a string says what is malformed. Each value is a copy of
+ * its own ({@link ownedCopy}): `buf` may be a read buffer that the next read overwrites.
  */
 export function readGetManyAnswer(
   buf: Buffer,
@@ -382,7 +384,7 @@ export function readGetManyAnswer(
         status: OK,
         expireAt: buf.readDoubleBE(p + 1),
         minuteQps: buf.readDoubleBE(p + 9),
-        value: new Uint8Array(buf.buffer, buf.byteOffset + valueAt, n),
+        value: ownedCopy(buf.subarray(valueAt, valueAt + n)),
       };
       p = valueAt + n;
     } else if (status === SKIPPED) {
@@ -522,8 +524,9 @@ export function encodeError(id: number, code: ErrorCode, message: string): Buffe
 
 /**
  * FrameHandler receives each whole frame: `buf[start, end)` is the frame after
- * its length prefix (type, id, payload). The bytes are only valid during the
- * call unless copied or kept as a view (they are never reused by the reader).
+ * its length prefix (type, id, payload). The reader never reuses them, but they
+ * are a view of the chunk it was given, which its caller may reuse (a client's
+ * connection reads into one buffer): a handler of such a reader copies what it keeps.
  */
 export type FrameHandler = (buf: Buffer, start: number, end: number) => void;
 
@@ -531,8 +534,9 @@ export type FrameHandler = (buf: Buffer, start: number, end: number) => void;
  * FrameReader splits a byte stream into frames. A frame whose declared length
  * is under {@link HEADER_BYTES} or over `maxFrame` is an error at once, before
  * any of its bytes are buffered; a frame that arrives in pieces is gathered as
- * a list of chunks and joined once, when complete. Frames wholly inside one
- * chunk are handed over as views of it, with no copy.
+ * a list of copied pieces and joined once, when complete. Frames wholly inside one
+ * chunk are handed over as views of it, with no copy. It keeps nothing of a chunk
+ * past {@link FrameReader.push}, so a chunk may be a read buffer used again.
  */
 export class FrameReader {
   #maxFrame: number;
@@ -601,7 +605,7 @@ export class FrameReader {
       } else {
         const missing = this.#need - this.#partBytes;
         if (chunk.length < missing) {
-          this.#parts.push(chunk);
+          this.#parts.push(Buffer.from(chunk));
           this.#partBytes += chunk.length;
           return undefined;
         }
@@ -633,7 +637,8 @@ export class FrameReader {
       at = end;
     }
     if (at < buf.length && !this.#failed) {
-      const rest = buf.subarray(at);
+      // A copy: the chunk may be a read buffer that the next read overwrites.
+      const rest = Buffer.from(buf.subarray(at));
       this.#parts.push(rest);
       this.#partBytes = rest.length;
     }

@@ -76,6 +76,10 @@ export function callStats(
             `peer ${url}: Stats: connection failed (not connected within ${config.connectTimeoutMs} ms)`,
           ),
         ),
+      read: (chunk) => {
+        const problem = reader.push(chunk);
+        if (problem !== undefined) finish(new UnavailableError(`peer ${url}: ${problem}`));
+      },
     });
     const socket = dial.socket;
     let settled = false;
@@ -123,10 +127,6 @@ export function callStats(
       } catch (err) {
         finish(new UnavailableError(`peer ${url}: malformed stats answer`, { cause: err }));
       }
-    });
-    socket.on('data', (chunk: Buffer) => {
-      const problem = reader.push(chunk);
-      if (problem !== undefined) finish(new UnavailableError(`peer ${url}: ${problem}`));
     });
     socket.on('error', (err) =>
       finish(new UnavailableError(`peer ${url}: Stats: ${err.message}`, { cause: err })),
