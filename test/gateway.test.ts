@@ -10,6 +10,7 @@ import { createRing } from '../src/ring/owner-ring.js';
 import { tcpTransport } from '../src/transport/tcp/index.js';
 import { jsonLogs } from './support/cli.js';
 import { type EtcdServer, etcdBinary, startEtcd, suiteCleanup } from './support/etcd.js';
+import { keysPerOwner } from './support/owned-keys.js';
 import { VALUES_LOADER } from './support/peercache.js';
 import {
   cleanupAfter,
@@ -152,8 +153,12 @@ describe('peercache gateway with etcd', { timeout: 90_000, skip }, () => {
     await settled(urls, nodes);
     const ring = createRing({ kind: defaultRing('tcp') });
     ring.set(urls);
-    const keys = Array.from({ length: 24 }, (_, i) => `gw-${i}`);
-    assert.equal(new Set(keys.map((k) => ring.get(k))).size, 3, 'keys spread over all nodes');
+    const keys = keysPerOwner(
+      urls,
+      (k) => ring.get(k),
+      8,
+      (i) => `gw-${i}`,
+    );
     // Each key twice through the gateway, concurrently: one load, on its owner.
     const answers = await Promise.all(
       [...keys, ...keys].map(async (key) => ({ key, got: await get(gateway, key) })),
