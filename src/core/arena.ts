@@ -19,6 +19,17 @@ export const MAX_RECORD_KEY_BYTES = KEY_MASK;
 /** The owner of a record its owner has let go. */
 const RELEASED = -1;
 
+/**
+ * The blocks being written, one per kind of record, so that records of like lifetimes
+ * share blocks: new records, new records expected to leave soon (`shortLived`), and
+ * records compaction moved (which have already outlived others).
+ */
+const NEW = 0;
+const SHORT_LIVED = 1;
+const MOVED = 2;
+/** OPEN_BLOCKS is the number of blocks being written at once, and the least slack in blocks. */
+export const OPEN_BLOCKS = 3;
+
 /** recordBytes is the size of a record with a key and value of these lengths: 4-byte aligned. */
 export function recordBytes(keyBytes: number, valueBytes: number): number {
   return (RECORD_HEADER_BYTES + keyBytes + valueBytes + 3) & ~3;
@@ -43,9 +54,16 @@ export interface ValueArenaOptions {
   /**
    * Bytes of released records the arena lets its blocks keep before it compacts: it
    * then copies the live records out of the emptiest block and lets that block go.
-   * At least two blocks' worth is kept whatever is given.
+   * At least {@link OPEN_BLOCKS} blocks' worth is kept whatever is given.
    */
   slackBytes: number;
+  /**
+   * Bytes the arena may fill, live and released together, before `slackBytes` is all
+   * the released space it keeps. Below it, released bytes may grow to a quarter of the
+   * live bytes (never past `budgetBytes` in all), so that compaction finds emptier
+   * blocks and copies less. Default 0: `slackBytes` always.
+   */
+  budgetBytes?: number | undefined;
   /**
    * place is told where the record of `owner` lies: at once by {@link ValueArena.store},
    * and again whenever compaction moves it. `block` and `offset` are what the other
@@ -63,11 +81,17 @@ export interface ValueArenaOptions {
  *
  * A block is written front to back and never rewritten, so a view of a value (made
  * by {@link ValueArena.viewAt}) stays valid for as long as a reader keeps it. When an
- * entry leaves the cache its record is released; once released bytes exceed
- * `slackBytes`, the block with the fewest live bytes is compacted: its live records
- * are copied into the current block, their owners are told where (`place`), and the
- * arena forgets the old block. A reader still holding a view of the old block keeps
- * that block's memory alive until it drops the view; its bytes never change.
+ * entry leaves the cache its record is released; once released bytes exceed the
+ * slack (`slackBytes`, or more while the arena is well within `budgetBytes`), the
+ * block with the fewest live bytes is compacted: its live records are copied into
+ * the block of moved records, their owners are told where (`place`), and the arena
+ * forgets the old block. A reader still holding a view of the old block keeps that
+ * block's memory alive until it drops the view; its bytes never change.
+ *
+ * Every block the arena lets go stays in memory until V8's next full collection, and
+ * V8 counts it towards starting that collection. So the arena keeps records of like
+ * lifetimes together (new, short-lived, moved), and compacts as seldom as its budget
+ * allows, to let go of as few blocks as it can.
  */
 export class ValueArena {
   readonly #blockBytes: number;
@@ -78,8 +102,9 @@ export class ValueArena {
   #blocks: (Block | undefined)[] = [];
   #freeIndexes: number[] = [];
   #count = 0;
-  /** The index of the block being written, -1 for none. */
-  #head = -1;
+  /** The index of the block being written for each kind of record (NEW, SHORT_LIVED, MOVED), -1 for none. */
+  readonly #open = [-1, -1, -1];
+  readonly #budget: number;
   /** Sum of `used` over the blocks. */
   #used = 0;
   /** Sum of `live` over the blocks. */
@@ -88,7 +113,8 @@ export class ValueArena {
   constructor(options: ValueArenaOptions) {
     this.#blockBytes = options.blockBytes;
     this.#largest = Math.floor(options.blockBytes / 8);
-    this.#slack = Math.max(options.slackBytes, 2 * options.blockBytes);
+    this.#slack = Math.max(options.slackBytes, OPEN_BLOCKS * options.blockBytes);
+    this.#budget = options.budgetBytes ?? 0;
     this.#place = options.place;
   }
 
@@ -100,12 +126,21 @@ export class ValueArena {
   /**
    * store writes a record of `owner`: the key's bytes, and `value` (bytes, a string
    * as UTF-8 of `valueBytes` bytes, or nothing), then calls `place` with where it
-   * lies. The lengths must pass {@link ValueArena.fits}.
+   * lies. The lengths must pass {@link ValueArena.fits}. A `shortLived` record (one
+   * expected to be released before most others, as a hot cache's are) is written
+   * into a block of such records, so that blocks empty together and compaction has
+   * little to move.
    */
-  store(owner: number, key: KeyWords, value: Uint8Array | string | null, valueBytes: number): void {
+  store(
+    owner: number,
+    key: KeyWords,
+    value: Uint8Array | string | null,
+    valueBytes: number,
+    shortLived = false,
+  ): void {
     const keyBytes = key.length;
     const size = recordBytes(keyBytes, valueBytes);
-    const index = this.#room(size);
+    const index = this.#room(size, shortLived ? SHORT_LIVED : NEW);
     const block = this.#blocks[index] as Block;
     const off = block.written;
     const { u8, i32 } = block;
@@ -122,6 +157,8 @@ export class ValueArena {
     if (typeof value === 'string') encoder.encodeInto(value, u8.subarray(v, v + valueBytes));
     else if (value !== null) u8.set(value, v);
     this.#wrote(owner, index, block, size);
+    // More live bytes can mean less room under the budget for released ones.
+    if (this.#used - this.#live > this.#slackNow()) this.#compact();
   }
 
   /** keyIs tells whether the record at `block`, `offset` has the key whose bytes are `key`. */
@@ -164,7 +201,17 @@ export class ValueArena {
     const size = recordBytes(lengths & KEY_MASK, lengths >>> KEY_BITS);
     b.live -= size;
     this.#live -= size;
-    if (this.#used - this.#live > this.#slack) this.#compact();
+    if (this.#used - this.#live > this.#slackNow()) this.#compact();
+  }
+
+  /**
+   * #slackNow is the released bytes kept before compacting: a quarter of the live
+   * bytes while that keeps the arena within its budget, and never less than `slackBytes`.
+   */
+  #slackNow(): number {
+    const live = this.#live;
+    const roomy = Math.min(live / 4, this.#budget - live);
+    return Math.max(roomy, this.#slack);
   }
 
   /** clear forgets every block; views already handed out stay valid. */
@@ -172,7 +219,7 @@ export class ValueArena {
     this.#blocks = [];
     this.#freeIndexes = [];
     this.#count = 0;
-    this.#head = -1;
+    this.#open.fill(-1);
     this.#used = 0;
     this.#live = 0;
   }
@@ -206,9 +253,13 @@ export class ValueArena {
     this.#place(owner, index, off);
   }
 
-  /** #room returns the index of a block with `bytes` free at its end, starting a new one if needed. */
-  #room(bytes: number): number {
-    const head = this.#head;
+  /**
+   * #room returns the index of the block being written for records of `kind` if it has
+   * `bytes` free at its end, else of a new block it starts for them.
+   */
+  #room(bytes: number, kind: number): number {
+    const open = this.#open;
+    const head = open[kind] as number;
     if (head !== -1) {
       const block = this.#blocks[head] as Block;
       if (block.written + bytes <= block.u8.length) return head;
@@ -221,24 +272,39 @@ export class ValueArena {
     const index = this.#freeIndexes.pop() ?? this.#blocks.length;
     this.#blocks[index] = block;
     this.#count++;
-    this.#head = index;
+    open[kind] = index;
     return index;
   }
 
   /**
    * #compact empties the blocks with the fewest live bytes until released bytes are
-   * within the slack. A block with nothing released is never chosen, and the slack
-   * is at least two blocks, so every round frees bytes and the loop ends.
+   * within the slack. Neither a block being written nor one with nothing released is
+   * chosen, and the slack is at least as many blocks as are being written, so every
+   * round frees bytes and the loop ends. The live records move into a block of moved
+   * records: having outlived the others of their block, they are likely to outlive
+   * new ones too.
    */
   #compact(): void {
-    // Bounded as well: a round may fill the current block and leave its end unwritten.
-    for (let rounds = this.#count; rounds > 0 && this.#used - this.#live > this.#slack; rounds--) {
+    const open = this.#open;
+    // Bounded as well: a round may fill a block and leave its end unwritten.
+    for (
+      let rounds = this.#count;
+      rounds > 0 && this.#used - this.#live > this.#slackNow();
+      rounds--
+    ) {
       let victim = -1;
       let fewest = Number.POSITIVE_INFINITY;
       const blocks = this.#blocks;
       for (let i = 0; i < blocks.length; i++) {
         const b = blocks[i];
-        if (b !== undefined && i !== this.#head && b.live < b.used && b.live < fewest) {
+        if (
+          b !== undefined &&
+          b.live < b.used &&
+          b.live < fewest &&
+          i !== open[NEW] &&
+          i !== open[SHORT_LIVED] &&
+          i !== open[MOVED]
+        ) {
           victim = i;
           fewest = b.live;
         }
@@ -256,7 +322,7 @@ export class ValueArena {
         const lengths = from.i32[at + 1] as number;
         const size = recordBytes(lengths & KEY_MASK, lengths >>> KEY_BITS);
         if (owner !== RELEASED) {
-          const index = this.#room(size);
+          const index = this.#room(size, MOVED);
           const to = this.#blocks[index] as Block;
           to.u8.set(from.u8.subarray(off, off + size), to.written);
           this.#wrote(owner, index, to, size);

@@ -182,6 +182,7 @@ export class TwoTierCache {
     this.#arena = new ValueArena({
       blockBytes: blockBytesFor(this.#budget),
       slackBytes: Math.floor(this.#budget * SLACK_SHARE),
+      budgetBytes: this.#budget,
       place: (slot, block, offset) => this.#table.place(slot, block, offset),
     });
   }
@@ -340,9 +341,9 @@ export class TwoTierCache {
       if (keyBytes <= INLINE_KEY_BYTES) {
         flags |= INLINE;
         table.setKey(slot, this.#key);
-        this.#arena.store(slot, NO_KEY, stored, bytes);
+        this.#arena.store(slot, NO_KEY, stored, bytes, list === HOT);
       } else {
-        this.#arena.store(slot, this.#key, stored, bytes);
+        this.#arena.store(slot, this.#key, stored, bytes, list === HOT);
       }
     } else {
       flags |= OUTSIDE;
