@@ -1,5 +1,6 @@
 // outbox.ts: coalesces the frames one connection sends within an event-loop turn into one write.
 import type { Socket } from 'node:net';
+import { JoinBuffer } from './join-buffer.js';
 
 /** Backpressure hears when a socket's write buffer fills up and when it has drained. */
 export interface Backpressure {
@@ -39,9 +40,11 @@ export class Outbox {
   #scheduled = false;
   #ending = false;
   readonly #flush = () => this.flush();
+  readonly #join: JoinBuffer;
 
   constructor(socket: Socket, backpressure?: Backpressure) {
     this.#socket = socket;
+    this.#join = new JoinBuffer(socket);
     this.#backpressure = backpressure;
     if (backpressure !== undefined) socket.on('drain', () => backpressure.drained());
   }
@@ -84,7 +87,7 @@ export class Outbox {
     if (chunks.length === 1) {
       ok = this.#socket.write(chunks[0] as Uint8Array);
     } else if (bytes <= joinLimit) {
-      ok = this.#socket.write(Buffer.concat(chunks, bytes));
+      ok = this.#socket.write(this.#join.join(chunks, bytes));
     } else {
       this.#socket.cork();
       ok = true;

@@ -1,6 +1,7 @@
 // send-queue.ts: the tcp client's bounded queue of frames to one peer: written only as fast as
 // the socket drains, and a frame withdrawn before it was written is never written.
 import type { Socket } from 'node:net';
+import { JoinBuffer } from './join-buffer.js';
 import { joinLimit, maxBatchFrames } from './outbox.js';
 
 /** Queued is one frame in a {@link SendQueue}; its `frame` is let go once written or withdrawn. */
@@ -31,6 +32,7 @@ export interface SendQueueLimits {
 export class SendQueue {
   readonly #socket: Socket;
   readonly #limits: SendQueueLimits;
+  readonly #join: JoinBuffer;
   /** Entries in order; those before `#head` are written or withdrawn. */
   #entries: Queued[] = [];
   #head = 0;
@@ -44,6 +46,7 @@ export class SendQueue {
 
   constructor(socket: Socket, limits: SendQueueLimits) {
     this.#socket = socket;
+    this.#join = new JoinBuffer(socket);
     this.#limits = limits;
     socket.on('drain', this.#flush);
   }
@@ -143,7 +146,7 @@ export class SendQueue {
       this.#bytes -= bytes;
       // A write past the high-water mark returns false and sets writableNeedDrain: the loop
       // stops, and 'drain' brings it back.
-      socket.write(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, bytes));
+      socket.write(chunks.length === 1 ? (chunks[0] as Buffer) : this.#join.join(chunks, bytes));
     }
     if (this.#head === entries.length) {
       this.#entries = [];
