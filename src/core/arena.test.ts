@@ -3,7 +3,7 @@
 // view it handed out.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { OPEN_BLOCKS, RECORD_HEADER_BYTES, recordBytes, ValueArena } from './arena.js';
+import { LEAST_SLACK_BLOCKS, RECORD_HEADER_BYTES, recordBytes, ValueArena } from './arena.js';
 import { viewBytes } from './byteview-internal.js';
 import { KeyBytes } from './key-bytes.js';
 
@@ -108,7 +108,7 @@ test('fits: records over 1/8 of a block, or keys of 16 KiB, are not taken', () =
 });
 
 test('compaction moves live records, tells their owners, and drops the emptiest blocks', () => {
-  // Blocks of 1 KiB hold 8 records of 128 B; the slack is three blocks.
+  // Blocks of 1 KiB hold 8 records of 128 B; the slack is four blocks.
   const { arena, store, places, view, release } = arenaOf(1024, 0);
   for (let i = 0; i < 64; i++) store(i + 1, keyOf(`k${i}`), bytesOf(110, i), 110);
   assert.equal(arena.blockCount, 8);
@@ -116,7 +116,7 @@ test('compaction moves live records, tells their owners, and drops the emptiest 
   // Keep one record in eight: every block ends up with 1 live of 8.
   for (let i = 0; i < 64; i++) if (i % 8 !== 0) release(i + 1);
   assert.ok(
-    arena.usedBytes - arena.liveBytes <= OPEN_BLOCKS * 1024,
+    arena.usedBytes - arena.liveBytes <= LEAST_SLACK_BLOCKS * 1024,
     'released bytes within the slack',
   );
   assert.ok(arena.blockCount < 8, `blocks after compaction: ${arena.blockCount}`);
@@ -142,7 +142,7 @@ test('a view a reader kept stays valid through release, compaction and later sto
     store(2, keyOf('k'), bytesOf(100, i % 256), 100);
     release(2);
   }
-  assert.ok(arena.usedBytes - arena.liveBytes <= OPEN_BLOCKS * 1024);
+  assert.ok(arena.usedBytes - arena.liveBytes <= LEAST_SLACK_BLOCKS * 1024);
   assert.deepEqual(kept.byteSlice(), bytesOf(100, 42));
   assert.deepEqual(keptBytes, bytesOf(100, 42), 'bytes a view held are never rewritten');
 });
@@ -202,7 +202,7 @@ test('random stores and releases: live bytes add up, every record reads back, sl
         assert.ok(keyIs(owner, key));
       }
       assert.equal(arena.liveBytes, sum);
-      assert.ok(arena.usedBytes - arena.liveBytes <= OPEN_BLOCKS * 4096 + 512);
+      assert.ok(arena.usedBytes - arena.liveBytes <= LEAST_SLACK_BLOCKS * 4096 + 512);
     }
   }
 });
@@ -256,7 +256,7 @@ test('well within its budget, the arena lets released bytes reach a quarter of t
   const { usedBytes, liveBytes } = roomy.arena;
   assert.ok(usedBytes - liveBytes <= liveBytes / 4, `${usedBytes - liveBytes} released bytes kept`);
   // With a budget the live bytes fill, an entry replaced by another releases as much as is
-  // stored: released bytes stay within the least slack, three blocks.
+  // stored: released bytes stay within the least slack, four blocks.
   const budget = 400 * 128;
   const full = fill(budget);
   for (let i = 0; i < 200; i++) {
@@ -264,7 +264,7 @@ test('well within its budget, the arena lets released bytes reach a quarter of t
     full.store(1000 + i, keyOf(`n${i}`.padEnd(10)), bytesOf(110, 1), 110);
     const { usedBytes, liveBytes } = full.arena;
     assert.ok(
-      usedBytes - liveBytes <= OPEN_BLOCKS * 1024,
+      usedBytes - liveBytes <= LEAST_SLACK_BLOCKS * 1024,
       `${usedBytes - liveBytes} released bytes kept after ${i + 1} replacements`,
     );
     assert.equal(liveBytes, budget);
@@ -295,7 +295,7 @@ test('random stores and releases within a budget: the arena never holds more tha
       live.set(id, size);
     }
     const slack = Math.max(
-      OPEN_BLOCKS * 1024,
+      LEAST_SLACK_BLOCKS * 1024,
       Math.min(arena.liveBytes / 4, budget - arena.liveBytes),
     );
     // A record's worth more: a block closes with its end unwritten.

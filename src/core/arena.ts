@@ -27,8 +27,14 @@ const RELEASED = -1;
 const NEW = 0;
 const SHORT_LIVED = 1;
 const MOVED = 2;
-/** OPEN_BLOCKS is the number of blocks being written at once, and the least slack in blocks. */
-export const OPEN_BLOCKS = 3;
+/** OPEN_BLOCKS is the number of blocks being written at once. */
+const OPEN_BLOCKS = 3;
+/**
+ * LEAST_SLACK_BLOCKS is the least slack, in blocks: one more than the blocks being
+ * written, which compaction never picks, so that past the slack the other blocks hold
+ * at least a block's worth of released bytes.
+ */
+export const LEAST_SLACK_BLOCKS = OPEN_BLOCKS + 1;
 
 /** recordBytes is the size of a record with a key and value of these lengths: 4-byte aligned. */
 export function recordBytes(keyBytes: number, valueBytes: number): number {
@@ -54,7 +60,7 @@ export interface ValueArenaOptions {
   /**
    * Bytes of released records the arena lets its blocks keep before it compacts: it
    * then copies the live records out of the emptiest block and lets that block go.
-   * At least {@link OPEN_BLOCKS} blocks' worth is kept whatever is given.
+   * At least {@link LEAST_SLACK_BLOCKS} blocks' worth is kept whatever is given.
    */
   slackBytes: number;
   /**
@@ -113,7 +119,7 @@ export class ValueArena {
   constructor(options: ValueArenaOptions) {
     this.#blockBytes = options.blockBytes;
     this.#largest = Math.floor(options.blockBytes / 8);
-    this.#slack = Math.max(options.slackBytes, OPEN_BLOCKS * options.blockBytes);
+    this.#slack = Math.max(options.slackBytes, LEAST_SLACK_BLOCKS * options.blockBytes);
     this.#budget = options.budgetBytes ?? 0;
     this.#place = options.place;
   }
@@ -205,8 +211,9 @@ export class ValueArena {
   }
 
   /**
-   * #slackNow is the released bytes kept before compacting: a quarter of the live
-   * bytes while that keeps the arena within its budget, and never less than `slackBytes`.
+   * #slackNow is the released bytes kept before compacting: the least slack (`slackBytes`,
+   * at least {@link LEAST_SLACK_BLOCKS} blocks), or more while live bytes are well within
+   * the budget: a quarter of them, or what is left of the budget, whichever is less.
    */
   #slackNow(): number {
     const live = this.#live;
@@ -279,8 +286,10 @@ export class ValueArena {
   /**
    * #compact empties the blocks with the fewest live bytes until released bytes are
    * within the slack. Neither a block being written nor one with nothing released is
-   * chosen, and the slack is at least as many blocks as are being written, so every
-   * round frees bytes and the loop ends. The live records move into a block of moved
+   * chosen; the slack is a block more than the blocks being written can hold, so past
+   * it the other blocks hold more than a block's worth of released bytes to compact. A
+   * round may leave the unwritten end of a full block, so the loop is also bounded by
+   * the block count. The live records move into a block of moved
    * records: having outlived the others of their block, they are likely to outlive
    * new ones too.
    */
