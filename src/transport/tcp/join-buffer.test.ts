@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
-import { JoinBuffer } from './join-buffer.js';
+import { JOIN_BUFFER_BYTES, JoinBuffer } from './join-buffer.js';
 
 const chunk = (n: number, fill: number) => Buffer.alloc(n, fill);
 
-test('the buffer is reused while nothing is pending, and replaced while a write is', () => {
+test('the buffer is reused while nothing is pending; a pending write or a large join is concatenated', () => {
   const socket = { writableLength: 0 };
   const join = new JoinBuffer(socket as unknown as Socket);
   const a = join.join([chunk(3, 1), chunk(2, 2)], 5);
@@ -19,13 +19,17 @@ test('the buffer is reused while nothing is pending, and replaced while a write 
   assert.equal(b.buffer, a.buffer, 'nothing pending: the same memory');
   socket.writableLength = 5;
   const c = join.join([chunk(1, 5), chunk(1, 6)], 2);
-  assert.notEqual(c.buffer, b.buffer, 'a write pending: a new buffer');
+  assert.deepEqual([...c], [5, 6]);
+  assert.notEqual(c.buffer, b.buffer, 'a write pending: a buffer of its own');
   assert.deepEqual([...b], [3, 3, 3, 3, 4], 'the pending write’s bytes are left alone');
   socket.writableLength = 0;
-  const big = join.join([chunk(40_000, 7), chunk(40_000, 8)], 80_000);
-  assert.equal(big.length, 80_000);
-  assert.ok(big.subarray(0, 40_000).every((x) => x === 7));
-  assert.ok(big.subarray(40_000).every((x) => x === 8));
+  const d = join.join([chunk(2, 9)], 2);
+  assert.equal(d.buffer, b.buffer, 'once nothing is pending, the kept buffer again');
+  const big = join.join([chunk(20_000, 7), chunk(20_000, 8)], 40_000);
+  assert.ok(JOIN_BUFFER_BYTES < 40_000);
+  assert.notEqual(big.buffer, b.buffer, 'a join past the kept buffer’s size: its own');
+  assert.ok(big.subarray(0, 20_000).every((x) => x === 7));
+  assert.ok(big.subarray(20_000).every((x) => x === 8));
 });
 
 test('over a real connection whose reader stalls, every joined write arrives intact', async () => {

@@ -2,16 +2,18 @@
 // once the socket has handed every earlier write to the kernel.
 import type { Socket } from 'node:net';
 
-/** The smallest buffer a JoinBuffer keeps. */
-const MIN_JOIN_BYTES = 16 * 1024;
+/** JOIN_BUFFER_BYTES is the size of the buffer a connection reuses; larger joins are concatenated. */
+export const JOIN_BUFFER_BYTES = 32 * 1024;
 
 /**
- * JoinBuffer joins the frames of one write into a buffer of its own, instead of a new
- * `Buffer.concat` per write (an `ArrayBuffer` each, past Node's 4 KiB pool limit).
- * The buffer is written into again only when the socket's `writableLength` is 0: every
- * earlier write, the one from this buffer included, has then been handed to the kernel,
- * and nothing refers to its bytes. While one is still pending, a fresh buffer takes over,
- * and the pending one is left to its write.
+ * JoinBuffer joins the frames of one write into a buffer the connection keeps, instead
+ * of a new `Buffer.concat` per write (an `ArrayBuffer` each, past Node's 4 KiB pool
+ * limit). The buffer is written into again only when the socket's `writableLength` is
+ * 0: every earlier write, the one from this buffer included, has then been handed to
+ * the kernel, and nothing refers to its bytes. While a write is pending (a peer slow to
+ * read, TLS, whose writes complete later), or for a join larger than
+ * {@link JOIN_BUFFER_BYTES}, the frames are concatenated into a buffer of their own as
+ * before. A connection that has joined a write keeps its buffer until it is dropped.
  */
 export class JoinBuffer {
   readonly #socket: Socket;
@@ -23,13 +25,11 @@ export class JoinBuffer {
 
   /** join copies `chunks` (`bytes` in all) into one buffer, and returns it for one write. */
   join(chunks: readonly Uint8Array[], bytes: number): Buffer {
-    let buffer = this.#buffer;
-    if (buffer === undefined || buffer.length < bytes || this.#socket.writableLength !== 0) {
-      let size = MIN_JOIN_BYTES;
-      while (size < bytes) size *= 2;
-      buffer = Buffer.allocUnsafeSlow(size);
-      this.#buffer = buffer;
+    if (bytes > JOIN_BUFFER_BYTES || this.#socket.writableLength !== 0) {
+      return Buffer.concat(chunks, bytes);
     }
+    this.#buffer ??= Buffer.allocUnsafeSlow(JOIN_BUFFER_BYTES);
+    const buffer = this.#buffer;
     let at = 0;
     for (const chunk of chunks) {
       buffer.set(chunk, at);
