@@ -74,11 +74,6 @@ export interface HealthCheckedPeerOptions extends PeerHealthOptions {
    * caller's and now + this. Default 5,000.
    */
   requestTimeoutMs?: number | undefined;
-  /**
-   * probe is the client probes go through. Default the wrapped client. Probes are
-   * never told to the `observer`, whichever client sends them.
-   */
-  probe?: PeerClient | undefined;
   /** logger receives health transitions and throttled failure counts. Default: silent. */
   logger?: Logger | undefined;
   /** clock drives deadlines, suspicion and probes. Default {@link systemClock}. */
@@ -219,7 +214,6 @@ export class HealthCheckedPeer implements PeerClient {
   /** url is the peer's base URL. */
   readonly url: string;
   readonly #inner: PeerClient;
-  readonly #probeClient: PeerClient;
   readonly #clock: HealthClock;
   readonly #log: Logger;
   readonly #throttle: LogThrottle;
@@ -271,7 +265,6 @@ export class HealthCheckedPeer implements PeerClient {
       getMany === undefined
         ? undefined
         : (group, keys, o) => this.#getMany(getMany, group, keys, o);
-    this.#probeClient = options.probe ?? inner;
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger ?? noopLogger;
     this.#throttle = new LogThrottle({
@@ -592,7 +585,7 @@ export class HealthCheckedPeer implements PeerClient {
     };
     let asked: Promise<unknown>;
     try {
-      asked = this.#probeClient.get(PROBE_GROUP, 'probe', {
+      asked = this.#inner.get(PROBE_GROUP, 'probe', {
         deadline: started + 2 * this.#probeTimeoutMs,
       });
     } catch (err) {
