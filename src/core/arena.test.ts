@@ -3,6 +3,7 @@
 // view it handed out.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { seeded } from '../../test/support/seeded.js';
 import { LEAST_SLACK_BLOCKS, RECORD_HEADER_BYTES, recordBytes, ValueArena } from './arena.js';
 import { viewBytes } from './byteview-internal.js';
 import { KeyBytes } from './key-bytes.js';
@@ -273,11 +274,7 @@ test('well within its budget, the arena lets released bytes reach a quarter of t
 });
 
 test('random stores and releases within a budget: the arena never holds more than the budget allows', () => {
-  let seed = 3;
-  const random = () => {
-    seed = (seed * 48271) % 2147483647;
-    return seed / 2147483647;
-  };
+  const random = seeded(3);
   const budget = 64 * 1024;
   const { arena, store, view, release } = arenaOf(1024, 0, budget);
   const live = new Map<number, number>();
@@ -312,11 +309,7 @@ test('compaction copies little when records of unlike lifetimes come mixed', () 
    * leave 60 stores later, as a hot cache's entries do.
    */
   const movesPerStore = (budgetBytes: number) => {
-    let seed = 11;
-    const random = () => {
-      seed = (seed * 48271) % 2147483647;
-      return seed / 2147483647;
-    };
+    const random = seeded(11);
     const { store, release, moves } = arenaOf(4096, 0, budgetBytes);
     let stores = 0;
     const put = (owner: number, shortLived: boolean) => {
