@@ -7,6 +7,7 @@ import { before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { defaultRing } from '../src/cli/args.js';
 import { createRing } from '../src/ring/owner-ring.js';
+import { keysPerOwner } from './support/owned-keys.js';
 import { type PeercacheNode, startPeercacheNode, sumLoads } from './support/peercache.js';
 import { cleanupAfter, freePorts } from './support/process.js';
 import { testValue } from './support/values.js';
@@ -50,13 +51,8 @@ for (const transport of ['http', 'grpc', 'tcp'] as const) {
       return nodes.map((n) => n.loads());
     };
     /** The first `count` keys `${prefix}${i}` that `url` owns. */
-    const keysOwnedBy = (url: string, prefix: string, count: number) => {
-      const keys: string[] = [];
-      for (let i = 0; keys.length < count; i++) {
-        if (ownerOf(`${prefix}${i}`) === url) keys.push(`${prefix}${i}`);
-      }
-      return keys;
-    };
+    const keysOwnedBy = (url: string, prefix: string, count: number) =>
+      keysPerOwner([url], ownerOf, count, (i) => `${prefix}${i}`);
     const assertValue = (got: { status: number; body: Uint8Array; text: string }, key: string) => {
       assert.equal(got.status, 200, `GET ${key}: ${got.status} ${got.text}`);
       assert.deepEqual(got.body, testValue(key), `value of ${key}`);
