@@ -30,6 +30,8 @@ test('the buffer is reused while nothing is pending; a pending write or a large 
   assert.notEqual(big.buffer, b.buffer, 'a join past the kept buffer’s size: its own');
   assert.ok(big.subarray(0, 20_000).every((x) => x === 7));
   assert.ok(big.subarray(20_000).every((x) => x === 8));
+  const e = join.join([chunk(2, 1)], 2);
+  assert.equal(e.buffer, b.buffer, 'a large join leaves the kept buffer as it was');
 });
 
 test('over a real connection whose reader stalls, every joined write arrives intact', async () => {
